@@ -1,0 +1,1 @@
+"""Checks: rules over the inventory (and the planned connectors) that produce findings."""

@@ -1,0 +1,89 @@
+"""The ``migrator`` command: a thin Typer layer over the library.
+
+Each command converts its options, makes one library call and prints a
+summary. Library errors become messages in exactly one place, :func:`main`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from migrator import __version__
+from migrator.errors import InventoryError, MigratorError, WorkbookError
+
+app = typer.Typer(
+    name="migrator",
+    help="Plan an Exchange 2010 -> 2016/2019/SE (and hybrid) migration from a PowerShell inventory.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+inventory_app = typer.Typer(help="Look at a loaded inventory.", no_args_is_help=True)
+relay_app = typer.Typer(help="Relay connector tools.", no_args_is_help=True)
+identity_app = typer.Typer(help="Azure AD Connect soft/hard match tools.", no_args_is_help=True)
+logs_app = typer.Typer(help="SMTP protocol log evidence.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(relay_app, name="relay")
+app.add_typer(identity_app, name="identity")
+app.add_typer(logs_app, name="logs")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"migrator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Plan an Exchange 2010 -> 2016/2019/SE (and hybrid) migration from a PowerShell inventory."""
+
+
+# Commands live in one module per area (kept apart so each stays small);
+# importing them attaches them to the apps above.
+from migrator.cli import (  # noqa: E402
+    commands_inventory,
+)
+
+_ = (commands_inventory,)
+
+
+def main() -> None:
+    """Console entry point: run the app, turn migrator errors into messages and exit code 1."""
+    import click
+
+    try:
+        rv = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (InventoryError, WorkbookError) as exc:
+        for problem in exc.problems:
+            err.print(f"error: {problem}", markup=False)
+        n = len(exc.problems)
+        err.print(f"{n} problem{'s' if n != 1 else ''} found; nothing was written", markup=False)
+        sys.exit(1)
+    except MigratorError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err.print("interrupted; nothing half-written was left behind", markup=False)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+__all__ = ["Path", "app", "err", "identity_app", "inventory_app", "logs_app", "main", "out", "relay_app"]

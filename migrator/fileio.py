@@ -1,0 +1,44 @@
+"""Writing output files safely: atomic replace, explicit encodings and line endings."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+BOM = "\ufeff"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    A failure part-way leaves the old file (or no file) in place, never half
+    a file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def windows_text(text: str) -> bytes:
+    """Encode text for Windows PowerShell: UTF-8 with BOM and CRLF line endings."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    return (BOM + normalised).encode("utf-8")
+
+
+def write_windows_text(path: Path, text: str) -> None:
+    """Write a ``.ps1`` or a CSV a script reads: UTF-8 with BOM, CRLF, atomically."""
+    atomic_write_bytes(path, windows_text(text))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a UTF-8 text file with LF line endings, atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))

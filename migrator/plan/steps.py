@@ -1,0 +1,180 @@
+"""The vocabulary of a migration plan: phases, owners, where a step runs, and the step itself.
+
+The plan layer describes *what* to do as :class:`Action` values (a kind and
+plain parameters); the PowerShell renderer turns each kind into commands
+through a template. Nothing here knows PowerShell, Excel or networkx.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Phase(enum.Enum):
+    """Migration phases, in the order they run where dependencies allow."""
+
+    PREPARE = "prepare"
+    SERVERS = "servers"
+    RELAY = "relay"
+    HYBRID = "hybrid"
+    IDENTITY = "identity"
+    MX = "mx"
+    DECOMMISSION = "decommission"
+    ONWARD = "onward"
+
+    @property
+    def order(self) -> int:
+        """Position of the phase (0 = prepare)."""
+        return list(Phase).index(self)
+
+    @property
+    def number(self) -> str:
+        """Two-digit runbook folder prefix: ``00`` prepare, ``10`` servers, ..."""
+        return f"{self.order * 10:02d}"
+
+
+class Owner(enum.Enum):
+    """Who runs a step."""
+
+    EXCHANGE_ADMIN = "Exchange admin"
+    DNS_ADMIN = "DNS admin"
+    NETWORK_ADMIN = "Network/load-balancer admin"
+    IDENTITY_ADMIN = "Identity admin"
+    APPLICATION_OWNERS = "Application owners"
+
+
+class RunsIn(enum.Enum):
+    """Where a step runs."""
+
+    EMS_NEW = "EMS on the new servers"
+    EMS_2010 = "EMS on 2010"
+    EXCHANGE_ONLINE = "Exchange Online PowerShell"
+    GRAPH = "Microsoft Graph PowerShell"
+    AD_POWERSHELL = "AD PowerShell on an admin host"
+    ADSYNC = "ADSync on the Entra Connect server"
+    DNS_CONSOLE = "DNS console"
+    MANUAL = "manual"
+
+    @property
+    def powershell_2(self) -> bool:
+        """Whether scripts for this place must use PowerShell 2.0 syntax only."""
+        return self is RunsIn.EMS_2010
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a step does, as data: a kind the renderer knows and its parameters."""
+
+    kind: str
+    """Template name, e.g. ``relay.create`` (``templates/powershell/steps/relay.create.ps1.j2``)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Plain values (str, int, bool, lists and dicts of them) the template reads."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the migration."""
+
+    id: str
+    """Stable readable id derived from the inventory; starts with the phase (``relay.create.EX16-01.apps``)."""
+    phase: Phase
+    """Phase the step belongs to."""
+    title: str
+    """One-line title."""
+    target: str
+    """The server, domain or object it acts on."""
+    owner: Owner
+    """Who runs it."""
+    runs_in: RunsIn
+    """Where it runs."""
+    duration_minutes: int
+    """Estimated duration."""
+    wait_minutes: int = 0
+    """Wait after it before dependents may start (DNS TTL, sync cycle, observation)."""
+    reversible: bool = True
+    """Whether a rollback exists."""
+    verification: str = ""
+    """How the result is verified (text; the action's template does the scripted part)."""
+    rollback: str = ""
+    """How to undo it (text; empty where irreversible)."""
+    instructions: str = ""
+    """What a person does, for manual steps and as the step's explanation."""
+    action: Action | None = None
+    """Scripted part, or None for a purely manual step."""
+    prerequisites: tuple[str, ...] = ()
+    """Ids of steps that must be done first."""
+    runbook: str = ""
+    """Runbook the step is rendered into, relative to the output folder (``runbooks/20-relay/EX16-01.ps1``)."""
+
+    def __post_init__(self) -> None:
+        if not self.id.startswith(self.phase.value + "."):
+            raise ValueError(f"step id '{self.id}' must start with its phase '{self.phase.value}.'")
+
+
+@dataclass(frozen=True)
+class ScheduledStep:
+    """When a step can run, given durations, waits and maintenance windows."""
+
+    step_id: str
+    """The step."""
+    wave: int
+    """1-based group of steps that can run in parallel within one maintenance window."""
+    start: dt.datetime
+    """Earliest start."""
+    finish: dt.datetime
+    """Earliest finish (start + duration; the wait follows it)."""
+    critical: bool = False
+    """Whether the step lies on the critical path."""
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    """The whole plan as domain objects (the graph itself stays inside the planning layer)."""
+
+    organisation: str
+    """Organisation name."""
+    plan_date: dt.date
+    """Start date of the plan (from the inventory or ``--start``, never the clock)."""
+    steps: tuple[Step, ...]
+    """All steps in run order (every prerequisite before its dependents)."""
+    schedule: Mapping[str, ScheduledStep]
+    """Schedule per step id."""
+    critical_path: tuple[str, ...]
+    """Step ids on the longest path through durations and waits."""
+    dependents_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Step id -> ids of the steps that need it directly."""
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
+
+    def step(self, step_id: str) -> Step:
+        """The step with that id (KeyError when unknown)."""
+        return self._by_id[step_id]
+
+    def prerequisites(self, step_id: str) -> tuple[str, ...]:
+        """Direct prerequisites of a step."""
+        return self.step(step_id).prerequisites
+
+    def dependents(self, step_id: str) -> tuple[str, ...]:
+        """Steps that directly need this one."""
+        return self.dependents_of.get(step_id, ())
+
+    @property
+    def waves(self) -> dict[int, tuple[str, ...]]:
+        """Wave number -> step ids in run order."""
+        out: dict[int, list[str]] = {}
+        for s in self.steps:
+            out.setdefault(self.schedule[s.id].wave, []).append(s.id)
+        return {k: tuple(v) for k, v in sorted(out.items())}
+
+    @property
+    def finish(self) -> dt.datetime | None:
+        """When the last step (and its wait) is done."""
+        ends = [v.finish for v in self.schedule.values()]
+        return max(ends) if ends else None

@@ -1,0 +1,1 @@
+"""Renderers: turn a plan into PowerShell runbooks, workbooks, reports and JSON."""

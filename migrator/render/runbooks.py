@@ -1,0 +1,94 @@
+"""Render plan steps into PowerShell runbooks (UTF-8 with BOM, CRLF).
+
+A runbook is a frame (``templates/powershell/runbook.ps1.j2``: CmdletBinding
+with SupportsShouldProcess, strict mode, transcript, ``-From``/``-Only``) and
+one section per step (``step.ps1.j2``) whose body comes from the action's own
+template ``templates/powershell/steps/<kind>.ps1.j2``. Steps without an
+action are manual: the section prints the instructions and stops the script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrator import __version__
+from migrator.fileio import write_windows_text
+from migrator.plan.steps import RunsIn, Step
+from migrator.render.templating import render
+
+
+@dataclass(frozen=True)
+class RunbookContext:
+    """What every runbook frame shows besides its steps."""
+
+    organisation: str
+    """Organisation name."""
+    plan_date: str
+    """The plan's date (an input, never the clock)."""
+    domain_controller: str = ""
+    """Default for the ``-DomainController`` parameter."""
+
+
+def _indent(text: str, spaces: int = 8) -> str:
+    pad = " " * spaces
+    return "\n".join((pad + line) if line.strip() else "" for line in text.strip("\n").splitlines())
+
+
+def render_step_body(step: Step) -> str:
+    """The PowerShell body of one step's action (empty for manual steps)."""
+    if step.action is None:
+        return ""
+    body = render(
+        f"powershell/steps/{step.action.kind}.ps1.j2",
+        step=step,
+        p=step.action.params,
+        powershell2=step.runs_in.powershell_2,
+    )
+    return _indent(body)
+
+
+def render_runbook(title: str, steps: Sequence[Step], context: RunbookContext, log_name: str) -> str:
+    """Render one runbook holding ``steps`` in the given (run) order."""
+    runs_in = sorted({s.runs_in.value for s in steps})
+    sections = []
+    for i, step in enumerate(steps):
+        next_id = steps[i + 1].id if i + 1 < len(steps) else ""
+        sections.append(
+            render("powershell/step.ps1.j2", step=step, body=render_step_body(step), next_id=next_id).rstrip("\n")
+        )
+    return render(
+        "powershell/runbook.ps1.j2",
+        title=title,
+        version=__version__,
+        organisation=context.organisation,
+        plan_date=context.plan_date,
+        runs_in=", ".join(runs_in),
+        powershell2=any(s.runs_in is RunsIn.EMS_2010 for s in steps),
+        steps=steps,
+        domain_controller=context.domain_controller,
+        log_name=log_name,
+        sections=sections,
+    )
+
+
+def group_by_runbook(steps: Iterable[Step]) -> dict[str, list[Step]]:
+    """Steps grouped by their ``runbook`` path, keeping run order inside each group."""
+    groups: dict[str, list[Step]] = {}
+    for step in steps:
+        if step.runbook:
+            groups.setdefault(step.runbook, []).append(step)
+    return groups
+
+
+def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext) -> list[Path]:
+    """Write every runbook the steps name below ``out_dir``; return the paths written, sorted."""
+    written: list[Path] = []
+    for rel, group in sorted(group_by_runbook(steps).items()):
+        path = out_dir / rel
+        title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
+        text = render_runbook(title, group, context, log_name=Path(rel).stem)
+        write_windows_text(path, text)
+        written.append(path)
+    return written
