@@ -61,13 +61,13 @@ _ = (commands_inventory,)
 
 
 def main() -> None:
-    """Console entry point: run the app, turn migrator errors into messages and exit code 1."""
-    import click
+    """Console entry point: run the app, turn migrator errors into messages and exit code 1.
 
+    Typer handles its own usage errors and exit codes; only library errors
+    arrive here, and nothing below prints a traceback at the user.
+    """
     try:
-        rv = app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        app()
     except (InventoryError, WorkbookError) as exc:
         for problem in exc.problems:
             err.print(f"error: {problem}", markup=False)
@@ -77,13 +77,9 @@ def main() -> None:
     except MigratorError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except KeyboardInterrupt:
         err.print("interrupted; nothing half-written was left behind", markup=False)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 __all__ = ["Path", "app", "err", "identity_app", "inventory_app", "logs_app", "main", "out", "relay_app"]

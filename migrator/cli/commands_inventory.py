@@ -1,0 +1,3 @@
+"""``migrator check``, ``migrator plan`` and ``migrator inventory show``."""
+
+from __future__ import annotations
