@@ -32,6 +32,8 @@ class IPRange:
     """Last address of the interval, as an integer (inclusive)."""
     zone: str = field(default="", compare=False)
     """An IPv6 ``%zone`` suffix as written in the export (interface-specific: never copied)."""
+    text: str = field(default="", compare=False)
+    """The entry exactly as the export wrote it (``192.168.1.1/24``), empty for computed ranges."""
 
     @classmethod
     def parse(cls, text: str) -> IPRange:
@@ -51,7 +53,7 @@ class IPRange:
                     strict=False,
                 )
                 return cls(
-                    net.version, int(net.network_address), int(net.broadcast_address), zone
+                    net.version, int(net.network_address), int(net.broadcast_address), zone, raw
                 )
             if "-" in raw:
                 left, _, right = raw.partition("-")
@@ -67,10 +69,10 @@ class IPRange:
                     raise IPRangeError(
                         f"'{raw}' ends before it starts; a range runs from the lower address to the higher"
                     )
-                return cls(a.version, int(a), int(b), zone_a or zone_b)
+                return cls(a.version, int(a), int(b), zone_a or zone_b, raw)
             addr_text, zone = _split_zone(raw)
             addr = ipaddress.ip_address(addr_text)
-            return cls(addr.version, int(addr), int(addr), zone)
+            return cls(addr.version, int(addr), int(addr), zone, raw)
         except IPRangeError:
             raise
         except ValueError as exc:
@@ -126,6 +128,10 @@ class IPRange:
         if len(nets) == 1:
             return str(nets[0])
         return f"{self.first_address}-{self.last_address}"
+
+    def as_written(self) -> str:
+        """The entry as the export wrote it, or Exchange's notation for a computed range."""
+        return self.text or self.exchange_text()
 
     def __str__(self) -> str:
         return self.exchange_text()

@@ -1,0 +1,321 @@
+"""The export tables migrator reads: how each is recognised and the command that makes it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class TableKind(enum.Enum):
+    """One kind of PowerShell export."""
+
+    RECEIVE_CONNECTORS = "receive connectors"
+    AD_PERMISSIONS = "AD permissions"
+    EXCHANGE_SERVERS = "exchange servers"
+    ACCEPTED_DOMAINS = "accepted domains"
+    SEND_CONNECTORS = "send connectors"
+    TRANSPORT_CONFIG = "transport config"
+    CERTIFICATES = "certificates"
+    AD_USERS = "AD users"
+    CLOUD_USERS = "cloud users"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How a table is recognised and which columns it must have."""
+
+    kind: TableKind
+    """The table."""
+    type_names: tuple[str, ...]
+    """.NET type names (without ``Deserialized.``/``Selected.``) of its objects."""
+    distinctive: frozenset[str]
+    """Lower-case column names that point at this table (two of them recognise a CSV)."""
+    required: tuple[str, ...]
+    """Columns it must have (PowerShell property names)."""
+    command: str
+    """The PowerShell command that makes the CSV export."""
+    clixml_command: str
+    """The PowerShell command that makes the CliXML export (empty where there is none)."""
+
+
+_RC_CSV = (
+    "Get-ReceiveConnector | Select-Object Identity,Server,Name,"
+    "@{Name='Bindings';Expression={$_.Bindings -join ';'}},"
+    "@{Name='RemoteIPRanges';Expression={$_.RemoteIPRanges -join ';'}},"
+    "@{Name='AuthMechanism';Expression={$_.AuthMechanism.ToString()}},"
+    "@{Name='PermissionGroups';Expression={$_.PermissionGroups.ToString()}},"
+    "TransportRole,MaxMessageSize,Fqdn,TlsCertificateName,"
+    "@{Name='TlsDomainCapabilities';Expression={$_.TlsDomainCapabilities -join ';'}},"
+    "Enabled,ProtocolLoggingLevel,Comment"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path ReceiveConnectors.csv"
+)
+_PERM_CSV = (
+    "Get-ReceiveConnector | Get-ADPermission | Where-Object {-not $_.IsInherited} | "
+    "Select-Object Identity,@{Name='User';Expression={$_.User.ToString()}},"
+    "@{Name='ExtendedRights';Expression={$_.ExtendedRights -join ';'}},"
+    "@{Name='AccessRights';Expression={$_.AccessRights -join ';'}},Deny,IsInherited"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path ReceiveConnectorPermissions.csv"
+)
+_SRV_CSV = (
+    "Get-ExchangeServer | Select-Object Name,Fqdn,"
+    "@{Name='ServerRole';Expression={$_.ServerRole.ToString()}},"
+    "@{Name='Site';Expression={$_.Site.Name}},"
+    "@{Name='AdminDisplayVersion';Expression={$_.AdminDisplayVersion.ToString()}},"
+    "@{Name='ExSetupVersion';Expression={(Get-Command -Name "
+    '"\\\\$($_.Fqdn)\\c$\\Program Files\\Microsoft\\Exchange Server\\V14\\Bin\\ExSetup.exe"'
+    ").FileVersionInfo.FileVersion}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path ExchangeServers.csv"
+)
+_AD_CSV = (
+    "Get-AcceptedDomain | Select-Object Name,"
+    "@{Name='DomainName';Expression={$_.DomainName.ToString()}},DomainType,Default"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path AcceptedDomains.csv"
+)
+_SC_CSV = (
+    "Get-SendConnector | Select-Object Name,"
+    "@{Name='AddressSpaces';Expression={$_.AddressSpaces -join ';'}},"
+    "@{Name='SourceTransportServers';Expression={$_.SourceTransportServers -join ';'}},"
+    "@{Name='SmartHosts';Expression={$_.SmartHosts -join ';'}},"
+    "Enabled,Fqdn,CloudServicesMailEnabled,TlsCertificateName,MaxMessageSize"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path SendConnectors.csv"
+)
+_TC_CSV = (
+    "Get-TransportConfig | Select-Object MaxSendSize,MaxReceiveSize"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path TransportConfig.csv"
+)
+_CERT_CSV = (
+    "Get-ExchangeServer | ForEach-Object { Get-ExchangeCertificate -Server $_.Name } | "
+    "Select-Object @{Name='Server';Expression={$_.PSComputerName}},Thumbprint,Subject,Issuer,"
+    "@{Name='CertificateDomains';Expression={$_.CertificateDomains -join ';'}},NotAfter,"
+    "@{Name='Services';Expression={$_.Services.ToString()}},IsSelfSigned"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path Certificates.csv"
+)
+_ADU_CSV = (
+    "Get-ADUser -Filter * -Properties objectGUID,mS-DS-ConsistencyGuid,proxyAddresses,mail,"
+    "userPrincipalName,msExchRecipientTypeDetails,msExchMailboxGuid,targetAddress | "
+    "Select-Object DistinguishedName,SamAccountName,ObjectGUID,UserPrincipalName,mail,"
+    "@{Name='proxyAddresses';Expression={$_.proxyAddresses -join ';'}},"
+    "@{Name='mS-DS-ConsistencyGuid';Expression={if ($_.'mS-DS-ConsistencyGuid') "
+    "{[Convert]::ToBase64String($_.'mS-DS-ConsistencyGuid')}}},"
+    "msExchRecipientTypeDetails,"
+    "@{Name='msExchMailboxGuid';Expression={if ($_.msExchMailboxGuid) "
+    "{[guid]$_.msExchMailboxGuid}}},targetAddress,Enabled"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path ADUsers.csv"
+)
+_CLOUD_CSV = (
+    "Get-MgUser -All -Property Id,UserPrincipalName,Mail,ProxyAddresses,OnPremisesImmutableId,"
+    "OnPremisesSyncEnabled | Select-Object Id,UserPrincipalName,Mail,"
+    "@{Name='ProxyAddresses';Expression={$_.ProxyAddresses -join ';'}},"
+    "OnPremisesImmutableId,OnPremisesSyncEnabled,"
+    "@{Name='AdminRoles';Expression={(Get-MgUserMemberOf -UserId $_.Id -All | "
+    "Where-Object {$_.AdditionalProperties.'@odata.type' -eq '#microsoft.graph.directoryRole'} | "
+    "ForEach-Object {$_.AdditionalProperties.displayName}) -join ';'}},"
+    "@{Name='HasMailbox';Expression={[bool](Get-EXOMailbox -Identity $_.Id "
+    "-ErrorAction SilentlyContinue)}},"
+    "@{Name='ExchangeGuid';Expression={(Get-EXOMailbox -Identity $_.Id "
+    "-ErrorAction SilentlyContinue).ExchangeGuid}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path CloudUsers.csv"
+)
+
+SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        TableKind.RECEIVE_CONNECTORS,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.ReceiveConnector",),
+        frozenset({"bindings", "remoteipranges", "permissiongroups", "authmechanism"}),
+        ("Identity", "Bindings", "RemoteIPRanges"),
+        _RC_CSV,
+        "Get-ReceiveConnector | Export-Clixml -Path ReceiveConnectors.xml",
+    ),
+    TableSpec(
+        TableKind.AD_PERMISSIONS,
+        ("Microsoft.Exchange.Management.RecipientTasks.ADAcePresentationObject",),
+        frozenset({"user", "extendedrights", "accessrights", "isinherited", "deny"}),
+        ("Identity", "User"),
+        _PERM_CSV,
+        "Get-ReceiveConnector | Get-ADPermission | Where-Object {-not $_.IsInherited}"
+        " | Export-Clixml -Path ReceiveConnectorPermissions.xml",
+    ),
+    TableSpec(
+        TableKind.EXCHANGE_SERVERS,
+        (
+            "Microsoft.Exchange.Data.Directory.Management.ExchangeServer",
+            "Microsoft.Exchange.Management.SystemConfigurationTasks.ExchangeServer",
+        ),
+        frozenset({"serverrole", "admindisplayversion", "exsetupversion"}),
+        ("Name", "AdminDisplayVersion"),
+        _SRV_CSV,
+        "Get-ExchangeServer | Export-Clixml -Path ExchangeServers.xml",
+    ),
+    TableSpec(
+        TableKind.ACCEPTED_DOMAINS,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.AcceptedDomain",),
+        frozenset({"domainname", "domaintype"}),
+        ("DomainName", "DomainType"),
+        _AD_CSV,
+        "Get-AcceptedDomain | Export-Clixml -Path AcceptedDomains.xml",
+    ),
+    TableSpec(
+        TableKind.SEND_CONNECTORS,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.SmtpSendConnectorConfig",),
+        frozenset(
+            {"addressspaces", "sourcetransportservers", "smarthosts", "cloudservicesmailenabled"}
+        ),
+        ("Name", "AddressSpaces", "SourceTransportServers"),
+        _SC_CSV,
+        "Get-SendConnector | Export-Clixml -Path SendConnectors.xml",
+    ),
+    TableSpec(
+        TableKind.TRANSPORT_CONFIG,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.TransportConfigContainer",),
+        frozenset({"maxsendsize", "maxreceivesize"}),
+        ("MaxSendSize", "MaxReceiveSize"),
+        _TC_CSV,
+        "Get-TransportConfig | Export-Clixml -Path TransportConfig.xml",
+    ),
+    TableSpec(
+        TableKind.CERTIFICATES,
+        ("Microsoft.Exchange.Management.SystemConfigurationTasks.ExchangeCertificate",),
+        frozenset({"thumbprint", "certificatedomains", "notafter", "isselfsigned"}),
+        ("Thumbprint", "Subject"),
+        _CERT_CSV,
+        "Get-ExchangeServer | ForEach-Object { Get-ExchangeCertificate -Server $_.Name }"
+        " | Export-Clixml -Path Certificates.xml",
+    ),
+    TableSpec(
+        TableKind.AD_USERS,
+        ("Microsoft.ActiveDirectory.Management.ADUser",),
+        frozenset(
+            {
+                "objectguid",
+                "samaccountname",
+                "ms-ds-consistencyguid",
+                "msexchrecipienttypedetails",
+                "msexchmailboxguid",
+                "distinguishedname",
+                "targetaddress",
+            }
+        ),
+        ("ObjectGUID", "SamAccountName"),
+        _ADU_CSV,
+        "",
+    ),
+    TableSpec(
+        TableKind.CLOUD_USERS,
+        ("Microsoft.Graph.PowerShell.Models.MicrosoftGraphUser",),
+        frozenset(
+            {"id", "onpremisesimmutableid", "onpremisessyncenabled", "adminroles", "hasmailbox"}
+        ),
+        ("Id", "UserPrincipalName"),
+        _CLOUD_CSV,
+        "",
+    ),
+)
+
+SPEC_BY_KIND: dict[TableKind, TableSpec] = {s.kind: s for s in SPECS}
+
+
+def strip_type_prefix(type_name: str) -> str:
+    """``Deserialized.X`` and ``Selected.X`` -> ``X`` (remoting and Select-Object add them)."""
+    name = type_name.strip()
+    for prefix in ("Deserialized.", "Selected."):
+        while name.startswith(prefix):
+            name = name[len(prefix) :]
+    return name
+
+
+def kind_of_type(type_names: list[str] | tuple[str, ...]) -> TableKind | None:
+    """The table whose objects carry one of these .NET type names, or None."""
+    for raw in type_names:
+        name = strip_type_prefix(raw)
+        for spec in SPECS:
+            if name in spec.type_names:
+                return spec.kind
+    return None
+
+
+def kind_of_columns(columns: list[str] | tuple[str, ...]) -> TableKind | None:
+    """The table a header row points at: the most distinctive columns, at least two."""
+    lowered = {c.strip().lower() for c in columns}
+    best: tuple[int, TableKind | None] = (1, None)
+    for spec in SPECS:
+        hits = len(lowered & spec.distinctive)
+        if hits > best[0]:
+            best = (hits, spec.kind)
+    return best[1]
+
+
+_OPTIONAL: dict[TableKind, tuple[str, ...]] = {
+    TableKind.RECEIVE_CONNECTORS: (
+        "Name",
+        "Server",
+        "AuthMechanism",
+        "PermissionGroups",
+        "TransportRole",
+        "MaxMessageSize",
+        "Fqdn",
+        "TlsCertificateName",
+        "TlsDomainCapabilities",
+        "Enabled",
+        "ProtocolLoggingLevel",
+        "Comment",
+    ),
+    TableKind.AD_PERMISSIONS: ("ExtendedRights", "AccessRights", "Deny", "IsInherited"),
+    TableKind.EXCHANGE_SERVERS: (
+        "Fqdn",
+        "ServerRole",
+        "Site",
+        "ExSetupVersion",
+        "OperatingSystem",
+        "IPAddresses",
+    ),
+    TableKind.ACCEPTED_DOMAINS: ("Name", "Default"),
+    TableKind.SEND_CONNECTORS: (
+        "SmartHosts",
+        "Enabled",
+        "Fqdn",
+        "CloudServicesMailEnabled",
+        "TlsCertificateName",
+        "MaxMessageSize",
+    ),
+    TableKind.TRANSPORT_CONFIG: (),
+    TableKind.CERTIFICATES: (
+        "Issuer",
+        "CertificateDomains",
+        "NotAfter",
+        "Services",
+        "IsSelfSigned",
+        "Server",
+        "PSComputerName",
+    ),
+    TableKind.AD_USERS: (
+        "DistinguishedName",
+        "UserPrincipalName",
+        "mail",
+        "proxyAddresses",
+        "mS-DS-ConsistencyGuid",
+        "msExchRecipientTypeDetails",
+        "msExchMailboxGuid",
+        "targetAddress",
+        "Enabled",
+    ),
+    TableKind.CLOUD_USERS: (
+        "Mail",
+        "ProxyAddresses",
+        "OnPremisesImmutableId",
+        "OnPremisesSyncEnabled",
+        "AdminRoles",
+        "HasMailbox",
+        "ExchangeGuid",
+    ),
+}
+
+
+def read_columns(kind: TableKind) -> frozenset[str]:
+    """Lower-case names of every column migrator reads for a table (others are ignored)."""
+    spec = SPEC_BY_KIND[kind]
+    names = (
+        *spec.required,
+        *_OPTIONAL[kind],
+        "Identity" if kind is TableKind.RECEIVE_CONNECTORS else "",
+    )
+    return frozenset(n.lower() for n in names if n)

@@ -1,0 +1,191 @@
+"""CSV exports as ``Export-Csv`` writes them (PowerShell 2.0 to 7).
+
+Handles the ``#TYPE`` first line, UTF-8 with or without BOM, UTF-16 LE/BE with
+BOM and the ANSI code page, quoted cells with line breaks, and spots the two
+classic export mistakes: .NET type names instead of values and ``?`` where an
+ASCII export lost non-ASCII letters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from migrator.inventory.kinds import (
+    SPEC_BY_KIND,
+    TableKind,
+    kind_of_columns,
+    kind_of_type,
+    read_columns,
+)
+from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
+from migrator.model import Finding, Location, Severity
+
+# What a naive Export-Csv writes for a property it cannot turn into text.
+_LEFTOVER = re.compile(
+    r"^(Microsoft\.Exchange\.Data\.MultiValuedProperty|Microsoft\.Exchange\.Data\.\w*Collection"
+    r"|Microsoft\.ActiveDirectory\.Management\.ADPropertyValueCollection"
+    r"|System\.Collections\.|System\.Byte\[\]|System\.String\[\]|System\.Object\[\])"
+)
+# A '?' glued to a letter: what an ASCII export makes of 'Müller' ('M?ller').
+_LOST_LETTER = re.compile(r"[A-Za-z]\?|\?[A-Za-z]")
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode export bytes; return (text, encoding name as PowerShell calls it)."""
+    if data.startswith(b"\xff\xfe"):
+        return data[2:].decode("utf-16-le"), "Unicode"
+    if data.startswith(b"\xfe\xff"):
+        return data[2:].decode("utf-16-be"), "BigEndianUnicode"
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "UTF8"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "Default"
+    return text, "ASCII" if data.isascii() else "UTF8NoBOM"
+
+
+def split_type_line(text: str) -> tuple[str, str]:
+    """Split off a ``#TYPE`` first line; return (type name or '', rest)."""
+    if text.startswith("#TYPE"):
+        first, _, rest = text.partition("\n")
+        return first[5:].strip(), rest
+    return "", text
+
+
+def read_csv(data: bytes, label: str) -> ReadResult:
+    """Read one CSV export into a table, with problems and findings."""
+    result = ReadResult()
+    text, encoding = decode(data)
+    if not text.strip():
+        result.problems.append(
+            problem(
+                label,
+                "the file is empty; expected a PowerShell export (Export-Csv or Export-Clixml)",
+            )
+        )
+        return result
+    type_name, body = split_type_line(text)
+    reader = csv.reader(io.StringIO(body, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        header = []
+    except csv.Error as exc:
+        result.problems.append(problem(label, f"not a readable CSV file ({exc})"))
+        return result
+    header = [h.strip() for h in header]
+    kind = kind_of_type([type_name]) if type_name else None
+    if kind is None:
+        kind = kind_of_columns(header)
+    if kind is None:
+        shown = ", ".join(header[:6]) if any(header) else "no columns"
+        what = f"type '{type_name}'" if type_name else f"columns {shown}"
+        result.problems.append(
+            problem(
+                label,
+                f"not a recognised export ({what}); expected an Export-Csv or Export-Clixml file "
+                "of one of the tables in docs/inventory.md",
+            )
+        )
+        return result
+    spec = SPEC_BY_KIND[kind]
+    columns = {h.lower(): h for h in header if h}
+    missing = [c for c in spec.required if c.lower() not in columns]
+    if identity_from_server_and_name(kind, missing, columns):
+        missing.remove("Identity")
+    if missing:
+        for col in missing:
+            result.problems.append(
+                problem(
+                    label,
+                    f"column '{col}' is missing; a {kind.value} export needs the columns "
+                    f"{', '.join(spec.required)}; export with: {spec.command}",
+                )
+            )
+        return result
+    table = RawTable(kind, label, columns)
+    keys = [h.lower() for h in header]
+    width = len(keys)
+    try:
+        for index, row in enumerate(reader):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            cells: dict[str, Cell] = dict(zip(keys, row, strict=False))
+            if len(row) < width:
+                for k in keys[len(row) :]:
+                    cells[k] = ""
+            table.records.append(Record(label, index + 2, None, cells))
+    except csv.Error as exc:
+        result.problems.append(problem(label, f"not a readable CSV file ({exc})"))
+        return result
+    result.tables.append(table)
+    _scan(table, encoding, result)
+    return result
+
+
+def is_leftover(value: str) -> bool:
+    """Whether a cell holds a .NET type name that a naive Export-Csv wrote instead of values."""
+    return bool(value) and value[0] in "MS" and _LEFTOVER.match(value) is not None
+
+
+def identity_from_server_and_name(
+    kind: TableKind, missing: list[str], columns: dict[str, str]
+) -> bool:
+    """Whether a receive connector table without Identity has Server and Name instead."""
+    return (
+        kind is TableKind.RECEIVE_CONNECTORS
+        and "Identity" in missing
+        and "server" in columns
+        and "name" in columns
+    )
+
+
+def scan_leftovers(table: RawTable, result: ReadResult) -> None:
+    """Report .NET type names left in cells instead of values (one problem per column)."""
+    spec = SPEC_BY_KIND[table.kind]
+    wanted = read_columns(table.kind)
+    for key, name in table.columns.items():
+        if key not in wanted:
+            continue  # a column migrator does not read may hold anything
+        for rec in table.records:
+            value = rec.cells.get(key, "")
+            if isinstance(value, str) and is_leftover(value):
+                if value.startswith("System.Byte[]"):
+                    msg = (
+                        f"'{value}' is what Export-Csv writes for a byte array, not the value; "
+                        "export it as base64 with a calculated property, "
+                        f"e.g.: {spec.command}"
+                    )
+                else:
+                    msg = (
+                        f"'{value}' is a .NET type name, not the values; a plain Export-Csv cannot "
+                        "write multi-valued properties: join them with a calculated property, "
+                        f"e.g.: {spec.command}"
+                    )
+                result.problems.append(problem(rec.where(name), msg))
+                break
+
+
+def _scan(table: RawTable, encoding: str, result: ReadResult) -> None:
+    scan_leftovers(table, result)
+    if encoding != "ASCII":
+        return
+    for rec in table.records:
+        for key, value in rec.cells.items():
+            if isinstance(value, str) and "?" in value and _LOST_LETTER.search(value):
+                spec = SPEC_BY_KIND[table.kind]
+                where = Location(rec.file, rec.row, table.columns.get(key, key))
+                result.findings.append(
+                    Finding(
+                        Severity.WARNING,
+                        "inventory.ascii-export",
+                        str(where),
+                        f"'{value}' looks like an ASCII export that replaced non-ASCII letters "
+                        "with '?' (Windows PowerShell's default Export-Csv encoding)",
+                        f"re-export with -Encoding UTF8: {spec.command}",
+                    )
+                )
+                return

@@ -1,0 +1,66 @@
+"""Recognising an export by its content, never by its name."""
+
+from __future__ import annotations
+
+import enum
+
+from migrator.inventory.clixml import read_clixml
+from migrator.inventory.powershell_csv import decode, read_csv
+from migrator.inventory.records import ReadResult, problem
+from migrator.inventory.xlsx import read_xlsx
+
+
+class FileFormat(enum.Enum):
+    """The container format of an export file."""
+
+    CLIXML = "clixml"
+    CSV = "csv"
+    XLSX = "xlsx"
+    EMPTY = "empty"
+    OTHER = "other"
+
+
+def sniff(data: bytes) -> FileFormat:
+    """Tell CliXML, CSV, a workbook, an empty file and anything else apart by the bytes."""
+    if data.startswith(b"PK\x03\x04"):
+        return FileFormat.XLSX
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        return FileFormat.EMPTY
+    try:
+        text, _ = decode(data[:4096])
+    except UnicodeDecodeError:
+        return FileFormat.OTHER
+    head = text.lstrip("\ufeff \t\r\n")
+    if head.startswith("#< CLIXML") or head.startswith("<Objs") or head.startswith("<?xml"):
+        return FileFormat.CLIXML
+    if "\x00" in head or head.startswith("<"):
+        return FileFormat.OTHER
+    return FileFormat.CSV
+
+
+def read_export(data: bytes, label: str) -> ReadResult:
+    """Read one export file, whatever its format, into tables, problems and findings."""
+    fmt = sniff(data)
+    if fmt is FileFormat.XLSX:
+        return read_xlsx(data, label)
+    if fmt is FileFormat.CLIXML:
+        return read_clixml(data, label)
+    if fmt is FileFormat.CSV:
+        return read_csv(data, label)
+    result = ReadResult()
+    if fmt is FileFormat.EMPTY:
+        result.problems.append(
+            problem(
+                label,
+                "the file is empty; expected a PowerShell export (Export-Csv or Export-Clixml)",
+            )
+        )
+    else:
+        result.problems.append(
+            problem(
+                label,
+                "not a recognised export (neither CliXML, CSV nor .xlsx); expected an Export-Csv "
+                "or Export-Clixml file of one of the tables in docs/inventory.md",
+            )
+        )
+    return result

@@ -1,0 +1,650 @@
+"""Records -> model objects, one converter per table, collecting every problem.
+
+Cells arrive as text (CSV, sheets, CliXML scalars) or tuples of text (CliXML
+lists). Multi-valued text cells are split on line breaks, else ``;``, else
+``,``: the forms a calculated property or a spreadsheet user produce.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrator.errors import Problem
+from migrator.inventory.kinds import TableKind
+from migrator.inventory.powershell_csv import is_leftover
+from migrator.inventory.records import Cell, RawTable, Record
+from migrator.iprange import IPRange, IPRangeError
+from migrator.model import (
+    AcceptedDomain,
+    AcceptedDomainType,
+    ADPermission,
+    Binding,
+    Certificate,
+    CloudUser,
+    ExchangeVersion,
+    Finding,
+    Lifecycle,
+    OnPremUser,
+    ReceiveConnector,
+    SendConnector,
+    Server,
+    ServerRole,
+    Severity,
+    TransportConfig,
+    TransportRole,
+)
+
+_SIZE_BYTES = re.compile(r"\(([\d,.\s\u00a0']+)\s*bytes\)", re.IGNORECASE)
+_SIZE_UNIT = re.compile(r"^([\d.]+)\s*(B|KB|MB|GB|TB)$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+_VERSION = re.compile(r"(\d+)\.(\d+)\D+?(\d+)(?:\.(\d+))?")
+_CANONICAL_GUID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_SE_FIRST_BUILD = 2562  # Exchange Server SE RTM is 15.2.2562.17; earlier 15.2 builds are 2019
+
+
+@dataclass
+class Converted:
+    """Model objects of every table, plus problems."""
+
+    servers: list[Server] = field(default_factory=list)
+    """Servers from Get-ExchangeServer exports."""
+    receive_connectors: list[ReceiveConnector] = field(default_factory=list)
+    """Receive connectors."""
+    ad_permissions: list[ADPermission] = field(default_factory=list)
+    """AD permissions."""
+    accepted_domains: list[AcceptedDomain] = field(default_factory=list)
+    """Accepted domains."""
+    send_connectors: list[SendConnector] = field(default_factory=list)
+    """Send connectors."""
+    certificates: list[Certificate] = field(default_factory=list)
+    """Certificates."""
+    onprem_users: list[OnPremUser] = field(default_factory=list)
+    """AD users."""
+    cloud_users: list[CloudUser] = field(default_factory=list)
+    """Cloud users."""
+    transport_config: TransportConfig | None = None
+    """Transport limits, where exported."""
+    problems: list[Problem] = field(default_factory=list)
+    """Everything wrong in the cells."""
+    findings: list[Finding] = field(default_factory=list)
+    """Warnings and infos about the cells."""
+
+
+# --------------------------------------------------------------------------- cell parsers
+
+
+def split_multi(cell: Cell) -> tuple[str, ...]:
+    """Items of a multi-valued cell (tuple as is; text split on newlines, ';' or ',')."""
+    if isinstance(cell, tuple):
+        return tuple(v.strip() for v in cell if v.strip())
+    text = cell.strip()
+    if not text:
+        return ()
+    if "\n" in text or "\r" in text:
+        parts = re.split(r"[\r\n]+", text)
+    elif ";" in text:
+        parts = text.split(";")
+    else:
+        parts = text.split(",")
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def split_flags(cell: Cell) -> tuple[str, ...]:
+    """Names of a flags enum (``Tls, Integrated``); ``None`` and empty mean no flags."""
+    items: list[str] = []
+    for item in split_multi(cell):
+        items.extend(p.strip() for p in re.split(r"[,;]", item) if p.strip())
+    return tuple(i for i in items if i.lower() != "none")
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of ``10 MB (10,485,760 bytes)``, ``10MB`` or ``10485760``; None for Unlimited/empty."""
+    raw = text.strip()
+    if not raw or raw.lower() == "unlimited":
+        return None
+    m = _SIZE_BYTES.search(raw)
+    if m:
+        return int(re.sub(r"\D", "", m.group(1)))
+    if raw.isdigit():
+        return int(raw)
+    m = _SIZE_UNIT.match(raw)
+    if m:
+        return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    raise ValueError(
+        f"'{raw}' is not a size; expected e.g. '10 MB (10,485,760 bytes)', '10MB', a byte count "
+        "or 'Unlimited'"
+    )
+
+
+def parse_bool(text: str, default: bool) -> bool:
+    """``True``/``False`` (any case), ``1``/``0``, ``$true``; empty gives the default."""
+    raw = text.strip().lower().lstrip("$")
+    if not raw:
+        return default
+    if raw in {"true", "1", "yes"}:
+        return True
+    if raw in {"false", "0", "no"}:
+        return False
+    raise ValueError(f"'{text.strip()}' is not a boolean; expected True or False")
+
+
+def parse_guid(text: str) -> str:
+    """A GUID in any usual form (braces, no dashes, base64 of its 16 bytes) as lower-case text."""
+    raw = text.strip()
+    if not raw:
+        return ""
+    if _CANONICAL_GUID.match(raw):
+        return raw.lower()  # the common case, without building a UUID per user
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        pass
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    if len(data) == 16:
+        return str(uuid.UUID(bytes_le=data))
+    raise ValueError(
+        f"'{raw}' is not a GUID; expected e.g. 0c0a1e55-7c1d-4c5e-9a2b-1f0e3c4d5a6b or its base64 form"
+    )
+
+
+def parse_date(text: str) -> dt.date | None:
+    """ISO dates, ``M/d/yyyy [time]`` (en-US) and ``d.M.yyyy``; None for empty."""
+    raw = text.strip()
+    if not raw:
+        return None
+    for candidate in (raw, raw.split("T")[0], raw.split(" ")[0]):
+        try:
+            return dt.date.fromisoformat(candidate)
+        except ValueError:
+            pass
+    first = raw.split(" ")[0]
+    for fmt in ("%m/%d/%Y", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(first, fmt).date()
+        except ValueError:
+            pass
+    raise ValueError(f"'{raw}' is not a date; expected yyyy-MM-dd or M/d/yyyy")
+
+
+def version_of(admin_display_version: str) -> tuple[ExchangeVersion, str]:
+    """Major version and build from ``Version 15.1 (Build 2507.6)`` or ``15.1.2507.6``."""
+    raw = admin_display_version.strip()
+    m = _VERSION.search(raw)
+    if not m:
+        raise ValueError(
+            f"'{raw}' is not an Exchange version; expected e.g. 'Version 14.3 (Build 123.4)'"
+        )
+    major, minor, build = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    revision = m.group(4) or "0"
+    text = f"{major}.{minor}.{build}.{revision}"
+    if major == 14:
+        return ExchangeVersion.EX2010, text
+    if major == 15 and minor == 0:
+        return ExchangeVersion.EX2013, text
+    if major == 15 and minor == 1:
+        return ExchangeVersion.EX2016, text
+    if major == 15 and minor == 2:
+        return (ExchangeVersion.SE if build >= _SE_FIRST_BUILD else ExchangeVersion.EX2019), text
+    raise ValueError(
+        f"'{raw}' is not a supported Exchange version; expected 14.x (2010), 15.0 (2013), "
+        "15.1 (2016) or 15.2 (2019/SE)"
+    )
+
+
+_ROLE_NAMES = {
+    "mailbox": ServerRole.MAILBOX,
+    "clientaccess": ServerRole.CLIENT_ACCESS,
+    "hubtransport": ServerRole.HUB_TRANSPORT,
+    "unifiedmessaging": ServerRole.UNIFIED_MESSAGING,
+    "edge": ServerRole.EDGE,
+    "edgetransport": ServerRole.EDGE,
+}
+# Role names Get-ExchangeServer shows that are no separate role in the model.
+_ROLE_IGNORED = {
+    "cafe",
+    "frontendtransport",
+    "monitoring",
+    "centraladmin",
+    "provisionedserver",
+    "none",
+}
+
+
+def parse_roles(cell: Cell) -> frozenset[ServerRole]:
+    """Server roles from ``Mailbox, ClientAccess, HubTransport``."""
+    roles: set[ServerRole] = set()
+    for name in split_flags(cell):
+        key = name.replace(" ", "").lower()
+        if key in _ROLE_NAMES:
+            roles.add(_ROLE_NAMES[key])
+        elif key not in _ROLE_IGNORED:
+            raise ValueError(
+                f"'{name}' is not a server role; expected Mailbox, ClientAccess, HubTransport, "
+                "UnifiedMessaging or Edge"
+            )
+    return frozenset(roles)
+
+
+def split_address_spaces(cell: Cell) -> tuple[str, ...]:
+    """Address spaces; a ``;cost`` split off by a ';'-join is glued back (``SMTP:*;1``)."""
+    out: list[str] = []
+    for item in split_multi(cell):
+        if item.isdigit() and out and ";" not in out[-1]:
+            out[-1] = f"{out[-1]};{item}"
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- the converter
+
+
+class _Reader:
+    """Reads cells of one record, turning every failure into a Problem."""
+
+    def __init__(self, table: RawTable, problems: list[Problem]) -> None:
+        self.table = table
+        self.problems = problems
+        self.rec: Record | None = None
+        self.failed = False
+
+    def start(self, rec: Record) -> None:
+        self.rec = rec
+        self.failed = False
+
+    def name(self, key: str) -> str:
+        return self.table.columns.get(key, key)
+
+    def fail(self, key: str | None, message: str) -> None:
+        assert self.rec is not None
+        self.failed = True
+        raw = self.rec.cells.get(key, "") if key else ""
+        if isinstance(raw, str) and is_leftover(raw.strip()):
+            return  # already reported once per column, with the command that exports it properly
+        self.problems.append(Problem(str(self.rec.where(self.name(key) if key else None)), message))
+
+    def text(self, key: str) -> str:
+        assert self.rec is not None
+        value = self.rec.cells.get(key, "")
+        if isinstance(value, tuple):
+            return ";".join(value)
+        return value.strip()
+
+    def multi(self, key: str) -> tuple[str, ...]:
+        assert self.rec is not None
+        return split_multi(self.rec.cells.get(key, ""))
+
+    def cell(self, key: str) -> Cell:
+        assert self.rec is not None
+        return self.rec.cells.get(key, "")
+
+    def parsed(self, key: str, fn: Callable[[str], Any], default: Any) -> Any:
+        try:
+            return fn(self.text(key))
+        except ValueError as exc:
+            self.fail(key, str(exc))
+            return default
+
+    def boolean(self, key: str, default: bool) -> bool:
+        result: bool = self.parsed(key, lambda t: parse_bool(t, default), default)
+        return result
+
+    def required(self, key: str) -> str:
+        value = self.text(key)
+        if not value:
+            self.fail(key, "empty value; expected a value in this column")
+        return value
+
+
+def _receive_connectors(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        identity = r.text("identity")
+        server, name = r.text("server"), r.text("name")
+        if "\\" in identity:
+            server, _, name = identity.partition("\\")
+        elif not (server and name):
+            column = "identity" if "identity" in table.columns else "name"
+            if identity:
+                r.fail(column, f"'{identity}' is not a connector identity; expected SERVER\\Name")
+            else:
+                r.fail(column, "empty value; expected a connector identity SERVER\\Name")
+        bindings: list[Binding] = []
+        for item in r.multi("bindings"):
+            try:
+                bindings.append(Binding.parse(item))
+            except ValueError as exc:
+                msg = str(exc)
+                if not msg.startswith("'"):
+                    msg = f"'{item}' is not a binding; expected address:port such as 0.0.0.0:25 or [::]:25"
+                r.fail("bindings", msg)
+        if not bindings and not r.multi("bindings"):
+            r.fail("bindings", "empty value; expected at least one binding such as 0.0.0.0:25")
+        ranges: list[IPRange] = []
+        for item in r.multi("remoteipranges"):
+            try:
+                ranges.append(IPRange.parse(item))
+            except IPRangeError as exc:
+                r.fail("remoteipranges", str(exc))
+        if not ranges and not r.multi("remoteipranges"):
+            r.fail(
+                "remoteipranges",
+                "empty value; expected at least one address, range or CIDR block "
+                "(Exchange's default is 0.0.0.0-255.255.255.255)",
+            )
+        role_text = r.text("transportrole")
+        role: TransportRole | None = None
+        if role_text:
+            try:
+                role = TransportRole(role_text)
+            except ValueError:
+                r.fail(
+                    "transportrole",
+                    f"'{role_text}' is not a transport role; expected HubTransport or FrontendTransport",
+                )
+        size = r.parsed("maxmessagesize", parse_size, None)
+        enabled = r.boolean("enabled", True)
+        logging = r.text("protocollogginglevel") or "None"
+        if logging not in {"None", "Verbose"}:
+            r.fail(
+                "protocollogginglevel",
+                f"'{logging}' is not a protocol logging level; expected None or Verbose",
+            )
+        if r.failed:
+            continue
+        out.receive_connectors.append(
+            ReceiveConnector(
+                server=server,
+                name=name,
+                bindings=tuple(bindings),
+                remote_ip_ranges=tuple(ranges),
+                auth_mechanism=split_flags(r.cell("authmechanism")),
+                permission_groups=split_flags(r.cell("permissiongroups")),
+                transport_role=role,
+                max_message_size_bytes=size,
+                fqdn=r.text("fqdn"),
+                tls_certificate_name=r.text("tlscertificatename"),
+                tls_domain_capabilities=r.multi("tlsdomaincapabilities"),
+                enabled=enabled,
+                protocol_logging_level=logging,
+                comment=r.text("comment"),
+                source=rec.where(),
+            )
+        )
+
+
+def _ad_permissions(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        identity = r.required("identity")
+        user = r.required("user")
+        deny = r.boolean("deny", False)
+        inherited = r.boolean("isinherited", False)
+        if r.failed:
+            continue
+        out.ad_permissions.append(
+            ADPermission(
+                identity=identity,
+                user=user,
+                extended_rights=split_flags(r.cell("extendedrights")),
+                access_rights=split_flags(r.cell("accessrights")),
+                deny=deny,
+                inherited=inherited,
+                source=rec.where(),
+            )
+        )
+
+
+def _servers(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        name = r.required("name")
+        version, build = r.parsed("admindisplayversion", version_of, (None, ""))
+        exsetup = r.text("exsetupversion")
+        if exsetup:
+            try:
+                _, build = version_of(exsetup)
+            except ValueError as exc:
+                r.fail("exsetupversion", str(exc))
+        try:
+            roles = parse_roles(r.cell("serverrole"))
+        except ValueError as exc:
+            r.fail("serverrole", str(exc))
+            roles = frozenset()
+        site = r.text("site").replace("\\", "/").rsplit("/", 1)[-1]
+        addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+        for item in r.multi("ipaddresses"):
+            try:
+                addresses.append(ipaddress.ip_address(item.split("%")[0]))
+            except ValueError:
+                r.fail("ipaddresses", f"'{item}' is not an IP address")
+        if r.failed or version is None:
+            continue
+        if version is ExchangeVersion.EX2010 and not exsetup:
+            out.findings.append(
+                Finding(
+                    Severity.INFO,
+                    "inventory.build-unknown",
+                    str(rec.where(r.name("admindisplayversion"))),
+                    f"server '{name}': AdminDisplayVersion does not show the 2010 update rollup",
+                    "add the ExSetupVersion column (file version of ExSetup.exe), see docs/inventory.md",
+                )
+            )
+        out.servers.append(
+            Server(
+                name=name,
+                version=version,
+                lifecycle=Lifecycle.LEGACY
+                if version is ExchangeVersion.EX2010
+                else Lifecycle.TARGET,
+                site=site,
+                fqdn=r.text("fqdn"),
+                build=build,
+                operating_system=r.text("operatingsystem"),
+                roles=roles,
+                ip_addresses=tuple(addresses),
+                source=rec.where(),
+            )
+        )
+
+
+def _accepted_domains(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        domain = r.required("domainname")
+        type_text = r.text("domaintype")
+        dtype = AcceptedDomainType.AUTHORITATIVE
+        try:
+            dtype = AcceptedDomainType(type_text)
+        except ValueError:
+            r.fail(
+                "domaintype",
+                f"'{type_text}' is not a domain type; expected Authoritative, InternalRelay or ExternalRelay",
+            )
+        default = r.boolean("default", False)
+        if r.failed:
+            continue
+        out.accepted_domains.append(
+            AcceptedDomain(
+                name=r.text("name") or domain,
+                domain_name=domain,
+                domain_type=dtype,
+                default=default,
+                source=rec.where(),
+            )
+        )
+
+
+def _send_connectors(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        name = r.required("name")
+        spaces = split_address_spaces(r.cell("addressspaces"))
+        if not spaces:
+            r.fail(
+                "addressspaces", "empty value; expected at least one address space such as SMTP:*;1"
+            )
+        enabled = r.boolean("enabled", True)
+        cloud = r.boolean("cloudservicesmailenabled", False)
+        size = r.parsed("maxmessagesize", parse_size, None)
+        if r.failed:
+            continue
+        out.send_connectors.append(
+            SendConnector(
+                name=name,
+                address_spaces=spaces,
+                source_transport_servers=r.multi("sourcetransportservers"),
+                smart_hosts=r.multi("smarthosts"),
+                enabled=enabled,
+                fqdn=r.text("fqdn"),
+                cloud_services_mail_enabled=cloud,
+                tls_certificate_name=r.text("tlscertificatename"),
+                max_message_size_bytes=size,
+                source=rec.where(),
+            )
+        )
+
+
+def _transport_config(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records[:1]:
+        r.start(rec)
+        send = r.parsed("maxsendsize", parse_size, None)
+        receive = r.parsed("maxreceivesize", parse_size, None)
+        if not r.failed:
+            out.transport_config = TransportConfig(send, receive)
+
+
+def _certificates(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        thumb = r.required("thumbprint").upper()
+        subject = r.required("subject")
+        not_after = r.parsed("notafter", parse_date, None)
+        self_signed = r.boolean("isselfsigned", False)
+        server = (r.text("server") or r.text("pscomputername")).split(".")[0]
+        if r.failed:
+            continue
+        out.certificates.append(
+            Certificate(
+                server=server,
+                thumbprint=thumb,
+                subject=subject,
+                issuer=r.text("issuer"),
+                subject_alternative_names=r.multi("certificatedomains"),
+                not_after=not_after,
+                services=split_flags(r.cell("services")),
+                self_signed=self_signed,
+                source=rec.where(),
+            )
+        )
+
+
+def _guid_or_fail(r: _Reader, key: str) -> str:
+    text = r.text(key)
+    if not text:
+        return ""
+    try:
+        return parse_guid(text)
+    except ValueError as exc:
+        r.fail(key, str(exc))
+        return ""
+
+
+def _onprem_users(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        guid = _guid_or_fail(r, "objectguid")
+        if not guid and not r.failed:
+            r.fail("objectguid", "empty value; expected the user's objectGUID")
+        sam = r.required("samaccountname")
+        consistency = _guid_or_fail(r, "ms-ds-consistencyguid")
+        mailbox_guid = _guid_or_fail(r, "msexchmailboxguid")
+        enabled = r.boolean("enabled", True)
+        if r.failed:
+            continue
+        proxies = rec.cells.get("proxyaddresses", "")
+        out.onprem_users.append(
+            OnPremUser(
+                distinguished_name=r.text("distinguishedname"),
+                sam_account_name=sam,
+                object_guid=guid,
+                user_principal_name=r.text("userprincipalname"),
+                mail=r.text("mail"),
+                proxy_addresses=split_multi(proxies) if proxies else (),
+                consistency_guid=consistency,
+                recipient_type_details=r.text("msexchrecipienttypedetails"),
+                exchange_guid=mailbox_guid,
+                target_address=r.text("targetaddress"),
+                enabled=enabled,
+                source=rec.where(),
+            )
+        )
+
+
+def _cloud_users(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        uid = r.required("id")
+        upn = r.required("userprincipalname")
+        sync = r.boolean("onpremisessyncenabled", False)
+        has_mailbox = r.boolean("hasmailbox", False)
+        exchange_guid = _guid_or_fail(r, "exchangeguid")
+        if r.failed:
+            continue
+        out.cloud_users.append(
+            CloudUser(
+                id=uid,
+                user_principal_name=upn,
+                mail=r.text("mail"),
+                proxy_addresses=r.multi("proxyaddresses"),
+                immutable_id=r.text("onpremisesimmutableid"),
+                on_premises_sync_enabled=sync,
+                admin_roles=r.multi("adminroles"),
+                has_mailbox=has_mailbox,
+                exchange_guid=exchange_guid,
+                source=rec.where(),
+            )
+        )
+
+
+_CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
+    TableKind.RECEIVE_CONNECTORS: _receive_connectors,
+    TableKind.AD_PERMISSIONS: _ad_permissions,
+    TableKind.EXCHANGE_SERVERS: _servers,
+    TableKind.ACCEPTED_DOMAINS: _accepted_domains,
+    TableKind.SEND_CONNECTORS: _send_connectors,
+    TableKind.TRANSPORT_CONFIG: _transport_config,
+    TableKind.CERTIFICATES: _certificates,
+    TableKind.AD_USERS: _onprem_users,
+    TableKind.CLOUD_USERS: _cloud_users,
+}
+
+
+def convert(tables: list[RawTable]) -> Converted:
+    """Convert every table; problems for every bad cell."""
+    out = Converted()
+    for table in tables:
+        _CONVERTERS[table.kind](table, out)
+    return out

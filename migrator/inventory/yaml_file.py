@@ -1,0 +1,386 @@
+"""``inventory.yaml``: parsed with PyYAML, validated against the published JSON Schema.
+
+Every message names the exact key path (``relay.targets.London[0]``). The
+schema ships inside the package (``migrator/inventory/inventory.schema.json``);
+:func:`schema_path` tells editors and docs where it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from migrator.errors import Problem
+from migrator.iprange import IPRange, IPRangeError
+from migrator.model import (
+    AcceptedDomain,
+    AcceptedDomainType,
+    DnsZone,
+    ExchangeVersion,
+    Lifecycle,
+    LoadBalancer,
+    MailFlowTarget,
+    MaintenanceWindow,
+    MxRecord,
+    NatRule,
+    Policy,
+    RelayMethod,
+    RelayOverride,
+    ServerRole,
+    Site,
+    SourceAnchor,
+    Tenant,
+)
+
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def schema_path() -> Path:
+    """Where the JSON Schema of inventory.yaml is installed."""
+    return Path(str(resources.files("migrator.inventory").joinpath("inventory.schema.json")))
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of inventory.yaml."""
+    text = (
+        resources.files("migrator.inventory").joinpath("inventory.schema.json").read_text("utf-8")
+    )
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass
+class YamlInventory:
+    """What inventory.yaml says, in model terms (servers stay as override dicts)."""
+
+    organisation: str = ""
+    """Organisation name."""
+    sites: list[Site] = field(default_factory=list)
+    """Sites."""
+    servers: list[dict[str, Any]] = field(default_factory=list)
+    """Server entries: Server field name -> value, only the keys the file sets."""
+    server_keys: list[str] = field(default_factory=list)
+    """Key path of each server entry (``servers[0]``)."""
+    accepted_domains: list[AcceptedDomain] = field(default_factory=list)
+    """Accepted domains given in the file."""
+    dns_zones: list[DnsZone] = field(default_factory=list)
+    """DNS zones."""
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
+    """Load balancers."""
+    nat_rules: list[NatRule] = field(default_factory=list)
+    """NAT rules."""
+    tenant: Tenant | None = None
+    """Tenant."""
+    policy: Policy = field(default_factory=Policy)
+    """Policy."""
+    has_targets: bool = False
+    """Whether relay.targets names any target server."""
+    hosts: list[tuple[str, str]] = field(default_factory=list)
+    """(address, host name) pairs."""
+    files: list[str] = field(default_factory=list)
+    """Explicit export file list (relative paths)."""
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The parsed document (for key-path checks across files)."""
+
+
+def key_path(path: list[str | int] | tuple[str | int, ...]) -> str:
+    """``['relay', 'targets', 'London', 0]`` -> ``relay.targets.London[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _where(label: str, path: list[str | int] | tuple[str | int, ...]) -> str:
+    return f"{label}, key '{key_path(path)}'" if path else label
+
+
+def _dates_to_text(node: Any) -> Any:
+    # YAML 1.1 turns 2026-12-07 into a date; the schema speaks JSON, so give it text.
+    if isinstance(node, dict):
+        return {str(k): _dates_to_text(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_dates_to_text(v) for v in node]
+    if isinstance(node, dt.date | dt.datetime):
+        return node.isoformat()
+    return node
+
+
+def _message(error: ValidationError) -> tuple[list[str | int], str]:
+    path: list[str | int] = list(error.absolute_path)
+    value = error.instance
+    shown = json.dumps(value, default=str) if not isinstance(value, str) else f"'{value}'"
+    validator = error.validator
+    schema_part: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    if validator == "additionalProperties":
+        allowed = sorted(schema_part.get("properties", {}))
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        key = extra[0] if extra else ""
+        expected = f"expected one of: {', '.join(allowed)}" if allowed else "expected no other keys"
+        return [*path, key], f"unknown key '{key}'; {expected}"
+    if validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else ""
+        return [*path, missing], "required key is missing"
+    if validator == "enum":
+        choices = ", ".join(str(c) for c in schema_part.get("enum", []) if isinstance(c, str))
+        return path, f"{shown} is not allowed; expected one of: {choices}"
+    if validator == "type":
+        wanted = error.validator_value
+        if path and str(path[-1]) in {"start", "end"} and isinstance(value, int):
+            return (
+                path,
+                f'{shown} is not a time; write it quoted, e.g. "20:00" (YAML reads 20:00 as a number)',
+            )
+        return path, f"{shown} is not {_a(wanted)}"
+    if validator == "pattern":
+        return path, f'{shown} is not a time; expected HH:MM such as "20:00"'
+    if validator == "format":
+        return path, f"{shown} is not a date; expected yyyy-mm-dd"
+    if validator in {"minimum", "maximum"}:
+        return path, f"{shown} is out of range; expected {validator} {error.validator_value}"
+    if validator == "minLength":
+        return path, "empty value; expected a non-empty text"
+    if validator == "minItems":
+        return path, "empty list; expected at least one entry"
+    return path, str(error.message).lower()
+
+
+def _a(wanted: Any) -> str:
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a text",
+        "integer": "a whole number",
+        "boolean": "true or false",
+    }
+    return names.get(str(wanted), f"of type {wanted}")
+
+
+def parse_yaml(data: bytes, label: str) -> tuple[YamlInventory | None, list[Problem]]:
+    """Parse and validate inventory.yaml; return it and every problem found."""
+    problems: list[Problem] = []
+    try:
+        doc = yaml.safe_load(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, [Problem(label, "not UTF-8 text; save inventory.yaml as UTF-8")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}, line {mark.line + 1}" if mark is not None else label
+        what = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(where, f"not valid YAML ({what})")]
+    if doc is None:
+        return None, [Problem(label, "the file is empty; expected at least 'organisation: <name>'")]
+    doc = _dates_to_text(doc)
+    if not isinstance(doc, dict):
+        return None, [
+            Problem(label, "expected a mapping of keys (organisation, servers, ...) at the top")
+        ]
+    validator = Draft202012Validator(schema(), format_checker=FormatChecker())
+    for error in validator.iter_errors(doc):
+        path, message = _message(error)
+        problems.append(Problem(_where(label, path), message))
+    if problems:
+        return None, problems
+    inv = _build(doc, label, problems)
+    return (inv if not problems else None), problems
+
+
+def _ranges(
+    items: list[str], label: str, path: list[str | int], problems: list[Problem]
+) -> tuple[IPRange, ...]:
+    out: list[IPRange] = []
+    for i, text in enumerate(items):
+        try:
+            out.append(IPRange.parse(text))
+        except IPRangeError as exc:
+            problems.append(Problem(_where(label, [*path, i]), str(exc)))
+    return tuple(out)
+
+
+def _address(text: str, label: str, path: list[str | int], problems: list[Problem]) -> Any:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        problems.append(Problem(_where(label, path), f"'{text}' is not an IP address"))
+        return None
+
+
+def _build(doc: dict[str, Any], label: str, problems: list[Problem]) -> YamlInventory:
+    inv = YamlInventory(organisation=str(doc["organisation"]), raw=doc)
+    for i, site in enumerate(doc.get("sites", [])):
+        inv.sites.append(
+            Site(
+                site["name"],
+                _ranges(site.get("subnets", []), label, ["sites", i, "subnets"], problems),
+            )
+        )
+    for i, srv in enumerate(doc.get("servers", [])):
+        entry: dict[str, Any] = {"name": srv["name"]}
+        if "version" in srv:
+            entry["version"] = ExchangeVersion(str(srv["version"]))
+        for src, dst in (
+            ("site", "site"),
+            ("build", "build"),
+            ("os", "operating_system"),
+            ("fqdn", "fqdn"),
+            ("hybrid", "hybrid"),
+        ):
+            if src in srv:
+                entry[dst] = srv[src]
+        if "roles" in srv:
+            entry["roles"] = frozenset(ServerRole(r) for r in srv["roles"])
+        if "lifecycle" in srv:
+            entry["lifecycle"] = Lifecycle(srv["lifecycle"])
+        if "ip" in srv:
+            addrs = [
+                _address(a, label, ["servers", i, "ip", j], problems)
+                for j, a in enumerate(srv["ip"])
+            ]
+            entry["ip_addresses"] = tuple(a for a in addrs if a is not None)
+        inv.servers.append(entry)
+        inv.server_keys.append(f"servers[{i}]")
+    for d in doc.get("accepted_domains", []):
+        inv.accepted_domains.append(
+            AcceptedDomain(
+                d.get("name") or d["domain"],
+                d["domain"],
+                AcceptedDomainType(d["type"]),
+                bool(d.get("default", False)),
+            )
+        )
+    for z in doc.get("dns", []):
+        inv.dns_zones.append(
+            DnsZone(
+                z["domain"],
+                tuple(MxRecord(m["host"], m["preference"], m["ttl"]) for m in z.get("mx", [])),
+                z.get("spf", ""),
+                z.get("spf_ttl"),
+                z.get("gateway", ""),
+            )
+        )
+    for i, lb in enumerate(doc.get("load_balancers", [])):
+        vips = [
+            _address(a, label, ["load_balancers", i, "virtual_addresses", j], problems)
+            for j, a in enumerate(lb["virtual_addresses"])
+        ]
+        snat = [
+            _address(a, label, ["load_balancers", i, "snat_addresses", j], problems)
+            for j, a in enumerate(lb.get("snat_addresses", []))
+        ]
+        inv.load_balancers.append(
+            LoadBalancer(
+                lb["name"],
+                tuple(a for a in vips if a is not None),
+                lb["source_nat"],
+                tuple(lb.get("servers", [])),
+                tuple(a for a in snat if a is not None),
+                tuple(lb.get("ports", [25])),
+            )
+        )
+    for i, rule in enumerate(doc.get("nat", [])):
+        public = (
+            _address(rule["public"], label, ["nat", i, "public"], problems)
+            if rule.get("public")
+            else None
+        )
+        inside = _address(rule["inside"], label, ["nat", i, "inside"], problems)
+        if inside is not None:
+            inv.nat_rules.append(
+                NatRule(
+                    rule["name"], public, inside, rule.get("source_nat", True), rule.get("port", 25)
+                )
+            )
+    if "tenant" in doc:
+        t = doc["tenant"]
+        inv.tenant = Tenant(
+            initial_domain=t.get("initial_domain", ""),
+            verified_domains=tuple(t.get("verified_domains", [])),
+            federated_domains=tuple(t.get("federated_domains", [])),
+            mx_hosts=tuple(sorted(t.get("mx_hosts", {}).items())),
+            source_anchor=SourceAnchor(t.get("source_anchor", "mS-DS-ConsistencyGuid")),
+            soft_match_upn=t.get("soft_match_upn", True),
+            block_soft_match=t.get("block_soft_match", False),
+            block_hard_match_takeover=t.get("block_hard_match_takeover", False),
+        )
+    inv.policy = _policy(doc, label, problems)
+    inv.has_targets = any(v for v in doc.get("relay", {}).get("targets", {}).values())
+    inv.hosts = sorted((str(k), str(v)) for k, v in doc.get("hosts", {}).items())
+    inv.files = list(doc.get("files", []))
+    return inv
+
+
+def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
+    plan = doc.get("plan", {})
+    relay = doc.get("relay", {})
+    windows: list[MaintenanceWindow] = []
+    for w in plan.get("maintenance_windows", []):
+        windows.append(
+            MaintenanceWindow(
+                _DAYS.index(w["day"]),
+                dt.time.fromisoformat(_pad(w["start"])),
+                dt.time.fromisoformat(_pad(w["end"])),
+            )
+        )
+    overrides: list[RelayOverride] = []
+    for i, o in enumerate(relay.get("overrides", [])):
+        base: list[str | int] = ["relay", "overrides", i]
+        overrides.append(
+            RelayOverride(
+                connector=o["connector"],
+                method=RelayMethod(o["method"]) if "method" in o else None,
+                target_servers=tuple(o.get("targets", [])),
+                name=o.get("name", ""),
+                add_ranges=_ranges(o.get("add_ranges", []), label, [*base, "add_ranges"], problems),
+                remove_ranges=_ranges(
+                    o.get("remove_ranges", []), label, [*base, "remove_ranges"], problems
+                ),
+                migrate=o.get("migrate"),
+            )
+        )
+    kwargs: dict[str, Any] = {}
+    if "start" in plan:
+        kwargs["start_date"] = dt.date.fromisoformat(plan["start"])
+    if "final_version" in plan:
+        kwargs["final_version"] = ExchangeVersion(str(plan["final_version"]))
+    if "mail_flow_target" in plan:
+        kwargs["mail_flow_target"] = MailFlowTarget(plan["mail_flow_target"])
+    for key in ("observation_days", "identity_batch_size", "log_days_wanted"):
+        if key in plan:
+            kwargs[key] = plan[key]
+    if "method" in relay:
+        kwargs["relay_method"] = RelayMethod(relay["method"])
+    if "name" in relay:
+        kwargs["relay_name_pattern"] = relay["name"]
+    for key in ("sync_scope_ou", "domain_controller", "smtp_alias"):
+        if key in relay:
+            kwargs[key] = relay[key]
+    return Policy(
+        targets_by_site=tuple(
+            sorted((site, tuple(servers)) for site, servers in relay.get("targets", {}).items())
+        ),
+        overrides=tuple(overrides),
+        public_ranges=_ranges(
+            relay.get("public_ranges", []), label, ["relay", "public_ranges"], problems
+        ),
+        maintenance_windows=tuple(windows),
+        **kwargs,
+    )
+
+
+def _pad(text: str) -> str:
+    hour, _, minute = text.partition(":")
+    return f"{int(hour):02d}:{minute}"
