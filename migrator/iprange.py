@@ -41,17 +41,12 @@ class IPRange:
         raw = text.strip()
         if not raw:
             raise IPRangeError("empty value; expected an IP address, range or CIDR block")
-        expected = (
-            "expected an address (10.0.0.1), a range (10.0.0.1-10.0.0.9) or a CIDR block (10.0.0.0/24)"
-        )
+        expected = "expected an address (10.0.0.1), a range (10.0.0.1-10.0.0.9) or a CIDR block (10.0.0.0/24)"
         try:
             if "/" in raw:
-                addr_text, _, _prefix = raw.partition("/")
+                addr_text, _, prefix = raw.partition("/")
                 addr_part, zone = _split_zone(addr_text)
-                net = ipaddress.ip_network(
-                    addr_part + "/" + _prefix if not zone else addr_part + "/" + _prefix,
-                    strict=False,
-                )
+                net = ipaddress.ip_network(f"{addr_part}/{prefix}", strict=False)
                 return cls(
                     net.version, int(net.network_address), int(net.broadcast_address), zone, raw
                 )
@@ -76,7 +71,9 @@ class IPRange:
         except IPRangeError:
             raise
         except ValueError as exc:
-            raise IPRangeError(f"'{raw}' is not an IP address, range or CIDR block; {expected}") from exc
+            raise IPRangeError(
+                f"'{raw}' is not an IP address, range or CIDR block; {expected}"
+            ) from exc
 
     @classmethod
     def from_network(cls, network: str) -> IPRange:
@@ -92,12 +89,20 @@ class IPRange:
     @property
     def first_address(self) -> IPAddress:
         """First address as an :mod:`ipaddress` object."""
-        return ipaddress.ip_address(self.first) if self.version == 4 else ipaddress.IPv6Address(self.first)
+        return (
+            ipaddress.ip_address(self.first)
+            if self.version == 4
+            else ipaddress.IPv6Address(self.first)
+        )
 
     @property
     def last_address(self) -> IPAddress:
         """Last address as an :mod:`ipaddress` object."""
-        return ipaddress.ip_address(self.last) if self.version == 4 else ipaddress.IPv6Address(self.last)
+        return (
+            ipaddress.ip_address(self.last)
+            if self.version == 4
+            else ipaddress.IPv6Address(self.last)
+        )
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The smallest list of CIDR blocks that covers exactly this range."""
@@ -105,7 +110,9 @@ class IPRange:
 
     def contains(self, other: IPRange) -> bool:
         """Whether every address of ``other`` is in this range."""
-        return self.version == other.version and self.first <= other.first and other.last <= self.last
+        return (
+            self.version == other.version and self.first <= other.first and other.last <= self.last
+        )
 
     def contains_address(self, address: IPAddress) -> bool:
         """Whether one address is in this range."""
@@ -113,7 +120,9 @@ class IPRange:
 
     def overlaps(self, other: IPRange) -> bool:
         """Whether the two ranges share at least one address."""
-        return self.version == other.version and self.first <= other.last and other.first <= self.last
+        return (
+            self.version == other.version and self.first <= other.last and other.first <= self.last
+        )
 
     def is_all(self) -> bool:
         """Whether this is the whole address space of its family."""
