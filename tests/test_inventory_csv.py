@@ -294,3 +294,12 @@ def test_cell_parsers() -> None:
     )
     assert split_multi(("a", " ", "b")) == ("a", "b")
     assert split_address_spaces("SMTP:*;1;SMTP:contoso.com;2") == ("SMTP:*;1", "SMTP:contoso.com;2")
+
+
+def test_exsetup_file_version_with_zero_padding_is_normalised() -> None:
+    from migrator.inventory.tables import version_of
+    from migrator.model import ExchangeVersion
+
+    # FileVersionInfo.FileVersion of ExSetup.exe pads each field with zeros.
+    assert version_of("14.03.0513.000") == (ExchangeVersion.EX2010, "14.3.513.0")
+    assert version_of("15.01.2507.055") == (ExchangeVersion.EX2016, "15.1.2507.55")

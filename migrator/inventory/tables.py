@@ -188,7 +188,8 @@ def version_of(admin_display_version: str) -> tuple[ExchangeVersion, str]:
             f"'{raw}' is not an Exchange version; expected e.g. 'Version 14.3 (Build 123.4)'"
         )
     major, minor, build = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    revision = m.group(4) or "0"
+    # FileVersionInfo.FileVersion pads fields with zeros (14.03.0513.000): compare as numbers.
+    revision = int(m.group(4) or "0")
     text = f"{major}.{minor}.{build}.{revision}"
     if major == 14:
         return ExchangeVersion.EX2010, text
