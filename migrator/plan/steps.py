@@ -110,6 +110,8 @@ class Step:
     """Ids of steps that must be done first."""
     runbook: str = ""
     """Runbook the step is rendered into, relative to the output folder (``runbooks/20-relay/EX16-01.ps1``)."""
+    maintenance_window: bool | None = None
+    """Whether it must run inside a maintenance window; None: yes for Exchange, DNS and network admins' steps."""
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.phase.value + "."):

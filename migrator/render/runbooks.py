@@ -9,9 +9,11 @@ action are manual: the section prints the instructions and stops the script.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from migrator import __version__
 from migrator.fileio import write_windows_text
@@ -49,14 +51,51 @@ def render_step_body(step: Step) -> str:
     return _indent(body)
 
 
-def render_runbook(title: str, steps: Sequence[Step], context: RunbookContext, log_name: str) -> str:
+_PARAMETER_TYPES = {"int": "int", "string": "string", "switch": "switch"}
+
+
+def runbook_parameters(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """Extra script parameters the steps' actions declare (``params["runbook_parameters"]``).
+
+    Each is a dict with ``name`` (a PowerShell identifier), ``type`` (``int``,
+    ``string`` or ``switch``), ``help`` and, except for switches, ``default``.
+    The first declaration of a name wins; a second one with another type is an error.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        if step.action is None:
+            continue
+        for decl in step.action.params.get("runbook_parameters", ()):
+            name = str(decl["name"])
+            kind = str(decl["type"])
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name) or kind not in _PARAMETER_TYPES:
+                raise ValueError(f"step '{step.id}' declares an invalid runbook parameter {decl!r}")
+            if name.lower() in _FRAME_PARAMETERS:
+                raise ValueError(f"step '{step.id}' redeclares the frame parameter '{name}'")
+            seen = out.get(name.lower())
+            if seen is not None and seen["type"] != kind:
+                raise ValueError(
+                    f"runbook parameter '{name}' is declared as {seen['type']} and {kind}"
+                )
+            out.setdefault(name.lower(), dict(decl))
+    return list(out.values())
+
+
+_FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
+
+
+def render_runbook(
+    title: str, steps: Sequence[Step], context: RunbookContext, log_name: str
+) -> str:
     """Render one runbook holding ``steps`` in the given (run) order."""
     runs_in = sorted({s.runs_in.value for s in steps})
     sections = []
     for i, step in enumerate(steps):
         next_id = steps[i + 1].id if i + 1 < len(steps) else ""
         sections.append(
-            render("powershell/step.ps1.j2", step=step, body=render_step_body(step), next_id=next_id).rstrip("\n")
+            render(
+                "powershell/step.ps1.j2", step=step, body=render_step_body(step), next_id=next_id
+            ).rstrip("\n")
         )
     return render(
         "powershell/runbook.ps1.j2",
@@ -70,6 +109,7 @@ def render_runbook(title: str, steps: Sequence[Step], context: RunbookContext, l
         domain_controller=context.domain_controller,
         log_name=log_name,
         sections=sections,
+        extra_parameters=runbook_parameters(steps),
     )
 
 

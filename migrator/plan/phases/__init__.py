@@ -1,0 +1,208 @@
+"""Step builders per phase, derived from the inventory, and the plan assembler.
+
+:func:`build_plan` takes the relay and identity steps (built elsewhere) as
+``extra_steps``, adds the steps of the other phases, links the phases by
+rule (see :func:`link_phases`) and hands everything to the graph.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+
+from migrator.errors import PlanError
+from migrator.model import ExchangeVersion, Finding, Inventory, Severity
+from migrator.plan.graph import make_plan
+from migrator.plan.identity import match_identities
+from migrator.plan.identity_steps import identity_steps
+from migrator.plan.phases._common import Estate, estate, step_id
+from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
+from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
+from migrator.plan.phases.mx import READINESS as MX_READINESS
+from migrator.plan.phases.mx import mx_findings, mx_steps
+from migrator.plan.phases.onward import onward_steps
+from migrator.plan.phases.prepare import prepare_steps
+from migrator.plan.phases.servers import servers_steps
+from migrator.plan.relay import plan_relay
+from migrator.plan.relay_steps import relay_steps
+from migrator.plan.steps import MigrationPlan, Phase, Step
+
+SERVERS_READY = step_id(Phase.SERVERS, "readiness")
+
+
+def check_coexistence(inv: Inventory, est: Estate) -> None:
+    """Raise :class:`PlanError` when the inventory asks for 2019/SE next to 2010 with no 2016 hop."""
+    if est.legacy_2010 and est.final and not est.hop:
+        versions = sorted({s.version.label.lower() for s in est.final})
+        raise PlanError(
+            f"{' and '.join(versions)} cannot coexist with exchange 2010 "
+            f"({', '.join(s.name for s in est.final)} planned next to "
+            f"{', '.join(s.name for s in est.legacy_2010)}); move through exchange 2016 first: "
+            "add 2016 target servers, move everything, remove every 2010 server, then add the new version"
+        )
+
+
+def phase_steps(inv: Inventory) -> list[Step]:
+    """The steps of the prepare, servers, hybrid, mx, decommission and onward phases (unlinked)."""
+    est = estate(inv)
+    check_coexistence(inv, est)
+    setup = hybrid_setup(inv, est)
+    hybrid_names = {setup.new.name.lower()} if setup else set()
+    steps = prepare_steps(inv, est)
+    servers = servers_steps(inv, est, hybrid_names)
+    steps += servers
+    if setup is not None:
+        steps += hybrid_steps(inv, setup)
+    steps += mx_steps(inv, setup.tls_name if setup else "")
+    moved = []
+    legacy = {s.name.lower() for s in est.legacy_2010}
+    by_target = {s.target.lower() for s in servers if s.id.startswith("servers.send-connector.")}
+    for sc in sorted(inv.send_connectors, key=lambda c: c.name.lower()):
+        if sc.name.lower() in by_target:
+            moved.append(
+                (sc.name, sorted(s for s in sc.source_transport_servers if s.lower() in legacy))
+            )
+    steps += decommission_steps(inv, est, moved)
+    steps += onward_steps(inv, est, setup.new.name if setup else "")
+    return steps
+
+
+def plan_findings(inv: Inventory) -> list[Finding]:
+    """Warnings about the plan itself (MX hosts the tenant did not report, a 2016 landing)."""
+    out = mx_findings(inv)
+    if inv.policy.final_version is ExchangeVersion.EX2016:
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "plan.lands-on-2016",
+                "policy.final_version",
+                "the plan ends on exchange 2016, out of support since 14 october 2025; "
+                "it is a time-boxed hop, not a destination",
+                fix="set plan.final_version: SE in inventory.yaml to plan the onward phase",
+            )
+        )
+    return sorted(out, key=Finding.sort_key)
+
+
+def _server_of(target: str, servers: dict[str, str]) -> str:
+    low = target.lower()
+    head = low.split("\\", 1)[0]
+    if head in servers:
+        return servers[head]
+    return servers.get(low, "")
+
+
+def _sinks(steps: Sequence[Step], phase: Phase, needed: set[str]) -> list[str]:
+    return sorted(s.id for s in steps if s.phase is phase and s.id not in needed)
+
+
+def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
+    """Add the cross-phase edges, by rule, in one pass (no pairwise scan).
+
+    - relay steps with no prerequisite wait for the install of the new server they
+      name, else for the servers go/no-go; relay steps on a 2010 server wait for its
+      Verbose logging; relay steps on the SMTP alias wait for the alias preparation;
+    - hybrid needs the servers go/no-go (built in), SPF for Exchange Online waits for the HCW;
+    - the MX go/no-go waits for the last hybrid and identity steps (and the servers
+      go/no-go when MX stays on-premises);
+    - the org-wide decommission moves wait for the last relay, hybrid, identity and MX steps;
+    - removing a 2010 server waits for every step whose target is that server and every
+      ``relay.remove-old.<server>`` step;
+    - the onward phase waits for the last 2010 server to go (built in).
+    """
+    ids = {s.id for s in steps}
+    needed = {p for s in steps for p in s.prerequisites}
+    est = estate(inv)
+    legacy = {srv.name.lower(): srv.name for srv in est.legacy_2010}
+    for srv in est.legacy_2010:
+        if srv.fqdn:
+            legacy[srv.fqdn.lower()] = srv.name
+    new = {srv.name.lower(): srv.name for srv in est.hop}
+    alias = inv.policy.smtp_alias.lower()
+    extra: dict[str, list[str]] = {}
+
+    def add(step: str, *pre: str) -> None:
+        extra.setdefault(step, []).extend(p for p in pre if p in ids and p != step)
+
+    relay_sinks = _sinks(steps, Phase.RELAY, needed)
+    identity_sinks = _sinks(steps, Phase.IDENTITY, needed)
+    hybrid_sinks = _sinks(steps, Phase.HYBRID, needed)
+    mx_sinks = _sinks(steps, Phase.MX, needed)
+    uses_old: dict[str, list[str]] = {}
+    for s in steps:
+        if s.phase is Phase.RELAY:
+            server_new = _server_of(s.target, new)
+            server_old = _server_of(s.target, legacy)
+            if not s.prerequisites and server_new:
+                # The new connector may name the server's certificate (TlsCertificateName).
+                add(
+                    s.id,
+                    step_id(Phase.SERVERS, "install", server_new),
+                    step_id(Phase.SERVERS, "certificate", server_new),
+                )
+            elif not s.prerequisites:
+                add(s.id, SERVERS_READY)
+            if server_old:
+                add(s.id, step_id(Phase.PREPARE, "relay-logging", server_old))
+            if alias and s.target.lower() == alias:
+                add(s.id, step_id(Phase.SERVERS, "smtp-alias"), SERVERS_READY)
+        if s.phase is Phase.MX and s.id.startswith("mx.spf."):
+            add(s.id, step_id(Phase.HYBRID, "hcw-rerun"))
+        if s.phase not in (Phase.DECOMMISSION, Phase.ONWARD):
+            old = _server_of(s.target, legacy)
+            if old:
+                uses_old.setdefault(old, []).append(s.id)
+            if s.id.startswith("relay.remove-old."):
+                # Server names hold no dots, so the id part up to the first dot is the server.
+                head = s.id.removeprefix("relay.remove-old.").split(".", 1)[0].lower()
+                if head in legacy and legacy[head] != old:
+                    uses_old.setdefault(legacy[head], []).append(s.id)
+    add(MX_READINESS, *hybrid_sinks, *identity_sinks)
+    if inv.policy.mail_flow_target.value != "exchange-online":
+        add(MX_READINESS, SERVERS_READY)
+    for org in ORG_WIDE:
+        add(org, *relay_sinks, *hybrid_sinks, *identity_sinks, *mx_sinks)
+    for name, users in uses_old.items():
+        add(step_id(Phase.DECOMMISSION, "remove", name), *users)
+    out = []
+    for s in steps:
+        more = extra.get(s.id)
+        out.append(replace(s, prerequisites=(*s.prerequisites, *more)) if more else s)
+    return out
+
+
+def build_plan(
+    inventory: Inventory,
+    extra_steps: Sequence[Step] = (),
+    start: dt.date | None = None,
+) -> MigrationPlan:
+    """The whole migration plan: this module's phases plus ``extra_steps`` (relay, identity).
+
+    ``start`` overrides the inventory's ``plan.start``; one of them is
+    required (the plan never reads the clock).
+    """
+    day = start or inventory.policy.start_date
+    if day is None:
+        raise PlanError(
+            "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
+        )
+    steps = link_phases(inventory, [*phase_steps(inventory), *extra_steps])
+    return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
+
+
+def plan_inventory(inventory: Inventory, start: dt.date | None = None) -> MigrationPlan:
+    """The complete plan of an inventory: relay and identity steps from their planners, plus every phase here."""
+    extra = relay_steps(inventory, plan_relay(inventory))
+    extra += identity_steps(inventory, match_identities(inventory))
+    return build_plan(inventory, extra, start)
+
+
+__all__ = [
+    "build_plan",
+    "check_coexistence",
+    "link_phases",
+    "phase_steps",
+    "plan_findings",
+    "plan_inventory",
+]

@@ -1,0 +1,160 @@
+"""Onward from Exchange 2016 to the final version (SE, or 2019) once the last 2010 server is gone."""
+
+from __future__ import annotations
+
+from migrator.model import ExchangeVersion, Inventory, Server
+from migrator.plan.phases._common import Estate, runbook, step_id
+from migrator.plan.phases.decommission import VERIFY
+from migrator.plan.steps import Owner, Phase, RunsIn, Step
+
+P = Phase.ONWARD
+
+
+def successors(est: Estate, final: ExchangeVersion) -> list[tuple[str, Server | None]]:
+    """(new server name, inventory server or None) for the final version.
+
+    The inventory's target servers of the final version where it lists them,
+    else one successor per 2016 server, named after it (``<name>-SE``).
+    """
+    listed = [s for s in est.final if s.version is final]
+    if listed:
+        return [(s.name, s) for s in listed]
+    suffix = "SE" if final is ExchangeVersion.SE else final.value
+    return [(f"{s.name}-{suffix}", None) for s in est.hop if not s.is_edge]
+
+
+def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
+    """Install the final version, carry relay/hybrid/send connectors over, remove 2016."""
+    final = inv.policy.final_version
+    if final not in (ExchangeVersion.SE, ExchangeVersion.EX2019) or not est.hop:
+        return []
+    label = final.label
+    new = successors(est, final)
+    if not new:
+        return []
+    names = [n for n, _ in new]
+    steps: list[Step] = []
+    install_ids = []
+    for name, server in new:
+        sid = step_id(P, "install", name)
+        install_ids.append(sid)
+        listed = (
+            ""
+            if server is not None
+            else (
+                f" ({name} is a suggested name: the inventory lists no {label} server; add them to "
+                "inventory.yaml as target servers to plan with their real names)"
+            )
+        )
+        steps.append(
+            Step(
+                id=sid,
+                phase=P,
+                title=f"install {label} on {name}{listed}",
+                target=name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=240,
+                instructions=(
+                    f"{label} joins only once no Exchange 2010 server remains. Install it on Windows "
+                    "Server 2019, 2022 or 2025 with the newest CU and update that still coexists with "
+                    "2016 (field reports: SE CU2 blocks coexistence with 2016/2019, so use SE RTM/CU1 "
+                    "for the hop), then the certificate, virtual directory URLs and load balancer pool "
+                    "as for the 2016 servers."
+                ),
+                verification=f"Get-ExchangeServer {name} shows version 15.2; Test-ServiceHealth passes",
+                rollback=f"uninstall {label} from {name} before mail flows through it",
+                prerequisites=(VERIFY,),
+                runbook=runbook(P, name),
+            )
+        )
+    relay_ids = []
+    for server in est.hop_mailbox:
+        sid = step_id(P, "relay-carry", server.name)
+        relay_ids.append(sid)
+        steps.append(
+            Step(
+                id=sid,
+                phase=P,
+                title=f"carry the relay connectors of {server.name} to {label} with the same mapping",
+                target=server.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=60,
+                instructions=(
+                    f"Run migrator again with {server.name} as a legacy server and "
+                    f"{', '.join(names)} as targets (relay.targets in inventory.yaml) and follow its "
+                    "relay runbooks: they create the same connectors (Front End Transport, port 25, "
+                    "same RemoteIPRanges and permissions) on the new servers, test each client "
+                    "range, repoint the SMTP alias and observe the old connectors before removing them."
+                ),
+                verification="every relay client range is accepted by the new servers (relay test runbook); the 2016 relay connectors log no traffic for the observation period",
+                rollback="point the SMTP alias back at the 2016 servers",
+                prerequisites=tuple(install_ids),
+                runbook=runbook(P, "relay"),
+            )
+        )
+    send = Step(
+        id=step_id(P, "send-connectors"),
+        phase=P,
+        title=f"move the send connectors' source servers from 2016 to {label}",
+        target="send connectors",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=30,
+        instructions=(
+            f"Add {', '.join(names)} to the source servers of every send connector (Internet, partner, "
+            "hybrid), check outbound mail leaves through them (SPF/PTR for new addresses), then remove "
+            "the 2016 servers."
+        ),
+        verification="Get-SendConnector shows only the new servers as SourceTransportServers; test mail to Internet and partners leaves",
+        rollback="add the 2016 servers back to the source servers",
+        prerequisites=tuple(install_ids),
+        runbook=runbook(P, "send-connectors"),
+    )
+    steps.append(send)
+    hybrid_ids: list[str] = []
+    if hybrid_name:
+        hybrid = Step(
+            id=step_id(P, "hybrid"),
+            phase=P,
+            title=f"move the hybrid role from {hybrid_name} to {names[0]}",
+            target="hybrid configuration",
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=90,
+            instructions=(
+                f"Repeat the hybrid server replacement for {names[0]}: third-party certificate, publish "
+                "EWS/Autodiscover, dedicated hybrid application, add it to the hybrid send connector "
+                "and receive path, rerun the HCW, check the Exchange Online connectors, then remove "
+                f"{hybrid_name} from the hybrid send connector."
+            ),
+            verification="the HCW completes; Exchange Online connectors name the certificate; mail flows both ways",
+            rollback=f"rerun the HCW with {hybrid_name}",
+            prerequisites=(*install_ids, send.id),
+            runbook=runbook(P, "hybrid"),
+        )
+        steps.append(hybrid)
+        hybrid_ids.append(hybrid.id)
+    for server in est.hop:
+        steps.append(
+            Step(
+                id=step_id(P, "remove-2016", server.name),
+                phase=P,
+                title=f"remove Exchange 2016 from {server.name}",
+                target=server.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=120,
+                reversible=False,
+                instructions=(
+                    f"Move every mailbox, arbitration mailbox and public folder mailbox off {server.name}, "
+                    "remove its DAG membership and take it out of the load balancer and namespace; "
+                    "then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination)."
+                ),
+                verification=f"Get-ExchangeServer no longer lists {server.name}",
+                prerequisites=(*relay_ids, send.id, *hybrid_ids),
+                runbook=runbook(P, server.name),
+            )
+        )
+    return steps

@@ -1,0 +1,224 @@
+"""Preparation: coexistence prerequisites, AD prep, 2010 protocol logging, MX TTLs."""
+
+from __future__ import annotations
+
+from migrator.model import Inventory, Server
+from migrator.plan.phases._common import (
+    Estate,
+    by_name,
+    is_hub,
+    minutes,
+    runbook,
+    step_id,
+)
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+
+P = Phase.PREPARE
+
+SP3_RU11 = (14, 3, 301)
+"""Exchange 2010 SP3 Update Rollup 11 (``ExSetup.exe`` 14.3.301.0): the minimum to coexist with 2016."""
+
+SUPPORTED_2016_OS = ("windows server 2012", "windows server 2012 r2", "windows server 2016")
+"""Operating systems Exchange 2016 runs on (EXCHANGE-RULES, versions and coexistence)."""
+
+LOG_DIRECTORY_MB_PER_DAY = 100
+"""Receive protocol log space reserved per day of evidence on a 2010 server (assumption, documented)."""
+
+
+def parse_build(build: str) -> tuple[int, ...] | None:
+    """``14.3.301.0`` -> ``(14, 3, 301, 0)``; None when it is not a dotted number."""
+    parts = build.strip().split(".")
+    if len(parts) < 3 or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def _coexistence(server: Server) -> Step:
+    build = parse_build(server.build)
+    sid = step_id(P, "coexistence", server.name)
+    common = {
+        "id": sid,
+        "phase": P,
+        "target": server.name,
+        "owner": Owner.EXCHANGE_ADMIN,
+        "runbook": runbook(P, "coexistence"),
+        "verification": (
+            f"(Get-Command ExSetup.exe).FileVersionInfo.FileVersion on {server.name} "
+            "is 14.3.301.0 or later"
+        ),
+    }
+    if build is not None and build[:3] >= SP3_RU11:
+        return Step(
+            title=f"confirm {server.name} is on Exchange 2010 SP3 RU11 or later (build {server.build})",
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=10,
+            maintenance_window=False,
+            instructions=(
+                f"The inventory reports ExSetup.exe {server.build} on {server.name}, which is SP3 RU11 "
+                "or later. Confirm the file version on the server before installing Exchange 2016."
+            ),
+            **common,  # type: ignore[arg-type]
+        )
+    seen = f"build {server.build}" if server.build else "no ExSetup.exe build in the inventory"
+    return Step(
+        title=f"bring {server.name} to Exchange 2010 SP3 RU11 or later ({seen})",
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=90,
+        reversible=False,
+        rollback="",
+        instructions=(
+            f"Exchange 2016 coexists only with Exchange 2010 SP3 RU11 (14.3.301.0) or later. "
+            f"The inventory shows {seen} for {server.name} (AdminDisplayVersion does not show the "
+            "update rollup). Read the ExSetup.exe file version on the server; if it is older, "
+            "install the latest Exchange 2010 SP3 update rollup and restart the server."
+        ),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _supported_os(server: Server) -> Step:
+    os_name = server.operating_system.strip()
+    known_ok = os_name.lower().removeprefix("microsoft ").strip() in SUPPORTED_2016_OS
+    if os_name and not known_ok:
+        verdict = f"the inventory says '{os_name}', which Exchange 2016 does not support: pick one of them"
+    elif os_name:
+        verdict = f"the inventory says '{os_name}'"
+    else:
+        verdict = "the inventory does not name it"
+    return Step(
+        id=step_id(P, "supported-os", server.name),
+        phase=P,
+        title=f"confirm {server.name} runs a supported operating system for Exchange 2016",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=15,
+        maintenance_window=False,
+        instructions=(
+            "Exchange 2016 runs on Windows Server 2012, 2012 R2 or 2016 only; "
+            f"for {server.name} {verdict}."
+        ),
+        verification="the server's operating system is Windows Server 2012, 2012 R2 or 2016",
+        runbook=runbook(P, "coexistence"),
+    )
+
+
+def _ad_prep(est: Estate) -> Step:
+    return Step(
+        id=step_id(P, "ad-prep"),
+        phase=P,
+        title="extend the AD schema and prepare AD for Exchange 2016",
+        target="Active Directory forest",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=60,
+        wait_minutes=120,
+        reversible=False,
+        instructions=(
+            "From the Exchange 2016 media (the CU you will install), as a member of Schema Admins "
+            "and Enterprise Admins, on a machine in the schema master's site run:\n"
+            "Setup.exe /PrepareSchema /IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF\n"
+            "Setup.exe /PrepareAD /IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF\n"
+            "Setup.exe /PrepareAllDomains /IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF\n"
+            "Then let AD replication converge before installing servers (the wait)."
+        ),
+        verification=(
+            "rangeUpper of ms-Exch-Schema-Version-Pt matches the CU's schema version on every "
+            "domain controller"
+        ),
+        prerequisites=tuple(step_id(P, "coexistence", s.name) for s in est.legacy_2010),
+        runbook=runbook(P, "coexistence"),
+    )
+
+
+def _log_limits(server: Server, days: int) -> Step:
+    size_mb = max(250, days * LOG_DIRECTORY_MB_PER_DAY)
+    return Step(
+        id=step_id(P, "protocol-log-limits", server.name),
+        phase=P,
+        title=f"keep {days} days of receive protocol logs on {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_2010,
+        duration_minutes=10,
+        verification=(
+            f"Get-TransportServer {server.name}: ReceiveProtocolLogMaxAge >= {days} days and "
+            f"ReceiveProtocolLogMaxDirectorySize >= {size_mb} MB"
+        ),
+        rollback="set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed",
+        instructions=(
+            "Protocol logs are capped (250 MB per directory by default) and aged; raise both so the "
+            "relay evidence covers the observation period. Values are only ever raised."
+        ),
+        action=Action(
+            "prepare.protocol-log-limits",
+            {"server": server.name, "max_age_days": days, "max_directory_mb": size_mb},
+        ),
+        runbook=runbook(P, server.name),
+    )
+
+
+def _relay_logging(server: Server, connectors: list[str]) -> Step:
+    return Step(
+        id=step_id(P, "relay-logging", server.name),
+        phase=P,
+        title=f"enable Verbose protocol logging on {len(connectors)} relay connector(s) of {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_2010,
+        duration_minutes=5 + len(connectors),
+        verification="ProtocolLoggingLevel is Verbose on each connector (read back by the step)",
+        rollback="Set-ReceiveConnector -ProtocolLoggingLevel None on the same connectors",
+        instructions=(
+            "Custom connectors log nothing by default; Verbose logging on the 2010 relay connectors "
+            "collects the evidence of which clients really relay."
+        ),
+        action=Action("prepare.relay-logging", {"server": server.name, "connectors": connectors}),
+        prerequisites=(step_id(P, "protocol-log-limits", server.name),),
+        runbook=runbook(P, server.name),
+    )
+
+
+def _mx_ttl(inv: Inventory, domain: str, ttl: int) -> Step:
+    return Step(
+        id=step_id(P, "mx-ttl", domain),
+        phase=P,
+        title=f"lower the MX TTL of {domain} from {ttl} s to 3600 s",
+        target=domain,
+        owner=Owner.DNS_ADMIN,
+        runs_in=RunsIn.DNS_CONSOLE,
+        duration_minutes=15,
+        wait_minutes=minutes(ttl),
+        rollback=f"set the MX TTL of {domain} back to {ttl} s",
+        instructions=(
+            f"The MX records of {domain} have a TTL of {ttl} s. Lower it to 3600 s now, so the "
+            "cut-over later only has to wait an hour for caches; the mx phase lowers it further "
+            "just before the change."
+        ),
+        verification=f"Resolve-DnsName -Name {domain} -Type MX against the authoritative server shows TTL 3600",
+        runbook=runbook(P, "dns"),
+    )
+
+
+def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:
+    """Every preparation step the inventory calls for."""
+    steps: list[Step] = [_coexistence(s) for s in est.legacy_2010]
+    steps.extend(_supported_os(s) for s in est.hop)
+    if est.hop:
+        steps.append(_ad_prep(est))
+    relay_by_server: dict[str, list[str]] = {}
+    for c in est.relay_connectors:
+        relay_by_server.setdefault(c.server.lower(), []).append(c.name)
+    days = max(inv.policy.log_days_wanted, inv.policy.observation_days)
+    for server in by_name(est.legacy_2010):
+        relays = relay_by_server.get(server.name.lower(), [])
+        if not (is_hub(server) or relays) or server.is_edge:
+            continue
+        steps.append(_log_limits(server, days))
+        if relays:
+            steps.append(_relay_logging(server, relays))
+    for zone in sorted(inv.dns_zones, key=lambda z: z.domain.lower()):
+        ttl = max((r.ttl_seconds for r in zone.mx), default=0)
+        if ttl > 3600:
+            steps.append(_mx_ttl(inv, zone.domain.lower(), ttl))
+    return steps

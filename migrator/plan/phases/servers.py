@@ -1,0 +1,369 @@
+"""New servers: install 2016 per site, certificates, namespace, load balancer, SMTP alias,
+send connectors, outbound addresses and Edge subscriptions."""
+
+from __future__ import annotations
+
+from migrator.model import Inventory, SendConnector, Server
+from migrator.plan.phases._common import Estate, by_name, runbook, step_id
+from migrator.plan.phases.prepare import SUPPORTED_2016_OS
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+
+P = Phase.SERVERS
+PREP = Phase.PREPARE
+
+
+def _site(server: Server) -> str:
+    return server.site or "no-site"
+
+
+def certificate_names(inv: Inventory) -> list[str]:
+    """Host names the transport certificate must cover: connector FQDNs, hybrid send connector, SMTP alias.
+
+    Taken from the inventory: the FQDNs the 2010 receive connectors announce,
+    the FQDN of Internet/hybrid send connectors (the name Exchange Online and
+    partners check with TLS), and the SMTP alias relay clients use.
+    """
+    names: set[str] = set()
+    legacy = {s.name.lower() for s in inv.legacy_servers}
+    for c in inv.receive_connectors:
+        if c.server.lower() in legacy and c.fqdn and "." in c.fqdn:
+            names.add(c.fqdn.lower())
+    for sc in inv.send_connectors:
+        if (sc.is_hybrid or sc.is_internet) and sc.fqdn and "." in sc.fqdn:
+            names.add(sc.fqdn.lower())
+    if inv.policy.smtp_alias:
+        names.add(inv.policy.smtp_alias.lower())
+    fqdns = {s.fqdn.lower() for s in inv.servers if s.fqdn}
+    # A server's own FQDN is covered by its self-signed certificate; only shared names count.
+    return sorted(names - fqdns)
+
+
+def _install(server: Server, est: Estate) -> Step:
+    role = "Edge Transport" if server.is_edge else "Mailbox"
+    os_note = server.operating_system or "a supported Windows Server (2012, 2012 R2 or 2016)"
+    prereqs = [step_id(PREP, "supported-os", server.name), step_id(PREP, "ad-prep")]
+    return Step(
+        id=step_id(P, "install", server.name),
+        phase=P,
+        title=f"install Exchange 2016 ({role}) on {server.name} in site {_site(server)}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=240,
+        reversible=True,
+        rollback=f"uninstall Exchange from {server.name} (Setup.exe /Mode:Uninstall) before any mail flows through it",
+        instructions=(
+            f"On {server.name} ({os_note}), install the latest Exchange 2016 CU and the latest "
+            "hotfix/security update (April 2025 HU or later, which hybrid needs):\n"
+            f"Setup.exe /Mode:Install /Roles:{'EdgeTransport' if server.is_edge else 'Mailbox'} "
+            "/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF\n"
+            "Restart, then check the server with Get-ExchangeServer and Test-ServiceHealth."
+        ),
+        verification=f"Get-ExchangeServer {server.name} shows Version 15.1; Test-ServiceHealth shows every required service running",
+        prerequisites=(*prereqs, *(step_id(PREP, "coexistence", s.name) for s in est.legacy_2010)),
+        runbook=runbook(P, _site(server)),
+    )
+
+
+def _certificate(server: Server, names: list[str], hybrid: bool) -> Step:
+    listed = ", ".join(names) if names else "(the inventory names none: use the namespace names)"
+    return Step(
+        id=step_id(P, "certificate", server.name),
+        phase=P,
+        title=f"install the transport/IIS certificate on {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=45,
+        instructions=(
+            "Import the organisation's certificate (Import-ExchangeCertificate) and enable it for "
+            "SMTP and IIS (Enable-ExchangeCertificate). Its CN or a SAN entry must cover: "
+            f"{listed}. "
+            + (
+                "This server carries hybrid mail: the certificate must come from a third-party CA "
+                "(the Hybrid Configuration Wizard refuses private-CA and self-signed ones). "
+                if hybrid
+                else "A certificate from a third-party CA is needed wherever Exchange Online or partners check TLS. "
+            )
+            + "The step then checks the server has such a certificate."
+        ),
+        verification="a non-self-signed, unexpired SMTP certificate on the server covers every name (checked by the step)",
+        rollback="enable the previous certificate again for SMTP and IIS",
+        action=Action(
+            "servers.certificate-check",
+            {"server": server.name, "names": names, "third_party": hybrid},
+        ),
+        prerequisites=(step_id(P, "install", server.name),),
+        maintenance_window=True,
+        runbook=runbook(P, server.name),
+    )
+
+
+def _virtual_directories(server: Server) -> Step:
+    return Step(
+        id=step_id(P, "virtual-directories", server.name),
+        phase=P,
+        title=f"set the virtual directory URLs of {server.name} to the shared namespace",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=30,
+        instructions=(
+            "Set InternalUrl/ExternalUrl of OWA, ECP, EWS, OAB, ActiveSync, MAPI and the Outlook "
+            "Anywhere host names, and AutoDiscoverServiceInternalUri, to the names the 2010 "
+            "Client Access servers use today (Exchange 2016 proxies to 2010 for 2010 mailboxes)."
+        ),
+        verification="Get-*VirtualDirectory -Server shows the shared namespace URLs; Test-OutlookWebServices succeeds",
+        rollback="set the URLs back to the values recorded before the change",
+        prerequisites=(step_id(P, "certificate", server.name),),
+        runbook=runbook(P, server.name),
+    )
+
+
+def _namespace(servers: list[Server]) -> Step:
+    return Step(
+        id=step_id(P, "namespace"),
+        phase=P,
+        title="point the client namespace (Autodiscover, mail) at the Exchange 2016 servers",
+        target="client namespace",
+        owner=Owner.DNS_ADMIN,
+        runs_in=RunsIn.DNS_CONSOLE,
+        duration_minutes=30,
+        wait_minutes=60,
+        instructions=(
+            "Change the internal and external DNS records (or the load balancer / reverse proxy "
+            "rule) of the client namespace to the Exchange 2016 servers: "
+            + ", ".join(s.name for s in servers)
+            + ". Lower their TTL one TTL ahead."
+        ),
+        verification="Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox",
+        rollback="point the namespace records back at the 2010 Client Access servers",
+        prerequisites=tuple(step_id(P, "virtual-directories", s.name) for s in servers),
+        runbook=runbook(P, "namespace"),
+    )
+
+
+def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bool) -> Step:
+    return Step(
+        id=step_id(P, "load-balancer", lb_name),
+        phase=P,
+        title=f"add the Exchange 2016 servers to load balancer {lb_name} (SMTP 25 and HTTPS)",
+        target=lb_name,
+        owner=Owner.NETWORK_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=60,
+        instructions=(
+            f"Add {', '.join(s.name for s in servers)} to the SMTP (25) and HTTPS pools of {lb_name}, "
+            "with health checks. "
+            + (
+                "It source-NATs: every client appears as the load balancer's address, so relay "
+                "connectors cannot tell clients apart behind it; prefer a non-SNAT (transparent) "
+                "SMTP virtual server for relay clients."
+                if snat
+                else "Keep it transparent (no SNAT) so relay connectors see the real client addresses."
+            )
+        ),
+        verification=f"{lb_name} shows every new server healthy on port 25 and 443",
+        rollback=f"remove the new servers from the pools of {lb_name}",
+        prerequisites=tuple(step_id(P, "install", s.name) for s in servers),
+        runbook=runbook(P, "network"),
+    )
+
+
+def _smtp_alias(inv: Inventory) -> Step:
+    alias = inv.policy.smtp_alias
+    text = (
+        f"Make sure relay clients send to the DNS alias {alias} (not to server names) and lower "
+        "its TTL to 300 s, so the relay phase can repoint it in minutes."
+        if alias
+        else "The inventory names no SMTP alias (relay.smtp_alias): create one (e.g. a CNAME "
+        "smtp.<your domain>) pointing at the current 2010 relay servers, with a 300 s TTL, and "
+        "move relay clients to it, so the relay phase can repoint it in one place."
+    )
+    return Step(
+        id=step_id(P, "smtp-alias"),
+        phase=P,
+        title=f"prepare the SMTP alias {alias or '(to be created)'} for relay clients",
+        target=alias or "SMTP alias",
+        owner=Owner.DNS_ADMIN,
+        runs_in=RunsIn.DNS_CONSOLE,
+        duration_minutes=20,
+        instructions=text,
+        verification="Resolve-DnsName for the alias returns the current relay servers with TTL 300",
+        rollback="restore the alias TTL",
+        runbook=runbook(P, "network"),
+    )
+
+
+def _movable(sc: SendConnector, legacy: set[str], has_edge: bool) -> bool:
+    if sc.is_hybrid:
+        return False  # the hybrid phase moves it, with the HCW
+    if has_edge and sc.name.lower().startswith("edgesync"):
+        return False  # recreated by the new Edge subscription
+    return any(s.lower() in legacy for s in sc.source_transport_servers)
+
+
+def _successors(sc: SendConnector, inv: Inventory, est: Estate) -> list[str]:
+    sources = [inv.server(n) for n in sc.source_transport_servers]
+    sites = {s.site.lower() for s in sources if s is not None and s.site}
+    same_site = [s for s in est.hop_mailbox if s.site.lower() in sites]
+    chosen = same_site or list(est.hop_mailbox)
+    return [s.name for s in by_name(chosen)]
+
+
+def send_connector_steps(inv: Inventory, est: Estate) -> list[Step]:
+    """Add the new servers to every non-hybrid send connector the 2010 servers source."""
+    legacy = {s.name.lower() for s in est.legacy_2010}
+    out = []
+    outbound = [step_id(P, "outbound-ip")]
+    for sc in sorted(inv.send_connectors, key=lambda c: c.name.lower()):
+        if not _movable(sc, legacy, est.has_edge):
+            continue
+        add = _successors(sc, inv, est)
+        if not add:
+            continue
+        kind = "Internet" if sc.is_internet else "partner/other"
+        out.append(
+            Step(
+                id=step_id(P, "send-connector", sc.name),
+                phase=P,
+                title=f"add {', '.join(add)} to the source servers of send connector {sc.name} ({kind})",
+                target=sc.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=15,
+                instructions=(
+                    "The new servers send alongside the 2010 ones for now; the decommission phase "
+                    "removes the 2010 servers from this connector."
+                ),
+                verification="SourceTransportServers read back includes the new servers (checked by the step); a test message to an external address leaves through a new server (message tracking)",
+                rollback=f"Set-SendConnector '{sc.name}' -SourceTransportServers back to {', '.join(sc.source_transport_servers)}",
+                action=Action(
+                    "servers.send-connector-add",
+                    {"connector": sc.name, "add": add, "remove": []},
+                ),
+                prerequisites=(
+                    *outbound,
+                    *(step_id(P, "certificate", n) for n in add),
+                ),
+                runbook=runbook(P, "send-connectors"),
+            )
+        )
+    return out
+
+
+def _outbound_ip(inv: Inventory, est: Estate, partner_connectors: list[str]) -> Step:
+    addresses = ", ".join(
+        f"{s.name} ({', '.join(str(a) for a in s.ip_addresses) or 'address not in inventory'})"
+        for s in est.hop_mailbox
+    )
+    zones = sorted(z.domain.lower() for z in inv.dns_zones if z.spf)
+    partner_text = (
+        " Ask the partners behind " + ", ".join(partner_connectors) + " to allow the new addresses."
+        if partner_connectors
+        else ""
+    )
+    return Step(
+        id=step_id(P, "outbound-ip"),
+        phase=P,
+        title="publish the new outbound addresses: SPF, PTR and partner allow-lists",
+        target="outbound mail addresses",
+        owner=Owner.DNS_ADMIN,
+        runs_in=RunsIn.DNS_CONSOLE,
+        duration_minutes=60,
+        wait_minutes=60,
+        instructions=(
+            f"New servers: {addresses}. For the public address each one sends from (after NAT), "
+            "add it to SPF"
+            + (f" ({', '.join(zones)})" if zones else "")
+            + ", create a PTR record matching the send connector FQDN, and keep every existing "
+            "on-premises address in SPF while relay clients still send out through them."
+            + partner_text
+        ),
+        verification="Resolve-DnsName -Type TXT shows the new addresses in SPF; the PTR of each new public address resolves to the connector FQDN",
+        rollback="remove the added SPF entries and PTR records",
+        prerequisites=tuple(step_id(P, "install", s.name) for s in est.hop_mailbox),
+        runbook=runbook(P, "dns"),
+    )
+
+
+def _edge(edge: Server, est: Estate) -> Step:
+    return Step(
+        id=step_id(P, "edge-subscription", edge.name),
+        phase=P,
+        title=f"recreate the Edge subscription of {edge.name} for the Exchange 2016 servers",
+        target=edge.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=60,
+        instructions=(
+            f"On {edge.name} run New-EdgeSubscription -FileName C:\\edge.xml; on a 2016 Mailbox "
+            "server import it with New-EdgeSubscription -FileData ([IO.File]::ReadAllBytes(...)) "
+            "-Site <site>, then Start-EdgeSynchronization. The EdgeSync send connectors then "
+            "source from the new servers."
+        ),
+        verification="Test-EdgeSynchronization shows SyncStatus Normal for the new servers",
+        rollback="Remove-EdgeSubscription for the new subscription and restore the old one",
+        prerequisites=tuple(step_id(P, "install", s.name) for s in est.hop_mailbox)
+        + ((step_id(P, "install", edge.name),) if edge in est.hop else ()),
+        runbook=runbook(P, "edge"),
+    )
+
+
+def _readiness(prereqs: list[str]) -> Step:
+    return Step(
+        id=step_id(P, "readiness"),
+        phase=P,
+        title="go/no-go: the Exchange 2016 servers are ready for production mail",
+        target="Exchange 2016 servers",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=30,
+        maintenance_window=False,
+        instructions=(
+            "Confirm every new server is installed, patched, has its certificate, serves the "
+            "namespace and sits behind the load balancer; Test-ServiceHealth and "
+            "Test-Mailflow pass. Relay, hybrid and MX steps start after this checkpoint."
+        ),
+        verification="Test-ServiceHealth and Test-Mailflow succeed on each new server",
+        prerequisites=tuple(prereqs),
+        runbook=runbook(P, "readiness"),
+    )
+
+
+def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[Step]:
+    """Every step of the servers phase (empty when no 2016 server is planned)."""
+    if not est.hop:
+        return []
+    names = certificate_names(inv)
+    steps: list[Step] = []
+    for server in est.hop:
+        steps.append(_install(server, est))
+        if server.is_edge:
+            continue
+        steps.append(_certificate(server, names, server.name.lower() in hybrid_names))
+        steps.append(_virtual_directories(server))
+    mailbox = list(est.hop_mailbox)
+    if mailbox:
+        steps.append(_namespace(mailbox))
+    for lb in sorted(inv.load_balancers, key=lambda b: b.name.lower()):
+        steps.append(_load_balancer(inv, lb.name, mailbox, lb.source_nat))
+    steps.append(_smtp_alias(inv))
+    connectors = send_connector_steps(inv, est)
+    moved = {s.target.lower() for s in connectors}
+    partners = sorted(
+        sc.name
+        for sc in inv.send_connectors
+        if not sc.is_internet and not sc.is_hybrid and sc.name.lower() in moved
+    )
+    if mailbox:
+        steps.append(_outbound_ip(inv, est, partners))
+    steps.extend(connectors)
+    edges = by_name(s for s in (*est.legacy_2010, *est.hop) if s.is_edge)
+    steps.extend(_edge(e, est) for e in edges)
+    gate = [s.id for s in steps if not s.id.startswith(step_id(P, "send-connector"))]
+    steps.append(_readiness(gate))
+    return steps
+
+
+__all__ = ["SUPPORTED_2016_OS", "certificate_names", "servers_steps"]

@@ -1,0 +1,527 @@
+"""Relay-phase steps: create the planned Front End connectors, test them, repoint clients,
+then observe, disable and remove the 2010 relay connectors.
+
+Step ids are derived from server and connector names (never counters), so the
+tracking workbook keeps its rows across re-plans:
+
+- ``relay.create.<server>.<slug>`` create or align the connector (runbook ``<server>.ps1``)
+- ``relay.permission.<server>.<slug>`` grant Accept-Any-Recipient (anonymous method only)
+- ``relay.test.<server>.<slug>.from-admin-host`` scripted SMTP conversation (no message sent)
+- ``relay.test.<server>.<slug>.<range>`` manual test from a client in each range
+- ``relay.repoint.<alias>`` DNS alias (or each application) to the new servers
+- ``relay.observe.<2010 server>`` wait ``observation_days``, then read the 2010 protocol logs
+- ``relay.disable-old.<2010 server>.<slug>`` / ``relay.remove-old.<2010 server>.<slug>``
+  (runbook ``<2010 server>-decommission.ps1``, Exchange 2010 shell)
+
+Rollback steps (``relay.rollback...``) come from :func:`relay_rollback_steps`; they
+are nobody's prerequisite and are not part of the main order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from migrator.errors import PlanError
+from migrator.iprange import IPRange
+from migrator.model import Inventory, RelayMethod
+from migrator.plan.relay import PlannedConnector, RelayPlan
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+
+ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
+ACCEPT_ANY_RECIPIENT = "Ms-Exch-SMTP-Accept-Any-Recipient"
+COMMENT_MARKER = "Created by migrator"
+RUNBOOK_DIR = f"runbooks/{Phase.RELAY.number}-{Phase.RELAY.value}"
+TEST_RECIPIENT_DOMAIN = "example.com"
+"""RFC 2606 domain used in the scripted RCPT TO (the conversation ends before DATA)."""
+
+
+def slug(text: str) -> str:
+    """A readable id fragment: lower case, runs of other characters become one ``-``."""
+    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return out or "x"
+
+
+def _safe(server: str) -> str:
+    """A server name as an id part and file name (NetBIOS names already are; anything else becomes ``-``)."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", server).strip("-") or "server"
+
+
+def connector_comment(pc: PlannedConnector) -> str:
+    """The Comment marker written on a new connector; rollback removes only connectors carrying it."""
+    return pc.comment or f"{COMMENT_MARKER} from {pc.source_identity}"
+
+
+def _server_runbook(server: str) -> str:
+    return f"{RUNBOOK_DIR}/{_safe(server)}.ps1"
+
+
+def _decommission_runbook(server: str) -> str:
+    return f"{RUNBOOK_DIR}/{_safe(server)}-decommission.ps1"
+
+
+def _rollback_runbook(server: str) -> str:
+    return f"{RUNBOOK_DIR}/{_safe(server)}-rollback.ps1"
+
+
+def _key(pc: PlannedConnector) -> str:
+    return f"{_safe(pc.server)}.{slug(pc.name)}"
+
+
+def _range_slugs(ranges: Iterable[IPRange]) -> list[tuple[IPRange, str]]:
+    out: list[tuple[IPRange, str]] = []
+    seen: set[str] = set()
+    for rng in ranges:
+        base = slug(rng.exchange_text())
+        s, n = base, 2
+        while s in seen:
+            s, n = f"{base}-{n}", n + 1
+        seen.add(s)
+        out.append((rng, s))
+    return out
+
+
+def _hex(rng: IPRange, value: int) -> str:
+    return format(value, "08x" if rng.version == 4 else "032x")
+
+
+def _connector_params(inventory: Inventory, pc: PlannedConnector) -> dict[str, Any]:
+    anonymous = pc.method is RelayMethod.ANONYMOUS
+    return {
+        "server": pc.server,
+        "name": pc.name,
+        "identity": pc.identity,
+        "source_identity": pc.source_identity,
+        "bindings": [str(b) for b in pc.bindings],
+        "remote_ip_ranges": [r.exchange_text() for r in pc.remote_ip_ranges],
+        "method": pc.method.value,
+        "permission_groups": ["AnonymousUsers"] if anonymous else ["ExchangeServers"],
+        "auth_mechanism": ["Tls"] if anonymous else ["Tls", "ExternalAuthoritative"],
+        "fqdn": pc.fqdn,
+        "max_message_size_bytes": pc.max_message_size_bytes,
+        "tls_certificate_name": pc.tls_certificate_name,
+        "transport_role": pc.transport_role.value,
+        "protocol_logging_level": "Verbose",
+        "comment": connector_comment(pc),
+    }
+
+
+def _host_names(inventory: Inventory, rng: IPRange) -> list[str]:
+    names = []
+    for text, host in inventory.host_names:
+        try:
+            known = IPRange.parse(text)
+        except ValueError:
+            continue
+        if rng.contains(known):
+            names.append(f"{host} ({known.exchange_text()})")
+    return sorted(set(names))
+
+
+def _smtp_host(inventory: Inventory, pc: PlannedConnector) -> str:
+    server = inventory.server(pc.server)
+    return (server.fqdn if server and server.fqdn else "") or pc.fqdn or pc.server
+
+
+def _refuse_open(connectors: Iterable[PlannedConnector]) -> None:
+    """Last line of defence: never emit a relay connector for every address (the checks explain why)."""
+    problems = []
+    for pc in connectors:
+        if not pc.remote_ip_ranges:
+            problems.append(
+                f"planned connector '{pc.identity}' has no remote IP ranges (that means every address)"
+            )
+        for rng in pc.remote_ip_ranges:
+            if rng.is_all():
+                problems.append(
+                    f"planned connector '{pc.identity}' would relay for every address: '{rng.exchange_text()}'"
+                )
+    if problems:
+        raise PlanError("open relay refused: " + "; ".join(problems))
+
+
+def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
+    """The relay phase's steps for every planned connector and every 2010 relay connector they replace.
+
+    Returned in a stable order (per new server and connector, then repoint, then
+    per 2010 server); prerequisites make removal of a 2010 connector wait for
+    the observation of its server, which waits for the repoint, which waits for
+    every test.
+    """
+    steps: list[Step] = []
+    tests: list[str] = []
+    connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
+    _refuse_open(connectors)
+    for pc in connectors:
+        key = _key(pc)
+        params = _connector_params(inventory, pc)
+        runbook = _server_runbook(pc.server)
+        anonymous = pc.method is RelayMethod.ANONYMOUS
+        create_id = f"relay.create.{key}"
+        ranges_text = ", ".join(params["remote_ip_ranges"])
+        trade_off = (
+            "anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON;"
+            " anti-spam and message size limits still apply"
+            if anonymous
+            else "externally secured: ExternalAuthoritative with ExchangeServers; senders count as"
+            " Exchange servers, so anti-spam and message size limits are bypassed"
+        )
+        steps.append(
+            Step(
+                id=create_id,
+                phase=Phase.RELAY,
+                title=f"Create receive connector '{pc.name}' on {pc.server} (Front End Transport)",
+                target=pc.identity,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=15,
+                verification=(
+                    "the script reads the connector back from the pinned domain controller and"
+                    " compares bindings, ranges, permission groups, authentication, FQDN, size and comment"
+                ),
+                rollback=f"{_rollback_runbook(pc.server)} removes it (only while its Comment marker is intact)",
+                instructions=(
+                    f"Successor of {pc.source_identity}; {trade_off}.\n"
+                    f"Remote IP ranges: {ranges_text}."
+                ),
+                action=Action("relay.create", params),
+                runbook=runbook,
+            )
+        )
+        last = create_id
+        if anonymous:
+            perm_id = f"relay.permission.{key}"
+            steps.append(
+                Step(
+                    id=perm_id,
+                    phase=Phase.RELAY,
+                    title=f"Grant {ACCEPT_ANY_RECIPIENT} to ANONYMOUS LOGON on '{pc.name}'",
+                    target=pc.identity,
+                    owner=Owner.EXCHANGE_ADMIN,
+                    runs_in=RunsIn.EMS_NEW,
+                    duration_minutes=5,
+                    verification="the script reads the permission back from the pinned domain controller",
+                    rollback=f"{_rollback_runbook(pc.server)} removes the permission",
+                    action=Action(
+                        "relay.permission",
+                        {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
+                    ),
+                    prerequisites=(create_id,),
+                    runbook=runbook,
+                )
+            )
+            last = perm_id
+        smtp_host = _smtp_host(inventory, pc)
+        probe_id = f"relay.test.{key}.from-admin-host"
+        steps.append(
+            Step(
+                id=probe_id,
+                phase=Phase.RELAY,
+                title=f"SMTP conversation from this host to {smtp_host} (no message is sent)",
+                target=pc.identity,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=5,
+                verification=(
+                    "RCPT TO an external address is accepted when this host's address is in the"
+                    " connector's ranges and refused otherwise"
+                ),
+                rollback="nothing to undo (no message is sent)",
+                instructions=(
+                    "Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.\n"
+                    "From an address outside the ranges the server must refuse relay (5.7.54);"
+                    " from inside it must accept the recipient."
+                ),
+                action=Action(
+                    "relay.smtp-probe",
+                    {
+                        **params,
+                        "smtp_host": smtp_host,
+                        "recipient": f"relay-test@{TEST_RECIPIENT_DOMAIN}",
+                        "ranges_hex": [
+                            {
+                                "text": r.exchange_text(),
+                                "version": r.version,
+                                "first": _hex(r, r.first),
+                                "last": _hex(r, r.last),
+                            }
+                            for r in pc.remote_ip_ranges
+                        ],
+                    },
+                ),
+                prerequisites=(last,),
+                runbook=runbook,
+            )
+        )
+        tests.append(probe_id)
+        for rng, rslug in _range_slugs(pc.remote_ip_ranges):
+            hosts = _host_names(inventory, rng)
+            test_id = f"relay.test.{key}.{rslug}"
+            who = (
+                ", ".join(hosts) if hosts else f"a client whose address is in {rng.exchange_text()}"
+            )
+            steps.append(
+                Step(
+                    id=test_id,
+                    phase=Phase.RELAY,
+                    title=f"Relay test from {rng.exchange_text()} through '{pc.name}' on {pc.server}",
+                    target=pc.identity,
+                    owner=Owner.APPLICATION_OWNERS,
+                    runs_in=RunsIn.MANUAL,
+                    duration_minutes=15,
+                    verification="the external recipient receives the test message",
+                    reversible=True,
+                    rollback="nothing to undo",
+                    instructions=(
+                        f"On {who}, send a test message to an external mailbox you can read,"
+                        f" directly to {smtp_host} port 25 (not through the DNS alias yet).\n"
+                        f"Windows PowerShell: Send-MailMessage -SmtpServer '{smtp_host}' -Port 25"
+                        " -From '<the application's sender address>' -To '<external test mailbox>'"
+                        f" -Subject 'Relay test {pc.server} {rng.exchange_text()}'\n"
+                        f"Without PowerShell: telnet {smtp_host} 25, then EHLO <client name>,"
+                        " MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, '.', QUIT.\n"
+                        "Expected: 250 after RCPT TO and after the final '.', and the message arrives.\n"
+                        "550 5.7.54 (unable to relay) means another connector took the client:"
+                        f" run 'migrator relay which <client address>' and fix the ranges of '{pc.name}'."
+                    ),
+                    prerequisites=(last,),
+                    runbook=runbook,
+                )
+            )
+            tests.append(test_id)
+
+    # Repoint: the alias (or each application's SMTP setting) moves to the new servers.
+    alias = inventory.policy.smtp_alias.strip()
+    repoint_id = f"relay.repoint.{slug(alias) if alias else 'applications'}"
+    new_hosts = sorted({_smtp_host(inventory, pc) for pc in connectors}, key=str.lower)
+    if connectors:
+        steps.append(
+            Step(
+                id=repoint_id,
+                phase=Phase.RELAY,
+                title=(
+                    f"Point DNS alias {alias} at the new servers"
+                    if alias
+                    else "Point every relay application at the new servers"
+                ),
+                target=alias or "relay applications",
+                owner=Owner.DNS_ADMIN if alias else Owner.APPLICATION_OWNERS,
+                runs_in=RunsIn.DNS_CONSOLE if alias else RunsIn.MANUAL,
+                duration_minutes=30,
+                wait_minutes=60 if alias else 0,
+                verification=(
+                    f"Resolve-DnsName {alias} returns the new servers' addresses from a client"
+                    if alias
+                    else "each application's next message shows in the new servers' protocol logs"
+                ),
+                rollback=(
+                    f"point {alias} back at the 2010 servers"
+                    if alias
+                    else "restore each application's SMTP setting"
+                ),
+                instructions=(
+                    f"Change {alias} to the new servers ({', '.join(new_hosts)}), or to their load"
+                    " balancer if it keeps client addresses (no source NAT). The wait covers the old TTL."
+                    if alias
+                    else "Change the SMTP server setting of every application and device that relays through"
+                    f" the 2010 servers to {', '.join(new_hosts)}."
+                ),
+                prerequisites=tuple(sorted(tests)),
+            )
+        )
+
+    # 2010 side: observe, then disable, then remove, per legacy server.
+    by_legacy: dict[str, list[PlannedConnector]] = {}
+    for pc in connectors:
+        legacy_server = pc.source_identity.split("\\", 1)[0]
+        by_legacy.setdefault(legacy_server, []).append(pc)
+    days = inventory.policy.observation_days
+    for legacy_server in sorted(by_legacy, key=str.lower):
+        sources = sorted(
+            {pc.source_identity.split("\\", 1)[1] for pc in by_legacy[legacy_server]}, key=str.lower
+        )
+        runbook = _decommission_runbook(legacy_server)
+        observe_id = f"relay.observe.{_safe(legacy_server)}"
+        steps.append(
+            Step(
+                id=observe_id,
+                phase=Phase.RELAY,
+                title=f"Observe the 2010 relay connectors on {legacy_server} for {days} days",
+                target=legacy_server,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_2010,
+                duration_minutes=30,
+                wait_minutes=days * 24 * 60,
+                reversible=True,
+                rollback="nothing to undo (read only)",
+                verification="no client session on the old relay connectors during the observation period",
+                instructions=(
+                    f"Wait {days} days after the repoint, then run this step: it reads the receive"
+                    f" protocol logs of {legacy_server} and lists every client that still connected"
+                    " to the old relay connectors; it stops while any did."
+                ),
+                action=Action(
+                    "relay.observe",
+                    {
+                        "server": legacy_server,
+                        "connectors": sources,
+                        "identities": [f"{legacy_server}\\{n}" for n in sources],
+                        "observation_days": days,
+                        "runbook_parameters": [
+                            {
+                                "name": "ObservationDays",
+                                "type": "int",
+                                "default": days,
+                                "help": "Days of receive protocol logs the observe step reads.",
+                            }
+                        ],
+                    },
+                ),
+                prerequisites=(repoint_id,),
+                runbook=runbook,
+            )
+        )
+        for name in sources:
+            identity = f"{legacy_server}\\{name}"
+            cslug = slug(name)
+            disable_id = f"relay.disable-old.{_safe(legacy_server)}.{cslug}"
+            legacy_params = {"server": legacy_server, "name": name, "identity": identity}
+            steps.append(
+                Step(
+                    id=disable_id,
+                    phase=Phase.RELAY,
+                    title=f"Disable 2010 connector '{name}' on {legacy_server}",
+                    target=identity,
+                    owner=Owner.EXCHANGE_ADMIN,
+                    runs_in=RunsIn.EMS_2010,
+                    duration_minutes=5,
+                    verification="the script reads Enabled back from the pinned domain controller",
+                    rollback=(
+                        f"{_rollback_runbook(legacy_server)} enables it again"
+                        " (Set-ReceiveConnector -Enabled $true)"
+                    ),
+                    instructions="Disable first: a forgotten client fails visibly and can be helped back quickly.",
+                    action=Action("relay.legacy-enabled", {**legacy_params, "enabled": False}),
+                    prerequisites=(observe_id,),
+                    runbook=runbook,
+                )
+            )
+            steps.append(
+                Step(
+                    id=f"relay.remove-old.{_safe(legacy_server)}.{cslug}",
+                    phase=Phase.RELAY,
+                    title=f"Remove 2010 connector '{name}' on {legacy_server}",
+                    target=identity,
+                    owner=Owner.EXCHANGE_ADMIN,
+                    runs_in=RunsIn.EMS_2010,
+                    duration_minutes=5,
+                    reversible=False,
+                    verification="the script checks the connector is gone on the pinned domain controller",
+                    instructions=(
+                        "Runs only with -ConfirmObserved, and only while the connector is disabled:"
+                        " confirm nobody missed it since it was disabled."
+                    ),
+                    action=Action(
+                        "relay.remove-old",
+                        {
+                            **legacy_params,
+                            "runbook_parameters": [
+                                {
+                                    "name": "ConfirmObserved",
+                                    "type": "switch",
+                                    "help": (
+                                        "Confirms the observation period is over and nobody missed"
+                                        " the disabled connectors; without it nothing is removed."
+                                    ),
+                                }
+                            ],
+                        },
+                    ),
+                    prerequisites=(disable_id, observe_id),
+                    runbook=runbook,
+                )
+            )
+    return steps
+
+
+def relay_rollback_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
+    """Rollback steps: per new server, remove exactly the permissions and connectors migrator created;
+    per 2010 server, enable the old connectors again.
+
+    None of them is anyone's prerequisite and none has prerequisites: they are
+    rendered into their own ``-rollback.ps1`` runbooks, outside the main order.
+    """
+    steps: list[Step] = []
+    connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
+    for pc in connectors:
+        key = _key(pc)
+        params = _connector_params(inventory, pc)
+        runbook = _rollback_runbook(pc.server)
+        if pc.method is RelayMethod.ANONYMOUS:
+            steps.append(
+                Step(
+                    id=f"relay.rollback.permission.{key}",
+                    phase=Phase.RELAY,
+                    title=f"Remove {ACCEPT_ANY_RECIPIENT} for ANONYMOUS LOGON from '{pc.name}'",
+                    target=pc.identity,
+                    owner=Owner.EXCHANGE_ADMIN,
+                    runs_in=RunsIn.EMS_NEW,
+                    duration_minutes=5,
+                    verification="the script reads the permissions back and checks the grant is gone",
+                    action=Action(
+                        "relay.rollback-permission",
+                        {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
+                    ),
+                    rollback=f"run relay.permission.{key} again",
+                    runbook=runbook,
+                )
+            )
+        steps.append(
+            Step(
+                id=f"relay.rollback.remove.{key}",
+                phase=Phase.RELAY,
+                title=f"Remove receive connector '{pc.name}' from {pc.server}",
+                target=pc.identity,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=5,
+                reversible=False,
+                verification="the script checks the connector is gone on the pinned domain controller",
+                instructions=(
+                    "Removes the connector only if it still carries migrator's Comment marker;"
+                    " repoint clients back to the 2010 servers first."
+                ),
+                action=Action("relay.rollback-remove", params),
+                runbook=runbook,
+            )
+        )
+    legacy: set[tuple[str, str]] = set()
+    for pc in connectors:
+        server, _, name = pc.source_identity.partition("\\")
+        legacy.add((server, name))
+    for server, name in sorted(legacy, key=lambda x: (x[0].lower(), x[1].lower())):
+        steps.append(
+            Step(
+                id=f"relay.rollback.enable-old.{_safe(server)}.{slug(name)}",
+                phase=Phase.RELAY,
+                title=f"Enable 2010 connector '{name}' on {server} again",
+                target=f"{server}\\{name}",
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_2010,
+                duration_minutes=5,
+                verification="the script reads Enabled back from the pinned domain controller",
+                action=Action(
+                    "relay.legacy-enabled",
+                    {
+                        "server": server,
+                        "name": name,
+                        "identity": f"{server}\\{name}",
+                        "enabled": True,
+                    },
+                ),
+                rollback=f"run relay.disable-old.{_safe(server)}.{slug(name)} again",
+                runbook=_rollback_runbook(server),
+            )
+        )
+    return steps

@@ -1,0 +1,142 @@
+"""Earliest dates of ordered steps: durations, waits in calendar time, weekly maintenance windows.
+
+Pure Python over steps already in run order (see :mod:`migrator.plan.graph`).
+Resources are not modelled: independent steps may run at the same time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from migrator.model import MaintenanceWindow
+from migrator.plan.steps import Owner, ScheduledStep, Step
+
+DAY_START = dt.time(8, 0)
+"""Time of day the plan starts on its first date (steps outside windows are not held to hours)."""
+
+_WINDOWED_OWNERS = frozenset({Owner.EXCHANGE_ADMIN, Owner.DNS_ADMIN, Owner.NETWORK_ADMIN})
+
+
+def needs_window(step: Step) -> bool:
+    """Whether a step must run inside a maintenance window.
+
+    The step says so explicitly, or else: steps run by Exchange, DNS and
+    network admins change production and wait for a window.
+    """
+    if step.maintenance_window is not None:
+        return step.maintenance_window
+    return step.owner in _WINDOWED_OWNERS
+
+
+def _occurrences(
+    windows: Sequence[MaintenanceWindow], first: dt.date, days: int
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    out = []
+    for n in range(days):
+        day = first + dt.timedelta(days=n)
+        for w in windows:
+            if w.weekday != day.weekday():
+                continue
+            begin = dt.datetime.combine(day, w.start)
+            end_day = day if w.end > w.start else day + dt.timedelta(days=1)
+            out.append((begin, dt.datetime.combine(end_day, w.end)))
+    return sorted(out)
+
+
+def fit_window(
+    ready: dt.datetime, minutes: int, windows: Sequence[MaintenanceWindow]
+) -> tuple[dt.datetime, dt.datetime | None]:
+    """Earliest start at or after ``ready`` such that the step fits in one window occurrence.
+
+    Returns (start, start of the window occurrence used). A step longer than
+    every window starts when the next window opens (it overruns; the
+    runbook's owner must plan for that). Without windows, ``ready`` itself.
+    """
+    if not windows:
+        return ready, None
+    need = dt.timedelta(minutes=minutes)
+    occurrences = _occurrences(windows, ready.date() - dt.timedelta(days=1), 16)
+    for begin, end in occurrences:
+        start = max(ready, begin)
+        if start + need <= end:
+            return start, begin
+    for begin, _end in occurrences:
+        if begin >= ready:
+            return begin, begin
+    raise AssertionError("a weekly window always occurs within 16 days")  # pragma: no cover
+
+
+def _containing(t: dt.datetime, windows: Sequence[MaintenanceWindow]) -> dt.datetime | None:
+    for begin, end in _occurrences(windows, t.date() - dt.timedelta(days=1), 2):
+        if begin <= t < end:
+            return begin
+    return None
+
+
+def critical_path(ordered: Sequence[Step]) -> tuple[str, ...]:
+    """Ids on the longest path through durations plus waits (steps in run order).
+
+    Ties go to the step earlier in run order, so the path is deterministic.
+    """
+    length: dict[str, int] = {}
+    via: dict[str, str] = {}
+    for step in ordered:
+        best, best_pre = 0, ""
+        for pre in step.prerequisites:
+            if length[pre] > best:
+                best, best_pre = length[pre], pre
+        length[step.id] = best + step.duration_minutes + step.wait_minutes
+        if best_pre:
+            via[step.id] = best_pre
+    if not ordered:
+        return ()
+    end = max(ordered, key=lambda s: length[s.id]).id  # max keeps the first of equals
+    path = [end]
+    while path[-1] in via:
+        path.append(via[path[-1]])
+    return tuple(reversed(path))
+
+
+def schedule_steps(
+    ordered: Sequence[Step],
+    start: dt.date,
+    windows: Sequence[MaintenanceWindow] = (),
+    critical: Iterable[str] = (),
+) -> Mapping[str, ScheduledStep]:
+    """Earliest start and finish of each step (in run order), and its wave.
+
+    A step may start when every prerequisite has finished and its wait has
+    passed (waits run in calendar time, windows or not); steps that need a
+    window start in the first window occurrence they fit in. A wave is the
+    window occurrence a step starts in (or its calendar day outside windows),
+    numbered from 1 in time order.
+    """
+    on_path = frozenset(critical)
+    origin = dt.datetime.combine(start, DAY_START)
+    done: dict[str, dt.datetime] = {}
+    timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
+    for step in ordered:
+        ready = max((done[p] for p in step.prerequisites), default=origin)
+        slot: dt.datetime | None
+        if needs_window(step):
+            begin, slot = fit_window(ready, step.duration_minutes, windows)
+        else:
+            begin = ready
+            slot = _containing(begin, windows) if windows else None
+        finish = begin + dt.timedelta(minutes=step.duration_minutes)
+        done[step.id] = finish + dt.timedelta(minutes=step.wait_minutes)
+        slot_key = slot if slot is not None else dt.datetime.combine(begin.date(), dt.time())
+        timing[step.id] = (begin, finish, slot_key)
+    slots = sorted({t[2] for t in timing.values()})
+    wave_of = {s: n for n, s in enumerate(slots, start=1)}
+    return {
+        step.id: ScheduledStep(
+            step_id=step.id,
+            wave=wave_of[timing[step.id][2]],
+            start=timing[step.id][0],
+            finish=timing[step.id][1],
+            critical=step.id in on_path,
+        )
+        for step in ordered
+    }

@@ -1,0 +1,704 @@
+"""Validator for generated PowerShell, used by the tests of every phase (helpers, not tests).
+
+``check_script(text, ps2=...)`` returns every problem found, as readable
+strings that start with ``line N:``:
+
+1. parse errors: tree-sitter-powershell ERROR and MISSING nodes (its grammar
+   rejects bare-word comma lists such as ``-Properties a,b``);
+2. cmdlet calls checked against ``tests/data/cmdlets.json`` (a copy of the
+   shared reference extracted from Microsoft's cmdlet docs): every
+   ``-Parameter`` must resolve (case-insensitive, exact name or alias first,
+   else an unambiguous prefix) to a documented parameter or a common one
+   (``WhatIf``/``Confirm`` only where the cmdlet lists them); the named
+   parameters must fit one parameter set, whose mandatory parameters are
+   named or can be filled by the positional arguments (only checked when
+   nothing is piped in and nothing is splatted); literal arguments of
+   enumerated parameters must be accepted values; in scripts for the
+   Exchange 2010 shell, only parameters whose ``applicable`` list names
+   Exchange Server 2010. Functions the script defines are checked against
+   their own ``param()`` block. Other commands are not checked:
+   :func:`unknown_commands` lists them so a test can assert they are expected;
+3. for PowerShell 2.0 scripts, constructs that need PowerShell 3 or later;
+   for every script, constructs that need PowerShell 7 (EMS runs 5.1);
+4. runbook safety (``safety=True``): every Exchange cmdlet call passes
+   ``-ErrorAction Stop``, and every Exchange cmdlet that changes something
+   (``New-``, ``Set-``, ``Remove-``, ``Add-``, ``Enable-``, ``Import-``) sits
+   inside an ``if`` whose condition calls ``ShouldProcess``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tree_sitter_powershell as tsp
+from tree_sitter import Language, Node, Parser
+
+CMDLETS_JSON = Path(__file__).parent / "data" / "cmdlets.json"
+EX2010 = "Exchange Server 2010"
+
+# Built-in aliases a script might use for documented cmdlets.
+_COMMAND_ALIASES = {
+    "?": "Where-Object",
+    "where": "Where-Object",
+    "%": "ForEach-Object",
+    "foreach": "ForEach-Object",
+    "select": "Select-Object",
+    "echo": "Write-Output",
+}
+
+# Cmdlets that first shipped with PowerShell 3.0 or later.
+_PS3_CMDLETS = {
+    "convertto-json",
+    "convertfrom-json",
+    "invoke-restmethod",
+    "invoke-webrequest",
+    "get-ciminstance",
+    "new-ciminstance",
+    "set-ciminstance",
+    "remove-ciminstance",
+    "invoke-cimmethod",
+    "get-filehash",
+    "new-temporaryfile",
+    "compress-archive",
+    "expand-archive",
+    "get-clipboard",
+    "set-clipboard",
+    "convertfrom-string",
+    "format-hex",
+    "new-guid",
+    "unblock-file",
+    "resolve-dnsname",
+    "test-netconnection",
+    "get-netipaddress",
+}
+
+# Parameters that first shipped with PowerShell 3.0 or later (cmdlet -> parameters), for
+# cmdlets that exist in 2.0 (cmdlets.json documents 5.1).
+_PS3_PARAMETERS = {
+    "export-csv": {"append"},
+    "start-transcript": {"includeinvocationheader", "outputdirectory", "literalpath"},
+    "select-object": {"skiplast", "wait"},
+    "out-file": {"nonewline"},
+    "set-content": {"nonewline"},
+    "get-content": {"raw", "stream"},
+    "write-host": set(),
+    "get-childitem": {"file", "directory", "attributes", "hidden", "readonly", "system"},
+    "where-object": {
+        "property",
+        "value",
+        "inputobject",
+    },
+}
+
+# Common parameters that need PowerShell 3.0 or later.
+_PS3_COMMON = {"InformationAction", "InformationVariable", "PipelineVariable", "ProgressAction"}
+
+_CHANGE_VERBS = ("new-", "set-", "remove-", "add-", "enable-", "import-")
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+    type: str
+    aliases: tuple[str, ...]
+    accepted: tuple[str, ...]
+    applicable: tuple[str, ...]
+    in_sets: frozenset[str]
+
+    @property
+    def is_switch(self) -> bool:
+        return "switchparameter" in self.type.lower()
+
+    @property
+    def is_boolean(self) -> bool:
+        return self.type.lower() in {"boolean", "system.boolean", "bool"}
+
+
+@dataclass(frozen=True)
+class _Set:
+    name: str
+    parameters: frozenset[str]
+    mandatory: tuple[str, ...]
+    positional: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Cmdlet:
+    name: str
+    applicable: tuple[str, ...]
+    params: dict[str, _Param]
+    sets: tuple[_Set, ...]
+    exchange: bool
+
+
+@dataclass(frozen=True)
+class _Reference:
+    cmdlets: dict[str, _Cmdlet]
+    common: dict[str, _Param]
+    risk: dict[str, _Param]
+
+
+def _aliases(raw: dict[str, Any]) -> tuple[str, ...]:
+    out: list[str] = []
+    for block in raw.get("yaml_blocks") or []:
+        text = block.get("aliases")
+        if text:
+            out.extend(a.strip() for a in str(text).split(",") if a.strip())
+    for a in raw.get("aliases") or []:
+        out.append(str(a))
+    return tuple(dict.fromkeys(out))
+
+
+@functools.cache
+def reference() -> _Reference:
+    """The cmdlet reference loaded from ``tests/data/cmdlets.json``."""
+    data = json.loads(CMDLETS_JSON.read_text(encoding="utf-8"))
+    cmdlets: dict[str, _Cmdlet] = {}
+    for name, raw in data["cmdlets"].items():
+        params = {}
+        for p in raw["parameters"]:
+            params[p["name"].lower()] = _Param(
+                name=p["name"],
+                type=str(p.get("type") or ""),
+                aliases=_aliases(p),
+                accepted=tuple(p.get("accepted_values") or ()),
+                applicable=tuple(p.get("applicable") or ()),
+                in_sets=frozenset(p.get("in_sets") or ()),
+            )
+        sets = tuple(
+            _Set(
+                name=s["name"],
+                parameters=frozenset(x.lower() for x in s["parameters"]),
+                mandatory=tuple(x.lower() for x in s["mandatory"]),
+                positional=tuple(x.lower() for x in s["positional"]),
+            )
+            for s in raw["parameter_sets"]
+        )
+        applicable = tuple(raw.get("applicable") or ())
+        cmdlets[name.lower()] = _Cmdlet(
+            name=name,
+            applicable=applicable,
+            params=params,
+            sets=sets,
+            exchange=any(a.startswith("Exchange Server") for a in applicable),
+        )
+    common: dict[str, _Param] = {}
+    risk: dict[str, _Param] = {}
+    for name, p in data["common_parameters"]["parameters"].items():
+        param = _Param(
+            name=name,
+            type=str(p.get("type") or ""),
+            aliases=tuple(p.get("aliases") or ()),
+            accepted=tuple(p.get("accepted_values") or ()),
+            applicable=(),
+            in_sets=frozenset(),
+        )
+        (risk if p.get("kind") == "risk_mitigation" else common)[name.lower()] = param
+    return _Reference(cmdlets, common, risk)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@functools.cache
+def _parser() -> Parser:
+    return Parser(Language(tsp.language()))
+
+
+def parse(text: str) -> tuple[Node, bytes]:
+    """Parse a script; return the root node and the bytes it indexes."""
+    src = text.lstrip("\ufeff").encode("utf-8")
+    return _parser().parse(src).root_node, src
+
+
+def _text(node: Node, src: bytes) -> str:
+    return src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+
+def _line(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def parse_errors(text: str) -> list[str]:
+    """ERROR and MISSING nodes, with line and column and the text around them."""
+    root, src = parse(text)
+    problems = []
+    for n in _walk(root):
+        if n.is_missing:
+            problems.append(
+                f"line {_line(n)}, column {n.start_point[1] + 1}: parse error: missing {n.type!r}"
+                f" near {_context(n, src)!r}"
+            )
+        elif n.is_error:
+            problems.append(
+                f"line {_line(n)}, column {n.start_point[1] + 1}: parse error near {_context(n, src)!r}"
+            )
+    return problems
+
+
+def _context(node: Node, src: bytes) -> str:
+    start = src.rfind(b"\n", 0, node.start_byte) + 1
+    end = src.find(b"\n", node.end_byte)
+    return (
+        src[start : end if end >= 0 else len(src)].decode("utf-8", errors="replace").strip()[:120]
+    )
+
+
+# --------------------------------------------------------------------------- command calls
+
+
+@dataclass
+class CommandCall:
+    """One command invocation as the parser saw it."""
+
+    name: str
+    """Command name as written."""
+    line: int
+    """1-based line."""
+    node: Node
+    """The ``command`` node."""
+    named: list[tuple[str, Node | None, int]] = field(default_factory=list)
+    """(parameter as written without '-', argument node or None, line) in order."""
+    positional: list[Node] = field(default_factory=list)
+    """Positional argument nodes."""
+    piped: bool = False
+    """Whether something is piped into it."""
+    splatted: bool = False
+    """Whether it passes ``@variable`` splatting."""
+
+
+def _element_nodes(elements: Node) -> list[tuple[Node, str]]:
+    """Children of command_elements as (node, sep-before) ignoring plain whitespace separators."""
+    out: list[tuple[Node, str]] = []
+    sep = ""
+    for c in elements.children:
+        if c.type == "command_argument_sep":
+            sep = ":" if any(x.type == ":" for x in c.children) else sep or " "
+            continue
+        if c.type == "redirection":
+            sep = ""
+            continue
+        out.append((c, sep))
+        sep = ""
+    return out
+
+
+def _is_switch(cmd: str, param: str, functions: dict[str, set[str]]) -> bool:
+    ref = reference()
+    c = ref.cmdlets.get(cmd.lower())
+    if c is None:
+        return False
+    resolved = _resolve(c, param)
+    if isinstance(resolved, _Param):
+        return resolved.is_switch
+    return False
+
+
+def command_calls(text: str) -> list[CommandCall]:
+    """Every command call in the script (inside script blocks too), in source order."""
+    root, src = parse(text)
+    functions = _functions(root, src)
+    calls = []
+    for n in _walk(root):
+        if n.type != "command":
+            continue
+        name_node = n.child_by_field_name("command_name")
+        if name_node is None:
+            continue  # `& { ... }` and `& $x`: nothing to check by name
+        name = _text(name_node, src)
+        call = CommandCall(name=name, line=_line(n), node=n)
+        parent = n.parent
+        if parent is not None and parent.type == "pipeline_chain":
+            first = next((c for c in parent.children if c.is_named), None)
+            call.piped = first is not None and first.id != n.id
+        elements = n.child_by_field_name("command_elements")
+        if elements is not None:
+            items = _element_nodes(elements)
+            i = 0
+            while i < len(items):
+                node, _sep = items[i]
+                if node.type == "command_parameter":
+                    pname = _text(node, src)[1:]
+                    arg: Node | None = None
+                    if i + 1 < len(items):
+                        nxt, nsep = items[i + 1]
+                        if nsep == ":" or (
+                            nxt.type != "command_parameter"
+                            and not _is_switch(_canonical_name(name), pname, functions)
+                        ):
+                            arg = nxt
+                            i += 1
+                    call.named.append((pname, arg, _line(node)))
+                else:
+                    if _text(node, src).startswith("@") and any(
+                        x.type == "variable" and _text(x, src).startswith("@") for x in _walk(node)
+                    ):
+                        call.splatted = True
+                    else:
+                        call.positional.append(node)
+                i += 1
+        calls.append(call)
+    return calls
+
+
+def _canonical_name(name: str) -> str:
+    return _COMMAND_ALIASES.get(name.lower(), name)
+
+
+def _functions(root: Node, src: bytes) -> dict[str, set[str]]:
+    """Functions the script defines -> names of their parameters (lower case)."""
+    out: dict[str, set[str]] = {}
+    for n in _walk(root):
+        if n.type != "function_statement":
+            continue
+        fname = next((c for c in n.children if c.type == "function_name"), None)
+        if fname is None:
+            continue
+        params: set[str] = set()
+        for m in _walk(n):
+            if m.type == "script_parameter":
+                var = next((c for c in m.children if c.type == "variable"), None)
+                if var is not None:
+                    params.add(_text(var, src).lstrip("$").lower())
+            if m.type == "function_statement" and m.id != n.id:
+                break
+        out[_text(fname, src).lower()] = params
+    return out
+
+
+def _resolve(c: _Cmdlet, written: str) -> _Param | str:
+    """Resolve a parameter name as PowerShell's binder does; a string is a problem."""
+    ref = reference()
+    pool: dict[str, _Param] = dict(ref.common)
+    for key, p in c.params.items():
+        pool[key] = p
+    low = written.lower()
+    exact = [
+        p for p in pool.values() if p.name.lower() == low or low in (a.lower() for a in p.aliases)
+    ]
+    if exact:
+        return exact[0]
+    if low in ref.risk:
+        return f"-{written} is not a parameter of {c.name} (it does not support ShouldProcess)"
+    prefixed = {p.name: p for p in pool.values() if p.name.lower().startswith(low)}
+    prefixed.update(
+        {p.name: p for p in pool.values() for a in p.aliases if a.lower().startswith(low)}
+    )
+    if len(prefixed) == 1:
+        return next(iter(prefixed.values()))
+    if len(prefixed) > 1:
+        return f"-{written} is ambiguous for {c.name}: it could be {', '.join(sorted(prefixed))}"
+    return f"-{written} is not a documented parameter of {c.name}"
+
+
+_LITERAL_TYPES = {"string_literal", "generic_token", "integer_literal"}
+
+
+def _literal_values(node: Node, src: bytes) -> list[str] | None:
+    """The literal values of an argument (each element of an array literal), or None when any part is computed."""
+    values: list[str] = []
+    core = node
+    while (
+        core.type in {"array_literal_expression", "unary_expression"}
+        and core.named_child_count == 1
+    ):
+        core = core.named_children[0]
+    parts = [c for c in core.named_children] if core.type == "array_literal_expression" else [core]
+    for part in parts:
+        while part.type == "unary_expression" and part.named_child_count == 1:
+            part = part.named_children[0]
+        if part.type == "generic_token":
+            values.append(_text(part, src))
+        elif part.type == "string_literal":
+            inner = part.named_children[0] if part.named_child_count else None
+            if inner is None:
+                return None
+            if inner.type == "verbatim_string_characters":
+                raw = _text(inner, src)
+                values.append(re.sub(r"(['\u2018\u2019\u201a\u201b])\1", r"\1", raw[1:-1]))
+            elif inner.type == "expandable_string_literal" and inner.named_child_count == 0:
+                values.append(_text(inner, src)[1:-1])
+            else:
+                return None
+        elif part.type == "variable" and _text(part, src).lower() in {"$true", "$false", "$null"}:
+            values.append(_text(part, src).lower())
+        else:
+            return None
+    return values
+
+
+def _check_call(
+    call: CommandCall, src: bytes, *, ps2: bool, functions: dict[str, set[str]]
+) -> list[str]:
+    ref = reference()
+    problems: list[str] = []
+    canonical = _canonical_name(call.name)
+    where = f"line {call.line}: {call.name}"
+    if canonical.lower() in functions:
+        allowed = functions[canonical.lower()] | {p.lower() for p in ref.common}
+        for pname, _arg, line in call.named:
+            low = pname.lower()
+            hits = {a for a in allowed if a == low} or {a for a in allowed if a.startswith(low)}
+            if len(hits) != 1:
+                problems.append(
+                    f"line {line}: {call.name}: -{pname} is not a parameter of the script's function"
+                )
+        return problems
+    if ps2 and canonical.lower() in _PS3_CMDLETS:
+        problems.append(f"{where} needs PowerShell 3.0 or later (2010 shell is 2.0)")
+    c = ref.cmdlets.get(canonical.lower())
+    if c is None:
+        return problems
+    if ps2 and c.applicable and c.exchange and EX2010 not in c.applicable:
+        problems.append(f"{where}: {c.name} does not exist in Exchange Server 2010")
+    used: list[_Param] = []
+    for pname, arg, line in call.named:
+        resolved = _resolve(c, pname)
+        if isinstance(resolved, str):
+            problems.append(f"line {line}: {call.name}: {resolved}")
+            continue
+        used.append(resolved)
+        if ps2 and c.exchange and resolved.applicable and EX2010 not in resolved.applicable:
+            problems.append(
+                f"line {line}: {call.name}: -{resolved.name} is not available in Exchange Server 2010"
+                f" (documented for {', '.join(resolved.applicable)})"
+            )
+        if ps2 and (
+            resolved.name in _PS3_COMMON
+            or resolved.name.lower() in _PS3_PARAMETERS.get(c.name.lower(), set())
+        ):
+            problems.append(
+                f"line {line}: {call.name}: -{resolved.name} needs PowerShell 3.0 or later"
+            )
+        if arg is not None:
+            problems.extend(_check_value(call, resolved, arg, src, line))
+        elif not resolved.is_switch:
+            problems.append(f"line {line}: {call.name}: -{resolved.name} has no value")
+    # Parameter sets: the named, cmdlet-specific parameters must all be in one set.
+    specific = {
+        p.name.lower()
+        for p in used
+        if p.name.lower() not in ref.common and p.name.lower() not in ref.risk
+    }
+    if c.sets:
+        fitting = [s for s in c.sets if specific <= s.parameters]
+        if not fitting:
+            problems.append(
+                f"{where}: parameters {', '.join('-' + x for x in sorted(specific))}"
+                f" do not fit one parameter set ({', '.join(s.name for s in c.sets)})"
+            )
+        elif (
+            not call.piped
+            and not call.splatted
+            and not any(_mandatory_ok(s, specific, len(call.positional)) for s in fitting)
+        ):
+            missing = sorted({m for s in fitting for m in s.mandatory if m not in specific})
+            problems.append(
+                f"{where}: missing mandatory parameter(s) {', '.join('-' + m for m in missing)}"
+                f" (or too many positional arguments)"
+            )
+    if ps2 and c.name in {"Where-Object", "ForEach-Object"}:
+        script_block_set = {"filterscript", "process", "begin", "end", "inputobject"}
+        if specific - script_block_set or any(not _is_script_block(a) for a in call.positional):
+            problems.append(
+                f"{where}: simplified {c.name} syntax needs PowerShell 3.0; use a script block"
+            )
+    return problems
+
+
+def _is_script_block(node: Node) -> bool:
+    core = node
+    while core.named_child_count == 1 and core.type in {
+        "array_literal_expression",
+        "unary_expression",
+    }:
+        core = core.named_children[0]
+    return core.type == "script_block_expression"
+
+
+def _mandatory_ok(s: _Set, named: set[str], positional_count: int) -> bool:
+    free = [p for p in s.positional if p not in named]
+    if positional_count > len(free):
+        return False
+    filled = set(free[:positional_count])
+    return all(m in named or m in filled for m in s.mandatory)
+
+
+def _check_value(call: CommandCall, p: _Param, arg: Node, src: bytes, line: int) -> list[str]:
+    values = _literal_values(arg, src)
+    if values is None:
+        return []
+    if p.is_boolean:
+        bad = [v for v in values if v not in {"$true", "$false"}]
+        return [
+            f"line {line}: {call.name}: -{p.name} takes $true or $false, not {v!r}" for v in bad
+        ]
+    if not p.accepted:
+        return []
+    accepted = {a.lower() for a in p.accepted}
+    problems = []
+    for v in values:
+        if v.startswith("$"):
+            continue
+        if p.name == "ErrorAction" and v.isdigit():
+            continue
+        for item in (x.strip() for x in v.split(",")):
+            if item and item.lower() not in accepted:
+                problems.append(
+                    f"line {line}: {call.name}: -{p.name} value {item!r} is not one of"
+                    f" {', '.join(p.accepted)}"
+                )
+    return problems
+
+
+def unknown_commands(text: str) -> list[str]:
+    """Commands the script calls that neither cmdlets.json nor the script itself defines (sorted)."""
+    root, src = parse(text)
+    functions = _functions(root, src)
+    ref = reference()
+    names = set()
+    for call in command_calls(text):
+        canonical = _canonical_name(call.name).lower()
+        if canonical not in ref.cmdlets and canonical not in functions:
+            names.add(call.name)
+    return sorted(names, key=str.lower)
+
+
+def check_parameters(text: str, *, ps2: bool) -> list[str]:
+    """Problems with cmdlet parameters, sets, values and 2010 applicability."""
+    root, src = parse(text)
+    functions = _functions(root, src)
+    problems = []
+    for call in command_calls(text):
+        problems.extend(_check_call(call, src, ps2=ps2, functions=functions))
+    return problems
+
+
+# --------------------------------------------------------------------------- PowerShell versions
+
+
+def version_problems(text: str, *, ps2: bool) -> list[str]:
+    """Constructs that need PowerShell 7 (always) or PowerShell 3+ (for 2.0 scripts)."""
+    root, src = parse(text)
+    problems = []
+    for n in _walk(root):
+        t = n.type
+        if t == "pipeline_chain_tail":
+            problems.append(f"line {_line(n)}: '&&'/'||' pipeline chains need PowerShell 7")
+        if not ps2:
+            continue
+        if (
+            (
+                t == "type_literal"
+                and _text(n, src).replace(" ", "").lower()
+                in {
+                    "[ordered]",
+                    "[pscustomobject]",
+                }
+            )
+            or (
+                t == "comparison_operator"
+                and _text(n, src).lower()
+                in {
+                    "-in",
+                    "-notin",
+                    "-iin",
+                    "-inotin",
+                    "-cin",
+                    "-cnotin",
+                    "-shl",
+                    "-shr",
+                }
+            )
+            or (t == "variable" and _text(n, src).lower() in {"$psitem", "$using"})
+        ):
+            problems.append(f"line {_line(n)}: {_text(n, src)} needs PowerShell 3.0 or later")
+        elif t == "variable" and _text(n, src).lower().startswith("$using:"):
+            problems.append(f"line {_line(n)}: $using: needs PowerShell 3.0 or later")
+        elif t == "invokation_expression" and re.search(r"::\s*new\s*\(", _text(n, src), re.I):
+            problems.append(f"line {_line(n)}: ::new() needs PowerShell 5.0 or later")
+        elif t in {"class_statement", "enum_statement"}:
+            problems.append(f"line {_line(n)}: class/enum definitions need PowerShell 5.0 or later")
+    if ps2:
+        for m in re.finditer(r"(?im)^\s*#requires\s+-version\s+([3-9])", text):
+            problems.append(f"#Requires -Version {m.group(1)} does not run in PowerShell 2.0")
+    return problems
+
+
+# --------------------------------------------------------------------------- runbook safety
+
+
+def safety_problems(text: str) -> list[str]:
+    """Exchange calls without ``-ErrorAction Stop``; Exchange changes outside a ShouldProcess gate."""
+    ref = reference()
+    _root, src = parse(text)
+    problems = []
+    for call in command_calls(text):
+        c = ref.cmdlets.get(_canonical_name(call.name).lower())
+        if c is None or not c.exchange:
+            continue
+        stop = False
+        for pname, arg, _line_no in call.named:
+            resolved = _resolve(c, pname)
+            if isinstance(resolved, _Param) and resolved.name == "ErrorAction" and arg is not None:
+                stop = (_literal_values(arg, src) or [""])[0].lower() == "stop"
+        if not stop:
+            problems.append(f"line {call.line}: {call.name} without -ErrorAction Stop")
+        if c.name.lower().startswith(_CHANGE_VERBS) and not _gated(call.node, src):
+            problems.append(
+                f"line {call.line}: {call.name} changes state outside"
+                " if ($PSCmdlet.ShouldProcess(...))"
+            )
+    return problems
+
+
+def _gated(node: Node, src: bytes) -> bool:
+    child = node
+    parent = node.parent
+    while parent is not None:
+        if parent.type in {"if_statement", "elseif_clause"}:
+            cond = next((c for c in parent.children if c.type == "pipeline"), None)
+            if (
+                cond is not None
+                and cond.id != child.id
+                and "shouldprocess(" in _text(cond, src).lower().replace(" ", "")
+                and parent.type == "if_statement"
+            ):
+                # Only the then-branch counts: the first statement_block after the condition.
+                block = next((c for c in parent.children if c.type == "statement_block"), None)
+                if block is not None and block.start_byte <= node.start_byte < block.end_byte:
+                    return True
+        child = parent
+        parent = parent.parent
+    return False
+
+
+# --------------------------------------------------------------------------- all together
+
+
+def check_script(text: str, *, ps2: bool, safety: bool = True) -> list[str]:
+    """Every problem of one generated script (empty when it is fine)."""
+    errors = parse_errors(text)
+    if errors:
+        return errors  # a broken tree makes the other checks unreliable
+    problems = check_parameters(text, ps2=ps2) + version_problems(text, ps2=ps2)
+    if safety:
+        problems += safety_problems(text)
+    return problems

@@ -1,0 +1,154 @@
+"""Relay-phase steps: stable ids, safe order (remove only after observe), rollback kept apart."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import networkx as nx
+import pytest
+from relay_sample import sample_inventory, sample_plan
+
+from migrator.errors import PlanError
+from migrator.iprange import IPRange
+from migrator.model import RelayMethod
+from migrator.plan.relay_steps import relay_rollback_steps, relay_steps, slug
+from migrator.plan.steps import Phase, RunsIn
+
+
+def _graph(steps):  # type: ignore[no-untyped-def]
+    g = nx.DiGraph()
+    ids = {s.id for s in steps}
+    for s in steps:
+        g.add_node(s.id)
+        for p in s.prerequisites:
+            assert p in ids, f"{s.id} needs unknown step {p}"
+            g.add_edge(p, s.id)
+    return g
+
+
+def test_ids_are_stable_and_readable() -> None:
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    first = [s.id for s in relay_steps(inv, plan)]
+    assert first == [s.id for s in relay_steps(inv, plan)]
+    assert len(first) == len(set(first))
+    for expected in (
+        "relay.create.EX16-01.relay-relay-apps",
+        "relay.permission.EX16-01.relay-relay-apps",
+        "relay.test.EX16-01.relay-relay-apps.10-1-5-0-24",
+        "relay.test.EX16-01.relay-relay-apps.10-1-6-7",
+        "relay.test.EX16-01.relay-relay-apps.from-admin-host",
+        "relay.create.EX16-02.relay-scanner-s-relay",
+        "relay.test.EX16-02.relay-scanner-s-relay.10-1-9-1-10-1-9-20",
+        "relay.repoint.smtp-fabrikam-test",
+        "relay.observe.EX10-01",
+        "relay.disable-old.EX10-01.relay-apps",
+        "relay.remove-old.EX10-01.scanner-s-relay",
+    ):
+        assert expected in first
+    # The planned order of connectors does not change the ids or their order.
+    shuffled = dataclasses.replace(plan, connectors=tuple(reversed(plan.connectors)))
+    assert [s.id for s in relay_steps(inv, shuffled)] == first
+
+
+def test_permission_only_for_anonymous_relay() -> None:
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    steps = {s.id: s for s in relay_steps(inv, plan)}
+    for pc in plan.connectors:
+        key = f"{pc.server}.{slug(pc.name)}"
+        has_permission = f"relay.permission.{key}" in steps
+        assert has_permission == (pc.method is RelayMethod.ANONYMOUS)
+        create = steps[f"relay.create.{key}"]
+        assert create.action is not None
+        assert create.action.params["transport_role"] == "FrontendTransport"
+        if pc.method is RelayMethod.EXTERNALLY_SECURED:
+            assert create.action.params["auth_mechanism"] == ["Tls", "ExternalAuthoritative"]
+            assert create.action.params["permission_groups"] == ["ExchangeServers"]
+        else:
+            assert create.action.params["permission_groups"] == ["AnonymousUsers"]
+
+
+def test_remove_old_never_before_observe() -> None:
+    inv = sample_inventory()
+    steps = relay_steps(inv, sample_plan(inv))
+    g = _graph(steps)
+    assert nx.is_directed_acyclic_graph(g)
+    order = list(nx.lexicographical_topological_sort(g))
+    removes = [s for s in steps if s.id.startswith("relay.remove-old.")]
+    assert removes
+    for s in removes:
+        server = s.id.split(".")[2]
+        observe = f"relay.observe.{server}"
+        disable = s.id.replace("remove-old", "disable-old")
+        assert observe in nx.ancestors(g, s.id)
+        assert disable in nx.ancestors(g, s.id)
+        assert order.index(observe) < order.index(disable) < order.index(s.id)
+        assert s.reversible is False
+    observe_step = next(s for s in steps if s.id == "relay.observe.EX10-01")
+    assert observe_step.wait_minutes == 14 * 24 * 60
+    # Observation starts only after the repoint, which waits for every relay test.
+    tests = {s.id for s in steps if s.id.startswith("relay.test.")}
+    assert tests <= nx.ancestors(g, "relay.observe.EX10-01")
+
+
+def test_runbooks_and_shells() -> None:
+    inv = sample_inventory()
+    for s in relay_steps(inv, sample_plan(inv)):
+        assert s.phase is Phase.RELAY
+        if s.id.startswith(("relay.observe.", "relay.disable-old.", "relay.remove-old.")):
+            assert s.runs_in is RunsIn.EMS_2010
+            assert s.runbook == "runbooks/20-relay/EX10-01-decommission.ps1"
+        elif s.id.startswith("relay.repoint."):
+            assert s.runbook == ""
+        else:
+            assert s.runbook in {"runbooks/20-relay/EX16-01.ps1", "runbooks/20-relay/EX16-02.ps1"}
+
+
+def test_repoint_without_alias_goes_to_application_owners() -> None:
+    inv = sample_inventory(smtp_alias="")
+    ids = [s.id for s in relay_steps(inv, sample_plan(inv))]
+    assert "relay.repoint.applications" in ids
+
+
+def test_rollback_steps_stay_outside_the_main_order() -> None:
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    main = relay_steps(inv, plan)
+    rollback = relay_rollback_steps(inv, plan)
+    rollback_ids = {s.id for s in rollback}
+    assert all(i.startswith("relay.rollback.") for i in rollback_ids)
+    assert all(not s.prerequisites for s in rollback)
+    for s in main + rollback:
+        assert not rollback_ids & set(s.prerequisites)
+    assert [s.id for s in rollback if "EX16-01" in s.id] == [
+        "relay.rollback.permission.EX16-01.relay-relay-apps",
+        "relay.rollback.remove.EX16-01.relay-relay-apps",
+        "relay.rollback.remove.EX16-01.relay-scanner-s-relay",
+    ]
+    assert {s.runbook for s in rollback} == {
+        "runbooks/20-relay/EX16-01-rollback.ps1",
+        "runbooks/20-relay/EX16-02-rollback.ps1",
+        "runbooks/20-relay/EX10-01-rollback.ps1",
+    }
+
+
+def test_no_connectors_no_steps() -> None:
+    inv = sample_inventory()
+    plan = dataclasses.replace(sample_plan(inv), connectors=())
+    assert relay_steps(inv, plan) == []
+    assert relay_rollback_steps(inv, plan) == []
+
+
+def test_a_connector_for_every_address_is_refused() -> None:
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    wide = dataclasses.replace(plan.connectors[0], remote_ip_ranges=(IPRange.parse("0.0.0.0/0"),))
+    with pytest.raises(
+        PlanError,
+        match=r"open relay refused: planned connector 'EX16-01\\Relay Relay Apps' would relay for every address: '0\.0\.0\.0/0'",
+    ):
+        relay_steps(inv, dataclasses.replace(plan, connectors=(wide,)))
+    empty = dataclasses.replace(plan.connectors[0], remote_ip_ranges=())
+    with pytest.raises(PlanError, match="has no remote IP ranges"):
+        relay_steps(inv, dataclasses.replace(plan, connectors=(empty,)))

@@ -1,0 +1,98 @@
+"""plan.json: shape, run order, determinism, and the contoso golden file.
+
+Regenerate the golden files with ``MIGRATOR_REGEN_GOLDEN=1 pytest tests/test_render_plan_json.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_plan_phases import make_inventory
+
+from migrator.inventory import load_inventory
+from migrator.plan.phases import plan_inventory
+from migrator.render.plan_json import plan_document, render_plan_json, write_plan_json
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden" / "plan"
+REQUIRED = {
+    "id",
+    "phase",
+    "title",
+    "prerequisites",
+    "owner",
+    "runs_in",
+    "target",
+    "duration_minutes",
+    "wait_minutes",
+    "runbook",
+}
+
+
+def _golden(name: str, data: bytes) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(data)
+    assert golden.exists(), f"{golden} is missing: run with MIGRATOR_REGEN_GOLDEN=1"
+    assert data == golden.read_bytes(), f"{name} differs from its golden file"
+
+
+def test_document_has_the_documented_fields_in_run_order() -> None:
+    plan = plan_inventory(make_inventory())
+    doc = json.loads(render_plan_json(plan))
+    assert doc["format_version"] == 1
+    assert doc["organisation"] == "Contoso"
+    assert doc["plan_date"] == "2026-12-07"
+    seen: set[str] = set()
+    for step in doc["steps"]:
+        assert set(step) >= REQUIRED
+        assert isinstance(step["duration_minutes"], int)
+        assert all(p in seen for p in step["prerequisites"]), step["id"]
+        seen.add(step["id"])
+        for dep in step["dependents"]:
+            assert dep not in seen
+    assert [s["id"] for s in doc["steps"]] == [s.id for s in plan.steps]
+    assert doc["critical_path"] == list(plan.critical_path)
+    assert sum(len(v) for v in doc["waves"].values()) == len(doc["steps"])
+    assert doc == plan_document(plan)
+
+
+def test_two_runs_write_identical_bytes(tmp_path: Path) -> None:
+    a, b = tmp_path / "a" / "plan.json", tmp_path / "b" / "plan.json"
+    write_plan_json(plan_inventory(make_inventory()), a)
+    write_plan_json(plan_inventory(make_inventory()), b)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes().endswith(b"}\n")
+    assert b"\r\n" not in a.read_bytes()
+
+
+def test_non_ascii_is_kept_as_utf8() -> None:
+    plan = plan_inventory(make_inventory(organisation="Contoso Zürich"))
+    text = render_plan_json(plan)
+    assert '"organisation": "Contoso Zürich"' in text
+
+
+@pytest.fixture(scope="module")
+def contoso_json() -> bytes:
+    inv = load_inventory(ROOT / "inventories" / "contoso")
+    return render_plan_json(plan_inventory(inv)).encode("utf-8")
+
+
+def test_contoso_plan_golden(contoso_json: bytes) -> None:
+    doc = json.loads(contoso_json)
+    phases = {s["phase"] for s in doc["steps"]}
+    assert phases == {
+        "prepare",
+        "servers",
+        "relay",
+        "hybrid",
+        "identity",
+        "mx",
+        "decommission",
+        "onward",
+    }
+    _golden("contoso.plan.json", contoso_json)
