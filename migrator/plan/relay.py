@@ -1,0 +1,845 @@
+"""Relay mapping: classify every 2010 receive connector and plan its Front End successors.
+
+The plan layer turns the inventory's receive connectors into
+:class:`PlannedConnector` objects, one per (relay connector, target server).
+Checks (``migrator.checks.relay``) run over the inventory and these planned
+connectors; renderers turn them into runbooks and the relay report.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from migrator.iprange import IPRange, merge_ranges
+from migrator.model import (
+    ADPermission,
+    Binding,
+    Certificate,
+    Finding,
+    Inventory,
+    Lifecycle,
+    ReceiveConnector,
+    RelayMethod,
+    RelayOverride,
+    Server,
+    Severity,
+    TransportConfig,
+    TransportRole,
+)
+
+
+class ConnectorKind(enum.Enum):
+    """What a 2010 receive connector is for; the values are what reports print."""
+
+    DEFAULT = "default"
+    ANONYMOUS_RELAY = "anonymous relay"
+    EXTERNALLY_SECURED = "externally secured relay"
+    INTERNAL_APP = "internal-only application"
+    AUTHENTICATED = "authenticated relay"
+    PARTNER = "partner/TLS"
+    DISABLED = "disabled"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What one 2010 connector is, why, and whether it gets a successor."""
+
+    connector: ReceiveConnector
+    """The 2010 receive connector."""
+    kind: ConnectorKind
+    """What it is for."""
+    reason: str
+    """Which property decided it (printed in the report)."""
+    migrate: bool
+    """Whether a new connector is planned for it."""
+
+
+@dataclass(frozen=True)
+class PlannedConnector:
+    """A receive connector to create on a target server's Front End Transport service."""
+
+    server: str
+    """Target server name."""
+    name: str
+    """New connector name (at most 64 characters, unique per server)."""
+    source_identity: str
+    """The 2010 connector's identity ``SERVER\\Name``."""
+    bindings: tuple[Binding, ...]
+    """``0.0.0.0:25``, and ``[::]:25`` where the server has IPv6."""
+    remote_ip_ranges: tuple[IPRange, ...]
+    """RemoteIPRanges, merged and normalised, in a stable order."""
+    method: RelayMethod
+    """Anonymous relay or externally secured."""
+    fqdn: str
+    """Fqdn the connector announces (the new server's)."""
+    max_message_size_bytes: int | None
+    """MaxMessageSize in bytes; None leaves the 2016 default (36 MB)."""
+    tls_certificate_name: str
+    """TlsCertificateName (``<I>issuer<S>subject``); empty where not needed."""
+    transport_role: TransportRole = TransportRole.FRONTEND
+    """Always Front End Transport for relay."""
+    comment: str = ""
+    """Comment written on the connector, e.g. ``Created by migrator from EX10-01\\Relay Apps``."""
+    method_reason: str = ""
+    """Why this relay method was chosen, and what it means (size limits, anti-spam)."""
+    merged_from: tuple[str, ...] = ()
+    """Further 2010 identities folded into this connector (same name and method on one target)."""
+    adopts_existing: bool = False
+    """Whether a connector of this name already exists on the target (the runbook updates it)."""
+
+    @property
+    def identity(self) -> str:
+        """``SERVER\\Name`` of the new connector."""
+        return f"{self.server}\\{self.name}"
+
+
+@dataclass(frozen=True)
+class RelayPlan:
+    """The relay mapping: every classification, every planned connector, and planning findings."""
+
+    classifications: tuple[Classification, ...]
+    """One per 2010 receive connector, in identity order."""
+    connectors: tuple[PlannedConnector, ...]
+    """Planned connectors, ordered by server then name."""
+    findings: tuple[Finding, ...]
+    """Findings raised while planning (e.g. a dropped ``%zone``)."""
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+MAX_NAME = 64
+"""Exchange's limit on a receive connector name."""
+ACCEPT_ANY_RECIPIENT = "ms-exch-smtp-accept-any-recipient"
+EXCHANGE_2016_DEFAULT_MAX_MESSAGE = 36 * 1024 * 1024
+"""MaxMessageSize of a new 2016/2019 receive connector."""
+EXCHANGE_2010_DEFAULT_MAX_MESSAGE = 10 * 1024 * 1024
+"""MaxMessageSize of a new 2010 receive connector."""
+
+TRADE_OFF = {
+    RelayMethod.ANONYMOUS: (
+        "anonymous relay (PermissionGroups AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient "
+        "for NT AUTHORITY\\ANONYMOUS LOGON): message size limits (connector and organisation) "
+        "and anti-spam still apply, and senders are not resolved as internal; the more secure choice"
+    ),
+    RelayMethod.EXTERNALLY_SECURED: (
+        "externally secured (AuthMechanism ExternalAuthoritative, PermissionGroups "
+        "ExchangeServers): clients are treated as authenticated Exchange servers, so message "
+        "size limits and anti-spam are bypassed (Bypass-Anti-Spam, Bypass-Message-Size-Limit) "
+        "and sender addresses are trusted; only for tightly scoped, trusted hosts"
+    ),
+}
+"""What each relay method means, as the plan and the report write it."""
+
+
+def default_connector_names(server: str) -> frozenset[str]:
+    """Lower-case names of the connectors Exchange setup creates (2010 and 2013+) on a server."""
+    names = (
+        "Default {s}",
+        "Client {s}",
+        "Default Frontend {s}",
+        "Client Frontend {s}",
+        "Outbound Proxy Frontend {s}",
+        "Client Proxy {s}",
+    )
+    return frozenset(n.format(s=server).lower() for n in names)
+
+
+def _trustee_key(user: str) -> str:
+    """``anonymous``, ``everyone`` or '' for any other trustee (by name with or without domain, or SID)."""
+    low = user.strip().lower()
+    tail = low.rsplit("\\", 1)[-1]
+    if tail == "anonymous logon" or low == "s-1-5-7":
+        return "anonymous"
+    if tail == "everyone" or low == "s-1-1-0":
+        return "everyone"
+    return ""
+
+
+def is_anonymous_trustee(user: str) -> bool:
+    """Whether a trustee is ANONYMOUS LOGON or Everyone (by name or well-known SID)."""
+    return bool(_trustee_key(user))
+
+
+def _flags(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.strip().lower() for v in values if v.strip())
+
+
+class PermissionIndex:
+    """AD permissions of receive connectors, indexed by identity (built once, looked up often)."""
+
+    def __init__(self, permissions: Iterable[ADPermission]) -> None:
+        self._by_id: dict[str, list[ADPermission]] = {}
+        for p in permissions:
+            self._by_id.setdefault(p.identity.lower(), []).append(p)
+
+    def anonymous_relay_grants(self, identity: str) -> tuple[str, ...]:
+        """Trustees (ANONYMOUS LOGON, Everyone) that hold Accept-Any-Recipient, not cancelled by a Deny."""
+        allowed: dict[str, str] = {}
+        denied: set[str] = set()
+        for p in self._by_id.get(identity.lower(), ()):
+            if not is_anonymous_trustee(p.user):
+                continue
+            if ACCEPT_ANY_RECIPIENT not in _flags(p.extended_rights):
+                continue
+            key = _trustee_key(p.user)
+            if p.deny:
+                denied.add(key)
+            else:
+                allowed.setdefault(key, p.user.strip())
+        return tuple(sorted(v for k, v in allowed.items() if k not in denied))
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _classify_properties(c: ReceiveConnector, grants: tuple[str, ...]) -> tuple[ConnectorKind, str]:
+    """The kind of an enabled connector and the property that decided it."""
+    groups = _flags(c.permission_groups)
+    auth = _flags(c.auth_mechanism)
+    if c.name.lower() in default_connector_names(c.server):
+        return ConnectorKind.DEFAULT, f"name '{c.name}' is a connector Exchange setup creates"
+    if grants:
+        via = (
+            "PermissionGroups AnonymousUsers"
+            if "anonymoususers" in groups
+            else "an explicit AD permission"
+        )
+        return (
+            ConnectorKind.ANONYMOUS_RELAY,
+            f"Ms-Exch-SMTP-Accept-Any-Recipient granted to {', '.join(grants)} ({via})",
+        )
+    if "externalauthoritative" in auth:
+        return (
+            ConnectorKind.EXTERNALLY_SECURED,
+            "AuthMechanism ExternalAuthoritative"
+            + (" with PermissionGroups ExchangeServers" if "exchangeservers" in groups else ""),
+        )
+    if "partners" in groups or c.tls_domain_capabilities:
+        what = "PermissionGroups Partners" if "partners" in groups else "TlsDomainCapabilities set"
+        return ConnectorKind.PARTNER, f"{what}: a partner/domain-secured TLS connector"
+    if "anonymoususers" in groups:
+        return (
+            ConnectorKind.INTERNAL_APP,
+            "PermissionGroups AnonymousUsers without Ms-Exch-SMTP-Accept-Any-Recipient: "
+            "accepts mail for accepted domains only",
+        )
+    if "exchangeusers" in groups and auth & {
+        "tls",
+        "basicauth",
+        "basicauthrequiretls",
+        "integrated",
+    }:
+        return (
+            ConnectorKind.AUTHENTICATED,
+            "PermissionGroups ExchangeUsers with SMTP AUTH: clients log in and belong on "
+            "Client Frontend (port 587), no custom connector needed",
+        )
+    shown = ", ".join(c.permission_groups) or "None"
+    return ConnectorKind.OTHER, f"PermissionGroups {shown}: neither relay nor default"
+
+
+def classify(
+    c: ReceiveConnector, grants: tuple[str, ...], override: RelayOverride | None
+) -> Classification:
+    """Classify one 2010 connector; ``override.migrate`` may force or stop its migration.
+
+    Only relay connectors are migrated; an internal-only connector becomes one
+    only where the override also names a method. Forcing a default, partner or
+    other connector is refused (a relay would widen what its clients may do).
+    """
+    kind, reason = _classify_properties(c, grants)
+    relay = kind in (ConnectorKind.ANONYMOUS_RELAY, ConnectorKind.EXTERNALLY_SECURED)
+    asked = override.migrate if override is not None else None
+    by_method = (
+        kind is ConnectorKind.INTERNAL_APP and override is not None and override.method is not None
+    )
+    if not c.enabled:
+        if asked and (relay or by_method):
+            return Classification(
+                c, kind, f"{reason}; disabled on 2010, migrated because the override asks", True
+            )
+        return Classification(
+            c,
+            ConnectorKind.DISABLED,
+            f"Enabled is False (otherwise: {kind.value}; {reason})",
+            False,
+        )
+    if asked is False and relay:
+        return Classification(
+            c, kind, f"{reason}; not migrated because the override says so", False
+        )
+    if asked and by_method:
+        return Classification(
+            c, kind, f"{reason}; migrated as a relay because the override sets a method", True
+        )
+    return Classification(c, kind, reason, relay)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def fit_name(name: str, suffix: str = "") -> str:
+    """``name + suffix`` cut to 64 characters, deterministically (a short stable hash marks a cut)."""
+    full = name + suffix
+    if len(full) <= MAX_NAME:
+        return full
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
+    keep = MAX_NAME - len(suffix) - len(digest) - 1
+    return name[:keep].rstrip() + "~" + digest + suffix
+
+
+def _pattern_name(pattern: str, old_name: str, server: str) -> str:
+    """Apply the name pattern; a 2010 name that already carries the pattern's words keeps its name.
+
+    ``Relay {name}`` turns ``Scanners`` into ``Relay Scanners`` but leaves
+    ``Relay Apps`` as it is (not ``Relay Relay Apps``).
+    """
+    if pattern.count("{name}") == 1 and "{server}" not in pattern:
+        prefix, _, suffix = pattern.partition("{name}")
+        low = old_name.lower()
+        if low.startswith(prefix.lower()) and low.endswith(suffix.lower()):
+            return old_name.strip()
+    # str.replace, not str.format: a 2010 name may hold braces
+    return pattern.replace("{name}", old_name).replace("{server}", server).strip()
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+def subtract(
+    ranges: Iterable[IPRange], remove: Iterable[IPRange]
+) -> tuple[list[IPRange], set[IPRange]]:
+    """Ranges minus ``remove`` (entries are split where needed); also the removals that hit something."""
+    current = list(ranges)
+    used: set[IPRange] = set()
+    for cut in remove:
+        nxt: list[IPRange] = []
+        for r in current:
+            if not r.overlaps(cut):
+                nxt.append(r)
+                continue
+            used.add(cut)
+            if r.first < cut.first:
+                nxt.append(IPRange(r.version, r.first, cut.first - 1))
+            if cut.last < r.last:
+                nxt.append(IPRange(r.version, cut.last + 1, r.last))
+        current = nxt
+    return current, used
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def _name_matches(pattern: str, host: str) -> bool:
+    p, h = pattern.strip().lower().rstrip("."), host.strip().lower().rstrip(".")
+    if p.startswith("*."):
+        head, _, rest = h.partition(".")
+        return bool(head) and rest == p[2:]
+    return p == h
+
+
+def _subject_cn(subject: str) -> str:
+    for part in subject.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip().upper() == "CN":
+            return value.strip()
+    return ""
+
+
+def certificate_for(certs: Iterable[Certificate], server: str, host: str) -> Certificate | None:
+    """The best certificate on ``server`` that names ``host`` (third-party first, latest expiry)."""
+    found = [
+        c
+        for c in certs
+        if c.server.lower() == server.lower()
+        and any(
+            _name_matches(n, host) for n in (*c.subject_alternative_names, _subject_cn(c.subject))
+        )
+    ]
+    if not found:
+        return None
+    found.sort(
+        key=lambda c: (
+            c.self_signed,
+            -(c.not_after.toordinal() if c.not_after else 0),
+            c.thumbprint,
+        )
+    )
+    return found[0]
+
+
+def tls_certificate_name(cert: Certificate) -> str:
+    """``<I>issuer<S>subject``, the form TlsCertificateName takes."""
+    return f"<I>{cert.issuer}<S>{cert.subject}"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class _Draft:
+    server: Server
+    name: str
+    named_by_user: bool
+    cls: Classification
+    ranges: list[IPRange]
+    method: RelayMethod
+    method_reason: str
+    fqdn: str
+    tls: str
+    sources: list[str]
+    sizes: list[int | None]
+
+
+def _finding(sev: Severity, code: str, where: str, message: str, fix: str = "") -> Finding:
+    return Finding(sev, code, where, message, fix)
+
+
+def _override_index(
+    inventory: Inventory,
+) -> tuple[dict[str, RelayOverride], dict[str, RelayOverride], list[RelayOverride]]:
+    by_identity: dict[str, RelayOverride] = {}
+    by_name: dict[str, RelayOverride] = {}
+    for o in inventory.policy.overrides:
+        key = o.connector.strip().lower()
+        if "\\" in key:
+            by_identity[key] = o
+        else:
+            by_name[key] = o
+    return by_identity, by_name, list(inventory.policy.overrides)
+
+
+def _choose_method(
+    cls: Classification, override: RelayOverride | None, policy_method: RelayMethod
+) -> tuple[RelayMethod, str]:
+    """Pick the relay method and say why (the trade-off is part of the reason)."""
+    if override is not None and override.method is not None:
+        m = override.method
+        return m, f"set by the override for {override.connector}; {TRADE_OFF[m]}"
+    if cls.kind is ConnectorKind.EXTERNALLY_SECURED:
+        # Like for like: a client that relied on the bypasses (large scans, sender resolved as
+        # internal) would break on the day it moves, and a migration should change one thing at
+        # a time. Converting to anonymous is recommended as a separate, tested change.
+        m = RelayMethod.EXTERNALLY_SECURED
+        return m, (
+            "kept externally secured as on 2010, so clients keep the behaviour they rely on; "
+            "convert it to anonymous relay afterwards (override method: anonymous) once the "
+            f"clients are known to stay within the size limits; {TRADE_OFF[m]}"
+        )
+    m = policy_method
+    source = "the policy default" if m is RelayMethod.ANONYMOUS else "the policy (relay.method)"
+    return m, f"{source}; {TRADE_OFF[m]}"
+
+
+def _choose_fqdn(c: ReceiveConnector, legacy: Server | None, target: Server) -> tuple[str, bool]:
+    """The Fqdn of the new connector and whether it is a service name (needs TLS by name)."""
+    own = target.fqdn or target.name
+    alias = c.fqdn.strip()
+    if not alias:
+        return own, False
+    low = alias.lower()
+    legacy_names = {legacy.fqdn.lower(), legacy.name.lower()} if legacy else set()
+    if low in legacy_names or low.split(".")[0] == c.server.lower():
+        return own, False
+    if low == own.lower():
+        return own, False
+    return alias, True
+
+
+def plan_relay(inventory: Inventory) -> RelayPlan:
+    """Classify the legacy receive connectors and plan their successors on the target servers.
+
+    Pure function of the inventory: same inventory, same plan, byte for byte.
+    """
+    findings: list[Finding] = []
+    perms = PermissionIndex(inventory.ad_permissions)
+    by_identity, by_name, all_overrides = _override_index(inventory)
+    used_overrides: set[int] = set()
+    target_names = {s.name.lower() for s in inventory.target_servers}
+    servers = {s.name.lower(): s for s in inventory.servers}
+    targets_by_site = {site.lower(): names for site, names in inventory.policy.targets_by_site}
+
+    legacy_connectors = sorted(
+        (c for c in inventory.receive_connectors if c.server.lower() not in target_names),
+        key=lambda c: c.identity.lower(),
+    )
+    classifications: list[Classification] = []
+    drafts: list[_Draft] = []
+    for c in legacy_connectors:
+        override = by_identity.get(c.identity.lower()) or by_name.get(c.name.lower())
+        if override is not None:
+            used_overrides.add(id(override))
+        cls = classify(c, perms.anonymous_relay_grants(c.identity), override)
+        classifications.append(cls)
+        if override is not None and override.migrate and not cls.migrate:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "relay.override.not-migrated",
+                    c.identity,
+                    f"the override asks to migrate '{c.identity}', but it is a "
+                    f"{cls.kind.value} connector: only relay connectors are migrated",
+                    "for an internal-only connector that should relay, set method in the override; "
+                    "otherwise remove migrate: true",
+                )
+            )
+        if not cls.migrate:
+            continue
+        drafts.extend(_drafts_for(inventory, cls, override, servers, targets_by_site, findings))
+
+    for o in all_overrides:
+        if id(o) not in used_overrides:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "relay.override.unmatched",
+                    o.connector,
+                    f"override for '{o.connector}' matches no 2010 receive connector",
+                    "write the connector's identity (SERVER\\Name) or name exactly as the export shows it",
+                )
+            )
+    connectors = _finalise(inventory, drafts, findings)
+    return RelayPlan(
+        tuple(classifications), tuple(connectors), tuple(sorted(findings, key=Finding.sort_key))
+    )
+
+
+def _drafts_for(
+    inventory: Inventory,
+    cls: Classification,
+    override: RelayOverride | None,
+    servers: dict[str, Server],
+    targets_by_site: dict[str, tuple[str, ...]],
+    findings: list[Finding],
+) -> list[_Draft]:
+    c = cls.connector
+    where = c.identity
+    legacy = servers.get(c.server.lower())
+    # targets: override, else the site policy, else the target servers of the same site
+    names: tuple[str, ...]
+    if override is not None and override.target_servers:
+        names = override.target_servers
+    else:
+        site = legacy.site if legacy else ""
+        names = targets_by_site.get(site.lower(), ()) if site else ()
+        if not names and site:
+            names = tuple(
+                s.name
+                for s in inventory.target_servers
+                if s.site.lower() == site.lower() and not s.is_edge
+            )
+            if names:
+                findings.append(
+                    _finding(
+                        Severity.INFO,
+                        "relay.target.same-site",
+                        where,
+                        f"no relay.targets entry for site '{site}'; planned on the target servers "
+                        f"of that site: {', '.join(sorted(names))}",
+                        f"add relay.targets.{site} to inventory.yaml to choose the servers",
+                    )
+                )
+    if not names:
+        site_text = (
+            f"site '{legacy.site}'" if legacy and legacy.site else "its server's site (unknown)"
+        )
+        findings.append(
+            _finding(
+                Severity.ERROR,
+                "relay.target.none",
+                where,
+                f"no target server is planned to serve relay connector '{where}' ({site_text})",
+                "add relay.targets for the site in inventory.yaml, or targets in an override for this connector",
+            )
+        )
+        return []
+    targets: list[Server] = []
+    for n in sorted(set(names), key=str.lower):
+        s = servers.get(n.lower())
+        if s is None or s.lifecycle is not Lifecycle.TARGET or s.is_edge:
+            what = (
+                "is not in the inventory"
+                if s is None
+                else (
+                    "is an Edge Transport server"
+                    if s is not None and s.is_edge
+                    else "is not a target server"
+                )
+            )
+            findings.append(
+                _finding(
+                    Severity.ERROR,
+                    "relay.target.invalid",
+                    where,
+                    f"target server '{n}' {what}",
+                    "name a 2016/2019/SE Mailbox server with lifecycle target",
+                )
+            )
+            continue
+        targets.append(s)
+
+    # ranges: the 2010 entries without %zone ones, then the override's removals and additions
+    ranges: list[IPRange] = []
+    for r in c.remote_ip_ranges:
+        if r.zone:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "relay.range.zone-dropped",
+                    where,
+                    f"'{r}%{r.zone}' is bound to interface {r.zone} of {c.server} and is not carried over",
+                    "add the client's global or unique-local address with add_ranges in an override",
+                )
+            )
+            continue
+        ranges.append(r)
+    if override is not None:
+        ranges, used = subtract(ranges, override.remove_ranges)
+        for cut in override.remove_ranges:
+            if cut not in used:
+                findings.append(
+                    _finding(
+                        Severity.WARNING,
+                        "relay.override.remove-unused",
+                        where,
+                        f"remove_ranges entry '{cut}' is not in the connector's ranges",
+                        "check the address; nothing was removed",
+                    )
+                )
+        ranges.extend(r for r in override.add_ranges if not r.zone)
+    ranges = merge_ranges(ranges)
+    if not ranges:
+        findings.append(
+            _finding(
+                Severity.ERROR,
+                "relay.range.empty",
+                where,
+                f"no remote IP range is left for '{where}'; a new connector would accept all addresses",
+                "keep at least one client range, or set migrate: false in its override",
+            )
+        )
+        return []
+    method, why = _choose_method(cls, override, inventory.policy.relay_method)
+    out: list[_Draft] = []
+    for t in targets:
+        fqdn, alias = _choose_fqdn(c, legacy, t)
+        tls = ""
+        if alias:
+            cert = certificate_for(inventory.certificates, t.name, fqdn)
+            if cert is not None:
+                tls = tls_certificate_name(cert)
+        user_name = override.name.strip() if override is not None and override.name.strip() else ""
+        name = user_name or _pattern_name(inventory.policy.relay_name_pattern, c.name, t.name)
+        out.append(
+            _Draft(
+                t,
+                name,
+                bool(user_name),
+                cls,
+                list(ranges),
+                method,
+                why,
+                fqdn,
+                tls,
+                [c.identity],
+                [c.max_message_size_bytes],
+            )
+        )
+    return out
+
+
+def _finalise(
+    inventory: Inventory, drafts: list[_Draft], findings: list[Finding]
+) -> list[PlannedConnector]:
+    """Merge drafts that meet on one target under one name, make names fit and unique, build connectors."""
+    # Only the same 2010 connector name on several legacy servers is folded together (the usual
+    # "one relay connector per server" setup); different connectors keep their own successor.
+    merged: dict[tuple[str, str, RelayMethod, str, str, str], _Draft] = {}
+    for d in drafts:
+        key = (
+            d.server.name.lower(),
+            d.name.lower(),
+            d.method,
+            d.fqdn.lower(),
+            d.tls,
+            d.cls.connector.name.lower(),
+        )
+        have = merged.get(key)
+        if have is None:
+            merged[key] = _Draft(
+                d.server,
+                d.name,
+                d.named_by_user,
+                d.cls,
+                list(d.ranges),
+                d.method,
+                d.method_reason,
+                d.fqdn,
+                d.tls,
+                list(d.sources),
+                list(d.sizes),
+            )
+        else:
+            have.ranges = merge_ranges([*have.ranges, *d.ranges])
+            have.sources.extend(d.sources)
+            have.sizes.extend(d.sizes)
+
+    existing: dict[str, dict[str, ReceiveConnector]] = {}
+    for rc in inventory.receive_connectors:
+        existing.setdefault(rc.server.lower(), {})[rc.name.lower()] = rc
+
+    out: list[PlannedConnector] = []
+    taken: dict[str, set[str]] = {}
+    for d in sorted(
+        merged.values(), key=lambda d: (d.server.name.lower(), d.sources[0].lower(), d.name.lower())
+    ):
+        server = d.server.name
+        srv_key = server.lower()
+        on_server = existing.get(srv_key, {})
+        used = taken.setdefault(srv_key, set(default_connector_names(server)))
+        source = d.sources[0]
+        name = fit_name(d.name)
+        if name != d.name:
+            findings.append(
+                _finding(
+                    Severity.INFO,
+                    "relay.name.shortened",
+                    source,
+                    f"'{d.name}' is longer than {MAX_NAME} characters; the connector on {server} is named '{name}'",
+                    "set a shorter name in an override if you prefer",
+                )
+            )
+        adopts = False
+        there = on_server.get(name.lower())
+        if (
+            there is not None
+            and name.lower() not in used
+            and there.transport_role is TransportRole.FRONTEND
+        ):
+            adopts = True
+            findings.append(
+                _finding(
+                    Severity.INFO,
+                    "relay.name.adopts-existing",
+                    f"{server}\\{name}",
+                    f"a Front End connector named '{name}' already exists on {server}; the runbook "
+                    "compares it with the plan and changes only what differs",
+                )
+            )
+        elif name.lower() in used or there is not None:
+            n = 2
+            while True:
+                candidate = fit_name(d.name, f" {n}")
+                if candidate.lower() not in used and candidate.lower() not in on_server:
+                    break
+                n += 1
+            findings.append(
+                _finding(
+                    Severity.INFO if not d.named_by_user else Severity.WARNING,
+                    "relay.name.renamed",
+                    source,
+                    f"'{name}' is already taken on {server}; the new connector is named '{candidate}'",
+                    "set a unique name in an override to choose it yourself",
+                )
+            )
+            name = candidate
+        used.add(name.lower())
+
+        bindings = [Binding(ipaddress.IPv4Address("0.0.0.0"), 25)]
+        if d.server.has_ipv6:
+            bindings.append(Binding(ipaddress.IPv6Address("::"), 25))
+        elif any(r.version == 6 for r in d.ranges):
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "relay.ipv6.no-binding",
+                    source,
+                    f"the connector carries IPv6 ranges but {server} has no IPv6 address in the "
+                    "inventory, so no [::]:25 binding is planned and IPv6 clients would fall "
+                    "through to Default Frontend",
+                    f"add {server}'s IPv6 address to the inventory, or remove the IPv6 ranges",
+                )
+            )
+        sizes = [s for s in d.sizes if s is not None]
+        size = max(sizes) if sizes else None
+        if len(set(d.sizes)) > 1:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "relay.max-size.merged",
+                    f"{server}\\{name}",
+                    "the 2010 connectors merged into it have different MaxMessageSize values; "
+                    f"the largest ({_mb(size)}) is planned",
+                    "set the size you want on the new connector after creation if it should be smaller",
+                )
+            )
+        out.append(
+            PlannedConnector(
+                server=server,
+                name=name,
+                source_identity=source,
+                bindings=tuple(bindings),
+                remote_ip_ranges=tuple(d.ranges),
+                method=d.method,
+                fqdn=d.fqdn,
+                max_message_size_bytes=size,
+                tls_certificate_name=d.tls,
+                transport_role=TransportRole.FRONTEND,
+                comment=f"Created by migrator from {source}",
+                method_reason=d.method_reason,
+                merged_from=tuple(d.sources[1:]),
+                adopts_existing=adopts,
+            )
+        )
+    out.sort(key=lambda p: (p.server.lower(), p.name.lower()))
+    return out
+
+
+def _mb(size: int | None) -> str:
+    if size is None:
+        return "unlimited or unknown"
+    mb = size / (1024 * 1024)
+    text = f"{mb:.0f}" if mb == int(mb) else f"{mb:.1f}"
+    return f"{text} MB ({size:,} bytes)"
+
+
+def describe_size(size: int | None) -> str:
+    """A message size as people read it: ``10 MB (10,485,760 bytes)``."""
+    return _mb(size)
+
+
+def size_note(planned: PlannedConnector, org: TransportConfig) -> str:
+    """What MaxMessageSize means for this connector: 2010 value, 2016 default, organisation limit."""
+    size = planned.max_message_size_bytes
+    parts: list[str] = []
+    if size is None:
+        parts.append(
+            f"2010 value unlimited or unknown: the new connector keeps the 2016 default {_mb(EXCHANGE_2016_DEFAULT_MAX_MESSAGE)}"
+        )
+    elif size == EXCHANGE_2016_DEFAULT_MAX_MESSAGE:
+        parts.append("2010 value equals the 2016 default")
+    else:
+        default_2010 = ", the 2010 default," if size == EXCHANGE_2010_DEFAULT_MAX_MESSAGE else ""
+        parts.append(
+            f"carries the 2010 value {_mb(size)}{default_2010} instead of the 2016 default "
+            f"{_mb(EXCHANGE_2016_DEFAULT_MAX_MESSAGE)}"
+        )
+    org_limit = min(
+        (v for v in (org.max_send_size_bytes, org.max_receive_size_bytes) if v is not None),
+        default=None,
+    )
+    if planned.method is RelayMethod.ANONYMOUS:
+        if org_limit is not None:
+            effective = org_limit if size is None else min(size, org_limit)
+            parts.append(
+                f"the organisation limit {_mb(org_limit)} still applies to anonymous relay: "
+                f"messages above {_mb(effective)} are refused"
+            )
+    else:
+        parts.append("externally secured: size limits are bypassed")
+    return "; ".join(parts)
