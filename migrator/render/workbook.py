@@ -1,0 +1,926 @@
+"""The project-tracking workbook (``checklist.xlsx``), written with openpyxl in write-only mode.
+
+Sheets: Overview (live COUNTIFS formulas over the Steps sheet), Steps (one row
+per step in run order, with a status list, conditional formatting and print
+setup), Relay, Relay clients, Identities, DNS, Findings, and "Removed steps"
+after a re-plan that dropped steps.
+
+Every value that comes from the inventory or from a team's old workbook is
+written as a typed value, never a formula: strings are forced to inline
+strings, so ``=HYPERLINK(...)`` or ``+cmd|' /C calc'!A0`` stays text. The only
+formulas are the Overview's, built here from fixed cell references.
+
+Write-only mode streams rows, so a plan of 100,000 steps fits in little
+memory; the file is written to a temporary name beside the target and renamed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+from openpyxl.workbook.properties import CalcProperties
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+from openpyxl.writer.excel import ExcelWriter
+
+from migrator.model import Finding
+from migrator.plan.steps import MigrationPlan, Owner, Phase, Step
+from migrator.tracking.model import (
+    NEW_MARK,
+    REMOVED_HEADERS,
+    REMOVED_SHEET,
+    STATUS_CHOICES,
+    STEP_HEADERS,
+    STEPS_SHEET,
+    CarryOver,
+    CellValue,
+    Status,
+    StepTracking,
+)
+
+# --------------------------------------------------------------------------- input rows
+
+
+@dataclass(frozen=True)
+class RelayRow:
+    """One old relay connector and what replaces it."""
+
+    old_connector: str
+    """The 2010 connector, ``SERVER\\Name``."""
+    new_connectors: tuple[str, ...]
+    """Connectors created for it on the new servers, ``SERVER\\Name``."""
+    ranges: tuple[str, ...]
+    """Remote IP ranges carried over (as written in the inventory)."""
+    method: str
+    """How relay is granted (anonymous relay permission, externally secured, authenticated)."""
+    findings: tuple[str, ...] = ()
+    """Findings about this connector, one line each."""
+
+
+@dataclass(frozen=True)
+class RelayClientRow:
+    """A client (range or address) that relays through a connector."""
+
+    connector: str
+    """Connector it uses, ``SERVER\\Name``."""
+    address: str
+    """IP address, range or CIDR block."""
+    host_names: tuple[str, ...] = ()
+    """Host names known for it (reverse DNS, inventory)."""
+    last_seen: dt.datetime | None = None
+    """Last time the scanned protocol logs show it (None where logs were not scanned)."""
+    messages: int | None = None
+    """Messages seen in the scanned logs (None where logs were not scanned)."""
+    note: str = ""
+    """Anything else to know (e.g. not seen in logs: candidate to drop)."""
+
+
+@dataclass(frozen=True)
+class IdentityRow:
+    """Soft/hard match outcome for one user."""
+
+    user: str
+    """User principal name (or the best identifier known)."""
+    on_premises: str
+    """On-premises object (sAMAccountName or distinguished name)."""
+    cloud: str
+    """Matching Entra ID object, or empty."""
+    outcome: str
+    """Match outcome (soft match, hard match, conflict, no match...)."""
+    fix: str = ""
+    """What to change before synchronisation, or empty."""
+
+
+@dataclass(frozen=True)
+class DnsRow:
+    """One DNS record before and after the cut-over."""
+
+    name: str
+    """Record name (``contoso.com``)."""
+    record_type: str
+    """``MX``, ``TXT`` (SPF), ``A``, ``CNAME``..."""
+    before: str
+    """Value before the change."""
+    after: str
+    """Value after the change."""
+    ttl_before: int | None = None
+    """TTL in seconds before (None where unknown)."""
+    ttl_after: int | None = None
+    """TTL in seconds to set (None where unchanged)."""
+    note: str = ""
+    """When and why (e.g. lower the TTL two days before)."""
+
+
+@dataclass(frozen=True)
+class WorkbookData:
+    """Everything the tracking workbook shows."""
+
+    plan: MigrationPlan
+    """The plan: steps in run order and their schedule."""
+    findings: Sequence[Finding] = ()
+    """Every check finding."""
+    relay_rows: Sequence[RelayRow] = ()
+    """Old relay connector -> new connectors."""
+    relay_client_rows: Sequence[RelayClientRow] = ()
+    """Relay clients per connector."""
+    identity_rows: Sequence[IdentityRow] = ()
+    """Per-user identity match outcome."""
+    dns_rows: Sequence[DnsRow] = ()
+    """DNS records before and after."""
+    carry: CarryOver | None = None
+    """Tracking carried over from an old workbook (None for a first plan)."""
+    max_next_steps: int = 25
+    """How many next steps the Overview lists."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Further Overview facts (label -> value), e.g. the inventory folder."""
+
+
+# --------------------------------------------------------------------------- sheet layout
+
+_STEP_WIDTHS: dict[str, tuple[float, bool]] = {
+    "ID": (38, False),
+    "Phase": (13, False),
+    "Wave": (7, False),
+    "Title": (48, True),
+    "Server/domain/object": (28, True),
+    "Owner": (20, True),
+    "Runs in": (22, True),
+    "Runbook": (30, True),
+    "Section": (30, True),
+    "Prerequisites": (38, True),
+    "Planned start": (17, False),
+    "Planned finish": (17, False),
+    "Critical": (9, False),
+    "Status": (13, False),
+    "Done date": (12, False),
+    "Done by": (16, False),
+    "Notes": (40, True),
+    "Plan change": (12, False),
+    "Removed from": (24, True),
+}
+"""Width and wrapping per column of the Steps and Removed steps sheets."""
+
+STEP_COLUMNS = tuple((h, *_STEP_WIDTHS[h]) for h in STEP_HEADERS)
+"""Steps sheet columns: header, width, wrapped."""
+REMOVED_COLUMNS = tuple((h, *_STEP_WIDTHS[h]) for h in REMOVED_HEADERS)
+"""Removed steps sheet columns: header, width, wrapped."""
+STEPS_TABLE = "StepsTable"
+"""Name of the Excel table on the Steps sheet."""
+
+_COL = {name: get_column_letter(i) for i, name in enumerate(STEP_HEADERS, 1)}
+
+_DATE = "yyyy-mm-dd"
+_DATETIME = "yyyy-mm-dd hh:mm"
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_TOP = Alignment(vertical="top")
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=14)
+
+# Characters XML 1.0 cannot hold (openpyxl refuses them); they become U+FFFD.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MAX_CELL = 32767
+
+
+def cell_text(value: str) -> str:
+    """``value`` made storable in a cell: illegal XML characters replaced, cut at Excel's limit.
+
+    Line ends become LF: XML readers turn a raw CR into LF anyway, so saying so here
+    keeps what is written equal to what is read back.
+    """
+    text = _ILLEGAL.sub("\ufffd", value.replace("\r\n", "\n").replace("\r", "\n"))
+    if len(text) > _MAX_CELL:
+        text = text[: _MAX_CELL - 1] + "\u2026"
+    return text
+
+
+class _Cells:
+    """Makes write-only cells with a shared set of styles (each style is registered once)."""
+
+    def __init__(self, ws: WriteOnlyWorksheet) -> None:
+        self.ws = ws
+        self._templates: dict[tuple[str, str], Cell] = {}
+
+    def style_id(self, kind: str, fmt: str = "") -> int:
+        """Index of the cell format for ``kind`` and number format ``fmt`` (registered once)."""
+        template = self._template(kind, fmt)
+        sid: int = template.style_id
+        return sid
+
+    def _styled(self, kind: str, fmt: str) -> Cell:
+        cell = WriteOnlyCell(self.ws)
+        cell._style = copy(self._template(kind, fmt)._style)
+        return cell
+
+    def _template(self, kind: str, fmt: str) -> Cell:
+        template = self._templates.get((kind, fmt))
+        if template is None:
+            template = WriteOnlyCell(self.ws)
+            template.alignment = _WRAP if kind == "wrap" else _TOP
+            if kind == "bold":
+                template.font = _BOLD
+            elif kind == "title":
+                template.font = _TITLE
+            if fmt:
+                template.number_format = fmt
+            self._templates[(kind, fmt)] = template
+        return template
+
+    def value(
+        self, value: CellValue | None, kind: str = "top", fmt: str = "", keep: bool = False
+    ) -> Cell | None:
+        """A cell holding ``value`` as data (strings never become formulas).
+
+        An empty value gives no cell, or with ``keep`` an empty cell that already
+        has the column's style, for the columns the team types into.
+        """
+        if value is None or value == "":
+            return self._styled(kind, fmt) if keep else None
+        if isinstance(value, str):
+            cell = self._styled(kind, fmt)
+            cell.value = cell_text(value)
+            # openpyxl takes a leading "=" for a formula and "#N/A" for an error: force text.
+            cell.data_type = "s"
+            return cell
+        if isinstance(value, bool):
+            cell = self._styled(kind, fmt)
+            cell.value = value
+            return cell
+        if isinstance(value, dt.datetime):
+            cell = self._styled(kind, fmt or _DATETIME)
+            cell.value = value.replace(tzinfo=None)
+            return cell
+        if isinstance(value, dt.date):
+            cell = self._styled(kind, fmt or _DATE)
+            cell.value = value
+            return cell
+        cell = self._styled(kind, fmt)
+        cell.value = value
+        return cell
+
+    def formula(self, formula: str, fmt: str = "", kind: str = "top") -> Cell:
+        """A cell holding one of the Overview's own formulas (never inventory data)."""
+        cell = self._styled(kind, fmt)
+        cell.value = formula
+        cell.data_type = "f"
+        return cell
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How one column of a data table is written."""
+
+    kind: str = "top"
+    """Cell format: ``top`` or ``wrap``."""
+    fmt: str = ""
+    """Number format, if any (dates get a date format anyway)."""
+    keep: bool = False
+    """Write an empty styled cell when there is no value (columns the team types into)."""
+
+
+class _RowStream:
+    """The data rows of one sheet, streamed to a temporary file as SpreadsheetML.
+
+    openpyxl's write-only cells cost about 25 us each, too slow for 100,000
+    steps of 18 columns; these rows are formatted directly and spliced into
+    the sheet openpyxl writes (header, table, validation, formatting). Every
+    string is an inline string and there is no way to write a formula here,
+    so inventory text can never become one.
+    """
+
+    def __init__(self, cells: _Cells, columns: Sequence[_Column], first_row: int = 2) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by save_workbook)
+        self._row = first_row
+        self._buffer: list[str] = []
+        self._columns = list(columns)
+        self._cells = cells
+        self._letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+        self._styles: dict[tuple[int, str], int] = {}
+
+    def _sid(self, col: int, value_type: str) -> int:
+        key = (col, value_type)
+        sid = self._styles.get(key)
+        if sid is None:
+            c = self._columns[col]
+            fmt = c.fmt or {"datetime": _DATETIME, "date": _DATE}.get(value_type, "")
+            sid = self._styles[key] = self._cells.style_id(c.kind, fmt)
+        return sid
+
+    def append(self, values: Sequence[CellValue | None]) -> None:
+        """Write one row (``values`` in column order; None or "" for an empty cell)."""
+        r = self._row
+        self._row += 1
+        parts = [f'<row r="{r}">']
+        for i, value in enumerate(values):
+            ref = f"{self._letters[i]}{r}"
+            if value is None or value == "":
+                if self._columns[i].keep:
+                    parts.append(f'<c r="{ref}" s="{self._sid(i, "")}"/>')
+            elif isinstance(value, str):
+                text = cell_text(value)
+                space = ' xml:space="preserve"' if text != text.strip() else ""
+                parts.append(
+                    f'<c r="{ref}" s="{self._sid(i, "")}" t="inlineStr">'
+                    f"<is><t{space}>{xml_escape(text)}</t></is></c>"
+                )
+            elif isinstance(value, bool):
+                parts.append(f'<c r="{ref}" s="{self._sid(i, "")}" t="b"><v>{int(value)}</v></c>')
+            elif isinstance(value, dt.datetime):
+                serial = to_excel(value.replace(tzinfo=None))
+                parts.append(f'<c r="{ref}" s="{self._sid(i, "datetime")}"><v>{serial!r}</v></c>')
+            elif isinstance(value, dt.date):
+                parts.append(
+                    f'<c r="{ref}" s="{self._sid(i, "date")}"><v>{to_excel(value)!r}</v></c>'
+                )
+            elif isinstance(value, int) or math.isfinite(value):
+                parts.append(f'<c r="{ref}" s="{self._sid(i, "")}"><v>{value!r}</v></c>')
+            else:  # nan or infinity: Excel has no such number; keep the text
+                parts.append(
+                    f'<c r="{ref}" s="{self._sid(i, "")}" t="inlineStr"><is><t>{value!r}</t></is></c>'
+                )
+        parts.append("</row>")
+        self._buffer.append("".join(parts))
+        if len(self._buffer) >= 2000:
+            self.flush()
+
+    def flush(self) -> None:
+        """Move buffered rows to the temporary file."""
+        if self._buffer:
+            self.file.write("".join(self._buffer).encode("utf-8"))
+            self._buffer.clear()
+
+
+@dataclass
+class _Book:
+    """A workbook being built: openpyxl's write-only workbook and the rows streamed per sheet."""
+
+    wb: Workbook
+    """The workbook (sheets, styles, tables, validation, formatting, small sheets' cells)."""
+    rows: list[tuple[WriteOnlyWorksheet, _RowStream]] = field(default_factory=list)
+    """Sheets and their streamed data rows."""
+
+    def stream(
+        self, ws: WriteOnlyWorksheet, cells: _Cells, columns: Sequence[_Column]
+    ) -> _RowStream:
+        """A row stream for ``ws``, spliced into it on save."""
+        stream = _RowStream(cells, columns)
+        self.rows.append((ws, stream))
+        return stream
+
+
+def _setup_table_sheet(
+    ws: WriteOnlyWorksheet, columns: Sequence[tuple[str, float, bool]], landscape: bool = True
+) -> None:
+    for i, (_, width, _wrap) in enumerate(columns, 1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "B2" if columns and columns[0][0] == "ID" else "A2"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+
+
+def _add_table(
+    ws: WriteOnlyWorksheet, name: str, headers: Sequence[str], rows: int, style: str
+) -> str:
+    """Add an Excel table over the header and ``rows`` data rows; returns its range.
+
+    The table carries its own auto-filter; the sheet gets none, because a
+    sheet filter over the same cells makes Excel repair the file.
+    """
+    last = get_column_letter(len(headers))
+    ref = f"A1:{last}{max(rows, 1) + 1}"
+    table = Table(displayName=name, ref=ref, autoFilter=AutoFilter(ref=ref))
+    # Write-only sheets cannot read headers back, so the columns are named here.
+    table.tableColumns = [TableColumn(id=i, name=h) for i, h in enumerate(headers, 1)]
+    table.tableStyleInfo = TableStyleInfo(name=style, showRowStripes=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "add table columns manually": done above
+        ws.add_table(table)
+    return ref
+
+
+def _table_sheet(
+    book: _Book,
+    title: str,
+    table_name: str,
+    columns: Sequence[tuple[str, float, bool]],
+    rows: Sequence[Sequence[CellValue | None]],
+) -> WriteOnlyWorksheet:
+    """A sheet holding one table of plain values."""
+    ws: WriteOnlyWorksheet = book.wb.create_sheet(title)
+    _setup_table_sheet(ws, columns)
+    _add_table(ws, table_name, [c[0] for c in columns], len(rows), "TableStyleMedium2")
+    cells = _Cells(ws)
+    ws.append([cells.value(c[0], "bold") for c in columns])
+    stream = book.stream(ws, cells, [_Column("wrap" if c[2] else "top") for c in columns])
+    for row in rows:
+        stream.append(row)
+    return ws
+
+
+def _lines(values: Iterable[str]) -> str:
+    return "\n".join(values)
+
+
+# --------------------------------------------------------------------------- the sheets
+
+
+def _next_steps(data: WorkbookData) -> list[Step]:
+    """Steps that can start given the carried-over status: all prerequisites Done or Skipped."""
+    kept = data.carry.kept if data.carry else {}
+
+    def status(step_id: str) -> Status:
+        row = kept.get(step_id)
+        return row.status if row else Status.NOT_STARTED
+
+    out = []
+    for step in data.plan.steps:
+        if status(step.id) is not Status.NOT_STARTED:
+            continue
+        if all(status(p).resolved for p in step.prerequisites):
+            out.append(step)
+            if len(out) >= data.max_next_steps:
+                break
+    return out
+
+
+def _critical_minutes(plan: MigrationPlan) -> int:
+    total = 0
+    for step_id in plan.critical_path:
+        step = plan.step(step_id)
+        total += step.duration_minutes + step.wait_minutes
+    return total
+
+
+def _duration_text(minutes: int) -> str:
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    parts.append(f"{hours} h {mins:02d} min")
+    return " ".join(parts)
+
+
+_STATUS_HEADERS = ("In progress", "Done", "Blocked", "Skipped")
+
+
+def _write_overview(wb: Workbook, data: WorkbookData) -> None:
+    ws: WriteOnlyWorksheet = wb.create_sheet("Overview")
+    for letter, width in zip("ABCDEFGHI", (30, 11, 12, 12, 10, 10, 10, 10, 50), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.page_setup.orientation = "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    c = _Cells(ws)
+    plan = data.plan
+    steps_col = {k: f"{STEPS_SHEET}!${v}:${v}" for k, v in _COL.items()}
+    row = 0
+
+    def put(*values: Cell | None) -> int:
+        nonlocal row
+        ws.append(list(values))
+        row += 1
+        return row
+
+    put(c.value("Migration checklist", "title"))
+    put(c.value("Organisation", "bold"), c.value(plan.organisation))
+    put(c.value("Plan date", "bold"), c.value(plan.plan_date))
+    put(c.value("Planned finish", "bold"), c.value(plan.finish))
+    put(
+        c.value("Critical path", "bold"),
+        c.value(len(plan.critical_path)),
+        c.value(f"steps, {_duration_text(_critical_minutes(plan))} with waits"),
+    )
+    total_row = put(
+        c.value("Steps", "bold"),
+        c.formula(f'=COUNTIFS({steps_col["ID"]},"?*")-1'),
+    )
+    put(
+        c.value("Done or skipped", "bold"),
+        c.formula(
+            f'=COUNTIFS({steps_col["Status"]},"Done")+COUNTIFS({steps_col["Status"]},"Skipped")'
+        ),
+        c.formula(f"=IF(B{total_row}=0,0,B{total_row + 1}/B{total_row})", "0%"),
+    )
+    if data.carry is not None:
+        put(
+            c.value("Since the previous workbook", "bold"),
+            c.value(len(data.carry.new_step_ids)),
+            c.value("new steps (marked 'new' in column Plan change)"),
+        )
+        put(
+            None,
+            c.value(len(data.carry.removed)),
+            c.value(f"removed steps (see sheet '{REMOVED_SHEET}')"),
+        )
+        put(c.value("Tracking carried over from", "bold"), c.value(data.carry.source))
+    for label, value in sorted(data.extra.items()):
+        put(c.value(label, "bold"), c.value(value))
+    put(c.value("Counts update from the Steps sheet; Done and Skipped count as done."))
+
+    def summary(title: str, key_column: str, keys: Sequence[str]) -> None:
+        put()
+        header = put(
+            *(
+                c.value(h, "bold")
+                for h in (title, "Steps", "Not started", *_STATUS_HEADERS, "% done")
+            )
+        )
+        first = header + 1
+        for key in keys:
+            r = row + 1
+            in_key = f"{steps_col[key_column]},$A{r}"
+            counts = [
+                c.formula(f"=COUNTIFS({in_key},{steps_col['Status']},{col}${header})")
+                for col in "DEFG"
+            ]
+            put(
+                c.value(key),
+                c.formula(f"=COUNTIFS({in_key})"),
+                c.formula(f"=B{r}-SUM(D{r}:G{r})"),
+                *counts,
+                c.formula(f"=IF(B{r}=0,0,(E{r}+G{r})/B{r})", "0%"),
+            )
+        last = row
+        r = row + 1
+        put(
+            c.value("Total", "bold"),
+            *(c.formula(f"=SUM({col}{first}:{col}{last})", kind="bold") for col in "BCDEFG"),
+            c.formula(f"=IF(B{r}=0,0,(E{r}+G{r})/B{r})", "0%", kind="bold"),
+        )
+
+    present_phases = {s.phase for s in plan.steps}
+    summary("Phase", "Phase", [p.value for p in Phase if p in present_phases])
+    present_owners = {s.owner for s in plan.steps}
+    summary("Owner", "Owner", [o.value for o in Owner if o in present_owners])
+
+    put()
+    put(
+        c.value(
+            "Next steps when this workbook was written (run 'migrator status' for the current list)",
+            "bold",
+        )
+    )
+    put(
+        *(
+            c.value(h, "bold")
+            for h in ("ID", "Wave", "Planned start", "Owner", "", "", "", "", "Title")
+        )
+    )
+    nexts = _next_steps(data)
+    for step in nexts:
+        sched = plan.schedule.get(step.id)
+        put(
+            c.value(step.id),
+            c.value(sched.wave if sched else None),
+            c.value(sched.start if sched else None),
+            c.value(step.owner.value),
+            None,
+            None,
+            None,
+            None,
+            c.value(step.title, "wrap"),
+        )
+    if not nexts:
+        put(c.value("none: every step is done, skipped, started or waiting for a prerequisite"))
+
+
+def _write_steps(book: _Book, data: WorkbookData) -> None:
+    ws: WriteOnlyWorksheet = book.wb.create_sheet(STEPS_SHEET)
+    carry = data.carry
+    extra_columns = carry.extra_columns if carry else ()
+    columns = list(STEP_COLUMNS) + [(name, 18, True) for name in extra_columns]
+    headers = [c[0] for c in columns]
+    _setup_table_sheet(ws, columns)
+    n = len(data.plan.steps)
+    ref = _add_table(ws, STEPS_TABLE, headers, n, "TableStyleLight9")
+    last_row = max(n, 1) + 1
+
+    status = _COL["Status"]
+    dv = DataValidation(
+        type="list",
+        formula1='"' + ",".join(s.value for s in Status) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Unknown status",
+        error=f"Choose one of: {STATUS_CHOICES}",
+        showInputMessage=False,
+    )
+    dv.add(f"{status}2:{status}{last_row}")
+    ws.data_validations.append(dv)
+
+    done_date = _COL["Done date"]
+    date_dv = DataValidation(
+        type="date",
+        operator="greaterThan",
+        formula1="1",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Not a date",
+        error="Type a date such as 2026-12-01",
+    )
+    date_dv.add(f"{done_date}2:{done_date}{last_row}")
+    ws.data_validations.append(date_dv)
+
+    # Green for Done, red for Blocked, amber for a step not finished by its planned finish.
+    # TODAY() appears only here, in formatting: the data never depends on the clock.
+    whole = ref.replace("A1:", "A2:")
+    finish = _COL["Planned finish"]
+    rules = (
+        (f'${status}2="Done"', "C6EFCE", "006100"),
+        (f'${status}2="Blocked"', "FFC7CE", "9C0006"),
+        (
+            f'AND(${status}2<>"Done",${status}2<>"Skipped",ISNUMBER(${finish}2),${finish}2<TODAY())',
+            "FFEB9C",
+            "9C5700",
+        ),
+    )
+    for formula, fill, font in rules:
+        ws.conditional_formatting.add(
+            whole,
+            FormulaRule(
+                formula=[formula],
+                fill=PatternFill(start_color=fill, end_color=fill, fill_type="solid"),
+                font=Font(color=font),
+                stopIfTrue=True,
+            ),
+        )
+
+    c = _Cells(ws)
+    ws.append([c.value(h, "bold") for h in headers])
+    top, wrap = _Column(), _Column("wrap")
+    stream = book.stream(
+        ws,
+        c,
+        [
+            *(wrap if _STEP_WIDTHS[h][1] else top for h in STEP_HEADERS[:14]),
+            _Column(fmt=_DATE, keep=True),  # Done date
+            _Column(keep=True),  # Done by
+            _Column("wrap", keep=True),  # Notes
+            top,  # Plan change
+            *(wrap for _ in extra_columns),
+        ],
+    )
+    kept = carry.kept if carry else {}
+    new_ids = set(carry.new_step_ids) if carry else set()
+    not_started = Status.NOT_STARTED.value
+    for step in data.plan.steps:
+        sched = data.plan.schedule.get(step.id)
+        old = kept.get(step.id)
+        extras = dict(old.extra) if old else {}
+        stream.append(
+            [
+                step.id,
+                step.phase.value,
+                sched.wave if sched else None,
+                step.title,
+                step.target,
+                step.owner.value,
+                step.runs_in.value,
+                step.runbook,
+                f"region STEP {step.id}" if step.runbook else "",
+                _lines(step.prerequisites),
+                sched.start if sched else None,
+                sched.finish if sched else None,
+                "yes" if sched and sched.critical else "",
+                old.status.value if old else not_started,
+                old.done_date if old else None,
+                old.done_by if old else "",
+                old.notes if old else "",
+                NEW_MARK if step.id in new_ids else "",
+                *(extras.get(name) for name in extra_columns),
+            ]
+        )
+
+
+def _write_removed(book: _Book, carry: CarryOver) -> None:
+    extra_columns = [c for c in carry.extra_columns if c not in REMOVED_HEADERS]
+    for row in carry.removed:
+        for name, _ in row.extra:
+            if name not in extra_columns and name not in REMOVED_HEADERS:
+                extra_columns.append(name)
+    columns = list(REMOVED_COLUMNS) + [(name, 18, True) for name in extra_columns]
+
+    def cells(s: StepTracking) -> list[CellValue | None]:
+        extras = dict(s.extra)
+        # A step removed by an earlier re-plan keeps the workbook it was removed from.
+        removed_from = extras.get("Removed from") or carry.source
+        return [
+            s.step_id,
+            s.phase,
+            s.title,
+            _lines(s.prerequisites),
+            s.status.value,
+            s.done_date,
+            s.done_by,
+            s.notes,
+            removed_from,
+            *(extras.get(name) for name in extra_columns),
+        ]
+
+    _table_sheet(
+        book, REMOVED_SHEET, "RemovedStepsTable", columns, [cells(s) for s in carry.removed]
+    )
+
+
+def _write_data_sheets(book: _Book, data: WorkbookData) -> None:
+    _table_sheet(
+        book,
+        "Relay",
+        "RelayTable",
+        (
+            ("Old connector", 34, True),
+            ("New connectors", 40, True),
+            ("Remote IP ranges", 30, True),
+            ("Method", 30, True),
+            ("Findings", 60, True),
+        ),
+        [
+            (
+                r.old_connector,
+                _lines(r.new_connectors),
+                _lines(r.ranges),
+                r.method,
+                _lines(r.findings),
+            )
+            for r in data.relay_rows
+        ],
+    )
+    _table_sheet(
+        book,
+        "Relay clients",
+        "RelayClientsTable",
+        (
+            ("Connector", 34, True),
+            ("Address or range", 26, False),
+            ("Host names", 36, True),
+            ("Last seen", 17, False),
+            ("Messages", 11, False),
+            ("Note", 50, True),
+        ),
+        [
+            (r.connector, r.address, _lines(r.host_names), r.last_seen, r.messages, r.note)
+            for r in data.relay_client_rows
+        ],
+    )
+    _table_sheet(
+        book,
+        "Identities",
+        "IdentitiesTable",
+        (
+            ("User", 34, True),
+            ("On-premises object", 34, True),
+            ("Cloud object", 34, True),
+            ("Outcome", 20, True),
+            ("Fix", 60, True),
+        ),
+        [(r.user, r.on_premises, r.cloud, r.outcome, r.fix) for r in data.identity_rows],
+    )
+    _table_sheet(
+        book,
+        "DNS",
+        "DnsTable",
+        (
+            ("Name", 28, True),
+            ("Type", 7, False),
+            ("Before", 44, True),
+            ("After", 44, True),
+            ("TTL before (s)", 14, False),
+            ("TTL after (s)", 14, False),
+            ("Note", 44, True),
+        ),
+        [
+            (r.name, r.record_type, r.before, r.after, r.ttl_before, r.ttl_after, r.note)
+            for r in data.dns_rows
+        ],
+    )
+    _table_sheet(
+        book,
+        "Findings",
+        "FindingsTable",
+        (
+            ("Severity", 10, False),
+            ("Code", 30, False),
+            ("Where", 40, True),
+            ("Message", 60, True),
+            ("Fix", 60, True),
+        ),
+        [
+            (f.severity.value, f.code, f.where, f.message, f.fix)
+            for f in sorted(data.findings, key=Finding.sort_key)
+        ],
+    )
+
+
+def build_workbook(data: WorkbookData) -> _Book:
+    """The whole workbook, ready to save once."""
+    book = _Book(Workbook(write_only=True))
+    # Excel recomputes the Overview formulas on open (openpyxl stores no cached results).
+    book.wb.calculation = CalcProperties(fullCalcOnLoad=True)
+    _write_overview(book.wb, data)
+    _write_steps(book, data)
+    if data.carry is not None and data.carry.removed:
+        _write_removed(book, data.carry)
+    _write_data_sheets(book, data)
+    return book
+
+
+class _FixedTimeZip(zipfile.ZipFile):
+    """A zip whose entries all carry one timestamp, so the same plan gives the same bytes.
+
+    It also splices each sheet's streamed rows into the sheet openpyxl wrote.
+    """
+
+    date_time: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
+    rows: tuple[tuple[WriteOnlyWorksheet, _RowStream], ...] = ()
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self.date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    def writestr(  # type: ignore[override]
+        self, zinfo_or_arcname: str | zipfile.ZipInfo, data: str | bytes, *args: object
+    ) -> None:
+        name = zinfo_or_arcname if isinstance(zinfo_or_arcname, str) else zinfo_or_arcname.filename
+        super().writestr(self._info(name), data)
+
+    def write(  # type: ignore[override]
+        self, filename: str, arcname: str | None = None, *args: object
+    ) -> None:
+        name = arcname or filename
+        # openpyxl numbers the sheet parts while saving, so match them by part name now.
+        stream = next((st for ws, st in self.rows if ws.path[1:] == name), None)
+        with open(filename, "rb") as src, self.open(self._info(name), "w") as dst:
+            if stream is None:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                return
+            # The sheet openpyxl wrote holds the header row only; the data rows go after it.
+            head, end, tail = src.read().partition(b"</sheetData>")
+            if not end:
+                raise RuntimeError(f"no </sheetData> in {name}")  # openpyxl always writes one
+            dst.write(head)
+            stream.flush()
+            stream.file.seek(0)
+            shutil.copyfileobj(stream.file, dst, 1 << 20)
+            dst.write(end + tail)
+
+
+def save_workbook(book: _Book, target: str | os.PathLike[str], when: dt.date) -> None:
+    """Save ``book`` with ``when`` as its creation/modification time (never the clock)."""
+    wb = book.wb
+    stamp = dt.datetime(when.year, when.month, when.day)
+    wb.properties.creator = "migrator"
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    try:
+        with _FixedTimeZip(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            archive.date_time = (max(when.year, 1980), when.month, when.day, 0, 0, 0)
+            archive.rows = tuple(book.rows)
+            ExcelWriter(wb, archive).save()
+    finally:
+        for _, stream in book.rows:
+            stream.file.close()
+
+
+def write_workbook(path: Path, data: WorkbookData) -> None:
+    """Write the tracking workbook to ``path`` atomically (temporary file in the same folder + rename).
+
+    An interrupted write leaves the old file (or none) in place, never half a workbook.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = build_workbook(data)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_workbook(book, tmp, data.plan.plan_date)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
