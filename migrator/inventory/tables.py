@@ -423,6 +423,10 @@ def _servers(table: RawTable, out: Converted) -> None:
                 _, build = version_of(exsetup)
             except ValueError as exc:
                 r.fail("exsetupversion", str(exc))
+        elif version is ExchangeVersion.EX2010:
+            # AdminDisplayVersion stops at the service pack (14.3.123.4 on every SP3 server):
+            # without ExSetup.exe's file version the update rollup is unknown, not old.
+            build = ""
         try:
             roles = parse_roles(r.cell("serverrole"))
         except ValueError as exc:
@@ -440,10 +444,10 @@ def _servers(table: RawTable, out: Converted) -> None:
         if version is ExchangeVersion.EX2010 and not exsetup:
             out.findings.append(
                 Finding(
-                    Severity.INFO,
+                    Severity.WARNING,
                     "inventory.build-unknown",
                     str(rec.where(r.name("admindisplayversion"))),
-                    f"server '{name}': AdminDisplayVersion does not show the 2010 update rollup",
+                    f"server '{name}': AdminDisplayVersion does not show the 2010 update rollup, so the coexistence prerequisite (SP3 RU11 or later) cannot be judged",
                     "add the ExSetupVersion column (file version of ExSetup.exe), see docs/inventory.md",
                 )
             )

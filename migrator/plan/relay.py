@@ -544,6 +544,10 @@ def _drafts_for(
                         f"add relay.targets.{site} to inventory.yaml to choose the servers",
                     )
                 )
+    if not names and not inventory.target_servers:
+        # A fresh collection has no targets yet: check warns once (inventory.no-targets)
+        # and plan refuses (pipeline), rather than one error per connector here.
+        return []
     if not names:
         site_text = (
             f"site '{legacy.site}'" if legacy and legacy.site else "its server's site (unknown)"

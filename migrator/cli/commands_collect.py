@@ -1,0 +1,35 @@
+"""``migrator collect-script``: write the inventory collector scripts out of the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migrator.cli import app, out
+from migrator.errors import MigratorError
+from migrator.render.collect import write_collect_scripts
+
+
+@app.command("collect-script")
+def collect_script(
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Folder to write the two collector scripts into."),
+    ] = Path("."),
+) -> None:
+    """Write Export-MigratorInventory.ps1 (Exchange 2010 shell) and Export-MigratorCloudInventory.ps1 (Graph)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MigratorError(f"--out '{out_dir}' is a file; expected a folder")
+    try:
+        paths = write_collect_scripts(out_dir)
+    except OSError as exc:
+        raise MigratorError(f"--out '{out_dir}': cannot write ({exc.strerror or exc})") from exc
+    for path in paths:
+        out.print(f"wrote {path}", markup=False)
+    out.print(
+        "run Export-MigratorInventory.ps1 in the Exchange 2010 Management Shell and "
+        "Export-MigratorCloudInventory.ps1 with Microsoft Graph PowerShell; see docs/collect.md",
+        markup=False,
+    )
