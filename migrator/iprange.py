@@ -106,7 +106,7 @@ class IPRange:
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The smallest list of CIDR blocks that covers exactly this range."""
-        return list(ipaddress.summarize_address_range(self.first_address, self.last_address))  # type: ignore[arg-type]
+        return list(ipaddress.summarize_address_range(self.first_address, self.last_address))
 
     def contains(self, other: IPRange) -> bool:
         """Whether every address of ``other`` is in this range."""

@@ -91,7 +91,7 @@ class ExchangeVersion(enum.Enum):
     @property
     def label(self) -> str:
         """Human name, e.g. ``Exchange 2016`` or ``Exchange SE``."""
-        return f"Exchange {self.value}" if self.value == "SE" else f"Exchange {self.value}"
+        return f"Exchange {self.value}"
 
 
 class ServerRole(enum.Enum):
@@ -219,7 +219,9 @@ class Binding:
         else:
             addr, _, port = raw.rpartition(":")
         if not addr or not port.isdigit():
-            raise ValueError(f"'{raw}' is not a binding; expected address:port such as 0.0.0.0:25 or [::]:25")
+            raise ValueError(
+                f"'{raw}' is not a binding; expected address:port such as 0.0.0.0:25 or [::]:25"
+            )
         number = int(port)
         if not 0 < number < 65536:
             raise ValueError(f"'{raw}' has port {number}; expected a port from 1 to 65535")
@@ -231,7 +233,11 @@ class Binding:
         return int(self.address) == 0
 
     def __str__(self) -> str:
-        return f"[{self.address}]:{self.port}" if self.address.version == 6 else f"{self.address}:{self.port}"
+        return (
+            f"[{self.address}]:{self.port}"
+            if self.address.version == 6
+            else f"{self.address}:{self.port}"
+        )
 
 
 @dataclass(frozen=True)
@@ -489,7 +495,16 @@ class OnPremUser:
     def has_mailbox(self) -> bool:
         """Whether the user has an on-premises mailbox (not a remote mailbox)."""
         rtd = self.recipient_type_details
-        return rtd in {"UserMailbox", "1", "SharedMailbox", "4", "RoomMailbox", "16", "EquipmentMailbox", "32"}
+        return rtd in {
+            "UserMailbox",
+            "1",
+            "SharedMailbox",
+            "4",
+            "RoomMailbox",
+            "16",
+            "EquipmentMailbox",
+            "32",
+        }
 
 
 @dataclass(frozen=True)
