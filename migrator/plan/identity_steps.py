@@ -1,0 +1,230 @@
+"""Plan steps for the identity phase: per batch, prepare -> sync -> verify.
+
+Each batch's users are in one CSV (``identity/batch-001.csv``, written by
+``migrator.render.identity_report.write_identity_batches``); the runbook
+steps read it, so a 300,000-user plan is a few hundred steps, not
+300,000 commands. Steps run in three runbooks, by where they run:
+``runbooks/40-identity/ad.ps1`` (AD module on an admin host),
+``graph.ps1`` (Microsoft Graph PowerShell) and ``adsync.ps1`` (the Entra
+Connect server).
+
+Order inside a batch: remove admin roles (manual, only if any) and set
+ImmutableId where hard match is chosen, before the AD changes that bring the
+users into sync scope; then a delta sync and the sync-cycle wait; then the
+Graph verification; then restore the admin roles (manual).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from migrator.model import Inventory
+from migrator.plan.identity import IdentityBatch, IdentityMatch
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+
+SYNC_CYCLE_WAIT_MINUTES = 30
+"""Entra Connect's default sync cycle: changes may take this long to reach the cloud."""
+
+_FOLDER = f"runbooks/{Phase.IDENTITY.number}-{Phase.IDENTITY.value}"
+AD_RUNBOOK = f"{_FOLDER}/ad.ps1"
+GRAPH_RUNBOOK = f"{_FOLDER}/graph.ps1"
+ADSYNC_RUNBOOK = f"{_FOLDER}/adsync.ps1"
+
+
+def batch_csv_path(batch: IdentityBatch) -> str:
+    """Where the batch CSV is written, relative to the output folder."""
+    return f"identity/{batch.name}.csv"
+
+
+def _csv_from_runbook(runbook: str, csv: str) -> str:
+    """The CSV's path relative to the runbook's folder, Windows style (``..\\..\\identity\\x.csv``)."""
+    up = len(PurePosixPath(runbook).parent.parts)
+    return "\\".join([".."] * up + list(PurePosixPath(csv).parts))
+
+
+def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
+    """The identity phase's steps for every batch, in a stable order."""
+    steps: list[Step] = []
+    ou = result.sync_scope_ou
+    for batch in result.batches:
+        b = batch.name
+        csv = batch_csv_path(batch)
+        n = len(batch.results)
+        admins = [r for r in batch.results if r.admin_roles]
+        hard = [r for r in batch.results if r.set_immutable_id]
+        prepare_prereqs: list[str] = []
+
+        if admins:
+            listed = "\n".join(
+                f"{r.cloud_upn}: {', '.join(r.admin_roles)}"
+                for r in sorted(admins, key=lambda r: r.cloud_upn.lower())
+            )
+            steps.append(
+                Step(
+                    id=f"identity.remove-roles.{b}",
+                    phase=Phase.IDENTITY,
+                    title=f"Remove admin roles from {len(admins)} cloud user(s) of {b} before they sync",
+                    target=b,
+                    owner=Owner.IDENTITY_ADMIN,
+                    runs_in=RunsIn.MANUAL,
+                    duration_minutes=5 + 2 * len(admins),
+                    verification="Entra admin center, Roles and administrators: the users hold none of the roles listed",
+                    rollback="assign the roles again (they are listed in the instructions and the identity report)",
+                    instructions=(
+                        "Admin roles block both soft and hard match. In the Entra admin center remove these "
+                        "role assignments (write them down: identity.restore-roles."
+                        + b
+                        + " restores them "
+                        "after the match is verified):\n" + listed
+                    ),
+                    runbook=GRAPH_RUNBOOK,
+                )
+            )
+            prepare_prereqs.append(f"identity.remove-roles.{b}")
+
+        if hard:
+            rel = _csv_from_runbook(GRAPH_RUNBOOK, csv)
+            steps.append(
+                Step(
+                    id=f"identity.set-immutable-id.{b}",
+                    phase=Phase.IDENTITY,
+                    title=f"Set OnPremisesImmutableId on {len(hard)} cloud user(s) of {b} for hard match",
+                    target=b,
+                    owner=Owner.IDENTITY_ADMIN,
+                    runs_in=RunsIn.GRAPH,
+                    duration_minutes=5 + len(hard) // 100,
+                    verification="Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively",
+                    rollback=(
+                        "before the batch syncs: set OnPremisesImmutableId back to the previous value "
+                        "(identity report); after the match it cannot be changed"
+                    ),
+                    instructions=(
+                        "Connect first: Connect-MgGraph -Scopes 'User.ReadWrite.All'. Sets the ImmutableId "
+                        "(base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in "
+                        + csv
+                    ),
+                    action=Action(
+                        "identity.set-immutable-id", {"csv": rel, "csv_name": csv, "rows": n}
+                    ),
+                    prerequisites=tuple(prepare_prereqs),
+                    runbook=GRAPH_RUNBOOK,
+                )
+            )
+            prepare_prereqs.append(f"identity.set-immutable-id.{b}")
+
+        rel_ad = _csv_from_runbook(AD_RUNBOOK, csv)
+        steps.append(
+            Step(
+                id=f"identity.prepare.{b}",
+                phase=Phase.IDENTITY,
+                title=f"Prepare {n} on-premises user(s) of {b}: UPN and proxyAddresses fixes, move into sync scope",
+                target=b,
+                owner=Owner.IDENTITY_ADMIN,
+                runs_in=RunsIn.AD_POWERSHELL,
+                duration_minutes=5 + n // 100,
+                verification="Get-ADUser reads each changed user back from the pinned domain controller",
+                rollback=(
+                    "before the sync: set userPrincipalName back to CurrentUserPrincipalName, remove the "
+                    "AddProxyAddresses values and move the user back to the parent of OnPremDistinguishedName "
+                    "(all in "
+                    + csv
+                    + "); after the match, moving a user out of sync scope deletes the "
+                    "cloud user, so do not"
+                ),
+                instructions=(
+                    "Runs on an admin host with the ActiveDirectory module; reads "
+                    + csv
+                    + ". "
+                    + (
+                        f"Moves users into '{ou}'."
+                        if ou
+                        else "policy.sync_scope_ou is empty: no user is moved; bring them into sync scope yourself."
+                    )
+                ),
+                action=Action(
+                    "identity.prepare",
+                    {"csv": rel_ad, "csv_name": csv, "rows": n, "sync_scope_ou": ou},
+                ),
+                prerequisites=tuple(prepare_prereqs),
+                runbook=AD_RUNBOOK,
+            )
+        )
+
+        steps.append(
+            Step(
+                id=f"identity.sync.{b}",
+                phase=Phase.IDENTITY,
+                title=f"Start a delta sync on the Entra Connect server for {b}",
+                target=b,
+                owner=Owner.IDENTITY_ADMIN,
+                runs_in=RunsIn.ADSYNC,
+                duration_minutes=15,
+                wait_minutes=SYNC_CYCLE_WAIT_MINUTES,
+                reversible=False,
+                verification="Get-ADSyncScheduler shows no sync cycle in progress afterwards",
+                instructions=(
+                    "Runs on the Entra Connect server (ADSync module). Waits for a running cycle to finish, "
+                    "starts Start-ADSyncSyncCycle -PolicyType Delta and waits for it; then allow a sync "
+                    f"cycle ({SYNC_CYCLE_WAIT_MINUTES} minutes) before verifying."
+                ),
+                action=Action("identity.sync", {"batch": b, "timeout_minutes": 60}),
+                prerequisites=(f"identity.prepare.{b}",),
+                runbook=ADSYNC_RUNBOOK,
+            )
+        )
+
+        rel_graph = _csv_from_runbook(GRAPH_RUNBOOK, csv)
+        steps.append(
+            Step(
+                id=f"identity.verify.{b}",
+                phase=Phase.IDENTITY,
+                title=f"Verify that the {n} cloud user(s) of {b} are synced (OnPremisesSyncEnabled)",
+                target=b,
+                owner=Owner.IDENTITY_ADMIN,
+                runs_in=RunsIn.GRAPH,
+                duration_minutes=5 + n // 200,
+                reversible=False,
+                verification="OnPremisesSyncEnabled is true and OnPremisesImmutableId is the expected sourceAnchor",
+                instructions=(
+                    f"Run after identity.sync.{b} and the sync-cycle wait, e.g. graph.ps1 -Only identity.verify.{b}. "
+                    "A user that is not synced usually has a sync error in Entra Connect Health or "
+                    "Synchronization Service Manager ('Unable to update this object')."
+                ),
+                action=Action("identity.verify", {"csv": rel_graph, "csv_name": csv, "rows": n}),
+                prerequisites=(f"identity.sync.{b}",),
+                runbook=GRAPH_RUNBOOK,
+            )
+        )
+
+        if admins:
+            listed = "\n".join(
+                f"{r.cloud_upn}: {', '.join(r.admin_roles)}"
+                for r in sorted(admins, key=lambda r: r.cloud_upn.lower())
+            )
+            steps.append(
+                Step(
+                    id=f"identity.restore-roles.{b}",
+                    phase=Phase.IDENTITY,
+                    title=f"Restore the admin roles of {len(admins)} user(s) of {b}",
+                    target=b,
+                    owner=Owner.IDENTITY_ADMIN,
+                    runs_in=RunsIn.MANUAL,
+                    duration_minutes=5 + 2 * len(admins),
+                    verification="Entra admin center, Roles and administrators: the roles are assigned again",
+                    rollback="remove the role assignments again",
+                    instructions="Assign these roles again in the Entra admin center:\n" + listed,
+                    prerequisites=(f"identity.verify.{b}",),
+                    runbook=GRAPH_RUNBOOK,
+                )
+            )
+    return steps
+
+
+__all__ = [
+    "ADSYNC_RUNBOOK",
+    "AD_RUNBOOK",
+    "GRAPH_RUNBOOK",
+    "SYNC_CYCLE_WAIT_MINUTES",
+    "batch_csv_path",
+    "identity_steps",
+]

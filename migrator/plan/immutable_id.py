@@ -1,0 +1,102 @@
+"""GUID <-> ImmutableId conversion, exactly as .NET and Entra Connect do it.
+
+Entra Connect's sourceAnchor (the cloud user's ``OnPremisesImmutableId``) is
+the base64 of the objectGUID or mS-DS-ConsistencyGuid bytes in .NET
+``Guid.ToByteArray()`` order: the first three fields little-endian, the last
+eight bytes as written. Python's ``uuid.UUID.bytes_le`` is that order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+
+from migrator.errors import MigratorError
+
+_EXAMPLE_GUID = "3ab39606-c642-489b-84b6-58c038d3ef39"
+_EXAMPLE_ID = "BpazOkLGm0iEtljAONPvOQ=="
+
+# The forms .NET Guid.Parse accepts that admins paste: D (hyphens), N (32 digits),
+# B (braces) and P (parentheses); case-insensitive.
+_HEX = "[0-9a-fA-F]"
+_D = f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
+_GUID_RE = re.compile(rf"^(?:{_D}|\{{{_D}\}}|\({_D}\)|{_HEX}{{32}})$")
+_CANONICAL_RE = re.compile(_D)
+_BASE64_RE = re.compile(r"^[A-Za-z0-9+/]{22}(?:==)?$")
+
+
+class IdentifierError(MigratorError, ValueError):
+    """A GUID or an ImmutableId is malformed (a ValueError for library callers too)."""
+
+
+def parse_guid(text: str) -> uuid.UUID:
+    """Parse a GUID in any usual form (upper/lower case, with or without braces or hyphens)."""
+    raw = text.strip()
+    if not _GUID_RE.match(raw):
+        raise IdentifierError(
+            f"'{text}' is not a GUID; expected 32 hexadecimal digits such as "
+            f"{_EXAMPLE_GUID}, with or without hyphens and braces"
+        )
+    return uuid.UUID(raw.strip("{}()"))
+
+
+def canonical_guid(text: str) -> str:
+    """The canonical lower-case hyphenated form of a GUID in any usual form."""
+    return str(parse_guid(text))
+
+
+def immutable_id_from_guid(text: str) -> str:
+    """The ImmutableId (base64 of ``Guid.ToByteArray()``) of a GUID in any usual form."""
+    if _CANONICAL_RE.fullmatch(text):
+        # Fast path for the canonical form inventories hold: reverse the first three fields.
+        b = bytes.fromhex(text.replace("-", ""))
+        return base64.b64encode(b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]).decode("ascii")
+    return base64.b64encode(parse_guid(text).bytes_le).decode("ascii")
+
+
+def immutable_id_from_uuid(value: uuid.UUID) -> str:
+    """The ImmutableId of an already parsed GUID."""
+    return base64.b64encode(value.bytes_le).decode("ascii")
+
+
+def guid_from_immutable_id(text: str) -> str:
+    """The GUID (canonical lower case with hyphens) an ImmutableId encodes.
+
+    Accepts the 24-character form and the same without its ``==`` padding.
+    An ImmutableId that is not 16 bytes (an anchor that was never a GUID) is
+    refused with the byte count it has.
+    """
+    raw = text.strip()
+    expected = (
+        f"expected the base64 of the 16 bytes of a GUID (24 characters ending in '=='), "
+        f"such as {_EXAMPLE_ID}"
+    )
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        data = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise IdentifierError(f"'{text}' is not an ImmutableId; {expected}") from exc
+    if len(data) != 16:
+        raise IdentifierError(
+            f"'{text}' is not an ImmutableId of a GUID: it decodes to {len(data)} bytes, not 16; "
+            f"{expected}"
+        )
+    if not _BASE64_RE.match(raw):
+        # 16 bytes but non-canonical trailing bits or padding: .NET would not produce it.
+        raise IdentifierError(f"'{text}' is not an ImmutableId; {expected}")
+    guid = uuid.UUID(bytes_le=data)
+    if immutable_id_from_uuid(guid).rstrip("=") != raw.rstrip("="):
+        raise IdentifierError(f"'{text}' is not an ImmutableId; {expected}")
+    return str(guid)
+
+
+__all__ = [
+    "IdentifierError",
+    "canonical_guid",
+    "guid_from_immutable_id",
+    "immutable_id_from_guid",
+    "immutable_id_from_uuid",
+    "parse_guid",
+]

@@ -1,0 +1,172 @@
+"""The identity report (Markdown) and the batch CSVs the identity runbooks read.
+
+The CSVs are data for PowerShell's ``Import-Csv``: UTF-8 with BOM, CRLF,
+every field quoted, values exactly as planned. The sourceAnchor travels as a
+GUID (``SourceAnchorGuid``); the runbooks compute the ImmutableId from it, so
+no base64 value (which may begin with ``+``) sits in a cell a spreadsheet
+could take for a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from migrator import __version__
+from migrator.fileio import write_text, write_windows_text
+from migrator.model import Finding
+from migrator.plan.identity import IdentityBatch, IdentityMatch, MatchResult
+from migrator.plan.identity_steps import batch_csv_path
+from migrator.plan.immutable_id import IdentifierError, guid_from_immutable_id
+from migrator.render.templating import render
+
+CSV_COLUMNS = (
+    "Batch",
+    "CloudUserId",
+    "CloudUserPrincipalName",
+    "OnPremObjectGuid",
+    "OnPremDistinguishedName",
+    "SamAccountName",
+    "Outcome",
+    "Method",
+    "SourceAnchorGuid",
+    "SetImmutableId",
+    "CurrentUserPrincipalName",
+    "TargetUserPrincipalName",
+    "AddProxyAddresses",
+    "MoveToSyncScope",
+    "AdminRoles",
+)
+"""Columns of ``identity/batch-NNN.csv``, in order."""
+
+REPORT_PATH = "identity/identity-report.md"
+"""Where the report is written, relative to the output folder."""
+
+
+def _csv_row(batch: IdentityBatch, r: MatchResult) -> list[str]:
+    try:
+        anchor_guid = guid_from_immutable_id(r.source_anchor) if r.source_anchor else ""
+    except IdentifierError:
+        anchor_guid = ""
+    return [
+        batch.name,
+        r.cloud_id,
+        r.cloud_upn,
+        r.onprem_guid,
+        r.onprem_dn,
+        r.onprem_sam,
+        r.outcome.value,
+        r.method.value if r.method else "",
+        anchor_guid,
+        "True" if r.set_immutable_id else "False",
+        r.onprem_upn,
+        r.target_upn,
+        ";".join(r.add_proxy_addresses),
+        "True" if r.move_to_ou else "False",
+        ";".join(r.admin_roles),
+    ]
+
+
+def batch_csv_text(batch: IdentityBatch) -> str:
+    """The CSV text of one batch (LF line ends; the writer makes them CRLF)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in batch.results:
+        writer.writerow(_csv_row(batch, r))
+    return buf.getvalue()
+
+
+def write_identity_batches(result: IdentityMatch, out_dir: Path) -> list[Path]:
+    """Write ``identity/batch-001.csv`` ... below ``out_dir``; return the paths in order."""
+    paths: list[Path] = []
+    for batch in result.batches:
+        path = out_dir / batch_csv_path(batch)
+        write_windows_text(path, batch_csv_text(batch))
+        paths.append(path)
+    return paths
+
+
+def _md(value: object) -> str:
+    """A value safe inside a Markdown table cell: one line, pipes and markup escaped."""
+    text = " ".join(str(value).split())
+    for ch in ("\\", "|", "*", "_", "`", "<", ">", "[", "]"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def identity_report_markdown(
+    result: IdentityMatch, organisation: str, findings: Sequence[Finding] = ()
+) -> str:
+    """The Markdown identity report: summary, batches, IdFix findings and every user."""
+    batch_of = {r.cloud_id: b.name for b in result.batches for r in b.results}
+    rows = [
+        {
+            "cloud_upn": _md(r.cloud_upn),
+            "outcome": _md(r.outcome.value),
+            "method": _md(r.method.value if r.method else ""),
+            "onprem": _md(r.onprem_dn or "; ".join(r.candidates)),
+            "anchor": _md(r.source_anchor),
+            "current": _md(r.current_immutable_id),
+            "batch": _md(batch_of.get(r.cloud_id, "")),
+            "reason": _md(r.reason),
+            "fix": _md(r.fix),
+        }
+        for r in sorted(
+            result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
+        )
+    ]
+    counts = [(o.value, n) for o, n in result.counts().items()]
+    batches = [
+        {
+            "name": b.name,
+            "users": len(b.results),
+            "hard": sum(1 for r in b.results if r.set_immutable_id),
+            "admins": sum(1 for r in b.results if r.admin_roles),
+            "csv": _md(batch_csv_path(b)),
+        }
+        for b in result.batches
+    ]
+    shown = [
+        {
+            "severity": f.severity.value,
+            "code": _md(f.code),
+            "where": _md(f.where),
+            "message": _md(f.message),
+            "fix": _md(f.fix),
+        }
+        for f in sorted(findings, key=Finding.sort_key)
+    ]
+    return render(
+        "reports/identity.md.j2",
+        organisation=_md(organisation),
+        version=__version__,
+        source_anchor=result.source_anchor.value,
+        sync_scope_ou=_md(result.sync_scope_ou),
+        counts=counts,
+        total=len(result.results),
+        batches=batches,
+        findings=shown,
+        rows=rows,
+    )
+
+
+def write_identity_report(
+    result: IdentityMatch, out_dir: Path, organisation: str, findings: Sequence[Finding] = ()
+) -> Path:
+    """Write the report to ``identity/identity-report.md`` below ``out_dir``."""
+    path = out_dir / REPORT_PATH
+    write_text(path, identity_report_markdown(result, organisation, findings))
+    return path
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "REPORT_PATH",
+    "batch_csv_text",
+    "identity_report_markdown",
+    "write_identity_batches",
+    "write_identity_report",
+]
