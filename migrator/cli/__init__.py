@@ -54,10 +54,16 @@ def _root(
 # Commands live in one module per area (kept apart so each stays small);
 # importing them attaches them to the apps above.
 from migrator.cli import (  # noqa: E402
+    commands_collect,
+    commands_graph,
+    commands_identity,
     commands_inventory,
+    commands_logs,
+    commands_relay,
+    commands_status,
 )
 
-_ = (commands_inventory,)
+_ = (commands_collect, commands_graph, commands_identity, commands_inventory, commands_logs, commands_relay, commands_status)
 
 
 def main() -> None:

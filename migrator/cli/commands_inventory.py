@@ -1,27 +1,28 @@
-"""``migrator check`` and ``migrator inventory show``."""
+"""``migrator check``, ``migrator plan`` and ``migrator inventory show``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from migrator.checks.inventory import check_inventory_basics
-from migrator.cli import app, inventory_app, out
+from migrator.cli import app, err, inventory_app, out
 from migrator.inventory import load_inventory
-from migrator.model import Severity
+from migrator.model import Finding, Severity
+from migrator.pipeline import check_path, plan_folder
 from migrator.render.inventory_json import inventory_json
 
 _PATH_HELP = "Inventory folder (inventory.yaml and exports) or a single export file."
 
 
-@app.command("check")
-def check(path: Annotated[Path, typer.Argument(help=_PATH_HELP)]) -> None:
-    """Load and validate an inventory; print every finding; exit 1 on errors."""
-    inv = load_inventory(path)
-    findings = check_inventory_basics(inv)
+_EVIDENCE_HELP = "relay-evidence.json from 'migrator logs scan' (default: the one in the inventory folder, if any)."
+
+
+def print_findings(findings: tuple[Finding, ...]) -> tuple[int, int]:
+    """Print the findings table; return (errors, warnings)."""
     if findings:
         table = Table("severity", "where", "message", "fix", show_lines=False)
         for f in findings:
@@ -29,6 +30,18 @@ def check(path: Annotated[Path, typer.Argument(help=_PATH_HELP)]) -> None:
         out.print(table)
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
+    return errors, warnings
+
+
+@app.command("check")
+def check(
+    path: Annotated[Path, typer.Argument(help=_PATH_HELP)],
+    evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
+) -> None:
+    """Load and check an inventory; print every finding; exit 1 on errors."""
+    analysis = check_path(path, evidence)
+    inv = analysis.inventory
+    errors, warnings = print_findings(analysis.findings)
     out.print(
         f"{inv.root}: {len(inv.servers)} servers, {len(inv.receive_connectors)} receive connectors, "
         f"{len(inv.onprem_users)} AD users, {len(inv.cloud_users)} cloud users; "
@@ -37,6 +50,68 @@ def check(path: Annotated[Path, typer.Argument(help=_PATH_HELP)]) -> None:
     )
     if errors:
         raise typer.Exit(1)
+
+
+@app.command("plan")
+def plan(
+    path: Annotated[Path, typer.Argument(help=_PATH_HELP)],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder to write the plan into.")
+    ] = Path("plan"),
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="Plan start date YYYY-MM-DD (overrides plan.start)."),
+    ] = None,
+    keep_status: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep-status",
+            help="Carry the tracking (status, dates, notes) over from this checklist.xlsx.",
+        ),
+    ] = None,
+    evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
+) -> None:
+    """Check the inventory, plan the migration and write runbooks, workbook and reports."""
+    day = None
+    if start is not None:
+        try:
+            day = dt.date.fromisoformat(start)
+        except ValueError:
+            err.print(f"error: --start '{start}' is not a date; expected YYYY-MM-DD", markup=False)
+            raise typer.Exit(1) from None
+    result = plan_folder(path, output, start=day, keep_status=keep_status, evidence_path=evidence)
+    errors, warnings = print_findings(result.analysis.findings)
+    if result.plan is None:
+        err.print(
+            f"plan refused: {errors} error{'s' if errors != 1 else ''} must be fixed first; "
+            "nothing was written",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    p = result.plan
+    first = min((p.schedule[s.id].start for s in p.steps), default=None)
+    total = (p.finish - first) if first and p.finish else dt.timedelta(0)
+    out.print(
+        f"{p.organisation}: {len(p.steps)} steps in {len({s.phase for s in p.steps})} phases, "
+        f"{len(p.waves)} waves; {warnings} warnings",
+        markup=False,
+    )
+    if first and p.finish:
+        out.print(
+            f"schedule: {first:%Y-%m-%d %H:%M} to {p.finish:%Y-%m-%d %H:%M} "
+            f"({total.days} d {total.seconds // 3600} h); critical path {len(p.critical_path)} steps",
+            markup=False,
+        )
+    c = result.checklist
+    if c is not None and c.carried_from:
+        out.print(
+            f"tracking carried over from {c.carried_from}: {c.kept} steps kept, "
+            f"{c.removed} removed (sheet 'Removed steps'), {c.new} new",
+            markup=False,
+        )
+    if c is not None and c.backup is not None:
+        out.print(f"previous checklist kept as {c.backup}", markup=False)
+    out.print(f"wrote {len(result.written)} files to {output}", markup=False)
 
 
 @inventory_app.command("show")

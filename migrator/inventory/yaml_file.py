@@ -170,11 +170,34 @@ def _a(wanted: Any) -> str:
     return names.get(str(wanted), f"of type {wanted}")
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping names one key twice (PyYAML would silently keep the last one)."""
+
+    def __init__(self, key: object, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(f"key '{key}' appears twice (lines {first.line + 1} and {again.line + 1})")
+        self.problem = f"key '{key}' appears twice, on lines {first.line + 1} and {again.line + 1}; merge them into one"
+        self.problem_mark = again
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of dropping all but the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: dict[object, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _DuplicateKey(key, seen[key], key_node.start_mark)
+            if isinstance(key, str | int | float | bool):
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_yaml(data: bytes, label: str) -> tuple[YamlInventory | None, list[Problem]]:
     """Parse and validate inventory.yaml; return it and every problem found."""
     problems: list[Problem] = []
     try:
-        doc = yaml.safe_load(data.decode("utf-8-sig"))
+        doc = yaml.load(data.decode("utf-8-sig"), Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
     except UnicodeDecodeError:
         return None, [Problem(label, "not UTF-8 text; save inventory.yaml as UTF-8")]
     except yaml.YAMLError as exc:

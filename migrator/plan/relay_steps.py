@@ -285,7 +285,9 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
                         "550 5.7.54 (unable to relay) means another connector took the client:"
                         f" run 'migrator relay which <client address>' and fix the ranges of '{pc.name}'."
                     ),
-                    prerequisites=(last,),
+                    prerequisites=(
+                        probe_id,
+                    ),  # the scripted probe first: it needs nobody at a client
                     runbook=runbook,
                 )
             )

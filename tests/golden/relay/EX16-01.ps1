@@ -287,7 +287,7 @@ try {
     # Relay test from 10.1.5.0/24 through 'Relay Relay Apps' on EX16-01
     # Target: EX16-01\Relay Relay Apps
     # Owner: Application owners; runs in: manual
-    # Prerequisites: relay.permission.EX16-01.relay-relay-apps
+    # Prerequisites: relay.test.EX16-01.relay-relay-apps.from-admin-host
     # Verification: the external recipient receives the test message
     # Rollback: nothing to undo
     if (Test-RunStep 'relay.test.EX16-01.relay-relay-apps.10-1-5-0-24') {
@@ -304,7 +304,7 @@ try {
     # Relay test from 10.1.6.7 through 'Relay Relay Apps' on EX16-01
     # Target: EX16-01\Relay Relay Apps
     # Owner: Application owners; runs in: manual
-    # Prerequisites: relay.permission.EX16-01.relay-relay-apps
+    # Prerequisites: relay.test.EX16-01.relay-relay-apps.from-admin-host
     # Verification: the external recipient receives the test message
     # Rollback: nothing to undo
     if (Test-RunStep 'relay.test.EX16-01.relay-relay-apps.10-1-6-7') {
@@ -321,7 +321,7 @@ try {
     # Relay test from fd00:5::/64 through 'Relay Relay Apps' on EX16-01
     # Target: EX16-01\Relay Relay Apps
     # Owner: Application owners; runs in: manual
-    # Prerequisites: relay.permission.EX16-01.relay-relay-apps
+    # Prerequisites: relay.test.EX16-01.relay-relay-apps.from-admin-host
     # Verification: the external recipient receives the test message
     # Rollback: nothing to undo
     if (Test-RunStep 'relay.test.EX16-01.relay-relay-apps.fd00-5-64') {
@@ -501,7 +501,7 @@ try {
     # Relay test from 10.1.9.1-10.1.9.20 through 'Relay Scanner’s 'Relay'' on EX16-01
     # Target: EX16-01\Relay Scanner’s 'Relay'
     # Owner: Application owners; runs in: manual
-    # Prerequisites: relay.create.EX16-01.relay-scanner-s-relay
+    # Prerequisites: relay.test.EX16-01.relay-scanner-s-relay.from-admin-host
     # Verification: the external recipient receives the test message
     # Rollback: nothing to undo
     if (Test-RunStep 'relay.test.EX16-01.relay-scanner-s-relay.10-1-9-1-10-1-9-20') {

@@ -1,0 +1,464 @@
+"""The whole job as library calls: load -> check -> plan -> render.
+
+:func:`analyse` checks an inventory and plans its relay and identity parts;
+:func:`plan_folder` does everything ``migrator plan`` does. Nothing is
+written while an error-level finding stands, and what is written goes to a
+staging folder first, so a failure never leaves half a plan behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from migrator.checks.evidence import evidence_findings
+from migrator.checks.identity import check_identity, held_back
+from migrator.checks.inventory import check_inventory_basics
+from migrator.checks.relay import check_relay
+from migrator.errors import MigratorError
+from migrator.fileio import atomic_write_bytes, write_text
+from migrator.inventory import load_inventory
+from migrator.iprange import IPRange
+from migrator.logs.evidence import Evidence, load_evidence
+from migrator.model import Finding, Inventory, Lifecycle, Severity
+from migrator.plan.identity import IdentityMatch, match_identities
+from migrator.plan.identity_steps import identity_steps
+from migrator.plan.phases import build_plan, plan_findings
+from migrator.plan.relay import RelayPlan, plan_relay
+from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
+from migrator.plan.steps import MigrationPlan
+from migrator.render.identity_report import write_identity_batches, write_identity_report
+from migrator.render.inventory_json import inventory_json
+from migrator.render.plan_json import write_plan_json
+from migrator.render.relay_report import write_relay_report
+from migrator.render.report import DnsLine, RelayLine, ReportData, ServerLine, write_report
+from migrator.render.runbooks import RunbookContext, write_runbooks
+from migrator.render.workbook import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
+from migrator.tracking.checklist import ChecklistResult, backup_path, write_checklist
+
+EVIDENCE_FILE = "relay-evidence.json"
+"""Name of the evidence file ``migrator logs scan`` writes and the plan reads."""
+CHECKLIST = "checklist.xlsx"
+"""Name of the tracking workbook in the output folder."""
+MANIFEST = ".migrator-files.json"
+"""Which files the last plan wrote, so a re-plan removes the ones it no longer writes."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An inventory checked, with its relay and identity plans."""
+
+    inventory: Inventory
+    """The inventory."""
+    relay: RelayPlan
+    """Relay mapping."""
+    identity: IdentityMatch
+    """Identity matching."""
+    findings: tuple[Finding, ...]
+    """Every finding, errors first."""
+    evidence: Evidence | None = None
+    """Protocol log evidence, where a scan was given."""
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """The error-level findings (any one stops the plan)."""
+        return tuple(f for f in self.findings if f.severity is Severity.ERROR)
+
+
+@dataclass(frozen=True)
+class PlanOutput:
+    """What :func:`plan_folder` did."""
+
+    analysis: Analysis
+    """Findings and sub-plans."""
+    plan: MigrationPlan | None
+    """The plan, or None when errors stopped it."""
+    written: tuple[Path, ...] = ()
+    """Files written, sorted."""
+    checklist: ChecklistResult | None = None
+    """What happened to the tracking workbook."""
+
+
+def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
+    """Check an inventory and plan its relay and identity parts (no files are touched)."""
+    relay = plan_relay(inventory)
+    identity_findings = check_identity(inventory)
+    identity = match_identities(inventory, held_back(identity_findings))
+    findings: list[Finding] = [
+        *check_inventory_basics(inventory),
+        *relay.findings,
+        *check_relay(inventory, relay),
+        *identity_findings,
+        *plan_findings(inventory),
+    ]
+    if evidence is not None:
+        planned: dict[str, list[IPRange]] = {}
+        for pc in relay.connectors:
+            planned.setdefault(pc.source_identity, []).extend(pc.remote_ip_ranges)
+        findings += evidence_findings(inventory, evidence, planned)
+    unique = sorted(set(findings), key=Finding.sort_key)
+    return Analysis(inventory, relay, identity, tuple(unique), evidence)
+
+
+def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
+    """Load and analyse an inventory folder or file (what ``migrator check`` does)."""
+    inventory = load_inventory(path)
+    return analyse(inventory, _evidence(path, evidence_path))
+
+
+def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
+    if explicit is not None:
+        return load_evidence(explicit)
+    beside = (path if path.is_dir() else path.parent) / EVIDENCE_FILE
+    return load_evidence(beside) if beside.is_file() else None
+
+
+def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> MigrationPlan:
+    """The ordered, scheduled plan of an analysed inventory."""
+    inv = analysis.inventory
+    extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
+    return build_plan(inv, extra, start)
+
+
+def plan_folder(
+    path: Path,
+    out_dir: Path,
+    *,
+    start: dt.date | None = None,
+    keep_status: Path | None = None,
+    evidence_path: Path | None = None,
+) -> PlanOutput:
+    """Do the main job: check, plan and write every output into ``out_dir``.
+
+    With an error-level finding nothing is written and ``plan`` is None.
+    ``keep_status`` names a workbook whose tracking is carried over; without
+    it, the one already in ``out_dir`` is.
+    """
+    analysis = check_path(path, evidence_path)
+    if not analysis.inventory.target_servers:
+        no_targets = Finding(
+            Severity.ERROR,
+            "plan.no-target-servers",
+            analysis.inventory.root,
+            "no target servers are defined, so there is nothing to migrate to",
+            "add the new servers under servers: (lifecycle: target) and relay.targets per site "
+            "to inventory.yaml",
+        )
+        analysis = replace(
+            analysis, findings=tuple(sorted({*analysis.findings, no_targets}, key=Finding.sort_key))
+        )
+    if analysis.errors:
+        return PlanOutput(analysis, None)
+    plan = build_migration_plan(analysis, start)
+    return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
+
+
+def write_outputs(
+    analysis: Analysis,
+    plan: MigrationPlan,
+    out_dir: Path,
+    *,
+    keep_status: Path | None = None,
+) -> PlanOutput:
+    """Render every output to a staging folder, then move it into ``out_dir``."""
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MigratorError(f"{out_dir}: exists and is not a folder; expected an output folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        existing = out_dir / CHECKLIST
+        source = (
+            keep_status if keep_status is not None else (existing if existing.is_file() else None)
+        )
+        checklist = _render_all(analysis, plan, staging, source)
+        written = _move_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    final = ChecklistResult(
+        path=out_dir / CHECKLIST,
+        backup=written.backup,
+        carried_from=checklist.carried_from,
+        kept=checklist.kept,
+        removed=checklist.removed,
+        new=checklist.new,
+    )
+    return PlanOutput(analysis, plan, written.files, final)
+
+
+def _render_all(
+    analysis: Analysis, plan: MigrationPlan, out: Path, keep_status: Path | None
+) -> ChecklistResult:
+    inv = analysis.inventory
+    # The workbook first: reading the team's old tracking may fail, and then nothing is written.
+    checklist = write_checklist(out / CHECKLIST, workbook_data(analysis, plan), keep_status)
+    context = RunbookContext(
+        inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
+    )
+    write_runbooks(plan.steps, out, context)
+    write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
+    write_relay_report(out / "relay-report.md", inv, analysis.relay, analysis.findings)
+    write_identity_batches(analysis.identity, out)
+    write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
+    write_plan_json(plan, out / "plan.json")
+    write_text(out / "inventory.json", inventory_json(inv))
+    write_report(out / "report.html", report_data(analysis, plan))
+    return checklist
+
+
+@dataclass(frozen=True)
+class _Moved:
+    files: tuple[Path, ...]
+    backup: Path | None
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> _Moved:
+    new_files = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = out_dir / MANIFEST
+    old_files: list[str] = []
+    if manifest.is_file():
+        try:
+            old_files = [str(x) for x in json.loads(manifest.read_text("utf-8"))]
+        except (ValueError, OSError):
+            old_files = []
+    backup = None
+    current = out_dir / CHECKLIST
+    if current.is_file():
+        backup = backup_path(current)
+        if not backup.exists():
+            shutil.copy2(current, backup)
+    for rel in new_files:
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / rel, target)
+    # Files the previous plan wrote and this one does not (a server left the inventory).
+    keep = {str(r) for r in new_files}
+    for rel_text in old_files:
+        if (
+            rel_text not in keep
+            and not Path(rel_text).is_absolute()
+            and ".." not in Path(rel_text).parts
+        ):
+            (out_dir / rel_text).unlink(missing_ok=True)
+    atomic_write_bytes(manifest, (json.dumps(sorted(keep), indent=1) + "\n").encode("utf-8"))
+    return _Moved(tuple(out_dir / r for r in new_files), backup)
+
+
+# --------------------------------------------------------------------------- views for renderers
+
+
+def _relay_views(
+    analysis: Analysis,
+) -> list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], str]]:
+    by_source: dict[str, list[str]] = {}
+    ranges: dict[str, list[str]] = {}
+    methods: dict[str, str] = {}
+    for pc in analysis.relay.connectors:
+        by_source.setdefault(pc.source_identity, []).append(pc.identity)
+        ranges.setdefault(pc.source_identity, [])
+        for r in pc.remote_ip_ranges:
+            text = r.exchange_text()
+            if text not in ranges[pc.source_identity]:
+                ranges[pc.source_identity].append(text)
+        methods[pc.source_identity] = pc.method.value
+    out = []
+    for c in analysis.relay.classifications:
+        ident = c.connector.identity
+        out.append(
+            (
+                ident,
+                c.kind.value,
+                c.reason,
+                tuple(by_source.get(ident, ())),
+                tuple(ranges.get(ident, ()))
+                or tuple(r.as_written() for r in c.connector.remote_ip_ranges),
+                methods.get(ident, ""),
+            )
+        )
+    return out
+
+
+def _findings_for(where: str, findings: Sequence[Finding]) -> tuple[str, ...]:
+    return tuple(f"{f.severity.value}: {f.message}" for f in findings if f.where == where)
+
+
+def _dns_views(inv: Inventory) -> list[DnsRow]:
+    rows: list[DnsRow] = []
+    target = inv.policy.mail_flow_target.value
+    for zone in sorted(inv.dns_zones, key=lambda z: z.domain):
+        after_host = inv.tenant.mx_host(zone.domain) if inv.tenant else ""
+        for mx in zone.mx:
+            after = (
+                f"{mx.preference} {after_host}"
+                if target == "exchange-online" and after_host
+                else f"{mx.preference} {mx.host}"
+            )
+            note = f"mail flow after cut-over: {target}" + (
+                ""
+                if after_host or target != "exchange-online"
+                else "; the tenant reported no MX host"
+            )
+            rows.append(
+                DnsRow(
+                    zone.domain,
+                    "MX",
+                    f"{mx.preference} {mx.host}",
+                    after,
+                    mx.ttl_seconds,
+                    min(mx.ttl_seconds, 3600),
+                    note,
+                )
+            )
+        if zone.spf:
+            spf_after = zone.spf
+            if "spf.protection.outlook.com" not in spf_after and inv.tenant is not None:
+                spf_after = spf_after.replace(
+                    " -all", " include:spf.protection.outlook.com -all"
+                ).replace(" ~all", " include:spf.protection.outlook.com ~all")
+            rows.append(
+                DnsRow(
+                    zone.domain,
+                    "TXT (SPF)",
+                    zone.spf,
+                    spf_after,
+                    zone.spf_ttl_seconds,
+                    zone.spf_ttl_seconds,
+                    "Exchange Online's include when the first mailbox sends from the cloud; on-premises addresses stay while relay clients send out through them",
+                )
+            )
+    return rows
+
+
+def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
+    """The tracking workbook's content."""
+    inv = analysis.inventory
+    relay_rows = [
+        RelayRow(
+            ident,
+            new,
+            rng,
+            method or f"not migrated ({kind})",
+            _findings_for(ident, analysis.findings),
+        )
+        for ident, kind, _reason, new, rng, method in _relay_views(analysis)
+    ]
+    hosts = dict(inv.host_names)
+    client_rows: list[RelayClientRow] = []
+    seen_clients = _evidence_by_connector(analysis)
+    for c in analysis.relay.classifications:
+        if not c.migrate:
+            continue
+        for r in c.connector.remote_ip_ranges:
+            text = r.as_written()
+            ev = seen_clients.get((c.connector.identity.lower(), text))
+            client_rows.append(
+                RelayClientRow(
+                    c.connector.identity,
+                    text,
+                    (hosts[text],) if text in hosts else (),
+                    ev[0] if ev else None,
+                    ev[1] if ev else None,
+                    ""
+                    if analysis.evidence is None
+                    else ("seen in the logs" if ev else "not seen in the scanned logs"),
+                )
+            )
+    identity_rows = [
+        IdentityRow(
+            r.cloud_upn, r.onprem_dn or "; ".join(r.candidates), r.cloud_upn, r.outcome.value, r.fix
+        )
+        for r in analysis.identity.results
+    ]
+    return WorkbookData(
+        plan=plan,
+        findings=analysis.findings,
+        relay_rows=relay_rows,
+        relay_client_rows=client_rows,
+        identity_rows=identity_rows,
+        dns_rows=_dns_views(inv),
+    )
+
+
+def _evidence_by_connector(
+    analysis: Analysis,
+) -> dict[tuple[str, str], tuple[dt.datetime | None, int]]:
+    """(connector identity lower-case, range text) -> (last seen, messages) from the evidence."""
+    ev = analysis.evidence
+    if ev is None:
+        return {}
+    out: dict[tuple[str, str], tuple[dt.datetime | None, int]] = {}
+    for c in analysis.relay.classifications:
+        seen = ev.connector(c.connector.identity)
+        if seen is None:
+            continue
+        for r in c.connector.remote_ip_ranges:
+            last: dt.datetime | None = None
+            messages = 0
+            for client in seen.clients:
+                try:
+                    address = IPRange.parse(client.address)
+                except ValueError:
+                    continue
+                if r.contains(address):
+                    messages += client.messages
+                    when = _when(client.last_seen)
+                    if when is not None and (last is None or when > last):
+                        last = when
+            if messages or last:
+                out[(c.connector.identity.lower(), r.as_written())] = (last, messages)
+    return out
+
+
+def _when(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def report_data(analysis: Analysis, plan: MigrationPlan) -> ReportData:
+    """The HTML report's content (the timestamp is the plan date: no clock is read)."""
+    inv = analysis.inventory
+    servers = [
+        ServerLine(
+            s.name,
+            s.version.label + (f" ({s.build})" if s.build else ""),
+            s.site,
+            s.lifecycle.value + (", hybrid" if s.hybrid else ""),
+        )
+        for s in sorted(
+            inv.servers, key=lambda s: (s.lifecycle is Lifecycle.TARGET, s.name.lower())
+        )
+    ]
+    relay = [RelayLine(i, k, why, new, rng, m) for i, k, why, new, rng, m in _relay_views(analysis)]
+    counts = analysis.identity.counts()
+    outcomes = [(o.value, n) for o, n in counts.items() if n]
+    dns = [
+        DnsLine(
+            r.name,
+            r.record_type,
+            r.before,
+            r.after,
+            f"{r.ttl_before} s -> {r.ttl_after} s" if r.ttl_before else "",
+        )
+        for r in _dns_views(inv)
+    ]
+    return ReportData(
+        plan=plan,
+        generated=f"for the plan date {plan.plan_date.isoformat()}",
+        findings=analysis.findings,
+        servers=servers,
+        relay=relay,
+        identity_outcomes=outcomes,
+        dns=dns,
+        windows=inv.policy.maintenance_windows,
+        evidence_scanned=analysis.evidence is not None,
+    )

@@ -1,0 +1,183 @@
+"""The whole job on every example inventory: it plans, writes every output, and is deterministic.
+
+Golden files of the contoso plan live in ``tests/golden/contoso/``; regenerate them with
+``MIGRATOR_REGEN_GOLDEN=1 pytest tests/test_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from powershell_check import check_script
+
+from migrator.errors import MigratorError
+from migrator.model import Severity
+from migrator.pipeline import CHECKLIST, MANIFEST, check_path, plan_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p for p in (ROOT / "inventories").iterdir() if p.is_dir())
+CONTOSO = ROOT / "inventories" / "contoso"
+GOLDEN = Path(__file__).parent / "golden" / "contoso"
+# Text outputs pinned byte for byte (the workbook is pinned by its own tests through a cell dump).
+GOLDEN_GLOBS = (
+    "runbooks/**/*.ps1",
+    "identity/*.csv",
+    "*.md",
+    "identity/*.md",
+    "report.html",
+    "plan.json",
+)
+PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
+
+
+@pytest.fixture(scope="module")
+def contoso_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("contoso") / "plan"
+    result = plan_folder(CONTOSO, out)
+    assert result.plan is not None, [str(f.message) for f in result.analysis.errors]
+    return out
+
+
+@pytest.mark.parametrize("inventory", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_checks_without_errors(inventory: Path) -> None:
+    analysis = check_path(inventory)
+    assert [f"{f.where}: {f.message}" for f in analysis.errors] == []
+
+
+def test_contoso_plans_cleanly_with_warnings_and_infos_only(contoso_plan: Path) -> None:
+    analysis = check_path(CONTOSO)
+    severities = {f.severity for f in analysis.findings}
+    assert Severity.ERROR not in severities
+    assert (
+        Severity.WARNING in severities
+    )  # e.g. the nested overlap that shadows, 2016 end of support
+
+
+def test_contoso_writes_every_output(contoso_plan: Path) -> None:
+    names = {str(p.relative_to(contoso_plan)) for p in contoso_plan.rglob("*") if p.is_file()}
+    for expected in (
+        "plan.json",
+        "inventory.json",
+        "relay-report.md",
+        "report.html",
+        CHECKLIST,
+        "identity/identity-report.md",
+        "runbooks/20-relay/EX16-01.ps1",
+        "runbooks/20-relay/EX16-01-rollback.ps1",
+        "runbooks/20-relay/EX10-01-decommission.ps1",
+        MANIFEST,
+    ):
+        assert expected in names
+    assert any(n.startswith("identity/batch-") for n in names)
+    assert any(n.startswith("runbooks/00-prepare/") for n in names)
+    assert any(n.startswith("runbooks/50-mx/") for n in names)
+
+
+def test_every_generated_script_is_valid_powershell_for_its_shell(contoso_plan: Path) -> None:
+    problems: dict[str, list[str]] = {}
+    scripts = sorted(contoso_plan.rglob("*.ps1"))
+    assert scripts
+    for script in scripts:
+        raw = script.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), f"{script.name}: no UTF-8 BOM"
+        assert b"\n" not in raw.replace(b"\r\n", b""), f"{script.name}: bare LF line ending"
+        text = raw.decode("utf-8-sig")
+        found = check_script(text, ps2=PS2_MARKER in text)
+        if found:
+            problems[str(script.relative_to(contoso_plan))] = found
+    assert problems == {}
+
+
+def test_csvs_the_runbooks_read_are_windows_encoded(contoso_plan: Path) -> None:
+    for csv in sorted((contoso_plan / "identity").glob("*.csv")):
+        raw = csv.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_two_runs_into_two_folders_are_byte_identical(contoso_plan: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    plan_folder(CONTOSO, again)
+    first = {
+        p.relative_to(contoso_plan): p.read_bytes() for p in contoso_plan.rglob("*") if p.is_file()
+    }
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    assert sorted(first) == sorted(second)
+    different = [str(k) for k in first if first[k] != second[k]]
+    assert different == []
+
+
+def test_contoso_golden_files(contoso_plan: Path) -> None:
+    produced = sorted({p for g in GOLDEN_GLOBS for p in contoso_plan.glob(g) if p.is_file()})
+    if os.environ.get("MIGRATOR_REGEN_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for p in produced:
+            target = GOLDEN / p.relative_to(contoso_plan)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(p.read_bytes())
+    expected = sorted(p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file())
+    assert expected == [p.relative_to(contoso_plan) for p in produced], (
+        "golden file list changed; regenerate with MIGRATOR_REGEN_GOLDEN=1 and review the diff"
+    )
+    changed = [
+        str(rel)
+        for rel in expected
+        if (GOLDEN / rel).read_bytes() != (contoso_plan / rel).read_bytes()
+    ]
+    assert changed == [], "regenerate with MIGRATOR_REGEN_GOLDEN=1 and review the diff"
+
+
+def _open_relay_inventory(tmp_path: Path) -> Path:
+    """contoso with one relay range widened to the whole Internet."""
+    copy = tmp_path / "inv"
+    shutil.copytree(CONTOSO, copy)
+    yaml = copy / "inventory.yaml"
+    text = yaml.read_text("utf-8")
+    text = text.replace(
+        "  overrides:\n",
+        "  overrides:\n    - connector: 'EX10-01\\Relay Apps'\n      add_ranges: [0.0.0.0/0]\n",
+        1,
+    )
+    assert "0.0.0.0/0" in text
+    yaml.write_text(text, "utf-8")
+    return copy
+
+
+def test_an_open_relay_stops_the_plan_and_nothing_is_written(tmp_path: Path) -> None:
+    inv = _open_relay_inventory(tmp_path)
+    out = tmp_path / "plan"
+    result = plan_folder(inv, out)
+    assert result.plan is None
+    assert any("open relay" in f.message for f in result.analysis.errors)
+    assert not out.exists()
+    # No staging folder is left behind either.
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_replan_removes_runbooks_the_new_plan_no_longer_writes(
+    contoso_plan: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    stale = out / "runbooks" / "20-relay" / "EX99-gone.ps1"
+    stale.write_bytes(b"old")
+    manifest = out / MANIFEST
+    manifest.write_text(
+        manifest.read_text("utf-8").replace("[", '[\n"runbooks/20-relay/EX99-gone.ps1",', 1),
+        "utf-8",
+    )
+    plan_folder(CONTOSO, out)
+    assert not stale.exists()
+    # The team's workbook is kept as a backup, never silently overwritten.
+    backups = [p for p in out.iterdir() if p.name.startswith("checklist.") and p.name != CHECKLIST]
+    assert len(backups) == 1
+
+
+def test_output_path_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    target = tmp_path / "plan"
+    target.write_text("not a folder")
+    with pytest.raises(MigratorError, match="is not a folder"):
+        plan_folder(CONTOSO, target)
