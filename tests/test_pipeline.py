@@ -35,8 +35,18 @@ PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
 
 @pytest.fixture(scope="module")
 def contoso_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """contoso planned as the README does it: from the repository, naming inventories/contoso.
+
+    Finding locations name files as the user named them, so the outputs are the
+    same bytes wherever the repository is checked out.
+    """
     out = tmp_path_factory.mktemp("contoso") / "plan"
-    result = plan_folder(CONTOSO, out)
+    here = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        result = plan_folder(Path("inventories/contoso"), out)
+    finally:
+        os.chdir(here)
     assert result.plan is not None, [str(f.message) for f in result.analysis.errors]
     return out
 
@@ -98,9 +108,12 @@ def test_csvs_the_runbooks_read_are_windows_encoded(contoso_plan: Path) -> None:
         assert b"\n" not in raw.replace(b"\r\n", b"")
 
 
-def test_two_runs_into_two_folders_are_byte_identical(contoso_plan: Path, tmp_path: Path) -> None:
+def test_two_runs_into_two_folders_are_byte_identical(
+    contoso_plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     again = tmp_path / "again"
-    plan_folder(CONTOSO, again)
+    monkeypatch.chdir(ROOT)
+    plan_folder(Path("inventories/contoso"), again)
     first = {
         p.relative_to(contoso_plan): p.read_bytes() for p in contoso_plan.rglob("*") if p.is_file()
     }

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from migrator.model import Finding, MaintenanceWindow, Severity
+from migrator.pipeline import plan_folder
 from migrator.plan.steps import MigrationPlan, Owner, Phase, RunsIn, ScheduledStep, Step
 from migrator.render.report import RelayLine, ReportData, render_report, write_report
+
+CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 
 HOSTILE = '<script>alert("x")</script>"onmouseover=alert(1) x="'
 
@@ -121,7 +124,7 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.chromium
-def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:
+def test_contoso_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     exe = _chromium()
     if exe is None:
         if os.environ.get("MIGRATOR_REQUIRE_CHROMIUM"):
@@ -130,15 +133,16 @@ def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:
             )
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    plan = make_plan(4, title=HOSTILE)
-    report = write_report(tmp_path / "report.html", ReportData(plan, generated="2026-12-07 08:00"))
+    result = plan_folder(CONTOSO, tmp_path / "plan")
+    assert result.plan is not None
+    report = tmp_path / "plan" / "report.html"
     artifacts = Path(__file__).parent / "artifacts"
     artifacts.mkdir(exist_ok=True)
     console: list[str] = []
     requests: list[str] = []
     with sync_api.sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
+            str(tmp_path / "profile"),  # a fresh --user-data-dir
             executable_path=exe,
             headless=True,
             args=[
@@ -161,11 +165,29 @@ def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:
         page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
         page.on("request", lambda r: requests.append(r.url))
         page.goto(report.as_uri())
-        nodes = page.locator("#plan-graph g.node").count()
-        dialogs = page.evaluate("document.querySelectorAll('script').length")
-        page.screenshot(path=str(artifacts / "report-chromium.png"), full_page=True)
+        node_ids = page.eval_on_selector_all(
+            "#plan-graph g.node", "els => els.map(e => e.dataset.step)"
+        )
+        scripts = page.evaluate("document.querySelectorAll('script').length")
+        width = page.evaluate("document.body.scrollWidth")
+        page.screenshot(path=str(artifacts / "contoso-report.png"), full_page=True)
         ctx.close()
     assert console == []
-    assert requests == [report.as_uri()]
-    assert nodes == len(plan.steps)
-    assert dialogs == 0
+    assert requests == [report.as_uri()]  # nothing fetched from anywhere else
+    assert sorted(node_ids) == sorted(s.id for s in result.plan.steps)  # one node per step
+    assert scripts == 0
+    assert width <= 1280  # readable at 1280 px: no page-wide horizontal scroll
+
+
+def test_graph_draws_only_direct_constraints() -> None:
+    from migrator.render.svg import _direct_prerequisites
+
+    plan = make_plan(3)
+    # Add an implied edge: the third prepare step also names the first one.
+    s = list(plan.steps)
+    s[2] = Step(**{**s[2].__dict__, "prerequisites": (s[0].id, s[1].id)})
+    implied = MigrationPlan(
+        plan.organisation, plan.plan_date, tuple(s), plan.schedule, plan.critical_path
+    )
+    assert _direct_prerequisites(implied)[s[2].id] == (s[1].id,)
+    assert _direct_prerequisites(implied)[s[1].id] == (s[0].id,)

@@ -105,6 +105,29 @@ def _depths(plan: MigrationPlan) -> dict[str, int]:
     return depth
 
 
+def _direct_prerequisites(plan: MigrationPlan) -> dict[str, tuple[str, ...]]:
+    """Each step's prerequisites less those another prerequisite already depends on.
+
+    The transitive reduction: the picture draws one line per real ordering
+    constraint, not every implied one. Ancestor sets are bit masks built in
+    run order (prerequisites come first).
+    """
+    bit = {s.id: 1 << i for i, s in enumerate(plan.steps)}
+    ancestors: dict[str, int] = {}
+    direct: dict[str, tuple[str, ...]] = {}
+    for step in plan.steps:
+        prereqs = [p for p in step.prerequisites if p in bit]
+        covered = 0
+        for p in prereqs:
+            covered |= ancestors[p]
+        direct[step.id] = tuple(p for p in prereqs if not covered & bit[p])
+        mask = 0
+        for p in prereqs:
+            mask |= ancestors[p] | bit[p]
+        ancestors[step.id] = mask
+    return direct
+
+
 def graph_picture(plan: MigrationPlan, limit: int = DETAIL_LIMIT) -> GraphPicture:
     """Lay out the plan's dependency graph (summarised above ``limit`` steps)."""
     if len(plan.steps) > limit:
@@ -146,6 +169,7 @@ def graph_picture(plan: MigrationPlan, limit: int = DETAIL_LIMIT) -> GraphPictur
         )
         for s in plan.steps
     )
+    direct = _direct_prerequisites(plan)
     edges = tuple(
         Edge(
             pos[p][0] + NODE_W,
@@ -155,8 +179,7 @@ def graph_picture(plan: MigrationPlan, limit: int = DETAIL_LIMIT) -> GraphPictur
             p in critical and s.id in critical,
         )
         for s in plan.steps
-        for p in s.prerequisites
-        if p in pos
+        for p in direct[s.id]
     )
     return GraphPicture(max_x + COL_GAP, max(y, NODE_H), tuple(bands), nodes, edges, False)
 
