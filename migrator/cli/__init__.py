@@ -45,7 +45,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Plan an Exchange 2010 -> 2016/2019/SE (and hybrid) migration from a PowerShell inventory."""
@@ -63,7 +66,15 @@ from migrator.cli import (  # noqa: E402
     commands_status,
 )
 
-_ = (commands_collect, commands_graph, commands_identity, commands_inventory, commands_logs, commands_relay, commands_status)
+_ = (
+    commands_collect,
+    commands_graph,
+    commands_identity,
+    commands_inventory,
+    commands_logs,
+    commands_relay,
+    commands_status,
+)
 
 
 def main() -> None:
@@ -88,4 +99,14 @@ def main() -> None:
         sys.exit(130)
 
 
-__all__ = ["Path", "app", "err", "identity_app", "inventory_app", "logs_app", "main", "out", "relay_app"]
+__all__ = [
+    "Path",
+    "app",
+    "err",
+    "identity_app",
+    "inventory_app",
+    "logs_app",
+    "main",
+    "out",
+    "relay_app",
+]

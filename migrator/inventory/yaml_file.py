@@ -197,7 +197,9 @@ def parse_yaml(data: bytes, label: str) -> tuple[YamlInventory | None, list[Prob
     """Parse and validate inventory.yaml; return it and every problem found."""
     problems: list[Problem] = []
     try:
-        doc = yaml.load(data.decode("utf-8-sig"), Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
+        doc = yaml.load(
+            data.decode("utf-8-sig"), Loader=_StrictLoader
+        )  # _StrictLoader is a SafeLoader
     except UnicodeDecodeError:
         return None, [Problem(label, "not UTF-8 text; save inventory.yaml as UTF-8")]
     except yaml.YAMLError as exc:

@@ -83,7 +83,9 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2", "svg.j2"), default=False),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "html.j2", "svg.j2"), default=False
+        ),
     )
     env.filters["psq"] = ps_quote
     env.filters["pslist"] = ps_list
