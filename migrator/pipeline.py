@@ -28,7 +28,7 @@ from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases import build_plan, plan_findings
+from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
 from migrator.plan.relay import RelayPlan, plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan
@@ -36,9 +36,10 @@ from migrator.render.identity_report import write_identity_batches, write_identi
 from migrator.render.inventory_json import inventory_json
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
-from migrator.render.report import DnsLine, RelayLine, ReportData, ServerLine, write_report
+from migrator.render.report import ReportData, ServerLine, write_report
 from migrator.render.runbooks import RunbookContext, write_runbooks
-from migrator.render.workbook import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
+from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
+from migrator.render.workbook import WorkbookData
 from migrator.tracking.checklist import ChecklistResult, backup_path, write_checklist
 
 EVIDENCE_FILE = "relay-evidence.json"
@@ -255,35 +256,34 @@ def _move_into_place(staging: Path, out_dir: Path) -> _Moved:
 # --------------------------------------------------------------------------- views for renderers
 
 
-def _relay_views(
-    analysis: Analysis,
-) -> list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], str]]:
+def relay_rows(analysis: Analysis) -> list[RelayRow]:
+    """One row per 2010 receive connector: its classification and what replaces it."""
     by_source: dict[str, list[str]] = {}
     ranges: dict[str, list[str]] = {}
     methods: dict[str, str] = {}
     for pc in analysis.relay.connectors:
         by_source.setdefault(pc.source_identity, []).append(pc.identity)
-        ranges.setdefault(pc.source_identity, [])
+        carried = ranges.setdefault(pc.source_identity, [])
         for r in pc.remote_ip_ranges:
-            text = r.exchange_text()
-            if text not in ranges[pc.source_identity]:
-                ranges[pc.source_identity].append(text)
+            if r.exchange_text() not in carried:
+                carried.append(r.exchange_text())
         methods[pc.source_identity] = pc.method.value
-    out = []
+    rows = []
     for c in analysis.relay.classifications:
         ident = c.connector.identity
-        out.append(
-            (
-                ident,
-                c.kind.value,
-                c.reason,
-                tuple(by_source.get(ident, ())),
-                tuple(ranges.get(ident, ()))
+        rows.append(
+            RelayRow(
+                old_connector=ident,
+                new_connectors=tuple(by_source.get(ident, ())),
+                ranges=tuple(ranges.get(ident, ()))
                 or tuple(r.as_written() for r in c.connector.remote_ip_ranges),
-                methods.get(ident, ""),
+                method=methods.get(ident, "") or f"not migrated ({c.kind.value})",
+                findings=_findings_for(ident, analysis.findings),
+                kind=c.kind.value,
+                reason=c.reason,
             )
         )
-    return out
+    return rows
 
 
 def _findings_for(where: str, findings: Sequence[Finding]) -> tuple[str, ...]:
@@ -301,10 +301,13 @@ def _dns_views(inv: Inventory) -> list[DnsRow]:
                 if target == "exchange-online" and after_host
                 else f"{mx.preference} {mx.host}"
             )
-            note = f"mail flow after cut-over: {target}" + (
-                ""
-                if after_host or target != "exchange-online"
-                else "; the tenant reported no MX host"
+            note = (
+                f"lowered to {LOWERED_TTL_SECONDS} s before the change and restored after; mail flow after cut-over: {target}"
+                + (
+                    ""
+                    if after_host or target != "exchange-online"
+                    else "; the tenant reported no MX host"
+                )
             )
             rows.append(
                 DnsRow(
@@ -313,7 +316,7 @@ def _dns_views(inv: Inventory) -> list[DnsRow]:
                     f"{mx.preference} {mx.host}",
                     after,
                     mx.ttl_seconds,
-                    min(mx.ttl_seconds, 3600),
+                    LOWERED_TTL_SECONDS,
                     note,
                 )
             )
@@ -340,16 +343,6 @@ def _dns_views(inv: Inventory) -> list[DnsRow]:
 def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
     """The tracking workbook's content."""
     inv = analysis.inventory
-    relay_rows = [
-        RelayRow(
-            ident,
-            new,
-            rng,
-            method or f"not migrated ({kind})",
-            _findings_for(ident, analysis.findings),
-        )
-        for ident, kind, _reason, new, rng, method in _relay_views(analysis)
-    ]
     hosts = dict(inv.host_names)
     client_rows: list[RelayClientRow] = []
     seen_clients = _evidence_by_connector(analysis)
@@ -380,7 +373,7 @@ def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
     return WorkbookData(
         plan=plan,
         findings=analysis.findings,
-        relay_rows=relay_rows,
+        relay_rows=relay_rows(analysis),
         relay_client_rows=client_rows,
         identity_rows=identity_rows,
         dns_rows=_dns_views(inv),
@@ -438,27 +431,16 @@ def report_data(analysis: Analysis, plan: MigrationPlan) -> ReportData:
             inv.servers, key=lambda s: (s.lifecycle is Lifecycle.TARGET, s.name.lower())
         )
     ]
-    relay = [RelayLine(i, k, why, new, rng, m) for i, k, why, new, rng, m in _relay_views(analysis)]
     counts = analysis.identity.counts()
     outcomes = [(o.value, n) for o, n in counts.items() if n]
-    dns = [
-        DnsLine(
-            r.name,
-            r.record_type,
-            r.before,
-            r.after,
-            f"{r.ttl_before} s -> {r.ttl_after} s" if r.ttl_before else "",
-        )
-        for r in _dns_views(inv)
-    ]
     return ReportData(
         plan=plan,
         generated=f"for the plan date {plan.plan_date.isoformat()}",
         findings=analysis.findings,
         servers=servers,
-        relay=relay,
+        relay=relay_rows(analysis),
         identity_outcomes=outcomes,
-        dns=dns,
+        dns=_dns_views(inv),
         windows=inv.policy.maintenance_windows,
         evidence_scanned=analysis.evidence is not None,
     )

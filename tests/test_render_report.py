@@ -13,7 +13,8 @@ import pytest
 from migrator.model import Finding, MaintenanceWindow, Severity
 from migrator.pipeline import plan_folder
 from migrator.plan.steps import MigrationPlan, Owner, Phase, RunsIn, ScheduledStep, Step
-from migrator.render.report import RelayLine, ReportData, render_report, write_report
+from migrator.render.report import ReportData, render_report, write_report
+from migrator.render.views import RelayRow
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 
@@ -62,8 +63,13 @@ def test_inventory_text_is_escaped_never_markup() -> None:
             Finding(Severity.ERROR, "relay.open-relay", HOSTILE, "open relay " + HOSTILE, HOSTILE)
         ],
         relay=[
-            RelayLine(
-                HOSTILE, "anonymous relay", "reason", (HOSTILE,), ("10.0.0.0/24",), "anonymous"
+            RelayRow(
+                HOSTILE,
+                (HOSTILE,),
+                ("10.0.0.0/24",),
+                "anonymous",
+                kind="anonymous relay",
+                reason=HOSTILE,
             )
         ],
     )

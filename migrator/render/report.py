@@ -18,6 +18,7 @@ from migrator.model import Finding, MaintenanceWindow, Severity
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.render.svg import DETAIL_LIMIT, gantt_picture, graph_picture
 from migrator.render.templating import render
+from migrator.render.views import DnsRow, RelayRow
 
 
 @dataclass(frozen=True)
@@ -35,42 +36,6 @@ class ServerLine:
 
 
 @dataclass(frozen=True)
-class RelayLine:
-    """One 2010 connector and what it becomes."""
-
-    old_connector: str
-    """2010 identity."""
-    kind: str
-    """Classification."""
-    reason: str
-    """Why it was classified so."""
-    new_connectors: tuple[str, ...]
-    """Identities of the planned connectors."""
-    ranges: tuple[str, ...]
-    """Remote ranges carried over."""
-    method: str
-    """Relay method (empty where not migrated)."""
-    evidence: str = ""
-    """What the protocol logs showed, where scanned."""
-
-
-@dataclass(frozen=True)
-class DnsLine:
-    """A DNS record before and after the cut-over."""
-
-    domain: str
-    """Domain."""
-    record: str
-    """``MX`` or ``SPF``."""
-    before: str
-    """Value now."""
-    after: str
-    """Value after."""
-    ttl: str
-    """TTL now and during the change."""
-
-
-@dataclass(frozen=True)
 class ReportData:
     """What the report shows; built by the pipeline from the plan and its inputs."""
 
@@ -82,11 +47,11 @@ class ReportData:
     """Every finding."""
     servers: Sequence[ServerLine] = ()
     """Old and new servers."""
-    relay: Sequence[RelayLine] = ()
+    relay: Sequence[RelayRow] = ()
     """Relay mapping."""
     identity_outcomes: Sequence[tuple[str, int]] = ()
     """(outcome, number of users)."""
-    dns: Sequence[DnsLine] = ()
+    dns: Sequence[DnsRow] = ()
     """DNS changes."""
     windows: tuple[MaintenanceWindow, ...] = ()
     """Maintenance windows (drawn on the timeline)."""

@@ -47,6 +47,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from migrator.model import Finding
 from migrator.plan.steps import MigrationPlan, Owner, Phase, Step
+from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
 from migrator.tracking.model import (
     NEW_MARK,
     REMOVED_HEADERS,
@@ -60,77 +61,7 @@ from migrator.tracking.model import (
     StepTracking,
 )
 
-# --------------------------------------------------------------------------- input rows
-
-
-@dataclass(frozen=True)
-class RelayRow:
-    """One old relay connector and what replaces it."""
-
-    old_connector: str
-    """The 2010 connector, ``SERVER\\Name``."""
-    new_connectors: tuple[str, ...]
-    """Connectors created for it on the new servers, ``SERVER\\Name``."""
-    ranges: tuple[str, ...]
-    """Remote IP ranges carried over (as written in the inventory)."""
-    method: str
-    """How relay is granted (anonymous relay permission, externally secured, authenticated)."""
-    findings: tuple[str, ...] = ()
-    """Findings about this connector, one line each."""
-
-
-@dataclass(frozen=True)
-class RelayClientRow:
-    """A client (range or address) that relays through a connector."""
-
-    connector: str
-    """Connector it uses, ``SERVER\\Name``."""
-    address: str
-    """IP address, range or CIDR block."""
-    host_names: tuple[str, ...] = ()
-    """Host names known for it (reverse DNS, inventory)."""
-    last_seen: dt.datetime | None = None
-    """Last time the scanned protocol logs show it (None where logs were not scanned)."""
-    messages: int | None = None
-    """Messages seen in the scanned logs (None where logs were not scanned)."""
-    note: str = ""
-    """Anything else to know (e.g. not seen in logs: candidate to drop)."""
-
-
-@dataclass(frozen=True)
-class IdentityRow:
-    """Soft/hard match outcome for one user."""
-
-    user: str
-    """User principal name (or the best identifier known)."""
-    on_premises: str
-    """On-premises object (sAMAccountName or distinguished name)."""
-    cloud: str
-    """Matching Entra ID object, or empty."""
-    outcome: str
-    """Match outcome (soft match, hard match, conflict, no match...)."""
-    fix: str = ""
-    """What to change before synchronisation, or empty."""
-
-
-@dataclass(frozen=True)
-class DnsRow:
-    """One DNS record before and after the cut-over."""
-
-    name: str
-    """Record name (``contoso.com``)."""
-    record_type: str
-    """``MX``, ``TXT`` (SPF), ``A``, ``CNAME``..."""
-    before: str
-    """Value before the change."""
-    after: str
-    """Value after the change."""
-    ttl_before: int | None = None
-    """TTL in seconds before (None where unknown)."""
-    ttl_after: int | None = None
-    """TTL in seconds to set (None where unchanged)."""
-    note: str = ""
-    """When and why (e.g. lower the TTL two days before)."""
+# Row types live in migrator.render.views (shared with the HTML report).
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from migrator.model import ExchangeVersion, Finding, Inventory, Severity
 from migrator.plan.graph import make_plan
 from migrator.plan.identity import match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases._common import Estate, estate, step_id
+from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
 from migrator.plan.phases.mx import READINESS as MX_READINESS
@@ -199,6 +199,7 @@ def plan_inventory(inventory: Inventory, start: dt.date | None = None) -> Migrat
 
 
 __all__ = [
+    "LOWERED_TTL_SECONDS",
     "build_plan",
     "check_coexistence",
     "link_phases",
