@@ -454,6 +454,14 @@ class TransportConfig:
 # --------------------------------------------------------------------------- identities
 
 
+def primary_smtp(proxy_addresses: tuple[str, ...]) -> str:
+    """The address of the ``SMTP:`` (capital: primary) proxyAddress, lower-cased; empty where none."""
+    for p in proxy_addresses:
+        if p.startswith("SMTP:"):
+            return p[5:].lower()
+    return ""
+
+
 @dataclass(frozen=True)
 class OnPremUser:
     """An on-premises AD user (``Get-ADUser`` plus Exchange attributes)."""
@@ -486,10 +494,7 @@ class OnPremUser:
     @property
     def primary_smtp(self) -> str:
         """The ``SMTP:`` proxyAddress without prefix, lower-cased; empty where none."""
-        for p in self.proxy_addresses:
-            if p.startswith("SMTP:"):
-                return p[5:].lower()
-        return ""
+        return primary_smtp(self.proxy_addresses)
 
     @property
     def has_mailbox(self) -> bool:
@@ -534,11 +539,8 @@ class CloudUser:
 
     @property
     def primary_smtp(self) -> str:
-        """Primary SMTP address, lower-cased."""
-        for p in self.proxy_addresses:
-            if p.startswith("SMTP:"):
-                return p[5:].lower()
-        return self.mail.lower()
+        """Primary SMTP address, lower-cased (the mail attribute where no ``SMTP:`` is set)."""
+        return primary_smtp(self.proxy_addresses) or self.mail.lower()
 
 
 @dataclass(frozen=True)
