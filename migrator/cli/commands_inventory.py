@@ -22,12 +22,19 @@ _EVIDENCE_HELP = "relay-evidence.json from 'migrator logs scan' (default: the on
 
 
 def print_findings(findings: tuple[Finding, ...]) -> tuple[int, int]:
-    """Print the findings table; return (errors, warnings)."""
-    if findings:
+    """Print the findings: a table on a terminal, one line each when piped; return (errors, warnings)."""
+    if findings and out.is_terminal:
         table = Table("severity", "where", "message", "fix", show_lines=False)
         for f in findings:
             table.add_row(f.severity.value, f.where, f.message, f.fix)
         out.print(table)
+    elif findings:
+        # Redirected to a file or a pipe: whole lines that grep and diff can use.
+        for f in findings:
+            fix = f" (fix: {f.fix})" if f.fix else ""
+            out.print(
+                f"{f.severity.value}: {f.where}: {f.message}{fix}", markup=False, soft_wrap=True
+            )
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
     return errors, warnings
