@@ -281,9 +281,23 @@ def relay_rows(analysis: Analysis) -> list[RelayRow]:
                 findings=_findings_for(ident, analysis.findings),
                 kind=c.kind.value,
                 reason=c.reason,
+                evidence=_evidence_text(analysis.evidence, ident),
             )
         )
     return rows
+
+
+def _evidence_text(evidence: Evidence | None, identity: str) -> str:
+    """What the scanned protocol logs show for one connector (empty where none were scanned)."""
+    if evidence is None:
+        return ""
+    seen = evidence.connector(identity)
+    if seen is None or not seen.sessions:
+        return "no sessions in the scanned logs"
+    return (
+        f"{seen.sessions} sessions, {seen.messages} messages from {len(seen.clients)} "
+        f"client address(es); last seen {seen.last_seen}"
+    )
 
 
 def _findings_for(where: str, findings: Sequence[Finding]) -> tuple[str, ...]:

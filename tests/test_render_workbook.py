@@ -260,7 +260,10 @@ def test_other_sheets(tmp_path: Path) -> None:
                 "EX10-01\\Apps",
                 ("EX16-01\\Apps", "EX16-02\\Apps"),
                 ("10.0.0.0/24",),
-                "anonymous relay",
+                "anonymous",
+                kind="anonymous relay",
+                reason="AnonymousUsers with Ms-Exch-SMTP-Accept-Any-Recipient",
+                evidence="12 sessions",
             )
         ],
         relay_client_rows=[
@@ -281,9 +284,12 @@ def test_other_sheets(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(_write(tmp_path, data))
     assert list(wb["Relay"].iter_rows(values_only=True))[1] == (
         "EX10-01\\Apps",
+        "anonymous relay",
+        "AnonymousUsers with Ms-Exch-SMTP-Accept-Any-Recipient",
         "EX16-01\\Apps\nEX16-02\\Apps",
         "10.0.0.0/24",
-        "anonymous relay",
+        "anonymous",
+        "12 sessions",
         None,
     )
     clients = list(wb["Relay clients"].iter_rows(values_only=True))
@@ -377,7 +383,9 @@ def _hostile_data() -> WorkbookData:
     return WorkbookData(
         plan=plan,
         carry=carry,
-        relay_rows=[RelayRow(h, (h,), (h,), h, (h,)) for h in HOSTILE],
+        relay_rows=[
+            RelayRow(h, (h,), (h,), h, (h,), kind=h, reason=h, evidence=h) for h in HOSTILE
+        ],
         relay_client_rows=[RelayClientRow(h, h, (h,), note=h) for h in HOSTILE],
         identity_rows=[IdentityRow(h, h, h, h, h) for h in HOSTILE],
         dns_rows=[DnsRow(h, "MX", h, h, note=h) for h in HOSTILE],
@@ -390,7 +398,7 @@ def test_inventory_strings_are_text_never_formulas(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(path)
     relay = wb["Relay"]
     for i, h in enumerate(HOSTILE, start=2):
-        for col in "ABCDE":
+        for col in "ABCDEFGH":
             cell = relay[f"{col}{i}"]
             assert cell.data_type == "s" and cell.value == cell_text(h), (
                 cell.coordinate,
@@ -411,7 +419,7 @@ def test_inventory_strings_are_text_never_formulas(tmp_path: Path) -> None:
     assert not any("HYPERLINK" in f or "cmd" in f for f in formulas)
     relay_xml = xml[_sheet_files(path)["Relay"]]
     assert "<f>" not in relay_xml
-    assert relay_xml.count('t="inlineStr"') == 5 + 5 * len(HOSTILE)
+    assert relay_xml.count('t="inlineStr"') == 8 + 8 * len(HOSTILE)
 
 
 def test_hostile_strings_round_trip_through_the_reader(tmp_path: Path) -> None:

@@ -684,17 +684,23 @@ def _write_data_sheets(book: _Book, data: WorkbookData) -> None:
         "RelayTable",
         (
             ("Old connector", 34, True),
+            ("Classification", 24, True),
+            ("Why", 40, True),
             ("New connectors", 40, True),
             ("Remote IP ranges", 30, True),
             ("Method", 30, True),
+            ("Log evidence", 40, True),
             ("Findings", 60, True),
         ),
         [
             (
                 r.old_connector,
+                r.kind,
+                r.reason,
                 _lines(r.new_connectors),
                 _lines(r.ranges),
                 r.method,
+                r.evidence,
                 _lines(r.findings),
             )
             for r in data.relay_rows
