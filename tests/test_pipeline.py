@@ -194,3 +194,54 @@ def test_output_path_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
     target.write_text("not a folder")
     with pytest.raises(MigratorError, match="is not a folder"):
         plan_folder(CONTOSO, target)
+
+
+def test_log_evidence_reaches_the_workbook_and_the_report(tmp_path: Path) -> None:
+    """logs scan -> relay-evidence.json -> plan --evidence: evidence shows where the team looks."""
+    import subprocess
+    import sys
+
+    from python_calamine import CalamineWorkbook
+
+    # The 2010 fixture, as if written at Contoso: its relay client becomes scan01 (10.1.20.15).
+    logs = tmp_path / "logs"
+    shutil.copytree(Path(__file__).parent / "data" / "logs" / "ex2010", logs)
+    for f in logs.rglob("*"):
+        if f.is_file():
+            f.write_bytes(f.read_bytes().replace(b"10.1.1.50:", b"10.1.20.15:"))
+    ev_dir = tmp_path / "evidence"
+    scan = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "migrator",
+            "logs",
+            "scan",
+            str(logs),
+            "--inventory",
+            str(CONTOSO),
+            "-o",
+            str(ev_dir),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert scan.returncode in (0, 1), scan.stderr  # 1: the evidence itself found errors
+    evidence = ev_dir / "relay-evidence.json"
+    assert evidence.is_file(), scan.stdout + scan.stderr
+    out = tmp_path / "plan"
+    result = plan_folder(CONTOSO, out, evidence_path=evidence)
+    assert result.analysis.evidence is not None
+    # scan01 relays out through a connector the plan carries over with its address: nothing breaks.
+    assert result.plan is not None, [f.message for f in result.analysis.errors]
+    book = CalamineWorkbook.from_path(str(out / CHECKLIST))
+    relay = book.get_sheet_by_name("Relay").to_python()
+    header = relay[0]
+    row = next(r for r in relay if r[0] == "EX10-01\\Relay Apps")
+    assert "sessions" in str(row[header.index("Log evidence")])
+    clients = book.get_sheet_by_name("Relay clients").to_python()
+    assert any(r[0] == "EX10-01\\Relay Apps" and r[4] not in ("", None) for r in clients[1:])
+    html = (out / "report.html").read_text("utf-8")
+    assert '<th scope="col">Evidence</th>' in html
