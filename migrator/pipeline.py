@@ -19,7 +19,7 @@ from pathlib import Path
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
-from migrator.checks.relay import check_relay
+from migrator.checks.relay import check_onward_relay, check_relay
 from migrator.errors import MigratorError
 from migrator.fileio import atomic_write_bytes, write_text
 from migrator.inventory import load_inventory
@@ -29,9 +29,9 @@ from migrator.model import Finding, Inventory, Lifecycle, Severity
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
-from migrator.plan.relay import RelayPlan, plan_relay
+from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
-from migrator.plan.steps import MigrationPlan
+from migrator.plan.steps import MigrationPlan, Phase
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
 from migrator.render.plan_json import write_plan_json
@@ -64,6 +64,8 @@ class Analysis:
     """Every finding, errors first."""
     evidence: Evidence | None = None
     """Protocol log evidence, where a scan was given."""
+    onward_relay: RelayPlan | None = None
+    """Relay mapping of the onward move (2016 -> final version); None where not planned."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -88,12 +90,16 @@ class PlanOutput:
 def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
     """Check an inventory and plan its relay and identity parts (no files are touched)."""
     relay = plan_relay(inventory)
+    onward = plan_onward_relay(inventory, relay)
     identity_findings = check_identity(inventory)
     identity = match_identities(inventory, held_back(identity_findings))
+    relay_checks = check_relay(inventory, relay)
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
         *relay.findings,
-        *check_relay(inventory, relay),
+        *relay_checks,
+        *onward.findings,
+        *check_onward_relay(inventory, relay, onward, relay_checks),
         *identity_findings,
         *plan_findings(inventory),
     ]
@@ -103,7 +109,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
             planned.setdefault(pc.source_identity, []).extend(pc.remote_ip_ranges)
         findings += evidence_findings(inventory, evidence, planned)
     unique = sorted(set(findings), key=Finding.sort_key)
-    return Analysis(inventory, relay, identity, tuple(unique), evidence)
+    return Analysis(inventory, relay, identity, tuple(unique), evidence, onward)
 
 
 def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
@@ -123,7 +129,7 @@ def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> Mi
     """The ordered, scheduled plan of an analysed inventory."""
     inv = analysis.inventory
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return build_plan(inv, extra, start)
+    return build_plan(inv, extra, start, analysis.onward_relay)
 
 
 def plan_folder(
@@ -205,6 +211,9 @@ def _render_all(
     )
     write_runbooks(plan.steps, out, context)
     write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
+    if analysis.onward_relay is not None:
+        onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
+        write_runbooks(onward_rollback, out, context)
     write_relay_report(out / "relay-report.md", inv, analysis.relay, analysis.findings)
     write_identity_batches(analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)

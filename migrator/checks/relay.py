@@ -16,6 +16,7 @@ comparison of every pair.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -40,10 +41,13 @@ from migrator.plan.connector_match import (
     differences,
 )
 from migrator.plan.relay import (
+    ONWARD_CODE_PREFIX,
     ConnectorKind,
     PermissionIndex,
     RelayPlan,
     default_connector_names,
+    onward_inventory,
+    onward_servers,
 )
 
 RELAY_KINDS = (ConnectorKind.ANONYMOUS_RELAY, ConnectorKind.EXTERNALLY_SECURED)
@@ -1048,9 +1052,26 @@ def check_versions(inventory: Inventory) -> list[Finding]:
         ),
         key=lambda s: s.name.lower(),
     )
+    # A 2016 target is the hop: 2019/SE servers then join in the onward phase, which the plan
+    # orders after the last 2010 server is removed (decommission.verify-no-2010).
+    hop_2016 = any(
+        t.version is ExchangeVersion.EX2016 and not t.is_edge for t in inventory.target_servers
+    )
     for t in sorted(inventory.target_servers, key=lambda s: s.name.lower()):
         label = t.version.label
-        if t.version in (ExchangeVersion.EX2019, ExchangeVersion.SE) and legacy_2010:
+        if t.version in (ExchangeVersion.EX2019, ExchangeVersion.SE) and legacy_2010 and hop_2016:
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "version.onward",
+                    t.name,
+                    f"{label} cannot coexist with Exchange 2010: {t.name} is installed in the onward "
+                    "phase, after the last Exchange 2010 server "
+                    f"({_examples([s.name for s in legacy_2010])}) is removed, and takes over from "
+                    "Exchange 2016 there",
+                )
+            )
+        elif t.version in (ExchangeVersion.EX2019, ExchangeVersion.SE) and legacy_2010:
             out.append(
                 Finding(
                     Severity.ERROR,
@@ -1108,3 +1129,39 @@ def check_versions(inventory: Inventory) -> list[Finding]:
                 )
             )
     return out
+
+
+# --------------------------------------------------------------------------- onward (2016 -> SE)
+
+_ABOUT_THE_NEW_SERVER = frozenset({"relay.shadow.moved"})
+"""Codes that name a 2016 connector but judge what happens on the new server."""
+
+
+def check_onward_relay(
+    inventory: Inventory,
+    relay_plan: RelayPlan,
+    onward_plan: RelayPlan,
+    first_hop: Iterable[Finding] = (),
+) -> list[Finding]:
+    """The relay checks for the onward move (2016 -> final version), codes prefixed ``onward.``.
+
+    The checks run over :func:`~migrator.plan.relay.onward_inventory` and the
+    onward plan: conflicts with connectors already on the new servers, shadowing,
+    open relay, certificates and the rest. Findings the first hop already made
+    (``first_hop``, identical) are left out, and so are findings about the 2016
+    connectors themselves (the first hop judged them, or their 2010 sources),
+    except where they tell what happens on the new server.
+    """
+    derived = onward_inventory(inventory, relay_plan)
+    if derived is None:
+        return []
+    hop = {s.name.lower() for s in onward_servers(inventory)[0]}
+    seen = set(first_hop)
+    out: list[Finding] = []
+    for f in check_relay(derived, onward_plan):
+        if f in seen or f.code.startswith("version."):
+            continue
+        if f.where.split("\\", 1)[0].lower() in hop and f.code not in _ABOUT_THE_NEW_SERVER:
+            continue
+        out.append(dataclasses.replace(f, code=ONWARD_CODE_PREFIX + f.code))
+    return sorted(out, key=Finding.sort_key)

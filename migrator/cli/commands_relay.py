@@ -12,7 +12,7 @@ from migrator.cli import out, relay_app
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.plan.connector_match import MatchConnector, which
-from migrator.plan.relay import plan_relay
+from migrator.plan.relay import onward_inventory, onward_servers, plan_onward_relay, plan_relay
 
 
 def _describe(c: MatchConnector | None, entry: IPRange | None) -> str:
@@ -39,6 +39,12 @@ def which_command(
     inv = load_inventory(path)
     plan = plan_relay(inv)
     answers = which(inv, plan, client, port)
+    # Servers of the final version (SE) take their connectors over from 2016, not from 2010.
+    derived = onward_inventory(inv, plan)
+    if derived is not None:
+        finals = {s.name.lower() for s in onward_servers(inv)[1]}
+        answers = [a for a in answers if a.target.lower() not in finals]
+        answers += which(derived, plan_onward_relay(inv, plan), client, port)
     if not answers:
         out.print("the inventory has no target server", markup=False)
         return

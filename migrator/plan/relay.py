@@ -8,10 +8,11 @@ connectors; renderers turn them into runbooks and the relay report.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from migrator.iprange import IPRange, merge_ranges
@@ -19,6 +20,7 @@ from migrator.model import (
     ADPermission,
     Binding,
     Certificate,
+    ExchangeVersion,
     Finding,
     Inventory,
     Lifecycle,
@@ -394,6 +396,7 @@ class _Draft:
     tls: str
     sources: list[str]
     sizes: list[int | None]
+    base: str = ""
 
 
 def _finding(sev: Severity, code: str, where: str, message: str, fix: str = "") -> Finding:
@@ -455,7 +458,41 @@ def plan_relay(inventory: Inventory) -> RelayPlan:
     """Classify the legacy receive connectors and plan their successors on the target servers.
 
     Pure function of the inventory: same inventory, same plan, byte for byte.
+    Where Exchange 2010 servers remain next to an Exchange 2016 (or 2013) hop,
+    the 2019/SE target servers are not relay targets: they cannot coexist with
+    2010 and take the connectors over from 2016 in the onward phase
+    (:func:`plan_onward_relay`).
     """
+    return _plan_relay(inventory, {})
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """What a 2016 connector carries into the onward plan: the name it was derived from."""
+
+    base: str
+    """The name the policy's name pattern is applied to (the 2010 connector's name)."""
+    user_name: str
+    """The override's name where the user chose one (kept as it is)."""
+
+
+HOP_VERSIONS = frozenset({ExchangeVersion.EX2013, ExchangeVersion.EX2016})
+"""Versions that coexist with Exchange 2010 (the hop); 2019 and SE come after it."""
+
+
+def _final_excluded(inventory: Inventory) -> frozenset[str]:
+    """Lower-case names of 2019/SE targets that cannot serve 2010 connectors (a 2010+hop estate)."""
+    has_2010 = any(
+        s.lifecycle is Lifecycle.LEGACY and s.version is ExchangeVersion.EX2010
+        for s in inventory.servers
+    )
+    targets = inventory.target_servers
+    if not has_2010 or not any(s.version in HOP_VERSIONS for s in targets):
+        return frozenset()
+    return frozenset(s.name.lower() for s in targets if s.version not in HOP_VERSIONS)
+
+
+def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayPlan:
     findings: list[Finding] = []
     perms = PermissionIndex(inventory.ad_permissions)
     by_identity, by_name, all_overrides = _override_index(inventory)
@@ -463,6 +500,7 @@ def plan_relay(inventory: Inventory) -> RelayPlan:
     target_names = {s.name.lower() for s in inventory.target_servers}
     servers = {s.name.lower(): s for s in inventory.servers}
     targets_by_site = {site.lower(): names for site, names in inventory.policy.targets_by_site}
+    excluded = _final_excluded(inventory)
 
     legacy_connectors = sorted(
         (c for c in inventory.receive_connectors if c.server.lower() not in target_names),
@@ -490,7 +528,18 @@ def plan_relay(inventory: Inventory) -> RelayPlan:
             )
         if not cls.migrate:
             continue
-        drafts.extend(_drafts_for(inventory, cls, override, servers, targets_by_site, findings))
+        drafts.extend(
+            _drafts_for(
+                inventory,
+                cls,
+                override,
+                servers,
+                targets_by_site,
+                findings,
+                excluded,
+                carried.get(c.identity.lower()),
+            )
+        )
 
     for o in all_overrides:
         if id(o) not in used_overrides:
@@ -516,6 +565,8 @@ def _drafts_for(
     servers: dict[str, Server],
     targets_by_site: dict[str, tuple[str, ...]],
     findings: list[Finding],
+    excluded: frozenset[str] = frozenset(),
+    carried: _Carried | None = None,
 ) -> list[_Draft]:
     c = cls.connector
     where = c.identity
@@ -531,7 +582,9 @@ def _drafts_for(
             names = tuple(
                 s.name
                 for s in inventory.target_servers
-                if s.site.lower() == site.lower() and not s.is_edge
+                if s.site.lower() == site.lower()
+                and not s.is_edge
+                and s.name.lower() not in excluded
             )
             if names:
                 findings.append(
@@ -565,6 +618,20 @@ def _drafts_for(
     targets: list[Server] = []
     for n in sorted(set(names), key=str.lower):
         s = servers.get(n.lower())
+        if s is not None and n.lower() in excluded:
+            findings.append(
+                _finding(
+                    Severity.ERROR,
+                    "relay.target.invalid",
+                    where,
+                    f"target server '{n}' runs {s.version.label}, which cannot coexist with "
+                    "Exchange 2010: it takes the relay connectors over from Exchange 2016 in the "
+                    "onward phase",
+                    "name an Exchange 2016 server here (relay.targets or the override's targets); "
+                    "the onward phase carries the connector on to the servers of the final version",
+                )
+            )
+            continue
         if s is None or s.lifecycle is not Lifecycle.TARGET or s.is_edge:
             what = (
                 "is not in the inventory"
@@ -638,7 +705,11 @@ def _drafts_for(
             if cert is not None:
                 tls = tls_certificate_name(cert)
         user_name = override.name.strip() if override is not None and override.name.strip() else ""
-        name = user_name or _pattern_name(inventory.policy.relay_name_pattern, c.name, t.name)
+        base = c.name
+        if carried is not None:
+            user_name = user_name or carried.user_name
+            base = carried.base
+        name = user_name or _pattern_name(inventory.policy.relay_name_pattern, base, t.name)
         out.append(
             _Draft(
                 t,
@@ -652,6 +723,7 @@ def _drafts_for(
                 tls,
                 [c.identity],
                 [c.max_message_size_bytes],
+                base,
             )
         )
     return out
@@ -671,7 +743,7 @@ def _finalise(
             d.method,
             d.fqdn.lower(),
             d.tls,
-            d.cls.connector.name.lower(),
+            (d.base or d.cls.connector.name).lower(),
         )
         have = merged.get(key)
         if have is None:
@@ -687,6 +759,7 @@ def _finalise(
                 d.tls,
                 list(d.sources),
                 list(d.sizes),
+                d.base,
             )
         else:
             have.ranges = merge_ranges([*have.ranges, *d.ranges])
@@ -847,3 +920,156 @@ def size_note(planned: PlannedConnector, org: TransportConfig) -> str:
     else:
         parts.append("externally secured: size limits are bypassed")
     return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- onward (2016 -> SE)
+
+ONWARD_CODE_PREFIX = "onward."
+"""Prefix of the codes of findings about the onward relay plan (``onward.relay.target.none``)."""
+ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
+ACCEPT_ANY_RECIPIENT_RIGHT = "Ms-Exch-SMTP-Accept-Any-Recipient"
+
+
+def onward_servers(inventory: Inventory) -> tuple[tuple[Server, ...], tuple[Server, ...]]:
+    """(hop servers, final-version servers) of the onward move, by name; either may be empty.
+
+    The hop is the 2013/2016 target servers; the final servers are the target
+    servers of ``policy.final_version`` (2019 or SE) that are not Edge servers.
+    """
+    final = inventory.policy.final_version
+    targets = sorted(inventory.target_servers, key=lambda s: s.name.lower())
+    hop = tuple(s for s in targets if s.version in HOP_VERSIONS)
+    finals: tuple[Server, ...] = ()
+    if final in (ExchangeVersion.EX2019, ExchangeVersion.SE):
+        finals = tuple(s for s in targets if s.version is final and not s.is_edge)
+    return hop, finals
+
+
+def _as_connector(pc: PlannedConnector) -> ReceiveConnector:
+    """A planned Front End connector as it will exist on its 2016 server once the relay phase ran."""
+    anonymous = pc.method is RelayMethod.ANONYMOUS
+    return ReceiveConnector(
+        server=pc.server,
+        name=pc.name,
+        bindings=pc.bindings,
+        remote_ip_ranges=pc.remote_ip_ranges,
+        auth_mechanism=("Tls",) if anonymous else ("Tls", "ExternalAuthoritative"),
+        permission_groups=("AnonymousUsers",) if anonymous else ("ExchangeServers",),
+        transport_role=TransportRole.FRONTEND,
+        max_message_size_bytes=pc.max_message_size_bytes,
+        fqdn=pc.fqdn,
+        tls_certificate_name=pc.tls_certificate_name,
+        enabled=True,
+        protocol_logging_level="Verbose",
+        comment=pc.comment,
+    )
+
+
+def onward_inventory(inventory: Inventory, relay_plan: RelayPlan) -> Inventory | None:
+    """The organisation as the onward move sees it, or None where there is no onward move.
+
+    The 2016 (hop) servers are the legacy servers and the final-version servers
+    the targets; the 2010 servers and their connectors are gone. The 2016
+    receive connectors are the ones the relay plan creates (anonymous ones with
+    their Accept-Any-Recipient grant for ANONYMOUS LOGON) plus those the
+    inventory lists on the 2016 servers; connectors listed on the final-version
+    servers stay as they are. Relay targets per site are the final-version
+    servers of that site: ``relay.targets`` in inventory.yaml names the first
+    hop's servers only, and the 2010 connectors' overrides were applied by the
+    first hop already (their effect is carried in the planned connectors).
+    """
+    hop, finals = onward_servers(inventory)
+    if not hop or not finals:
+        return None
+    hop_names = {s.name.lower() for s in hop}
+    final_names = {s.name.lower() for s in finals}
+    keep = hop_names | final_names
+    planned = [pc for pc in relay_plan.connectors if pc.server.lower() in hop_names]
+    planned_ids = {pc.identity.lower() for pc in planned}
+    connectors = [_as_connector(pc) for pc in planned]
+    connectors += [
+        c
+        for c in inventory.receive_connectors
+        if c.server.lower() in keep and c.identity.lower() not in planned_ids
+    ]
+    permissions = [
+        p for p in inventory.ad_permissions if p.identity.split("\\", 1)[0].lower() in keep
+    ]
+    permissions += [
+        ADPermission(
+            pc.identity, ANONYMOUS_LOGON, (ACCEPT_ANY_RECIPIENT_RIGHT,), ("ExtendedRight",)
+        )
+        for pc in planned
+        if pc.method is RelayMethod.ANONYMOUS
+    ]
+    sites: dict[str, list[str]] = {}
+    for s in finals:
+        if s.site:
+            sites.setdefault(s.site.lower(), []).append(s.name)
+    by_site = tuple(
+        (s.site, tuple(sites[s.site.lower()]))
+        for s in sorted({s.site.lower(): s for s in hop if s.site}.values(), key=lambda s: s.site)
+        if s.site.lower() in sites
+    )
+    # The method each 2016 connector was planned with is kept, whatever the policy default says.
+    overrides = tuple(RelayOverride(pc.identity, method=pc.method) for pc in planned)
+    servers = tuple(
+        dataclasses.replace(s, lifecycle=Lifecycle.LEGACY) if s.name.lower() in hop_names else s
+        for s in inventory.servers
+        if s.name.lower() in keep
+    )
+    policy = dataclasses.replace(inventory.policy, targets_by_site=by_site, overrides=overrides)
+    return dataclasses.replace(
+        inventory,
+        servers=servers,
+        receive_connectors=tuple(connectors),
+        ad_permissions=tuple(permissions),
+        policy=policy,
+        load_findings=(),
+    )
+
+
+def plan_onward_relay(inventory: Inventory, relay_plan: RelayPlan) -> RelayPlan:
+    """Carry the 2016 relay connectors (planned and existing) on to the final-version servers.
+
+    The same planner runs over :func:`onward_inventory`, so the mapping is the
+    first hop's: the same ranges, relay method, size limit and FQDN rule; names
+    follow the policy's pattern applied to the 2010 connector's name and the new
+    server (an override's own name is kept). An empty plan where the inventory
+    lists no hop or no server of the final version. Finding codes start with
+    ``onward.``.
+    """
+    derived = onward_inventory(inventory, relay_plan)
+    if derived is None:
+        return RelayPlan((), (), ())
+    hop_names = {s.name.lower() for s in onward_servers(inventory)[0]}
+    users = {o.connector.strip().lower(): o.name.strip() for o in inventory.policy.overrides}
+    carried: dict[str, _Carried] = {}
+    sources: dict[str, PlannedConnector] = {}
+    for pc in relay_plan.connectors:
+        if pc.server.lower() not in hop_names:
+            continue
+        _old_server, _, old_name = pc.source_identity.partition("\\")
+        user = users.get(pc.source_identity.lower()) or users.get(old_name.lower()) or ""
+        carried[pc.identity.lower()] = _Carried(old_name, user)
+        sources[pc.identity.lower()] = pc
+    plan = _plan_relay(derived, carried)
+    connectors = []
+    for p in plan.connectors:
+        src = sources.get(p.source_identity.lower())
+        if src is not None:
+            p = dataclasses.replace(
+                p, method_reason=f"as planned for {src.identity}: {src.method_reason}"
+            )
+        connectors.append(p)
+    findings = tuple(
+        sorted(
+            (
+                dataclasses.replace(f, code=ONWARD_CODE_PREFIX + f.code)
+                for f in plan.findings
+                if f.code != "relay.override.unmatched"
+            ),
+            key=Finding.sort_key,
+        )
+    )
+    return RelayPlan(plan.classifications, tuple(connectors), findings)

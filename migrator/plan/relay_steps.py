@@ -15,6 +15,12 @@ tracking workbook keeps its rows across re-plans:
 
 Rollback steps (``relay.rollback...``) come from :func:`relay_rollback_steps`; they
 are nobody's prerequisite and are not part of the main order.
+
+With ``phase=Phase.ONWARD`` the same steps carry the 2016 connectors on to the
+final-version servers (:func:`migrator.plan.relay.plan_onward_relay`): ids start
+with ``onward.relay.``, runbooks go to ``runbooks/70-onward/``, and the old
+connectors are observed, disabled and removed on the 2016 servers from EMS on
+the new servers (not the 2010 shell), reading the Front End receive logs.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 
 from migrator.errors import PlanError
 from migrator.iprange import IPRange
-from migrator.model import Inventory, RelayMethod
+from migrator.model import ExchangeVersion, Inventory, RelayMethod
 from migrator.plan.relay import PlannedConnector, RelayPlan
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
@@ -53,16 +59,47 @@ def connector_comment(pc: PlannedConnector) -> str:
     return pc.comment or f"{COMMENT_MARKER} from {pc.source_identity}"
 
 
-def _server_runbook(server: str) -> str:
-    return f"{RUNBOOK_DIR}/{_safe(server)}.ps1"
+def _dir(phase: Phase) -> str:
+    return f"runbooks/{phase.number}-{phase.value}"
 
 
-def _decommission_runbook(server: str) -> str:
-    return f"{RUNBOOK_DIR}/{_safe(server)}-decommission.ps1"
+def _server_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
+    return f"{_dir(phase)}/{_safe(server)}.ps1"
 
 
-def _rollback_runbook(server: str) -> str:
-    return f"{RUNBOOK_DIR}/{_safe(server)}-rollback.ps1"
+def _decommission_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
+    return f"{_dir(phase)}/{_safe(server)}-decommission.ps1"
+
+
+def _rollback_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
+    return f"{_dir(phase)}/{_safe(server)}-rollback.ps1"
+
+
+def _prefix(phase: Phase) -> str:
+    """``relay`` in the relay phase, ``onward.relay`` in the onward phase."""
+    if phase is Phase.RELAY:
+        return "relay"
+    if phase is Phase.ONWARD:
+        return "onward.relay"
+    raise ValueError(f"relay steps belong to the relay or the onward phase, not '{phase.value}'")
+
+
+def _old_label(inventory: Inventory, phase: Phase, server: str) -> str:
+    """``2010``, or the old server's version in the onward phase (``2016``)."""
+    if phase is Phase.RELAY:
+        return "2010"
+    found = inventory.server(server)
+    return found.version.value if found is not None else ExchangeVersion.EX2016.value
+
+
+def _old_runs_in(phase: Phase) -> RunsIn:
+    """The 2010 shell for 2010 connectors; EMS on the new servers for the 2016 ones."""
+    return RunsIn.EMS_2010 if phase is Phase.RELAY else RunsIn.EMS_NEW
+
+
+def _sources(pc: PlannedConnector) -> tuple[str, ...]:
+    """Every old identity the connector replaces (merged ones included)."""
+    return (pc.source_identity, *pc.merged_from)
 
 
 def _key(pc: PlannedConnector) -> str:
@@ -141,14 +178,18 @@ def _refuse_open(connectors: Iterable[PlannedConnector]) -> None:
         raise PlanError("open relay refused: " + "; ".join(problems))
 
 
-def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
+def relay_steps(
+    inventory: Inventory, relay_plan: RelayPlan, phase: Phase = Phase.RELAY
+) -> list[Step]:
     """The relay phase's steps for every planned connector and every 2010 relay connector they replace.
 
     Returned in a stable order (per new server and connector, then repoint, then
     per 2010 server); prerequisites make removal of a 2010 connector wait for
     the observation of its server, which waits for the repoint, which waits for
-    every test.
+    every test. ``phase`` is :attr:`Phase.RELAY` (2010 -> 2016) or
+    :attr:`Phase.ONWARD` (2016 -> final version).
     """
+    pre = _prefix(phase)
     steps: list[Step] = []
     tests: list[str] = []
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
@@ -156,9 +197,9 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
     for pc in connectors:
         key = _key(pc)
         params = _connector_params(inventory, pc)
-        runbook = _server_runbook(pc.server)
+        runbook = _server_runbook(pc.server, phase)
         anonymous = pc.method is RelayMethod.ANONYMOUS
-        create_id = f"relay.create.{key}"
+        create_id = f"{pre}.create.{key}"
         ranges_text = ", ".join(params["remote_ip_ranges"])
         trade_off = (
             "anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON;"
@@ -170,7 +211,7 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
         steps.append(
             Step(
                 id=create_id,
-                phase=Phase.RELAY,
+                phase=phase,
                 title=f"Create receive connector '{pc.name}' on {pc.server} (Front End Transport)",
                 target=pc.identity,
                 owner=Owner.EXCHANGE_ADMIN,
@@ -180,7 +221,7 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
                     "the script reads the connector back from the pinned domain controller and"
                     " compares bindings, ranges, permission groups, authentication, FQDN, size and comment"
                 ),
-                rollback=f"{_rollback_runbook(pc.server)} removes it (only while its Comment marker is intact)",
+                rollback=f"{_rollback_runbook(pc.server, phase)} removes it (only while its Comment marker is intact)",
                 instructions=(
                     f"Successor of {pc.source_identity}; {trade_off}.\n"
                     f"Remote IP ranges: {ranges_text}."
@@ -191,18 +232,18 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
         )
         last = create_id
         if anonymous:
-            perm_id = f"relay.permission.{key}"
+            perm_id = f"{pre}.permission.{key}"
             steps.append(
                 Step(
                     id=perm_id,
-                    phase=Phase.RELAY,
+                    phase=phase,
                     title=f"Grant {ACCEPT_ANY_RECIPIENT} to ANONYMOUS LOGON on '{pc.name}'",
                     target=pc.identity,
                     owner=Owner.EXCHANGE_ADMIN,
                     runs_in=RunsIn.EMS_NEW,
                     duration_minutes=5,
                     verification="the script reads the permission back from the pinned domain controller",
-                    rollback=f"{_rollback_runbook(pc.server)} removes the permission",
+                    rollback=f"{_rollback_runbook(pc.server, phase)} removes the permission",
                     action=Action(
                         "relay.permission",
                         {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
@@ -213,11 +254,11 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
             )
             last = perm_id
         smtp_host = _smtp_host(inventory, pc)
-        probe_id = f"relay.test.{key}.from-admin-host"
+        probe_id = f"{pre}.test.{key}.from-admin-host"
         steps.append(
             Step(
                 id=probe_id,
-                phase=Phase.RELAY,
+                phase=phase,
                 title=f"SMTP conversation from this host to {smtp_host} (no message is sent)",
                 target=pc.identity,
                 owner=Owner.EXCHANGE_ADMIN,
@@ -257,14 +298,14 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
         tests.append(probe_id)
         for rng, rslug in _range_slugs(pc.remote_ip_ranges):
             hosts = _host_names(inventory, rng)
-            test_id = f"relay.test.{key}.{rslug}"
+            test_id = f"{pre}.test.{key}.{rslug}"
             who = (
                 ", ".join(hosts) if hosts else f"a client whose address is in {rng.exchange_text()}"
             )
             steps.append(
                 Step(
                     id=test_id,
-                    phase=Phase.RELAY,
+                    phase=phase,
                     title=f"Relay test from {rng.exchange_text()} through '{pc.name}' on {pc.server}",
                     target=pc.identity,
                     owner=Owner.APPLICATION_OWNERS,
@@ -295,13 +336,18 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
 
     # Repoint: the alias (or each application's SMTP setting) moves to the new servers.
     alias = inventory.policy.smtp_alias.strip()
-    repoint_id = f"relay.repoint.{slug(alias) if alias else 'applications'}"
+    repoint_id = f"{pre}.repoint.{slug(alias) if alias else 'applications'}"
+    old_servers = sorted(
+        {i.split("\\", 1)[0] for pc in connectors for i in _sources(pc)}, key=str.lower
+    )
+    old_labels = sorted({_old_label(inventory, phase, o) for o in old_servers})
+    old_text = f"the {'/'.join(old_labels or ['2010'])} servers"
     new_hosts = sorted({_smtp_host(inventory, pc) for pc in connectors}, key=str.lower)
     if connectors:
         steps.append(
             Step(
                 id=repoint_id,
-                phase=Phase.RELAY,
+                phase=phase,
                 title=(
                     f"Point DNS alias {alias} at the new servers"
                     if alias
@@ -318,7 +364,7 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
                     else "each application's next message shows in the new servers' protocol logs"
                 ),
                 rollback=(
-                    f"point {alias} back at the 2010 servers"
+                    f"point {alias} back at {old_text}"
                     if alias
                     else "restore each application's SMTP setting"
                 ),
@@ -327,32 +373,33 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
                     " balancer if it keeps client addresses (no source NAT). The wait covers the old TTL."
                     if alias
                     else "Change the SMTP server setting of every application and device that relays through"
-                    f" the 2010 servers to {', '.join(new_hosts)}."
+                    f" {old_text} to {', '.join(new_hosts)}."
                 ),
                 prerequisites=tuple(sorted(tests)),
             )
         )
 
-    # 2010 side: observe, then disable, then remove, per legacy server.
-    by_legacy: dict[str, list[PlannedConnector]] = {}
+    # Old side: observe, then disable, then remove, per legacy server (merged sources included).
+    by_legacy: dict[str, set[str]] = {}
     for pc in connectors:
-        legacy_server = pc.source_identity.split("\\", 1)[0]
-        by_legacy.setdefault(legacy_server, []).append(pc)
+        for ident in _sources(pc):
+            legacy_server, _, old_name = ident.partition("\\")
+            by_legacy.setdefault(legacy_server, set()).add(old_name)
     days = inventory.policy.observation_days
+    old_runs_in = _old_runs_in(phase)
     for legacy_server in sorted(by_legacy, key=str.lower):
-        sources = sorted(
-            {pc.source_identity.split("\\", 1)[1] for pc in by_legacy[legacy_server]}, key=str.lower
-        )
-        runbook = _decommission_runbook(legacy_server)
-        observe_id = f"relay.observe.{_safe(legacy_server)}"
+        label = _old_label(inventory, phase, legacy_server)
+        sources = sorted(by_legacy[legacy_server], key=str.lower)
+        runbook = _decommission_runbook(legacy_server, phase)
+        observe_id = f"{pre}.observe.{_safe(legacy_server)}"
         steps.append(
             Step(
                 id=observe_id,
-                phase=Phase.RELAY,
-                title=f"Observe the 2010 relay connectors on {legacy_server} for {days} days",
+                phase=phase,
+                title=f"Observe the {label} relay connectors on {legacy_server} for {days} days",
                 target=legacy_server,
                 owner=Owner.EXCHANGE_ADMIN,
-                runs_in=RunsIn.EMS_2010,
+                runs_in=old_runs_in,
                 duration_minutes=30,
                 wait_minutes=days * 24 * 60,
                 reversible=True,
@@ -370,13 +417,32 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
                         "connectors": sources,
                         "identities": [f"{legacy_server}\\{n}" for n in sources],
                         "observation_days": days,
+                        # 2013+ relay connectors are on Front End Transport: their logs are
+                        # the Front End receive logs, not the Transport service's.
+                        "frontend": phase is not Phase.RELAY,
                         "runbook_parameters": [
                             {
                                 "name": "ObservationDays",
                                 "type": "int",
                                 "default": days,
                                 "help": "Days of receive protocol logs the observe step reads.",
-                            }
+                            },
+                            *(
+                                [
+                                    {
+                                        "name": "FrontEndReceiveLogPath",
+                                        "type": "string",
+                                        "default": "",
+                                        "help": (
+                                            "Front End receive protocol log folder on the old"
+                                            " servers, where it is not the default next to the"
+                                            " Transport service's."
+                                        ),
+                                    }
+                                ]
+                                if phase is not Phase.RELAY
+                                else []
+                            ),
                         ],
                     },
                 ),
@@ -387,20 +453,20 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
         for name in sources:
             identity = f"{legacy_server}\\{name}"
             cslug = slug(name)
-            disable_id = f"relay.disable-old.{_safe(legacy_server)}.{cslug}"
+            disable_id = f"{pre}.disable-old.{_safe(legacy_server)}.{cslug}"
             legacy_params = {"server": legacy_server, "name": name, "identity": identity}
             steps.append(
                 Step(
                     id=disable_id,
-                    phase=Phase.RELAY,
-                    title=f"Disable 2010 connector '{name}' on {legacy_server}",
+                    phase=phase,
+                    title=f"Disable {label} connector '{name}' on {legacy_server}",
                     target=identity,
                     owner=Owner.EXCHANGE_ADMIN,
-                    runs_in=RunsIn.EMS_2010,
+                    runs_in=old_runs_in,
                     duration_minutes=5,
                     verification="the script reads Enabled back from the pinned domain controller",
                     rollback=(
-                        f"{_rollback_runbook(legacy_server)} enables it again"
+                        f"{_rollback_runbook(legacy_server, phase)} enables it again"
                         " (Set-ReceiveConnector -Enabled $true)"
                     ),
                     instructions="Disable first: a forgotten client fails visibly and can be helped back quickly.",
@@ -411,12 +477,12 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
             )
             steps.append(
                 Step(
-                    id=f"relay.remove-old.{_safe(legacy_server)}.{cslug}",
-                    phase=Phase.RELAY,
-                    title=f"Remove 2010 connector '{name}' on {legacy_server}",
+                    id=f"{pre}.remove-old.{_safe(legacy_server)}.{cslug}",
+                    phase=phase,
+                    title=f"Remove {label} connector '{name}' on {legacy_server}",
                     target=identity,
                     owner=Owner.EXCHANGE_ADMIN,
-                    runs_in=RunsIn.EMS_2010,
+                    runs_in=old_runs_in,
                     duration_minutes=5,
                     reversible=False,
                     verification="the script checks the connector is gone on the pinned domain controller",
@@ -447,24 +513,29 @@ def relay_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
     return steps
 
 
-def relay_rollback_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[Step]:
+def relay_rollback_steps(
+    inventory: Inventory, relay_plan: RelayPlan, phase: Phase = Phase.RELAY
+) -> list[Step]:
     """Rollback steps: per new server, remove exactly the permissions and connectors migrator created;
     per 2010 server, enable the old connectors again.
 
     None of them is anyone's prerequisite and none has prerequisites: they are
     rendered into their own ``-rollback.ps1`` runbooks, outside the main order.
+    ``phase`` as for :func:`relay_steps`.
     """
+    pre = _prefix(phase)
     steps: list[Step] = []
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
     for pc in connectors:
         key = _key(pc)
         params = _connector_params(inventory, pc)
-        runbook = _rollback_runbook(pc.server)
+        runbook = _rollback_runbook(pc.server, phase)
+        old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
         if pc.method is RelayMethod.ANONYMOUS:
             steps.append(
                 Step(
-                    id=f"relay.rollback.permission.{key}",
-                    phase=Phase.RELAY,
+                    id=f"{pre}.rollback.permission.{key}",
+                    phase=phase,
                     title=f"Remove {ACCEPT_ANY_RECIPIENT} for ANONYMOUS LOGON from '{pc.name}'",
                     target=pc.identity,
                     owner=Owner.EXCHANGE_ADMIN,
@@ -475,14 +546,14 @@ def relay_rollback_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[St
                         "relay.rollback-permission",
                         {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
                     ),
-                    rollback=f"run relay.permission.{key} again",
+                    rollback=f"run {pre}.permission.{key} again",
                     runbook=runbook,
                 )
             )
         steps.append(
             Step(
-                id=f"relay.rollback.remove.{key}",
-                phase=Phase.RELAY,
+                id=f"{pre}.rollback.remove.{key}",
+                phase=phase,
                 title=f"Remove receive connector '{pc.name}' from {pc.server}",
                 target=pc.identity,
                 owner=Owner.EXCHANGE_ADMIN,
@@ -492,7 +563,7 @@ def relay_rollback_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[St
                 verification="the script checks the connector is gone on the pinned domain controller",
                 instructions=(
                     "Removes the connector only if it still carries migrator's Comment marker;"
-                    " repoint clients back to the 2010 servers first."
+                    f" repoint clients back to the {old_label} servers first."
                 ),
                 action=Action("relay.rollback-remove", params),
                 runbook=runbook,
@@ -500,17 +571,18 @@ def relay_rollback_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[St
         )
     legacy: set[tuple[str, str]] = set()
     for pc in connectors:
-        server, _, name = pc.source_identity.partition("\\")
-        legacy.add((server, name))
+        for ident in _sources(pc):
+            server, _, name = ident.partition("\\")
+            legacy.add((server, name))
     for server, name in sorted(legacy, key=lambda x: (x[0].lower(), x[1].lower())):
         steps.append(
             Step(
-                id=f"relay.rollback.enable-old.{_safe(server)}.{slug(name)}",
-                phase=Phase.RELAY,
-                title=f"Enable 2010 connector '{name}' on {server} again",
+                id=f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}",
+                phase=phase,
+                title=f"Enable {_old_label(inventory, phase, server)} connector '{name}' on {server} again",
                 target=f"{server}\\{name}",
                 owner=Owner.EXCHANGE_ADMIN,
-                runs_in=RunsIn.EMS_2010,
+                runs_in=_old_runs_in(phase),
                 duration_minutes=5,
                 verification="the script reads Enabled back from the pinned domain controller",
                 action=Action(
@@ -522,8 +594,8 @@ def relay_rollback_steps(inventory: Inventory, relay_plan: RelayPlan) -> list[St
                         "enabled": True,
                     },
                 ),
-                rollback=f"run relay.disable-old.{_safe(server)}.{slug(name)} again",
-                runbook=_rollback_runbook(server),
+                rollback=f"run {pre}.disable-old.{_safe(server)}.{slug(name)} again",
+                runbook=_rollback_runbook(server, phase),
             )
         )
     return steps

@@ -24,7 +24,7 @@ from migrator.plan.phases.mx import mx_findings, mx_steps
 from migrator.plan.phases.onward import onward_steps
 from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
-from migrator.plan.relay import plan_relay
+from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_steps
 from migrator.plan.steps import MigrationPlan, Phase, Step
 
@@ -43,8 +43,33 @@ def check_coexistence(inv: Inventory, est: Estate) -> None:
         )
 
 
-def phase_steps(inv: Inventory) -> list[Step]:
-    """The steps of the prepare, servers, hybrid, mx, decommission and onward phases (unlinked)."""
+def check_final_after_2010(inv: Inventory, est: Estate, steps: Sequence[Step]) -> None:
+    """Raise :class:`PlanError` when a step outside the onward phase acts on a 2019/SE server
+    while 2010 servers remain (they cannot coexist: those servers join after decommissioning)."""
+    if not est.legacy_2010 or not est.final:
+        return
+    final = {s.name.lower() for s in est.final}
+    for fqdn in (s.fqdn for s in est.final if s.fqdn):
+        final.add(fqdn.lower())
+    wrong = sorted(
+        s.id
+        for s in steps
+        if s.phase is not Phase.ONWARD and s.target.split("\\", 1)[0].lower() in final
+    )
+    if wrong:
+        raise PlanError(
+            f"steps {', '.join(repr(w) for w in wrong)} act on "
+            f"{', '.join(s.name for s in est.final)} before the last exchange 2010 server is "
+            "removed; servers of the final version belong to the onward phase"
+        )
+
+
+def phase_steps(inv: Inventory, onward_relay: RelayPlan | None = None) -> list[Step]:
+    """The steps of the prepare, servers, hybrid, mx, decommission and onward phases (unlinked).
+
+    ``onward_relay`` is the onward relay plan (:func:`plan_onward_relay`); it is
+    computed from the inventory where not given.
+    """
     est = estate(inv)
     check_coexistence(inv, est)
     setup = hybrid_setup(inv, est)
@@ -64,7 +89,9 @@ def phase_steps(inv: Inventory) -> list[Step]:
                 (sc.name, sorted(s for s in sc.source_transport_servers if s.lower() in legacy))
             )
     steps += decommission_steps(inv, est, moved)
-    steps += onward_steps(inv, est, setup.new.name if setup else "")
+    if onward_relay is None:
+        onward_relay = plan_onward_relay(inv, plan_relay(inv))
+    steps += onward_steps(inv, est, setup.new.name if setup else "", onward_relay)
     return steps
 
 
@@ -176,32 +203,37 @@ def build_plan(
     inventory: Inventory,
     extra_steps: Sequence[Step] = (),
     start: dt.date | None = None,
+    onward_relay: RelayPlan | None = None,
 ) -> MigrationPlan:
     """The whole migration plan: this module's phases plus ``extra_steps`` (relay, identity).
 
     ``start`` overrides the inventory's ``plan.start``; one of them is
-    required (the plan never reads the clock).
+    required (the plan never reads the clock). ``onward_relay`` is the onward
+    relay plan (computed from the inventory where not given).
     """
     day = start or inventory.policy.start_date
     if day is None:
         raise PlanError(
             "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
         )
-    steps = link_phases(inventory, [*phase_steps(inventory), *extra_steps])
+    steps = link_phases(inventory, [*phase_steps(inventory, onward_relay), *extra_steps])
+    check_final_after_2010(inventory, estate(inventory), steps)
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
 
 
 def plan_inventory(inventory: Inventory, start: dt.date | None = None) -> MigrationPlan:
     """The complete plan of an inventory: relay and identity steps from their planners, plus every phase here."""
-    extra = relay_steps(inventory, plan_relay(inventory))
+    relay = plan_relay(inventory)
+    extra = relay_steps(inventory, relay)
     extra += identity_steps(inventory, match_identities(inventory))
-    return build_plan(inventory, extra, start)
+    return build_plan(inventory, extra, start, plan_onward_relay(inventory, relay))
 
 
 __all__ = [
     "LOWERED_TTL_SECONDS",
     "build_plan",
     "check_coexistence",
+    "check_final_after_2010",
     "link_phases",
     "phase_steps",
     "plan_findings",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from migrator.model import ExchangeVersion, Inventory, Server
 from migrator.plan.phases._common import Estate, runbook, step_id
 from migrator.plan.phases.decommission import VERIFY
+from migrator.plan.relay import RelayPlan
+from migrator.plan.relay_steps import relay_steps
 from migrator.plan.steps import Owner, Phase, RunsIn, Step
 
 P = Phase.ONWARD
@@ -23,8 +27,39 @@ def successors(est: Estate, final: ExchangeVersion) -> list[tuple[str, Server | 
     return [(f"{s.name}-{suffix}", None) for s in est.hop if not s.is_edge]
 
 
-def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
-    """Install the final version, carry relay/hybrid/send connectors over, remove 2016."""
+def onward_relay_steps(
+    inv: Inventory, onward_relay: RelayPlan, install_ids: dict[str, str]
+) -> list[Step]:
+    """The relay steps that carry the 2016 connectors on to the listed final-version servers.
+
+    The relay phase's steps with ``onward.relay.`` ids; each create step waits for
+    the install of its server (``install_ids``: server name lower-case -> step id),
+    which itself waits for the last 2010 server to be gone.
+    """
+    out = []
+    for s in relay_steps(inv, onward_relay, Phase.ONWARD):
+        if s.id.startswith("onward.relay.create."):
+            server = s.target.split("\\", 1)[0].lower()
+            install = install_ids.get(server)
+            if install is None:
+                raise ValueError(
+                    f"onward relay step '{s.id}' names a server the plan does not install"
+                )
+            s = replace(s, prerequisites=(*s.prerequisites, install))
+        out.append(s)
+    return out
+
+
+def onward_steps(
+    inv: Inventory, est: Estate, hybrid_name: str, onward_relay: RelayPlan | None = None
+) -> list[Step]:
+    """Install the final version, carry relay/hybrid/send connectors over, remove 2016.
+
+    Where the inventory lists servers of the final version, the relay connectors
+    are carried by the steps of ``onward_relay`` (:func:`onward_relay_steps`);
+    where it lists none, one manual step per 2016 server says how (suggested
+    server names are placeholders, never a scripted step's target).
+    """
     final = inv.policy.final_version
     if final not in (ExchangeVersion.SE, ExchangeVersion.EX2019) or not est.hop:
         return []
@@ -38,7 +73,7 @@ def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
     for name, server in new:
         sid = step_id(P, "install", name)
         install_ids.append(sid)
-        listed = (
+        note = (
             ""
             if server is not None
             else (
@@ -50,7 +85,7 @@ def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
             Step(
                 id=sid,
                 phase=P,
-                title=f"install {label} on {name}{listed}",
+                title=f"install {label} on {name}{note}",
                 target=name,
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=RunsIn.MANUAL,
@@ -68,8 +103,23 @@ def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
                 runbook=runbook(P, name),
             )
         )
-    relay_ids = []
-    for server in est.hop_mailbox:
+    relay_ids: list[str] = []
+    by_2016: dict[str, list[str]] = {}
+    listed = all(server is not None for _n, server in new)
+    if listed:
+        carried = onward_relay_steps(
+            inv,
+            onward_relay if onward_relay is not None else RelayPlan((), (), ()),
+            {n.lower(): i for (n, _s), i in zip(new, install_ids, strict=True)},
+        )
+        steps += carried
+        for s in carried:
+            if s.id.startswith("onward.relay.remove-old."):
+                old = s.target.split("\\", 1)[0].lower()
+                by_2016.setdefault(old, []).append(s.id)
+        # Removing a 2016 server waits for its own connectors' removal and for the repoint.
+        relay_ids = sorted(s.id for s in carried if s.id.startswith("onward.relay.repoint."))
+    for server in () if listed else est.hop_mailbox:
         sid = step_id(P, "relay-carry", server.name)
         relay_ids.append(sid)
         steps.append(
@@ -82,11 +132,13 @@ def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
                 runs_in=RunsIn.MANUAL,
                 duration_minutes=60,
                 instructions=(
-                    f"Run migrator again with {server.name} as a legacy server and "
-                    f"{', '.join(names)} as targets (relay.targets in inventory.yaml) and follow its "
-                    "relay runbooks: they create the same connectors (Front End Transport, port 25, "
-                    "same RemoteIPRanges and permissions) on the new servers, test each client "
-                    "range, repoint the SMTP alias and observe the old connectors before removing them."
+                    f"The inventory lists no {label} server, so {', '.join(names)} are placeholder "
+                    f"names and nothing is scripted for them. Add the {label} servers to inventory.yaml "
+                    "(version, lifecycle target, site, addresses) and plan again: the onward phase then "
+                    f"carries the relay connectors of {server.name} with scripted steps (the same "
+                    "connectors on Front End Transport, port 25, same RemoteIPRanges, method and "
+                    "permissions, checked like the first hop), tests each client range, repoints the "
+                    "SMTP alias and observes the old connectors before removing them."
                 ),
                 verification="every relay client range is accepted by the new servers (relay test runbook); the 2016 relay connectors log no traffic for the observation period",
                 rollback="point the SMTP alias back at the 2016 servers",
@@ -153,7 +205,12 @@ def onward_steps(inv: Inventory, est: Estate, hybrid_name: str) -> list[Step]:
                     "then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination)."
                 ),
                 verification=f"Get-ExchangeServer no longer lists {server.name}",
-                prerequisites=(*relay_ids, send.id, *hybrid_ids),
+                prerequisites=(
+                    *relay_ids,
+                    *by_2016.get(server.name.lower(), ()),
+                    send.id,
+                    *hybrid_ids,
+                ),
                 runbook=runbook(P, server.name),
             )
         )

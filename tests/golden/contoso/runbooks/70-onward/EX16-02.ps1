@@ -70,7 +70,7 @@ try {
     # remove Exchange 2016 from EX16-02
     # Target: EX16-02
     # Owner: Exchange admin; runs in: manual
-    # Prerequisites: onward.relay-carry.EX16-01, onward.relay-carry.EX16-02, onward.send-connectors, onward.hybrid
+    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02, onward.send-connectors, onward.hybrid
     # Verification: Get-ExchangeServer no longer lists EX16-02
     # Rollback: none: not reversible
     if (Test-RunStep 'onward.remove-2016.EX16-02') {

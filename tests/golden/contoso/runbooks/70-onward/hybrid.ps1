@@ -13,7 +13,7 @@
     Manual steps stop the script; when done, run again with -From <next step id>.
 
     Steps, in run order:
-      onward.hybrid  move the hybrid role from EX16-01 to EX16-01-SE
+      onward.hybrid  move the hybrid role from EX16-01 to EX-SE-01
 
 .PARAMETER DomainController
     Domain controller to read and write through, so a read-back sees the change just made.
@@ -67,15 +67,15 @@ function Assert-Equal {
 
 try {
     # region STEP onward.hybrid
-    # move the hybrid role from EX16-01 to EX16-01-SE
+    # move the hybrid role from EX16-01 to EX-SE-01
     # Target: hybrid configuration
     # Owner: Exchange admin; runs in: manual
-    # Prerequisites: onward.install.EX16-01-SE, onward.install.EX16-02-SE, onward.send-connectors
+    # Prerequisites: onward.install.EX-SE-01, onward.install.EX-SE-02, onward.send-connectors
     # Verification: the HCW completes; Exchange Online connectors name the certificate; mail flows both ways
     # Rollback: rerun the HCW with EX16-01
     if (Test-RunStep 'onward.hybrid') {
-        Write-Host ('[' + 'onward.hybrid' + '] ' + 'move the hybrid role from EX16-01 to EX16-01-SE')
-        Write-Host ('    ' + 'Repeat the hybrid server replacement for EX16-01-SE: third-party certificate, publish EWS/Autodiscover, dedicated hybrid application, add it to the hybrid send connector and receive path, rerun the HCW, check the Exchange Online connectors, then remove EX16-01 from the hybrid send connector.')
+        Write-Host ('[' + 'onward.hybrid' + '] ' + 'move the hybrid role from EX16-01 to EX-SE-01')
+        Write-Host ('    ' + 'Repeat the hybrid server replacement for EX-SE-01: third-party certificate, publish EWS/Autodiscover, dedicated hybrid application, add it to the hybrid send connector and receive path, rerun the HCW, check the Exchange Online connectors, then remove EX16-01 from the hybrid send connector.')
         Stop-AtManualStep -Id 'onward.hybrid' -Next ''
     }
     # endregion

@@ -70,12 +70,12 @@ try {
     # move the send connectors' source servers from 2016 to Exchange SE
     # Target: send connectors
     # Owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: onward.install.EX16-01-SE, onward.install.EX16-02-SE
+    # Prerequisites: onward.install.EX-SE-01, onward.install.EX-SE-02
     # Verification: Get-SendConnector shows only the new servers as SourceTransportServers; test mail to Internet and partners leaves
     # Rollback: add the 2016 servers back to the source servers
     if (Test-RunStep 'onward.send-connectors') {
         Write-Host ('[' + 'onward.send-connectors' + '] ' + 'move the send connectors'' source servers from 2016 to Exchange SE')
-        Write-Host ('    ' + 'Add EX16-01-SE, EX16-02-SE to the source servers of every send connector (Internet, partner, hybrid), check outbound mail leaves through them (SPF/PTR for new addresses), then remove the 2016 servers.')
+        Write-Host ('    ' + 'Add EX-SE-01, EX-SE-02 to the source servers of every send connector (Internet, partner, hybrid), check outbound mail leaves through them (SPF/PTR for new addresses), then remove the 2016 servers.')
         Stop-AtManualStep -Id 'onward.send-connectors' -Next ''
     }
     # endregion
