@@ -214,7 +214,9 @@ def _render_all(
     if analysis.onward_relay is not None:
         onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
         write_runbooks(onward_rollback, out, context)
-    write_relay_report(out / "relay-report.md", inv, analysis.relay, analysis.findings)
+    write_relay_report(
+        out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
+    )
     write_identity_batches(analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     write_plan_json(plan, out / "plan.json")
@@ -266,11 +268,24 @@ def _move_into_place(staging: Path, out_dir: Path) -> _Moved:
 
 
 def relay_rows(analysis: Analysis) -> list[RelayRow]:
-    """One row per 2010 receive connector: its classification and what replaces it."""
+    """One row per 2010 receive connector and what replaces it, then the 2016 -> SE hop."""
+    rows = _relay_rows(analysis.relay, analysis.findings, analysis.evidence, carried_only=False)
+    if analysis.onward_relay is not None:
+        rows += _relay_rows(analysis.onward_relay, analysis.findings, None, carried_only=True)
+    return rows
+
+
+def _relay_rows(
+    plan: RelayPlan,
+    findings: Sequence[Finding],
+    evidence: Evidence | None,
+    *,
+    carried_only: bool,
+) -> list[RelayRow]:
     by_source: dict[str, list[str]] = {}
     ranges: dict[str, list[str]] = {}
     methods: dict[str, str] = {}
-    for pc in analysis.relay.connectors:
+    for pc in plan.connectors:
         by_source.setdefault(pc.source_identity, []).append(pc.identity)
         carried = ranges.setdefault(pc.source_identity, [])
         for r in pc.remote_ip_ranges:
@@ -278,8 +293,10 @@ def relay_rows(analysis: Analysis) -> list[RelayRow]:
                 carried.append(r.exchange_text())
         methods[pc.source_identity] = pc.method.value
     rows = []
-    for c in analysis.relay.classifications:
+    for c in plan.classifications:
         ident = c.connector.identity
+        if carried_only and ident not in by_source:
+            continue
         rows.append(
             RelayRow(
                 old_connector=ident,
@@ -287,10 +304,10 @@ def relay_rows(analysis: Analysis) -> list[RelayRow]:
                 ranges=tuple(ranges.get(ident, ()))
                 or tuple(r.as_written() for r in c.connector.remote_ip_ranges),
                 method=methods.get(ident, "") or f"not migrated ({c.kind.value})",
-                findings=_findings_for(ident, analysis.findings),
+                findings=_findings_for(ident, findings),
                 kind=c.kind.value,
                 reason=c.reason,
-                evidence=_evidence_text(analysis.evidence, ident),
+                evidence=_evidence_text(evidence, ident),
             )
         )
     return rows

@@ -23,7 +23,7 @@ from migrator.render.templating import render
 
 REPORT_PATH = "relay-report.md"
 """Where the report is written, relative to the output folder."""
-PREFIXES = ("relay.", "version.", "evidence.", "inventory.")
+PREFIXES = ("relay.", "version.", "evidence.", "inventory.", "onward.relay.")
 """Finding codes the relay report shows; other areas' findings belong in their own reports."""
 
 
@@ -35,24 +35,8 @@ def md(value: object) -> str:
     return text
 
 
-def relay_report_markdown(
-    inventory: Inventory, plan: RelayPlan, findings: Sequence[Finding]
-) -> str:
-    """The Markdown relay report; ``findings`` are the plan's and the checks' (sorted here).
-
-    Findings of other areas (e.g. ``identity.*``) may be passed in and are left out.
-    """
-    ordered = sorted({f for f in findings if f.code.startswith(PREFIXES)}, key=Finding.sort_key)
-    classifications = [
-        {
-            "identity": md(c.connector.identity),
-            "kind": md(c.kind.value),
-            "migrate": "yes" if c.migrate else "no",
-            "reason": md(c.reason),
-        }
-        for c in sorted(plan.classifications, key=lambda c: c.connector.identity.lower())
-    ]
-    mapping = []
+def _mapping(inventory: Inventory, plan: RelayPlan) -> list[dict[str, str]]:
+    mapping: list[dict[str, str]] = []
     for p in sorted(
         plan.connectors, key=lambda p: (p.source_identity.lower(), p.server.lower(), p.name.lower())
     ):
@@ -71,6 +55,31 @@ def relay_report_markdown(
                 "size_note": md(size_note(p, inventory.transport_config)),
             }
         )
+    return mapping
+
+
+def relay_report_markdown(
+    inventory: Inventory,
+    plan: RelayPlan,
+    findings: Sequence[Finding],
+    onward: RelayPlan | None = None,
+) -> str:
+    """The Markdown relay report; ``findings`` are the plan's and the checks' (sorted here).
+
+    Findings of other areas (e.g. ``identity.*``) may be passed in and are left out.
+    """
+    ordered = sorted({f for f in findings if f.code.startswith(PREFIXES)}, key=Finding.sort_key)
+    classifications = [
+        {
+            "identity": md(c.connector.identity),
+            "kind": md(c.kind.value),
+            "migrate": "yes" if c.migrate else "no",
+            "reason": md(c.reason),
+        }
+        for c in sorted(plan.classifications, key=lambda c: c.connector.identity.lower())
+    ]
+    mapping = _mapping(inventory, plan)
+    onward_mapping = _mapping(inventory, onward) if onward is not None else []
     used = sorted({p.method for p in plan.connectors}, key=lambda m: m.value)
     methods = [{"name": m.value, "text": md(TRADE_OFF[m])} for m in (used or list(RelayMethod))]
     counts = {s: sum(1 for f in ordered if f.severity is s) for s in Severity}
@@ -91,6 +100,7 @@ def relay_report_markdown(
         version=__version__,
         classifications=classifications,
         mapping=mapping,
+        onward_mapping=onward_mapping,
         methods=methods,
         targets=sorted({p.server for p in plan.connectors}, key=str.lower),
         errors=counts[Severity.ERROR],
@@ -104,11 +114,15 @@ def relay_report_markdown(
 
 
 def write_relay_report(
-    path: Path, inventory: Inventory, plan: RelayPlan, findings: Sequence[Finding]
+    path: Path,
+    inventory: Inventory,
+    plan: RelayPlan,
+    findings: Sequence[Finding],
+    onward: RelayPlan | None = None,
 ) -> Path:
     """Write the report to ``path`` (atomically, UTF-8, LF) and return the path.
 
     The pipeline writes it as ``<output>/relay-report.md`` (:data:`REPORT_PATH`).
     """
-    write_text(path, relay_report_markdown(inventory, plan, findings))
+    write_text(path, relay_report_markdown(inventory, plan, findings, onward))
     return path
