@@ -3,15 +3,20 @@
 Generates logs with gen_logs.py (unless the folder already holds them), then, in
 one run and side by side, times
 
-- the migrator scanner (full session rebuild and relay figures), and
-- DuckDB's ``read_csv`` counting sessions per remote address (the same count),
+- DuckDB's ``read_csv`` counting sessions per remote address (the bar),
+- ``migrator logs scan`` with the DuckDB engine (the default: full session
+  rebuild, FIFO reply pairing and relay figures), and
+- with ``--python``, also the Python engine (the reference, about ten times slower),
 
-each in its own process so that peak memory (max RSS of the process and of its
-worker processes) is measured separately. Prints both, and checks that the two
-agree on the number of sessions per address.
+each in its own process so that peak memory (max RSS of the process, which holds
+DuckDB's memory, plus that of its largest worker process) is measured
+separately. Engines alternate for ``--rounds`` rounds; every round is printed
+(the machine may be shared: look at all of them, not only the best). Checks
+that all agree on the number of sessions per address, and that both engines
+give the same evidence.
 
-    python benchmarks/bench_logs.py /tmp/mlogs --lines 10000000     # full size (~1.5-2 GB)
-    python benchmarks/bench_logs.py /tmp/mlogs-small --lines 500000  # quick run
+    python benchmarks/bench_logs.py /tmp/mlogs --lines 10000000 --rounds 2  # full size (~1.5 GB)
+    python benchmarks/bench_logs.py /tmp/mlogs-small --lines 1000000 --python
 """
 
 from __future__ import annotations
@@ -22,15 +27,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 HERE = Path(__file__).resolve().parent
 
 MIGRATOR = r"""
-import json, resource, sys, time
+import hashlib, json, resource, sys, time
+from dataclasses import asdict
 from migrator.logs.scanner import scan_logs
 t = time.perf_counter()
-ev = scan_logs([sys.argv[1]], ("contoso.com", "*.contoso.com"))
+ev = scan_logs([sys.argv[1]], ("contoso.com", "*.contoso.com"), engine=sys.argv[2])
 elapsed = time.perf_counter() - t
+digest = hashlib.sha256(json.dumps(asdict(ev), sort_keys=True).encode()).hexdigest()
 per = {}
 for ce in ev.connectors:
     for c in ce.clients:
@@ -42,6 +50,7 @@ print(json.dumps({
     "per_address": per,
     "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "rss_children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    "evidence_sha256": digest,
 }))
 """
 
@@ -75,9 +84,12 @@ print(json.dumps({
 """
 
 
-def run(code: str, folder: Path) -> dict[str, object]:
+def run(code: str, folder: Path, *extra: str) -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(folder), *extra],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -89,8 +101,9 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="log folder under /tmp (generated when empty)")
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument(
-        "--rounds", type=int, default=1, help="alternate the two engines this many times"
+        "--rounds", type=int, default=2, help="alternate the engines this many times"
     )
+    parser.add_argument("--python", action="store_true", help="also time the Python engine (slow)")
     args = parser.parse_args()
     if not any(args.folder.glob("*/RECV*.LOG")):
         t = time.perf_counter()
@@ -107,28 +120,53 @@ def main() -> None:
         print(f"generated in {time.perf_counter() - t:.1f} s")
     size = sum(p.stat().st_size for p in args.folder.rglob("RECV*.LOG"))
     print(f"input: {size / 1e9:.2f} GB of SMTP Receive logs in {args.folder}")
-    best: dict[str, dict[str, object]] = {}
-    for _ in range(args.rounds):
-        for name, code in (("duckdb read_csv", DUCKDB), ("migrator scan", MIGRATOR)):
-            r = run(code, args.folder)
-            if name not in best or float(r["seconds"]) < float(best[name]["seconds"]):  # type: ignore[arg-type]
-                best[name] = r
-    for name, r in best.items():
-        rss = (int(r["rss_self_kib"]) + int(r["rss_children_kib"])) / 1024  # type: ignore[call-overload]
+    runs: list[tuple[str, str, tuple[str, ...]]] = [
+        ("duckdb read_csv", DUCKDB, ()),
+        ("migrator duckdb", MIGRATOR, ("duckdb",)),
+    ]
+    if args.python:
+        runs.append(("migrator python", MIGRATOR, ("python",)))
+    results: dict[str, list[dict[str, object]]] = {name: [] for name, _c, _e in runs}
+    for round_no in range(1, args.rounds + 1):
+        for name, code, extra in runs:
+            r = run(code, args.folder, *extra)
+            results[name].append(r)
+            rss = (int(r["rss_self_kib"]) + int(r["rss_children_kib"])) / 1024  # type: ignore[call-overload]
+            print(
+                f"round {round_no}  {name:16s} {float(r['seconds']):7.2f} s"  # type: ignore[arg-type]
+                f"  {size / 1e6 / float(r['seconds']):5.0f} MB/s"  # type: ignore[arg-type]
+                f"  peak RSS {rss:6.0f} MiB (process {int(r['rss_self_kib']) // 1024} MiB"  # type: ignore[call-overload]
+                f" + largest child {int(r['rss_children_kib']) // 1024} MiB)"  # type: ignore[call-overload]
+                f"  sessions {r['sessions']}",
+                flush=True,
+            )
+        base = float(results["duckdb read_csv"][-1]["seconds"])  # type: ignore[arg-type]
+        mine = float(results["migrator duckdb"][-1]["seconds"])  # type: ignore[arg-type]
         print(
-            f"{name:16s} {float(r['seconds']):7.2f} s  {size / 1e6 / float(r['seconds']):6.0f} MB/s"  # type: ignore[arg-type]
-            f"  peak RSS {rss:6.0f} MiB (process {int(r['rss_self_kib']) // 1024} MiB"  # type: ignore[call-overload]
-            f" + largest worker {int(r['rss_children_kib']) // 1024} MiB)  sessions {r['sessions']}"  # type: ignore[call-overload]
+            f"round {round_no}  migrator duckdb / read_csv time: {mine / base:.2f}"
+            f" ({'at least as fast' if mine <= base else 'slower'})",
+            flush=True,
         )
-    a, b = best["migrator scan"]["per_address"], best["duckdb read_csv"]["per_address"]
-    diff = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}  # type: ignore[union-attr, attr-defined]
+    ref = cast(dict[str, int], results["duckdb read_csv"][0]["per_address"])
+    for name, rs in results.items():
+        for r in rs:
+            per = cast(dict[str, int], r["per_address"])
+            diff = {k for k in set(ref) | set(per) if ref.get(k) != per.get(k)}
+            if diff:
+                print(
+                    f"{name}: sessions per address differ from read_csv for {len(diff)} addresses"
+                )
+    agree = all(r["per_address"] == ref for rs in results.values() for r in rs)
+    print(f"sessions per address agree across all runs: {agree}")
+    digests = {
+        str(r["evidence_sha256"]) for n, rs in results.items() if n != "duckdb read_csv" for r in rs
+    }
+    print(f"evidence identical across engines and rounds: {len(digests) == 1}")
+    best = {n: min(float(r["seconds"]) for r in rs) for n, rs in results.items()}  # type: ignore[arg-type]
     print(
-        f"sessions per address agree: {not diff}"
-        + (f" (differ for {len(diff)} addresses)" if diff else "")
-    )
-    ratio = float(best["duckdb read_csv"]["seconds"]) / float(best["migrator scan"]["seconds"])  # type: ignore[arg-type]
-    print(
-        f"migrator / duckdb speed: {ratio:.2f}x ({'at least as fast' if ratio >= 1 else 'slower'})"
+        "best of rounds: "
+        + ", ".join(f"{n} {t:.2f} s" for n, t in best.items())
+        + f"; migrator duckdb / read_csv: {best['migrator duckdb'] / best['duckdb read_csv']:.2f}"
     )
 
 

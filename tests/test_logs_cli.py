@@ -87,3 +87,24 @@ def test_scan_with_the_example_inventory_prints_findings(tmp_path: Path) -> None
     assert "evidence.window-short EX16-01" in result.output
     ev = load_evidence(tmp_path / "relay-evidence.json")
     assert ev.scan.accepted_domains  # recipients were split with the inventory's domains
+
+
+def test_both_engines_write_the_same_file(tmp_path: Path) -> None:
+    written = {}
+    for engine in ("duckdb", "python"):
+        out_dir = tmp_path / engine
+        result = runner.invoke(
+            app,
+            ["logs", "scan", str(DATA), "-o", str(out_dir), "--no-progress", "--engine", engine],
+        )
+        assert result.exit_code == 0, result.output
+        written[engine] = (out_dir / "relay-evidence.json").read_bytes()
+    assert written["duckdb"] == written["python"]
+
+
+def test_unknown_engine_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["logs", "scan", str(DATA), "-o", str(tmp_path), "--engine", "spark"]
+    )
+    assert result.exit_code != 0
+    assert not (tmp_path / "relay-evidence.json").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,13 @@ from migrator.logs.scanner import scan_logs
 from migrator.model import Finding, Inventory, Severity
 
 EVIDENCE_FILE = "relay-evidence.json"
+
+
+class Engine(StrEnum):
+    """Scan engine (``--engine``)."""
+
+    DUCKDB = "duckdb"
+    PYTHON = "python"
 
 
 def planned_ranges_by_source(inventory: Inventory) -> dict[str, tuple[IPRange, ...]]:
@@ -94,8 +102,17 @@ def scan_command(
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
     ] = True,
     workers: Annotated[
-        int, typer.Option("--workers", min=0, help="Worker processes (0: one per CPU).")
+        int,
+        typer.Option(
+            "--workers", min=0, help="DuckDB threads or Python worker processes (0: one per CPU)."
+        ),
     ] = 0,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine", help="duckdb (fast, default) or python (the streaming reference reader)."
+        ),
+    ] = Engine.DUCKDB,
 ) -> None:
     """Scan SMTP Receive protocol logs and write OUT/relay-evidence.json with a summary table."""
     inv = load_inventory(inventory) if inventory is not None else None
@@ -115,7 +132,11 @@ def scan_command(
             bar.update(task, completed=done, total=total, description=f"reading {Path(name).name}")
 
         evidence = scan_logs(
-            [str(p) for p in logdirs], accepted, progress=tick, workers=workers or None
+            [str(p) for p in logdirs],
+            accepted,
+            progress=tick,
+            workers=workers or None,
+            engine=engine.value,
         )
     output.mkdir(parents=True, exist_ok=True)
     target = output / EVIDENCE_FILE
