@@ -207,3 +207,26 @@ def test_one_address_with_most_sessions_suggests_snat() -> None:
     lb = LoadBalancer("lb1", (ipaddress.ip_address(lb_addr),), source_nat=True)
     (f2,) = codes(evidence_findings(inventory(load_balancers=(lb,)), ev), "evidence.one-address")
     assert "source-NATing load balancer address in the inventory" in f2[2]
+
+
+def test_client_that_always_authenticates_is_authenticated_relay() -> None:
+    authed = dataclasses.replace(
+        _client("10.1.1.77", 4, (DomainCount("fabrikam.example", 6, 6, 0, 0, None),)),
+        authenticated_sessions=4,
+    )
+    found = evidence_findings(inventory(), _one_connector(authed))
+    (f,) = codes(found, "evidence.authenticated")
+    assert f[0] is Severity.INFO and f[1] == "EX10-01\\Relay Apps, client 10.1.1.77"
+    assert "authenticated relay" in f[2]
+    # It logs in, so losing the anonymous relay range does not break it.
+    assert codes(found, "evidence.relay-will-break") == []
+
+
+def test_client_that_authenticates_only_sometimes_is_not_authenticated_relay() -> None:
+    mixed = dataclasses.replace(
+        _client("10.1.1.78", 4, (DomainCount("fabrikam.example", 6, 3, 0, 0, None),)),
+        authenticated_sessions=2,
+    )
+    assert (
+        codes(evidence_findings(inventory(), _one_connector(mixed)), "evidence.authenticated") == []
+    )

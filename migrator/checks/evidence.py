@@ -205,6 +205,26 @@ def evidence_findings(
                 )
             elif (
                 source is not None
+                and cl.sessions > 0
+                and cl.authenticated_sessions == cl.sessions
+                and _external_any(cl, accepted) > 0
+            ):
+                # Authenticated relay: the client logs in, so it needs no relay connector.
+                findings.append(
+                    Finding(
+                        Severity.INFO,
+                        "evidence.authenticated",
+                        f"{ce.connector}, client {cl.address}",
+                        f"'{cl.address}' authenticated in all {cl.sessions} sessions through relay"
+                        f" connector '{ce.connector}' before sending to external domains:"
+                        " authenticated relay",
+                        "point it at Client Frontend on port 587 (SMTP AUTH with STARTTLS) on the"
+                        " new servers; it needs no custom relay connector, and its address can then"
+                        " be dropped from the relay ranges (relay override remove_ranges)",
+                    )
+                )
+            elif (
+                source is not None
                 and _external_any(cl, accepted) == 0
                 and _internal_any(cl, accepted)
             ):
