@@ -53,12 +53,13 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
         admins = [r for r in batch.results if r.admin_roles]
         hard = [r for r in batch.results if r.set_immutable_id]
         prepare_prereqs: list[str] = []
+        # The roles to remove before the sync and to assign again after it.
+        listed = "\n".join(
+            f"{r.cloud_upn}: {', '.join(r.admin_roles)}"
+            for r in sorted(admins, key=lambda r: r.cloud_upn.lower())
+        )
 
         if admins:
-            listed = "\n".join(
-                f"{r.cloud_upn}: {', '.join(r.admin_roles)}"
-                for r in sorted(admins, key=lambda r: r.cloud_upn.lower())
-            )
             steps.append(
                 Step(
                     id=f"identity.remove-roles.{b}",
@@ -197,10 +198,6 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
         )
 
         if admins:
-            listed = "\n".join(
-                f"{r.cloud_upn}: {', '.join(r.admin_roles)}"
-                for r in sorted(admins, key=lambda r: r.cloud_upn.lower())
-            )
             steps.append(
                 Step(
                     id=f"identity.restore-roles.{b}",
