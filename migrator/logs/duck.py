@@ -69,7 +69,6 @@ from migrator.logs.scanner import (
     MAX_CLIENTS_PER_CONNECTOR,
     MAX_DOMAINS,
     MAX_NAMES,
-    MAX_RECORD_LINES,
     MAX_WARNINGS,
     OTHER,
     Progress,
@@ -79,11 +78,8 @@ from migrator.logs.scanner import (
     _ClientTally,
     _DomainTally,
     _FileResult,
-    _header,
-    _Layout,
-    _lines,
     _open,
-    _parse_quoted,
+    _records,
     _source_size,
     discover,
 )
@@ -217,87 +213,23 @@ def _normalise(f: _File, target: Path) -> None:
 
 
 def _copy_rows(stream: object, result: _FileResult, writer: object) -> None:
-    """The line handling of the Python scanner, writing counted rows instead of tallying them."""
-    layout = _Layout(_DEFAULT_FIELDS)
-    counting = False
-    malformed = 0
-    lineno = 0
-    n = 0
-    buffered: list[bytes] = []
-    start = 0
+    """The Python scanner's record reading, writing the rows out instead of tallying them."""
     write = writer.writerow  # type: ignore[attr-defined]
-    for lines in _lines(stream, result):  # type: ignore[arg-type]
-        for line in lines:
-            lineno += 1
-            if buffered:
-                buffered.append(line)
-                line = b"\n".join(buffered)
-                if line.count(b'"') % 2:
-                    if len(buffered) >= MAX_RECORD_LINES:
-                        result.warnings.append(
-                            f"{result.source.name}, line {start}: quoted field never closed within"
-                            f" {MAX_RECORD_LINES} lines; the record was skipped"
-                        )
-                        buffered = []
-                    continue
-                buffered = []
-                fields = _parse_quoted(line, layout.width)
-            elif line[:1] == b"#":
-                state, layout = _header(result, lineno, line, layout)
-                if state is not None:
-                    counting = state
-                    if not state and result.kind != "receive":
-                        return
-                continue
-            elif b'"' not in line:
-                if b",>,250-" in line:
-                    n += 1  # inner line of a multi-line reply: counted, changes nothing
-                    continue
-                fields = line.split(b",")
-            else:
-                if line.count(b'"') % 2:
-                    buffered = [line]
-                    start = lineno
-                    continue
-                fields = _parse_quoted(line, layout.width)
-            if not counting:
-                if not result.kind:
-                    result.kind, result.reason = "unknown", "data before any '#Log-type' header"
-                    return
-                continue
-            if len(fields) != layout.width:
-                if not line.strip():
-                    continue
-                malformed += 1
-                if malformed <= 5:
-                    result.warnings.append(
-                        f"{result.source.name}, line {lineno}: {len(fields)} fields where"
-                        f" {layout.width} were expected; the line was skipped"
-                    )
-                continue
-            n += 1
-            # The line number stands for the sequence number: it keeps the file order exactly.
-            write(
-                (
-                    fields[layout.ts].decode("utf-8", "replace"),
-                    fields[layout.con].decode("utf-8", "replace"),
-                    fields[layout.sid].decode("utf-8", "replace"),
-                    lineno,
-                    "",
-                    fields[layout.remote].decode("utf-8", "replace"),
-                    fields[layout.ev].decode("utf-8", "replace"),
-                    fields[layout.data].decode("utf-8", "replace"),
-                    fields[layout.ctx].rstrip(b"\r").decode("utf-8", "replace"),
-                )
+    for lineno, fields, layout, _ in _records(stream, result):  # type: ignore[arg-type]
+        # The line number stands for the sequence number: it keeps the file order exactly.
+        write(
+            (
+                fields[layout.ts].decode("utf-8", "replace"),
+                fields[layout.con].decode("utf-8", "replace"),
+                fields[layout.sid].decode("utf-8", "replace"),
+                lineno,
+                "",
+                fields[layout.remote].decode("utf-8", "replace"),
+                fields[layout.ev].decode("utf-8", "replace"),
+                fields[layout.data].decode("utf-8", "replace"),
+                fields[layout.ctx].rstrip(b"\r").decode("utf-8", "replace"),
             )
-    if buffered:
-        result.warnings.append(
-            f"{result.source.name}, line {start}: quoted field never closed at end of file;"
-            " the record was skipped"
         )
-    result.lines += n
-    if malformed > 5:
-        result.warnings.append(f"{result.source.name}: {malformed} malformed lines skipped in all")
 
 
 # --------------------------------------------------------------------------- SQL

@@ -589,21 +589,22 @@ def _lines(stream: IO[bytes], result: _FileResult) -> Iterator[list[bytes]]:
 _CHUNK = 1 << 20
 
 
-def _scan_stream(stream: IO[bytes], result: _FileResult) -> None:
-    """Read one stream; the common unquoted line takes the short path."""
-    sessions: dict[bytes, _Session] = {}
-    cont = result.continued
-    tallies = result.tallies
-    days = result.days
+def _records(
+    stream: IO[bytes], result: _FileResult
+) -> Iterator[tuple[int, list[bytes], _Layout, bytes]]:
+    """Yield ``(line number, fields, layout, line)`` for every data row of a receive log.
+
+    One place for what both engines need from the raw bytes: quoted fields
+    that run over several lines, ``#`` header blocks (also repeated mid-file
+    after a restart), the inner lines of multi-line replies, and malformed
+    lines (reported, then skipped). Stops early on a file that is no SMTP
+    Receive log; on a normal end it adds the lines it read to ``result.lines``.
+    """
     layout = _Layout(_DEFAULT_FIELDS)
-    width, i_ts, i_sid, i_ev, i_data = layout.width, layout.ts, layout.sid, layout.ev, layout.data
     counting = False
-    next_sweep = 65_536
-    connectors: dict[bytes, str] = {}
     malformed = 0
     lineno = 0
     n = 0
-    held = 0
     buffered: list[bytes] = []
     start = 0
     for lines in _lines(stream, result):
@@ -621,16 +622,9 @@ def _scan_stream(stream: IO[bytes], result: _FileResult) -> None:
                         buffered = []
                     continue
                 buffered = []
-                fields = _parse_quoted(line, width)
+                fields = _parse_quoted(line, layout.width)
             elif line[:1] == b"#":
                 state, layout = _header(result, lineno, line, layout)
-                width, i_ts, i_sid, i_ev, i_data = (
-                    layout.width,
-                    layout.ts,
-                    layout.sid,
-                    layout.ev,
-                    layout.data,
-                )
                 if state is not None:
                     counting = state
                     if not state and result.kind != "receive":
@@ -648,78 +642,24 @@ def _scan_stream(stream: IO[bytes], result: _FileResult) -> None:
                     buffered = [line]
                     start = lineno
                     continue
-                fields = _parse_quoted(line, width)
+                fields = _parse_quoted(line, layout.width)
             if not counting:
                 if not result.kind:
                     result.kind, result.reason = "unknown", "data before any '#Log-type' header"
                     return
                 continue
-            if len(fields) != width:
+            if len(fields) != layout.width:
                 if not line.strip():
                     continue
                 malformed += 1
                 if malformed <= 5:
                     result.warnings.append(
-                        f"{result.source.name}, line {lineno}: {len(fields)} fields where {width}"
-                        " were expected; the line was skipped"
+                        f"{result.source.name}, line {lineno}: {len(fields)} fields where"
+                        f" {layout.width} were expected; the line was skipped"
                     )
                 continue
             n += 1
-            event = fields[i_ev]
-            sid = fields[i_sid]
-            s = sessions.get(sid)
-            if s is None:
-                con_b = fields[layout.con]
-                connector = connectors.get(con_b)
-                if connector is None:
-                    connector = connectors[con_b] = con_b.decode("utf-8", "replace")
-                if event != b"+" and held < MAX_HELD_EVENTS:
-                    # A session begun in an earlier file: keep its events for the hand-over.
-                    skey = (connector, sid.decode("ascii", "replace"))
-                    pend = cont.get(skey)
-                    if pend is None:
-                        pend = cont[skey] = []
-                    if len(pend) < MAX_PENDING_EVENTS:
-                        held += 1
-                        pend.append(
-                            (
-                                fields[i_ts],
-                                _client_address(fields[layout.remote]),
-                                event,
-                                fields[i_data],
-                                fields[layout.ctx].rstrip(b"\r"),
-                            )
-                        )
-                    continue
-                s = sessions[sid] = _Session(
-                    connector, _client_address(fields[layout.remote]), fields[i_ts], event == b"+"
-                )
-                if event == b"+":
-                    continue
-                # Too many sessions begun elsewhere (a file whose start is lost): count this
-                # one from here on, as an incomplete session, rather than hold its events.
-            s.last = fields[i_ts]
-            if event == b">":
-                if s.pending:
-                    data = fields[i_data]
-                    code = data[:3]
-                    if code != b"334" and code != b"354" and data[3:4] != b"-":
-                        s.reply(code, data)
-            elif event == b"<":
-                s.command(fields[i_data])
-            elif event == b"*":
-                ctx = fields[layout.ctx].rstrip(b"\r")
-                if ctx == b"authenticated" or b"negotiation succeeded" in line:
-                    s.feed(event, fields[i_data], ctx)
-            elif event == b"-":
-                del sessions[sid]
-                s.ended = True
-                _fold(tallies, s, days)
-            if n >= next_sweep:
-                next_sweep += 65_536
-                cutoff = _cutoff(s.last)
-                for k in [k for k, v in sessions.items() if v.last < cutoff]:
-                    _fold(tallies, sessions.pop(k), days)
+            yield lineno, fields, layout, line
     if buffered:
         result.warnings.append(
             f"{result.source.name}, line {start}: quoted field never closed at end of file;"
@@ -728,6 +668,80 @@ def _scan_stream(stream: IO[bytes], result: _FileResult) -> None:
     result.lines += n
     if malformed > 5:
         result.warnings.append(f"{result.source.name}: {malformed} malformed lines skipped in all")
+
+
+def _scan_stream(stream: IO[bytes], result: _FileResult) -> None:
+    """Read one stream, rebuilding sessions and folding ended ones into the tallies."""
+    sessions: dict[bytes, _Session] = {}
+    cont = result.continued
+    tallies = result.tallies
+    days = result.days
+    layout = _Layout(_DEFAULT_FIELDS)
+    i_ts, i_sid, i_ev, i_data = layout.ts, layout.sid, layout.ev, layout.data
+    next_sweep = 65_536
+    connectors: dict[bytes, str] = {}
+    n = 0
+    held = 0
+    for _, fields, lay, line in _records(stream, result):
+        if lay is not layout:  # a new '#Fields' line changed the column order
+            layout = lay
+            i_ts, i_sid, i_ev, i_data = layout.ts, layout.sid, layout.ev, layout.data
+        n += 1
+        event = fields[i_ev]
+        sid = fields[i_sid]
+        s = sessions.get(sid)
+        if s is None:
+            con_b = fields[layout.con]
+            connector = connectors.get(con_b)
+            if connector is None:
+                connector = connectors[con_b] = con_b.decode("utf-8", "replace")
+            if event != b"+" and held < MAX_HELD_EVENTS:
+                # A session begun in an earlier file: keep its events for the hand-over.
+                skey = (connector, sid.decode("ascii", "replace"))
+                pend = cont.get(skey)
+                if pend is None:
+                    pend = cont[skey] = []
+                if len(pend) < MAX_PENDING_EVENTS:
+                    held += 1
+                    pend.append(
+                        (
+                            fields[i_ts],
+                            _client_address(fields[layout.remote]),
+                            event,
+                            fields[i_data],
+                            fields[layout.ctx].rstrip(b"\r"),
+                        )
+                    )
+                continue
+            s = sessions[sid] = _Session(
+                connector, _client_address(fields[layout.remote]), fields[i_ts], event == b"+"
+            )
+            if event == b"+":
+                continue
+            # Too many sessions begun elsewhere (a file whose start is lost): count this
+            # one from here on, as an incomplete session, rather than hold its events.
+        s.last = fields[i_ts]
+        if event == b">":
+            if s.pending:
+                data = fields[i_data]
+                code = data[:3]
+                if code != b"334" and code != b"354" and data[3:4] != b"-":
+                    s.reply(code, data)
+        elif event == b"<":
+            s.command(fields[i_data])
+        elif event == b"*":
+            ctx = fields[layout.ctx].rstrip(b"\r")
+            if ctx == b"authenticated" or b"negotiation succeeded" in line:
+                s.feed(event, fields[i_data], ctx)
+        elif event == b"-":
+            del sessions[sid]
+            s.ended = True
+            _fold(tallies, s, days)
+        if n >= next_sweep:
+            next_sweep += 65_536
+            cutoff = _cutoff(s.last)
+            for k in [k for k, v in sessions.items() if v.last < cutoff]:
+                _fold(tallies, sessions.pop(k), days)
     result.open_sessions = {
         (s.connector, k.decode("ascii", "replace")): s for k, s in sessions.items()
     }
