@@ -70,7 +70,9 @@ def _dup_findings(
     ``Counter`` finds the repeats in C; only repeated keys are looked at again. An object
     listing a key twice is one owner (owners are compared as a set), not a duplicate.
     """
-    repeated = {k for k, n in Counter(keys).items() if n > 1}
+    counts = Counter(keys)
+    repeated = set(compress(counts, map((1).__lt__, counts.values())))  # count > 1, in C
+    del counts
     if not repeated:
         return
     owners: dict[str, list[str]] = {}
