@@ -23,6 +23,7 @@ from tree_sitter import Node
 from typer.testing import CliRunner
 
 from migrator.cli import app
+from migrator.errors import InventoryError
 from migrator.fileio import windows_text
 from migrator.inventory import load_inventory
 from migrator.inventory.kinds import SPEC_BY_KIND, TableKind, kind_of_columns, read_columns
@@ -283,7 +284,10 @@ def test_golden_folder_holds_the_files_the_scripts_write() -> None:
 
 
 def _complete(folder: Path) -> None:
-    """Do what the user does after collecting: add target servers and relay targets, paste tenant.yaml."""
+    """Do what the user does after collecting: add target servers and relay targets.
+
+    tenant.yaml stays where the cloud collector put it, beside inventory.yaml: the loader reads it.
+    """
     yaml_path = folder / "inventory.yaml"
     text = yaml_path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
     todo = "  # TODO add the new servers, e.g.\n"
@@ -294,7 +298,6 @@ def _complete(folder: Path) -> None:
         "  - name: 'EX16-02'\n    site: 'Manchester'\n    version: '2016'\n",
     )
     text += "relay:\n  targets:\n    London: [EX16-01]\n    Manchester: [EX16-02]\n"
-    text += (folder / "tenant.yaml").read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
     yaml_path.write_text(text, encoding="utf-8")
 
 
@@ -401,3 +404,18 @@ def test_collect_script_refuses_a_file_as_out(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["collect-script", "--out", str(target)])
     assert result.exit_code != 0
     assert "is a file; expected a folder" in str(result.exception)
+
+
+def test_tenant_both_pasted_and_beside_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "collected"
+    shutil.copytree(COLLECTED, folder)
+    yaml_path = folder / "inventory.yaml"
+    text = yaml_path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    text += (folder / "tenant.yaml").read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    yaml_path.write_text(text, encoding="utf-8")
+    with pytest.raises(InventoryError) as exc:
+        load_inventory(folder)
+    assert [str(p) for p in exc.value.problems] == [
+        f"{folder}/tenant.yaml: inventory.yaml has a tenant section too; keep one of them "
+        "(delete this file or the tenant: key in inventory.yaml)"
+    ]

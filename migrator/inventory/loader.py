@@ -25,6 +25,8 @@ from migrator.model import (
 
 EXPORT_SUFFIXES = (".xml", ".csv", ".xlsx")
 YAML_NAMES = ("inventory.yaml", "inventory.yml")
+TENANT_NAME = "tenant.yaml"
+"""What Export-MigratorCloudInventory.ps1 writes; read beside inventory.yaml when present."""
 
 
 def _label(base: str, rel: str) -> str:
@@ -59,7 +61,13 @@ def load_inventory(path: Path | str) -> Inventory:
         yaml_path = next((p / n for n in YAML_NAMES if (p / n).is_file()), None)
         if yaml_path is not None:
             yaml_label = _label(given, yaml_path.name)
-            yml, yaml_problems = parse_yaml(yaml_path.read_bytes(), yaml_label)
+            tenant_path = p / TENANT_NAME
+            tenant = (
+                (tenant_path.read_bytes(), _label(given, TENANT_NAME))
+                if tenant_path.is_file()
+                else None
+            )
+            yml, yaml_problems = parse_yaml(yaml_path.read_bytes(), yaml_label, tenant)
             problems.extend(yaml_problems)
             if yml is None and not yaml_problems:
                 problems.append(Problem(yaml_label, "cannot be read"))

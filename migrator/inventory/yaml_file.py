@@ -193,20 +193,32 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def parse_yaml(data: bytes, label: str) -> tuple[YamlInventory | None, list[Problem]]:
-    """Parse and validate inventory.yaml; return it and every problem found."""
-    problems: list[Problem] = []
+def _load(data: bytes, label: str) -> tuple[Any, list[Problem]]:
+    """One YAML document with the strict loader, or the problems that stop it."""
     try:
-        doc = yaml.load(
-            data.decode("utf-8-sig"), Loader=_StrictLoader
-        )  # _StrictLoader is a SafeLoader
+        # _StrictLoader is a SafeLoader that also refuses duplicate keys.
+        return yaml.load(data.decode("utf-8-sig"), Loader=_StrictLoader), []
     except UnicodeDecodeError:
-        return None, [Problem(label, "not UTF-8 text; save inventory.yaml as UTF-8")]
+        return None, [Problem(label, "not UTF-8 text; save it as UTF-8")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}, line {mark.line + 1}" if mark is not None else label
         what = getattr(exc, "problem", None) or str(exc)
         return None, [Problem(where, f"not valid YAML ({what})")]
+
+
+def parse_yaml(
+    data: bytes, label: str, tenant: tuple[bytes, str] | None = None
+) -> tuple[YamlInventory | None, list[Problem]]:
+    """Parse and validate inventory.yaml; return it and every problem found.
+
+    ``tenant`` is a ``tenant.yaml`` beside it (bytes, label), as the cloud
+    collector writes it: a document with the single key ``tenant``, used when
+    inventory.yaml has no ``tenant`` section of its own.
+    """
+    doc, problems = _load(data, label)
+    if problems:
+        return None, problems
     if doc is None:
         return None, [Problem(label, "the file is empty; expected at least 'organisation: <name>'")]
     doc = _dates_to_text(doc)
@@ -214,10 +226,33 @@ def parse_yaml(data: bytes, label: str) -> tuple[YamlInventory | None, list[Prob
         return None, [
             Problem(label, "expected a mapping of keys (organisation, servers, ...) at the top")
         ]
+    tenant_label = label
+    if tenant is not None:
+        tenant_bytes, tenant_label = tenant
+        extra, problems = _load(tenant_bytes, tenant_label)
+        if problems:
+            return None, problems
+        if not isinstance(extra, dict) or set(extra) != {"tenant"}:
+            return None, [
+                Problem(
+                    tenant_label,
+                    "expected one key, 'tenant:', as Export-MigratorCloudInventory.ps1 writes it",
+                )
+            ]
+        if "tenant" in doc:
+            return None, [
+                Problem(
+                    tenant_label,
+                    "inventory.yaml has a tenant section too; keep one of them (delete this file "
+                    "or the tenant: key in inventory.yaml)",
+                )
+            ]
+        doc["tenant"] = _dates_to_text(extra["tenant"])
     validator = Draft202012Validator(schema(), format_checker=FormatChecker())
     for error in validator.iter_errors(doc):
         path, message = _message(error)
-        problems.append(Problem(_where(label, path), message))
+        where_label = tenant_label if path and path[0] == "tenant" else label
+        problems.append(Problem(_where(where_label, path), message))
     if problems:
         return None, problems
     inv = _build(doc, label, problems)

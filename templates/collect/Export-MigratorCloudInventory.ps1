@@ -25,8 +25,8 @@
       tenant.yaml      the 'tenant:' section of inventory.yaml: initial, verified and federated
                        domains, each domain's MX host, the soft/hard match switches
 
-    Copy CloudUsers.csv into the on-premises inventory folder and paste tenant.yaml at the end
-    of its inventory.yaml (see docs/collect.md).
+    Copy CloudUsers.csv and tenant.yaml into the on-premises inventory folder, beside
+    inventory.yaml: migrator reads tenant.yaml there (see docs/collect.md).
 
 .PARAMETER OutputDirectory
     Folder in which the dated export folder is created (default: the current folder).
@@ -185,7 +185,7 @@ try {
 
 $yaml = @()
 $yaml += '# tenant section written by Export-MigratorCloudInventory.ps1 on ' + (Get-Date -Format 'yyyy-MM-dd HH:mm') + '.'
-$yaml += '# Paste it at the end of inventory.yaml (see docs/collect.md).'
+$yaml += '# Keep it beside inventory.yaml: migrator reads it there (see docs/collect.md).'
 $yaml += 'tenant:'
 if ($initial) {
     $yaml += '  initial_domain: ' + (ConvertTo-MigratorYaml $initial)
