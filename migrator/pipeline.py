@@ -104,10 +104,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
         *plan_findings(inventory),
     ]
     if evidence is not None:
-        planned: dict[str, list[IPRange]] = {}
-        for pc in relay.connectors:
-            planned.setdefault(pc.source_identity, []).extend(pc.remote_ip_ranges)
-        findings += evidence_findings(inventory, evidence, planned)
+        findings += evidence_findings(inventory, evidence, relay.ranges_by_source())
     unique = sorted(set(findings), key=Finding.sort_key)
     return Analysis(inventory, relay, identity, tuple(unique), evidence, onward)
 

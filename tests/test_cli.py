@@ -111,3 +111,23 @@ def test_runs_from_another_directory_with_the_installed_templates(tmp_path: Path
     result = run("collect-script", "--out", "scripts", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "scripts" / "Export-MigratorInventory.ps1").is_file()
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_findings_print_inventory_text_literally(
+    terminal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    import migrator.cli as cli
+    from migrator.model import Finding, Severity
+
+    console = Console(force_terminal=terminal, width=300, record=True, color_system=None)
+    monkeypatch.setattr(cli, "out", console)
+    f = Finding(
+        Severity.WARNING, "x.y", "CN=[Bob],OU=Users", "client [2001:db8::5]:25 [bold]x", "fix [red]"
+    )
+    assert cli.print_findings((f,)) == (0, 1)
+    text = console.export_text()
+    for literal in ("CN=[Bob],OU=Users", "[2001:db8::5]:25", "[bold]x", "fix [red]"):
+        assert literal in text

@@ -522,3 +522,26 @@ def test_override_cannot_turn_a_non_relay_connector_into_a_relay_without_a_metho
     with_method = (RelayOverride("Internal App", migrate=True, method=RelayMethod.ANONYMOUS),)
     plan2 = plan_relay(inventory([internal], policy=with_policy(overrides=with_method)))
     assert [p.source_identity for p in plan2.connectors] == ["EX10-01\\Internal App"]
+
+
+def test_ranges_by_source_counts_every_merged_2010_connector() -> None:
+    """One answer for plan --evidence and logs scan: merged sources get the planned ranges too."""
+    from migrator.iprange import IPRange
+    from migrator.model import Binding, RelayMethod
+    from migrator.plan.relay import PlannedConnector, RelayPlan
+
+    rng = (IPRange.parse("10.1.20.0/28"),)
+    pc = PlannedConnector(
+        server="EX16-01",
+        name="Relay Apps",
+        source_identity="EX10-01\\Relay Apps",
+        bindings=(Binding.parse("0.0.0.0:25"),),
+        remote_ip_ranges=rng,
+        method=RelayMethod.ANONYMOUS,
+        fqdn="EX16-01.contoso.com",
+        max_message_size_bytes=None,
+        tls_certificate_name="",
+        merged_from=("EX10-02\\Relay Apps",),
+    )
+    plan = RelayPlan(classifications=(), connectors=(pc,), findings=())
+    assert plan.ranges_by_source() == {"EX10-01\\Relay Apps": rng, "EX10-02\\Relay Apps": rng}

@@ -12,9 +12,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from migrator import __version__
 from migrator.errors import InventoryError, MigratorError, WorkbookError
+from migrator.model import Finding, Severity
 
 app = typer.Typer(
     name="migrator",
@@ -52,6 +55,28 @@ def _root(
     ] = False,
 ) -> None:
     """Plan an Exchange 2010 -> 2016/2019/SE (and hybrid) migration from a PowerShell inventory."""
+
+
+def print_findings(findings: tuple[Finding, ...]) -> tuple[int, int]:
+    """Print the findings: a table on a terminal, one line each when piped; return (errors, warnings)."""
+    if findings and out.is_terminal:
+        table = Table("severity", "code", "where", "message", "fix", show_lines=False)
+        for f in findings:
+            # Text, not str: inventory values such as '[::1]:25' or 'CN=[Bob]' are not markup.
+            table.add_row(*(Text(v) for v in (f.severity.value, f.code, f.where, f.message, f.fix)))
+        out.print(table)
+    elif findings:
+        # Redirected to a file or a pipe: whole lines that grep and diff can use.
+        for f in findings:
+            fix = f" (fix: {f.fix})" if f.fix else ""
+            out.print(
+                f"{f.severity.value}: {f.code} {f.where}: {f.message}{fix}",
+                markup=False,
+                soft_wrap=True,
+            )
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
+    return errors, warnings
 
 
 # Commands live in one module per area (kept apart so each stays small);
@@ -108,5 +133,6 @@ __all__ = [
     "logs_app",
     "main",
     "out",
+    "print_findings",
     "relay_app",
 ]

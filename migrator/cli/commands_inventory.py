@@ -9,9 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from migrator.cli import app, err, inventory_app, out
+from migrator.cli import app, err, inventory_app, out, print_findings
 from migrator.inventory import load_inventory
-from migrator.model import Finding, Severity
 from migrator.pipeline import check_path, plan_folder
 from migrator.render.inventory_json import inventory_json
 
@@ -19,25 +18,6 @@ _PATH_HELP = "Inventory folder (inventory.yaml and exports) or a single export f
 
 
 _EVIDENCE_HELP = "relay-evidence.json from 'migrator logs scan' (default: the one in the inventory folder, if any)."
-
-
-def print_findings(findings: tuple[Finding, ...]) -> tuple[int, int]:
-    """Print the findings: a table on a terminal, one line each when piped; return (errors, warnings)."""
-    if findings and out.is_terminal:
-        table = Table("severity", "where", "message", "fix", show_lines=False)
-        for f in findings:
-            table.add_row(f.severity.value, f.where, f.message, f.fix)
-        out.print(table)
-    elif findings:
-        # Redirected to a file or a pipe: whole lines that grep and diff can use.
-        for f in findings:
-            fix = f" (fix: {f.fix})" if f.fix else ""
-            out.print(
-                f"{f.severity.value}: {f.where}: {f.message}{fix}", markup=False, soft_wrap=True
-            )
-    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
-    return errors, warnings
 
 
 @app.command("check")

@@ -11,12 +11,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from migrator.checks.evidence import evidence_findings
-from migrator.cli import err, logs_app, out
+from migrator.cli import err, logs_app, out, print_findings
 from migrator.inventory import load_inventory
-from migrator.iprange import IPRange
 from migrator.logs.evidence import Evidence, write_evidence
 from migrator.logs.scanner import scan_logs
-from migrator.model import Finding, Inventory, Severity
+from migrator.plan.relay import plan_relay
 
 EVIDENCE_FILE = "relay-evidence.json"
 
@@ -26,19 +25,6 @@ class Engine(StrEnum):
 
     DUCKDB = "duckdb"
     PYTHON = "python"
-
-
-def planned_ranges_by_source(inventory: Inventory) -> dict[str, tuple[IPRange, ...]]:
-    """Ranges the relay plan gives, keyed by each 2010 source connector identity."""
-    from migrator.plan.relay import plan_relay
-
-    plan = plan_relay(inventory)
-    out_map: dict[str, list[IPRange]] = {}
-    for pc in plan.connectors:
-        for source in (pc.source_identity, *pc.merged_from):
-            if source:
-                out_map.setdefault(source, []).extend(pc.remote_ip_ranges)
-    return {k: tuple(v) for k, v in out_map.items()}
 
 
 def _summary(evidence: Evidence) -> Table:
@@ -72,18 +58,6 @@ def _summary(evidence: Evidence) -> Table:
                 cl.last_seen[:10],
             )
     return table
-
-
-def _print_findings(findings: list[Finding]) -> None:
-    for f in findings:
-        style = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}[
-            f.severity
-        ]
-        out.print(
-            f"[{style}]{f.severity.value}[/{style}] {f.code} {f.where}: {f.message}", markup=True
-        )
-        if f.fix:
-            out.print(f"    fix: {f.fix}", markup=False)
 
 
 @logs_app.command("scan")
@@ -153,7 +127,7 @@ def scan_command(
     for w_text in evidence.scan.warnings:
         err.print(f"warning: {w_text}", markup=False)
     if inv is not None:
-        _print_findings(evidence_findings(inv, evidence, planned_ranges_by_source(inv)))
+        print_findings(tuple(evidence_findings(inv, evidence, plan_relay(inv).ranges_by_source())))
     out.print(
         f"{len(evidence.scan.files_read)} files, {evidence.scan.lines} lines,"
         f" {evidence.scan.sessions} sessions; wrote {target}",

@@ -111,6 +111,18 @@ class RelayPlan:
     findings: tuple[Finding, ...]
     """Findings raised while planning (e.g. a dropped ``%zone``)."""
 
+    def ranges_by_source(self) -> dict[str, tuple[IPRange, ...]]:
+        """Ranges the plan gives relay rights to, keyed by each 2010 source connector identity.
+
+        A connector merged from several 2010 servers counts for every one of them.
+        """
+        out: dict[str, list[IPRange]] = {}
+        for pc in self.connectors:
+            for source in (pc.source_identity, *pc.merged_from):
+                if source:
+                    out.setdefault(source, []).extend(pc.remote_ip_ranges)
+        return {k: tuple(v) for k, v in out.items()}
+
 
 # --------------------------------------------------------------------------- vocabulary
 
