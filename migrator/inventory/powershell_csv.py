@@ -93,9 +93,7 @@ def read_csv(data: bytes, label: str) -> ReadResult:
         return result
     spec = SPEC_BY_KIND[kind]
     columns = {h.lower(): h for h in header if h}
-    missing = [c for c in spec.required if c.lower() not in columns]
-    if identity_from_server_and_name(kind, missing, columns):
-        missing.remove("Identity")
+    missing = missing_columns(kind, columns)
     if missing:
         for col in missing:
             result.problems.append(
@@ -131,16 +129,21 @@ def is_leftover(value: str) -> bool:
     return bool(value) and value[0] in "MS" and _LEFTOVER.match(value) is not None
 
 
-def identity_from_server_and_name(
-    kind: TableKind, missing: list[str], columns: dict[str, str]
-) -> bool:
-    """Whether a receive connector table without Identity has Server and Name instead."""
-    return (
+def missing_columns(kind: TableKind, columns: dict[str, str]) -> list[str]:
+    """Required columns of the table that ``columns`` (lower-case name -> header) lacks.
+
+    A receive connector table without Identity is complete when it has Server
+    and Name instead (the identity is ``SERVER\\Name``).
+    """
+    missing = [c for c in SPEC_BY_KIND[kind].required if c.lower() not in columns]
+    if (
         kind is TableKind.RECEIVE_CONNECTORS
         and "Identity" in missing
         and "server" in columns
         and "name" in columns
-    )
+    ):
+        missing.remove("Identity")
+    return missing
 
 
 def scan_leftovers(table: RawTable, result: ReadResult) -> None:

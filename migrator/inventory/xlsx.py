@@ -12,7 +12,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from migrator.inventory.kinds import SPEC_BY_KIND, kind_of_columns
-from migrator.inventory.powershell_csv import identity_from_server_and_name, scan_leftovers
+from migrator.inventory.powershell_csv import missing_columns, scan_leftovers
 from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
 
 
@@ -55,9 +55,7 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
             continue
         spec = SPEC_BY_KIND[kind]
         columns = {h.lower(): h for h in header if h}
-        missing = [c for c in spec.required if c.lower() not in columns]
-        if identity_from_server_and_name(kind, missing, columns):
-            missing.remove("Identity")
+        missing = missing_columns(kind, columns)
         if missing:
             for col in missing:
                 result.problems.append(
