@@ -28,7 +28,7 @@ How the work is split:
    paired with commands first in, first out with window functions (see
    :data:`_PAIRS_SQL`); the per session and per client figures are
    aggregated in SQL and the small result is turned into the evidence by the
-   Python scanner's own :func:`~migrator.logs.scanner._build`.
+   Python scanner's own :func:`~migrator.logs.scanner._finish`.
 
 Memory is bounded by DuckDB's ``memory_limit`` (700 MB): beyond it DuckDB
 spills to its temporary folder (under the system temporary folder, deleted at
@@ -69,15 +69,14 @@ from migrator.logs.scanner import (
     MAX_CLIENTS_PER_CONNECTOR,
     MAX_DOMAINS,
     MAX_NAMES,
-    MAX_WARNINGS,
     OTHER,
     Progress,
     Source,
-    _build,
     _bump,
     _ClientTally,
     _DomainTally,
     _FileResult,
+    _finish,
     _open,
     _records,
     _source_size,
@@ -559,23 +558,7 @@ def _collect(
         for f in readable
     ]
     lines = sum(f.lines for f in readable)
-    for (connector, client), t in sorted(tallies.items()):
-        if t.truncated:
-            warnings.append(
-                f"{connector}, client {client}: more than {MAX_NAMES} EHLO names or MAIL FROM"
-                f" domains, or more than {MAX_DOMAINS} recipient domains; the rest are counted"
-                f" as '{OTHER}'"
-            )
-    for connector, n in sorted(counts.items()):
-        if n > MAX_CLIENTS_PER_CONNECTOR:
-            warnings.append(
-                f"{connector}: more than {MAX_CLIENTS_PER_CONNECTOR} client addresses; the rest"
-                f" are counted together as '{OTHER}'"
-            )
-    if len(warnings) > MAX_WARNINGS:
-        extra = len(warnings) - MAX_WARNINGS
-        warnings = [*warnings[:MAX_WARNINGS], f"{extra} more warnings not listed"]
-    return _build(tallies, days, versions, accepted, read, skipped, lines, warnings)
+    return _finish(tallies, counts, days, versions, accepted, read, skipped, lines, warnings)
 
 
 def _cap_clients(

@@ -890,6 +890,31 @@ def scan_logs(
     if not read:
         named = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise LogScanError(f"no SMTP Receive protocol log could be read ({named})")
+    return _finish(
+        tallies, clients_per_connector, days, versions, accepted, read, skipped, lines, warnings
+    )
+
+
+def _ip_version(address: str) -> int:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).version
+    except ValueError:
+        return 0
+
+
+def _finish(
+    tallies: dict[tuple[str, str], _ClientTally],
+    clients_per_connector: dict[str, int],
+    days: dict[str, set[str]],
+    versions: dict[str, set[str]],
+    accepted: tuple[str, ...],
+    read: list[FileRecord],
+    skipped: list[SkippedFile],
+    lines: int,
+    warnings: list[str],
+) -> Evidence:
+    """The evidence from the tallies of either engine, with the warnings about capped figures."""
+    warnings = list(warnings)
     for (connector, client), t in sorted(tallies.items()):
         if t.truncated:
             warnings.append(
@@ -905,26 +930,6 @@ def scan_logs(
     if len(warnings) > MAX_WARNINGS:
         extra = len(warnings) - MAX_WARNINGS
         warnings = [*warnings[:MAX_WARNINGS], f"{extra} more warnings not listed"]
-    return _build(tallies, days, versions, accepted, read, skipped, lines, warnings)
-
-
-def _ip_version(address: str) -> int:
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).version
-    except ValueError:
-        return 0
-
-
-def _build(
-    tallies: dict[tuple[str, str], _ClientTally],
-    days: dict[str, set[str]],
-    versions: dict[str, set[str]],
-    accepted: tuple[str, ...],
-    read: list[FileRecord],
-    skipped: list[SkippedFile],
-    lines: int,
-    warnings: list[str],
-) -> Evidence:
     by_connector: dict[str, list[ClientEvidence]] = {}
     for (connector, client), t in tallies.items():
         doms = []
