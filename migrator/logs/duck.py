@@ -54,7 +54,6 @@ import re
 import shutil
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +69,7 @@ from migrator.logs.scanner import (
     MAX_DOMAINS,
     MAX_NAMES,
     OTHER,
+    READ_ERRORS,
     Progress,
     Source,
     _bump,
@@ -80,7 +80,9 @@ from migrator.logs.scanner import (
     _open,
     _records,
     _source_size,
+    classify_unknown,
     discover,
+    read_stopped,
 )
 
 MEMORY_LIMIT = "700MB"
@@ -192,19 +194,9 @@ def _normalise(f: _File, target: Path) -> None:
         ):
             writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
             _copy_rows(stream, result, writer)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        if result.kind == "receive":
-            result.warnings.append(
-                f"{f.source.name}: reading stopped after line {result.lines}: {exc};"
-                " figures up to there are kept"
-            )
-        else:
-            result.kind, result.reason = "unreadable", f"cannot be read: {exc}"
-    if not result.kind:
-        result.kind, result.reason = (
-            "unknown",
-            "no '#Log-type' header found; not an Exchange protocol log",
-        )
+    except READ_ERRORS as exc:
+        read_stopped(result, exc)
+    classify_unknown(result)
     f.kind, f.reason = result.kind, result.reason
     f.versions, f.lines, f.bytes_read = result.versions, result.lines, result.bytes_read
     f.warnings = result.warnings

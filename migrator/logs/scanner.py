@@ -492,19 +492,34 @@ def scan_source(source: Source) -> _FileResult:
     try:
         with stream:
             _scan_stream(stream, result)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
-        if result.kind == "receive":
-            result.warnings.append(
-                f"{source.name}: reading stopped after line {result.lines}: {exc}; figures up to there are kept"
-            )
-        else:
-            result.kind, result.reason = "unreadable", f"cannot be read: {exc}"
+    except READ_ERRORS as exc:
+        read_stopped(result, exc)
+    classify_unknown(result)
+    return result
+
+
+READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
+"""What reading a log, a .gz or a .zip member can raise part-way (a damaged or growing file)."""
+
+
+def read_stopped(result: _FileResult, exc: BaseException) -> None:
+    """Record a read that broke off: keep a receive log's figures so far, else mark it unreadable."""
+    if result.kind == "receive":
+        result.warnings.append(
+            f"{result.source.name}: reading stopped after line {result.lines}: {exc};"
+            " figures up to there are kept"
+        )
+    else:
+        result.kind, result.reason = "unreadable", f"cannot be read: {exc}"
+
+
+def classify_unknown(result: _FileResult) -> None:
+    """A file read to the end without any ``#Log-type`` header is not a protocol log."""
     if not result.kind:
         result.kind, result.reason = (
             "unknown",
             "no '#Log-type' header found; not an Exchange protocol log",
         )
-    return result
 
 
 class _Layout:
