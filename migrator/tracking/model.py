@@ -163,15 +163,5 @@ REQUIRED_HEADERS: tuple[str, ...] = (
 )
 """Steps sheet columns the reader needs."""
 
-REMOVED_HEADERS: tuple[str, ...] = (
-    "ID",
-    "Phase",
-    "Title",
-    "Prerequisites",
-    "Status",
-    "Done date",
-    "Done by",
-    "Notes",
-    "Removed from",
-)
+REMOVED_HEADERS: tuple[str, ...] = (*REQUIRED_HEADERS, "Removed from")
 """Headers of the Removed steps sheet written by migrator."""
