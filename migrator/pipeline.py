@@ -29,6 +29,7 @@ from migrator.model import Finding, Inventory, Lifecycle, Severity
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
+from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
@@ -358,11 +359,7 @@ def _dns_views(inv: Inventory) -> list[DnsRow]:
                 )
             )
         if zone.spf:
-            spf_after = zone.spf
-            if "spf.protection.outlook.com" not in spf_after and inv.tenant is not None:
-                spf_after = spf_after.replace(
-                    " -all", " include:spf.protection.outlook.com -all"
-                ).replace(" ~all", " include:spf.protection.outlook.com ~all")
+            spf_after = spf_with_exchange_online(zone.spf) if inv.tenant is not None else zone.spf
             rows.append(
                 DnsRow(
                     zone.domain,

@@ -369,3 +369,27 @@ def test_hostile_names_stay_quoted() -> None:
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert "'Relay ''; Remove-Mailbox -Identity x; ''\u2019\u2019'" in text
     assert check_script(text, ps2=True) == []
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (
+            "v=spf1 ip4:203.0.113.25 -all",
+            "v=spf1 ip4:203.0.113.25 include:spf.protection.outlook.com -all",
+        ),
+        ("v=spf1 mx ~all", "v=spf1 mx include:spf.protection.outlook.com ~all"),
+        ("v=spf1 a ?all", "v=spf1 a include:spf.protection.outlook.com ?all"),
+        ("v=spf1 ip4:10.0.0.1", "v=spf1 ip4:10.0.0.1 include:spf.protection.outlook.com"),
+        (
+            "v=spf1 include:spf.protection.outlook.com -all",
+            "v=spf1 include:spf.protection.outlook.com -all",
+        ),
+    ],
+)
+def test_spf_gets_exchange_online_before_all_and_keeps_on_premises_senders(
+    before: str, after: str
+) -> None:
+    from migrator.plan.phases.mx import spf_with_exchange_online
+
+    assert spf_with_exchange_online(before) == after

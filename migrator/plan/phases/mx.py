@@ -16,6 +16,23 @@ from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 P = Phase.MX
 EXO_SPF = "include:spf.protection.outlook.com"
 
+
+def spf_with_exchange_online(spf: str) -> str:
+    """The SPF record with Exchange Online's include, placed before the closing ``all``.
+
+    Every other mechanism stays: on-premises senders keep sending while relay
+    clients still go out through them. A record that has the include already
+    comes back as it is.
+    """
+    if EXO_SPF in spf.lower():
+        return spf
+    terms = spf.split()
+    for i, term in enumerate(terms):
+        if term.lower().lstrip("+-~?") == "all":
+            return " ".join([*terms[:i], EXO_SPF, *terms[i:]])
+    return " ".join([*terms, EXO_SPF])
+
+
 READINESS = step_id(P, "readiness")
 """Id of the go/no-go step every cut-over waits for (the assembler links it to the other phases)."""
 
