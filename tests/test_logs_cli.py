@@ -91,7 +91,7 @@ def test_scan_with_the_example_inventory_prints_findings(tmp_path: Path) -> None
 
 def test_both_engines_write_the_same_file(tmp_path: Path) -> None:
     written = {}
-    for engine in ("duckdb", "python"):
+    for engine in ("compiled", "python"):
         out_dir = tmp_path / engine
         result = runner.invoke(
             app,
@@ -99,7 +99,7 @@ def test_both_engines_write_the_same_file(tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.output
         written[engine] = (out_dir / "relay-evidence.json").read_bytes()
-    assert written["duckdb"] == written["python"]
+    assert written["compiled"] == written["python"]
 
 
 def test_unknown_engine_is_refused(tmp_path: Path) -> None:

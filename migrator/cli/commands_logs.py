@@ -23,7 +23,7 @@ EVIDENCE_FILE = "relay-evidence.json"
 class Engine(StrEnum):
     """Scan engine (``--engine``)."""
 
-    DUCKDB = "duckdb"
+    COMPILED = "compiled"
     PYTHON = "python"
 
 
@@ -78,15 +78,19 @@ def scan_command(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", min=0, help="DuckDB threads or Python worker processes (0: one per CPU)."
+            "--workers",
+            min=0,
+            help="Threads of the compiled engine or processes of the Python one (0: one per CPU).",
         ),
     ] = 0,
     engine: Annotated[
         Engine,
         typer.Option(
-            "--engine", help="duckdb (fast, default) or python (the streaming reference reader)."
+            "--engine",
+            help="compiled (fast, default; compiles once on first use) or python"
+            " (the streaming reference reader).",
         ),
-    ] = Engine.DUCKDB,
+    ] = Engine.COMPILED,
 ) -> None:
     """Scan SMTP Receive protocol logs and write OUT/relay-evidence.json with a summary table."""
     inv = load_inventory(inventory) if inventory is not None else None

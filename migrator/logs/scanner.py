@@ -808,23 +808,23 @@ def scan_logs(
     *,
     progress: Progress | None = None,
     workers: int | None = None,
-    engine: str = "duckdb",
+    engine: str = "compiled",
 ) -> Evidence:
     """Scan protocol logs (files, folders, .gz, .zip) and return the relay evidence.
 
-    ``engine`` is ``duckdb`` (default: DuckDB reads and aggregates, see
-    :mod:`migrator.logs.duck`; ``workers`` is its number of threads) or
-    ``python`` (this module's streaming reader, the reference; ``workers`` is
-    its number of processes). Both give the same evidence.
+    ``engine`` is ``compiled`` (default: the numba-compiled single pass of
+    :mod:`migrator.logs.fast`; ``workers`` threads, each taking the files of
+    some servers) or ``python`` (this module's streaming reader, the
+    reference; ``workers`` processes). Both give the same evidence.
 
     Raises :class:`LogScanError` when no SMTP Receive protocol log could be read.
     """
-    if engine == "duckdb":
-        from migrator.logs.duck import scan_logs_duckdb
+    if engine == "compiled":
+        from migrator.logs.fast import scan_logs_fast
 
-        return scan_logs_duckdb(paths, accepted_domains, progress=progress, workers=workers)
+        return scan_logs_fast(paths, accepted_domains, progress=progress, workers=workers)
     if engine != "python":
-        raise LogScanError(f"engine '{engine}' is not known; expected 'duckdb' or 'python'")
+        raise LogScanError(f"engine '{engine}' is not known; expected 'compiled' or 'python'")
     accepted = tuple(sorted({d.strip().lower() for d in accepted_domains if d.strip()}))
     sources, skipped = discover(paths)
     if workers is None:
