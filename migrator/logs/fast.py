@@ -59,14 +59,11 @@ from migrator.logs.evidence import Evidence, FileRecord, SkippedFile
 from migrator.logs.scanner import (
     _DEFAULT_FIELDS,
     _RECEIVE,
-    MAX_DOMAINS,
-    MAX_NAMES,
     MAX_RECORD_LINES,
     OTHER,
     READ_ERRORS,
     Progress,
     Source,
-    _bump,
     _ClientTally,
     _DomainTally,
     _FileResult,
@@ -628,28 +625,39 @@ def _collect(
     for con_id in sorted({row[k.C_CON] for row in cnum}):
         connector = text(con_id)
         counts[connector] = counts.get(connector, 0) + int(state.con_clients[con_id])
+    # The kernel kept each client within its caps, so merging names that read the same
+    # only shrinks the dicts: plain sums, no cap checks.
     ntal = int(state.cnt[k.K_NTAL])
-    for key, row in zip(state.tkey[:ntal].tolist(), state.tnum[:ntal].tolist(), strict=True):
-        t = by_id[key >> 34]
-        kind = (key >> 32) & 3
-        name_id = key & 0xFFFFFFFF
-        if kind == k.T_EHLO:
-            t.truncated |= _bump(t.ehlo, text(name_id), row[k.T_ACC], MAX_NAMES)
-        elif kind == k.T_MAIL:
-            t.truncated |= _bump(t.mail_from, text(name_id).lower(), row[k.T_ACC], MAX_NAMES)
-        else:
-            dom = text(name_id).lower()
-            d = t.rcpt.get(dom)
-            if d is None:
-                if len(t.rcpt) >= MAX_DOMAINS:
-                    t.truncated = True
-                    d = t.rcpt.setdefault(OTHER, _DomainTally())
-                else:
-                    d = t.rcpt[dom] = _DomainTally()
-            d.accepted += row[k.T_ACC]
-            d.accepted_authenticated += row[k.T_ACC_AUTH]
-            d.refused += row[k.T_REF]
-            d.relay_refused += row[k.T_RELAY]
+    keys = state.tkey[:ntal]
+    kinds = (keys >> 32) & 3
+    tnum = state.tnum[:ntal]
+    for kind, attr in ((k.T_EHLO, "ehlo"), (k.T_MAIL, "mail_from")):
+        sel = kinds == kind
+        lower = kind == k.T_MAIL
+        for key, n in zip(keys[sel].tolist(), tnum[sel, k.T_ACC].tolist(), strict=True):
+            name = text(key & 0xFFFFFFFF)
+            if lower:
+                name = name.lower()
+            d: dict[str, int] = getattr(by_id[key >> 34], attr)
+            d[name] = d.get(name, 0) + n
+    sel = kinds == k.T_RCPT
+    for key, acc, acc_auth, ref, relay in zip(
+        keys[sel].tolist(),
+        tnum[sel, k.T_ACC].tolist(),
+        tnum[sel, k.T_ACC_AUTH].tolist(),
+        tnum[sel, k.T_REF].tolist(),
+        tnum[sel, k.T_RELAY].tolist(),
+        strict=True,
+    ):
+        dom = text(key & 0xFFFFFFFF).lower()
+        rcpt = by_id[key >> 34].rcpt
+        dt = rcpt.get(dom)
+        if dt is None:
+            dt = rcpt[dom] = _DomainTally()
+        dt.accepted += acc
+        dt.accepted_authenticated += acc_auth
+        dt.refused += ref
+        dt.relay_refused += relay
     for key2, t in mine.items():
         known = tallies.get(key2)
         if known is None:
