@@ -297,3 +297,29 @@ def test_random_sessions_same_evidence(
     _log(folder, "RECV2023010309-1.LOG", _receive_header() + "".join(rows[:at]))
     _log(folder, "RECV2023010309-2.LOG", _receive_header() + "".join(rows[at:]))
     assert_same([folder])
+
+
+def test_idle_session_split_within_a_long_file_same_evidence(tmp_path: Path) -> None:
+    # A session idle for more than an hour in a file longer than the 65,536 lines
+    # between idle sweeps: both engines close it and count its later events apart.
+    con = "EX16-01\\Relay Apps EX16-01"
+    rows = [
+        f"2023-01-03T09:00:00.000Z,{con},08DB0000000F0000,0,10.0.0.16:25,10.1.1.99:5000,+,,\r\n",
+        f"2023-01-03T09:00:00.100Z,{con},08DB0000000F0000,1,10.0.0.16:25,10.1.1.99:5000,<,EHLO idle,\r\n",
+    ]
+    for i in range(22_000):  # three lines a session, one session every 0.4 s: 2.4 hours
+        ms = i * 400
+        ts = f"2023-01-03T{9 + ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"
+        sid = f"08DB{i:012X}"
+        rows += [
+            f"{ts},{con},{sid},0,10.0.0.16:25,10.1.2.{i % 200}:5000,+,,\r\n",
+            f"{ts},{con},{sid},1,10.0.0.16:25,10.1.2.{i % 200}:5000,<,EHLO h{i % 7},\r\n",
+            f"{ts},{con},{sid},2,10.0.0.16:25,10.1.2.{i % 200}:5000,-,,Local\r\n",
+        ]
+    rows.append(
+        f"2023-01-03T11:30:00.000Z,{con},08DB0000000F0000,2,10.0.0.16:25,10.1.1.99:5000,-,,Local\r\n"
+    )
+    _log(tmp_path, "RECV2023010309-1.LOG", _receive_header() + "".join(rows))
+    ev = assert_same([tmp_path])
+    (idle,) = [c for c in ev.connectors[0].clients if c.address == "10.1.1.99"]
+    assert (idle.sessions, idle.incomplete_sessions) == (2, 2)

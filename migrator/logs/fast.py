@@ -404,9 +404,12 @@ def _read_file(state: _State, f: _File, buf: Array) -> Array:
                 p = 0
                 while True:
                     status, p = state.scan(buf, p, n, final, f.index)
-                    if status != k.GROW:
+                    if status == k.GROW:
+                        state.grow(int(cnt[k.K_GROW]))
+                    elif status == k.SWEEP:
+                        state.sweep(k.SWEEP_IN_FILE, f.index)
+                    else:
                         break
-                    state.grow(int(cnt[k.K_GROW]))
                 keep = n - p
                 if keep:
                     buf[:keep] = buf[p:n].copy()

@@ -56,6 +56,8 @@ OK = 0
 """Status: every complete record of the buffer was read; the rest waits for more bytes."""
 GROW = 1
 """Status: a table is nearly full; grow the one named in ``cnt[K_GROW]`` and call again."""
+SWEEP = 2
+"""Status: 65,536 lines of this file since the last idle sweep; sweep, then call again."""
 
 # Counters (cnt)
 K_NSTR, K_SBUF, K_NCLI, K_NTAL, K_NPAIR, K_LIVE, K_SERIAL, K_LINES = range(8)
@@ -708,41 +710,9 @@ def scan(
             cnt[K_GROW] = G_WARN
             return GROW, p
         if cnt[K_SINCE_SWEEP] >= SWEEP_EVERY:
-            if (
-                cnt[K_NSTR] + 2 * cnt[K_LIVE] + 8 >= soff.size - 1
-                or 2 * (cnt[K_NSTR] + 2 * cnt[K_LIVE] + 8) >= sidx.size
-            ):
-                cnt[K_GROW] = G_STR
-                return GROW, p
-            if cnt[K_SBUF] + 20 * cnt[K_LIVE] + 64 >= sbuf.size:
-                cnt[K_GROW] = G_SBUF
-                return GROW, p
-            if (
-                cnt[K_NPAIR] + 3 * cnt[K_LIVE] + 4 >= pkey.size
-                or 2 * (cnt[K_NPAIR] + 3 * cnt[K_LIVE] + 4) >= pidx.size
-            ):
-                cnt[K_GROW] = G_PAIR
-                return GROW, p
+            # The driver makes room and runs sweep(SWEEP_IN_FILE, ...), then calls again.
             cnt[K_SINCE_SWEEP] = 0
-            sweep(
-                SWEEP_IN_FILE,
-                fileidx,
-                srv_latest,
-                xnum,
-                xts,
-                xidx,
-                xfree,
-                xlive,
-                cnum,
-                cts,
-                sbuf,
-                soff,
-                shash,
-                sidx,
-                pkey,
-                pidx,
-                cnt,
-            )
+            return SWEEP, p
         # ---- a header line (only at a record start)
         if buf[p] == 35:
             q = p
