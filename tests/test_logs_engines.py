@@ -63,9 +63,9 @@ def normalised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     names: list[str] = []
     real = fast._normalise
 
-    def spy(f: fast._File, target: Path) -> None:
+    def spy(f: fast._File, target: Path) -> str:
         names.append(Path(f.source.name).name)
-        real(f, target)
+        return real(f, target)
 
     monkeypatch.setattr(fast, "_normalise", spy)
     return names

@@ -78,8 +78,10 @@ from migrator.logs.scanner import (
 )
 
 CHUNK = 16 << 20
-"""Bytes read at a time from one file."""
-_PROBE_CHUNK = 8 << 20
+"""Bytes read at a time from a normalised file."""
+WHOLE_LIMIT = 64 << 20
+"""Plain log files up to this size are read whole, once, for the probe and the kernel;
+larger ones (Exchange rolls at 10 MB by default) go through the Python reader."""
 _FIELDS_LINE = ",".join(_DEFAULT_FIELDS)
 
 I64 = np.dtype(np.int64)
@@ -109,44 +111,62 @@ class _File:
 
 
 def _probe(path: str, versions: set[str]) -> bool:
-    """Whether a plain file may go to the kernel as it is; adds its ``#Version`` values to ``versions``.
+    """Whether a plain file may go to the kernel as it is (see :func:`_probe_data`)."""
+    loaded = _load(path, bytearray())
+    return loaded is not None and _probe_data(loaded[0], loaded[1], versions)
+
+
+def _load(path: str, data: bytearray) -> tuple[bytearray, int] | None:
+    """The whole of a plain file of 1 byte to WHOLE_LIMIT, read into ``data`` (or a bigger array).
+
+    One read serves both the probe (``bytearray.find``) and the kernel (a NumPy
+    view of the same bytes). None for an empty, larger or unreadable file.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if not 0 < size <= WHOLE_LIMIT:
+                return None
+            if len(data) < size:
+                data = bytearray((size + CHUNK - 1) // CHUNK * CHUNK)
+            n = 0
+            with memoryview(data) as view:
+                while n < size:
+                    got = fh.readinto(view[n:size])
+                    if not got:
+                        break
+                    n += got
+            return data, n
+    except OSError:
+        return None
+
+
+def _probe_data(data: bytearray, n: int, versions: set[str]) -> bool:
+    """Whether data[:n], a whole file, may go to the kernel as it is; adds its ``#Version`` values.
 
     Clean: no byte order mark, a leading header block naming an SMTP Receive
     protocol log, every header line (also those repeated mid-file after a
     restart) of that log type with the default ``#Fields``, and a complete last
-    line. One pass of ``bytes.find`` over the file.
+    line. ``find`` over the bytes, no copy of them.
     """
-    try:
-        with open(path, "rb") as fh:
-            buf = fh.read(_PROBE_CHUNK)
-            if not buf.startswith(b"#"):
-                return False
-            # The leading block must say what the file is before any data line.
-            seen_type = False
-            for raw in buf.split(b"\n", 64)[:-1]:
-                if not raw.startswith(b"#"):
-                    break
-                seen_type |= _header_ok(raw, set())[1]
-            if not seen_type:
-                return False
-            last = b""
-            at_line_start = True
-            while buf:
-                buf += fh.readline()  # end every chunk at a line end: no header line is cut
-                i = buf.find(b"#")
-                while i >= 0:
-                    if (i == 0 and at_line_start) or buf[i - 1 : i] == b"\n":
-                        end = buf.find(b"\n", i)
-                        ok, _is_type = _header_ok(buf[i : end if end >= 0 else len(buf)], versions)
-                        if not ok:
-                            return False
-                    i = buf.find(b"#", i + 1)
-                last = buf[-1:]
-                at_line_start = last == b"\n"
-                buf = fh.read(_PROBE_CHUNK)
-            return last == b"\n"
-    except OSError:
+    if n == 0 or data[:1] != b"#" or data[n - 1 : n] != b"\n":
         return False
+    # The leading block must say what the file is before any data line.
+    seen_type = False
+    for raw in data[: min(n, 1 << 16)].split(b"\n", 64)[:-1]:
+        if not raw.startswith(b"#"):
+            break
+        seen_type |= _header_ok(bytes(raw), set())[1]
+    if not seen_type:
+        return False
+    i = 0  # a '#' at a line start (one-byte find: memchr speed)
+    while i >= 0:
+        if i == 0 or data[i - 1] == 10:
+            end = data.find(b"\n", i, n)
+            if not _header_ok(bytes(data[i:end]), versions)[0]:
+                return False
+        i = data.find(b"#", i + 1, n)
+    return True
 
 
 def _header_ok(raw: bytes, versions: set[str]) -> tuple[bool, bool]:
@@ -163,14 +183,17 @@ def _header_ok(raw: bytes, versions: set[str]) -> tuple[bool, bool]:
     return True, False
 
 
-def _normalise(f: _File, target: Path) -> None:
-    """Read a source with the Python reader; write its counted rows as clean CSV for the kernel."""
+def _normalise(f: _File, target: Path) -> str:
+    """Read a source with the Python reader; write its counted rows as clean CSV for the kernel.
+
+    Returns the kind of file found (``receive`` when there are rows to read).
+    """
     result = _FileResult(f.source)
     try:
         stream, _pos = _open(f.source)
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
         f.kind, f.reason = "unreadable", f"cannot be opened: {exc}"
-        return
+        return f.kind
     try:
         with (
             stream,
@@ -185,6 +208,7 @@ def _normalise(f: _File, target: Path) -> None:
     f.versions, f.lines, f.bytes_read = result.versions, result.lines, result.bytes_read
     f.warnings = result.warnings
     f.path, f.normalised = str(target), True
+    return f.kind
 
 
 def _copy_rows(stream: object, result: _FileResult, writer: object) -> None:
@@ -350,7 +374,7 @@ class _State:
 
     def scan(self, buf: Array, p: int, n: int, final: bool, fileidx: int) -> tuple[int, int]:
         status, pos = k.scan(
-            buf, buf.view(np.uint64), p, n, final, fileidx, self.cnt, self.warn, self.srv_latest, self.con_clients,
+            buf, buf[: buf.size // 8 * 8].view(np.uint64), p, n, final, fileidx, self.cnt, self.warn, self.srv_latest, self.con_clients,
             self.sbuf, self.soff, self.shash, self.sidx, self.ckey, self.cidx, self.cnum, self.cts,
             self.tkey, self.tidx, self.tnum, self.xidx, self.xnum, self.xts, self.xq, self.xfree,
             self.xlive, self.pkey, self.pidx,
@@ -381,15 +405,28 @@ def _grown(
 # --------------------------------------------------------------------------- reading one file
 
 
+def _feed(state: _State, buf: Array, p: int, n: int, final: bool, fileidx: int) -> int:
+    """Run the kernel over buf[p:n], growing tables and sweeping as it asks; where it stopped."""
+    while True:
+        status, p = state.scan(buf, p, n, final, fileidx)
+        if status == k.GROW:
+            state.grow(int(state.cnt[k.K_GROW]))
+        elif status == k.SWEEP:
+            state.sweep(k.SWEEP_IN_FILE, fileidx)
+        else:
+            return p
+
+
+def _read_whole(state: _State, f: _File, data: bytearray, n: int) -> None:
+    """Feed a clean file, already in memory, to the kernel in one call."""
+    marks = _begin_file(state)
+    _feed(state, np.frombuffer(data, np.uint8), 0, n, True, f.index)
+    _end_file(state, f, marks)
+
+
 def _read_file(state: _State, f: _File, buf: Array) -> Array:
-    """Feed one file to the kernel in chunks; return the (maybe grown) buffer."""
-    cnt = state.cnt
-    cnt[k.K_LINENO] = 0
-    cnt[k.K_MALFORMED] = 0
-    cnt[k.K_SINCE_SWEEP] = 0
-    warn_from = int(cnt[k.K_NWARN])
-    lines_from = int(cnt[k.K_LINES])
-    qover_from = int(cnt[k.K_QOVER])
+    """Feed a (normalised) file to the kernel in chunks; return the (maybe grown) buffer."""
+    marks = _begin_file(state)
     keep = 0
     try:
         with open(f.path, "rb") as fh:
@@ -401,15 +438,7 @@ def _read_file(state: _State, f: _File, buf: Array) -> Array:
                 got = fh.readinto(memoryview(buf)[keep : keep + CHUNK])  # type: ignore[arg-type]
                 n = keep + (got or 0)
                 final = not got
-                p = 0
-                while True:
-                    status, p = state.scan(buf, p, n, final, f.index)
-                    if status == k.GROW:
-                        state.grow(int(cnt[k.K_GROW]))
-                    elif status == k.SWEEP:
-                        state.sweep(k.SWEEP_IN_FILE, f.index)
-                    else:
-                        break
+                p = _feed(state, buf, 0, n, final, f.index)
                 keep = n - p
                 if keep:
                     buf[:keep] = buf[p:n].copy()
@@ -417,6 +446,22 @@ def _read_file(state: _State, f: _File, buf: Array) -> Array:
                     break
     except OSError as exc:
         f.warnings.append(f"{f.source.name}: reading stopped: {exc}; figures up to there are kept")
+    _end_file(state, f, marks)
+    return buf
+
+
+def _begin_file(state: _State) -> tuple[int, int, int]:
+    cnt = state.cnt
+    cnt[k.K_LINENO] = 0
+    cnt[k.K_MALFORMED] = 0
+    cnt[k.K_SINCE_SWEEP] = 0
+    return int(cnt[k.K_NWARN]), int(cnt[k.K_LINES]), int(cnt[k.K_QOVER])
+
+
+def _end_file(state: _State, f: _File, marks: tuple[int, int, int]) -> None:
+    """After a file: the idle sweep of the Python reader, the file's lines and warnings."""
+    cnt = state.cnt
+    warn_from, lines_from, qover_from = marks
     state.sweep(k.SWEEP_FILE_END, f.index)
     if not f.normalised:
         f.lines = int(cnt[k.K_LINES]) - lines_from
@@ -447,7 +492,6 @@ def _read_file(state: _State, f: _File, buf: Array) -> Array:
             f"{name}: {over} commands found {k.QCAP} commands of their session already waiting"
             " for replies; they were not paired with a reply"
         )
-    return buf
 
 
 # --------------------------------------------------------------------------- the whole scan
@@ -533,16 +577,20 @@ def _scan(
     def run(share: list[_File]) -> _State:
         state = _State()
         buf = np.empty(2 * CHUNK, np.uint8)
+        data = bytearray(CHUNK)
         for f in share:
             plain = not f.source.member and not f.source.path.lower().endswith(".gz")
-            if plain and _probe(f.source.path, f.versions):
-                f.kind, f.path = "receive", f.source.path
-            else:
+            loaded = _load(f.source.path, data) if plain else None
+            if loaded is not None:
+                data, n = loaded
+                if _probe_data(data, n, f.versions):
+                    f.kind, f.path = "receive", f.source.path
+                    _read_whole(state, f, data, n)
+            if not f.kind:
                 f.versions = set()
-                _normalise(f, tmp / f"{f.index}.csv")
-            if f.kind == "receive":
-                buf = _read_file(state, f, buf)
-                if f.normalised:
+                if _normalise(f, tmp / f"{f.index}.csv") == "receive":
+                    buf = _read_file(state, f, buf)
+                if f.path:
                     os.remove(f.path)
             with lock:
                 done[0] += f.size

@@ -610,6 +610,69 @@ _NEWLINES = np.uint64(0x0A0A0A0A0A0A0A0A)
 _ZERO = np.uint64(0)
 
 
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_QUOTES = np.uint64(0x2222222222222222)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_SHIFT58 = np.uint64(58)
+
+
+def _byte_of_bit() -> np.ndarray[Any, np.dtype[np.int64]]:
+    """De Bruijn table: (isolated bit * _DEBRUIJN) >> 58 -> index of the byte holding the bit."""
+    table = np.zeros(64, np.int64)
+    for bit in range(64):
+        table[((1 << bit) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58] = bit >> 3
+    return table
+
+
+_BYTE_OF_BIT = _byte_of_bit()
+
+
+@_jit
+def _zero_bytes(x):
+    """0x80 in each byte of x that is zero, 0 elsewhere (exact: no borrow between bytes)."""
+    y = (x & _LOW7) + _LOW7
+    return ~(y | x | _LOW7)
+
+
+@_jit
+def _split_words(buf, buf64, p, n, fs, fe):
+    """Split the record at p into fields eight bytes at a time: (fields, position of its line feed).
+
+    For records without a quote only: (0, 0) when a quote shows up in the words
+    the record spans, or the record runs past the last whole word before n; the
+    byte-wise tokenizer then takes the record.
+    """
+    nf = 0
+    start = p
+    i = p >> 3
+    off = p & 7
+    while (i + 1) * 8 <= n:
+        w = buf64[i]
+        quotes = _zero_bytes(w ^ _QUOTES)
+        delims = _zero_bytes(w ^ _COMMAS) | _zero_bytes(w ^ _NEWLINES)
+        if off:
+            keep = _ALL << np.uint64(8 * off)
+            quotes &= keep
+            delims &= keep
+            off = 0
+        if quotes != _ZERO:
+            return 0, 0
+        while delims != _ZERO:
+            low = delims & (~delims + np.uint64(1))
+            pos = i * 8 + _BYTE_OF_BIT[(low * _DEBRUIJN) >> _SHIFT58]
+            if nf < MAX_FIELDS:
+                fs[nf] = start
+                fe[nf] = pos
+            nf += 1
+            if buf[pos] == 10:
+                return nf, pos
+            start = pos + 1
+            delims &= delims - np.uint64(1)
+        i += 1
+    return 0, 0
+
+
 @_jit
 def _field_end(buf, buf64, q, n):
     """Position of the first comma or line feed at or after q (n when none).
@@ -730,66 +793,73 @@ def scan(
         newlines = 0
         quoted_any = False
         status = 0  # 0 record, 1 need more bytes, 2 never closed
-        while True:
-            if q < n and buf[q] == 34:
-                quoted_any = True
-                a = q + 1
-                q += 1
-                esc = False
-                while True:
-                    if q >= n:
-                        status = 1
-                        break
-                    c = buf[q]
-                    if c == 34:
-                        if q + 1 >= n and not final:
+        fast_nf, fast_end = _split_words(buf, buf64, p, n, fs, fe)
+        if fast_nf > 0:
+            nf = fast_nf
+            q = fast_end
+            for i in range(min(nf, MAX_FIELDS)):
+                fq[i] = 0
+        else:
+            while True:
+                if q < n and buf[q] == 34:
+                    quoted_any = True
+                    a = q + 1
+                    q += 1
+                    esc = False
+                    while True:
+                        if q >= n:
                             status = 1
                             break
-                        if q + 1 < n and buf[q + 1] == 34:
-                            esc = True
-                            q += 2
-                            continue
-                        break
-                    if c == 10:
-                        newlines += 1
-                        if newlines >= MAX_RECORD_LINES:
-                            status = 2
+                        c = buf[q]
+                        if c == 34:
+                            if q + 1 >= n and not final:
+                                status = 1
+                                break
+                            if q + 1 < n and buf[q + 1] == 34:
+                                esc = True
+                                q += 2
+                                continue
                             break
+                        if c == 10:
+                            newlines += 1
+                            if newlines >= MAX_RECORD_LINES:
+                                status = 2
+                                break
+                        q += 1
+                    if status:
+                        break
+                    b = q  # the closing quote
                     q += 1
-                if status:
-                    break
-                b = q  # the closing quote
-                q += 1
-                # Anything up to the next comma after the closing quote joins the field
-                # (as Python's csv module reads it), except the line's own carriage return.
-                r = q
-                while q < n and buf[q] != 44 and buf[q] != 10:
+                    # Anything up to the next comma after the closing quote joins the field
+                    # (as Python's csv module reads it), except the line's own carriage return.
+                    r = q
+                    while q < n and buf[q] != 44 and buf[q] != 10:
+                        q += 1
+                    if q > r and not (q == r + 1 and buf[r] == 13 and (q >= n or buf[q] == 10)):
+                        esc = True
+                        b = q
+                    if q >= n and not final:
+                        status = 1
+                        break
+                    if nf < MAX_FIELDS:
+                        fs[nf] = a
+                        fe[nf] = b
+                        fq[nf] = 2 if esc else 1
+                else:
+                    a = q
+                    q = _field_end(buf, buf64, q, n)
+                    if q >= n and not final:
+                        status = 1
+                        break
+                    if nf < MAX_FIELDS:
+                        fs[nf] = a
+                        fe[nf] = q
+                        fq[nf] = 0
+                nf += 1
+                if q < n and buf[q] == 44:
                     q += 1
-                if q > r and not (q == r + 1 and buf[r] == 13 and (q >= n or buf[q] == 10)):
-                    esc = True
-                    b = q
-                if q >= n and not final:
-                    status = 1
-                    break
-                if nf < MAX_FIELDS:
-                    fs[nf] = a
-                    fe[nf] = b
-                    fq[nf] = 2 if esc else 1
-            else:
-                a = q
-                q = _field_end(buf, buf64, q, n)
-                if q >= n and not final:
-                    status = 1
-                    break
-                if nf < MAX_FIELDS:
-                    fs[nf] = a
-                    fe[nf] = q
-                    fq[nf] = 0
-            nf += 1
-            if q < n and buf[q] == 44:
-                q += 1
-                continue
-            break
+                    continue
+                break
         if status == 1:
             if final:
                 # A quoted field still open at the end of the file.
