@@ -518,14 +518,41 @@ def scan_logs_fast(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_HEAD = 1 << 13
+"""Bytes read from each file to find its server: the header block and a first line."""
+
+
 def _first_server(source: Source) -> str:
-    """The server named by the first data line's connector id (how files are shared out)."""
+    """The server named by the first data line's connector id (how files are shared out).
+
+    Reads 8 KiB, and up to 64 KiB when the first data line is not in them yet.
+    """
     try:
         stream, _pos = _open(source)
         with stream:
-            head = stream.read(1 << 16)
+            head = stream.read(_HEAD)
+            found = _server_in(head)
+            if found is None and len(head) == _HEAD:
+                found = _server_in(head + stream.read((1 << 16) - _HEAD))
     except (*READ_ERRORS, KeyError):
         return ""
+    return found or ""
+
+
+def _server_in(head: bytes) -> str | None:
+    """The server of the first data line among the complete lines of ``head``, if any."""
+    con = 1
+    for raw in head.split(b"\n")[:-1]:
+        if raw.startswith(b"#"):
+            key, _, value = raw[1:].decode("utf-8", "replace").partition(":")
+            if key.strip().lower() == "fields":
+                names = [n.strip().lower() for n in value.split(",")]
+                con = names.index("connector-id") if "connector-id" in names else 1
+            continue
+        fields = raw.split(b",")
+        if len(fields) > con:
+            return _server_of(fields[con].decode("utf-8", "replace").strip('"'))
+    return None
     con = 1
     for raw in head.split(b"\n")[:-1]:
         if raw.startswith(b"#"):
@@ -574,7 +601,7 @@ def _scan(
     done = [0]
     lock = threading.Lock()
 
-    def run(share: list[_File]) -> _State:
+    def run(share: list[_File]) -> _Figures:
         state = _State()
         buf = np.empty(2 * CHUNK, np.uint8)
         data = bytearray(CHUNK)
@@ -597,14 +624,15 @@ def _scan(
                 if progress is not None:
                     progress(done[0], total, f.source.name)
         state.sweep(k.SWEEP_FINAL, -1)
-        return state
+        # Collected here, so one thread's Python work overlaps the other's kernel.
+        return _collect(state, {f.index: f for f in share if f.kind == "receive"})
 
     shares = _share(files, threads)
     if len(shares) <= 1:
-        states = [run(shares[0] if shares else [])]
+        parts = [run(shares[0] if shares else [])]
     else:
         with ThreadPoolExecutor(max_workers=len(shares)) as pool:
-            states = list(pool.map(run, shares))
+            parts = list(pool.map(run, shares))
     warnings = [w for f in files for w in f.warnings]
     for f in files:
         if f.kind != "receive":
@@ -613,30 +641,59 @@ def _scan(
     if not readable:
         named = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise LogScanError(f"no SMTP Receive protocol log could be read ({named})")
-    tallies: dict[tuple[str, str], _ClientTally] = {}
-    counts: dict[str, int] = {}
-    days: dict[str, set[str]] = {}
-    versions: dict[str, set[str]] = {}
-    by_index = {f.index: f for f in readable}
-    for state in states:
-        _collect(state, by_index, tallies, counts, days, versions)
+    figures = parts[0]
+    for part in parts[1:]:
+        figures.add(part)
     read = [
         FileRecord(f.source.name, f.lines, f.bytes_read, tuple(sorted(f.versions)))
         for f in readable
     ]
     lines = sum(f.lines for f in readable)
-    return _finish(tallies, counts, days, versions, accepted, read, skipped, lines, warnings)
+    return _finish(
+        figures.tallies,
+        figures.counts,
+        figures.days,
+        figures.versions,
+        accepted,
+        read,
+        skipped,
+        lines,
+        warnings,
+    )
 
 
-def _collect(
-    state: _State,
-    by_index: dict[int, _File],
-    tallies: dict[tuple[str, str], _ClientTally],
-    counts: dict[str, int],
-    days: dict[str, set[str]],
-    versions: dict[str, set[str]],
-) -> None:
-    """Add one kernel state's tables to the tallies, counts, days and versions of the reference."""
+@dataclass
+class _Figures:
+    """What ``_finish`` of the reference takes, gathered from one or more kernel states."""
+
+    tallies: dict[tuple[str, str], _ClientTally] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    days: dict[str, set[str]] = field(default_factory=dict)
+    versions: dict[str, set[str]] = field(default_factory=dict)
+
+    def tally(self, key: tuple[str, str], t: _ClientTally) -> _ClientTally:
+        """Add a client's figures; the tally now holding them."""
+        known = self.tallies.get(key)
+        if known is None:
+            self.tallies[key] = t
+            return t
+        known.merge(t)  # two byte strings that read as the same text, or two threads
+        return known
+
+    def add(self, other: _Figures) -> None:
+        for key, t in other.tallies.items():
+            self.tally(key, t)
+        for connector, n in other.counts.items():
+            self.counts[connector] = self.counts.get(connector, 0) + n
+        for mine, theirs in ((self.days, other.days), (self.versions, other.versions)):
+            for server, values in theirs.items():
+                mine.setdefault(server, set()).update(values)
+
+
+def _collect(state: _State, by_index: dict[int, _File]) -> _Figures:
+    """One kernel state's tables as the tallies, counts, days and versions of the reference."""
+    figures = _Figures()
+    counts, days, versions = figures.counts, figures.days, figures.versions
     names: dict[int, str] = {}
 
     def text(i: int) -> str:
@@ -648,7 +705,6 @@ def _collect(
     ncli = int(state.cnt[k.K_NCLI])
     cnum = state.cnum[:ncli].tolist()
     cts = state.cts[:ncli]
-    mine: dict[tuple[str, str], _ClientTally] = {}
     by_id: list[_ClientTally] = []
     for c, row in enumerate(cnum):
         connector = text(row[k.C_CON])
@@ -665,14 +721,7 @@ def _collect(
             tls_sessions=row[k.C_TLS],
             truncated=bool(row[k.C_TRUNC]),
         )
-        key = (connector, address)
-        same = mine.get(key)
-        if same is None:
-            mine[key] = t
-            by_id.append(t)
-        else:  # two byte strings that read as the same text
-            same.merge(t)
-            by_id.append(same)
+        by_id.append(figures.tally((connector, address), t))
     for con_id in sorted({row[k.C_CON] for row in cnum}):
         connector = text(con_id)
         counts[connector] = counts.get(connector, 0) + int(state.con_clients[con_id])
@@ -709,12 +758,6 @@ def _collect(
         dt.accepted_authenticated += acc_auth
         dt.refused += ref
         dt.relay_refused += relay
-    for key2, t in mine.items():
-        known = tallies.get(key2)
-        if known is None:
-            tallies[key2] = t
-        else:
-            known.merge(t)
     for key in state.pkey[: int(state.cnt[k.K_NPAIR])].tolist():
         kind = key >> 62
         server = _server_of(text((key >> 31) & 0x7FFFFFFF))
@@ -723,3 +766,4 @@ def _collect(
             days.setdefault(server, set()).add(state.text(value, "ascii"))
         else:
             versions.setdefault(server, set()).update(by_index[value].versions)
+    return figures

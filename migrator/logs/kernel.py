@@ -124,17 +124,27 @@ def _lower(c):
 
 
 @_jit
-def _find(buf, a, b, lit, fold):
-    """Whether ``lit`` occurs in buf[a:b] (``fold``: ASCII case-insensitive; lit in lower case)."""
+def _find(buf, a, b, lit):
+    """Whether ``lit`` occurs in buf[a:b]."""
+    m = lit.size
+    first = lit[0]
+    for i in range(a, b - m + 1):
+        if buf[i] == first:
+            j = 1
+            while j < m and buf[i + j] == lit[j]:
+                j += 1
+            if j == m:
+                return True
+    return False
+
+
+@_jit
+def _find_folded(buf, a, b, lit):
+    """Whether ``lit`` (lower case) occurs in buf[a:b], ASCII case ignored."""
     m = lit.size
     for i in range(a, b - m + 1):
         j = 0
-        while j < m:
-            c = buf[i + j]
-            if fold:
-                c = _lower(c)
-            if c != lit[j]:
-                break
+        while j < m and _lower(buf[i + j]) == lit[j]:
             j += 1
         if j == m:
             return True
@@ -1048,12 +1058,10 @@ def scan(
                                 tnum[t, T_ACC_AUTH] += 1
                         else:
                             tnum[t, T_REF] += 1
-                            if _find(buf, da, db, _R5754, False):
+                            if _find(buf, da, db, _R5754):
                                 cnum[c, C_R5754] += 1
                                 tnum[t, T_RELAY] += 1
-                            elif _find(buf, da, db, _R571, False) and _find(
-                                buf, da, db, _RELAY, True
-                            ):
+                            elif _find(buf, da, db, _R571) and _find_folded(buf, da, db, _RELAY):
                                 cnum[c, C_R571] += 1
                                 tnum[t, T_RELAY] += 1
                     elif verb == V_DATA or verb == V_BDATL:
@@ -1116,7 +1124,7 @@ def scan(
             elif v0 == 100 and v1 == 97 and v2 == 116 and v3 == 97:  # data
                 verb = V_DATA
             elif v0 == 98 and v1 == 100 and v2 == 97 and v3 == 116:  # bdat
-                verb = V_BDATL if _find(buf, da, db, _LAST, True) else V_OTHER
+                verb = V_BDATL if _find_folded(buf, da, db, _LAST) else V_OTHER
             elif v0 == 115 and v1 == 116 and v2 == 97 and v3 == 114:  # star(ttls)
                 verb = V_STARTTLS
             elif (v0 == 97 and v1 == 117 and v2 == 116 and v3 == 104) or (
@@ -1135,7 +1143,7 @@ def scan(
             ca, cb = fs[8], fe[8]
             if _equals(buf, ca, cb, _AUTHENTICATED):
                 xnum[slot, X_AUTH] = 1
-            elif _find(buf, da, db, _NEGOTIATED, False) or _find(buf, ca, cb, _NEGOTIATED, False):
+            elif _find(buf, da, db, _NEGOTIATED) or _find(buf, ca, cb, _NEGOTIATED):
                 if _equals_folded(buf, ca, cb, _AUTHENTICATED) or _equals_folded(
                     buf, da, db, _AUTHENTICATED
                 ):
