@@ -767,3 +767,15 @@ def _collect(state: _State, by_index: dict[int, _File]) -> _Figures:
         else:
             versions.setdefault(server, set()).update(by_index[value].versions)
     return figures
+
+
+def _load_kernel() -> None:
+    """Load the compiled kernel now (from numba's cache, or compile it once), as importing
+    a native library would: the first scan then starts at full speed."""
+    state = _State()
+    buf = np.zeros(64, np.uint8)
+    _feed(state, buf, 0, 0, True, 0)
+    state.sweep(k.SWEEP_FINAL, -1)
+
+
+_load_kernel()
