@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import ipaddress
 import shutil
 import zipfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from migrator.errors import LogScanError
 from migrator.logs.evidence import ClientEvidence, Evidence
-from migrator.logs.scanner import _parse_quoted, scan_logs
+from migrator.logs.scanner import _ip_version, _parse_quoted, scan_logs
 
 DATA = Path(__file__).parent / "data" / "logs"
 ACCEPTED = ("contoso.com", "*.contoso.com")
@@ -223,3 +224,20 @@ def test_byte_order_mark_is_tolerated(tmp_path: Path, evidence: Evidence) -> Non
         (tmp_path / f.name).write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
     ev = scan_logs([tmp_path], ACCEPTED, workers=1)
     assert ev.connectors == tuple(c for c in evidence.connectors if c.server == "EX16-01")
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=999), min_size=1, max_size=5),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_ip_version_fast_path_agrees_with_ipaddress(
+    octets: list[int], zero_pad: list[bool]
+) -> None:
+    # The dotted-quad shortcut must accept exactly what ipaddress accepts as IPv4
+    # (no octet above 255, no leading zeros), and defer everything else to it.
+    text = ".".join(f"0{o}" if pad else str(o) for o, pad in zip(octets, zero_pad, strict=False))
+    try:
+        expected = ipaddress.ip_address(text).version
+    except ValueError:
+        expected = 0
+    assert _ip_version(text) == expected

@@ -910,7 +910,14 @@ def scan_logs(
     )
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+"""What ``ipaddress.IPv4Address`` accepts (no leading zeros): the common case, without it."""
+
+
 def _ip_version(address: str) -> int:
+    if _DOTTED_QUAD.fullmatch(address):
+        return 4
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).version
     except ValueError:
@@ -946,13 +953,16 @@ def _finish(
         extra = len(warnings) - MAX_WARNINGS
         warnings = [*warnings[:MAX_WARNINGS], f"{extra} more warnings not listed"]
     by_connector: dict[str, list[ClientEvidence]] = {}
+    is_accepted: dict[str, bool] = {}
     for (connector, client), t in tallies.items():
         doms = []
         internal = external = external_anon = 0
         for dom, d in sorted(t.rcpt.items()):
             inside: bool | None = None
             if accepted and dom != OTHER:
-                inside = domain_is_accepted(dom, accepted)
+                inside = is_accepted.get(dom)
+                if inside is None:
+                    inside = is_accepted[dom] = domain_is_accepted(dom, accepted)
                 if inside:
                     internal += d.accepted
                 else:
