@@ -263,6 +263,7 @@ class _State:
     xlive: Array
     xfree: Array
     xidx: Array
+    xnames: Array
     pkey: Array
     pidx: Array
 
@@ -318,6 +319,7 @@ class _State:
         self.xnum = _grown(getattr(self, "xnum", None), (cap, k.X_SIZE), I64, old)
         self.xts = _grown(getattr(self, "xts", None), (cap, 2 * k.TSW), np.dtype(np.uint8), old)
         self.xq = _grown(getattr(self, "xq", None), (cap, k.QCAP), I64, old)
+        self.xnames = _grown(getattr(self, "xnames", None), (cap, 2 * k.MAX_NAMES), I64, old)
         self.xlive = _grown(getattr(self, "xlive", None), (cap,), np.dtype(np.bool_), old)
         free = int(self.cnt[k.K_NFREE])
         stack = np.zeros(cap, I64)
@@ -355,8 +357,15 @@ class _State:
             raise LogScanError(f"internal error: unknown table {what} to grow")
 
     def room_for_sweep(self) -> None:
-        """Grow until folding every open session fits (two strings, three pairs each)."""
+        """Grow until folding every open session fits (two strings, three pairs, its names)."""
         live = int(self.cnt[k.K_LIVE])
+        open_rows = self.xnum[self.xlive]
+        names = int(open_rows[:, k.X_NEHLO].sum() + open_rows[:, k.X_NMAIL].sum())
+        while (
+            int(self.cnt[k.K_NTAL]) + names + 4 >= self.tkey.size
+            or 2 * (int(self.cnt[k.K_NTAL]) + names + 4) >= self.tidx.size
+        ):
+            self._tallies(2 * self.tkey.size)
         while (
             int(self.cnt[k.K_NSTR]) + 2 * live + 8 >= self.shash.size
             or 2 * (int(self.cnt[k.K_NSTR]) + 2 * live + 8) >= self.sidx.size
@@ -377,7 +386,7 @@ class _State:
             buf, buf[: buf.size // 8 * 8].view(np.uint64), p, n, final, fileidx, self.cnt, self.warn, self.srv_latest, self.con_clients,
             self.sbuf, self.soff, self.shash, self.sidx, self.ckey, self.cidx, self.cnum, self.cts,
             self.tkey, self.tidx, self.tnum, self.xidx, self.xnum, self.xts, self.xq, self.xfree,
-            self.xlive, self.pkey, self.pidx,
+            self.xlive, self.pkey, self.pidx, self.xnames,
         )  # fmt: skip
         return int(status), int(pos)
 
@@ -386,7 +395,7 @@ class _State:
         k.sweep(
             mode, fileidx, self.srv_latest, self.xnum, self.xts, self.xidx, self.xfree,
             self.xlive, self.cnum, self.cts, self.sbuf, self.soff, self.shash, self.sidx,
-            self.pkey, self.pidx, self.cnt,
+            self.pkey, self.pidx, self.cnt, self.xnames, self.tkey, self.tidx, self.tnum,
         )  # fmt: skip
 
     def text(self, i: int, encoding: str = "utf-8") -> str:

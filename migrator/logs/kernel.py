@@ -51,6 +51,8 @@ MAX_NAMES = 50
 MAX_DOMAINS = 500
 MAX_CLIENTS = 50_000
 MAX_MALFORMED_LISTED = 5
+FOLD_TALLIES = 2 * MAX_NAMES + 4
+"""Tally rows one record may add: a reply's domain, or a folded session's names."""
 
 OK = 0
 """Status: every complete record of the buffer was read; the rest waits for more bytes."""
@@ -60,8 +62,8 @@ SWEEP = 2
 """Status: 65,536 lines of this file since the last idle sweep; sweep, then call again."""
 
 # Counters (cnt)
-K_NSTR, K_SBUF, K_NCLI, K_NTAL, K_NPAIR, K_LIVE, K_SERIAL, K_LINES = range(8)
-K_LINENO, K_MALFORMED, K_NWARN, K_SINCE_SWEEP, K_QOVER, K_GROW, K_NFREE, K_LASTSLOT = range(8, 16)
+K_NSTR, K_SBUF, K_NCLI, K_NTAL, K_NPAIR, K_LIVE, K_LINES = range(7)
+K_LINENO, K_MALFORMED, K_NWARN, K_SINCE_SWEEP, K_QOVER, K_GROW, K_NFREE, K_LASTSLOT = range(7, 15)
 K_SIZE = 16
 # What to grow (cnt[K_GROW])
 G_STR, G_SBUF, G_CLI, G_TAL, G_SESS, G_PAIR, G_WARN = range(1, 8)
@@ -70,13 +72,14 @@ C_CON, C_ADDR, C_SESSIONS, C_INCOMPLETE, C_MESSAGES, C_R571, C_R5754 = range(7)
 C_AUTH, C_TLS, C_TRUNC, C_NEHLO, C_NMAIL, C_NRCPT, C_FIRSTLEN, C_LASTLEN = range(7, 15)
 C_SIZE = 15
 # Session columns (xnum)
-X_CLIENT, X_SERIAL, X_STARTED, X_AUTH, X_TLS, X_QHEAD, X_QLEN, X_LASTMS = range(8)
-X_FIRSTFILE, X_CON, X_SKEY, X_SID, X_FIRSTLEN, X_LASTLEN, X_ENDED, X_SERVER = range(8, 16)
-X_SIZE = 16
+X_CLIENT, X_STARTED, X_AUTH, X_TLS, X_QHEAD, X_QLEN, X_LASTMS = range(7)
+X_FIRSTFILE, X_CON, X_SKEY, X_SID, X_FIRSTLEN, X_LASTLEN, X_ENDED, X_SERVER = range(7, 15)
+X_NEHLO, X_NMAIL = 15, 16
+X_SIZE = 17
 # Tally kinds and columns (tnum)
 T_RCPT, T_EHLO, T_MAIL = 0, 1, 2
-T_ACC, T_ACC_AUTH, T_REF, T_RELAY, T_SERIAL = range(5)
-T_SIZE = 5
+T_ACC, T_ACC_AUTH, T_REF, T_RELAY = range(4)
+T_SIZE = 4
 # Pair kinds
 P_DAY, P_FILE = 0, 1
 # Warning kinds (warn rows: kind, line, value)
@@ -423,6 +426,10 @@ def _fold(
     pkey,
     pidx,
     cnt,
+    xnames,
+    tkey,
+    tidx,
+    tnum,
 ):
     """A session ended (or went idle, or the logs ended): add it to its client, free its slot.
 
@@ -436,6 +443,15 @@ def _fold(
         cnum[c, C_INCOMPLETE] += 1
     cnum[c, C_AUTH] += xnum[slot, X_AUTH]
     cnum[c, C_TLS] += xnum[slot, X_TLS]
+    # The session's EHLO names and MAIL FROM domains reach the client now, as the
+    # Python reader adds them when it folds a session (which decides the names kept
+    # once a client passes its cap).
+    for i in range(xnum[slot, X_NEHLO]):
+        t = _tally(c, T_EHLO, xnames[slot, i], 0, cnum, tkey, tnum, tidx, cnt)
+        tnum[t, T_ACC] += 1
+    for i in range(xnum[slot, X_NMAIL]):
+        t = _tally(c, T_MAIL, xnames[slot, MAX_NAMES + i], 0, cnum, tkey, tnum, tidx, cnt)
+        tnum[t, T_ACC] += 1
     fl = xnum[slot, X_FIRSTLEN]
     ll = xnum[slot, X_LASTLEN]
     if cnum[c, C_FIRSTLEN] == 0 or _ts_less(xts[slot], 0, fl, cts[c], 0, cnum[c, C_FIRSTLEN]):
@@ -484,6 +500,10 @@ def sweep(
     pkey,
     pidx,
     cnt,
+    xnames,
+    tkey,
+    tidx,
+    tnum,
 ):
     """Fold idle sessions, as the Python reader does.
 
@@ -524,6 +544,10 @@ def sweep(
                 pkey,
                 pidx,
                 cnt,
+                xnames,
+                tkey,
+                tidx,
+                tnum,
             )
             continue
         if mode == SWEEP_IN_FILE:
@@ -555,6 +579,10 @@ def sweep(
                 pkey,
                 pidx,
                 cnt,
+                xnames,
+                tkey,
+                tidx,
+                tnum,
             )
 
 
@@ -577,6 +605,24 @@ def _domain(buf, a, b):
 
 
 @_jit
+def _session_name(xnames, xnum, slot, col, base, name):
+    """Remember a name for the session: its first MAX_NAMES distinct ones, as the reference.
+
+    ``(other)`` stands for a name the client's cap kept from being interned: such
+    names are all kept (each counts once under ``(other)`` when the session folds).
+    """
+    n = xnum[slot, col]
+    if n >= MAX_NAMES:
+        return
+    if name != S_OTHER:
+        for i in range(n):
+            if xnames[slot, base + i] == name:
+                return
+    xnames[slot, base + n] = name
+    xnum[slot, col] = n + 1
+
+
+@_jit
 def _tally(c, kind, name, serial, cnum, tkey, tnum, tidx, cnt):
     """Row of (client, kind, name), created unless the client's cap is reached (then ``(other)``)."""
     key = (np.int64(c) << np.int64(34)) | (np.int64(kind) << np.int64(32)) | np.int64(name)
@@ -596,7 +642,6 @@ def _tally(c, kind, name, serial, cnum, tkey, tnum, tidx, cnt):
     e = cnt[K_NTAL]
     tkey[e] = key
     tnum[e, :] = 0
-    tnum[e, T_SERIAL] = -1
     tidx[s] = e
     cnt[K_NTAL] = e + 1
     return e
@@ -757,6 +802,7 @@ def scan(
     xlive,
     pkey,
     pidx,
+    xnames,
 ):
     """Read the records of buf[p:n]; return (status, position of the first record not read)."""
     fs = np.empty(MAX_FIELDS, np.int64)
@@ -770,7 +816,10 @@ def scan(
         if cnt[K_NCLI] + 2 >= cnum.shape[0] or 2 * (cnt[K_NCLI] + 2) >= cidx.size:
             cnt[K_GROW] = G_CLI
             return GROW, p
-        if cnt[K_NTAL] + 4 >= tnum.shape[0] or 2 * (cnt[K_NTAL] + 4) >= tidx.size:
+        if (
+            cnt[K_NTAL] + FOLD_TALLIES >= tnum.shape[0]
+            or 2 * (cnt[K_NTAL] + FOLD_TALLIES) >= tidx.size
+        ):
             cnt[K_GROW] = G_TAL
             return GROW, p
         if cnt[K_NFREE] < 1:
@@ -999,10 +1048,8 @@ def scan(
             xlive[slot] = True
             cnt[K_LIVE] += 1
             xidx[pos] = slot
-            cnt[K_SERIAL] += 1
             xnum[slot, :] = 0
             xnum[slot, X_CLIENT] = c
-            xnum[slot, X_SERIAL] = cnt[K_SERIAL]
             xnum[slot, X_STARTED] = ev == 43
             # Begun in this file, or (no '+') continued from logs not read.
             xnum[slot, X_FIRSTFILE] = fileidx if ev == 43 else -1
@@ -1103,10 +1150,7 @@ def scan(
                     name = S_NULL_SENDER
                 else:
                     name = _name(buf, a, b, 1, c, T_MAIL, sbuf, soff, shash, sidx, cnt, cnum)
-                t = _tally(c, T_MAIL, name, 0, cnum, tkey, tnum, tidx, cnt)
-                if tnum[t, T_SERIAL] != xnum[slot, X_SERIAL]:
-                    tnum[t, T_SERIAL] = xnum[slot, X_SERIAL]
-                    tnum[t, T_ACC] += 1
+                _session_name(xnames, xnum, slot, X_NMAIL, MAX_NAMES, name)
             elif (
                 ((v0 == 101 and v1 == 104) or (v0 == 104 and v1 == 101)) and v2 == 108 and v3 == 111
             ):
@@ -1117,10 +1161,7 @@ def scan(
                 while b > a and _is_space(buf[b - 1]):
                     b -= 1
                 name = _name(buf, a, b, 0, c, T_EHLO, sbuf, soff, shash, sidx, cnt, cnum)
-                t = _tally(c, T_EHLO, name, 0, cnum, tkey, tnum, tidx, cnt)
-                if tnum[t, T_SERIAL] != xnum[slot, X_SERIAL]:
-                    tnum[t, T_SERIAL] = xnum[slot, X_SERIAL]
-                    tnum[t, T_ACC] += 1
+                _session_name(xnames, xnum, slot, X_NEHLO, 0, name)
             elif v0 == 100 and v1 == 97 and v2 == 116 and v3 == 97:  # data
                 verb = V_DATA
             elif v0 == 98 and v1 == 100 and v2 == 97 and v3 == 116:  # bdat
@@ -1170,5 +1211,9 @@ def scan(
                 pkey,
                 pidx,
                 cnt,
+                xnames,
+                tkey,
+                tidx,
+                tnum,
             )
     return OK, p
