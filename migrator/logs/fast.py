@@ -110,12 +110,6 @@ class _File:
     warnings: list[str] = field(default_factory=list)
 
 
-def _probe(path: str, versions: set[str]) -> bool:
-    """Whether a plain file may go to the kernel as it is (see :func:`_probe_data`)."""
-    loaded = _load(path, bytearray())
-    return loaded is not None and _probe_data(loaded[0], loaded[1], versions)
-
-
 def _load(path: str, data: bytearray) -> tuple[bytearray, int] | None:
     """The whole of a plain file of 1 byte to WHOLE_LIMIT, read into ``data`` (or a bigger array).
 
