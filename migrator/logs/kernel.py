@@ -703,9 +703,11 @@ def _split_words(buf, buf64, p, n, fs, fe):
     i = p >> 3
     off = p & 7
     while (i + 1) * 8 <= n:
-        w = buf64[i]
+        # Unsigned indices: numba adds no negative-index wraparound for them.
+        w = buf64[np.uint64(i)]
         quotes = _zero_bytes(w ^ _QUOTES)
-        delims = _zero_bytes(w ^ _COMMAS) | _zero_bytes(w ^ _NEWLINES)
+        newlines = _zero_bytes(w ^ _NEWLINES)
+        delims = _zero_bytes(w ^ _COMMAS) | newlines
         if off:
             keep = _ALL << np.uint64(8 * off)
             quotes &= keep
@@ -717,10 +719,10 @@ def _split_words(buf, buf64, p, n, fs, fe):
             low = delims & (~delims + np.uint64(1))
             pos = i * 8 + _BYTE_OF_BIT[(low * _DEBRUIJN) >> _SHIFT58]
             if nf < MAX_FIELDS:
-                fs[nf] = start
-                fe[nf] = pos
+                fs[np.uint64(nf)] = start
+                fe[np.uint64(nf)] = pos
             nf += 1
-            if buf[pos] == 10:
+            if low & newlines:
                 return nf, pos
             start = pos + 1
             delims &= delims - np.uint64(1)
