@@ -352,16 +352,17 @@ def _session_find(xidx, xnum, flag, sid, buf, ca, cb, sbuf, soff):
     mask = xidx.size - 1
     s = _session_hash(flag, sid) & mask
     while True:
-        e = xidx[s]
+        e = xidx[np.uint64(s)]
         if e < 0:
             return np.int64(-1), s
-        if xnum[e, X_SID] == sid and xnum[e, X_SKEY] == flag:
-            con = xnum[e, X_CON]
+        row = np.uint64(e)
+        if xnum[row, X_SID] == sid and xnum[row, X_SKEY] == flag:
+            con = np.uint64(xnum[row, X_CON])
             o = soff[con]
-            if soff[con + 1] - o == cb - ca:
+            if soff[con + np.uint64(1)] - o == cb - ca:
                 same = True
                 for i in range(cb - ca):
-                    if sbuf[o + i] != buf[ca + i]:
+                    if sbuf[np.uint64(o + i)] != buf[np.uint64(ca + i)]:
                         same = False
                         break
                 if same:
@@ -1069,16 +1070,19 @@ def scan(
             xnum[slot, X_FIRSTLEN] = tl
             xnum[slot, X_LASTLEN] = tl
             a = fs[0]
+            row = np.uint64(slot)
             for i in range(tl):
-                xts[slot, i] = buf[a + i]
-                xts[slot, TSW + i] = buf[a + i]
+                c8 = buf[np.uint64(a + i)]
+                xts[row, np.uint64(i)] = c8
+                xts[row, np.uint64(TSW + i)] = c8
             if ev == 43:
                 continue
         else:
             xnum[slot, X_LASTLEN] = tl
             a = fs[0]
+            row = np.uint64(slot)
             for i in range(tl):
-                xts[slot, TSW + i] = buf[a + i]
+                xts[row, np.uint64(TSW + i)] = buf[np.uint64(a + i)]
         cnt[K_LASTSLOT] = slot
         c = xnum[slot, X_CLIENT]
         da, db = fs[7], fe[7]
