@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
+from golden_files import check_golden
 from powershell_check import check_script, unknown_commands
 
 from migrator.model import CloudUser, Inventory, OnPremUser, Policy, Tenant
@@ -23,7 +23,6 @@ from migrator.render.identity_report import (
 from migrator.render.runbooks import RunbookContext, write_runbooks
 
 GOLDEN = Path(__file__).parent / "golden" / "identity"
-REGEN = os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1"
 OU = "OU=Synced,DC=contoso,DC=com"
 
 
@@ -166,13 +165,7 @@ def test_golden_outputs(
         "runbooks/40-identity/graph.ps1",
     ]
     for rel in names:
-        golden = GOLDEN / rel.replace("/", "__")
-        data = (tmp_path / rel).read_bytes()
-        if REGEN:
-            golden.parent.mkdir(parents=True, exist_ok=True)
-            golden.write_bytes(data)
-        assert golden.exists(), f"{golden} missing: run with MIGRATOR_REGEN_GOLDEN=1"
-        assert data == golden.read_bytes(), f"{rel} differs from {golden}"
+        check_golden(GOLDEN / rel.replace("/", "__"), (tmp_path / rel).read_bytes())
 
 
 @pytest.mark.parametrize("name", ["ad", "graph", "adsync"])
