@@ -36,71 +36,8 @@ try {
     # Rollback: before the sync: set userPrincipalName back to CurrentUserPrincipalName, remove the AddProxyAddresses values and move the user back to the parent of OnPremDistinguishedName (all in identity/batch-001.csv); after the match, moving a user out of sync scope deletes the cloud user, so do not
     if (Test-RunStep -Id 'identity.prepare.batch-001' -Title 'Prepare 2 on-premises user(s) of batch-001: UPN and proxyAddresses fixes, move into sync scope') {
         Write-Host '    Runs on an admin host with the ActiveDirectory module; reads identity/batch-001.csv. Moves users into ''OU=Synced,DC=contoso,DC=com''.'
-        Import-Module -Name 'ActiveDirectory' -ErrorAction Stop
-        $csvPath = Join-Path -Path $PSScriptRoot -ChildPath '..\..\identity\batch-001.csv'
-        if (-not (Test-Path -LiteralPath $csvPath -PathType Leaf)) {
-            throw ('Batch file not found: ' + $csvPath + ' (write the plan output with its identity folder next to runbooks)')
-        }
-        $rows = @(Import-Csv -LiteralPath $csvPath -Encoding UTF8 -ErrorAction Stop)
-        if ($rows.Count -ne 2) {
-            throw ('Batch file ' + 'identity/batch-001.csv' + ' has ' + $rows.Count + ' rows, the plan has 2: plan again instead of editing it')
-        }
-        $ad = @{}
-        if ($DomainController -ne '') { $ad['Server'] = $DomainController }
-        $syncScopeOu = 'OU=Synced,DC=contoso,DC=com'
-        $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName')
-        $changed = 0
-        foreach ($row in $rows) {
-            $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
-            $setUpn = $false
-            $added = @()
-            $moved = $false
-            $target = $row.TargetUserPrincipalName
-            if ($target -ne '' -and $user.UserPrincipalName -ne $target) {
-                if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Set userPrincipalName to ' + $target)) {
-                    Set-ADUser -Identity $user.ObjectGUID -UserPrincipalName $target @ad -ErrorAction Stop
-                    $setUpn = $true
-                    $changed++
-                }
-            }
-            $present = @($user.proxyAddresses)
-            $toAdd = @()
-            foreach ($address in ($row.AddProxyAddresses -split ';')) {
-                # -contains compares case-insensitively: smtp:a@x is present when SMTP:a@x is.
-                if ($address -ne '' -and -not ($present -contains $address)) { $toAdd += $address }
-            }
-            if ($toAdd.Count -gt 0) {
-                if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Add proxyAddresses ' + ($toAdd -join ', '))) {
-                    Set-ADUser -Identity $user.ObjectGUID -Add @{ proxyAddresses = [string[]]$toAdd } @ad -ErrorAction Stop
-                    $added = $toAdd
-                    $changed++
-                }
-            }
-            $inScope = ($syncScopeOu -eq '') -or $user.DistinguishedName.EndsWith(',' + $syncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)
-            if ($row.MoveToSyncScope -eq 'True' -and -not $inScope) {
-                if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Move into the sync scope OU ' + $syncScopeOu)) {
-                    Move-ADObject -Identity $user.ObjectGUID -TargetPath $syncScopeOu @ad -ErrorAction Stop
-                    $moved = $true
-                    $changed++
-                }
-            }
-            if (-not $WhatIfPreference -and ($setUpn -or $moved -or $added.Count -gt 0)) {
-                # Read back what was changed, from the same domain controller.
-                $after = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
-                if ($setUpn) {
-                    Assert-Equal -What ('userPrincipalName of ' + $after.DistinguishedName) -Expected $target -Actual $after.UserPrincipalName
-                }
-                foreach ($address in $added) {
-                    if (-not (@($after.proxyAddresses) -contains $address)) {
-                        throw ('Verification failed: ' + $after.DistinguishedName + ' has no proxyAddress ' + $address)
-                    }
-                }
-                if ($moved -and -not $after.DistinguishedName.EndsWith(',' + $syncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)) {
-                    throw ('Verification failed: ' + $after.DistinguishedName + ' is not in ' + $syncScopeOu)
-                }
-            }
-        }
-        Write-Host ('    ' + 'identity/batch-001.csv' + ': ' + $rows.Count + ' user(s) checked, ' + $changed + ' change(s)')
+        $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 2; SyncScopeOu = 'OU=Synced,DC=contoso,DC=com' }
+        Set-BatchUser @step -Folder $RunbookFolder -DomainController $DomainController
     }
     # endregion
     # region STEP identity.prepare.batch-002
@@ -111,71 +48,8 @@ try {
     # Rollback: before the sync: set userPrincipalName back to CurrentUserPrincipalName, remove the AddProxyAddresses values and move the user back to the parent of OnPremDistinguishedName (all in identity/batch-002.csv); after the match, moving a user out of sync scope deletes the cloud user, so do not
     if (Test-RunStep -Id 'identity.prepare.batch-002' -Title 'Prepare 1 on-premises user(s) of batch-002: UPN and proxyAddresses fixes, move into sync scope') {
         Write-Host '    Runs on an admin host with the ActiveDirectory module; reads identity/batch-002.csv. Moves users into ''OU=Synced,DC=contoso,DC=com''.'
-        Import-Module -Name 'ActiveDirectory' -ErrorAction Stop
-        $csvPath = Join-Path -Path $PSScriptRoot -ChildPath '..\..\identity\batch-002.csv'
-        if (-not (Test-Path -LiteralPath $csvPath -PathType Leaf)) {
-            throw ('Batch file not found: ' + $csvPath + ' (write the plan output with its identity folder next to runbooks)')
-        }
-        $rows = @(Import-Csv -LiteralPath $csvPath -Encoding UTF8 -ErrorAction Stop)
-        if ($rows.Count -ne 1) {
-            throw ('Batch file ' + 'identity/batch-002.csv' + ' has ' + $rows.Count + ' rows, the plan has 1: plan again instead of editing it')
-        }
-        $ad = @{}
-        if ($DomainController -ne '') { $ad['Server'] = $DomainController }
-        $syncScopeOu = 'OU=Synced,DC=contoso,DC=com'
-        $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName')
-        $changed = 0
-        foreach ($row in $rows) {
-            $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
-            $setUpn = $false
-            $added = @()
-            $moved = $false
-            $target = $row.TargetUserPrincipalName
-            if ($target -ne '' -and $user.UserPrincipalName -ne $target) {
-                if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Set userPrincipalName to ' + $target)) {
-                    Set-ADUser -Identity $user.ObjectGUID -UserPrincipalName $target @ad -ErrorAction Stop
-                    $setUpn = $true
-                    $changed++
-                }
-            }
-            $present = @($user.proxyAddresses)
-            $toAdd = @()
-            foreach ($address in ($row.AddProxyAddresses -split ';')) {
-                # -contains compares case-insensitively: smtp:a@x is present when SMTP:a@x is.
-                if ($address -ne '' -and -not ($present -contains $address)) { $toAdd += $address }
-            }
-            if ($toAdd.Count -gt 0) {
-                if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Add proxyAddresses ' + ($toAdd -join ', '))) {
-                    Set-ADUser -Identity $user.ObjectGUID -Add @{ proxyAddresses = [string[]]$toAdd } @ad -ErrorAction Stop
-                    $added = $toAdd
-                    $changed++
-                }
-            }
-            $inScope = ($syncScopeOu -eq '') -or $user.DistinguishedName.EndsWith(',' + $syncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)
-            if ($row.MoveToSyncScope -eq 'True' -and -not $inScope) {
-                if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Move into the sync scope OU ' + $syncScopeOu)) {
-                    Move-ADObject -Identity $user.ObjectGUID -TargetPath $syncScopeOu @ad -ErrorAction Stop
-                    $moved = $true
-                    $changed++
-                }
-            }
-            if (-not $WhatIfPreference -and ($setUpn -or $moved -or $added.Count -gt 0)) {
-                # Read back what was changed, from the same domain controller.
-                $after = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
-                if ($setUpn) {
-                    Assert-Equal -What ('userPrincipalName of ' + $after.DistinguishedName) -Expected $target -Actual $after.UserPrincipalName
-                }
-                foreach ($address in $added) {
-                    if (-not (@($after.proxyAddresses) -contains $address)) {
-                        throw ('Verification failed: ' + $after.DistinguishedName + ' has no proxyAddress ' + $address)
-                    }
-                }
-                if ($moved -and -not $after.DistinguishedName.EndsWith(',' + $syncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)) {
-                    throw ('Verification failed: ' + $after.DistinguishedName + ' is not in ' + $syncScopeOu)
-                }
-            }
-        }
-        Write-Host ('    ' + 'identity/batch-002.csv' + ': ' + $rows.Count + ' user(s) checked, ' + $changed + ' change(s)')
+        $step = @{ Csv = '..\..\identity\batch-002.csv'; Rows = 1; SyncScopeOu = 'OU=Synced,DC=contoso,DC=com' }
+        Set-BatchUser @step -Folder $RunbookFolder -DomainController $DomainController
     }
     # endregion
 }

@@ -36,24 +36,8 @@ try {
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'identity.sync.batch-001' -Title 'Start a delta sync on the Entra Connect server for batch-001') {
         Write-Host '    Runs on the Entra Connect server (ADSync module). Waits for a running cycle to finish, starts Start-ADSyncSyncCycle -PolicyType Delta and waits for it; then allow a sync cycle (30 minutes) before verifying.'
-        Import-Module -Name 'ADSync' -ErrorAction Stop
-        $deadline = (Get-Date).AddMinutes(60)
-        while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
-            if ((Get-Date) -gt $deadline) { throw ('A sync cycle has been running for more than 60 minutes; check Synchronization Service Manager') }
-            Write-Host '    a sync cycle is running; waiting for it to finish'
-            Start-Sleep -Seconds 30
-        }
-        if ($PSCmdlet.ShouldProcess('batch-001', 'Start-ADSyncSyncCycle -PolicyType Delta')) {
-            $null = Start-ADSyncSyncCycle -PolicyType 'Delta' -ErrorAction Stop
-            if (-not $WhatIfPreference) {
-                Start-Sleep -Seconds 15
-                while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
-                    if ((Get-Date) -gt $deadline) { throw ('The delta sync did not finish within 60 minutes; check Synchronization Service Manager') }
-                    Start-Sleep -Seconds 30
-                }
-                Write-Host ('    delta sync finished for ' + 'batch-001' + '; export errors show in Synchronization Service Manager')
-            }
-        }
+        $step = @{ Batch = 'batch-001'; TimeoutMinutes = 60 }
+        Start-BatchSync @step
     }
     # endregion
     # region STEP identity.sync.batch-002
@@ -64,24 +48,8 @@ try {
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'identity.sync.batch-002' -Title 'Start a delta sync on the Entra Connect server for batch-002') {
         Write-Host '    Runs on the Entra Connect server (ADSync module). Waits for a running cycle to finish, starts Start-ADSyncSyncCycle -PolicyType Delta and waits for it; then allow a sync cycle (30 minutes) before verifying.'
-        Import-Module -Name 'ADSync' -ErrorAction Stop
-        $deadline = (Get-Date).AddMinutes(60)
-        while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
-            if ((Get-Date) -gt $deadline) { throw ('A sync cycle has been running for more than 60 minutes; check Synchronization Service Manager') }
-            Write-Host '    a sync cycle is running; waiting for it to finish'
-            Start-Sleep -Seconds 30
-        }
-        if ($PSCmdlet.ShouldProcess('batch-002', 'Start-ADSyncSyncCycle -PolicyType Delta')) {
-            $null = Start-ADSyncSyncCycle -PolicyType 'Delta' -ErrorAction Stop
-            if (-not $WhatIfPreference) {
-                Start-Sleep -Seconds 15
-                while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
-                    if ((Get-Date) -gt $deadline) { throw ('The delta sync did not finish within 60 minutes; check Synchronization Service Manager') }
-                    Start-Sleep -Seconds 30
-                }
-                Write-Host ('    delta sync finished for ' + 'batch-002' + '; export errors show in Synchronization Service Manager')
-            }
-        }
+        $step = @{ Batch = 'batch-002'; TimeoutMinutes = 60 }
+        Start-BatchSync @step
     }
     # endregion
 }

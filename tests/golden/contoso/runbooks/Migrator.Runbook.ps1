@@ -447,3 +447,384 @@ function Assert-NoRelaySession {
     }
     Write-Host ('    no client used the old relay connectors of ' + $Server + ' in the last ' + $ObservationDays + ' days (' + $files.Count + ' log files read)')
 }
+
+# ----------------------------------------------------------------------------- transport servers, send connectors
+
+function Set-ProtocolLogLimit {
+    # prepare.protocol-log-limits: raise (never lower) the receive protocol log age and size cap of one 2010 transport server.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [int]$MaxAgeDays, [int]$MaxDirectoryMb, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $wantBytes = [int64]$MaxDirectoryMb * 1048576
+    $found = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+    if ($found.Count -ne 1) {
+        throw ('Expected exactly one transport server ''' + $Server + ''', found ' + $found.Count + '; nothing was changed')
+    }
+    $age = [TimeSpan]::Parse([string]$found[0].ReceiveProtocolLogMaxAge)
+    $sizeText = [string]$found[0].ReceiveProtocolLogMaxDirectorySize
+    if ($sizeText -eq 'Unlimited') {
+        $bytes = [int64]::MaxValue
+    }
+    elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') {
+        $bytes = [int64]($matches[1] -replace '[^0-9]', '')
+    }
+    else {
+        throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $sizeText + ''' of ' + $Server)
+    }
+    Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxAge ' + $age.ToString() + ', ReceiveProtocolLogMaxDirectorySize ' + $sizeText)
+    if ($age.TotalDays -lt $MaxAgeDays) {
+        $ageText = [string]$MaxAgeDays + '.00:00:00'
+        if ($PSCmdlet.ShouldProcess($Server, 'Set-TransportServer -ReceiveProtocolLogMaxAge ' + $ageText)) {
+            Set-TransportServer -Identity $Server -ReceiveProtocolLogMaxAge $ageText -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+                Assert-Equal -What ($Server + ' ReceiveProtocolLogMaxAge (days)') -Expected $MaxAgeDays -Actual ([TimeSpan]::Parse([string]$check[0].ReceiveProtocolLogMaxAge)).TotalDays
+            }
+        }
+    }
+    else {
+        Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxAge already keeps ' + $MaxAgeDays + ' days or more')
+    }
+    if ($bytes -lt $wantBytes) {
+        $sizeWanted = [string]$MaxDirectoryMb + 'MB'
+        if ($PSCmdlet.ShouldProcess($Server, 'Set-TransportServer -ReceiveProtocolLogMaxDirectorySize ' + $sizeWanted)) {
+            Set-TransportServer -Identity $Server -ReceiveProtocolLogMaxDirectorySize $sizeWanted -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+                $checkText = [string]$check[0].ReceiveProtocolLogMaxDirectorySize
+                $checkBytes = [int64]0
+                if ($checkText -match '\(([0-9][0-9,. ]*) bytes\)') { $checkBytes = [int64]($matches[1] -replace '[^0-9]', '') }
+                Assert-Equal -What ($Server + ' ReceiveProtocolLogMaxDirectorySize (bytes)') -Expected $wantBytes -Actual $checkBytes
+            }
+        }
+    }
+    else {
+        Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
+    }
+}
+
+function Get-SourceServerName {
+    param([object[]]$Servers)
+    $Servers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } }
+}
+
+function Set-SendConnectorSource {
+    # servers/hybrid/decommission send-connector steps: add and/or remove source transport servers of one send
+    # connector; never leaves it without a source; read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Name, [string[]]$Add = @(), [string[]]$Remove = @(), [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    # Select by exact name and require exactly one connector before changing it.
+    $found = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name })
+    if ($found.Count -ne 1) {
+        throw ('Expected exactly one send connector ''' + $Name + ''', found ' + $found.Count + '; nothing was changed')
+    }
+    $current = @(Get-SourceServerName -Servers $found[0].SourceTransportServers)
+    $wanted = @($current | Where-Object { $Remove -notcontains $_ })
+    foreach ($server in $Add) {
+        if ($wanted -notcontains $server) { $wanted += $server }
+    }
+    if ($wanted.Count -eq 0) {
+        throw ('Send connector ''' + $Name + ''' would be left without source servers; nothing was changed')
+    }
+    $missing = @($Add | Where-Object { $current -notcontains $_ })
+    $extra = @($current | Where-Object { $Remove -contains $_ })
+    if ($missing.Count -eq 0 -and $extra.Count -eq 0) {
+        Write-Host ('    ' + $Name + ': source servers already ' + ($current -join ', '))
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($Name, 'Set-SendConnector -SourceTransportServers ' + ($wanted -join ', '))) {
+        Set-SendConnector -Identity $Name -SourceTransportServers $wanted -DomainController $DomainController -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            $check = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name })
+            $now = @(Get-SourceServerName -Servers $check[0].SourceTransportServers)
+            foreach ($server in $Add) {
+                if ($now -notcontains $server) { throw ('Verification failed: ' + $server + ' is not a source server of ' + $Name) }
+            }
+            foreach ($server in $Remove) {
+                if ($now -contains $server) { throw ('Verification failed: ' + $server + ' is still a source server of ' + $Name) }
+            }
+            Write-Host ('    verified: ' + $Name + ' sources from ' + ($now -join ', '))
+        }
+    }
+}
+
+function Assert-SmtpCertificate {
+    # servers.certificate-check (reads only): an unexpired, non-self-signed SMTP certificate whose CN/SAN covers every name.
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [switch]$ThirdParty, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $all = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop)
+    $found = $null
+    foreach ($item in $all) {
+        if ([bool]$item.IsSelfSigned) { continue }
+        if ([string]$item.Services -notmatch 'SMTP') { continue }
+        if ([datetime]$item.NotAfter -lt (Get-Date)) { continue }
+        $domains = @($item.CertificateDomains | ForEach-Object { ([string]$_).ToLowerInvariant() })
+        $missing = @()
+        foreach ($name in $Names) {
+            $low = $name.ToLowerInvariant()
+            $wild = '*.' + $low.Substring($low.IndexOf('.') + 1)
+            if (($domains -notcontains $low) -and ($domains -notcontains $wild)) { $missing += $name }
+        }
+        if ($missing.Count -eq 0) { $found = $item; break }
+    }
+    if ($null -eq $found) {
+        throw ('No unexpired, non-self-signed certificate enabled for SMTP on ' + $Server + ' covers ' + ($Names -join ', ') + ': import and enable it (Import-ExchangeCertificate, Enable-ExchangeCertificate), then run this step again')
+    }
+    Write-Host ('    ' + $Server + ': certificate ' + [string]$found.Thumbprint + ' (' + [string]$found.Subject + ', issuer ' + [string]$found.Issuer + ') covers the names')
+    if ($ThirdParty) {
+        Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
+    }
+}
+
+function Assert-No2010Server {
+    # decommission.verify-no-2010 (reads only): no Exchange 2010 (version 14) server is left in the organisation.
+    [CmdletBinding()]
+    param([string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $left = @(Get-ExchangeServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.AdminDisplayVersion -like 'Version 14.*' })
+    if ($left.Count -gt 0) {
+        throw ('Exchange 2010 servers are still in the organisation: ' + ((@($left | ForEach-Object { [string]$_.Name })) -join ', ') + '; remove them before adding Exchange 2019 or SE')
+    }
+    Write-Host '    verified: no Exchange 2010 server is left'
+}
+
+# ----------------------------------------------------------------------------- Exchange Online, DNS
+
+function Assert-ExoConnector {
+    # hybrid/mx check-exo-connectors (reads only, Exchange Online PowerShell): the on-premises inbound and outbound
+    # connectors name the certificate.
+    [CmdletBinding()]
+    param([string]$TlsName)
+    $inbound = @(Get-InboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
+    if ($inbound.Count -eq 0) {
+        throw 'No enabled on-premises inbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
+    }
+    # TlsSenderCertificateName is a domain name, possibly a wildcard (*.contoso.com): match it as a pattern.
+    $match = @($inbound | Where-Object { $TlsName -like [string]$_.TlsSenderCertificateName })
+    if ($match.Count -eq 0) {
+        throw ('No on-premises inbound connector has a TlsSenderCertificateName matching ''' + $TlsName + ''': found ' + ((@($inbound | ForEach-Object { [string]$_.TlsSenderCertificateName })) -join ', '))
+    }
+    Write-Host ('    inbound connector ' + [string]$match[0].Name + ' accepts the certificate name ' + $TlsName)
+    $outbound = @(Get-OutboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
+    if ($outbound.Count -eq 0) {
+        throw 'No enabled on-premises outbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
+    }
+    foreach ($connector in $outbound) {
+        if ([string]$connector.TlsDomain -ne '' -and -not ($TlsName -like [string]$connector.TlsDomain)) {
+            Write-Warning ('Outbound connector ' + [string]$connector.Name + ' validates TLS domain ''' + [string]$connector.TlsDomain + ''', not ' + $TlsName + ': check it names the on-premises certificate')
+        }
+    }
+}
+
+function Assert-MxHost {
+    # mx.mx-host (reads only, Microsoft Graph PowerShell): the MX host Exchange Online wants for one domain (never computed).
+    [CmdletBinding()]
+    param([string]$Domain, [string]$Expected = '')
+    $records = @(Get-MgDomainServiceConfigurationRecord -DomainId $Domain -All -ErrorAction Stop | Where-Object { [string]$_.RecordType -eq 'Mx' })
+    if ($records.Count -eq 0) {
+        throw ('The tenant reports no MX record for ' + $Domain + ': is the domain verified in the tenant?')
+    }
+    $hosts = @($records | ForEach-Object { if ($_.AdditionalProperties.ContainsKey('mailExchange')) { ([string]$_.AdditionalProperties['mailExchange']).ToLowerInvariant() } })
+    Write-Host ('    Exchange Online MX host for ' + $Domain + ': ' + ($hosts -join ', '))
+    if ($Expected -ne '' -and $hosts -notcontains $Expected.ToLowerInvariant()) {
+        throw ('The tenant reports ' + ($hosts -join ', ') + ' for ' + $Domain + ', the inventory says ' + $Expected + ': use the tenant''s value and correct tenant.mx_hosts')
+    }
+}
+
+function Assert-MxRecord {
+    # mx.verify (reads only): the MX of one domain points at the new host(s) and at none of the old ones.
+    [CmdletBinding()]
+    param([string]$Domain, [string[]]$Expected = @(), [string[]]$Old = @())
+    $answers = @(Resolve-DnsName -Name $Domain -Type MX -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq 'MX' })
+    $hosts = @($answers | ForEach-Object { ([string]$_.NameExchange).TrimEnd('.').ToLowerInvariant() })
+    Write-Host ('    MX of ' + $Domain + ': ' + ($hosts -join ', '))
+    foreach ($name in $Expected) {
+        if ($hosts -notcontains $name) { throw ('Verification failed: MX of ' + $Domain + ' does not include ' + $name) }
+    }
+    foreach ($name in $Old) {
+        if ($hosts -contains $name) { throw ('Verification failed: MX of ' + $Domain + ' still includes the old host ' + $name + ' (or the resolver still caches it: wait the TTL and run again)') }
+    }
+    Write-Host ('    verified: MX of ' + $Domain + ' points at the new host only; now send the test messages')
+}
+
+# ----------------------------------------------------------------------------- identity batches (CSV-driven)
+
+function Import-BatchCsv {
+    # The rows of one identity batch CSV (path relative to the runbook's folder), refusing an edited file.
+    param([string]$Folder, [string]$Csv, [int]$Rows)
+    $path = Join-Path -Path $Folder -ChildPath $Csv
+    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+        throw ('Batch file not found: ' + $path + ' (write the plan output with its identity folder next to runbooks)')
+    }
+    $all = @(Import-Csv -LiteralPath $path -Encoding UTF8 -ErrorAction Stop)
+    if ($all.Count -ne $Rows) {
+        throw ('Batch file ' + [System.IO.Path]::GetFileName($path) + ' has ' + $all.Count + ' rows, the plan has ' + $Rows + ': plan again instead of editing it')
+    }
+    $all
+}
+
+function Get-ExpectedImmutableId {
+    # The ImmutableId Entra Connect computes from the sourceAnchor GUID: Guid.ToByteArray() in base64.
+    param([string]$SourceAnchorGuid)
+    return [System.Convert]::ToBase64String(([guid]$SourceAnchorGuid).ToByteArray())
+}
+
+function Set-BatchUser {
+    # identity.prepare (AD module): per row of the batch CSV, fix the on-premises UPN and proxyAddresses and move the
+    # user into the sync scope OU; read each change back from the same domain controller.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$SyncScopeOu = '', [string]$DomainController = '')
+    Import-Module -Name 'ActiveDirectory' -ErrorAction Stop
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $ad = @{}
+    if ($DomainController -ne '') { $ad['Server'] = $DomainController }
+    $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName')
+    $changed = 0
+    foreach ($row in $all) {
+        $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
+        $setUpn = $false
+        $added = @()
+        $moved = $false
+        $target = $row.TargetUserPrincipalName
+        if ($target -ne '' -and $user.UserPrincipalName -ne $target) {
+            if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Set userPrincipalName to ' + $target)) {
+                Set-ADUser -Identity $user.ObjectGUID -UserPrincipalName $target @ad -ErrorAction Stop
+                $setUpn = $true
+                $changed++
+            }
+        }
+        $present = @($user.proxyAddresses)
+        $toAdd = @()
+        foreach ($address in ($row.AddProxyAddresses -split ';')) {
+            # -contains compares case-insensitively: smtp:a@x is present when SMTP:a@x is.
+            if ($address -ne '' -and -not ($present -contains $address)) { $toAdd += $address }
+        }
+        if ($toAdd.Count -gt 0) {
+            if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Add proxyAddresses ' + ($toAdd -join ', '))) {
+                Set-ADUser -Identity $user.ObjectGUID -Add @{ proxyAddresses = [string[]]$toAdd } @ad -ErrorAction Stop
+                $added = $toAdd
+                $changed++
+            }
+        }
+        $inScope = ($SyncScopeOu -eq '') -or $user.DistinguishedName.EndsWith(',' + $SyncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)
+        if ($row.MoveToSyncScope -eq 'True' -and -not $inScope) {
+            if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Move into the sync scope OU ' + $SyncScopeOu)) {
+                Move-ADObject -Identity $user.ObjectGUID -TargetPath $SyncScopeOu @ad -ErrorAction Stop
+                $moved = $true
+                $changed++
+            }
+        }
+        if (-not $WhatIfPreference -and ($setUpn -or $moved -or $added.Count -gt 0)) {
+            # Read back what was changed, from the same domain controller.
+            $after = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
+            if ($setUpn) {
+                Assert-Equal -What ('userPrincipalName of ' + $after.DistinguishedName) -Expected $target -Actual $after.UserPrincipalName
+            }
+            foreach ($address in $added) {
+                if (-not (@($after.proxyAddresses) -contains $address)) {
+                    throw ('Verification failed: ' + $after.DistinguishedName + ' has no proxyAddress ' + $address)
+                }
+            }
+            if ($moved -and -not $after.DistinguishedName.EndsWith(',' + $SyncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)) {
+                throw ('Verification failed: ' + $after.DistinguishedName + ' is not in ' + $SyncScopeOu)
+            }
+        }
+    }
+    Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' user(s) checked, ' + $changed + ' change(s)')
+}
+
+function Set-BatchImmutableId {
+    # identity.set-immutable-id (Microsoft Graph PowerShell, never the retired MSOnline module): set
+    # OnPremisesImmutableId on the rows whose SetImmutableId is True, before their users enter sync scope;
+    # compared case-sensitively; read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$Csv, [int]$Rows)
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
+    $changed = 0
+    foreach ($row in @($all | Where-Object { $_.SetImmutableId -eq 'True' })) {
+        $expected = Get-ExpectedImmutableId -SourceAnchorGuid $row.SourceAnchorGuid
+        $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
+        if ($cloud.OnPremisesSyncEnabled -eq $true) {
+            if ($cloud.OnPremisesImmutableId -cne $expected) {
+                throw ($row.CloudUserPrincipalName + ' is already synced with ImmutableId ' + $cloud.OnPremisesImmutableId + ', not ' + $expected + ': it matched another on-premises object; plan again')
+            }
+            continue
+        }
+        if ($cloud.OnPremisesImmutableId -ceq $expected) { continue }
+        if ($PSCmdlet.ShouldProcess($row.CloudUserPrincipalName, 'Set OnPremisesImmutableId to ' + $expected)) {
+            Update-MgUser -UserId $row.CloudUserId -OnPremisesImmutableId $expected -ErrorAction Stop
+            $changed++
+            if (-not $WhatIfPreference) {
+                $after = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
+                if ($after.OnPremisesImmutableId -cne $expected) {
+                    throw ('Verification failed: OnPremisesImmutableId of ' + $row.CloudUserPrincipalName + ' is ''' + $after.OnPremisesImmutableId + ''', expected ''' + $expected + '''')
+                }
+            }
+        }
+    }
+    Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $changed + ' ImmutableId(s) set')
+}
+
+function Start-BatchSync {
+    # identity.sync (ADSync module on the Entra Connect server): wait for a running cycle, start a delta sync, wait for it.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Batch, [int]$TimeoutMinutes)
+    Import-Module -Name 'ADSync' -ErrorAction Stop
+    $deadline = (Get-Date).AddMinutes($TimeoutMinutes)
+    while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
+        if ((Get-Date) -gt $deadline) { throw ('A sync cycle has been running for more than ' + $TimeoutMinutes + ' minutes; check Synchronization Service Manager') }
+        Write-Host '    a sync cycle is running; waiting for it to finish'
+        Start-Sleep -Seconds 30
+    }
+    if ($PSCmdlet.ShouldProcess($Batch, 'Start-ADSyncSyncCycle -PolicyType Delta')) {
+        $null = Start-ADSyncSyncCycle -PolicyType 'Delta' -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            Start-Sleep -Seconds 15
+            while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
+                if ((Get-Date) -gt $deadline) { throw ('The delta sync did not finish within ' + $TimeoutMinutes + ' minutes; check Synchronization Service Manager') }
+                Start-Sleep -Seconds 30
+            }
+            Write-Host ('    delta sync finished for ' + $Batch + '; export errors show in Synchronization Service Manager')
+        }
+    }
+}
+
+function Assert-BatchSynced {
+    # identity.verify (Microsoft Graph PowerShell, reads only): every user of the batch is synced with the expected
+    # ImmutableId (case-sensitive). Under -WhatIf it reports instead of failing; when no user of the batch is synced
+    # yet it stops the runbook with the way on (-From $StepId) instead of failing.
+    [CmdletBinding()]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$StepId)
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $name = [System.IO.Path]::GetFileName($Csv)
+    $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
+    $failed = 0
+    $notSynced = 0
+    foreach ($row in $all) {
+        $expected = Get-ExpectedImmutableId -SourceAnchorGuid $row.SourceAnchorGuid
+        $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
+        if ($cloud.OnPremisesSyncEnabled -ne $true) {
+            Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
+            $notSynced++
+            $failed++
+        } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
+            Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')
+            $failed++
+        }
+    }
+    if ($failed -eq 0) {
+        Write-Host ('    ' + $name + ': all ' + $all.Count + ' user(s) synced with the expected ImmutableId')
+    } elseif ($WhatIfPreference) {
+        Write-Host ('    -WhatIf: ' + $failed + ' of ' + $all.Count + ' user(s) are not matched yet; nothing was changed, so nothing is verified')
+    } elseif ($notSynced -eq $all.Count) {
+        # Nothing synced at all: most likely this script reached the step before the AD and ADSync
+        # runbooks ran for the batch. Stop here (like a manual step) instead of failing.
+        Write-Warning ('None of the ' + $all.Count + ' user(s) is synced yet. Run identity.prepare (ad.ps1) and identity.sync (adsync.ps1) for this batch, wait for the sync cycle, then run this script again with -From ' + $StepId + '. If they have run, check the sync errors in Entra Connect Health.')
+        $script:Stopped = $true
+    } else {
+        throw ('Verification failed: ' + $failed + ' of ' + $all.Count + ' user(s) of ' + $name + ' are not matched as planned; see the warnings above and the sync errors in Entra Connect Health')
+    }
+}

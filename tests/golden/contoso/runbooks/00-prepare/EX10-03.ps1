@@ -37,58 +37,8 @@ try {
     # Rollback: set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed
     if (Test-RunStep -Id 'prepare.protocol-log-limits.EX10-03' -Title 'keep 30 days of receive protocol logs on EX10-03') {
         Write-Host '    Protocol logs are capped (250 MB per directory by default) and aged; raise both so the relay evidence covers the observation period. Values are only ever raised.'
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $logServer = 'EX10-03'
-        $logWantDays = 30
-        $logWantMb = [int64]3000
-        $logWantBytes = [int64]3145728000
-        $logFound = @(Get-TransportServer -Identity $logServer -DomainController $DomainController -ErrorAction Stop)
-        if ($logFound.Count -ne 1) {
-            throw ('Expected exactly one transport server ''' + $logServer + ''', found ' + $logFound.Count + '; nothing was changed')
-        }
-        $logAge = [TimeSpan]::Parse([string]$logFound[0].ReceiveProtocolLogMaxAge)
-        $logSizeText = [string]$logFound[0].ReceiveProtocolLogMaxDirectorySize
-        if ($logSizeText -eq 'Unlimited') {
-            $logBytes = [int64]::MaxValue
-        }
-        elseif ($logSizeText -match '\(([0-9][0-9,. ]*) bytes\)') {
-            $logBytes = [int64]($matches[1] -replace '[^0-9]', '')
-        }
-        else {
-            throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $logSizeText + ''' of ' + $logServer)
-        }
-        Write-Host ('    ' + $logServer + ': ReceiveProtocolLogMaxAge ' + $logAge.ToString() + ', ReceiveProtocolLogMaxDirectorySize ' + $logSizeText)
-        if ($logAge.TotalDays -lt $logWantDays) {
-            $logAgeText = [string]$logWantDays + '.00:00:00'
-            if ($PSCmdlet.ShouldProcess($logServer, 'Set-TransportServer -ReceiveProtocolLogMaxAge ' + $logAgeText)) {
-                Set-TransportServer -Identity $logServer -ReceiveProtocolLogMaxAge $logAgeText -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $logCheck = @(Get-TransportServer -Identity $logServer -DomainController $DomainController -ErrorAction Stop)
-                    Assert-Equal -What ($logServer + ' ReceiveProtocolLogMaxAge (days)') -Expected $logWantDays -Actual ([TimeSpan]::Parse([string]$logCheck[0].ReceiveProtocolLogMaxAge)).TotalDays
-                }
-            }
-        }
-        else {
-            Write-Host ('    ' + $logServer + ': ReceiveProtocolLogMaxAge already keeps ' + $logWantDays + ' days or more')
-        }
-        if ($logBytes -lt $logWantBytes) {
-            $logSizeWanted = [string]$logWantMb + 'MB'
-            if ($PSCmdlet.ShouldProcess($logServer, 'Set-TransportServer -ReceiveProtocolLogMaxDirectorySize ' + $logSizeWanted)) {
-                Set-TransportServer -Identity $logServer -ReceiveProtocolLogMaxDirectorySize $logSizeWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $logCheck = @(Get-TransportServer -Identity $logServer -DomainController $DomainController -ErrorAction Stop)
-                    $logCheckText = [string]$logCheck[0].ReceiveProtocolLogMaxDirectorySize
-                    $logCheckBytes = [int64]0
-                    if ($logCheckText -match '\(([0-9][0-9,. ]*) bytes\)') { $logCheckBytes = [int64]($matches[1] -replace '[^0-9]', '') }
-                    Assert-Equal -What ($logServer + ' ReceiveProtocolLogMaxDirectorySize (bytes)') -Expected $logWantBytes -Actual $logCheckBytes
-                }
-            }
-        }
-        else {
-            Write-Host ('    ' + $logServer + ': ReceiveProtocolLogMaxDirectorySize already ' + $logWantMb + ' MB or more')
-        }
+        $step = @{ Server = 'EX10-03'; MaxAgeDays = 30; MaxDirectoryMb = 3000 }
+        Set-ProtocolLogLimit @step -DomainController $DomainController
     }
     # endregion
     # region STEP prepare.relay-logging.EX10-03
@@ -99,32 +49,8 @@ try {
     # Rollback: Set-ReceiveConnector -ProtocolLoggingLevel None on the same connectors
     if (Test-RunStep -Id 'prepare.relay-logging.EX10-03' -Title 'enable Verbose protocol logging on 1 relay connector(s) of EX10-03') {
         Write-Host '    Custom connectors log nothing by default; Verbose logging on the 2010 relay connectors collects the evidence of which clients really relay.'
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $rlServer = 'EX10-03'
-        $rlNames = @('Relay Legacy CRM')
-        # Select by -Server and exact name: an empty identity would return every connector.
-        $rlAll = @(Get-ReceiveConnector -Server $rlServer -DomainController $DomainController -ErrorAction Stop)
-        foreach ($rlName in $rlNames) {
-            $rlFound = @($rlAll | Where-Object { [string]$_.Name -eq $rlName })
-            if ($rlFound.Count -ne 1) {
-                throw ('Expected exactly one receive connector ' + $rlServer + '\' + $rlName + ', found ' + $rlFound.Count + '; nothing more was changed')
-            }
-            $rlIdentity = $rlServer + '\' + $rlName
-            if ([string]$rlFound[0].ProtocolLoggingLevel -eq 'Verbose') {
-                Write-Host ('    ' + $rlIdentity + ': ProtocolLoggingLevel already Verbose')
-                continue
-            }
-            if ($PSCmdlet.ShouldProcess($rlIdentity, 'Set-ReceiveConnector -ProtocolLoggingLevel Verbose')) {
-                Set-ReceiveConnector -Identity ([string]$rlFound[0].DistinguishedName) -ProtocolLoggingLevel 'Verbose' -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $rlCheck = @(Get-ReceiveConnector -Server $rlServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $rlName })
-                    Assert-Equal -What ($rlIdentity + ' ProtocolLoggingLevel') -Expected 'Verbose' -Actual ([string]$rlCheck[0].ProtocolLoggingLevel)
-                    Write-Host ('    verified: ' + $rlIdentity + ' logs Verbose')
-                }
-            }
-        }
+        $step = @{ Server = 'EX10-03'; Names = @('Relay Legacy CRM') }
+        Set-ConnectorLogging @step -DomainController $DomainController
     }
     # endregion
 }

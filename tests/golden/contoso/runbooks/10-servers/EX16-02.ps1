@@ -36,30 +36,8 @@ try {
     # Rollback: enable the previous certificate again for SMTP and IIS
     if (Test-RunStep -Id 'servers.certificate.EX16-02' -Title 'install the transport/IIS certificate on EX16-02') {
         Write-Host '    Import the organisation''s certificate (Import-ExchangeCertificate) and enable it for SMTP and IIS (Enable-ExchangeCertificate). Its CN or a SAN entry must cover: mail.contoso.com, smtp.contoso.com. A certificate from a third-party CA is needed wherever Exchange Online or partners check TLS. The step then checks the server has such a certificate.'
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $certServer = 'EX16-02'
-        $certNames = @('mail.contoso.com', 'smtp.contoso.com')
-        $certAll = @(Get-ExchangeCertificate -Server $certServer -DomainController $DomainController -ErrorAction Stop)
-        $certFound = $null
-        foreach ($certItem in $certAll) {
-            if ([bool]$certItem.IsSelfSigned) { continue }
-            if ([string]$certItem.Services -notmatch 'SMTP') { continue }
-            if ([datetime]$certItem.NotAfter -lt (Get-Date)) { continue }
-            $certDomains = @($certItem.CertificateDomains | ForEach-Object { ([string]$_).ToLowerInvariant() })
-            $certMissing = @()
-            foreach ($certName in $certNames) {
-                $certLow = $certName.ToLowerInvariant()
-                $certWild = '*.' + $certLow.Substring($certLow.IndexOf('.') + 1)
-                if (($certDomains -notcontains $certLow) -and ($certDomains -notcontains $certWild)) { $certMissing += $certName }
-            }
-            if ($certMissing.Count -eq 0) { $certFound = $certItem; break }
-        }
-        if ($null -eq $certFound) {
-            throw ('No unexpired, non-self-signed certificate enabled for SMTP on ' + $certServer + ' covers ' + ($certNames -join ', ') + ': import and enable it (Import-ExchangeCertificate, Enable-ExchangeCertificate), then run this step again')
-        }
-        Write-Host ('    ' + $certServer + ': certificate ' + [string]$certFound.Thumbprint + ' (' + [string]$certFound.Subject + ', issuer ' + [string]$certFound.Issuer + ') covers the names')
+        $step = @{ Server = 'EX16-02'; Names = @('mail.contoso.com', 'smtp.contoso.com') }
+        Assert-SmtpCertificate @step -DomainController $DomainController
     }
     # endregion
     # region STEP servers.virtual-directories.EX16-02

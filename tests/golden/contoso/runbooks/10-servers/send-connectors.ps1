@@ -36,46 +36,8 @@ try {
     # Rollback: Set-SendConnector 'Internet' -SourceTransportServers back to EX10-01, EX10-03
     if (Test-RunStep -Id 'servers.send-connector.Internet' -Title 'add EX16-01, EX16-02 to the source servers of send connector Internet (Internet)') {
         Write-Host '    The new servers send alongside the 2010 ones for now; the decommission phase removes the 2010 servers from this connector.'
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $scName = 'Internet'
-        $scAdd = @('EX16-01', 'EX16-02')
-        $scRemove = @()
-        # Select by exact name and require exactly one connector before changing it.
-        $scFound = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-        if ($scFound.Count -ne 1) {
-            throw ('Expected exactly one send connector ''' + $scName + ''', found ' + $scFound.Count + '; nothing was changed')
-        }
-        $scCurrent = @($scFound[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-        $scWanted = @($scCurrent | Where-Object { $scRemove -notcontains $_ })
-        foreach ($scServer in $scAdd) {
-            if ($scWanted -notcontains $scServer) { $scWanted += $scServer }
-        }
-        if ($scWanted.Count -eq 0) {
-            throw ('Send connector ''' + $scName + ''' would be left without source servers; nothing was changed')
-        }
-        $scMissing = @($scAdd | Where-Object { $scCurrent -notcontains $_ })
-        $scExtra = @($scCurrent | Where-Object { $scRemove -contains $_ })
-        if ($scMissing.Count -eq 0 -and $scExtra.Count -eq 0) {
-            Write-Host ('    ' + $scName + ': source servers already ' + ($scCurrent -join ', '))
-        }
-        else {
-            if ($PSCmdlet.ShouldProcess($scName, 'Set-SendConnector -SourceTransportServers ' + ($scWanted -join ', '))) {
-                Set-SendConnector -Identity $scName -SourceTransportServers $scWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $scCheck = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-                    $scNow = @($scCheck[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-                    foreach ($scServer in $scAdd) {
-                        if ($scNow -notcontains $scServer) { throw ('Verification failed: ' + $scServer + ' is not a source server of ' + $scName) }
-                    }
-                    foreach ($scServer in $scRemove) {
-                        if ($scNow -contains $scServer) { throw ('Verification failed: ' + $scServer + ' is still a source server of ' + $scName) }
-                    }
-                    Write-Host ('    verified: ' + $scName + ' sources from ' + ($scNow -join ', '))
-                }
-            }
-        }
+        $step = @{ Name = 'Internet'; Add = @('EX16-01', 'EX16-02') }
+        Set-SendConnectorSource @step -DomainController $DomainController
     }
     # endregion
     # region STEP servers.send-connector.Partner-Northwind-TLS
@@ -86,46 +48,8 @@ try {
     # Rollback: Set-SendConnector 'Partner Northwind TLS' -SourceTransportServers back to EX10-01
     if (Test-RunStep -Id 'servers.send-connector.Partner-Northwind-TLS' -Title 'add EX16-01 to the source servers of send connector Partner Northwind TLS (partner/other)') {
         Write-Host '    The new servers send alongside the 2010 ones for now; the decommission phase removes the 2010 servers from this connector.'
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $scName = 'Partner Northwind TLS'
-        $scAdd = @('EX16-01')
-        $scRemove = @()
-        # Select by exact name and require exactly one connector before changing it.
-        $scFound = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-        if ($scFound.Count -ne 1) {
-            throw ('Expected exactly one send connector ''' + $scName + ''', found ' + $scFound.Count + '; nothing was changed')
-        }
-        $scCurrent = @($scFound[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-        $scWanted = @($scCurrent | Where-Object { $scRemove -notcontains $_ })
-        foreach ($scServer in $scAdd) {
-            if ($scWanted -notcontains $scServer) { $scWanted += $scServer }
-        }
-        if ($scWanted.Count -eq 0) {
-            throw ('Send connector ''' + $scName + ''' would be left without source servers; nothing was changed')
-        }
-        $scMissing = @($scAdd | Where-Object { $scCurrent -notcontains $_ })
-        $scExtra = @($scCurrent | Where-Object { $scRemove -contains $_ })
-        if ($scMissing.Count -eq 0 -and $scExtra.Count -eq 0) {
-            Write-Host ('    ' + $scName + ': source servers already ' + ($scCurrent -join ', '))
-        }
-        else {
-            if ($PSCmdlet.ShouldProcess($scName, 'Set-SendConnector -SourceTransportServers ' + ($scWanted -join ', '))) {
-                Set-SendConnector -Identity $scName -SourceTransportServers $scWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $scCheck = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-                    $scNow = @($scCheck[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-                    foreach ($scServer in $scAdd) {
-                        if ($scNow -notcontains $scServer) { throw ('Verification failed: ' + $scServer + ' is not a source server of ' + $scName) }
-                    }
-                    foreach ($scServer in $scRemove) {
-                        if ($scNow -contains $scServer) { throw ('Verification failed: ' + $scServer + ' is still a source server of ' + $scName) }
-                    }
-                    Write-Host ('    verified: ' + $scName + ' sources from ' + ($scNow -join ', '))
-                }
-            }
-        }
+        $step = @{ Name = 'Partner Northwind TLS'; Add = @('EX16-01') }
+        Set-SendConnectorSource @step -DomainController $DomainController
     }
     # endregion
 }

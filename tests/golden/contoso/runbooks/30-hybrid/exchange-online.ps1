@@ -35,26 +35,8 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'hybrid.check-exo-connectors' -Title 'check the Exchange Online inbound/outbound connectors name the on-premises certificate') {
         Write-Host '    Read-only check in Exchange Online PowerShell (Connect-ExchangeOnline first).'
-        $exoName = 'mail.contoso.com'
-        $exoInbound = @(Get-InboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
-        if ($exoInbound.Count -eq 0) {
-            throw 'No enabled on-premises inbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
-        }
-        # TlsSenderCertificateName is a domain name, possibly a wildcard (*.contoso.com): match it as a pattern.
-        $exoMatch = @($exoInbound | Where-Object { $exoName -like [string]$_.TlsSenderCertificateName })
-        if ($exoMatch.Count -eq 0) {
-            throw ('No on-premises inbound connector has a TlsSenderCertificateName matching ''' + $exoName + ''': found ' + ((@($exoInbound | ForEach-Object { [string]$_.TlsSenderCertificateName })) -join ', '))
-        }
-        Write-Host ('    inbound connector ' + [string]$exoMatch[0].Name + ' accepts the certificate name ' + $exoName)
-        $exoOutbound = @(Get-OutboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
-        if ($exoOutbound.Count -eq 0) {
-            throw 'No enabled on-premises outbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
-        }
-        foreach ($exoConnector in $exoOutbound) {
-            if ([string]$exoConnector.TlsDomain -ne '' -and -not ($exoName -like [string]$exoConnector.TlsDomain)) {
-                Write-Warning ('Outbound connector ' + [string]$exoConnector.Name + ' validates TLS domain ''' + [string]$exoConnector.TlsDomain + ''', not ' + $exoName + ': check it names the on-premises certificate')
-            }
-        }
+        $step = @{ TlsName = 'mail.contoso.com' }
+        Assert-ExoConnector @step
     }
     # endregion
 }

@@ -96,46 +96,8 @@ try {
     # Verification: SourceTransportServers read back includes the new server (checked by the step)
     # Rollback: remove EX16-01 from the connector's source servers
     if (Test-RunStep -Id 'hybrid.send-connector-add.EX16-01' -Title 'add EX16-01 to the source servers of hybrid send connector Outbound to Office 365') {
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $scName = 'Outbound to Office 365'
-        $scAdd = @('EX16-01')
-        $scRemove = @()
-        # Select by exact name and require exactly one connector before changing it.
-        $scFound = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-        if ($scFound.Count -ne 1) {
-            throw ('Expected exactly one send connector ''' + $scName + ''', found ' + $scFound.Count + '; nothing was changed')
-        }
-        $scCurrent = @($scFound[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-        $scWanted = @($scCurrent | Where-Object { $scRemove -notcontains $_ })
-        foreach ($scServer in $scAdd) {
-            if ($scWanted -notcontains $scServer) { $scWanted += $scServer }
-        }
-        if ($scWanted.Count -eq 0) {
-            throw ('Send connector ''' + $scName + ''' would be left without source servers; nothing was changed')
-        }
-        $scMissing = @($scAdd | Where-Object { $scCurrent -notcontains $_ })
-        $scExtra = @($scCurrent | Where-Object { $scRemove -contains $_ })
-        if ($scMissing.Count -eq 0 -and $scExtra.Count -eq 0) {
-            Write-Host ('    ' + $scName + ': source servers already ' + ($scCurrent -join ', '))
-        }
-        else {
-            if ($PSCmdlet.ShouldProcess($scName, 'Set-SendConnector -SourceTransportServers ' + ($scWanted -join ', '))) {
-                Set-SendConnector -Identity $scName -SourceTransportServers $scWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $scCheck = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-                    $scNow = @($scCheck[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-                    foreach ($scServer in $scAdd) {
-                        if ($scNow -notcontains $scServer) { throw ('Verification failed: ' + $scServer + ' is not a source server of ' + $scName) }
-                    }
-                    foreach ($scServer in $scRemove) {
-                        if ($scNow -contains $scServer) { throw ('Verification failed: ' + $scServer + ' is still a source server of ' + $scName) }
-                    }
-                    Write-Host ('    verified: ' + $scName + ' sources from ' + ($scNow -join ', '))
-                }
-            }
-        }
+        $step = @{ Name = 'Outbound to Office 365'; Add = @('EX16-01') }
+        Set-SendConnectorSource @step -DomainController $DomainController
     }
     # endregion
     # region STEP hybrid.hcw-rerun
@@ -156,46 +118,8 @@ try {
     # Verification: SourceTransportServers read back no longer lists the old servers (checked by the step)
     # Rollback: add EX10-01 back to the connector's source servers
     if (Test-RunStep -Id 'hybrid.send-connector-remove-old' -Title 'remove EX10-01 from hybrid send connector Outbound to Office 365') {
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $scName = 'Outbound to Office 365'
-        $scAdd = @()
-        $scRemove = @('EX10-01')
-        # Select by exact name and require exactly one connector before changing it.
-        $scFound = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-        if ($scFound.Count -ne 1) {
-            throw ('Expected exactly one send connector ''' + $scName + ''', found ' + $scFound.Count + '; nothing was changed')
-        }
-        $scCurrent = @($scFound[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-        $scWanted = @($scCurrent | Where-Object { $scRemove -notcontains $_ })
-        foreach ($scServer in $scAdd) {
-            if ($scWanted -notcontains $scServer) { $scWanted += $scServer }
-        }
-        if ($scWanted.Count -eq 0) {
-            throw ('Send connector ''' + $scName + ''' would be left without source servers; nothing was changed')
-        }
-        $scMissing = @($scAdd | Where-Object { $scCurrent -notcontains $_ })
-        $scExtra = @($scCurrent | Where-Object { $scRemove -contains $_ })
-        if ($scMissing.Count -eq 0 -and $scExtra.Count -eq 0) {
-            Write-Host ('    ' + $scName + ': source servers already ' + ($scCurrent -join ', '))
-        }
-        else {
-            if ($PSCmdlet.ShouldProcess($scName, 'Set-SendConnector -SourceTransportServers ' + ($scWanted -join ', '))) {
-                Set-SendConnector -Identity $scName -SourceTransportServers $scWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $scCheck = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-                    $scNow = @($scCheck[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-                    foreach ($scServer in $scAdd) {
-                        if ($scNow -notcontains $scServer) { throw ('Verification failed: ' + $scServer + ' is not a source server of ' + $scName) }
-                    }
-                    foreach ($scServer in $scRemove) {
-                        if ($scNow -contains $scServer) { throw ('Verification failed: ' + $scServer + ' is still a source server of ' + $scName) }
-                    }
-                    Write-Host ('    verified: ' + $scName + ' sources from ' + ($scNow -join ', '))
-                }
-            }
-        }
+        $step = @{ Name = 'Outbound to Office 365'; Remove = @('EX10-01') }
+        Set-SendConnectorSource @step -DomainController $DomainController
     }
     # endregion
 }

@@ -50,38 +50,8 @@ try {
     # Rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report); after the match it cannot be changed
     if (Test-RunStep -Id 'identity.set-immutable-id.batch-001' -Title 'Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match') {
         Write-Host '    Connect first: Connect-MgGraph -Scopes ''User.ReadWrite.All''. Sets the ImmutableId (base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in identity/batch-001.csv'
-        $csvPath = Join-Path -Path $PSScriptRoot -ChildPath '..\..\identity\batch-001.csv'
-        if (-not (Test-Path -LiteralPath $csvPath -PathType Leaf)) {
-            throw ('Batch file not found: ' + $csvPath + ' (write the plan output with its identity folder next to runbooks)')
-        }
-        $rows = @(Import-Csv -LiteralPath $csvPath -Encoding UTF8 -ErrorAction Stop)
-        if ($rows.Count -ne 11) {
-            throw ('Batch file ' + 'identity/batch-001.csv' + ' has ' + $rows.Count + ' rows, the plan has 11: plan again instead of editing it')
-        }
-        $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
-        $changed = 0
-        foreach ($row in @($rows | Where-Object -Property 'SetImmutableId' -EQ -Value 'True')) {
-            $expected = [System.Convert]::ToBase64String(([guid]$row.SourceAnchorGuid).ToByteArray())
-            $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
-            if ($cloud.OnPremisesSyncEnabled -eq $true) {
-                if ($cloud.OnPremisesImmutableId -cne $expected) {
-                    throw ($row.CloudUserPrincipalName + ' is already synced with ImmutableId ' + $cloud.OnPremisesImmutableId + ', not ' + $expected + ': it matched another on-premises object; plan again')
-                }
-                continue
-            }
-            if ($cloud.OnPremisesImmutableId -ceq $expected) { continue }
-            if ($PSCmdlet.ShouldProcess($row.CloudUserPrincipalName, 'Set OnPremisesImmutableId to ' + $expected)) {
-                Update-MgUser -UserId $row.CloudUserId -OnPremisesImmutableId $expected -ErrorAction Stop
-                $changed++
-                if (-not $WhatIfPreference) {
-                    $after = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
-                    if ($after.OnPremisesImmutableId -cne $expected) {
-                        throw ('Verification failed: OnPremisesImmutableId of ' + $row.CloudUserPrincipalName + ' is ''' + $after.OnPremisesImmutableId + ''', expected ''' + $expected + '''')
-                    }
-                }
-            }
-        }
-        Write-Host ('    ' + 'identity/batch-001.csv' + ': ' + $changed + ' ImmutableId(s) set')
+        $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 11 }
+        Set-BatchImmutableId @step -Folder $RunbookFolder
     }
     # endregion
     # region STEP identity.verify.batch-001
@@ -92,41 +62,8 @@ try {
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'identity.verify.batch-001' -Title 'Verify that the 11 cloud user(s) of batch-001 are synced (OnPremisesSyncEnabled)') {
         Write-Host '    Run after identity.sync.batch-001 and the sync-cycle wait, e.g. graph.ps1 -Only identity.verify.batch-001. A user that is not synced usually has a sync error in Entra Connect Health or Synchronization Service Manager (''Unable to update this object'').'
-        $csvPath = Join-Path -Path $PSScriptRoot -ChildPath '..\..\identity\batch-001.csv'
-        if (-not (Test-Path -LiteralPath $csvPath -PathType Leaf)) {
-            throw ('Batch file not found: ' + $csvPath + ' (write the plan output with its identity folder next to runbooks)')
-        }
-        $rows = @(Import-Csv -LiteralPath $csvPath -Encoding UTF8 -ErrorAction Stop)
-        if ($rows.Count -ne 11) {
-            throw ('Batch file ' + 'identity/batch-001.csv' + ' has ' + $rows.Count + ' rows, the plan has 11: plan again instead of editing it')
-        }
-        $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
-        $failed = 0
-        $notSynced = 0
-        foreach ($row in $rows) {
-            $expected = [System.Convert]::ToBase64String(([guid]$row.SourceAnchorGuid).ToByteArray())
-            $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
-            if ($cloud.OnPremisesSyncEnabled -ne $true) {
-                Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
-                $notSynced++
-                $failed++
-            } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
-                Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')
-                $failed++
-            }
-        }
-        if ($failed -eq 0) {
-            Write-Host ('    ' + 'identity/batch-001.csv' + ': all ' + $rows.Count + ' user(s) synced with the expected ImmutableId')
-        } elseif ($WhatIfPreference) {
-            Write-Host ('    -WhatIf: ' + $failed + ' of ' + $rows.Count + ' user(s) are not matched yet; nothing was changed, so nothing is verified')
-        } elseif ($notSynced -eq $rows.Count) {
-            # Nothing synced at all: most likely this script reached the step before the AD and ADSync
-            # runbooks ran for the batch. Stop here (like a manual step) instead of failing.
-            Write-Warning ('None of the ' + $rows.Count + ' user(s) is synced yet. Run identity.prepare (ad.ps1) and identity.sync (adsync.ps1) for this batch, wait for the sync cycle, then run this script again with -From ' + 'identity.verify.batch-001' + '. If they have run, check the sync errors in Entra Connect Health.')
-            $script:Stopped = $true
-        } else {
-            throw ('Verification failed: ' + $failed + ' of ' + $rows.Count + ' user(s) of ' + 'identity/batch-001.csv' + ' are not matched as planned; see the warnings above and the sync errors in Entra Connect Health')
-        }
+        $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 11; StepId = 'identity.verify.batch-001' }
+        Assert-BatchSynced @step -Folder $RunbookFolder
     }
     # endregion
     # region STEP identity.restore-roles.batch-001

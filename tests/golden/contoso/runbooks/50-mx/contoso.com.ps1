@@ -60,19 +60,11 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'mx.verify.contoso.com' -Title 'verify the MX of contoso.com by DNS query and a test message') {
         Write-Host '    The step queries MX of contoso.com (Resolve-DnsName). Then send a test message from an external mailbox to an on-premises and to a cloud mailbox in contoso.com and check both arrive (message trace in Exchange Online, message tracking on-premises).'
-        $mxvDomain = 'contoso.com'
-        $mxvExpected = @('contoso-com.mail.protection.outlook.com')
-        $mxvOld = @('mail.contoso.com')
-        $mxvAnswers = @(Resolve-DnsName -Name $mxvDomain -Type MX -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq 'MX' })
-        $mxvHosts = @($mxvAnswers | ForEach-Object { ([string]$_.NameExchange).TrimEnd('.').ToLowerInvariant() })
-        Write-Host ('    MX of ' + $mxvDomain + ': ' + ($mxvHosts -join ', '))
-        foreach ($mxvHost in $mxvExpected) {
-            if ($mxvHosts -notcontains $mxvHost) { throw ('Verification failed: MX of ' + $mxvDomain + ' does not include ' + $mxvHost) }
+        $step = @{
+            Domain = 'contoso.com'
+            Expected = @('contoso-com.mail.protection.outlook.com'); Old = @('mail.contoso.com')
         }
-        foreach ($mxvHost in $mxvOld) {
-            if ($mxvHosts -contains $mxvHost) { throw ('Verification failed: MX of ' + $mxvDomain + ' still includes the old host ' + $mxvHost + ' (or the resolver still caches it: wait the TTL and run again)') }
-        }
-        Write-Host ('    verified: MX of ' + $mxvDomain + ' points at the new host only; now send the test messages')
+        Assert-MxRecord @step
     }
     # endregion
     # region STEP mx.restore-ttl.contoso.com

@@ -60,19 +60,11 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'mx.verify.fabrikam.com' -Title 'verify the MX of fabrikam.com by DNS query and a test message') {
         Write-Host '    The step queries MX of fabrikam.com (Resolve-DnsName). Then send a test message from an external mailbox to an on-premises and to a cloud mailbox in fabrikam.com and check both arrive (message trace in Exchange Online, message tracking on-premises).'
-        $mxvDomain = 'fabrikam.com'
-        $mxvExpected = @('fabrikam-com.o-v1.mx.microsoft')
-        $mxvOld = @('mail.contoso.com')
-        $mxvAnswers = @(Resolve-DnsName -Name $mxvDomain -Type MX -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq 'MX' })
-        $mxvHosts = @($mxvAnswers | ForEach-Object { ([string]$_.NameExchange).TrimEnd('.').ToLowerInvariant() })
-        Write-Host ('    MX of ' + $mxvDomain + ': ' + ($mxvHosts -join ', '))
-        foreach ($mxvHost in $mxvExpected) {
-            if ($mxvHosts -notcontains $mxvHost) { throw ('Verification failed: MX of ' + $mxvDomain + ' does not include ' + $mxvHost) }
+        $step = @{
+            Domain = 'fabrikam.com'
+            Expected = @('fabrikam-com.o-v1.mx.microsoft'); Old = @('mail.contoso.com')
         }
-        foreach ($mxvHost in $mxvOld) {
-            if ($mxvHosts -contains $mxvHost) { throw ('Verification failed: MX of ' + $mxvDomain + ' still includes the old host ' + $mxvHost + ' (or the resolver still caches it: wait the TTL and run again)') }
-        }
-        Write-Host ('    verified: MX of ' + $mxvDomain + ' points at the new host only; now send the test messages')
+        Assert-MxRecord @step
     }
     # endregion
     # region STEP mx.restore-ttl.fabrikam.com

@@ -37,17 +37,8 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'mx.mx-host.contoso.com' -Title 'read the Exchange Online MX host of contoso.com from the tenant') {
         Write-Host '    The Exchange Online MX host is not computable (older domains use <domain>.mail.protection.outlook.com, newer ones <domain>.<id>.mx.microsoft): read it from the tenant (Connect-MgGraph -Scopes Domain.Read.All first).'
-        $mxhDomain = 'contoso.com'
-        $mxhExpected = 'contoso-com.mail.protection.outlook.com'
-        $mxhRecords = @(Get-MgDomainServiceConfigurationRecord -DomainId $mxhDomain -All -ErrorAction Stop | Where-Object { [string]$_.RecordType -eq 'Mx' })
-        if ($mxhRecords.Count -eq 0) {
-            throw ('The tenant reports no MX record for ' + $mxhDomain + ': is the domain verified in the tenant?')
-        }
-        $mxhHosts = @($mxhRecords | ForEach-Object { if ($_.AdditionalProperties.ContainsKey('mailExchange')) { ([string]$_.AdditionalProperties['mailExchange']).ToLowerInvariant() } })
-        Write-Host ('    Exchange Online MX host for ' + $mxhDomain + ': ' + ($mxhHosts -join ', '))
-        if ($mxhExpected -ne '' -and $mxhHosts -notcontains $mxhExpected.ToLowerInvariant()) {
-            throw ('The tenant reports ' + ($mxhHosts -join ', ') + ' for ' + $mxhDomain + ', the inventory says ' + $mxhExpected + ': use the tenant''s value and correct tenant.mx_hosts')
-        }
+        $step = @{ Domain = 'contoso.com'; Expected = 'contoso-com.mail.protection.outlook.com' }
+        Assert-MxHost @step
     }
     # endregion
     # region STEP mx.mx-host.fabrikam.com
@@ -58,17 +49,8 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'mx.mx-host.fabrikam.com' -Title 'read the Exchange Online MX host of fabrikam.com from the tenant') {
         Write-Host '    The Exchange Online MX host is not computable (older domains use <domain>.mail.protection.outlook.com, newer ones <domain>.<id>.mx.microsoft): read it from the tenant (Connect-MgGraph -Scopes Domain.Read.All first).'
-        $mxhDomain = 'fabrikam.com'
-        $mxhExpected = 'fabrikam-com.o-v1.mx.microsoft'
-        $mxhRecords = @(Get-MgDomainServiceConfigurationRecord -DomainId $mxhDomain -All -ErrorAction Stop | Where-Object { [string]$_.RecordType -eq 'Mx' })
-        if ($mxhRecords.Count -eq 0) {
-            throw ('The tenant reports no MX record for ' + $mxhDomain + ': is the domain verified in the tenant?')
-        }
-        $mxhHosts = @($mxhRecords | ForEach-Object { if ($_.AdditionalProperties.ContainsKey('mailExchange')) { ([string]$_.AdditionalProperties['mailExchange']).ToLowerInvariant() } })
-        Write-Host ('    Exchange Online MX host for ' + $mxhDomain + ': ' + ($mxhHosts -join ', '))
-        if ($mxhExpected -ne '' -and $mxhHosts -notcontains $mxhExpected.ToLowerInvariant()) {
-            throw ('The tenant reports ' + ($mxhHosts -join ', ') + ' for ' + $mxhDomain + ', the inventory says ' + $mxhExpected + ': use the tenant''s value and correct tenant.mx_hosts')
-        }
+        $step = @{ Domain = 'fabrikam.com'; Expected = 'fabrikam-com.o-v1.mx.microsoft' }
+        Assert-MxHost @step
     }
     # endregion
     # region STEP mx.mx-host.partner.contoso.net
@@ -79,17 +61,8 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'mx.mx-host.partner.contoso.net' -Title 'read the Exchange Online MX host of partner.contoso.net from the tenant') {
         Write-Host '    The Exchange Online MX host is not computable (older domains use <domain>.mail.protection.outlook.com, newer ones <domain>.<id>.mx.microsoft): read it from the tenant (Connect-MgGraph -Scopes Domain.Read.All first).'
-        $mxhDomain = 'partner.contoso.net'
-        $mxhExpected = ''
-        $mxhRecords = @(Get-MgDomainServiceConfigurationRecord -DomainId $mxhDomain -All -ErrorAction Stop | Where-Object { [string]$_.RecordType -eq 'Mx' })
-        if ($mxhRecords.Count -eq 0) {
-            throw ('The tenant reports no MX record for ' + $mxhDomain + ': is the domain verified in the tenant?')
-        }
-        $mxhHosts = @($mxhRecords | ForEach-Object { if ($_.AdditionalProperties.ContainsKey('mailExchange')) { ([string]$_.AdditionalProperties['mailExchange']).ToLowerInvariant() } })
-        Write-Host ('    Exchange Online MX host for ' + $mxhDomain + ': ' + ($mxhHosts -join ', '))
-        if ($mxhExpected -ne '' -and $mxhHosts -notcontains $mxhExpected.ToLowerInvariant()) {
-            throw ('The tenant reports ' + ($mxhHosts -join ', ') + ' for ' + $mxhDomain + ', the inventory says ' + $mxhExpected + ': use the tenant''s value and correct tenant.mx_hosts')
-        }
+        $step = @{ Domain = 'partner.contoso.net' }
+        Assert-MxHost @step
     }
     # endregion
 }

@@ -72,14 +72,7 @@ try {
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'decommission.verify-no-2010' -Title 'verify no Exchange 2010 server is left in the organisation') {
         Write-Host '    Read-only check: Exchange 2019/SE can only join once no 2010 server remains.'
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $n10Left = @(Get-ExchangeServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.AdminDisplayVersion -like 'Version 14.*' })
-        if ($n10Left.Count -gt 0) {
-            throw ('Exchange 2010 servers are still in the organisation: ' + ((@($n10Left | ForEach-Object { [string]$_.Name })) -join ', ') + '; remove them before adding Exchange 2019 or SE')
-        }
-        Write-Host '    verified: no Exchange 2010 server is left'
+        Assert-No2010Server -DomainController $DomainController
     }
     # endregion
 }

@@ -35,46 +35,8 @@ try {
     # Verification: SourceTransportServers read back lists no 2010 server (checked by the step)
     # Rollback: add EX10-01, EX10-03 back to the connector's source servers
     if (Test-RunStep -Id 'decommission.send-connector.Internet' -Title 'remove the 2010 servers from send connector Internet') {
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $scName = 'Internet'
-        $scAdd = @()
-        $scRemove = @('EX10-01', 'EX10-03')
-        # Select by exact name and require exactly one connector before changing it.
-        $scFound = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-        if ($scFound.Count -ne 1) {
-            throw ('Expected exactly one send connector ''' + $scName + ''', found ' + $scFound.Count + '; nothing was changed')
-        }
-        $scCurrent = @($scFound[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-        $scWanted = @($scCurrent | Where-Object { $scRemove -notcontains $_ })
-        foreach ($scServer in $scAdd) {
-            if ($scWanted -notcontains $scServer) { $scWanted += $scServer }
-        }
-        if ($scWanted.Count -eq 0) {
-            throw ('Send connector ''' + $scName + ''' would be left without source servers; nothing was changed')
-        }
-        $scMissing = @($scAdd | Where-Object { $scCurrent -notcontains $_ })
-        $scExtra = @($scCurrent | Where-Object { $scRemove -contains $_ })
-        if ($scMissing.Count -eq 0 -and $scExtra.Count -eq 0) {
-            Write-Host ('    ' + $scName + ': source servers already ' + ($scCurrent -join ', '))
-        }
-        else {
-            if ($PSCmdlet.ShouldProcess($scName, 'Set-SendConnector -SourceTransportServers ' + ($scWanted -join ', '))) {
-                Set-SendConnector -Identity $scName -SourceTransportServers $scWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $scCheck = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-                    $scNow = @($scCheck[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-                    foreach ($scServer in $scAdd) {
-                        if ($scNow -notcontains $scServer) { throw ('Verification failed: ' + $scServer + ' is not a source server of ' + $scName) }
-                    }
-                    foreach ($scServer in $scRemove) {
-                        if ($scNow -contains $scServer) { throw ('Verification failed: ' + $scServer + ' is still a source server of ' + $scName) }
-                    }
-                    Write-Host ('    verified: ' + $scName + ' sources from ' + ($scNow -join ', '))
-                }
-            }
-        }
+        $step = @{ Name = 'Internet'; Remove = @('EX10-01', 'EX10-03') }
+        Set-SendConnectorSource @step -DomainController $DomainController
     }
     # endregion
     # region STEP decommission.send-connector.Partner-Northwind-TLS
@@ -84,46 +46,8 @@ try {
     # Verification: SourceTransportServers read back lists no 2010 server (checked by the step)
     # Rollback: add EX10-01 back to the connector's source servers
     if (Test-RunStep -Id 'decommission.send-connector.Partner-Northwind-TLS' -Title 'remove the 2010 servers from send connector Partner Northwind TLS') {
-        if ($DomainController -eq '') {
-            throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-        }
-        $scName = 'Partner Northwind TLS'
-        $scAdd = @()
-        $scRemove = @('EX10-01')
-        # Select by exact name and require exactly one connector before changing it.
-        $scFound = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-        if ($scFound.Count -ne 1) {
-            throw ('Expected exactly one send connector ''' + $scName + ''', found ' + $scFound.Count + '; nothing was changed')
-        }
-        $scCurrent = @($scFound[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-        $scWanted = @($scCurrent | Where-Object { $scRemove -notcontains $_ })
-        foreach ($scServer in $scAdd) {
-            if ($scWanted -notcontains $scServer) { $scWanted += $scServer }
-        }
-        if ($scWanted.Count -eq 0) {
-            throw ('Send connector ''' + $scName + ''' would be left without source servers; nothing was changed')
-        }
-        $scMissing = @($scAdd | Where-Object { $scCurrent -notcontains $_ })
-        $scExtra = @($scCurrent | Where-Object { $scRemove -contains $_ })
-        if ($scMissing.Count -eq 0 -and $scExtra.Count -eq 0) {
-            Write-Host ('    ' + $scName + ': source servers already ' + ($scCurrent -join ', '))
-        }
-        else {
-            if ($PSCmdlet.ShouldProcess($scName, 'Set-SendConnector -SourceTransportServers ' + ($scWanted -join ', '))) {
-                Set-SendConnector -Identity $scName -SourceTransportServers $scWanted -DomainController $DomainController -ErrorAction Stop
-                if (-not $WhatIfPreference) {
-                    $scCheck = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $scName })
-                    $scNow = @($scCheck[0].SourceTransportServers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } })
-                    foreach ($scServer in $scAdd) {
-                        if ($scNow -notcontains $scServer) { throw ('Verification failed: ' + $scServer + ' is not a source server of ' + $scName) }
-                    }
-                    foreach ($scServer in $scRemove) {
-                        if ($scNow -contains $scServer) { throw ('Verification failed: ' + $scServer + ' is still a source server of ' + $scName) }
-                    }
-                    Write-Host ('    verified: ' + $scName + ' sources from ' + ($scNow -join ', '))
-                }
-            }
-        }
+        $step = @{ Name = 'Partner Northwind TLS'; Remove = @('EX10-01') }
+        Set-SendConnectorSource @step -DomainController $DomainController
     }
     # endregion
 }
