@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 
 import pytest
+from golden_files import HELPER_HASH_PLACEHOLDER, normalise
+from powershell_check import check_helper, helper_calls
 from relay_sample import sample_inventory, sample_plan
 from runbook_changes import Change, changes
 
@@ -121,3 +123,49 @@ def test_the_comparison_sees_changes_and_their_values(contoso: Path) -> None:
         "Start-ADSyncSyncCycle",
     }
     assert not any(w.startswith("UNGATED") for w in every)
+
+
+def test_contoso_runbooks_fit_the_line_budget(contoso: Path) -> None:
+    """Issue 16: at most 4,000 lines of runbooks for contoso, and the preamble of each at most 15."""
+    runbooks = [p for p in contoso.rglob("*.ps1") if p.name != "Migrator.Runbook.ps1"]
+    assert len(runbooks) == 50
+    total = sum(len(_read(p).splitlines()) for p in runbooks)
+    assert total <= 4000, total
+    for p in runbooks:
+        lines = _read(p).splitlines()
+        assert lines.index("try {") - lines.index("Set-StrictMode -Version Latest") + 1 <= 15, p
+
+
+def test_helper_passes_the_validator_for_every_contoso_shell(contoso: Path) -> None:
+    """The functions contoso's 2010 runbooks call, and what they call, run on Exchange 2010 and PowerShell 2.0."""
+    ps2: set[str] = set()
+    for p in contoso.rglob("*.ps1"):
+        text = _read(p)
+        if "Exchange 2010 Management Shell runs PowerShell 2.0" in text:
+            ps2 |= helper_calls(text)
+    assert {"set-protocolloglimit", "set-connectorlogging", "assert-relayunused"} <= ps2
+    assert check_helper(helper().data.decode("utf-8-sig"), ps2_functions=ps2) == []
+
+
+def test_runbooks_do_not_change_when_only_the_helper_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Editing a helper function changes one golden file: the runbooks differ only in the pinned hash."""
+    from migrator.render import runbooks as rb
+
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    steps = relay_steps(inv, plan) + relay_rollback_steps(inv, plan)
+    context = RunbookContext("Fabrikam", "2026-01-05", "dc01.fabrikam.test")
+    before = {
+        p.name: normalise(p.name, p.read_bytes())
+        for p in write_runbooks(steps, tmp_path / "a", context)
+    }
+    edited = rb.Helper(helper().data + b"# edited\r\n", helper().version, "0" * 64)
+    monkeypatch.setattr(rb, "helper", lambda: edited)
+    after_paths = write_runbooks(steps, tmp_path / "b", context)
+    assert (tmp_path / "b" / "runbooks" / "Migrator.Runbook.ps1").read_bytes() == edited.data
+    after = {
+        p.name: p.read_bytes().replace(b"0" * 64, HELPER_HASH_PLACEHOLDER) for p in after_paths
+    }
+    assert after == before

@@ -90,7 +90,7 @@ function Set-RelayConnector {
         [string[]]$Bindings, [string[]]$RemoteIPRanges,
         [ValidateSet('AnonymousUsers', 'ExchangeServers')][string[]]$PermissionGroups,
         [ValidateSet('Tls', 'ExternalAuthoritative')][string[]]$AuthMechanism,
-        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = '',
+        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = $null,
         [string]$ProtocolLoggingLevel, [string]$Comment, [string]$DomainController
     )
     Assert-DomainController -DomainController $DomainController
