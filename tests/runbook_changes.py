@@ -15,7 +15,9 @@ old and the new scripts have the same branches), ``foreach`` over a literal
 list is unrolled, a value that only exists at run time reads ``<runtime>``, a
 runbook parameter reads ``$Name``. A change that needs a value the step does
 not give (an optional parameter left out, e.g. no ``MaxMessageSize``) cannot
-run and is left out, as the old template left it out.
+run and is left out, as the old template left it out; so is an item of a
+literal list (a table of settings) that carries such a value, which the helper
+skips; an entry set on a splatted table from such a value is not set.
 """
 
 from __future__ import annotations
@@ -226,6 +228,8 @@ class _Reader:
         if isinstance(items, str):
             values = (items,)
         for item in values or ():
+            if isinstance(item, dict) and _has_absent(item):
+                continue  # a setting the step leaves out: the helper skips it (`continue`)
             frame.env[name] = item
             self.block(body, frame, src)
         frame.env[name] = RUNTIME
@@ -395,6 +399,12 @@ class _Reader:
             if name in self.symbols:
                 return text
             return RUNTIME
+        if kind == "member_access" and node.named_child_count == 2:
+            target = self.eval(node.named_children[0], frame, src)
+            member = _text(node.named_children[1], src).lower()
+            if isinstance(target, dict):
+                return target.get(member, RUNTIME)
+            return ABSENT if target is ABSENT else RUNTIME
         if kind == "parenthesized_expression":
             inner_nodes = node.named_children
             return self.eval(inner_nodes[0], frame, src) if inner_nodes else RUNTIME
