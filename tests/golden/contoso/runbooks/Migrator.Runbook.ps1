@@ -15,7 +15,8 @@ function Start-Runbook {
     $script:RunbookOnly = @($Only)
     $script:Started = ($From -eq '')
     $script:Stopped = $false
-    Start-Transcript -Path (Join-Path -Path $LogDirectory -ChildPath ($Name + '-' + (Get-Date -Format 'yyyyMMdd-HHmmss') + '.log'))
+    # A -WhatIf run is logged too (and Stop-Transcript at the end then has a transcript to stop).
+    Start-Transcript -Path (Join-Path -Path $LogDirectory -ChildPath ($Name + '-' + (Get-Date -Format 'yyyyMMdd-HHmmss') + '.log')) -WhatIf:$false
 }
 
 function Test-RunStep {
