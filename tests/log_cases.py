@@ -148,10 +148,7 @@ def _version_change_mid_file(folder: Path) -> tuple[str, ...]:
     write_log(
         folder,
         "RECV2023010309-1.LOG",
-        receive_header()
-        + ROWS
-        + receive_header(version="15.2.1.0")
-        + ROWS.replace("0A,", "0C,"),
+        receive_header() + ROWS + receive_header(version="15.2.1.0") + ROWS.replace("0A,", "0C,"),
     )
     return ACCEPTED
 
@@ -231,7 +228,9 @@ def _idle_split_in_long_file(folder: Path) -> tuple[str, ...]:
 
 def _sessions_never_ended(folder: Path) -> tuple[str, ...]:
     # A transport restart leaves sessions that never end.
-    header = (FRONTEND / "RECV2023010309-1.LOG").read_text(encoding="utf-8").split("2023-01-03T09")[0]
+    header = (
+        (FRONTEND / "RECV2023010309-1.LOG").read_text(encoding="utf-8").split("2023-01-03T09")[0]
+    )
     lines = [header.rstrip("\r\n").replace("\r\n", "\n")]
     for i in range(70_000):
         hh, mm = divmod(i // 60, 60)
@@ -286,7 +285,11 @@ def normalised_json(text: str, folder: Path) -> str:
 def expected_path(name: str) -> Path:
     """The expected evidence of a case (large ones are kept gzip-compressed)."""
     plain = EXPECTED / f"{name}.json"
-    return plain if plain.exists() or not (EXPECTED / f"{name}.json.gz").exists() else plain.with_suffix(".json.gz")
+    return (
+        plain
+        if plain.exists() or not (EXPECTED / f"{name}.json.gz").exists()
+        else plain.with_suffix(".json.gz")
+    )
 
 
 def read_expected(name: str) -> str:
