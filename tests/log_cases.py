@@ -1,7 +1,7 @@
 """The protocol-log cases the engine is checked on, each written into a folder of its own.
 
 Every case is a folder of log files (copies of tests/data/logs, archives of them,
-generated logs, odd files); ``tests/data/logs/expected/<case>.json`` holds the
+generated logs, odd files); ``tests/data/logs-expected/<case>.json`` holds the
 relay evidence the scan must give for it, byte for byte, with the case folder
 written as ``<case>``. The expected files were captured from the engines that
 came before the SQL engine (the Python reader and the compiled kernel, which
@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 DATA = Path(__file__).parent / "data" / "logs"
-EXPECTED = DATA / "expected"
+EXPECTED = Path(__file__).parent / "data" / "logs-expected"
 ACCEPTED = ("contoso.com", "*.contoso.com")
 FRONTEND = DATA / "ex2016/EX16-01/FrontEnd"
 FIELDS = (
