@@ -13,7 +13,7 @@ import pytest
 from log_cases import CASES, build, expected_path, normalised_json, read_expected
 
 from migrator.logs.evidence import evidence_to_json
-from migrator.logs.scanner import scan_logs
+from migrator.logs.scan import scan_logs
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

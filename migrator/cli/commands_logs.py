@@ -23,7 +23,7 @@ from migrator.checks.evidence import evidence_findings
 from migrator.cli import err, logs_app, out, print_findings
 from migrator.inventory import load_inventory
 from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence, write_evidence
-from migrator.logs.scanner import scan_logs
+from migrator.logs.scan import scan_logs
 from migrator.plan.relay import plan_relay
 
 EVIDENCE_FILE = "relay-evidence.json"
