@@ -102,7 +102,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
         *onward.findings,
         *check_onward_relay(inventory, relay, onward, relay_checks),
         *identity_findings,
-        *plan_findings(inventory),
+        *plan_findings(inventory, identity),
     ]
     if evidence is not None:
         findings += evidence_findings(inventory, evidence, relay.ranges_by_source())
@@ -127,7 +127,7 @@ def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> Mi
     """The ordered, scheduled plan of an analysed inventory."""
     inv = analysis.inventory
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return build_plan(inv, extra, start, analysis.onward_relay)
+    return build_plan(inv, extra, start, analysis.onward_relay, analysis.identity)
 
 
 def plan_folder(
