@@ -27,6 +27,7 @@ from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_steps
+from migrator.plan.remote_mailbox import remote_mailbox_findings
 from migrator.plan.steps import MigrationPlan, Phase, Step
 
 SERVERS_READY = step_id(Phase.SERVERS, "readiness")
@@ -117,6 +118,7 @@ def plan_findings(inv: Inventory, identity: IdentityMatch | None = None) -> list
     """Findings about the plan itself (MX: unverified domains, hosts the tenant did not report,
     recipients not in the cloud; certificates; a 2016 landing)."""
     out = mx_findings(inv, batch_of(identity))
+    out += remote_mailbox_findings(identity)
     out += check_certificates(inv, estate(inv).hop_mailbox)
     if inv.policy.final_version is ExchangeVersion.EX2016:
         out.append(
@@ -194,6 +196,9 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
                 add(s.id, step_id(Phase.PREPARE, "relay-logging", server_old))
             if alias and s.target.lower() == alias:
                 add(s.id, step_id(Phase.SERVERS, "smtp-alias"), SERVERS_READY)
+        if s.id.startswith("identity.remote-mailbox."):
+            # Runs in the Exchange Management Shell of a 2016 server.
+            add(s.id, SERVERS_READY)
         if s.phase is Phase.MX and s.id.startswith("mx.spf."):
             add(s.id, step_id(Phase.HYBRID, "hcw-rerun"))
         if s.phase not in (Phase.DECOMMISSION, Phase.ONWARD):

@@ -153,8 +153,15 @@ try {
             $expected = [System.Convert]::ToBase64String(([guid]$row.SourceAnchorGuid).ToByteArray())
             $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
             if ($cloud.OnPremisesSyncEnabled -ne $true) {
-                Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
-                $notSynced++
+                # A failed match creates a second cloud user with the sourceAnchor (licensing it would
+                # create a second mailbox): the synced object must be the planned one, same object id.
+                $other = @(Get-MgUser -Filter ("onPremisesImmutableId eq '" + $expected + "'") -Property $properties -ErrorAction Stop | Where-Object { $_.Id -ne $row.CloudUserId })
+                if ($other.Count -gt 0) {
+                    Write-Warning ($row.CloudUserPrincipalName + ': the on-premises user synced as another cloud object (' + $other[0].Id + ', ' + $other[0].UserPrincipalName + ') instead of ' + $row.CloudUserId + ': the match failed; do not license the new object, delete it and match again')
+                } else {
+                    Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
+                    $notSynced++
+                }
                 $failed++
             } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
                 Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')
@@ -214,8 +221,15 @@ try {
             $expected = [System.Convert]::ToBase64String(([guid]$row.SourceAnchorGuid).ToByteArray())
             $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
             if ($cloud.OnPremisesSyncEnabled -ne $true) {
-                Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
-                $notSynced++
+                # A failed match creates a second cloud user with the sourceAnchor (licensing it would
+                # create a second mailbox): the synced object must be the planned one, same object id.
+                $other = @(Get-MgUser -Filter ("onPremisesImmutableId eq '" + $expected + "'") -Property $properties -ErrorAction Stop | Where-Object { $_.Id -ne $row.CloudUserId })
+                if ($other.Count -gt 0) {
+                    Write-Warning ($row.CloudUserPrincipalName + ': the on-premises user synced as another cloud object (' + $other[0].Id + ', ' + $other[0].UserPrincipalName + ') instead of ' + $row.CloudUserId + ': the match failed; do not license the new object, delete it and match again')
+                } else {
+                    Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
+                    $notSynced++
+                }
                 $failed++
             } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
                 Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')
