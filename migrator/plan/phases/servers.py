@@ -57,11 +57,20 @@ def _certificate(inv: Inventory, server: Server, hybrid: bool) -> Step:
             "third-party CA first; the step then checks it and enables it for IIS and SMTP."
         )
     elif need.import_from:
+        legacy = {s.name.lower() for s in inv.legacy_servers}
+        via_2010 = (
+            f" {need.import_from} is an Exchange 2010 server: if the 2016 shell cannot export "
+            "from it, export the certificate in EMS 2010 (Export-ExchangeCertificate "
+            "-BinaryEncoded) and import it here with Import-ExchangeCertificate -FileData."
+            if need.import_from.lower() in legacy
+            else ""
+        )
         doing = (
             f"It has no usable certificate: the step exports {need.thumbprint} with its private key "
             f"(which must be exportable) from {need.import_from} (Export-ExchangeCertificate, asks "
             "for a password to protect it in transit), imports "
             f"it on {server.name} (Import-ExchangeCertificate) and enables it for IIS and SMTP."
+            + via_2010
         )
     elif need.enable:
         doing = (
