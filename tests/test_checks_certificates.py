@@ -16,11 +16,19 @@ from migrator.inventory import load_inventory
 from migrator.model import Certificate, Inventory, Severity
 from migrator.pipeline import check_path
 from migrator.plan.phases import plan_inventory
-from migrator.render.runbooks import RunbookContext, render_runbook
+from migrator.render.runbooks import RunbookContext, helper, render_runbook
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 NAMES = "mail.contoso.com;autodiscover.contoso.com;smtp.contoso.com"
 CA = "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1, O=DigiCert Inc, C=US"
+
+
+def helper_function(name: str) -> str:
+    """The text of one function of the runbook helper file."""
+    text = helper().data.decode("utf-8-sig")
+    start = text.index(f"function {name} {{")
+    end = text.find("\nfunction ", start + 1)
+    return text[start : end if end > 0 else len(text)]
 
 
 def cert(server: str, thumb: str, services: str, **kw: object) -> Certificate:
@@ -96,13 +104,19 @@ def test_the_step_imports_and_enables_inside_the_shouldprocess_gate_and_reads_ba
     context = RunbookContext("c", "d", "dc")
     imported = render_runbook("t", [plan.step("servers.certificate.EX16-02")], context, "t")
     assert check_script(imported, ps2=False) == []
-    assert "Export-ExchangeCertificate -Server $certSource -Thumbprint $certThumbprint" in imported
-    assert "Import-ExchangeCertificate -Server $certServer" in imported
-    assert "-Services 'IIS, SMTP' -Force" in imported
-    assert "Verification failed on" in imported
+    assert "Server = 'EX16-02'; Thumbprint = 'A'; From = 'EX16-01'" in imported
+    assert imported.index("Import-ServerCertificate @step") < imported.index(
+        "Set-ServerCertificate @step -DomainController $DomainController"
+    )
     enabled = render_runbook("t", [plan.step("servers.certificate.EX16-01")], context, "t")
     assert check_script(enabled, ps2=False) == []
-    assert "Import-ExchangeCertificate" not in enabled and "-Force" in enabled
+    assert "Import-ServerCertificate" not in enabled and "Enable = $true" in enabled
+    imports = helper_function("Import-ServerCertificate")
+    assert "Export-ExchangeCertificate -Server $From -Thumbprint $Thumbprint" in imports
+    assert "Import-ExchangeCertificate -Server $Server" in imports
+    body = helper_function("Set-ServerCertificate")
+    gate = body.index("ShouldProcess($Server, 'Enable-ExchangeCertificate")
+    assert gate < body.index("-Services 'IIS, SMTP' -Force") < body.index("Verification failed on")
 
 
 def test_contoso_checks_clean_and_plans_the_import_for_ex16_02() -> None:

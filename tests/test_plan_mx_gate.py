@@ -15,11 +15,19 @@ from migrator.model import CloudUser, MailRecipient, OnPremUser, Severity
 from migrator.pipeline import analyse, build_migration_plan
 from migrator.plan.phases import phase_steps, plan_findings, plan_inventory
 from migrator.plan.steps import MigrationPlan
-from migrator.render.runbooks import RunbookContext, render_runbook
+from migrator.render.runbooks import RunbookContext, helper, render_runbook
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTOSO = ROOT / "inventories" / "contoso"
 SCOPE = "OU=Synced,DC=contoso,DC=com"
+
+
+def helper_function(name: str) -> str:
+    """The text of one function of the runbook helper file."""
+    text = helper().data.decode("utf-8-sig")
+    start = text.index(f"function {name} {{")
+    end = text.find("\nfunction ", start + 1)
+    return text[start : end if end > 0 else len(text)]
 
 
 def _recipient(address: str, rtd: str, dn: str) -> MailRecipient:
@@ -159,8 +167,12 @@ def test_internal_relay_runbook_passes_the_powershell_checks() -> None:
     step = plan.step("mx.internal-relay.contoso.com")
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert check_script(text, ps2=False) == []
-    assert "Set-AcceptedDomain -Identity" in text and "-DomainType InternalRelay" in text
-    assert "Get-OutboundConnector" in text  # the hybrid connector must cover the domain first
+    assert "$step = @{ Domain = 'contoso.com' }" in text and "Set-CloudDomainRelay @step" in text
+    body = helper_function("Set-CloudDomainRelay")
+    assert "-DomainType InternalRelay -ErrorAction Stop" in body
+    # the hybrid connector must cover the domain first, and the change is read back
+    assert body.index("Get-OutboundConnector") < body.index("Set-AcceptedDomain")
+    assert "Verification failed" in body
 
 
 @pytest.fixture(scope="module")

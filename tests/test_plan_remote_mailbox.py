@@ -16,10 +16,20 @@ from migrator.plan.identity import MatchOutcome, match_identities
 from migrator.plan.phases import plan_findings, plan_inventory
 from migrator.plan.steps import RunsIn
 from migrator.render.remote_mailboxes import remote_mailbox_csv_text
-from migrator.render.runbooks import RunbookContext, render_runbook
+from migrator.render.runbooks import RunbookContext, helper, render_runbook
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 SCOPE = "OU=Synced,DC=contoso,DC=com"
+
+
+def helper_function(name: str) -> str:
+    """The text of one function of the runbook helper file."""
+    text = helper().data.decode("utf-8-sig")
+    start = text.index(f"function {name} {{")
+    end = text.find("\nfunction ", start + 1)
+    return text[start : end if end > 0 else len(text)]
+
+
 LEGACY_DN = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=ab12-reception"
 
 
@@ -64,13 +74,14 @@ def test_the_remote_mailbox_step_runs_in_ems_before_the_user_enters_sync_scope()
     assert "servers.readiness" in step.prerequisites  # a 2016 server's shell
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert check_script(text, ps2=False) == []
-    assert "Enable-RemoteMailbox @rmEnable -ErrorAction Stop" in text
+    assert "Enable-BatchRemoteMailbox @step -Folder $RunbookFolder" in text
+    body = helper_function("Enable-BatchRemoteMailbox")
+    assert "Enable-RemoteMailbox @enable -ErrorAction Stop" in body
     assert (
-        "-EmailAddressPolicyEnabled $false -EmailAddresses @{ Add = [string[]]$rmAddresses }"
-        in text
+        "-EmailAddressPolicyEnabled $false -EmailAddresses @{ Add = [string[]]$addresses }" in body
     )
-    assert "-ExchangeGuid $row.ExchangeGuid" in text and "-ArchiveGuid $row.ArchiveGuid" in text
-    assert "Get-RemoteMailbox -Identity $rmId" in text  # read back
+    assert "-ExchangeGuid $row.ExchangeGuid" in body and "-ArchiveGuid $row.ArchiveGuid" in body
+    assert "Get-RemoteMailbox -Identity $id" in body  # read back
 
 
 def test_the_csv_holds_the_cloud_values_and_the_x500() -> None:
@@ -125,8 +136,9 @@ def test_contoso_batch_001_gives_its_eight_cloud_mailboxes_a_remote_mailbox() ->
     verify = render_runbook(
         "t", [plan.step("identity.verify.batch-001")], RunbookContext("c", "d", "dc"), "t"
     )
-    assert "onPremisesImmutableId eq '" in verify  # the cloud object id did not change
     assert check_script(verify, ps2=False) == []
+    # the cloud object id did not change: another object with the sourceAnchor is a failure
+    assert "onPremisesImmutableId eq '" in helper_function("Assert-BatchSynced")
     cloud = {c.user_principal_name: c for c in inv.cloud_users}
     assert cloud["david.jones@contoso.com"].legacy_exchange_dn.startswith("/o=ExchangeLabs/")
     assert cloud["david.jones@contoso.com"].mailbox_type == "UserMailbox"
