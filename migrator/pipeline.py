@@ -35,6 +35,7 @@ from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
+from migrator.render.mx_recipients import write_recipient_csvs
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
 from migrator.render.remote_mailboxes import write_remote_mailbox_csvs
@@ -218,6 +219,7 @@ def _render_all(
     )
     write_identity_batches(analysis.identity, out)
     write_remote_mailbox_csvs(analysis.identity, inv.tenant or Tenant(), out)
+    write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     write_plan_json(plan, out / "plan.json")
     write_text(out / "inventory.json", inventory_json(inv))

@@ -15,6 +15,7 @@ from migrator.model import CloudUser, MailRecipient, OnPremUser, Severity
 from migrator.pipeline import analyse, build_migration_plan
 from migrator.plan.phases import phase_steps, plan_findings, plan_inventory
 from migrator.plan.steps import MigrationPlan
+from migrator.render.mx_recipients import recipients_csv_text, write_recipient_csvs
 from migrator.render.runbooks import RunbookContext, helper, render_runbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,3 +231,39 @@ def test_recipients_load_from_clixml(tmp_path: Path) -> None:
     inv = load_inventory(tmp_path)
     assert inv.mail_recipients is not None
     assert [r.recipient_type_details for r in inv.mail_recipients] == ["DynamicDistributionGroup"]
+
+
+def test_a_domain_left_authoritative_checks_its_addresses_in_the_cloud_before_mx() -> None:
+    inv = _inv(
+        (
+            _recipient("anna@contoso.com", "UserMailbox", "CN=Anna,OU=Users,DC=contoso,DC=com"),
+            _recipient("bob@fabrikam.com", "UserMailbox", f"CN=Bob,{SCOPE}"),
+            _recipient("team@fabrikam.com", "MailUniversalDistributionGroup", f"CN=Team,{SCOPE}"),
+        )
+    )
+    plan = plan_inventory(inv)  # type: ignore[arg-type]
+    check = plan.step("mx.recipients-in-cloud.fabrikam.com")
+    assert check.id in plan.step("mx.change.fabrikam.com").prerequisites
+    assert check.action is not None
+    assert check.action.params["rows"] == 2
+    assert check.action.params["csv"] == "..\\..\\mx\\fabrikam.com-recipients.csv"
+    text = render_runbook("t", [check], RunbookContext("c", "d", "dc"), "t")
+    assert check_script(text, ps2=False) == []
+    assert "Assert-CloudRecipient @step -Folder $RunbookFolder" in text
+    assert "Get-Recipient -ResultSize Unlimited" in helper_function("Assert-CloudRecipient")
+    # contoso.com goes InternalRelay instead: no address check for it
+    assert "mx.recipients-in-cloud.contoso.com" not in {s.id for s in plan.steps}
+    assert recipients_csv_text(("bob@fabrikam.com", "team@fabrikam.com")) == (
+        '"Address"\n"bob@fabrikam.com"\n"team@fabrikam.com"\n'
+    )
+
+
+def test_the_recipient_csv_is_written_beside_the_runbooks(tmp_path: Path) -> None:
+    inv = _inv((_recipient("bob@fabrikam.com", "UserMailbox", f"CN=Bob,{SCOPE}"),))
+    (path,) = [
+        p
+        for p in write_recipient_csvs(inv, None, tmp_path)  # type: ignore[arg-type]
+        if p.name.startswith("fabrikam")
+    ]
+    assert path == tmp_path / "mx" / "fabrikam.com-recipients.csv"
+    assert path.read_bytes() == b'\xef\xbb\xbf"Address"\r\n"bob@fabrikam.com"\r\n'

@@ -696,6 +696,27 @@ function Set-CloudDomainRelay {
     }
 }
 
+function Assert-CloudRecipient {
+    # mx.recipients-in-cloud (Exchange Online PowerShell, reads only): every address of the CSV (path relative to the
+    # runbook) belongs to an Exchange Online recipient, so Directory-Based Edge Blocking accepts it once MX moves.
+    [CmdletBinding()]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$Domain)
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $known = @{}
+    foreach ($recipient in @(Get-Recipient -ResultSize Unlimited -ErrorAction Stop)) {
+        foreach ($address in @($recipient.EmailAddresses)) {
+            $text = [string]$address
+            if ($text -match '^smtp:') { $known[$text.Substring(5).ToLowerInvariant()] = $true }
+        }
+    }
+    $missing = @($all | Where-Object { -not $known.ContainsKey(([string]$_.Address).ToLowerInvariant()) } | ForEach-Object { [string]$_.Address })
+    if ($missing.Count -gt 0) {
+        $shown = @($missing | Select-Object -First 20)
+        throw ('Not in Exchange Online: ' + $missing.Count + ' address(es) of ' + $Domain + ', e.g. ' + ($shown -join ', ') + ': Directory-Based Edge Blocking would reject their mail after the MX change. Fix their sync (Entra Connect sync errors) or set the domain InternalRelay (plan again), then run this step again')
+    }
+    Write-Host ('    verified: all ' + $all.Count + ' address(es) of ' + $Domain + ' are in Exchange Online')
+}
+
 function Assert-MxHost {
     # mx.mx-host (reads only, Microsoft Graph PowerShell): the MX host Exchange Online wants for one domain (never computed).
     [CmdletBinding()]

@@ -267,6 +267,51 @@ def _internal_relay(domain: str, gate: DomainGate) -> Step:
     )
 
 
+def recipients_csv_path(domain: str) -> str:
+    """Where the addresses the cloud directory must hold before the MX change are written."""
+    return f"mx/{domain}-recipients.csv"
+
+
+def _recipients_in_cloud(domain: str, gate: DomainGate) -> Step:
+    csv = recipients_csv_path(domain)
+    rb = runbook(P, "exchange-online")
+    up = rb.count("/")
+    return Step(
+        id=step_id(P, "recipients-in-cloud", domain),
+        phase=P,
+        title=f"check that every on-premises recipient of {domain} is in the cloud directory",
+        target=domain,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EXCHANGE_ONLINE,
+        duration_minutes=15,
+        maintenance_window=False,
+        reversible=False,
+        instructions=(
+            f"{domain} stays Authoritative in Exchange Online: Directory-Based Edge Blocking will "
+            "reject any of its addresses that is not in the cloud directory. Every on-premises "
+            f"recipient of the domain is in sync scope or in an identity batch; the step reads "
+            f"Exchange Online's recipients and requires each of the {len(gate.addresses)} "
+            f"address(es) in {csv}. A missing one is not synced (check Entra Connect's sync "
+            f"errors) or needs mx.internal-relay: plan again after fixing."
+        ),
+        verification=f"every address of {csv} is an address of an Exchange Online recipient",
+        action=Action(
+            "mx.recipients-in-cloud",
+            {
+                "domain": domain,
+                "csv": "\\".join([".."] * up + csv.split("/")),
+                "csv_name": csv,
+                "rows": len(gate.addresses),
+            },
+        ),
+        prerequisites=(
+            READINESS,
+            *(f"identity.verify.{b}" for b in gate.batches),
+        ),
+        runbook=rb,
+    )
+
+
 def _exo_domain(
     inv: Inventory, domain: str, zone: DnsZone | None, gate: DomainGate | None = None
 ) -> list[Step]:
@@ -360,7 +405,7 @@ def _exo_domain(
                 *(
                     (step_id(P, "internal-relay", domain),)
                     if gate is None or gate.needs_internal_relay
-                    else ()
+                    else ((step_id(P, "recipients-in-cloud", domain),) if gate.addresses else ())
                 ),
                 # Recipients of the domain the identity batches bring into the cloud directory.
                 *(f"identity.verify.{b}" for b in (gate.batches if gate else ())),
@@ -370,6 +415,8 @@ def _exo_domain(
     ]
     if gate is None or gate.needs_internal_relay:
         steps.insert(0, _internal_relay(domain, gate or DomainGate(domain, known=False)))
+    elif gate.addresses:
+        steps.insert(0, _recipients_in_cloud(domain, gate))
     expected = [tenant_host.lower()] if tenant_host else []
     stale = [h for h in old_hosts if h not in expected]
     verify_action = (

@@ -58,6 +58,8 @@ class DomainGate:
     """Recipients Exchange Online would reject, sorted by address."""
     batches: tuple[str, ...] = ()
     """Identity batches (``batch-001``) that bring recipients of the domain into the cloud."""
+    addresses: tuple[str, ...] = ()
+    """Every address in the domain of the recipients that should be in the cloud directory, sorted."""
 
     @property
     def needs_internal_relay(self) -> bool:
@@ -118,6 +120,7 @@ def domain_gates(
     }
     blockers: dict[str, list[Blocker]] = {d: [] for d in wanted}
     batches: dict[str, set[str]] = {d: set() for d in wanted}
+    expected: dict[str, set[str]] = {d: set() for d in wanted}
     for r in inv.mail_recipients:
         if r.recipient_type_details.strip().lower() in _NOT_ADDRESSED:
             continue
@@ -138,6 +141,8 @@ def domain_gates(
                 batches[d].add(batch)
             if not covered:
                 blockers[d].append(_blocker(r, ou))
+            else:
+                expected[d].update(a for a in addresses if a.endswith("@" + d))
     return {
         d: DomainGate(
             d,
@@ -149,6 +154,7 @@ def domain_gates(
                 )
             ),
             batches=tuple(sorted(batches[d])),
+            addresses=tuple(sorted(expected[d])),
         )
         for d in sorted(wanted)
     }
