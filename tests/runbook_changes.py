@@ -15,17 +15,26 @@ old and the new scripts have the same branches), ``foreach`` over a literal
 list is unrolled, a value that only exists at run time reads ``<runtime>``, a
 runbook parameter reads ``$Name``. A change that needs a value the step does
 not give (an optional parameter left out, e.g. no ``MaxMessageSize``) cannot
-run and is left out, as the old template left it out.
+run and is left out, as the old template left it out; so is an item of a
+literal list (a table of settings) that carries such a value, which the helper
+skips; an entry set on a splatted table from such a value is not set.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from powershell_check import function_definitions, parse
 from tree_sitter import Node
+
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.render.runbooks import RunbookContext
 
 
 class _Runtime:
@@ -226,6 +235,8 @@ class _Reader:
         if isinstance(items, str):
             values = (items,)
         for item in values or ():
+            if isinstance(item, dict) and _has_absent(item):
+                continue  # a setting the step leaves out: the helper skips it (`continue`)
             frame.env[name] = item
             self.block(body, frame, src)
         frame.env[name] = RUNTIME
@@ -395,6 +406,12 @@ class _Reader:
             if name in self.symbols:
                 return text
             return RUNTIME
+        if kind == "member_access" and node.named_child_count == 2:
+            target = self.eval(node.named_children[0], frame, src)
+            member = _text(node.named_children[1], src).lower()
+            if isinstance(target, dict):
+                return target.get(member, RUNTIME)
+            return ABSENT if target is ABSENT else RUNTIME
         if kind == "parenthesized_expression":
             inner_nodes = node.named_children
             return self.eval(inner_nodes[0], frame, src) if inner_nodes else RUNTIME
@@ -566,3 +583,79 @@ def _steps(root: Node) -> Iterator[Node]:
         if n.type == "function_statement":
             continue
         stack.extend(reversed(n.children))
+
+
+# --------------------------------------------------------------------------- frozen plan steps
+
+FROZEN_STEPS = "steps.json"
+"""Beside the frozen runbooks: the steps they were rendered from (see :func:`steps_document`)."""
+
+
+def steps_document(calls: list[tuple[RunbookContext, list[Step]]]) -> dict[str, Any]:
+    """The steps of each ``write_runbooks`` call, as JSON data (frozen with the runbooks they gave).
+
+    Freezing the steps with the old output makes the comparison a test of the
+    rendering only: the planner may change later without touching it.
+    """
+    return {
+        "calls": [
+            {
+                "context": dataclasses.asdict(context),
+                "steps": [_step_data(s) for s in steps],
+            }
+            for context, steps in calls
+        ]
+    }
+
+
+def _step_data(step: Step) -> dict[str, Any]:
+    data = {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
+    for key in ("phase", "owner", "runs_in"):
+        data[key] = data[key].value
+    data["prerequisites"] = list(step.prerequisites)
+    if step.action is not None:
+        data["action"] = {"kind": step.action.kind, "params": dict(step.action.params)}
+    return data
+
+
+def steps_from_document(doc: dict[str, Any]) -> list[tuple[RunbookContext, list[Step]]]:
+    """The ``write_runbooks`` calls a frozen document describes."""
+    out = []
+    for call in doc["calls"]:
+        steps = []
+        for data in call["steps"]:
+            fields = dict(data)
+            fields["phase"] = Phase(fields["phase"])
+            fields["owner"] = Owner(fields["owner"])
+            fields["runs_in"] = RunsIn(fields["runs_in"])
+            fields["prerequisites"] = tuple(fields["prerequisites"])
+            action = fields["action"]
+            fields["action"] = None if action is None else Action(action["kind"], action["params"])
+            steps.append(Step(**fields))
+        out.append((RunbookContext(**call["context"]), steps))
+    return out
+
+
+def contoso_write_calls(root: Path) -> list[tuple[RunbookContext, list[Step]]]:
+    """The ``write_runbooks`` calls ``migrator plan inventories/contoso`` makes (as pipeline.py does)."""
+    from migrator.pipeline import build_migration_plan, check_path
+    from migrator.plan.relay_steps import relay_rollback_steps
+
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        analysis = check_path(Path("inventories/contoso"))
+    finally:
+        os.chdir(here)
+    plan = build_migration_plan(analysis)
+    inv = analysis.inventory
+    context = RunbookContext(
+        inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
+    )
+    calls = [
+        (context, list(plan.steps)),
+        (context, relay_rollback_steps(inv, analysis.relay)),
+    ]
+    if analysis.onward_relay is not None:
+        calls.append((context, relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)))
+    return calls
