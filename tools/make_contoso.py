@@ -1918,7 +1918,7 @@ OTHER_RECIPIENTS = [
         "Sales Enquiries",
         "PublicFolder",
         "PublicFolder",
-        ["SMTP:sales@contoso.com", "smtp:sales@fabrikam.com"],
+        ["SMTP:sales@contoso.com"],
         "CN=Sales Enquiries,CN=Microsoft Exchange System Objects," + AD_DOMAIN,
     ),
 ]

@@ -8,7 +8,7 @@
     Steps, in run order:
       mx.check-exo-connectors  check the Exchange Online connectors before changing MX
       mx.internal-relay.contoso.com  set contoso.com to InternalRelay in Exchange Online before its MX moves
-      mx.internal-relay.fabrikam.com  set fabrikam.com to InternalRelay in Exchange Online before its MX moves
+      mx.recipients-in-cloud.fabrikam.com  check that every on-premises recipient of fabrikam.com is in the cloud directory
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -65,18 +65,16 @@ try {
         Set-CloudDomainRelay @step
     }
     # endregion
-    # region STEP mx.internal-relay.fabrikam.com
-    # set fabrikam.com to InternalRelay in Exchange Online before its MX moves
+    # region STEP mx.recipients-in-cloud.fabrikam.com
+    # check that every on-premises recipient of fabrikam.com is in the cloud directory
     # Target: fabrikam.com; owner: Exchange admin; runs in: Exchange Online PowerShell
-    # Prerequisites: mx.readiness, mx.check-exo-connectors
-    # Verification: Get-AcceptedDomain fabrikam.com in Exchange Online shows DomainType InternalRelay
-    # Rollback: Set-AcceptedDomain -Identity fabrikam.com -DomainType Authoritative (Exchange Online)
-    if (Test-RunStep -Id 'mx.internal-relay.fabrikam.com' -Title 'set fabrikam.com to InternalRelay in Exchange Online before its MX moves') {
-        Write-Host '    While a domain is Authoritative in Exchange Online, Directory-Based Edge Blocking rejects mail to every address that is not in the cloud directory (550 5.4.1). These on-premises recipients of fabrikam.com are not in the cloud directory (1):'
-        Write-Host '    ''sales@contoso.com'' (PublicFolder): mail-enabled public folders are synchronised only with Entra Connect''s ''Exchange Mail Public Folders'' option; turn that option on (then Directory-Based Edge Blocking knows its addresses) or keep the domain InternalRelay in Exchange Online'
-        Write-Host '    The step checks that an enabled on-premises outbound connector covers the domain (the hybrid one: unknown recipients go on-premises through it instead of looping through MX), sets the domain to InternalRelay and reads it back. Set it back to Authoritative only when every recipient above exists in Exchange Online.'
-        $step = @{ Domain = 'fabrikam.com' }
-        Set-CloudDomainRelay @step
+    # Prerequisites: mx.readiness
+    # Verification: every address of mx/fabrikam.com-recipients.csv is an address of an Exchange Online recipient
+    # Rollback: none: not reversible
+    if (Test-RunStep -Id 'mx.recipients-in-cloud.fabrikam.com' -Title 'check that every on-premises recipient of fabrikam.com is in the cloud directory') {
+        Write-Host '    fabrikam.com stays Authoritative in Exchange Online: Directory-Based Edge Blocking will reject any of its addresses that is not in the cloud directory. Every on-premises recipient of the domain is in sync scope or in an identity batch; the step reads Exchange Online''s recipients and requires each of the 1 address(es) in mx/fabrikam.com-recipients.csv. A missing one is not synced (check Entra Connect''s sync errors) or needs mx.internal-relay: plan again after fixing.'
+        $step = @{ Csv = '..\..\mx\fabrikam.com-recipients.csv'; Rows = 1; Domain = 'fabrikam.com' }
+        Assert-CloudRecipient @step -Folder $RunbookFolder
     }
     # endregion
 }
