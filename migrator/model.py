@@ -534,6 +534,12 @@ class CloudUser:
     """Whether an Exchange Online mailbox exists."""
     exchange_guid: str = ""
     """ExchangeGuid of the cloud mailbox."""
+    archive_guid: str = ""
+    """ArchiveGuid of the cloud mailbox, empty where it has no archive."""
+    legacy_exchange_dn: str = ""
+    """LegacyExchangeDN of the cloud mailbox (an on-premises ``X500:`` address keeps replies working)."""
+    mailbox_type: str = ""
+    """RecipientTypeDetails of the cloud mailbox: UserMailbox, SharedMailbox, RoomMailbox, EquipmentMailbox."""
     source: Location | None = field(default=None, compare=False)
     """Where it was read."""
 
@@ -541,6 +547,87 @@ class CloudUser:
     def primary_smtp(self) -> str:
         """Primary SMTP address, lower-cased (the mail attribute where no ``SMTP:`` is set)."""
         return primary_smtp(self.proxy_addresses) or self.mail.lower()
+
+
+class RecipientKind(enum.Enum):
+    """What kind of mail-enabled object an on-premises recipient is (from RecipientTypeDetails)."""
+
+    MAILBOX = "mailbox"
+    """A mailbox of any type on-premises (user, shared, room, equipment, linked)."""
+    REMOTE_MAILBOX = "remote mailbox"
+    """A remote mailbox: an on-premises mail user whose mailbox is in Exchange Online."""
+    MAIL_USER = "mail user"
+    """A mail user (external address)."""
+    GROUP = "group"
+    """A mail-enabled distribution or security group."""
+    DYNAMIC_GROUP = "dynamic distribution group"
+    """A dynamic distribution group: never synchronised by Entra Connect."""
+    CONTACT = "contact"
+    """A mail contact."""
+    PUBLIC_FOLDER = "mail-enabled public folder"
+    """A mail-enabled public folder: synchronised only with Entra Connect's public folder option."""
+    OTHER = "other"
+    """Anything else that receives mail (system and discovery mailboxes are not listed)."""
+
+
+@dataclass(frozen=True)
+class MailRecipient:
+    """An on-premises mail-enabled object as ``Get-Recipient`` shows it."""
+
+    name: str
+    """Name."""
+    recipient_type_details: str
+    """RecipientTypeDetails (``UserMailbox``, ``MailUniversalDistributionGroup``, ``PublicFolder``...)."""
+    primary_smtp_address: str
+    """PrimarySmtpAddress, lower-cased."""
+    email_addresses: tuple[str, ...] = ()
+    """EmailAddresses as stored (``SMTP:``/``smtp:``/``X500:``...)."""
+    distinguished_name: str = ""
+    """DistinguishedName (empty for public folders, which live outside AD's OUs)."""
+    source: Location | None = field(default=None, compare=False)
+    """Where it was read."""
+
+    @property
+    def kind(self) -> RecipientKind:
+        """The recipient's kind, from its RecipientTypeDetails."""
+        return recipient_kind(self.recipient_type_details)
+
+    @property
+    def smtp_addresses(self) -> tuple[str, ...]:
+        """Every SMTP address (primary first), lower-cased."""
+        out = [self.primary_smtp_address] if self.primary_smtp_address else []
+        for a in self.email_addresses:
+            head, sep, rest = a.partition(":")
+            if sep and head.lower() == "smtp" and rest.lower() not in out:
+                out.append(rest.lower())
+        return tuple(out)
+
+
+_RECIPIENT_KINDS = {
+    "usermailbox": RecipientKind.MAILBOX,
+    "sharedmailbox": RecipientKind.MAILBOX,
+    "roommailbox": RecipientKind.MAILBOX,
+    "equipmentmailbox": RecipientKind.MAILBOX,
+    "linkedmailbox": RecipientKind.MAILBOX,
+    "legacymailbox": RecipientKind.MAILBOX,
+    "remoteusermailbox": RecipientKind.REMOTE_MAILBOX,
+    "remotesharedmailbox": RecipientKind.REMOTE_MAILBOX,
+    "remoteroommailbox": RecipientKind.REMOTE_MAILBOX,
+    "remoteequipmentmailbox": RecipientKind.REMOTE_MAILBOX,
+    "mailuser": RecipientKind.MAIL_USER,
+    "mailuniversaldistributiongroup": RecipientKind.GROUP,
+    "mailuniversalsecuritygroup": RecipientKind.GROUP,
+    "mailnonuniversalgroup": RecipientKind.GROUP,
+    "roomlist": RecipientKind.GROUP,
+    "dynamicdistributiongroup": RecipientKind.DYNAMIC_GROUP,
+    "mailcontact": RecipientKind.CONTACT,
+    "publicfolder": RecipientKind.PUBLIC_FOLDER,
+}
+
+
+def recipient_kind(recipient_type_details: str) -> RecipientKind:
+    """The kind of a RecipientTypeDetails name (any case); OTHER where not known."""
+    return _RECIPIENT_KINDS.get(recipient_type_details.strip().lower(), RecipientKind.OTHER)
 
 
 @dataclass(frozen=True)
@@ -641,6 +728,10 @@ class Policy:
     """DNS alias relay clients use (``smtp.contoso.com``)."""
     log_days_wanted: int = 30
     """How many days of protocol log evidence are wanted."""
+    mx_keep_route: tuple[str, ...] = ()
+    """Mail domains (lower-case) whose inbound route the MX phase leaves as it is."""
+    client_namespace: tuple[str, ...] = ()
+    """Client access host names (``mail.contoso.com``, ``autodiscover.contoso.com``) the new servers serve."""
 
 
 # --------------------------------------------------------------------------- inventory
@@ -680,6 +771,8 @@ class Inventory:
     """On-premises AD users."""
     cloud_users: tuple[CloudUser, ...] = ()
     """Cloud users."""
+    mail_recipients: tuple[MailRecipient, ...] | None = None
+    """On-premises mail-enabled objects (Get-Recipient); None where the inventory has no such export."""
     tenant: Tenant | None = None
     """Tenant, where hybrid/cloud is in scope."""
     policy: Policy = Policy()

@@ -25,7 +25,7 @@ from migrator.fileio import atomic_write_bytes, write_text
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.evidence import Evidence, load_evidence
-from migrator.model import Finding, Inventory, Lifecycle, Severity
+from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
@@ -35,8 +35,10 @@ from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
+from migrator.render.mx_recipients import write_recipient_csvs
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
+from migrator.render.remote_mailboxes import write_remote_mailbox_csvs
 from migrator.render.report import ReportData, ServerLine, write_report
 from migrator.render.runbooks import RunbookContext, write_runbooks
 from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
@@ -102,7 +104,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
         *onward.findings,
         *check_onward_relay(inventory, relay, onward, relay_checks),
         *identity_findings,
-        *plan_findings(inventory),
+        *plan_findings(inventory, identity),
     ]
     if evidence is not None:
         findings += evidence_findings(inventory, evidence, relay.ranges_by_source())
@@ -127,7 +129,7 @@ def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> Mi
     """The ordered, scheduled plan of an analysed inventory."""
     inv = analysis.inventory
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return build_plan(inv, extra, start, analysis.onward_relay)
+    return build_plan(inv, extra, start, analysis.onward_relay, analysis.identity)
 
 
 def plan_folder(
@@ -216,6 +218,8 @@ def _render_all(
         out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
     )
     write_identity_batches(analysis.identity, out)
+    write_remote_mailbox_csvs(analysis.identity, inv.tenant or Tenant(), out)
+    write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     write_plan_json(plan, out / "plan.json")
     write_text(out / "inventory.json", inventory_json(inv))

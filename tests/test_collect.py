@@ -46,6 +46,7 @@ MAIN_SINKS = {
     "$transportConfigRows": TableKind.TRANSPORT_CONFIG,
     "$certificateRows": TableKind.CERTIFICATES,
     "$usersPath": TableKind.AD_USERS,
+    "$recipientsPath": TableKind.RECIPIENTS,
 }
 CLOUD_SINKS = {"$usersPath": TableKind.CLOUD_USERS}
 
@@ -119,9 +120,8 @@ def _file_names(text: str) -> dict[str, str]:
         m.group(1): m.group(2)
         for m in re.finditer(r"Save-MigratorCsv -Rows (\$\w+) -FileName '([^']+)'", text)
     }
-    m = re.search(r"\$usersPath = Join-Path \$[\w:]+ '([^']+)'", text)
-    if m:
-        names["$usersPath"] = m.group(1)
+    for m in re.finditer(r"(\$usersPath|\$recipientsPath) = Join-Path \$[\w:]+ '([^']+)'", text):
+        names[m.group(1)] = m.group(2)
     return names
 
 
@@ -171,7 +171,6 @@ def test_commands_outside_cmdlets_json_are_the_expected_ones() -> None:
         "Copy-Item",
         "Get-ChildItem",
         "Get-Item",
-        "Get-OrganizationConfig",
         "Get-WmiObject",
         "Invoke-Command",
         "New-Object",
@@ -298,6 +297,8 @@ def _complete(folder: Path) -> None:
         "  - name: 'EX16-02'\n    site: 'Manchester'\n    version: '2016'\n",
     )
     text += "relay:\n  targets:\n    London: [EX16-01]\n    Manchester: [EX16-02]\n"
+    # partner.northwind.net is not a tenant domain: its MX stays where it is.
+    text += "plan:\n  mx_keep_route: ['partner.northwind.net']\n"
     yaml_path.write_text(text, encoding="utf-8")
 
 
@@ -311,16 +312,20 @@ def test_collected_folder_loads_and_only_asks_for_the_todos() -> None:
     assert len(inv.onprem_users) == 6 and len(inv.cloud_users) == 3
     errors = {f.code for f in analysis.findings if f.severity is Severity.ERROR}
     warnings = {f.code for f in analysis.findings if f.severity is Severity.WARNING}
-    # A fresh collection checks with no errors; the targets the skeleton leaves as TODO
-    # are one warning (issue 2: check without targets warns that none are defined).
-    assert errors == set()
+    # A fresh collection checks with one error, the accepted domain the tenant does not have
+    # (issue 13: no MX steps for it until it is verified or kept on its route by policy); the
+    # targets the skeleton leaves as TODO are one warning (issue 2).
+    assert errors == {"mx.domain-not-verified"}
     assert "inventory.no-targets" in warnings
 
 
 def test_plan_of_a_fresh_collection_is_refused_until_targets_exist(tmp_path: Path) -> None:
     result = plan_folder(COLLECTED, tmp_path / "plan")
     assert result.plan is None
-    assert {f.code for f in result.analysis.errors} == {"plan.no-target-servers"}
+    assert {f.code for f in result.analysis.errors} == {
+        "plan.no-target-servers",
+        "mx.domain-not-verified",
+    }
     assert not (tmp_path / "plan").exists()
 
 

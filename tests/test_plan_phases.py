@@ -101,6 +101,7 @@ def make_inventory(**kw: object) -> Inventory:
         ),
         "tenant": Tenant(
             initial_domain="contoso.onmicrosoft.com",
+            verified_domains=("contoso.com", "fabrikam.com", "contoso.onmicrosoft.com"),
             mx_hosts=(("contoso.com", "contoso-com.mail.protection.outlook.com"),),
         ),
         "policy": Policy(
@@ -342,7 +343,7 @@ def test_generated_runbooks_pass_the_powershell_checks(plan: MigrationPlan) -> N
     assert {
         "prepare.protocol-log-limits",
         "prepare.relay-logging",
-        "servers.certificate-check",
+        "servers.certificate",
         "servers.send-connector-add",
         "hybrid.send-connector-add",
         "hybrid.send-connector-remove-old",

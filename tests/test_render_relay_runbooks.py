@@ -44,6 +44,7 @@ EXPECTED_UNDOCUMENTED = {
     "Get-ChildItem",
     "New-Object",
     "Out-Null",
+    "Read-Host",
     "Sort-Object",
 }
 

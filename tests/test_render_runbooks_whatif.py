@@ -141,7 +141,9 @@ def test_the_comparison_sees_changes_and_their_values(contoso: Path) -> None:
 def test_contoso_runbooks_fit_the_line_budget(contoso: Path) -> None:
     """Issue 16: at most 4,000 lines of runbooks for contoso (its plan as of the issue), preamble at most 15."""
     runbooks = [p for p in contoso.rglob("*.ps1") if p.name != "Migrator.Runbook.ps1"]
-    assert len(runbooks) == 50
+    # 50 at issue 16; issue 13 (frozen with it) drops partner.contoso.net's MX runbook and spf.ps1
+    # and adds 40-identity/ems.ps1 (remote mailboxes)
+    assert len(runbooks) == 49
     total = sum(len(_read(p).splitlines()) for p in runbooks)
     assert total <= 4000, total
     for p in runbooks:

@@ -1304,10 +1304,31 @@ class Cloud:
     roles: list[str] = field(default_factory=list)
     mailbox: uuid.UUID | None = None
     case: str = ""
+    mailbox_type: str = "UserMailbox"
 
     @property
     def id(self) -> uuid.UUID:
         return guid("entra:" + self.key)
+
+    @property
+    def archive(self) -> uuid.UUID | None:
+        """Every third cloud mailbox (by a stable hash of its key) has an archive."""
+        if self.mailbox is None or guid("archive?:" + self.key).int % 3:
+            return None
+        return guid("archive:" + self.key)
+
+    @property
+    def legacy_dn(self) -> str | None:
+        """LegacyExchangeDN as Exchange Online makes it (a hex id and the alias)."""
+        if self.mailbox is None:
+            return None
+        alias = self.upn.partition("@")[0][:13]
+        return (
+            "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn="
+            + guid("legacydn:" + self.key).hex
+            + "-"
+            + alias
+        )
 
 
 def addrs(local: str, domain: str = "contoso.com", extra: Sequence[str] = ()) -> list[str]:
@@ -1826,6 +1847,9 @@ def make_users() -> tuple[list[OnPrem], list[Cloud]]:
         "AdminRoles",
         "HasMailbox",
         "ExchangeGuid",
+        "ArchiveGuid",
+        "LegacyExchangeDN",
+        "MailboxType",
     ]
     rows = [
         {
@@ -1839,11 +1863,111 @@ def make_users() -> tuple[list[OnPrem], list[Cloud]]:
             "AdminRoles": ",".join(c.roles),
             "HasMailbox": c.mailbox is not None,
             "ExchangeGuid": str(c.mailbox) if c.mailbox else None,
+            "ArchiveGuid": str(c.archive) if c.archive else None,
+            "LegacyExchangeDN": c.legacy_dn,
+            "MailboxType": c.mailbox_type if c.mailbox else None,
         }
         for c in cloud
     ]
     export_csv("CloudUsers.csv", cols, rows, type_name=None, encoding="utf8")
     return onprem, cloud
+
+
+# --------------------------------------------------------------------------- recipients
+
+RECIPIENT_TYPES = {
+    USER_MAILBOX: ("UserMailbox", "UserMailbox"),
+    SHARED_MAILBOX: ("UserMailbox", "SharedMailbox"),
+    ROOM_MAILBOX: ("UserMailbox", "RoomMailbox"),
+    REMOTE_USER_MAILBOX: ("MailUser", "RemoteUserMailbox"),
+}
+GROUPS_OU = "OU=Groups,OU=Contoso," + AD_DOMAIN
+
+# Mail-enabled objects that are not users (Get-Recipient lists them too): what each exercises
+# in the MX gate (Directory-Based Edge Blocking) is in README.md.
+OTHER_RECIPIENTS = [
+    (
+        "All Staff London",
+        "MailUniversalDistributionGroup",
+        "MailUniversalDistributionGroup",
+        ["SMTP:allstaff.london@contoso.com"],
+        f"CN=All Staff London,{SYNCED_OU}",
+    ),
+    (
+        "Dublin Office",
+        "MailUniversalDistributionGroup",
+        "MailUniversalDistributionGroup",
+        ["SMTP:dublin.office@contoso.com"],
+        f"CN=Dublin Office,{GROUPS_OU}",
+    ),
+    (
+        "Everyone Dublin",
+        "DynamicDistributionGroup",
+        "DynamicDistributionGroup",
+        ["SMTP:everyone.dublin@contoso.com"],
+        f"CN=Everyone Dublin,{GROUPS_OU}",
+    ),
+    (
+        "Payroll Bureau",
+        "MailContact",
+        "MailContact",
+        ["SMTP:payroll@bureau.example"],
+        f"CN=Payroll Bureau,{GROUPS_OU}",
+    ),
+    (
+        "Sales Enquiries",
+        "PublicFolder",
+        "PublicFolder",
+        ["SMTP:sales@contoso.com"],
+        "CN=Sales Enquiries,CN=Microsoft Exchange System Objects," + AD_DOMAIN,
+    ),
+]
+
+
+def make_recipients(onprem: Sequence[OnPrem]) -> None:
+    """Recipients.csv as the collector writes it (Get-Recipient; Export-Csv -Encoding UTF8)."""
+    rows: list[dict[str, object]] = []
+    for u in onprem:
+        if u.rtd not in RECIPIENT_TYPES:
+            continue  # no Exchange attributes: not a recipient on-premises
+        rtype, details = RECIPIENT_TYPES[u.rtd]
+        primary = next((p[5:] for p in u.proxies if p.startswith("SMTP:")), u.mail or "")
+        rows.append(
+            {
+                "Name": u.name,
+                "RecipientType": rtype,
+                "RecipientTypeDetails": details,
+                "PrimarySmtpAddress": primary,
+                "EmailAddresses": "\n".join(u.proxies),
+                "DistinguishedName": f"CN={u.name},{u.ou}",
+            }
+        )
+    for name, rtype, details, proxies, dn in OTHER_RECIPIENTS:
+        rows.append(
+            {
+                "Name": name,
+                "RecipientType": rtype,
+                "RecipientTypeDetails": details,
+                "PrimarySmtpAddress": proxies[0][5:],
+                "EmailAddresses": "\n".join(proxies),
+                "DistinguishedName": dn,
+            }
+        )
+    rows.sort(key=lambda r: str(r["Name"]).lower())
+    export_csv(
+        "Recipients.csv",
+        [
+            "Name",
+            "RecipientType",
+            "RecipientTypeDetails",
+            "PrimarySmtpAddress",
+            "EmailAddresses",
+            "DistinguishedName",
+        ],
+        rows,
+        type_name=None,
+        encoding="utf8bom",
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -1858,7 +1982,8 @@ def generate() -> dict[str, bytes]:
     make_send_connectors()
     make_transport_config()
     make_certificates()
-    make_users()
+    onprem, _cloud = make_users()
+    make_recipients(onprem)
     return dict(FILES)
 
 

@@ -18,6 +18,7 @@ class TableKind(enum.Enum):
     CERTIFICATES = "certificates"
     AD_USERS = "AD users"
     CLOUD_USERS = "cloud users"
+    RECIPIENTS = "recipients"
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,20 @@ _CLOUD_CSV = (
     "@{Name='HasMailbox';Expression={[bool](Get-EXOMailbox -Identity $_.Id "
     "-ErrorAction SilentlyContinue)}},"
     "@{Name='ExchangeGuid';Expression={(Get-EXOMailbox -Identity $_.Id "
-    "-ErrorAction SilentlyContinue).ExchangeGuid}}"
+    "-ErrorAction SilentlyContinue).ExchangeGuid}},"
+    "@{Name='ArchiveGuid';Expression={(Get-EXOMailbox -Identity $_.Id -Properties ArchiveGuid "
+    "-ErrorAction SilentlyContinue).ArchiveGuid}},"
+    "@{Name='LegacyExchangeDN';Expression={(Get-EXOMailbox -Identity $_.Id -Properties "
+    "LegacyExchangeDN -ErrorAction SilentlyContinue).LegacyExchangeDN}},"
+    "@{Name='MailboxType';Expression={(Get-EXOMailbox -Identity $_.Id "
+    "-ErrorAction SilentlyContinue).RecipientTypeDetails}}"
     " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path CloudUsers.csv"
+)
+_RCPT_CSV = (
+    "Get-Recipient -ResultSize Unlimited | Select-Object Name,RecipientType,"
+    "RecipientTypeDetails,@{Name='PrimarySmtpAddress';Expression={$_.PrimarySmtpAddress.ToString()}},"
+    "@{Name='EmailAddresses';Expression={$_.EmailAddresses -join ';'}},DistinguishedName"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path Recipients.csv"
 )
 
 SPECS: tuple[TableSpec, ...] = (
@@ -208,6 +221,16 @@ SPECS: tuple[TableSpec, ...] = (
         ("Id", "UserPrincipalName"),
         _CLOUD_CSV,
         "",
+    ),
+    TableSpec(
+        TableKind.RECIPIENTS,
+        ("Microsoft.Exchange.Data.Directory.Management.ReducedRecipient",),
+        frozenset(
+            {"recipienttype", "recipienttypedetails", "primarysmtpaddress", "emailaddresses"}
+        ),
+        ("RecipientTypeDetails", "PrimarySmtpAddress"),
+        _RCPT_CSV,
+        "Get-Recipient -ResultSize Unlimited | Export-Clixml -Path Recipients.xml",
     ),
 )
 
@@ -306,7 +329,11 @@ _OPTIONAL: dict[TableKind, tuple[str, ...]] = {
         "AdminRoles",
         "HasMailbox",
         "ExchangeGuid",
+        "ArchiveGuid",
+        "LegacyExchangeDN",
+        "MailboxType",
     ),
+    TableKind.RECIPIENTS: ("Name", "RecipientType", "EmailAddresses", "DistinguishedName"),
 }
 
 

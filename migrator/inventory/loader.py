@@ -148,6 +148,16 @@ def load_inventory(path: Path | str) -> Inventory:
         dns_zones=tuple(yml.dns_zones) if yml else (),
         onprem_users=tuple(converted.onprem_users),
         cloud_users=tuple(converted.cloud_users),
+        mail_recipients=(
+            tuple(
+                sorted(
+                    converted.mail_recipients,
+                    key=lambda r: (r.primary_smtp_address, r.distinguished_name.lower(), r.name),
+                )
+            )
+            if converted.recipients_exported
+            else None
+        ),
         tenant=yml.tenant if yml else None,
         policy=yml.policy if yml else Policy(),
         host_names=tuple(yml.hosts) if yml else (),

@@ -32,6 +32,7 @@ from migrator.model import (
     ExchangeVersion,
     Finding,
     Lifecycle,
+    MailRecipient,
     OnPremUser,
     ReceiveConnector,
     SendConnector,
@@ -72,6 +73,10 @@ class Converted:
     """AD users."""
     cloud_users: list[CloudUser] = field(default_factory=list)
     """Cloud users."""
+    mail_recipients: list[MailRecipient] = field(default_factory=list)
+    """On-premises mail-enabled objects (Get-Recipient)."""
+    recipients_exported: bool = False
+    """Whether any Get-Recipient export was read (an empty one included)."""
     transport_config: TransportConfig | None = None
     """Transport limits, where exported."""
     problems: list[Problem] = field(default_factory=list)
@@ -616,6 +621,9 @@ def _cloud_users(table: RawTable, out: Converted) -> None:
         sync = r.boolean("onpremisessyncenabled", False)
         has_mailbox = r.boolean("hasmailbox", False)
         exchange_guid = _guid_or_fail(r, "exchangeguid")
+        archive_guid = _guid_or_fail(r, "archiveguid")
+        if archive_guid == "00000000-0000-0000-0000-000000000000":
+            archive_guid = ""  # Exchange Online shows the empty GUID where there is no archive
         if r.failed:
             continue
         out.cloud_users.append(
@@ -629,6 +637,36 @@ def _cloud_users(table: RawTable, out: Converted) -> None:
                 admin_roles=r.multi("adminroles"),
                 has_mailbox=has_mailbox,
                 exchange_guid=exchange_guid,
+                archive_guid=archive_guid,
+                legacy_exchange_dn=r.text("legacyexchangedn"),
+                mailbox_type=r.text("mailboxtype"),
+                source=rec.where(),
+            )
+        )
+
+
+def _recipients(table: RawTable, out: Converted) -> None:
+    out.recipients_exported = True
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        rtd = r.required("recipienttypedetails")
+        primary = r.text("primarysmtpaddress").lower()
+        if primary.upper().startswith("SMTP:"):
+            primary = primary[5:]
+        if primary and "@" not in primary:
+            r.fail(
+                "primarysmtpaddress", f"'{primary}' is not an SMTP address; expected name@domain"
+            )
+        if r.failed:
+            continue
+        out.mail_recipients.append(
+            MailRecipient(
+                name=r.text("name") or primary,
+                recipient_type_details=rtd,
+                primary_smtp_address=primary,
+                email_addresses=r.multi("emailaddresses"),
+                distinguished_name=r.text("distinguishedname"),
                 source=rec.where(),
             )
         )
@@ -644,6 +682,7 @@ _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.CERTIFICATES: _certificates,
     TableKind.AD_USERS: _onprem_users,
     TableKind.CLOUD_USERS: _cloud_users,
+    TableKind.RECIPIENTS: _recipients,
 }
 
 

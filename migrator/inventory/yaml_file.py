@@ -421,6 +421,14 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
     for key in ("observation_days", "identity_batch_size", "log_days_wanted"):
         if key in plan:
             kwargs[key] = plan[key]
+    if "mx_keep_route" in plan:
+        kwargs["mx_keep_route"] = tuple(
+            sorted({str(d).strip().lower() for d in plan["mx_keep_route"]})
+        )
+    if "namespace" in plan:
+        kwargs["client_namespace"] = tuple(
+            sorted({str(n).strip().lower().rstrip(".") for n in plan["namespace"]})
+        )
     if "method" in relay:
         kwargs["relay_method"] = RelayMethod(relay["method"])
     if "name" in relay:

@@ -517,8 +517,11 @@ def match_identities(
     whose attributes would break their sync (the identity checks say which):
     their users keep their outcome but stay out of the batches until fixed.
     """
+    # Imported here: remote_mailbox builds on this module's types.
+    from migrator.plan.remote_mailbox import prefer_hard_match
+
     with gc_paused():
-        return _match(inventory, held_back)
+        return prefer_hard_match(_match(inventory, held_back), inventory.tenant or Tenant())
 
 
 def _match(

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from migrator.model import Inventory
+from migrator.model import Inventory, Tenant
 from migrator.plan.identity import IdentityBatch, IdentityMatch
+from migrator.plan.remote_mailbox import remote_mailbox_rows
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 SYNC_CYCLE_WAIT_MINUTES = 30
@@ -29,11 +30,17 @@ _FOLDER = f"runbooks/{Phase.IDENTITY.number}-{Phase.IDENTITY.value}"
 AD_RUNBOOK = f"{_FOLDER}/ad.ps1"
 GRAPH_RUNBOOK = f"{_FOLDER}/graph.ps1"
 ADSYNC_RUNBOOK = f"{_FOLDER}/adsync.ps1"
+EMS_RUNBOOK = f"{_FOLDER}/ems.ps1"
 
 
 def batch_csv_path(batch: IdentityBatch) -> str:
     """Where the batch CSV is written, relative to the output folder."""
     return f"identity/{batch.name}.csv"
+
+
+def remote_mailbox_csv_path(batch: IdentityBatch) -> str:
+    """Where the batch's remote-mailbox CSV is written, relative to the output folder."""
+    return f"identity/{batch.name}-remote-mailboxes.csv"
 
 
 def _csv_from_runbook(runbook: str, csv: str) -> str:
@@ -112,6 +119,56 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                 )
             )
             prepare_prereqs.append(f"identity.set-immutable-id.{b}")
+
+        remote = remote_mailbox_rows(batch, inventory.tenant or Tenant())
+        if remote:
+            rm_csv = remote_mailbox_csv_path(batch)
+            typed = sum(1 for row in remote if row.mailbox_type != "Regular")
+            steps.append(
+                Step(
+                    id=f"identity.remote-mailbox.{b}",
+                    phase=Phase.IDENTITY,
+                    title=(
+                        f"Create the on-premises remote mailbox of {len(remote)} cloud mailbox(es) "
+                        f"of {b} before they sync"
+                    ),
+                    target=b,
+                    owner=Owner.EXCHANGE_ADMIN,
+                    runs_in=RunsIn.EMS_NEW,
+                    duration_minutes=5 + len(remote) // 20,
+                    verification=(
+                        "Get-RemoteMailbox reads each one back: primary SMTP address, every cloud "
+                        "address and the X500, email address policy off, ExchangeGuid (and ArchiveGuid)"
+                    ),
+                    rollback=(
+                        "before the batch syncs: Disable-RemoteMailbox on the users listed in "
+                        + rm_csv
+                        + "; after the match keep them (they are the cloud mailboxes' on-premises side)"
+                    ),
+                    instructions=(
+                        "These on-premises users have no Exchange attributes and their cloud users "
+                        "already have an Exchange Online mailbox: on-premises Exchange has no "
+                        "recipient for them, and at the first sync their empty on-premises values "
+                        "would replace the cloud addresses. In the Exchange Management Shell of a "
+                        "2016 server, before the batch syncs, the step runs Enable-RemoteMailbox "
+                        "(cloud primary address, remote routing address"
+                        + (f"; {typed} shared/room/equipment" if typed else "")
+                        + "), adds every cloud address and the X500 of the cloud LegacyExchangeDN "
+                        "with the email address policy off, then Set-RemoteMailbox -ExchangeGuid "
+                        "(and -ArchiveGuid), and reads each back. Reads " + rm_csv + "."
+                    ),
+                    action=Action(
+                        "identity.remote-mailbox",
+                        {
+                            "csv": _csv_from_runbook(EMS_RUNBOOK, rm_csv),
+                            "csv_name": rm_csv,
+                            "rows": len(remote),
+                        },
+                    ),
+                    runbook=EMS_RUNBOOK,
+                )
+            )
+            prepare_prereqs.append(f"identity.remote-mailbox.{b}")
 
         rel_ad = _csv_from_runbook(AD_RUNBOOK, csv)
         steps.append(
@@ -220,8 +277,10 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
 __all__ = [
     "ADSYNC_RUNBOOK",
     "AD_RUNBOOK",
+    "EMS_RUNBOOK",
     "GRAPH_RUNBOOK",
     "SYNC_CYCLE_WAIT_MINUTES",
     "batch_csv_path",
     "identity_steps",
+    "remote_mailbox_csv_path",
 ]

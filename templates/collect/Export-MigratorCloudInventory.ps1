@@ -14,14 +14,17 @@
       OnPremDirectorySynchronization.Read.All  Get-MgDirectoryOnPremiseSynchronization
 
     Optional: when Exchange Online PowerShell is connected first (Connect-ExchangeOnline), the
-    HasMailbox and ExchangeGuid columns are filled from Get-EXOMailbox; otherwise they stay
+    HasMailbox, ExchangeGuid, ArchiveGuid, LegacyExchangeDN and MailboxType columns are filled
+    from Get-EXOMailbox (the plan needs them to give matched cloud mailboxes their on-premises
+    remote mailbox before they sync); otherwise they stay
     empty (migrator then assumes no cloud mailbox) and a warning says so.
 
     It writes into a new folder <OutputDirectory>\MigratorCloudInventory-<yyyyMMdd-HHmmss>:
 
       CloudUsers.csv   every user: Id, UserPrincipalName, Mail, ProxyAddresses (one per line
                        inside the cell), OnPremisesImmutableId, OnPremisesSyncEnabled,
-                       AdminRoles (directory roles, ';'), HasMailbox, ExchangeGuid
+                       AdminRoles (directory roles, ';'), HasMailbox, ExchangeGuid,
+                       ArchiveGuid, LegacyExchangeDN, MailboxType (RecipientTypeDetails)
       tenant.yaml      the 'tenant:' section of inventory.yaml: initial, verified and federated
                        domains, each domain's MX host, the soft/hard match switches
 
@@ -110,9 +113,16 @@ $mailboxes = @{}
 $haveMailboxes = $false
 if (Get-Command -Name 'Get-EXOMailbox' -ErrorAction SilentlyContinue) {
     try {
-        foreach ($mailbox in @(Get-EXOMailbox -ResultSize Unlimited -Properties 'ExchangeGuid', 'ExternalDirectoryObjectId')) {
+        foreach ($mailbox in @(Get-EXOMailbox -ResultSize Unlimited -Properties 'ExchangeGuid', 'ExternalDirectoryObjectId', 'ArchiveGuid', 'LegacyExchangeDN', 'RecipientTypeDetails')) {
             if ($mailbox.ExternalDirectoryObjectId) {
-                $mailboxes[[string]$mailbox.ExternalDirectoryObjectId] = [string]$mailbox.ExchangeGuid
+                $archive = [string]$mailbox.ArchiveGuid
+                if ($archive -eq '00000000-0000-0000-0000-000000000000') { $archive = '' }
+                $mailboxes[[string]$mailbox.ExternalDirectoryObjectId] = New-Object -TypeName PSObject -Property @{
+                    ExchangeGuid = [string]$mailbox.ExchangeGuid
+                    ArchiveGuid = $archive
+                    LegacyExchangeDN = [string]$mailbox.LegacyExchangeDN
+                    MailboxType = [string]$mailbox.RecipientTypeDetails
+                }
             }
         }
         $haveMailboxes = $true
@@ -134,7 +144,10 @@ Get-MgUser -All -PageSize 999 -Property $properties |
     'OnPremisesImmutableId', 'OnPremisesSyncEnabled',
     @{Name = 'AdminRoles'; Expression = { if ($rolesByUser.ContainsKey($_.Id)) { @($rolesByUser[$_.Id] | Sort-Object) -join ';' } else { '' } } },
     @{Name = 'HasMailbox'; Expression = { if ($haveMailboxes) { [string]$mailboxes.ContainsKey($_.Id) } else { '' } } },
-    @{Name = 'ExchangeGuid'; Expression = { if ($mailboxes.ContainsKey($_.Id)) { $mailboxes[$_.Id] } else { '' } } } |
+    @{Name = 'ExchangeGuid'; Expression = { if ($mailboxes.ContainsKey($_.Id)) { $mailboxes[$_.Id].ExchangeGuid } else { '' } } },
+    @{Name = 'ArchiveGuid'; Expression = { if ($mailboxes.ContainsKey($_.Id)) { $mailboxes[$_.Id].ArchiveGuid } else { '' } } },
+    @{Name = 'LegacyExchangeDN'; Expression = { if ($mailboxes.ContainsKey($_.Id)) { $mailboxes[$_.Id].LegacyExchangeDN } else { '' } } },
+    @{Name = 'MailboxType'; Expression = { if ($mailboxes.ContainsKey($_.Id)) { $mailboxes[$_.Id].MailboxType } else { '' } } } |
     Export-Csv -Path $usersPath -NoTypeInformation -Encoding UTF8
 Write-Host '[migrator] wrote CloudUsers.csv'
 

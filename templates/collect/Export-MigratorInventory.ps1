@@ -19,6 +19,9 @@
       TransportConfig.csv              Get-TransportConfig (MaxSendSize, MaxReceiveSize)
       Certificates.csv                 Get-ExchangeCertificate of every server
       ADUsers.csv                      every AD user of the forest (paged LDAP search)
+      Recipients.csv                   Get-Recipient: every mail-enabled object (mailboxes of every type,
+                                       groups, dynamic groups, contacts, mail users, mail-enabled public
+                                       folders), for the MX gate (Directory-Based Edge Blocking)
       inventory.yaml                   skeleton pre-filled with what was found: complete the TODOs
       ProtocolLogs\<server>\*.LOG      with -CollectProtocolLogs: SmtpReceive logs of the last -Days days
       transcript.txt                   the session transcript (warnings included)
@@ -527,6 +530,27 @@ if ($SkipUsers) {
     }
 }
 
+# --------------------------------------------------------------------------- recipients
+
+# Every mail-enabled object: Exchange Online rejects mail to any address of a domain that is
+# Authoritative there and not in the cloud directory (Directory-Based Edge Blocking), so the MX
+# change of a domain waits until each of them is synced or the domain is InternalRelay there.
+Write-MigratorStep -Status 'recipients (Get-Recipient -ResultSize Unlimited)' -Percent 80
+$recipientsPath = Join-Path $script:Folder 'Recipients.csv'
+try {
+    Get-Recipient -ResultSize Unlimited @dc -ErrorAction Stop |
+        Select-Object -Property 'Name',
+        @{Name = 'RecipientType'; Expression = { [string]$_.RecipientType } },
+        @{Name = 'RecipientTypeDetails'; Expression = { [string]$_.RecipientTypeDetails } },
+        @{Name = 'PrimarySmtpAddress'; Expression = { [string]$_.PrimarySmtpAddress } },
+        @{Name = 'EmailAddresses'; Expression = { Join-MigratorValue $_.EmailAddresses "`n" } },
+        'DistinguishedName' |
+        Export-Csv -Path $recipientsPath -NoTypeInformation -Encoding UTF8
+    Write-Host '[migrator] wrote Recipients.csv'
+} catch {
+    Write-MigratorSkip -Part 'recipients' -Reason $_.Exception.Message
+}
+
 # --------------------------------------------------------------------------- inventory.yaml
 
 Write-MigratorStep -Status 'inventory.yaml' -Percent 85
@@ -546,7 +570,7 @@ $yaml += '# Format: docs/inventory.md. Complete the TODO parts, then run: migrat
 $yaml += '#'
 $yaml += '# Every .csv and .xml in this folder is read (not subfolders: clixml\ holds full-fidelity'
 $yaml += '# copies, ProtocolLogs\ goes to "migrator logs scan"). Files this run wrote:'
-foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'ADUsers.csv')) {
+foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'ADUsers.csv', 'Recipients.csv')) {
     if (Test-Path -LiteralPath (Join-Path $script:Folder $file)) {
         $yaml += '#   ' + $file
     }
@@ -561,6 +585,8 @@ $yaml += '#   start: 2027-01-11'
 $yaml += '#   final_version: SE                  # 2016 | 2019 | SE'
 $yaml += '#   mail_flow_target: exchange-online  # exchange-online | on-premises | gateway'
 $yaml += '#   observation_days: 14'
+$yaml += '#   mx_keep_route: [partner.example.net]  # domains whose MX stays as it is (e.g. not in the tenant)'
+$yaml += '#   namespace: [mail.example.com, autodiscover.example.com]  # client names the new servers serve'
 $yaml += '#   maintenance_windows:'
 $yaml += '#     - {day: Saturday, start: "20:00", end: "23:59"}'
 $yaml += ''

@@ -11,10 +11,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
 
+from migrator.checks.certificates import check_certificates
 from migrator.errors import PlanError
 from migrator.model import ExchangeVersion, Finding, Inventory, Severity
 from migrator.plan.graph import make_plan
-from migrator.plan.identity import match_identities
+from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
@@ -26,6 +27,7 @@ from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_steps
+from migrator.plan.remote_mailbox import remote_mailbox_findings
 from migrator.plan.steps import MigrationPlan, Phase, Step
 
 SERVERS_READY = step_id(Phase.SERVERS, "readiness")
@@ -64,11 +66,28 @@ def check_final_after_2010(inv: Inventory, est: Estate, steps: Sequence[Step]) -
         )
 
 
-def phase_steps(inv: Inventory, onward_relay: RelayPlan | None = None) -> list[Step]:
+def batch_of(identity: IdentityMatch | None) -> dict[str, str]:
+    """Lower-cased DistinguishedName of every on-premises user an identity batch syncs -> batch name."""
+    if identity is None:
+        return {}
+    return {
+        r.onprem_dn.lower(): batch.name
+        for batch in identity.batches
+        for r in batch.results
+        if r.onprem_dn
+    }
+
+
+def phase_steps(
+    inv: Inventory,
+    onward_relay: RelayPlan | None = None,
+    identity: IdentityMatch | None = None,
+) -> list[Step]:
     """The steps of the prepare, servers, hybrid, mx, decommission and onward phases (unlinked).
 
     ``onward_relay`` is the onward relay plan (:func:`plan_onward_relay`); it is
-    computed from the inventory where not given.
+    computed from the inventory where not given. ``identity`` is the identity
+    match whose batches the MX gate counts on (None: no user is synced by the plan).
     """
     est = estate(inv)
     check_coexistence(inv, est)
@@ -79,7 +98,7 @@ def phase_steps(inv: Inventory, onward_relay: RelayPlan | None = None) -> list[S
     steps += servers
     if setup is not None:
         steps += hybrid_steps(inv, setup)
-    steps += mx_steps(inv, setup.tls_name if setup else "")
+    steps += mx_steps(inv, setup.tls_name if setup else "", batch_of(identity))
     moved = []
     legacy = {s.name.lower() for s in est.legacy_2010}
     by_target = {s.target.lower() for s in servers if s.id.startswith("servers.send-connector.")}
@@ -95,9 +114,12 @@ def phase_steps(inv: Inventory, onward_relay: RelayPlan | None = None) -> list[S
     return steps
 
 
-def plan_findings(inv: Inventory) -> list[Finding]:
-    """Warnings about the plan itself (MX hosts the tenant did not report, a 2016 landing)."""
-    out = mx_findings(inv)
+def plan_findings(inv: Inventory, identity: IdentityMatch | None = None) -> list[Finding]:
+    """Findings about the plan itself (MX: unverified domains, hosts the tenant did not report,
+    recipients not in the cloud; certificates; a 2016 landing)."""
+    out = mx_findings(inv, batch_of(identity))
+    out += remote_mailbox_findings(identity)
+    out += check_certificates(inv, estate(inv).hop_mailbox)
     if inv.policy.final_version is ExchangeVersion.EX2016:
         out.append(
             Finding(
@@ -174,6 +196,9 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
                 add(s.id, step_id(Phase.PREPARE, "relay-logging", server_old))
             if alias and s.target.lower() == alias:
                 add(s.id, step_id(Phase.SERVERS, "smtp-alias"), SERVERS_READY)
+        if s.id.startswith("identity.remote-mailbox."):
+            # Runs in the Exchange Management Shell of a 2016 server.
+            add(s.id, SERVERS_READY)
         if s.phase is Phase.MX and s.id.startswith("mx.spf."):
             add(s.id, step_id(Phase.HYBRID, "hcw-rerun"))
         if s.phase not in (Phase.DECOMMISSION, Phase.ONWARD):
@@ -204,19 +229,22 @@ def build_plan(
     extra_steps: Sequence[Step] = (),
     start: dt.date | None = None,
     onward_relay: RelayPlan | None = None,
+    identity: IdentityMatch | None = None,
 ) -> MigrationPlan:
     """The whole migration plan: this module's phases plus ``extra_steps`` (relay, identity).
 
     ``start`` overrides the inventory's ``plan.start``; one of them is
     required (the plan never reads the clock). ``onward_relay`` is the onward
-    relay plan (computed from the inventory where not given).
+    relay plan (computed from the inventory where not given). ``identity`` is
+    the identity match the ``extra_steps`` were built from (the MX gate waits
+    for its batches).
     """
     day = start or inventory.policy.start_date
     if day is None:
         raise PlanError(
             "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
         )
-    steps = link_phases(inventory, [*phase_steps(inventory, onward_relay), *extra_steps])
+    steps = link_phases(inventory, [*phase_steps(inventory, onward_relay, identity), *extra_steps])
     check_final_after_2010(inventory, estate(inventory), steps)
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
 
@@ -225,12 +253,14 @@ def plan_inventory(inventory: Inventory, start: dt.date | None = None) -> Migrat
     """The complete plan of an inventory: relay and identity steps from their planners, plus every phase here."""
     relay = plan_relay(inventory)
     extra = relay_steps(inventory, relay)
-    extra += identity_steps(inventory, match_identities(inventory))
-    return build_plan(inventory, extra, start, plan_onward_relay(inventory, relay))
+    identity = match_identities(inventory)
+    extra += identity_steps(inventory, identity)
+    return build_plan(inventory, extra, start, plan_onward_relay(inventory, relay), identity)
 
 
 __all__ = [
     "LOWERED_TTL_SECONDS",
+    "batch_of",
     "build_plan",
     "check_coexistence",
     "check_final_after_2010",

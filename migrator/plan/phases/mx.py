@@ -11,6 +11,7 @@ from migrator.plan.phases._common import (
     runbook,
     step_id,
 )
+from migrator.plan.phases.mx_recipients import DomainGate, domain_gates
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.MX
@@ -41,13 +42,80 @@ def _zones(inv: Inventory) -> dict[str, DnsZone]:
     return {z.domain.lower(): z for z in inv.dns_zones}
 
 
-def mx_findings(inv: Inventory) -> list[Finding]:
-    """Problems the MX plan works around but the user should fix in the inventory."""
+LISTED_BLOCKERS = 200
+"""Blocking recipients a step or finding names one by one; the rest are counted."""
+
+
+def _unverified(inv: Inventory, domain: str) -> bool:
+    """Whether Exchange Online cannot take the domain's mail: the tenant has not verified it."""
+    verified = {d.lower() for d in inv.tenant.verified_domains} if inv.tenant else set()
+    return domain not in verified
+
+
+def mx_domains(inv: Inventory) -> list[str]:
+    """The mail domains whose inbound route the MX phase changes.
+
+    Not those the policy keeps on their current route (``plan.mx_keep_route``),
+    and, when MX moves to Exchange Online, not those the tenant has not verified:
+    Exchange Online accepts no mail for a domain it does not have, so MX steps
+    for it would send the domain's mail nowhere (mx_findings makes that an error).
+    """
+    keep = set(inv.policy.mx_keep_route)
+    exo = inv.policy.mail_flow_target is MailFlowTarget.EXCHANGE_ONLINE
+    return [d for d in mail_domains(inv) if d not in keep and not (exo and _unverified(inv, d))]
+
+
+def mx_gates(inv: Inventory, batch_of: dict[str, str] | None = None) -> dict[str, DomainGate]:
+    """Per domain moving to Exchange Online: the recipients Directory-Based Edge Blocking would reject."""
+    if inv.policy.mail_flow_target is not MailFlowTarget.EXCHANGE_ONLINE:
+        return {}
+    return domain_gates(inv, mx_domains(inv), batch_of)
+
+
+def _listed(gate: DomainGate) -> str:
+    lines = [b.describe() for b in gate.blockers[:LISTED_BLOCKERS]]
+    more = len(gate.blockers) - LISTED_BLOCKERS
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return "\n".join(lines)
+
+
+def mx_findings(inv: Inventory, batch_of: dict[str, str] | None = None) -> list[Finding]:
+    """Problems the MX plan works around (or refuses) that the user should fix in the inventory."""
     out: list[Finding] = []
+    keep = set(inv.policy.mx_keep_route)
+    for domain in mail_domains(inv):
+        if domain in keep:
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "mx.route-kept",
+                    domain,
+                    f"'{domain}' is left on its current inbound route by policy "
+                    "(plan.mx_keep_route): the plan has no mx step for it",
+                )
+            )
     if inv.policy.mail_flow_target is not MailFlowTarget.EXCHANGE_ONLINE:
         return out
     tenant = inv.tenant
     for domain in mail_domains(inv):
+        if domain in keep:
+            continue
+        if _unverified(inv, domain):
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "mx.domain-not-verified",
+                    domain,
+                    f"'{domain}' is not a verified domain of the tenant: exchange online would "
+                    "accept no mail for it after the mx change, so the plan has no mx step for it",
+                    fix=f"verify '{domain}' in the tenant (Microsoft 365 admin center, Domains), add "
+                    "it to the hybrid configuration (rerun the Hybrid Configuration Wizard) and "
+                    "list it under tenant.verified_domains; or leave its mail on its current route "
+                    "with plan.mx_keep_route in inventory.yaml",
+                )
+            )
+            continue
         if tenant is None or not tenant.mx_host(domain):
             out.append(
                 Finding(
@@ -58,6 +126,41 @@ def mx_findings(inv: Inventory) -> list[Finding]:
                     "it at cut-over time (mx.mx-host step) instead of computing it",
                     fix=f"add it under tenant.mx_hosts in inventory.yaml "
                     f"(Get-MgDomainServiceConfigurationRecord -DomainId '{domain}')",
+                )
+            )
+    for domain, gate in mx_gates(inv, batch_of).items():
+        if not gate.known:
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "mx.recipients-unknown",
+                    domain,
+                    "the inventory lists no on-premises recipients (no Get-Recipient export): the "
+                    f"plan cannot tell whether every recipient of '{domain}' is in the cloud, so it "
+                    f"sets '{domain}' to InternalRelay in exchange online before the mx change",
+                    fix="add the Recipients export (migrator collect-script; docs/inventory.md)",
+                )
+            )
+        elif gate.blockers:
+            shown = ", ".join(
+                f"'{b.recipient.primary_smtp_address or b.recipient.name}' "
+                f"({b.recipient.recipient_type_details})"
+                for b in gate.blockers[:10]
+            )
+            more = len(gate.blockers) - 10
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "mx.recipients-not-in-cloud",
+                    domain,
+                    f"{len(gate.blockers)} on-premises recipient(s) of '{domain}' would not be in "
+                    "the cloud directory when mx moves, and directory-based edge blocking would "
+                    f"reject their mail (550 5.4.1): {shown}"
+                    + (f" and {more} more" if more > 0 else "")
+                    + f"; the plan sets '{domain}' to InternalRelay in exchange online before the mx "
+                    f"change (step mx.internal-relay.{domain} lists each one and why)",
+                    fix="bring the listed objects into the cloud directory (each one's workaround is "
+                    "given); set the domain back to Authoritative in exchange online only when none is left",
                 )
             )
     return out
@@ -130,7 +233,88 @@ def _common_steps(inv: Inventory, tls_name: str) -> list[Step]:
     return steps
 
 
-def _exo_domain(inv: Inventory, domain: str, zone: DnsZone | None) -> list[Step]:
+def _internal_relay(domain: str, gate: DomainGate) -> Step:
+    why = (
+        "The inventory lists no on-premises recipients, so the plan cannot show that every "
+        f"recipient of {domain} is in the cloud directory."
+        if not gate.known
+        else f"These on-premises recipients of {domain} are not in the cloud directory "
+        f"({len(gate.blockers)}):\n{_listed(gate)}"
+    )
+    return Step(
+        id=step_id(P, "internal-relay", domain),
+        phase=P,
+        title=f"set {domain} to InternalRelay in Exchange Online before its MX moves",
+        target=domain,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EXCHANGE_ONLINE,
+        duration_minutes=15,
+        maintenance_window=False,
+        instructions=(
+            "While a domain is Authoritative in Exchange Online, Directory-Based Edge Blocking "
+            "rejects mail to every address that is not in the cloud directory (550 5.4.1). "
+            + why
+            + "\nThe step checks that an enabled on-premises outbound connector covers the domain "
+            "(the hybrid one: unknown recipients go on-premises through it instead of looping "
+            "through MX), sets the domain to InternalRelay and reads it back. Set it back to "
+            "Authoritative only when every recipient above exists in Exchange Online."
+        ),
+        verification=f"Get-AcceptedDomain {domain} in Exchange Online shows DomainType InternalRelay",
+        rollback=f"Set-AcceptedDomain -Identity {domain} -DomainType Authoritative (Exchange Online)",
+        action=Action("mx.internal-relay", {"domain": domain}),
+        prerequisites=(READINESS, step_id(P, "check-exo-connectors")),
+        runbook=runbook(P, "exchange-online"),
+    )
+
+
+def recipients_csv_path(domain: str) -> str:
+    """Where the addresses the cloud directory must hold before the MX change are written."""
+    return f"mx/{domain}-recipients.csv"
+
+
+def _recipients_in_cloud(domain: str, gate: DomainGate) -> Step:
+    csv = recipients_csv_path(domain)
+    rb = runbook(P, "exchange-online")
+    up = rb.count("/")
+    return Step(
+        id=step_id(P, "recipients-in-cloud", domain),
+        phase=P,
+        title=f"check that every on-premises recipient of {domain} is in the cloud directory",
+        target=domain,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EXCHANGE_ONLINE,
+        duration_minutes=15,
+        maintenance_window=False,
+        reversible=False,
+        instructions=(
+            f"{domain} stays Authoritative in Exchange Online: Directory-Based Edge Blocking will "
+            "reject any of its addresses that is not in the cloud directory. Every on-premises "
+            f"recipient of the domain is in sync scope or in an identity batch; the step reads "
+            f"Exchange Online's recipients and requires each of the {len(gate.addresses)} "
+            f"address(es) in {csv}. A missing one is not synced (check Entra Connect's sync "
+            f"errors) or needs mx.internal-relay: plan again after fixing."
+        ),
+        verification=f"every address of {csv} is an address of an Exchange Online recipient",
+        action=Action(
+            "mx.recipients-in-cloud",
+            {
+                "domain": domain,
+                "csv": "\\".join([".."] * up + csv.split("/")),
+                "csv_name": csv,
+                "rows": len(gate.addresses),
+            },
+        ),
+        prerequisites=(
+            READINESS,
+            *(f"identity.verify.{b}" for b in gate.batches),
+        ),
+        runbook=rb,
+    )
+
+
+def _exo_domain(
+    inv: Inventory, domain: str, zone: DnsZone | None, gate: DomainGate | None = None
+) -> list[Step]:
     tenant_host = inv.tenant.mx_host(domain) if inv.tenant is not None else ""
     old_hosts = sorted({r.host.lower().rstrip(".") for r in zone.mx}) if zone else []
     old_ttl = max((r.ttl_seconds for r in zone.mx), default=0) if zone else 0
@@ -218,10 +402,21 @@ def _exo_domain(inv: Inventory, domain: str, zone: DnsZone | None) -> list[Step]
                 host_id,
                 step_id(P, "eop-port25"),
                 step_id(P, "check-exo-connectors"),
+                *(
+                    (step_id(P, "internal-relay", domain),)
+                    if gate is None or gate.needs_internal_relay
+                    else ((step_id(P, "recipients-in-cloud", domain),) if gate.addresses else ())
+                ),
+                # Recipients of the domain the identity batches bring into the cloud directory.
+                *(f"identity.verify.{b}" for b in (gate.batches if gate else ())),
             ),
             runbook=rb,
         ),
     ]
+    if gate is None or gate.needs_internal_relay:
+        steps.insert(0, _internal_relay(domain, gate or DomainGate(domain, known=False)))
+    elif gate.addresses:
+        steps.insert(0, _recipients_in_cloud(domain, gate))
     expected = [tenant_host.lower()] if tenant_host else []
     stale = [h for h in old_hosts if h not in expected]
     verify_action = (
@@ -340,18 +535,24 @@ def _onprem_domain(inv: Inventory, domain: str, zone: DnsZone | None) -> list[St
     ]
 
 
-def mx_steps(inv: Inventory, tls_name: str) -> list[Step]:
-    """Every MX step: a go/no-go, then one cut-over per accepted domain that receives mail."""
-    domains = mail_domains(inv)
+def mx_steps(inv: Inventory, tls_name: str, batch_of: dict[str, str] | None = None) -> list[Step]:
+    """Every MX step: a go/no-go, then one cut-over per accepted domain that receives mail.
+
+    ``batch_of`` maps lower-cased DistinguishedNames of the users the identity
+    batches bring into the cloud to their batch (``batch-001``): a domain's MX
+    change waits for those batches.
+    """
+    domains = mx_domains(inv)
     if not domains:
         return []
     zones = _zones(inv)
     steps = _common_steps(inv, tls_name)
     exo = inv.policy.mail_flow_target is MailFlowTarget.EXCHANGE_ONLINE
+    gates = mx_gates(inv, batch_of)
     for domain in domains:
         zone = zones.get(domain)
         if exo:
-            steps.extend(_exo_domain(inv, domain, zone))
+            steps.extend(_exo_domain(inv, domain, zone, gates.get(domain)))
         else:
             steps.extend(_onprem_domain(inv, domain, zone))
     return steps

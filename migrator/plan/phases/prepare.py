@@ -11,6 +11,7 @@ from migrator.plan.phases._common import (
     runbook,
     step_id,
 )
+from migrator.plan.phases.mx import mx_domains
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.PREPARE
@@ -217,8 +218,9 @@ def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:
         steps.append(_log_limits(server, days))
         if relays:
             steps.append(_relay_logging(server, relays))
+    moving = set(mx_domains(inv))  # no TTL work for a domain whose MX the plan leaves alone
     for zone in sorted(inv.dns_zones, key=lambda z: z.domain.lower()):
         ttl = max((r.ttl_seconds for r in zone.mx), default=0)
-        if ttl > 3600:
+        if ttl > 3600 and zone.domain.lower() in moving:
             steps.append(_mx_ttl(inv, zone.domain.lower(), ttl))
     return steps

@@ -3,6 +3,7 @@ send connectors, outbound addresses and Edge subscriptions."""
 
 from __future__ import annotations
 
+from migrator.checks.certificates import certificate_need, transport_names
 from migrator.model import Inventory, SendConnector, Server
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.phases.prepare import SUPPORTED_2016_OS
@@ -16,26 +17,8 @@ def _site(server: Server) -> str:
     return server.site or "no-site"
 
 
-def certificate_names(inv: Inventory) -> list[str]:
-    """Host names the transport certificate must cover: connector FQDNs, hybrid send connector, SMTP alias.
-
-    Taken from the inventory: the FQDNs the 2010 receive connectors announce,
-    the FQDN of Internet/hybrid send connectors (the name Exchange Online and
-    partners check with TLS), and the SMTP alias relay clients use.
-    """
-    names: set[str] = set()
-    legacy = {s.name.lower() for s in inv.legacy_servers}
-    for c in inv.receive_connectors:
-        if c.server.lower() in legacy and c.fqdn and "." in c.fqdn:
-            names.add(c.fqdn.lower())
-    for sc in inv.send_connectors:
-        if (sc.is_hybrid or sc.is_internet) and sc.fqdn and "." in sc.fqdn:
-            names.add(sc.fqdn.lower())
-    if inv.policy.smtp_alias:
-        names.add(inv.policy.smtp_alias.lower())
-    fqdns = {s.fqdn.lower() for s in inv.servers if s.fqdn}
-    # A server's own FQDN is covered by its self-signed certificate; only shared names count.
-    return sorted(names - fqdns)
+certificate_names = transport_names
+"""Host names the transport certificate must cover (see :func:`migrator.checks.certificates.transport_names`)."""
 
 
 def _install(server: Server, est: Estate) -> Step:
@@ -65,8 +48,37 @@ def _install(server: Server, est: Estate) -> Step:
     )
 
 
-def _certificate(server: Server, names: list[str], hybrid: bool) -> Step:
-    listed = ", ".join(names) if names else "(the inventory names none: use the namespace names)"
+def _certificate(inv: Inventory, server: Server, hybrid: bool) -> Step:
+    need = certificate_need(inv, server)
+    listed = ", ".join(need.names) if need.names else "(the inventory names none)"
+    if need.missing:
+        doing = (
+            f"The inventory has no usable certificate for it ({need.missing}): import one from a "
+            "third-party CA first; the step then checks it and enables it for IIS and SMTP."
+        )
+    elif need.import_from:
+        legacy = {s.name.lower() for s in inv.legacy_servers}
+        via_2010 = (
+            f" {need.import_from} is an Exchange 2010 server: if the 2016 shell cannot export "
+            "from it, export the certificate in EMS 2010 (Export-ExchangeCertificate "
+            "-BinaryEncoded) and import it here with Import-ExchangeCertificate -FileData."
+            if need.import_from.lower() in legacy
+            else ""
+        )
+        doing = (
+            f"It has no usable certificate: the step exports {need.thumbprint} with its private key "
+            f"(which must be exportable) from {need.import_from} (Export-ExchangeCertificate, asks "
+            "for a password to protect it in transit), imports "
+            f"it on {server.name} (Import-ExchangeCertificate) and enables it for IIS and SMTP."
+            + via_2010
+        )
+    elif need.enable:
+        doing = (
+            f"Certificate {need.thumbprint} is on it but not enabled for "
+            f"{' and '.join(need.enable)}: the step enables it for IIS and SMTP."
+        )
+    else:
+        doing = f"Certificate {need.thumbprint} is on it and enabled for IIS and SMTP: the step checks it."
     return Step(
         id=step_id(P, "certificate", server.name),
         phase=P,
@@ -76,22 +88,34 @@ def _certificate(server: Server, names: list[str], hybrid: bool) -> Step:
         runs_in=RunsIn.EMS_NEW,
         duration_minutes=45,
         instructions=(
-            "Import the organisation's certificate (Import-ExchangeCertificate) and enable it for "
-            "SMTP and IIS (Enable-ExchangeCertificate). Its CN or a SAN entry must cover: "
-            f"{listed}. "
+            "Every server behind the namespace answers clients with its IIS certificate and "
+            "Exchange Online with its SMTP certificate: it needs a non-self-signed, unexpired "
+            f"certificate covering {listed}, enabled for IIS and SMTP "
+            "(Enable-ExchangeCertificate -Services IIS,SMTP -Force: without -Force it stops to "
+            "ask about replacing the default SMTP certificate). "
+            + doing
             + (
-                "This server carries hybrid mail: the certificate must come from a third-party CA "
-                "(the Hybrid Configuration Wizard refuses private-CA and self-signed ones). "
+                " This server carries hybrid mail: the certificate must come from a third-party CA "
+                "(the Hybrid Configuration Wizard refuses private-CA and self-signed ones)."
                 if hybrid
-                else "A certificate from a third-party CA is needed wherever Exchange Online or partners check TLS. "
+                else ""
             )
-            + "The step then checks the server has such a certificate."
         ),
-        verification="a non-self-signed, unexpired SMTP certificate on the server covers every name (checked by the step)",
-        rollback="enable the previous certificate again for SMTP and IIS",
+        verification=(
+            "the step reads the certificate back: not self-signed, unexpired, covers every name, "
+            "enabled for IIS and SMTP"
+        ),
+        rollback="enable the previous certificate again for IIS and SMTP (Enable-ExchangeCertificate -Force)",
         action=Action(
-            "servers.certificate-check",
-            {"server": server.name, "names": names, "third_party": hybrid},
+            "servers.certificate",
+            {
+                "server": server.name,
+                "names": list(need.names),
+                "thumbprint": need.thumbprint,
+                "import_from": need.import_from,
+                "enable": bool(need.enable),
+                "third_party": hybrid,
+            },
         ),
         prerequisites=(step_id(P, "install", server.name),),
         maintenance_window=True,
@@ -335,13 +359,12 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     """Every step of the servers phase (empty when no 2016 server is planned)."""
     if not est.hop:
         return []
-    names = certificate_names(inv)
     steps: list[Step] = []
     for server in est.hop:
         steps.append(_install(server, est))
         if server.is_edge:
             continue
-        steps.append(_certificate(server, names, server.name.lower() in hybrid_names))
+        steps.append(_certificate(inv, server, server.name.lower() in hybrid_names))
         steps.append(_virtual_directories(server))
     mailbox = list(est.hop_mailbox)
     if mailbox:

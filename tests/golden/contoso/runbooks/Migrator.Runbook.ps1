@@ -1,5 +1,5 @@
 ﻿# Migrator.Runbook.ps1: the functions every runbook of this plan calls (docs/runbooks.md).
-# Version: 1
+# Version: 2
 # Written by migrator next to the runbooks; do not edit: every runbook checks this file's SHA-256
 # before its first step and stops if it differs. Runbooks dot-source it (never Import-Module), so
 # their -WhatIf and -Confirm reach every change made here. PowerShell 2.0 syntax throughout: the
@@ -532,30 +532,75 @@ function Set-SendConnectorSource {
     }
 }
 
-function Assert-SmtpCertificate {
-    # servers.certificate-check (reads only): an unexpired, non-self-signed SMTP certificate whose CN/SAN covers every name.
-    [CmdletBinding()]
-    param([string]$Server, [string[]]$Names, [switch]$ThirdParty, [string]$DomainController)
+function Import-ServerCertificate {
+    # servers.certificate, where the server lacks the organisation's CA certificate: export it with its private key
+    # (which must be exportable) from -From and import it on -Server. Nothing happens when the server has it already.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Thumbprint, [string]$From, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $all = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop)
+    $here = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
+    if ($here.Count -gt 0) {
+        Write-Host ('    ' + $Server + ' has certificate ' + $Thumbprint + ' already')
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($Server, 'Import certificate ' + $Thumbprint + ' exported from ' + $From)) {
+        $password = Read-Host -AsSecureString -Prompt ('Password protecting the exported certificate ' + $Thumbprint + ' in transit')
+        $export = Export-ExchangeCertificate -Server $From -Thumbprint $Thumbprint -BinaryEncoded -Password $password -DomainController $DomainController -ErrorAction Stop
+        Import-ExchangeCertificate -Server $Server -FileData $export.FileData -Password $password -PrivateKeyExportable $true -DomainController $DomainController -ErrorAction Stop | Out-Null
+    }
+}
+
+function Set-ServerCertificate {
+    # servers.certificate: enable the organisation's CA certificate on one server behind the namespace for IIS and
+    # SMTP (-Force: otherwise Exchange stops to ask about replacing the default SMTP certificate), then read it back:
+    # not self-signed, unexpired, enabled for IIS and SMTP, covering every name. Without -Thumbprint (the inventory
+    # has no usable certificate) it only checks the server.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string[]]$Names, [string]$Thumbprint = '', [switch]$Enable, [switch]$ThirdParty,
+        [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $readBack = $true
+    if ($Thumbprint -ne '') {
+        $here = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
+        if ($here.Count -eq 0 -and -not $WhatIfPreference) {
+            throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server + ': import it (the step does where the inventory shows where it is), then run this step again')
+        }
+        if ($Enable) {
+            if ($PSCmdlet.ShouldProcess($Server, 'Enable-ExchangeCertificate ' + $Thumbprint + ' -Services IIS,SMTP -Force')) {
+                Enable-ExchangeCertificate -Server $Server -Thumbprint $Thumbprint -Services 'IIS, SMTP' -Force -DomainController $DomainController -ErrorAction Stop
+            }
+        }
+        $readBack = -not $WhatIfPreference
+        $all = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
+    } else {
+        $all = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop)
+    }
+    if (-not $readBack) {
+        Write-Host ('    -WhatIf: ' + $Server + ' certificate ' + $Thumbprint + ' not read back')
+        return
+    }
     $found = $null
+    $why = @()
     foreach ($item in $all) {
-        if ([bool]$item.IsSelfSigned) { continue }
-        if ([string]$item.Services -notmatch 'SMTP') { continue }
-        if ([datetime]$item.NotAfter -lt (Get-Date)) { continue }
+        $lacks = @()
+        if ([bool]$item.IsSelfSigned) { $lacks += 'is self-signed' }
+        if ([datetime]$item.NotAfter -lt (Get-Date)) { $lacks += ('expired on ' + [string]$item.NotAfter) }
+        foreach ($service in @('IIS', 'SMTP')) {
+            if ([string]$item.Services -notmatch $service) { $lacks += ('is not enabled for ' + $service) }
+        }
         $domains = @($item.CertificateDomains | ForEach-Object { ([string]$_).ToLowerInvariant() })
-        $missing = @()
         foreach ($name in $Names) {
             $low = $name.ToLowerInvariant()
             $wild = '*.' + $low.Substring($low.IndexOf('.') + 1)
-            if (($domains -notcontains $low) -and ($domains -notcontains $wild)) { $missing += $name }
+            if (($domains -notcontains $low) -and ($domains -notcontains $wild)) { $lacks += ('does not cover ' + $name) }
         }
-        if ($missing.Count -eq 0) { $found = $item; break }
+        if ($lacks.Count -eq 0) { $found = $item; break }
+        $why += ([string]$item.Thumbprint + ' ' + ($lacks -join ', '))
     }
     if ($null -eq $found) {
-        throw ('No unexpired, non-self-signed certificate enabled for SMTP on ' + $Server + ' covers ' + ($Names -join ', ') + ': import and enable it (Import-ExchangeCertificate, Enable-ExchangeCertificate), then run this step again')
+        throw ('Verification failed on ' + $Server + ': no certificate is from a CA, unexpired, enabled for IIS and SMTP and covers ' + ($Names -join ', ') + ' (' + ($why -join '; ') + ')')
     }
-    Write-Host ('    ' + $Server + ': certificate ' + [string]$found.Thumbprint + ' (' + [string]$found.Subject + ', issuer ' + [string]$found.Issuer + ') covers the names')
+    Write-Host ('    ' + $Server + ': certificate ' + [string]$found.Thumbprint + ' (' + [string]$found.Subject + ', issuer ' + [string]$found.Issuer + ') covers the names, enabled for ' + [string]$found.Services)
     if ($ThirdParty) {
         Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
     }
@@ -599,6 +644,60 @@ function Assert-ExoConnector {
             Write-Warning ('Outbound connector ' + [string]$connector.Name + ' validates TLS domain ''' + [string]$connector.TlsDomain + ''', not ' + $TlsName + ': check it names the on-premises certificate')
         }
     }
+}
+
+function Set-CloudDomainRelay {
+    # mx.internal-relay (Exchange Online PowerShell): set one accepted domain to InternalRelay so Directory-Based Edge
+    # Blocking does not reject recipients that are only on-premises (550 5.4.1). First requires an enabled on-premises
+    # outbound connector covering the domain (the hybrid one): without it unknown recipients would loop through MX.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Domain)
+    $low = $Domain.ToLowerInvariant()
+    $outbound = @(Get-OutboundConnector -ErrorAction Stop | Where-Object {
+            [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled -and (@($_.RecipientDomains | ForEach-Object { ([string]$_).ToLowerInvariant() }) -contains $low -or @($_.RecipientDomains | ForEach-Object { [string]$_ }) -contains '*')
+        })
+    if ($outbound.Count -eq 0) {
+        throw ('No enabled on-premises outbound connector in Exchange Online covers ' + $Domain + ': unknown recipients would loop through MX. Rerun the Hybrid Configuration Wizard with the domain selected, then run this step again; nothing was changed')
+    }
+    $found = @(Get-AcceptedDomain -ErrorAction Stop | Where-Object { [string]$_.DomainName -eq $Domain })
+    if ($found.Count -ne 1) {
+        throw ('Expected exactly one accepted domain ' + $Domain + ' in Exchange Online, found ' + $found.Count + '; nothing was changed')
+    }
+    if ([string]$found[0].DomainType -eq 'InternalRelay') {
+        Write-Host ('    ' + $Domain + ' is already InternalRelay in Exchange Online (outbound connector ' + [string]$outbound[0].Name + ')')
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($Domain, 'Set-AcceptedDomain -DomainType InternalRelay (Exchange Online)')) {
+        Set-AcceptedDomain -Identity ([string]$found[0].Identity) -DomainType InternalRelay -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            $now = @(Get-AcceptedDomain -ErrorAction Stop | Where-Object { [string]$_.DomainName -eq $Domain })
+            if ($now.Count -ne 1 -or [string]$now[0].DomainType -ne 'InternalRelay') {
+                throw ('Verification failed: ' + $Domain + ' is not InternalRelay in Exchange Online')
+            }
+            Write-Host ('    verified: ' + $Domain + ' is InternalRelay; unknown recipients go on-premises through ' + [string]$outbound[0].Name)
+        }
+    }
+}
+
+function Assert-CloudRecipient {
+    # mx.recipients-in-cloud (Exchange Online PowerShell, reads only): every address of the CSV (path relative to the
+    # runbook) belongs to an Exchange Online recipient, so Directory-Based Edge Blocking accepts it once MX moves.
+    [CmdletBinding()]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$Domain)
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $known = @{}
+    foreach ($recipient in @(Get-Recipient -ResultSize Unlimited -ErrorAction Stop)) {
+        foreach ($address in @($recipient.EmailAddresses)) {
+            $text = [string]$address
+            if ($text -match '^smtp:') { $known[$text.Substring(5).ToLowerInvariant()] = $true }
+        }
+    }
+    $missing = @($all | Where-Object { -not $known.ContainsKey(([string]$_.Address).ToLowerInvariant()) } | ForEach-Object { [string]$_.Address })
+    if ($missing.Count -gt 0) {
+        $shown = @($missing | Select-Object -First 20)
+        throw ('Not in Exchange Online: ' + $missing.Count + ' address(es) of ' + $Domain + ', e.g. ' + ($shown -join ', ') + ': Directory-Based Edge Blocking would reject their mail after the MX change. Fix their sync (Entra Connect sync errors) or set the domain InternalRelay (plan again), then run this step again')
+    }
+    Write-Host ('    verified: all ' + $all.Count + ' address(es) of ' + $Domain + ' are in Exchange Online')
 }
 
 function Assert-MxHost {
@@ -718,6 +817,68 @@ function Set-BatchUser {
     Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' user(s) checked, ' + $changed + ' change(s)')
 }
 
+function Enable-BatchRemoteMailbox {
+    # identity.remote-mailbox (Exchange Management Shell of a 2016 server, BEFORE the batch syncs): per row of the
+    # remote-mailbox CSV, give the on-premises user (no Exchange attributes yet) the remote mailbox of its cloud
+    # mailbox: Enable-RemoteMailbox with the cloud primary and remote routing address (-Shared/-Room/-Equipment as the
+    # cloud mailbox is), every cloud address plus the X500 of the cloud LegacyExchangeDN with the email address
+    # policy off, the cloud ExchangeGuid (and ArchiveGuid); read back from the pinned domain controller.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $changed = 0
+    foreach ($row in $all) {
+        $id = $row.OnPremObjectGuid
+        $addresses = @($row.EmailAddresses -split ';' | Where-Object { $_ -ne '' })
+        # Not yet mail-enabled: Get-Recipient finds nothing. Anything but a remote mailbox is a surprise.
+        $found = @(Get-Recipient -Filter ("Guid -eq '" + $id + "'") -ResultSize 2 -DomainController $DomainController -ErrorAction Stop)
+        if ($found.Count -gt 0 -and [string]$found[0].RecipientTypeDetails -notmatch '^Remote') {
+            throw ($row.OnPremDistinguishedName + ' is already a ' + [string]$found[0].RecipientTypeDetails + ' on-premises (the plan saw no Exchange attributes): export again and plan again; nothing was changed for it')
+        }
+        if ($found.Count -eq 0) {
+            if ($PSCmdlet.ShouldProcess($row.OnPremDistinguishedName, 'Enable-RemoteMailbox ' + $row.PrimarySmtpAddress + ' -RemoteRoutingAddress ' + $row.RemoteRoutingAddress + ' (' + $row.MailboxType + ')')) {
+                $enable = @{
+                    Identity = $id
+                    PrimarySmtpAddress = $row.PrimarySmtpAddress
+                    RemoteRoutingAddress = $row.RemoteRoutingAddress
+                    DomainController = $DomainController
+                }
+                if ($row.MailboxType -eq 'Shared') { $enable['Shared'] = $true }
+                if ($row.MailboxType -eq 'Room') { $enable['Room'] = $true }
+                if ($row.MailboxType -eq 'Equipment') { $enable['Equipment'] = $true }
+                Enable-RemoteMailbox @enable -ErrorAction Stop | Out-Null
+                $changed++
+            }
+        }
+        if ($PSCmdlet.ShouldProcess($row.OnPremDistinguishedName, 'Set-RemoteMailbox: email address policy off, add ' + $addresses.Count + ' cloud address(es), ExchangeGuid ' + $row.ExchangeGuid)) {
+            Set-RemoteMailbox -Identity $id -EmailAddressPolicyEnabled $false -EmailAddresses @{ Add = [string[]]$addresses } -ExchangeGuid $row.ExchangeGuid -DomainController $DomainController -ErrorAction Stop
+            if ($row.ArchiveGuid -ne '') {
+                Set-RemoteMailbox -Identity $id -ArchiveGuid $row.ArchiveGuid -DomainController $DomainController -ErrorAction Stop
+            }
+            $changed++
+        }
+        if (-not $WhatIfPreference) {
+            $now = Get-RemoteMailbox -Identity $id -DomainController $DomainController -ErrorAction Stop
+            $has = @($now.EmailAddresses | ForEach-Object { [string]$_ })
+            Assert-Equal -What ('PrimarySmtpAddress of ' + $row.OnPremDistinguishedName) -Expected $row.PrimarySmtpAddress -Actual ([string]$now.PrimarySmtpAddress)
+            Assert-Equal -What ('ExchangeGuid of ' + $row.OnPremDistinguishedName) -Expected $row.ExchangeGuid -Actual ([string]$now.ExchangeGuid)
+            if ($row.ArchiveGuid -ne '') {
+                Assert-Equal -What ('ArchiveGuid of ' + $row.OnPremDistinguishedName) -Expected $row.ArchiveGuid -Actual ([string]$now.ArchiveGuid)
+            }
+            if ([bool]$now.EmailAddressPolicyEnabled) {
+                throw ('Verification failed: the email address policy is still on for ' + $row.OnPremDistinguishedName)
+            }
+            foreach ($address in $addresses) {
+                if (-not ($has -contains $address)) {
+                    throw ('Verification failed: ' + $row.OnPremDistinguishedName + ' has no address ' + $address)
+                }
+            }
+        }
+    }
+    Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' remote mailbox(es) checked, ' + $changed + ' change(s)')
+}
+
 function Set-BatchImmutableId {
     # identity.set-immutable-id (Microsoft Graph PowerShell, never the retired MSOnline module): set
     # OnPremisesImmutableId on the rows whose SetImmutableId is True, before their users enter sync scope;
@@ -777,7 +938,8 @@ function Start-BatchSync {
 
 function Assert-BatchSynced {
     # identity.verify (Microsoft Graph PowerShell, reads only): every user of the batch is synced with the expected
-    # ImmutableId (case-sensitive). Under -WhatIf it reports instead of failing; when no user of the batch is synced
+    # ImmutableId (case-sensitive) on the planned cloud object (its id unchanged: a failed match shows as another
+    # cloud user carrying the sourceAnchor). Under -WhatIf it reports instead of failing; when no user of the batch is synced
     # yet it stops the runbook with the way on (-From $StepId) instead of failing.
     [CmdletBinding()]
     param([string]$Folder, [string]$Csv, [int]$Rows, [string]$StepId)
@@ -790,8 +952,15 @@ function Assert-BatchSynced {
         $expected = Get-ExpectedImmutableId -SourceAnchorGuid $row.SourceAnchorGuid
         $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
         if ($cloud.OnPremisesSyncEnabled -ne $true) {
-            Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
-            $notSynced++
+            # A failed match creates a second cloud user with the sourceAnchor (licensing it would create a
+            # second mailbox): the synced object must be the planned one, its object id unchanged.
+            $other = @(Get-MgUser -Filter ("onPremisesImmutableId eq '" + $expected + "'") -Property $properties -ErrorAction Stop | Where-Object { $_.Id -ne $row.CloudUserId })
+            if ($other.Count -gt 0) {
+                Write-Warning ($row.CloudUserPrincipalName + ': the on-premises user synced as another cloud object (' + $other[0].Id + ', ' + $other[0].UserPrincipalName + ') instead of ' + $row.CloudUserId + ': the match failed; do not license the new object, delete it and match again')
+            } else {
+                Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
+                $notSynced++
+            }
             $failed++
         } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
             Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')

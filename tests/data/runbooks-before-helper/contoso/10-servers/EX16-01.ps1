@@ -72,36 +72,54 @@ try {
     # Target: EX16-01
     # Owner: Exchange admin; runs in: EMS on the new servers
     # Prerequisites: servers.install.EX16-01
-    # Verification: a non-self-signed, unexpired SMTP certificate on the server covers every name (checked by the step)
-    # Rollback: enable the previous certificate again for SMTP and IIS
+    # Verification: the step reads the certificate back: not self-signed, unexpired, covers every name, enabled for IIS and SMTP
+    # Rollback: enable the previous certificate again for IIS and SMTP (Enable-ExchangeCertificate -Force)
     if (Test-RunStep 'servers.certificate.EX16-01') {
         Write-Host ('[' + 'servers.certificate.EX16-01' + '] ' + 'install the transport/IIS certificate on EX16-01')
-        Write-Host ('    ' + 'Import the organisation''s certificate (Import-ExchangeCertificate) and enable it for SMTP and IIS (Enable-ExchangeCertificate). Its CN or a SAN entry must cover: mail.contoso.com, smtp.contoso.com. This server carries hybrid mail: the certificate must come from a third-party CA (the Hybrid Configuration Wizard refuses private-CA and self-signed ones). The step then checks the server has such a certificate.')
+        Write-Host ('    ' + 'Every server behind the namespace answers clients with its IIS certificate and Exchange Online with its SMTP certificate: it needs a non-self-signed, unexpired certificate covering autodiscover.contoso.com, mail.contoso.com, smtp.contoso.com, enabled for IIS and SMTP (Enable-ExchangeCertificate -Services IIS,SMTP -Force: without -Force it stops to ask about replacing the default SMTP certificate). Certificate 3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283 is on it but not enabled for IIS: the step enables it for IIS and SMTP. This server carries hybrid mail: the certificate must come from a third-party CA (the Hybrid Configuration Wizard refuses private-CA and self-signed ones).')
         if ($DomainController -eq '') {
             throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
         }
         $certServer = 'EX16-01'
-        $certNames = @('mail.contoso.com', 'smtp.contoso.com')
-        $certAll = @(Get-ExchangeCertificate -Server $certServer -DomainController $DomainController -ErrorAction Stop)
+        $certThumbprint = '3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283'
+        $certNames = @('autodiscover.contoso.com', 'mail.contoso.com', 'smtp.contoso.com')
+        $certHere = @(Get-ExchangeCertificate -Server $certServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $certThumbprint })
+        if ($certHere.Count -eq 0) {
+            throw ('Certificate ' + $certThumbprint + ' is not on ' + $certServer + ' (the inventory says it is): export the certificates again and plan again')
+        }
+        if ($PSCmdlet.ShouldProcess($certServer, 'Enable-ExchangeCertificate ' + $certThumbprint + ' -Services IIS,SMTP -Force')) {
+            Enable-ExchangeCertificate -Server $certServer -Thumbprint $certThumbprint -Services 'IIS, SMTP' -Force -DomainController $DomainController -ErrorAction Stop
+        }
+        $certReadBack = -not $WhatIfPreference
+        $certAll = @(Get-ExchangeCertificate -Server $certServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $certThumbprint })
         $certFound = $null
+        $certWhy = @()
         foreach ($certItem in $certAll) {
-            if ([bool]$certItem.IsSelfSigned) { continue }
-            if ([string]$certItem.Services -notmatch 'SMTP') { continue }
-            if ([datetime]$certItem.NotAfter -lt (Get-Date)) { continue }
+            $certLacks = @()
+            if ([bool]$certItem.IsSelfSigned) { $certLacks += 'is self-signed' }
+            if ([datetime]$certItem.NotAfter -lt (Get-Date)) { $certLacks += ('expired on ' + [string]$certItem.NotAfter) }
+            foreach ($certService in @('IIS', 'SMTP')) {
+                if ([string]$certItem.Services -notmatch $certService) { $certLacks += ('is not enabled for ' + $certService) }
+            }
             $certDomains = @($certItem.CertificateDomains | ForEach-Object { ([string]$_).ToLowerInvariant() })
-            $certMissing = @()
             foreach ($certName in $certNames) {
                 $certLow = $certName.ToLowerInvariant()
                 $certWild = '*.' + $certLow.Substring($certLow.IndexOf('.') + 1)
-                if (($certDomains -notcontains $certLow) -and ($certDomains -notcontains $certWild)) { $certMissing += $certName }
+                if (($certDomains -notcontains $certLow) -and ($certDomains -notcontains $certWild)) { $certLacks += ('does not cover ' + $certName) }
             }
-            if ($certMissing.Count -eq 0) { $certFound = $certItem; break }
+            if ($certLacks.Count -eq 0) { $certFound = $certItem; break }
+            $certWhy += ([string]$certItem.Thumbprint + ' ' + ($certLacks -join ', '))
         }
-        if ($null -eq $certFound) {
-            throw ('No unexpired, non-self-signed certificate enabled for SMTP on ' + $certServer + ' covers ' + ($certNames -join ', ') + ': import and enable it (Import-ExchangeCertificate, Enable-ExchangeCertificate), then run this step again')
+        if (-not $certReadBack) {
+            Write-Host ('    -WhatIf: ' + $certServer + ' certificate ' + $certThumbprint + ' not read back')
         }
-        Write-Host ('    ' + $certServer + ': certificate ' + [string]$certFound.Thumbprint + ' (' + [string]$certFound.Subject + ', issuer ' + [string]$certFound.Issuer + ') covers the names')
-        Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
+        elseif ($null -eq $certFound) {
+            throw ('Verification failed on ' + $certServer + ': no certificate is from a CA, unexpired, enabled for IIS and SMTP and covers ' + ($certNames -join ', ') + ' (' + ($certWhy -join '; ') + ')')
+        }
+        else {
+            Write-Host ('    ' + $certServer + ': certificate ' + [string]$certFound.Thumbprint + ' (' + [string]$certFound.Subject + ', issuer ' + [string]$certFound.Issuer + ') covers the names, enabled for ' + [string]$certFound.Services)
+            Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
+        }
     }
     # endregion
     # region STEP servers.virtual-directories.EX16-01

@@ -70,7 +70,7 @@ try {
     # Prepare 11 on-premises user(s) of batch-001: UPN and proxyAddresses fixes, move into sync scope
     # Target: batch-001
     # Owner: Identity admin; runs in: AD PowerShell on an admin host
-    # Prerequisites: identity.remove-roles.batch-001, identity.set-immutable-id.batch-001
+    # Prerequisites: identity.remote-mailbox.batch-001, identity.remove-roles.batch-001, identity.set-immutable-id.batch-001
     # Verification: Get-ADUser reads each changed user back from the pinned domain controller
     # Rollback: before the sync: set userPrincipalName back to CurrentUserPrincipalName, remove the AddProxyAddresses values and move the user back to the parent of OnPremDistinguishedName (all in identity/batch-001.csv); after the match, moving a user out of sync scope deletes the cloud user, so do not
     if (Test-RunStep 'identity.prepare.batch-001') {

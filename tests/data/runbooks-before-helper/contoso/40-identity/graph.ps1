@@ -14,7 +14,7 @@
 
     Steps, in run order:
       identity.remove-roles.batch-001  Remove admin roles from 1 cloud user(s) of batch-001 before they sync
-      identity.set-immutable-id.batch-001  Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match
+      identity.set-immutable-id.batch-001  Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match
       identity.verify.batch-001  Verify that the 11 cloud user(s) of batch-001 are synced (OnPremisesSyncEnabled)
       identity.restore-roles.batch-001  Restore the admin roles of 1 user(s) of batch-001
 
@@ -84,14 +84,14 @@ try {
     }
     # endregion
     # region STEP identity.set-immutable-id.batch-001
-    # Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match
+    # Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match
     # Target: batch-001
     # Owner: Identity admin; runs in: Microsoft Graph PowerShell
     # Prerequisites: identity.remove-roles.batch-001
     # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively
     # Rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report); after the match it cannot be changed
     if (Test-RunStep 'identity.set-immutable-id.batch-001') {
-        Write-Host ('[' + 'identity.set-immutable-id.batch-001' + '] ' + 'Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match')
+        Write-Host ('[' + 'identity.set-immutable-id.batch-001' + '] ' + 'Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match')
         Write-Host ('    ' + 'Connect first: Connect-MgGraph -Scopes ''User.ReadWrite.All''. Sets the ImmutableId (base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in identity/batch-001.csv')
         $csvPath = Join-Path -Path $PSScriptRoot -ChildPath '..\..\identity\batch-001.csv'
         if (-not (Test-Path -LiteralPath $csvPath -PathType Leaf)) {
@@ -152,8 +152,15 @@ try {
             $expected = [System.Convert]::ToBase64String(([guid]$row.SourceAnchorGuid).ToByteArray())
             $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
             if ($cloud.OnPremisesSyncEnabled -ne $true) {
-                Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
-                $notSynced++
+                # A failed match creates a second cloud user with the sourceAnchor (licensing it would
+                # create a second mailbox): the synced object must be the planned one, same object id.
+                $other = @(Get-MgUser -Filter ("onPremisesImmutableId eq '" + $expected + "'") -Property $properties -ErrorAction Stop | Where-Object { $_.Id -ne $row.CloudUserId })
+                if ($other.Count -gt 0) {
+                    Write-Warning ($row.CloudUserPrincipalName + ': the on-premises user synced as another cloud object (' + $other[0].Id + ', ' + $other[0].UserPrincipalName + ') instead of ' + $row.CloudUserId + ': the match failed; do not license the new object, delete it and match again')
+                } else {
+                    Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
+                    $notSynced++
+                }
                 $failed++
             } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
                 Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')

@@ -86,7 +86,7 @@ try {
     # point the MX of contoso.com at Exchange Online (contoso-com.mail.protection.outlook.com)
     # Target: contoso.com
     # Owner: DNS admin; runs in: DNS console
-    # Prerequisites: mx.check-exo-connectors, mx.eop-port25, mx.lower-ttl.contoso.com, mx.mx-host.contoso.com
+    # Prerequisites: identity.verify.batch-001, mx.check-exo-connectors, mx.eop-port25, mx.internal-relay.contoso.com, mx.lower-ttl.contoso.com, mx.mx-host.contoso.com
     # Verification: new mail for the domain arrives through Exchange Online (message trace)
     # Rollback: restore the old MX records (10 mail.contoso.com (TTL 3600))
     if (Test-RunStep 'mx.change.contoso.com') {

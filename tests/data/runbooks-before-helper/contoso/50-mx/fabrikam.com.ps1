@@ -86,7 +86,7 @@ try {
     # point the MX of fabrikam.com at Exchange Online (fabrikam-com.o-v1.mx.microsoft)
     # Target: fabrikam.com
     # Owner: DNS admin; runs in: DNS console
-    # Prerequisites: mx.check-exo-connectors, mx.eop-port25, mx.lower-ttl.fabrikam.com, mx.mx-host.fabrikam.com
+    # Prerequisites: mx.check-exo-connectors, mx.eop-port25, mx.internal-relay.fabrikam.com, mx.lower-ttl.fabrikam.com, mx.mx-host.fabrikam.com
     # Verification: new mail for the domain arrives through Exchange Online (message trace)
     # Rollback: restore the old MX records (10 mail.contoso.com (TTL 86400))
     if (Test-RunStep 'mx.change.fabrikam.com') {

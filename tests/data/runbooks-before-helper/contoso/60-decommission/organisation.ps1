@@ -74,7 +74,7 @@ try {
     # move the arbitration mailboxes to an Exchange 2016 database
     # Target: arbitration mailboxes
     # Owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.spf.partner.contoso.net, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, mx.restore-ttl.partner.contoso.net
+    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com
     # Verification: Get-Mailbox -Arbitration shows every arbitration mailbox on a 2016 database
     # Rollback: move them back with New-MoveRequest
     if (Test-RunStep 'decommission.arbitration-mailboxes') {
@@ -87,7 +87,7 @@ try {
     # move offline address book generation to Exchange 2016
     # Target: offline address books
     # Owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.spf.partner.contoso.net, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, mx.restore-ttl.partner.contoso.net, decommission.arbitration-mailboxes
+    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, decommission.arbitration-mailboxes
     # Verification: Get-OfflineAddressBook shows the default OAB with ExchangeVersion 0.20 (15.0.0.0) and GeneratingMailbox set
     # Rollback: set the 2010 OAB as default again (while it still exists)
     if (Test-RunStep 'decommission.oab-generation') {
@@ -100,7 +100,7 @@ try {
     # migrate or remove the legacy public folders
     # Target: public folders
     # Owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.spf.partner.contoso.net, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, mx.restore-ttl.partner.contoso.net
+    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com
     # Verification: Get-PublicFolderDatabase in EMS 2010 returns nothing
     # Rollback: none: not reversible
     if (Test-RunStep 'decommission.public-folders') {

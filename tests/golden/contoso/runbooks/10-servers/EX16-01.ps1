@@ -22,7 +22,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -32,12 +32,15 @@ try {
     # install the transport/IIS certificate on EX16-01
     # Target: EX16-01; owner: Exchange admin; runs in: EMS on the new servers
     # Prerequisites: servers.install.EX16-01
-    # Verification: a non-self-signed, unexpired SMTP certificate on the server covers every name (checked by the step)
-    # Rollback: enable the previous certificate again for SMTP and IIS
+    # Verification: the step reads the certificate back: not self-signed, unexpired, covers every name, enabled for IIS and SMTP
+    # Rollback: enable the previous certificate again for IIS and SMTP (Enable-ExchangeCertificate -Force)
     if (Test-RunStep -Id 'servers.certificate.EX16-01' -Title 'install the transport/IIS certificate on EX16-01') {
-        Write-Host '    Import the organisation''s certificate (Import-ExchangeCertificate) and enable it for SMTP and IIS (Enable-ExchangeCertificate). Its CN or a SAN entry must cover: mail.contoso.com, smtp.contoso.com. This server carries hybrid mail: the certificate must come from a third-party CA (the Hybrid Configuration Wizard refuses private-CA and self-signed ones). The step then checks the server has such a certificate.'
-        $step = @{ Server = 'EX16-01'; ThirdParty = $true; Names = @('mail.contoso.com', 'smtp.contoso.com') }
-        Assert-SmtpCertificate @step -DomainController $DomainController
+        Write-Host '    Every server behind the namespace answers clients with its IIS certificate and Exchange Online with its SMTP certificate: it needs a non-self-signed, unexpired certificate covering autodiscover.contoso.com, mail.contoso.com, smtp.contoso.com, enabled for IIS and SMTP (Enable-ExchangeCertificate -Services IIS,SMTP -Force: without -Force it stops to ask about replacing the default SMTP certificate). Certificate 3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283 is on it but not enabled for IIS: the step enables it for IIS and SMTP. This server carries hybrid mail: the certificate must come from a third-party CA (the Hybrid Configuration Wizard refuses private-CA and self-signed ones).'
+        $step = @{
+            Server = 'EX16-01'; Thumbprint = '3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283'; Enable = $true; ThirdParty = $true
+            Names = @('autodiscover.contoso.com', 'mail.contoso.com', 'smtp.contoso.com')
+        }
+        Set-ServerCertificate @step -DomainController $DomainController
     }
     # endregion
     # region STEP servers.virtual-directories.EX16-01

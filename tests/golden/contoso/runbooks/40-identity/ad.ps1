@@ -21,7 +21,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -30,7 +30,7 @@ try {
     # region STEP identity.prepare.batch-001
     # Prepare 11 on-premises user(s) of batch-001: UPN and proxyAddresses fixes, move into sync scope
     # Target: batch-001; owner: Identity admin; runs in: AD PowerShell on an admin host
-    # Prerequisites: identity.remove-roles.batch-001, identity.set-immutable-id.batch-001
+    # Prerequisites: identity.remote-mailbox.batch-001, identity.remove-roles.batch-001, identity.set-immutable-id.batch-001
     # Verification: Get-ADUser reads each changed user back from the pinned domain controller
     # Rollback: before the sync: set userPrincipalName back to CurrentUserPrincipalName, remove the AddProxyAddresses values and move the user back to the parent of OnPremDistinguishedName (all in identity/batch-001.csv); after the match, moving a user out of sync scope deletes the cloud user, so do not
     if (Test-RunStep -Id 'identity.prepare.batch-001' -Title 'Prepare 11 on-premises user(s) of batch-001: UPN and proxyAddresses fixes, move into sync scope') {

@@ -7,7 +7,7 @@
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
       identity.remove-roles.batch-001  Remove admin roles from 1 cloud user(s) of batch-001 before they sync
-      identity.set-immutable-id.batch-001  Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match
+      identity.set-immutable-id.batch-001  Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match
       identity.verify.batch-001  Verify that the 11 cloud user(s) of batch-001 are synced (OnPremisesSyncEnabled)
       identity.restore-roles.batch-001  Restore the admin roles of 1 user(s) of batch-001
 #>
@@ -24,7 +24,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -43,12 +43,12 @@ try {
     }
     # endregion
     # region STEP identity.set-immutable-id.batch-001
-    # Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match
+    # Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match
     # Target: batch-001; owner: Identity admin; runs in: Microsoft Graph PowerShell
     # Prerequisites: identity.remove-roles.batch-001
     # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively
     # Rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report); after the match it cannot be changed
-    if (Test-RunStep -Id 'identity.set-immutable-id.batch-001' -Title 'Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match') {
+    if (Test-RunStep -Id 'identity.set-immutable-id.batch-001' -Title 'Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match') {
         Write-Host '    Connect first: Connect-MgGraph -Scopes ''User.ReadWrite.All''. Sets the ImmutableId (base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in identity/batch-001.csv'
         $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 11 }
         Set-BatchImmutableId @step -Folder $RunbookFolder

@@ -24,7 +24,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -44,7 +44,7 @@ try {
     # region STEP mx.change.contoso.com
     # point the MX of contoso.com at Exchange Online (contoso-com.mail.protection.outlook.com)
     # Target: contoso.com; owner: DNS admin; runs in: DNS console
-    # Prerequisites: mx.check-exo-connectors, mx.eop-port25, mx.lower-ttl.contoso.com, mx.mx-host.contoso.com
+    # Prerequisites: identity.verify.batch-001, mx.check-exo-connectors, mx.eop-port25, mx.internal-relay.contoso.com, mx.lower-ttl.contoso.com, mx.mx-host.contoso.com
     # Verification: new mail for the domain arrives through Exchange Online (message trace)
     # Rollback: restore the old MX records (10 mail.contoso.com (TTL 3600))
     if (Test-RunStep -Id 'mx.change.contoso.com' -Title 'point the MX of contoso.com at Exchange Online (contoso-com.mail.protection.outlook.com)') {
