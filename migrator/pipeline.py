@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from migrator import outdir
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
@@ -170,25 +170,29 @@ def write_outputs(
     *,
     keep_status: Path | None = None,
 ) -> PlanOutput:
-    """Render every output to a staging folder, then move it into ``out_dir``."""
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MigratorError(f"{out_dir}: exists and is not a folder; expected an output folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    """Render every output to a staging folder, then switch it in place of ``out_dir`` whole.
+
+    See :mod:`migrator.outdir`: a reader (or a killed run) finds the old plan
+    or the new one, never a mix; a failure leaves ``out_dir`` as it was.
+    """
+    target = outdir.output_folder(out_dir)
     try:
-        existing = out_dir / CHECKLIST
+        staging = outdir.staging_folder(target)
+    except OSError as exc:
+        raise _write_error(exc, out_dir) from exc
+    try:
+        existing = target / CHECKLIST
         source = (
             keep_status if keep_status is not None else (existing if existing.is_file() else None)
         )
         checklist = _render_all(analysis, plan, staging, source)
-        written = _move_into_place(staging, out_dir)
+        written = _stage_and_switch(staging, target)
+    except OSError as exc:
+        raise _write_error(exc, out_dir) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        outdir.discard(staging)
     final = ChecklistResult(
-        path=out_dir / CHECKLIST,
+        path=target / CHECKLIST,
         backup=written.backup,
         carried_from=checklist.carried_from,
         kept=checklist.kept,
@@ -196,6 +200,14 @@ def write_outputs(
         new=checklist.new,
     )
     return PlanOutput(analysis, plan, written.files, final)
+
+
+def _write_error(exc: OSError, out_dir: Path) -> MigratorError:
+    name = exc.filename if exc.filename is not None else out_dir
+    return MigratorError(
+        f"{name}: cannot be written ({exc.strerror or exc}); expected a folder with room you "
+        f"can write to; nothing in {out_dir} was changed"
+    )
 
 
 def _render_all(
@@ -229,37 +241,41 @@ class _Moved:
     backup: Path | None
 
 
-def _move_into_place(staging: Path, out_dir: Path) -> _Moved:
+def _stage_and_switch(staging: Path, target: Path) -> _Moved:
+    """Complete the staging folder (backup, the team's files, manifest), then switch it in."""
     new_files = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = out_dir / MANIFEST
-    old_files: list[str] = []
-    if manifest.is_file():
-        try:
-            old_files = [str(x) for x in json.loads(manifest.read_text("utf-8"))]
-        except (ValueError, OSError):
-            old_files = []
+    old_outputs = _old_outputs(target)
+    outdir.check_conflicts(target, new_files, old_outputs)
     backup = None
-    current = out_dir / CHECKLIST
+    current = target / CHECKLIST
     if current.is_file():
+        # Today's backup rule: the team's workbook is kept, named from its own time.
         backup = backup_path(current)
         if not backup.exists():
-            shutil.copy2(current, backup)
-    for rel in new_files:
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, target)
-    # Files the previous plan wrote and this one does not (a server left the inventory).
-    keep = {str(r) for r in new_files}
-    for rel_text in old_files:
-        if (
-            rel_text not in keep
-            and not Path(rel_text).is_absolute()
-            and ".." not in Path(rel_text).parts
-        ):
-            (out_dir / rel_text).unlink(missing_ok=True)
-    atomic_write_bytes(manifest, (json.dumps(sorted(keep), indent=1) + "\n").encode("utf-8"))
-    return _Moved(tuple(out_dir / r for r in new_files), backup)
+            shutil.copy2(current, staging / backup.name)
+    outdir.carry_over(target, staging, old_outputs)
+    keep = sorted(r.as_posix() for r in new_files)
+    atomic_write_bytes(staging / MANIFEST, (json.dumps(keep, indent=1) + "\n").encode("utf-8"))
+    outdir.seal(staging)
+    outdir.switch(staging, target)
+    return _Moved(tuple(target / r for r in new_files), backup)
+
+
+def _old_outputs(target: Path) -> set[str]:
+    """What the previous plan wrote (its manifest); those files are not carried over."""
+    manifest = target / MANIFEST
+    try:
+        listed = json.loads(manifest.read_text("utf-8")) if manifest.is_file() else []
+    except (ValueError, OSError, RecursionError):
+        listed = []
+    if not isinstance(listed, list):
+        return {MANIFEST}
+    safe = {
+        str(x)
+        for x in listed
+        if isinstance(x, str) and not Path(x).is_absolute() and ".." not in Path(x).parts
+    }
+    return safe | {MANIFEST}
 
 
 # --------------------------------------------------------------------------- views for renderers
