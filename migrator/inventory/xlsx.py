@@ -7,7 +7,12 @@ header matches no table is reported, an empty sheet is skipped.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import posixpath
+import re
+import zipfile
 from typing import Any
+from xml.etree import ElementTree
 
 from python_calamine import CalamineWorkbook
 
@@ -28,17 +33,36 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+MAX_CELLS = 16_777_216
+"""Largest sheet read (its used range, rows x columns): calamine holds every cell of it in memory."""
+
+
 def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
     """Read every sheet of a workbook as a table."""
     result = ReadResult()
     try:
         book = CalamineWorkbook.from_filelike(_BytesReader(path_bytes))
+        extents = sheet_extents(path_bytes)
     except Exception as exc:  # calamine raises its own error types for broken zips
         result.problems.append(problem(label, f"not a readable .xlsx workbook ({exc})"))
         return result
     for sheet_name in book.sheet_names:
-        rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
         sheet_label = f"{label}, sheet '{sheet_name}'"
+        rows_cols = extents.get(sheet_name)
+        if rows_cols is not None and rows_cols[0] * rows_cols[1] > MAX_CELLS:
+            result.problems.append(problem(sheet_label, _too_big(*rows_cols)))
+            continue
+        try:
+            rows = _all_rows(book, sheet_name)
+        except Exception as exc:  # python_calamine.XmlError and kin: a damaged sheet
+            result.problems.append(
+                problem(
+                    sheet_label,
+                    f"the sheet cannot be read ({exc}); expected a workbook saved whole by "
+                    "Excel: save it again, or export the table as CSV",
+                )
+            )
+            continue
         rows = [r for r in rows if any(_text(c).strip() for c in r)] if rows else []
         if not rows:
             continue
@@ -82,6 +106,143 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
 def _all_rows(book: Any, sheet_name: str) -> list[list[Any]]:
     rows: list[list[Any]] = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     return rows
+
+
+def _too_big(rows: int, columns: int) -> str:
+    return (
+        f"the sheet's cells reach row {rows:,} and column {_column_name(columns)} "
+        f"({rows * columns:,} cells); expected at most {MAX_CELLS:,} cells (rows x columns): "
+        "delete the rows and columns past the table (a value far away, e.g. in XFD1048576), "
+        "or copy the table into a new sheet"
+    )
+
+
+def _column_name(number: int) -> str:
+    name = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - ord("A") + 1
+    return number
+
+
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_CHUNK = 1 << 22
+_VALUED = rb'"[^>]*(?<!/)>'
+"""The rest of a cell's start tag that is not self-closing (``<c r="B2" s="1"/>`` has no value)."""
+_LAST_ROW = re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}([0-9]{1,9})' + _VALUED)
+
+
+def sheet_extents(data: bytes) -> dict[str, tuple[int, int]]:
+    """Sheet name -> (last row, last column) any cell or row names, read without calamine.
+
+    The sheet XML is streamed and scanned by regular expressions that look
+    only for a row or column past the highest seen so far, so a sheet is
+    measured in about the time it takes to unzip, before calamine allocates
+    its whole used range (rows x columns cells).
+    """
+    out: dict[str, tuple[int, int]] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        for name, part in _sheet_parts(z).items():
+            if part in names:
+                with z.open(part) as fh:
+                    out[name] = _extent(fh)
+    return out
+
+
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its part in the zip (``xl/worksheets/sheet1.xml``)."""
+    book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    parts: dict[str, str] = {}
+    for sheet in book.iter():
+        rel = sheet.get(_REL)
+        if sheet.tag.endswith("}sheet") and rel in targets:
+            target = targets[rel]
+            path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            parts[sheet.get("name", "")] = posixpath.normpath(path)
+    return parts
+
+
+def _extent(fh: Any) -> tuple[int, int]:
+    last_row, last_column, tail = 0, 1, b""
+    while chunk := fh.read(_CHUNK):
+        text = tail + chunk
+        rows = _LAST_ROW.findall(text[-8192:])
+        if rows:
+            last_row = max(last_row, int(rows[-1]))  # rows come in order: the last is the highest
+        last_row = _highest(text, last_row, _row_pattern, int)
+        last_column = _highest(text, last_column, _column_pattern, _column_number)
+        tail = text[-64:]
+    return last_row, last_column
+
+
+def _highest(text: bytes, start: int, pattern: Any, value: Any) -> int:
+    """Raise ``start`` to the highest value in ``text`` that ``pattern(n)`` finds above ``n``."""
+    best, pos = start, 0
+    while (m := pattern(best).search(text, pos)) is not None:
+        best, pos = max(best, value(m.group(1))), m.end()
+    return best
+
+
+def _row_pattern(n: int) -> re.Pattern[bytes]:
+    above = _above(str(n), b"0123456789", 9)
+    return re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}(' + above + rb")" + _VALUED)
+
+
+def _column_pattern(n: int) -> re.Pattern[bytes]:
+    above = _above(_column_name(n), b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3)
+    return re.compile(rb'<c\b[^>]*?\br="(' + above + rb")[0-9]{1,9}" + _VALUED)
+
+
+def _above(text: str, alphabet: bytes, longest: int) -> bytes:
+    """A regex for the words over ``alphabet`` (no leading first letter) above ``text``.
+
+    Longer words are above; of the same length, those above in alphabet order.
+    """
+    first, last = alphabet[:1], alphabet[-1:]
+    lead = alphabet[1:] if first == b"0" else alphabet
+    options = (
+        [
+            b"["
+            + lead[:1]
+            + b"-"
+            + last
+            + b"]["
+            + first
+            + b"-"
+            + last
+            + b"]{"
+            + str(len(text)).encode()
+            + b","
+            + str(longest - 1).encode()
+            + b"}"
+        ]
+        if len(text) < longest
+        else []
+    )
+    for i, ch in enumerate(text.encode()):
+        higher = alphabet[alphabet.index(ch) + 1 :]
+        if higher:
+            rest = len(text) - i - 1
+            options.append(
+                re.escape(text[:i].encode())
+                + b"["
+                + higher[:1]
+                + b"-"
+                + last
+                + b"]"
+                + (b"[" + first + b"-" + last + b"]{" + str(rest).encode() + b"}" if rest else b"")
+            )
+    return b"(?:" + b"|".join(options) + b")" if options else b"(?!)"
 
 
 class _BytesReader:
