@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from migrator.errors import MigratorError
+from migrator.fileio import kind
 
 COMPLETE = ".migrator-complete"
 """Written last into a staging folder: the folder holds a whole plan."""
@@ -188,23 +189,6 @@ def _remove_tree(path: Path) -> None:
                 with contextlib.suppress(OSError):
                     os.chmod(name, stat.S_IRWXU)
         shutil.rmtree(path, ignore_errors=True)
-
-
-def kind(path: Path) -> str:
-    """``file``, ``folder``, ``link``, ``other`` or ``missing`` (symbolic links not followed)."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return "missing"
-    except OSError:
-        return "other"
-    if stat.S_ISLNK(mode):
-        return "link"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISREG(mode):
-        return "file"
-    return "other"
 
 
 def check_conflicts(target: Path, new_files: Iterable[Path], old_outputs: set[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,8 +21,8 @@ from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
 from migrator.checks.relay import check_onward_relay, check_relay
-from migrator.errors import MigratorError
-from migrator.fileio import atomic_write_bytes, write_text
+from migrator.errors import InventoryError, MigratorError, Problem
+from migrator.fileio import atomic_write_bytes, not_a_file, write_text
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.evidence import Evidence, load_evidence
@@ -117,10 +118,25 @@ def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
 
 
 def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
-    if explicit is not None:
-        return load_evidence(explicit)
     beside = (path if path.is_dir() else path.parent) / EVIDENCE_FILE
-    return load_evidence(beside) if beside.is_file() else None
+    chosen = explicit if explicit is not None else (beside if os.path.lexists(beside) else None)
+    if chosen is None:
+        return None
+    why = not_a_file(chosen)
+    if why is not None:
+        raise InventoryError([Problem(str(chosen), f"{why}; expected a relay-evidence.json file")])
+    try:
+        return load_evidence(chosen)
+    except RecursionError:
+        raise InventoryError(
+            [
+                Problem(
+                    str(chosen),
+                    "is nested too deep to read; expected a relay-evidence.json as "
+                    "'migrator logs scan' writes it",
+                )
+            ]
+        ) from None
 
 
 def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> MigrationPlan:
