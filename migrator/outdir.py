@@ -191,29 +191,30 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def check_conflicts(target: Path, new_files: Iterable[Path], old_outputs: set[str]) -> None:
+def check_conflicts(target: Path, new_files: Iterable[Path]) -> None:
     """Refuse when ``target`` holds something of the wrong kind where the plan writes.
 
-    ``new_files`` are relative paths of the new plan's files; ``old_outputs``
-    the relative paths the previous plan wrote (those are replaced freely).
+    ``new_files`` are relative paths of the new plan's files. A folder where
+    the plan writes a file (``checklist.xlsx``), a file where it needs a folder
+    (``runbooks``), a symbolic link or a special file in either place is
+    never replaced in silence: the team may keep something there.
     """
     problems: list[str] = []
-    seen: set[Path] = set()
+    checked: dict[Path, bool] = {}  # path -> fine
     for rel in new_files:
         for depth, part in enumerate((*rel.parents[::-1][1:], rel)):
-            if part in seen:
-                continue
-            seen.add(part)
-            is_leaf = depth == len(rel.parts) - 1
-            found = kind(target / part)
-            if found == "missing" or part.as_posix() in old_outputs:
-                continue
-            wanted = "file" if is_leaf else "folder"
-            if found != wanted:
-                problems.append(
-                    f"{target / part}: is a {_kind_word(found)}, but the plan writes a {wanted} "
-                    "there; expected it out of the way (move or delete it, then plan again)"
-                )
+            if part not in checked:
+                wanted = "file" if depth == len(rel.parts) - 1 else "folder"
+                found = kind(target / part)
+                checked[part] = found in ("missing", wanted)
+                if not checked[part]:
+                    problems.append(
+                        f"{target / part}: is a {_kind_word(found)}, but the plan writes a "
+                        f"{wanted} there; expected it out of the way (move or delete it, then "
+                        "plan again)"
+                    )
+            if not checked[part]:
+                break  # nothing below a conflict is looked at
     if problems:
         raise OutputFolderError("; ".join(problems) + "; nothing was changed")
 

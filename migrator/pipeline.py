@@ -261,7 +261,7 @@ def _stage_and_switch(staging: Path, target: Path) -> _Moved:
     """Complete the staging folder (backup, the team's files, manifest), then switch it in."""
     new_files = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
     old_outputs = _old_outputs(target)
-    outdir.check_conflicts(target, new_files, old_outputs)
+    outdir.check_conflicts(target, new_files)
     backup = None
     current = target / CHECKLIST
     if current.is_file():
