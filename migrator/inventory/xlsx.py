@@ -134,9 +134,8 @@ def _column_number(letters: bytes) -> int:
 
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _CHUNK = 1 << 22
-_VALUED = rb'"[^>]*(?<!/)>'
-"""The rest of a cell's start tag that is not self-closing (``<c r="B2" s="1"/>`` has no value)."""
-_LAST_ROW = re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}([0-9]{1,9})' + _VALUED)
+_LAST_ROW = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,9})"[^>]*>')
+_R_NOT_FIRST = re.compile(rb"<c\s(?!r=)[^>]*\br=")
 
 
 def sheet_extents(data: bytes) -> dict[str, tuple[int, int]]:
@@ -174,33 +173,52 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
 
 def _extent(fh: Any) -> tuple[int, int]:
     last_row, last_column, tail = 0, 1, b""
+    slow = False
     while chunk := fh.read(_CHUNK):
         text = tail + chunk
-        rows = _LAST_ROW.findall(text[-8192:])
-        if rows:
-            last_row = max(last_row, int(rows[-1]))  # rows come in order: the last is the highest
-        last_row = _highest(text, last_row, _row_pattern, int)
-        last_column = _highest(text, last_column, _column_pattern, _column_number)
+        # Excel and every writer put r= first; a cell that does not is read the slow way.
+        slow = slow or _R_NOT_FIRST.search(text) is not None
+        for m in _LAST_ROW.finditer(text, max(0, len(text) - 8192)):
+            if not m.group(0).endswith(b"/>"):
+                last_row = max(last_row, int(m.group(1)))  # rows come in order: near the end
+        last_row = _highest(text, last_row, _row_pattern(slow), int)
+        last_column = _highest(text, last_column, _column_pattern(slow), _column_number)
         tail = text[-64:]
     return last_row, last_column
 
 
 def _highest(text: bytes, start: int, pattern: Any, value: Any) -> int:
-    """Raise ``start`` to the highest value in ``text`` that ``pattern(n)`` finds above ``n``."""
+    """Raise ``start`` to the highest value in a cell with a value that ``pattern(n)`` finds.
+
+    ``pattern(n)`` finds cell references above ``n``; a self-closing cell
+    (``<c r="XFD1" s="1"/>``, formatting only) holds no value and is passed over.
+    """
     best, pos = start, 0
     while (m := pattern(best).search(text, pos)) is not None:
-        best, pos = max(best, value(m.group(1))), m.end()
+        pos = m.end()
+        end = text.find(b">", pos)
+        if end > 0 and text[end - 1 : end] != b"/":
+            best = max(best, value(m.group(1)))
     return best
 
 
-def _row_pattern(n: int) -> re.Pattern[bytes]:
-    above = _above(str(n), b"0123456789", 9)
-    return re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}(' + above + rb")" + _VALUED)
+def _row_pattern(slow: bool) -> Any:
+    head = rb'<c\s[^>]*?\br="[A-Z]{1,3}(' if slow else rb'<c r="[A-Z]{1,3}('
+
+    def above(n: int) -> re.Pattern[bytes]:
+        return re.compile(head + _above(str(n), b"0123456789", 9) + rb')"')
+
+    return above
 
 
-def _column_pattern(n: int) -> re.Pattern[bytes]:
-    above = _above(_column_name(n), b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3)
-    return re.compile(rb'<c\b[^>]*?\br="(' + above + rb")[0-9]{1,9}" + _VALUED)
+def _column_pattern(slow: bool) -> Any:
+    head = rb'<c\s[^>]*?\br="(' if slow else rb'<c r="('
+
+    def above(n: int) -> re.Pattern[bytes]:
+        letters = _above(_column_name(n), b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 3)
+        return re.compile(head + letters + rb")[0-9]")
+
+    return above
 
 
 def _above(text: str, alphabet: bytes, longest: int) -> bytes:
