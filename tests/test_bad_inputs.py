@@ -271,3 +271,30 @@ def test_the_cli_boundary_words_any_stray_failure(
         main()
     assert info.value.code == 1
     assert capsys.readouterr().err == message
+
+
+def test_tracking_workbook_with_a_value_in_xfd1048576_is_refused_not_an_abort(
+    tmp_path: Path,
+) -> None:
+    """calamine would allocate 512 GB for this sheet and abort the process (migrator status, re-plan)."""
+    import openpyxl
+
+    from migrator.errors import WorkbookError
+    from migrator.tracking.read import read_tracking
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Steps"
+    ws.append(["ID", "Status"])
+    ws["XFD1048576"] = "typed far away"
+    book = tmp_path / "checklist.xlsx"
+    wb.save(book)
+    with pytest.raises(WorkbookError) as info:
+        read_tracking(book, "checklist.xlsx")
+    assert [str(p) for p in info.value.problems] == [
+        "checklist.xlsx, sheet 'Steps': the sheet's cells reach row 1,048,576 and column XFD "
+        "(17,179,869,184 cells); expected at most 16,777,216 cells (rows x columns): delete the "
+        "rows and columns past the table (a value far away, e.g. in XFD1048576), or copy the "
+        "table into a new sheet"
+    ]
