@@ -6,7 +6,7 @@
 
 * on Linux with ``renameat2(RENAME_EXCHANGE)``, one system call: a reader sees
   the old folder or the new one, never a mix, whatever moment the process dies
-  at. The old plan is then in ``.OUT.old-PID`` and is deleted.
+  at. The old plan then has the staging folder's name and is deleted.
 * elsewhere (Windows, macOS, file systems without the exchange such as some
   network shares) with two renames: ``OUT`` -> ``.OUT.old-PID``, then the
   staging folder -> ``OUT``. Between the two there is a moment (microseconds)
@@ -300,7 +300,7 @@ def switch(staging: Path, target: Path) -> None:
     old = _sibling(target, _OLD, os.getpid())
     _remove_tree(old)
     if _exchange(staging, target):
-        os.rename(staging, old)  # the old plan now has the staging name; give it the old one
+        old = staging  # the old plan now has the staging name (a left-over if killed now)
     else:
         (staging / COMPLETE).write_bytes(b"")  # recover() may finish this switch after a kill
         os.rename(target, old)
