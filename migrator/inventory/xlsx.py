@@ -45,7 +45,7 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
             result.problems.append(problem(sheet_label, too_big))
             continue
         try:
-            rows = _all_rows(book, sheet_name)
+            raw = _all_rows(book, sheet_name)
         except Exception as exc:  # python_calamine.XmlError and kin: a damaged sheet
             result.problems.append(
                 problem(
@@ -55,7 +55,7 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
                 )
             )
             continue
-        rows = [r for r in rows if any(_text(c).strip() for c in r)] if rows else []
+        rows = [r for r in raw if any(_text(c).strip() for c in r)] if raw else []
         if not rows:
             continue
         header = [_text(c).strip() for c in rows[0]]
@@ -84,7 +84,7 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
             continue
         keys = [h.lower() for h in header]
         table = RawTable(kind, sheet_label, columns)
-        for index, row in enumerate(_all_rows(book, sheet_name)[1:], start=2):
+        for index, row in enumerate(raw[1:], start=2):  # loaded once, above
             texts = [_text(c) for c in row]
             if not any(t.strip() for t in texts):
                 continue
