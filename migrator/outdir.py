@@ -70,6 +70,12 @@ def output_folder(out_dir: Path) -> Path:
             f"{out_dir}: exists and is not a folder; expected an output folder "
             "(choose another -o or move the file away)"
         )
+    if os.path.ismount(path):
+        raise OutputFolderError(
+            f"{out_dir}: is a mount point, and a plan folder is replaced whole by renaming it, "
+            "which a mount point does not allow; expected a folder inside the mounted one "
+            f"(e.g. -o {out_dir}/plan) or the parent mounted instead; nothing was changed"
+        )
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

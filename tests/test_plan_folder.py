@@ -308,3 +308,20 @@ def test_manifest_lists_what_the_plan_wrote(refs: dict[str, Path]) -> None:
     assert CHECKLIST in listed
     assert not any(x.startswith("checklist.") and x != CHECKLIST for x in listed)
     assert not (refs["ba"] / outdir.COMPLETE).exists()
+
+
+def test_mount_point_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bind-mounted -o (docker -v $PWD/plan:/plan) cannot be renamed: said up front (simulated)."""
+    out = tmp_path / "plan"
+    out.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(out) or real(p))
+    with pytest.raises(OutputFolderError) as info:
+        outdir.output_folder(out)
+    assert str(info.value) == (
+        f"{out}: is a mount point, and a plan folder is replaced whole by renaming it, which a "
+        f"mount point does not allow; expected a folder inside the mounted one (e.g. -o "
+        f"{out}/plan) or the parent mounted instead; nothing was changed"
+    )
