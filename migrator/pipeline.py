@@ -286,11 +286,9 @@ def _old_outputs(target: Path) -> set[str]:
         listed = []
     if not isinstance(listed, list):
         return {MANIFEST}
-    safe = {
-        str(x)
-        for x in listed
-        if isinstance(x, str) and not Path(x).is_absolute() and ".." not in Path(x).parts
-    }
+    # Older versions wrote the platform's separators (backslashes on Windows).
+    names = [x.replace("\\", "/") for x in listed if isinstance(x, str)]
+    safe = {x for x in names if not Path(x).is_absolute() and ".." not in Path(x).parts}
     return safe | {MANIFEST}
 
 

@@ -325,3 +325,20 @@ def test_mount_point_is_refused_before_anything_is_written(
         f"mount point does not allow; expected a folder inside the mounted one (e.g. -o "
         f"{out}/plan) or the parent mounted instead; nothing was changed"
     )
+
+
+def test_files_an_older_windows_plan_listed_with_backslashes_are_not_carried_over(
+    refs: dict[str, Path], tmp_path: Path
+) -> None:
+    import json
+
+    out = tmp_path / "plan"
+    shutil.copytree(refs["a"], out)
+    stale = out / "runbooks" / "20-relay" / "EX99-gone.ps1"
+    stale.write_bytes(b"old")
+    listed = json.loads((out / MANIFEST).read_text("utf-8"))
+    listed = [x.replace("/", "\\") for x in [*listed, "runbooks/20-relay/EX99-gone.ps1"]]
+    (out / MANIFEST).write_text(json.dumps(listed), "utf-8")
+    plan_folder(CONTOSO, out, start=dt.date.fromisoformat(DAY_B))
+    assert not stale.exists()
+    assert _state(out, refs) == "ba"
