@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BOM = "\ufeff"
 
@@ -42,3 +46,79 @@ def write_windows_text(path: Path, text: str) -> None:
 def write_text(path: Path, text: str) -> None:
     """Write a UTF-8 text file with LF line endings, atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def kind(path: Path) -> str:
+    """``file``, ``folder``, ``link``, ``other`` or ``missing`` (symbolic links not followed)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "other"
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "other"
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (None when it can be opened as one).
+
+    A symbolic link is followed; a loop, a link to nothing, a folder or a
+    special file (FIFO, device) is named, so it is never skipped in silence
+    (and a FIFO never blocks a read).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "is a symbolic link to something that does not exist"
+        return "does not exist"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop (it leads back to itself)"
+        return f"cannot be looked at ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is a special file (a pipe or a device), not a regular file"
+    return None
+
+
+def cannot_read(exc: OSError) -> str:
+    """The message for a file that exists but cannot be read."""
+    return (
+        f"cannot be read ({exc.strerror or exc}); expected a file you can read: check its "
+        "permissions (chmod u+r, or the file's Security tab on Windows) or copy it again"
+    )
+
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting a JSON input migrator reads may have (its own files nest 6 deep)."""
+
+
+def loads_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` that refuses nesting deeper than ``max_depth`` with a JSONDecodeError.
+
+    A drop-in for readers that already catch ``json.JSONDecodeError``: a
+    document nested thousands deep is a decode error, never a RecursionError.
+    """
+    doc = text.decode("utf-8") if isinstance(text, bytes) else text
+    try:
+        value = json.loads(doc)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", doc, 0) from None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", doc, 0)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return value

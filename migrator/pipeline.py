@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from migrator import outdir
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
 from migrator.checks.relay import check_onward_relay, check_relay
-from migrator.errors import MigratorError
-from migrator.fileio import atomic_write_bytes, write_text
+from migrator.errors import InventoryError, MigratorError, Problem
+from migrator.fileio import atomic_write_bytes, not_a_file, write_text
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.evidence import Evidence, load_evidence
@@ -119,10 +120,25 @@ def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
 
 
 def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
-    if explicit is not None:
-        return load_evidence(explicit)
     beside = (path if path.is_dir() else path.parent) / EVIDENCE_FILE
-    return load_evidence(beside) if beside.is_file() else None
+    chosen = explicit if explicit is not None else (beside if os.path.lexists(beside) else None)
+    if chosen is None:
+        return None
+    why = not_a_file(chosen)
+    if why is not None:
+        raise InventoryError([Problem(str(chosen), f"{why}; expected a relay-evidence.json file")])
+    try:
+        return load_evidence(chosen)
+    except RecursionError:
+        raise InventoryError(
+            [
+                Problem(
+                    str(chosen),
+                    "is nested too deep to read; expected a relay-evidence.json as "
+                    "'migrator logs scan' writes it",
+                )
+            ]
+        ) from None
 
 
 def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> MigrationPlan:
@@ -172,25 +188,29 @@ def write_outputs(
     *,
     keep_status: Path | None = None,
 ) -> PlanOutput:
-    """Render every output to a staging folder, then move it into ``out_dir``."""
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MigratorError(f"{out_dir}: exists and is not a folder; expected an output folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    """Render every output to a staging folder, then switch it in place of ``out_dir`` whole.
+
+    See :mod:`migrator.outdir`: a reader (or a killed run) finds the old plan
+    or the new one, never a mix; a failure leaves ``out_dir`` as it was.
+    """
+    target = outdir.output_folder(out_dir)
     try:
-        existing = out_dir / CHECKLIST
+        staging = outdir.staging_folder(target)
+    except OSError as exc:
+        raise _write_error(exc, out_dir) from exc
+    try:
+        existing = target / CHECKLIST
         source = (
             keep_status if keep_status is not None else (existing if existing.is_file() else None)
         )
         checklist = _render_all(analysis, plan, staging, source)
-        written = _move_into_place(staging, out_dir)
+        written = _stage_and_switch(staging, target)
+    except OSError as exc:
+        raise _write_error(exc, out_dir) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        outdir.discard(staging)
     final = ChecklistResult(
-        path=out_dir / CHECKLIST,
+        path=target / CHECKLIST,
         backup=written.backup,
         carried_from=checklist.carried_from,
         kept=checklist.kept,
@@ -198,6 +218,14 @@ def write_outputs(
         new=checklist.new,
     )
     return PlanOutput(analysis, plan, written.files, final)
+
+
+def _write_error(exc: OSError, out_dir: Path) -> MigratorError:
+    name = exc.filename if exc.filename is not None else out_dir
+    return MigratorError(
+        f"{name}: cannot be written ({exc.strerror or exc}); expected a folder with room you "
+        f"can write to; nothing in {out_dir} was changed"
+    )
 
 
 def _render_all(
@@ -233,37 +261,39 @@ class _Moved:
     backup: Path | None
 
 
-def _move_into_place(staging: Path, out_dir: Path) -> _Moved:
+def _stage_and_switch(staging: Path, target: Path) -> _Moved:
+    """Complete the staging folder (backup, the team's files, manifest), then switch it in."""
     new_files = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = out_dir / MANIFEST
-    old_files: list[str] = []
-    if manifest.is_file():
-        try:
-            old_files = [str(x) for x in json.loads(manifest.read_text("utf-8"))]
-        except (ValueError, OSError):
-            old_files = []
+    old_outputs = _old_outputs(target)
+    outdir.check_conflicts(target, new_files)
     backup = None
-    current = out_dir / CHECKLIST
+    current = target / CHECKLIST
     if current.is_file():
+        # Today's backup rule: the team's workbook is kept, named from its own time.
         backup = backup_path(current)
         if not backup.exists():
-            shutil.copy2(current, backup)
-    for rel in new_files:
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, target)
-    # Files the previous plan wrote and this one does not (a server left the inventory).
-    keep = {str(r) for r in new_files}
-    for rel_text in old_files:
-        if (
-            rel_text not in keep
-            and not Path(rel_text).is_absolute()
-            and ".." not in Path(rel_text).parts
-        ):
-            (out_dir / rel_text).unlink(missing_ok=True)
-    atomic_write_bytes(manifest, (json.dumps(sorted(keep), indent=1) + "\n").encode("utf-8"))
-    return _Moved(tuple(out_dir / r for r in new_files), backup)
+            shutil.copy2(current, staging / backup.name)
+    outdir.carry_over(target, staging, old_outputs)
+    keep = sorted(r.as_posix() for r in new_files)
+    atomic_write_bytes(staging / MANIFEST, (json.dumps(keep, indent=1) + "\n").encode("utf-8"))
+    outdir.seal(staging)
+    outdir.switch(staging, target)
+    return _Moved(tuple(target / r for r in new_files), backup)
+
+
+def _old_outputs(target: Path) -> set[str]:
+    """What the previous plan wrote (its manifest); those files are not carried over."""
+    manifest = target / MANIFEST
+    try:
+        listed = json.loads(manifest.read_text("utf-8")) if manifest.is_file() else []
+    except (ValueError, OSError, RecursionError):
+        listed = []
+    if not isinstance(listed, list):
+        return {MANIFEST}
+    # Older versions wrote the platform's separators (backslashes on Windows).
+    names = [x.replace("\\", "/") for x in listed if isinstance(x, str)]
+    safe = {x for x in names if not Path(x).is_absolute() and ".." not in Path(x).parts}
+    return safe | {MANIFEST}
 
 
 # --------------------------------------------------------------------------- views for renderers

@@ -92,11 +92,31 @@ from migrator.cli import (  # noqa: E402, F401 (imported for their commands)
 )
 
 
+def unexpected_failure(exc: BaseException) -> str:
+    """A failure of reading or writing no reader words itself, as one line: file, what, fix."""
+    if isinstance(exc, OSError):
+        name = exc.filename if exc.filename is not None else "a file"
+        return (
+            f"{name}: {exc.strerror or exc}; expected a file or folder migrator can read and "
+            "write (check the path, its permissions and free space); nothing half-written was "
+            "left behind"
+        )
+    if isinstance(exc, UnicodeError):
+        return f"an input is not text in the expected encoding ({exc}); expected UTF-8 or UTF-16"
+    what = "nested too deep" if isinstance(exc, RecursionError) else "too large"
+    return (
+        f"an input is {what} to process; expected an inventory as the collector scripts "
+        "export it (see docs/inventory.md)"
+    )
+
+
 def main() -> None:
     """Console entry point: run the app, turn migrator errors into messages and exit code 1.
 
     Typer handles its own usage errors and exit codes; only library errors
-    arrive here, and nothing below prints a traceback at the user.
+    arrive here, and nothing below prints a traceback at the user: an
+    ``OSError``, a decoder error or a recursion or memory limit that no reader
+    caught is still a one-line message and exit code 1.
     """
     try:
         app()
@@ -108,6 +128,11 @@ def main() -> None:
         sys.exit(1)
     except MigratorError as exc:
         err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except (OSError, UnicodeError, RecursionError, MemoryError) as exc:
+        # The last line of defence: every reader and writer reports its own failures with
+        # the file and a fix; anything that still escapes is worded here, never a traceback.
+        err.print(f"error: {unexpected_failure(exc)}", markup=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted; nothing half-written was left behind", markup=False)

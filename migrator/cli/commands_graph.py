@@ -39,7 +39,7 @@ def _date(text: str | None) -> dt.date | None:
 @app.command("graph")
 def graph(
     inventory: Annotated[
-        Path, typer.Argument(help="Inventory folder (inventory.yaml and exports).")
+        Path, typer.Argument(readable=False, help="Inventory folder (inventory.yaml and exports).")
     ],
     fmt: Annotated[
         GraphFormat,

@@ -59,7 +59,9 @@ def match_table(result: IdentityMatch, limit: int) -> Table:
 
 @identity_app.command("match")
 def match(
-    inventory: Annotated[Path, typer.Argument(help="Inventory folder or inventory.yaml.")],
+    inventory: Annotated[
+        Path, typer.Argument(readable=False, help="Inventory folder or inventory.yaml.")
+    ],
     output: Annotated[
         Path,
         typer.Option(

@@ -22,7 +22,7 @@ _EVIDENCE_HELP = "relay-evidence.json from 'migrator logs scan' (default: the on
 
 @app.command("check")
 def check(
-    path: Annotated[Path, typer.Argument(help=_PATH_HELP)],
+    path: Annotated[Path, typer.Argument(readable=False, help=_PATH_HELP)],
     evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
 ) -> None:
     """Load and check an inventory; print every finding; exit 1 on errors."""
@@ -41,7 +41,7 @@ def check(
 
 @app.command("plan")
 def plan(
-    path: Annotated[Path, typer.Argument(help=_PATH_HELP)],
+    path: Annotated[Path, typer.Argument(readable=False, help=_PATH_HELP)],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Folder to write the plan into.")
     ] = Path("plan"),
@@ -53,6 +53,7 @@ def plan(
         Path | None,
         typer.Option(
             "--keep-status",
+            readable=False,
             help="Carry the tracking (status, dates, notes) over from this checklist.xlsx.",
         ),
     ] = None,
@@ -103,7 +104,7 @@ def plan(
 
 @inventory_app.command("show")
 def show(
-    path: Annotated[Path, typer.Argument(help=_PATH_HELP)],
+    path: Annotated[Path, typer.Argument(readable=False, help=_PATH_HELP)],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the normalised inventory as JSON.")
     ] = False,

@@ -25,7 +25,9 @@ def _describe(c: MatchConnector | None, entry: IPRange | None) -> str:
 @relay_app.command("which")
 def which_command(
     address: Annotated[str, typer.Argument(help="Client IP address (IPv4 or IPv6).")],
-    path: Annotated[Path, typer.Argument(help="Inventory folder (inventory.yaml and exports).")],
+    path: Annotated[
+        Path, typer.Argument(readable=False, help="Inventory folder (inventory.yaml and exports).")
+    ],
     port: Annotated[int, typer.Option("--port", help="Port the client connects to.")] = 25,
 ) -> None:
     """Show, for each new server, which receive connector takes ADDRESS before (2010) and after the plan."""

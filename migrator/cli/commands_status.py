@@ -69,7 +69,10 @@ def render_progress(p: Progress, name: str) -> list[str]:
 @app.command("status")
 def status(
     checklist: Annotated[
-        Path, typer.Argument(help="The tracking workbook (checklist.xlsx) the team works in.")
+        Path,
+        typer.Argument(
+            readable=False, help="The tracking workbook (checklist.xlsx) the team works in."
+        ),
     ],
 ) -> None:
     """Show progress from a tracking workbook: per phase, done, blocked (and what it blocks), next."""

@@ -12,11 +12,15 @@ import hashlib
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
+import numpy as np
 from cryptography import x509
 from psrpcore.types import deserialize_clixml
 
 from migrator.inventory.kinds import SPEC_BY_KIND, TableKind, kind_of_type
 from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
+
+MAX_DEPTH = 100
+"""Deepest element nesting read; Exchange exports nest about 10 deep (psrpcore recurses per level)."""
 
 # Enum values that psrpcore leaves without their <ToString> name.
 _ENUM_NAMES: dict[str, dict[int, str]] = {
@@ -74,6 +78,15 @@ def read_clixml(data: bytes, label: str) -> ReadResult:
         )
         return result
     body = text.lstrip()
+    if "<!DOCTYPE" in body[:65536] or "<!ENTITY" in body[:65536]:
+        result.problems.append(
+            problem(
+                label,
+                "the XML declares a DOCTYPE or entities, which Export-Clixml never writes; "
+                "expected an Export-Clixml file exactly as PowerShell wrote it",
+            )
+        )
+        return result
     if body.startswith("<?xml"):
         body = body[body.find("?>") + 2 :].lstrip()
     if not (body.startswith("<Objs") or body.startswith("#< CLIXML")):
@@ -82,6 +95,16 @@ def read_clixml(data: bytes, label: str) -> ReadResult:
                 label,
                 "not a recognised export (XML, but not CliXML: no <Objs> root element); "
                 "expected an Export-Clixml file of one of the tables in docs/inventory.md",
+            )
+        )
+        return result
+    depth = nesting_depth(body)
+    if depth > MAX_DEPTH:
+        result.problems.append(
+            problem(
+                label,
+                f"elements are nested {depth} deep; expected at most {MAX_DEPTH} (Exchange "
+                "exports nest about 10 deep): export with Export-Clixml's default -Depth",
             )
         )
         return result
@@ -98,9 +121,14 @@ def read_clixml(data: bytes, label: str) -> ReadResult:
             )
         )
         return result
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         result.problems.append(
             problem(label, f"the CliXML cannot be read ({exc}); expected an Export-Clixml file")
+        )
+        return result
+    except RecursionError:
+        result.problems.append(
+            problem(label, "the CliXML is nested too deep to read; expected an Export-Clixml file")
         )
         return result
     kind: TableKind | None = None
@@ -184,3 +212,22 @@ def _decode(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     return data.decode("utf-8", errors="replace")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the elements of an XML text nest, counted without parsing (no recursion).
+
+    Each ``<`` opens an element unless it starts ``</`` (closes one), ``<?``,
+    ``<!`` or a tag that ends ``/>``; the depth is the highest running count.
+    """
+    units = np.frombuffer(text.encode("utf-16-le"), dtype="<u2")
+    lt = np.flatnonzero(units == ord("<"))
+    if not len(lt):
+        return 0
+    gt = np.flatnonzero(units == ord(">"))
+    after = units[np.minimum(lt + 1, len(units) - 1)]
+    ends = gt[np.minimum(np.searchsorted(gt, lt), len(gt) - 1)] if len(gt) else lt
+    self_closing = units[np.maximum(ends - 1, 0)] == ord("/")
+    opens = (after != ord("?")) & (after != ord("!")) & ~self_closing
+    step = np.where(after == ord("/"), -1, np.where(opens, 1, 0))
+    return int(np.cumsum(step).max(initial=0))

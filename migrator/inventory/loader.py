@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from migrator.errors import InventoryError, Problem
+from migrator.fileio import cannot_read, not_a_file
 from migrator.inventory.records import ReadResult
 from migrator.inventory.sniff import read_export
 from migrator.inventory.tables import Converted, convert
@@ -50,49 +52,41 @@ def load_inventory(path: Path | str) -> Inventory:
         p = p.parent
         given = str(Path(given).parent)
     if not p.exists():
+        why = not_a_file(p) if p.is_symlink() else None
         raise InventoryError(
             [
                 Problem(
-                    given, "no such file or folder; expected an inventory folder or an export file"
+                    given,
+                    f"{why or 'no such file or folder'}; expected an inventory folder or an export file",
                 )
             ]
         )
     if p.is_dir():
-        yaml_path = next((p / n for n in YAML_NAMES if (p / n).is_file()), None)
+        yaml_path = next((p / n for n in YAML_NAMES if os.path.lexists(p / n)), None)
         if yaml_path is not None:
-            yaml_label = _label(given, yaml_path.name)
-            tenant_path = p / TENANT_NAME
-            tenant = (
-                (tenant_path.read_bytes(), _label(given, TENANT_NAME))
-                if tenant_path.is_file()
-                else None
-            )
-            yml, yaml_problems = parse_yaml(yaml_path.read_bytes(), yaml_label, tenant)
-            problems.extend(yaml_problems)
-            if yml is None and not yaml_problems:
-                problems.append(Problem(yaml_label, "cannot be read"))
+            yml = _read_yaml(p, yaml_path, given, problems)
         if yml is not None and yml.files:
             for i, rel in enumerate(yml.files):
                 target = p / rel
                 key = f"{_label(given, yaml_path.name if yaml_path else 'inventory.yaml')}, key 'files[{i}]'"
-                if not target.is_file():
+                why = not_a_file(target)
+                if why is not None:
                     problems.append(
                         Problem(
                             key,
-                            f"file '{rel}' does not exist in {given}; expected an export file there",
+                            f"file '{rel}' {why} in {given}; expected an export file there",
                         )
                     )
                     continue
                 files.append((target, _label(given, Path(rel).as_posix()), key))
         else:
-            for child in sorted(p.iterdir(), key=lambda c: c.name.lower()):
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in EXPORT_SUFFIXES
-                    and not child.name.startswith("~$")
-                ):
-                    files.append((child, _label(given, child.name), ""))
+            files.extend(_listed_exports(p, given, problems, findings))
     else:
+        why = not_a_file(p)
+        if why is not None:
+            raise InventoryError(
+                [Problem(given, f"{why}; expected an inventory folder or an export file")]
+            )
         files.append((p, given, ""))
 
     result = ReadResult()
@@ -100,7 +94,7 @@ def load_inventory(path: Path | str) -> Inventory:
         try:
             data = file_path.read_bytes()
         except OSError as exc:
-            problems.append(Problem(label, f"cannot be read ({exc.strerror or exc})"))
+            problems.append(Problem(label, cannot_read(exc)))
             continue
         result.extend(read_export(data, label))
     problems.extend(result.problems)
@@ -166,6 +160,74 @@ def load_inventory(path: Path | str) -> Inventory:
     if converted.transport_config is not None:
         inv = dataclasses.replace(inv, transport_config=converted.transport_config)
     return inv
+
+
+def _read_yaml(
+    folder: Path, yaml_path: Path, given: str, problems: list[Problem]
+) -> YamlInventory | None:
+    """Read inventory.yaml (and tenant.yaml beside it); problems go to ``problems``."""
+    yaml_label = _label(given, yaml_path.name)
+    tenant_path = folder / TENANT_NAME
+    tenant_label = _label(given, TENANT_NAME)
+    try:
+        why = not_a_file(yaml_path)
+        if why is not None:
+            problems.append(Problem(yaml_label, f"{why}; expected the inventory file"))
+            return None
+        data = yaml_path.read_bytes()
+        tenant = None
+        if os.path.lexists(tenant_path):
+            why = not_a_file(tenant_path)
+            if why is not None:
+                problems.append(Problem(tenant_label, f"{why}; expected the tenant file"))
+                return None
+            tenant = (tenant_path.read_bytes(), tenant_label)
+    except OSError as exc:
+        where = tenant_label if exc.filename == str(tenant_path) else yaml_label
+        problems.append(Problem(where, cannot_read(exc)))
+        return None
+    yml, yaml_problems = parse_yaml(data, yaml_label, tenant)
+    problems.extend(yaml_problems)
+    if yml is None and not yaml_problems:
+        problems.append(Problem(yaml_label, "cannot be read"))
+    return yml
+
+
+def _listed_exports(
+    folder: Path, given: str, problems: list[Problem], findings: list[Finding]
+) -> list[tuple[Path, str, str]]:
+    """The export files in ``folder``; what looks like one but cannot be read is reported."""
+    try:
+        children = sorted(folder.iterdir(), key=lambda c: c.name.lower())
+    except OSError as exc:
+        raise InventoryError(
+            [
+                Problem(
+                    given,
+                    f"the folder cannot be read ({exc.strerror or exc}); expected a folder you "
+                    "can read: check its permissions",
+                )
+            ]
+        ) from exc
+    files: list[tuple[Path, str, str]] = []
+    for child in children:
+        if child.suffix.lower() not in EXPORT_SUFFIXES or child.name.startswith("~$"):
+            continue
+        label = _label(given, child.name)
+        why = not_a_file(child)
+        if why is None:
+            files.append((child, label, ""))
+            continue
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "inventory.skipped-file",
+                label,
+                f"{why}, so it was not read; the inventory may be missing a table",
+                "replace it with the export file, or move it out of the inventory folder",
+            )
+        )
+    return files
 
 
 def _merge_servers(

@@ -32,19 +32,43 @@ _LEFTOVER = re.compile(
 _LOST_LETTER = re.compile(r"[A-Za-z]\?|\?[A-Za-z]")
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode export bytes; return (text, encoding name as PowerShell calls it)."""
+def decode(data: bytes, errors: str = "strict") -> tuple[str, str]:
+    """Decode export bytes; return (text, encoding name as PowerShell calls it).
+
+    Raises UnicodeDecodeError (``errors="strict"``) where the bytes break the
+    encoding the BOM announces; :func:`decode_problem` words it for the user.
+    """
     if data.startswith(b"\xff\xfe"):
-        return data[2:].decode("utf-16-le"), "Unicode"
+        return data[2:].decode("utf-16-le", errors), "Unicode"
     if data.startswith(b"\xfe\xff"):
-        return data[2:].decode("utf-16-be"), "BigEndianUnicode"
+        return data[2:].decode("utf-16-be", errors), "BigEndianUnicode"
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "UTF8"
+        return data[3:].decode("utf-8", errors), "UTF8"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace"), "Default"
     return text, "ASCII" if data.isascii() else "UTF8NoBOM"
+
+
+def decode_problem(exc: UnicodeDecodeError, data: bytes) -> str:
+    """What is wrong with undecodable export bytes, for a :class:`Problem` message."""
+    bom = 2 if exc.encoding.startswith("utf-16") else 3
+    offset = exc.start + bom
+    newline = b"\n\x00" if exc.encoding == "utf-16-le" else b"\x00\n" if bom == 2 else b"\n"
+    line = data[:offset].count(newline) + 1
+    if bom == 2 and exc.reason == "truncated data":
+        return (
+            f"line {line}: the UTF-16 text ends in the middle of a character (an odd number of "
+            "bytes), so the file is cut short, e.g. copied while still being written; expected "
+            "a complete export: export it again and copy the whole file"
+        )
+    name = "UTF-16" if bom == 2 else "UTF-8"
+    return (
+        f"line {line}, byte offset {offset}: not valid {name} text although the file starts with a "
+        f"{name} byte order mark (damaged or cut short); expected a complete export: export it "
+        "again and copy the whole file"
+    )
 
 
 def split_type_line(text: str) -> tuple[str, str]:
@@ -58,7 +82,11 @@ def split_type_line(text: str) -> tuple[str, str]:
 def read_csv(data: bytes, label: str) -> ReadResult:
     """Read one CSV export into a table, with problems and findings."""
     result = ReadResult()
-    text, encoding = decode(data)
+    try:
+        text, encoding = decode(data)
+    except UnicodeDecodeError as exc:
+        result.problems.append(problem(label, decode_problem(exc, data)))
+        return result
     if not text.strip():
         result.problems.append(
             problem(

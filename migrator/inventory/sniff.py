@@ -26,10 +26,9 @@ def sniff(data: bytes) -> FileFormat:
         return FileFormat.XLSX
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         return FileFormat.EMPTY
-    try:
-        text, _ = decode(data[:4096])
-    except UnicodeDecodeError:
-        return FileFormat.OTHER
+    # Only the head is looked at: a character cut at byte 4096, or a damaged byte, is no
+    # reason to call a CSV something else (the reader reports bad bytes where they are).
+    text, _ = decode(data[:4096], errors="replace")
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith("#< CLIXML") or head.startswith("<Objs") or head.startswith("<?xml"):
         return FileFormat.CLIXML

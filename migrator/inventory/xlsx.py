@@ -14,6 +14,7 @@ from python_calamine import CalamineWorkbook
 from migrator.inventory.kinds import SPEC_BY_KIND, kind_of_columns
 from migrator.inventory.powershell_csv import missing_columns, scan_leftovers
 from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
+from migrator.xlsx_bounds import oversized, sheet_extents
 
 
 def _text(value: Any) -> str:
@@ -33,13 +34,28 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
     result = ReadResult()
     try:
         book = CalamineWorkbook.from_filelike(_BytesReader(path_bytes))
+        extents = sheet_extents(path_bytes)
     except Exception as exc:  # calamine raises its own error types for broken zips
         result.problems.append(problem(label, f"not a readable .xlsx workbook ({exc})"))
         return result
     for sheet_name in book.sheet_names:
-        rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
         sheet_label = f"{label}, sheet '{sheet_name}'"
-        rows = [r for r in rows if any(_text(c).strip() for c in r)] if rows else []
+        too_big = oversized(extents, sheet_name)
+        if too_big is not None:
+            result.problems.append(problem(sheet_label, too_big))
+            continue
+        try:
+            raw = _all_rows(book, sheet_name)
+        except Exception as exc:  # python_calamine.XmlError and kin: a damaged sheet
+            result.problems.append(
+                problem(
+                    sheet_label,
+                    f"the sheet cannot be read ({exc}); expected a workbook saved whole by "
+                    "Excel: save it again, or export the table as CSV",
+                )
+            )
+            continue
+        rows = [r for r in raw if any(_text(c).strip() for c in r)] if raw else []
         if not rows:
             continue
         header = [_text(c).strip() for c in rows[0]]
@@ -68,7 +84,7 @@ def read_xlsx(path_bytes: bytes, label: str) -> ReadResult:
             continue
         keys = [h.lower() for h in header]
         table = RawTable(kind, sheet_label, columns)
-        for index, row in enumerate(_all_rows(book, sheet_name)[1:], start=2):
+        for index, row in enumerate(raw[1:], start=2):  # loaded once, above
             texts = [_text(c) for c in row]
             if not any(t.strip() for t in texts):
                 continue

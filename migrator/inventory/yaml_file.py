@@ -179,8 +179,72 @@ class _DuplicateKey(yaml.YAMLError):
         self.problem_mark = again
 
 
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings read (inventory.yaml needs 6)."""
+MAX_ALIAS_VALUES = 10_000
+"""Most values all aliases (``*name``) together may stand for: refuses alias bombs."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of dropping all but the last."""
+    """SafeLoader that refuses duplicate keys, alias loops and bombs, and deep nesting.
+
+    While the document is composed, the loader counts how deep it is and how
+    many values each anchored node stands for, so an alias that refers to
+    its own ancestor (``a: &x [*x]``), aliases that would expand to more than
+    :data:`MAX_ALIAS_VALUES` values, and nesting past :data:`MAX_DEPTH` are
+    refused before anything is built.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open_anchors: list[str | None] = []
+        self._values = 0
+        self._alias_values = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+            if event.anchor in self._open_anchors:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"alias *{event.anchor} refers to the list or mapping it is in, which makes "
+                    "a loop; write the values out instead",
+                    event.start_mark,
+                )
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node), 1)
+            self._values += size
+            self._alias_values += size
+            if self._alias_values > MAX_ALIAS_VALUES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"aliases expand to more than {MAX_ALIAS_VALUES:,} values, an alias bomb; "
+                    "write the values out instead of repeating aliases",
+                    event.start_mark,
+                )
+            return node
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if len(self._open_anchors) >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested more than {MAX_DEPTH} levels deep, far more than inventory.yaml "
+                "needs; see docs/inventory.md",
+                event.start_mark,
+            )
+        before = self._values
+        self._open_anchors.append(event.anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._open_anchors.pop()
+        self._values += 1
+        if event.anchor is not None:
+            self._sizes[id(node)] = self._values - before
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
         seen: dict[object, yaml.Mark] = {}

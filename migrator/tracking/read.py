@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from python_calamine import CalamineWorkbook
 
@@ -31,6 +33,7 @@ from migrator.tracking.model import (
     StepTracking,
     Tracking,
 )
+from migrator.xlsx_bounds import oversized, sheet_extents
 
 _STATUS_BY_TEXT = {s.value: s for s in Status} | {"": Status.NOT_STARTED}
 _SPLIT_IDS = re.compile(r"[\s,;]+")
@@ -199,9 +202,27 @@ class _SheetReader:
         return None
 
 
-def _sheet_rows(wb: CalamineWorkbook, name: str) -> list[list[Any]]:
-    # skip_empty_area=False keeps row 1 and column A where they are, so cell names stay right.
-    rows: list[list[Any]] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+def _sheet_rows(wb: CalamineWorkbook, name: str, file: str, path: Path) -> list[list[Any]]:
+    # A value typed far away (XFD1048576) would make calamine allocate the whole range.
+    try:
+        too_big = oversized(sheet_extents(path), name)
+    except (OSError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, KeyError):
+        too_big = None  # calamine opened it; let it report what is wrong
+    if too_big is not None:
+        raise WorkbookError([Problem(f"{file}, sheet '{name}'", too_big)])
+    try:
+        # skip_empty_area=False keeps row 1 and column A where they are, so cell names stay right.
+        rows: list[list[Any]] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:  # python_calamine.XmlError and kin: a damaged sheet
+        raise WorkbookError(
+            [
+                Problem(
+                    f"{file}, sheet '{name}'",
+                    f"the sheet cannot be read ({exc}); expected a workbook saved whole by "
+                    "Excel: save it again, or restore the backup beside it",
+                )
+            ]
+        ) from exc
     return rows
 
 
@@ -233,7 +254,11 @@ def read_tracking(path: Path, display: str | None = None) -> Tracking:
                 ]
             )
         steps_reader = _SheetReader(
-            file, STEPS_SHEET, _sheet_rows(wb, STEPS_SHEET), STEP_HEADERS, REQUIRED_HEADERS
+            file,
+            STEPS_SHEET,
+            _sheet_rows(wb, STEPS_SHEET, file, path),
+            STEP_HEADERS,
+            REQUIRED_HEADERS,
         )
         steps, unkeyed = steps_reader.read()
         problems = list(steps_reader.problems)
@@ -242,7 +267,7 @@ def read_tracking(path: Path, display: str | None = None) -> Tracking:
             removed_reader = _SheetReader(
                 file,
                 REMOVED_SHEET,
-                _sheet_rows(wb, REMOVED_SHEET),
+                _sheet_rows(wb, REMOVED_SHEET, file, path),
                 # "Removed from" stays with the row as one of its own columns, so a later
                 # re-plan still says which workbook the step was dropped from.
                 [h for h in REMOVED_HEADERS if h != "Removed from"],
