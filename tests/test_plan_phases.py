@@ -175,6 +175,30 @@ def test_plan_is_derived_from_the_inventory(plan: MigrationPlan) -> None:
     assert "RU11" in old.title and "14.3.248.2" in old.title
 
 
+@pytest.mark.parametrize(
+    ("build", "meets"),
+    [
+        ("14.3.266.2", True),  # RU11 itself (14.03.0266.002)
+        ("14.03.0266.002", True),
+        ("14.3.279.2", True),  # RU12
+        ("14.3.294.0", True),  # RU13
+        ("14.3.301.0", True),  # RU14
+        ("14.3.248.2", False),  # RU10
+        ("14.3.266.1", False),
+    ],
+)
+def test_coexistence_minimum_is_sp3_ru11_14_3_266_2(build: str, meets: bool) -> None:
+    """SP3 RU11 is 14.3.266.2 (14.3.301.0 is RU14); titles print the minimum, not the build found."""
+    inv = make_inventory()
+    servers = tuple(replace(s, build=build) if s.name == "EX10-02" else s for s in inv.servers)
+    steps = {s.id: s for s in phase_steps(replace(inv, servers=servers))}
+    step = steps["prepare.coexistence.EX10-02"]
+    assert step.title.startswith("confirm " if meets else "bring ")
+    assert "Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later" in step.title
+    assert f"build {build}" in step.title
+    assert "14.3.301.0" not in step.verification and "14.3.266.2" in step.verification
+
+
 def test_unsupported_os_is_said_in_the_step(plan: MigrationPlan) -> None:
     assert "does not support" in plan.step("prepare.supported-os.EX16-02").instructions
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -49,12 +48,11 @@ from migrator.plan.relay import (
     onward_inventory,
     onward_servers,
 )
+from migrator.versions import MIN_2010_BUILD, MIN_2010_LABEL, parse_build
 
 RELAY_KINDS = (ConnectorKind.ANONYMOUS_RELAY, ConnectorKind.EXTERNALLY_SECURED)
 FORBIDDEN_RELAY_PORTS = (2525, 465, 587, 717)
 """Ports of the other default connectors (Hub, Client Proxy, Client Frontend, Outbound Proxy)."""
-MIN_2010_BUILD = (14, 3, 266, 2)
-"""Exchange 2010 SP3 Update Rollup 11, the oldest build that can coexist with Exchange 2016."""
 EXAMPLES = 3
 """How many example ranges a finding lists before saying "and N more"."""
 
@@ -1029,18 +1027,6 @@ def _default_frontend(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
 # --------------------------------------------------------------------------- versions
 
 
-_BUILD = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
-_ADMIN_VERSION = re.compile(r"version\s+(\d+)\.(\d+)\s*\(build\s+(\d+)\.(\d+)\)", re.IGNORECASE)
-
-
-def parse_build(text: str) -> tuple[int, int, int, int] | None:
-    """``14.3.513.0`` or ``Version 14.3 (Build 513.0)`` as a tuple; None when neither."""
-    m = _ADMIN_VERSION.search(text) or _BUILD.search(text)
-    if m is None:
-        return None
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4) or 0))
-
-
 def check_versions(inventory: Inventory) -> list[Finding]:
     """Coexistence with 2010, support status of the targets, and the 2010 update rollup level."""
     out: list[Finding] = []
@@ -1113,7 +1099,7 @@ def check_versions(inventory: Inventory) -> list[Finding]:
                     "version.2010-build-unknown",
                     s.name,
                     f"the ExSetup.exe build of {s.name} is unknown ('{s.build}'): Exchange 2016 "
-                    "needs Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later",
+                    f"needs {MIN_2010_LABEL} or later",
                     "export the file version of ExSetup.exe (AdminDisplayVersion does not show the rollup)",
                 )
             )
@@ -1123,8 +1109,8 @@ def check_versions(inventory: Inventory) -> list[Finding]:
                     Severity.ERROR,
                     "version.2010-build",
                     s.name,
-                    f"{s.name} runs Exchange 2010 build '{s.build}', below SP3 Update Rollup 11 "
-                    "(14.3.266.2), the oldest that can coexist with Exchange 2016",
+                    f"{s.name} runs Exchange 2010 build '{s.build}', below {MIN_2010_LABEL}, "
+                    "the oldest that can coexist with Exchange 2016",
                     f"install the latest Exchange 2010 SP3 update rollup on {s.name} before adding Exchange 2016",
                 )
             )

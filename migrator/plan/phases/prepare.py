@@ -12,11 +12,9 @@ from migrator.plan.phases._common import (
     step_id,
 )
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.versions import MIN_2010_BUILD_TEXT, MIN_2010_LABEL, meets_2010_minimum
 
 P = Phase.PREPARE
-
-SP3_RU11 = (14, 3, 301)
-"""Exchange 2010 SP3 Update Rollup 11 (``ExSetup.exe`` 14.3.301.0): the minimum to coexist with 2016."""
 
 SUPPORTED_2016_OS = ("windows server 2012", "windows server 2012 r2", "windows server 2016")
 """Operating systems Exchange 2016 runs on (EXCHANGE-RULES, versions and coexistence)."""
@@ -25,17 +23,14 @@ LOG_DIRECTORY_MB_PER_DAY = 100
 """Receive protocol log space reserved per day of evidence on a 2010 server (assumption, documented)."""
 
 
-def parse_build(build: str) -> tuple[int, ...] | None:
-    """``14.3.301.0`` -> ``(14, 3, 301, 0)``; None when it is not a dotted number."""
-    parts = build.strip().split(".")
-    if len(parts) < 3 or not all(p.isdigit() for p in parts):
-        return None
-    return tuple(int(p) for p in parts)
-
-
 def _coexistence(server: Server) -> Step:
-    build = parse_build(server.build)
+    """Confirm (or bring) a 2010 server to the minimum build; the title names the minimum, not the build found."""
     sid = step_id(P, "coexistence", server.name)
+    found = (
+        f"the inventory shows build {server.build}"
+        if server.build
+        else "no ExSetup.exe build in the inventory"
+    )
     common = {
         "id": sid,
         "phase": P,
@@ -44,31 +39,31 @@ def _coexistence(server: Server) -> Step:
         "runbook": runbook(P, "coexistence"),
         "verification": (
             f"(Get-Command ExSetup.exe).FileVersionInfo.FileVersion on {server.name} "
-            "is 14.3.301.0 or later"
+            f"is {MIN_2010_BUILD_TEXT} or later"
         ),
     }
-    if build is not None and build[:3] >= SP3_RU11:
+    if meets_2010_minimum(server.build):
         return Step(
-            title=f"confirm {server.name} is on Exchange 2010 SP3 RU11 or later (build {server.build})",
+            title=f"confirm {server.name} is on {MIN_2010_LABEL} or later ({found})",
             runs_in=RunsIn.MANUAL,
             duration_minutes=10,
             maintenance_window=False,
             instructions=(
-                f"The inventory reports ExSetup.exe {server.build} on {server.name}, which is SP3 RU11 "
-                "or later. Confirm the file version on the server before installing Exchange 2016."
+                f"Exchange 2016 coexists only with {MIN_2010_LABEL} or later; {found} on "
+                f"{server.name}, which meets it. Confirm the file version of ExSetup.exe on the "
+                "server before installing Exchange 2016."
             ),
             **common,  # type: ignore[arg-type]
         )
-    seen = f"build {server.build}" if server.build else "no ExSetup.exe build in the inventory"
     return Step(
-        title=f"bring {server.name} to Exchange 2010 SP3 RU11 or later ({seen})",
+        title=f"bring {server.name} to {MIN_2010_LABEL} or later ({found})",
         runs_in=RunsIn.MANUAL,
         duration_minutes=90,
         reversible=False,
         rollback="",
         instructions=(
-            f"Exchange 2016 coexists only with Exchange 2010 SP3 RU11 (14.3.301.0) or later. "
-            f"The inventory shows {seen} for {server.name} (AdminDisplayVersion does not show the "
+            f"Exchange 2016 coexists only with {MIN_2010_LABEL} or later. "
+            f"For {server.name} {found} (AdminDisplayVersion does not show the "
             "update rollup). Read the ExSetup.exe file version on the server; if it is older, "
             "install the latest Exchange 2010 SP3 update rollup and restart the server."
         ),
