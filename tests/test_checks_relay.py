@@ -18,7 +18,7 @@ from relay_builders import (
     with_policy,
 )
 
-from migrator.checks.relay import check_relay, check_versions, overlaps, parse_build
+from migrator.checks.relay import check_relay, check_versions, overlaps
 from migrator.iprange import IPRange
 from migrator.model import (
     AcceptedDomain,
@@ -36,6 +36,7 @@ from migrator.model import (
     TransportRole,
 )
 from migrator.plan.relay import RelayPlan, plan_relay
+from migrator.versions import parse_build
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 FE = TransportRole.FRONTEND
@@ -676,8 +677,8 @@ def test_2010_below_sp3_ru11() -> None:
             E,
             "version.2010-build",
             "EX10-01",
-            "EX10-01 runs Exchange 2010 build '14.3.248.2', below SP3 Update Rollup 11 (14.3.266.2), "
-            "the oldest that can coexist with Exchange 2016",
+            "EX10-01 runs Exchange 2010 build '14.3.248.2', below Exchange 2010 SP3 Update Rollup 11 "
+            "(14.3.266.2), the oldest that can coexist with Exchange 2016",
             "install the latest Exchange 2010 SP3 update rollup on EX10-01 before adding Exchange 2016",
         )
     ]
