@@ -172,7 +172,7 @@ def test_plan_is_derived_from_the_inventory(plan: MigrationPlan) -> None:
     assert "prepare.mx-ttl.contoso.com" not in ids  # already 3600 s
     assert "prepare.relay-logging.EX10-02" not in ids  # no relay connector there
     old = plan.step("prepare.coexistence.EX10-02")
-    assert "RU11" in old.title and "14.3.248.2" in old.title
+    assert "Update Rollup 11 (14.3.266.2)" in old.title and "14.3.248.2" in old.title
 
 
 @pytest.mark.parametrize(
