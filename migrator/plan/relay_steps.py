@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from migrator.errors import PlanError
-from migrator.iprange import IPRange
+from migrator.iprange import IPRange, merge_ranges
 from migrator.model import ExchangeVersion, Inventory, RelayMethod
 from migrator.plan.relay import PlannedConnector, RelayPlan
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
@@ -124,7 +124,8 @@ def _hex(rng: IPRange, value: int) -> str:
 
 
 def _connector_params(inventory: Inventory, pc: PlannedConnector) -> dict[str, Any]:
-    anonymous = pc.method is RelayMethod.ANONYMOUS
+    # An internal-only connector carried over: AnonymousUsers, no Accept-Any-Recipient grant.
+    anonymous = pc.method is RelayMethod.ANONYMOUS or not pc.relay
     return {
         "server": pc.server,
         "name": pc.name,
@@ -132,7 +133,7 @@ def _connector_params(inventory: Inventory, pc: PlannedConnector) -> dict[str, A
         "source_identity": pc.source_identity,
         "bindings": [str(b) for b in pc.bindings],
         "remote_ip_ranges": [r.exchange_text() for r in pc.remote_ip_ranges],
-        "method": pc.method.value,
+        "method": pc.method.value if pc.relay else "internal-only",
         "permission_groups": ["AnonymousUsers"] if anonymous else ["ExchangeServers"],
         "auth_mechanism": ["Tls"] if anonymous else ["Tls", "ExternalAuthoritative"],
         "fqdn": pc.fqdn,
@@ -343,6 +344,8 @@ def relay_steps(
     old_labels = sorted({_old_label(inventory, phase, o) for o in old_servers})
     old_text = f"the {'/'.join(old_labels or ['2010'])} servers"
     new_hosts = sorted({_smtp_host(inventory, pc) for pc in connectors}, key=str.lower)
+    for pc in sorted(relay_plan.internal, key=lambda c: (c.server.lower(), c.name.lower())):
+        steps.append(_internal_create(inventory, pc, pre, phase))
     if connectors:
         steps.append(
             Step(
@@ -375,9 +378,23 @@ def relay_steps(
                     else "Change the SMTP server setting of every application and device that relays through"
                     f" {old_text} to {', '.join(new_hosts)}."
                 ),
-                prerequisites=tuple(sorted(tests)),
+                prerequisites=tuple(
+                    sorted(
+                        [
+                            *tests,
+                            *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal),
+                        ]
+                    )
+                ),
             )
         )
+
+    # Through the alias: every server behind it must answer each client the same way.
+    alias_tests: list[str] = []
+    if connectors and alias:
+        through = _alias_tests(inventory, connectors, pre, alias, repoint_id, phase)
+        steps.extend(through)
+        alias_tests = [t.id for t in through]
 
     # Old side: observe, then disable, then remove, per legacy server (merged sources included).
     by_legacy: dict[str, set[str]] = {}
@@ -446,7 +463,7 @@ def relay_steps(
                         ],
                     },
                 ),
-                prerequisites=(repoint_id,),
+                prerequisites=(repoint_id, *alias_tests),
                 runbook=runbook,
             )
         )
@@ -513,6 +530,131 @@ def relay_steps(
     return steps
 
 
+def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase) -> Step:
+    """Create an internal-only connector carried over (no relay: AnonymousUsers only)."""
+    params = _connector_params(inventory, pc)
+    return Step(
+        id=f"{pre}.create.{_key(pc)}",
+        phase=phase,
+        title=(
+            f"Create internal-only receive connector '{pc.name}' on {pc.server}"
+            " (Front End Transport, no relay)"
+        ),
+        target=pc.identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=10,
+        verification=(
+            "the script reads the connector back from the pinned domain controller and compares"
+            " bindings, ranges, permission groups, authentication, FQDN, size and comment"
+        ),
+        rollback=f"{_rollback_runbook(pc.server, phase)} removes it (only while its Comment marker is intact)",
+        instructions=(
+            f"Successor of {pc.source_identity}, without relay rights: {pc.method_reason}.\n"
+            f"Remote IP ranges: {', '.join(params['remote_ip_ranges'])}. No"
+            " Ms-Exch-SMTP-Accept-Any-Recipient is granted on it."
+        ),
+        action=Action("relay.create", params),
+        runbook=_server_runbook(pc.server, phase),
+    )
+
+
+def _alias_tests(
+    inventory: Inventory,
+    connectors: list[PlannedConnector],
+    pre: str,
+    alias: str,
+    repoint_id: str,
+    phase: Phase,
+) -> list[Step]:
+    """Relay tests through the DNS alias once it points at the new servers.
+
+    The scripted conversation runs against every address the alias resolves to
+    (A and AAAA), so each server behind it answers once; then a client of each
+    old connector sends a real test message through the alias.
+    """
+    ranges = merge_ranges(r for pc in connectors for r in pc.remote_ip_ranges)
+    params = {
+        "identity": f"the relay connectors behind {alias}",
+        "smtp_host": alias,
+        "all_addresses": True,
+        "recipient": f"relay-test@{TEST_RECIPIENT_DOMAIN}",
+        "ranges_hex": [
+            {
+                "text": r.exchange_text(),
+                "version": r.version,
+                "first": _hex(r, r.first),
+                "last": _hex(r, r.last),
+            }
+            for r in ranges
+        ],
+    }
+    runbook = f"{_dir(phase)}/{slug(alias)}.ps1"
+    probe_id = f"{pre}.test-alias.{slug(alias)}.from-admin-host"
+    out = [
+        Step(
+            id=probe_id,
+            phase=phase,
+            title=f"SMTP conversation through {alias} with every server it resolves to (no message is sent)",
+            target=alias,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=10,
+            verification=(
+                "every address the alias resolves to (A and AAAA) accepts RCPT TO an external"
+                " address when this host is inside a relay range, and refuses it otherwise"
+            ),
+            rollback="nothing to undo (no message is sent)",
+            instructions=(
+                f"Resolves {alias} and talks SMTP to each of its addresses up to RCPT TO, then quits:"
+                " a server behind the alias that lacks a relay connector answers differently and"
+                " the step stops."
+            ),
+            action=Action("relay.smtp-probe", params),
+            prerequisites=(repoint_id,),
+            runbook=runbook,
+        )
+    ]
+    by_source: dict[str, list[PlannedConnector]] = {}
+    for pc in connectors:
+        by_source.setdefault(pc.source_identity, []).append(pc)
+    for source in sorted(by_source, key=str.lower):
+        group = by_source[source]
+        servers = sorted({pc.server for pc in group}, key=str.lower)
+        ranges_text = ", ".join(
+            r.exchange_text() for r in merge_ranges(r for pc in group for r in pc.remote_ip_ranges)
+        )
+        out.append(
+            Step(
+                id=f"{pre}.test-alias.{slug(alias)}.{slug(source)}",
+                phase=phase,
+                title=f"Relay test through {alias} from a client of {source}",
+                target=alias,
+                owner=Owner.APPLICATION_OWNERS,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=15,
+                verification=(
+                    "each test message arrives, and the Received headers show every server"
+                    f" behind {alias} ({', '.join(servers)}) took one"
+                ),
+                rollback="nothing to undo",
+                instructions=(
+                    f"From a client in {ranges_text}, send test messages to an external mailbox"
+                    f" through {alias} port 25 (the name the clients use), several times, until"
+                    f" each of {', '.join(servers)} shows in the Received headers.\n"
+                    f"Windows PowerShell: Send-MailMessage -SmtpServer '{alias}' -Port 25"
+                    " -From '<the application's sender address>' -To '<external test mailbox>'"
+                    f" -Subject 'Relay test {alias}'\n"
+                    "550 5.7.54 from one server means it lacks this client's connector: stop and"
+                    " point the alias back."
+                ),
+                prerequisites=(probe_id,),
+                runbook=runbook,
+            )
+        )
+    return out
+
+
 def relay_rollback_steps(
     inventory: Inventory, relay_plan: RelayPlan, phase: Phase = Phase.RELAY
 ) -> list[Step]:
@@ -526,12 +668,16 @@ def relay_rollback_steps(
     pre = _prefix(phase)
     steps: list[Step] = []
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
-    for pc in connectors:
+    made = sorted(
+        (*relay_plan.connectors, *relay_plan.internal),
+        key=lambda c: (c.server.lower(), c.name.lower()),
+    )
+    for pc in made:
         key = _key(pc)
         params = _connector_params(inventory, pc)
         runbook = _rollback_runbook(pc.server, phase)
         old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
-        if pc.method is RelayMethod.ANONYMOUS:
+        if pc.method is RelayMethod.ANONYMOUS and pc.relay:
             steps.append(
                 Step(
                     id=f"{pre}.rollback.permission.{key}",

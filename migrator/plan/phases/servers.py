@@ -6,6 +6,7 @@ from __future__ import annotations
 from migrator.model import Inventory, SendConnector, Server
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.phases.prepare import SUPPORTED_2016_OS
+from migrator.plan.relay import load_balancer_pool
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
@@ -144,17 +145,20 @@ def _namespace(servers: list[Server]) -> Step:
 
 
 def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bool) -> Step:
+    """Add the new servers of the pool's own sites (:func:`load_balancer_pool`) to one load balancer."""
     return Step(
         id=step_id(P, "load-balancer", lb_name),
         phase=P,
-        title=f"add the Exchange 2016 servers to load balancer {lb_name} (SMTP 25 and HTTPS)",
+        title=f"add {', '.join(s.name for s in servers)} to load balancer {lb_name} (SMTP 25 and HTTPS)",
         target=lb_name,
         owner=Owner.NETWORK_ADMIN,
         runs_in=RunsIn.MANUAL,
         duration_minutes=60,
         instructions=(
             f"Add {', '.join(s.name for s in servers)} to the SMTP (25) and HTTPS pools of {lb_name}, "
-            "with health checks. "
+            "with health checks; only these servers: they serve the sites of the servers behind it "
+            "and carry every relay connector its clients need (a server without them answers "
+            "550 5.7.54). "
             + (
                 "It source-NATs: every client appears as the load balancer's address, so relay "
                 "connectors cannot tell clients apart behind it; prefer a non-SNAT (transparent) "
@@ -347,7 +351,9 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     if mailbox:
         steps.append(_namespace(mailbox))
     for lb in sorted(inv.load_balancers, key=lambda b: b.name.lower()):
-        steps.append(_load_balancer(inv, lb.name, mailbox, lb.source_nat))
+        pool = list(load_balancer_pool(inv, lb))
+        if pool:
+            steps.append(_load_balancer(inv, lb.name, pool, lb.source_nat))
     steps.append(_smtp_alias(inv))
     connectors = send_connector_steps(inv, est)
     moved = {s.target.lower() for s in connectors}
