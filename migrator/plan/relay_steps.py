@@ -31,8 +31,8 @@ from typing import Any
 
 from migrator.errors import PlanError
 from migrator.iprange import IPRange, merge_ranges
-from migrator.model import ExchangeVersion, Inventory, RelayMethod
-from migrator.plan.relay import PlannedConnector, RelayPlan
+from migrator.model import ExchangeVersion, Inventory, RelayMethod, TransportRole
+from migrator.plan.relay import ConnectorKind, PlannedConnector, RelayPlan
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
@@ -280,6 +280,7 @@ def relay_steps(
                     {
                         **params,
                         "smtp_host": smtp_host,
+                        "all_addresses": False,
                         "recipient": f"relay-test@{TEST_RECIPIENT_DOMAIN}",
                         "ranges_hex": [
                             {
@@ -433,6 +434,7 @@ def relay_steps(
                         "server": legacy_server,
                         "connectors": sources,
                         "identities": [f"{legacy_server}\\{n}" for n in sources],
+                        "all_connectors": False,
                         "observation_days": days,
                         # 2013+ relay connectors are on Front End Transport: their logs are
                         # the Front End receive logs, not the Transport service's.
@@ -467,45 +469,123 @@ def relay_steps(
                 runbook=runbook,
             )
         )
+        soak = inventory.policy.soak_days
+        soak_id = f"{pre}.soak.{_safe(legacy_server)}"
+        disables: list[str] = []
         for name in sources:
             identity = f"{legacy_server}\\{name}"
-            cslug = slug(name)
-            disable_id = f"{pre}.disable-old.{_safe(legacy_server)}.{cslug}"
-            legacy_params = {"server": legacy_server, "name": name, "identity": identity}
+            disable_id = f"{pre}.disable-old.{_safe(legacy_server)}.{slug(name)}"
+            disables.append(disable_id)
             steps.append(
                 Step(
                     id=disable_id,
                     phase=phase,
-                    title=f"Disable {label} connector '{name}' on {legacy_server}",
+                    title=f"Disable {label} connector '{name}' on {legacy_server} (then soak {soak} days)",
                     target=identity,
                     owner=Owner.EXCHANGE_ADMIN,
                     runs_in=old_runs_in,
                     duration_minutes=5,
+                    wait_minutes=soak * 24 * 60,
                     verification="the script reads Enabled back from the pinned domain controller",
                     rollback=(
                         f"{_rollback_runbook(legacy_server, phase)} enables it again"
                         " (Set-ReceiveConnector -Enabled $true)"
                     ),
-                    instructions="Disable first: a forgotten client fails visibly and can be helped back quickly.",
-                    action=Action("relay.legacy-enabled", {**legacy_params, "enabled": False}),
+                    instructions=(
+                        "Disable first: a forgotten client fails visibly and can be helped back"
+                        f" quickly. The connector then stays disabled for {soak} days (plan.soak_days:"
+                        " at least 30 and past a month-end, so monthly and quarterly jobs show up)"
+                        " before it is removed."
+                    ),
+                    action=Action(
+                        "relay.legacy-enabled",
+                        {
+                            "server": legacy_server,
+                            "name": name,
+                            "identity": identity,
+                            "enabled": False,
+                        },
+                    ),
                     prerequisites=(observe_id,),
                     runbook=runbook,
                 )
             )
+        ranges = _old_ranges(inventory, relay_plan, legacy_server, sources)
+        steps.append(
+            Step(
+                id=soak_id,
+                phase=phase,
+                title=(
+                    f"Check the {soak}-day soak on {legacy_server}: no client refused since the"
+                    f" {label} relay connectors were disabled"
+                ),
+                target=legacy_server,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=old_runs_in,
+                duration_minutes=30,
+                reversible=True,
+                rollback="nothing to undo (read only)",
+                verification=(
+                    "no relay refusal (550 5.7.1 on 2010, 550 5.7.54 on 2013+) in the receive logs of"
+                    f" {legacy_server} since the disable, on any connector (Default ones included)"
+                ),
+                instructions=(
+                    f"{soak} days after the disable, read the receive protocol logs of every connector"
+                    f" of {legacy_server} (the Default connectors log Verbose since the prepare phase):"
+                    " a client still sending here after its relay connector was disabled lands on"
+                    " Default and is refused; the step lists each one and stops while any is left."
+                ),
+                action=Action(
+                    "relay.soak-check",
+                    {
+                        "server": legacy_server,
+                        "identities": [f"{legacy_server}\\{n}" for n in sources],
+                        "soak_days": soak,
+                        "frontend": phase is not Phase.RELAY,
+                        "ranges_hex": [
+                            {
+                                "text": r.exchange_text(),
+                                "version": r.version,
+                                "first": _hex(r, r.first),
+                                "last": _hex(r, r.last),
+                            }
+                            for r in ranges
+                        ],
+                        "runbook_parameters": [
+                            {
+                                "name": "SoakDays",
+                                "type": "int",
+                                "default": soak,
+                                "help": "Days of receive protocol logs the soak check reads.",
+                            }
+                        ],
+                    },
+                ),
+                prerequisites=tuple(disables),
+                runbook=runbook,
+            )
+        )
+        for name in sources:
+            identity = f"{legacy_server}\\{name}"
+            legacy_params = {"server": legacy_server, "name": name, "identity": identity}
             steps.append(
                 Step(
-                    id=f"{pre}.remove-old.{_safe(legacy_server)}.{cslug}",
+                    id=f"{pre}.remove-old.{_safe(legacy_server)}.{slug(name)}",
                     phase=phase,
-                    title=f"Remove {label} connector '{name}' on {legacy_server}",
+                    title=f"Remove {label} connector '{name}' on {legacy_server} after the soak",
                     target=identity,
                     owner=Owner.EXCHANGE_ADMIN,
                     runs_in=old_runs_in,
                     duration_minutes=5,
-                    reversible=False,
+                    reversible=True,
+                    rollback=(
+                        f"{_rollback_runbook(legacy_server, phase)} recreates it as the inventory"
+                        " shows it, with its permission"
+                    ),
                     verification="the script checks the connector is gone on the pinned domain controller",
                     instructions=(
                         "Runs only with -ConfirmObserved, and only while the connector is disabled:"
-                        " confirm nobody missed it since it was disabled."
+                        f" after the {soak}-day soak check found no refused client."
                     ),
                     action=Action(
                         "relay.remove-old",
@@ -516,18 +596,33 @@ def relay_steps(
                                     "name": "ConfirmObserved",
                                     "type": "switch",
                                     "help": (
-                                        "Confirms the observation period is over and nobody missed"
+                                        "Confirms the soak period is over and nobody missed"
                                         " the disabled connectors; without it nothing is removed."
                                     ),
                                 }
                             ],
                         },
                     ),
-                    prerequisites=(disable_id, observe_id),
+                    prerequisites=(soak_id,),
                     runbook=runbook,
                 )
             )
     return steps
+
+
+def _old_ranges(
+    inventory: Inventory, relay_plan: RelayPlan, server: str, names: Iterable[str]
+) -> list[IPRange]:
+    """RemoteIPRanges of the old connectors being removed (from the inventory or the plan's classifications)."""
+    wanted = {f"{server}\\{n}".lower() for n in names}
+    found: list[IPRange] = []
+    for c in (
+        *inventory.receive_connectors,
+        *(cl.connector for cl in relay_plan.classifications),
+    ):
+        if c.identity.lower() in wanted:
+            found.extend(r for r in c.remote_ip_ranges if not r.zone)
+    return merge_ranges(found)
 
 
 def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase) -> Step:
@@ -744,4 +839,92 @@ def relay_rollback_steps(
                 runbook=_rollback_runbook(server, phase),
             )
         )
+        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
+        if recreate is not None:
+            steps.append(recreate)
     return steps
+
+
+def _recreate_old(
+    inventory: Inventory, relay_plan: RelayPlan, pre: str, phase: Phase, server: str, name: str
+) -> Step | None:
+    """Roll back the removal of an old connector: recreate it as the inventory shows it.
+
+    Exchange 2010 has no ``-TransportRole`` (its one transport service takes
+    every connector): the 2010 form leaves it out; a 2016 connector of the
+    onward phase is recreated on Front End Transport. The Accept-Any-Recipient
+    grants come from the inventory's AD permissions (for a planned 2016
+    connector: ANONYMOUS LOGON where it was an anonymous relay).
+    """
+    identity = f"{server}\\{name}"
+    low = identity.lower()
+    old = next((c for c in inventory.receive_connectors if c.identity.lower() == low), None)
+    kind = next(
+        (cl.kind for cl in relay_plan.classifications if cl.connector.identity.lower() == low),
+        None,
+    )
+    if old is None:
+        old = next(
+            (
+                cl.connector
+                for cl in relay_plan.classifications
+                if cl.connector.identity.lower() == low
+            ),
+            None,
+        )
+    if old is None:
+        return None
+    grants = sorted(
+        {
+            p.user
+            for p in inventory.permissions_for(identity)
+            if not p.deny
+            and not p.inherited
+            and any(r.lower() == ACCEPT_ANY_RECIPIENT.lower() for r in p.extended_rights)
+        }
+    )
+    if not grants and kind is ConnectorKind.ANONYMOUS_RELAY:
+        grants = [ANONYMOUS_LOGON]
+    version_2010 = phase is Phase.RELAY
+    params: dict[str, Any] = {
+        "server": server,
+        "name": name,
+        "identity": identity,
+        "bindings": [str(b) for b in old.bindings],
+        "remote_ip_ranges": [r.exchange_text() for r in old.remote_ip_ranges if not r.zone],
+        "permission_groups": list(old.permission_groups),
+        "auth_mechanism": list(old.auth_mechanism),
+        "fqdn": old.fqdn,
+        "max_message_size_bytes": old.max_message_size_bytes,
+        "comment": old.comment,
+        # 2010: the parameter does not exist; 2013+: relay belongs on Front End Transport
+        "transport_role": None
+        if version_2010
+        else (old.transport_role or TransportRole.FRONTEND).value,
+        "grants": grants,
+        "extended_right": ACCEPT_ANY_RECIPIENT,
+    }
+    label = _old_label(inventory, phase, server)
+    return Step(
+        id=f"{pre}.rollback.recreate-old.{_safe(server)}.{slug(name)}",
+        phase=phase,
+        title=f"Recreate {label} connector '{name}' on {server} as it was (after its removal)",
+        target=identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=_old_runs_in(phase),
+        duration_minutes=15,
+        verification=(
+            "the script reads the connector and its permission back from the pinned domain controller"
+        ),
+        instructions=(
+            "Only after relay.remove-old removed it: recreates the connector with the bindings,"
+            " ranges, permission groups, authentication, FQDN and size the inventory shows,"
+            + (" in the Exchange 2010 form (no -TransportRole)," if version_2010 else "")
+            + " then grants Ms-Exch-SMTP-Accept-Any-Recipient to "
+            + (", ".join(grants) if grants else "nobody (it had no such grant)")
+            + "."
+        ),
+        action=Action("relay.recreate-old", params),
+        rollback=f"run {pre}.remove-old.{_safe(server)}.{slug(name)} again",
+        runbook=_rollback_runbook(server, phase),
+    )

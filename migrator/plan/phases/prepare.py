@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrator.model import Inventory, Server
+from migrator.model import Inventory, ReceiveConnector, Server
 from migrator.plan.phases._common import (
     Estate,
     by_name,
@@ -153,22 +153,43 @@ def _log_limits(server: Server, days: int) -> Step:
     )
 
 
-def _relay_logging(server: Server, connectors: list[str]) -> Step:
+def _protocol_logging(
+    server: Server, connectors: list[ReceiveConnector], relays: list[str]
+) -> Step:
+    """Verbose protocol logging on every receive connector of a 2010 server, not only the relay ones.
+
+    Custom connectors log nothing by default (``ProtocolLoggingLevel None``),
+    and the Default connectors of 2010 do not log either: a non-Exchange client
+    of an internal-only or Default connector would otherwise leave no trace,
+    and removing the server would cut it off silently. The same logs feed the
+    relay observation, the soak check after disabling a relay connector, and
+    the check before the server is removed.
+    """
+    names = sorted((c.name for c in connectors), key=str.lower)
+    previous = {c.name: c.protocol_logging_level for c in connectors}
     return Step(
-        id=step_id(P, "relay-logging", server.name),
+        id=step_id(P, "protocol-logging", server.name),
         phase=P,
-        title=f"enable Verbose protocol logging on {len(connectors)} relay connector(s) of {server.name}",
+        title=f"enable Verbose protocol logging on every receive connector of {server.name}",
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
         runs_in=RunsIn.EMS_2010,
-        duration_minutes=5 + len(connectors),
-        verification="ProtocolLoggingLevel is Verbose on each connector (read back by the step)",
-        rollback="Set-ReceiveConnector -ProtocolLoggingLevel None on the same connectors",
-        instructions=(
-            "Custom connectors log nothing by default; Verbose logging on the 2010 relay connectors "
-            "collects the evidence of which clients really relay."
+        duration_minutes=5 + len(names),
+        verification="ProtocolLoggingLevel is Verbose on every receive connector of the server (read back by the step)",
+        rollback=(
+            "Set-ReceiveConnector -ProtocolLoggingLevel back to the level the inventory shows: "
+            + (", ".join(f"{n} {previous[n]}" for n in names) if names else "None on each")
         ),
-        action=Action("prepare.relay-logging", {"server": server.name, "connectors": connectors}),
+        instructions=(
+            "Custom connectors and the 2010 Default connectors log nothing by default; Verbose "
+            "logging on every connector of the server collects the evidence of which clients "
+            f"still use it (relay connectors: {', '.join(relays) if relays else 'none'}), for the "
+            "relay observation, the soak after disabling, and the check before the server is removed."
+        ),
+        action=Action(
+            "prepare.relay-logging",
+            {"server": server.name, "connectors": names, "all_connectors": True},
+        ),
         prerequisites=(step_id(P, "protocol-log-limits", server.name),),
         runbook=runbook(P, server.name),
     )
@@ -195,6 +216,13 @@ def _mx_ttl(inv: Inventory, domain: str, ttl: int) -> Step:
     )
 
 
+def log_days(inv: Inventory) -> int:
+    """Days of receive protocol logs every observation needs: the evidence window, the
+    observation before disabling a relay connector and the soak after it, whichever is longest."""
+    p = inv.policy
+    return max(p.log_days_wanted, p.observation_days, p.soak_days)
+
+
 def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:
     """Every preparation step the inventory calls for."""
     steps: list[Step] = [_coexistence(s) for s in est.legacy_2010]
@@ -204,14 +232,14 @@ def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:
     relay_by_server: dict[str, list[str]] = {}
     for c in est.relay_connectors:
         relay_by_server.setdefault(c.server.lower(), []).append(c.name)
-    days = max(inv.policy.log_days_wanted, inv.policy.observation_days)
+    days = log_days(inv)
     for server in by_name(est.legacy_2010):
         relays = relay_by_server.get(server.name.lower(), [])
-        if not (is_hub(server) or relays) or server.is_edge:
+        connectors = list(inv.connectors_on(server.name))
+        if not (is_hub(server) or connectors) or server.is_edge:
             continue
         steps.append(_log_limits(server, days))
-        if relays:
-            steps.append(_relay_logging(server, relays))
+        steps.append(_protocol_logging(server, connectors, relays))
     for zone in sorted(inv.dns_zones, key=lambda z: z.domain.lower()):
         ttl = max((r.ttl_seconds for r in zone.mx), default=0)
         if ttl > 3600:

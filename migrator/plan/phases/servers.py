@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from migrator.model import Inventory, SendConnector, Server
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
-from migrator.plan.phases.prepare import SUPPORTED_2016_OS
+from migrator.plan.phases.prepare import SUPPORTED_2016_OS, log_days
 from migrator.plan.relay import load_balancer_pool
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
@@ -96,6 +96,50 @@ def _certificate(server: Server, names: list[str], hybrid: bool) -> Step:
         ),
         prerequisites=(step_id(P, "install", server.name),),
         maintenance_window=True,
+        runbook=runbook(P, server.name),
+    )
+
+
+FRONTEND_LOG_DIRECTORY_MB_PER_DAY = 100
+"""Front End receive protocol log space reserved per day of evidence (assumption, as for 2010)."""
+
+
+def _frontend_log_limits(server: Server, days: int) -> Step:
+    """Keep the Front End receive protocol logs as long as the onward observation and soak need.
+
+    Relay connectors on 2013+ live on Front End Transport, whose receive
+    protocol logs are capped (250 MB per directory by default) and aged
+    (30 days): the onward phase observes the 2016 relay connectors and soaks
+    them after disabling from these logs, so both limits are raised (never
+    lowered) with Set-FrontendTransportService and read back.
+    """
+    size_mb = max(250, days * FRONTEND_LOG_DIRECTORY_MB_PER_DAY)
+    return Step(
+        id=step_id(P, "protocol-log-limits", server.name),
+        phase=P,
+        title=f"keep {days} days of Front End receive protocol logs on {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=10,
+        verification=(
+            f"Get-FrontendTransportService {server.name}: ReceiveProtocolLogMaxAge >= {days} days "
+            f"and ReceiveProtocolLogMaxDirectorySize >= {size_mb} MB (read back by the step)"
+        ),
+        rollback=(
+            "set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values "
+            "the step printed"
+        ),
+        instructions=(
+            "The Front End Transport receive logs (where relay connectors log on 2013+) are capped "
+            "and aged; raise both so the onward observation and soak cover their whole period. "
+            "Values are only ever raised."
+        ),
+        action=Action(
+            "servers.frontend-log-limits",
+            {"server": server.name, "max_age_days": days, "max_directory_mb": size_mb},
+        ),
+        prerequisites=(step_id(P, "install", server.name),),
         runbook=runbook(P, server.name),
     )
 
@@ -347,6 +391,7 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
             continue
         steps.append(_certificate(server, names, server.name.lower() in hybrid_names))
         steps.append(_virtual_directories(server))
+        steps.append(_frontend_log_limits(server, log_days(inv)))
     mailbox = list(est.hop_mailbox)
     if mailbox:
         steps.append(_namespace(mailbox))
