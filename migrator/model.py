@@ -607,9 +607,10 @@ class RemainingClient:
     """Why it may remain (printed by the step), e.g. ``monitoring probe, retired with the server``."""
 
 
-SOAK_DAYS_DEFAULT = 32
-"""Days a disabled 2010 relay connector stays before it is removed: at least 30, and any 32-day
-stretch holds a whole last day of a month and the first day of the next, so month-end jobs show."""
+SOAK_DAYS_DEFAULT = 33
+"""Days a disabled 2010 relay connector stays before it is removed: at least 30, and any 33-day
+stretch, whenever it starts, holds a whole last day of a month and the whole first day of the next
+(32 days do not: 28 February 00:01 to 1 April 00:01), so month-end jobs show up."""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ from typing import Any
 from migrator.errors import PlanError
 from migrator.iprange import IPRange, merge_ranges
 from migrator.model import ExchangeVersion, Inventory, RelayMethod, TransportRole
-from migrator.plan.relay import ConnectorKind, PlannedConnector, RelayPlan
+from migrator.plan.relay import (
+    ConnectorKind,
+    PlannedConnector,
+    RelayPlan,
+    is_anonymous_trustee,
+)
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
@@ -878,8 +883,10 @@ def _recreate_old(
         {
             p.user
             for p in inventory.permissions_for(identity)
+            # the groups' own entries (Exchange Servers...) come back with -PermissionGroups
             if not p.deny
             and not p.inherited
+            and is_anonymous_trustee(p.user)
             and any(r.lower() == ACCEPT_ANY_RECIPIENT.lower() for r in p.extended_rights)
         }
     )
