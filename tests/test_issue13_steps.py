@@ -18,7 +18,7 @@ from migrator.plan.phases import plan_inventory
 from migrator.plan.relay import plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps
 from migrator.plan.steps import MigrationPlan, Step
-from migrator.render.runbooks import RunbookContext, render_runbook
+from migrator.render.runbooks import RunbookContext, helper, render_runbook
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 CONTEXT = RunbookContext("Contoso", "2026-12-07", "dc01.contoso.com")
@@ -35,10 +35,20 @@ def plan(inv: Inventory) -> MigrationPlan:
     return plan_inventory(inv)
 
 
+HELPER = helper().data.decode("utf-8-sig")
+
+
 def _text(step: Step, ps2: bool) -> str:
     text = render_runbook("t", [step], CONTEXT, "t")
-    assert check_script(text, ps2=ps2) == [], step.id
+    assert check_script(text, ps2=ps2, helper=HELPER) == [], step.id
     return text
+
+
+def _function(name: str) -> str:
+    """One function of the helper file every runbook dot-sources."""
+    start = HELPER.index(f"function {name} {{")
+    end = HELPER.find("\nfunction ", start + 1)
+    return HELPER[start : end if end > 0 else len(HELPER)]
 
 
 # --------------------------------------------------------------------------- item 7: soak
@@ -84,9 +94,12 @@ def test_soak_days_come_from_the_policy(inv: Inventory) -> None:
 
 def test_soak_check_reads_refusals_on_every_connector(plan: MigrationPlan) -> None:
     text = _text(plan.step("relay.soak.EX10-03"), ps2=True)
-    assert "550 5\\.7\\.(1|54)" in text
-    assert "Protocol logging is off on" in text
-    assert "do not reach back" in text
+    assert "Assert-SoakClean @step -SoakDays $SoakDays" in text
+    assert "Names = @('Relay Legacy CRM')" in text
+    body = _function("Assert-SoakClean")
+    assert "550 5\\.7\\.(1|54)" in body
+    assert "Protocol logging is off on" in body
+    assert "Get-ReceiveLogFolder" in body
 
 
 def test_rollback_of_a_removal_recreates_the_2010_connector(inv: Inventory) -> None:
@@ -102,13 +115,13 @@ def test_rollback_of_a_removal_recreates_the_2010_connector(inv: Inventory) -> N
         "203.0.113.10",
     ]
     text = _text(apps, ps2=True)
-    assert "New-ReceiveConnector -Name 'Relay Apps' -Server 'EX10-01' -Custom" in text
-    assert not [
-        line
-        for line in text.splitlines()
-        if "New-ReceiveConnector" in line and "-TransportRole" in line
-    ]
-    assert "Add-ADPermission" in text
+    assert "Restore-ReceiveConnector @step" in text
+    assert "TransportRole" not in text.split("$step = @{")[1].split("}")[0]
+    assert "Grants = @('NT AUTHORITY\\ANONYMOUS LOGON')" in text
+    body = _function("Restore-ReceiveConnector")
+    assert "if ($TransportRole -ne '') { $optional['TransportRole'] = $TransportRole }" in body
+    assert "New-ReceiveConnector -Name $Name -Server $Server -Custom" in body
+    assert "Add-ADPermission" in body
     scanners = steps["relay.rollback.recreate-old.EX10-01.relay-scanners"]
     assert scanners.action is not None
     assert scanners.action.params["grants"] == []
@@ -125,7 +138,8 @@ def test_every_2010_connector_logs_verbose(plan: MigrationPlan) -> None:
         step.action.params["connectors"]
     )
     text = _text(step, ps2=True)
-    assert "$rlNames = @($rlAll | ForEach-Object { [string]$_.Name })" in text
+    assert "All = $true" in text and "Set-ConnectorLogging @step" in text
+    assert "if ($All) {" in _function("Set-ConnectorLogging")
 
 
 def test_a_2010_server_is_removed_only_after_its_logs_show_no_client_left(
@@ -139,8 +153,11 @@ def test_a_2010_server_is_removed_only_after_its_logs_show_no_client_left(
     excluded = {r["text"] for r in params["exclude_ranges_hex"]}
     assert {"10.2.1.10", "10.1.1.20"} <= excluded  # Exchange servers' own addresses
     text = _text(observe, ps2=True)
-    assert "StartsWith($relayServer + '\\', [System.StringComparison]::OrdinalIgnoreCase)" in text
-    assert "Non-Exchange clients still connect to" in text
+    assert "Assert-NoClientLeft @step -ObservationDays $ObservationDays" in text
+    assert "Text = '10.2.1.10'" in text
+    body = _function("Assert-NoClientLeft")
+    assert "StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase)" in body
+    assert "Non-Exchange clients still connect to" in body
 
 
 def test_remaining_clients_in_the_policy_are_accepted(inv: Inventory) -> None:
@@ -166,17 +183,23 @@ def test_2016_front_end_log_limits_are_raised(plan: MigrationPlan) -> None:
         assert step.action is not None and step.action.kind == "servers.frontend-log-limits"
         assert step.action.params["max_age_days"] >= SOAK_DAYS_DEFAULT
         text = _text(step, ps2=False)
-        assert "Set-FrontendTransportService -Identity $feServer -ReceiveProtocolLogMaxAge" in text
-        assert "-ReceiveProtocolLogMaxDirectorySize $feSizeWanted" in text
-        assert "Get-FrontendTransportService -Identity $feServer" in text
+        assert "Set-FrontEndLogLimit @step" in text
+    body = _function("Set-FrontEndLogLimit")
+    assert (
+        "Set-FrontendTransportService -Identity $Server -ReceiveProtocolLogMaxAge $ageText" in body
+    )
+    assert "-ReceiveProtocolLogMaxDirectorySize $sizeWanted" in body
+    assert "if ($age.TotalDays -lt $MaxAgeDays)" in body  # raise only
 
 
 def test_a_truncated_observation_is_an_error(plan: MigrationPlan) -> None:
     for sid in ("relay.observe.EX10-01", "onward.relay.observe.EX16-01"):
-        text = _text(plan.step(sid), ps2=sid.startswith("relay."))
-        reach = next(line for line in text.splitlines() if "do not reach back" in line)
-        assert reach.strip().startswith("throw"), reach
-        assert "Write-Warning ('The protocol logs" not in text
+        _text(plan.step(sid), ps2=sid.startswith("relay."))
+    reach = next(line for line in HELPER.splitlines() if "do not reach back" in line)
+    assert reach.strip().startswith("throw"), reach
+    assert "Write-Warning ('The protocol logs" not in HELPER
+    for name in ("Assert-NoRelaySession", "Assert-NoClientLeft", "Assert-SoakClean"):
+        assert "Get-ReceiveLogFolder" in _function(name), name
 
 
 # --------------------------------------------------------------------------- item 11
@@ -185,10 +208,11 @@ def test_a_truncated_observation_is_an_error(plan: MigrationPlan) -> None:
 def test_ipv6_relay_test_uses_an_ipv6_client(plan: MigrationPlan) -> None:
     step = plan.step("relay.test.EX16-01.relay-ipv6-apps-ex16-01.from-admin-host")
     text = _text(step, ps2=False)
-    assert "$relayFamilies += [System.Net.Sockets.AddressFamily]::InterNetworkV6" in text
-    assert "New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $relayFamily" in text
-    assert "$relayTcp.Connect($relayTarget, 25)" in text
-    assert "New-Object -TypeName System.Net.Sockets.TcpClient\r\n" not in text
-    ipv4_only = _text(plan.step("relay.test.EX16-01.relay-apps-ex16-01.from-admin-host"), False)
-    assert "InterNetworkV6\r\n" not in ipv4_only.split("$relayFamilies = ")[1].split("if (")[0]
+    assert "Version = 6" in text and "Test-SmtpRelay @step" in text
+    body = _function("Test-SmtpRelay")
+    assert "$families += [System.Net.Sockets.AddressFamily]::InterNetworkV6" in body
+    assert "New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $family" in body
+    assert "$tcp.Connect($target, 25)" in body
+    assert "New-Object -TypeName System.Net.Sockets.TcpClient\n" not in body
+    assert "New-Object -TypeName System.Net.Sockets.TcpClient\r\n" not in body
     assert ipaddress.ip_address("2001:db8:10:1::20")  # EX16-01 has an AAAA address to test

@@ -545,6 +545,7 @@ def relay_steps(
                     {
                         "server": legacy_server,
                         "identities": [f"{legacy_server}\\{n}" for n in sources],
+                        "names": sources,
                         "soak_days": soak,
                         "frontend": phase is not Phase.RELAY,
                         "ranges_hex": [
