@@ -96,7 +96,7 @@ def test_soak_check_reads_refusals_on_every_connector(plan: MigrationPlan) -> No
     text = _text(plan.step("relay.soak.EX10-03"), ps2=True)
     assert "Assert-SoakClean @step -SoakDays $SoakDays" in text
     assert "Names = @('Relay Legacy CRM')" in text
-    body = _function("Assert-SoakClean")
+    body = _function("Assert-NoRefusal")
     assert "550 5\\.7\\.(1|54)" in body
     assert "Protocol logging is off on" in body
     assert "Get-ReceiveLogFolder" in body
@@ -198,7 +198,7 @@ def test_a_truncated_observation_is_an_error(plan: MigrationPlan) -> None:
     reach = next(line for line in HELPER.splitlines() if "do not reach back" in line)
     assert reach.strip().startswith("throw"), reach
     assert "Write-Warning ('The protocol logs" not in HELPER
-    for name in ("Assert-NoRelaySession", "Assert-NoClientLeft", "Assert-SoakClean"):
+    for name in ("Assert-NoRelaySession", "Assert-NoClientLeft", "Assert-NoRefusal"):
         assert "Get-ReceiveLogFolder" in _function(name), name
 
 

@@ -563,7 +563,23 @@ def relay_steps(
                                 "type": "int",
                                 "default": soak,
                                 "help": "Days of receive protocol logs the soak check reads.",
-                            }
+                            },
+                            *(
+                                [
+                                    {
+                                        "name": "FrontEndReceiveLogPath",
+                                        "type": "string",
+                                        "default": "",
+                                        "help": (
+                                            "Front End receive protocol log folder on the old"
+                                            " servers, where it is not the default next to the"
+                                            " Transport service's."
+                                        ),
+                                    }
+                                ]
+                                if phase is not Phase.RELAY
+                                else []
+                            ),
                         ],
                     },
                 ),

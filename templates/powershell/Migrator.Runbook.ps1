@@ -535,13 +535,33 @@ function Assert-NoClientLeft {
 }
 
 function Assert-SoakClean {
-    # relay.soak-check: after the soak, no client of the disabled relay connectors (their ranges as hexadecimal)
-    # may have been refused as relay on any connector of the server since (550 5.7.1 on 2010, 5.7.54 on 2013+);
-    # every enabled connector must log Verbose and the disabled ones must still be disabled. -FrontEnd: a 2013+
-    # server, whose relay connectors log in the Front End receive logs.
+    # relay.soak-check (2010 -> 2016): after the soak, read the 2010 server's receive protocol logs (Assert-NoRefusal).
     [CmdletBinding()]
-    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [switch]$FrontEnd, [string]$DomainController)
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    $transport = Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop
+    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath ([string]$transport.ReceiveProtocolLogPath) -DomainController $DomainController
+}
+
+function Assert-FrontEndSoakClean {
+    # relay.soak-check (onward): the same for a 2013+ server, whose relay connectors log in the Front End receive logs.
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$FrontEndReceiveLogPath = '', [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $logPath = $FrontEndReceiveLogPath
+    if ($logPath -eq '') {
+        $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
+        $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
+    }
+    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -DomainController $DomainController
+}
+
+function Assert-NoRefusal {
+    # After the soak, no client of the disabled relay connectors (their ranges as hexadecimal) may have been refused
+    # as relay on any connector of the server since (550 5.7.1 on 2010, 5.7.54 on 2013+): the Default connectors
+    # take them once their connector is disabled. Every enabled connector must log Verbose, and the disabled ones
+    # must still be disabled.
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [string]$DomainController)
     foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop)) {
         $identity = $Server + '\' + [string]$connector.Name
         if (($Names -contains [string]$connector.Name) -and [bool]$connector.Enabled) {
@@ -551,15 +571,7 @@ function Assert-SoakClean {
             throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose and soak again')
         }
     }
-    if ($FrontEnd) {
-        $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
-        $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
-    }
-    else {
-        $transport = Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop
-        $logPath = [string]$transport.ReceiveProtocolLogPath
-    }
-    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $logPath -Days $SoakDays
+    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
     $since = (Get-Date).AddDays(-$SoakDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
