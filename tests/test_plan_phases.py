@@ -155,7 +155,7 @@ def test_plan_is_derived_from_the_inventory(plan: MigrationPlan) -> None:
     assert {
         "prepare.coexistence.EX10-01",
         "prepare.coexistence.EX10-02",
-        "prepare.relay-logging.EX10-01",
+        "prepare.protocol-logging.EX10-01",
         "prepare.mx-ttl.fabrikam.com",
         "servers.install.EX16-01",
         "servers.send-connector.Internet",
@@ -170,7 +170,7 @@ def test_plan_is_derived_from_the_inventory(plan: MigrationPlan) -> None:
     } <= ids
     assert not any("*" in i for i in ids)  # the wildcard accepted domain gets no MX steps
     assert "prepare.mx-ttl.contoso.com" not in ids  # already 3600 s
-    assert "prepare.relay-logging.EX10-02" not in ids  # no relay connector there
+    assert "prepare.protocol-logging.EX10-02" not in ids  # no transport role, no connector there
     old = plan.step("prepare.coexistence.EX10-02")
     assert "Update Rollup 11 (14.3.266.2)" in old.title and "14.3.248.2" in old.title
 
@@ -287,7 +287,7 @@ def test_relay_removal_never_precedes_the_observation(plan: MigrationPlan) -> No
     assert removals
     for rid in removals:
         assert any(a.startswith("relay.observe.") for a in ancestors(plan, rid))
-        assert "prepare.relay-logging.EX10-01" in ancestors(plan, rid)
+        assert "prepare.protocol-logging.EX10-01" in ancestors(plan, rid)
 
 
 def test_relay_waits_for_the_new_server_and_its_certificate(plan: MigrationPlan) -> None:
@@ -302,7 +302,7 @@ def test_relay_waits_for_the_new_server_and_its_certificate(plan: MigrationPlan)
 def test_2010_changes_run_in_the_2010_shell(plan: MigrationPlan) -> None:
     for sid in (
         "prepare.protocol-log-limits.EX10-01",
-        "prepare.relay-logging.EX10-01",
+        "prepare.protocol-logging.EX10-01",
         "decommission.public-folders",
     ):
         assert plan.step(sid).runs_in is RunsIn.EMS_2010
@@ -389,7 +389,7 @@ def test_hostile_names_stay_quoted() -> None:
 
     from migrator.render.runbooks import RunbookContext, render_runbook
 
-    step = plan.step("prepare.relay-logging.EX10-01")
+    step = plan.step("prepare.protocol-logging.EX10-01")
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert "'Relay ''; Remove-Mailbox -Identity x; ''\u2019\u2019'" in text
     assert check_script(text, ps2=True) == []

@@ -439,7 +439,6 @@ def relay_steps(
                         "server": legacy_server,
                         "connectors": sources,
                         "identities": [f"{legacy_server}\\{n}" for n in sources],
-                        "all_connectors": False,
                         "observation_days": days,
                         # 2013+ relay connectors are on Front End Transport: their logs are
                         # the Front End receive logs, not the Transport service's.

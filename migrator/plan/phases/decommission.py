@@ -198,14 +198,10 @@ def _observe_clients(inv: Inventory, server: Server) -> Step:
         ),
         verification="no session from a non-Exchange address on any receive connector of the server in the observation period",
         action=Action(
-            "relay.observe",
+            "decommission.observe-clients",
             {
                 "server": server.name,
-                "connectors": [],
-                "identities": [],
-                "all_connectors": True,
                 "observation_days": days,
-                "frontend": False,
                 "exclude_ranges_hex": _hex_ranges(own),
                 "accepted": [
                     {"range": h, "reason": rc.reason}
