@@ -105,6 +105,8 @@ def relay_report_markdown(
         version=__version__,
         classifications=classifications,
         mapping=mapping,
+        relay_count=len(plan.connectors),
+        internal_count=len(plan.internal),
         onward_mapping=onward_mapping,
         methods=methods,
         targets=sorted({p.server for p in plan.connectors}, key=str.lower),
