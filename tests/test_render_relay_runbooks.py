@@ -262,3 +262,16 @@ def test_preamble_and_relay_create_step_are_short(rendered: dict[str, bytes]) ->
     text = rendered["EX16-01.ps1"].decode("utf-8-sig")
     for marker in re.findall(r"    # region STEP relay\.create\.\S+", text):
         assert _lines_of(text, marker, "# endregion") <= 20, marker
+
+
+def test_every_helper_function_is_called_by_a_step_template_or_another_function() -> None:
+    """No dead code in what an admin has to review."""
+    text = helper().data.decode("utf-8-sig")
+    defs = function_definitions(text)
+    templates = Path(__file__).resolve().parent.parent / "templates" / "powershell"
+    callers = "\n".join(p.read_text("utf-8") for p in templates.rglob("*.j2"))
+    raw = text.encode("utf-8")
+    for f in defs.values():
+        others = (raw[: f.node.start_byte] + raw[f.node.end_byte :]).decode("utf-8")
+        pattern = re.compile(r"(?<![\w-])" + re.escape(f.name) + r"(?![\w-])", re.I)
+        assert pattern.search(callers) or pattern.search(others), f"{f.name} is never called"

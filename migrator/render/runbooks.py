@@ -177,9 +177,10 @@ def group_by_runbook(steps: Iterable[Step]) -> dict[str, list[Step]]:
 
 
 def write_helper(out_dir: Path) -> Path:
-    """Write the helper file into ``out_dir/runbooks`` (the same bytes every time); return its path."""
+    """Write the helper file into ``out_dir/runbooks`` once (the same bytes every time); return its path."""
     path = out_dir / RUNBOOKS_FOLDER / HELPER_NAME
-    atomic_write_bytes(path, helper().data)
+    if not (path.is_file() and path.read_bytes() == helper().data):
+        atomic_write_bytes(path, helper().data)
     return path
 
 

@@ -15,7 +15,8 @@ function Start-Runbook {
     $script:RunbookOnly = @($Only)
     $script:Started = ($From -eq '')
     $script:Stopped = $false
-    Start-Transcript -Path (Join-Path -Path $LogDirectory -ChildPath ($Name + '-' + (Get-Date -Format 'yyyyMMdd-HHmmss') + '.log'))
+    # A -WhatIf run is logged too (and Stop-Transcript at the end then has a transcript to stop).
+    Start-Transcript -Path (Join-Path -Path $LogDirectory -ChildPath ($Name + '-' + (Get-Date -Format 'yyyyMMdd-HHmmss') + '.log')) -WhatIf:$false
 }
 
 function Test-RunStep {
@@ -82,6 +83,15 @@ function Assert-OneConnector {
     }
 }
 
+function Get-ConnectorSetting {
+    # One setting of a receive connector as comparable text (lists sorted, sizes in bytes).
+    param($Connector, [string]$Name)
+    if ($Name -eq 'Bindings' -or $Name -eq 'RemoteIPRanges') { return (ConvertTo-SortedList $Connector.$Name) }
+    if ($Name -eq 'PermissionGroups' -or $Name -eq 'AuthMechanism') { return (ConvertTo-SortedList (([string]$Connector.$Name) -split ',')) }
+    if ($Name -eq 'MaxMessageSize') { return (ConvertTo-ByteCount $Connector.MaxMessageSize) }
+    return [string]$Connector.$Name
+}
+
 function Set-RelayConnector {
     # relay.create: create the relay connector, or align the one migrator created before; read it back.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
@@ -90,11 +100,23 @@ function Set-RelayConnector {
         [string[]]$Bindings, [string[]]$RemoteIPRanges,
         [ValidateSet('AnonymousUsers', 'ExchangeServers')][string[]]$PermissionGroups,
         [ValidateSet('Tls', 'ExternalAuthoritative')][string[]]$AuthMechanism,
-        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = '',
+        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = $null,
         [string]$ProtocolLoggingLevel, [string]$Comment, [string]$DomainController
     )
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
+    # Each setting: its value, how a ShouldProcess message shows it, its comparable text. An optional one the step
+    # leaves out ($null or '') is neither set nor checked.
+    $settings = @(
+        @{ Name = 'Bindings'; Value = $Bindings; Text = ($Bindings -join ', '); Want = (ConvertTo-SortedList $Bindings) },
+        @{ Name = 'RemoteIPRanges'; Value = $RemoteIPRanges; Text = ($RemoteIPRanges -join ', '); Want = (ConvertTo-SortedList $RemoteIPRanges) },
+        @{ Name = 'PermissionGroups'; Value = $PermissionGroups; Text = ($PermissionGroups -join ', '); Want = (ConvertTo-SortedList $PermissionGroups) },
+        @{ Name = 'AuthMechanism'; Value = $AuthMechanism; Text = ($AuthMechanism -join ', '); Want = (ConvertTo-SortedList $AuthMechanism) },
+        @{ Name = 'Fqdn'; Value = $Fqdn; Text = $Fqdn; Want = $Fqdn },
+        @{ Name = 'MaxMessageSize'; Value = $MaxMessageSize; Text = ([string]$MaxMessageSize + ' bytes'); Want = [string]$MaxMessageSize },
+        @{ Name = 'TlsCertificateName'; Value = $TlsCertificateName; Text = $TlsCertificateName; Want = $TlsCertificateName },
+        @{ Name = 'ProtocolLoggingLevel'; Value = $ProtocolLoggingLevel; Text = $ProtocolLoggingLevel; Want = $ProtocolLoggingLevel }
+    )
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
     if ($found.Count -gt 1) {
         throw ('Found ' + $found.Count + ' receive connectors named ' + $identity + '; expected at most one')
@@ -115,65 +137,26 @@ function Set-RelayConnector {
         if ([string]$relay.TransportRole -ne $TransportRole) {
             throw ('Receive connector ' + $identity + ' exists on ' + [string]$relay.TransportRole + ', expected ' + $TransportRole + ': remove it and run this step again')
         }
-        $dn = [string]$relay.DistinguishedName
-        if ((ConvertTo-SortedList $relay.Bindings) -ne (ConvertTo-SortedList $Bindings)) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set Bindings to ' + ($Bindings -join ', '))) {
-                Set-ReceiveConnector -Identity $dn -Bindings $Bindings -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ((ConvertTo-SortedList $relay.RemoteIPRanges) -ne (ConvertTo-SortedList $RemoteIPRanges)) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set RemoteIPRanges to ' + ($RemoteIPRanges -join ', '))) {
-                Set-ReceiveConnector -Identity $dn -RemoteIPRanges $RemoteIPRanges -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ((ConvertTo-SortedList (([string]$relay.PermissionGroups) -split ',')) -ne (ConvertTo-SortedList $PermissionGroups)) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set PermissionGroups to ' + ($PermissionGroups -join ', '))) {
-                Set-ReceiveConnector -Identity $dn -PermissionGroups $PermissionGroups -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ((ConvertTo-SortedList (([string]$relay.AuthMechanism) -split ',')) -ne (ConvertTo-SortedList $AuthMechanism)) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set AuthMechanism to ' + ($AuthMechanism -join ', '))) {
-                Set-ReceiveConnector -Identity $dn -AuthMechanism $AuthMechanism -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ([string]$relay.Fqdn -ne $Fqdn) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set Fqdn to ' + $Fqdn)) {
-                Set-ReceiveConnector -Identity $dn -Fqdn $Fqdn -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ($null -ne $MaxMessageSize -and (ConvertTo-ByteCount $relay.MaxMessageSize) -ne [string]$MaxMessageSize) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set MaxMessageSize to ' + $MaxMessageSize + ' bytes')) {
-                Set-ReceiveConnector -Identity $dn -MaxMessageSize $MaxMessageSize -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ($TlsCertificateName -ne '' -and [string]$relay.TlsCertificateName -ne $TlsCertificateName) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set TlsCertificateName to ' + $TlsCertificateName)) {
-                Set-ReceiveConnector -Identity $dn -TlsCertificateName $TlsCertificateName -DomainController $DomainController -ErrorAction Stop
-            }
-        }
-        if ([string]$relay.ProtocolLoggingLevel -ne $ProtocolLoggingLevel) {
-            if ($PSCmdlet.ShouldProcess($identity, 'Set ProtocolLoggingLevel to ' + $ProtocolLoggingLevel)) {
-                Set-ReceiveConnector -Identity $dn -ProtocolLoggingLevel $ProtocolLoggingLevel -DomainController $DomainController -ErrorAction Stop
+        foreach ($setting in $settings) {
+            if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
+            if ((Get-ConnectorSetting -Connector $relay -Name $setting.Name) -ne $setting.Want) {
+                if ($PSCmdlet.ShouldProcess($identity, 'Set ' + $setting.Name + ' to ' + $setting.Text)) {
+                    $change = @{}
+                    $change[$setting.Name] = $setting.Value
+                    Set-ReceiveConnector -Identity ([string]$relay.DistinguishedName) @change -DomainController $DomainController -ErrorAction Stop
+                }
             }
         }
     }
     if (-not $WhatIfPreference) {
         $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
         Assert-OneConnector -Identity $identity -Found $check
-        $relay = $check[0]
-        Assert-Equal -What ($identity + ' TransportRole') -Expected $TransportRole -Actual ([string]$relay.TransportRole)
-        Assert-Equal -What ($identity + ' Bindings') -Expected (ConvertTo-SortedList $Bindings) -Actual (ConvertTo-SortedList $relay.Bindings)
-        Assert-Equal -What ($identity + ' RemoteIPRanges') -Expected (ConvertTo-SortedList $RemoteIPRanges) -Actual (ConvertTo-SortedList $relay.RemoteIPRanges)
-        Assert-Equal -What ($identity + ' PermissionGroups') -Expected (ConvertTo-SortedList $PermissionGroups) -Actual (ConvertTo-SortedList (([string]$relay.PermissionGroups) -split ','))
-        Assert-Equal -What ($identity + ' AuthMechanism') -Expected (ConvertTo-SortedList $AuthMechanism) -Actual (ConvertTo-SortedList (([string]$relay.AuthMechanism) -split ','))
-        Assert-Equal -What ($identity + ' Fqdn') -Expected $Fqdn -Actual ([string]$relay.Fqdn)
-        if ($null -ne $MaxMessageSize) {
-            Assert-Equal -What ($identity + ' MaxMessageSize (bytes)') -Expected ([string]$MaxMessageSize) -Actual (ConvertTo-ByteCount $relay.MaxMessageSize)
+        Assert-Equal -What ($identity + ' TransportRole') -Expected $TransportRole -Actual ([string]$check[0].TransportRole)
+        foreach ($setting in $settings) {
+            if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
+            Assert-Equal -What ($identity + ' ' + $setting.Name) -Expected $setting.Want -Actual (Get-ConnectorSetting -Connector $check[0] -Name $setting.Name)
         }
-        if ($TlsCertificateName -ne '') {
-            Assert-Equal -What ($identity + ' TlsCertificateName') -Expected $TlsCertificateName -Actual ([string]$relay.TlsCertificateName)
-        }
-        Assert-Equal -What ($identity + ' Comment') -Expected $Comment -Actual ([string]$relay.Comment)
+        Assert-Equal -What ($identity + ' Comment') -Expected $Comment -Actual ([string]$check[0].Comment)
         Write-Host ('    verified ' + $identity + ' on ' + $DomainController)
     }
 }
