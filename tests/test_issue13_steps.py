@@ -138,8 +138,8 @@ def test_every_2010_connector_logs_verbose(plan: MigrationPlan) -> None:
         step.action.params["connectors"]
     )
     text = _text(step, ps2=True)
-    assert "All = $true" in text and "Set-ConnectorLogging @step" in text
-    assert "if ($All) {" in _function("Set-ConnectorLogging")
+    assert "Set-AllConnectorLogging @step" in text
+    assert "Get-ReceiveConnector -Server $Server" in _function("Set-AllConnectorLogging")
 
 
 def test_a_2010_server_is_removed_only_after_its_logs_show_no_client_left(

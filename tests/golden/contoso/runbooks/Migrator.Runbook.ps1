@@ -286,14 +286,10 @@ function Set-ConnectorEnabled {
 }
 
 function Set-ConnectorLogging {
-    # prepare.protocol-logging: ProtocolLoggingLevel Verbose on receive connectors of one server; with -All on
-    # every connector it has (Default and internal-only ones too), so every client leaves evidence.
+    # prepare.relay-logging: ProtocolLoggingLevel Verbose on the named receive connectors of one server.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string[]]$Names, [switch]$All, [string]$DomainController)
+    param([string]$Server, [string[]]$Names, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    if ($All) {
-        $Names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
-    }
     foreach ($name in $Names) {
         $identity = $Server + '\' + $name
         $found = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
@@ -313,6 +309,16 @@ function Set-ConnectorLogging {
             }
         }
     }
+}
+
+function Set-AllConnectorLogging {
+    # prepare.protocol-logging: ProtocolLoggingLevel Verbose on every receive connector of one server (Default and
+    # internal-only ones too, not only the relay ones), so every client leaves evidence before the server goes.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    Set-ConnectorLogging -Server $Server -Names $names -DomainController $DomainController
 }
 
 function Test-SmtpRelay {
