@@ -314,10 +314,14 @@ function Set-ConnectorLogging {
 function Set-AllConnectorLogging {
     # prepare.protocol-logging: ProtocolLoggingLevel Verbose on every receive connector of one server (Default and
     # internal-only ones too, not only the relay ones), so every client leaves evidence before the server goes.
+    # -Listed: the connectors the inventory showed; one that is gone is reported, one that is new is logged too.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$DomainController)
+    param([string]$Server, [string[]]$Listed = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    foreach ($name in $Listed) {
+        if (-not ($names -contains $name)) { Write-Warning ('    ' + $Server + '\' + $name + ' is in the inventory but no longer on the server') }
+    }
     Set-ConnectorLogging -Server $Server -Names $names -DomainController $DomainController
 }
 

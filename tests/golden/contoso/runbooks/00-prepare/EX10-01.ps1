@@ -49,7 +49,10 @@ try {
     # Rollback: Set-ReceiveConnector -ProtocolLoggingLevel back to the level the inventory shows: Client EX10-01 None, Default EX10-01 None, Relay Apps None, Relay IPv6 Apps None, Relay Old Fax None, Relay Scanners None
     if (Test-RunStep -Id 'prepare.protocol-logging.EX10-01' -Title 'enable Verbose protocol logging on every receive connector of EX10-01') {
         Write-Host '    Custom connectors and the 2010 Default connectors log nothing by default; Verbose logging on every connector of the server collects the evidence of which clients still use it (relay connectors: Relay Apps, Relay IPv6 Apps, Relay Old Fax, Relay Scanners), for the relay observation, the soak after disabling, and the check before the server is removed.'
-        $step = @{ Server = 'EX10-01' }
+        $step = @{
+            Server = 'EX10-01'
+            Listed = @('Client EX10-01', 'Default EX10-01', 'Relay Apps', 'Relay IPv6 Apps', 'Relay Old Fax', 'Relay Scanners')
+        }
         Set-AllConnectorLogging @step -DomainController $DomainController
     }
     # endregion

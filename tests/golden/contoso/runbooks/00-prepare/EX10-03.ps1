@@ -49,7 +49,10 @@ try {
     # Rollback: Set-ReceiveConnector -ProtocolLoggingLevel back to the level the inventory shows: Client EX10-03 None, Default EX10-03 None, Internal Mail Apps None, Relay Legacy CRM None
     if (Test-RunStep -Id 'prepare.protocol-logging.EX10-03' -Title 'enable Verbose protocol logging on every receive connector of EX10-03') {
         Write-Host '    Custom connectors and the 2010 Default connectors log nothing by default; Verbose logging on every connector of the server collects the evidence of which clients still use it (relay connectors: Relay Legacy CRM), for the relay observation, the soak after disabling, and the check before the server is removed.'
-        $step = @{ Server = 'EX10-03' }
+        $step = @{
+            Server = 'EX10-03'
+            Listed = @('Client EX10-03', 'Default EX10-03', 'Internal Mail Apps', 'Relay Legacy CRM')
+        }
         Set-AllConnectorLogging @step -DomainController $DomainController
     }
     # endregion
