@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from migrator.model import (
     LoadBalancer,
     Policy,
     ReceiveConnector,
+    RemainingClient,
     Server,
     Severity,
 )
@@ -230,3 +232,38 @@ def test_client_that_authenticates_only_sometimes_is_not_authenticated_relay() -
     assert (
         codes(evidence_findings(inventory(), _one_connector(mixed)), "evidence.authenticated") == []
     )
+
+
+def test_a_non_exchange_client_of_a_2010_default_connector_is_reported(
+    evidence: Evidence,
+) -> None:
+    """Issue 13 item 5: not only relay connectors: every client left on a 2010 server counts."""
+    got = codes(evidence_findings(inventory(), evidence), "evidence.client-left")
+    assert got == [
+        (
+            Severity.WARNING,
+            "EX10-01\\Default EX10-01, client 10.1.1.60",
+            "'10.1.1.60' is no Exchange server and still uses 'EX10-01\\Default EX10-01'"
+            " (1 sessions, last 2023-01-02): EX10-01 is removed only once its logs show no such"
+            " client",
+        )
+    ]
+    accepted = inventory(
+        policy=Policy(
+            log_days_wanted=30,
+            remaining_clients=(RemainingClient(IPRange.parse("10.1.1.0/24"), "EX10-01", "probe"),),
+        )
+    )
+    assert codes(evidence_findings(accepted, evidence), "evidence.client-left") == []
+    exchange = inventory(
+        servers=(
+            Server(
+                "EX10-01",
+                ExchangeVersion.EX2010,
+                Lifecycle.LEGACY,
+                ip_addresses=(ipaddress.ip_address("10.1.1.60"),),
+            ),
+            Server("EX16-01", ExchangeVersion.EX2016, Lifecycle.TARGET),
+        )
+    )
+    assert codes(evidence_findings(exchange, evidence), "evidence.client-left") == []

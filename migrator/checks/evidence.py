@@ -17,6 +17,10 @@ The rules (docs/logs.md explains them to users):
   ``policy.log_days_wanted``.
 - ``evidence.one-address``: one address carries most sessions of a relay
   connector: a source-NATing load balancer may hide the real clients.
+- ``evidence.client-left``: a client that is not an Exchange server and not
+  accepted under ``plan.remaining_clients`` uses a non-relay connector of a
+  2010 server (Default, internal-only): the server is removed only once no
+  such client is left (``decommission.observe-clients`` reads the logs again).
 """
 
 from __future__ import annotations
@@ -110,6 +114,43 @@ def _internal_any(client: ClientEvidence, accepted: tuple[str, ...]) -> bool:
         d.accepted and d.domain != "(other)" and domain_is_accepted(d.domain, accepted)
         for d in client.rcpt_domains
     )
+
+
+def _clients_left(
+    inventory: Inventory,
+    evidence: Evidence,
+    relay_ids: Mapping[str, ReceiveConnector],
+    legacy_servers: set[str],
+) -> list[Finding]:
+    """Non-Exchange clients of the other connectors of a 2010 server (the relay ones have their own rules)."""
+    own = [IPRange.parse(str(a)) for srv in inventory.servers for a in srv.ip_addresses]
+    out: list[Finding] = []
+    for ce in evidence.connectors:
+        server = ce.server.lower()
+        if server not in legacy_servers or ce.connector.lower() in relay_ids:
+            continue
+        accepted = [
+            rc.remote_range
+            for rc in inventory.policy.remaining_clients
+            if not rc.server or rc.server.lower() == server
+        ]
+        for cl in ce.clients:
+            addr = _address(cl.address)
+            if addr is None or addr.is_loopback or _covered(cl.address, (*own, *accepted)):
+                continue
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "evidence.client-left",
+                    f"{ce.connector}, client {cl.address}",
+                    f"'{cl.address}' is no Exchange server and still uses '{ce.connector}'"
+                    f" ({cl.sessions} sessions, last {cl.last_seen[:10]}): {ce.server} is removed"
+                    " only once its logs show no such client",
+                    "point the client at the new servers (the SMTP alias), or accept it under"
+                    " plan.remaining_clients in inventory.yaml with the reason it may stay",
+                )
+            )
+    return out
 
 
 def evidence_findings(
@@ -272,6 +313,8 @@ def evidence_findings(
                         "decide whether it should relay; if so, add its address to a relay connector",
                     )
                 )
+
+    findings += _clients_left(inventory, evidence, relay_ids, legacy_servers)
 
     snat = {
         str(a)

@@ -80,7 +80,7 @@ try {
         Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
         $step = @{
             Identity = 'EX16-01\Relay Relay Apps'
-            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'
+            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'; AllAddresses = $false
             Ranges = @(
                 @{ Text = '10.1.5.0/24'; Version = 4; First = '0a010500'; Last = '0a0105ff' },
                 @{ Text = '10.1.6.7'; Version = 4; First = '0a010607'; Last = '0a010607' },
@@ -166,7 +166,7 @@ try {
         Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
         $step = @{
             Identity = 'EX16-01\Relay Scanner’’s ''Relay'''
-            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'
+            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'; AllAddresses = $false
             Ranges = @(
                 @{ Text = '10.1.9.1-10.1.9.20'; Version = 4; First = '0a010901'; Last = '0a010914' }
             )

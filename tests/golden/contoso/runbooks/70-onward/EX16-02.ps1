@@ -30,7 +30,7 @@ try {
     # region STEP onward.remove-2016.EX16-02
     # remove Exchange 2016 from EX16-02
     # Target: EX16-02; owner: Exchange admin; runs in: manual
-    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02, onward.send-connectors, onward.hybrid
+    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-02.relay-apps-ex16-02, onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02, onward.relay.remove-old.EX16-02.relay-mfp-scanners, onward.send-connectors, onward.hybrid
     # Verification: Get-ExchangeServer no longer lists EX16-02
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'onward.remove-2016.EX16-02' -Title 'remove Exchange 2016 from EX16-02') {
