@@ -28,7 +28,7 @@ from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
+from migrator.plan.phases import LOWERED_TTL_SECONDS, assemble_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
@@ -123,11 +123,20 @@ def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
     return load_evidence(beside) if beside.is_file() else None
 
 
-def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> MigrationPlan:
-    """The ordered, scheduled plan of an analysed inventory."""
+def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> MigrationPlan:
+    """The migration plan: ordered, scheduled steps of every phase (relay and identity included).
+
+    The one plan builder: ``migrator graph``, ``migrator plan`` and the library
+    all come here. ``source`` is an inventory (it is analysed first, so users an
+    identity rule holds back stay out of the batches) or an :class:`Analysis`
+    already made. ``start`` overrides the inventory's ``plan.start``. Error-level
+    findings do not stop this function; :func:`plan_folder` refuses to write a
+    plan while one stands.
+    """
+    analysis = source if isinstance(source, Analysis) else analyse(source)
     inv = analysis.inventory
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return build_plan(inv, extra, start, analysis.onward_relay)
+    return assemble_plan(inv, extra, start, analysis.onward_relay)
 
 
 def plan_folder(
@@ -159,7 +168,7 @@ def plan_folder(
         )
     if analysis.errors:
         return PlanOutput(analysis, None)
-    plan = build_migration_plan(analysis, start)
+    plan = build_plan(analysis, start)
     return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
 
 

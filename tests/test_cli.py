@@ -131,3 +131,54 @@ def test_findings_print_inventory_text_literally(
     text = console.export_text()
     for literal in ("CN=[Bob],OU=Users", "[2001:db8::5]:25", "[bold]x", "fix [red]"):
         assert literal in text
+
+
+def _contoso_with_one_user_held_back(tmp_path: Path) -> Path:
+    """Contoso with David Jones (not yet synced) held back by an IdFix rule (a space in his UPN)."""
+    inv = tmp_path / "contoso"
+    shutil.copytree(ROOT / "inventories" / "contoso", inv)
+    users = inv / "ADUsers-NotSynced.csv"
+    text = users.read_bytes().decode("utf-16")
+    before = 'DC=com","david.jones@contoso.com"'
+    assert before in text
+    text = text.replace(before, 'DC=com","david jones@contoso.com"', 1)
+    users.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    return inv
+
+
+def test_graph_and_plan_json_list_the_same_steps_and_edges(tmp_path: Path) -> None:
+    """One plan builder: ``migrator graph`` shows exactly the plan ``migrator plan`` writes.
+
+    With one on-premises user held back by an identity rule, the graph used to
+    build its own plan without the hold and put 11 users in batch-001, the plan 10.
+    """
+    import json
+    import re
+
+    from migrator import build_plan, load_inventory
+    from migrator.render.plan_json import render_plan_json
+
+    inv = _contoso_with_one_user_held_back(tmp_path)
+    graph = run("graph", str(inv), "--format", "dot")
+    assert graph.returncode == 0, graph.stderr
+    planned = run("plan", str(inv), "-o", str(tmp_path / "plan"))
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+
+    def unescape(text: str) -> str:
+        return re.sub(r"\\(.)", r"\1", text)
+
+    quoted = r'"((?:[^"\\]|\\.)*)"'
+    nodes = {unescape(m) for m in re.findall(rf"^\s*{quoted} \[label=", graph.stdout, re.M)}
+    edges = {
+        (unescape(a), unescape(b))
+        for a, b in re.findall(rf"^\s*{quoted} -> {quoted}", graph.stdout, re.M)
+    }
+    written = (tmp_path / "plan" / "plan.json").read_text("utf-8")
+    data = json.loads(written)
+    steps = {s["id"]: s for s in data["steps"]}
+    prereqs = {(p, s["id"]) for s in data["steps"] for p in s["prerequisites"]}
+    assert nodes == set(steps)
+    assert edges == prereqs
+    assert steps["identity.prepare.batch-001"]["title"].startswith("Prepare 10 on-premises user(s)")
+    # The library call the graph makes gives the plan.json `migrator plan` wrote, byte for byte.
+    assert render_plan_json(build_plan(load_inventory(inv))) == written

@@ -13,7 +13,7 @@ from migrator.cli import app, out
 from migrator.errors import MigratorError
 from migrator.fileio import atomic_write_bytes, write_text
 from migrator.inventory import load_inventory
-from migrator.plan.phases import plan_inventory
+from migrator.pipeline import build_plan
 from migrator.render.graph_text import render_dot, render_mermaid, render_png
 
 
@@ -57,7 +57,7 @@ def graph(
 ) -> None:
     """Print or write the migration plan's dependency graph (phases as clusters, critical path highlighted)."""
     day = _date(start)
-    plan = plan_inventory(load_inventory(inventory), day)
+    plan = build_plan(load_inventory(inventory), day)
     if fmt is GraphFormat.PNG:
         if output is None:
             raise MigratorError("--format png writes a binary file: give -o FILE.png")
