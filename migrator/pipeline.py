@@ -19,7 +19,6 @@ from pathlib import Path
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
-from migrator.checks.relay import check_onward_relay, check_relay
 from migrator.errors import MigratorError
 from migrator.fileio import atomic_write_bytes, write_text
 from migrator.inventory import load_inventory
@@ -31,8 +30,10 @@ from migrator.plan.identity_steps import identity_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, assemble_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
+from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
+from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
 from migrator.render.plan_json import write_plan_json
@@ -41,7 +42,6 @@ from migrator.render.report import ReportData, ServerLine, write_report
 from migrator.render.runbooks import RunbookContext, write_runbooks
 from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
 from migrator.render.workbook import WorkbookData
-from migrator.tracking.checklist import ChecklistResult, backup_path, write_checklist
 
 EVIDENCE_FILE = "relay-evidence.json"
 """Name of the evidence file ``migrator logs scan`` writes and the plan reads."""

@@ -19,13 +19,14 @@ from relay_builders import (
     with_policy,
 )
 
-from migrator.checks.relay import check_onward_relay, check_relay, check_versions
+from migrator.checks.versions import check_versions
 from migrator.errors import PlanError
 from migrator.model import Inventory, RelayMethod, RelayOverride, Severity, TransportRole
 from migrator.pipeline import build_plan
 from migrator.plan.phases import check_coexistence
 from migrator.plan.phases._common import estate
 from migrator.plan.relay import onward_inventory, plan_onward_relay, plan_relay
+from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import Phase, RunsIn
 from migrator.render.runbooks import RunbookContext, group_by_runbook, render_runbook

@@ -1,7 +1,8 @@
 """Write ``checklist.xlsx`` for a plan, carrying over the tracking of the workbook it replaces.
 
-This drives the reader, the carry-over and the renderer; it is what
-``migrator plan`` calls. The old file is copied to a backup named after its
+This drives the reader and the carry-over (``migrator.tracking``) and the
+renderer (``migrator.render.workbook``); it is what ``migrator plan`` calls.
+It lives with the renderers so imports run one way, ``tracking -> render``. The old file is copied to a backup named after its
 own modification time (``checklist.20261201-083000.xlsx``), so a re-run gives
 the same name, and an existing backup is never overwritten.
 """
