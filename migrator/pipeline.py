@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,15 +33,16 @@ from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
+from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
+from migrator.render.findings import FINDINGS_FILE, write_findings
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
 from migrator.render.report import ReportData, ServerLine, write_report
 from migrator.render.runbooks import RunbookContext, write_runbooks
-from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
-from migrator.render.workbook import WorkbookData
+from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
 
 EVIDENCE_FILE = "relay-evidence.json"
 """Name of the evidence file ``migrator logs scan`` writes and the plan reads."""
@@ -88,13 +89,26 @@ class PlanOutput:
     """What happened to the tracking workbook."""
 
 
+ANALYSE_STAGES = 5
+"""How many stages :func:`analyse` reports (:mod:`migrator.progress`)."""
+CHECK_STAGES = 1 + ANALYSE_STAGES
+"""Stages of :func:`check_path`."""
+PLAN_STAGES = CHECK_STAGES + 1 + 5
+"""Stages of :func:`plan_folder`: check, build the plan, write the outputs."""
+
+
 def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
     """Check an inventory and plan its relay and identity parts (no files are touched)."""
+    stage("planning relay connectors")
     relay = plan_relay(inventory)
     onward = plan_onward_relay(inventory, relay)
+    stage("checking identities")
     identity_findings = check_identity(inventory)
+    stage("matching identities")
     identity = match_identities(inventory, held_back(identity_findings))
+    stage("checking relay")
     relay_checks = check_relay(inventory, relay)
+    stage("checking the onward move and the plan")
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
         *relay.findings,
@@ -112,6 +126,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
 
 def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
     """Load and analyse an inventory folder or file (what ``migrator check`` does)."""
+    stage("loading the inventory")
     inventory = load_inventory(path)
     return analyse(inventory, _evidence(path, evidence_path))
 
@@ -135,6 +150,7 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     """
     analysis = source if isinstance(source, Analysis) else analyse(source)
     inv = analysis.inventory
+    stage("building the plan")
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
     return assemble_plan(inv, extra, start, analysis.onward_relay)
 
@@ -212,23 +228,30 @@ def _render_all(
 ) -> ChecklistResult:
     inv = analysis.inventory
     # The workbook first: reading the team's old tracking may fail, and then nothing is written.
-    checklist = write_checklist(out / CHECKLIST, workbook_data(analysis, plan), keep_status)
+    stage("writing the workbook")
+    views = build_views(analysis)
+    checklist = write_checklist(out / CHECKLIST, workbook_data(analysis, plan, views), keep_status)
     context = RunbookContext(
         inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
     )
+    stage("writing the runbooks")
     write_runbooks(plan.steps, out, context)
     write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
     if analysis.onward_relay is not None:
         onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
         write_runbooks(onward_rollback, out, context)
+    stage("writing the reports")
     write_relay_report(
         out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
     )
     write_identity_batches(analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
+    stage("writing plan.json and inventory.json")
     write_plan_json(plan, out / "plan.json")
     write_text(out / "inventory.json", inventory_json(inv))
-    write_report(out / "report.html", report_data(analysis, plan))
+    stage("writing report.html and findings.txt")
+    write_report(out / "report.html", report_data(analysis, plan, views))
+    write_findings(analysis.findings, out / FINDINGS_FILE)
     return checklist
 
 
@@ -276,15 +299,24 @@ def _move_into_place(staging: Path, out_dir: Path) -> _Moved:
 
 def relay_rows(analysis: Analysis) -> list[RelayRow]:
     """One row per 2010 receive connector and what replaces it, then the 2016 -> SE hop."""
-    rows = _relay_rows(analysis.relay, analysis.findings, analysis.evidence, carried_only=False)
+    by_where = _findings_by_where(analysis.findings)
+    rows = _relay_rows(analysis.relay, by_where, analysis.evidence, carried_only=False)
     if analysis.onward_relay is not None:
-        rows += _relay_rows(analysis.onward_relay, analysis.findings, None, carried_only=True)
+        rows += _relay_rows(analysis.onward_relay, by_where, None, carried_only=True)
     return rows
+
+
+def _findings_by_where(findings: Sequence[Finding]) -> dict[str, tuple[str, ...]]:
+    """Each location's findings as one line each, indexed once (not scanned per connector)."""
+    out: dict[str, list[str]] = {}
+    for f in findings:
+        out.setdefault(f.where, []).append(f"{f.severity.value}: {f.message}")
+    return {where: tuple(lines) for where, lines in out.items()}
 
 
 def _relay_rows(
     plan: RelayPlan,
-    findings: Sequence[Finding],
+    findings_at: Mapping[str, tuple[str, ...]],
     evidence: Evidence | None,
     *,
     carried_only: bool,
@@ -311,7 +343,7 @@ def _relay_rows(
                 ranges=tuple(ranges.get(ident, ()))
                 or tuple(r.as_written() for r in c.connector.remote_ip_ranges),
                 method=methods.get(ident, "") or f"not migrated ({c.kind.value})",
-                findings=_findings_for(ident, findings),
+                findings=findings_at.get(ident, ()),
                 kind=c.kind.value,
                 reason=c.reason,
                 evidence=_evidence_text(evidence, ident),
@@ -331,10 +363,6 @@ def _evidence_text(evidence: Evidence | None, identity: str) -> str:
         f"{seen.sessions} sessions, {seen.messages} messages from {len(seen.clients)} "
         f"client address(es); last seen {seen.last_seen}"
     )
-
-
-def _findings_for(where: str, findings: Sequence[Finding]) -> tuple[str, ...]:
-    return tuple(f"{f.severity.value}: {f.message}" for f in findings if f.where == where)
 
 
 def _dns_views(inv: Inventory) -> list[DnsRow]:
@@ -383,8 +411,26 @@ def _dns_views(inv: Inventory) -> list[DnsRow]:
     return rows
 
 
-def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
-    """The tracking workbook's content."""
+@dataclass(frozen=True)
+class Views:
+    """Rows more than one renderer shows, built once per plan (workbook and HTML report)."""
+
+    relay: tuple[RelayRow, ...]
+    """Old relay connectors and what replaces them."""
+    dns: tuple[DnsRow, ...]
+    """DNS records before and after."""
+
+
+def build_views(analysis: Analysis) -> Views:
+    """The shared rows of an analysis (each renderer lays them out its own way)."""
+    return Views(tuple(relay_rows(analysis)), tuple(_dns_views(analysis.inventory)))
+
+
+def workbook_data(
+    analysis: Analysis, plan: MigrationPlan, views: Views | None = None
+) -> WorkbookData:
+    """The tracking workbook's content (``views`` built here where not given)."""
+    views = views or build_views(analysis)
     inv = analysis.inventory
     hosts = dict(inv.host_names)
     client_rows: list[RelayClientRow] = []
@@ -416,10 +462,10 @@ def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
     return WorkbookData(
         plan=plan,
         findings=analysis.findings,
-        relay_rows=relay_rows(analysis),
+        relay_rows=views.relay,
         relay_client_rows=client_rows,
         identity_rows=identity_rows,
-        dns_rows=_dns_views(inv),
+        dns_rows=views.dns,
     )
 
 
@@ -460,8 +506,9 @@ def _when(text: str) -> dt.datetime | None:
         return None
 
 
-def report_data(analysis: Analysis, plan: MigrationPlan) -> ReportData:
+def report_data(analysis: Analysis, plan: MigrationPlan, views: Views | None = None) -> ReportData:
     """The HTML report's content (the timestamp is the plan date: no clock is read)."""
+    views = views or build_views(analysis)
     inv = analysis.inventory
     servers = [
         ServerLine(
@@ -481,9 +528,9 @@ def report_data(analysis: Analysis, plan: MigrationPlan) -> ReportData:
         generated=f"for the plan date {plan.plan_date.isoformat()}",
         findings=analysis.findings,
         servers=servers,
-        relay=relay_rows(analysis),
+        relay=views.relay,
         identity_outcomes=outcomes,
-        dns=_dns_views(inv),
+        dns=views.dns,
         windows=inv.policy.maintenance_windows,
         evidence_scanned=analysis.evidence is not None,
     )

@@ -17,15 +17,8 @@ from workbook_plans import sample_plan
 
 from migrator.model import Finding, Severity
 from migrator.render import workbook as wbmod
-from migrator.render.workbook import (
-    DnsRow,
-    IdentityRow,
-    RelayClientRow,
-    RelayRow,
-    WorkbookData,
-    cell_text,
-    write_workbook,
-)
+from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
+from migrator.render.workbook import cell_text, write_workbook
 from migrator.tracking.model import (
     STEP_HEADERS,
     CarryOver,

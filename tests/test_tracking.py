@@ -14,7 +14,8 @@ from workbook_plans import plan_of, sample_plan, step
 from migrator.errors import WorkbookError
 from migrator.plan.steps import MigrationPlan
 from migrator.render.checklist import backup_path, write_checklist
-from migrator.render.workbook import WorkbookData, write_workbook
+from migrator.render.views import WorkbookData
+from migrator.render.workbook import write_workbook
 from migrator.tracking.merge import carry_over
 from migrator.tracking.model import STEP_HEADERS, Status, StepTracking, Tracking
 from migrator.tracking.progress import progress

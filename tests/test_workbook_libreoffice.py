@@ -19,8 +19,8 @@ from workbook_plans import plan_of, sample_plan, step
 
 from migrator.model import Finding, Severity
 from migrator.plan.steps import Owner
-from migrator.render.views import RelayRow
-from migrator.render.workbook import WorkbookData, cell_text, write_workbook
+from migrator.render.views import RelayRow, WorkbookData
+from migrator.render.workbook import cell_text, write_workbook
 from migrator.tracking.model import STEP_HEADERS
 
 pytestmark = pytest.mark.libreoffice

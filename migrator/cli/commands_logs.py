@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from migrator.checks.evidence import evidence_findings
 from migrator.cli import err, logs_app, out, print_findings
-from migrator.inventory import load_inventory
-from migrator.logs.evidence import Evidence, write_evidence
-from migrator.logs.scanner import scan_logs
-from migrator.plan.relay import plan_relay
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from migrator.logs.evidence import Evidence
 
 EVIDENCE_FILE = "relay-evidence.json"
 
@@ -28,6 +26,8 @@ class Engine(StrEnum):
 
 
 def _summary(evidence: Evidence) -> Table:
+    from rich.table import Table
+
     table = Table(title="Relay evidence per connector and client", show_lines=False)
     for name, justify in (
         ("connector", "left"),
@@ -93,6 +93,14 @@ def scan_command(
     ] = Engine.COMPILED,
 ) -> None:
     """Scan SMTP Receive protocol logs and write OUT/relay-evidence.json with a summary table."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from migrator.checks.evidence import evidence_findings
+    from migrator.inventory import load_inventory
+    from migrator.logs.evidence import write_evidence
+    from migrator.logs.scanner import scan_logs
+    from migrator.plan.relay import plan_relay
+
     inv = load_inventory(inventory) if inventory is not None else None
     accepted = tuple(d.domain_name for d in inv.accepted_domains) if inv else ()
     with Progress(

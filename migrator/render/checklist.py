@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator.fileio import atomic_write_bytes
-from migrator.render.workbook import WorkbookData, write_workbook
+from migrator.render.views import WorkbookData
 from migrator.tracking.merge import carry_over
 from migrator.tracking.read import read_tracking
 
@@ -78,6 +78,8 @@ def write_checklist(
             atomic_write_bytes(backup, path.read_bytes())
             stat = path.stat()
             os.utime(backup, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    from migrator.render.workbook import write_workbook  # openpyxl: imported where it is used
+
     write_workbook(path, data)
     return ChecklistResult(
         path=path,

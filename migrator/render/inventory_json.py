@@ -1,4 +1,22 @@
-"""The normalised inventory as JSON (``migrator inventory show --json``): sorted, deterministic."""
+"""The normalised inventory as JSON (``migrator inventory show --json``, ``inventory.json``).
+
+Sorted keys, deterministic, readable by ``json.load``. Written by a direct
+encoder: each model type's fields are looked up once, and every record of a
+list (a user, a connector, a permission) is one line of compact JSON written
+by the standard library's C encoder, so 300,000 users cost seconds, not
+minutes, and the file stays about a third of an indented one's size::
+
+    {
+      "cloud_users": [
+        {"admin_roles": [], "id": "...", ...},
+        ...
+      ],
+      "format_version": 1,
+      ...
+    }
+
+Lists of records are one record per line; the other values are indented.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +24,7 @@ import datetime as dt
 import enum
 import ipaddress
 import json
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 from migrator.iprange import IPRange
@@ -22,7 +40,61 @@ def _range_text(r: IPRange) -> str:
     return f"{r.exchange_text()}%{r.zone}" if r.zone else r.exchange_text()
 
 
+_SCALARS = frozenset({"str", "int", "bool", "float", "str | None", "int | None", "bool | None"})
+_STRINGS = frozenset({"tuple[str, ...]"})
+
+
+@dataclass(frozen=True)
+class _Encoder:
+    """How one model type becomes a JSON object: its fields sorted by kind, looked up once."""
+
+    scalars: tuple[str, ...]
+    """Fields written as they are (text, numbers, booleans, None)."""
+    strings: tuple[str, ...]
+    """Tuples of text, written as lists."""
+    others: tuple[str, ...]
+    """Everything else, converted by :func:`_plain`."""
+    has_source: bool
+    """Whether the type has a ``source`` (written as text where set)."""
+
+    def encode(self, value: Any) -> dict[str, Any]:
+        out = {name: getattr(value, name) for name in self.scalars}
+        for name in self.strings:
+            out[name] = list(getattr(value, name))
+        for name in self.others:
+            out[name] = _plain(getattr(value, name))
+        if self.has_source:
+            source = value.source
+            if source is not None:
+                out["source"] = str(source)
+        return out
+
+
+_ENCODERS: dict[type, _Encoder] = {}
+
+
+def _encoder(cls: type) -> _Encoder:
+    found = _ENCODERS.get(cls)
+    if found is None:
+        kinds: dict[str, list[str]] = {"scalars": [], "strings": [], "others": []}
+        has_source = False
+        for f in fields(cls):
+            if f.name == "source":
+                has_source = True
+                continue
+            hint = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            kind = "scalars" if hint in _SCALARS else "strings" if hint in _STRINGS else "others"
+            kinds[kind].append(f.name)
+        found = _Encoder(
+            tuple(kinds["scalars"]), tuple(kinds["strings"]), tuple(kinds["others"]), has_source
+        )
+        _ENCODERS[cls] = found
+    return found
+
+
 def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
     if isinstance(value, IPRange):
         return _range_text(value)
     if isinstance(value, Binding):
@@ -38,11 +110,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name != "source"}
-        source = getattr(value, "source", None)
-        if source is not None:
-            out["source"] = str(source)
-        return out
+        return _encoder(type(value)).encode(value)
     return value
 
 
@@ -72,5 +140,21 @@ def inventory_dict(inv: Inventory) -> dict[str, Any]:
 
 
 def inventory_json(inv: Inventory) -> str:
-    """The normalised inventory as JSON text: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(inventory_dict(inv), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The normalised inventory as JSON text: sorted keys, one record per line, trailing newline."""
+    compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    parts = ["{"]
+    doc = inventory_dict(inv)
+    keys = sorted(doc)
+    for n, key in enumerate(keys):
+        value = doc[key]
+        comma = "," if n < len(keys) - 1 else ""
+        head = f"  {compact.encode(key)}: "
+        if isinstance(value, list) and value:
+            # One record per line: the C encoder (json.dumps with indent= is pure Python).
+            lines = ",\n".join("    " + compact.encode(item) for item in value)
+            parts.append(f"{head}[\n{lines}\n  ]{comma}")
+        else:
+            text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+            parts.append(head + text.replace("\n", "\n  ") + comma)
+    parts.append("}")
+    return "\n".join(parts) + "\n"
