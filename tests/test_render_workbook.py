@@ -546,3 +546,15 @@ def test_workbook_matches_golden_dump(tmp_path: Path) -> None:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_overview_columns_fit_their_formatted_values(tmp_path: Path) -> None:
+    """Issue 13: the plan and finish dates showed as ### (column B was 11 wide for 16 characters)."""
+    ws = openpyxl.load_workbook(_write(tmp_path))["Overview"]
+    width = {k: v.width for k, v in ws.column_dimensions.items()}
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, dt.datetime):
+                # Shown as "2026-12-01 08:00" (yyyy-mm-dd hh:mm) or "2026-12-01".
+                assert width[cell.column_letter] >= len(cell.number_format) + 1, cell.coordinate
+    assert width["B"] >= len("yyyy-mm-dd hh:mm") + 1

@@ -198,3 +198,65 @@ def test_hostile_strings_are_text_in_libreoffice(tmp_path: Path) -> None:
     # A computed HYPERLINK would show "click"; "-2+3" would show 1; "=1+1" would show 2.
     flat = {c for r in relay for c in r}
     assert "click" not in flat and "1" not in flat and "2" not in flat
+
+
+def _save_in_libreoffice(xlsx: Path, tmp_path: Path) -> Path:
+    """Open ``xlsx`` in LibreOffice and save it again as .xlsx, as a team member would."""
+    out = tmp_path / "saved"
+    out.mkdir()
+    profile = tmp_path / "lo-profile-save"
+    result = subprocess.run(
+        [
+            _soffice(),
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(out),
+            str(xlsx),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    saved = out / xlsx.name
+    assert saved.is_file(), result.stdout + result.stderr
+    return saved
+
+
+def test_100k_steps_open_in_libreoffice_then_status_and_re_plan(tmp_path: Path) -> None:
+    """Issue 18: at 100,000 steps no cell passes Excel's limits, and the file LibreOffice
+    saves back is read by ``status`` and carried over by a re-plan into the same folder."""
+    from typer.testing import CliRunner
+
+    from migrator.cli import app
+    from migrator.render.checklist import write_checklist
+
+    n = 100_000
+    work = [step(f"identity.sync.batch-{i:06d}") for i in range(n - 1)]
+    wide = step("decommission.org-wide", [s.id for s in work[-5000:]])
+    plan = plan_of([*work, wide])
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    checklist = folder / "checklist.xlsx"
+    write_checklist(checklist, WorkbookData(plan=plan))
+
+    saved = _save_in_libreoffice(checklist, tmp_path)
+    shutil.copy2(saved, checklist)
+
+    result = CliRunner().invoke(app, ["status", str(checklist)])
+    assert result.exit_code == 0, result.output
+    assert f"0 of {n} steps done or skipped" in result.output
+
+    again = write_checklist(checklist, WorkbookData(plan=plan))
+    assert again.kept == n and again.removed == 0
+    from migrator.tracking.read import read_tracking
+
+    tracking = read_tracking(checklist)
+    by_id = {s.step_id: s for s in tracking.steps}
+    assert len(by_id) == n
+    assert by_id[wide.id].prerequisites == wide.prerequisites
