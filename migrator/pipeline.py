@@ -20,7 +20,7 @@ from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
 from migrator.errors import MigratorError
-from migrator.fileio import atomic_write_bytes, write_text
+from migrator.fileio import atomic_write_bytes
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.evidence import Evidence, load_evidence
@@ -37,7 +37,7 @@ from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
 from migrator.render.findings import FINDINGS_FILE, write_findings
 from migrator.render.identity_report import write_identity_batches, write_identity_report
-from migrator.render.inventory_json import inventory_json
+from migrator.render.inventory_json import write_inventory_json
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
 from migrator.render.report import ReportData, ServerLine, write_report
@@ -108,7 +108,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
     identity = match_identities(inventory, held_back(identity_findings))
     stage("checking relay")
     relay_checks = check_relay(inventory, relay)
-    stage("checking the onward move and the plan")
+    stage("checking the onward move")
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
         *relay.findings,
@@ -248,7 +248,7 @@ def _render_all(
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     stage("writing plan.json and inventory.json")
     write_plan_json(plan, out / "plan.json")
-    write_text(out / "inventory.json", inventory_json(inv))
+    write_inventory_json(inv, out / "inventory.json")
     stage("writing report.html and findings.txt")
     write_report(out / "report.html", report_data(analysis, plan, views))
     write_findings(analysis.findings, out / FINDINGS_FILE)

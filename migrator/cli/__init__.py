@@ -156,7 +156,7 @@ def progress_display(total: int) -> Iterator[None]:
     def start() -> None:
         with lock:
             bar = Progress(
-                TextColumn("{task.description:<32}"),
+                TextColumn("{task.description:<36}"),
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total} stages"),
                 TimeElapsedColumn(),

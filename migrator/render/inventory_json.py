@@ -24,9 +24,12 @@ import datetime as dt
 import enum
 import ipaddress
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
+from migrator.fileio import atomic_write_chunks
 from migrator.iprange import IPRange
 from migrator.model import Binding, Inventory, ReceiveConnector
 
@@ -121,15 +124,27 @@ def connector_dict(c: ReceiveConnector) -> dict[str, Any]:
     return out
 
 
-def inventory_dict(inv: Inventory) -> dict[str, Any]:
-    """The whole inventory as plain JSON-ready data."""
+@dataclass(frozen=True)
+class _Records:
+    """A list of model records, encoded one at a time as the JSON is written."""
+
+    items: tuple[Any, ...]
+    """The records."""
+    encode: Callable[[Any], Any]
+    """One record as plain data."""
+
+
+def _sections(inv: Inventory) -> dict[str, Any]:
+    """The top-level keys; lists of records stay records until they are written."""
     out: dict[str, Any] = {"format_version": FORMAT_VERSION}
     for f in fields(inv):
         value = getattr(inv, f.name)
         if f.name == "receive_connectors":
-            out[f.name] = [connector_dict(c) for c in value]
+            out[f.name] = _Records(value, connector_dict)
         elif f.name == "mx_hosts":
             out[f.name] = dict(value)
+        elif isinstance(value, tuple) and value and is_dataclass(value[0]):
+            out[f.name] = _Records(value, _plain)
         else:
             out[f.name] = _plain(value)
     if inv.tenant is not None:
@@ -139,22 +154,43 @@ def inventory_dict(inv: Inventory) -> dict[str, Any]:
     return out
 
 
-def inventory_json(inv: Inventory) -> str:
-    """The normalised inventory as JSON text: sorted keys, one record per line, trailing newline."""
+def inventory_dict(inv: Inventory) -> dict[str, Any]:
+    """The whole inventory as plain JSON-ready data."""
+    return {
+        key: [value.encode(item) for item in value.items] if isinstance(value, _Records) else value
+        for key, value in _sections(inv).items()
+    }
+
+
+def inventory_json_chunks(inv: Inventory) -> Iterator[str]:
+    """The text of :func:`inventory_json` in pieces (a list's records encoded as they are written)."""
     compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
-    parts = ["{"]
-    doc = inventory_dict(inv)
-    keys = sorted(doc)
+    sections = _sections(inv)
+    keys = sorted(sections)
+    yield "{\n"
     for n, key in enumerate(keys):
-        value = doc[key]
+        value = sections[key]
         comma = "," if n < len(keys) - 1 else ""
         head = f"  {compact.encode(key)}: "
-        if isinstance(value, list) and value:
-            # One record per line: the C encoder (json.dumps with indent= is pure Python).
-            lines = ",\n".join("    " + compact.encode(item) for item in value)
-            parts.append(f"{head}[\n{lines}\n  ]{comma}")
+        if isinstance(value, _Records) and value.items:
+            # One record per line, by the C encoder (json.dumps with indent= is pure Python).
+            yield head + "[\n"
+            last = len(value.items) - 1
+            for i, item in enumerate(value.items):
+                yield "    " + compact.encode(value.encode(item)) + (",\n" if i < last else "\n")
+            yield f"  ]{comma}\n"
         else:
-            text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-            parts.append(head + text.replace("\n", "\n  ") + comma)
-    parts.append("}")
-    return "\n".join(parts) + "\n"
+            plain = [] if isinstance(value, _Records) else value
+            text = json.dumps(plain, indent=2, sort_keys=True, ensure_ascii=False)
+            yield head + text.replace("\n", "\n  ") + comma + "\n"
+    yield "}\n"
+
+
+def inventory_json(inv: Inventory) -> str:
+    """The normalised inventory as JSON text: sorted keys, one record per line, trailing newline."""
+    return "".join(inventory_json_chunks(inv))
+
+
+def write_inventory_json(inv: Inventory, path: Path) -> None:
+    """Write :func:`inventory_json` to ``path`` as it is encoded (never the whole text in memory)."""
+    atomic_write_chunks(path, inventory_json_chunks(inv))
