@@ -21,7 +21,7 @@ from generate_org import generate_org
 
 from migrator.plan.identity import match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases import build_plan
+from migrator.plan.phases import assemble_plan
 from migrator.plan.relay import plan_relay
 from migrator.plan.relay_steps import relay_steps
 
@@ -35,7 +35,7 @@ def run(scale: int) -> tuple[float, int]:
     t2 = time.perf_counter()
     extra += identity_steps(inv, match_identities(inv))
     t3 = time.perf_counter()
-    plan = build_plan(inv, extra)
+    plan = assemble_plan(inv, extra)
     t4 = time.perf_counter()
     edges = sum(len(s.prerequisites) for s in plan.steps)
     print(

@@ -155,8 +155,8 @@ def build(connectors: int, entries: int, targets: int = 100, sites: int = 50) ->
 
 def run_one(connectors: int, entries: int, targets: int) -> None:
     """Build, plan and check one size in this process; print one line."""
-    from migrator.checks.relay import check_relay
     from migrator.plan.relay import plan_relay
+    from migrator.plan.relay_checks import check_relay
 
     inv = build(connectors, entries, targets)
     n_entries = sum(

@@ -75,7 +75,8 @@ def _peak_mib() -> float:
 
 
 def _write_migrator(n: int, path: str, out: Any) -> None:
-    from migrator.render.workbook import WorkbookData, write_workbook
+    from migrator.render.views import WorkbookData
+    from migrator.render.workbook import write_workbook
 
     plan = make_plan(n)
     before = _peak_mib()

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,31 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write UTF-8 text given in pieces to ``path`` through a temporary file and a rename.
+
+    For files too big to hold whole in memory (``inventory.json`` at 300,000
+    users); like :func:`atomic_write_bytes`, a failure never leaves half a file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            buffer: list[str] = []
+            for chunk in chunks:
+                buffer.append(chunk)
+                if len(buffer) >= 4096:
+                    fh.write("".join(buffer))
+                    buffer.clear()
+            fh.write("".join(buffer))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,31 +20,32 @@ from migrator import outdir
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
-from migrator.checks.relay import check_onward_relay, check_relay
 from migrator.errors import InventoryError, MigratorError, Problem
-from migrator.fileio import atomic_write_bytes, not_a_file, write_text
+from migrator.fileio import atomic_write_bytes, not_a_file
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
+from migrator.plan.phases import LOWERED_TTL_SECONDS, assemble_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
+from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
+from migrator.progress import stage
+from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
+from migrator.render.findings import FINDINGS_FILE, write_findings
 from migrator.render.identity_report import write_identity_batches, write_identity_report
-from migrator.render.inventory_json import inventory_json
+from migrator.render.inventory_json import write_inventory_json
 from migrator.render.mx_recipients import write_recipient_csvs
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
 from migrator.render.remote_mailboxes import write_remote_mailbox_csvs
 from migrator.render.report import ReportData, ServerLine, write_report
 from migrator.render.runbooks import RunbookContext, write_runbooks
-from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
-from migrator.render.workbook import WorkbookData
-from migrator.tracking.checklist import ChecklistResult, backup_path, write_checklist
+from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
 
 EVIDENCE_FILE = "relay-evidence.json"
 """Name of the evidence file ``migrator logs scan`` writes and the plan reads."""
@@ -91,13 +92,26 @@ class PlanOutput:
     """What happened to the tracking workbook."""
 
 
+ANALYSE_STAGES = 5
+"""How many stages :func:`analyse` reports (:mod:`migrator.progress`)."""
+CHECK_STAGES = 1 + ANALYSE_STAGES
+"""Stages of :func:`check_path`."""
+PLAN_STAGES = CHECK_STAGES + 1 + 5
+"""Stages of :func:`plan_folder`: check, build the plan, write the outputs."""
+
+
 def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
     """Check an inventory and plan its relay and identity parts (no files are touched)."""
+    stage("planning relay connectors")
     relay = plan_relay(inventory)
     onward = plan_onward_relay(inventory, relay)
+    stage("checking identities")
     identity_findings = check_identity(inventory)
+    stage("matching identities")
     identity = match_identities(inventory, held_back(identity_findings))
+    stage("checking relay")
     relay_checks = check_relay(inventory, relay)
+    stage("checking the onward move")
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
         *relay.findings,
@@ -115,6 +129,7 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
 
 def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
     """Load and analyse an inventory folder or file (what ``migrator check`` does)."""
+    stage("loading the inventory")
     inventory = load_inventory(path)
     return analyse(inventory, _evidence(path, evidence_path))
 
@@ -141,11 +156,21 @@ def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
         ) from None
 
 
-def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> MigrationPlan:
-    """The ordered, scheduled plan of an analysed inventory."""
+def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> MigrationPlan:
+    """The migration plan: ordered, scheduled steps of every phase (relay and identity included).
+
+    The one plan builder: ``migrator graph``, ``migrator plan`` and the library
+    all come here. ``source`` is an inventory (it is analysed first, so users an
+    identity rule holds back stay out of the batches) or an :class:`Analysis`
+    already made. ``start`` overrides the inventory's ``plan.start``. Error-level
+    findings do not stop this function; :func:`plan_folder` refuses to write a
+    plan while one stands.
+    """
+    analysis = source if isinstance(source, Analysis) else analyse(source)
     inv = analysis.inventory
+    stage("building the plan")
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return build_plan(inv, extra, start, analysis.onward_relay, analysis.identity)
+    return assemble_plan(inv, extra, start, analysis.onward_relay, analysis.identity)
 
 
 def plan_folder(
@@ -177,7 +202,7 @@ def plan_folder(
         )
     if analysis.errors:
         return PlanOutput(analysis, None)
-    plan = build_migration_plan(analysis, start)
+    plan = build_plan(analysis, start)
     return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
 
 
@@ -233,15 +258,19 @@ def _render_all(
 ) -> ChecklistResult:
     inv = analysis.inventory
     # The workbook first: reading the team's old tracking may fail, and then nothing is written.
-    checklist = write_checklist(out / CHECKLIST, workbook_data(analysis, plan), keep_status)
+    stage("writing the workbook")
+    views = build_views(analysis)
+    checklist = write_checklist(out / CHECKLIST, workbook_data(analysis, plan, views), keep_status)
     context = RunbookContext(
         inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
     )
+    stage("writing the runbooks")
     write_runbooks(plan.steps, out, context)
     write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
     if analysis.onward_relay is not None:
         onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
         write_runbooks(onward_rollback, out, context)
+    stage("writing the reports")
     write_relay_report(
         out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
     )
@@ -249,9 +278,12 @@ def _render_all(
     write_remote_mailbox_csvs(analysis.identity, inv.tenant or Tenant(), out)
     write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
+    stage("writing plan.json and inventory.json")
     write_plan_json(plan, out / "plan.json")
-    write_text(out / "inventory.json", inventory_json(inv))
-    write_report(out / "report.html", report_data(analysis, plan))
+    write_inventory_json(inv, out / "inventory.json")
+    stage("writing report.html and findings.txt")
+    write_report(out / "report.html", report_data(analysis, plan, views))
+    write_findings(analysis.findings, out / FINDINGS_FILE)
     return checklist
 
 
@@ -301,15 +333,24 @@ def _old_outputs(target: Path) -> set[str]:
 
 def relay_rows(analysis: Analysis) -> list[RelayRow]:
     """One row per 2010 receive connector and what replaces it, then the 2016 -> SE hop."""
-    rows = _relay_rows(analysis.relay, analysis.findings, analysis.evidence, carried_only=False)
+    by_where = _findings_by_where(analysis.findings)
+    rows = _relay_rows(analysis.relay, by_where, analysis.evidence, carried_only=False)
     if analysis.onward_relay is not None:
-        rows += _relay_rows(analysis.onward_relay, analysis.findings, None, carried_only=True)
+        rows += _relay_rows(analysis.onward_relay, by_where, None, carried_only=True)
     return rows
+
+
+def _findings_by_where(findings: Sequence[Finding]) -> dict[str, tuple[str, ...]]:
+    """Each location's findings as one line each, indexed once (not scanned per connector)."""
+    out: dict[str, list[str]] = {}
+    for f in findings:
+        out.setdefault(f.where, []).append(f"{f.severity.value}: {f.message}")
+    return {where: tuple(lines) for where, lines in out.items()}
 
 
 def _relay_rows(
     plan: RelayPlan,
-    findings: Sequence[Finding],
+    findings_at: Mapping[str, tuple[str, ...]],
     evidence: Evidence | None,
     *,
     carried_only: bool,
@@ -336,7 +377,7 @@ def _relay_rows(
                 ranges=tuple(ranges.get(ident, ()))
                 or tuple(r.as_written() for r in c.connector.remote_ip_ranges),
                 method=methods.get(ident, "") or f"not migrated ({c.kind.value})",
-                findings=_findings_for(ident, findings),
+                findings=findings_at.get(ident, ()),
                 kind=c.kind.value,
                 reason=c.reason,
                 evidence=_evidence_text(evidence, ident),
@@ -356,10 +397,6 @@ def _evidence_text(evidence: Evidence | None, identity: str) -> str:
         f"{seen.sessions} sessions, {seen.messages} messages from {len(seen.clients)} "
         f"client address(es); last seen {seen.last_seen}"
     )
-
-
-def _findings_for(where: str, findings: Sequence[Finding]) -> tuple[str, ...]:
-    return tuple(f"{f.severity.value}: {f.message}" for f in findings if f.where == where)
 
 
 def _dns_views(inv: Inventory) -> list[DnsRow]:
@@ -408,8 +445,26 @@ def _dns_views(inv: Inventory) -> list[DnsRow]:
     return rows
 
 
-def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
-    """The tracking workbook's content."""
+@dataclass(frozen=True)
+class Views:
+    """Rows more than one renderer shows, built once per plan (workbook and HTML report)."""
+
+    relay: tuple[RelayRow, ...]
+    """Old relay connectors and what replaces them."""
+    dns: tuple[DnsRow, ...]
+    """DNS records before and after."""
+
+
+def build_views(analysis: Analysis) -> Views:
+    """The shared rows of an analysis (each renderer lays them out its own way)."""
+    return Views(tuple(relay_rows(analysis)), tuple(_dns_views(analysis.inventory)))
+
+
+def workbook_data(
+    analysis: Analysis, plan: MigrationPlan, views: Views | None = None
+) -> WorkbookData:
+    """The tracking workbook's content (``views`` built here where not given)."""
+    views = views or build_views(analysis)
     inv = analysis.inventory
     hosts = dict(inv.host_names)
     client_rows: list[RelayClientRow] = []
@@ -441,10 +496,10 @@ def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
     return WorkbookData(
         plan=plan,
         findings=analysis.findings,
-        relay_rows=relay_rows(analysis),
+        relay_rows=views.relay,
         relay_client_rows=client_rows,
         identity_rows=identity_rows,
-        dns_rows=_dns_views(inv),
+        dns_rows=views.dns,
     )
 
 
@@ -485,8 +540,9 @@ def _when(text: str) -> dt.datetime | None:
         return None
 
 
-def report_data(analysis: Analysis, plan: MigrationPlan) -> ReportData:
+def report_data(analysis: Analysis, plan: MigrationPlan, views: Views | None = None) -> ReportData:
     """The HTML report's content (the timestamp is the plan date: no clock is read)."""
+    views = views or build_views(analysis)
     inv = analysis.inventory
     servers = [
         ServerLine(
@@ -506,9 +562,9 @@ def report_data(analysis: Analysis, plan: MigrationPlan) -> ReportData:
         generated=f"for the plan date {plan.plan_date.isoformat()}",
         findings=analysis.findings,
         servers=servers,
-        relay=relay_rows(analysis),
+        relay=views.relay,
         identity_outcomes=outcomes,
-        dns=_dns_views(inv),
+        dns=views.dns,
         windows=inv.policy.maintenance_windows,
         evidence_scanned=analysis.evidence is not None,
     )

@@ -638,7 +638,7 @@ def steps_from_document(doc: dict[str, Any]) -> list[tuple[RunbookContext, list[
 
 def contoso_write_calls(root: Path) -> list[tuple[RunbookContext, list[Step]]]:
     """The ``write_runbooks`` calls ``migrator plan inventories/contoso`` makes (as pipeline.py does)."""
-    from migrator.pipeline import build_migration_plan, check_path
+    from migrator.pipeline import build_plan, check_path
     from migrator.plan.relay_steps import relay_rollback_steps
 
     here = Path.cwd()
@@ -647,7 +647,7 @@ def contoso_write_calls(root: Path) -> list[tuple[RunbookContext, list[Step]]]:
         analysis = check_path(Path("inventories/contoso"))
     finally:
         os.chdir(here)
-    plan = build_migration_plan(analysis)
+    plan = build_plan(analysis)
     inv = analysis.inventory
     context = RunbookContext(
         inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller

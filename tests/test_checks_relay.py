@@ -18,7 +18,7 @@ from relay_builders import (
     with_policy,
 )
 
-from migrator.checks.relay import check_relay, check_versions, overlaps
+from migrator.checks.versions import check_versions
 from migrator.iprange import IPRange
 from migrator.model import (
     AcceptedDomain,
@@ -36,6 +36,7 @@ from migrator.model import (
     TransportRole,
 )
 from migrator.plan.relay import RelayPlan, plan_relay
+from migrator.plan.relay_checks import check_relay, overlaps
 from migrator.versions import parse_build
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO

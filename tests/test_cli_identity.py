@@ -106,7 +106,7 @@ def test_match_prints_the_table_and_writes_the_report(
         seen.append(Path(path))
         return _inventory()
 
-    monkeypatch.setattr("migrator.cli.commands_identity.load_inventory", fake_load)
+    monkeypatch.setattr("migrator.inventory.load_inventory", fake_load)
     monkeypatch.setattr(out_console, "width", 250)  # keep each table row on one line
     result = runner.invoke(app, ["identity", "match", "inv", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -125,7 +125,7 @@ def test_match_prints_the_table_and_writes_the_report(
 
 
 def test_match_limits_the_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("migrator.cli.commands_identity.load_inventory", lambda _p: _inventory())
+    monkeypatch.setattr("migrator.inventory.load_inventory", lambda _p: _inventory())
     result = runner.invoke(app, ["identity", "match", "inv", "-o", str(tmp_path), "--limit", "1"])
     assert result.exit_code == 0, result.output
     assert "... 1 more user(s) in the report" in result.stdout

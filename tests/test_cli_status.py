@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from workbook_plans import sample_plan
 
 from migrator.cli import app
-from migrator.render.workbook import WorkbookData, write_workbook
+from migrator.render.views import WorkbookData
+from migrator.render.workbook import write_workbook
 
 
 def _checklist(tmp_path: Path, statuses: dict[str, tuple[str, str]]) -> Path:

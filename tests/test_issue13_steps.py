@@ -14,7 +14,7 @@ from powershell_check import check_script
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.model import SOAK_DAYS_DEFAULT, Inventory, RemainingClient
-from migrator.plan.phases import plan_inventory
+from migrator.pipeline import build_plan
 from migrator.plan.relay import plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps
 from migrator.plan.steps import MigrationPlan, Step
@@ -32,7 +32,7 @@ def inv() -> Inventory:
 
 @pytest.fixture(scope="module")
 def plan(inv: Inventory) -> MigrationPlan:
-    return plan_inventory(inv)
+    return build_plan(inv)
 
 
 HELPER = helper().data.decode("utf-8-sig")
@@ -88,7 +88,7 @@ def test_remove_old_waits_for_the_soak_not_five_minutes(plan: MigrationPlan) -> 
 
 def test_soak_days_come_from_the_policy(inv: Inventory) -> None:
     longer = dataclasses.replace(inv, policy=dataclasses.replace(inv.policy, soak_days=95))
-    plan = plan_inventory(longer)
+    plan = build_plan(longer)
     assert plan.step("relay.disable-old.EX10-03.relay-legacy-crm").wait_minutes == 95 * DAY
 
 
@@ -165,7 +165,7 @@ def test_remaining_clients_in_the_policy_are_accepted(inv: Inventory) -> None:
     changed = dataclasses.replace(
         inv, policy=dataclasses.replace(inv.policy, remaining_clients=(accepted, other))
     )
-    step = plan_inventory(changed).step("decommission.observe-clients.EX10-03")
+    step = build_plan(changed).step("decommission.observe-clients.EX10-03")
     assert step.action is not None
     assert [(a["range"]["text"], a["reason"]) for a in step.action.params["accepted"]] == [
         ("10.2.99.5", "monitoring probe")

@@ -19,12 +19,14 @@ from relay_builders import (
     with_policy,
 )
 
-from migrator.checks.relay import check_onward_relay, check_relay, check_versions
+from migrator.checks.versions import check_versions
 from migrator.errors import PlanError
 from migrator.model import Inventory, RelayMethod, RelayOverride, Severity, TransportRole
-from migrator.plan.phases import check_coexistence, plan_inventory
+from migrator.pipeline import build_plan
+from migrator.plan.phases import check_coexistence
 from migrator.plan.phases._common import estate
 from migrator.plan.relay import onward_inventory, plan_onward_relay, plan_relay
+from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import Phase, RunsIn
 from migrator.render.runbooks import RunbookContext, group_by_runbook, render_runbook
@@ -226,7 +228,7 @@ def test_se_next_to_2010_is_fine_with_a_2016_hop_and_an_error_without() -> None:
 
 def test_every_onward_relay_step_waits_for_2010_gone_and_se_installed() -> None:
     inv = _inv()
-    plan = plan_inventory(inv)
+    plan = build_plan(inv)
     order = [s.id for s in plan.steps]
     g = _graph(plan.steps)
     onward = [s for s in plan.steps if s.id.startswith("onward.relay.")]
@@ -246,7 +248,7 @@ def test_every_onward_relay_step_waits_for_2010_gone_and_se_installed() -> None:
 
 def test_2016_connectors_are_removed_only_after_the_observation() -> None:
     inv = _inv()
-    plan = plan_inventory(inv)
+    plan = build_plan(inv)
     order = [s.id for s in plan.steps]
     g = _graph(plan.steps)
     removes = [s for s in plan.steps if s.id.startswith("onward.relay.remove-old.")]
@@ -295,7 +297,7 @@ def test_onward_runbooks_are_valid_powershell_for_ems_on_the_new_servers() -> No
 
 def test_without_listed_se_servers_only_a_manual_step_names_placeholders() -> None:
     inv = _inv(se=False)
-    plan = plan_inventory(inv)
+    plan = build_plan(inv)
     carry = [s for s in plan.steps if s.id.startswith("onward.relay-carry.")]
     assert [s.id for s in carry] == ["onward.relay-carry.EX16-01"]
     assert carry[0].runs_in is RunsIn.MANUAL and carry[0].action is None

@@ -30,7 +30,8 @@ from migrator.model import (
     ServerRole,
     Tenant,
 )
-from migrator.plan.phases import build_plan, phase_steps, plan_findings, plan_inventory
+from migrator.pipeline import build_plan
+from migrator.plan.phases import assemble_plan, phase_steps, plan_findings
 from migrator.plan.steps import MigrationPlan, Phase, RunsIn
 
 ANY25 = Binding(ipaddress.ip_address("0.0.0.0"), 25)
@@ -135,7 +136,7 @@ def done(plan: MigrationPlan, step_id: str) -> dt.datetime:
 
 @pytest.fixture(scope="module")
 def plan() -> MigrationPlan:
-    return plan_inventory(make_inventory())
+    return build_plan(make_inventory())
 
 
 def test_every_step_id_starts_with_its_phase_and_names_a_runbook(plan: MigrationPlan) -> None:
@@ -213,13 +214,13 @@ def test_2019_target_next_to_2010_is_a_coexistence_error() -> None:
     with pytest.raises(
         PlanError, match=r"exchange 2019 cannot coexist with exchange 2010 .*EX19-01"
     ):
-        build_plan(replace(inv, servers=servers))
+        assemble_plan(replace(inv, servers=servers))
 
 
 def test_se_servers_listed_next_to_2016_go_to_the_onward_phase() -> None:
     inv = make_inventory()
     inv = replace(inv, servers=(*inv.servers, server("EXSE-01", ExchangeVersion.SE)))
-    plan = build_plan(inv)
+    plan = assemble_plan(inv)
     install = "onward.install.EXSE-01"
     assert plan.step(install).phase is Phase.ONWARD
     assert "decommission.verify-no-2010" in ancestors(plan, install)
@@ -327,7 +328,7 @@ def test_final_2016_has_no_onward_phase_and_warns() -> None:
 def test_on_premises_mail_flow_changes_nat_not_mx() -> None:
     inv = make_inventory()
     inv = replace(inv, policy=replace(inv.policy, mail_flow_target=MailFlowTarget.ON_PREMISES))
-    plan = build_plan(inv)
+    plan = assemble_plan(inv)
     ids = {s.id for s in plan.steps}
     assert "mx.change.contoso.com" in ids
     assert "mx.lower-ttl.contoso.com" not in ids
@@ -338,13 +339,13 @@ def test_no_start_date_is_an_error() -> None:
     inv = make_inventory()
     inv = replace(inv, policy=replace(inv.policy, start_date=None))
     with pytest.raises(PlanError, match="no start date"):
-        build_plan(inv)
-    assert build_plan(inv, start=dt.date(2027, 1, 4)).plan_date == dt.date(2027, 1, 4)
+        assemble_plan(inv)
+    assert assemble_plan(inv, start=dt.date(2027, 1, 4)).plan_date == dt.date(2027, 1, 4)
 
 
 def test_same_inventory_same_plan() -> None:
-    a = plan_inventory(make_inventory())
-    b = plan_inventory(make_inventory())
+    a = build_plan(make_inventory())
+    b = build_plan(make_inventory())
     assert a.steps == b.steps
     assert a.schedule == b.schedule
 
@@ -385,7 +386,7 @@ def test_hostile_names_stay_quoted() -> None:
     evil = "Relay '; Remove-Mailbox -Identity x; '\u2019"
     rc = replace(inv.receive_connectors[0], name=evil)
     perm = replace(inv.ad_permissions[0], identity=f"EX10-01\\{evil}")
-    plan = build_plan(replace(inv, receive_connectors=(rc,), ad_permissions=(perm,)))
+    plan = assemble_plan(replace(inv, receive_connectors=(rc,), ad_permissions=(perm,)))
     from powershell_check import check_script
 
     from migrator.render.runbooks import RunbookContext, render_runbook

@@ -475,8 +475,8 @@ CONTOSO = __import__("pathlib").Path(__file__).parent.parent / "inventories" / "
 
 
 def test_contoso_plans_without_errors() -> None:
-    from migrator.checks.relay import check_relay
     from migrator.inventory import load_inventory
+    from migrator.plan.relay_checks import check_relay
 
     inv = load_inventory(CONTOSO)
     plan = plan_relay(inv)

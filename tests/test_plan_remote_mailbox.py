@@ -12,8 +12,9 @@ from test_plan_phases import make_inventory
 
 from migrator.inventory import load_inventory
 from migrator.model import CloudUser, Inventory, OnPremUser, Severity
+from migrator.pipeline import build_plan
 from migrator.plan.identity import MatchOutcome, match_identities
-from migrator.plan.phases import plan_findings, plan_inventory
+from migrator.plan.phases import plan_findings
 from migrator.plan.steps import RunsIn
 from migrator.render.remote_mailboxes import remote_mailbox_csv_text
 from migrator.render.runbooks import RunbookContext, helper, render_runbook
@@ -67,7 +68,7 @@ def inventory(**cloud: object) -> Inventory:
 
 
 def test_the_remote_mailbox_step_runs_in_ems_before_the_user_enters_sync_scope() -> None:
-    plan = plan_inventory(inventory())
+    plan = build_plan(inventory())
     step = plan.step("identity.remote-mailbox.batch-001")
     assert step.runs_in is RunsIn.EMS_NEW
     assert step.id in plan.step("identity.prepare.batch-001").prerequisites
@@ -112,12 +113,12 @@ def test_these_users_are_hard_matched_where_the_tenant_allows() -> None:
     )
     (soft,) = match_identities(federated).results
     assert not soft.set_immutable_id and soft.outcome is MatchOutcome.SOFT_MATCH
-    assert "identity.remote-mailbox.batch-001" in {s.id for s in plan_inventory(federated).steps}
+    assert "identity.remote-mailbox.batch-001" in {s.id for s in build_plan(federated).steps}
 
 
 def test_no_step_for_users_that_have_exchange_attributes_or_no_cloud_mailbox() -> None:
     plain = inventory(has_mailbox=False, exchange_guid="")
-    assert "identity.remote-mailbox.batch-001" not in {s.id for s in plan_inventory(plain).steps}
+    assert "identity.remote-mailbox.batch-001" not in {s.id for s in build_plan(plain).steps}
 
 
 def test_a_cloud_mailbox_without_exchangeguid_is_an_error() -> None:
@@ -130,7 +131,7 @@ def test_a_cloud_mailbox_without_exchangeguid_is_an_error() -> None:
 
 def test_contoso_batch_001_gives_its_eight_cloud_mailboxes_a_remote_mailbox() -> None:
     inv = load_inventory(CONTOSO)
-    plan = plan_inventory(inv)
+    plan = build_plan(inv)
     step = plan.step("identity.remote-mailbox.batch-001")
     assert step.action is not None and step.action.params["rows"] == 8
     verify = render_runbook(

@@ -16,7 +16,6 @@ from relay_builders import (
     with_policy,
 )
 
-from migrator.checks.relay import check_relay
 from migrator.iprange import IPRange
 from migrator.model import (
     IPAddress,
@@ -29,6 +28,7 @@ from migrator.plan.connector_match import ServerViews, take
 from migrator.plan.phases._common import estate
 from migrator.plan.phases.servers import servers_steps
 from migrator.plan.relay import load_balancer_pool, plan_relay
+from migrator.plan.relay_checks import check_relay
 from migrator.plan.relay_steps import relay_steps
 
 SERVERS = (

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from migrator.cli import app
 from migrator.errors import MigratorError
 from migrator.inventory import load_inventory
-from migrator.plan.phases import plan_inventory
+from migrator.pipeline import build_plan
 from migrator.render import graph_text
 from migrator.render.graph_text import render_dot, render_mermaid, render_png
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_dot_has_phase_clusters_and_a_red_critical_path() -> None:
-    plan = plan_inventory(make_inventory())
+    plan = build_plan(make_inventory())
     dot = render_dot(plan)
     assert dot.startswith('digraph "migration plan" {')
     for phase in ("prepare", "servers", "relay", "hybrid", "mx", "decommission", "onward"):
@@ -36,12 +36,12 @@ def test_dot_has_phase_clusters_and_a_red_critical_path() -> None:
 
 
 def test_dot_escapes_quotes() -> None:
-    plan = plan_inventory(make_inventory(organisation='Con"toso\\'))
+    plan = build_plan(make_inventory(organisation='Con"toso\\'))
     assert 'label="Con\\"toso\\\\: migration plan' in render_dot(plan)
 
 
 def test_mermaid_highlights_the_critical_path() -> None:
-    plan = plan_inventory(make_inventory())
+    plan = build_plan(make_inventory())
     text = render_mermaid(plan)
     assert text.startswith("flowchart LR\n")
     assert '  subgraph mx["50 mx"]' in text
@@ -61,7 +61,7 @@ def test_png_with_graphviz() -> None:
 
 
 def test_contoso_graph_golden() -> None:
-    plan = plan_inventory(load_inventory(ROOT / "inventories" / "contoso"))
+    plan = build_plan(load_inventory(ROOT / "inventories" / "contoso"))
     _golden("contoso.graph.dot", render_dot(plan).encode("utf-8"))
     _golden("contoso.graph.mmd", render_mermaid(plan).encode("utf-8"))
 

@@ -13,7 +13,7 @@ from golden_files import check_golden
 from test_plan_phases import make_inventory
 
 from migrator.inventory import load_inventory
-from migrator.plan.phases import plan_inventory
+from migrator.pipeline import build_plan
 from migrator.render.plan_json import plan_document, render_plan_json, write_plan_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def _golden(name: str, data: bytes) -> None:
 
 
 def test_document_has_the_documented_fields_in_run_order() -> None:
-    plan = plan_inventory(make_inventory())
+    plan = build_plan(make_inventory())
     doc = json.loads(render_plan_json(plan))
     assert doc["format_version"] == 1
     assert doc["organisation"] == "Contoso"
@@ -58,15 +58,15 @@ def test_document_has_the_documented_fields_in_run_order() -> None:
 
 def test_two_runs_write_identical_bytes(tmp_path: Path) -> None:
     a, b = tmp_path / "a" / "plan.json", tmp_path / "b" / "plan.json"
-    write_plan_json(plan_inventory(make_inventory()), a)
-    write_plan_json(plan_inventory(make_inventory()), b)
+    write_plan_json(build_plan(make_inventory()), a)
+    write_plan_json(build_plan(make_inventory()), b)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes().endswith(b"}\n")
     assert b"\r\n" not in a.read_bytes()
 
 
 def test_non_ascii_is_kept_as_utf8() -> None:
-    plan = plan_inventory(make_inventory(organisation="Contoso Zürich"))
+    plan = build_plan(make_inventory(organisation="Contoso Zürich"))
     text = render_plan_json(plan)
     assert '"organisation": "Contoso Zürich"' in text
 
@@ -74,7 +74,7 @@ def test_non_ascii_is_kept_as_utf8() -> None:
 @pytest.fixture(scope="module")
 def contoso_json() -> bytes:
     inv = load_inventory(ROOT / "inventories" / "contoso")
-    return render_plan_json(plan_inventory(inv)).encode("utf-8")
+    return render_plan_json(build_plan(inv)).encode("utf-8")
 
 
 def test_contoso_plan_golden(contoso_json: bytes) -> None:

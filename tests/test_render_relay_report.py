@@ -11,9 +11,9 @@ from pathlib import Path
 from golden_files import check_golden
 from relay_builders import connector, inventory, relay, server, with_policy
 
-from migrator.checks.relay import check_relay
 from migrator.model import Certificate, Inventory, RelayOverride
 from migrator.plan.relay import plan_relay
+from migrator.plan.relay_checks import check_relay
 from migrator.render.relay_report import md, relay_report_markdown, write_relay_report
 
 GOLDEN = Path(__file__).parent / "golden" / "relay-report" / "small.md"

@@ -17,15 +17,8 @@ from workbook_plans import sample_plan
 
 from migrator.model import Finding, Severity
 from migrator.render import workbook as wbmod
-from migrator.render.workbook import (
-    DnsRow,
-    IdentityRow,
-    RelayClientRow,
-    RelayRow,
-    WorkbookData,
-    cell_text,
-    write_workbook,
-)
+from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
+from migrator.render.workbook import cell_text, write_workbook
 from migrator.tracking.model import (
     STEP_HEADERS,
     CarryOver,
@@ -550,3 +543,15 @@ def test_workbook_matches_golden_dump(tmp_path: Path) -> None:
     )
     text = _dump(_write(tmp_path, data))
     check_golden(GOLDEN, text)
+
+
+def test_overview_columns_fit_their_formatted_values(tmp_path: Path) -> None:
+    """Issue 13: the plan and finish dates showed as ### (column B was 11 wide for 16 characters)."""
+    ws = openpyxl.load_workbook(_write(tmp_path))["Overview"]
+    width = {k: v.width for k, v in ws.column_dimensions.items()}
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, dt.datetime):
+                # Shown as "2026-12-01 08:00" (yyyy-mm-dd hh:mm) or "2026-12-01".
+                assert width[cell.column_letter] >= len(cell.number_format) + 1, cell.coordinate
+    assert width["B"] >= len("yyyy-mm-dd hh:mm") + 1

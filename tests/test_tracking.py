@@ -13,8 +13,9 @@ from workbook_plans import plan_of, sample_plan, step
 
 from migrator.errors import WorkbookError
 from migrator.plan.steps import MigrationPlan
-from migrator.render.workbook import WorkbookData, write_workbook
-from migrator.tracking.checklist import backup_path, write_checklist
+from migrator.render.checklist import backup_path, write_checklist
+from migrator.render.views import WorkbookData
+from migrator.render.workbook import write_workbook
 from migrator.tracking.merge import carry_over
 from migrator.tracking.model import STEP_HEADERS, Status, StepTracking, Tracking
 from migrator.tracking.progress import progress
@@ -357,3 +358,45 @@ def test_carry_over_lists_kept_removed_and_new() -> None:
     assert [r.step_id for r in carried.removed] == ["relay.create.EX16-01.printers"]
     assert carried.kept["prepare.schema"].status is Status.DONE
     assert set(carried.kept) == {s.id for s in _plan_v2().steps} - {"relay.create.EX16-02.apps"}
+
+
+def _long_plan(n: int) -> MigrationPlan:
+    """n batch steps and one org-wide step that needs all of them (a list no cell can hold)."""
+    batches = [step(f"relay.create.EX16-{i:06d}.relay-application-connector") for i in range(n)]
+    return plan_of([*batches, step("decommission.org-wide", [s.id for s in batches])])
+
+
+def test_long_prerequisite_lists_go_to_their_own_sheet_and_read_back(tmp_path: Path) -> None:
+    """Issue 18: a list over 32,767 characters was cut, and status then refused the workbook."""
+    plan = _long_plan(1000)
+    last = plan.steps[-1]
+    assert len("\n".join(last.prerequisites)) > 32_767
+    path = tmp_path / "checklist.xlsx"
+    write_checklist(path, WorkbookData(plan=plan))
+    wb = openpyxl.load_workbook(path, read_only=True)
+    steps = list(wb["Steps"].iter_rows(values_only=True))
+    cell = steps[-1][STEP_HEADERS.index("Prerequisites")]
+    assert cell == "1000 steps: see sheet 'Prerequisites'"
+    edges = list(wb["Prerequisites"].iter_rows(values_only=True))
+    assert edges[0] == ("Step ID", "Prerequisite")
+    assert edges[1:] == [(last.id, p) for p in last.prerequisites]
+    assert all(len(str(v or "")) <= 32_767 for row in steps for v in row)
+    wb.close()
+
+    tracking = read_tracking(path)
+    assert {s.step_id: s.prerequisites for s in tracking.steps}[last.id] == last.prerequisites
+    assert progress(tracking).total == len(plan.steps)
+    # A re-plan into the same folder carries everything over.
+    again = write_checklist(path, WorkbookData(plan=plan))
+    assert again.kept == len(plan.steps) and again.removed == 0
+
+
+def test_a_deleted_prerequisites_sheet_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "checklist.xlsx"
+    write_workbook(path, WorkbookData(plan=_long_plan(60)))
+    wb = openpyxl.load_workbook(path)
+    del wb["Prerequisites"]
+    wb.save(path)
+    with pytest.raises(WorkbookError) as info:
+        read_tracking(path)
+    assert "sheet 'Prerequisites'" in str(info.value.problems[0])

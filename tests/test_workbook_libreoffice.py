@@ -19,8 +19,8 @@ from workbook_plans import plan_of, sample_plan, step
 
 from migrator.model import Finding, Severity
 from migrator.plan.steps import Owner
-from migrator.render.views import RelayRow
-from migrator.render.workbook import WorkbookData, cell_text, write_workbook
+from migrator.render.views import RelayRow, WorkbookData
+from migrator.render.workbook import cell_text, write_workbook
 from migrator.tracking.model import STEP_HEADERS
 
 pytestmark = pytest.mark.libreoffice
@@ -198,3 +198,62 @@ def test_hostile_strings_are_text_in_libreoffice(tmp_path: Path) -> None:
     # A computed HYPERLINK would show "click"; "-2+3" would show 1; "=1+1" would show 2.
     flat = {c for r in relay for c in r}
     assert "click" not in flat and "1" not in flat and "2" not in flat
+
+
+def _save_in_libreoffice(xlsx: Path, tmp_path: Path) -> Path:
+    """Open ``xlsx`` in LibreOffice and save it again as .xlsx, as a team member would."""
+    out = tmp_path / "saved"
+    out.mkdir()
+    profile = tmp_path / "lo-profile-save"
+    result = subprocess.run(
+        [
+            _soffice(),
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(out),
+            str(xlsx),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    saved = out / xlsx.name
+    assert saved.is_file(), result.stdout + result.stderr
+    return saved
+
+
+def test_100k_steps_open_in_libreoffice_then_status_and_re_plan(tmp_path: Path) -> None:
+    """Issue 18: at 100,000 steps no cell passes Excel's limits, and the file LibreOffice
+    saves back is read by ``status`` and carried over by a re-plan into the same folder."""
+    from migrator.cli.commands_status import render_progress
+    from migrator.render.checklist import write_checklist
+    from migrator.tracking.progress import progress
+    from migrator.tracking.read import read_tracking
+
+    n = 100_000
+    work = [step(f"identity.sync.batch-{i:06d}") for i in range(n - 1)]
+    wide = step("decommission.org-wide", [s.id for s in work[-5000:]])
+    plan = plan_of([*work, wide])
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    checklist = folder / "checklist.xlsx"
+    write_checklist(checklist, WorkbookData(plan=plan))
+
+    saved = _save_in_libreoffice(checklist, tmp_path)
+    shutil.copy2(saved, checklist)
+
+    # What `migrator status` does, on the file LibreOffice wrote.
+    tracking = read_tracking(checklist)
+    lines = render_progress(progress(tracking), str(checklist))
+    assert lines[0] == f"{checklist}: 0 of {n} steps done or skipped"
+    assert {s.step_id: s for s in tracking.steps}[wide.id].prerequisites == wide.prerequisites
+
+    # A re-plan into the same folder carries the tracking over from it.
+    again = write_checklist(checklist, WorkbookData(plan=plan))
+    assert again.kept == n and again.removed == 0 and again.backup is not None

@@ -14,8 +14,13 @@ def check_inventory_basics(inv: Inventory) -> list[Finding]:
                 Severity.WARNING,
                 "inventory.no-targets",
                 inv.root,
-                "no target servers are defined for relay (relay.targets in inventory.yaml); "
-                "nothing can be planned",
+                (
+                    "no relay target servers are defined (relay.targets in inventory.yaml): "
+                    "the relay connectors are not carried over to the new servers"
+                    if inv.target_servers
+                    else "no target servers are defined (servers with lifecycle: target): "
+                    "'migrator plan' refuses to plan until there are"
+                ),
                 "add relay.targets with the target servers per site to inventory.yaml",
             )
         )

@@ -7,17 +7,19 @@ summary. Library errors become messages in exactly one place, :func:`main`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from migrator import __version__
 from migrator.errors import InventoryError, MigratorError, WorkbookError
-from migrator.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from migrator.model import Finding
 
 app = typer.Typer(
     name="migrator",
@@ -57,26 +59,134 @@ def _root(
     """Plan an Exchange 2010 -> 2016/2019/SE (and hybrid) migration from a PowerShell inventory."""
 
 
-def print_findings(findings: tuple[Finding, ...]) -> tuple[int, int]:
-    """Print the findings: a table on a terminal, one line each when piped; return (errors, warnings)."""
-    if findings and out.is_terminal:
-        table = Table("severity", "code", "where", "message", "fix", show_lines=False)
-        for f in findings:
-            # Text, not str: inventory values such as '[::1]:25' or 'CN=[Bob]' are not markup.
-            table.add_row(*(Text(v) for v in (f.severity.value, f.code, f.where, f.message, f.fix)))
-        out.print(table)
+SHOWN_PER_CODE = 5
+"""How many findings of one code are printed before "and N more"."""
+ALL_UP_TO = 40
+"""Up to this many findings are printed in full; above it they are grouped by code."""
+
+
+def print_findings(
+    findings: tuple[Finding, ...], *, show_all: bool = False, full_list: str | None = None
+) -> tuple[int, int]:
+    """Print the findings; return (errors, warnings).
+
+    Up to :data:`ALL_UP_TO` findings (or all with ``show_all``) are printed
+    whole: a table on a terminal, one line each when piped. More are grouped
+    by code, errors first: the count, the first :data:`SHOWN_PER_CODE` and where
+    the full list is (``full_list``, a findings file) or how to get it.
+    Output to a pipe or file is always plain lines, never a table.
+    """
+    from migrator.model import Severity
+    from migrator.render.findings import finding_line
+
+    if findings and (show_all or len(findings) <= ALL_UP_TO):
+        if out.is_terminal:
+            from rich.table import Table
+            from rich.text import Text
+
+            table = Table("severity", "code", "where", "message", "fix", show_lines=False)
+            for f in findings:
+                # Text, not str: inventory values such as '[::1]:25' or 'CN=[Bob]' are not markup.
+                table.add_row(
+                    *(Text(v) for v in (f.severity.value, f.code, f.where, f.message, f.fix))
+                )
+            out.print(table)
+        else:
+            # Redirected to a file or a pipe: whole lines that grep and diff can use.
+            for f in findings:
+                out.print(finding_line(f), markup=False, soft_wrap=True)
     elif findings:
-        # Redirected to a file or a pipe: whole lines that grep and diff can use.
-        for f in findings:
-            fix = f" (fix: {f.fix})" if f.fix else ""
-            out.print(
-                f"{f.severity.value}: {f.code} {f.where}: {f.message}{fix}",
-                markup=False,
-                soft_wrap=True,
-            )
+        _print_grouped(findings, full_list)
     errors = sum(1 for f in findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
     return errors, warnings
+
+
+def _print_grouped(findings: tuple[Finding, ...], full_list: str | None) -> None:
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:  # sorted errors first, so the groups are too
+        groups.setdefault(f.code, []).append(f)
+    styles = {"error": "bold red", "warning": "yellow"}
+    terminal = out.is_terminal
+    for code, items in groups.items():
+        severity = items[0].severity.value
+        header = f"{severity}: {code}: {len(items)} finding{'s' if len(items) != 1 else ''}"
+        out.print(
+            header, markup=False, soft_wrap=True, style=styles.get(severity) if terminal else None
+        )
+        for f in items[:SHOWN_PER_CODE]:
+            fix = f" (fix: {f.fix})" if f.fix else ""
+            out.print(f"  {f.where}: {f.message}{fix}", markup=False, soft_wrap=True)
+        if len(items) > SHOWN_PER_CODE:
+            out.print(f"  ... and {len(items) - SHOWN_PER_CODE} more", markup=False)
+    where = (
+        f"every finding is listed in {full_list}"
+        if full_list
+        else "--all prints every finding, --findings FILE writes them to a file"
+    )
+    out.print(
+        f"{len(findings)} findings in {len(groups)} codes (first {SHOWN_PER_CODE} of each shown); "
+        f"{where}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@contextmanager
+def progress_display(total: int) -> Iterator[None]:
+    """A progress bar on stderr for the library's stages (:mod:`migrator.progress`).
+
+    Shown only on a terminal and only once the job has run for a second;
+    silent when stderr is a pipe or a file. ``total`` is the number of stages
+    the job is expected to report.
+    """
+    from migrator.progress import reporting
+
+    if not err.is_terminal:
+        yield
+        return
+    import threading
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    lock = threading.Lock()
+    state: dict[str, object] = {"done": 0, "stage": "starting"}
+    shown: list[Progress] = []
+
+    def start() -> None:
+        with lock:
+            bar = Progress(
+                TextColumn("{task.description:<36}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} stages"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            bar.add_task(str(state["stage"]), total=total, completed=int(str(state["done"])))
+            bar.start()
+            shown.append(bar)
+
+    def report(stage: str) -> None:
+        with lock:
+            if state["stage"] != "starting":
+                state["done"] = int(str(state["done"])) + 1
+            state["stage"] = stage
+            for bar in shown:
+                task = bar.task_ids[0]
+                bar.update(task, description=stage, completed=min(int(str(state["done"])), total))
+
+    timer = threading.Timer(1.0, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        with reporting(report):
+            yield
+    finally:
+        timer.cancel()
+        with lock:
+            for bar in shown:
+                bar.stop()
 
 
 # Commands live in one module per area (kept apart so each stays small);
@@ -149,5 +259,6 @@ __all__ = [
     "main",
     "out",
     "print_findings",
+    "progress_display",
     "relay_app",
 ]

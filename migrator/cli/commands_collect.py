@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from migrator.cli import app, out
 from migrator.errors import MigratorError
-from migrator.render.collect import write_collect_scripts
+
+if TYPE_CHECKING:
+    pass
 
 
 @app.command("collect-script")
@@ -20,6 +22,8 @@ def collect_script(
     ] = Path("."),
 ) -> None:
     """Write Export-MigratorInventory.ps1 (Exchange 2010 shell) and Export-MigratorCloudInventory.ps1 (Graph)."""
+    from migrator.render.collect import write_collect_scripts
+
     if out_dir.exists() and not out_dir.is_dir():
         raise MigratorError(f"--out '{out_dir}' is a file; expected a folder")
     try:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from migrator.cli import app, out
 from migrator.errors import MigratorError
 from migrator.fileio import atomic_write_bytes, write_text
-from migrator.inventory import load_inventory
-from migrator.plan.phases import plan_inventory
-from migrator.render.graph_text import render_dot, render_mermaid, render_png
+
+if TYPE_CHECKING:
+    pass
 
 
 class GraphFormat(enum.Enum):
@@ -56,8 +56,12 @@ def graph(
     ] = None,
 ) -> None:
     """Print or write the migration plan's dependency graph (phases as clusters, critical path highlighted)."""
+    from migrator.inventory import load_inventory
+    from migrator.pipeline import build_plan
+    from migrator.render.graph_text import render_dot, render_mermaid, render_png
+
     day = _date(start)
-    plan = plan_inventory(load_inventory(inventory), day)
+    plan = build_plan(load_inventory(inventory), day)
     if fmt is GraphFormat.PNG:
         if output is None:
             raise MigratorError("--format png writes a binary file: give -o FILE.png")

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from migrator.checks.identity import check_identity, held_back
 from migrator.cli import identity_app, out
-from migrator.inventory import load_inventory
-from migrator.plan.identity import IdentityMatch, match_identities
-from migrator.plan.immutable_id import guid_from_immutable_id, immutable_id_from_guid
-from migrator.render.identity_report import write_identity_batches, write_identity_report
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from migrator.plan.identity import IdentityMatch
 
 _DEFAULT_LIMIT = 200
 
@@ -26,6 +24,8 @@ def immutable_id(
     ],
 ) -> None:
     """Print the ImmutableId (sourceAnchor) of a GUID, as Entra Connect computes it."""
+    from migrator.plan.immutable_id import immutable_id_from_guid
+
     out.print(immutable_id_from_guid(guid), markup=False)
 
 
@@ -34,11 +34,16 @@ def guid(
     immutable_id: Annotated[str, typer.Argument(help="OnPremisesImmutableId (base64).")],
 ) -> None:
     """Print the GUID (objectGUID / mS-DS-ConsistencyGuid) an ImmutableId stands for."""
+    from migrator.plan.immutable_id import guid_from_immutable_id
+
     out.print(guid_from_immutable_id(immutable_id), markup=False)
 
 
 def match_table(result: IdentityMatch, limit: int) -> Table:
     """The match table: one row per cloud user (up to ``limit``), attention-needing outcomes first."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Identity matching", show_lines=False)
     for column in ("Cloud user", "Outcome", "Method", "On-premises user", "Reason"):
         table.add_column(column, overflow="fold")
@@ -73,6 +78,11 @@ def match(
     ] = _DEFAULT_LIMIT,
 ) -> None:
     """Match cloud users to on-premises users, print the table and write the report and batch CSVs."""
+    from migrator.checks.identity import check_identity, held_back
+    from migrator.inventory import load_inventory
+    from migrator.plan.identity import match_identities
+    from migrator.render.identity_report import write_identity_batches, write_identity_report
+
     inv = load_inventory(inventory)
     findings = check_identity(inv)
     held = held_back(findings)

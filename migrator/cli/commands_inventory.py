@@ -7,12 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from migrator.cli import app, err, inventory_app, out, print_findings
-from migrator.inventory import load_inventory
-from migrator.pipeline import check_path, plan_folder
-from migrator.render.inventory_json import inventory_json
+from migrator.cli import app, err, inventory_app, out, print_findings, progress_display
 
 _PATH_HELP = "Inventory folder (inventory.yaml and exports) or a single export file."
 
@@ -20,15 +16,33 @@ _PATH_HELP = "Inventory folder (inventory.yaml and exports) or a single export f
 _EVIDENCE_HELP = "relay-evidence.json from 'migrator logs scan' (default: the one in the inventory folder, if any)."
 
 
+_ALL_HELP = "Print every finding (default: more than 40 are grouped by code, the first 5 of each)."
+
+
 @app.command("check")
 def check(
     path: Annotated[Path, typer.Argument(readable=False, help=_PATH_HELP)],
     evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
+    show_all: Annotated[bool, typer.Option("--all", help=_ALL_HELP)] = False,
+    findings_file: Annotated[
+        Path | None,
+        typer.Option("--findings", help="Write every finding to this file, one line each."),
+    ] = None,
 ) -> None:
-    """Load and check an inventory; print every finding; exit 1 on errors."""
-    analysis = check_path(path, evidence)
+    """Load and check an inventory; print the findings (grouped by code when many); exit 1 on errors."""
+    from migrator.pipeline import CHECK_STAGES, check_path
+    from migrator.render.findings import write_findings
+
+    with progress_display(CHECK_STAGES):
+        analysis = check_path(path, evidence)
     inv = analysis.inventory
-    errors, warnings = print_findings(analysis.findings)
+    if findings_file is not None:
+        write_findings(analysis.findings, findings_file)
+    errors, warnings = print_findings(
+        analysis.findings,
+        show_all=show_all,
+        full_list=str(findings_file) if findings_file is not None else None,
+    )
     out.print(
         f"{inv.root}: {len(inv.servers)} servers, {len(inv.receive_connectors)} receive connectors, "
         f"{len(inv.onprem_users)} AD users, {len(inv.cloud_users)} cloud users; "
@@ -58,8 +72,12 @@ def plan(
         ),
     ] = None,
     evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
+    show_all: Annotated[bool, typer.Option("--all", help=_ALL_HELP)] = False,
 ) -> None:
     """Check the inventory, plan the migration and write runbooks, workbook and reports."""
+    from migrator.pipeline import PLAN_STAGES, plan_folder
+    from migrator.render.findings import FINDINGS_FILE
+
     day = None
     if start is not None:
         try:
@@ -67,8 +85,16 @@ def plan(
         except ValueError:
             err.print(f"error: --start '{start}' is not a date; expected YYYY-MM-DD", markup=False)
             raise typer.Exit(1) from None
-    result = plan_folder(path, output, start=day, keep_status=keep_status, evidence_path=evidence)
-    errors, warnings = print_findings(result.analysis.findings)
+    with progress_display(PLAN_STAGES):
+        result = plan_folder(
+            path, output, start=day, keep_status=keep_status, evidence_path=evidence
+        )
+    listed = output / FINDINGS_FILE
+    errors, warnings = print_findings(
+        result.analysis.findings,
+        show_all=show_all,
+        full_list=str(listed) if result.plan is not None else None,
+    )
     if result.plan is None:
         err.print(
             f"plan refused: {errors} error{'s' if errors != 1 else ''} must be fixed first; "
@@ -110,6 +136,11 @@ def show(
     ] = False,
 ) -> None:
     """Print the loaded, normalised inventory."""
+    from rich.table import Table
+
+    from migrator.inventory import load_inventory
+    from migrator.render.inventory_json import inventory_json
+
     inv = load_inventory(path)
     if as_json:
         typer.echo(inventory_json(inv), nl=False)

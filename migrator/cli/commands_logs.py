@@ -5,26 +5,17 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from migrator.checks.evidence import evidence_findings
 from migrator.cli import err, logs_app, out, print_findings
-from migrator.inventory import load_inventory
-from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence, write_evidence
-from migrator.logs.scan import scan_logs
-from migrator.plan.relay import plan_relay
+
+if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --help stays fast)
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+
+    from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence
 
 EVIDENCE_FILE = "relay-evidence.json"
 PROGRESS_AFTER_SECONDS = 1.0
@@ -76,6 +67,9 @@ def _client_row(ce: ConnectorEvidence, c: ClientEvidence, split: bool) -> list[s
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, show_lines=False)
     for name in columns:
         table.add_column(
@@ -141,6 +135,14 @@ class _LateProgress:
         if self.bar is None:
             if time.monotonic() - self.began < PROGRESS_AFTER_SECONDS:
                 return
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             self.bar = Progress(
                 TextColumn("[progress.description]{task.description}"),
                 BarColumn(),
@@ -208,6 +210,12 @@ def scan_command(
     The summary gives per connector totals and its busiest clients; the full
     figures of every client are in relay-evidence.json (``--all`` prints them).
     """
+    from migrator.checks.evidence import evidence_findings
+    from migrator.inventory import load_inventory
+    from migrator.logs.evidence import write_evidence
+    from migrator.logs.scan import scan_logs
+    from migrator.plan.relay import plan_relay
+
     inv = load_inventory(inventory) if inventory is not None else None
     accepted = tuple(d.domain_name for d in inv.accepted_domains) if inv else ()
     bar = _LateProgress(progress)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from migrator.cli import out, relay_app
-from migrator.inventory import load_inventory
-from migrator.iprange import IPRange
-from migrator.plan.connector_match import MatchConnector, which
-from migrator.plan.relay import onward_inventory, onward_servers, plan_onward_relay, plan_relay
+
+if TYPE_CHECKING:
+    from migrator.iprange import IPRange
+    from migrator.plan.connector_match import MatchConnector
 
 
 def _describe(c: MatchConnector | None, entry: IPRange | None) -> str:
@@ -31,6 +31,10 @@ def which_command(
     port: Annotated[int, typer.Option("--port", help="Port the client connects to.")] = 25,
 ) -> None:
     """Show, for each new server, which receive connector takes ADDRESS before (2010) and after the plan."""
+    from migrator.inventory import load_inventory
+    from migrator.plan.connector_match import which
+    from migrator.plan.relay import onward_inventory, onward_servers, plan_onward_relay, plan_relay
+
     try:
         client = ipaddress.ip_address(address.strip())
     except ValueError:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from migrator.cli import app, out
-from migrator.tracking.model import Status, StepTracking
-from migrator.tracking.progress import BlockedStep, Progress, progress
-from migrator.tracking.read import read_tracking
+
+if TYPE_CHECKING:
+    from migrator.tracking.model import StepTracking
+    from migrator.tracking.progress import BlockedStep, Progress
 
 _MAX_LISTED = 50
 
@@ -22,6 +23,8 @@ def _listed(ids: tuple[str, ...], limit: int = 10) -> str:
 
 def render_progress(p: Progress, name: str) -> list[str]:
     """The report ``status`` prints, as lines (plain text, no markup)."""
+    from migrator.tracking.model import Status
+
     lines = [f"{name}: {p.resolved} of {p.total} steps done or skipped"]
     lines.append("")
     lines.append("progress per phase:")
@@ -76,6 +79,9 @@ def status(
     ],
 ) -> None:
     """Show progress from a tracking workbook: per phase, done, blocked (and what it blocks), next."""
+    from migrator.tracking.progress import progress
+    from migrator.tracking.read import read_tracking
+
     tracking = read_tracking(checklist, display=str(checklist))
     for line in render_progress(progress(tracking), str(checklist)):
         out.print(line, markup=False)

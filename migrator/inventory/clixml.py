@@ -12,10 +12,6 @@ import hashlib
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
-import numpy as np
-from cryptography import x509
-from psrpcore.types import deserialize_clixml
-
 from migrator.inventory.kinds import SPEC_BY_KIND, TableKind, kind_of_type
 from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
 
@@ -110,6 +106,8 @@ def read_clixml(data: bytes, label: str) -> ReadResult:
         return result
     try:
         no_cipher: Any = None  # only SecureStrings need one; exports have none
+        from psrpcore.types import deserialize_clixml  # heavy: imported where it is used
+
         objects = deserialize_clixml(body, no_cipher)
     except ParseError as exc:
         line, column = exc.position
@@ -187,6 +185,8 @@ def read_clixml(data: bytes, label: str) -> ReadResult:
 
 def _certificate_properties(props: dict[str, Any]) -> dict[str, Any]:
     """Rebuild Get-ExchangeCertificate's columns from the DER bytes Export-Clixml kept."""
+    from cryptography import x509  # heavy: imported where it is used
+
     der = bytes(props["RawData"])
     out: dict[str, Any] = {"Server": _text(props.get("PSComputerName"))}
     try:
@@ -220,6 +220,8 @@ def nesting_depth(text: str) -> int:
     Each ``<`` opens an element unless it starts ``</`` (closes one), ``<?``,
     ``<!`` or a tag that ends ``/>``; the depth is the highest running count.
     """
+    import numpy as np  # heavy: imported where it is used
+
     units = np.frombuffer(text.encode("utf-16-le"), dtype="<u2")
     lt = np.flatnonzero(units == ord("<"))
     if not len(lt):

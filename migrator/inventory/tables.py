@@ -131,6 +131,10 @@ def parse_size(text: str) -> int | None:
     )
 
 
+_PLAIN_BOOLS: dict[str, bool] = {"True": True, "False": False, "true": True, "false": False}
+"""The spellings of a boolean cell that need no parsing (the rest go through :func:`parse_bool`)."""
+
+
 def parse_bool(text: str, default: bool) -> bool:
     """``True``/``False`` (any case), ``1``/``0``, ``$true``; empty gives the default."""
     raw = text.strip().lower().lstrip("$")
@@ -305,6 +309,10 @@ class _Reader:
             return default
 
     def boolean(self, key: str, default: bool) -> bool:
+        assert self.rec is not None
+        fast = _PLAIN_BOOLS.get(self.rec.cells.get(key, ""))  # type: ignore[arg-type]
+        if fast is not None:
+            return fast  # "True"/"False" as Export-Csv writes them: no parsing
         result: bool = self.parsed(key, lambda t: parse_bool(t, default), default)
         return result
 

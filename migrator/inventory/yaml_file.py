@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 from migrator.errors import Problem
 from migrator.iprange import IPRange, IPRangeError
@@ -313,6 +314,9 @@ def parse_yaml(
                 )
             ]
         doc["tenant"] = _dates_to_text(extra["tenant"])
+    # jsonschema is imported where it is used (keeps the CLI's start fast).
+    from jsonschema import Draft202012Validator, FormatChecker
+
     validator = Draft202012Validator(schema(), format_checker=FormatChecker())
     for error in validator.iter_errors(doc):
         path, message = _message(error)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from migrator.errors import PlanError
 from migrator.model import MaintenanceWindow
 from migrator.plan.schedule import critical_path, schedule_steps
 from migrator.plan.steps import MigrationPlan, Step
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def _key(step: Step) -> tuple[int, str]:
@@ -38,6 +40,8 @@ def _index(steps: Iterable[Step]) -> dict[str, Step]:
 
 
 def _graph(by_id: dict[str, Step]) -> nx.DiGraph:
+    import networkx as nx  # imported where it is used (keeps the CLI's start fast)
+
     unknown = sorted(
         (step_id, pre)
         for step_id, step in by_id.items()
@@ -56,6 +60,8 @@ def _graph(by_id: dict[str, Step]) -> nx.DiGraph:
 
 def _cycles(graph: nx.DiGraph) -> list[list[str]]:
     """One cycle per strongly connected knot, each starting at its smallest id."""
+    import networkx as nx  # imported where it is used (keeps the CLI's start fast)
+
     cycles: list[list[str]] = []
     for component in nx.strongly_connected_components(graph):
         if len(component) == 1:
@@ -88,6 +94,8 @@ def order_steps(steps: Sequence[Step]) -> list[Step]:
 
 
 def _ordered_ids(graph: nx.DiGraph, by_id: dict[str, Step]) -> list[str]:
+    import networkx as nx  # imported where it is used (keeps the CLI's start fast)
+
     try:
         return list(nx.lexicographical_topological_sort(graph, key=lambda i: _key(by_id[i])))
     except nx.NetworkXUnfeasible:

@@ -2,7 +2,7 @@
 
 The plan layer turns the inventory's receive connectors into
 :class:`PlannedConnector` objects, one per (relay connector, target server).
-Checks (``migrator.checks.relay``) run over the inventory and these planned
+Checks (``migrator.plan.relay_checks``) run over the inventory and these planned
 connectors; renderers turn them into runbooks and the relay report.
 """
 

@@ -11,11 +11,12 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 # PowerShell treats U+2018..U+201B as single quotes too (about_Quoting_Rules).
+if TYPE_CHECKING:
+    import jinja2
+
 _SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 
 
@@ -127,6 +128,8 @@ def environment() -> jinja2.Environment:
     ``StrictUndefined`` so a typo in a template fails loudly; HTML templates
     (``.html.j2``) are autoescaped, PowerShell ones go through ``ps_quote``.
     """
+    import jinja2  # imported where it is used (keeps the CLI's start fast)
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,

@@ -7,7 +7,12 @@ inventory; each renderer lays them out its own way.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from migrator.model import Finding
+from migrator.plan.steps import MigrationPlan
+from migrator.tracking.model import CarryOver
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,27 @@ class DnsRow:
     """TTL in seconds to set (None where unchanged)."""
     note: str = ""
     """When and why (e.g. lower the TTL two days before)."""
+
+
+@dataclass(frozen=True)
+class WorkbookData:
+    """Everything the tracking workbook shows."""
+
+    plan: MigrationPlan
+    """The plan: steps in run order and their schedule."""
+    findings: Sequence[Finding] = ()
+    """Every check finding."""
+    relay_rows: Sequence[RelayRow] = ()
+    """Old relay connector -> new connectors."""
+    relay_client_rows: Sequence[RelayClientRow] = ()
+    """Relay clients per connector."""
+    identity_rows: Sequence[IdentityRow] = ()
+    """Per-user identity match outcome."""
+    dns_rows: Sequence[DnsRow] = ()
+    """DNS records before and after."""
+    carry: CarryOver | None = None
+    """Tracking carried over from an old workbook (None for a first plan)."""
+    max_next_steps: int = 25
+    """How many next steps the Overview lists."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Further Overview facts (label -> value), e.g. the inventory folder."""

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +45,17 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
+from migrator.errors import Problem, WorkbookError
 from migrator.model import Finding
 from migrator.plan.steps import MigrationPlan, Owner, Phase, Step
-from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
+from migrator.render.views import WorkbookData
 from migrator.tracking.model import (
+    INLINE_PREREQUISITES,
+    MAX_CELL_CHARS,
+    MAX_SHEET_ROWS,
     NEW_MARK,
+    PREREQUISITES_HEADERS,
+    PREREQUISITES_SHEET,
     REMOVED_HEADERS,
     REMOVED_SHEET,
     STATUS_CHOICES,
@@ -59,33 +65,10 @@ from migrator.tracking.model import (
     CellValue,
     Status,
     StepTracking,
+    prerequisites_note,
 )
 
 # Row types live in migrator.render.views (shared with the HTML report).
-
-
-@dataclass(frozen=True)
-class WorkbookData:
-    """Everything the tracking workbook shows."""
-
-    plan: MigrationPlan
-    """The plan: steps in run order and their schedule."""
-    findings: Sequence[Finding] = ()
-    """Every check finding."""
-    relay_rows: Sequence[RelayRow] = ()
-    """Old relay connector -> new connectors."""
-    relay_client_rows: Sequence[RelayClientRow] = ()
-    """Relay clients per connector."""
-    identity_rows: Sequence[IdentityRow] = ()
-    """Per-user identity match outcome."""
-    dns_rows: Sequence[DnsRow] = ()
-    """DNS records before and after."""
-    carry: CarryOver | None = None
-    """Tracking carried over from an old workbook (None for a first plan)."""
-    max_next_steps: int = 25
-    """How many next steps the Overview lists."""
-    extra: Mapping[str, str] = field(default_factory=dict)
-    """Further Overview facts (label -> value), e.g. the inventory folder."""
 
 
 # --------------------------------------------------------------------------- sheet layout
@@ -131,7 +114,8 @@ _TITLE = Font(bold=True, size=14)
 
 # Characters XML 1.0 cannot hold (openpyxl refuses them); they become U+FFFD.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MAX_CELL = 32767
+_MAX_CELL = MAX_CELL_CHARS
+_MAX_DATA_ROWS = MAX_SHEET_ROWS - 1
 
 
 def cell_text(value: str) -> str:
@@ -310,6 +294,8 @@ class _Book:
     """The workbook (sheets, styles, tables, validation, formatting, small sheets' cells)."""
     rows: list[tuple[WriteOnlyWorksheet, _RowStream]] = field(default_factory=list)
     """Sheets and their streamed data rows."""
+    long_prerequisites: list[tuple[str, str]] = field(default_factory=list)
+    """(step id, prerequisite) of the steps whose list is too long for their cell."""
 
     def stream(
         self, ws: WriteOnlyWorksheet, cells: _Cells, columns: Sequence[_Column]
@@ -360,20 +346,46 @@ def _table_sheet(
     columns: Sequence[tuple[str, float, bool]],
     rows: Sequence[Sequence[CellValue | None]],
 ) -> WriteOnlyWorksheet:
-    """A sheet holding one table of plain values."""
-    ws: WriteOnlyWorksheet = book.wb.create_sheet(title)
-    _setup_table_sheet(ws, columns)
-    _add_table(ws, table_name, [c[0] for c in columns], len(rows), "TableStyleMedium2")
-    cells = _Cells(ws)
-    ws.append([cells.value(c[0], "bold") for c in columns])
-    stream = book.stream(ws, cells, [_Column("wrap" if c[2] else "top") for c in columns])
-    for row in rows:
-        stream.append(row)
+    """A sheet holding one table of plain values.
+
+    Rows beyond one sheet's limit (1,048,575 under the header) go on to
+    continuation sheets, ``<title> (2)`` and so on, each with its own table.
+    """
+    ws: WriteOnlyWorksheet | None = None
+    for part, first in enumerate(range(0, max(len(rows), 1), _MAX_DATA_ROWS), start=1):
+        chunk = rows[first : first + _MAX_DATA_ROWS]
+        sheet = book.wb.create_sheet(title if part == 1 else f"{title} ({part})")
+        _setup_table_sheet(sheet, columns)
+        name = table_name if part == 1 else f"{table_name}{part}"
+        _add_table(sheet, name, [c[0] for c in columns], len(chunk), "TableStyleMedium2")
+        cells = _Cells(sheet)
+        sheet.append([cells.value(c[0], "bold") for c in columns])
+        stream = book.stream(sheet, cells, [_Column("wrap" if c[2] else "top") for c in columns])
+        for row in chunk:
+            stream.append(row)
+        ws = ws or sheet
+    assert ws is not None
     return ws
 
 
 def _lines(values: Iterable[str]) -> str:
     return "\n".join(values)
+
+
+def _prerequisites_cell(
+    step_id: str, prerequisites: Sequence[str], edges: list[tuple[str, str]]
+) -> str:
+    """The Prerequisites cell of a step: the ids, or a note where they go to the sheet.
+
+    A long list (more than :data:`INLINE_PREREQUISITES` ids, or more than a cell
+    holds) is added to ``edges``, one (step, prerequisite) pair per row of the
+    Prerequisites sheet, and the cell says how many there are and where.
+    """
+    text = _lines(prerequisites)
+    if len(prerequisites) <= INLINE_PREREQUISITES and len(text) <= _MAX_CELL:
+        return text
+    edges.extend((step_id, p) for p in prerequisites)
+    return prerequisites_note(len(prerequisites))
 
 
 # --------------------------------------------------------------------------- the sheets
@@ -417,10 +429,50 @@ def _duration_text(minutes: int) -> str:
 _STATUS_HEADERS = ("In progress", "Done", "Blocked", "Skipped")
 
 
+_OVERVIEW_MIN = (12, 8, 8, 8, 8, 8, 8, 8, 20)
+"""Narrowest width of each Overview column (A to I)."""
+_OVERVIEW_WRAP_MAX = 80
+"""Widest a wrapped text column grows."""
+
+
+def _shown_width(cell: Cell, steps: int) -> int:
+    """Characters ``cell`` shows: its text, its date or time format, or the number a formula gives."""
+    value = cell.value
+    if cell.data_type == "f":
+        return 4 if "%" in cell.number_format else len(f"{steps}")
+    if isinstance(value, dt.datetime | dt.date):
+        return len(cell.number_format)  # "yyyy-mm-dd hh:mm" shows as many characters
+    if isinstance(value, str):
+        return max((len(line) for line in value.split("\n")), default=0)
+    return len(str(value))
+
+
+def _overview_widths(rows: Sequence[Sequence[Cell | None]], steps: int) -> list[float]:
+    """Each column as wide as its longest formatted value (never ``###``).
+
+    A text with nothing to its right on its row flows into the empty cells and
+    does not widen its column (the title, the notes); numbers and dates never
+    flow, so they always count.
+    """
+    widths = list(_OVERVIEW_MIN)
+    for row in rows:
+        for i, cell in enumerate(row):
+            if cell is None or i >= len(widths):
+                continue
+            flows = isinstance(cell.value, str) and cell.data_type == "s"
+            if flows and all(c is None for c in row[i + 1 :]):
+                continue
+            shown = _shown_width(cell, steps) + 2
+            if cell.font is not None and cell.font.b:
+                shown += 1 + shown // 10  # bold is wider
+            if cell.alignment is not None and cell.alignment.wrap_text:
+                shown = min(shown, _OVERVIEW_WRAP_MAX)
+            widths[i] = max(widths[i], shown)
+    return [float(w) for w in widths]
+
+
 def _write_overview(wb: Workbook, data: WorkbookData) -> None:
     ws: WriteOnlyWorksheet = wb.create_sheet("Overview")
-    for letter, width in zip("ABCDEFGHI", (30, 11, 12, 12, 10, 10, 10, 10, 50), strict=True):
-        ws.column_dimensions[letter].width = width
     ws.page_setup.orientation = "portrait"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
@@ -429,10 +481,11 @@ def _write_overview(wb: Workbook, data: WorkbookData) -> None:
     plan = data.plan
     steps_col = {k: f"{STEPS_SHEET}!${v}:${v}" for k, v in _COL.items()}
     row = 0
+    rows: list[list[Cell | None]] = []
 
     def put(*values: Cell | None) -> int:
         nonlocal row
-        ws.append(list(values))
+        rows.append(list(values))
         row += 1
         return row
 
@@ -537,6 +590,12 @@ def _write_overview(wb: Workbook, data: WorkbookData) -> None:
         )
     if not nexts:
         put(c.value("none: every step is done, skipped, started or waiting for a prerequisite"))
+    # Widths first (write-only sheets write their columns before the first row).
+    widths = _overview_widths(rows, len(plan.steps))
+    for letter, width in zip("ABCDEFGHI", widths, strict=True):
+        ws.column_dimensions[letter].width = width
+    for values in rows:
+        ws.append(values)
 
 
 def _write_steps(book: _Book, data: WorkbookData) -> None:
@@ -547,6 +606,16 @@ def _write_steps(book: _Book, data: WorkbookData) -> None:
     headers = [c[0] for c in columns]
     _setup_table_sheet(ws, columns)
     n = len(data.plan.steps)
+    if n > _MAX_DATA_ROWS:
+        raise WorkbookError(
+            [
+                Problem(
+                    STEPS_SHEET,
+                    f"the plan has {n} steps; a sheet holds at most {_MAX_DATA_ROWS} rows "
+                    "under its header, so the tracking workbook cannot list them",
+                )
+            ]
+        )
     ref = _add_table(ws, STEPS_TABLE, headers, n, "TableStyleLight9")
     last_row = max(n, 1) + 1
 
@@ -618,6 +687,7 @@ def _write_steps(book: _Book, data: WorkbookData) -> None:
     kept = carry.kept if carry else {}
     new_ids = set(carry.new_step_ids) if carry else set()
     not_started = Status.NOT_STARTED.value
+    edges = book.long_prerequisites
     for step in data.plan.steps:
         sched = data.plan.schedule.get(step.id)
         old = kept.get(step.id)
@@ -633,7 +703,7 @@ def _write_steps(book: _Book, data: WorkbookData) -> None:
                 step.runs_in.value,
                 step.runbook,
                 f"region STEP {step.id}" if step.runbook else "",
-                _lines(step.prerequisites),
+                _prerequisites_cell(step.id, step.prerequisites, edges),
                 sched.start if sched else None,
                 sched.finish if sched else None,
                 "yes" if sched and sched.critical else "",
@@ -663,7 +733,7 @@ def _write_removed(book: _Book, carry: CarryOver) -> None:
             s.step_id,
             s.phase,
             s.title,
-            _lines(s.prerequisites),
+            _prerequisites_cell(s.step_id, s.prerequisites, book.long_prerequisites),
             s.status.value,
             s.done_date,
             s.done_by,
@@ -782,6 +852,14 @@ def build_workbook(data: WorkbookData) -> _Book:
     if data.carry is not None and data.carry.removed:
         _write_removed(book, data.carry)
     _write_data_sheets(book, data)
+    if book.long_prerequisites:
+        _table_sheet(
+            book,
+            PREREQUISITES_SHEET,
+            "PrerequisitesTable",
+            tuple((h, 38, False) for h in PREREQUISITES_HEADERS),
+            book.long_prerequisites,
+        )
     return book
 
 

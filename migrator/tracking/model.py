@@ -126,6 +126,33 @@ STEPS_SHEET = "Steps"
 """Name of the sheet with one row per step."""
 REMOVED_SHEET = "Removed steps"
 """Name of the sheet listing steps a re-plan dropped."""
+PREREQUISITES_SHEET = "Prerequisites"
+"""Name of the sheet with one row per edge, for steps whose prerequisite list is long.
+
+Continuation sheets (``Prerequisites (2)``, ...) follow where one sheet's rows do not suffice."""
+PREREQUISITES_HEADERS: tuple[str, ...] = ("Step ID", "Prerequisite")
+"""Headers of the Prerequisites sheet."""
+INLINE_PREREQUISITES = 50
+"""Prerequisite lists up to this long are written in the step's cell; longer ones in the sheet."""
+MAX_CELL_CHARS = 32_767
+"""Excel's limit on the characters of one cell."""
+MAX_SHEET_ROWS = 1_048_576
+"""Excel's limit on the rows of one sheet (the header row included)."""
+
+
+def prerequisites_note(count: int) -> str:
+    """What a step's Prerequisites cell says when its list is in the Prerequisites sheet."""
+    return f"{count} steps: see sheet '{PREREQUISITES_SHEET}'"
+
+
+def prerequisites_note_count(text: str) -> int | None:
+    """The count a :func:`prerequisites_note` gives, or None when ``text`` is not such a note."""
+    head, sep, tail = text.strip().partition(" steps: see sheet ")
+    if sep and tail == f"'{PREREQUISITES_SHEET}'" and head.isdigit():
+        return int(head)
+    return None
+
+
 NEW_MARK = "new"
 """Value of the Plan change column for a step the previous workbook did not have."""
 

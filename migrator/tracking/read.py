@@ -14,6 +14,7 @@ import datetime as dt
 import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -22,6 +23,8 @@ from python_calamine import CalamineWorkbook
 
 from migrator.errors import Problem, WorkbookError
 from migrator.tracking.model import (
+    PREREQUISITES_HEADERS,
+    PREREQUISITES_SHEET,
     REMOVED_HEADERS,
     REMOVED_SHEET,
     REQUIRED_HEADERS,
@@ -32,6 +35,7 @@ from migrator.tracking.model import (
     Status,
     StepTracking,
     Tracking,
+    prerequisites_note_count,
 )
 from migrator.xlsx_bounds import oversized, sheet_extents
 
@@ -111,6 +115,8 @@ class _SheetReader:
             else:
                 self.extra.append((name, i))
         self.headers = tuple(headers_in_order)
+        self.referred: dict[str, tuple[int, int]] = {}
+        """Step id -> (row, count) of the steps whose list is in the Prerequisites sheet."""
         for name in required:
             if name not in self.columns:
                 self.problems.append(
@@ -157,6 +163,10 @@ class _SheetReader:
                 )
                 status = Status.NOT_STARTED
             pre = values[i_pre]
+            listed_apart = prerequisites_note_count(pre) if pre else None
+            if listed_apart is not None:
+                self.referred[step_id] = (index, listed_apart)
+                pre = ""
             step = StepTracking(
                 step_id=step_id,
                 phase=values[i_phase].strip(),
@@ -226,6 +236,67 @@ def _sheet_rows(wb: CalamineWorkbook, name: str, file: str, path: Path) -> list[
     return rows
 
 
+def _read_prerequisites(
+    file: str,
+    path: Path,
+    wb: CalamineWorkbook,
+    names: list[str],
+    referred: dict[str, tuple[int, int]],
+) -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
+    """The long prerequisite lists of the Prerequisites sheet(s), checked against their notes."""
+    sheets = [
+        n for n in names if n == PREREQUISITES_SHEET or n.startswith(f"{PREREQUISITES_SHEET} (")
+    ]
+    problems: list[Problem] = []
+    if not sheets:
+        row, count = next(iter(referred.values()))
+        return {}, [
+            Problem(
+                f"{file}, sheet '{STEPS_SHEET}', row {row}",
+                f"the Prerequisites cell points at sheet '{PREREQUISITES_SHEET}' "
+                f"({count} steps), but the workbook has no such sheet; restore it from a copy "
+                "of the workbook or re-plan with --keep-status",
+            )
+        ]
+    found: dict[str, list[str]] = {}
+    for name in sheets:
+        reader = _SheetReader(
+            file,
+            name,
+            _sheet_rows(wb, name, file, path),
+            PREREQUISITES_HEADERS,
+            PREREQUISITES_HEADERS,
+        )
+        problems += reader.problems
+        if reader.problems:
+            continue
+        i_step, i_pre = (reader.columns[h] for h in PREREQUISITES_HEADERS)
+        for cells in reader.rows[1:]:
+            step_id = _text(cells[i_step]).strip() if i_step < len(cells) else ""
+            pre = _text(cells[i_pre]).strip() if i_pre < len(cells) else ""
+            if step_id and pre:
+                found.setdefault(step_id, []).append(pre)
+    for step_id, (row, count) in referred.items():
+        got = len(found.get(step_id, ()))
+        if got != count:
+            problems.append(
+                Problem(
+                    f"{file}, sheet '{STEPS_SHEET}', row {row}",
+                    f"step '{step_id}' has {count} prerequisites by its note, but sheet "
+                    f"'{PREREQUISITES_SHEET}' lists {got}; restore the rows of that sheet",
+                )
+            )
+    return {k: tuple(v) for k, v in found.items()}, problems
+
+
+def _with_listed(
+    steps: list[StepTracking], listed: dict[str, tuple[str, ...]]
+) -> list[StepTracking]:
+    return [
+        replace(s, prerequisites=listed[s.step_id]) if s.step_id in listed else s for s in steps
+    ]
+
+
 def read_tracking(path: Path, display: str | None = None) -> Tracking:
     """Read the Steps (and any Removed steps) sheet of a tracking workbook.
 
@@ -276,6 +347,14 @@ def read_tracking(path: Path, display: str | None = None) -> Tracking:
             old_removed, old_unkeyed = removed_reader.read()
             removed = old_removed + old_unkeyed
             problems += removed_reader.problems
+        referred = {**steps_reader.referred}
+        if REMOVED_SHEET in names:
+            referred |= removed_reader.referred
+        if referred:
+            listed, more = _read_prerequisites(file, path, wb, names, referred)
+            problems += more
+            steps = _with_listed(steps, listed)
+            removed = _with_listed(removed, listed)
     finally:
         wb.close()
 

@@ -1,8 +1,11 @@
 """Step builders per phase, derived from the inventory, and the plan assembler.
 
-:func:`build_plan` takes the relay and identity steps (built elsewhere) as
+:func:`assemble_plan` takes the relay and identity steps (built elsewhere) as
 ``extra_steps``, adds the steps of the other phases, links the phases by
-rule (see :func:`link_phases`) and hands everything to the graph.
+rule (see :func:`link_phases`) and hands everything to the graph. The one
+function that makes a whole plan from an inventory is :func:`migrator.build_plan`
+(``migrator/pipeline.py``): it checks the inventory, plans relay and identity
+and calls this; every command goes through it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from migrator.checks.certificates import check_certificates
 from migrator.errors import PlanError
 from migrator.model import ExchangeVersion, Finding, Inventory, Severity
 from migrator.plan.graph import make_plan
-from migrator.plan.identity import IdentityMatch, match_identities
-from migrator.plan.identity_steps import identity_steps
+from migrator.plan.identity import IdentityMatch
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
@@ -26,7 +28,6 @@ from migrator.plan.phases.onward import onward_steps
 from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
-from migrator.plan.relay_steps import relay_steps
 from migrator.plan.remote_mailbox import remote_mailbox_findings
 from migrator.plan.steps import MigrationPlan, Phase, Step
 
@@ -224,14 +225,14 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
     return out
 
 
-def build_plan(
+def assemble_plan(
     inventory: Inventory,
     extra_steps: Sequence[Step] = (),
     start: dt.date | None = None,
     onward_relay: RelayPlan | None = None,
     identity: IdentityMatch | None = None,
 ) -> MigrationPlan:
-    """The whole migration plan: this module's phases plus ``extra_steps`` (relay, identity).
+    """This module's phases plus ``extra_steps`` (relay, identity), linked, ordered and scheduled.
 
     ``start`` overrides the inventory's ``plan.start``; one of them is
     required (the plan never reads the clock). ``onward_relay`` is the onward
@@ -249,23 +250,13 @@ def build_plan(
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
 
 
-def plan_inventory(inventory: Inventory, start: dt.date | None = None) -> MigrationPlan:
-    """The complete plan of an inventory: relay and identity steps from their planners, plus every phase here."""
-    relay = plan_relay(inventory)
-    extra = relay_steps(inventory, relay)
-    identity = match_identities(inventory)
-    extra += identity_steps(inventory, identity)
-    return build_plan(inventory, extra, start, plan_onward_relay(inventory, relay), identity)
-
-
 __all__ = [
     "LOWERED_TTL_SECONDS",
+    "assemble_plan",
     "batch_of",
-    "build_plan",
     "check_coexistence",
     "check_final_after_2010",
     "link_phases",
     "phase_steps",
     "plan_findings",
-    "plan_inventory",
 ]

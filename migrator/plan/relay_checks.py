@@ -1,8 +1,11 @@
-"""Relay checks: open relays, conflicts on the new servers, shadowing, NAT/load balancers, versions.
+"""Relay checks: open relays, conflicts on the new servers, shadowing, NAT/load balancers.
 
-The checks run over the inventory and the relay plan (``migrator.plan.relay``):
-they need the planned connectors to judge the new servers. Imports run
-``model -> plan.relay -> plan.connector_match -> checks.relay``, never back.
+These are checks of the plan, not only of the inventory: they run over the
+inventory and the relay plan (``migrator.plan.relay``) because they judge the
+planned connectors on the new servers, so they live in the planning layer.
+Imports run ``model -> checks -> plan.relay -> plan.connector_match ->
+plan.relay_checks``, never back (checks of the inventory alone are in
+``migrator.checks``; the version checks come from ``migrator.checks.versions``).
 
 Every finding says where (a connector identity, a server, a load balancer),
 what is wrong and how to fix it. Any error-level finding stops ``plan``; no
@@ -21,14 +24,13 @@ import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from migrator.checks.versions import check_versions
 from migrator.iprange import IPRange, merge_ranges
 from migrator.model import (
     Binding,
-    ExchangeVersion,
     Finding,
     Inventory,
     IPAddress,
-    Lifecycle,
     RelayMethod,
     Server,
     Severity,
@@ -51,7 +53,6 @@ from migrator.plan.relay import (
     onward_servers,
     subtract,
 )
-from migrator.versions import MIN_2010_BUILD, MIN_2010_LABEL, parse_build
 
 RELAY_KINDS = (ConnectorKind.ANONYMOUS_RELAY, ConnectorKind.EXTERNALLY_SECURED)
 FORBIDDEN_RELAY_PORTS = (2525, 465, 587, 717)
@@ -1192,99 +1193,6 @@ def _default_frontend(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
                     "with HCW8010 without it",
                     f"Set-ReceiveConnector -Identity '{c.identity}' -Bindings with [::]:25 added; the "
                     "relay runbook leaves Default Frontend alone",
-                )
-            )
-    return out
-
-
-# --------------------------------------------------------------------------- versions
-
-
-def check_versions(inventory: Inventory) -> list[Finding]:
-    """Coexistence with 2010, support status of the targets, and the 2010 update rollup level."""
-    out: list[Finding] = []
-    legacy_2010 = sorted(
-        (
-            s
-            for s in inventory.servers
-            if s.lifecycle is Lifecycle.LEGACY and s.version is ExchangeVersion.EX2010
-        ),
-        key=lambda s: s.name.lower(),
-    )
-    # A 2016 target is the hop: 2019/SE servers then join in the onward phase, which the plan
-    # orders after the last 2010 server is removed (decommission.verify-no-2010).
-    hop_2016 = any(
-        t.version is ExchangeVersion.EX2016 and not t.is_edge for t in inventory.target_servers
-    )
-    for t in sorted(inventory.target_servers, key=lambda s: s.name.lower()):
-        label = t.version.label
-        if t.version in (ExchangeVersion.EX2019, ExchangeVersion.SE) and legacy_2010 and hop_2016:
-            out.append(
-                Finding(
-                    Severity.INFO,
-                    "version.onward",
-                    t.name,
-                    f"{label} cannot coexist with Exchange 2010: {t.name} is installed in the onward "
-                    "phase, after the last Exchange 2010 server "
-                    f"({_examples([s.name for s in legacy_2010])}) is removed, and takes over from "
-                    "Exchange 2016 there",
-                )
-            )
-        elif t.version in (ExchangeVersion.EX2019, ExchangeVersion.SE) and legacy_2010:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "version.coexistence",
-                    t.name,
-                    f"{label} cannot coexist with Exchange 2010 ({_examples([s.name for s in legacy_2010])} "
-                    "remain): the move must go through Exchange 2016",
-                    f"add Exchange 2016, move everything, remove all Exchange 2010 servers, then add {label}",
-                )
-            )
-        elif t.version in (ExchangeVersion.EX2016, ExchangeVersion.EX2019):
-            out.append(
-                Finding(
-                    Severity.WARNING,
-                    "version.out-of-support",
-                    t.name,
-                    f"{label} is out of support since 14 October 2025: a time-boxed hop on the way to "
-                    "Exchange SE, not a destination",
-                    "plan the onward move to Exchange SE (2019 CU14/CU15 upgrades in place; 2016 needs "
-                    "new SE servers) once Exchange 2010 is gone",
-                )
-            )
-        elif t.version is ExchangeVersion.EX2013:
-            out.append(
-                Finding(
-                    Severity.WARNING,
-                    "version.out-of-support",
-                    t.name,
-                    "Exchange 2013 is out of support since 11 April 2023 and is no target for a migration",
-                    "use Exchange 2016 as the hop from Exchange 2010",
-                )
-            )
-    for s in legacy_2010:
-        build = parse_build(s.build)
-        if build is None:
-            out.append(
-                Finding(
-                    Severity.WARNING,
-                    "version.2010-build-unknown",
-                    s.name,
-                    f"the ExSetup.exe build of {s.name} is unknown ('{s.build}'): Exchange 2016 "
-                    f"needs {MIN_2010_LABEL} or later",
-                    "export the file version of ExSetup.exe (AdminDisplayVersion does not show the rollup)",
-                )
-            )
-        elif build < MIN_2010_BUILD:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "version.2010-build",
-                    s.name,
-                    f"{s.name} runs Exchange 2010 build '{s.build}', below {MIN_2010_LABEL}, "
-                    "the oldest that can coexist with Exchange 2016",
-                    f"install the latest Exchange 2010 SP3 update rollup on {s.name} before adding Exchange 2016",
                 )
             )
     return out

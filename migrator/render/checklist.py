@@ -1,7 +1,8 @@
 """Write ``checklist.xlsx`` for a plan, carrying over the tracking of the workbook it replaces.
 
-This drives the reader, the carry-over and the renderer; it is what
-``migrator plan`` calls. The old file is copied to a backup named after its
+This drives the reader and the carry-over (``migrator.tracking``) and the
+renderer (``migrator.render.workbook``); it is what ``migrator plan`` calls.
+It lives with the renderers so imports run one way, ``tracking -> render``. The old file is copied to a backup named after its
 own modification time (``checklist.20261201-083000.xlsx``), so a re-run gives
 the same name, and an existing backup is never overwritten.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator.fileio import atomic_write_bytes
-from migrator.render.workbook import WorkbookData, write_workbook
+from migrator.render.views import WorkbookData
 from migrator.tracking.merge import carry_over
 from migrator.tracking.read import read_tracking
 
@@ -77,6 +78,8 @@ def write_checklist(
             atomic_write_bytes(backup, path.read_bytes())
             stat = path.stat()
             os.utime(backup, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    from migrator.render.workbook import write_workbook  # openpyxl: imported where it is used
+
     write_workbook(path, data)
     return ChecklistResult(
         path=path,
