@@ -20,9 +20,12 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain, compress, repeat
+from operator import itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from migrator.errors import PlanError
@@ -210,8 +213,13 @@ def onprem_source_anchor(user: OnPremUser, anchor: SourceAnchor) -> str:
         return ""
 
 
+def _domains(addresses: Iterable[str]) -> list[str]:
+    """The domain of each address or UPN (after its last '@'), lower case (mapped in C)."""
+    return list(map(str.lower, map(itemgetter(2), map(methodcaller("rpartition", "@"), addresses))))
+
+
 def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()
+    return _domains((address,))[0]
 
 
 def _onmicrosoft_upn(upn: str, tenant: Tenant) -> str:
@@ -242,31 +250,56 @@ def _lows(values: Iterable[str]) -> list[str]:
     return list(map(str.lower, map(str.strip, values)))
 
 
-def _text(values: list[str]) -> pd.Series:
-    """A column of strings (object dtype even when empty, so ``.str`` works)."""
-    return pd.Series(values, dtype=object)
+Codes = npt.NDArray[np.int64]
 
 
-def _smtp_table(owner: str, proxies: Sequence[tuple[str, ...]]) -> pd.DataFrame:
-    """One row per (user, SMTP address): ``owner`` (the user's row), ``k`` (the address's
-    place among the user's SMTP addresses) and ``addr`` (lower case, without prefix).
+def _codes(*columns: Sequence[str]) -> tuple[list[Codes], int]:
+    """Every column's values as integer codes shared by all the columns (equal values, equal
+    codes), and how many codes there are; the empty value (nothing to match on) is -1.
 
-    Both ``SMTP:`` and ``smtp:`` count; a user listing an address twice has it once.
+    Joins and counts then work on integers, each string hashed once.
     """
-    rows = [
-        (n, p[5:].strip().lower())
-        for n, ps in enumerate(proxies)
-        for p in ps
-        if p[:5].lower() == "smtp:"
-    ]
-    table = pd.DataFrame(
-        {
-            owner: np.fromiter((n for n, _ in rows), dtype=np.int64, count=len(rows)),
-            "addr": _text([a for _, a in rows]),
-        }
-    ).drop_duplicates()
-    table["k"] = table.groupby(owner).cumcount()
-    return table.reset_index(drop=True)
+    values = np.array([v for column in columns for v in column], dtype=object)
+    codes, uniques = pd.factorize(values)
+    codes = codes.astype(np.int64)
+    codes[np.isin(codes, np.flatnonzero(uniques == ""))] = -1
+    return np.split(codes, np.cumsum([len(c) for c in columns])[:-1]), len(uniques)
+
+
+def _equi_join(left: Codes, right: Codes) -> tuple[Codes, Codes]:
+    """Row numbers ``(l, r)`` of every pair with ``left[l] == right[r]`` (an inner join; -1
+    joins nothing)."""
+    lt = pd.DataFrame({"key": left, "l": np.arange(len(left))})
+    rt = pd.DataFrame({"key": right, "r": np.arange(len(right))})
+    joined = lt[lt["key"] >= 0].merge(rt[rt["key"] >= 0], on="key")
+    return joined["l"].to_numpy(), joined["r"].to_numpy()
+
+
+def _smtp_table(proxies: Sequence[tuple[str, ...]]) -> tuple[Codes, list[str]]:
+    """Every user's SMTP addresses (``SMTP:`` and ``smtp:``), lower case and without prefix,
+    one row per address: its user's row number and the address (mapped in C, not per user)."""
+    flat = list(map(str.lower, chain.from_iterable(proxies)))
+    owners = np.repeat(np.arange(len(proxies), dtype=np.int64), list(map(len, proxies)))
+    smtp = np.fromiter(map(str.startswith, flat, repeat("smtp:")), dtype=bool, count=len(flat))
+    return owners[smtp], list(map(str.strip, map(_AFTER_PREFIX, compress(flat, smtp))))
+
+
+_AFTER_PREFIX = itemgetter(slice(5, None))
+
+
+def _once_per_owner(owners: Codes, codes: Codes) -> Codes:
+    """Row numbers of the first row of each (owner, code), in order, leaving out the empty
+    address (code -1): a user holds an address once."""
+    rows = np.flatnonzero(codes >= 0)
+    keys = owners[rows] * (codes.max(initial=0) + 1) + codes[rows]
+    return rows[np.sort(np.unique(keys, return_index=True)[1])]
+
+
+def _place(owners: Codes) -> Codes:
+    """Each row's place among its owner's rows (owners ascending): 0, 1, ... per owner."""
+    starts = np.flatnonzero(np.diff(owners, prepend=-1))
+    sizes = np.diff(np.append(starts, len(owners)))
+    return np.arange(len(owners)) - np.repeat(starts, sizes)
 
 
 def _verified_domains(tenant: Tenant) -> frozenset[str]:
@@ -276,21 +309,34 @@ def _verified_domains(tenant: Tenant) -> frozenset[str]:
     return frozenset(verified)
 
 
-def _lists(keys: pd.Series, values: pd.Series, n: int) -> list[tuple[str, ...]]:
+def _groups(keys: Codes, values: Sequence[str], n: int) -> list[tuple[str, ...]]:
     """``n`` tuples: at place ``j``, the ``values`` of the rows whose key is ``j``, in row order.
 
     The rows are sorted by key: each group is one slice.
     """
     out: list[tuple[str, ...]] = [()] * n
-    key = keys.to_numpy()
-    if not len(key):
+    if not len(keys):
         return out
-    items = values.tolist()
-    starts = np.flatnonzero(np.diff(key, prepend=-1))
-    ends = [*starts[1:].tolist(), len(key)]
-    for j, start, end in zip(key[starts].tolist(), starts.tolist(), ends, strict=True):
-        out[j] = tuple(items[start:end])
+    starts = np.flatnonzero(np.diff(keys, prepend=-1))
+    ends = [*starts[1:].tolist(), len(keys)]
+    for j, start, end in zip(keys[starts].tolist(), starts.tolist(), ends, strict=True):
+        out[j] = tuple(values[start:end])
     return out
+
+
+def _by_name(rows: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``rows`` (columns ``j`` and ``i``) sorted by ``j``, then ``names[i]``, then ``i``.
+
+    Names are compared only within the (few) groups of several rows.
+    """
+    rows = rows.sort_values(["j", "i"])
+    many = rows["j"].duplicated(keep=False).to_numpy()
+    if not many.any():
+        return rows
+    several = rows[many]
+    several = several.assign(name=[names[i] for i in several["i"].tolist()])
+    several = several.sort_values(["j", "name", "i"]).drop(columns="name")
+    return pd.concat([rows[~many], several]).sort_values("j", kind="stable")
 
 
 class _Facts(NamedTuple):
@@ -334,195 +380,171 @@ def _facts(
     policy: Policy,
     held_back: frozenset[str],
 ) -> Iterable[_Facts]:
-    """Every cloud user's facts, in ``cloud`` order, from joins over the two sides' tables."""
+    """Every cloud user's facts, in ``cloud`` order, from joins over the two sides' tables.
+
+    The tables: on-premises users (row ``i``), cloud users (row ``j``) and each side's SMTP
+    addresses (one row per user and address). Values are compared as integer codes.
+    """
     n_cloud = len(cloud)
     verified = _verified_domains(tenant)
     federated = frozenset(d.lower() for d in tenant.federated_domains)
-
-    on = pd.DataFrame(
-        {
-            "i": np.arange(len(onprem)),
-            "dn": _text([u.distinguished_name for u in onprem]),
-            "upn": _text([u.user_principal_name for u in onprem]),
-            "anchor": _text([onprem_source_anchor(u, tenant.source_anchor) for u in onprem]),
-            "primary": _text([primary_smtp(u.proxy_addresses) for u in onprem]),
-        },
+    dns = [u.distinguished_name for u in onprem]
+    dn_lows = list(map(str.lower, dns))
+    on_upns = [u.user_principal_name for u in onprem]
+    cloud_upns = [c.user_principal_name for c in cloud]
+    anchors = [onprem_source_anchor(u, tenant.source_anchor) for u in onprem]
+    on_addr_owner, on_addrs = _smtp_table([u.proxy_addresses for u in onprem])
+    cl_addr_owner, cl_addrs = _smtp_table([c.proxy_addresses for c in cloud])
+    (on_anchor, cl_anchor), _ = _codes(anchors, [c.immutable_id for c in cloud])
+    (on_upn, cl_upn), n_upns = _codes(_lows(on_upns), _lows(cloud_upns))
+    (on_primary, cl_primary, on_addr, cl_addr), n_addrs = _codes(
+        [primary_smtp(u.proxy_addresses) for u in onprem],
+        [c.primary_smtp for c in cloud],
+        on_addrs,
+        cl_addrs,
     )
-    on["upn_low"] = _text(_lows(on["upn"]))
-    on["dn_low"] = _text(list(map(str.lower, on["dn"])))
-    cl = pd.DataFrame(
-        {
-            "j": np.arange(n_cloud),
-            "upn": _text([c.user_principal_name for c in cloud]),
-            "immutable_id": _text([c.immutable_id for c in cloud]),
-            "primary": _text([c.primary_smtp for c in cloud]),
-            "synced": np.array([c.on_premises_sync_enabled for c in cloud], dtype=bool),
-        }
-    )
-    cl["upn_low"] = _text(_lows(cl["upn"]))
-    on_addr = _smtp_table("i", [u.proxy_addresses for u in onprem])
-    cl_addr = _smtp_table("j", [c.proxy_addresses for c in cloud])
+    synced = np.fromiter((c.on_premises_sync_enabled for c in cloud), dtype=bool, count=n_cloud)
+    # Each side's address table: owner, code and row in on_addrs / cl_addrs, each address once
+    # per user.
+    on_addr_row = _once_per_owner(on_addr_owner, on_addr)
+    on_addr_owner, on_addr = on_addr_owner[on_addr_row], on_addr[on_addr_row]
+    cl_addr_row = _once_per_owner(cl_addr_owner, cl_addr)
+    cl_addr_owner, cl_addr = cl_addr_owner[cl_addr_row], cl_addr[cl_addr_row]
 
     # ---- candidates: one row per (cloud user j, on-premises user i) joined by any attribute
-    joins = [
-        (_HARD, "immutable_id", "anchor"),
-        (_SMTP, "primary", "primary"),
-        *([(_UPN, "upn_low", "upn_low")] if tenant.soft_match_upn else []),
-    ]
-    found = [
-        cl.loc[cl[left] != "", ["j", left]]
-        .merge(on.loc[on[right] != "", ["i", right]], left_on=left, right_on=right)[["j", "i"]]
-        .assign(via=bit)
-        for bit, left, right in joins
-    ]
-    pairs = pd.concat(found).groupby(["j", "i"], as_index=False)["via"].sum()
-    pairs = pairs.join(on[["dn", "dn_low"]], on="i").sort_values(["j", "dn", "i"])
-    pairs["hard"] = (pairs["via"] & _HARD) != 0
-    pairs["synced"] = cl["synced"].to_numpy()[pairs["j"].to_numpy()]
-    n_all = np.bincount(pairs["j"], minlength=n_cloud)
-    n_hard = np.bincount(pairs.loc[pairs["hard"], "j"], minlength=n_cloud)
-    # The candidate each user would be joined to: a hard match wins over soft ones; only a
-    # single one is chosen (several are a conflict), except for users already synced, whose
-    # object is their hard match.
+    joins = [(_HARD, cl_anchor, on_anchor), (_SMTP, cl_primary, on_primary)]
+    if tenant.soft_match_upn:
+        joins.append((_UPN, cl_upn, on_upn))
+    found = []
+    for bit, left, right in joins:
+        j, i = _equi_join(left, right)
+        found.append(pd.DataFrame({"j": j, "i": i, "via": bit}))
+    pairs = _by_name(pd.concat(found).groupby(["j", "i"])["via"].sum().reset_index(), dns)
+    pair_j = pairs["j"].to_numpy()
+    hard = (pairs["via"].to_numpy() & _HARD) != 0
+    n_all = np.bincount(pair_j, minlength=n_cloud)
+    n_hard = np.bincount(pair_j[hard], minlength=n_cloud)
+    candidates = _groups(pair_j, [dns[i] for i in pairs["i"].tolist()], n_cloud)
+    hard_i = pairs["i"].to_numpy()[hard].tolist()
+    hard_dns = _groups(pair_j[hard], [dns[i] for i in hard_i], n_cloud)
+
+    # The candidate each user would be joined to: a hard match wins over soft ones, and only a
+    # single one is chosen (several are a conflict); a user already synced is joined to its
+    # hard match (the first by DistinguishedName).
     n_chosen = np.where(n_hard > 0, n_hard, n_all)
+    in_chosen_set = hard | (n_hard[pair_j] == 0)
     pick = pairs[
-        pairs["hard"] | (n_hard[pairs["j"].to_numpy()] == 0)
-    ]  # the chosen set of every user
-    pick = pick[pick["synced"] | (n_chosen[pick["j"].to_numpy()] == 1)]
-    pick = pick.sort_values(["j", "dn_low", "i"]).drop_duplicates("j")
-    pick = pick[~pick["synced"] | pick["hard"]]
-    chosen_i = np.full(n_cloud, -1)
+        (synced[pair_j] & hard) | (~synced[pair_j] & in_chosen_set & (n_chosen[pair_j] == 1))
+    ]
+    pick = _by_name(pick, dn_lows).drop_duplicates("j")
+    chosen_i = np.full(n_cloud, -1, dtype=np.int64)
     chosen_i[pick["j"].to_numpy()] = pick["i"].to_numpy()
-    via = np.zeros(n_cloud, dtype=int)
+    via = np.zeros(n_cloud, dtype=np.int64)
     via[pick["j"].to_numpy()] = pick["via"].to_numpy()
 
     # ---- claims: the cloud users each on-premises object would be joined to; two are a conflict
-    claims = pd.concat(
-        [
-            pairs.loc[pairs["synced"] & pairs["hard"], ["i", "j"]],
-            pick.loc[~pick["synced"], ["i", "j"]],
-        ]
-    ).drop_duplicates()
-    sel = pick.loc[~pick["synced"], ["j", "i"]]
+    sel = pick.loc[~synced[pick["j"].to_numpy()], ["j", "i"]]
+    claims = pd.concat([pairs.loc[synced[pair_j] & hard, ["i", "j"]], sel]).drop_duplicates()
     rivals = sel.merge(claims, on="i", suffixes=("", "_other"))
     rivals = rivals[rivals["j_other"] != rivals["j"]].sort_values(["j", "j_other"])
-    other_claims = _lists(rivals["j"], cl["upn"].to_numpy()[rivals["j_other"].to_numpy()], n_cloud)
+    other_claims = _groups(
+        rivals["j"].to_numpy(), [cloud_upns[k] for k in rivals["j_other"].tolist()], n_cloud
+    )
 
-    # ---- values of the chosen object another object holds (each found by a join, listed in
-    # the order: its UPN on-premises, its addresses on-premises, its UPN and addresses in the cloud)
-    sel_on = sel.join(on[["upn", "upn_low"]], on="i")
-    sel_on = sel_on[sel_on["upn_low"] != ""]
-    upn_owners = on.loc[on["upn_low"] != "", "upn_low"].value_counts()
-    addr_owners = on_addr["addr"].value_counts()
-    dups = []
-    shared_upn = sel_on[sel_on["upn_low"].map(upn_owners).to_numpy() > 1]
-    dups.append(
-        pd.DataFrame(
-            {
-                "j": shared_upn["j"],
-                "order": 0,
-                "text": "userPrincipalName '"
-                + shared_upn["upn"]
-                + "' (another on-premises object)",
-            }
-        )
+    # ---- values of the chosen object another object holds, listed in this order: its UPN
+    # on-premises, its addresses on-premises, its UPN in the cloud, its addresses in the cloud
+    upn_owners = np.bincount(on_upn[on_upn >= 0], minlength=n_upns + 1)
+    addr_owners = np.bincount(on_addr, minlength=n_addrs + 1)
+    later = len(on_addrs) + 1  # sorts after every on-premises address
+    rows: list[tuple[int, int, str]] = []  # (j, order, text)
+    sel_j, sel_i = sel["j"].to_numpy(), sel["i"].to_numpy()
+    dup_upn = upn_owners[on_upn[sel_i]] > 1  # code -1 reads the extra last count: 0
+    rows += [
+        (j, 0, f"userPrincipalName '{on_upns[i]}' (another on-premises object)")
+        for j, i in zip(sel_j[dup_upn].tolist(), sel_i[dup_upn].tolist(), strict=True)
+    ]
+    on_addr_rows = pd.DataFrame(
+        {
+            "i": on_addr_owner,
+            "k": _place(on_addr_owner),
+            "addr": on_addr,
+            "row": on_addr_row,
+        }
     )
-    sel_addr = sel.merge(on_addr, on="i")
-    shared_addr = sel_addr[sel_addr["addr"].map(addr_owners).to_numpy() > 1]
-    dups.append(
-        pd.DataFrame(
-            {
-                "j": shared_addr["j"],
-                "order": 1 + shared_addr["k"],
-                "text": "proxyAddress 'smtp:"
-                + shared_addr["addr"]
-                + "' (another on-premises object)",
-            }
+    sel_addr = sel.merge(on_addr_rows, on="i")
+    shared = sel_addr[addr_owners[sel_addr["addr"].to_numpy()] > 1]
+    rows += [
+        (j, 1 + k, f"proxyAddress 'smtp:{on_addrs[row]}' (another on-premises object)")
+        for j, k, row in zip(*(shared[c].tolist() for c in ("j", "k", "row")), strict=True)
+    ]
+    holder_j, holder_i = _equi_join(cl_upn, on_upn)
+    by_upn = pd.DataFrame({"holder": holder_j, "i": holder_i}).merge(sel, on="i")
+    by_upn = by_upn[by_upn["holder"] != by_upn["j"]]
+    by_upn = by_upn.sort_values(["j", "holder"]).drop_duplicates("j")
+    rows += [
+        (j, later, f"userPrincipalName '{on_upns[i]}' (cloud user '{cloud_upns[holder]}')")
+        for j, i, holder in zip(*(by_upn[c].tolist() for c in ("j", "i", "holder")), strict=True)
+    ]
+    by_addr = sel_addr.merge(pd.DataFrame({"holder": cl_addr_owner, "addr": cl_addr}), on="addr")
+    by_addr = by_addr[by_addr["holder"] != by_addr["j"]]
+    by_addr = by_addr.sort_values(["j", "k", "holder"]).drop_duplicates(["j", "k"])
+    rows += [
+        (j, later + 1 + k, f"proxyAddress 'smtp:{on_addrs[row]}' (cloud user '{cloud_upns[h]}')")
+        for j, k, row, h in zip(
+            *(by_addr[c].tolist() for c in ("j", "k", "row", "holder")), strict=True
         )
+    ]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    duplicates = _groups(
+        np.array([r[0] for r in rows], dtype=np.int64), [r[2] for r in rows], n_cloud
     )
-    cloud_upn = sel_on.merge(cl[["j", "upn_low"]], on="upn_low", suffixes=("", "_holder"))
-    cloud_upn = cloud_upn[cloud_upn["j_holder"] != cloud_upn["j"]]
-    cloud_upn = cloud_upn.sort_values(["j", "j_holder"]).drop_duplicates("j")
-    dups.append(
-        pd.DataFrame(
-            {
-                "j": cloud_upn["j"],
-                "order": 1_000_000,
-                "text": "userPrincipalName '"
-                + cloud_upn["upn"]
-                + "' (cloud user '"
-                + cl["upn"].to_numpy()[cloud_upn["j_holder"].to_numpy()]
-                + "')",
-            }
-        )
-    )
-    cloud_addr = sel_addr.merge(cl_addr[["j", "addr"]], on="addr", suffixes=("", "_holder"))
-    cloud_addr = cloud_addr[cloud_addr["j_holder"] != cloud_addr["j"]]
-    cloud_addr = cloud_addr.sort_values(["j", "k", "j_holder"]).drop_duplicates(["j", "k"])
-    dups.append(
-        pd.DataFrame(
-            {
-                "j": cloud_addr["j"],
-                "order": 1_000_001 + cloud_addr["k"],
-                "text": "proxyAddress 'smtp:"
-                + cloud_addr["addr"]
-                + "' (cloud user '"
-                + cl["upn"].to_numpy()[cloud_addr["j_holder"].to_numpy()]
-                + "')",
-            }
-        )
-    )
-    dup = pd.concat(dups).sort_values(["j", "order"], kind="stable")
-    duplicates = _lists(dup["j"], dup["text"], n_cloud)
 
     # ---- cloud addresses the on-premises user lacks: no on-premises object has them, in a
     # verified domain other than onmicrosoft.com
-    wanted = cl_addr[~cl_addr["addr"].isin(on_addr["addr"])]
-    keep = [not a.endswith(".onmicrosoft.com") and _domain(a) in verified for a in wanted["addr"]]
-    wanted = wanted[np.array(keep, dtype=bool)].sort_values(["j", "k"])
-    add = _lists(wanted["j"], "smtp:" + wanted["addr"], n_cloud)
+    missing = np.flatnonzero(addr_owners[cl_addr] == 0)
+    adds = [cl_addrs[r] for r in cl_addr_row[missing].tolist()]
+    wanted = [
+        not a.endswith(".onmicrosoft.com") and d in verified
+        for a, d in zip(adds, _domains(adds), strict=True)
+    ]
+    add = _groups(
+        cl_addr_owner[missing[np.array(wanted, dtype=bool)]],
+        [f"smtp:{a}" for a in compress(adds, wanted)],
+        n_cloud,
+    )
 
     # ---- the rest, per user
-    cloud_domain = list(map(_domain, cl["upn"]))
-    cloud_upn_federated = [d in federated for d in cloud_domain]
-    free_upn = ~cl["upn_low"].isin(on.loc[on["upn_low"] != "", "upn_low"]).to_numpy()
+    cloud_domain = _domains(cloud_upns)
+    upn_taken = (upn_owners[cl_upn] > 0).tolist()
     cloud_upn_free = [
-        d in verified and not d.endswith(".onmicrosoft.com") and free
-        for d, free in zip(cloud_domain, free_upn.tolist(), strict=True)
+        d in verified and not d.endswith(".onmicrosoft.com") and not taken
+        for d, taken in zip(cloud_domain, upn_taken, strict=True)
     ]
-    onprem_upn_verified = [_domain(upn) in verified for upn in on["upn"]]
     scope = ("," + policy.sync_scope_ou.lower()) if policy.sync_scope_ou else ""
-    move = [bool(scope) and not dn.endswith(scope) for dn in on["dn_low"]]
-    held = on["dn_low"].isin(held_back).tolist()
-    hard_pairs = pairs[pairs["hard"]]
-    hard_dns = _lists(hard_pairs["j"], hard_pairs["dn"], n_cloud)
-    candidates = _lists(pairs["j"], pairs["dn"], n_cloud)
-    anchors = on["anchor"].tolist()
 
-    # Per cloud user, the chosen on-premises user's values (index -1: none chosen).
+    # Per cloud user, the chosen on-premises user's values (-1, none chosen: the last item).
     at = chosen_i.tolist()
-    users: list[OnPremUser | None] = [*onprem, None]
 
-    def chosen(column: Sequence[str] | Sequence[bool], default: str | bool) -> list[Any]:
+    def chosen(column: Iterable[Any], default: Any) -> list[Any]:
         extended = [*column, default]
         return [extended[i] for i in at]
 
     return map(
         _Facts,
         cloud,
-        [users[i] for i in at],
+        chosen(onprem, None),
         via.tolist(),
         chosen(anchors, ""),
         candidates,
         hard_dns,
         other_claims,
         duplicates,
-        chosen(onprem_upn_verified, False),
-        cloud_upn_federated,
+        chosen(map(verified.__contains__, _domains(on_upns)), False),
+        [d in federated for d in cloud_domain],
         cloud_upn_free,
         add,
-        chosen(move, False),
-        chosen(held, False),
+        chosen((bool(scope) and not dn.endswith(scope) for dn in dn_lows), False),
+        chosen((dn in held_back for dn in dn_lows), False),
     )
 
 
