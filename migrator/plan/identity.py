@@ -20,7 +20,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, repeat
+from itertools import chain, compress
 from operator import itemgetter, methodcaller
 from typing import Any, NamedTuple
 
@@ -38,7 +38,7 @@ from migrator.model import (
     Tenant,
     primary_smtp,
 )
-from migrator.plan.immutable_id import IdentifierError, immutable_id_from_guid
+from migrator.plan.immutable_id import immutable_ids_from_guids
 
 
 class MatchOutcome(enum.Enum):
@@ -204,13 +204,14 @@ def onprem_source_anchor(user: OnPremUser, anchor: SourceAnchor) -> str:
     With mS-DS-ConsistencyGuid as sourceAnchor, an empty ConsistencyGuid falls
     back to objectGUID (Entra Connect writes it back at the first export).
     """
-    text = user.object_guid
+    return immutable_ids_from_guids([_anchor_guid(user, anchor)])[0]
+
+
+def _anchor_guid(user: OnPremUser, anchor: SourceAnchor) -> str:
+    """The GUID the sourceAnchor is made of (see ``onprem_source_anchor``)."""
     if anchor is SourceAnchor.CONSISTENCY_GUID and user.consistency_guid.strip():
-        text = user.consistency_guid
-    try:
-        return immutable_id_from_guid(text)
-    except IdentifierError:
-        return ""
+        return user.consistency_guid
+    return user.object_guid
 
 
 def _domains(addresses: Iterable[str]) -> list[str]:
@@ -278,12 +279,16 @@ def _equi_join(left: Codes, right: Codes) -> tuple[Codes, Codes]:
 def _smtp_table(proxies: Sequence[tuple[str, ...]]) -> tuple[Codes, list[str]]:
     """Every user's SMTP addresses (``SMTP:`` and ``smtp:``), lower case and without prefix,
     one row per address: its user's row number and the address (mapped in C, not per user)."""
-    flat = list(map(str.lower, chain.from_iterable(proxies)))
+    flat = list(chain.from_iterable(proxies))
     owners = np.repeat(np.arange(len(proxies), dtype=np.int64), list(map(len, proxies)))
-    smtp = np.fromiter(map(str.startswith, flat, repeat("smtp:")), dtype=bool, count=len(flat))
-    return owners[smtp], list(map(str.strip, map(_AFTER_PREFIX, compress(flat, smtp))))
+    prefixes = map(str.lower, map(_PREFIX, flat))
+    smtp = np.fromiter(map("smtp:".__eq__, prefixes), dtype=bool, count=len(flat))
+    # strip and lower the address alone: lower-casing is context-sensitive (final sigma)
+    addresses = map(str.lower, map(str.strip, map(_AFTER_PREFIX, compress(flat, smtp))))
+    return owners[smtp], list(addresses)
 
 
+_PREFIX = itemgetter(slice(None, 5))
 _AFTER_PREFIX = itemgetter(slice(5, None))
 
 
@@ -392,7 +397,7 @@ def _facts(
     dn_lows = list(map(str.lower, dns))
     on_upns = [u.user_principal_name for u in onprem]
     cloud_upns = [c.user_principal_name for c in cloud]
-    anchors = [onprem_source_anchor(u, tenant.source_anchor) for u in onprem]
+    anchors = immutable_ids_from_guids([_anchor_guid(u, tenant.source_anchor) for u in onprem])
     on_addr_owner, on_addrs = _smtp_table([u.proxy_addresses for u in onprem])
     cl_addr_owner, cl_addrs = _smtp_table([c.proxy_addresses for c in cloud])
     (on_anchor, cl_anchor), _ = _codes(anchors, [c.immutable_id for c in cloud])
