@@ -1,8 +1,10 @@
 """Benchmark: match and check 300,000 on-premises and 300,000 cloud users (2 proxyAddresses each).
 
 Target: matching plus the IdFix-style checks in under 10 s and 2 GiB peak RSS.
-Run: ``/work/venv/bin/python benchmarks/bench_identity.py [USERS]``. Prints the times
-(building the inventory is reported separately) and the process's peak RSS.
+Run: ``python benchmarks/bench_identity.py [USERS]``. Prints the wall-clock times (building
+the inventory is reported separately), the CPU time of each part (what a shared, loaded
+machine distorts least) and the process's peak RSS. Matching is one set of pandas joins and
+the checks one vectorised rule per column; the garbage collector stays on.
 """
 
 from __future__ import annotations
@@ -82,11 +84,11 @@ def main() -> None:
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
     t0 = time.perf_counter()
     inv = build(users)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     result = match_identities(inv)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     findings = check_identity(inv)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"users: {users:,} on-premises + {users:,} cloud, 2 proxyAddresses each")
     print(f"build inventory: {t1 - t0:.2f} s")
@@ -95,6 +97,7 @@ def main() -> None:
     )
     print(f"check: {t3 - t2:.2f} s ({len(findings):,} findings)")
     print(f"match + check: {t3 - t1:.2f} s (target < 10 s)")
+    print(f"CPU time: match {c2 - c1:.2f} s, check {c3 - c2:.2f} s, together {c3 - c1:.2f} s")
     print(f"peak RSS: {peak_mib:,.0f} MiB (target < 2048 MiB)")
     print("outcomes: " + ", ".join(f"{o.value} {c:,}" for o, c in result.counts().items()))
     ok = (t3 - t1) < 10 and peak_mib < 2048

@@ -4,18 +4,23 @@ The rules are those IdFix applies before Entra Connect runs
 (https://microsoft.github.io/idfix/Errors%20supported%20by%20the%20IdFix%20tool):
 duplicates of proxyAddresses, userPrincipalName and mail across all objects,
 invalid characters, a missing ``SMTP:`` primary, a non-routable ``.local``
-UPN suffix and length limits. Each value is looked at once (plain values
-pass one regular expression); duplicates are counted with ``Counter``.
+UPN suffix and length limits. Each rule is written once, over a column: every
+user's UPN, mail or sAMAccountName, every proxyAddress of every user. The rule's
+test runs over the whole column (mapped in C) and a finding is made for each
+value it flags; duplicates are counted with ``Counter``.
 """
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from itertools import accumulate, chain, compress, repeat
-from operator import attrgetter
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, compress, count, repeat
+from operator import attrgetter, itemgetter, methodcaller
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from migrator.model import Finding, Inventory, OnPremUser, Severity
 
@@ -23,8 +28,9 @@ from migrator.model import Finding, Inventory, OnPremUser, Severity
 _UPN_BAD = re.compile(r'[\s\\%&*+/=?{}|<>();:,\[\]"]')
 # IdFix: proxyAddresses invalid chars: whitespace < > ( ) ; , [ ] "  (the address part)
 _PROXY_BAD = re.compile(r'[\s<>();,\[\]"]')
-_SMTP_FAST = re.compile(r'(?:SMTP|smtp):[^\s<>();,\[\]"@]+@[^\s<>();,\[\]"@]+')
 _SAM_BAD = re.compile(r'[\[\]\\"|,/:<>+=;?*]')
+# No '@', or '@' first or last: not local@domain.
+_NOT_LOCAL_AT_DOMAIN = re.compile(r"\A[^@]*\Z|\A@|@\Z")
 _NON_ROUTABLE = (".local", ".lan", ".internal", ".localdomain", ".corp")
 
 UPN_MAX = 113
@@ -33,33 +39,6 @@ UPN_DOMAIN_MAX = 48
 PROXY_MAX = 256
 MAIL_MAX = 256
 SAM_MAX = 20
-
-# Whole-value patterns for the users no rule objects to (see _check): they accept exactly what
-# _upn_fast_ok and the fast path of _check_user accept, restricted to ASCII so that lower-casing
-# and the case-insensitive suffix tests cannot meet a Unicode special case.
-_ROUTABLE_END = "".join(rf"(?<!(?i:{re.escape(s)}))" for s in _NON_ROUTABLE)
-_UPN_PLAIN = re.compile(
-    rf"(?=.{{1,{UPN_MAX}}}\Z)"
-    + r"[A-Za-z0-9!#'^~_-](?:[A-Za-z0-9!#'^~._-]{0,61}[A-Za-z0-9!#'^~_-])?"
-    + rf"@(?=[^@]{{1,{UPN_DOMAIN_MAX - 1}}}\Z)"
-    + r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-    + _ROUTABLE_END,
-    re.ASCII,
-)
-
-
-def _plain_address(prefix: str) -> str:
-    """A plain SMTP proxyAddress of at most PROXY_MAX characters, ending in a routable domain."""
-    length = rf"(?=[^\t]{{1,{PROXY_MAX}}}(?:\t|\Z))"
-    return length + prefix + r':[^\s<>();,\[\]"@]+@[^\s<>();,\[\]"@]+' + _ROUTABLE_END
-
-
-# One user's proxyAddresses joined with tabs (a plain address holds no whitespace, so the
-# tabs split them unambiguously): plain SMTP addresses, exactly one the SMTP: primary.
-_PROXIES_PLAIN = re.compile(
-    rf"(?:{_plain_address('smtp')}\t)*{_plain_address('SMTP')}(?:\t{_plain_address('smtp')})*",
-    re.ASCII,
-)
 
 
 def _dup_findings(
@@ -110,21 +89,12 @@ def check_identity(inventory: Inventory) -> list[Finding]:
     object only, not the migration: it is a warning for the plan, and the
     object is held back from the identity batches (see :func:`held_back`).
     """
-    # Pause the cyclic collector: hundreds of thousands of acyclic index entries would make it
-    # rescan everything repeatedly (the same reason as migrator.plan.identity.gc_paused).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        found = _check(inventory.onprem_users)
-    finally:
-        if enabled:
-            gc.enable()
     return sorted(
         (
             Finding(Severity.WARNING, f.code, f.where, f.message, f.fix + HELD_BACK)
             if f.severity is Severity.ERROR
             else f
-            for f in found
+            for f in _check(inventory.onprem_users)
         ),
         key=Finding.sort_key,
     )
@@ -139,57 +109,97 @@ def held_back(findings: Iterable[Finding]) -> frozenset[str]:
     )
 
 
+Mask = npt.NDArray[np.bool_]
+T = TypeVar("T")
+
+
+def _mask(flags: Iterable[object], n: int) -> Mask:
+    """A column of flags (each value's truth) as a boolean array, built in C."""
+    return np.fromiter(map(bool, flags), dtype=bool, count=n)
+
+
+def _test(flags: Iterable[bool], n: int) -> Mask:
+    """A column of booleans as a boolean array, built in C."""
+    return np.fromiter(flags, dtype=bool, count=n)
+
+
+def _rows(flags: Iterable[object]) -> list[int]:
+    """The row numbers whose flag is true (found in C)."""
+    return list(compress(count(), flags))
+
+
+def _pick(values: Sequence[T], rows: Iterable[int]) -> list[T]:
+    """``values[n]`` for each of ``rows`` (looked up in C)."""
+    return list(map(values.__getitem__, rows))
+
+
+class _Column:
+    """One attribute over all users: where each value is, and the value; rules add findings."""
+
+    def __init__(self, wheres: Sequence[str], values: Sequence[str], out: list[Finding]) -> None:
+        self.wheres = wheres
+        self.values = values
+        self.out = out
+
+    def rule(
+        self,
+        rows: Iterable[int] | Mask,
+        severity: Severity,
+        code: str,
+        message: Callable[[str], str],
+        fix: Callable[[str], str] | str,
+    ) -> None:
+        """A finding for each of ``rows`` (row numbers or a mask), its message (and fix) made
+        from the row's value."""
+        if isinstance(rows, np.ndarray):
+            rows = np.flatnonzero(rows).tolist()
+        for n in rows:
+            value = self.values[n]
+            self.out.append(
+                Finding(
+                    severity,
+                    code,
+                    self.wheres[n],
+                    message(value),
+                    fix if isinstance(fix, str) else fix(value),
+                )
+            )
+
+
 def _check(users: Sequence[OnPremUser]) -> list[Finding]:
     out: list[Finding] = []
     wheres = [u.distinguished_name or u.sam_account_name or u.object_guid for u in users]
-    # map() with attrgetter and str methods runs in C: no Python code per user.
     upns = list(map(str.strip, map(attrgetter("user_principal_name"), users)))
     mails = list(map(str.strip, map(attrgetter("mail"), users)))
     proxies = list(map(attrgetter("proxy_addresses"), users))
-
-    # Most users are plain: a routable ASCII UPN, a short mail and plain ASCII SMTP addresses
-    # with exactly one primary. Whole values are classified with compiled regexes mapped in C
-    # (no Python code per user); only the others go through every rule in _check_user.
-    joined = list(map("\t".join, proxies))
-    classified = zip(
-        map(_UPN_PLAIN.fullmatch, upns),
-        map(str.isascii, joined),
-        map(_PROXIES_PLAIN.fullmatch, joined),
-        mails,
-        strict=True,
+    _check_upns(_Column(wheres, upns, out))
+    mail = _Column(wheres, mails, out)
+    mail.rule(
+        _rows(map(MAIL_MAX.__lt__, map(len, mails))),
+        Severity.ERROR,
+        "identity.too-long",
+        lambda m: f"mail '{m}' has {len(m)} characters; at most {MAIL_MAX} sync",
+        "shorten the address",
     )
-    irregular = [
-        n
-        for n, (upn_ok, ascii_ok, proxies_ok, mail) in enumerate(classified)
-        if not (upn_ok and ascii_ok and proxies_ok) or len(mail) > MAIL_MAX
-    ]
-    del joined
-
-    # Duplicate keys of plain users are their lower-cased proxyAddresses (``smtp:`` + the
-    # lower-cased address, as _check_user makes them). A plain user listing one address twice
-    # keeps both keys: _dup_findings counts owners, not keys, so that is no duplicate.
-    flat = list(chain.from_iterable(proxies))
-    flat_keys = list(map(str.lower, flat))
-    flat_wheres = list(chain.from_iterable(map(repeat, wheres, map(len, proxies))))
-    ends = list(accumulate(map(len, proxies)))
-    proxy_keys: list[str] = []
-    proxy_wheres: list[str] = []
-    proxy_shown: list[str] = []
-    done = 0  # flat[:done] is in the proxy_ lists; users are taken in order, as keys' first shown
-    for n in irregular:
-        start = ends[n] - len(proxies[n])
-        proxy_keys += flat_keys[done:start]
-        proxy_wheres += flat_wheres[done:start]
-        proxy_shown += flat[done:start]
-        _check_user(
-            users[n], wheres[n], upns[n], mails[n], out, proxy_keys, proxy_wheres, proxy_shown
-        )
-        done = ends[n]
-    proxy_keys += flat_keys[done:]
-    proxy_wheres += flat_wheres[done:]
-    proxy_shown += flat[done:]
-    del flat, flat_keys, flat_wheres
-
+    without_upn = [n for n, upn in enumerate(upns) if not upn]
+    sams = _Column(
+        _pick(wheres, without_upn), [users[n].sam_account_name for n in without_upn], out
+    )
+    sams.rule(
+        _rows(map(SAM_MAX.__lt__, map(len, sams.values))),
+        Severity.ERROR,
+        "identity.too-long",
+        lambda s: f"sAMAccountName '{s}' has {len(s)} characters; at most {SAM_MAX}",
+        "set a userPrincipalName (preferred) or shorten sAMAccountName",
+    )
+    sams.rule(
+        _rows(map(_SAM_BAD.search, sams.values)),
+        Severity.ERROR,
+        "identity.invalid-character",
+        lambda s: f"sAMAccountName '{s}' contains one of [ \\ \" | , / : < > + = ; ? * ]",
+        "set a userPrincipalName (preferred) or remove the character",
+    )
+    proxy_keys, proxy_wheres, proxy_shown = _check_proxies(wheres, mails, proxies, out)
     out.extend(
         _dup_findings(
             "identity.duplicate-proxy-address",
@@ -203,260 +213,204 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
         ("identity.duplicate-upn", "userPrincipalName", upns),
         ("identity.duplicate-mail", "mail", mails),
     ):
-        if "" in values:  # an empty value is no duplicate
-            holders = [n for n, v in enumerate(values) if v]
-            values = [values[n] for n in holders]
-            value_wheres = [wheres[n] for n in holders]
-        else:
-            value_wheres = wheres
+        holders = _rows(values)  # an empty value is no duplicate
+        held = _pick(values, holders)
         out.extend(
-            _dup_findings(code, attribute, list(map(str.lower, values)), value_wheres, values)
+            _dup_findings(code, attribute, list(map(str.lower, held)), _pick(wheres, holders), held)
         )
     return out
 
 
-def _check_user(
-    u: OnPremUser,
-    where: str,
-    upn: str,
-    mail: str,
+def _check_upns(upns: _Column) -> None:
+    """The userPrincipalName rules, over every user's (stripped) UPN."""
+    n = len(upns.values)
+    parts = list(map(methodcaller("rpartition", "@"), upns.values))
+    names = list(map(itemgetter(0), parts))
+    domains = list(map(itemgetter(2), parts))
+    present = _mask(upns.values, n)
+    malformed = present & (
+        ~_mask(map(itemgetter(1), parts), n)
+        | ~_mask(names, n)
+        | ~_mask(domains, n)
+        | _test(map(str.__contains__, names, repeat("@")), n)
+    )
+    upns.rule(
+        malformed,
+        Severity.ERROR,
+        "identity.invalid-upn",
+        lambda u: f"userPrincipalName '{u}' is not of the form name@domain",
+        "set a UPN with exactly one '@' and a domain",
+    )
+    # The other rules look at the UPNs of the form name@domain.
+    formed = present & ~malformed
+    upns.rule(
+        formed & _mask(map(_UPN_BAD.search, upns.values), n),
+        Severity.ERROR,
+        "identity.invalid-character",
+        lambda u: (
+            f"userPrincipalName '{u}' contains whitespace or one of "
+            '\\ % & * + / = ? { } | < > ( ) ; : , [ ] "'
+        ),
+        "remove the character from the UPN",
+    )
+    upns.rule(
+        formed & ~_test(map(str.isascii, upns.values), n),
+        Severity.ERROR,
+        "identity.invalid-character",
+        lambda u: f"userPrincipalName '{u}' contains non-ASCII characters (umlauts, accents)",
+        "replace them with ASCII letters (ä -> ae)",
+    )
+    upns.rule(
+        formed
+        & (
+            _test(map(str.startswith, names, repeat(".")), n)
+            | _test(map(str.endswith, names, repeat(".")), n)
+        ),
+        Severity.ERROR,
+        "identity.invalid-upn",
+        lambda u: f"userPrincipalName '{u}' begins or ends its name part with a period",
+        "remove the period",
+    )
+
+    def too_long(upn: str) -> str:
+        local, _, domain = upn.rpartition("@")
+        return (
+            f"userPrincipalName '{upn}' is too long ({len(local)} + {len(domain)} characters); "
+            f"at most {UPN_MAX} in all, under {UPN_LOCAL_MAX} before '@' and under {UPN_DOMAIN_MAX} after"
+        )
+
+    upns.rule(
+        formed
+        & (
+            (_lengths(upns.values) > UPN_MAX)
+            | (_lengths(names) >= UPN_LOCAL_MAX)
+            | (_lengths(domains) >= UPN_DOMAIN_MAX)
+        ),
+        Severity.ERROR,
+        "identity.too-long",
+        too_long,
+        "shorten the UPN",
+    )
+    upns.rule(
+        formed
+        & (
+            _test(map(str.endswith, map(str.lower, domains), repeat(_NON_ROUTABLE)), n)
+            | ~_test(map(str.__contains__, domains, repeat(".")), n)
+        ),
+        Severity.WARNING,
+        "identity.upn-suffix-local",
+        lambda u: (
+            f"userPrincipalName '{u}' has the non-routable suffix '{u.rpartition('@')[2]}': "
+            "the cloud UPN becomes the onmicrosoft.com one"
+        ),
+        "add a routable UPN suffix (a verified domain) and set it on the user",
+    )
+
+
+def _lengths(values: Sequence[str]) -> npt.NDArray[np.int64]:
+    return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+
+
+def _check_proxies(
+    wheres: Sequence[str],
+    mails: Sequence[str],
+    proxies: Sequence[tuple[str, ...]],
     out: list[Finding],
-    proxy_keys: list[str],
-    proxy_wheres: list[str],
-    proxy_shown: list[str],
-) -> None:
-    """Every per-object rule for one user; appends its findings and its proxyAddress keys."""
-    if upn and not _upn_fast_ok(upn):
-        out.extend(_check_upn(where, upn))
-    if mail and len(mail) > MAIL_MAX:
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.too-long",
-                where,
-                f"mail '{mail}' has {len(mail)} characters; at most {MAIL_MAX} sync",
-                "shorten the address",
-            )
-        )
-    primaries = 0
-    has_smtp = False
-    seen_here: set[str] = set()
-    for p in u.proxy_addresses:
-        if len(p) <= PROXY_MAX and _SMTP_FAST.fullmatch(p):
-            # the common case: a plain SMTP address that no rule below objects to
-            low = p[5:].lower()
-            if not low.endswith(_NON_ROUTABLE):
-                has_smtp = True
-                primaries += p[0] == "S"
-                key = "smtp:" + low
-                if key not in seen_here:
-                    seen_here.add(key)
-                    proxy_keys.append(key)
-                    proxy_wheres.append(where)
-                    proxy_shown.append(p)
-                continue
-        prefix, sep, address = p.partition(":")
-        if not sep:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "identity.invalid-proxy-address",
-                    where,
-                    f"proxyAddress '{p}' has no address type prefix",
-                    "write it as 'smtp:address' (secondary) or 'SMTP:address' (primary)",
-                )
-            )
-            continue
-        if prefix == "SMTP":
-            primaries += 1
-        if len(p) > PROXY_MAX:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "identity.too-long",
-                    where,
-                    f"proxyAddress '{p}' has {len(p)} characters; at most {PROXY_MAX} sync",
-                    "shorten or remove the address",
-                )
-            )
-        # X500/X400 addresses (legacyExchangeDN of migrated mailboxes) carry spaces and
-        # parentheses by design; the character rule is for SMTP addresses.
-        if prefix.lower() == "smtp" and (_PROXY_BAD.search(address) or address != address.strip()):
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "identity.invalid-character",
-                    where,
-                    f"proxyAddress '{p}' contains whitespace or one of < > ( ) ; , [ ] \"",
-                    "remove the character from the address",
-                )
-            )
-        if prefix.lower() == "smtp":
-            has_smtp = True
-            low = address.strip().lower()
-            if "@" not in low or low.startswith("@") or low.endswith("@"):
-                out.append(
-                    Finding(
-                        Severity.ERROR,
-                        "identity.invalid-proxy-address",
-                        where,
-                        f"proxyAddress '{p}' is not an SMTP address (local@domain)",
-                        "correct or remove the address",
-                    )
-                )
-            elif low.endswith(_NON_ROUTABLE):
-                out.append(
-                    Finding(
-                        Severity.WARNING,
-                        "identity.non-routable-domain",
-                        where,
-                        f"proxyAddress '{p}' is in a non-routable domain; Entra ID drops it",
-                        "remove it or replace it with an address in a verified domain",
-                    )
-                )
-            key = "smtp:" + low
-        else:
-            key = prefix.lower() + ":" + address.strip().lower()
-        if key in seen_here:
-            continue
-        seen_here.add(key)
-        proxy_keys.append(key)
-        proxy_wheres.append(where)
-        proxy_shown.append(p)
-    if has_smtp and primaries == 0:
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.missing-primary-smtp",
-                where,
-                "proxyAddresses has smtp: addresses but no 'SMTP:' primary",
-                "make one address the primary by writing its prefix in capitals (SMTP:)",
-            )
-        )
-    elif primaries > 1:
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.several-primary-smtp",
-                where,
-                f"proxyAddresses has {primaries} 'SMTP:' primaries; exactly one is allowed",
-                "write the prefix of all but one in lower case (smtp:)",
-            )
-        )
-    elif not has_smtp and u.mail.strip():
-        out.append(
-            Finding(
-                Severity.WARNING,
-                "identity.missing-primary-smtp",
-                where,
-                f"mail is '{u.mail.strip()}' but proxyAddresses has no 'SMTP:' primary: "
-                "soft match on primary SMTP cannot find this user",
-                f"add 'SMTP:{u.mail.strip()}' to proxyAddresses",
-            )
-        )
-    if not upn:
-        sam = u.sam_account_name
-        if len(sam) > SAM_MAX:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "identity.too-long",
-                    where,
-                    f"sAMAccountName '{sam}' has {len(sam)} characters; at most {SAM_MAX}",
-                    "set a userPrincipalName (preferred) or shorten sAMAccountName",
-                )
-            )
-        if _SAM_BAD.search(sam):
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "identity.invalid-character",
-                    where,
-                    f"sAMAccountName '{sam}' contains one of [ \\ \" | , / : < > + = ; ? * ]",
-                    "set a userPrincipalName (preferred) or remove the character",
-                )
-            )
+) -> tuple[list[str], list[str], list[str]]:
+    """The proxyAddresses rules, over every proxyAddress of every user; returns each user's
+    proxyAddress keys (type and address in lower case, each once per user) with where each
+    is and the value as written, for the duplicate rule."""
+    flat = list(chain.from_iterable(proxies))
+    n = len(flat)
+    owner = np.repeat(np.arange(len(proxies)), list(map(len, proxies)))
+    column = _Column(_pick(wheres, owner.tolist()), flat, out)
+    parts = list(map(methodcaller("partition", ":"), flat))
+    prefixes = list(map(itemgetter(0), parts))
+    addresses = list(map(itemgetter(2), parts))
+    typed = _mask(map(itemgetter(1), parts), n)
+    column.rule(
+        ~typed,
+        Severity.ERROR,
+        "identity.invalid-proxy-address",
+        lambda p: f"proxyAddress '{p}' has no address type prefix",
+        "write it as 'smtp:address' (secondary) or 'SMTP:address' (primary)",
+    )
+    column.rule(
+        typed & (_lengths(flat) > PROXY_MAX),
+        Severity.ERROR,
+        "identity.too-long",
+        lambda p: f"proxyAddress '{p}' has {len(p)} characters; at most {PROXY_MAX} sync",
+        "shorten or remove the address",
+    )
+    # SMTP addresses (either case of the prefix): the character and form rules.
+    types = list(map(str.lower, prefixes))
+    smtp = typed & _test(map("smtp".__eq__, types), n)
+    stripped = list(map(str.strip, addresses))
+    # X500/X400 addresses (legacyExchangeDN of migrated mailboxes) carry spaces and
+    # parentheses by design; the character rule is for SMTP addresses.
+    column.rule(
+        smtp & _mask(map(_PROXY_BAD.search, addresses), n),  # \s covers untrimmed addresses
+        Severity.ERROR,
+        "identity.invalid-character",
+        lambda p: f"proxyAddress '{p}' contains whitespace or one of < > ( ) ; , [ ] \"",
+        "remove the character from the address",
+    )
+    lows = list(map(str.lower, stripped))
+    not_smtp = smtp & _mask(map(_NOT_LOCAL_AT_DOMAIN.search, lows), n)
+    column.rule(
+        not_smtp,
+        Severity.ERROR,
+        "identity.invalid-proxy-address",
+        lambda p: f"proxyAddress '{p}' is not an SMTP address (local@domain)",
+        "correct or remove the address",
+    )
+    column.rule(
+        smtp & ~not_smtp & _test(map(str.endswith, lows, repeat(_NON_ROUTABLE)), n),
+        Severity.WARNING,
+        "identity.non-routable-domain",
+        lambda p: f"proxyAddress '{p}' is in a non-routable domain; Entra ID drops it",
+        "remove it or replace it with an address in a verified domain",
+    )
 
+    # Per user: exactly one SMTP: primary where there are SMTP addresses.
+    has_smtp = np.bincount(owner[smtp], minlength=len(proxies)) > 0
+    primary = typed & _test(map("SMTP".__eq__, prefixes), n)
+    primaries = np.bincount(owner[primary], minlength=len(proxies))
+    users = _Column(wheres, list(map(str, primaries.tolist())), out)
+    users.rule(
+        has_smtp & (primaries == 0),
+        Severity.ERROR,
+        "identity.missing-primary-smtp",
+        lambda _: "proxyAddresses has smtp: addresses but no 'SMTP:' primary",
+        "make one address the primary by writing its prefix in capitals (SMTP:)",
+    )
+    users.rule(
+        primaries > 1,
+        Severity.ERROR,
+        "identity.several-primary-smtp",
+        lambda count: f"proxyAddresses has {count} 'SMTP:' primaries; exactly one is allowed",
+        "write the prefix of all but one in lower case (smtp:)",
+    )
+    _Column(wheres, mails, out).rule(
+        ~has_smtp & _mask(mails, len(mails)),
+        Severity.WARNING,
+        "identity.missing-primary-smtp",
+        lambda mail: (
+            f"mail is '{mail}' but proxyAddresses has no 'SMTP:' primary: "
+            "soft match on primary SMTP cannot find this user"
+        ),
+        lambda mail: f"add 'SMTP:{mail}' to proxyAddresses",
+    )
 
-# Most UPNs are plain: one regex proves that none of the rules in _check_upn fires.
-_UPN_FAST = re.compile(
-    r"[A-Za-z0-9!#'^~_-](?:[A-Za-z0-9!#'^~._-]{0,61}[A-Za-z0-9!#'^~_-])?@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-)
-
-
-def _upn_fast_ok(upn: str) -> bool:
-    if len(upn) > UPN_MAX or not _UPN_FAST.fullmatch(upn):
-        return False
-    domain = upn.rpartition("@")[2]
-    return len(domain) < UPN_DOMAIN_MAX and not domain.lower().endswith(_NON_ROUTABLE)
-
-
-def _check_upn(where: str, upn: str) -> list[Finding]:
-    out: list[Finding] = []
-    local, at, domain = upn.rpartition("@")
-    if not at or not local or not domain or "@" in local:
-        return [
-            Finding(
-                Severity.ERROR,
-                "identity.invalid-upn",
-                where,
-                f"userPrincipalName '{upn}' is not of the form name@domain",
-                "set a UPN with exactly one '@' and a domain",
-            )
-        ]
-    if _UPN_BAD.search(upn):
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.invalid-character",
-                where,
-                f"userPrincipalName '{upn}' contains whitespace or one of \\ % & * + / = ? {{ }} | < > ( ) ; : , [ ] \"",
-                "remove the character from the UPN",
-            )
-        )
-    if not upn.isascii():
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.invalid-character",
-                where,
-                f"userPrincipalName '{upn}' contains non-ASCII characters (umlauts, accents)",
-                "replace them with ASCII letters (ä -> ae)",
-            )
-        )
-    if local.startswith(".") or local.endswith("."):
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.invalid-upn",
-                where,
-                f"userPrincipalName '{upn}' begins or ends its name part with a period",
-                "remove the period",
-            )
-        )
-    if len(upn) > UPN_MAX or len(local) >= UPN_LOCAL_MAX or len(domain) >= UPN_DOMAIN_MAX:
-        out.append(
-            Finding(
-                Severity.ERROR,
-                "identity.too-long",
-                where,
-                f"userPrincipalName '{upn}' is too long ({len(local)} + {len(domain)} characters); "
-                f"at most {UPN_MAX} in all, under {UPN_LOCAL_MAX} before '@' and under {UPN_DOMAIN_MAX} after",
-                "shorten the UPN",
-            )
-        )
-    if domain.lower().endswith(_NON_ROUTABLE) or "." not in domain:
-        out.append(
-            Finding(
-                Severity.WARNING,
-                "identity.upn-suffix-local",
-                where,
-                f"userPrincipalName '{upn}' has the non-routable suffix '{domain}': the cloud UPN "
-                "becomes the onmicrosoft.com one",
-                "add a routable UPN suffix (a verified domain) and set it on the user",
-            )
-        )
-    return out
+    # The keys the duplicate rule compares: type and address in lower case, once per user
+    # (the first of a user's values with that key is the one shown).
+    keys = list(map(":".join, zip(types, lows, strict=True)))
+    rows = np.flatnonzero(typed).tolist()
+    pairs = list(zip(_pick(owner.tolist(), rows), _pick(keys, rows), strict=True))
+    if len(set(pairs)) < len(pairs):
+        first = dict(zip(reversed(pairs), reversed(rows), strict=True))  # the first row wins
+        rows = sorted(first.values())
+    return _pick(keys, rows), _pick(column.wheres, rows), _pick(flat, rows)
 
 
 __all__ = ["check_identity"]

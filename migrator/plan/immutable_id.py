@@ -12,6 +12,11 @@ import base64
 import binascii
 import re
 import uuid
+from collections.abc import Sequence
+from itertools import compress
+from operator import methodcaller
+
+import numpy as np
 
 from migrator.errors import MigratorError
 
@@ -23,7 +28,6 @@ _EXAMPLE_ID = "BpazOkLGm0iEtljAONPvOQ=="
 _HEX = "[0-9a-fA-F]"
 _D = f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 _GUID_RE = re.compile(rf"^(?:{_D}|\{{{_D}\}}|\({_D}\)|{_HEX}{{32}})$")
-_CANONICAL_RE = re.compile(_D)
 _BASE64_RE = re.compile(r"^[A-Za-z0-9+/]{22}(?:==)?$")
 
 
@@ -49,11 +53,36 @@ def canonical_guid(text: str) -> str:
 
 def immutable_id_from_guid(text: str) -> str:
     """The ImmutableId (base64 of ``Guid.ToByteArray()``) of a GUID in any usual form."""
-    if _CANONICAL_RE.fullmatch(text):
-        # Fast path for the canonical form inventories hold: reverse the first three fields.
-        b = bytes.fromhex(text.replace("-", ""))
-        return base64.b64encode(b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]).decode("ascii")
-    return base64.b64encode(parse_guid(text).bytes_le).decode("ascii")
+    parse_guid(text)  # refuses what is not a GUID, with the reason
+    return immutable_ids_from_guids([text])[0]
+
+
+_TO_BYTE_ARRAY = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
+"""Guid.ToByteArray() order: byte k of the result is byte _TO_BYTE_ARRAY[k] of the written GUID."""
+
+
+def immutable_ids_from_guids(texts: Sequence[str]) -> list[str]:
+    """The ImmutableId of each GUID (any usual form), empty where a text is not a GUID.
+
+    All at once: the hex digits of every GUID decode into one buffer, numpy puts each
+    GUID's 16 bytes into Guid.ToByteArray() order and pads them to 18 (a multiple of 3), so
+    that one base64 text holds 24 characters per GUID: its 22, then two from the padding
+    that become its '=='.
+    """
+    stripped = list(map(str.strip, texts))
+    valid = [bool(m) for m in map(_GUID_RE.match, stripped)]
+    digits = "".join(
+        map(
+            methodcaller("replace", "-", ""),
+            map(methodcaller("strip", "{}()"), compress(stripped, valid)),
+        )
+    )
+    guids = np.frombuffer(bytes.fromhex(digits), dtype=np.uint8).reshape(-1, 16)
+    padded = np.zeros((len(guids), 18), dtype=np.uint8)
+    padded[:, :16] = guids[:, _TO_BYTE_ARRAY]
+    encoded = base64.b64encode(padded.tobytes()).decode("ascii")
+    ids = iter([encoded[k : k + 22] + "==" for k in range(0, len(encoded), 24)])
+    return [next(ids) if ok else "" for ok in valid]
 
 
 def immutable_id_from_uuid(value: uuid.UUID) -> str:
@@ -98,5 +127,6 @@ __all__ = [
     "guid_from_immutable_id",
     "immutable_id_from_guid",
     "immutable_id_from_uuid",
+    "immutable_ids_from_guids",
     "parse_guid",
 ]
