@@ -14,8 +14,7 @@ from test_plan_phases import make_inventory
 from migrator.checks.certificates import certificate_need, check_certificates, covers
 from migrator.inventory import load_inventory
 from migrator.model import Certificate, Inventory, Severity
-from migrator.pipeline import check_path
-from migrator.plan.phases import plan_inventory
+from migrator.pipeline import build_plan, check_path
 from migrator.render.runbooks import RunbookContext, helper, render_runbook
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
@@ -100,7 +99,7 @@ def test_no_usable_certificate_is_an_error_naming_the_server_and_what_is_missing
 
 def test_the_step_imports_and_enables_inside_the_shouldprocess_gate_and_reads_back() -> None:
     inv = inventory(cert("EX16-01", "A", "SMTP"))
-    plan = plan_inventory(inv)
+    plan = build_plan(inv)
     context = RunbookContext("c", "d", "dc")
     imported = render_runbook("t", [plan.step("servers.certificate.EX16-02")], context, "t")
     assert check_script(imported, ps2=False) == []
@@ -125,7 +124,7 @@ def test_contoso_checks_clean_and_plans_the_import_for_ex16_02() -> None:
     codes = {(f.code, f.where) for f in analysis.findings}
     assert ("servers.certificate-import", "servers.certificate.EX16-02") in codes
     assert ("servers.certificate-enable", "servers.certificate.EX16-01") in codes
-    plan = plan_inventory(load_inventory(CONTOSO))
+    plan = build_plan(load_inventory(CONTOSO))
     params = plan.step("servers.certificate.EX16-02").action.params  # type: ignore[union-attr]
     assert params["import_from"] == "EX16-01"
     assert params["names"] == ["autodiscover.contoso.com", "mail.contoso.com", "smtp.contoso.com"]

@@ -12,8 +12,8 @@ from test_plan_phases import make_inventory
 
 from migrator.inventory import load_inventory
 from migrator.model import CloudUser, MailRecipient, OnPremUser, Severity
-from migrator.pipeline import analyse, build_migration_plan
-from migrator.plan.phases import phase_steps, plan_findings, plan_inventory
+from migrator.pipeline import analyse, build_plan
+from migrator.plan.phases import phase_steps, plan_findings
 from migrator.plan.steps import MigrationPlan
 from migrator.render.mx_recipients import recipients_csv_text, write_recipient_csvs
 from migrator.render.runbooks import RunbookContext, helper, render_runbook
@@ -82,7 +82,7 @@ def test_a_domain_kept_on_its_route_by_policy_has_no_mx_step_and_no_error() -> N
 
 
 def test_contoso_leaves_partner_contoso_net_alone() -> None:
-    plan = plan_inventory(load_inventory(CONTOSO))
+    plan = build_plan(load_inventory(CONTOSO))
     assert not [s.id for s in plan.steps if "partner.contoso.net" in s.id]
 
 
@@ -157,14 +157,14 @@ def test_mx_change_waits_for_the_identity_batch_that_syncs_a_recipient() -> None
             ),
         ),
     )
-    plan = plan_inventory(inv)  # type: ignore[arg-type]
+    plan = build_plan(inv)  # type: ignore[arg-type]
     change = plan.step("mx.change.contoso.com")
     assert "identity.verify.batch-001" in change.prerequisites
     assert "mx.internal-relay.contoso.com" not in {s.id for s in plan.steps}
 
 
 def test_internal_relay_runbook_passes_the_powershell_checks() -> None:
-    plan = plan_inventory(_inv(None))  # type: ignore[arg-type]
+    plan = build_plan(_inv(None))  # type: ignore[arg-type]
     step = plan.step("mx.internal-relay.contoso.com")
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert check_script(text, ps2=False) == []
@@ -178,7 +178,7 @@ def test_internal_relay_runbook_passes_the_powershell_checks() -> None:
 
 @pytest.fixture(scope="module")
 def contoso() -> MigrationPlan:
-    return build_migration_plan(analyse(load_inventory(CONTOSO)))
+    return build_plan(analyse(load_inventory(CONTOSO)))
 
 
 def test_contoso_mx_waits_for_internal_relay_listing_the_2010_mailboxes(
@@ -241,7 +241,7 @@ def test_a_domain_left_authoritative_checks_its_addresses_in_the_cloud_before_mx
             _recipient("team@fabrikam.com", "MailUniversalDistributionGroup", f"CN=Team,{SCOPE}"),
         )
     )
-    plan = plan_inventory(inv)  # type: ignore[arg-type]
+    plan = build_plan(inv)  # type: ignore[arg-type]
     check = plan.step("mx.recipients-in-cloud.fabrikam.com")
     assert check.id in plan.step("mx.change.fabrikam.com").prerequisites
     assert check.action is not None

@@ -13,7 +13,7 @@ from test_plan_phases import make_inventory
 from migrator.inventory import load_inventory
 from migrator.model import CloudUser, Inventory, OnPremUser, Severity
 from migrator.pipeline import build_plan
-from migrator.plan.identity import MatchOutcome, match_identities
+from migrator.plan.identity import MatchMethod, MatchOutcome, match_identities
 from migrator.plan.phases import plan_findings
 from migrator.plan.steps import RunsIn
 from migrator.render.remote_mailboxes import remote_mailbox_csv_text
@@ -106,6 +106,10 @@ def test_the_csv_holds_the_cloud_values_and_the_x500() -> None:
 def test_these_users_are_hard_matched_where_the_tenant_allows() -> None:
     (r,) = match_identities(inventory()).results
     assert r.set_immutable_id and r.outcome is MatchOutcome.HARD_MATCH
+    assert r.method is MatchMethod.HARD  # the batch CSV says "hard match", not "soft match ..."
+    assert (
+        r.method is MatchMethod.HARD
+    )  # the batch CSV says "hard match", not "soft match on primary SMTP"
     assert "remote mailbox" in r.fix
     federated = replace(
         inventory(),

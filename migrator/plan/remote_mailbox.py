@@ -155,6 +155,7 @@ def prefer_hard_match(match: IdentityMatch, tenant: Tenant) -> IdentityMatch:
             if hard and r.outcome is MatchOutcome.SOFT_MATCH
             else r.outcome,
             set_immutable_id=r.set_immutable_id or hard,
+            method=MatchMethod.HARD if hard else r.method,
             reason=(
                 f"{r.reason}; hard match preferred: set ImmutableId to '{r.source_anchor}'"
                 if hard
