@@ -14,6 +14,26 @@ from typing import Any
 BOM = "\ufeff"
 
 
+def _file_mode() -> int:
+    """The mode a new file gets from ``open`` under the process umask (0o644 under 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def temp_file_beside(path: Path) -> tuple[int, str]:
+    """An open temporary file in ``path``'s folder, readable as a file written by ``open`` is.
+
+    ``tempfile.mkstemp`` creates files with mode 0600, which would leave a plan
+    folder that colleagues sharing it cannot read; the umask decides, as it
+    does for any other file the user writes.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if hasattr(os, "fchmod"):  # not on Windows, where files inherit the folder's ACL
+        os.fchmod(fd, _file_mode())
+    return fd, tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
@@ -21,7 +41,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     a file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -40,7 +60,7 @@ def atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
     users); like :func:`atomic_write_bytes`, a failure never leaves half a file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             buffer: list[str] = []

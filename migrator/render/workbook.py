@@ -46,6 +46,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
 from migrator.errors import Problem, WorkbookError
+from migrator.fileio import temp_file_beside
 from migrator.model import Finding
 from migrator.plan.steps import MigrationPlan, Owner, Phase, Step
 from migrator.render.views import WorkbookData
@@ -929,7 +930,7 @@ def write_workbook(path: Path, data: WorkbookData) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     book = build_workbook(data)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_beside(path)
     os.close(fd)
     try:
         save_workbook(book, tmp, data.plan.plan_date)
