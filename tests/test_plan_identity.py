@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrator.errors import PlanError
 from migrator.model import CloudUser, Inventory, OnPremUser, Policy, SourceAnchor, Tenant
@@ -121,7 +123,7 @@ def test_hard_match_needed_when_soft_match_is_blocked() -> None:
     u = onprem("ann", 1, consistency_guid=guid(99))
     r = run([u], [cloud("ann")], tenant=replace(TENANT, block_soft_match=True))["id-ann"]
     assert r.outcome is MatchOutcome.HARD_MATCH
-    assert r.set_immutable_id
+    assert r.set_immutable_id and r.method is MatchMethod.HARD
     # sourceAnchor mS-DS-ConsistencyGuid: the ConsistencyGuid, not objectGUID
     assert r.source_anchor == immutable_id_from_guid(guid(99))
     assert "BlockSoftMatchEnabled" in r.reason
@@ -131,6 +133,8 @@ def test_hard_match_needed_when_soft_match_is_blocked() -> None:
 def test_hard_match_needed_when_the_cloud_user_has_another_immutable_id() -> None:
     r = run([onprem("ann", 1)], [cloud("ann", immutable_id="BpazOkLGm0iEtljAONPvOQ==")])["id-ann"]
     assert r.outcome is MatchOutcome.HARD_MATCH and r.set_immutable_id
+    # found by its primary SMTP address, joined by hard match once the ImmutableId is set
+    assert r.method is MatchMethod.HARD
     assert r.current_immutable_id == "BpazOkLGm0iEtljAONPvOQ=="
     assert "already has ImmutableId 'BpazOkLGm0iEtljAONPvOQ=='" in r.reason
 
@@ -364,3 +368,85 @@ def test_users_whose_onprem_object_would_break_sync_stay_out_of_the_batches() ->
     by_id = {r.cloud_id: r for r in careful.results}
     assert by_id["id-ann"].outcome is MatchOutcome.SOFT_MATCH
     assert "held back from the batches" in by_id["id-ann"].reason
+
+
+# --------------------------------------------------------------------------- candidates, by definition
+
+LOCALS = st.sampled_from(["ann", "Bob", "c.d", "ann", "Bob", "jürgen", "a b", "Σ"])
+DOMAINS = st.sampled_from(["contoso.com", "Contoso.COM", "fabrikam.com", "corp.local"])
+ADDRESSES = st.builds(lambda local, domain: f"{local}@{domain}", LOCALS, DOMAINS)
+PROXY_LISTS = st.lists(
+    st.builds(
+        lambda prefix, address: prefix + address,
+        st.sampled_from(["SMTP:", "smtp:", "smtp:", "Smtp:", "SMTP: ", ""]),
+        ADDRESSES,
+    ),
+    max_size=3,
+).map(tuple)
+GUIDS = st.one_of(
+    st.uuids().map(str),
+    st.uuids().map(lambda u: "{" + str(u).upper() + "}"),
+    st.sampled_from(["", "not-a-guid", " 3ab39606-c642-489b-84b6-58c038d3ef39"]),
+)
+
+
+@st.composite
+def inventories(draw: st.DrawFn) -> Inventory:
+    onprem = [
+        OnPremUser(
+            distinguished_name=f"CN=u{n},DC=contoso,DC=com",
+            sam_account_name=f"u{n}",
+            object_guid=draw(GUIDS),
+            user_principal_name=draw(st.one_of(ADDRESSES, st.sampled_from(["", " ann@x.com"]))),
+            proxy_addresses=draw(PROXY_LISTS),
+        )
+        for n in range(draw(st.integers(0, 6)))
+    ]
+    anchors = [onprem_source_anchor(u, SourceAnchor.OBJECT_GUID) for u in onprem]
+    cloud = [
+        CloudUser(
+            id=f"id{n}",
+            user_principal_name=draw(ADDRESSES),
+            mail=draw(st.one_of(ADDRESSES, st.just(""))),
+            proxy_addresses=draw(PROXY_LISTS),
+            immutable_id=draw(st.sampled_from(["", "bm90LWEtZ3VpZA==", *anchors])),
+            on_premises_sync_enabled=draw(st.booleans()),
+        )
+        for n in range(draw(st.integers(0, 6)))
+    ]
+    tenant = Tenant(
+        "contoso.onmicrosoft.com",
+        ("contoso.com",),
+        soft_match_upn=draw(st.booleans()),
+        source_anchor=SourceAnchor.OBJECT_GUID,
+    )
+    return Inventory("T", onprem_users=tuple(onprem), cloud_users=tuple(cloud), tenant=tenant)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inventories())
+def test_candidates_are_every_onprem_user_matching_by_anchor_smtp_or_upn(inv: Inventory) -> None:
+    """The joins find exactly what a scan of every on-premises user finds (the definition)."""
+    assert inv.tenant is not None
+    for r in match_identities(inv).results:
+        c = r.cloud
+        hard = [
+            u
+            for u in inv.onprem_users
+            if c.immutable_id
+            and onprem_source_anchor(u, inv.tenant.source_anchor) == c.immutable_id
+        ]
+        soft = [
+            u
+            for u in inv.onprem_users
+            if (c.primary_smtp and u.primary_smtp == c.primary_smtp)
+            or (
+                inv.tenant.soft_match_upn
+                and u.user_principal_name.strip()
+                and u.user_principal_name.strip().lower() == c.user_principal_name.strip().lower()
+            )
+        ]
+        expected = sorted({u.distinguished_name for u in hard + soft})
+        if c.on_premises_sync_enabled and not hard:
+            expected = []  # synced from outside the inventory: no candidate is listed
+        assert list(r.candidates) == expected

@@ -227,9 +227,12 @@ def test_batch_csv(planned: tuple[Inventory, IdentityMatch, list[Step]], tmp_pat
     assert ann["MoveToSyncScope"] == "True"
     # a value that looks like a formula stays data, exactly as planned, in a quoted field
     assert ann["AddProxyAddresses"] == "smtp:=sum(a1)@contoso.com"
+    assert ann["Method"] == "soft match on primary SMTP"
     assert text.splitlines()[0].startswith('"Batch","CloudUserId"')
     bob = rows[1]
     assert bob["SetImmutableId"] == "True"
+    # found by soft match on SMTP, but the runbook sets his ImmutableId: Entra Connect hard-matches
+    assert bob["Method"] == "hard match"
     assert bob["SourceAnchorGuid"] == "53e32701-9863-de11-bd66-0015178a5e3c"  # ConsistencyGuid
     assert bob["OnPremDistinguishedName"] == f"CN=Bob O'Neil,{OU}"
     assert bob["AdminRoles"] == "Exchange Administrator"

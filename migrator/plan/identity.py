@@ -7,24 +7,23 @@ the primary SMTP address, and on the UPN when the tenant allows it. It then
 decides an outcome (EXCHANGE-RULES, "Directory synchronisation") with the
 reason and the fix, and cuts the users that can go ahead into batches.
 
-Everything is hash joins over dictionaries built once: no per-user scan of
-the other side, so 300,000 users on each side stay within seconds.
+Matching is written once, as joins over tables (pandas): one row per user and
+per SMTP address on each side. The joins give every cloud user's candidates,
+the on-premises object it would be joined to, who else claims that object and
+which of its values another object holds; ``_decide`` then turns each cloud
+user's row of facts into the outcome and the reason and fix text.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import dataclasses
 import enum
-import gc
-import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
-from operator import attrgetter
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
 
 from migrator.errors import PlanError
 from migrator.model import (
@@ -85,8 +84,6 @@ _RECIPIENT_TYPES = {
 }
 """msExchRecipientTypeDetails numbers of on-premises mailboxes, by name."""
 
-_METHOD_TEXT = {m: m.value for m in MatchMethod}  # Enum.value is slow in a 300,000-user loop
-
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
@@ -101,7 +98,8 @@ class MatchResult:
     fix: str = ""
     """What to do; empty where nothing needs doing."""
     method: MatchMethod | None = None
-    """How the objects will be joined, where a single candidate exists."""
+    """How the objects will be joined, where a single candidate exists (hard match wherever
+    the plan sets the ImmutableId, whichever attribute found the candidate)."""
     onprem: OnPremUser | None = None
     """The chosen on-premises user, None where there is no single candidate."""
     candidates: tuple[str, ...] = ()
@@ -160,51 +158,6 @@ class MatchResult:
         return self.onprem.user_principal_name if self.onprem else ""
 
 
-_RESULT_SETTERS = tuple(
-    getattr(MatchResult, f.name).__set__ for f in dataclasses.fields(MatchResult)
-)
-
-
-def _result(
-    cloud: CloudUser,
-    outcome: MatchOutcome,
-    reason: str,
-    fix: str,
-    method: MatchMethod | None,
-    onprem: OnPremUser | None,
-    candidates: tuple[str, ...],
-    source_anchor: str,
-    set_immutable_id: bool,
-    target_upn: str,
-    add_proxy_addresses: tuple[str, ...],
-    move_to_ou: bool,
-    batchable: bool,
-) -> MatchResult:
-    """``MatchResult(...)`` with every field given in order, about twice as fast.
-
-    The generated ``__init__`` of a frozen dataclass sets each field through
-    ``object.__setattr__`` looked up per field; this sets the same slots through their
-    descriptors (what ``object.__setattr__`` ends up calling). The result is the same
-    object: equal, same fields, same class (tests compare both ways of building it).
-    """
-    r = object.__new__(MatchResult)
-    s = _RESULT_SETTERS
-    s[0](r, cloud)
-    s[1](r, outcome)
-    s[2](r, reason)
-    s[3](r, fix)
-    s[4](r, method)
-    s[5](r, onprem)
-    s[6](r, candidates)
-    s[7](r, source_anchor)
-    s[8](r, set_immutable_id)
-    s[9](r, target_upn)
-    s[10](r, add_proxy_addresses)
-    s[11](r, move_to_ou)
-    s[12](r, batchable)
-    return r
-
-
 @dataclass(frozen=True)
 class IdentityBatch:
     """Users handled together: prepared, synced and verified as one group."""
@@ -242,42 +195,6 @@ class IdentityMatch:
 # --------------------------------------------------------------------------- helpers
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic structures.
-
-    Hundreds of thousands of new objects make the collector rescan everything it
-    tracks again and again; nothing built here forms a cycle, so pausing it is safe
-    and makes a 300,000-user match about a third faster.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-_SMTP_PREFIXES = frozenset(("SMTP:", "smtp:"))
-
-
-def _smtp_addresses(proxies: Iterable[str]) -> list[str]:
-    """Lower-cased SMTP addresses (primary and secondary), without prefix, de-duplicated."""
-    out = [
-        p[5:].strip().lower()
-        for p in proxies
-        if p[:5] in _SMTP_PREFIXES or p[:5].lower() == "smtp:"
-    ]
-    if len(out) < 2 or (len(out) == 2 and out[0] != out[1]):
-        return out
-    return list(dict.fromkeys(out))
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()
-
-
 def onprem_source_anchor(user: OnPremUser, anchor: SourceAnchor) -> str:
     """The ImmutableId Entra Connect gives this user, empty when its GUID is unusable.
 
@@ -293,40 +210,8 @@ def onprem_source_anchor(user: OnPremUser, anchor: SourceAnchor) -> str:
         return ""
 
 
-_CANONICAL_GUIDS = re.compile(
-    r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\n)*"
-)
-_TO_BYTE_ARRAY = (3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15)
-"""Guid.ToByteArray() order: byte k of the result is byte _TO_BYTE_ARRAY[k] of the written GUID."""
-
-
-def _source_anchors(onprem: Sequence[OnPremUser], anchor: SourceAnchor) -> list[str]:
-    """``onprem_source_anchor`` of every user, in one pass over all of them where possible.
-
-    Inventories hold canonical GUIDs, so the usual case converts all of them at once instead
-    of 300,000 calls: the hex of every GUID decodes into one buffer, extended-slice
-    assignments reorder the bytes of every GUID into Guid.ToByteArray() order, and each GUID,
-    padded to 18 bytes (a multiple of 3), is exactly 24 characters of one base64 text: the
-    first 22 are the GUID's own, the last two ('AA', from the padding) become its '=='.
-    Anything else (a missing or non-canonical GUID) takes ``onprem_source_anchor`` per user.
-    """
-    if anchor is SourceAnchor.CONSISTENCY_GUID:
-        texts = [
-            u.consistency_guid if u.consistency_guid.strip() else u.object_guid for u in onprem
-        ]
-    else:
-        texts = list(map(attrgetter("object_guid"), onprem))
-    joined = "\n".join(texts) + "\n"
-    if len(joined) != 37 * len(texts) or not _CANONICAL_GUIDS.fullmatch(joined):
-        return [onprem_source_anchor(u, anchor) for u in onprem]
-    raw = bytes.fromhex(joined.replace("-", "").replace("\n", ""))
-    padded = bytearray(18 * len(texts))
-    for k, b in enumerate(_TO_BYTE_ARRAY):
-        padded[k::18] = raw[b::16]
-    encoded = bytearray(base64.b64encode(padded))
-    encoded[22::24] = encoded[23::24] = b"=" * len(texts)
-    text = encoded.decode("ascii")
-    return [text[k : k + 24] for k in range(0, len(text), 24)]
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
 
 
 def _onmicrosoft_upn(upn: str, tenant: Tenant) -> str:
@@ -342,167 +227,303 @@ def _remote_routing_domain(tenant: Tenant) -> str:
     return "<tenant>.mail.onmicrosoft.com"
 
 
-def _join(items: Sequence[str]) -> str:
+def _join(items: Iterable[str]) -> str:
     return ", ".join(f"'{i}'" for i in items)
 
 
-K = TypeVar("K", str, int)
+# --------------------------------------------------------------------------- tables
+
+_HARD, _SMTP, _UPN = 1, 2, 4
+"""Bits of a candidate pair's ``via``: which attribute joined the two users."""
 
 
-class _Multi(Generic[K]):
-    """A key -> indexes map that allocates a list only for keys seen more than once."""
-
-    __slots__ = ("first", "more")
-
-    def __init__(self) -> None:
-        self.first: dict[K, int] = {}
-        self.more: dict[K, list[int]] = {}
-
-    def add(self, key: K, i: int) -> None:
-        j = self.first.setdefault(key, i)
-        if j != i:
-            self.collide(key, j, i)
-
-    def collide(self, key: K, j: int, i: int) -> None:
-        """Record ``i`` for a key ``j`` holds already (``add`` inlined by hot loops calls this)."""
-        extra = self.more.get(key)
-        if extra is None:
-            self.more[key] = [j, i]
-        elif i not in extra:
-            extra.append(i)
-
-    def get(self, key: K) -> tuple[int, ...]:
-        extra = self.more.get(key)
-        if extra is not None:
-            return tuple(extra)
-        i = self.first.get(key)
-        return () if i is None else (i,)
-
-    def shared(self, key: K) -> bool:
-        """Whether more than one index holds the key."""
-        return key in self.more
-
-    def other(self, key: K, i: int) -> bool:
-        """Whether an index other than ``i`` holds the key."""
-        if key in self.more:
-            return True
-        j = self.first.get(key)
-        return j is not None and j != i
-
-    def others(self, key: K, i: int) -> list[int]:
-        """The indexes other than ``i`` that hold the key."""
-        return [k for k in self.get(key) if k != i]
+def _lows(values: Iterable[str]) -> list[str]:
+    """Each value stripped and lower-cased (how UPNs are compared)."""
+    return list(map(str.lower, map(str.strip, values)))
 
 
-def _multi(keys: Sequence[str], owners: Sequence[int] | None = None) -> _Multi[str]:
-    """Index ``keys[n]`` -> ``owners[n]`` (default ``n``), skipping empty keys.
+def _text(values: list[str]) -> pd.Series:
+    """A column of strings (object dtype even when empty, so ``.str`` works)."""
+    return pd.Series(values, dtype=object)
 
-    Built with ``dict(zip(...))`` and ``Counter`` (both run in C) rather than one Python
-    call per key: the maps hold up to 600,000 keys. Each owner must list a key once.
+
+def _smtp_table(owner: str, proxies: Sequence[tuple[str, ...]]) -> pd.DataFrame:
+    """One row per (user, SMTP address): ``owner`` (the user's row), ``k`` (the address's
+    place among the user's SMTP addresses) and ``addr`` (lower case, without prefix).
+
+    Both ``SMTP:`` and ``smtp:`` count; a user listing an address twice has it once.
     """
-    own: Sequence[int] = owners if owners is not None else range(len(keys))
-    m: _Multi[str] = _Multi()
-    # Assigning in reverse keeps the first owner of each key.
-    m.first = dict(zip(reversed(keys), reversed(own), strict=True))
-    m.first.pop("", None)
-    empties = keys.count("")
-    if len(m.first) + empties < len(keys):
-        counts = Counter(keys)
-        repeated = set(compress(counts, map((1).__lt__, counts.values())))  # count > 1, in C
-        repeated.discard("")
-        del counts
-        # positions of the repeated keys, found in C (compress over a membership mask)
-        for pos in compress(range(len(keys)), map(repeated.__contains__, keys)):
-            m.more.setdefault(keys[pos], []).append(own[pos])
-    return m
+    rows = [
+        (n, p[5:].strip().lower())
+        for n, ps in enumerate(proxies)
+        for p in ps
+        if p[:5].lower() == "smtp:"
+    ]
+    table = pd.DataFrame(
+        {
+            owner: np.fromiter((n for n, _ in rows), dtype=np.int64, count=len(rows)),
+            "addr": _text([a for _, a in rows]),
+        }
+    ).drop_duplicates()
+    table["k"] = table.groupby(owner).cumcount()
+    return table.reset_index(drop=True)
 
 
-def _upn_lows(users: Sequence[OnPremUser] | Sequence[CloudUser]) -> list[str]:
-    """``user_principal_name.strip().lower()`` of every user, mapped in C."""
-    return list(map(str.lower, map(str.strip, map(attrgetter("user_principal_name"), users))))
+def _verified_domains(tenant: Tenant) -> frozenset[str]:
+    verified = {d.lower() for d in tenant.verified_domains}
+    if tenant.initial_domain:
+        verified.add(tenant.initial_domain.lower())
+    return frozenset(verified)
 
 
-class _Index:
-    """Hash indexes over both sides, built once."""
+def _lists(keys: pd.Series, values: pd.Series, n: int) -> list[tuple[str, ...]]:
+    """``n`` tuples: at place ``j``, the ``values`` of the rows whose key is ``j``, in row order.
 
-    def __init__(
-        self, onprem: Sequence[OnPremUser], cloud: Sequence[CloudUser], tenant: Tenant
-    ) -> None:
-        anchor_attr = tenant.source_anchor
-        verified = {d.lower() for d in tenant.verified_domains}
-        if tenant.initial_domain:
-            verified.add(tenant.initial_domain.lower())
-        self.verified = frozenset(verified)
-        self.federated = frozenset(d.lower() for d in tenant.federated_domains)
-        self.anchor: list[str] = _source_anchors(onprem, anchor_attr)
-        self.by_anchor = _multi(self.anchor)
-        self.upn_low = _upn_lows(onprem)
-        self.by_upn = _multi(self.upn_low)
-        # OnPremUser.primary_smtp of every user, mapped in C
-        self.by_primary = _multi(
-            list(map(primary_smtp, map(attrgetter("proxy_addresses"), onprem)))
-        )
-        self.smtp: list[list[str]] = [_smtp_addresses(u.proxy_addresses) for u in onprem]
-        self.proxy = _multi(
-            [a for addresses in self.smtp for a in addresses],
-            [i for i, addresses in enumerate(self.smtp) for _ in addresses],
-        )
-        self.cloud_smtp: list[list[str]] = [_smtp_addresses(c.proxy_addresses) for c in cloud]
-        self.cloud_proxy = _multi(
-            [a for addresses in self.cloud_smtp for a in addresses],
-            [j for j, addresses in enumerate(self.cloud_smtp) for _ in addresses],
-        )
-        self.cloud_upn_low = _upn_lows(cloud)
-        self.cloud_upn = _multi(self.cloud_upn_low)
-        # On-premises users holding a UPN or address another on-premises object holds too.
-        self.onprem_shared = frozenset(
-            i for m in (self.by_upn, self.proxy) for owners in m.more.values() for i in owners
-        )
-
-
-class _Candidates(NamedTuple):
-    hard: tuple[int, ...]
-    smtp: tuple[int, ...]
-    upn: tuple[int, ...]
-    all: tuple[int, ...]
-
-
-def _all_candidates(
-    cloud: Sequence[CloudUser], idx: _Index, soft_match_upn: bool
-) -> list[_Candidates]:
-    """Every cloud user's candidates, in ``cloud`` order.
-
-    This loop runs once per cloud user, so ``_Multi.get`` is inlined (a key in ``more`` is in
-    ``first`` too: only keys missing from ``first`` skip ``more``), the primary SMTP addresses
-    are mapped in C, and each ``_Candidates`` is made by ``tuple.__new__`` (what
-    ``NamedTuple._make`` does) rather than through the slower generated ``__new__``.
+    The rows are sorted by key: each group is one slice.
     """
-    primaries = map(primary_smtp, map(attrgetter("proxy_addresses"), cloud))
-    anchor_first, anchor_more = idx.by_anchor.first, idx.by_anchor.more
-    primary_first, primary_more = idx.by_primary.first, idx.by_primary.more
-    upn_first, upn_more = idx.by_upn.first, idx.by_upn.more
-    make = tuple.__new__
-    out: list[_Candidates] = []
-    for c, primary, upn_low in zip(cloud, primaries, idx.cloud_upn_low, strict=True):
-        primary = primary or c.mail.lower()  # CloudUser.primary_smtp
-        key = c.immutable_id
-        hard: tuple[int, ...] = ()
-        if key and (i := anchor_first.get(key)) is not None:
-            hard = tuple(anchor_more[key]) if key in anchor_more else (i,)
-        smtp: tuple[int, ...] = ()
-        if primary and (i := primary_first.get(primary)) is not None:
-            smtp = tuple(primary_more[primary]) if primary in primary_more else (i,)
-        upn: tuple[int, ...] = ()
-        if soft_match_upn and (i := upn_first.get(upn_low)) is not None:
-            upn = tuple(upn_more[upn_low]) if upn_low in upn_more else (i,)
-        if not hard and (upn == smtp or not upn):
-            every = smtp
-        elif not hard and not smtp:
-            every = upn
-        else:
-            every = tuple(sorted(set(hard) | set(smtp) | set(upn)))
-        out.append(make(_Candidates, (hard, smtp, upn, every)))
+    out: list[tuple[str, ...]] = [()] * n
+    key = keys.to_numpy()
+    if not len(key):
+        return out
+    items = values.tolist()
+    starts = np.flatnonzero(np.diff(key, prepend=-1))
+    ends = [*starts[1:].tolist(), len(key)]
+    for j, start, end in zip(key[starts].tolist(), starts.tolist(), ends, strict=True):
+        out[j] = tuple(items[start:end])
     return out
+
+
+class _Facts(NamedTuple):
+    """What the joins found for one cloud user: everything ``_decide`` needs."""
+
+    cloud: CloudUser
+    onprem: OnPremUser | None
+    """The candidate it would be joined to: the single one chosen, or (already synced) the
+    first by DistinguishedName whose sourceAnchor is its ImmutableId."""
+    via: int
+    """``_HARD | _SMTP | _UPN`` bits of that candidate."""
+    anchor: str
+    """That candidate's sourceAnchor (ImmutableId form), empty where its GUID is unusable."""
+    candidates: tuple[str, ...]
+    """DistinguishedNames of every candidate, sorted."""
+    hard_dns: tuple[str, ...]
+    """DistinguishedNames of the candidates whose sourceAnchor is its ImmutableId, sorted."""
+    other_claims: tuple[str, ...]
+    """UPNs of the other cloud users the chosen candidate would be joined to."""
+    duplicates: tuple[str, ...]
+    """The chosen candidate's values another object holds (what sync would refuse)."""
+    onprem_upn_verified: bool
+    """Whether the chosen candidate's UPN suffix is a verified domain."""
+    cloud_upn_federated: bool
+    """Whether the cloud UPN is in a federated domain."""
+    cloud_upn_free: bool
+    """Whether the on-premises user can take the cloud UPN (verified, not onmicrosoft.com,
+    no on-premises user holds it)."""
+    add: tuple[str, ...]
+    """Cloud addresses the AD runbook adds on-premises (``smtp:...``)."""
+    move: bool
+    """Whether the chosen candidate is outside the sync scope OU."""
+    held_back: bool
+    """Whether the chosen candidate's attributes would break its sync (identity findings)."""
+
+
+def _facts(
+    onprem: Sequence[OnPremUser],
+    cloud: Sequence[CloudUser],
+    tenant: Tenant,
+    policy: Policy,
+    held_back: frozenset[str],
+) -> Iterable[_Facts]:
+    """Every cloud user's facts, in ``cloud`` order, from joins over the two sides' tables."""
+    n_cloud = len(cloud)
+    verified = _verified_domains(tenant)
+    federated = frozenset(d.lower() for d in tenant.federated_domains)
+
+    on = pd.DataFrame(
+        {
+            "i": np.arange(len(onprem)),
+            "dn": _text([u.distinguished_name for u in onprem]),
+            "upn": _text([u.user_principal_name for u in onprem]),
+            "anchor": _text([onprem_source_anchor(u, tenant.source_anchor) for u in onprem]),
+            "primary": _text([primary_smtp(u.proxy_addresses) for u in onprem]),
+        },
+    )
+    on["upn_low"] = _text(_lows(on["upn"]))
+    on["dn_low"] = _text(list(map(str.lower, on["dn"])))
+    cl = pd.DataFrame(
+        {
+            "j": np.arange(n_cloud),
+            "upn": _text([c.user_principal_name for c in cloud]),
+            "immutable_id": _text([c.immutable_id for c in cloud]),
+            "primary": _text([c.primary_smtp for c in cloud]),
+            "synced": np.array([c.on_premises_sync_enabled for c in cloud], dtype=bool),
+        }
+    )
+    cl["upn_low"] = _text(_lows(cl["upn"]))
+    on_addr = _smtp_table("i", [u.proxy_addresses for u in onprem])
+    cl_addr = _smtp_table("j", [c.proxy_addresses for c in cloud])
+
+    # ---- candidates: one row per (cloud user j, on-premises user i) joined by any attribute
+    joins = [
+        (_HARD, "immutable_id", "anchor"),
+        (_SMTP, "primary", "primary"),
+        *([(_UPN, "upn_low", "upn_low")] if tenant.soft_match_upn else []),
+    ]
+    found = [
+        cl.loc[cl[left] != "", ["j", left]]
+        .merge(on.loc[on[right] != "", ["i", right]], left_on=left, right_on=right)[["j", "i"]]
+        .assign(via=bit)
+        for bit, left, right in joins
+    ]
+    pairs = pd.concat(found).groupby(["j", "i"], as_index=False)["via"].sum()
+    pairs = pairs.join(on[["dn", "dn_low"]], on="i").sort_values(["j", "dn", "i"])
+    pairs["hard"] = (pairs["via"] & _HARD) != 0
+    pairs["synced"] = cl["synced"].to_numpy()[pairs["j"].to_numpy()]
+    n_all = np.bincount(pairs["j"], minlength=n_cloud)
+    n_hard = np.bincount(pairs.loc[pairs["hard"], "j"], minlength=n_cloud)
+    # The candidate each user would be joined to: a hard match wins over soft ones; only a
+    # single one is chosen (several are a conflict), except for users already synced, whose
+    # object is their hard match.
+    n_chosen = np.where(n_hard > 0, n_hard, n_all)
+    pick = pairs[
+        pairs["hard"] | (n_hard[pairs["j"].to_numpy()] == 0)
+    ]  # the chosen set of every user
+    pick = pick[pick["synced"] | (n_chosen[pick["j"].to_numpy()] == 1)]
+    pick = pick.sort_values(["j", "dn_low", "i"]).drop_duplicates("j")
+    pick = pick[~pick["synced"] | pick["hard"]]
+    chosen_i = np.full(n_cloud, -1)
+    chosen_i[pick["j"].to_numpy()] = pick["i"].to_numpy()
+    via = np.zeros(n_cloud, dtype=int)
+    via[pick["j"].to_numpy()] = pick["via"].to_numpy()
+
+    # ---- claims: the cloud users each on-premises object would be joined to; two are a conflict
+    claims = pd.concat(
+        [
+            pairs.loc[pairs["synced"] & pairs["hard"], ["i", "j"]],
+            pick.loc[~pick["synced"], ["i", "j"]],
+        ]
+    ).drop_duplicates()
+    sel = pick.loc[~pick["synced"], ["j", "i"]]
+    rivals = sel.merge(claims, on="i", suffixes=("", "_other"))
+    rivals = rivals[rivals["j_other"] != rivals["j"]].sort_values(["j", "j_other"])
+    other_claims = _lists(rivals["j"], cl["upn"].to_numpy()[rivals["j_other"].to_numpy()], n_cloud)
+
+    # ---- values of the chosen object another object holds (each found by a join, listed in
+    # the order: its UPN on-premises, its addresses on-premises, its UPN and addresses in the cloud)
+    sel_on = sel.join(on[["upn", "upn_low"]], on="i")
+    sel_on = sel_on[sel_on["upn_low"] != ""]
+    upn_owners = on.loc[on["upn_low"] != "", "upn_low"].value_counts()
+    addr_owners = on_addr["addr"].value_counts()
+    dups = []
+    shared_upn = sel_on[sel_on["upn_low"].map(upn_owners).to_numpy() > 1]
+    dups.append(
+        pd.DataFrame(
+            {
+                "j": shared_upn["j"],
+                "order": 0,
+                "text": "userPrincipalName '"
+                + shared_upn["upn"]
+                + "' (another on-premises object)",
+            }
+        )
+    )
+    sel_addr = sel.merge(on_addr, on="i")
+    shared_addr = sel_addr[sel_addr["addr"].map(addr_owners).to_numpy() > 1]
+    dups.append(
+        pd.DataFrame(
+            {
+                "j": shared_addr["j"],
+                "order": 1 + shared_addr["k"],
+                "text": "proxyAddress 'smtp:"
+                + shared_addr["addr"]
+                + "' (another on-premises object)",
+            }
+        )
+    )
+    cloud_upn = sel_on.merge(cl[["j", "upn_low"]], on="upn_low", suffixes=("", "_holder"))
+    cloud_upn = cloud_upn[cloud_upn["j_holder"] != cloud_upn["j"]]
+    cloud_upn = cloud_upn.sort_values(["j", "j_holder"]).drop_duplicates("j")
+    dups.append(
+        pd.DataFrame(
+            {
+                "j": cloud_upn["j"],
+                "order": 1_000_000,
+                "text": "userPrincipalName '"
+                + cloud_upn["upn"]
+                + "' (cloud user '"
+                + cl["upn"].to_numpy()[cloud_upn["j_holder"].to_numpy()]
+                + "')",
+            }
+        )
+    )
+    cloud_addr = sel_addr.merge(cl_addr[["j", "addr"]], on="addr", suffixes=("", "_holder"))
+    cloud_addr = cloud_addr[cloud_addr["j_holder"] != cloud_addr["j"]]
+    cloud_addr = cloud_addr.sort_values(["j", "k", "j_holder"]).drop_duplicates(["j", "k"])
+    dups.append(
+        pd.DataFrame(
+            {
+                "j": cloud_addr["j"],
+                "order": 1_000_001 + cloud_addr["k"],
+                "text": "proxyAddress 'smtp:"
+                + cloud_addr["addr"]
+                + "' (cloud user '"
+                + cl["upn"].to_numpy()[cloud_addr["j_holder"].to_numpy()]
+                + "')",
+            }
+        )
+    )
+    dup = pd.concat(dups).sort_values(["j", "order"], kind="stable")
+    duplicates = _lists(dup["j"], dup["text"], n_cloud)
+
+    # ---- cloud addresses the on-premises user lacks: no on-premises object has them, in a
+    # verified domain other than onmicrosoft.com
+    wanted = cl_addr[~cl_addr["addr"].isin(on_addr["addr"])]
+    keep = [not a.endswith(".onmicrosoft.com") and _domain(a) in verified for a in wanted["addr"]]
+    wanted = wanted[np.array(keep, dtype=bool)].sort_values(["j", "k"])
+    add = _lists(wanted["j"], "smtp:" + wanted["addr"], n_cloud)
+
+    # ---- the rest, per user
+    cloud_domain = list(map(_domain, cl["upn"]))
+    cloud_upn_federated = [d in federated for d in cloud_domain]
+    free_upn = ~cl["upn_low"].isin(on.loc[on["upn_low"] != "", "upn_low"]).to_numpy()
+    cloud_upn_free = [
+        d in verified and not d.endswith(".onmicrosoft.com") and free
+        for d, free in zip(cloud_domain, free_upn.tolist(), strict=True)
+    ]
+    onprem_upn_verified = [_domain(upn) in verified for upn in on["upn"]]
+    scope = ("," + policy.sync_scope_ou.lower()) if policy.sync_scope_ou else ""
+    move = [bool(scope) and not dn.endswith(scope) for dn in on["dn_low"]]
+    held = on["dn_low"].isin(held_back).tolist()
+    hard_pairs = pairs[pairs["hard"]]
+    hard_dns = _lists(hard_pairs["j"], hard_pairs["dn"], n_cloud)
+    candidates = _lists(pairs["j"], pairs["dn"], n_cloud)
+    anchors = on["anchor"].tolist()
+
+    # Per cloud user, the chosen on-premises user's values (index -1: none chosen).
+    at = chosen_i.tolist()
+    users: list[OnPremUser | None] = [*onprem, None]
+
+    def chosen(column: Sequence[str] | Sequence[bool], default: str | bool) -> list[Any]:
+        extended = [*column, default]
+        return [extended[i] for i in at]
+
+    return map(
+        _Facts,
+        cloud,
+        [users[i] for i in at],
+        via.tolist(),
+        chosen(anchors, ""),
+        candidates,
+        hard_dns,
+        other_claims,
+        duplicates,
+        chosen(onprem_upn_verified, False),
+        cloud_upn_federated,
+        cloud_upn_free,
+        add,
+        chosen(move, False),
+        chosen(held, False),
+    )
 
 
 # --------------------------------------------------------------------------- matching
@@ -517,14 +538,6 @@ def match_identities(
     whose attributes would break their sync (the identity checks say which):
     their users keep their outcome but stay out of the batches until fixed.
     """
-    with gc_paused():
-        return _match(inventory, held_back)
-
-
-def _match(
-    inventory: Inventory, held_back: frozenset[str] = frozenset(), fast: bool = True
-) -> IdentityMatch:
-    """``match_identities``; ``fast=False`` sends every user through ``_decide`` (for tests)."""
     tenant = inventory.tenant or Tenant()
     policy = inventory.policy
     if policy.identity_batch_size < 1:
@@ -534,38 +547,9 @@ def _match(
         )
     # On-premises order never shows in the result (candidates and names are sorted where
     # listed), so only the cloud side is sorted: results come out in UPN order.
-    onprem = inventory.onprem_users
     cloud = sorted(inventory.cloud_users, key=lambda c: (c.user_principal_name.lower(), c.id))
-    idx = _Index(onprem, cloud, tenant)
-
-    found = _all_candidates(cloud, idx, tenant.soft_match_upn)
-    # Which cloud users each on-premises object would be joined to (its anchor equals their
-    # ImmutableId, or it is their single candidate): two claims are a conflict for both.
-    claims: _Multi[int] = _Multi()
-    for j, cand in enumerate(found):
-        if cloud[j].on_premises_sync_enabled:
-            for i in cand.hard:
-                claims.add(i, j)
-            continue
-        chosen = cand.hard if cand.hard else cand.all
-        if len(chosen) == 1:
-            claims.add(chosen[0], j)
-
-    scope_suffix = ("," + policy.sync_scope_ou.lower()) if policy.sync_scope_ou else ""
-    results = _decide_all(cloud, onprem, found, idx, claims, tenant, policy, scope_suffix, fast)
-    del found, claims, idx
-    if held_back:
-        results = [
-            dataclasses.replace(
-                r,
-                batchable=False,
-                reason=r.reason + "; held back from the batches: its on-premises attributes would "
-                "break sync (see the identity findings)",
-            )
-            if r.batchable and r.onprem_dn.lower() in held_back
-            else r
-            for r in results
-        ]
+    facts = _facts(inventory.onprem_users, cloud, tenant, policy, held_back)
+    results = [_decide(f, tenant, policy) for f in facts]
     batchable = [r for r in results if r.batchable]
     size = policy.identity_batch_size
     batches = tuple(
@@ -575,278 +559,82 @@ def _match(
     return IdentityMatch(tuple(results), batches, tenant.source_anchor, policy.sync_scope_ou)
 
 
-def _decide_all(
-    cloud: Sequence[CloudUser],
-    onprem: Sequence[OnPremUser],
-    found: Sequence[_Candidates],
-    idx: _Index,
-    claims: _Multi[int],
-    tenant: Tenant,
-    policy: Policy,
-    scope_suffix: str,
-    fast: bool = True,
-) -> list[MatchResult]:
-    """``_decide`` for every cloud user, with a fast path for the clean single-candidate case.
-
-    Most users of a real migration have one candidate and nothing wrong: a clean soft
-    match, a clean hard match or a soft match that needs its ImmutableId set. The fast path
-    below decides those without the lists ``_decide`` collects conflicts, blocks and
-    warnings in. It takes a user only when every test ``_decide`` makes (the same lookups;
-    none has a side effect, so their order does not matter) comes out the way that leads to
-    no conflict, no block and no warning, and it builds the same reason and fix text; every
-    other user goes through ``_decide``. tests/test_identity_fast_paths.py compares both.
-    """
-    block_takeover = tenant.block_hard_match_takeover
-    soft_blocked = tenant.block_soft_match
-    anchor_name = tenant.source_anchor.value
-    anchors, upn_lows, smtp_of, cloud_smtp = idx.anchor, idx.upn_low, idx.smtp, idx.cloud_smtp
-    claims_first, claims_more = claims.first, claims.more
-    shared = idx.onprem_shared
-    upn_first, upn_more = idx.cloud_upn.first, idx.cloud_upn.more
-    proxy_first, proxy_more = idx.cloud_proxy.first, idx.cloud_proxy.more
-    onprem_proxy = idx.proxy.first
-    verified, federated = idx.verified, idx.federated
-    move_text = f"moves the user into '{policy.sync_scope_ou}'"
-    soft_smtp_text, soft_upn_text = (
-        _METHOD_TEXT[MatchMethod.SOFT_SMTP],
-        _METHOD_TEXT[MatchMethod.SOFT_UPN],
-    )
-    results: list[MatchResult] = []
-    append = results.append
-    for j, c in enumerate(cloud):
-        cand = found[j]
-        every = cand.all
-        if fast and len(every) == 1 and not c.on_premises_sync_enabled and not c.admin_roles:
-            # _decide with one candidate and no synced flag: ``chosen`` is that candidate
-            i = every[0]
-            u = onprem[i]
-            anchor = anchors[i]
-            upn_low = upn_lows[i]
-            owned = smtp_of[i]
-            # _decide's ``needs_hard``: a soft match that must become a hard one
-            needs_hard = ""
-            if not cand.hard and c.immutable_id:
-                needs_hard = (
-                    f"the cloud user already has ImmutableId '{c.immutable_id}', "
-                    "so soft match will not join it"
-                )
-            elif not cand.hard and soft_blocked:
-                needs_hard = "the tenant has BlockSoftMatchEnabled"
-            if (
-                # no block: a hard match (chosen, or needed to set the ImmutableId) blocks
-                # only under the takeover block, setting the ImmutableId also in a federated
-                # cloud UPN domain; a plain soft match is never blocked (no admin roles here)
-                not block_takeover
-                if cand.hard
-                else not needs_hard
-                or not (block_takeover or _domain(c.user_principal_name) in federated)
-            ) and (
-                # none of _decide's conflicts: no other claim, an anchor, no duplicate values
-                # (i not in onprem_shared: no other on-premises object holds its UPN or
-                # addresses), no cloud user other than j holding them, not two mailboxes
-                anchor
-                and i not in claims_more
-                and claims_first.get(i, j) == j
-                and i not in shared
-                and not (upn_low and (upn_first.get(upn_low, j) != j or upn_low in upn_more))
-                and not (c.has_mailbox and u.has_mailbox)
-                # no warning: the on-premises UPN suffix is verified
-                and _domain(u.user_principal_name) in verified
-            ):
-                for a in owned:  # as _decide: no address of i held by a cloud user other than j
-                    if proxy_first.get(a, j) != j or a in proxy_more:
-                        break
-                else:
-                    dn = u.distinguished_name
-                    if cand.hard:
-                        method = MatchMethod.HARD
-                        outcome = MatchOutcome.CLEAN_HARD_MATCH
-                        how = f"ImmutableId already equals the {anchor_name} of '{dn}'"
-                    else:
-                        if i in cand.smtp:
-                            method, how = MatchMethod.SOFT_SMTP, f"{soft_smtp_text} with '{dn}'"
-                        else:
-                            method, how = MatchMethod.SOFT_UPN, f"{soft_upn_text} with '{dn}'"
-                        if needs_hard:
-                            outcome = MatchOutcome.HARD_MATCH
-                            how = (
-                                f"{needs_hard}: set ImmutableId to '{anchor}' "
-                                f"({anchor_name} of '{dn}')"
-                            )
-                        else:
-                            outcome = MatchOutcome.SOFT_MATCH
-                    # _decide's ``extra``, without building an (almost always empty) list
-                    add: tuple[str, ...] = ()
-                    for a in cloud_smtp[j]:
-                        if (
-                            a not in owned
-                            and not a.endswith(".onmicrosoft.com")
-                            and a not in onprem_proxy
-                            and _domain(a) in verified
-                        ):
-                            add += (f"smtp:{a}",)
-                    move = bool(scope_suffix) and not dn.lower().endswith(scope_suffix)
-                    # _decide's ``actions`` and ``plan_text``
-                    actions = []
-                    if add:
-                        actions.append(
-                            f"adds {_join(add)} on-premises so the cloud addresses survive the match"
-                        )
-                    if move:
-                        actions.append(move_text)
-                    if needs_hard:
-                        actions.append("sets the cloud ImmutableId first")
-                    fix = ("the batch " + ", ".join(actions)) if actions else ""
-                    set_id = bool(needs_hard)
-                    append(
-                        _result(
-                            c,
-                            outcome,
-                            how,
-                            fix,
-                            method,
-                            u,
-                            (dn,),
-                            anchor,
-                            set_id,
-                            "",
-                            add,
-                            move,
-                            True,
-                        )
-                    )
-                    continue
-        append(_decide(j, cloud, onprem, cand, idx, claims, tenant, policy, scope_suffix))
-    return results
+_HELD_BACK = (
+    "; held back from the batches: its on-premises attributes would break sync "
+    "(see the identity findings)"
+)
 
 
-def _decide(
-    j: int,
-    cloud: Sequence[CloudUser],
-    onprem: Sequence[OnPremUser],
-    cand: _Candidates,
-    idx: _Index,
-    claims: _Multi[int],
-    tenant: Tenant,
-    policy: Policy,
-    scope_suffix: str,
-) -> MatchResult:
-    c = cloud[j]
-    every = cand.all
-    if len(every) == 1:
-        dns: tuple[str, ...] = (onprem[every[0]].distinguished_name,)
-    else:
-        dns = tuple(sorted(onprem[i].distinguished_name for i in every))
-
+def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> MatchResult:
+    """The outcome, reason and fix of one cloud user from what the joins found."""
+    c, u = f.cloud, f.onprem
     if c.on_premises_sync_enabled:
-        if cand.hard:
-            u = min((onprem[i] for i in cand.hard), key=lambda x: x.distinguished_name.lower())
-            reason = f"OnPremisesSyncEnabled is true and its ImmutableId is the sourceAnchor of '{u.distinguished_name}'"
-            return _result(
-                c,
-                MatchOutcome.ALREADY_SYNCED,
-                reason,
-                "",
-                MatchMethod.HARD,
-                u,
-                dns,
-                c.immutable_id,
-                False,
-                "",
-                (),
-                False,
-                False,
+        if u is not None:
+            return MatchResult(
+                cloud=c,
+                outcome=MatchOutcome.ALREADY_SYNCED,
+                reason="OnPremisesSyncEnabled is true and its ImmutableId is the sourceAnchor "
+                f"of '{u.distinguished_name}'",
+                method=MatchMethod.HARD,
+                onprem=u,
+                candidates=f.candidates,
+                source_anchor=c.immutable_id,
             )
-        reason = (
-            f"OnPremisesSyncEnabled is true; no user in the inventory has its ImmutableId "
-            f"'{c.immutable_id}' as sourceAnchor (synced from outside the exported scope)"
-        )
         return MatchResult(
             cloud=c,
             outcome=MatchOutcome.ALREADY_SYNCED,
-            reason=reason,
+            reason=f"OnPremisesSyncEnabled is true; no user in the inventory has its ImmutableId "
+            f"'{c.immutable_id}' as sourceAnchor (synced from outside the exported scope)",
             source_anchor=c.immutable_id,
         )
-
-    if not every:
+    if not f.candidates:
         return _no_candidate(c, tenant)
-
-    chosen = cand.hard if cand.hard else every
-    if len(chosen) > 1:
-        names = _join(sorted(onprem[i].distinguished_name for i in chosen))
-        how = "have its ImmutableId as sourceAnchor" if cand.hard else "soft-match it"
+    if u is None:
+        how = "have its ImmutableId as sourceAnchor" if f.hard_dns else "soft-match it"
         return MatchResult(
             cloud=c,
             outcome=MatchOutcome.CONFLICT,
-            candidates=dns,
-            reason=f"several on-premises users {how}: {names}",
+            candidates=f.candidates,
+            reason=f"several on-premises users {how}: {_join(f.hard_dns or f.candidates)}",
             fix="keep exactly one candidate: change the primary SMTP address or UPN of the "
             "others (or remove them from sync scope), then plan again",
         )
-
-    i = chosen[0]
-    u = onprem[i]
-    anchor = idx.anchor[i]
-    if cand.hard:
+    dn = u.distinguished_name
+    anchor_name = tenant.source_anchor.value
+    if f.via & _HARD:
         method = MatchMethod.HARD
-    elif i in cand.smtp:
+    elif f.via & _SMTP:
         method = MatchMethod.SOFT_SMTP
     else:
         method = MatchMethod.SOFT_UPN
+
     # ---- conflicts: the data must change before anything can match
     conflicts: list[str] = []
     fixes: list[str] = []
-    others = claims.others(i, j) if i in claims.more or claims.first.get(i, j) != j else []
-    if others:
-        names = _join([cloud[k].user_principal_name for k in others])
+    if f.other_claims:
         conflicts.append(
-            f"candidate '{u.distinguished_name}' is also the match of cloud user(s) {names}"
+            f"candidate '{dn}' is also the match of cloud user(s) {_join(f.other_claims)}"
         )
         fixes.append(
             "decide which cloud user this on-premises user belongs to and change the other's "
             "address, UPN or ImmutableId"
         )
-    if not anchor:
-        conflicts.append(
-            f"candidate '{u.distinguished_name}' has no usable {tenant.source_anchor.value} "
-            f"('{u.object_guid}')"
-        )
+    if not f.anchor:
+        conflicts.append(f"candidate '{dn}' has no usable {anchor_name} ('{u.object_guid}')")
         fixes.append("re-export the user; its GUID must be a GUID")
-    dup_values: list[str] = []
-    upn_low = idx.upn_low[i]
-    if i in idx.onprem_shared:
-        if upn_low and idx.by_upn.shared(upn_low):
-            dup_values.append(
-                f"userPrincipalName '{u.user_principal_name}' (another on-premises object)"
-            )
-        dup_values.extend(
-            f"proxyAddress 'smtp:{a}' (another on-premises object)"
-            for a in idx.smtp[i]
-            if idx.proxy.shared(a)
-        )
-    # Values held by another cloud user (dictionary lookups inlined: this runs for every user).
-    cloud_first, cloud_more = idx.cloud_upn.first, idx.cloud_upn.more
-    if upn_low and (cloud_first.get(upn_low, j) != j or upn_low in cloud_more):
-        holder = cloud[idx.cloud_upn.others(upn_low, j)[0]].user_principal_name
-        dup_values.append(f"userPrincipalName '{u.user_principal_name}' (cloud user '{holder}')")
-    cloud_first, cloud_more = idx.cloud_proxy.first, idx.cloud_proxy.more
-    for a in idx.smtp[i]:
-        if cloud_first.get(a, j) != j or a in cloud_more:
-            holder = cloud[idx.cloud_proxy.others(a, j)[0]].user_principal_name
-            dup_values.append(f"proxyAddress 'smtp:{a}' (cloud user '{holder}')")
-    if dup_values:
+    if f.duplicates:
         conflicts.append(
             "sync would fail with 'Unable to update this object because the following attributes "
             "associated with this object have values that may already be associated with another "
-            "object': " + "; ".join(dup_values)
+            "object': " + "; ".join(f.duplicates)
         )
         fixes.append(
             "remove the duplicate value from one of the two objects (IdFix shows them), then plan again"
         )
     if c.has_mailbox and u.has_mailbox:
+        kind = _RECIPIENT_TYPES.get(u.recipient_type_details, u.recipient_type_details)
         conflicts.append(
-            f"'{u.distinguished_name}' has an on-premises mailbox "
-            f"({_RECIPIENT_TYPES.get(u.recipient_type_details, u.recipient_type_details)}) "
+            f"'{dn}' has an on-premises mailbox ({kind}) "
             "and the cloud user has an Exchange Online mailbox: two mailboxes for one person"
         )
         fixes.append(
@@ -861,17 +649,17 @@ def _decide(
             reason="; ".join(conflicts),
             fix="; ".join(fixes),
             method=method,
-            source_anchor=anchor,
+            source_anchor=f.anchor,
             onprem=u,
-            candidates=dns,
+            candidates=f.candidates,
         )
 
     # ---- hard or soft, and what blocks it
-    set_id = False
     blocks: list[str] = []
     block_fixes: list[str] = []
+    needs_hard = ""
     if method is MatchMethod.HARD:
-        how = f"ImmutableId already equals the {tenant.source_anchor.value} of '{u.distinguished_name}'"
+        how = f"ImmutableId already equals the {anchor_name} of '{dn}'"
         if tenant.block_hard_match_takeover:
             blocks.append(
                 "the tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled: the hard "
@@ -882,33 +670,34 @@ def _decide(
                 "Update-MgDirectoryOnPremiseSynchronization for the migration, on again after"
             )
     else:
-        how = f"{_METHOD_TEXT[method]} with '{u.distinguished_name}'"
-        needs_hard = ""
+        how = f"{method.value} with '{dn}'"
         if c.immutable_id:
             needs_hard = f"the cloud user already has ImmutableId '{c.immutable_id}', so soft match will not join it"
         elif tenant.block_soft_match:
             needs_hard = "the tenant has BlockSoftMatchEnabled"
-        if needs_hard:
-            set_id = True
-            how = f"{needs_hard}: set ImmutableId to '{anchor}' ({tenant.source_anchor.value} of '{u.distinguished_name}')"
-            if tenant.block_hard_match_takeover:
-                blocks.append(
-                    "soft match is unavailable and the tenant has "
-                    "BlockCloudObjectTakeoverThroughHardMatchEnabled, so hard match fails too"
-                )
-                block_fixes.append(
-                    "turn BlockSoftMatchEnabled or BlockCloudObjectTakeoverThroughHardMatchEnabled "
-                    "off with Update-MgDirectoryOnPremiseSynchronization for the migration"
-                )
-            if _domain(c.user_principal_name) in idx.federated:
-                blocks.append(
-                    f"ImmutableId cannot be set while the cloud UPN is in the federated domain "
-                    f"'{_domain(c.user_principal_name)}'"
-                )
-                block_fixes.append(
-                    f"change the cloud UPN to '{_onmicrosoft_upn(c.user_principal_name, tenant)}' "
-                    "with Update-MgUser -UserPrincipalName, plan again, and change it back after the match"
-                )
+    set_id = bool(needs_hard)
+    if set_id:
+        # The plan sets the ImmutableId: Entra Connect joins the two by hard match.
+        method = MatchMethod.HARD
+        how = f"{needs_hard}: set ImmutableId to '{f.anchor}' ({anchor_name} of '{dn}')"
+        if tenant.block_hard_match_takeover:
+            blocks.append(
+                "soft match is unavailable and the tenant has "
+                "BlockCloudObjectTakeoverThroughHardMatchEnabled, so hard match fails too"
+            )
+            block_fixes.append(
+                "turn BlockSoftMatchEnabled or BlockCloudObjectTakeoverThroughHardMatchEnabled "
+                "off with Update-MgDirectoryOnPremiseSynchronization for the migration"
+            )
+        if f.cloud_upn_federated:
+            blocks.append(
+                f"ImmutableId cannot be set while the cloud UPN is in the federated domain "
+                f"'{_domain(c.user_principal_name)}'"
+            )
+            block_fixes.append(
+                f"change the cloud UPN to '{_onmicrosoft_upn(c.user_principal_name, tenant)}' "
+                "with Update-MgUser -UserPrincipalName, plan again, and change it back after the match"
+            )
     role_only = not blocks and bool(c.admin_roles)
     if c.admin_roles:
         blocks.append(
@@ -922,15 +711,9 @@ def _decide(
     # ---- what the prepare step changes on-premises
     target_upn = ""
     warnings: list[str] = []
-    upn_domain = _domain(u.user_principal_name)
-    if upn_domain not in idx.verified:
-        cloud_domain = _domain(c.user_principal_name)
-        can_take = (
-            cloud_domain in idx.verified
-            and not cloud_domain.endswith(".onmicrosoft.com")
-            and not idx.by_upn.get(c.user_principal_name.strip().lower())
-        )
-        if can_take:
+    if not f.onprem_upn_verified:
+        upn_domain = _domain(u.user_principal_name)
+        if f.cloud_upn_free:
             target_upn = c.user_principal_name
             warnings.append(
                 f"on-premises UPN suffix '{upn_domain}' is not a verified domain: the cloud UPN would "
@@ -941,18 +724,10 @@ def _decide(
                 f"on-premises UPN suffix '{upn_domain}' is not a verified domain: matching works but "
                 f"the cloud UPN becomes '{_onmicrosoft_upn(u.user_principal_name, tenant)}'"
             )
-    owned = idx.smtp[i]
-    extra = [
-        a
-        for a in idx.cloud_smtp[j]
-        if a not in owned and not a.endswith(".onmicrosoft.com") and a not in idx.proxy.first
-    ]
-    add = tuple(f"smtp:{a}" for a in extra if _domain(a) in idx.verified) if extra else ()
-    move = bool(scope_suffix) and not u.distinguished_name.lower().endswith(scope_suffix)
     actions = []
-    if add:
-        actions.append(f"adds {_join(add)} on-premises so the cloud addresses survive the match")
-    if move:
+    if f.add:
+        actions.append(f"adds {_join(f.add)} on-premises so the cloud addresses survive the match")
+    if f.move:
         actions.append(f"moves the user into '{policy.sync_scope_ou}'")
     if set_id:
         actions.append("sets the cloud ImmutableId first")
@@ -969,15 +744,30 @@ def _decide(
         fix = plan_text or "none needed to match; fix the UPN suffix to keep a verified UPN"
         batchable = True
     else:
-        if method is MatchMethod.HARD:
-            outcome = MatchOutcome.CLEAN_HARD_MATCH
-        elif set_id:
+        if set_id:
             outcome = MatchOutcome.HARD_MATCH
+        elif method is MatchMethod.HARD:
+            outcome = MatchOutcome.CLEAN_HARD_MATCH
         else:
             outcome = MatchOutcome.SOFT_MATCH
         reason, fix, batchable = how, plan_text, True
-    return _result(
-        c, outcome, reason, fix, method, u, dns, anchor, set_id, target_upn, add, move, batchable
+    if batchable and f.held_back:
+        batchable = False
+        reason += _HELD_BACK
+    return MatchResult(
+        cloud=c,
+        outcome=outcome,
+        reason=reason,
+        fix=fix,
+        method=method,
+        onprem=u,
+        candidates=f.candidates,
+        source_anchor=f.anchor,
+        set_immutable_id=set_id,
+        target_upn=target_upn,
+        add_proxy_addresses=f.add,
+        move_to_ou=f.move,
+        batchable=batchable,
     )
 
 
@@ -1015,7 +805,6 @@ __all__ = [
     "MatchMethod",
     "MatchOutcome",
     "MatchResult",
-    "gc_paused",
     "match_identities",
     "onprem_source_anchor",
 ]
