@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 MIGRATOR = r"""
 import hashlib, json, resource, sys, time
 from dataclasses import asdict
-from migrator.logs.scanner import scan_logs
+from migrator.logs.scan import scan_logs
 t = time.perf_counter()
 if sys.argv[2] == "compiled":
     import migrator.logs.fast  # loads the compiled kernel, outside the clock as `import duckdb` is
@@ -68,7 +68,7 @@ print(json.dumps({
 
 COMPILE = r"""
 import pathlib, tempfile
-from migrator.logs.scanner import scan_logs
+from migrator.logs.scan import scan_logs
 with tempfile.TemporaryDirectory() as tmp:
     log = pathlib.Path(tmp, "RECV2023010200-1.LOG")
     log.write_bytes(

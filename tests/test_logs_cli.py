@@ -108,3 +108,47 @@ def test_unknown_engine_is_refused(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert not (tmp_path / "relay-evidence.json").exists()
+
+
+def test_piped_summary_is_plain_lines_with_totals_and_top_clients(tmp_path: Path) -> None:
+    # CliRunner output is not a terminal: plain lines, no table drawn at 80 columns,
+    # per connector totals, the busiest clients, and where the rest is.
+    args = ["logs", "scan", str(DATA), "-o", str(tmp_path), "--workers", "1"]
+    result = runner.invoke(app, [*args, "--top", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert not any(ch in result.output for ch in "│┃━─")
+    assert (
+        "EX16-01\\Default Frontend EX16-01: clients 3, sessions 3, messages 1, internal rcpt -,"
+        " external rcpt -, refused relay 1, auth 0, tls 1, last seen 2023-01-04"
+    ) in lines
+    listed = [line for line in lines if line.startswith("EX10-01\\Relay Apps ")]
+    assert listed == [
+        "EX10-01\\Relay Apps 10.1.1.50: sessions 3, messages 2, internal rcpt -, external rcpt -,"
+        " refused relay 0, auth 0, tls 0, last seen 2023-01-05"
+    ]
+    assert f"3 more clients not listed: every client is in {tmp_path / 'relay-evidence.json'}" in (
+        result.output
+    )
+    everything = runner.invoke(app, [*args, "--all"])
+    assert everything.exit_code == 0, everything.output
+    clients = [
+        line
+        for line in everything.output.splitlines()
+        if " sessions " in line and "clients" not in line
+    ]
+    assert len(clients) == 6 and "more clients not listed" not in everything.output
+
+
+def test_progress_is_silent_when_piped(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "migrator", "logs", "scan", str(DATA), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "reading" not in proc.stderr and "\x1b[" not in proc.stderr + proc.stdout
+    assert all(line.startswith("warning: ") for line in proc.stderr.splitlines())

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from migrator.errors import LogScanError
 from migrator.logs import fast
 from migrator.logs.evidence import Evidence
-from migrator.logs.scanner import scan_logs
+from migrator.logs.scan import scan_logs
 
 DATA = Path(__file__).parent / "data" / "logs"
 ACCEPTED = ("contoso.com", "*.contoso.com")

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from migrator.errors import LogScanError
 from migrator.logs.evidence import ClientEvidence, Evidence
-from migrator.logs.scanner import _ip_version, _parse_quoted, scan_logs
+from migrator.logs.scan import scan_logs
+from migrator.logs.scanner import _ip_version, _parse_quoted
 
 DATA = Path(__file__).parent / "data" / "logs"
 ACCEPTED = ("contoso.com", "*.contoso.com")

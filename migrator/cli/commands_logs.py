@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from migrator.checks.evidence import evidence_findings
 from migrator.cli import err, logs_app, out, print_findings
 from migrator.inventory import load_inventory
-from migrator.logs.evidence import Evidence, write_evidence
-from migrator.logs.scanner import scan_logs
+from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence, write_evidence
+from migrator.logs.scan import scan_logs
 from migrator.plan.relay import plan_relay
 
 EVIDENCE_FILE = "relay-evidence.json"
+PROGRESS_AFTER_SECONDS = 1.0
+"""The progress display appears only for scans that take longer than this (on a terminal)."""
 
 
 class Engine(StrEnum):
@@ -27,37 +38,127 @@ class Engine(StrEnum):
     PYTHON = "python"
 
 
-def _summary(evidence: Evidence) -> Table:
-    table = Table(title="Relay evidence per connector and client", show_lines=False)
-    for name, justify in (
-        ("connector", "left"),
-        ("client", "left"),
-        ("sessions", "right"),
-        ("messages", "right"),
-        ("internal rcpt", "right"),
-        ("external rcpt", "right"),
-        ("refused relay", "right"),
-        ("auth", "right"),
-        ("tls", "right"),
-        ("last seen", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=name in ("client", "sessions"))  # type: ignore[arg-type]
-    split = bool(evidence.scan.accepted_domains)
-    for ce in evidence.connectors:
-        for cl in ce.clients:
-            table.add_row(
-                ce.connector,
-                cl.address,
-                str(cl.sessions),
-                str(cl.messages),
-                str(cl.internal_recipients) if split else "-",
-                str(cl.external_recipients) if split else "-",
-                str(cl.relay_refused_5_7_1 + cl.relay_refused_5_7_54),
-                str(cl.authenticated_sessions),
-                str(cl.tls_sessions),
-                cl.last_seen[:10],
-            )
+_CONNECTOR_COLUMNS = (
+    "connector",
+    "clients",
+    "sessions",
+    "messages",
+    "internal rcpt",
+    "external rcpt",
+    "refused relay",
+    "auth",
+    "tls",
+    "last seen",
+)
+_CLIENT_COLUMNS = ("connector", "client", *_CONNECTOR_COLUMNS[2:])
+
+
+def _figures(rows: tuple[ClientEvidence, ...], split: bool) -> list[str]:
+    """sessions .. last seen of a set of clients (one client, or all of a connector)."""
+    return [
+        str(sum(c.sessions for c in rows)),
+        str(sum(c.messages for c in rows)),
+        str(sum(c.internal_recipients for c in rows)) if split else "-",
+        str(sum(c.external_recipients for c in rows)) if split else "-",
+        str(sum(c.relay_refused_5_7_1 + c.relay_refused_5_7_54 for c in rows)),
+        str(sum(c.authenticated_sessions for c in rows)),
+        str(sum(c.tls_sessions for c in rows)),
+        max((c.last_seen for c in rows), default="")[:10],
+    ]
+
+
+def _connector_row(ce: ConnectorEvidence, split: bool) -> list[str]:
+    return [ce.connector, str(len(ce.clients)), *_figures(ce.clients, split)]
+
+
+def _client_row(ce: ConnectorEvidence, c: ClientEvidence, split: bool) -> list[str]:
+    return [ce.connector, c.address, *_figures((c,), split)]
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
+    table = Table(title=title, show_lines=False)
+    for name in columns:
+        table.add_column(
+            name, justify="left" if name in ("connector", "client", "last seen") else "right"
+        )
+    for row in rows:
+        table.add_row(*(Text(v) for v in row))  # log text is data, never markup
     return table
+
+
+def _plain(columns: tuple[str, ...], row: list[str]) -> str:
+    """One line for a pipe or file: the name first, then ``column value`` pairs."""
+    names = [v for c, v in zip(columns, row, strict=True) if c in ("connector", "client")]
+    rest = [
+        f"{c} {v}" for c, v in zip(columns, row, strict=True) if c not in ("connector", "client")
+    ]
+    return " ".join(names) + ": " + ", ".join(rest)
+
+
+def print_summary(evidence: Evidence, *, top: int, all_clients: bool, target: Path) -> None:
+    """Per connector totals and its busiest clients (every client with ``all_clients``)."""
+    split = bool(evidence.scan.accepted_domains)
+    connector_rows = [_connector_row(ce, split) for ce in evidence.connectors]
+    client_rows = [
+        _client_row(ce, c, split)
+        for ce in evidence.connectors
+        for c in (ce.clients if all_clients else ce.clients[:top])
+    ]
+    hidden = (
+        sum(max(0, len(ce.clients) - top) for ce in evidence.connectors) if not all_clients else 0
+    )
+    which = "all clients" if all_clients else f"top {top} clients per connector by sessions"
+    if out.is_terminal:
+        out.print(_table("Relay evidence per connector", _CONNECTOR_COLUMNS, connector_rows))
+        if client_rows:
+            out.print(_table(f"Relay evidence: {which}", _CLIENT_COLUMNS, client_rows))
+    else:
+        out.print("Relay evidence per connector", markup=False)
+        for row in connector_rows:
+            out.print(_plain(_CONNECTOR_COLUMNS, row), markup=False)
+        out.print(f"Relay evidence: {which}", markup=False)
+        for row in client_rows:
+            out.print(_plain(_CLIENT_COLUMNS, row), markup=False)
+    if hidden:
+        out.print(
+            f"{hidden} more clients not listed: every client is in {target} (or use --all)",
+            markup=False,
+        )
+
+
+class _LateProgress:
+    """A progress bar on stderr that appears once a scan has run for a second (terminals only)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and err.is_terminal
+        self.began = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def tick(self, done: int, total: int, name: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.began < PROGRESS_AFTER_SECONDS:
+                return
+            self.bar = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("reading logs", total=total)
+        assert self.task is not None
+        self.bar.update(
+            self.task, completed=done, total=total, description=f"reading {Path(name).name}"
+        )
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @logs_app.command("scan")
@@ -73,8 +174,18 @@ def scan_command(
         Path, typer.Option("-o", "--output", help="Folder to write relay-evidence.json into.")
     ] = Path("."),
     progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show a progress bar on a terminal when the scan takes over a second.",
+        ),
     ] = True,
+    top: Annotated[
+        int, typer.Option("--top", min=0, help="Clients listed per connector (busiest first).")
+    ] = 5,
+    all_clients: Annotated[
+        bool, typer.Option("--all", help="List every client of every connector.")
+    ] = False,
     workers: Annotated[
         int,
         typer.Option(
@@ -92,34 +203,28 @@ def scan_command(
         ),
     ] = Engine.COMPILED,
 ) -> None:
-    """Scan SMTP Receive protocol logs and write OUT/relay-evidence.json with a summary table."""
+    """Scan SMTP Receive protocol logs; write OUT/relay-evidence.json and print a summary.
+
+    The summary gives per connector totals and its busiest clients; the full
+    figures of every client are in relay-evidence.json (``--all`` prints them).
+    """
     inv = load_inventory(inventory) if inventory is not None else None
     accepted = tuple(d.domain_name for d in inv.accepted_domains) if inv else ()
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not progress,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("reading logs", total=None)
-
-        def tick(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"reading {Path(name).name}")
-
+    bar = _LateProgress(progress)
+    try:
         evidence = scan_logs(
             [str(p) for p in logdirs],
             accepted,
-            progress=tick,
+            progress=bar.tick,
             workers=workers or None,
             engine=engine.value,
         )
+    finally:
+        bar.stop()
     output.mkdir(parents=True, exist_ok=True)
     target = output / EVIDENCE_FILE
     write_evidence(evidence, target)
-    out.print(_summary(evidence))
+    print_summary(evidence, top=top, all_clients=all_clients, target=target)
     for w in evidence.servers:
         out.print(
             f"{w.server}: {w.days_covered} days of evidence ({w.first_seen[:10]} to {w.last_seen[:10]},"

@@ -802,29 +802,19 @@ def _results(sources: list[Source], workers: int) -> Iterator[_FileResult]:
         yield from pool.map(scan_source, sources, chunksize=1)
 
 
-def scan_logs(
+def scan_logs_python(
     paths: Sequence[str | Path],
     accepted_domains: Iterable[str] = (),
     *,
     progress: Progress | None = None,
     workers: int | None = None,
-    engine: str = "compiled",
 ) -> Evidence:
-    """Scan protocol logs (files, folders, .gz, .zip) and return the relay evidence.
+    """Scan protocol logs with this module's streaming reader (``workers`` processes).
 
-    ``engine`` is ``compiled`` (default: the numba-compiled single pass of
-    :mod:`migrator.logs.fast`; ``workers`` threads, each taking the files of
-    some servers) or ``python`` (this module's streaming reader, the
-    reference; ``workers`` processes). Both give the same evidence.
-
-    Raises :class:`LogScanError` when no SMTP Receive protocol log could be read.
+    The reference engine; :func:`migrator.logs.scan.scan_logs` chooses between it
+    and the compiled engine. Raises :class:`LogScanError` when no SMTP Receive
+    protocol log could be read.
     """
-    if engine == "compiled":
-        from migrator.logs.fast import scan_logs_fast
-
-        return scan_logs_fast(paths, accepted_domains, progress=progress, workers=workers)
-    if engine != "python":
-        raise LogScanError(f"engine '{engine}' is not known; expected 'compiled' or 'python'")
     accepted = tuple(sorted({d.strip().lower() for d in accepted_domains if d.strip()}))
     sources, skipped = discover(paths)
     if workers is None:
