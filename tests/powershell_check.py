@@ -24,6 +24,17 @@ strings that start with ``line N:``:
    ``-ErrorAction Stop``, and every Exchange cmdlet that changes something
    (``New-``, ``Set-``, ``Remove-``, ``Add-``, ``Enable-``, ``Import-``) sits
    inside an ``if`` whose condition calls ``ShouldProcess``.
+
+Runbooks call the functions of the plan's helper file (``Migrator.Runbook.ps1``,
+which they dot-source): a script that names it is checked with the helper's
+functions known, so every parameter a runbook passes to a helper function, by
+name or as a key of the hashtable it splats (``$step = @{...}`` then
+``Function @step``), must be declared by that function, and a literal value
+must be in the function's ``[ValidateSet()]``. :func:`check_helper` checks the
+helper itself: parse, PowerShell 2.0 syntax for the whole file (2010 runbooks
+dot-source it), cmdlet parameters (2010 applicability inside the functions
+2010 runbooks call, and the functions those call), safety, and that a function
+calling ``ShouldProcess`` declares ``SupportsShouldProcess = $true``.
 """
 
 from __future__ import annotations
@@ -40,6 +51,8 @@ import tree_sitter_powershell as tsp
 from tree_sitter import Language, Node, Parser
 
 CMDLETS_JSON = Path(__file__).parent / "data" / "cmdlets.json"
+HELPER_NAME = "Migrator.Runbook.ps1"
+HELPER_FILE = Path(__file__).resolve().parent.parent / "templates" / "powershell" / HELPER_NAME
 EX2010 = "Exchange Server 2010"
 
 # Built-in aliases a script might use for documented cmdlets.
@@ -362,24 +375,131 @@ def _canonical_name(name: str) -> str:
     return _COMMAND_ALIASES.get(name.lower(), name)
 
 
-def _functions(root: Node, src: bytes) -> dict[str, set[str]]:
-    """Functions the script defines -> names of their parameters (lower case)."""
-    out: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class Function:
+    """A function a script (or the helper) defines."""
+
+    name: str
+    line: int
+    params: dict[str, tuple[str, ...]]
+    """Parameter (lower case) -> the values of its ``[ValidateSet()]`` (empty: any value)."""
+    switches: frozenset[str]
+    """Parameters typed ``[switch]`` (lower case)."""
+    supports_should_process: bool
+    """Whether its ``[CmdletBinding()]`` says ``SupportsShouldProcess = $true``."""
+    node: Node
+
+
+def function_definitions(text: str) -> dict[str, Function]:
+    """Functions the script defines, by lower-case name."""
+    root, src = parse(text)
+    return _function_defs(root, src)
+
+
+def _function_defs(root: Node, src: bytes) -> dict[str, Function]:
+    out: dict[str, Function] = {}
     for n in _walk(root):
         if n.type != "function_statement":
             continue
         fname = next((c for c in n.children if c.type == "function_name"), None)
         if fname is None:
             continue
-        params: set[str] = set()
+        params: dict[str, tuple[str, ...]] = {}
+        switches: set[str] = set()
+        supports = False
         for m in _walk(n):
-            if m.type == "script_parameter":
-                var = next((c for c in m.children if c.type == "variable"), None)
-                if var is not None:
-                    params.add(_text(var, src).lstrip("$").lower())
             if m.type == "function_statement" and m.id != n.id:
                 break
-        out[_text(fname, src).lower()] = params
+            if m.type == "attribute" and re.match(r"\[\s*CmdletBinding", _text(m, src), re.I):
+                supports = bool(
+                    re.search(r"SupportsShouldProcess\s*=\s*\$true", _text(m, src), re.I)
+                )
+            if m.type == "script_parameter":
+                var = next((c for c in m.children if c.type == "variable"), None)
+                if var is None:
+                    continue
+                pname = _text(var, src).lstrip("$").lower()
+                accepted: tuple[str, ...] = ()
+                for attr in (x for x in _walk(m) if x.type == "attribute"):
+                    attr_text = _text(attr, src)
+                    if re.match(r"\[\s*ValidateSet\s*\(", attr_text, re.I):
+                        accepted = tuple(re.findall(r"'((?:[^']|'')*)'", attr_text))
+                    if re.fullmatch(r"\[\s*switch\s*\]", attr_text, re.I):
+                        switches.add(pname)
+                params[pname] = accepted
+        out[_text(fname, src).lower()] = Function(
+            _text(fname, src), _line(n), params, frozenset(switches), supports, n
+        )
+    return out
+
+
+def _functions(root: Node, src: bytes) -> dict[str, set[str]]:
+    """Functions the script defines -> names of their parameters (lower case)."""
+    return {k: set(f.params) for k, f in _function_defs(root, src).items()}
+
+
+def helper_text(text: str) -> str | None:
+    """The helper's text when ``text`` dot-sources the plan's helper file, else None."""
+    if HELPER_NAME in text and HELPER_FILE.is_file():
+        return HELPER_FILE.read_text(encoding="utf-8")
+    return None
+
+
+def _helper_functions(text: str, helper: str | None) -> dict[str, Function]:
+    source = helper if helper is not None else helper_text(text)
+    return function_definitions(source) if source is not None else {}
+
+
+def _splats(root: Node, src: bytes) -> dict[int, dict[str, Node]]:
+    """Command node start byte -> the entries (key -> value node) of the hashtable it splats.
+
+    The hashtable is the last ``$name = @{ ... }`` literal before the call in
+    source order (the step shape of the runbooks).
+    """
+    tables: dict[str, dict[str, Node]] = {}
+    out: dict[int, dict[str, Node]] = {}
+    for n in _walk(root):
+        if n.type == "assignment_expression":
+            left = n.children[0]
+            value = n.children[-1]
+            name = _text(left, src).strip()
+            core = _core(value)
+            if re.fullmatch(r"\$\w+", name) and core.type == "hash_literal_expression":
+                tables[name[1:].lower()] = hash_entries(core, src)
+        elif n.type == "command":
+            elements = n.child_by_field_name("command_elements")
+            if elements is None:
+                continue
+            for c in elements.children:
+                m = re.fullmatch(r"@(\w+)", _text(c, src).strip())
+                if m and m.group(1).lower() in tables:
+                    out[n.start_byte] = tables[m.group(1).lower()]
+    return out
+
+
+def _core(node: Node) -> Node:
+    """The node under chains of single-child expression wrappers."""
+    while node.named_child_count == 1 and node.type not in {
+        "string_literal",
+        "variable",
+        "hash_literal_expression",
+        "script_block_expression",
+        "command",
+    }:
+        node = node.named_children[0]
+    return node
+
+
+def hash_entries(node: Node, src: bytes) -> dict[str, Node]:
+    """Entries of a hashtable literal: key (as written) -> value node."""
+    out: dict[str, Node] = {}
+    for entry in (x for x in _walk(node) if x.type == "hash_entry"):
+        if entry.parent is None or entry.parent.parent is None or entry.parent.parent.id != node.id:
+            continue
+        key = next((c for c in entry.children if c.type == "key_expression"), None)
+        value = entry.named_children[-1]
+        if key is not None:
+            out[_text(key, src).strip().strip("'")] = value
     return out
 
 
@@ -444,13 +564,60 @@ def _literal_values(node: Node, src: bytes) -> list[str] | None:
     return values
 
 
+def _check_function_call(
+    call: CommandCall, src: bytes, function: Function, splat: dict[str, Node] | None
+) -> list[str]:
+    """Every parameter passed (by name or splatted) is declared; literal values fit its ValidateSet."""
+    ref = reference()
+    problems: list[str] = []
+    allowed = set(function.params) | {p.lower() for p in ref.common}
+    if function.supports_should_process:
+        allowed |= {p.lower() for p in ref.risk}
+    passed: list[tuple[str, Node | None, int, str]] = [
+        (pname, arg, line, "-") for pname, arg, line in call.named
+    ]
+    if call.splatted and splat is None:
+        problems.append(
+            f"line {call.line}: {call.name}: splats a variable that is not a hashtable literal"
+            " assigned before the call"
+        )
+    for key, value in (splat or {}).items():
+        passed.append((key, value, _line(value), "key "))
+    for pname, arg, line, how in passed:
+        low = pname.lower()
+        hits = {a for a in allowed if a == low} or {a for a in allowed if a.startswith(low)}
+        if len(hits) != 1:
+            problems.append(
+                f"line {line}: {call.name}: {how}{pname} is not a parameter of"
+                f" function {function.name} (line {function.line} of its file)"
+            )
+            continue
+        accepted = function.params.get(next(iter(hits)), ())
+        values = _literal_values(_core(arg), src) if arg is not None and accepted else None
+        for v in values or []:
+            if v.lower() not in {a.lower() for a in accepted}:
+                problems.append(
+                    f"line {line}: {call.name}: {how}{pname} value {v!r} is not one of"
+                    f" {', '.join(accepted)}"
+                )
+    return problems
+
+
 def _check_call(
-    call: CommandCall, src: bytes, *, ps2: bool, functions: dict[str, set[str]]
+    call: CommandCall,
+    src: bytes,
+    *,
+    ps2: bool,
+    functions: dict[str, set[str]],
+    known: dict[str, Function] | None = None,
+    splat: dict[str, Node] | None = None,
 ) -> list[str]:
     ref = reference()
     problems: list[str] = []
     canonical = _canonical_name(call.name)
     where = f"line {call.line}: {call.name}"
+    if known and canonical.lower() in known:
+        return _check_function_call(call, src, known[canonical.lower()], splat)
     if canonical.lower() in functions:
         allowed = functions[canonical.lower()] | {p.lower() for p in ref.common}
         for pname, _arg, line in call.named:
@@ -568,26 +735,47 @@ def _check_value(call: CommandCall, p: _Param, arg: Node, src: bytes, line: int)
     return problems
 
 
-def unknown_commands(text: str) -> list[str]:
-    """Commands the script calls that neither cmdlets.json nor the script itself defines (sorted)."""
+def unknown_commands(text: str, helper: str | None = None) -> list[str]:
+    """Commands the script calls that neither cmdlets.json, the script nor its helper defines (sorted).
+
+    Dot-sourcing a file (``. $helper``) is not a command call.
+    """
     root, src = parse(text)
     functions = _functions(root, src)
+    known = _helper_functions(text, helper)
     ref = reference()
     names = set()
     for call in command_calls(text):
         canonical = _canonical_name(call.name).lower()
-        if canonical not in ref.cmdlets and canonical not in functions:
+        if call.name.startswith("$"):
+            continue
+        if canonical not in ref.cmdlets and canonical not in functions and canonical not in known:
             names.add(call.name)
     return sorted(names, key=str.lower)
 
 
-def check_parameters(text: str, *, ps2: bool) -> list[str]:
-    """Problems with cmdlet parameters, sets, values and 2010 applicability."""
+def check_parameters(text: str, *, ps2: bool, helper: str | None = None) -> list[str]:
+    """Problems with cmdlet parameters, sets, values and 2010 applicability.
+
+    Calls into the helper (``helper``, or the plan's helper file when the
+    script names it) are checked against the helper functions' parameters.
+    """
     root, src = parse(text)
     functions = _functions(root, src)
+    known = _helper_functions(text, helper)
+    splats = _splats(root, src)
     problems = []
     for call in command_calls(text):
-        problems.extend(_check_call(call, src, ps2=ps2, functions=functions))
+        problems.extend(
+            _check_call(
+                call,
+                src,
+                ps2=ps2,
+                functions=functions,
+                known=known,
+                splat=splats.get(call.node.start_byte),
+            )
+        )
     return problems
 
 
@@ -693,12 +881,91 @@ def _gated(node: Node, src: bytes) -> bool:
 # --------------------------------------------------------------------------- all together
 
 
-def check_script(text: str, *, ps2: bool, safety: bool = True) -> list[str]:
+def check_script(
+    text: str, *, ps2: bool, safety: bool = True, helper: str | None = None
+) -> list[str]:
     """Every problem of one generated script (empty when it is fine)."""
     errors = parse_errors(text)
     if errors:
         return errors  # a broken tree makes the other checks unreliable
-    problems = check_parameters(text, ps2=ps2) + version_problems(text, ps2=ps2)
+    problems = check_parameters(text, ps2=ps2, helper=helper) + version_problems(text, ps2=ps2)
     if safety:
         problems += safety_problems(text)
     return problems
+
+
+def _enclosing_function(node: Node, src: bytes) -> str | None:
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "function_statement":
+            name = next((c for c in parent.children if c.type == "function_name"), None)
+            return _text(name, src).lower() if name is not None else None
+        parent = parent.parent
+    return None
+
+
+def helper_calls(text: str, helper: str | None = None) -> set[str]:
+    """Names (lower case) of the helper functions a script calls."""
+    known = _helper_functions(text, helper)
+    return {
+        _canonical_name(c.name).lower()
+        for c in command_calls(text)
+        if _canonical_name(c.name).lower() in known
+    }
+
+
+def check_helper(text: str, *, ps2_functions: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Every problem of the helper file.
+
+    The whole file must parse and use PowerShell 2.0 syntax (a 2010 runbook
+    dot-sources it whole); the cmdlets called inside ``ps2_functions`` (the
+    functions 2010 runbooks call, lower case) and inside every helper function
+    those call must exist, with those parameters, in Exchange 2010 and
+    PowerShell 2.0. A function that calls ``ShouldProcess`` must declare
+    ``[CmdletBinding(SupportsShouldProcess = $true)]``.
+    """
+    errors = parse_errors(text)
+    if errors:
+        return errors
+    root, src = parse(text)
+    defs = _function_defs(root, src)
+    calls = command_calls(text)
+    # Close the set of 2.0 functions over the helper functions they call.
+    ps2_set = {f.lower() for f in ps2_functions}
+    grew = True
+    while grew:
+        grew = False
+        for call in calls:
+            callee = _canonical_name(call.name).lower()
+            if (
+                callee in defs
+                and callee not in ps2_set
+                and _enclosing_function(call.node, src) in ps2_set
+            ):
+                ps2_set.add(callee)
+                grew = True
+    problems = version_problems(text, ps2=True)
+    functions = {k: set(f.params) for k, f in defs.items()}
+    splats = _splats(root, src)
+    for call in calls:
+        ps2 = _enclosing_function(call.node, src) in ps2_set
+        problems.extend(
+            _check_call(
+                call,
+                src,
+                ps2=ps2,
+                functions=functions,
+                known=defs,
+                splat=splats.get(call.node.start_byte),
+            )
+        )
+    for f in defs.values():
+        body = _text(f.node, src)
+        if "$pscmdlet.shouldprocess(" in body.lower().replace(" ", "") and not (
+            f.supports_should_process
+        ):
+            problems.append(
+                f"line {f.line}: function {f.name} calls ShouldProcess without"
+                " [CmdletBinding(SupportsShouldProcess = $true)]"
+            )
+    return problems + safety_problems(text)

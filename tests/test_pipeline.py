@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from golden_files import check_golden_tree
 from powershell_check import check_script
 
 from migrator.errors import MigratorError
@@ -124,23 +125,10 @@ def test_two_runs_into_two_folders_are_byte_identical(
 
 
 def test_contoso_golden_files(contoso_plan: Path) -> None:
-    produced = sorted({p for g in GOLDEN_GLOBS for p in contoso_plan.glob(g) if p.is_file()})
-    if os.environ.get("MIGRATOR_REGEN_GOLDEN"):
-        shutil.rmtree(GOLDEN, ignore_errors=True)
-        for p in produced:
-            target = GOLDEN / p.relative_to(contoso_plan)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(p.read_bytes())
-    expected = sorted(p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file())
-    assert expected == [p.relative_to(contoso_plan) for p in produced], (
-        "golden file list changed; regenerate with MIGRATOR_REGEN_GOLDEN=1 and review the diff"
+    produced = {p for g in GOLDEN_GLOBS for p in contoso_plan.glob(g) if p.is_file()}
+    check_golden_tree(
+        GOLDEN, {p.relative_to(contoso_plan).as_posix(): p.read_bytes() for p in produced}
     )
-    changed = [
-        str(rel)
-        for rel in expected
-        if (GOLDEN / rel).read_bytes() != (contoso_plan / rel).read_bytes()
-    ]
-    assert changed == [], "regenerate with MIGRATOR_REGEN_GOLDEN=1 and review the diff"
 
 
 def _open_relay_inventory(tmp_path: Path) -> Path:

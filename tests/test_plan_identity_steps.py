@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
+from golden_files import check_golden
 from powershell_check import check_script, unknown_commands
 
 from migrator.model import CloudUser, Inventory, OnPremUser, Policy, Tenant
@@ -23,7 +23,6 @@ from migrator.render.identity_report import (
 from migrator.render.runbooks import RunbookContext, write_runbooks
 
 GOLDEN = Path(__file__).parent / "golden" / "identity"
-REGEN = os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1"
 OU = "OU=Synced,DC=contoso,DC=com"
 
 
@@ -166,13 +165,7 @@ def test_golden_outputs(
         "runbooks/40-identity/graph.ps1",
     ]
     for rel in names:
-        golden = GOLDEN / rel.replace("/", "__")
-        data = (tmp_path / rel).read_bytes()
-        if REGEN:
-            golden.parent.mkdir(parents=True, exist_ok=True)
-            golden.write_bytes(data)
-        assert golden.exists(), f"{golden} missing: run with MIGRATOR_REGEN_GOLDEN=1"
-        assert data == golden.read_bytes(), f"{rel} differs from {golden}"
+        check_golden(GOLDEN / rel.replace("/", "__"), (tmp_path / rel).read_bytes())
 
 
 @pytest.mark.parametrize("name", ["ad", "graph", "adsync"])
@@ -192,7 +185,8 @@ def test_runbooks_parse_and_use_documented_cmdlets(
     assert "MsolUser" not in text and "MSOnline" not in text
     # data-driven: the users are in the CSV, never unrolled into the script
     assert "bob@contoso.com" not in text.replace("bob@contoso.com: Exchange Administrator", "")
-    assert "Import-Csv -LiteralPath $csvPath" in text or name == "adsync"
+    # ... which the helper function reads: the step names the file and its row count.
+    assert "Csv = '..\\..\\identity\\batch-001.csv'; Rows = 2" in text or name == "adsync"
 
 
 def test_graph_runbook_sets_immutable_id_with_graph(
@@ -200,14 +194,19 @@ def test_graph_runbook_sets_immutable_id_with_graph(
 ) -> None:
     _write_all(planned, tmp_path)
     text = (tmp_path / "runbooks/40-identity/graph.ps1").read_bytes().decode("utf-8-sig")
+    assert "Set-BatchImmutableId @step -Folder $RunbookFolder" in text
+    adsync = (tmp_path / "runbooks/40-identity/adsync.ps1").read_bytes().decode("utf-8-sig")
+    assert "Start-BatchSync @step" in adsync
+    # The functions they call, in the helper written beside them.
+    helper = (tmp_path / "runbooks/Migrator.Runbook.ps1").read_bytes().decode("utf-8-sig")
     assert (
         "Update-MgUser -UserId $row.CloudUserId -OnPremisesImmutableId $expected -ErrorAction Stop"
-        in text
+        in helper
     )
-    assert "$PSCmdlet.ShouldProcess($row.CloudUserPrincipalName" in text
-    assert "-cne $expected" in text  # base64 compared case-sensitively
-    adsync = (tmp_path / "runbooks/40-identity/adsync.ps1").read_bytes().decode("utf-8-sig")
-    assert "Start-ADSyncSyncCycle -PolicyType 'Delta' -ErrorAction Stop" in adsync
+    assert "$PSCmdlet.ShouldProcess($row.CloudUserPrincipalName" in helper
+    assert "-cne $expected" in helper  # base64 compared case-sensitively
+    assert "Start-ADSyncSyncCycle -PolicyType 'Delta' -ErrorAction Stop" in helper
+    assert "MsolUser" not in helper and "MSOnline" not in helper.replace("retired MSOnline", "")
 
 
 def test_batch_csv(planned: tuple[Inventory, IdentityMatch, list[Step]], tmp_path: Path) -> None:

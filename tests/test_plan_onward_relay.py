@@ -287,8 +287,9 @@ def test_onward_runbooks_are_valid_powershell_for_ems_on_the_new_servers() -> No
     decommission = render_runbook(
         "d", groups["runbooks/70-onward/EX16-01-decommission.ps1"], context, "d"
     )
-    assert "Get-TransportService -Identity $relayServer" in decommission
-    assert "Get-TransportServer" not in decommission
+    # 2013+ relay connectors log in the Front End logs: the helper function that reads them.
+    assert "Assert-FrontEndRelayUnused @step" in decommission
+    assert "Assert-RelayUnused" not in decommission
 
 
 def test_without_listed_se_servers_only_a_manual_step_names_placeholders() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from powershell_check import (
     CMDLETS_JSON,
+    check_helper,
     check_parameters,
     check_script,
     parse_errors,
@@ -189,3 +190,58 @@ def test_unknown_commands_are_listed_not_checked() -> None:
 )
 def test_safety(text: str, expected: list[str]) -> None:
     assert safety_problems(text) == expected
+
+
+# --------------------------------------------------------------------------- helper functions
+
+HELPER = """\
+function Set-Thing {
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param([string]$Server, [ValidateSet('Tls', 'ExternalAuthoritative')][string[]]$AuthMechanism, [switch]$Force)
+    if ($PSCmdlet.ShouldProcess($Server, 'Set AuthMechanism')) {
+        Set-ReceiveConnector -Identity $Server -AuthMechanism $AuthMechanism -ErrorAction Stop
+    }
+}
+function Get-Old {
+    param([string]$Server)
+    Get-TransportService -Identity $Server -ErrorAction Stop
+}
+function Remove-Thing {
+    param([string]$Server)
+    if ($PSCmdlet.ShouldProcess($Server, 'Remove')) { Get-Old -Server $Server }
+}
+"""
+
+
+def test_calls_into_the_helper_pass_only_declared_parameters() -> None:
+    good = "$step = @{ Server = 'EX16-01'; AuthMechanism = @('Tls') }\nSet-Thing @step -Force -WhatIf\n"
+    assert check_script(good, ps2=False, helper=HELPER) == []
+    bad = (
+        "$step = @{ Server = 'EX16-01'; Servr = 'x'; AuthMechanism = @('Tls', 'Basic') }\n"
+        "Set-Thing @step -Forse\n"
+    )
+    assert check_script(bad, ps2=False, helper=HELPER) == [
+        "line 2: Set-Thing: -Forse is not a parameter of function Set-Thing (line 1 of its file)",
+        "line 1: Set-Thing: key Servr is not a parameter of function Set-Thing (line 1 of its file)",
+        "line 1: Set-Thing: key AuthMechanism value 'Basic' is not one of Tls, ExternalAuthoritative",
+    ]
+    assert unknown_commands(good, helper=HELPER) == []
+    assert check_script("Set-Thing @nothing\n", ps2=False, helper=HELPER) == [
+        "line 1: Set-Thing: splats a variable that is not a hashtable literal assigned before the call"
+    ]
+
+
+def test_helper_check_closes_the_powershell_2_set_and_wants_should_process_declared() -> None:
+    problems = check_helper(HELPER, ps2_functions={"remove-thing"})
+    assert problems == [
+        "line 10: Get-TransportService: Get-TransportService does not exist in Exchange Server 2010",
+        "line 10: Get-TransportService: -Identity is not available in Exchange Server 2010"
+        " (documented for Exchange Server 2013, Exchange Server 2016, Exchange Server 2019,"
+        " Exchange Server SE)",
+        "line 12: function Remove-Thing calls ShouldProcess without"
+        " [CmdletBinding(SupportsShouldProcess = $true)]",
+    ]
+    assert check_helper(HELPER.replace("Get-TransportService", "Get-TransportServer")) == [
+        "line 12: function Remove-Thing calls ShouldProcess without"
+        " [CmdletBinding(SupportsShouldProcess = $true)]",
+    ]

@@ -6,10 +6,10 @@ Regenerate the golden files with ``MIGRATOR_REGEN_GOLDEN=1 pytest tests/test_ren
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from golden_files import check_golden
 from test_plan_phases import make_inventory
 
 from migrator.inventory import load_inventory
@@ -33,12 +33,7 @@ REQUIRED = {
 
 
 def _golden(name: str, data: bytes) -> None:
-    golden = GOLDEN / name
-    if os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1":
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_bytes(data)
-    assert golden.exists(), f"{golden} is missing: run with MIGRATOR_REGEN_GOLDEN=1"
-    assert data == golden.read_bytes(), f"{name} differs from its golden file"
+    check_golden(GOLDEN / name, data)
 
 
 def test_document_has_the_documented_fields_in_run_order() -> None:

@@ -6,9 +6,9 @@ Regenerate the golden file with ``MIGRATOR_REGEN_GOLDEN=1 pytest tests/test_rend
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
+from golden_files import check_golden
 from relay_builders import connector, inventory, relay, server, with_policy
 
 from migrator.checks.relay import check_relay
@@ -17,7 +17,6 @@ from migrator.plan.relay import plan_relay
 from migrator.render.relay_report import md, relay_report_markdown, write_relay_report
 
 GOLDEN = Path(__file__).parent / "golden" / "relay-report" / "small.md"
-REGEN = os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1"
 
 
 def small() -> Inventory:
@@ -61,11 +60,7 @@ def report(inv: Inventory) -> str:
 
 def test_golden_small_report() -> None:
     text = report(small())
-    if REGEN:
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8", newline="\n")
-    assert GOLDEN.exists(), f"{GOLDEN} missing: run with MIGRATOR_REGEN_GOLDEN=1"
-    assert text == GOLDEN.read_text(encoding="utf-8")
+    check_golden(GOLDEN, text)
 
 
 def test_report_content() -> None:

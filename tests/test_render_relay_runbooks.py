@@ -6,19 +6,33 @@ Regenerate the golden files with ``MIGRATOR_REGEN_GOLDEN=1 pytest tests/test_ren
 from __future__ import annotations
 
 import dataclasses
-import os
+import hashlib
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from golden_files import check_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from powershell_check import check_script, unknown_commands
+from powershell_check import (
+    check_helper,
+    check_script,
+    function_definitions,
+    helper_calls,
+    unknown_commands,
+)
 from relay_sample import sample_inventory, sample_plan
 
 from migrator.model import RelayMethod
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
-from migrator.render.runbooks import RunbookContext, write_runbooks
+from migrator.render.runbooks import (
+    HELPER_NAME,
+    RunbookContext,
+    helper,
+    helper_path,
+    write_runbooks,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "relay"
 CONTEXT = RunbookContext(
@@ -84,7 +98,7 @@ def test_two_renders_are_byte_identical(rendered: dict[str, bytes], tmp_path: Pa
 def test_names_with_quotes_are_quoted(rendered: dict[str, bytes]) -> None:
     text = rendered["EX16-01.ps1"].decode("utf-8-sig")
     # U+2019 and ' are both doubled inside single-quoted literals.
-    assert "-Name 'Relay Scanner\u2019\u2019s ''Relay'''" in text
+    assert "Name = 'Relay Scanner\u2019\u2019s ''Relay'''" in text
 
 
 def test_decommission_gates(rendered: dict[str, bytes]) -> None:
@@ -92,20 +106,23 @@ def test_decommission_gates(rendered: dict[str, bytes]) -> None:
     assert "[switch]$ConfirmObserved" in text
     assert "[int]$ObservationDays = 14" in text
     assert (
-        text.index("Test-RunStep 'relay.observe.EX10-01'")
-        < text.index("Test-RunStep 'relay.disable-old.EX10-01.relay-apps'")
-        < text.index("Test-RunStep 'relay.remove-old.EX10-01.relay-apps'")
+        text.index("Test-RunStep -Id 'relay.observe.EX10-01'")
+        < text.index("Test-RunStep -Id 'relay.disable-old.EX10-01.relay-apps'")
+        < text.index("Test-RunStep -Id 'relay.remove-old.EX10-01.relay-apps'")
     )
-    assert "if (-not $ConfirmObserved)" in text
-    assert "-TransportRole" not in text
+    # The helper refuses to remove without the switch; the runbook passes it through.
+    assert "Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved" in text
+    assert "RequireDisabled = $true" in text
+    assert "TransportRole" not in text
 
 
 def test_rollback_removes_only_marked_connectors(rendered: dict[str, bytes]) -> None:
     text = rendered["EX16-01-rollback.ps1"].decode("utf-8-sig")
-    assert text.count("Remove-ReceiveConnector -Identity") == 2
-    assert text.count("Remove-ADPermission -Identity") == 1
-    assert "-ne 'Created by migrator from EX10-01\\Relay Apps'" in text
-    assert "Get-ReceiveConnector -Server 'EX16-01'" in text
+    assert text.count("Remove-RelayConnector @step") == 2
+    assert text.count("Revoke-RelayPermission @step") == 1
+    # Each removal names the Comment marker the helper requires before it removes anything.
+    assert text.count("Comment = 'Created by migrator from EX10-01\\Relay Apps'") == 2
+    assert "RequireDisabled" not in text
 
 
 @pytest.mark.parametrize(
@@ -120,12 +137,7 @@ def test_rollback_removes_only_marked_connectors(rendered: dict[str, bytes]) -> 
     ],
 )
 def test_golden(rendered: dict[str, bytes], name: str) -> None:
-    golden = GOLDEN / name
-    if os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1":
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_bytes(rendered[name])
-    assert golden.exists(), f"{golden} is missing: run with MIGRATOR_REGEN_GOLDEN=1"
-    assert rendered[name] == golden.read_bytes(), f"{name} differs from its golden file"
+    check_golden(GOLDEN / name, rendered[name])
 
 
 NAMES = st.text(
@@ -158,3 +170,107 @@ def test_any_connector_name_gives_valid_runbooks(
         text = path.read_text(encoding="utf-8-sig")
         assert check_script(text, ps2=_is_2010(path.name)) == [], (path.name, new_name)
     shutil.rmtree(out)
+
+
+# --------------------------------------------------------------------------- the helper file
+
+
+def _write(out: Path) -> list[Path]:
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    return write_runbooks(relay_steps(inv, plan) + relay_rollback_steps(inv, plan), out, CONTEXT)
+
+
+def test_helper_is_written_once_beside_the_runbooks(tmp_path: Path) -> None:
+    paths = _write(tmp_path)
+    written = tmp_path / "runbooks" / HELPER_NAME
+    assert written not in paths
+    data = written.read_bytes()
+    assert data == helper().data
+    assert data.startswith(b"\xef\xbb\xbf") and b"\n" not in data.replace(b"\r\n", b"")
+    assert hashlib.sha256(data).hexdigest().upper() == helper().sha256
+    assert re.search(rb"^# Version: " + re.escape(helper().version.encode()) + rb"\r$", data, re.M)
+
+
+def test_every_runbook_checks_version_and_hash_before_dot_sourcing(
+    rendered: dict[str, bytes],
+) -> None:
+    for name, data in rendered.items():
+        text = data.decode("utf-8-sig")
+        version = text.index(f"if ($helperVersion -ne '{helper().version}')")
+        digest = text.index(f"if ($helperHash -ne '{helper().sha256}')")
+        dot = text.index("\r\n. $helper\r\n")
+        first = text.index("Test-RunStep")
+        assert version < digest < dot < first, name
+        # .NET's SHA256 class (PowerShell 2.0), never Get-FileHash (4.0+); dot-sourced, never imported.
+        assert "[System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)" in text
+        assert "Get-FileHash" not in text and "Import-Module" not in text
+        assert "-ChildPath '..\\Migrator.Runbook.ps1'" in text
+
+
+def test_helper_path_is_relative_to_each_runbook() -> None:
+    assert helper_path("runbooks/20-relay/EX16-01.ps1") == "..\\Migrator.Runbook.ps1"
+    assert helper_path("runbooks/x.ps1") == "Migrator.Runbook.ps1"
+    assert helper_path("runbooks/a/b/c.ps1") == "..\\..\\Migrator.Runbook.ps1"
+
+
+def test_helper_passes_the_validator_with_2010_functions_on_powershell_2(
+    rendered: dict[str, bytes],
+) -> None:
+    text = helper().data.decode("utf-8-sig")
+    ps2 = set()
+    for name, data in rendered.items():
+        if _is_2010(name):
+            ps2 |= helper_calls(data.decode("utf-8-sig"))
+    assert {"set-connectorenabled", "remove-relayconnector", "assert-relayunused"} <= ps2
+    assert check_helper(text, ps2_functions=ps2) == []
+    assert set(unknown_commands(text)) <= EXPECTED_UNDOCUMENTED
+
+
+def test_every_changing_helper_function_supports_should_process() -> None:
+    """-WhatIf reaches a change only through ShouldProcess in an advanced function that declares it."""
+    text = helper().data.decode("utf-8-sig")
+    defs = function_definitions(text)
+    changing = {
+        name
+        for name, f in defs.items()
+        if re.search(r"\$PSCmdlet\.ShouldProcess\(", text[f.node.start_byte : f.node.end_byte])
+    }
+    assert changing >= {
+        "set-relayconnector",
+        "grant-relaypermission",
+        "revoke-relaypermission",
+        "remove-relayconnector",
+        "set-connectorenabled",
+    }
+    assert all(defs[n].supports_should_process for n in changing)
+
+
+def _lines_of(text: str, start: str, end: str) -> int:
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(start))
+    last = next(i for i in range(first, len(lines)) if lines[i].strip() == end)
+    return last - first + 1
+
+
+def test_preamble_and_relay_create_step_are_short(rendered: dict[str, bytes]) -> None:
+    for name, data in rendered.items():
+        text = data.decode("utf-8-sig")
+        # From the line after param(...) to `try {` inclusive.
+        assert _lines_of(text, "Set-StrictMode", "try {") <= 15, name
+    text = rendered["EX16-01.ps1"].decode("utf-8-sig")
+    for marker in re.findall(r"    # region STEP relay\.create\.\S+", text):
+        assert _lines_of(text, marker, "# endregion") <= 20, marker
+
+
+def test_every_helper_function_is_called_by_a_step_template_or_another_function() -> None:
+    """No dead code in what an admin has to review."""
+    text = helper().data.decode("utf-8-sig")
+    defs = function_definitions(text)
+    templates = Path(__file__).resolve().parent.parent / "templates" / "powershell"
+    callers = "\n".join(p.read_text("utf-8") for p in templates.rglob("*.j2"))
+    raw = text.encode("utf-8")
+    for f in defs.values():
+        others = (raw[: f.node.start_byte] + raw[f.node.end_byte :]).decode("utf-8")
+        pattern = re.compile(r"(?<![\w-])" + re.escape(f.name) + r"(?![\w-])", re.I)
+        assert pattern.search(callers) or pattern.search(others), f"{f.name} is never called"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from powershell_check import parse
 
-from migrator.render.templating import ps_list, ps_quote
+from migrator.render.templating import ps_list, ps_quote, ps_splat
 
 QUOTES = "'\u2018\u2019\u201a\u201b"
 TRICKY = st.sampled_from(
@@ -102,3 +103,21 @@ def test_ps_list_elements_survive(values: list[str]) -> None:
     root, _src = parse(f"$v = {text}\n")
     assert not root.has_error
     assert text == "@(" + ", ".join(ps_quote(v) for v in values) + ")"
+
+
+def test_splat_quotes_every_value_and_leaves_out_none() -> None:
+    assert ps_splat([[("Name", "Bob's \u2019x"), ("Size", None), ("On", True), ("N", 3)]]) == (
+        "$step = @{ Name = 'Bob''s \u2019\u2019x'; On = $true; N = 3 }"
+    )
+    assert ps_splat([[("Ranges", ["10.0.0.0/8"])]]) == "$step = @{ Ranges = @('10.0.0.0/8') }"
+    long = ps_splat([[("A", "x" * 60)], [("B", "y" * 60)]])
+    assert long == "$step = @{\n    A = '" + "x" * 60 + "'\n    B = '" + "y" * 60 + "'\n}"
+    nested = ps_splat([[("R", [{"Text": "a", "V": 4}, {"Text": "b", "V": 6}])]])
+    assert nested == (
+        "$step = @{\n    R = @(\n        @{ Text = 'a'; V = 4 },\n        @{ Text = 'b'; V = 6 }\n    )\n}"
+    )
+
+
+def test_splat_refuses_keys_that_are_not_identifiers() -> None:
+    with pytest.raises(ValueError, match="not a PowerShell identifier"):
+        ps_splat([[("A; Remove-Item", "x")]])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -11,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 import openpyxl
 import pytest
+from golden_files import check_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from workbook_plans import sample_plan
@@ -549,7 +549,4 @@ def test_workbook_matches_golden_dump(tmp_path: Path) -> None:
         dns_rows=[DnsRow("contoso.com", "MX", "10 ex10", "10 ex16", 3600, 300, "lower TTL first")],
     )
     text = _dump(_write(tmp_path, data))
-    if os.environ.get("MIGRATOR_REGEN_GOLDEN") == "1":
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8")
+    check_golden(GOLDEN, text)

@@ -1,14 +1,23 @@
-"""Render plan steps into PowerShell runbooks (UTF-8 with BOM, CRLF).
+"""Render plan steps into PowerShell runbooks (UTF-8 with BOM, CRLF), with their one helper file.
 
 A runbook is a frame (``templates/powershell/runbook.ps1.j2``: CmdletBinding
-with SupportsShouldProcess, strict mode, transcript, ``-From``/``-Only``) and
-one section per step (``step.ps1.j2``) whose body comes from the action's own
-template ``templates/powershell/steps/<kind>.ps1.j2``. Steps without an
-action are manual: the section prints the instructions and stops the script.
+with SupportsShouldProcess, strict mode, the helper's version and SHA-256
+check, dot-sourcing of the helper, ``-From``/``-Only``) and one section per
+step (``step.ps1.j2``): its region comment and, from the action's own template
+``templates/powershell/steps/<kind>.ps1.j2``, a hashtable of its data and one
+call of a helper function. Steps without an action are manual: the section
+prints the instructions and stops the script.
+
+The helper (``templates/powershell/Migrator.Runbook.ps1``, static) is written
+once per plan folder as ``runbooks/Migrator.Runbook.ps1``; docs/runbooks.md
+describes it.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,9 +25,41 @@ from pathlib import Path
 from typing import Any
 
 from migrator import __version__
-from migrator.fileio import write_windows_text
+from migrator.fileio import atomic_write_bytes, windows_text, write_windows_text
 from migrator.plan.steps import RunsIn, Step
-from migrator.render.templating import render
+from migrator.render.templating import render, templates_dir
+
+HELPER_NAME = "Migrator.Runbook.ps1"
+"""File name of the helper, written in the plan's ``runbooks`` folder."""
+RUNBOOKS_FOLDER = "runbooks"
+"""Folder (relative to the output folder) that every runbook path starts with."""
+
+
+@dataclass(frozen=True)
+class Helper:
+    """The helper file as written: its bytes, version and SHA-256 (upper-case hex, as .NET prints it)."""
+
+    data: bytes
+    version: str
+    sha256: str
+
+
+@functools.cache
+def helper() -> Helper:
+    """The helper file every runbook dot-sources, encoded as written (UTF-8 with BOM, CRLF)."""
+    text = (templates_dir() / "powershell" / HELPER_NAME).read_text(encoding="utf-8")
+    found = re.search(r"^# Version: (\S+)$", text, re.M)
+    if found is None:
+        raise ValueError(f"{HELPER_NAME} has no '# Version: ...' line")
+    data = windows_text(text)
+    return Helper(data, found.group(1), hashlib.sha256(data).hexdigest().upper())
+
+
+def helper_path(runbook: str) -> str:
+    """Path of the helper relative to a runbook's folder, Windows style (``..\\Migrator.Runbook.ps1``)."""
+    folder = posixpath.dirname(runbook) or "."
+    rel = posixpath.relpath(posixpath.join(RUNBOOKS_FOLDER, HELPER_NAME), folder)
+    return rel.replace("/", "\\")
 
 
 @dataclass(frozen=True)
@@ -85,9 +126,19 @@ _FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
 
 
 def render_runbook(
-    title: str, steps: Sequence[Step], context: RunbookContext, log_name: str
+    title: str,
+    steps: Sequence[Step],
+    context: RunbookContext,
+    log_name: str,
+    runbook: str = "",
 ) -> str:
-    """Render one runbook holding ``steps`` in the given (run) order."""
+    """Render one runbook holding ``steps`` in the given (run) order.
+
+    ``runbook`` is its path relative to the output folder (default: the first
+    step's), which places the helper relative to it.
+    """
+    where = runbook or (steps[0].runbook if steps else "") or f"{RUNBOOKS_FOLDER}/x.ps1"
+    info = helper()
     runs_in = sorted({s.runs_in.value for s in steps})
     sections = []
     for i, step in enumerate(steps):
@@ -110,6 +161,9 @@ def render_runbook(
         log_name=log_name,
         sections=sections,
         extra_parameters=runbook_parameters(steps),
+        helper_path=helper_path(where),
+        helper_version=info.version,
+        helper_sha256=info.sha256,
     )
 
 
@@ -122,13 +176,27 @@ def group_by_runbook(steps: Iterable[Step]) -> dict[str, list[Step]]:
     return groups
 
 
+def write_helper(out_dir: Path) -> Path:
+    """Write the helper file into ``out_dir/runbooks`` (the same bytes every time); return its path."""
+    path = out_dir / RUNBOOKS_FOLDER / HELPER_NAME
+    atomic_write_bytes(path, helper().data)
+    return path
+
+
 def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext) -> list[Path]:
-    """Write every runbook the steps name below ``out_dir``; return the paths written, sorted."""
+    """Write every runbook the steps name below ``out_dir``, and the helper they dot-source.
+
+    Returns the runbook paths written, sorted (the helper is not among them).
+    """
     written: list[Path] = []
     for rel, group in sorted(group_by_runbook(steps).items()):
+        if not rel.startswith(RUNBOOKS_FOLDER + "/"):
+            raise ValueError(f"runbook path '{rel}' is not below {RUNBOOKS_FOLDER}/")
         path = out_dir / rel
         title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
-        text = render_runbook(title, group, context, log_name=Path(rel).stem)
+        text = render_runbook(title, group, context, log_name=Path(rel).stem, runbook=rel)
         write_windows_text(path, text)
         written.append(path)
+    if written:
+        write_helper(out_dir)
     return written

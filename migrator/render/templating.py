@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,55 @@ def ps_comment(value: object) -> str:
     return text.replace("#>", "# >").replace("<#", "< #")
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def ps_value(value: object, indent: str = "") -> str:
+    """One value as a PowerShell literal, every string through :func:`ps_quote`.
+
+    ``str`` -> quoted string, ``bool`` -> ``$true``/``$false``, ``int`` -> integer,
+    a list or tuple -> ``@(...)`` (always an array, even of one element), a
+    ``dict`` -> a one-line hashtable; a list of dicts puts each on its own line.
+    """
+    if isinstance(value, bool):
+        return ps_bool(value)
+    if isinstance(value, int):
+        return ps_int(value)
+    if isinstance(value, str):
+        return ps_quote(value)
+    if isinstance(value, dict):
+        return "@{ " + "; ".join(_entry(k, v, indent) for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, dict) for v in value):
+            inner = indent + "    "
+            items = ",\n".join(inner + ps_value(v, inner) for v in value)
+            return "@(\n" + items + "\n" + indent + ")"
+        return "@(" + ", ".join(ps_value(v, indent) for v in value) + ")"
+    raise TypeError(f"no PowerShell literal for {value!r}")
+
+
+def _entry(key: object, value: object, indent: str) -> str:
+    if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
+        raise ValueError(f"hashtable key {key!r} is not a PowerShell identifier")
+    return f"{key} = {ps_value(value, indent)}"
+
+
+def ps_splat(lines: Iterable[Iterable[tuple[str, object]]], name: str = "step") -> str:
+    """``$step = @{ ... }``: the data of one step call, one group of entries per line.
+
+    ``lines`` is a sequence of lines, each a sequence of ``(key, value)``; an
+    entry whose value is None is left out (the function's default applies).
+    The whole table stays on one line when it fits in 110 characters; otherwise one line per group.
+    """
+    groups = [[_entry(k, v, "    ") for k, v in line if v is not None] for line in lines]
+    groups = [g for g in groups if g]
+    one = f"${name} = @{{ " + "; ".join(e for g in groups for e in g) + " }"
+    if len(one) <= 110 and "\n" not in one:
+        return one
+    body = "\n".join("    " + "; ".join(g) for g in groups)
+    return f"${name} = @{{\n{body}\n}}"
+
+
 def _to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -92,6 +142,7 @@ def environment() -> jinja2.Environment:
     env.filters["psbool"] = ps_bool
     env.filters["psint"] = ps_int
     env.filters["pscomment"] = ps_comment
+    env.filters["pssplat"] = ps_splat
     env.filters["tojson_sorted"] = _to_json
     return env
 

@@ -1,0 +1,813 @@
+# Migrator.Runbook.ps1: the functions every runbook of this plan calls (docs/runbooks.md).
+# Version: 1
+# Written by migrator next to the runbooks; do not edit: every runbook checks this file's SHA-256
+# before its first step and stops if it differs. Runbooks dot-source it (never Import-Module), so
+# their -WhatIf and -Confirm reach every change made here. PowerShell 2.0 syntax throughout: the
+# Exchange 2010 runbooks dot-source it too. Each change sits behind $PSCmdlet.ShouldProcess and
+# passes -ErrorAction Stop (Exchange cmdlets are remoting proxies: preferences do not reach them);
+# each function reads its result back from the pinned domain controller, except under -WhatIf.
+
+# ----------------------------------------------------------------------------- step runner
+
+function Start-Runbook {
+    param([string]$Name, [string]$From, [string[]]$Only, [string]$LogDirectory)
+    $script:RunbookFrom = $From
+    $script:RunbookOnly = @($Only)
+    $script:Started = ($From -eq '')
+    $script:Stopped = $false
+    # A -WhatIf run is logged too (and Stop-Transcript at the end then has a transcript to stop).
+    Start-Transcript -Path (Join-Path -Path $LogDirectory -ChildPath ($Name + '-' + (Get-Date -Format 'yyyyMMdd-HHmmss') + '.log')) -WhatIf:$false
+}
+
+function Test-RunStep {
+    # Whether step $Id runs (-From, -Only, a manual step met before); prints its title when it does.
+    param([string]$Id, [string]$Title)
+    if ($script:Stopped) { return $false }
+    if (-not $script:Started -and $Id -eq $script:RunbookFrom) { $script:Started = $true }
+    $run = $script:Started
+    if ($script:RunbookOnly.Count -gt 0) { $run = ($script:RunbookOnly -contains $Id) }
+    if ($run) { Write-Host ('[' + $Id + '] ' + $Title) }
+    return $run
+}
+
+function Stop-AtManualStep {
+    param([string]$Id, [string]$Next)
+    if ($WhatIfPreference) { return }
+    $script:Stopped = $true
+    if ($Next -ne '') {
+        Write-Warning ('Manual step ' + $Id + ': do it as described above, then run this script again with -From ' + $Next)
+    } else {
+        Write-Warning ('Manual step ' + $Id + ': do it as described above; it is the last step of this runbook')
+    }
+}
+
+function Assert-Equal {
+    param([string]$What, $Expected, $Actual)
+    if ([string]$Expected -ne [string]$Actual) {
+        throw ('Verification failed: ' + $What + ' is ''' + [string]$Actual + ''', expected ''' + [string]$Expected + '''')
+    }
+}
+
+function Assert-DomainController {
+    param([string]$DomainController)
+    if ($DomainController -eq '') {
+        throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
+    }
+}
+
+function ConvertTo-SortedList {
+    # A multi-valued setting as one comparable text: trimmed, lower case, sorted, unique, comma-joined.
+    param($Value)
+    return ((@($Value | ForEach-Object { ([string]$_).Trim().ToLowerInvariant() } | Sort-Object -Unique)) -join ',')
+}
+
+function ConvertTo-ByteCount {
+    # '10 MB (10,485,760 bytes)' -> '10485760'; anything else as text.
+    param($Size)
+    if (([string]$Size) -match '\(([0-9][0-9,. ]*) bytes\)') { return ($matches[1] -replace '[^0-9]', '') }
+    return [string]$Size
+}
+
+# ----------------------------------------------------------------------------- receive connectors
+
+function Find-ReceiveConnector {
+    # Select by -Server and exact name: an empty identity would return every connector, Default Frontend included.
+    param([string]$Server, [string]$Name, [string]$DomainController)
+    Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name }
+}
+
+function Assert-OneConnector {
+    param([string]$Identity, [object[]]$Found)
+    if ($Found.Count -ne 1) {
+        throw ('Expected exactly one receive connector ' + $Identity + ', found ' + $Found.Count + '; nothing was changed')
+    }
+}
+
+function Get-ConnectorSetting {
+    # One setting of a receive connector as comparable text (lists sorted, sizes in bytes).
+    param($Connector, [string]$Name)
+    if ($Name -eq 'Bindings' -or $Name -eq 'RemoteIPRanges') { return (ConvertTo-SortedList $Connector.$Name) }
+    if ($Name -eq 'PermissionGroups' -or $Name -eq 'AuthMechanism') { return (ConvertTo-SortedList (([string]$Connector.$Name) -split ',')) }
+    if ($Name -eq 'MaxMessageSize') { return (ConvertTo-ByteCount $Connector.MaxMessageSize) }
+    return [string]$Connector.$Name
+}
+
+function Set-RelayConnector {
+    # relay.create: create the relay connector, or align the one migrator created before; read it back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param(
+        [string]$Server, [string]$Name, [string]$TransportRole,
+        [string[]]$Bindings, [string[]]$RemoteIPRanges,
+        [ValidateSet('AnonymousUsers', 'ExchangeServers')][string[]]$PermissionGroups,
+        [ValidateSet('Tls', 'ExternalAuthoritative')][string[]]$AuthMechanism,
+        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = $null,
+        [string]$ProtocolLoggingLevel, [string]$Comment, [string]$DomainController
+    )
+    Assert-DomainController -DomainController $DomainController
+    $identity = $Server + '\' + $Name
+    # Each setting: its value, how a ShouldProcess message shows it, its comparable text. An optional one the step
+    # leaves out ($null or '') is neither set nor checked.
+    $settings = @(
+        @{ Name = 'Bindings'; Value = $Bindings; Text = ($Bindings -join ', '); Want = (ConvertTo-SortedList $Bindings) },
+        @{ Name = 'RemoteIPRanges'; Value = $RemoteIPRanges; Text = ($RemoteIPRanges -join ', '); Want = (ConvertTo-SortedList $RemoteIPRanges) },
+        @{ Name = 'PermissionGroups'; Value = $PermissionGroups; Text = ($PermissionGroups -join ', '); Want = (ConvertTo-SortedList $PermissionGroups) },
+        @{ Name = 'AuthMechanism'; Value = $AuthMechanism; Text = ($AuthMechanism -join ', '); Want = (ConvertTo-SortedList $AuthMechanism) },
+        @{ Name = 'Fqdn'; Value = $Fqdn; Text = $Fqdn; Want = $Fqdn },
+        @{ Name = 'MaxMessageSize'; Value = $MaxMessageSize; Text = ([string]$MaxMessageSize + ' bytes'); Want = [string]$MaxMessageSize },
+        @{ Name = 'TlsCertificateName'; Value = $TlsCertificateName; Text = $TlsCertificateName; Want = $TlsCertificateName },
+        @{ Name = 'ProtocolLoggingLevel'; Value = $ProtocolLoggingLevel; Text = $ProtocolLoggingLevel; Want = $ProtocolLoggingLevel }
+    )
+    $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($found.Count -gt 1) {
+        throw ('Found ' + $found.Count + ' receive connectors named ' + $identity + '; expected at most one')
+    }
+    if ($found.Count -eq 0) {
+        $optional = @{}
+        if ($null -ne $MaxMessageSize) { $optional['MaxMessageSize'] = $MaxMessageSize }
+        if ($TlsCertificateName -ne '') { $optional['TlsCertificateName'] = $TlsCertificateName }
+        if ($PSCmdlet.ShouldProcess($identity, 'New-ReceiveConnector on ' + $TransportRole + ', bindings ' + ($Bindings -join ', ') + ', remote IP ranges ' + ($RemoteIPRanges -join ', '))) {
+            New-ReceiveConnector -Name $Name -Server $Server -TransportRole $TransportRole -Custom -Bindings $Bindings -RemoteIPRanges $RemoteIPRanges -PermissionGroups $PermissionGroups -AuthMechanism $AuthMechanism -Fqdn $Fqdn @optional -ProtocolLoggingLevel $ProtocolLoggingLevel -Comment $Comment -DomainController $DomainController -ErrorAction Stop | Out-Null
+        }
+    }
+    else {
+        $relay = $found[0]
+        if ([string]$relay.Comment -ne $Comment) {
+            throw ('Receive connector ' + $identity + ' exists but was not created by migrator (its Comment is ''' + [string]$relay.Comment + '''): rename the new connector in the inventory or remove the existing one')
+        }
+        if ([string]$relay.TransportRole -ne $TransportRole) {
+            throw ('Receive connector ' + $identity + ' exists on ' + [string]$relay.TransportRole + ', expected ' + $TransportRole + ': remove it and run this step again')
+        }
+        foreach ($setting in $settings) {
+            if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
+            if ((Get-ConnectorSetting -Connector $relay -Name $setting.Name) -ne $setting.Want) {
+                if ($PSCmdlet.ShouldProcess($identity, 'Set ' + $setting.Name + ' to ' + $setting.Text)) {
+                    $change = @{}
+                    $change[$setting.Name] = $setting.Value
+                    Set-ReceiveConnector -Identity ([string]$relay.DistinguishedName) @change -DomainController $DomainController -ErrorAction Stop
+                }
+            }
+        }
+    }
+    if (-not $WhatIfPreference) {
+        $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+        Assert-OneConnector -Identity $identity -Found $check
+        Assert-Equal -What ($identity + ' TransportRole') -Expected $TransportRole -Actual ([string]$check[0].TransportRole)
+        foreach ($setting in $settings) {
+            if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
+            Assert-Equal -What ($identity + ' ' + $setting.Name) -Expected $setting.Want -Actual (Get-ConnectorSetting -Connector $check[0] -Name $setting.Name)
+        }
+        Assert-Equal -What ($identity + ' Comment') -Expected $Comment -Actual ([string]$check[0].Comment)
+        Write-Host ('    verified ' + $identity + ' on ' + $DomainController)
+    }
+}
+
+function Test-RelayPermission {
+    # Whether $User holds $ExtendedRight on the connector (an allow entry; -Explicit: not inherited).
+    param([string]$Dn, [string]$User, [string]$ExtendedRight, [switch]$Explicit, [string]$DomainController)
+    $grant = @(Get-ADPermission -Identity $Dn -User $User -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $_.Deny) -and (-not ($Explicit -and $_.IsInherited)) -and (@($_.ExtendedRights | ForEach-Object { [string]$_ }) -contains $ExtendedRight) })
+    return ($grant.Count -gt 0)
+}
+
+function Grant-RelayPermission {
+    # relay.permission: grant the extended right on the new connector, only if missing; read it back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Name, [string]$User, [string]$ExtendedRight, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $identity = $Server + '\' + $Name
+    $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($WhatIfPreference -and $found.Count -eq 0) {
+        Write-Host ('    What if: ' + $identity + ' does not exist yet (created by the previous step); would grant ' + $ExtendedRight + ' to ' + $User)
+        return
+    }
+    Assert-OneConnector -Identity $identity -Found $found
+    $dn = [string]$found[0].DistinguishedName
+    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
+        if ($PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
+            Add-ADPermission -Identity $dn -User $User -ExtendedRights $ExtendedRight -DomainController $DomainController -ErrorAction Stop | Out-Null
+        }
+    }
+    else {
+        Write-Host ('    ' + $User + ' already has ' + $ExtendedRight + ' on ' + $identity)
+    }
+    if (-not $WhatIfPreference) {
+        if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
+            throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')')
+        }
+        Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
+    }
+}
+
+function Revoke-RelayPermission {
+    # Rollback of relay.permission: remove the grant migrator added, only from a connector with migrator's Comment marker.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Name, [string]$User, [string]$ExtendedRight, [string]$Comment, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $identity = $Server + '\' + $Name
+    $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($found.Count -eq 0) {
+        Write-Host ('    ' + $identity + ' does not exist: nothing to remove')
+        return
+    }
+    Assert-OneConnector -Identity $identity -Found $found
+    if ([string]$found[0].Comment -ne $Comment) {
+        throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was changed')
+    }
+    $dn = [string]$found[0].DistinguishedName
+    if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController) {
+        if ($PSCmdlet.ShouldProcess($identity, 'Remove-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
+            Remove-ADPermission -Identity $dn -User $User -ExtendedRights $ExtendedRight -DomainController $DomainController -Confirm:$false -ErrorAction Stop
+        }
+    }
+    if (-not $WhatIfPreference) {
+        if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController) {
+            throw ('Verification failed: ' + $User + ' still has ' + $ExtendedRight + ' on ' + $identity)
+        }
+        Write-Host ('    verified: no ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
+    }
+}
+
+function Remove-RelayConnector {
+    # Remove one receive connector and read back that it is gone. -Comment: only while it carries migrator's
+    # Comment marker (rollback of relay.create). -RequireDisabled: only once disabled and after the observation
+    # period, confirmed by the runbook's -ConfirmObserved (relay.remove-old).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $identity = $Server + '\' + $Name
+    if ($RequireDisabled -and -not $ConfirmObserved) {
+        throw ('Removing ' + $identity + ' needs -ConfirmObserved: run it only after the observation period, once nobody missed the disabled connector')
+    }
+    $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($found.Count -eq 0) {
+        Write-Host ('    ' + $identity + ' does not exist: nothing to remove')
+        return
+    }
+    Assert-OneConnector -Identity $identity -Found $found
+    if ($Comment -ne '' -and [string]$found[0].Comment -ne $Comment) {
+        throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was removed')
+    }
+    if ($RequireDisabled -and [bool]$found[0].Enabled) {
+        throw ($identity + ' is still enabled: disable it first (previous step) and wait for the observation period')
+    }
+    if ($PSCmdlet.ShouldProcess($identity, 'Remove-ReceiveConnector')) {
+        Remove-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
+    }
+    if (-not $WhatIfPreference) {
+        $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+        if ($check.Count -ne 0) {
+            throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController)
+        }
+        Write-Host ('    verified: ' + $identity + ' is gone')
+    }
+}
+
+function Set-ConnectorEnabled {
+    # relay.disable-old / rollback enable-old: set Enabled of one receive connector; read it back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Name, [bool]$Enabled, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $identity = $Server + '\' + $Name
+    $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    Assert-OneConnector -Identity $identity -Found $found
+    if ([bool]$found[0].Enabled -ne $Enabled) {
+        if ($PSCmdlet.ShouldProcess($identity, 'Set Enabled to ' + $Enabled)) {
+            Set-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -Enabled $Enabled -DomainController $DomainController -ErrorAction Stop
+        }
+    }
+    else {
+        Write-Host ('    ' + $identity + ' already has Enabled = ' + $Enabled)
+    }
+    if (-not $WhatIfPreference) {
+        $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+        Assert-OneConnector -Identity $identity -Found $check
+        Assert-Equal -What ($identity + ' Enabled') -Expected $Enabled -Actual ([bool]$check[0].Enabled)
+        Write-Host ('    verified ' + $identity + ' Enabled = ' + $Enabled)
+    }
+}
+
+function Set-ConnectorLogging {
+    # prepare.relay-logging: ProtocolLoggingLevel Verbose on the named receive connectors of one server.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string[]]$Names, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    foreach ($name in $Names) {
+        $identity = $Server + '\' + $name
+        $found = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
+        if ($found.Count -ne 1) {
+            throw ('Expected exactly one receive connector ' + $identity + ', found ' + $found.Count + '; nothing more was changed')
+        }
+        if ([string]$found[0].ProtocolLoggingLevel -eq 'Verbose') {
+            Write-Host ('    ' + $identity + ': ProtocolLoggingLevel already Verbose')
+            continue
+        }
+        if ($PSCmdlet.ShouldProcess($identity, 'Set-ReceiveConnector -ProtocolLoggingLevel Verbose')) {
+            Set-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -ProtocolLoggingLevel 'Verbose' -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
+                Assert-Equal -What ($identity + ' ProtocolLoggingLevel') -Expected 'Verbose' -Actual ([string]$check[0].ProtocolLoggingLevel)
+                Write-Host ('    verified: ' + $identity + ' logs Verbose')
+            }
+        }
+    }
+}
+
+function Test-SmtpRelay {
+    # relay.test ... from-admin-host: SMTP to the server up to RCPT TO, then QUIT (nothing is delivered).
+    # The reply must match whether this host is inside the connector's ranges (given as hexadecimal first/last).
+    [CmdletBinding()]
+    param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges)
+    if ($WhatIfPreference) {
+        Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 up to RCPT TO:<' + $Recipient + '> and quit')
+        return
+    }
+    $tcp = New-Object -TypeName System.Net.Sockets.TcpClient
+    $tcp.Connect($SmtpHost, 25)
+    try {
+        $stream = $tcp.GetStream()
+        $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
+        $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
+        $writer.NewLine = "`r`n"
+        $writer.AutoFlush = $true
+        $local = $tcp.Client.LocalEndPoint.Address
+        $localHex = (@($local.GetAddressBytes() | ForEach-Object { $_.ToString('x2') }) -join '')
+        $localVersion = 4
+        if ($local.AddressFamily -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { $localVersion = 6 }
+        $inside = $false
+        foreach ($range in $Ranges) {
+            if ($range.Version -eq $localVersion -and [string]::CompareOrdinal($localHex, $range.First) -ge 0 -and [string]::CompareOrdinal($localHex, $range.Last) -le 0) {
+                $inside = $true
+            }
+        }
+        $replies = @()
+        foreach ($command in @('', 'EHLO ' + [System.Net.Dns]::GetHostName(), 'MAIL FROM:<>', 'RCPT TO:<' + $Recipient + '>')) {
+            if ($command -ne '') { $writer.WriteLine($command) }
+            $line = $reader.ReadLine()
+            while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') {
+                $line = $reader.ReadLine()
+            }
+            Write-Host ('    ' + $command + ' -> ' + $line)
+            $replies += [string]$line
+        }
+        $writer.WriteLine('QUIT')
+    }
+    finally {
+        $tcp.Close()
+    }
+    $accepted = $replies[3].StartsWith('250')
+    if ($inside -and -not $accepted) {
+        throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but relay was refused: ' + $replies[3] + '. Another connector may take this address: check with migrator relay which')
+    }
+    if (-not $inside -and $accepted) {
+        throw ('This host (' + $local + ') is outside the ranges of ' + $Identity + ' but relay was accepted: some connector relays for this address; find it before going on')
+    }
+    Write-Host ('    as expected: this host (' + $local + ') is ' + $(if ($inside) { 'inside' } else { 'outside' }) + ' the ranges and relay was ' + $(if ($accepted) { 'accepted' } else { 'refused' }))
+}
+
+function Assert-RelayUnused {
+    # relay.observe (2010 -> 2016): read the 2010 server's receive protocol logs of the observation period;
+    # stop while clients still use its old relay connectors.
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [int]$ObservationDays, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    Assert-ConnectorLogging -Server $Server -Names $Names -DomainController $DomainController
+    $transport = Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop
+    Assert-NoRelaySession -Server $Server -Names $Names -LogPath ([string]$transport.ReceiveProtocolLogPath) -ObservationDays $ObservationDays
+}
+
+function Assert-FrontEndRelayUnused {
+    # relay.observe (onward): the same for a 2013+ server, whose relay connectors belong to Front End Transport:
+    # their sessions are in the Front End receive logs, by default the Transport service's folder with FrontEnd
+    # in place of Hub (-FrontEndReceiveLogPath names another).
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [int]$ObservationDays, [string]$FrontEndReceiveLogPath = '', [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    Assert-ConnectorLogging -Server $Server -Names $Names -DomainController $DomainController
+    $logPath = $FrontEndReceiveLogPath
+    if ($logPath -eq '') {
+        $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
+        $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
+    }
+    Assert-NoRelaySession -Server $Server -Names $Names -LogPath $logPath -ObservationDays $ObservationDays -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
+}
+
+function Assert-ConnectorLogging {
+    param([string]$Server, [string[]]$Names, [string]$DomainController)
+    foreach ($name in $Names) {
+        $old = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
+        if ($old.Count -eq 1 -and [string]$old[0].ProtocolLoggingLevel -ne 'Verbose') {
+            throw ('Protocol logging is off on ' + $Server + '\' + $name + ': there is no evidence to observe; enable Verbose logging and observe again')
+        }
+    }
+}
+
+function Assert-NoRelaySession {
+    # Count the sessions of the observation period per connector and client in the RECV*.LOG files; throw if any.
+    param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string]$Hint = '')
+    $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
+    # The log folder is local to the old server: read it through its administrative share.
+    $unc = '\\' + $Server + '\' + $LogPath.Substring(0, 1) + '$' + $LogPath.Substring(2)
+    if (-not (Test-Path -Path $unc)) {
+        throw ('Cannot read the receive protocol logs at ' + $unc + $Hint)
+    }
+    $since = (Get-Date).AddDays(-$ObservationDays)
+    $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
+    $oldest = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Sort-Object -Property 'LastWriteTime')
+    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) {
+        Write-Warning ('The protocol logs of ' + $Server + ' do not reach back ' + $ObservationDays + ' days: the evidence covers a shorter period')
+    }
+    $clients = @{}
+    foreach ($file in $files) {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($identities -contains $_.ConnectorId) -and ($_.Event -eq '+') } | ForEach-Object {
+            $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
+            if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
+        }
+    }
+    if ($clients.Count -gt 0) {
+        foreach ($key in @($clients.Keys | Sort-Object)) {
+            Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')')
+        }
+        throw ('Clients still connect to the old relay connectors of ' + $Server + ': repoint them, then observe again')
+    }
+    Write-Host ('    no client used the old relay connectors of ' + $Server + ' in the last ' + $ObservationDays + ' days (' + $files.Count + ' log files read)')
+}
+
+# ----------------------------------------------------------------------------- transport servers, send connectors
+
+function Set-ProtocolLogLimit {
+    # prepare.protocol-log-limits: raise (never lower) the receive protocol log age and size cap of one 2010 transport server.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [int]$MaxAgeDays, [int]$MaxDirectoryMb, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $wantBytes = [int64]$MaxDirectoryMb * 1048576
+    $found = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+    if ($found.Count -ne 1) {
+        throw ('Expected exactly one transport server ''' + $Server + ''', found ' + $found.Count + '; nothing was changed')
+    }
+    $age = [TimeSpan]::Parse([string]$found[0].ReceiveProtocolLogMaxAge)
+    $sizeText = [string]$found[0].ReceiveProtocolLogMaxDirectorySize
+    if ($sizeText -eq 'Unlimited') {
+        $bytes = [int64]::MaxValue
+    }
+    elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') {
+        $bytes = [int64]($matches[1] -replace '[^0-9]', '')
+    }
+    else {
+        throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $sizeText + ''' of ' + $Server)
+    }
+    Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxAge ' + $age.ToString() + ', ReceiveProtocolLogMaxDirectorySize ' + $sizeText)
+    if ($age.TotalDays -lt $MaxAgeDays) {
+        $ageText = [string]$MaxAgeDays + '.00:00:00'
+        if ($PSCmdlet.ShouldProcess($Server, 'Set-TransportServer -ReceiveProtocolLogMaxAge ' + $ageText)) {
+            Set-TransportServer -Identity $Server -ReceiveProtocolLogMaxAge $ageText -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+                Assert-Equal -What ($Server + ' ReceiveProtocolLogMaxAge (days)') -Expected $MaxAgeDays -Actual ([TimeSpan]::Parse([string]$check[0].ReceiveProtocolLogMaxAge)).TotalDays
+            }
+        }
+    }
+    else {
+        Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxAge already keeps ' + $MaxAgeDays + ' days or more')
+    }
+    if ($bytes -lt $wantBytes) {
+        $sizeWanted = [string]$MaxDirectoryMb + 'MB'
+        if ($PSCmdlet.ShouldProcess($Server, 'Set-TransportServer -ReceiveProtocolLogMaxDirectorySize ' + $sizeWanted)) {
+            Set-TransportServer -Identity $Server -ReceiveProtocolLogMaxDirectorySize $sizeWanted -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+                $checkText = [string]$check[0].ReceiveProtocolLogMaxDirectorySize
+                $checkBytes = [int64]0
+                if ($checkText -match '\(([0-9][0-9,. ]*) bytes\)') { $checkBytes = [int64]($matches[1] -replace '[^0-9]', '') }
+                Assert-Equal -What ($Server + ' ReceiveProtocolLogMaxDirectorySize (bytes)') -Expected $wantBytes -Actual $checkBytes
+            }
+        }
+    }
+    else {
+        Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
+    }
+}
+
+function Get-SourceServerName {
+    param([object[]]$Servers)
+    $Servers | ForEach-Object { if ($_.PSObject.Properties['Name']) { [string]$_.Name } else { [string]$_ } }
+}
+
+function Set-SendConnectorSource {
+    # servers/hybrid/decommission send-connector steps: add and/or remove source transport servers of one send
+    # connector; never leaves it without a source; read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Name, [string[]]$Add = @(), [string[]]$Remove = @(), [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    # Select by exact name and require exactly one connector before changing it.
+    $found = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name })
+    if ($found.Count -ne 1) {
+        throw ('Expected exactly one send connector ''' + $Name + ''', found ' + $found.Count + '; nothing was changed')
+    }
+    $current = @(Get-SourceServerName -Servers $found[0].SourceTransportServers)
+    $wanted = @($current | Where-Object { $Remove -notcontains $_ })
+    foreach ($server in $Add) {
+        if ($wanted -notcontains $server) { $wanted += $server }
+    }
+    if ($wanted.Count -eq 0) {
+        throw ('Send connector ''' + $Name + ''' would be left without source servers; nothing was changed')
+    }
+    $missing = @($Add | Where-Object { $current -notcontains $_ })
+    $extra = @($current | Where-Object { $Remove -contains $_ })
+    if ($missing.Count -eq 0 -and $extra.Count -eq 0) {
+        Write-Host ('    ' + $Name + ': source servers already ' + ($current -join ', '))
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($Name, 'Set-SendConnector -SourceTransportServers ' + ($wanted -join ', '))) {
+        Set-SendConnector -Identity $Name -SourceTransportServers $wanted -DomainController $DomainController -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            $check = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name })
+            $now = @(Get-SourceServerName -Servers $check[0].SourceTransportServers)
+            foreach ($server in $Add) {
+                if ($now -notcontains $server) { throw ('Verification failed: ' + $server + ' is not a source server of ' + $Name) }
+            }
+            foreach ($server in $Remove) {
+                if ($now -contains $server) { throw ('Verification failed: ' + $server + ' is still a source server of ' + $Name) }
+            }
+            Write-Host ('    verified: ' + $Name + ' sources from ' + ($now -join ', '))
+        }
+    }
+}
+
+function Assert-SmtpCertificate {
+    # servers.certificate-check (reads only): an unexpired, non-self-signed SMTP certificate whose CN/SAN covers every name.
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [switch]$ThirdParty, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $all = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop)
+    $found = $null
+    foreach ($item in $all) {
+        if ([bool]$item.IsSelfSigned) { continue }
+        if ([string]$item.Services -notmatch 'SMTP') { continue }
+        if ([datetime]$item.NotAfter -lt (Get-Date)) { continue }
+        $domains = @($item.CertificateDomains | ForEach-Object { ([string]$_).ToLowerInvariant() })
+        $missing = @()
+        foreach ($name in $Names) {
+            $low = $name.ToLowerInvariant()
+            $wild = '*.' + $low.Substring($low.IndexOf('.') + 1)
+            if (($domains -notcontains $low) -and ($domains -notcontains $wild)) { $missing += $name }
+        }
+        if ($missing.Count -eq 0) { $found = $item; break }
+    }
+    if ($null -eq $found) {
+        throw ('No unexpired, non-self-signed certificate enabled for SMTP on ' + $Server + ' covers ' + ($Names -join ', ') + ': import and enable it (Import-ExchangeCertificate, Enable-ExchangeCertificate), then run this step again')
+    }
+    Write-Host ('    ' + $Server + ': certificate ' + [string]$found.Thumbprint + ' (' + [string]$found.Subject + ', issuer ' + [string]$found.Issuer + ') covers the names')
+    if ($ThirdParty) {
+        Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
+    }
+}
+
+function Assert-No2010Server {
+    # decommission.verify-no-2010 (reads only): no Exchange 2010 (version 14) server is left in the organisation.
+    [CmdletBinding()]
+    param([string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $left = @(Get-ExchangeServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.AdminDisplayVersion -like 'Version 14.*' })
+    if ($left.Count -gt 0) {
+        throw ('Exchange 2010 servers are still in the organisation: ' + ((@($left | ForEach-Object { [string]$_.Name })) -join ', ') + '; remove them before adding Exchange 2019 or SE')
+    }
+    Write-Host '    verified: no Exchange 2010 server is left'
+}
+
+# ----------------------------------------------------------------------------- Exchange Online, DNS
+
+function Assert-ExoConnector {
+    # hybrid/mx check-exo-connectors (reads only, Exchange Online PowerShell): the on-premises inbound and outbound
+    # connectors name the certificate.
+    [CmdletBinding()]
+    param([string]$TlsName)
+    $inbound = @(Get-InboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
+    if ($inbound.Count -eq 0) {
+        throw 'No enabled on-premises inbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
+    }
+    # TlsSenderCertificateName is a domain name, possibly a wildcard (*.contoso.com): match it as a pattern.
+    $match = @($inbound | Where-Object { $TlsName -like [string]$_.TlsSenderCertificateName })
+    if ($match.Count -eq 0) {
+        throw ('No on-premises inbound connector has a TlsSenderCertificateName matching ''' + $TlsName + ''': found ' + ((@($inbound | ForEach-Object { [string]$_.TlsSenderCertificateName })) -join ', '))
+    }
+    Write-Host ('    inbound connector ' + [string]$match[0].Name + ' accepts the certificate name ' + $TlsName)
+    $outbound = @(Get-OutboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
+    if ($outbound.Count -eq 0) {
+        throw 'No enabled on-premises outbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
+    }
+    foreach ($connector in $outbound) {
+        if ([string]$connector.TlsDomain -ne '' -and -not ($TlsName -like [string]$connector.TlsDomain)) {
+            Write-Warning ('Outbound connector ' + [string]$connector.Name + ' validates TLS domain ''' + [string]$connector.TlsDomain + ''', not ' + $TlsName + ': check it names the on-premises certificate')
+        }
+    }
+}
+
+function Assert-MxHost {
+    # mx.mx-host (reads only, Microsoft Graph PowerShell): the MX host Exchange Online wants for one domain (never computed).
+    [CmdletBinding()]
+    param([string]$Domain, [string]$Expected = '')
+    $records = @(Get-MgDomainServiceConfigurationRecord -DomainId $Domain -All -ErrorAction Stop | Where-Object { [string]$_.RecordType -eq 'Mx' })
+    if ($records.Count -eq 0) {
+        throw ('The tenant reports no MX record for ' + $Domain + ': is the domain verified in the tenant?')
+    }
+    $hosts = @($records | ForEach-Object { if ($_.AdditionalProperties.ContainsKey('mailExchange')) { ([string]$_.AdditionalProperties['mailExchange']).ToLowerInvariant() } })
+    Write-Host ('    Exchange Online MX host for ' + $Domain + ': ' + ($hosts -join ', '))
+    if ($Expected -ne '' -and $hosts -notcontains $Expected.ToLowerInvariant()) {
+        throw ('The tenant reports ' + ($hosts -join ', ') + ' for ' + $Domain + ', the inventory says ' + $Expected + ': use the tenant''s value and correct tenant.mx_hosts')
+    }
+}
+
+function Assert-MxRecord {
+    # mx.verify (reads only): the MX of one domain points at the new host(s) and at none of the old ones.
+    [CmdletBinding()]
+    param([string]$Domain, [string[]]$Expected = @(), [string[]]$Old = @())
+    $answers = @(Resolve-DnsName -Name $Domain -Type MX -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq 'MX' })
+    $hosts = @($answers | ForEach-Object { ([string]$_.NameExchange).TrimEnd('.').ToLowerInvariant() })
+    Write-Host ('    MX of ' + $Domain + ': ' + ($hosts -join ', '))
+    foreach ($name in $Expected) {
+        if ($hosts -notcontains $name) { throw ('Verification failed: MX of ' + $Domain + ' does not include ' + $name) }
+    }
+    foreach ($name in $Old) {
+        if ($hosts -contains $name) { throw ('Verification failed: MX of ' + $Domain + ' still includes the old host ' + $name + ' (or the resolver still caches it: wait the TTL and run again)') }
+    }
+    Write-Host ('    verified: MX of ' + $Domain + ' points at the new host only; now send the test messages')
+}
+
+# ----------------------------------------------------------------------------- identity batches (CSV-driven)
+
+function Import-BatchCsv {
+    # The rows of one identity batch CSV (path relative to the runbook's folder), refusing an edited file.
+    param([string]$Folder, [string]$Csv, [int]$Rows)
+    $path = Join-Path -Path $Folder -ChildPath $Csv
+    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+        throw ('Batch file not found: ' + $path + ' (write the plan output with its identity folder next to runbooks)')
+    }
+    $all = @(Import-Csv -LiteralPath $path -Encoding UTF8 -ErrorAction Stop)
+    if ($all.Count -ne $Rows) {
+        throw ('Batch file ' + [System.IO.Path]::GetFileName($path) + ' has ' + $all.Count + ' rows, the plan has ' + $Rows + ': plan again instead of editing it')
+    }
+    $all
+}
+
+function Get-ExpectedImmutableId {
+    # The ImmutableId Entra Connect computes from the sourceAnchor GUID: Guid.ToByteArray() in base64.
+    param([string]$SourceAnchorGuid)
+    return [System.Convert]::ToBase64String(([guid]$SourceAnchorGuid).ToByteArray())
+}
+
+function Set-BatchUser {
+    # identity.prepare (AD module): per row of the batch CSV, fix the on-premises UPN and proxyAddresses and move the
+    # user into the sync scope OU; read each change back from the same domain controller.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$SyncScopeOu = '', [string]$DomainController = '')
+    Import-Module -Name 'ActiveDirectory' -ErrorAction Stop
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $ad = @{}
+    if ($DomainController -ne '') { $ad['Server'] = $DomainController }
+    $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName')
+    $changed = 0
+    foreach ($row in $all) {
+        $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
+        $setUpn = $false
+        $added = @()
+        $moved = $false
+        $target = $row.TargetUserPrincipalName
+        if ($target -ne '' -and $user.UserPrincipalName -ne $target) {
+            if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Set userPrincipalName to ' + $target)) {
+                Set-ADUser -Identity $user.ObjectGUID -UserPrincipalName $target @ad -ErrorAction Stop
+                $setUpn = $true
+                $changed++
+            }
+        }
+        $present = @($user.proxyAddresses)
+        $toAdd = @()
+        foreach ($address in ($row.AddProxyAddresses -split ';')) {
+            # -contains compares case-insensitively: smtp:a@x is present when SMTP:a@x is.
+            if ($address -ne '' -and -not ($present -contains $address)) { $toAdd += $address }
+        }
+        if ($toAdd.Count -gt 0) {
+            if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Add proxyAddresses ' + ($toAdd -join ', '))) {
+                Set-ADUser -Identity $user.ObjectGUID -Add @{ proxyAddresses = [string[]]$toAdd } @ad -ErrorAction Stop
+                $added = $toAdd
+                $changed++
+            }
+        }
+        $inScope = ($SyncScopeOu -eq '') -or $user.DistinguishedName.EndsWith(',' + $SyncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)
+        if ($row.MoveToSyncScope -eq 'True' -and -not $inScope) {
+            if ($PSCmdlet.ShouldProcess($user.DistinguishedName, 'Move into the sync scope OU ' + $SyncScopeOu)) {
+                Move-ADObject -Identity $user.ObjectGUID -TargetPath $SyncScopeOu @ad -ErrorAction Stop
+                $moved = $true
+                $changed++
+            }
+        }
+        if (-not $WhatIfPreference -and ($setUpn -or $moved -or $added.Count -gt 0)) {
+            # Read back what was changed, from the same domain controller.
+            $after = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
+            if ($setUpn) {
+                Assert-Equal -What ('userPrincipalName of ' + $after.DistinguishedName) -Expected $target -Actual $after.UserPrincipalName
+            }
+            foreach ($address in $added) {
+                if (-not (@($after.proxyAddresses) -contains $address)) {
+                    throw ('Verification failed: ' + $after.DistinguishedName + ' has no proxyAddress ' + $address)
+                }
+            }
+            if ($moved -and -not $after.DistinguishedName.EndsWith(',' + $SyncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)) {
+                throw ('Verification failed: ' + $after.DistinguishedName + ' is not in ' + $SyncScopeOu)
+            }
+        }
+    }
+    Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' user(s) checked, ' + $changed + ' change(s)')
+}
+
+function Set-BatchImmutableId {
+    # identity.set-immutable-id (Microsoft Graph PowerShell, never the retired MSOnline module): set
+    # OnPremisesImmutableId on the rows whose SetImmutableId is True, before their users enter sync scope;
+    # compared case-sensitively; read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$Csv, [int]$Rows)
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
+    $changed = 0
+    foreach ($row in @($all | Where-Object { $_.SetImmutableId -eq 'True' })) {
+        $expected = Get-ExpectedImmutableId -SourceAnchorGuid $row.SourceAnchorGuid
+        $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
+        if ($cloud.OnPremisesSyncEnabled -eq $true) {
+            if ($cloud.OnPremisesImmutableId -cne $expected) {
+                throw ($row.CloudUserPrincipalName + ' is already synced with ImmutableId ' + $cloud.OnPremisesImmutableId + ', not ' + $expected + ': it matched another on-premises object; plan again')
+            }
+            continue
+        }
+        if ($cloud.OnPremisesImmutableId -ceq $expected) { continue }
+        if ($PSCmdlet.ShouldProcess($row.CloudUserPrincipalName, 'Set OnPremisesImmutableId to ' + $expected)) {
+            Update-MgUser -UserId $row.CloudUserId -OnPremisesImmutableId $expected -ErrorAction Stop
+            $changed++
+            if (-not $WhatIfPreference) {
+                $after = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
+                if ($after.OnPremisesImmutableId -cne $expected) {
+                    throw ('Verification failed: OnPremisesImmutableId of ' + $row.CloudUserPrincipalName + ' is ''' + $after.OnPremisesImmutableId + ''', expected ''' + $expected + '''')
+                }
+            }
+        }
+    }
+    Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $changed + ' ImmutableId(s) set')
+}
+
+function Start-BatchSync {
+    # identity.sync (ADSync module on the Entra Connect server): wait for a running cycle, start a delta sync, wait for it.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Batch, [int]$TimeoutMinutes)
+    Import-Module -Name 'ADSync' -ErrorAction Stop
+    $deadline = (Get-Date).AddMinutes($TimeoutMinutes)
+    while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
+        if ((Get-Date) -gt $deadline) { throw ('A sync cycle has been running for more than ' + $TimeoutMinutes + ' minutes; check Synchronization Service Manager') }
+        Write-Host '    a sync cycle is running; waiting for it to finish'
+        Start-Sleep -Seconds 30
+    }
+    if ($PSCmdlet.ShouldProcess($Batch, 'Start-ADSyncSyncCycle -PolicyType Delta')) {
+        $null = Start-ADSyncSyncCycle -PolicyType 'Delta' -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            Start-Sleep -Seconds 15
+            while ((Get-ADSyncScheduler -ErrorAction Stop).SyncCycleInProgress) {
+                if ((Get-Date) -gt $deadline) { throw ('The delta sync did not finish within ' + $TimeoutMinutes + ' minutes; check Synchronization Service Manager') }
+                Start-Sleep -Seconds 30
+            }
+            Write-Host ('    delta sync finished for ' + $Batch + '; export errors show in Synchronization Service Manager')
+        }
+    }
+}
+
+function Assert-BatchSynced {
+    # identity.verify (Microsoft Graph PowerShell, reads only): every user of the batch is synced with the expected
+    # ImmutableId (case-sensitive). Under -WhatIf it reports instead of failing; when no user of the batch is synced
+    # yet it stops the runbook with the way on (-From $StepId) instead of failing.
+    [CmdletBinding()]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$StepId)
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $name = [System.IO.Path]::GetFileName($Csv)
+    $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
+    $failed = 0
+    $notSynced = 0
+    foreach ($row in $all) {
+        $expected = Get-ExpectedImmutableId -SourceAnchorGuid $row.SourceAnchorGuid
+        $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
+        if ($cloud.OnPremisesSyncEnabled -ne $true) {
+            Write-Warning ($row.CloudUserPrincipalName + ': OnPremisesSyncEnabled is not true (not matched yet)')
+            $notSynced++
+            $failed++
+        } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
+            Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')
+            $failed++
+        }
+    }
+    if ($failed -eq 0) {
+        Write-Host ('    ' + $name + ': all ' + $all.Count + ' user(s) synced with the expected ImmutableId')
+    } elseif ($WhatIfPreference) {
+        Write-Host ('    -WhatIf: ' + $failed + ' of ' + $all.Count + ' user(s) are not matched yet; nothing was changed, so nothing is verified')
+    } elseif ($notSynced -eq $all.Count) {
+        # Nothing synced at all: most likely this script reached the step before the AD and ADSync
+        # runbooks ran for the batch. Stop here (like a manual step) instead of failing.
+        Write-Warning ('None of the ' + $all.Count + ' user(s) is synced yet. Run identity.prepare (ad.ps1) and identity.sync (adsync.ps1) for this batch, wait for the sync cycle, then run this script again with -From ' + $StepId + '. If they have run, check the sync errors in Entra Connect Health.')
+        $script:Stopped = $true
+    } else {
+        throw ('Verification failed: ' + $failed + ' of ' + $all.Count + ' user(s) of ' + $name + ' are not matched as planned; see the warnings above and the sync errors in Entra Connect Health')
+    }
+}
