@@ -596,6 +596,24 @@ class RelayOverride:
 
 
 @dataclass(frozen=True)
+class RemainingClient:
+    """A non-Exchange SMTP client accepted in a 2010 server's logs when the server is removed."""
+
+    remote_range: IPRange
+    """The client's address or range."""
+    server: str = ""
+    """The 2010 server it applies to; empty for every one."""
+    reason: str = ""
+    """Why it may remain (printed by the step), e.g. ``monitoring probe, retired with the server``."""
+
+
+SOAK_DAYS_DEFAULT = 33
+"""Days a disabled 2010 relay connector stays before it is removed: at least 30, and any 33-day
+stretch, whenever it starts, holds a whole last day of a month and the whole first day of the next
+(32 days do not: 28 February 00:01 to 1 April 00:01), so month-end jobs show up."""
+
+
+@dataclass(frozen=True)
 class MaintenanceWindow:
     """A recurring weekly window in which changes may run."""
 
@@ -641,6 +659,10 @@ class Policy:
     """DNS alias relay clients use (``smtp.contoso.com``)."""
     log_days_wanted: int = 30
     """How many days of protocol log evidence are wanted."""
+    soak_days: int = SOAK_DAYS_DEFAULT
+    """Days between disabling a 2010 relay connector and removing it (see :data:`SOAK_DAYS_DEFAULT`)."""
+    remaining_clients: tuple[RemainingClient, ...] = ()
+    """Non-Exchange clients accepted in a 2010 server's logs at its removal (``plan.remaining_clients``)."""
 
 
 # --------------------------------------------------------------------------- inventory

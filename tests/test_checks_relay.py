@@ -18,7 +18,7 @@ from relay_builders import (
     with_policy,
 )
 
-from migrator.checks.relay import check_relay, check_versions, overlaps, parse_build
+from migrator.checks.relay import check_relay, check_versions, overlaps
 from migrator.iprange import IPRange
 from migrator.model import (
     AcceptedDomain,
@@ -36,6 +36,7 @@ from migrator.model import (
     TransportRole,
 )
 from migrator.plan.relay import RelayPlan, plan_relay
+from migrator.versions import parse_build
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 FE = TransportRole.FRONTEND
@@ -398,19 +399,31 @@ def test_shadow_captured_and_moved_lose_relay() -> None:
     ]
 
 
-def test_shadow_moved_gain_relay_when_internal_connector_is_not_migrated() -> None:
+def test_internal_connector_inside_a_relay_range_is_carried_and_nobody_gains_relay() -> None:
     c, g = relay("EX10-01", "Relay Apps", ["10.1.20.0/24"])
     internal = connector("EX10-01", "Internal App", ["10.1.20.15"])
-    assert found(inventory([c, internal], [g]), "relay.shadow.moved") == [
+    inv = inventory([c, internal], [g])
+    assert found(inv, "relay.shadow.moved") == []
+    assert found(inv, "relay.shadow.gains-relay") == []
+    assert [(p.identity, p.relay) for p in plan_relay(inv).internal] == [
+        ("EX16-01\\Internal App", False)
+    ]
+
+
+def test_a_client_gaining_relay_is_an_error() -> None:
+    c, g = relay("EX10-01", "Relay Apps", ["10.1.20.0/24"])
+    partner = connector("EX10-01", "Partner", ["10.1.20.15"], groups=("Partners",))
+    assert found(inventory([c, partner], [g]), "relay.shadow.gains-relay") == [
         Finding(
-            W,
-            "relay.shadow.moved",
-            "EX10-01\\Internal App",
-            "on EX16-01, client addresses '10.1.20.15' move from 'EX10-01\\Internal App' "
-            "(internal-only application, no relay) to 'EX16-01\\Relay Apps' (planned anonymous "
-            "relay, relay): these clients gain relay",
-            "check with `migrator relay which ADDRESS`; adjust ranges with an override if the move "
-            "is not intended",
+            E,
+            "relay.shadow.gains-relay",
+            "EX10-01\\Partner",
+            "on EX16-01, client addresses '10.1.20.15' move from 'EX10-01\\Partner' "
+            "(partner/TLS, no relay) to 'EX16-01\\Relay Apps' (planned anonymous "
+            "relay, relay): these clients gain relay, which the 2010 organisation never granted them",
+            "keep those clients off the relay connector (override remove_ranges, or a connector "
+            "that takes them with AnonymousUsers only); if they should relay, say so with "
+            "add_ranges in the relay connector's override",
         )
     ]
 
@@ -676,8 +689,8 @@ def test_2010_below_sp3_ru11() -> None:
             E,
             "version.2010-build",
             "EX10-01",
-            "EX10-01 runs Exchange 2010 build '14.3.248.2', below SP3 Update Rollup 11 (14.3.266.2), "
-            "the oldest that can coexist with Exchange 2016",
+            "EX10-01 runs Exchange 2010 build '14.3.248.2', below Exchange 2010 SP3 Update Rollup 11 "
+            "(14.3.266.2), the oldest that can coexist with Exchange 2016",
             "install the latest Exchange 2010 SP3 update rollup on EX10-01 before adding Exchange 2016",
         )
     ]

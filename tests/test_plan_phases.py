@@ -155,7 +155,7 @@ def test_plan_is_derived_from_the_inventory(plan: MigrationPlan) -> None:
     assert {
         "prepare.coexistence.EX10-01",
         "prepare.coexistence.EX10-02",
-        "prepare.relay-logging.EX10-01",
+        "prepare.protocol-logging.EX10-01",
         "prepare.mx-ttl.fabrikam.com",
         "servers.install.EX16-01",
         "servers.send-connector.Internet",
@@ -170,9 +170,33 @@ def test_plan_is_derived_from_the_inventory(plan: MigrationPlan) -> None:
     } <= ids
     assert not any("*" in i for i in ids)  # the wildcard accepted domain gets no MX steps
     assert "prepare.mx-ttl.contoso.com" not in ids  # already 3600 s
-    assert "prepare.relay-logging.EX10-02" not in ids  # no relay connector there
+    assert "prepare.protocol-logging.EX10-02" not in ids  # no transport role, no connector there
     old = plan.step("prepare.coexistence.EX10-02")
-    assert "RU11" in old.title and "14.3.248.2" in old.title
+    assert "Update Rollup 11 (14.3.266.2)" in old.title and "14.3.248.2" in old.title
+
+
+@pytest.mark.parametrize(
+    ("build", "meets"),
+    [
+        ("14.3.266.2", True),  # RU11 itself (14.03.0266.002)
+        ("14.03.0266.002", True),
+        ("14.3.279.2", True),  # RU12
+        ("14.3.294.0", True),  # RU13
+        ("14.3.301.0", True),  # RU14
+        ("14.3.248.2", False),  # RU10
+        ("14.3.266.1", False),
+    ],
+)
+def test_coexistence_minimum_is_sp3_ru11_14_3_266_2(build: str, meets: bool) -> None:
+    """SP3 RU11 is 14.3.266.2 (14.3.301.0 is RU14); titles print the minimum, not the build found."""
+    inv = make_inventory()
+    servers = tuple(replace(s, build=build) if s.name == "EX10-02" else s for s in inv.servers)
+    steps = {s.id: s for s in phase_steps(replace(inv, servers=servers))}
+    step = steps["prepare.coexistence.EX10-02"]
+    assert step.title.startswith("confirm " if meets else "bring ")
+    assert "Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later" in step.title
+    assert f"build {build}" in step.title
+    assert "14.3.301.0" not in step.verification and "14.3.266.2" in step.verification
 
 
 def test_unsupported_os_is_said_in_the_step(plan: MigrationPlan) -> None:
@@ -263,7 +287,7 @@ def test_relay_removal_never_precedes_the_observation(plan: MigrationPlan) -> No
     assert removals
     for rid in removals:
         assert any(a.startswith("relay.observe.") for a in ancestors(plan, rid))
-        assert "prepare.relay-logging.EX10-01" in ancestors(plan, rid)
+        assert "prepare.protocol-logging.EX10-01" in ancestors(plan, rid)
 
 
 def test_relay_waits_for_the_new_server_and_its_certificate(plan: MigrationPlan) -> None:
@@ -278,7 +302,7 @@ def test_relay_waits_for_the_new_server_and_its_certificate(plan: MigrationPlan)
 def test_2010_changes_run_in_the_2010_shell(plan: MigrationPlan) -> None:
     for sid in (
         "prepare.protocol-log-limits.EX10-01",
-        "prepare.relay-logging.EX10-01",
+        "prepare.protocol-logging.EX10-01",
         "decommission.public-folders",
     ):
         assert plan.step(sid).runs_in is RunsIn.EMS_2010
@@ -365,7 +389,7 @@ def test_hostile_names_stay_quoted() -> None:
 
     from migrator.render.runbooks import RunbookContext, render_runbook
 
-    step = plan.step("prepare.relay-logging.EX10-01")
+    step = plan.step("prepare.protocol-logging.EX10-01")
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert "'Relay ''; Remove-Mailbox -Identity x; ''\u2019\u2019'" in text
     assert check_script(text, ps2=True) == []

@@ -427,7 +427,9 @@ def test_which_before_and_after() -> None:
     inv = inventory([c, internal], [g])
     (ans,) = which(inv, plan_relay(inv), ipaddress.ip_address("10.1.20.15"))
     assert ans.target == "EX16-01"
-    assert ans.after is not None and ans.after.identity == "EX16-01\\Relay Apps"
+    # the internal-only connector is carried over, so the client stays off the relay connector
+    assert ans.after is not None and ans.after.identity == "EX16-01\\Internal App"
+    assert not ans.after.relays
     assert [(legacy, w.identity if w else None) for legacy, w, _e in ans.before] == [
         ("EX10-01", "EX10-01\\Internal App")
     ]
@@ -480,11 +482,20 @@ def test_contoso_plans_without_errors() -> None:
     plan = plan_relay(inv)
     findings = [*plan.findings, *check_relay(inv, plan)]
     assert [f for f in findings if f.severity is Severity.ERROR] == []
+    # smtp.contoso.com reaches both new servers: each carries every relay connector (IPv6 ones
+    # only where the server has IPv6), and the internal-only connector where CRM would take it
     assert {p.identity for p in plan.connectors} == {
         "EX16-01\\Relay Apps EX16-01",
         "EX16-01\\Relay IPv6 Apps EX16-01",
         "EX16-01\\Relay MFP Scanners",
+        "EX16-01\\Relay Legacy CRM EX16-01",
+        "EX16-02\\Relay Apps EX16-02",
+        "EX16-02\\Relay MFP Scanners",
         "EX16-02\\Relay Legacy CRM EX16-02",
+    }
+    assert {p.identity for p in plan.internal} == {
+        "EX16-01\\Internal Mail Apps EX16-01",
+        "EX16-02\\Internal Mail Apps EX16-02",
     }
 
 

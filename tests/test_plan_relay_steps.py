@@ -83,8 +83,10 @@ def test_remove_old_never_before_observe() -> None:
         disable = s.id.replace("remove-old", "disable-old")
         assert observe in nx.ancestors(g, s.id)
         assert disable in nx.ancestors(g, s.id)
-        assert order.index(observe) < order.index(disable) < order.index(s.id)
-        assert s.reversible is False
+        soak = f"relay.soak.{server}"
+        assert order.index(observe) < order.index(disable) < order.index(soak) < order.index(s.id)
+        # the rollback recreates the removed connector as the inventory shows it
+        assert s.reversible is True and "recreates it" in s.rollback
     observe_step = next(s for s in steps if s.id == "relay.observe.EX10-01")
     assert observe_step.wait_minutes == 14 * 24 * 60
     # Observation starts only after the repoint, which waits for every relay test.
@@ -96,11 +98,16 @@ def test_runbooks_and_shells() -> None:
     inv = sample_inventory()
     for s in relay_steps(inv, sample_plan(inv)):
         assert s.phase is Phase.RELAY
-        if s.id.startswith(("relay.observe.", "relay.disable-old.", "relay.remove-old.")):
+        if s.id.startswith(
+            ("relay.observe.", "relay.disable-old.", "relay.soak.", "relay.remove-old.")
+        ):
             assert s.runs_in is RunsIn.EMS_2010
             assert s.runbook == "runbooks/20-relay/EX10-01-decommission.ps1"
         elif s.id.startswith("relay.repoint."):
             assert s.runbook == ""
+        elif s.id.startswith("relay.test-alias."):
+            # tests through the alias run once it points at the new servers, from their own runbook
+            assert s.runbook == "runbooks/20-relay/smtp-fabrikam-test.ps1"
         else:
             assert s.runbook in {"runbooks/20-relay/EX16-01.ps1", "runbooks/20-relay/EX16-02.ps1"}
 

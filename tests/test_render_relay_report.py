@@ -81,7 +81,10 @@ def test_report_content() -> None:
         "the organisation limit 10 MB (10,485,760 bytes) still applies to anonymous relay" in text
     )
     assert "externally secured: size limits are bypassed" in text
-    assert "| warning | relay.shadow.moved | EX10-01\\\\Internal App |" in text
+    # the internal-only connector is carried over (no relay), so its client gains nothing
+    assert "| info | relay.internal-only.carried | EX10-01\\\\Internal App |" in text
+    assert "internal-only, no relay" in text
+    assert "relay.shadow.moved" not in text
     assert "writes no runbook" not in text
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import ipaddress
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from migrator.iprange import IPRange
+from migrator.iprange import IPRange, merge_ranges
 from migrator.model import (
     Binding,
     ExchangeVersion,
@@ -31,6 +30,7 @@ from migrator.model import (
     IPAddress,
     Lifecycle,
     RelayMethod,
+    Server,
     Severity,
     TransportRole,
 )
@@ -46,15 +46,16 @@ from migrator.plan.relay import (
     PermissionIndex,
     RelayPlan,
     default_connector_names,
+    load_balancer_pool,
     onward_inventory,
     onward_servers,
+    subtract,
 )
+from migrator.versions import MIN_2010_BUILD, MIN_2010_LABEL, parse_build
 
 RELAY_KINDS = (ConnectorKind.ANONYMOUS_RELAY, ConnectorKind.EXTERNALLY_SECURED)
 FORBIDDEN_RELAY_PORTS = (2525, 465, 587, 717)
 """Ports of the other default connectors (Hub, Client Proxy, Client Frontend, Outbound Proxy)."""
-MIN_2010_BUILD = (14, 3, 266, 2)
-"""Exchange 2010 SP3 Update Rollup 11, the oldest build that can coexist with Exchange 2016."""
 EXAMPLES = 3
 """How many example ranges a finding lists before saying "and N more"."""
 
@@ -222,6 +223,7 @@ def check_relay(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
     found += _accepted_domains(inventory)
     found += _nat(inventory, relays)
     found += _load_balancers(inventory, relays)
+    found += _reach(inventory, plan, relays)
     found += _conflicts(inventory, plan)
     found += _shadowing(inventory, plan)
     found += _exchange_addresses(inventory, relays)
@@ -375,6 +377,120 @@ def _load_balancers(inventory: Inventory, relays: Sequence[_Relay]) -> list[Find
     return out
 
 
+# --------------------------------------------------------------------------- reach
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A name or address that sends relay clients to several new servers."""
+
+    what: str
+    """``DNS alias 'smtp.contoso.com'``, ``load balancer 'LB-LON-SMTP'``, ``NAT rule 'FW-IN'``."""
+    servers: tuple[Server, ...]
+    """The new servers it can send a client to once the plan has run."""
+    families: frozenset[int]
+    """Address families clients reach it by (4, 6)."""
+
+
+def entry_points(inventory: Inventory, plan: RelayPlan) -> list[EntryPoint]:
+    """The SMTP alias, every port-25 load balancer pool and every NAT rule that delivers to one.
+
+    The alias reaches every server the relay phase points it at (every
+    server with a planned relay connector, :func:`relay_steps` repoints it
+    there); a pool reaches :func:`load_balancer_pool`; a NAT rule whose
+    inside address is a pool's virtual address reaches that pool.
+    """
+    out: list[EntryPoint] = []
+    alias = inventory.policy.smtp_alias.strip()
+    planned = {p.server.lower() for p in plan.connectors}
+    if alias and planned:
+        servers = tuple(
+            s for s in inventory.target_servers if s.name.lower() in planned and not s.is_edge
+        )
+        out.append(
+            EntryPoint(
+                f"DNS alias '{alias}'",
+                tuple(sorted(servers, key=lambda s: s.name.lower())),
+                frozenset({4, 6}),
+            )
+        )
+    pools: dict[IPAddress, tuple[str, tuple[Server, ...]]] = {}
+    for lb in sorted(inventory.load_balancers, key=lambda b: b.name.lower()):
+        if 25 not in lb.ports:
+            continue
+        pool = load_balancer_pool(inventory, lb)
+        families = frozenset(a.version for a in lb.virtual_addresses) or frozenset({4})
+        out.append(EntryPoint(f"load balancer '{lb.name}'", pool, families))
+        for a in lb.virtual_addresses:
+            pools[a] = (lb.name, pool)
+    for rule in sorted(inventory.nat_rules, key=lambda n: n.name.lower()):
+        hit = pools.get(rule.inside_address)
+        if hit is not None and rule.port == 25:
+            out.append(
+                EntryPoint(
+                    f"NAT rule '{rule.name}' (to load balancer '{hit[0]}')",
+                    hit[1],
+                    frozenset({rule.inside_address.version}),
+                )
+            )
+    return out
+
+
+def _reach(inventory: Inventory, plan: RelayPlan, relays: Sequence[_Relay]) -> list[Finding]:
+    """Every server an alias, pool or NAT rule reaches carries every relay connector the others do.
+
+    A relay client sent to a server without its connector meets Default
+    Frontend: refused with 550 5.7.54 (anonymous relay), or treated as an
+    anonymous sender (scanners lose ExternalAuthoritative and its bypasses).
+    Compared per address family, by relay method and exact ranges; IPv6 only
+    between servers with an IPv6 address (the others have no AAAA record).
+    """
+    by_server: dict[str, list[_Relay]] = {}
+    for r in relays:
+        by_server.setdefault(r.identity.split("\\", 1)[0].lower(), []).append(r)
+
+    def signature(r: _Relay, family: int) -> tuple[bool, tuple[IPRange, ...]]:
+        return r.externally_secured, tuple(merge_ranges(x for x in r.ranges if x.version == family))
+
+    out: list[Finding] = []
+    for entry in entry_points(inventory, plan):
+        if len(entry.servers) < 2:
+            continue
+        for family in sorted(entry.families):
+            reached = [s for s in entry.servers if family == 4 or s.has_ipv6]
+            have = {
+                s.name.lower(): {signature(r, family) for r in by_server.get(s.name.lower(), ())}
+                for s in reached
+            }
+            for s in reached:
+                missing: dict[tuple[bool, tuple[IPRange, ...]], _Relay] = {}
+                for other in reached:
+                    if other is s:
+                        continue
+                    for r in by_server.get(other.name.lower(), ()):
+                        sig = signature(r, family)
+                        if sig[1] and sig not in have[s.name.lower()]:
+                            missing.setdefault(sig, r)
+                for sig, r in sorted(missing.items(), key=lambda kv: kv[1].identity.lower()):
+                    method = "externally secured" if sig[0] else "anonymous relay"
+                    out.append(
+                        Finding(
+                            Severity.ERROR,
+                            "relay.reach.missing-connector",
+                            entry.what,
+                            f"{entry.what} can send relay clients to {s.name}, which has no "
+                            f"connector like '{r.identity}' ({method}, {_examples(sig[1])}): "
+                            f"those clients would meet Default Frontend {s.name} and be refused "
+                            "with 550 5.7.54"
+                            + (" or lose ExternalAuthoritative" if sig[0] else ""),
+                            f"plan the connector on {s.name} as well (relay.targets or the "
+                            "override's targets), or send these clients to per-site aliases or "
+                            "pools that reach only the servers that carry it",
+                        )
+                    )
+    return out
+
+
 # --------------------------------------------------------------------------- conflicts
 
 
@@ -392,7 +508,7 @@ def _on_target(
     inventory: Inventory, plan: RelayPlan, perms: PermissionIndex
 ) -> dict[str, list[_OnTarget]]:
     by_server: dict[str, list[_OnTarget]] = {}
-    planned_ids = {p.identity.lower() for p in plan.connectors}
+    planned_ids = {p.identity.lower() for p in (*plan.connectors, *plan.internal)}
     for s in inventory.target_servers:
         by_server[s.name.lower()] = []
     for c in inventory.receive_connectors:
@@ -405,9 +521,9 @@ def _on_target(
         by_server[key].append(
             _OnTarget(c.identity, c.bindings, c.remote_ip_ranges, c.transport_role, False, relays)
         )
-    for p in plan.connectors:
+    for p in (*plan.connectors, *plan.internal):
         by_server.setdefault(p.server.lower(), []).append(
-            _OnTarget(p.identity, p.bindings, p.remote_ip_ranges, p.transport_role, True, True)
+            _OnTarget(p.identity, p.bindings, p.remote_ip_ranges, p.transport_role, True, p.relay)
         )
     return by_server
 
@@ -619,7 +735,7 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
     out: list[Finding] = []
     successors: dict[str, dict[str, str]] = {}  # target -> 2010 identity -> planned identity
     migrated_somewhere: set[str] = set()
-    for p in plan.connectors:
+    for p in (*plan.connectors, *plan.internal):
         for ident in (p.source_identity, *p.merged_from):
             successors.setdefault(p.server.lower(), {})[ident.lower()] = p.identity
             migrated_somewhere.add(ident.lower())
@@ -632,12 +748,42 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
                 if key in (ident.lower(), ident.split("\\", 1)[-1].lower()):
                     added.setdefault(p.identity.lower(), []).extend(o.add_ranges)
     views = ServerViews(inventory, plan)
+    sources_of = {
+        p.identity.lower(): (p.source_identity, *p.merged_from)
+        for p in (*plan.connectors, *plan.internal)
+    }
+
+    def not_granted(after_identity: str, rng: IPRange) -> list[IPRange]:
+        """Parts of ``rng`` that no 2010 source of ``after_identity`` took on its own server.
+
+        Relay rights belong to the organisation, not to one server: a client that relayed
+        through 'EX10-03\\CRM' keeps relay on a new server the alias sends it to, even though
+        on EX10-01 it met Default (no relay).
+        """
+        left = [rng]
+        for ident in sources_of.get(after_identity.lower(), ()):
+            legacy = ident.split("\\", 1)[0]
+            conns = views.before(legacy)
+            index = {c.identity.lower(): i for i, c in enumerate(conns)}
+            mine = index.get(ident.lower())
+            if mine is None:
+                continue
+            took = [
+                seg.range
+                for seg in views.before_partition(legacy, rng.version)
+                if seg.winner == mine
+            ]
+            left = subtract(left, took)[0]
+        return left
+
     for t in sorted(inventory.target_servers, key=lambda s: s.name.lower()):
         if t.is_edge:
             continue
         after = views.after(t.name)
         default_after = f"{t.name}\\Default Frontend {t.name}"
         for version in (4, 6):
+            if version == 6 and t.ip_addresses and not t.has_ipv6:
+                continue  # no IPv6 address: no IPv6 client reaches this server at all
             seg_after = views.after_partition(t.name, version)
             out += _captured(after, seg_after, version)
             out += _ties(after, seg_after)
@@ -652,6 +798,7 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
                     migrated_somewhere,
                     default_after,
                     added,
+                    not_granted,
                 )
     return out
 
@@ -678,6 +825,8 @@ def _captured(
                 i += 1
         for w, pieces in sorted(lost.items()):
             other = conns[w]
+            if other.planned and not other.relays:
+                continue  # an internal-only 2010 connector carried over: keeping them off is its job
             consequence = "" if other.relays else ": those clients cannot relay"
             out.append(
                 Finding(
@@ -735,8 +884,14 @@ def _moved(
     migrated_somewhere: set[str],
     default_after: str,
     added: dict[str, list[IPRange]],
+    not_granted: Callable[[str, IPRange], list[IPRange]] = lambda _i, r: [r],
 ) -> list[Finding]:
-    """Client addresses whose connector on ``target`` is not the 2010 connector's successor."""
+    """Client addresses whose connector on ``target`` is not the 2010 connector's successor.
+
+    A client that gains relay is an error (a plan never grants relay the 2010
+    organisation did not grant), unless an override added its address on
+    purpose or the new connector's own 2010 source gave it relay on its server.
+    """
     after_index = {c.identity.lower(): i for i, c in enumerate(after)}
     # expected[i]: index in ``after`` of the successor of before[i]; -1: not comparable here
     expected: list[int] = []
@@ -761,30 +916,46 @@ def _moved(
         rng = IPRange(b.version, first, last)
         if any(x.contains(rng) for x in added.get(after[aw].identity.lower(), ())):
             continue  # the override added these addresses to this connector on purpose
+        pieces = [rng]
+        if relays_after[aw] and not relays_before[bw]:
+            pieces = not_granted(after[aw].identity, rng)
         lst = moves.setdefault((bw, aw), [])
-        if lst and lst[-1].last + 1 == first:
-            lst[-1] = IPRange(b.version, lst[-1].first, last)
-        else:
-            lst.append(rng)
+        for piece in pieces:
+            if lst and lst[-1].last + 1 == piece.first:
+                lst[-1] = IPRange(b.version, lst[-1].first, piece.last)
+            else:
+                lst.append(piece)
     out: list[Finding] = []
     for (bi, ai), pieces in sorted(moves.items()):
+        if not pieces:
+            continue
         old, new = before[bi], after[ai]
+        severity, code = Severity.WARNING, "relay.shadow.moved"
+        fix = (
+            "check with `migrator relay which ADDRESS`; adjust ranges with an override if the "
+            "move is not intended"
+        )
         if old.relays and not new.relays:
             effect = "these clients lose relay"
         elif new.relays and not old.relays:
-            effect = "these clients gain relay"
+            effect = "these clients gain relay, which the 2010 organisation never granted them"
+            severity, code = Severity.ERROR, "relay.shadow.gains-relay"
+            fix = (
+                "keep those clients off the relay connector (override remove_ranges, or a "
+                "connector that takes them with AnonymousUsers only); if they should relay, say "
+                "so with add_ranges in the relay connector's override"
+            )
         else:
             effect = "these clients move to another relay connector"
         out.append(
             Finding(
-                Severity.WARNING,
-                "relay.shadow.moved",
+                severity,
+                code,
                 old.identity,
                 f"on {target}, client addresses {_examples(pieces)} move from '{old.identity}' "
                 f"({old.kind}, {_relay_word(old)}) to '{new.identity}' ({new.kind}, "
                 f"{_relay_word(new)}): {effect}",
-                "check with `migrator relay which ADDRESS`; adjust ranges with an override if the "
-                "move is not intended",
+                fix,
             )
         )
     return out
@@ -1029,18 +1200,6 @@ def _default_frontend(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
 # --------------------------------------------------------------------------- versions
 
 
-_BUILD = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
-_ADMIN_VERSION = re.compile(r"version\s+(\d+)\.(\d+)\s*\(build\s+(\d+)\.(\d+)\)", re.IGNORECASE)
-
-
-def parse_build(text: str) -> tuple[int, int, int, int] | None:
-    """``14.3.513.0`` or ``Version 14.3 (Build 513.0)`` as a tuple; None when neither."""
-    m = _ADMIN_VERSION.search(text) or _BUILD.search(text)
-    if m is None:
-        return None
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4) or 0))
-
-
 def check_versions(inventory: Inventory) -> list[Finding]:
     """Coexistence with 2010, support status of the targets, and the 2010 update rollup level."""
     out: list[Finding] = []
@@ -1113,7 +1272,7 @@ def check_versions(inventory: Inventory) -> list[Finding]:
                     "version.2010-build-unknown",
                     s.name,
                     f"the ExSetup.exe build of {s.name} is unknown ('{s.build}'): Exchange 2016 "
-                    "needs Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later",
+                    f"needs {MIN_2010_LABEL} or later",
                     "export the file version of ExSetup.exe (AdminDisplayVersion does not show the rollup)",
                 )
             )
@@ -1123,8 +1282,8 @@ def check_versions(inventory: Inventory) -> list[Finding]:
                     Severity.ERROR,
                     "version.2010-build",
                     s.name,
-                    f"{s.name} runs Exchange 2010 build '{s.build}', below SP3 Update Rollup 11 "
-                    "(14.3.266.2), the oldest that can coexist with Exchange 2016",
+                    f"{s.name} runs Exchange 2010 build '{s.build}', below {MIN_2010_LABEL}, "
+                    "the oldest that can coexist with Exchange 2016",
                     f"install the latest Exchange 2010 SP3 update rollup on {s.name} before adding Exchange 2016",
                 )
             )

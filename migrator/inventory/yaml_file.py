@@ -36,6 +36,7 @@ from migrator.model import (
     Policy,
     RelayMethod,
     RelayOverride,
+    RemainingClient,
     ServerRole,
     Site,
     SourceAnchor,
@@ -482,9 +483,20 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
         kwargs["final_version"] = ExchangeVersion(str(plan["final_version"]))
     if "mail_flow_target" in plan:
         kwargs["mail_flow_target"] = MailFlowTarget(plan["mail_flow_target"])
-    for key in ("observation_days", "identity_batch_size", "log_days_wanted"):
+    for key in ("observation_days", "identity_batch_size", "log_days_wanted", "soak_days"):
         if key in plan:
             kwargs[key] = plan[key]
+    remaining: list[RemainingClient] = []
+    for i, rc in enumerate(plan.get("remaining_clients", [])):
+        try:
+            r = IPRange.parse(str(rc["range"]))
+        except IPRangeError as exc:
+            problems.append(
+                Problem(_where(label, ["plan", "remaining_clients", i, "range"]), str(exc))
+            )
+            continue
+        remaining.append(RemainingClient(r, str(rc.get("server", "")), str(rc.get("reason", ""))))
+    kwargs["remaining_clients"] = tuple(remaining)
     if "method" in relay:
         kwargs["relay_method"] = RelayMethod(relay["method"])
     if "name" in relay:

@@ -261,7 +261,7 @@ class ServerViews:
             self._by_server.setdefault(c.server.lower(), []).append(c)
         self._planned: dict[str, list[PlannedConnector]] = {}
         self._sources: dict[str, set[str]] = {}
-        for p in plan.connectors:
+        for p in (*plan.connectors, *plan.internal):
             self._planned.setdefault(p.server.lower(), []).append(p)
             for ident in (p.source_identity, *p.merged_from):
                 self._sources.setdefault(p.server.lower(), set()).add(ident.split("\\", 1)[0])
@@ -324,8 +324,8 @@ class ServerViews:
                         p.identity,
                         p.bindings,
                         p.remote_ip_ranges,
-                        True,
-                        f"planned {p.method.value} relay",
+                        p.relay,
+                        f"planned {p.method.value} relay" if p.relay else "planned internal-only",
                         True,
                     )
                 )

@@ -24,6 +24,7 @@ from migrator.model import (
     Finding,
     Inventory,
     Lifecycle,
+    LoadBalancer,
     ReceiveConnector,
     RelayMethod,
     RelayOverride,
@@ -93,6 +94,8 @@ class PlannedConnector:
     """Further 2010 identities folded into this connector (same name and method on one target)."""
     adopts_existing: bool = False
     """Whether a connector of this name already exists on the target (the runbook updates it)."""
+    relay: bool = True
+    """False for an internal-only connector carried over (AnonymousUsers, no Accept-Any-Recipient)."""
 
     @property
     def identity(self) -> str:
@@ -110,6 +113,9 @@ class RelayPlan:
     """Planned connectors, ordered by server then name."""
     findings: tuple[Finding, ...]
     """Findings raised while planning (e.g. a dropped ``%zone``)."""
+    internal: tuple[PlannedConnector, ...] = ()
+    """Internal-only 2010 connectors carried over (``relay`` False) where a planned relay
+    connector on the same server would otherwise take their clients (most specific match)."""
 
     def ranges_by_source(self) -> dict[str, tuple[IPRange, ...]]:
         """Ranges the plan gives relay rights to, keyed by each 2010 source connector identity.
@@ -409,6 +415,10 @@ class _Draft:
     sources: list[str]
     sizes: list[int | None]
     base: str = ""
+    alias_added: bool = False
+    """Planned here only because the SMTP alias reaches this server (not for its own site)."""
+    relay: bool = True
+    """False for an internal-only connector carried over."""
 
 
 def _finding(sev: Severity, code: str, where: str, message: str, fix: str = "") -> Finding:
@@ -519,7 +529,10 @@ def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayP
         key=lambda c: c.identity.lower(),
     )
     classifications: list[Classification] = []
-    drafts: list[_Draft] = []
+    # First every connector's own targets (override, site policy, same site), then, where relay
+    # clients reach the servers through one DNS alias, every server behind it: a client the alias
+    # sends to a server without its connector meets Default Frontend and is refused (5.7.54).
+    wanted: list[tuple[Classification, RelayOverride | None, list[Server]]] = []
     for c in legacy_connectors:
         override = by_identity.get(c.identity.lower()) or by_name.get(c.name.lower())
         if override is not None:
@@ -540,18 +553,42 @@ def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayP
             )
         if not cls.migrate:
             continue
-        drafts.extend(
-            _drafts_for(
-                inventory,
-                cls,
-                override,
-                servers,
-                targets_by_site,
-                findings,
-                excluded,
-                carried.get(c.identity.lower()),
-            )
+        targets = _targets_for(
+            inventory, cls, override, servers, targets_by_site, findings, excluded
         )
+        if targets:
+            wanted.append((cls, override, targets))
+    behind_alias = alias_reach(inventory, [t for _cls, _o, ts in wanted for t in ts])
+    drafts: list[_Draft] = []
+    for cls, override, targets in wanted:
+        own = {t.name.lower() for t in targets}
+        added = [t for t in behind_alias if t.name.lower() not in own]
+        made = _drafts_for(
+            inventory,
+            cls,
+            override,
+            sorted([*targets, *added], key=lambda t: t.name.lower()),
+            servers,
+            findings,
+            carried.get(cls.connector.identity.lower()),
+            frozenset(t.name.lower() for t in added),
+        )
+        drafts.extend(made)
+        spread = sorted({d.server.name for d in made if d.alias_added}, key=str.lower)
+        if spread:
+            findings.append(
+                _finding(
+                    Severity.INFO,
+                    "relay.target.alias",
+                    cls.connector.identity,
+                    f"relay clients reach the new servers through the DNS alias "
+                    f"{inventory.policy.smtp_alias}, which points at every relay server: the "
+                    f"connector is planned on {', '.join(spread)} too, with the same ranges and "
+                    "method (IPv4 ranges only where a server has no IPv6 address)",
+                    "to keep each site's clients on its own servers, give each site its own alias "
+                    "and leave relay.smtp_alias empty",
+                )
+            )
 
     for o in all_overrides:
         if id(o) not in used_overrides:
@@ -564,13 +601,137 @@ def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayP
                     "write the connector's identity (SERVER\\Name) or name exactly as the export shows it",
                 )
             )
-    connectors = _finalise(inventory, drafts, findings)
+    drafts.extend(_internal_drafts(inventory, classifications, drafts, servers, findings, carried))
+    planned = _finalise(inventory, drafts, findings)
     return RelayPlan(
-        tuple(classifications), tuple(connectors), tuple(sorted(findings, key=Finding.sort_key))
+        tuple(classifications),
+        tuple(p for p in planned if p.relay),
+        tuple(sorted(findings, key=Finding.sort_key)),
+        tuple(p for p in planned if not p.relay),
     )
 
 
-def _drafts_for(
+INTERNAL_ONLY_REASON = (
+    "internal-only on 2010 (PermissionGroups AnonymousUsers without "
+    "Ms-Exch-SMTP-Accept-Any-Recipient): carried over unchanged so that the most specific match "
+    "keeps its clients off the relay connector whose ranges contain theirs; they may send to "
+    "accepted domains only, as before"
+)
+
+
+def _internal_drafts(
+    inventory: Inventory,
+    classifications: Iterable[Classification],
+    drafts: list[_Draft],
+    servers: dict[str, Server],
+    findings: list[Finding],
+    carried: Mapping[str, _Carried],
+) -> list[_Draft]:
+    """Internal-only 2010 connectors, carried to each new server where a relay connector overlaps them.
+
+    On 2010 the most specific match gave these clients the internal-only
+    connector (no relay) although a relay connector's wider range contains
+    them. Without a successor they would land on the relay connector on the
+    new server and gain relay, which the 2010 organisation never granted. A
+    plan never grants relay the old organisation did not: the connector is
+    carried over with its ranges, AnonymousUsers and no Accept-Any-Recipient.
+    Where no relay connector overlaps it, Default Frontend takes its clients
+    with the same rights (accepted domains only) and nothing is carried.
+    """
+    by_server: dict[str, list[_Draft]] = {}
+    for d in drafts:
+        by_server.setdefault(d.server.name.lower(), []).append(d)
+    out: list[_Draft] = []
+    for cls in classifications:
+        c = cls.connector
+        if cls.kind is not ConnectorKind.INTERNAL_APP or cls.migrate:
+            continue
+        ranges = merge_ranges([r for r in c.remote_ip_ranges if not r.zone])
+        if not ranges:
+            continue
+        legacy = servers.get(c.server.lower())
+        for key in sorted(by_server):
+            relays = [d for d in by_server[key] if d.relay]
+            hit = [d for d in relays if any(r.overlaps(x) for r in ranges for x in d.ranges)]
+            if not hit:
+                continue
+            t = hit[0].server
+            here = [r for r in ranges if r.version == 4 or t.has_ipv6]
+            if not here:
+                continue
+            fqdn, _alias = _choose_fqdn(c, legacy, t)
+            was = carried.get(c.identity.lower())
+            base = was.base if was is not None else c.name
+            findings.append(
+                _finding(
+                    Severity.INFO,
+                    "relay.internal-only.carried",
+                    c.identity,
+                    f"'{c.identity}' is carried to {t.name} without relay rights: its clients sit "
+                    f"inside the ranges of {', '.join(sorted({d.name for d in hit}))} there and "
+                    "would otherwise gain relay",
+                )
+            )
+            out.append(
+                _Draft(
+                    t,
+                    # its 2010 name (it is no relay connector), with the server where the
+                    # relay name pattern adds one
+                    f"{base} {t.name}"
+                    if "{server}" in inventory.policy.relay_name_pattern
+                    else base,
+                    False,
+                    cls,
+                    here,
+                    RelayMethod.ANONYMOUS,
+                    INTERNAL_ONLY_REASON,
+                    fqdn,
+                    "",
+                    [c.identity],
+                    [c.max_message_size_bytes],
+                    base,
+                    False,
+                    False,
+                )
+            )
+    return out
+
+
+def alias_reach(inventory: Inventory, relay_targets: Iterable[Server]) -> list[Server]:
+    """The new servers the SMTP alias (``relay.smtp_alias``) sends relay clients to, by name.
+
+    The relay phase points the alias at every server that serves relay
+    (``relay.repoint``), so every one of them must carry every relay
+    connector; empty where no alias is set.
+    """
+    if not inventory.policy.smtp_alias.strip():
+        return []
+    unique = {t.name.lower(): t for t in relay_targets}
+    return [unique[k] for k in sorted(unique)]
+
+
+def load_balancer_pool(inventory: Inventory, lb: LoadBalancer) -> tuple[Server, ...]:
+    """The new (hop) servers behind a load balancer once ``servers.load-balancer`` has run, by name.
+
+    The target servers it already lists, plus the hop Mailbox servers of the
+    sites of the servers behind it today (a London pool gets the London
+    servers, not Dublin's); every hop Mailbox server where it lists no server
+    or none with a known site. Relay clients the pool sends to a server need
+    their connector there, so this is the one rule the servers phase and the
+    relay check share.
+    """
+    hop = [s for s in inventory.target_servers if s.version in HOP_VERSIONS and not s.is_edge]
+    listed = {n.lower() for n in lb.servers}
+    sites = {s.site.lower() for s in inventory.servers if s.name.lower() in listed and s.site}
+    chosen = {
+        s.name.lower(): s
+        for s in hop
+        if s.name.lower() in listed or not sites or s.site.lower() in sites
+    }
+    return tuple(chosen[k] for k in sorted(chosen))
+
+
+def _targets_for(
     inventory: Inventory,
     cls: Classification,
     override: RelayOverride | None,
@@ -578,8 +739,8 @@ def _drafts_for(
     targets_by_site: dict[str, tuple[str, ...]],
     findings: list[Finding],
     excluded: frozenset[str] = frozenset(),
-    carried: _Carried | None = None,
-) -> list[_Draft]:
+) -> list[Server]:
+    """The connector's own target servers: the override's, the site policy's, or the same site's."""
     c = cls.connector
     where = c.identity
     legacy = servers.get(c.server.lower())
@@ -666,6 +827,22 @@ def _drafts_for(
             continue
         targets.append(s)
 
+    return targets
+
+
+def _drafts_for(
+    inventory: Inventory,
+    cls: Classification,
+    override: RelayOverride | None,
+    targets: list[Server],
+    servers: dict[str, Server],
+    findings: list[Finding],
+    carried: _Carried | None = None,
+    alias_added: frozenset[str] = frozenset(),
+) -> list[_Draft]:
+    c = cls.connector
+    where = c.identity
+    legacy = servers.get(c.server.lower())
     # ranges: the 2010 entries without %zone ones, then the override's removals and additions
     ranges: list[IPRange] = []
     for r in c.remote_ip_ranges:
@@ -710,6 +887,12 @@ def _drafts_for(
     method, why = _choose_method(cls, override, inventory.policy.relay_method)
     out: list[_Draft] = []
     for t in targets:
+        here = list(ranges)
+        if t.name.lower() in alias_added and not t.has_ipv6:
+            # The alias has no AAAA record for a server without IPv6: only IPv4 clients land here.
+            here = [r for r in ranges if r.version == 4]
+            if not here:
+                continue
         fqdn, alias = _choose_fqdn(c, legacy, t)
         tls = ""
         if alias:
@@ -728,7 +911,7 @@ def _drafts_for(
                 name,
                 bool(user_name),
                 cls,
-                list(ranges),
+                here,
                 method,
                 why,
                 fqdn,
@@ -736,6 +919,7 @@ def _drafts_for(
                 [c.identity],
                 [c.max_message_size_bytes],
                 base,
+                t.name.lower() in alias_added,
             )
         )
     return out
@@ -747,7 +931,7 @@ def _finalise(
     """Merge drafts that meet on one target under one name, make names fit and unique, build connectors."""
     # Only the same 2010 connector name on several legacy servers is folded together (the usual
     # "one relay connector per server" setup); different connectors keep their own successor.
-    merged: dict[tuple[str, str, RelayMethod, str, str, str], _Draft] = {}
+    merged: dict[tuple[str, str, RelayMethod, str, str, str, bool], _Draft] = {}
     for d in drafts:
         key = (
             d.server.name.lower(),
@@ -756,6 +940,7 @@ def _finalise(
             d.fqdn.lower(),
             d.tls,
             (d.base or d.cls.connector.name).lower(),
+            d.relay,
         )
         have = merged.get(key)
         if have is None:
@@ -772,8 +957,11 @@ def _finalise(
                 list(d.sources),
                 list(d.sizes),
                 d.base,
+                d.alias_added,
+                d.relay,
             )
         else:
+            have.alias_added = have.alias_added and d.alias_added
             have.ranges = merge_ranges([*have.ranges, *d.ranges])
             have.sources.extend(d.sources)
             have.sizes.extend(d.sizes)
@@ -842,7 +1030,9 @@ def _finalise(
         bindings = [Binding(ipaddress.IPv4Address("0.0.0.0"), 25)]
         if d.server.has_ipv6:
             bindings.append(Binding(ipaddress.IPv6Address("::"), 25))
-        elif any(r.version == 6 for r in d.ranges):
+        elif any(r.version == 6 for r in d.ranges) and not d.alias_added:
+            # (where only the alias brings clients here, IPv6 clients cannot: the server has
+            # no AAAA record behind the alias)
             findings.append(
                 _finding(
                     Severity.WARNING,
@@ -883,6 +1073,7 @@ def _finalise(
                 method_reason=d.method_reason,
                 merged_from=tuple(d.sources[1:]),
                 adopts_existing=adopts,
+                relay=d.relay,
             )
         )
     out.sort(key=lambda p: (p.server.lower(), p.name.lower()))
@@ -959,7 +1150,7 @@ def onward_servers(inventory: Inventory) -> tuple[tuple[Server, ...], tuple[Serv
 
 def _as_connector(pc: PlannedConnector) -> ReceiveConnector:
     """A planned Front End connector as it will exist on its 2016 server once the relay phase ran."""
-    anonymous = pc.method is RelayMethod.ANONYMOUS
+    anonymous = pc.method is RelayMethod.ANONYMOUS or not pc.relay
     return ReceiveConnector(
         server=pc.server,
         name=pc.name,
@@ -997,8 +1188,9 @@ def onward_inventory(inventory: Inventory, relay_plan: RelayPlan) -> Inventory |
     final_names = {s.name.lower() for s in finals}
     keep = hop_names | final_names
     planned = [pc for pc in relay_plan.connectors if pc.server.lower() in hop_names]
-    planned_ids = {pc.identity.lower() for pc in planned}
-    connectors = [_as_connector(pc) for pc in planned]
+    internal = [pc for pc in relay_plan.internal if pc.server.lower() in hop_names]
+    planned_ids = {pc.identity.lower() for pc in (*planned, *internal)}
+    connectors = [_as_connector(pc) for pc in (*planned, *internal)]
     connectors += [
         c
         for c in inventory.receive_connectors
@@ -1012,7 +1204,7 @@ def onward_inventory(inventory: Inventory, relay_plan: RelayPlan) -> Inventory |
             pc.identity, ANONYMOUS_LOGON, (ACCEPT_ANY_RECIPIENT_RIGHT,), ("ExtendedRight",)
         )
         for pc in planned
-        if pc.method is RelayMethod.ANONYMOUS
+        if pc.method is RelayMethod.ANONYMOUS and pc.relay
     ]
     sites: dict[str, list[str]] = {}
     for s in finals:
@@ -1058,7 +1250,7 @@ def plan_onward_relay(inventory: Inventory, relay_plan: RelayPlan) -> RelayPlan:
     users = {o.connector.strip().lower(): o.name.strip() for o in inventory.policy.overrides}
     carried: dict[str, _Carried] = {}
     sources: dict[str, PlannedConnector] = {}
-    for pc in relay_plan.connectors:
+    for pc in (*relay_plan.connectors, *relay_plan.internal):
         if pc.server.lower() not in hop_names:
             continue
         _old_server, _, old_name = pc.source_identity.partition("\\")
@@ -1084,4 +1276,4 @@ def plan_onward_relay(inventory: Inventory, relay_plan: RelayPlan) -> RelayPlan:
             key=Finding.sort_key,
         )
     )
-    return RelayPlan(plan.classifications, tuple(connectors), findings)
+    return RelayPlan(plan.classifications, tuple(connectors), findings, plan.internal)

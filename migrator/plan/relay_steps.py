@@ -30,9 +30,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from migrator.errors import PlanError
-from migrator.iprange import IPRange
-from migrator.model import ExchangeVersion, Inventory, RelayMethod
-from migrator.plan.relay import PlannedConnector, RelayPlan
+from migrator.iprange import IPRange, merge_ranges
+from migrator.model import ExchangeVersion, Inventory, RelayMethod, TransportRole
+from migrator.plan.relay import (
+    ConnectorKind,
+    PlannedConnector,
+    RelayPlan,
+    is_anonymous_trustee,
+)
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
@@ -124,7 +129,8 @@ def _hex(rng: IPRange, value: int) -> str:
 
 
 def _connector_params(inventory: Inventory, pc: PlannedConnector) -> dict[str, Any]:
-    anonymous = pc.method is RelayMethod.ANONYMOUS
+    # An internal-only connector carried over: AnonymousUsers, no Accept-Any-Recipient grant.
+    anonymous = pc.method is RelayMethod.ANONYMOUS or not pc.relay
     return {
         "server": pc.server,
         "name": pc.name,
@@ -132,7 +138,7 @@ def _connector_params(inventory: Inventory, pc: PlannedConnector) -> dict[str, A
         "source_identity": pc.source_identity,
         "bindings": [str(b) for b in pc.bindings],
         "remote_ip_ranges": [r.exchange_text() for r in pc.remote_ip_ranges],
-        "method": pc.method.value,
+        "method": pc.method.value if pc.relay else "internal-only",
         "permission_groups": ["AnonymousUsers"] if anonymous else ["ExchangeServers"],
         "auth_mechanism": ["Tls"] if anonymous else ["Tls", "ExternalAuthoritative"],
         "fqdn": pc.fqdn,
@@ -279,6 +285,7 @@ def relay_steps(
                     {
                         **params,
                         "smtp_host": smtp_host,
+                        "all_addresses": False,
                         "recipient": f"relay-test@{TEST_RECIPIENT_DOMAIN}",
                         "ranges_hex": [
                             {
@@ -343,6 +350,8 @@ def relay_steps(
     old_labels = sorted({_old_label(inventory, phase, o) for o in old_servers})
     old_text = f"the {'/'.join(old_labels or ['2010'])} servers"
     new_hosts = sorted({_smtp_host(inventory, pc) for pc in connectors}, key=str.lower)
+    for pc in sorted(relay_plan.internal, key=lambda c: (c.server.lower(), c.name.lower())):
+        steps.append(_internal_create(inventory, pc, pre, phase))
     if connectors:
         steps.append(
             Step(
@@ -375,9 +384,23 @@ def relay_steps(
                     else "Change the SMTP server setting of every application and device that relays through"
                     f" {old_text} to {', '.join(new_hosts)}."
                 ),
-                prerequisites=tuple(sorted(tests)),
+                prerequisites=tuple(
+                    sorted(
+                        [
+                            *tests,
+                            *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal),
+                        ]
+                    )
+                ),
             )
         )
+
+    # Through the alias: every server behind it must answer each client the same way.
+    alias_tests: list[str] = []
+    if connectors and alias:
+        through = _alias_tests(inventory, connectors, pre, alias, repoint_id, phase)
+        steps.extend(through)
+        alias_tests = [t.id for t in through]
 
     # Old side: observe, then disable, then remove, per legacy server (merged sources included).
     by_legacy: dict[str, set[str]] = {}
@@ -446,49 +469,144 @@ def relay_steps(
                         ],
                     },
                 ),
-                prerequisites=(repoint_id,),
+                prerequisites=(repoint_id, *alias_tests),
                 runbook=runbook,
             )
         )
+        soak = inventory.policy.soak_days
+        soak_id = f"{pre}.soak.{_safe(legacy_server)}"
+        disables: list[str] = []
         for name in sources:
             identity = f"{legacy_server}\\{name}"
-            cslug = slug(name)
-            disable_id = f"{pre}.disable-old.{_safe(legacy_server)}.{cslug}"
-            legacy_params = {"server": legacy_server, "name": name, "identity": identity}
+            disable_id = f"{pre}.disable-old.{_safe(legacy_server)}.{slug(name)}"
+            disables.append(disable_id)
             steps.append(
                 Step(
                     id=disable_id,
                     phase=phase,
-                    title=f"Disable {label} connector '{name}' on {legacy_server}",
+                    title=f"Disable {label} connector '{name}' on {legacy_server} (then soak {soak} days)",
                     target=identity,
                     owner=Owner.EXCHANGE_ADMIN,
                     runs_in=old_runs_in,
                     duration_minutes=5,
+                    wait_minutes=soak * 24 * 60,
                     verification="the script reads Enabled back from the pinned domain controller",
                     rollback=(
                         f"{_rollback_runbook(legacy_server, phase)} enables it again"
                         " (Set-ReceiveConnector -Enabled $true)"
                     ),
-                    instructions="Disable first: a forgotten client fails visibly and can be helped back quickly.",
-                    action=Action("relay.legacy-enabled", {**legacy_params, "enabled": False}),
+                    instructions=(
+                        "Disable first: a forgotten client fails visibly and can be helped back"
+                        f" quickly. The connector then stays disabled for {soak} days (plan.soak_days:"
+                        " at least 30 and past a month-end, so monthly and quarterly jobs show up)"
+                        " before it is removed."
+                    ),
+                    action=Action(
+                        "relay.legacy-enabled",
+                        {
+                            "server": legacy_server,
+                            "name": name,
+                            "identity": identity,
+                            "enabled": False,
+                        },
+                    ),
                     prerequisites=(observe_id,),
                     runbook=runbook,
                 )
             )
+        ranges = _old_ranges(inventory, relay_plan, legacy_server, sources)
+        steps.append(
+            Step(
+                id=soak_id,
+                phase=phase,
+                title=(
+                    f"Check the {soak}-day soak on {legacy_server}: no client refused since the"
+                    f" {label} relay connectors were disabled"
+                ),
+                target=legacy_server,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=old_runs_in,
+                duration_minutes=30,
+                reversible=True,
+                rollback="nothing to undo (read only)",
+                verification=(
+                    "no relay refusal (550 5.7.1 on 2010, 550 5.7.54 on 2013+) in the receive logs of"
+                    f" {legacy_server} since the disable, on any connector (Default ones included)"
+                ),
+                instructions=(
+                    f"{soak} days after the disable, read the receive protocol logs of every connector"
+                    f" of {legacy_server} (the Default connectors log Verbose since the prepare phase):"
+                    " a client still sending here after its relay connector was disabled lands on"
+                    " Default and is refused; the step lists each one and stops while any is left."
+                ),
+                action=Action(
+                    "relay.soak-check",
+                    {
+                        "server": legacy_server,
+                        "identities": [f"{legacy_server}\\{n}" for n in sources],
+                        "names": sources,
+                        "soak_days": soak,
+                        "frontend": phase is not Phase.RELAY,
+                        "ranges_hex": [
+                            {
+                                "text": r.exchange_text(),
+                                "version": r.version,
+                                "first": _hex(r, r.first),
+                                "last": _hex(r, r.last),
+                            }
+                            for r in ranges
+                        ],
+                        "runbook_parameters": [
+                            {
+                                "name": "SoakDays",
+                                "type": "int",
+                                "default": soak,
+                                "help": "Days of receive protocol logs the soak check reads.",
+                            },
+                            *(
+                                [
+                                    {
+                                        "name": "FrontEndReceiveLogPath",
+                                        "type": "string",
+                                        "default": "",
+                                        "help": (
+                                            "Front End receive protocol log folder on the old"
+                                            " servers, where it is not the default next to the"
+                                            " Transport service's."
+                                        ),
+                                    }
+                                ]
+                                if phase is not Phase.RELAY
+                                else []
+                            ),
+                        ],
+                    },
+                ),
+                prerequisites=tuple(disables),
+                runbook=runbook,
+            )
+        )
+        for name in sources:
+            identity = f"{legacy_server}\\{name}"
+            legacy_params = {"server": legacy_server, "name": name, "identity": identity}
             steps.append(
                 Step(
-                    id=f"{pre}.remove-old.{_safe(legacy_server)}.{cslug}",
+                    id=f"{pre}.remove-old.{_safe(legacy_server)}.{slug(name)}",
                     phase=phase,
-                    title=f"Remove {label} connector '{name}' on {legacy_server}",
+                    title=f"Remove {label} connector '{name}' on {legacy_server} after the soak",
                     target=identity,
                     owner=Owner.EXCHANGE_ADMIN,
                     runs_in=old_runs_in,
                     duration_minutes=5,
-                    reversible=False,
+                    reversible=True,
+                    rollback=(
+                        f"{_rollback_runbook(legacy_server, phase)} recreates it as the inventory"
+                        " shows it, with its permission"
+                    ),
                     verification="the script checks the connector is gone on the pinned domain controller",
                     instructions=(
                         "Runs only with -ConfirmObserved, and only while the connector is disabled:"
-                        " confirm nobody missed it since it was disabled."
+                        f" after the {soak}-day soak check found no refused client."
                     ),
                     action=Action(
                         "relay.remove-old",
@@ -499,18 +617,158 @@ def relay_steps(
                                     "name": "ConfirmObserved",
                                     "type": "switch",
                                     "help": (
-                                        "Confirms the observation period is over and nobody missed"
+                                        "Confirms the soak period is over and nobody missed"
                                         " the disabled connectors; without it nothing is removed."
                                     ),
                                 }
                             ],
                         },
                     ),
-                    prerequisites=(disable_id, observe_id),
+                    prerequisites=(soak_id,),
                     runbook=runbook,
                 )
             )
     return steps
+
+
+def _old_ranges(
+    inventory: Inventory, relay_plan: RelayPlan, server: str, names: Iterable[str]
+) -> list[IPRange]:
+    """RemoteIPRanges of the old connectors being removed (from the inventory or the plan's classifications)."""
+    wanted = {f"{server}\\{n}".lower() for n in names}
+    found: list[IPRange] = []
+    for c in (
+        *inventory.receive_connectors,
+        *(cl.connector for cl in relay_plan.classifications),
+    ):
+        if c.identity.lower() in wanted:
+            found.extend(r for r in c.remote_ip_ranges if not r.zone)
+    return merge_ranges(found)
+
+
+def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase) -> Step:
+    """Create an internal-only connector carried over (no relay: AnonymousUsers only)."""
+    params = _connector_params(inventory, pc)
+    return Step(
+        id=f"{pre}.create.{_key(pc)}",
+        phase=phase,
+        title=(
+            f"Create internal-only receive connector '{pc.name}' on {pc.server}"
+            " (Front End Transport, no relay)"
+        ),
+        target=pc.identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=10,
+        verification=(
+            "the script reads the connector back from the pinned domain controller and compares"
+            " bindings, ranges, permission groups, authentication, FQDN, size and comment"
+        ),
+        rollback=f"{_rollback_runbook(pc.server, phase)} removes it (only while its Comment marker is intact)",
+        instructions=(
+            f"Successor of {pc.source_identity}, without relay rights: {pc.method_reason}.\n"
+            f"Remote IP ranges: {', '.join(params['remote_ip_ranges'])}. No"
+            " Ms-Exch-SMTP-Accept-Any-Recipient is granted on it."
+        ),
+        action=Action("relay.create", params),
+        runbook=_server_runbook(pc.server, phase),
+    )
+
+
+def _alias_tests(
+    inventory: Inventory,
+    connectors: list[PlannedConnector],
+    pre: str,
+    alias: str,
+    repoint_id: str,
+    phase: Phase,
+) -> list[Step]:
+    """Relay tests through the DNS alias once it points at the new servers.
+
+    The scripted conversation runs against every address the alias resolves to
+    (A and AAAA), so each server behind it answers once; then a client of each
+    old connector sends a real test message through the alias.
+    """
+    ranges = merge_ranges(r for pc in connectors for r in pc.remote_ip_ranges)
+    params = {
+        "identity": f"the relay connectors behind {alias}",
+        "smtp_host": alias,
+        "all_addresses": True,
+        "recipient": f"relay-test@{TEST_RECIPIENT_DOMAIN}",
+        "ranges_hex": [
+            {
+                "text": r.exchange_text(),
+                "version": r.version,
+                "first": _hex(r, r.first),
+                "last": _hex(r, r.last),
+            }
+            for r in ranges
+        ],
+    }
+    runbook = f"{_dir(phase)}/{slug(alias)}.ps1"
+    probe_id = f"{pre}.test-alias.{slug(alias)}.from-admin-host"
+    out = [
+        Step(
+            id=probe_id,
+            phase=phase,
+            title=f"SMTP conversation through {alias} with every server it resolves to (no message is sent)",
+            target=alias,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=10,
+            verification=(
+                "every address the alias resolves to (A and AAAA) accepts RCPT TO an external"
+                " address when this host is inside a relay range, and refuses it otherwise"
+            ),
+            rollback="nothing to undo (no message is sent)",
+            instructions=(
+                f"Resolves {alias} and talks SMTP to each of its addresses up to RCPT TO, then quits:"
+                " a server behind the alias that lacks a relay connector answers differently and"
+                " the step stops."
+            ),
+            action=Action("relay.smtp-probe", params),
+            prerequisites=(repoint_id,),
+            runbook=runbook,
+        )
+    ]
+    by_source: dict[str, list[PlannedConnector]] = {}
+    for pc in connectors:
+        by_source.setdefault(pc.source_identity, []).append(pc)
+    for source in sorted(by_source, key=str.lower):
+        group = by_source[source]
+        servers = sorted({pc.server for pc in group}, key=str.lower)
+        ranges_text = ", ".join(
+            r.exchange_text() for r in merge_ranges(r for pc in group for r in pc.remote_ip_ranges)
+        )
+        out.append(
+            Step(
+                id=f"{pre}.test-alias.{slug(alias)}.{slug(source)}",
+                phase=phase,
+                title=f"Relay test through {alias} from a client of {source}",
+                target=alias,
+                owner=Owner.APPLICATION_OWNERS,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=15,
+                verification=(
+                    "each test message arrives, and the Received headers show every server"
+                    f" behind {alias} ({', '.join(servers)}) took one"
+                ),
+                rollback="nothing to undo",
+                instructions=(
+                    f"From a client in {ranges_text}, send test messages to an external mailbox"
+                    f" through {alias} port 25 (the name the clients use), several times, until"
+                    f" each of {', '.join(servers)} shows in the Received headers.\n"
+                    f"Windows PowerShell: Send-MailMessage -SmtpServer '{alias}' -Port 25"
+                    " -From '<the application's sender address>' -To '<external test mailbox>'"
+                    f" -Subject 'Relay test {alias}'\n"
+                    "550 5.7.54 from one server means it lacks this client's connector: stop and"
+                    " point the alias back."
+                ),
+                prerequisites=(probe_id,),
+                runbook=runbook,
+            )
+        )
+    return out
 
 
 def relay_rollback_steps(
@@ -526,12 +784,16 @@ def relay_rollback_steps(
     pre = _prefix(phase)
     steps: list[Step] = []
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
-    for pc in connectors:
+    made = sorted(
+        (*relay_plan.connectors, *relay_plan.internal),
+        key=lambda c: (c.server.lower(), c.name.lower()),
+    )
+    for pc in made:
         key = _key(pc)
         params = _connector_params(inventory, pc)
         runbook = _rollback_runbook(pc.server, phase)
         old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
-        if pc.method is RelayMethod.ANONYMOUS:
+        if pc.method is RelayMethod.ANONYMOUS and pc.relay:
             steps.append(
                 Step(
                     id=f"{pre}.rollback.permission.{key}",
@@ -598,4 +860,94 @@ def relay_rollback_steps(
                 runbook=_rollback_runbook(server, phase),
             )
         )
+        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
+        if recreate is not None:
+            steps.append(recreate)
     return steps
+
+
+def _recreate_old(
+    inventory: Inventory, relay_plan: RelayPlan, pre: str, phase: Phase, server: str, name: str
+) -> Step | None:
+    """Roll back the removal of an old connector: recreate it as the inventory shows it.
+
+    Exchange 2010 has no ``-TransportRole`` (its one transport service takes
+    every connector): the 2010 form leaves it out; a 2016 connector of the
+    onward phase is recreated on Front End Transport. The Accept-Any-Recipient
+    grants come from the inventory's AD permissions (for a planned 2016
+    connector: ANONYMOUS LOGON where it was an anonymous relay).
+    """
+    identity = f"{server}\\{name}"
+    low = identity.lower()
+    old = next((c for c in inventory.receive_connectors if c.identity.lower() == low), None)
+    kind = next(
+        (cl.kind for cl in relay_plan.classifications if cl.connector.identity.lower() == low),
+        None,
+    )
+    if old is None:
+        old = next(
+            (
+                cl.connector
+                for cl in relay_plan.classifications
+                if cl.connector.identity.lower() == low
+            ),
+            None,
+        )
+    if old is None:
+        return None
+    grants = sorted(
+        {
+            p.user
+            for p in inventory.permissions_for(identity)
+            # the groups' own entries (Exchange Servers...) come back with -PermissionGroups
+            if not p.deny
+            and not p.inherited
+            and is_anonymous_trustee(p.user)
+            and any(r.lower() == ACCEPT_ANY_RECIPIENT.lower() for r in p.extended_rights)
+        }
+    )
+    if not grants and kind is ConnectorKind.ANONYMOUS_RELAY:
+        grants = [ANONYMOUS_LOGON]
+    version_2010 = phase is Phase.RELAY
+    params: dict[str, Any] = {
+        "server": server,
+        "name": name,
+        "identity": identity,
+        "bindings": [str(b) for b in old.bindings],
+        "remote_ip_ranges": [r.exchange_text() for r in old.remote_ip_ranges if not r.zone],
+        "permission_groups": list(old.permission_groups),
+        "auth_mechanism": list(old.auth_mechanism),
+        "fqdn": old.fqdn,
+        "max_message_size_bytes": old.max_message_size_bytes,
+        "comment": old.comment,
+        # 2010: the parameter does not exist; 2013+: relay belongs on Front End Transport
+        "transport_role": None
+        if version_2010
+        else (old.transport_role or TransportRole.FRONTEND).value,
+        "grants": grants,
+        "extended_right": ACCEPT_ANY_RECIPIENT,
+    }
+    label = _old_label(inventory, phase, server)
+    return Step(
+        id=f"{pre}.rollback.recreate-old.{_safe(server)}.{slug(name)}",
+        phase=phase,
+        title=f"Recreate {label} connector '{name}' on {server} as it was (after its removal)",
+        target=identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=_old_runs_in(phase),
+        duration_minutes=15,
+        verification=(
+            "the script reads the connector and its permission back from the pinned domain controller"
+        ),
+        instructions=(
+            "Only after relay.remove-old removed it: recreates the connector with the bindings,"
+            " ranges, permission groups, authentication, FQDN and size the inventory shows,"
+            + (" in the Exchange 2010 form (no -TransportRole)," if version_2010 else "")
+            + " then grants Ms-Exch-SMTP-Accept-Any-Recipient to "
+            + (", ".join(grants) if grants else "nobody (it had no such grant)")
+            + "."
+        ),
+        action=Action("relay.recreate-old", params),
+        rollback=f"run {pre}.remove-old.{_safe(server)}.{slug(name)} again",
+        runbook=_rollback_runbook(server, phase),
+    )

@@ -38,7 +38,8 @@ def md(value: object) -> str:
 def _mapping(inventory: Inventory, plan: RelayPlan) -> list[dict[str, str]]:
     mapping: list[dict[str, str]] = []
     for p in sorted(
-        plan.connectors, key=lambda p: (p.source_identity.lower(), p.server.lower(), p.name.lower())
+        (*plan.connectors, *plan.internal),
+        key=lambda p: (p.source_identity.lower(), p.server.lower(), p.name.lower()),
     ):
         sources = ", ".join([p.source_identity, *p.merged_from])
         cert = f"; TlsCertificateName {p.tls_certificate_name}" if p.tls_certificate_name else ""
@@ -47,12 +48,16 @@ def _mapping(inventory: Inventory, plan: RelayPlan) -> list[dict[str, str]]:
                 "old": md(sources),
                 "new": md(p.identity) + (" (exists, updated)" if p.adopts_existing else ""),
                 "ranges": md(", ".join(str(r) for r in p.remote_ip_ranges)),
-                "method": md(p.method.value),
+                "method": md(p.method.value if p.relay else "internal-only, no relay"),
                 "bindings": md(", ".join(str(b) for b in p.bindings)),
                 "fqdn": md(p.fqdn + cert),
                 "size": md(describe_size(p.max_message_size_bytes)),
                 "why": md(p.method_reason),
-                "size_note": md(size_note(p, inventory.transport_config)),
+                "size_note": md(
+                    size_note(p, inventory.transport_config)
+                    if p.relay
+                    else "as on 2010; accepted domains only"
+                ),
             }
         )
     return mapping
@@ -100,6 +105,8 @@ def relay_report_markdown(
         version=__version__,
         classifications=classifications,
         mapping=mapping,
+        relay_count=len(plan.connectors),
+        internal_count=len(plan.internal),
         onward_mapping=onward_mapping,
         methods=methods,
         targets=sorted({p.server for p in plan.connectors}, key=str.lower),

@@ -129,7 +129,7 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
 
     - relay steps with no prerequisite wait for the install of the new server they
       name, else for the servers go/no-go; relay steps on a 2010 server wait for its
-      Verbose logging; relay steps on the SMTP alias wait for the alias preparation;
+      Verbose logging (every connector of the server); relay steps on the SMTP alias wait for the alias preparation;
     - hybrid needs the servers go/no-go (built in), SPF for Exchange Online waits for the HCW;
     - the MX go/no-go waits for the last hybrid and identity steps (and the servers
       go/no-go when MX stays on-premises);
@@ -171,7 +171,7 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
             elif not s.prerequisites:
                 add(s.id, SERVERS_READY)
             if server_old:
-                add(s.id, step_id(Phase.PREPARE, "relay-logging", server_old))
+                add(s.id, step_id(Phase.PREPARE, "protocol-logging", server_old))
             if alias and s.target.lower() == alias:
                 add(s.id, step_id(Phase.SERVERS, "smtp-alias"), SERVERS_READY)
         if s.phase is Phase.MX and s.id.startswith("mx.spf."):

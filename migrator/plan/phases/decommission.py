@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from migrator.iprange import IPRange, merge_ranges
 from migrator.model import Inventory, Server, ServerRole
-from migrator.plan.phases._common import Estate, runbook, step_id
+from migrator.plan.phases._common import Estate, is_hub, runbook, step_id
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.DECOMMISSION
@@ -140,6 +141,88 @@ def _remove(server: Server, before: list[str]) -> Step:
     )
 
 
+def _hex_ranges(ranges: list[IPRange]) -> list[dict[str, object]]:
+    width = {4: "08x", 6: "032x"}
+    return [
+        {
+            "text": r.exchange_text(),
+            "version": r.version,
+            "first": format(r.first, width[r.version]),
+            "last": format(r.last, width[r.version]),
+        }
+        for r in ranges
+    ]
+
+
+def _observe_clients(inv: Inventory, server: Server) -> Step:
+    """Before a 2010 server goes: its receive logs must show no non-Exchange client left.
+
+    Every connector of the server logs Verbose since the prepare phase
+    (``prepare.protocol-logging``); the step reads the sessions of the last
+    ``observation_days`` on all of them (Default and internal-only ones too,
+    not only relay connectors), leaves out Exchange servers' own addresses and
+    the clients ``plan.remaining_clients`` accepts, and stops while anyone is
+    left: removing the server would cut that client off silently.
+    """
+    days = inv.policy.observation_days
+    own = merge_ranges(IPRange.parse(str(a)) for s in inv.servers for a in s.ip_addresses)
+    accepted = [
+        rc
+        for rc in inv.policy.remaining_clients
+        if not rc.server or rc.server.lower() == server.name.lower()
+    ]
+    return Step(
+        id=step_id(P, "observe-clients", server.name),
+        phase=P,
+        title=f"check the receive logs of {server.name}: no non-Exchange SMTP client left ({days} days)",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_2010,
+        duration_minutes=30,
+        wait_minutes=days * 24 * 60,
+        reversible=True,
+        rollback="nothing to undo (read only)",
+        instructions=(
+            f"Run it {days} days after the last relay, hybrid and MX move: it reads the receive "
+            f"protocol logs of every connector of {server.name} and lists each client that is not "
+            "an Exchange server"
+            + (
+                " nor accepted under plan.remaining_clients ("
+                + "; ".join(f"{rc.remote_range.exchange_text()}: {rc.reason}" for rc in accepted)
+                + ")"
+                if accepted
+                else ""
+            )
+            + "; it stops while any is left. Point each one at the new servers (or accept it in "
+            "plan.remaining_clients with a reason) before the server is removed."
+        ),
+        verification="no session from a non-Exchange address on any receive connector of the server in the observation period",
+        action=Action(
+            "decommission.observe-clients",
+            {
+                "server": server.name,
+                "observation_days": days,
+                "exclude_ranges_hex": _hex_ranges(own),
+                "accepted": [
+                    {"range": h, "reason": rc.reason}
+                    for rc in accepted
+                    for h in _hex_ranges([rc.remote_range])
+                ],
+                "runbook_parameters": [
+                    {
+                        "name": "ObservationDays",
+                        "type": "int",
+                        "default": days,
+                        "help": "Days of receive protocol logs the observe step reads.",
+                    }
+                ],
+            },
+        ),
+        prerequisites=ORG_WIDE,
+        runbook=runbook(P, server.name),
+    )
+
+
 def decommission_steps(
     inv: Inventory, est: Estate, moved_send_connectors: list[tuple[str, list[str]]]
 ) -> list[Step]:
@@ -178,6 +261,10 @@ def decommission_steps(
             before.append(dag.id)
         if previous:
             before.append(previous)
+        if is_hub(server) or inv.connectors_on(server.name):
+            observe = _observe_clients(inv, server)
+            steps.append(observe)
+            before.append(observe.id)
         for connector, old in moved_send_connectors:
             if server.name in old:
                 before.append(step_id(P, "send-connector", connector))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrator.model import Inventory, Server
+from migrator.model import Inventory, ReceiveConnector, Server
 from migrator.plan.phases._common import (
     Estate,
     by_name,
@@ -12,11 +12,9 @@ from migrator.plan.phases._common import (
     step_id,
 )
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.versions import MIN_2010_BUILD_TEXT, MIN_2010_LABEL, meets_2010_minimum
 
 P = Phase.PREPARE
-
-SP3_RU11 = (14, 3, 301)
-"""Exchange 2010 SP3 Update Rollup 11 (``ExSetup.exe`` 14.3.301.0): the minimum to coexist with 2016."""
 
 SUPPORTED_2016_OS = ("windows server 2012", "windows server 2012 r2", "windows server 2016")
 """Operating systems Exchange 2016 runs on (EXCHANGE-RULES, versions and coexistence)."""
@@ -25,17 +23,14 @@ LOG_DIRECTORY_MB_PER_DAY = 100
 """Receive protocol log space reserved per day of evidence on a 2010 server (assumption, documented)."""
 
 
-def parse_build(build: str) -> tuple[int, ...] | None:
-    """``14.3.301.0`` -> ``(14, 3, 301, 0)``; None when it is not a dotted number."""
-    parts = build.strip().split(".")
-    if len(parts) < 3 or not all(p.isdigit() for p in parts):
-        return None
-    return tuple(int(p) for p in parts)
-
-
 def _coexistence(server: Server) -> Step:
-    build = parse_build(server.build)
+    """Confirm (or bring) a 2010 server to the minimum build; the title names the minimum, not the build found."""
     sid = step_id(P, "coexistence", server.name)
+    found = (
+        f"the inventory shows build {server.build}"
+        if server.build
+        else "no ExSetup.exe build in the inventory"
+    )
     common = {
         "id": sid,
         "phase": P,
@@ -44,31 +39,31 @@ def _coexistence(server: Server) -> Step:
         "runbook": runbook(P, "coexistence"),
         "verification": (
             f"(Get-Command ExSetup.exe).FileVersionInfo.FileVersion on {server.name} "
-            "is 14.3.301.0 or later"
+            f"is {MIN_2010_BUILD_TEXT} or later"
         ),
     }
-    if build is not None and build[:3] >= SP3_RU11:
+    if meets_2010_minimum(server.build):
         return Step(
-            title=f"confirm {server.name} is on Exchange 2010 SP3 RU11 or later (build {server.build})",
+            title=f"confirm {server.name} is on {MIN_2010_LABEL} or later ({found})",
             runs_in=RunsIn.MANUAL,
             duration_minutes=10,
             maintenance_window=False,
             instructions=(
-                f"The inventory reports ExSetup.exe {server.build} on {server.name}, which is SP3 RU11 "
-                "or later. Confirm the file version on the server before installing Exchange 2016."
+                f"Exchange 2016 coexists only with {MIN_2010_LABEL} or later; {found} on "
+                f"{server.name}, which meets it. Confirm the file version of ExSetup.exe on the "
+                "server before installing Exchange 2016."
             ),
             **common,  # type: ignore[arg-type]
         )
-    seen = f"build {server.build}" if server.build else "no ExSetup.exe build in the inventory"
     return Step(
-        title=f"bring {server.name} to Exchange 2010 SP3 RU11 or later ({seen})",
+        title=f"bring {server.name} to {MIN_2010_LABEL} or later ({found})",
         runs_in=RunsIn.MANUAL,
         duration_minutes=90,
         reversible=False,
         rollback="",
         instructions=(
-            f"Exchange 2016 coexists only with Exchange 2010 SP3 RU11 (14.3.301.0) or later. "
-            f"The inventory shows {seen} for {server.name} (AdminDisplayVersion does not show the "
+            f"Exchange 2016 coexists only with {MIN_2010_LABEL} or later. "
+            f"For {server.name} {found} (AdminDisplayVersion does not show the "
             "update rollup). Read the ExSetup.exe file version on the server; if it is older, "
             "install the latest Exchange 2010 SP3 update rollup and restart the server."
         ),
@@ -158,22 +153,43 @@ def _log_limits(server: Server, days: int) -> Step:
     )
 
 
-def _relay_logging(server: Server, connectors: list[str]) -> Step:
+def _protocol_logging(
+    server: Server, connectors: list[ReceiveConnector], relays: list[str]
+) -> Step:
+    """Verbose protocol logging on every receive connector of a 2010 server, not only the relay ones.
+
+    Custom connectors log nothing by default (``ProtocolLoggingLevel None``),
+    and the Default connectors of 2010 do not log either: a non-Exchange client
+    of an internal-only or Default connector would otherwise leave no trace,
+    and removing the server would cut it off silently. The same logs feed the
+    relay observation, the soak check after disabling a relay connector, and
+    the check before the server is removed.
+    """
+    names = sorted((c.name for c in connectors), key=str.lower)
+    previous = {c.name: c.protocol_logging_level for c in connectors}
     return Step(
-        id=step_id(P, "relay-logging", server.name),
+        id=step_id(P, "protocol-logging", server.name),
         phase=P,
-        title=f"enable Verbose protocol logging on {len(connectors)} relay connector(s) of {server.name}",
+        title=f"enable Verbose protocol logging on every receive connector of {server.name}",
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
         runs_in=RunsIn.EMS_2010,
-        duration_minutes=5 + len(connectors),
-        verification="ProtocolLoggingLevel is Verbose on each connector (read back by the step)",
-        rollback="Set-ReceiveConnector -ProtocolLoggingLevel None on the same connectors",
-        instructions=(
-            "Custom connectors log nothing by default; Verbose logging on the 2010 relay connectors "
-            "collects the evidence of which clients really relay."
+        duration_minutes=5 + len(names),
+        verification="ProtocolLoggingLevel is Verbose on every receive connector of the server (read back by the step)",
+        rollback=(
+            "Set-ReceiveConnector -ProtocolLoggingLevel back to the level the inventory shows: "
+            + (", ".join(f"{n} {previous[n]}" for n in names) if names else "None on each")
         ),
-        action=Action("prepare.relay-logging", {"server": server.name, "connectors": connectors}),
+        instructions=(
+            "Custom connectors and the 2010 Default connectors log nothing by default; Verbose "
+            "logging on every connector of the server collects the evidence of which clients "
+            f"still use it (relay connectors: {', '.join(relays) if relays else 'none'}), for the "
+            "relay observation, the soak after disabling, and the check before the server is removed."
+        ),
+        action=Action(
+            "prepare.relay-logging",
+            {"server": server.name, "connectors": names, "all_connectors": True},
+        ),
         prerequisites=(step_id(P, "protocol-log-limits", server.name),),
         runbook=runbook(P, server.name),
     )
@@ -200,6 +216,13 @@ def _mx_ttl(inv: Inventory, domain: str, ttl: int) -> Step:
     )
 
 
+def log_days(inv: Inventory) -> int:
+    """Days of receive protocol logs every observation needs: the evidence window, the
+    observation before disabling a relay connector and the soak after it, whichever is longest."""
+    p = inv.policy
+    return max(p.log_days_wanted, p.observation_days, p.soak_days)
+
+
 def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:
     """Every preparation step the inventory calls for."""
     steps: list[Step] = [_coexistence(s) for s in est.legacy_2010]
@@ -209,14 +232,14 @@ def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:
     relay_by_server: dict[str, list[str]] = {}
     for c in est.relay_connectors:
         relay_by_server.setdefault(c.server.lower(), []).append(c.name)
-    days = max(inv.policy.log_days_wanted, inv.policy.observation_days)
+    days = log_days(inv)
     for server in by_name(est.legacy_2010):
         relays = relay_by_server.get(server.name.lower(), [])
-        if not (is_hub(server) or relays) or server.is_edge:
+        connectors = list(inv.connectors_on(server.name))
+        if not (is_hub(server) or connectors) or server.is_edge:
             continue
         steps.append(_log_limits(server, days))
-        if relays:
-            steps.append(_relay_logging(server, relays))
+        steps.append(_protocol_logging(server, connectors, relays))
     for zone in sorted(inv.dns_zones, key=lambda z: z.domain.lower()):
         ttl = max((r.ttl_seconds for r in zone.mx), default=0)
         if ttl > 3600:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from migrator.model import Inventory, SendConnector, Server
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
-from migrator.plan.phases.prepare import SUPPORTED_2016_OS
+from migrator.plan.phases.prepare import SUPPORTED_2016_OS, log_days
+from migrator.plan.relay import load_balancer_pool
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
@@ -99,6 +100,50 @@ def _certificate(server: Server, names: list[str], hybrid: bool) -> Step:
     )
 
 
+FRONTEND_LOG_DIRECTORY_MB_PER_DAY = 100
+"""Front End receive protocol log space reserved per day of evidence (assumption, as for 2010)."""
+
+
+def _frontend_log_limits(server: Server, days: int) -> Step:
+    """Keep the Front End receive protocol logs as long as the onward observation and soak need.
+
+    Relay connectors on 2013+ live on Front End Transport, whose receive
+    protocol logs are capped (250 MB per directory by default) and aged
+    (30 days): the onward phase observes the 2016 relay connectors and soaks
+    them after disabling from these logs, so both limits are raised (never
+    lowered) with Set-FrontendTransportService and read back.
+    """
+    size_mb = max(250, days * FRONTEND_LOG_DIRECTORY_MB_PER_DAY)
+    return Step(
+        id=step_id(P, "protocol-log-limits", server.name),
+        phase=P,
+        title=f"keep {days} days of Front End receive protocol logs on {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=10,
+        verification=(
+            f"Get-FrontendTransportService {server.name}: ReceiveProtocolLogMaxAge >= {days} days "
+            f"and ReceiveProtocolLogMaxDirectorySize >= {size_mb} MB (read back by the step)"
+        ),
+        rollback=(
+            "set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values "
+            "the step printed"
+        ),
+        instructions=(
+            "The Front End Transport receive logs (where relay connectors log on 2013+) are capped "
+            "and aged; raise both so the onward observation and soak cover their whole period. "
+            "Values are only ever raised."
+        ),
+        action=Action(
+            "servers.frontend-log-limits",
+            {"server": server.name, "max_age_days": days, "max_directory_mb": size_mb},
+        ),
+        prerequisites=(step_id(P, "install", server.name),),
+        runbook=runbook(P, server.name),
+    )
+
+
 def _virtual_directories(server: Server) -> Step:
     return Step(
         id=step_id(P, "virtual-directories", server.name),
@@ -144,17 +189,20 @@ def _namespace(servers: list[Server]) -> Step:
 
 
 def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bool) -> Step:
+    """Add the new servers of the pool's own sites (:func:`load_balancer_pool`) to one load balancer."""
     return Step(
         id=step_id(P, "load-balancer", lb_name),
         phase=P,
-        title=f"add the Exchange 2016 servers to load balancer {lb_name} (SMTP 25 and HTTPS)",
+        title=f"add {', '.join(s.name for s in servers)} to load balancer {lb_name} (SMTP 25 and HTTPS)",
         target=lb_name,
         owner=Owner.NETWORK_ADMIN,
         runs_in=RunsIn.MANUAL,
         duration_minutes=60,
         instructions=(
             f"Add {', '.join(s.name for s in servers)} to the SMTP (25) and HTTPS pools of {lb_name}, "
-            "with health checks. "
+            "with health checks; only these servers: they serve the sites of the servers behind it "
+            "and carry every relay connector its clients need (a server without them answers "
+            "550 5.7.54). "
             + (
                 "It source-NATs: every client appears as the load balancer's address, so relay "
                 "connectors cannot tell clients apart behind it; prefer a non-SNAT (transparent) "
@@ -343,11 +391,14 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
             continue
         steps.append(_certificate(server, names, server.name.lower() in hybrid_names))
         steps.append(_virtual_directories(server))
+        steps.append(_frontend_log_limits(server, log_days(inv)))
     mailbox = list(est.hop_mailbox)
     if mailbox:
         steps.append(_namespace(mailbox))
     for lb in sorted(inv.load_balancers, key=lambda b: b.name.lower()):
-        steps.append(_load_balancer(inv, lb.name, mailbox, lb.source_nat))
+        pool = list(load_balancer_pool(inv, lb))
+        if pool:
+            steps.append(_load_balancer(inv, lb.name, pool, lb.source_nat))
     steps.append(_smtp_alias(inv))
     connectors = send_connector_steps(inv, est)
     moved = {s.target.lower() for s in connectors}

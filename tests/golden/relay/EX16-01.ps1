@@ -29,7 +29,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -80,7 +80,7 @@ try {
         Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
         $step = @{
             Identity = 'EX16-01\Relay Relay Apps'
-            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'
+            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'; AllAddresses = $false
             Ranges = @(
                 @{ Text = '10.1.5.0/24'; Version = 4; First = '0a010500'; Last = '0a0105ff' },
                 @{ Text = '10.1.6.7'; Version = 4; First = '0a010607'; Last = '0a010607' },
@@ -166,7 +166,7 @@ try {
         Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
         $step = @{
             Identity = 'EX16-01\Relay Scanner’’s ''Relay'''
-            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'
+            SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'; AllAddresses = $false
             Ranges = @(
                 @{ Text = '10.1.9.1-10.1.9.20'; Version = 4; First = '0a010901'; Last = '0a010914' }
             )
