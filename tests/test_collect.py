@@ -46,6 +46,10 @@ MAIN_SINKS = {
     "$transportConfigRows": TableKind.TRANSPORT_CONFIG,
     "$certificateRows": TableKind.CERTIFICATES,
     "$usersPath": TableKind.AD_USERS,
+    "$mailboxRows": TableKind.MAILBOXES,
+    "$databaseRows": TableKind.MAILBOX_DATABASES,
+    "$statisticsRows": TableKind.MAILBOX_STATISTICS,
+    "$mailboxPermissionRows": TableKind.MAILBOX_PERMISSIONS,
 }
 CLOUD_SINKS = {"$usersPath": TableKind.CLOUD_USERS}
 

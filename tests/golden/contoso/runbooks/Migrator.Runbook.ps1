@@ -1,5 +1,5 @@
 ﻿# Migrator.Runbook.ps1: the functions every runbook of this plan calls (docs/runbooks.md).
-# Version: 1
+# Version: 2
 # Written by migrator next to the runbooks; do not edit: every runbook checks this file's SHA-256
 # before its first step and stops if it differs. Runbooks dot-source it (never Import-Module), so
 # their -WhatIf and -Confirm reach every change made here. PowerShell 2.0 syntax throughout: the
@@ -286,10 +286,14 @@ function Set-ConnectorEnabled {
 }
 
 function Set-ConnectorLogging {
-    # prepare.relay-logging: ProtocolLoggingLevel Verbose on the named receive connectors of one server.
+    # prepare.protocol-logging: ProtocolLoggingLevel Verbose on receive connectors of one server; with -All on
+    # every connector it has (Default and internal-only ones too), so every client leaves evidence.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string[]]$Names, [string]$DomainController)
+    param([string]$Server, [string[]]$Names, [switch]$All, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    if ($All) {
+        $Names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    }
     foreach ($name in $Names) {
         $identity = $Server + '\' + $name
         $found = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
@@ -312,55 +316,106 @@ function Set-ConnectorLogging {
 }
 
 function Test-SmtpRelay {
-    # relay.test ... from-admin-host: SMTP to the server up to RCPT TO, then QUIT (nothing is delivered).
-    # The reply must match whether this host is inside the connector's ranges (given as hexadecimal first/last).
+    # relay.test ... from-admin-host: SMTP to the server up to RCPT TO, then QUIT (nothing is delivered), once per
+    # address family the ranges use: the TcpClient is created for that family (on .NET Framework the
+    # parameterless constructor is IPv4 only) and connects to the host's A or AAAA address. -AllAddresses:
+    # every address the name resolves to (a DNS alias: each server behind it). The reply must match whether
+    # this host is inside the connector's ranges (given as hexadecimal first/last).
     [CmdletBinding()]
-    param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges)
+    param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges, [switch]$AllAddresses)
+    $families = @([System.Net.Sockets.AddressFamily]::InterNetwork)
+    if (@($Ranges | Where-Object { $_.Version -eq 6 }).Count -gt 0) {
+        $families += [System.Net.Sockets.AddressFamily]::InterNetworkV6
+    }
     if ($WhatIfPreference) {
-        Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 up to RCPT TO:<' + $Recipient + '> and quit')
+        Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + ') up to RCPT TO:<' + $Recipient + '> and quit')
         return
     }
-    $tcp = New-Object -TypeName System.Net.Sockets.TcpClient
-    $tcp.Connect($SmtpHost, 25)
-    try {
-        $stream = $tcp.GetStream()
-        $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
-        $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
-        $writer.NewLine = "`r`n"
-        $writer.AutoFlush = $true
-        $local = $tcp.Client.LocalEndPoint.Address
-        $localHex = (@($local.GetAddressBytes() | ForEach-Object { $_.ToString('x2') }) -join '')
-        $localVersion = 4
-        if ($local.AddressFamily -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { $localVersion = 6 }
-        $inside = $false
-        foreach ($range in $Ranges) {
-            if ($range.Version -eq $localVersion -and [string]::CompareOrdinal($localHex, $range.First) -ge 0 -and [string]::CompareOrdinal($localHex, $range.Last) -le 0) {
-                $inside = $true
-            }
+    $resolved = @([System.Net.Dns]::GetHostAddresses($SmtpHost))
+    foreach ($family in $families) {
+        $targets = @($resolved | Where-Object { $_.AddressFamily -eq $family })
+        if ($targets.Count -eq 0) {
+            throw ($SmtpHost + ' has no ' + $(if ($family -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { 'AAAA' } else { 'A' }) + ' record: clients of that address family cannot reach ' + $Identity)
         }
-        $replies = @()
-        foreach ($command in @('', 'EHLO ' + [System.Net.Dns]::GetHostName(), 'MAIL FROM:<>', 'RCPT TO:<' + $Recipient + '>')) {
-            if ($command -ne '') { $writer.WriteLine($command) }
-            $line = $reader.ReadLine()
-            while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') {
-                $line = $reader.ReadLine()
+        if (-not $AllAddresses) { $targets = @($targets[0]) }
+        foreach ($target in $targets) {
+            # A client of the family under test ([System.Net.Sockets.AddressFamily]::InterNetworkV6 for IPv6).
+            $tcp = New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $family
+            $tcp.Connect($target, 25)
+            try {
+                $stream = $tcp.GetStream()
+                $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
+                $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
+                $writer.NewLine = "`r`n"
+                $writer.AutoFlush = $true
+                $local = $tcp.Client.LocalEndPoint.Address
+                $inside = Test-AddressInRange -Address $local -Ranges $Ranges
+                $replies = @()
+                foreach ($command in @('', 'EHLO ' + [System.Net.Dns]::GetHostName(), 'MAIL FROM:<>', 'RCPT TO:<' + $Recipient + '>')) {
+                    if ($command -ne '') { $writer.WriteLine($command) }
+                    $line = $reader.ReadLine()
+                    while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') {
+                        $line = $reader.ReadLine()
+                    }
+                    Write-Host ('    ' + $target + ': ' + $command + ' -> ' + $line)
+                    $replies += [string]$line
+                }
+                $writer.WriteLine('QUIT')
             }
-            Write-Host ('    ' + $command + ' -> ' + $line)
-            $replies += [string]$line
+            finally {
+                $tcp.Close()
+            }
+            $accepted = $replies[3].StartsWith('250')
+            if ($inside -and -not $accepted) {
+                throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but ' + $target + ' refused relay: ' + $replies[3] + '. Another connector may take this address, or the server lacks the connector: check with migrator relay which')
+            }
+            if (-not $inside -and $accepted) {
+                throw ('This host (' + $local + ') is outside the ranges of ' + $Identity + ' but ' + $target + ' accepted relay: some connector relays for this address; find it before going on')
+            }
+            Write-Host ('    as expected on ' + $target + ': this host (' + $local + ') is ' + $(if ($inside) { 'inside' } else { 'outside' }) + ' the ranges and relay was ' + $(if ($accepted) { 'accepted' } else { 'refused' }))
         }
-        $writer.WriteLine('QUIT')
     }
-    finally {
-        $tcp.Close()
+}
+
+function ConvertTo-AddressText {
+    # A protocol log's remote endpoint without its port: '10.1.2.3:5123' -> '10.1.2.3', '[2001:db8::5]:51234' -> '2001:db8::5'.
+    param([string]$Endpoint)
+    if ($Endpoint.StartsWith('[')) { return $Endpoint.Substring(1, $Endpoint.IndexOf(']') - 1) }
+    if (($Endpoint.Split(':')).Count -eq 2) { return $Endpoint.Split(':')[0] }
+    return $Endpoint
+}
+
+function Test-AddressInRange {
+    # Whether an address (IPAddress or text) is inside one of the ranges (hashtables Version/First/Last, hexadecimal).
+    param($Address, [object[]]$Ranges)
+    $parsed = $null
+    if ($Address -is [System.Net.IPAddress]) { $parsed = $Address }
+    elseif (-not [System.Net.IPAddress]::TryParse([string]$Address, [ref]$parsed)) { return $false }
+    $hex = (@($parsed.GetAddressBytes() | ForEach-Object { $_.ToString('x2') }) -join '')
+    $version = 4
+    if ($parsed.AddressFamily -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { $version = 6 }
+    foreach ($range in $Ranges) {
+        if ($range.Version -eq $version -and [string]::CompareOrdinal($hex, $range.First) -ge 0 -and [string]::CompareOrdinal($hex, $range.Last) -le 0) {
+            return $true
+        }
     }
-    $accepted = $replies[3].StartsWith('250')
-    if ($inside -and -not $accepted) {
-        throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but relay was refused: ' + $replies[3] + '. Another connector may take this address: check with migrator relay which')
+    return $false
+}
+
+function Get-ReceiveLogFolder {
+    # The receive protocol log folder of an old server, through its administrative share, holding logs back
+    # $Days days: a shorter log would make the observation prove nothing, so that is an error, not a warning.
+    param([string]$Server, [string]$LogPath, [int]$Days, [string]$Hint = '')
+    $unc = '\\' + $Server + '\' + $LogPath.Substring(0, 1) + '$' + $LogPath.Substring(2)
+    if (-not (Test-Path -Path $unc)) {
+        throw ('Cannot read the receive protocol logs at ' + $unc + $Hint)
     }
-    if (-not $inside -and $accepted) {
-        throw ('This host (' + $local + ') is outside the ranges of ' + $Identity + ' but relay was accepted: some connector relays for this address; find it before going on')
+    $since = (Get-Date).AddDays(-$Days)
+    $oldest = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Sort-Object -Property 'LastWriteTime')
+    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) {
+        throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again')
     }
-    Write-Host ('    as expected: this host (' + $local + ') is ' + $(if ($inside) { 'inside' } else { 'outside' }) + ' the ranges and relay was ' + $(if ($accepted) { 'accepted' } else { 'refused' }))
+    return $unc
 }
 
 function Assert-RelayUnused {
@@ -405,16 +460,9 @@ function Assert-NoRelaySession {
     param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string]$Hint = '')
     $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
     # The log folder is local to the old server: read it through its administrative share.
-    $unc = '\\' + $Server + '\' + $LogPath.Substring(0, 1) + '$' + $LogPath.Substring(2)
-    if (-not (Test-Path -Path $unc)) {
-        throw ('Cannot read the receive protocol logs at ' + $unc + $Hint)
-    }
+    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $ObservationDays -Hint $Hint
     $since = (Get-Date).AddDays(-$ObservationDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
-    $oldest = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Sort-Object -Property 'LastWriteTime')
-    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) {
-        Write-Warning ('The protocol logs of ' + $Server + ' do not reach back ' + $ObservationDays + ' days: the evidence covers a shorter period')
-    }
     $clients = @{}
     foreach ($file in $files) {
         Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($identities -contains $_.ConnectorId) -and ($_.Event -eq '+') } | ForEach-Object {
@@ -429,6 +477,155 @@ function Assert-NoRelaySession {
         throw ('Clients still connect to the old relay connectors of ' + $Server + ': repoint them, then observe again')
     }
     Write-Host ('    no client used the old relay connectors of ' + $Server + ' in the last ' + $ObservationDays + ' days (' + $files.Count + ' log files read)')
+}
+
+function Assert-NoClientLeft {
+    # decommission.observe-clients: before a 2010 server is removed, its receive protocol logs of the observation
+    # period, on every connector (Default and internal-only ones too), must show no client that is not an
+    # Exchange server or accepted in inventory.yaml (plan.remaining_clients); -Skip holds both as hexadecimal ranges.
+    [CmdletBinding()]
+    param([string]$Server, [object[]]$Skip, [int]$ObservationDays, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    Assert-ConnectorLogging -Server $Server -Names $names -DomainController $DomainController
+    $transport = Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop
+    $unc = Get-ReceiveLogFolder -Server $Server -LogPath ([string]$transport.ReceiveProtocolLogPath) -Days $ObservationDays
+    $since = (Get-Date).AddDays(-$ObservationDays)
+    $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
+    $prefix = $Server + '\'
+    $clients = @{}
+    foreach ($file in $files) {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ([string]$_.ConnectorId).StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -and ($_.Event -eq '+') } | ForEach-Object {
+            $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
+            $parsed = $null
+            $known = $false
+            if ([System.Net.IPAddress]::TryParse($address, [ref]$parsed)) {
+                $known = [System.Net.IPAddress]::IsLoopback($parsed) -or (Test-AddressInRange -Address $parsed -Ranges $Skip)
+            }
+            if (-not $known) {
+                $key = [string]$_.ConnectorId + ' <- ' + $address
+                if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
+            }
+        }
+    }
+    if ($clients.Count -gt 0) {
+        foreach ($key in @($clients.Keys | Sort-Object)) {
+            Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')')
+        }
+        throw ('Non-Exchange clients still connect to ' + $Server + ': point them at the new servers (or accept each in plan.remaining_clients with a reason), then check again')
+    }
+    Write-Host ('    no non-Exchange client used any receive connector of ' + $Server + ' in the last ' + $ObservationDays + ' days (' + $files.Count + ' log files read)')
+}
+
+function Assert-SoakClean {
+    # relay.soak-check (2010 -> 2016): after the soak, read the 2010 server's receive protocol logs (Assert-NoRefusal).
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $transport = Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop
+    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath ([string]$transport.ReceiveProtocolLogPath) -DomainController $DomainController
+}
+
+function Assert-FrontEndSoakClean {
+    # relay.soak-check (onward): the same for a 2013+ server, whose relay connectors log in the Front End receive logs.
+    [CmdletBinding()]
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$FrontEndReceiveLogPath = '', [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $logPath = $FrontEndReceiveLogPath
+    if ($logPath -eq '') {
+        $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
+        $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
+    }
+    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -DomainController $DomainController
+}
+
+function Assert-NoRefusal {
+    # After the soak, no client of the disabled relay connectors (their ranges as hexadecimal) may have been refused
+    # as relay on any connector of the server since (550 5.7.1 on 2010, 5.7.54 on 2013+): the Default connectors
+    # take them once their connector is disabled. Every enabled connector must log Verbose, and the disabled ones
+    # must still be disabled.
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [string]$DomainController)
+    foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop)) {
+        $identity = $Server + '\' + [string]$connector.Name
+        if (($Names -contains [string]$connector.Name) -and [bool]$connector.Enabled) {
+            throw ($identity + ' is enabled again: the soak starts when it is disabled')
+        }
+        if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') {
+            throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose and soak again')
+        }
+    }
+    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
+    $since = (Get-Date).AddDays(-$SoakDays)
+    $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
+    $refused = @{}
+    foreach ($file in $files) {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') } | ForEach-Object {
+            $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
+            if (Test-AddressInRange -Address $address -Ranges $Ranges) {
+                $key = [string]$_.ConnectorId + ' <- ' + $address
+                if ($refused.ContainsKey($key)) { $refused[$key] = $refused[$key] + 1 } else { $refused[$key] = 1 }
+            }
+        }
+    }
+    if ($refused.Count -gt 0) {
+        foreach ($key in @($refused.Keys | Sort-Object)) {
+            Write-Warning ('    refused as relay: ' + $key + ' (' + $refused[$key] + ' times since ' + $since.ToString('yyyy-MM-dd') + ')')
+        }
+        throw ('Clients of the disabled relay connectors of ' + $Server + ' were refused during the soak: point them at the new servers (or enable the connector again), then check again')
+    }
+    Write-Host ('    no client of the disabled relay connectors of ' + $Server + ' was refused in the last ' + $SoakDays + ' days (' + $files.Count + ' log files read)')
+}
+
+function Restore-ReceiveConnector {
+    # relay.rollback.recreate-old: recreate a removed old receive connector as the inventory showed it, then its
+    # Ms-Exch-SMTP-Accept-Any-Recipient grants; read back. Without -TransportRole for Exchange 2010 (the
+    # parameter does not exist there); 2013+ relay connectors go back on Front End Transport.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param(
+        [string]$Server, [string]$Name, [string]$TransportRole = '',
+        [string[]]$Bindings, [string[]]$RemoteIPRanges, [string[]]$PermissionGroups = @(), [string[]]$AuthMechanism = @(),
+        [string]$Fqdn = '', $MaxMessageSize = $null, [string]$Comment = '', [string[]]$Grants = @(),
+        [string]$DomainController
+    )
+    Assert-DomainController -DomainController $DomainController
+    $identity = $Server + '\' + $Name
+    $right = 'Ms-Exch-SMTP-Accept-Any-Recipient'
+    $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($found.Count -eq 0) {
+        $optional = @{}
+        if ($TransportRole -ne '') { $optional['TransportRole'] = $TransportRole }
+        if (@($PermissionGroups).Count -gt 0) { $optional['PermissionGroups'] = $PermissionGroups }
+        if (@($AuthMechanism).Count -gt 0) { $optional['AuthMechanism'] = $AuthMechanism }
+        if ($Fqdn -ne '') { $optional['Fqdn'] = $Fqdn }
+        if ($null -ne $MaxMessageSize) { $optional['MaxMessageSize'] = $MaxMessageSize }
+        if ($Comment -ne '') { $optional['Comment'] = $Comment }
+        if ($PSCmdlet.ShouldProcess($identity, 'New-ReceiveConnector as it was: bindings ' + ($Bindings -join ', ') + ', remote IP ranges ' + ($RemoteIPRanges -join ', '))) {
+            New-ReceiveConnector -Name $Name -Server $Server -Custom -Bindings $Bindings -RemoteIPRanges $RemoteIPRanges @optional -ProtocolLoggingLevel 'Verbose' -DomainController $DomainController -ErrorAction Stop | Out-Null
+        }
+    }
+    else {
+        Assert-OneConnector -Identity $identity -Found $found
+        Write-Host ('    ' + $identity + ' exists: not recreated')
+    }
+    if ($WhatIfPreference) {
+        foreach ($user in $Grants) { Write-Host ('    What if: would grant ' + $right + ' to ' + $user + ' on ' + $identity) }
+        return
+    }
+    $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    Assert-OneConnector -Identity $identity -Found $check
+    Assert-Equal -What ($identity + ' RemoteIPRanges') -Expected (ConvertTo-SortedList $RemoteIPRanges) -Actual (ConvertTo-SortedList $check[0].RemoteIPRanges)
+    $dn = [string]$check[0].DistinguishedName
+    foreach ($user in $Grants) {
+        $grant = @(Get-ADPermission -Identity $dn -User $user -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $_.Deny) -and (@($_.ExtendedRights | ForEach-Object { [string]$_ }) -contains $right) })
+        if ($grant.Count -eq 0 -and $PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $right + ' for ' + $user)) {
+            Add-ADPermission -Identity $dn -User $user -ExtendedRights $right -DomainController $DomainController -ErrorAction Stop | Out-Null
+            $grant = @(Get-ADPermission -Identity $dn -User $user -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $_.Deny) -and (@($_.ExtendedRights | ForEach-Object { [string]$_ }) -contains $right) })
+        }
+        if ($grant.Count -lt 1) {
+            throw ('Verification failed: ' + $user + ' has no ' + $right + ' on ' + $identity + ' (read from ' + $DomainController + ')')
+        }
+    }
+    Write-Host ('    verified: ' + $identity + ' exists again with its ranges and permission')
 }
 
 # ----------------------------------------------------------------------------- transport servers, send connectors
@@ -483,6 +680,51 @@ function Set-ProtocolLogLimit {
     }
     else {
         Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
+    }
+}
+
+function Set-FrontEndLogLimit {
+    # servers.frontend-log-limits: raise (never lower) the Front End Transport receive protocol log age and size cap
+    # of one 2013+ server, where relay connectors log; read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [int]$MaxAgeDays, [int]$MaxDirectoryMb, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $wantBytes = [int64]$MaxDirectoryMb * 1048576
+    $found = @(Get-FrontendTransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+    if ($found.Count -ne 1) {
+        throw ('Expected exactly one Front End Transport service on ''' + $Server + ''', found ' + $found.Count + '; nothing was changed')
+    }
+    $age = [TimeSpan]::Parse([string]$found[0].ReceiveProtocolLogMaxAge)
+    $sizeText = [string]$found[0].ReceiveProtocolLogMaxDirectorySize
+    if ($sizeText -eq 'Unlimited') { $bytes = [int64]::MaxValue }
+    elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') { $bytes = [int64]($matches[1] -replace '[^0-9]', '') }
+    else { throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $sizeText + ''' of ' + $Server) }
+    Write-Host ('    ' + $Server + ' Front End: ReceiveProtocolLogMaxAge ' + $age.ToString() + ', ReceiveProtocolLogMaxDirectorySize ' + $sizeText)
+    if ($age.TotalDays -lt $MaxAgeDays) {
+        $ageText = [string]$MaxAgeDays + '.00:00:00'
+        if ($PSCmdlet.ShouldProcess($Server, 'Set-FrontendTransportService -ReceiveProtocolLogMaxAge ' + $ageText)) {
+            Set-FrontendTransportService -Identity $Server -ReceiveProtocolLogMaxAge $ageText -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Get-FrontendTransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+                Assert-Equal -What ($Server + ' Front End ReceiveProtocolLogMaxAge (days)') -Expected $MaxAgeDays -Actual ([TimeSpan]::Parse([string]$check[0].ReceiveProtocolLogMaxAge)).TotalDays
+            }
+        }
+    }
+    else {
+        Write-Host ('    ' + $Server + ': Front End ReceiveProtocolLogMaxAge already keeps ' + $MaxAgeDays + ' days or more')
+    }
+    if ($bytes -lt $wantBytes) {
+        $sizeWanted = [string]$MaxDirectoryMb + 'MB'
+        if ($PSCmdlet.ShouldProcess($Server, 'Set-FrontendTransportService -ReceiveProtocolLogMaxDirectorySize ' + $sizeWanted)) {
+            Set-FrontendTransportService -Identity $Server -ReceiveProtocolLogMaxDirectorySize $sizeWanted -DomainController $DomainController -ErrorAction Stop
+            if (-not $WhatIfPreference) {
+                $check = @(Get-FrontendTransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+                Assert-Equal -What ($Server + ' Front End ReceiveProtocolLogMaxDirectorySize (bytes)') -Expected $wantBytes -Actual (ConvertTo-ByteCount $check[0].ReceiveProtocolLogMaxDirectorySize)
+            }
+        }
+    }
+    else {
+        Write-Host ('    ' + $Server + ': Front End ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
     }
 }
 

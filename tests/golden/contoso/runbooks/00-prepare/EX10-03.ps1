@@ -7,8 +7,8 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      prepare.protocol-log-limits.EX10-03  keep 30 days of receive protocol logs on EX10-03
-      prepare.relay-logging.EX10-03  enable Verbose protocol logging on 1 relay connector(s) of EX10-03
+      prepare.protocol-log-limits.EX10-03  keep 33 days of receive protocol logs on EX10-03
+      prepare.protocol-logging.EX10-03  enable Verbose protocol logging on every receive connector of EX10-03
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -23,33 +23,36 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX10-03' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP prepare.protocol-log-limits.EX10-03
-    # keep 30 days of receive protocol logs on EX10-03
+    # keep 33 days of receive protocol logs on EX10-03
     # Target: EX10-03; owner: Exchange admin; runs in: EMS on 2010
     # Prerequisites: none
-    # Verification: Get-TransportServer EX10-03: ReceiveProtocolLogMaxAge >= 30 days and ReceiveProtocolLogMaxDirectorySize >= 3000 MB
+    # Verification: Get-TransportServer EX10-03: ReceiveProtocolLogMaxAge >= 33 days and ReceiveProtocolLogMaxDirectorySize >= 3300 MB
     # Rollback: set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed
-    if (Test-RunStep -Id 'prepare.protocol-log-limits.EX10-03' -Title 'keep 30 days of receive protocol logs on EX10-03') {
+    if (Test-RunStep -Id 'prepare.protocol-log-limits.EX10-03' -Title 'keep 33 days of receive protocol logs on EX10-03') {
         Write-Host '    Protocol logs are capped (250 MB per directory by default) and aged; raise both so the relay evidence covers the observation period. Values are only ever raised.'
-        $step = @{ Server = 'EX10-03'; MaxAgeDays = 30; MaxDirectoryMb = 3000 }
+        $step = @{ Server = 'EX10-03'; MaxAgeDays = 33; MaxDirectoryMb = 3300 }
         Set-ProtocolLogLimit @step -DomainController $DomainController
     }
     # endregion
-    # region STEP prepare.relay-logging.EX10-03
-    # enable Verbose protocol logging on 1 relay connector(s) of EX10-03
+    # region STEP prepare.protocol-logging.EX10-03
+    # enable Verbose protocol logging on every receive connector of EX10-03
     # Target: EX10-03; owner: Exchange admin; runs in: EMS on 2010
     # Prerequisites: prepare.protocol-log-limits.EX10-03
-    # Verification: ProtocolLoggingLevel is Verbose on each connector (read back by the step)
-    # Rollback: Set-ReceiveConnector -ProtocolLoggingLevel None on the same connectors
-    if (Test-RunStep -Id 'prepare.relay-logging.EX10-03' -Title 'enable Verbose protocol logging on 1 relay connector(s) of EX10-03') {
-        Write-Host '    Custom connectors log nothing by default; Verbose logging on the 2010 relay connectors collects the evidence of which clients really relay.'
-        $step = @{ Server = 'EX10-03'; Names = @('Relay Legacy CRM') }
+    # Verification: ProtocolLoggingLevel is Verbose on every receive connector of the server (read back by the step)
+    # Rollback: Set-ReceiveConnector -ProtocolLoggingLevel back to the level the inventory shows: Client EX10-03 None, Default EX10-03 None, Internal Mail Apps None, Relay Legacy CRM None
+    if (Test-RunStep -Id 'prepare.protocol-logging.EX10-03' -Title 'enable Verbose protocol logging on every receive connector of EX10-03') {
+        Write-Host '    Custom connectors and the 2010 Default connectors log nothing by default; Verbose logging on every connector of the server collects the evidence of which clients still use it (relay connectors: Relay Legacy CRM), for the relay observation, the soak after disabling, and the check before the server is removed.'
+        $step = @{
+            Server = 'EX10-03'; All = $true
+            Names = @('Client EX10-03', 'Default EX10-03', 'Internal Mail Apps', 'Relay Legacy CRM')
+        }
         Set-ConnectorLogging @step -DomainController $DomainController
     }
     # endregion

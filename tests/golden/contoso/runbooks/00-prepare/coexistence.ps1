@@ -6,9 +6,9 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      prepare.coexistence.EX10-01  confirm EX10-01 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)
-      prepare.coexistence.EX10-02  confirm EX10-02 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)
-      prepare.coexistence.EX10-03  confirm EX10-03 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)
+      prepare.coexistence.EX10-01  confirm EX10-01 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)
+      prepare.coexistence.EX10-02  confirm EX10-02 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)
+      prepare.coexistence.EX10-03  confirm EX10-03 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)
       prepare.ad-prep  extend the AD schema and prepare AD for Exchange 2016
       prepare.supported-os.EX16-01  confirm EX16-01 runs a supported operating system for Exchange 2016
       prepare.supported-os.EX16-02  confirm EX16-02 runs a supported operating system for Exchange 2016
@@ -26,42 +26,42 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'coexistence' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP prepare.coexistence.EX10-01
-    # confirm EX10-01 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)
+    # confirm EX10-01 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)
     # Target: EX10-01; owner: Exchange admin; runs in: manual
     # Prerequisites: none
-    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-01 is 14.3.301.0 or later
+    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-01 is 14.3.266.2 or later
     # Rollback: see the rollback runbook
-    if (Test-RunStep -Id 'prepare.coexistence.EX10-01' -Title 'confirm EX10-01 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)') {
-        Write-Host '    The inventory reports ExSetup.exe 14.3.513.0 on EX10-01, which is SP3 RU11 or later. Confirm the file version on the server before installing Exchange 2016.'
+    if (Test-RunStep -Id 'prepare.coexistence.EX10-01' -Title 'confirm EX10-01 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)') {
+        Write-Host '    Exchange 2016 coexists only with Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later; the inventory shows build 14.3.513.0 on EX10-01, which meets it. Confirm the file version of ExSetup.exe on the server before installing Exchange 2016.'
         Stop-AtManualStep -Id 'prepare.coexistence.EX10-01' -Next 'prepare.coexistence.EX10-02'
     }
     # endregion
     # region STEP prepare.coexistence.EX10-02
-    # confirm EX10-02 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)
+    # confirm EX10-02 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)
     # Target: EX10-02; owner: Exchange admin; runs in: manual
     # Prerequisites: none
-    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-02 is 14.3.301.0 or later
+    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-02 is 14.3.266.2 or later
     # Rollback: see the rollback runbook
-    if (Test-RunStep -Id 'prepare.coexistence.EX10-02' -Title 'confirm EX10-02 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)') {
-        Write-Host '    The inventory reports ExSetup.exe 14.3.513.0 on EX10-02, which is SP3 RU11 or later. Confirm the file version on the server before installing Exchange 2016.'
+    if (Test-RunStep -Id 'prepare.coexistence.EX10-02' -Title 'confirm EX10-02 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)') {
+        Write-Host '    Exchange 2016 coexists only with Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later; the inventory shows build 14.3.513.0 on EX10-02, which meets it. Confirm the file version of ExSetup.exe on the server before installing Exchange 2016.'
         Stop-AtManualStep -Id 'prepare.coexistence.EX10-02' -Next 'prepare.coexistence.EX10-03'
     }
     # endregion
     # region STEP prepare.coexistence.EX10-03
-    # confirm EX10-03 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)
+    # confirm EX10-03 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)
     # Target: EX10-03; owner: Exchange admin; runs in: manual
     # Prerequisites: none
-    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-03 is 14.3.301.0 or later
+    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-03 is 14.3.266.2 or later
     # Rollback: see the rollback runbook
-    if (Test-RunStep -Id 'prepare.coexistence.EX10-03' -Title 'confirm EX10-03 is on Exchange 2010 SP3 RU11 or later (build 14.3.513.0)') {
-        Write-Host '    The inventory reports ExSetup.exe 14.3.513.0 on EX10-03, which is SP3 RU11 or later. Confirm the file version on the server before installing Exchange 2016.'
+    if (Test-RunStep -Id 'prepare.coexistence.EX10-03' -Title 'confirm EX10-03 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)') {
+        Write-Host '    Exchange 2016 coexists only with Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later; the inventory shows build 14.3.513.0 on EX10-03, which meets it. Confirm the file version of ExSetup.exe on the server before installing Exchange 2016.'
         Stop-AtManualStep -Id 'prepare.coexistence.EX10-03' -Next 'prepare.ad-prep'
     }
     # endregion

@@ -6,7 +6,7 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      servers.load-balancer.LB-LON-SMTP  add the Exchange 2016 servers to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)
+      servers.load-balancer.LB-LON-SMTP  add EX16-01 to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)
       servers.smtp-alias  prepare the SMTP alias smtp.contoso.com for relay clients
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
@@ -22,20 +22,20 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '1') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '1' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'network' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP servers.load-balancer.LB-LON-SMTP
-    # add the Exchange 2016 servers to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)
+    # add EX16-01 to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)
     # Target: LB-LON-SMTP; owner: Network/load-balancer admin; runs in: manual
-    # Prerequisites: servers.install.EX16-01, servers.install.EX16-02
+    # Prerequisites: servers.install.EX16-01
     # Verification: LB-LON-SMTP shows every new server healthy on port 25 and 443
     # Rollback: remove the new servers from the pools of LB-LON-SMTP
-    if (Test-RunStep -Id 'servers.load-balancer.LB-LON-SMTP' -Title 'add the Exchange 2016 servers to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)') {
-        Write-Host '    Add EX16-01, EX16-02 to the SMTP (25) and HTTPS pools of LB-LON-SMTP, with health checks. Keep it transparent (no SNAT) so relay connectors see the real client addresses.'
+    if (Test-RunStep -Id 'servers.load-balancer.LB-LON-SMTP' -Title 'add EX16-01 to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)') {
+        Write-Host '    Add EX16-01 to the SMTP (25) and HTTPS pools of LB-LON-SMTP, with health checks; only these servers: they serve the sites of the servers behind it and carry every relay connector its clients need (a server without them answers 550 5.7.54). Keep it transparent (no SNAT) so relay connectors see the real client addresses.'
         Stop-AtManualStep -Id 'servers.load-balancer.LB-LON-SMTP' -Next 'servers.smtp-alias'
     }
     # endregion
