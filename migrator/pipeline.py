@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,13 +29,16 @@ from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases import LOWERED_TTL_SECONDS, build_plan, plan_findings
+from migrator.plan.moves import MovePlan, plan_moves
+from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
+from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, build_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
+from migrator.render.moves_output import moves_json, write_moves_outputs
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
 from migrator.render.report import ReportData, ServerLine, write_report
@@ -68,6 +71,8 @@ class Analysis:
     """Protocol log evidence, where a scan was given."""
     onward_relay: RelayPlan | None = None
     """Relay mapping of the onward move (2016 -> final version); None where not planned."""
+    moves: MovePlan | None = None
+    """Mailbox move waves; None where the inventory has no mailboxes."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -89,8 +94,12 @@ class PlanOutput:
     """What happened to the tracking workbook."""
 
 
-def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
-    """Check an inventory and plan its relay and identity parts (no files are touched)."""
+def analyse(
+    inventory: Inventory,
+    evidence: Evidence | None = None,
+    wave_overrides: Mapping[str, int] | None = None,
+) -> Analysis:
+    """Check an inventory and plan its relay, identity and moves parts (no files are touched)."""
     relay = plan_relay(inventory)
     onward = plan_onward_relay(inventory, relay)
     identity_findings = check_identity(inventory)
@@ -107,8 +116,11 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
     ]
     if evidence is not None:
         findings += evidence_findings(inventory, evidence, relay.ranges_by_source())
+    moves = plan_moves(inventory, wave_overrides) if inventory.mailboxes else None
+    if moves is not None:
+        findings += moves.findings
     unique = sorted(set(findings), key=Finding.sort_key)
-    return Analysis(inventory, relay, identity, tuple(unique), evidence, onward)
+    return Analysis(inventory, relay, identity, tuple(unique), evidence, onward, moves)
 
 
 def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
@@ -143,7 +155,9 @@ def build_migration_plan(analysis: Analysis, start: dt.date | None = None) -> Mi
     """The ordered, scheduled plan of an analysed inventory."""
     inv = analysis.inventory
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return build_plan(inv, extra, start, analysis.onward_relay)
+    if analysis.moves is not None:
+        extra += moves_steps(inv, analysis.moves, SERVERS_READY)
+    return build_plan(inv, extra, start, analysis.onward_relay, analysis.moves)
 
 
 def plan_folder(
@@ -245,7 +259,14 @@ def _render_all(
     )
     write_identity_batches(analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
-    write_plan_json(plan, out / "plan.json")
+    if analysis.moves is not None:
+        write_runbooks(moves_rollback_steps(analysis.moves), out, context)
+        write_moves_outputs(inv, analysis.moves, plan, out)
+    write_plan_json(
+        plan,
+        out / "plan.json",
+        moves_json(analysis.moves, plan) if analysis.moves is not None else None,
+    )
     write_text(out / "inventory.json", inventory_json(inv))
     write_report(out / "report.html", report_data(analysis, plan))
     return checklist

@@ -16,6 +16,8 @@ from migrator.model import ExchangeVersion, Finding, Inventory, Severity
 from migrator.plan.graph import make_plan
 from migrator.plan.identity import match_identities
 from migrator.plan.identity_steps import identity_steps
+from migrator.plan.moves import MovePlan, plan_moves
+from migrator.plan.moves_steps import moves_links, moves_steps
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
@@ -124,7 +126,7 @@ def _sinks(steps: Sequence[Step], phase: Phase, needed: set[str]) -> list[str]:
     return sorted(s.id for s in steps if s.phase is phase and s.id not in needed)
 
 
-def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
+def link_phases(inv: Inventory, steps: Sequence[Step], moves: MovePlan | None = None) -> list[Step]:
     """Add the cross-phase edges, by rule, in one pass (no pairwise scan).
 
     - relay steps with no prerequisite wait for the install of the new server they
@@ -192,6 +194,9 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
         add(org, *relay_sinks, *hybrid_sinks, *identity_sinks, *mx_sinks)
     for name, users in uses_old.items():
         add(step_id(Phase.DECOMMISSION, "remove", name), *users)
+    if moves is not None:
+        for sid, pre in moves_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
+            add(sid, *pre)
     out = []
     for s in steps:
         more = extra.get(s.id)
@@ -204,8 +209,9 @@ def build_plan(
     extra_steps: Sequence[Step] = (),
     start: dt.date | None = None,
     onward_relay: RelayPlan | None = None,
+    moves: MovePlan | None = None,
 ) -> MigrationPlan:
-    """The whole migration plan: this module's phases plus ``extra_steps`` (relay, identity).
+    """The whole migration plan: this module's phases plus ``extra_steps`` (relay, identity, moves).
 
     ``start`` overrides the inventory's ``plan.start``; one of them is
     required (the plan never reads the clock). ``onward_relay`` is the onward
@@ -216,7 +222,7 @@ def build_plan(
         raise PlanError(
             "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
         )
-    steps = link_phases(inventory, [*phase_steps(inventory, onward_relay), *extra_steps])
+    steps = link_phases(inventory, [*phase_steps(inventory, onward_relay), *extra_steps], moves)
     check_final_after_2010(inventory, estate(inventory), steps)
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
 
@@ -226,7 +232,10 @@ def plan_inventory(inventory: Inventory, start: dt.date | None = None) -> Migrat
     relay = plan_relay(inventory)
     extra = relay_steps(inventory, relay)
     extra += identity_steps(inventory, match_identities(inventory))
-    return build_plan(inventory, extra, start, plan_onward_relay(inventory, relay))
+    moves = plan_moves(inventory) if inventory.mailboxes else None
+    if moves is not None:
+        extra += moves_steps(inventory, moves, SERVERS_READY)
+    return build_plan(inventory, extra, start, plan_onward_relay(inventory, relay), moves)
 
 
 __all__ = [

@@ -1,0 +1,260 @@
+"""Move waves: caps, delegate-aware grouping, pins, ordering in the plan graph, the wave CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from migrator.inventory import load_inventory
+from migrator.mailboxes import Mailbox, MailboxKind, MailboxLink, MovesPolicy, OnlineRule, Right
+from migrator.model import Inventory
+from migrator.plan.moves import ARBITRATION_WAVE, EXCHANGE_ONLINE, GB, MovePlan, plan_moves
+from migrator.plan.moves_steps import cleanup_id, complete_id
+from migrator.plan.phases import plan_inventory
+from migrator.render.moves_output import DOCUMENTED_COLUMNS, wave_csv_text
+
+CONTOSO = Path(__file__).parent.parent / "inventories" / "contoso"
+SERVERS = ("EX1", "EX2", "EX3")
+TARGETS = {"EX1": ("T1", "T2"), "EX2": ("T3",), "EX3": ("T4", "T5")}
+
+
+def _inventory(
+    sizes: list[int],
+    servers: list[int],
+    links: list[tuple[int, int]],
+    policy: MovesPolicy,
+    online: frozenset[int] = frozenset(),
+) -> Inventory:
+    mailboxes = tuple(
+        Mailbox(
+            identity=f"u{i}",
+            primary_smtp=f"u{i:05d}@x.com",
+            kind=MailboxKind.USER,
+            database=f"DB-{SERVERS[servers[i]]}",
+            server=SERVERS[servers[i]],
+            alias=f"u{i}",
+            size_bytes=size,
+            custom_attributes=(("customattribute1", "Cloud"),) if i in online else (),
+        )
+        for i, size in enumerate(sizes)
+    )
+    link_objs = tuple(
+        MailboxLink(f"u{a:05d}@x.com", f"u{b:05d}@x.com", Right.FULL_ACCESS)
+        for a, b in links
+        if a != b
+    )
+    return Inventory("t", mailboxes=mailboxes, mailbox_links=link_objs, moves=policy)
+
+
+def _policy(**kw: object) -> MovesPolicy:
+    base: dict[str, object] = {
+        "target_databases": tuple(TARGETS.items()),
+        "max_mailboxes": 8,
+        "max_gb": 20.0,
+        "max_per_source_server": 5,
+        "max_per_target_database": 4,
+        "service_account_cap": 1000,
+        "online": OnlineRule(attribute=("customattribute1", "Cloud")),
+    }
+    base.update(kw)
+    return MovesPolicy(**base)  # type: ignore[arg-type]
+
+
+def _over(mp: MovePlan, number: int) -> list[str]:
+    """The caps a wave breaks."""
+    p = mp.policy
+    w = mp.wave(number)
+    by = {a.mailbox.primary_smtp: a for a in mp.assignments}
+    out = []
+    if len(w.mailboxes) > p.max_mailboxes:
+        out.append("mailboxes")
+    if w.size_bytes > p.max_gb * GB:
+        out.append("gb")
+    src = Counter(by[s].mailbox.server for s in w.mailboxes)
+    if src and max(src.values()) > p.max_per_source_server:
+        out.append("source")
+    dbs = Counter(by[s].target_database for s in w.mailboxes if by[s].target_database)
+    if dbs and max(dbs.values()) > p.max_per_target_database:
+        out.append("target")
+    return out
+
+
+sizes_st = st.lists(st.integers(min_value=0, max_value=30 * GB), min_size=1, max_size=60)
+
+
+@st.composite
+def estates(draw: st.DrawFn) -> tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]]:
+    sizes = draw(sizes_st)
+    n = len(sizes)
+    servers = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    links = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n))
+    online = draw(st.frozensets(st.integers(0, n - 1), max_size=n // 3))
+    return sizes, servers, links, online
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_waves_never_exceed_the_caps_but_for_one_oversized_mailbox(
+    estate: tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]],
+) -> None:
+    sizes, servers, links, online = estate
+    mp = plan_moves(_inventory(sizes, servers, links, _policy(), online))
+    seen = Counter(a.mailbox.primary_smtp for a in mp.assignments)
+    assert set(seen.values()) == {1} and len(seen) == len(sizes)  # each exactly once
+    for w in mp.waves:
+        over = _over(mp, w.number)
+        if over:
+            assert len(w.mailboxes) == 1 and over == ["gb"], (w, over)
+            assert any(
+                f.code == "moves.over-cap" and w.mailboxes[0] in f.message for f in mp.findings
+            )
+    for a in mp.assignments:
+        assert (a.target == EXCHANGE_ONLINE) == (int(a.mailbox.identity[1:]) in online)
+        assert mp.wave(a.wave).target == a.target
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_linked_mailboxes_share_a_wave_whenever_their_component_fits(
+    estate: tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]],
+) -> None:
+    sizes, servers, links, online = estate
+    policy = _policy()
+    mp = plan_moves(_inventory(sizes, servers, links, policy, online))
+    wave_of = {a.mailbox.primary_smtp: a.wave for a in mp.assignments}
+    db_of = {a.mailbox.primary_smtp: a.target_database for a in mp.assignments}
+    # Components over links between mailboxes of the same target.
+    parent = list(range(len(sizes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a, b in links:
+        if a != b and (a in online) == (b in online):
+            parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(sizes)):
+        groups[find(i)].append(i)
+    for members in groups.values():
+        names = [f"u{i:05d}@x.com" for i in members]
+        src = Counter(SERVERS[servers[i]] for i in members)
+        dbs = Counter(db_of[n] for n in names if db_of[n])
+        fits = (
+            len(members) <= policy.max_mailboxes
+            and sum(sizes[i] for i in members) <= policy.max_gb * GB
+            and max(src.values()) <= policy.max_per_source_server
+            and (not dbs or max(dbs.values()) <= policy.max_per_target_database)
+        )
+        if fits:
+            assert len({wave_of[n] for n in names}) == 1, names
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates(), st.data())
+def test_replanning_with_overrides_keeps_every_override(
+    estate: tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]],
+    data: st.DataObject,
+) -> None:
+    sizes, servers, links, online = estate
+    inv = _inventory(sizes, servers, links, _policy(), online)
+    first = plan_moves(inv)
+    numbers = sorted(w.number for w in first.waves if w.number != ARBITRATION_WAVE)
+    names = sorted(a.mailbox.primary_smtp for a in first.assignments)
+    pins = data.draw(
+        st.dictionaries(st.sampled_from(names), st.sampled_from(numbers), max_size=len(names))
+    )
+    second = plan_moves(inv, pins)
+    got = {a.mailbox.primary_smtp: a for a in second.assignments}
+    assert len(got) == len(sizes)
+    for smtp, wave in pins.items():
+        assert got[smtp].wave == wave and got[smtp].pinned
+
+
+def test_service_accounts_are_reported_not_used_to_glue() -> None:
+    links = [(i, 0) for i in range(1, 30)]  # u0 holds FullAccess on 29 mailboxes
+    mp = plan_moves(_inventory([GB] * 30, [0] * 30, links, _policy(service_account_cap=10)))
+    assert mp.service_accounts == (("u00000@x.com", 29),)
+    assert any(f.code == "moves.service-account" for f in mp.findings)
+
+
+def test_a_split_component_lists_every_broken_link_on_both_sides() -> None:
+    # A chain of 12 linked mailboxes cannot fit an 8-mailbox wave: one cut suffices.
+    links = [(i, i + 1) for i in range(11)]
+    mp = plan_moves(_inventory([GB] * 12, [0, 1, 2] * 4, links, _policy()))
+    broken = [
+        (a.mailbox.primary_smtp, b.with_mailbox) for a in mp.assignments for b in a.broken_links
+    ]
+    assert len(broken) == 2  # one link, listed for both mailboxes
+    assert len({w.number for w in mp.waves}) == 2
+
+
+def test_contoso_plans_moves_in_order() -> None:
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    moved = {a.mailbox.primary_smtp for a in mp.assignments}
+    excluded = {s for s, _ in mp.excluded}
+    assert moved | excluded == {m.primary_smtp for m in inv.mailboxes}
+    assert not moved & excluded
+    first = mp.waves[0]
+    assert first.arbitration and first.mailboxes[0].startswith("migration.8f3e7716")
+    assert mp.waves[1].pilot
+    cloud = [w for w in mp.waves if w.target == EXCHANGE_ONLINE]
+    assert cloud and all(
+        mp.waves.index(c) > mp.waves.index(w) for c in cloud for w in mp.waves if w not in cloud
+    )
+    plan = plan_inventory(inv)
+
+    def before(a: str, b: str) -> bool:
+        """Whether a is a (transitive) prerequisite of b."""
+        todo, seen = [b], set()
+        while todo:
+            s = todo.pop()
+            for p in plan.prerequisites(s):
+                if p == a:
+                    return True
+                if p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+        return False
+
+    arbitration = complete_id(first)
+    for w in mp.waves[1:]:
+        assert before(arbitration, f"moves.copy.{w.name}")
+        assert before("servers.readiness", f"moves.copy.{w.name}")
+    for w in mp.waves:
+        servers = {a.mailbox.server.upper() for a in mp.assignments if a.wave == w.number}
+        for server in servers:
+            assert before(complete_id(w), f"decommission.databases.{server}")
+            assert before(cleanup_id(w), f"decommission.databases.{server}")
+        if w.target != EXCHANGE_ONLINE:
+            assert before(complete_id(w), "decommission.public-folders")
+    for c in cloud:
+        assert before("moves.mrsproxy", f"moves.copy.{c.name}")
+        assert before("hybrid.hcw-rerun", f"moves.copy.{c.name}")
+
+
+def test_wave_csvs_hold_only_the_documented_columns() -> None:
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    by = {a.mailbox.primary_smtp: a for a in mp.assignments}
+    for w in mp.waves[1:]:
+        text = wave_csv_text(w, by, 10)
+        rows = list(csv.reader(io.StringIO(text)))
+        header = rows[0]
+        assert header[0] == "EmailAddress"
+        assert set(header) <= set(DOCUMENTED_COLUMNS)
+        assert len(header) == len(set(h.lower() for h in header))
+        assert [r[0] for r in rows[1:]] == list(w.mailboxes)
+        for r in rows[1:]:
+            row = dict(zip(header, r, strict=True))
+            assert row.get("MailboxType", "PrimaryOnly") in {"PrimaryOnly", "PrimaryAndArchive"}
+            if w.target != EXCHANGE_ONLINE:
+                assert 0 <= int(row["BadItemLimit"]) <= 50
+                assert row["TargetDatabase"] in {"DB16-LON-01", "DB16-LON-02", "DB16-DUB-01"}
