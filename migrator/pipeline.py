@@ -29,7 +29,7 @@ from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.moves import MovePlan, plan_moves
+from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, build_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
@@ -38,7 +38,7 @@ from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import inventory_json
-from migrator.render.moves_output import moves_json, write_moves_outputs
+from migrator.render.moves_output import mailbox_rows, moves_json, write_moves_outputs
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
 from migrator.render.report import ReportData, ServerLine, write_report
@@ -46,6 +46,7 @@ from migrator.render.runbooks import RunbookContext, write_runbooks
 from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow
 from migrator.render.workbook import WorkbookData
 from migrator.tracking.checklist import ChecklistResult, backup_path, write_checklist
+from migrator.tracking.mailboxes import MailboxSheet, read_mailbox_sheet
 
 EVIDENCE_FILE = "relay-evidence.json"
 """Name of the evidence file ``migrator logs scan`` writes and the plan reads."""
@@ -73,6 +74,8 @@ class Analysis:
     """Relay mapping of the onward move (2016 -> final version); None where not planned."""
     moves: MovePlan | None = None
     """Mailbox move waves; None where the inventory has no mailboxes."""
+    mailbox_sheet: MailboxSheet | None = None
+    """What the team typed in the old workbook's Mailboxes sheet (overrides, status, notes)."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -123,10 +126,32 @@ def analyse(
     return Analysis(inventory, relay, identity, tuple(unique), evidence, onward, moves)
 
 
-def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
-    """Load and analyse an inventory folder or file (what ``migrator check`` does)."""
+def check_path(
+    path: Path, evidence_path: Path | None = None, sheet: MailboxSheet | None = None
+) -> Analysis:
+    """Load and analyse an inventory folder or file (what ``migrator check`` does).
+
+    ``sheet`` is the old workbook's Mailboxes sheet: its Wave (override) values pin
+    mailboxes; a bad or unknown override is an error finding.
+    """
     inventory = load_inventory(path)
-    return analyse(inventory, _evidence(path, evidence_path))
+    analysis = analyse(
+        inventory, _evidence(path, evidence_path), sheet.overrides if sheet is not None else None
+    )
+    if sheet is None:
+        return analysis
+    known = sheet.waves  # the waves of the plan the team typed into
+    typed = {k: (v.override or 0, v.where) for k, v in sheet.overrides_where().items()}
+    problems = [*sheet.problems, *override_problems(typed, inventory, known)]
+    errors = [
+        Finding(Severity.ERROR, "moves.override", p.where, p.message, "correct or clear the cell")
+        for p in problems
+    ]
+    return replace(
+        analysis,
+        findings=tuple(sorted({*analysis.findings, *errors}, key=Finding.sort_key)),
+        mailbox_sheet=sheet,
+    )
 
 
 def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
@@ -174,7 +199,10 @@ def plan_folder(
     ``keep_status`` names a workbook whose tracking is carried over; without
     it, the one already in ``out_dir`` is.
     """
-    analysis = check_path(path, evidence_path)
+    existing = outdir.output_folder(out_dir) / CHECKLIST
+    source = keep_status if keep_status is not None else (existing if existing.is_file() else None)
+    sheet = read_mailbox_sheet(source) if source is not None else None
+    analysis = check_path(path, evidence_path, sheet)
     if not analysis.inventory.target_servers:
         no_targets = Finding(
             Severity.ERROR,
@@ -464,6 +492,9 @@ def workbook_data(analysis: Analysis, plan: MigrationPlan) -> WorkbookData:
         relay_client_rows=client_rows,
         identity_rows=identity_rows,
         dns_rows=_dns_views(inv),
+        mailbox_rows=mailbox_rows(analysis.moves, analysis.mailbox_sheet)
+        if analysis.moves is not None
+        else (),
     )
 
 

@@ -258,3 +258,62 @@ def test_wave_csvs_hold_only_the_documented_columns() -> None:
             if w.target != EXCHANGE_ONLINE:
                 assert 0 <= int(row["BadItemLimit"]) <= 50
                 assert row["TargetDatabase"] in {"DB16-LON-01", "DB16-LON-02", "DB16-DUB-01"}
+
+
+def _set_cells(xlsx: Path, smtp: str, values: dict[str, object]) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == smtp:
+            for name, value in values.items():
+                row[header.index(name)].value = value
+    wb.save(xlsx)
+
+
+def test_replan_honours_the_wave_override_and_keeps_what_was_typed(tmp_path: Path) -> None:
+    import json
+
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    first = plan_folder(CONTOSO, out)
+    assert first.plan is not None
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    waves = {m["primary_smtp"]: m["wave"] for m in doc["mailboxes"]}
+    assert doc["move_waves"][0]["id"] == "wave-000"
+    target = next(s for s, w in waves.items() if w == "wave-005")
+    _set_cells(out / "checklist.xlsx", target, {"Wave (override)": 2, "Notes": "CEO: move early"})
+    second = plan_folder(CONTOSO, out)
+    assert second.plan is not None
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    row = next(m for m in doc["mailboxes"] if m["primary_smtp"] == target)
+    assert row["wave"] == "wave-002" and row["pinned"] is True
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out / "checklist.xlsx")["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    kept = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == target)
+    assert kept[header.index("Wave (override)")] == 2
+    assert kept[header.index("Notes")] == "CEO: move early"
+
+
+def test_an_override_naming_no_wave_stops_the_plan_with_its_cell(tmp_path: Path) -> None:
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    before = (out / "plan.json").read_bytes()
+    _set_cells(out / "checklist.xlsx", "staff01@contoso.com", {"Wave (override)": 99})
+    _set_cells(out / "checklist.xlsx", "staff02@contoso.com", {"Wave (override)": "soon"})
+    result = plan_folder(CONTOSO, out)
+    assert result.plan is None
+    messages = [f"{f.where}: {f.message}" for f in result.analysis.errors]
+    assert any(
+        "sheet 'Mailboxes', cell H" in m and "'99' is not a wave of this plan" in m
+        for m in messages
+    )
+    assert any("'soon' is not a wave" in m for m in messages)
+    assert (out / "plan.json").read_bytes() == before  # nothing written

@@ -25,8 +25,9 @@ broken link there is a warning.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -300,35 +301,68 @@ class _Packer:
 
 
 def _split(group: list[int], adj: Mapping[int, list[int]], packer: _Packer) -> list[list[int]]:
-    """Cut a component into pieces that each fit an empty wave, in breadth-first order."""
+    """Cut a component into pieces that each fit an empty wave, cutting few links.
+
+    Greedy graph growing: a piece starts at the first mailbox left and takes,
+    one at a time, the mailbox with the most links into the piece (a heap
+    with lazy updates), skipping one a cap refuses; when the piece's
+    neighbourhood is used up it goes on from the next mailbox left. Dense
+    teams therefore end up whole in one piece and the cuts fall on the few
+    links between them. O(links log links).
+    """
+    p = packer.p
     members = set(group)
-    start = max(group, key=lambda i: (len(adj.get(i, ())), -i))
-    order: list[int] = []
-    seen = {start}
-    queue = deque([start])
-    rest = sorted(group)
-    pos = 0
-    while len(order) < len(group):
-        if not queue:
-            while rest[pos] in seen:
-                pos += 1
-            seen.add(rest[pos])
-            queue.append(rest[pos])
-        i = queue.popleft()
-        order.append(i)
-        for j in adj.get(i, ()):
-            if j in members and j not in seen:
-                seen.add(j)
-                queue.append(j)
+    remaining = set(group)
+    seeds = sorted(group)  # a sorted list is a heap: the next seed is the lowest index left
     pieces: list[list[int]] = []
-    piece: list[int] = []
-    empty = _Wave(-1, "")
-    for i in order:
-        if piece and not packer.fits(empty, [*piece, i]):
-            pieces.append(piece)
-            piece = []
-        piece.append(i)
-    if piece:
+    while remaining:
+        piece: list[int] = []
+        count = 0
+        total = 0
+        src: dict[str, int] = defaultdict(int)
+        tgt: dict[str, int] = defaultdict(int)
+        gain: dict[int, int] = {}
+        refused: set[int] = set()
+        heap: list[tuple[int, int]] = []
+        while count < p.max_mailboxes:
+            if not heap:
+                seed = -1
+                while seeds:
+                    i = heapq.heappop(seeds)
+                    if i in remaining and i not in refused:
+                        seed = i
+                        break
+                if seed < 0:
+                    break
+                gain[seed] = 0
+                heap.append((0, seed))
+            neg, i = heapq.heappop(heap)
+            if i not in remaining or i in refused or -neg != gain.get(i):
+                continue
+            size, s, d = packer.sizes[i], packer.sources[i], packer.dbs[i]
+            if piece and (
+                total + size > packer.max_bytes
+                or src[s] + 1 > p.max_per_source_server
+                or (d and tgt[d] + 1 > p.max_per_target_database)
+            ):
+                refused.add(i)
+                if len(refused) > 4 * p.max_mailboxes:
+                    break
+                continue
+            piece.append(i)
+            remaining.discard(i)
+            count += 1
+            total += size
+            src[s] += 1
+            if d:
+                tgt[d] += 1
+            for j in adj.get(i, ()):
+                if j in remaining and j in members and j not in refused:
+                    gain[j] = gain.get(j, 0) + 1
+                    heapq.heappush(heap, (-gain[j], j))
+        for i in refused:
+            if i in remaining:
+                heapq.heappush(seeds, i)  # another piece takes it
         pieces.append(piece)
     return pieces
 

@@ -135,6 +135,38 @@ def moves_json(mp: MovePlan, plan: MigrationPlan) -> dict[str, Any]:
     }
 
 
+def mailbox_rows(mp: MovePlan, sheet: Any = None) -> list[list[Any]]:
+    """Rows of the workbook's Mailboxes sheet (columns ``MAILBOX_COLUMNS``), typed values kept.
+
+    ``sheet`` is the old sheet (:class:`~migrator.tracking.mailboxes.MailboxSheet`) or None.
+    """
+    typed = sheet.rows if sheet is not None else {}
+    out: list[list[Any]] = []
+    for a in mp.assignments:
+        smtp = a.mailbox.primary_smtp
+        old = typed.get(smtp)
+        links = "\n".join(
+            f"{b.right.value} {'on' if b.holder else 'from'} {b.with_mailbox}"
+            for b in a.broken_links
+        )
+        out.append(
+            [
+                smtp,
+                a.mailbox.kind.value,
+                round(a.mailbox.total_bytes / GB, 2),
+                a.mailbox.database,
+                a.target,
+                a.target_database,
+                a.wave,
+                old.override if old is not None else None,
+                links,
+                old.status if old is not None else "",
+                old.notes if old is not None else "",
+            ]
+        )
+    return out
+
+
 def _md(value: object) -> str:
     text = " ".join(str(value).split())
     for ch in ("\\", "|", "*", "_", "`", "<", ">", "[", "]"):
