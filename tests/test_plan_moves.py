@@ -317,3 +317,12 @@ def test_an_override_naming_no_wave_stops_the_plan_with_its_cell(tmp_path: Path)
     )
     assert any("'soon' is not a wave" in m for m in messages)
     assert (out / "plan.json").read_bytes() == before  # nothing written
+
+
+def test_exchange_online_waves_need_the_tenant() -> None:
+    inv = _inventory([GB, GB], [0, 0], [], _policy(), frozenset({1}))
+    mp = plan_moves(inv)
+    assert any(
+        f.code == "moves.exchange-online-without-tenant" and f.severity.value == "error"
+        for f in mp.findings
+    )

@@ -429,6 +429,33 @@ def plan_moves(
                 )
             )
         dbs.append(db)
+    if any(online) and not (inv.tenant and inv.tenant.initial_domain):
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "moves.exchange-online-without-tenant",
+                "moves.exchange_online",
+                f"{sum(online)} mailbox(es) go to Exchange Online but inventory.yaml has no "
+                "tenant.initial_domain: the batches need <tenant>.mail.onmicrosoft.com as "
+                "target delivery domain",
+                "add the tenant (tenant.yaml from Export-MigratorCloudInventory.ps1) or narrow "
+                "moves.exchange_online",
+            )
+        )
+    known_dbs = {d.name.lower() for d in inv.mailbox_databases}
+    if known_dbs:
+        for key, names in policy.target_databases:
+            for name in names:
+                if name.lower() not in known_dbs:
+                    findings.append(
+                        Finding(
+                            Severity.WARNING,
+                            "moves.target-database-unknown",
+                            f"moves.target_databases.{key}",
+                            f"'{name}' is not in the database export: create it before its "
+                            "first wave (or export Get-MailboxDatabase from 2016 too)",
+                        )
+                    )
     sizes = [m.total_bytes for m in mailboxes]
     server_case = {s.name.lower(): s.name for s in inv.servers}
     sources = [server_case.get(m.server.lower(), m.server) for m in mailboxes]
