@@ -101,6 +101,7 @@ def analyse(
     inventory: Inventory,
     evidence: Evidence | None = None,
     wave_overrides: Mapping[str, int] | None = None,
+    throughput: Mapping[str, float] | None = None,
 ) -> Analysis:
     """Check an inventory and plan its relay, identity and moves parts (no files are touched)."""
     relay = plan_relay(inventory)
@@ -119,7 +120,7 @@ def analyse(
     ]
     if evidence is not None:
         findings += evidence_findings(inventory, evidence, relay.ranges_by_source())
-    moves = plan_moves(inventory, wave_overrides) if inventory.mailboxes else None
+    moves = plan_moves(inventory, wave_overrides, throughput) if inventory.mailboxes else None
     if moves is not None:
         findings += moves.findings
     unique = sorted(set(findings), key=Finding.sort_key)
@@ -127,7 +128,10 @@ def analyse(
 
 
 def check_path(
-    path: Path, evidence_path: Path | None = None, sheet: MailboxSheet | None = None
+    path: Path,
+    evidence_path: Path | None = None,
+    sheet: MailboxSheet | None = None,
+    throughput: Mapping[str, float] | None = None,
 ) -> Analysis:
     """Load and analyse an inventory folder or file (what ``migrator check`` does).
 
@@ -136,7 +140,10 @@ def check_path(
     """
     inventory = load_inventory(path)
     analysis = analyse(
-        inventory, _evidence(path, evidence_path), sheet.overrides if sheet is not None else None
+        inventory,
+        _evidence(path, evidence_path),
+        sheet.overrides if sheet is not None else None,
+        throughput,
     )
     if sheet is None:
         return analysis
@@ -192,8 +199,12 @@ def plan_folder(
     start: dt.date | None = None,
     keep_status: Path | None = None,
     evidence_path: Path | None = None,
+    throughput: Mapping[str, float] | None = None,
 ) -> PlanOutput:
     """Do the main job: check, plan and write every output into ``out_dir``.
+
+    ``throughput`` (GB/hour per 2010 server, lower-case names) replaces the moves
+    policy's assumption: ``migrator moves forecast`` passes what it measured.
 
     With an error-level finding nothing is written and ``plan`` is None.
     ``keep_status`` names a workbook whose tracking is carried over; without
@@ -202,7 +213,7 @@ def plan_folder(
     existing = outdir.output_folder(out_dir) / CHECKLIST
     source = keep_status if keep_status is not None else (existing if existing.is_file() else None)
     sheet = read_mailbox_sheet(source) if source is not None else None
-    analysis = check_path(path, evidence_path, sheet)
+    analysis = check_path(path, evidence_path, sheet, throughput)
     if not analysis.inventory.target_servers:
         no_targets = Finding(
             Severity.ERROR,

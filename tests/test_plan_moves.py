@@ -326,3 +326,66 @@ def test_exchange_online_waves_need_the_tenant() -> None:
         f.code == "moves.exchange-online-without-tenant" and f.severity.value == "error"
         for f in mp.findings
     )
+
+
+def _stats_csv(path: Path, rows: list[tuple[str, str, int, int]]) -> Path:
+    lines = ['"Identity","SourceServer","BytesTransferred","TotalInProgressDuration"']
+    for ident, server, nbytes, seconds in rows:
+        h, rest = divmod(seconds, 3600)
+        span = f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        lines.append(f'"{ident}","{server}","{nbytes / GB:.1f} GB ({nbytes:,} bytes)","{span}"')
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-16"))
+    return path
+
+
+def test_forecast_fits_a_robust_throughput_and_replans_keeping_status(tmp_path: Path) -> None:
+    import json
+
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.pipeline import plan_folder
+    from migrator.plan.forecast import fit_throughput
+
+    inv = load_inventory(CONTOSO)
+    rows = [(f"staff{i:02d}@contoso.com", "EX10-02", 2 * GB, 1800) for i in range(1, 9)]
+    rows.append(("staff09@contoso.com", "EX10-02", 2 * GB, 360000))  # stalled: an outlier
+    rows.append(("staff10@contoso.com", "EX10-02", 1024, 1))  # tiny: not a copy
+    stats = read_move_stats([_stats_csv(tmp_path / "s.csv", rows)])
+    (fit,) = fit_throughput(inv, stats)
+    assert fit.server == "EX10-02" and fit.gb_per_hour == 4.0 and fit.outliers == 1
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    before = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
+    _set_cells(out / "checklist.xlsx", "staff01@contoso.com", {"Status": "Done", "Notes": "ok"})
+    plan_folder(CONTOSO, out, throughput={"EX10-02": fit.gb_per_hour})
+    after = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
+    slower = [
+        (b["estimated_copy_hours"], a["estimated_copy_hours"])
+        for b, a in zip(before, after, strict=True)
+        if a["estimated_copy_hours"] != b["estimated_copy_hours"]
+    ]
+    assert slower and all(a > b for b, a in slower)
+    assert "| EX10-02 | 10 | 4 |" in (out / "moves-report.md").read_text(encoding="utf-8")
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out / "checklist.xlsx")["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    kept = next(
+        r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == "staff01@contoso.com"
+    )
+    assert kept[header.index("Status")] == "Done" and kept[header.index("Notes")] == "ok"
+
+
+def test_a_bad_statistics_cell_names_file_row_and_column(tmp_path: Path) -> None:
+    import pytest
+
+    from migrator.errors import InventoryError
+    from migrator.inventory.move_stats import read_move_stats
+
+    p = tmp_path / "s.csv"
+    p.write_text(
+        '"Identity","BytesTransferred","TotalInProgressDuration"\n"a@x.com","lots","1:00:00"\n'
+    )
+    with pytest.raises(
+        InventoryError, match=r"s.csv, row 2, column 'BytesTransferred': 'lots' is not a size"
+    ):
+        read_move_stats([p])

@@ -137,6 +137,8 @@ class MovePlan:
     """(trustee, mailboxes it has rights on) above the cap."""
     policy: MovesPolicy = field(default_factory=MovesPolicy)
     """The policy the plan used."""
+    observed: tuple[tuple[str, float], ...] = ()
+    """(2010 server, observed GB/hour) that replaced the assumption (``migrator moves forecast``)."""
 
     def wave(self, number: int) -> MoveWave:
         """The wave of that number (KeyError when none)."""
@@ -616,7 +618,8 @@ def plan_moves(
             )
 
     order = _wave_order(waves)
-    throughput = throughput or {}
+    observed = tuple(sorted((throughput or {}).items(), key=lambda kv: kv[0].lower()))
+    throughput = {k.lower(): v for k, v in (throughput or {}).items()}
     out_waves: list[MoveWave] = []
     assignments: list[MoveAssignment] = []
     for old in order:
@@ -687,6 +690,7 @@ def plan_moves(
         tuple(logs),
         tuple(sorted(service.items())),
         policy,
+        observed,
     )
 
 

@@ -199,6 +199,19 @@ def moves_report(inv: Inventory, mp: MovePlan, plan: MigrationPlan) -> str:
             f"| {w.name} | {kind} | {len(w.mailboxes)} | {w.size_bytes / GB:.1f} | "
             f"{w.copy_hours:g} | {_window(plan, w) or '-'} |"
         )
+    if mp.observed:
+        lines += [
+            "",
+            "Throughput measured by `migrator moves forecast` (GB/hour per source server):",
+            "",
+            "| source server | assumed | observed |",
+            "|---|---:|---:|",
+        ]
+        assumed = {k.lower(): v for k, v in p.throughput_by_server}
+        for server, rate in mp.observed:
+            lines.append(
+                f"| {_md(server)} | {assumed.get(server.lower(), p.throughput_gb_per_hour):g} | {rate:g} |"
+            )
     lines += [
         "",
         "Start each wave's copy with its runbook ahead of the window, giving the window start in "
