@@ -25,9 +25,10 @@ broken link there is a warning.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -313,7 +314,6 @@ def _split(group: list[int], adj: Mapping[int, list[int]], packer: _Packer) -> l
     links between them. O(links log links).
     """
     p = packer.p
-    members = set(group)
     remaining = set(group)
     seeds = sorted(group)  # a sorted list is a heap: the next seed is the lowest index left
     pieces: list[list[int]] = []
@@ -359,7 +359,7 @@ def _split(group: list[int], adj: Mapping[int, list[int]], packer: _Packer) -> l
             if d:
                 tgt[d] += 1
             for j in adj.get(i, ()):
-                if j in remaining and j in members and j not in refused:
+                if j in remaining and j not in refused:
                     gain[j] = gain.get(j, 0) + 1
                     heapq.heappush(heap, (-gain[j], j))
         for i in refused:
@@ -382,6 +382,26 @@ def _find(parent: list[int], i: int) -> int:
 
 
 def plan_moves(
+    inv: Inventory,
+    overrides: Mapping[str, int] | None = None,
+    throughput: Mapping[str, float] | None = None,
+) -> MovePlan:
+    """Plan the waves of every mailbox of the inventory (see :func:`_plan_moves`).
+
+    The cyclic garbage collector is paused meanwhile: the planner allocates
+    millions of small acyclic objects (tuples, lists, dict entries) for a large
+    organisation, and each collector pass over them costs more than it frees.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_moves(inv, overrides, throughput)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan_moves(
     inv: Inventory,
     overrides: Mapping[str, int] | None = None,
     throughput: Mapping[str, float] | None = None,
@@ -463,18 +483,19 @@ def plan_moves(
     sources = [server_case.get(m.server.lower(), m.server) for m in mailboxes]
 
     # Links: adjacency between mailboxes of the same target; service accounts do not glue.
-    per_trustee: dict[str, int] = defaultdict(int)
-    for link in inv.mailbox_links:
-        per_trustee[link.trustee] += 1
-    service = {t: n for t, n in per_trustee.items() if n > policy.service_account_cap}
+    per_trustee: Counter[str] = Counter(link.trustee for link in inv.mailbox_links)
+    cap = policy.service_account_cap
+    service = {t: n for t, n in per_trustee.items() if n > cap}
+    service_idx = {index[t] for t in service if t in index}
     adj: dict[int, list[int]] = defaultdict(list)
     pairs: list[tuple[int, int, Right]] = []
+    get = index.get
     for link in inv.mailbox_links:
-        a, b = index.get(link.mailbox), index.get(link.trustee)
+        a, b = get(link.mailbox), get(link.trustee)
         if a is None or b is None:
             continue
         pairs.append((a, b, link.right))
-        if link.trustee in service or online[a] != online[b]:
+        if b in service_idx or online[a] != online[b]:
             continue
         adj[a].append(b)
         adj[b].append(a)
@@ -546,10 +567,20 @@ def plan_moves(
         todo_set = set(todo)
         for i in todo:
             for j in adj.get(i, ()):
-                if j in todo_set:
-                    ri, rj = _find(parent, i), _find(parent, j)
+                if j > i and j in todo_set:
+                    ri = i
+                    while parent[ri] != ri:
+                        parent[ri] = parent[parent[ri]]
+                        ri = parent[ri]
+                    rj = j
+                    while parent[rj] != rj:
+                        parent[rj] = parent[parent[rj]]
+                        rj = parent[rj]
                     if ri != rj:
-                        parent[max(ri, rj)] = min(ri, rj)
+                        if ri < rj:
+                            parent[rj] = ri
+                        else:
+                            parent[ri] = rj
         groups: dict[int, list[int]] = defaultdict(list)
         for i in todo:
             groups[_find(parent, i)].append(i)
@@ -664,7 +695,9 @@ def plan_moves(
                     dbs[i],
                     number,
                     i in pinned,
-                    tuple(sorted(broken.get(i, ()), key=lambda b: (b.with_mailbox, b.right.value))),
+                    tuple(sorted(broken[i], key=lambda b: (b.with_mailbox, b.right.value)))
+                    if i in broken
+                    else (),
                 )
             )
     logs = _log_forecast(inv, out_waves)
