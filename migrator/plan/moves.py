@@ -435,6 +435,28 @@ def _plan_moves(
             )
         )
     targets = _Targets(inv, policy)
+    online_rule = policy.online
+    no_online = not (online_rule.ous or online_rule.groups or online_rule.mailboxes)
+    if not targets.by_key and no_online and online_rule.attribute is None:
+        # A fresh collection: no 2016 database known yet. One finding, no waves.
+        return MovePlan(
+            (),
+            (),
+            tuple((m.primary_smtp, "no 2016 database known yet") for m in mailboxes),
+            (
+                Finding(
+                    Severity.WARNING,
+                    "moves.no-target-databases",
+                    "moves.target_databases",
+                    f"{len(mailboxes)} mailbox(es) are not planned into waves: no 2016 "
+                    "database is known (none in moves.target_databases, none of a target "
+                    "server in the database export)",
+                    "list the 2016 databases per site in moves.target_databases (docs/moves.md)",
+                ),
+                *findings,
+            ),
+            policy=policy,
+        )
     index = {m.primary_smtp: i for i, m in enumerate(mailboxes)}
     online = [_is_online(m, policy) for m in mailboxes]
     dbs: list[str] = []
