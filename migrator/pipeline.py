@@ -154,6 +154,21 @@ def check_path(
         Finding(Severity.ERROR, "moves.override", p.where, p.message, "correct or clear the cell")
         for p in problems
     ]
+    present = {m.primary_smtp for m in inventory.mailboxes}
+    for smtp, row in sorted(sheet.rows.items()):
+        if smtp not in present and (row.status or row.notes or row.override is not None):
+            errors.append(
+                Finding(
+                    Severity.WARNING,
+                    "moves.row-dropped",
+                    row.where,
+                    f"'{smtp}' is no longer in the inventory: its row leaves the Mailboxes sheet "
+                    f"with what was typed (override {row.override}, status '{row.status}', "
+                    f"notes '{row.notes}')",
+                    "copy the values elsewhere if they still matter (the old workbook is kept "
+                    "as a backup)",
+                )
+            )
     return replace(
         analysis,
         findings=tuple(sorted({*analysis.findings, *errors}, key=Finding.sort_key)),

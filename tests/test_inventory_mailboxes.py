@@ -175,3 +175,30 @@ def test_contoso_has_realistic_mailboxes() -> None:
     assert {link.right for link in inv.mailbox_links} == set(Right)
     assert inv.moves is not None and inv.moves.service_account_cap == 8
     assert {d.name for d in inv.mailbox_databases} >= {"DB10-LON-01", "DB16-LON-01"}
+
+
+def test_get_mailboxpermission_clixml_is_read_as_fullaccess(tmp_path: Path) -> None:
+    ns = "http://schemas.microsoft.com/powershell/2004/04"
+    tn = "Deserialized.Microsoft.Exchange.Management.RecipientTasks.MailboxAcePresentationObject"
+
+    def obj(ref: int, user: str, rights: str, inherited: str) -> str:
+        return (
+            f'<Obj RefId="{ref}"><TN RefId="{ref}"><T>{tn}</T><T>Deserialized.System.Object</T></TN>'
+            f'<Props><S N="Identity">b</S><S N="User">{user}</S><S N="AccessRights">{rights}</S>'
+            f'<B N="IsInherited">{inherited}</B><B N="Deny">false</B></Props></Obj>'
+        )
+
+    xml = (
+        f'<Objs Version="1.1.0.1" xmlns="{ns}">'
+        + obj(0, "CONTOSO\\anna", "FullAccess", "false")
+        + obj(1, "NT AUTHORITY\\SELF", "FullAccess, ReadPermission", "false")
+        + obj(2, "CONTOSO\\anna", "ReadPermission", "false")
+        + obj(3, "CONTOSO\\Exchange Servers", "FullAccess", "true")
+        + "</Objs>"
+    )
+    folder = _folder(tmp_path, STATS)
+    (folder / "perm.xml").write_bytes(b"\xff\xfe" + xml.encode("utf-16-le"))
+    inv = load_inventory(folder)
+    assert [(x.mailbox, x.trustee, x.right) for x in inv.mailbox_links] == [
+        ("bob@x.com", "anna@x.com", Right.FULL_ACCESS)
+    ]

@@ -389,3 +389,27 @@ def test_a_bad_statistics_cell_names_file_row_and_column(tmp_path: Path) -> None
         InventoryError, match=r"s.csv, row 2, column 'BytesTransferred': 'lots' is not a size"
     ):
         read_move_stats([p])
+
+
+def test_a_row_whose_mailbox_left_the_inventory_is_reported_with_what_was_typed(
+    tmp_path: Path,
+) -> None:
+    import openpyxl
+
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    wb = openpyxl.load_workbook(out / "checklist.xlsx")
+    ws = wb["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    row = [None] * len(header)
+    row[header.index("Mailbox")] = "gone@contoso.com"
+    row[header.index("Wave")] = 1
+    row[header.index("Notes")] = "left in March"
+    ws.append(row)
+    wb.save(out / "checklist.xlsx")
+    result = plan_folder(CONTOSO, out)
+    assert result.plan is not None
+    dropped = [f for f in result.analysis.findings if f.code == "moves.row-dropped"]
+    assert len(dropped) == 1 and "left in March" in dropped[0].message
