@@ -34,6 +34,8 @@ def step_id(phase: Phase, *parts: str) -> str:
 
 FOLDER = f"runbooks/{P.number}-{P.value}"
 MRSPROXY = step_id(P, "mrsproxy")
+SETTLE_MINUTES = 12 * 60
+"""Wait after a wave's completion before the next wave completes (free/busy lags up to 12 h)."""
 _COMPLETE_AFTER = {
     "name": "CompleteAfterUtc",
     "type": "string",
@@ -91,6 +93,9 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
     endpoint = f"Hybrid {inv.organisation}"
     by_db = {m.primary_smtp: m.database for m in inv.mailboxes}
     prev_copy = prev_complete = ""
+    # One wave per window (moves.waves_per_window 1): 12 hours after a completion (free/busy may
+    # lag that long) before the next wave completes, which puts it into a later window.
+    settle = SETTLE_MINUTES if mp.policy.waves_per_window == 1 else 0
     arb_done = ""
     if any(w.target == EXCHANGE_ONLINE for w in mp.waves):
         steps.append(
@@ -217,6 +222,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=RunsIn.EXCHANGE_ONLINE,
                 duration_minutes=min(150, 30 + n // 10),
+                wait_minutes=settle,
                 maintenance_window=True,
                 verification="every user of the batch Completed; then assign the licences (within 30 days)",
                 action=Action(
@@ -280,6 +286,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=RunsIn.EMS_NEW,
                 duration_minutes=min(150, 30 + n // 10),
+                wait_minutes=settle,
                 maintenance_window=True,
                 instructions=(
                     "Outlook asks users to restart after the move; OWA may fail for about 30 "
