@@ -10,8 +10,12 @@ import datetime as dt
 import enum
 import ipaddress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from migrator.iprange import IPRange
+
+if TYPE_CHECKING:
+    from migrator.mailboxes import Mailbox, MailboxDatabase, MailboxLink, MovesPolicy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -803,6 +807,14 @@ class Inventory:
     """(address or range text, host name) of known relay clients."""
     load_findings: tuple[Finding, ...] = ()
     """Warnings and infos the loaders produced (errors raise instead)."""
+    mailboxes: tuple[Mailbox, ...] = ()
+    """Mailboxes on the legacy databases (Get-Mailbox, -Arbitration, with statistics)."""
+    mailbox_databases: tuple[MailboxDatabase, ...] = ()
+    """Mailbox databases (Get-MailboxDatabase -Status)."""
+    mailbox_links: tuple[MailboxLink, ...] = ()
+    """FullAccess, Send As, Send on Behalf and calendar rights between mailboxes."""
+    moves: MovesPolicy | None = None
+    """``moves:`` of inventory.yaml (None: the defaults of :class:`MovesPolicy`)."""
 
     def server(self, name: str) -> Server | None:
         """The server of that name (case-insensitive), or None."""

@@ -28,7 +28,9 @@ from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
-from migrator.plan.phases import LOWERED_TTL_SECONDS, assemble_plan, plan_findings
+from migrator.plan.moves import MovePlan, override_problems, plan_moves
+from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
+from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
@@ -39,6 +41,7 @@ from migrator.render.checklist import ChecklistResult, backup_path, write_checkl
 from migrator.render.findings import FINDINGS_FILE, write_findings
 from migrator.render.identity_report import write_identity_batches, write_identity_report
 from migrator.render.inventory_json import write_inventory_json
+from migrator.render.moves_output import mailbox_rows, moves_json, write_moves_outputs
 from migrator.render.mx_recipients import write_recipient_csvs
 from migrator.render.plan_json import write_plan_json
 from migrator.render.relay_report import write_relay_report
@@ -46,6 +49,7 @@ from migrator.render.remote_mailboxes import write_remote_mailbox_csvs
 from migrator.render.report import ReportData, ServerLine, write_report
 from migrator.render.runbooks import RunbookContext, write_runbooks
 from migrator.render.views import DnsRow, IdentityRow, RelayClientRow, RelayRow, WorkbookData
+from migrator.tracking.mailboxes import MailboxSheet, read_mailbox_sheet
 
 EVIDENCE_FILE = "relay-evidence.json"
 """Name of the evidence file ``migrator logs scan`` writes and the plan reads."""
@@ -71,6 +75,10 @@ class Analysis:
     """Protocol log evidence, where a scan was given."""
     onward_relay: RelayPlan | None = None
     """Relay mapping of the onward move (2016 -> final version); None where not planned."""
+    moves: MovePlan | None = None
+    """Mailbox move waves; None where the inventory has no mailboxes."""
+    mailbox_sheet: MailboxSheet | None = None
+    """What the team typed in the old workbook's Mailboxes sheet (overrides, status, notes)."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -100,8 +108,13 @@ PLAN_STAGES = CHECK_STAGES + 1 + 5
 """Stages of :func:`plan_folder`: check, build the plan, write the outputs."""
 
 
-def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
-    """Check an inventory and plan its relay and identity parts (no files are touched)."""
+def analyse(
+    inventory: Inventory,
+    evidence: Evidence | None = None,
+    wave_overrides: Mapping[str, int] | None = None,
+    throughput: Mapping[str, float] | None = None,
+) -> Analysis:
+    """Check an inventory and plan its relay, identity and moves parts (no files are touched)."""
     stage("planning relay connectors")
     relay = plan_relay(inventory)
     onward = plan_onward_relay(inventory, relay)
@@ -123,15 +136,61 @@ def analyse(inventory: Inventory, evidence: Evidence | None = None) -> Analysis:
     ]
     if evidence is not None:
         findings += evidence_findings(inventory, evidence, relay.ranges_by_source())
+    moves = plan_moves(inventory, wave_overrides, throughput) if inventory.mailboxes else None
+    if moves is not None:
+        findings += moves.findings
     unique = sorted(set(findings), key=Finding.sort_key)
-    return Analysis(inventory, relay, identity, tuple(unique), evidence, onward)
+    return Analysis(inventory, relay, identity, tuple(unique), evidence, onward, moves)
 
 
-def check_path(path: Path, evidence_path: Path | None = None) -> Analysis:
-    """Load and analyse an inventory folder or file (what ``migrator check`` does)."""
+def check_path(
+    path: Path,
+    evidence_path: Path | None = None,
+    sheet: MailboxSheet | None = None,
+    throughput: Mapping[str, float] | None = None,
+) -> Analysis:
+    """Load and analyse an inventory folder or file (what ``migrator check`` does).
+
+    ``sheet`` is the old workbook's Mailboxes sheet: its Wave (override) values pin
+    mailboxes; a bad or unknown override is an error finding.
+    """
     stage("loading the inventory")
     inventory = load_inventory(path)
-    return analyse(inventory, _evidence(path, evidence_path))
+    analysis = analyse(
+        inventory,
+        _evidence(path, evidence_path),
+        sheet.overrides if sheet is not None else None,
+        throughput,
+    )
+    if sheet is None:
+        return analysis
+    known = sheet.waves  # the waves of the plan the team typed into
+    typed = {k: (v.override or 0, v.where) for k, v in sheet.overrides_where().items()}
+    problems = [*sheet.problems, *override_problems(typed, inventory, known)]
+    errors = [
+        Finding(Severity.ERROR, "moves.override", p.where, p.message, "correct or clear the cell")
+        for p in problems
+    ]
+    present = {m.primary_smtp for m in inventory.mailboxes}
+    for smtp, row in sorted(sheet.rows.items()):
+        if smtp not in present and (row.status or row.notes or row.override is not None):
+            errors.append(
+                Finding(
+                    Severity.WARNING,
+                    "moves.row-dropped",
+                    row.where,
+                    f"'{smtp}' is no longer in the inventory: its row leaves the Mailboxes sheet "
+                    f"with what was typed (override {row.override}, status '{row.status}', "
+                    f"notes '{row.notes}')",
+                    "copy the values elsewhere if they still matter (the old workbook is kept "
+                    "as a backup)",
+                )
+            )
+    return replace(
+        analysis,
+        findings=tuple(sorted({*analysis.findings, *errors}, key=Finding.sort_key)),
+        mailbox_sheet=sheet,
+    )
 
 
 def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
@@ -170,7 +229,11 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     inv = analysis.inventory
     stage("building the plan")
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
-    return assemble_plan(inv, extra, start, analysis.onward_relay, analysis.identity)
+    if analysis.moves is not None:
+        extra += moves_steps(inv, analysis.moves, SERVERS_READY)
+    return assemble_plan(
+        inv, extra, start, analysis.onward_relay, analysis.identity, analysis.moves
+    )
 
 
 def plan_folder(
@@ -180,14 +243,21 @@ def plan_folder(
     start: dt.date | None = None,
     keep_status: Path | None = None,
     evidence_path: Path | None = None,
+    throughput: Mapping[str, float] | None = None,
 ) -> PlanOutput:
     """Do the main job: check, plan and write every output into ``out_dir``.
+
+    ``throughput`` (GB/hour per 2010 server, lower-case names) replaces the moves
+    policy's assumption: ``migrator moves forecast`` passes what it measured.
 
     With an error-level finding nothing is written and ``plan`` is None.
     ``keep_status`` names a workbook whose tracking is carried over; without
     it, the one already in ``out_dir`` is.
     """
-    analysis = check_path(path, evidence_path)
+    existing = outdir.output_folder(out_dir) / CHECKLIST
+    source = keep_status if keep_status is not None else (existing if existing.is_file() else None)
+    sheet = read_mailbox_sheet(source) if source is not None else None
+    analysis = check_path(path, evidence_path, sheet, throughput)
     if not analysis.inventory.target_servers:
         no_targets = Finding(
             Severity.ERROR,
@@ -278,8 +348,15 @@ def _render_all(
     write_remote_mailbox_csvs(analysis.identity, inv.tenant or Tenant(), out)
     write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
+    if analysis.moves is not None:
+        write_runbooks(moves_rollback_steps(analysis.moves), out, context)
+        write_moves_outputs(inv, analysis.moves, plan, out)
     stage("writing plan.json and inventory.json")
-    write_plan_json(plan, out / "plan.json")
+    write_plan_json(
+        plan,
+        out / "plan.json",
+        moves_json(analysis.moves, plan) if analysis.moves is not None else None,
+    )
     write_inventory_json(inv, out / "inventory.json")
     stage("writing report.html and findings.txt")
     write_report(out / "report.html", report_data(analysis, plan, views))
@@ -500,6 +577,9 @@ def workbook_data(
         relay_client_rows=client_rows,
         identity_rows=identity_rows,
         dns_rows=views.dns,
+        mailbox_rows=mailbox_rows(analysis.moves, analysis.mailbox_sheet)
+        if analysis.moves is not None
+        else (),
     )
 
 

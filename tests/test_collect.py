@@ -47,6 +47,10 @@ MAIN_SINKS = {
     "$certificateRows": TableKind.CERTIFICATES,
     "$usersPath": TableKind.AD_USERS,
     "$recipientsPath": TableKind.RECIPIENTS,
+    "$mailboxRows": TableKind.MAILBOXES,
+    "$databaseRows": TableKind.MAILBOX_DATABASES,
+    "$statisticsRows": TableKind.MAILBOX_STATISTICS,
+    "$mailboxPermissionRows": TableKind.MAILBOX_PERMISSIONS,
 }
 CLOUD_SINKS = {"$usersPath": TableKind.CLOUD_USERS}
 

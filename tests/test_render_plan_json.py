@@ -87,6 +87,7 @@ def test_contoso_plan_golden(contoso_json: bytes) -> None:
         "hybrid",
         "identity",
         "mx",
+        "moves",
         "decommission",
         "onward",
     }

@@ -114,8 +114,8 @@ def test_critical_path_is_marked_in_text_not_only_colour() -> None:
 
 
 def test_100000_steps_are_summarised_and_stay_under_20_mb() -> None:
-    plan = make_plan(12_500)  # 8 phases x 12,500 = 100,000 steps
-    assert len(plan.steps) == 100_000
+    plan = make_plan(-(-100_000 // len(Phase)))  # at least 100,000 steps over every phase
+    assert len(plan.steps) >= 100_000
     html = render_report(ReportData(plan, generated="t"))
     assert len(html.encode("utf-8")) < 20 * 1024 * 1024
     assert 'data-summarised="true"' in html

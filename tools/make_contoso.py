@@ -1970,6 +1970,328 @@ def make_recipients(onprem: Sequence[OnPrem]) -> None:
     )
 
 
+# --------------------------------------------------------------------------- mailboxes
+
+GB = 1024**3
+STAFF_OU = "OU=Staff,OU=Contoso," + AD_DOMAIN
+SALES_OU = "OU=Sales,OU=Contoso," + AD_DOMAIN
+IT_OU = "OU=IT,OU=Contoso," + AD_DOMAIN
+DOMAIN_ID = "contoso.com/Contoso"
+
+ARBITRATION = [
+    (
+        "SystemMailbox{1f05a927-3be2-4fb9-aa03-b59fe3b56f4c}",
+        "Microsoft Exchange Approval Assistant",
+    ),
+    ("SystemMailbox{e0dc1c29-89c3-4034-b678-e6c29d823ed9}", "Microsoft Exchange"),
+    (
+        "FederatedEmail.4c1f4d8b-8179-4148-93bf-00a95fa1e042",
+        "Microsoft Exchange Federation Mailbox",
+    ),
+    ("Migration.8f3e7716-2011-43e4-96b1-aba62d229136", "Microsoft Exchange Migration"),
+]
+
+DATABASES = [
+    # name, server, DAG, copies, log volume free bytes, circular logging
+    ("DB10-LON-01", "EX10-02", "", 1, 120 * GB, False),
+    ("DB10-LON-02", "EX10-02", "", 1, 80 * GB, False),
+    ("DB10-DUB-01", "EX10-03", "", 1, 90 * GB, False),
+    ("DB16-LON-01", "EX16-01", "DAG16", 2, 400 * GB, False),
+    ("DB16-LON-02", "EX16-01", "DAG16", 2, 60 * GB, False),
+    ("DB16-DUB-01", "EX16-02", "DAG16", 2, 300 * GB, False),
+]
+
+
+@dataclass
+class Mbx:
+    """One mailbox of the Get-Mailbox export, with its statistics."""
+
+    sam: str
+    name: str
+    smtp: str
+    ou: str
+    kind: str
+    database: str
+    gb: float
+    archive_gb: float | None = None
+    attr1: str = ""
+
+    @property
+    def server(self) -> str:
+        return next(d[1] for d in DATABASES if d[0] == self.database)
+
+    @property
+    def dn(self) -> str:
+        return f"CN={self.name},{self.ou}"
+
+    @property
+    def identity(self) -> str:
+        ou = self.ou.split(",")[0].split("=")[1]
+        return (
+            f"{DOMAIN_ID}/{ou}/{self.name}"
+            if self.kind != "ArbitrationMailbox"
+            else (f"contoso.com/Users/{self.name}")
+        )
+
+    @property
+    def exchange_guid(self) -> uuid.UUID:
+        return guid("mailbox:" + self.sam)
+
+    @property
+    def archive_guid(self) -> uuid.UUID | None:
+        return guid("archive:" + self.sam) if self.archive_gb is not None else None
+
+
+def build_mailboxes(onprem: Sequence[OnPrem]) -> list[Mbx]:
+    out: list[Mbx] = []
+    dublin = {"abyrne", "igarcia", "lbianchi", "boardroom.dublin", "mkhan"}
+    kinds = {1: "UserMailbox", 4: "SharedMailbox", 16: "RoomMailbox"}
+    sizes = {"ghopper": (48.5, 20.0), "jwilson": (75.0, None), "bcarter": (12.25, 6.0)}
+    for i, u in enumerate(u for u in onprem if u.rtd in kinds):
+        assert u.mail is not None and u.rtd is not None
+        db = "DB10-DUB-01" if u.sam in dublin else ("DB10-LON-01", "DB10-LON-02")[i % 2]
+        gb, arch = sizes.get(u.sam, (round(0.4 + (i * 37 % 29) / 10, 2), None))
+        out.append(Mbx(u.sam, u.name, u.mail, u.ou, kinds[u.rtd], db, gb, arch))
+    for n in range(1, 25):
+        sam = f"staff{n:02d}"
+        db = "DB10-DUB-01" if n > 18 else ("DB10-LON-01", "DB10-LON-02")[n % 3 == 0]
+        arch = round(1.5 + n / 4, 2) if n % 7 == 0 else None
+        out.append(
+            Mbx(
+                sam,
+                f"Staff {n:02d}",
+                f"{sam}@contoso.com",
+                STAFF_OU,
+                "UserMailbox",
+                db,
+                round(0.3 + (n * 53 % 41) / 10, 2),
+                arch,
+            )
+        )
+    for n in range(1, 5):
+        sam = f"sales{n}"
+        out.append(
+            Mbx(
+                sam,
+                f"Sales {n}",
+                f"{sam}@contoso.com",
+                SALES_OU,
+                "UserMailbox",
+                "DB10-DUB-01",
+                round(1.0 + n * 0.75, 2),
+                None,
+                "Cloud",
+            )
+        )
+    for sam, name in (("it.ops1", "IT Ops 1"), ("it.ops2", "IT Ops 2")):
+        out.append(Mbx(sam, name, f"{sam}@contoso.com", IT_OU, "UserMailbox", "DB10-LON-01", 2.5))
+    out.append(
+        Mbx(
+            "projector.lon",
+            "Projector London",
+            "projector.london@contoso.com",
+            "OU=Resources,OU=Contoso," + AD_DOMAIN,
+            "EquipmentMailbox",
+            "DB10-LON-02",
+            0.05,
+        )
+    )
+    out.append(
+        Mbx(
+            "svc-journal",
+            "Journal Review",
+            "journal.review@contoso.com",
+            SERVICE_OU,
+            "UserMailbox",
+            "DB10-LON-02",
+            3.0,
+        )
+    )
+    out.append(
+        Mbx(
+            "DiscoverySearchMailbox{D919BA05-46A6-415f-80AD-7E09334BB852}",
+            "Discovery Search Mailbox",
+            "discoverysearchmailbox@contoso.com",
+            "CN=Users," + AD_DOMAIN,
+            "DiscoveryMailbox",
+            "DB10-LON-01",
+            0.01,
+        )
+    )
+    return out
+
+
+def arbitration_mailboxes() -> list[Mbx]:
+    return [
+        Mbx(
+            alias,
+            name,
+            f"{alias.split('{')[0].split('.')[0].lower()}{n}@contoso.com"
+            if "{" in alias
+            else f"{alias}@contoso.com",
+            "CN=Users," + AD_DOMAIN,
+            "ArbitrationMailbox",
+            "DB10-LON-01",
+            0.02 * (n + 1),
+        )
+        for n, (alias, name) in enumerate(ARBITRATION)
+    ]
+
+
+MBX_COLS = [
+    "Identity",
+    "Alias",
+    "SamAccountName",
+    "DisplayName",
+    "DistinguishedName",
+    "PrimarySmtpAddress",
+    "RecipientTypeDetails",
+    "Database",
+    "ServerName",
+    "ArchiveDatabase",
+    "ArchiveGuid",
+    "ExchangeGuid",
+    "CustomAttribute1",
+]
+
+
+def mbx_row(m: Mbx) -> dict[str, object]:
+    return {
+        "Identity": m.identity,
+        "Alias": m.sam,
+        "SamAccountName": m.sam[:20],
+        "DisplayName": m.name,
+        "DistinguishedName": m.dn,
+        "PrimarySmtpAddress": m.smtp,
+        "RecipientTypeDetails": m.kind,
+        "Database": m.database,
+        "ServerName": m.server.lower(),
+        "ArchiveDatabase": m.database if m.archive_gb is not None else None,
+        "ArchiveGuid": str(m.archive_guid or uuid.UUID(int=0)),
+        "ExchangeGuid": str(m.exchange_guid),
+        "CustomAttribute1": m.attr1,
+    }
+
+
+def make_mailboxes(onprem: Sequence[OnPrem]) -> None:
+    mbx = build_mailboxes(onprem)
+    arb = arbitration_mailboxes()
+    export_csv(
+        "Mailboxes.csv", MBX_COLS, (mbx_row(m) for m in mbx), type_name=None, encoding="utf8bom"
+    )
+    export_csv(
+        "Mailboxes-Arbitration.csv",
+        MBX_COLS,
+        (mbx_row(m) for m in arb),
+        type_name="Selected.Microsoft.Exchange.Data.Directory.Management.Mailbox",
+        encoding="unicode",
+    )
+    stats_cols = [
+        "MailboxGuid",
+        "DisplayName",
+        "Database",
+        "IsArchiveMailbox",
+        "ItemCount",
+        "TotalItemSize",
+        "TotalItemSizeBytes",
+        "TotalDeletedItemSize",
+        "TotalDeletedItemSizeBytes",
+    ]
+    rows_by_server: dict[str, list[dict[str, object]]] = {}
+    for m in [*arb, *mbx]:
+        parts = [(False, m.gb, m.exchange_guid)]
+        if m.archive_gb is not None and m.archive_guid is not None:
+            parts.append((True, m.archive_gb, m.archive_guid))
+        for archive, gb, g in parts:
+            total = int(gb * GB)
+            deleted = total // 20
+            rows_by_server.setdefault(m.server, []).append(
+                {
+                    "MailboxGuid": str(g),
+                    "DisplayName": ("Personal Archive - " if archive else "") + m.name,
+                    "Database": m.database,
+                    "IsArchiveMailbox": archive,
+                    "ItemCount": max(1, total // 90_000),
+                    "TotalItemSize": size_text(total - deleted),
+                    "TotalItemSizeBytes": total - deleted,
+                    "TotalDeletedItemSize": size_text(deleted),
+                    "TotalDeletedItemSizeBytes": deleted,
+                }
+            )
+    export_csv(
+        "MailboxStatistics-EX10-02.csv",
+        stats_cols,
+        rows_by_server["EX10-02"],
+        type_name=None,
+        encoding="utf8bom",
+    )
+    # Exported by hand on EX10-03 without the bytes columns: only the text form of the sizes.
+    export_csv(
+        "MailboxStatistics-EX10-03.csv",
+        [c for c in stats_cols if not c.endswith("Bytes")],
+        rows_by_server["EX10-03"],
+        type_name="Selected.Microsoft.Exchange.Data.Mailbox.MailboxStatistics",
+        encoding="unicode",
+    )
+    export_csv(
+        "MailboxDatabases.csv",
+        [
+            "Name",
+            "Server",
+            "MasterServerOrAvailabilityGroup",
+            "DatabaseCopies",
+            "CircularLoggingEnabled",
+            "LogFolderPath",
+            "LogVolumeFreeBytes",
+        ],
+        (
+            {
+                "Name": n,
+                "Server": srv,
+                "MasterServerOrAvailabilityGroup": dag or srv,
+                "DatabaseCopies": copies,
+                "CircularLoggingEnabled": circ,
+                "LogFolderPath": f"L:\\Logs\\{n}",
+                "LogVolumeFreeBytes": free,
+            }
+            for n, srv, dag, copies, free, circ in DATABASES
+        ),
+        type_name=None,
+        encoding="utf8bom",
+    )
+    links = [
+        ("reception@contoso.com", "CONTOSO\\bcarter", "FullAccess"),
+        ("reception@contoso.com", "isabella.garcia@contoso.com", "FullAccess"),
+        ("reception@contoso.com", "CONTOSO\\bcarter", "SendAs"),
+        ("grace.hopper@contoso.com", "lukasz.nowak@contoso.com", "SendOnBehalf"),
+        ("boardroom.dublin@contoso.com", "aoife.byrne@contoso.com", "Calendar"),
+        ("sales1@contoso.com", "sales2@contoso.com", "FullAccess"),
+        ("sales3@contoso.com", "sales1@contoso.com", "Calendar"),
+        ("staff01@contoso.com", "staff02@contoso.com", "FullAccess"),
+        ("staff02@contoso.com", "staff19@contoso.com", "SendOnBehalf"),
+        ("staff05@contoso.com", "CONTOSO\\svc-crm", "FullAccess"),
+    ]
+    links += [
+        (f"staff{n:02d}@contoso.com", "journal.review@contoso.com", "FullAccess")
+        for n in range(3, 15)
+    ]
+    export_csv(
+        "MailboxPermissions.csv",
+        ["Mailbox", "Trustee", "Permission", "AccessRights"],
+        (
+            {
+                "Mailbox": a,
+                "Trustee": b,
+                "Permission": r,
+                "AccessRights": "Editor" if r == "Calendar" else r,
+            }
+            for a, b, r in links
+        ),
+        type_name=None,
+        encoding="utf8bom",
+    )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1984,6 +2306,7 @@ def generate() -> dict[str, bytes]:
     make_certificates()
     onprem, _cloud = make_users()
     make_recipients(onprem)
+    make_mailboxes(onprem)
     return dict(FILES)
 
 

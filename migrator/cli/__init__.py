@@ -32,10 +32,12 @@ inventory_app = typer.Typer(help="Look at a loaded inventory.", no_args_is_help=
 relay_app = typer.Typer(help="Relay connector tools.", no_args_is_help=True)
 identity_app = typer.Typer(help="Azure AD Connect soft/hard match tools.", no_args_is_help=True)
 logs_app = typer.Typer(help="SMTP protocol log evidence.", no_args_is_help=True)
+moves_app = typer.Typer(help="Mailbox move waves.", no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(relay_app, name="relay")
 app.add_typer(identity_app, name="identity")
 app.add_typer(logs_app, name="logs")
+app.add_typer(moves_app, name="moves")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -197,6 +199,7 @@ from migrator.cli import (  # noqa: E402, F401 (imported for their commands)
     commands_identity,
     commands_inventory,
     commands_logs,
+    commands_moves,
     commands_relay,
     commands_status,
 )
@@ -257,6 +260,7 @@ __all__ = [
     "inventory_app",
     "logs_app",
     "main",
+    "moves_app",
     "out",
     "print_findings",
     "progress_display",

@@ -162,6 +162,14 @@ def read_clixml(data: bytes, label: str) -> ReadResult:
         if kind is TableKind.CERTIFICATES and "Thumbprint" not in props and "RawData" in props:
             # Export-Clixml keeps only the certificate's bytes (RawData) and PSComputerName.
             props = _certificate_properties(props)
+        if kind is TableKind.MAILBOX_PERMISSIONS and "Mailbox" not in props:
+            # Get-MailboxPermission's own objects: Identity, User, AccessRights.
+            props = {
+                **props,
+                "Mailbox": props.get("Identity"),
+                "Trustee": props.get("User"),
+                "Permission": props.get("AccessRights"),
+            }
         for name, value in props.items():
             key = name.lower()
             columns.setdefault(key, name)

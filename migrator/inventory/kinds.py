@@ -19,6 +19,10 @@ class TableKind(enum.Enum):
     AD_USERS = "AD users"
     CLOUD_USERS = "cloud users"
     RECIPIENTS = "recipients"
+    MAILBOXES = "mailboxes"
+    MAILBOX_STATISTICS = "mailbox statistics"
+    MAILBOX_DATABASES = "mailbox databases"
+    MAILBOX_PERMISSIONS = "mailbox permissions"
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,45 @@ _RCPT_CSV = (
     " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path Recipients.csv"
 )
 
+_MBX_CSV = (
+    "@(Get-Mailbox -ResultSize Unlimited) + @(Get-Mailbox -Arbitration -ResultSize Unlimited) | "
+    "Select-Object Identity,Alias,SamAccountName,DistinguishedName,"
+    "@{Name='PrimarySmtpAddress';Expression={$_.PrimarySmtpAddress.ToString()}},"
+    "@{Name='RecipientTypeDetails';Expression={$_.RecipientTypeDetails.ToString()}},"
+    "@{Name='Database';Expression={$_.Database.Name}},ServerName,"
+    "@{Name='ArchiveDatabase';Expression={if ($_.ArchiveDatabase) {$_.ArchiveDatabase.Name}}},"
+    "ArchiveGuid,ExchangeGuid,CustomAttribute1,CustomAttribute2,CustomAttribute3"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path Mailboxes.csv"
+)
+_STATS_CSV = (
+    "Get-MailboxDatabase | ForEach-Object { Get-MailboxStatistics -Database $_.Identity } | "
+    "Where-Object {-not $_.DisconnectDate} | Select-Object MailboxGuid,DisplayName,"
+    "@{Name='Database';Expression={$_.Database.Name}},IsArchiveMailbox,ItemCount,"
+    "@{Name='TotalItemSize';Expression={$_.TotalItemSize.ToString()}},"
+    "@{Name='TotalItemSizeBytes';Expression={$_.TotalItemSize.Value.ToBytes()}},"
+    "@{Name='TotalDeletedItemSize';Expression={$_.TotalDeletedItemSize.ToString()}},"
+    "@{Name='TotalDeletedItemSizeBytes';Expression={$_.TotalDeletedItemSize.Value.ToBytes()}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path MailboxStatistics.csv"
+)
+_DB_CSV = (
+    "Get-MailboxDatabase -Status | Select-Object Name,"
+    "@{Name='Server';Expression={$_.Server.Name}},"
+    "@{Name='MasterServerOrAvailabilityGroup';Expression={$_.MasterServerOrAvailabilityGroup.Name}},"
+    "@{Name='DatabaseCopies';Expression={@($_.DatabaseCopies).Count}},"
+    "CircularLoggingEnabled,@{Name='LogFolderPath';Expression={$_.LogFolderPath.PathName}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path MailboxDatabases.csv"
+)
+_MBXPERM_CSV = (
+    "Get-Mailbox -ResultSize Unlimited | Get-MailboxPermission | Where-Object "
+    "{-not $_.IsInherited -and -not $_.Deny -and $_.User.ToString() -ne 'NT AUTHORITY\\SELF' "
+    "-and ($_.AccessRights -join ',') -match 'FullAccess'} | Select-Object "
+    "@{Name='Mailbox';Expression={$_.Identity.ToString()}},"
+    "@{Name='Trustee';Expression={$_.User.ToString()}},"
+    "@{Name='Permission';Expression={'FullAccess'}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path MailboxPermissions.csv"
+    " (Send As, Send on Behalf and calendar rows: templates/collect/Export-MigratorInventory.ps1)"
+)
+
 SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         TableKind.RECEIVE_CONNECTORS,
@@ -231,6 +274,67 @@ SPECS: tuple[TableSpec, ...] = (
         ("RecipientTypeDetails", "PrimarySmtpAddress"),
         _RCPT_CSV,
         "Get-Recipient -ResultSize Unlimited | Export-Clixml -Path Recipients.xml",
+    ),
+    TableSpec(
+        TableKind.MAILBOXES,
+        ("Microsoft.Exchange.Data.Directory.Management.Mailbox",),
+        frozenset(
+            {
+                "recipienttypedetails",
+                "primarysmtpaddress",
+                "archivedatabase",
+                "archiveguid",
+                "exchangeguid",
+                "servername",
+            }
+        ),
+        ("Identity", "PrimarySmtpAddress", "RecipientTypeDetails", "Database"),
+        _MBX_CSV,
+        "@(Get-Mailbox -ResultSize Unlimited) + @(Get-Mailbox -Arbitration -ResultSize Unlimited)"
+        " | Export-Clixml -Path Mailboxes.xml",
+    ),
+    TableSpec(
+        TableKind.MAILBOX_STATISTICS,
+        ("Microsoft.Exchange.Data.Mailbox.MailboxStatistics",),
+        frozenset(
+            {
+                "totalitemsize",
+                "totalitemsizebytes",
+                "totaldeleteditemsize",
+                "itemcount",
+                "mailboxguid",
+                "isarchivemailbox",
+            }
+        ),
+        ("MailboxGuid", "TotalItemSize"),
+        _STATS_CSV,
+        "",
+    ),
+    TableSpec(
+        TableKind.MAILBOX_DATABASES,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.MailboxDatabase",),
+        frozenset(
+            {
+                "masterserveroravailabilitygroup",
+                "databasecopies",
+                "circularloggingenabled",
+                "logfolderpath",
+                "logvolumefreebytes",
+                "availablenewmailboxspace",
+            }
+        ),
+        ("Name", "Server"),
+        _DB_CSV,
+        "Get-MailboxDatabase -Status | Export-Clixml -Path MailboxDatabases.xml",
+    ),
+    TableSpec(
+        TableKind.MAILBOX_PERMISSIONS,
+        ("Microsoft.Exchange.Management.RecipientTasks.MailboxAcePresentationObject",),
+        frozenset({"mailbox", "trustee", "permission"}),
+        ("Mailbox", "Trustee", "Permission"),
+        _MBXPERM_CSV,
+        "Get-Mailbox -ResultSize Unlimited | Get-MailboxPermission | Export-Clixml -Path "
+        "MailboxPermissions.xml",
     ),
 )
 
@@ -334,6 +438,35 @@ _OPTIONAL: dict[TableKind, tuple[str, ...]] = {
         "MailboxType",
     ),
     TableKind.RECIPIENTS: ("Name", "RecipientType", "EmailAddresses", "DistinguishedName"),
+    TableKind.MAILBOXES: (
+        "Alias",
+        "DisplayName",
+        "SamAccountName",
+        "DistinguishedName",
+        "ServerName",
+        "ArchiveDatabase",
+        "ArchiveGuid",
+        "ExchangeGuid",
+        "MemberOf",
+        *(f"CustomAttribute{i}" for i in range(1, 16)),
+    ),
+    TableKind.MAILBOX_STATISTICS: (
+        "TotalItemSizeBytes",
+        "TotalDeletedItemSize",
+        "TotalDeletedItemSizeBytes",
+        "ItemCount",
+        "IsArchiveMailbox",
+        "DisplayName",
+        "Database",
+    ),
+    TableKind.MAILBOX_DATABASES: (
+        "MasterServerOrAvailabilityGroup",
+        "DatabaseCopies",
+        "CircularLoggingEnabled",
+        "LogFolderPath",
+        "LogVolumeFreeBytes",
+    ),
+    TableKind.MAILBOX_PERMISSIONS: ("AccessRights", "IsInherited", "Deny"),
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from migrator.errors import InventoryError, Problem
 from migrator.fileio import cannot_read, not_a_file
+from migrator.inventory.mailbox_inventory import join_mailboxes, moves_policy
 from migrator.inventory.records import ReadResult
 from migrator.inventory.sniff import read_export
 from migrator.inventory.tables import Converted, convert
@@ -106,6 +107,7 @@ def load_inventory(path: Path | str) -> Inventory:
     yaml_label = _label(given, "inventory.yaml")
     servers = _merge_servers(converted.servers, yml, yaml_label, problems, findings)
     _check_cross(converted, servers, yml, yaml_label, problems, findings)
+    mailbox_data = join_mailboxes(converted, problems, findings)
     if problems:
         raise InventoryError(problems)
 
@@ -156,6 +158,10 @@ def load_inventory(path: Path | str) -> Inventory:
         policy=yml.policy if yml else Policy(),
         host_names=tuple(yml.hosts) if yml else (),
         load_findings=tuple(sorted(set(findings), key=Finding.sort_key)),
+        mailboxes=mailbox_data.mailboxes,
+        mailbox_databases=tuple(sorted(converted.mailbox_databases, key=lambda d: d.name.lower())),
+        mailbox_links=mailbox_data.links,
+        moves=moves_policy(yml.raw) if yml is not None else None,
     )
     if converted.transport_config is not None:
         inv = dataclasses.replace(inv, transport_config=converted.transport_config)

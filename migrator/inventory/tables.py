@@ -22,6 +22,13 @@ from migrator.inventory.kinds import TableKind
 from migrator.inventory.powershell_csv import is_leftover
 from migrator.inventory.records import Cell, RawTable, Record
 from migrator.iprange import IPRange, IPRangeError
+from migrator.mailboxes import (
+    RECIPIENT_TYPES,
+    Mailbox,
+    MailboxDatabase,
+    MailboxLink,
+    Right,
+)
 from migrator.model import (
     AcceptedDomain,
     AcceptedDomainType,
@@ -32,6 +39,7 @@ from migrator.model import (
     ExchangeVersion,
     Finding,
     Lifecycle,
+    Location,
     MailRecipient,
     OnPremUser,
     ReceiveConnector,
@@ -77,12 +85,36 @@ class Converted:
     """On-premises mail-enabled objects (Get-Recipient)."""
     recipients_exported: bool = False
     """Whether any Get-Recipient export was read (an empty one included)."""
+    mailboxes: list[Mailbox] = field(default_factory=list)
+    """Mailboxes (sizes joined later from ``mailbox_stats``)."""
+    mailbox_stats: list[MailboxStat] = field(default_factory=list)
+    """Get-MailboxStatistics rows."""
+    mailbox_databases: list[MailboxDatabase] = field(default_factory=list)
+    """Mailbox databases."""
+    mailbox_links: list[MailboxLink] = field(default_factory=list)
+    """Permission links as exported (names resolved later)."""
     transport_config: TransportConfig | None = None
     """Transport limits, where exported."""
     problems: list[Problem] = field(default_factory=list)
     """Everything wrong in the cells."""
     findings: list[Finding] = field(default_factory=list)
     """Warnings and infos about the cells."""
+
+
+@dataclass(frozen=True)
+class MailboxStat:
+    """One Get-MailboxStatistics row: bytes moved (items + deleted items) of a primary or archive."""
+
+    guid: str
+    """MailboxGuid (the mailbox's ExchangeGuid or ArchiveGuid)."""
+    archive: bool
+    """IsArchiveMailbox."""
+    size_bytes: int
+    """TotalItemSize + TotalDeletedItemSize."""
+    item_count: int
+    """ItemCount."""
+    where: Location
+    """The row."""
 
 
 # --------------------------------------------------------------------------- cell parsers
@@ -133,6 +165,18 @@ def parse_size(text: str) -> int | None:
 
 _PLAIN_BOOLS: dict[str, bool] = {"True": True, "False": False, "true": True, "false": False}
 """The spellings of a boolean cell that need no parsing (the rest go through :func:`parse_bool`)."""
+
+
+def parse_mailbox_size(text: str) -> int:
+    """Bytes of a mailbox size cell: ``49.5 GB (53,150,220,288 bytes)``, plain bytes, ``1.2 GB``; blank is 0."""
+    raw = text.strip()
+    if raw.lower() == "unlimited":
+        raise ValueError(
+            "'Unlimited' is a quota, not a mailbox size; expected e.g. "
+            "'49.5 GB (53,150,220,288 bytes)' or a byte count"
+        )
+    size = parse_size(raw)
+    return size or 0
 
 
 def parse_bool(text: str, default: bool) -> bool:
@@ -680,6 +724,167 @@ def _recipients(table: RawTable, out: Converted) -> None:
         )
 
 
+_NO_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _mailboxes(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        identity = r.required("identity")
+        smtp = r.required("primarysmtpaddress").lower()
+        if smtp and "@" not in smtp:
+            r.fail("primarysmtpaddress", f"'{smtp}' is not an SMTP address; expected user@domain")
+        type_text = r.text("recipienttypedetails")
+        kind = RECIPIENT_TYPES.get(type_text.replace(" ", "").lower())
+        if kind is None:
+            r.fail(
+                "recipienttypedetails",
+                f"'{type_text}' is not a 2010 mailbox type; expected UserMailbox, SharedMailbox, "
+                "RoomMailbox, EquipmentMailbox, LinkedMailbox, DiscoveryMailbox, LegacyMailbox "
+                "or ArbitrationMailbox",
+            )
+        database = r.required("database").split("\\")[-1]
+        exchange_guid = _guid_or_fail(r, "exchangeguid")
+        archive_guid = _guid_or_fail(r, "archiveguid")
+        if archive_guid == _NO_GUID:
+            archive_guid = ""
+        if r.failed or kind is None:
+            continue
+        attrs = tuple(
+            (f"customattribute{i}", r.text(f"customattribute{i}"))
+            for i in range(1, 16)
+            if r.text(f"customattribute{i}")
+        )
+        out.mailboxes.append(
+            Mailbox(
+                identity=identity,
+                primary_smtp=smtp,
+                kind=kind,
+                database=database,
+                server=r.text("servername"),
+                alias=r.text("alias"),
+                sam_account_name=r.text("samaccountname"),
+                distinguished_name=r.text("distinguishedname"),
+                exchange_guid=exchange_guid,
+                archive_guid=archive_guid,
+                archive_database=r.text("archivedatabase").split("\\")[-1],
+                custom_attributes=attrs,
+                member_of=r.multi("memberof"),
+                source=rec.where(),
+            )
+        )
+
+
+def _size_or_fail(r: _Reader, text_key: str, bytes_key: str) -> int:
+    """The size from the explicit bytes column where present, else from the text form."""
+    if r.text(bytes_key):
+        raw = r.text(bytes_key).replace(",", "")
+        if raw.isdigit():
+            return int(raw)
+        r.fail(bytes_key, f"'{r.text(bytes_key)}' is not a byte count; expected digits only")
+        return 0
+    size: int = r.parsed(text_key, parse_mailbox_size, 0)
+    return size
+
+
+def _mailbox_stats(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        guid = _guid_or_fail(r, "mailboxguid")
+        if not guid and not r.failed:
+            r.fail("mailboxguid", "empty value; expected the mailbox's MailboxGuid")
+        size = _size_or_fail(r, "totalitemsize", "totalitemsizebytes")
+        deleted = _size_or_fail(r, "totaldeleteditemsize", "totaldeleteditemsizebytes")
+        items_text = r.text("itemcount").replace(",", "")
+        if items_text and not items_text.isdigit():
+            r.fail("itemcount", f"'{items_text}' is not an item count; expected a whole number")
+        archive = r.boolean("isarchivemailbox", False)
+        if r.failed:
+            continue
+        out.mailbox_stats.append(
+            MailboxStat(
+                guid, archive, size + deleted, int(items_text) if items_text else 0, rec.where()
+            )
+        )
+
+
+def _mailbox_databases(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        name = r.required("name")
+        server = r.required("server").split(".")[0]
+        copies_cell = r.cell("databasecopies")
+        copies = 1
+        if isinstance(copies_cell, tuple):
+            copies = max(1, len(copies_cell))
+        elif copies_cell.strip():
+            if copies_cell.strip().isdigit():
+                copies = max(1, int(copies_cell.strip()))
+            else:
+                copies = max(1, len(split_multi(copies_cell)))
+        free: int | None = None
+        free_text = r.text("logvolumefreebytes")
+        if free_text:
+            free = r.parsed("logvolumefreebytes", parse_size, None)
+        circular = r.boolean("circularloggingenabled", False)
+        if r.failed:
+            continue
+        dag = r.text("masterserveroravailabilitygroup")
+        out.mailbox_databases.append(
+            MailboxDatabase(
+                name=name,
+                server=server,
+                dag="" if dag.lower() == server.lower() else dag,
+                copies=copies,
+                free_bytes=free,
+                circular_logging=circular,
+                source=rec.where(),
+            )
+        )
+
+
+_RIGHTS = {
+    "fullaccess": Right.FULL_ACCESS,
+    "sendas": Right.SEND_AS,
+    "send-as": Right.SEND_AS,
+    "sendonbehalf": Right.SEND_ON_BEHALF,
+    "grantsendonbehalfto": Right.SEND_ON_BEHALF,
+    "calendar": Right.CALENDAR,
+}
+_SELF = {"nt authority\\self", "s-1-5-10"}
+
+
+def _mailbox_permissions(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        mailbox = r.required("mailbox")
+        trustee = r.required("trustee")
+        inherited = r.boolean("isinherited", False)
+        deny = r.boolean("deny", False)
+        right_text = r.text("permission")
+        right = _RIGHTS.get(right_text.replace(" ", "").lower())
+        if right is None:
+            # Get-MailboxPermission's own rows (CliXML): AccessRights names the rights.
+            names = {a.replace(" ", "").lower() for a in split_flags(right_text)}
+            if "fullaccess" in names:
+                right = Right.FULL_ACCESS
+            elif names:
+                continue  # ReadPermission, ChangeOwner...: no delegate link
+            else:
+                r.fail(
+                    "permission",
+                    f"'{right_text}' is not a mailbox permission; expected FullAccess, SendAs, "
+                    "SendOnBehalf or Calendar",
+                )
+        if r.failed or right is None or inherited or deny or trustee.lower() in _SELF:
+            continue
+        out.mailbox_links.append(MailboxLink(mailbox, trustee, right, rec.where()))
+
+
 _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.RECEIVE_CONNECTORS: _receive_connectors,
     TableKind.AD_PERMISSIONS: _ad_permissions,
@@ -691,6 +896,10 @@ _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.AD_USERS: _onprem_users,
     TableKind.CLOUD_USERS: _cloud_users,
     TableKind.RECIPIENTS: _recipients,
+    TableKind.MAILBOXES: _mailboxes,
+    TableKind.MAILBOX_STATISTICS: _mailbox_stats,
+    TableKind.MAILBOX_DATABASES: _mailbox_databases,
+    TableKind.MAILBOX_PERMISSIONS: _mailbox_permissions,
 }
 
 

@@ -24,6 +24,7 @@ class Phase(enum.Enum):
     HYBRID = "hybrid"
     IDENTITY = "identity"
     MX = "mx"
+    MOVES = "moves"
     DECOMMISSION = "decommission"
     ONWARD = "onward"
 
@@ -34,8 +35,21 @@ class Phase(enum.Enum):
 
     @property
     def number(self) -> str:
-        """Two-digit runbook folder prefix: ``00`` prepare, ``10`` servers, ..."""
-        return f"{self.order * 10:02d}"
+        """Two-digit runbook folder prefix: ``00`` prepare, ``10`` servers, ... ``55`` moves, ``60`` decommission."""
+        return _NUMBERS[self]
+
+
+_NUMBERS = {
+    Phase.PREPARE: "00",
+    Phase.SERVERS: "10",
+    Phase.RELAY: "20",
+    Phase.HYBRID: "30",
+    Phase.IDENTITY: "40",
+    Phase.MX: "50",
+    Phase.MOVES: "55",
+    Phase.DECOMMISSION: "60",
+    Phase.ONWARD: "70",
+}
 
 
 class Owner(enum.Enum):

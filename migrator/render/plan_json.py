@@ -45,10 +45,10 @@ def _step(plan: MigrationPlan, step: Step) -> dict[str, Any]:
     }
 
 
-def plan_document(plan: MigrationPlan) -> dict[str, Any]:
-    """The plan as plain JSON-ready data."""
+def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plan as plain JSON-ready data; ``extra`` adds top-level keys (``mailboxes``, ``move_waves``)."""
     finish = plan.finish
-    return {
+    doc = {
         "format_version": FORMAT_VERSION,
         "organisation": plan.organisation,
         "plan_date": plan.plan_date.isoformat(),
@@ -57,13 +57,15 @@ def plan_document(plan: MigrationPlan) -> dict[str, Any]:
         "waves": {str(k): list(v) for k, v in plan.waves.items()},
         "steps": [_step(plan, s) for s in plan.steps],
     }
+    doc.update(extra or {})
+    return doc
 
 
-def render_plan_json(plan: MigrationPlan) -> str:
+def render_plan_json(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> str:
     """``plan.json`` text: two-space indent, UTF-8 characters kept, trailing newline."""
-    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(plan_document(plan, extra), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_plan_json(plan: MigrationPlan, path: Path) -> None:
+def write_plan_json(plan: MigrationPlan, path: Path, extra: dict[str, Any] | None = None) -> None:
     """Write ``plan.json`` atomically (UTF-8, LF)."""
-    write_text(path, render_plan_json(plan))
+    write_text(path, render_plan_json(plan, extra))

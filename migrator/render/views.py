@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from migrator.model import Finding
 from migrator.plan.steps import MigrationPlan
-from migrator.tracking.model import CarryOver
+from migrator.tracking.model import CarryOver, CellValue
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,8 @@ class WorkbookData:
     """DNS records before and after."""
     carry: CarryOver | None = None
     """Tracking carried over from an old workbook (None for a first plan)."""
+    mailbox_rows: Sequence[Sequence[CellValue | None]] = ()
+    """Rows of the Mailboxes sheet (``MAILBOX_COLUMNS``; issue 14), empty without mailboxes."""
     max_next_steps: int = 25
     """How many next steps the Overview lists."""
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -843,6 +843,22 @@ def _write_data_sheets(book: _Book, data: WorkbookData) -> None:
     )
 
 
+MAILBOX_COLUMNS: tuple[tuple[str, float, bool], ...] = (
+    ("Mailbox", 34, True),
+    ("Kind", 11, False),
+    ("Size (GB)", 10, False),
+    ("Source database", 18, False),
+    ("Target", 16, False),
+    ("Target database", 18, False),
+    ("Wave", 7, False),
+    ("Wave (override)", 10, False),
+    ("Links to other waves", 44, True),
+    ("Status", 13, False),
+    ("Notes", 40, True),
+)
+"""Mailboxes sheet: what the team may type is Wave (override), Status and Notes (kept by the next plan)."""
+
+
 def build_workbook(data: WorkbookData) -> _Book:
     """The whole workbook, ready to save once."""
     book = _Book(Workbook(write_only=True))
@@ -852,6 +868,8 @@ def build_workbook(data: WorkbookData) -> _Book:
     _write_steps(book, data)
     if data.carry is not None and data.carry.removed:
         _write_removed(book, data.carry)
+    if data.mailbox_rows:
+        _table_sheet(book, "Mailboxes", "MailboxesTable", MAILBOX_COLUMNS, data.mailbox_rows)
     _write_data_sheets(book, data)
     if book.long_prerequisites:
         _table_sheet(

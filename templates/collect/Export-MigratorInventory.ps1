@@ -65,6 +65,11 @@
 .PARAMETER SkipUsers
     Does not export AD users.
 
+.PARAMETER CalendarPermissions
+    Also exports each mailbox's Calendar folder permissions (one Get-MailboxFolderPermission
+    per mailbox: slow in large organisations). Folder rights never work across premises, so
+    they matter for Exchange Online waves.
+
 .PARAMETER DomainController
     Domain controller the Exchange cmdlets read from and write to (default: Exchange's choice).
 
@@ -87,6 +92,7 @@ param(
     [int]$Days = 30,
     [string]$UserSearchBase = '',
     [switch]$SkipUsers,
+    [switch]$CalendarPermissions,
     [string]$DomainController = ''
 )
 
@@ -493,6 +499,135 @@ $certificateRows = @(foreach ($server in $exchangeServers) {
     })
 Save-MigratorCsv -Rows $certificateRows -FileName 'Certificates.csv' -Part 'certificates'
 
+# --------------------------------------------------------------------------- mailboxes
+
+Write-MigratorStep -Status 'mailboxes, arbitration mailboxes and archives' -Percent 42
+$mailboxes = @()
+try {
+    $mailboxes = @(Get-Mailbox -ResultSize Unlimited @dc -ErrorAction Stop)
+    $mailboxes += @(Get-Mailbox -Arbitration -ResultSize Unlimited @dc -ErrorAction Stop)
+} catch {
+    Write-MigratorSkip -Part 'mailboxes' -Reason $_.Exception.Message
+}
+$mailboxRows = @($mailboxes | Select-Object -Property 'Identity', 'Alias', 'SamAccountName', 'DisplayName', 'DistinguishedName',
+    @{Name = 'PrimarySmtpAddress'; Expression = { [string]$_.PrimarySmtpAddress } },
+    @{Name = 'RecipientTypeDetails'; Expression = { [string]$_.RecipientTypeDetails } },
+    @{Name = 'Database'; Expression = { [string]$_.Database.Name } },
+    'ServerName',
+    @{Name = 'ArchiveDatabase'; Expression = { if ($_.ArchiveDatabase) { [string]$_.ArchiveDatabase.Name } } },
+    @{Name = 'ArchiveGuid'; Expression = { [string]$_.ArchiveGuid } },
+    @{Name = 'ExchangeGuid'; Expression = { [string]$_.ExchangeGuid } },
+    'CustomAttribute1', 'CustomAttribute2', 'CustomAttribute3', 'CustomAttribute4', 'CustomAttribute5',
+    'CustomAttribute6', 'CustomAttribute7', 'CustomAttribute8', 'CustomAttribute9', 'CustomAttribute10',
+    'CustomAttribute11', 'CustomAttribute12', 'CustomAttribute13', 'CustomAttribute14', 'CustomAttribute15')
+Save-MigratorCsv -Rows $mailboxRows -FileName 'Mailboxes.csv' -Part 'mailboxes'
+
+Write-MigratorStep -Status 'mailbox databases and their log volumes' -Percent 44
+$databases = @()
+try {
+    $databases = @(Get-MailboxDatabase -Status @dc -ErrorAction Stop)
+} catch {
+    Write-MigratorSkip -Part 'mailbox databases' -Reason $_.Exception.Message
+}
+$logFree = @{}
+foreach ($database in $databases) {
+    $logPath = [string]$database.LogFolderPath.PathName
+    try {
+        $volumes = @(Get-WmiObject -Class Win32_Volume -ComputerName ([string]$database.Server.Name) -ErrorAction Stop)
+        $best = $null
+        foreach ($volume in $volumes) {
+            $volumeName = [string]$volume.Name
+            if ($volumeName -and $logPath.StartsWith($volumeName, [System.StringComparison]::OrdinalIgnoreCase)) {
+                if ($null -eq $best -or $volumeName.Length -gt ([string]$best.Name).Length) {
+                    $best = $volume
+                }
+            }
+        }
+        if ($null -ne $best) {
+            $logFree[[string]$database.Name] = [string]$best.FreeSpace
+        }
+    } catch {
+        Write-MigratorSkip -Part ('log volume free space of ' + [string]$database.Name) -Reason $_.Exception.Message
+    }
+}
+$databaseRows = @($databases | Select-Object -Property 'Name',
+    @{Name = 'Server'; Expression = { [string]$_.Server.Name } },
+    @{Name = 'MasterServerOrAvailabilityGroup'; Expression = { [string]$_.MasterServerOrAvailabilityGroup.Name } },
+    @{Name = 'DatabaseCopies'; Expression = { @($_.DatabaseCopies).Count } },
+    'CircularLoggingEnabled',
+    @{Name = 'LogFolderPath'; Expression = { [string]$_.LogFolderPath.PathName } },
+    @{Name = 'LogVolumeFreeBytes'; Expression = { $logFree[[string]$_.Name] } })
+Save-MigratorCsv -Rows $databaseRows -FileName 'MailboxDatabases.csv' -Part 'mailbox databases'
+
+Write-MigratorStep -Status 'mailbox statistics (primary and archive, sizes in bytes)' -Percent 46
+$statistics = @()
+foreach ($database in $databases) {
+    try {
+        $statistics += @(Get-MailboxStatistics -Database ([string]$database.Identity) @dc -ErrorAction Stop | Where-Object { -not $_.DisconnectDate })
+    } catch {
+        Write-MigratorSkip -Part ('mailbox statistics of ' + [string]$database.Name) -Reason $_.Exception.Message
+    }
+}
+$statisticsRows = @($statistics | Select-Object -Property @{Name = 'MailboxGuid'; Expression = { [string]$_.MailboxGuid } },
+    'DisplayName',
+    @{Name = 'Database'; Expression = { [string]$_.Database.Name } },
+    'IsArchiveMailbox', 'ItemCount',
+    @{Name = 'TotalItemSize'; Expression = { [string]$_.TotalItemSize } },
+    @{Name = 'TotalItemSizeBytes'; Expression = { if ($_.TotalItemSize) { $_.TotalItemSize.Value.ToBytes() } } },
+    @{Name = 'TotalDeletedItemSize'; Expression = { [string]$_.TotalDeletedItemSize } },
+    @{Name = 'TotalDeletedItemSizeBytes'; Expression = { if ($_.TotalDeletedItemSize) { $_.TotalDeletedItemSize.Value.ToBytes() } } })
+Save-MigratorCsv -Rows $statisticsRows -FileName 'MailboxStatistics.csv' -Part 'mailbox statistics'
+
+Write-MigratorStep -Status 'mailbox permissions (FullAccess, Send As, Send on Behalf)' -Percent 48
+$permissionItems = @()
+foreach ($mailbox in $mailboxes) {
+    $address = [string]$mailbox.PrimarySmtpAddress
+    try {
+        foreach ($ace in @(Get-MailboxPermission -Identity ([string]$mailbox.DistinguishedName) @dc -ErrorAction Stop)) {
+            $trustee = [string]$ace.User
+            if ($ace.IsInherited -or $ace.Deny -or $trustee -eq 'NT AUTHORITY\SELF' -or (Join-MigratorValue $ace.AccessRights) -notmatch 'FullAccess') {
+                continue
+            }
+            $permissionItems += New-Object -TypeName PSObject -Property @{ Mailbox = $address; Trustee = $trustee; Permission = 'FullAccess'; AccessRights = 'FullAccess' }
+        }
+        foreach ($ace in @(Get-ADPermission -Identity ([string]$mailbox.DistinguishedName) @dc -ErrorAction Stop)) {
+            $trustee = [string]$ace.User
+            if ($ace.IsInherited -or $ace.Deny -or $trustee -eq 'NT AUTHORITY\SELF' -or (Join-MigratorValue $ace.ExtendedRights) -notmatch 'Send-As') {
+                continue
+            }
+            $permissionItems += New-Object -TypeName PSObject -Property @{ Mailbox = $address; Trustee = $trustee; Permission = 'SendAs'; AccessRights = 'Send-As' }
+        }
+        foreach ($delegate in @($mailbox.GrantSendOnBehalfTo)) {
+            if ($null -ne $delegate) {
+                $permissionItems += New-Object -TypeName PSObject -Property @{ Mailbox = $address; Trustee = [string]$delegate.DistinguishedName; Permission = 'SendOnBehalf'; AccessRights = 'GrantSendOnBehalfTo' }
+            }
+        }
+        if ($CalendarPermissions) {
+            $calendar = ([string]$mailbox.DistinguishedName) + ':\Calendar'
+            foreach ($folder in @(Get-MailboxFolderStatistics -Identity ([string]$mailbox.DistinguishedName) -FolderScope Calendar @dc -ErrorAction Stop)) {
+                if ([string]$folder.FolderType -eq 'Calendar') {
+                    $calendar = ([string]$mailbox.DistinguishedName) + ':' + ([string]$folder.FolderPath -replace '/', '\')
+                }
+            }
+            foreach ($ace in @(Get-MailboxFolderPermission -Identity $calendar @dc -ErrorAction Stop)) {
+                $rights = Join-MigratorValue $ace.AccessRights
+                $trustee = [string]$ace.User
+                if ($ace.User.ADRecipient) {
+                    $trustee = [string]$ace.User.ADRecipient.PrimarySmtpAddress
+                }
+                if ($trustee -eq 'Default' -or $trustee -eq 'Anonymous' -or $rights -eq 'None' -or $rights -eq 'AvailabilityOnly') {
+                    continue
+                }
+                $permissionItems += New-Object -TypeName PSObject -Property @{ Mailbox = $address; Trustee = $trustee; Permission = 'Calendar'; AccessRights = $rights }
+            }
+        }
+    } catch {
+        Write-MigratorSkip -Part ('permissions of ' + $address) -Reason $_.Exception.Message
+    }
+}
+$mailboxPermissionRows = @($permissionItems | Select-Object -Property 'Mailbox', 'Trustee', 'Permission', 'AccessRights')
+Save-MigratorCsv -Rows $mailboxPermissionRows -FileName 'MailboxPermissions.csv' -Part 'mailbox permissions'
+
 # --------------------------------------------------------------------------- AD users
 
 if ($SkipUsers) {
@@ -570,7 +705,7 @@ $yaml += '# Format: docs/inventory.md. Complete the TODO parts, then run: migrat
 $yaml += '#'
 $yaml += '# Every .csv and .xml in this folder is read (not subfolders: clixml\ holds full-fidelity'
 $yaml += '# copies, ProtocolLogs\ goes to "migrator logs scan"). Files this run wrote:'
-foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'ADUsers.csv', 'Recipients.csv')) {
+foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'Mailboxes.csv', 'MailboxDatabases.csv', 'MailboxStatistics.csv', 'MailboxPermissions.csv', 'ADUsers.csv', 'Recipients.csv')) {
     if (Test-Path -LiteralPath (Join-Path $script:Folder $file)) {
         $yaml += '#   ' + $file
     }

@@ -19,6 +19,8 @@ from migrator.errors import PlanError
 from migrator.model import ExchangeVersion, Finding, Inventory, Severity
 from migrator.plan.graph import make_plan
 from migrator.plan.identity import IdentityMatch
+from migrator.plan.moves import MovePlan
+from migrator.plan.moves_steps import moves_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
@@ -147,7 +149,7 @@ def _sinks(steps: Sequence[Step], phase: Phase, needed: set[str]) -> list[str]:
     return sorted(s.id for s in steps if s.phase is phase and s.id not in needed)
 
 
-def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
+def link_phases(inv: Inventory, steps: Sequence[Step], moves: MovePlan | None = None) -> list[Step]:
     """Add the cross-phase edges, by rule, in one pass (no pairwise scan).
 
     - relay steps with no prerequisite wait for the install of the new server they
@@ -218,6 +220,9 @@ def link_phases(inv: Inventory, steps: Sequence[Step]) -> list[Step]:
         add(org, *relay_sinks, *hybrid_sinks, *identity_sinks, *mx_sinks)
     for name, users in uses_old.items():
         add(step_id(Phase.DECOMMISSION, "remove", name), *users)
+    if moves is not None:
+        for sid, pre in moves_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
+            add(sid, *pre)
     out = []
     for s in steps:
         more = extra.get(s.id)
@@ -231,8 +236,9 @@ def assemble_plan(
     start: dt.date | None = None,
     onward_relay: RelayPlan | None = None,
     identity: IdentityMatch | None = None,
+    moves: MovePlan | None = None,
 ) -> MigrationPlan:
-    """This module's phases plus ``extra_steps`` (relay, identity), linked, ordered and scheduled.
+    """This module's phases plus ``extra_steps`` (relay, identity, moves), linked, ordered and scheduled.
 
     ``start`` overrides the inventory's ``plan.start``; one of them is
     required (the plan never reads the clock). ``onward_relay`` is the onward
@@ -245,7 +251,9 @@ def assemble_plan(
         raise PlanError(
             "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
         )
-    steps = link_phases(inventory, [*phase_steps(inventory, onward_relay, identity), *extra_steps])
+    steps = link_phases(
+        inventory, [*phase_steps(inventory, onward_relay, identity), *extra_steps], moves
+    )
     check_final_after_2010(inventory, estate(inventory), steps)
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
 

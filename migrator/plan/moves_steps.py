@@ -1,0 +1,402 @@
+"""The moves phase: one runbook per wave (``runbooks/55-moves/wave-NNN.ps1``) and its cross-phase order.
+
+Per wave: create the requests from ``moves/wave-NNN.csv`` (copy runs ahead,
+outside a window), complete in a maintenance window and verify each
+mailbox's new database, remove the completed requests. Wave 0 moves the
+arbitration mailboxes (Migration mailbox first) before anything else.
+Exchange Online waves are migration batches in Exchange Online PowerShell,
+after hybrid, MRSProxy and the identity batches.
+
+Order (MOVES-AND-CLIENT-ACCESS.md section F), added by :func:`moves_links`:
+the first wave waits for the servers go/no-go (client access ready); the
+public folder step waits for every on-premises wave; each 2010 server's
+database removal waits for every wave that moves mailboxes off it and the
+removal of their requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from migrator.model import Inventory
+from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan, MoveWave
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+
+P = Phase.MOVES
+
+
+def step_id(phase: Phase, *parts: str) -> str:
+    """``<phase>.<part>...`` (wave names and server names are already safe id parts)."""
+    return ".".join([phase.value, *parts])
+
+
+FOLDER = f"runbooks/{P.number}-{P.value}"
+MRSPROXY = step_id(P, "mrsproxy")
+SETTLE_MINUTES = 12 * 60
+"""Wait after a wave's completion before the next wave completes (free/busy lags up to 12 h)."""
+_COMPLETE_AFTER = {
+    "name": "CompleteAfterUtc",
+    "type": "string",
+    "default": "",
+    "help": (
+        "Start of the wave's completion window in UTC, as yyyy-MM-ddTHH:mm:ssZ (moves-report.md "
+        "lists it per wave): the requests copy now and complete by themselves after it "
+        "(New-MoveRequest -CompleteAfter, a UTC DateTime)."
+    ),
+}
+_SUSPEND = {
+    "name": "SuspendWhenReadyToComplete",
+    "type": "switch",
+    "help": (
+        "Fallback: the requests stop at about 95% instead of completing after a time; the "
+        "complete step resumes them (Resume-MoveRequest) in the window."
+    ),
+}
+
+
+def wave_csv(wave: MoveWave) -> str:
+    """``moves/wave-NNN.csv``."""
+    return f"moves/{wave.name}.csv"
+
+
+def rollback_csv(wave: MoveWave) -> str:
+    """``moves/wave-NNN-rollback.csv``: the same mailboxes with their 2010 databases."""
+    return f"moves/{wave.name}-rollback.csv"
+
+
+def _runbook(wave: MoveWave) -> str:
+    return f"{FOLDER}/{wave.name}.ps1"
+
+
+def _rel(runbook: str, path: str) -> str:
+    up = len(PurePosixPath(runbook).parent.parts)
+    return "\\".join([".."] * up + list(PurePosixPath(path).parts))
+
+
+def complete_id(wave: MoveWave) -> str:
+    """Id of the step that completes a wave."""
+    return step_id(P, "complete", wave.name)
+
+
+def cleanup_id(wave: MoveWave) -> str:
+    """Id of the step that removes a wave's completed requests."""
+    return step_id(P, "cleanup", wave.name)
+
+
+def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
+    """Steps of every wave, in run order, chained wave after wave."""
+    steps: list[Step] = []
+    tenant = inv.tenant.initial_domain if inv.tenant else ""
+    delivery = tenant.replace(".onmicrosoft.com", ".mail.onmicrosoft.com") if tenant else ""
+    endpoint = f"Hybrid {inv.organisation}"
+    by_db = {m.primary_smtp: m.database for m in inv.mailboxes}
+    prev_copy = prev_complete = ""
+    # One wave per window (moves.waves_per_window 1): 12 hours after a completion (free/busy may
+    # lag that long) before the next wave completes, which puts it into a later window.
+    settle = SETTLE_MINUTES if mp.policy.waves_per_window == 1 else 0
+    arb_done = ""
+    if any(w.target == EXCHANGE_ONLINE for w in mp.waves):
+        steps.append(
+            Step(
+                id=MRSPROXY,
+                phase=P,
+                title="enable MRSProxy and create the migration endpoint for Exchange Online moves",
+                target="MRSProxy",
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=60,
+                instructions=(
+                    "On every 2016 server behind the hybrid endpoint: Set-WebServicesVirtualDirectory "
+                    "'<server>\\EWS (Default Web Site)' -MRSProxyEnabled $true (Windows "
+                    "authentication on that directory). In Exchange Online PowerShell: "
+                    "Test-MigrationServerAvailability -ExchangeRemoteMove -RemoteServer <hybrid fqdn> "
+                    f"-Credentials $c, then New-MigrationEndpoint -ExchangeRemoteMove -Name '{endpoint}' "
+                    "-RemoteServer <hybrid fqdn> -Credentials $c."
+                ),
+                verification="Test-MigrationServerAvailability returns Success",
+                rollback="Set-WebServicesVirtualDirectory -MRSProxyEnabled $false",
+                prerequisites=(servers_ready,),
+                runbook=f"{FOLDER}/exchange-online.ps1",
+            )
+        )
+    for w in mp.waves:
+        rb = _runbook(w)
+        csv = wave_csv(w)
+        n = len(w.mailboxes)
+        copy_minutes = max(30, math.ceil(w.copy_hours * 60))
+        gb = w.size_bytes / 1024**3
+        if w.arbitration:
+            sources = sorted({by_db[s] for s in w.mailboxes if s in by_db})
+            target_db = next((d for d, _ in w.bytes_by_target), "")
+            create = Step(
+                id=step_id(P, "arbitration"),
+                phase=P,
+                title="move the arbitration mailboxes to 2016, the Migration mailbox first",
+                target="arbitration mailboxes",
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=30,
+                maintenance_window=False,
+                instructions=(
+                    "Moves every arbitration mailbox of the 2010 databases with Get-Mailbox "
+                    "-Arbitration -Database <2010 database> | New-MoveRequest (without -Database, "
+                    "2016 EMS also returns the arbitration mailboxes 2016 created). Before any "
+                    "migration batch or public folder migration: left on 2010 they stall moves."
+                ),
+                verification="the complete step shows every request Completed and no arbitration mailbox left on a 2010 database",
+                rollback="move them back with New-MoveRequest -TargetDatabase <2010 database>",
+                action=Action(
+                    "moves.arbitration",
+                    {
+                        "source_databases": sources,
+                        "target_database": target_db,
+                        "batch_name": w.name,
+                        "first": next(
+                            (m.alias for m in inv.mailboxes if m.is_migration_mailbox), ""
+                        ),
+                    },
+                ),
+                prerequisites=(servers_ready,),
+                runbook=rb,
+            )
+            complete = Step(
+                id=complete_id(w),
+                phase=P,
+                title="verify the arbitration mailboxes are on 2016",
+                target="arbitration mailboxes",
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=30,
+                maintenance_window=False,
+                verification="Get-Mailbox -Arbitration -Database <each 2010 database> returns nothing",
+                action=Action(
+                    "moves.arbitration-verify",
+                    {"source_databases": sources, "batch_name": w.name},
+                ),
+                prerequisites=(create.id,),
+                runbook=rb,
+            )
+            cleanup = _cleanup(w, rb, complete.id, len(w.mailboxes), csv="")
+            steps += [create, complete, cleanup]
+            arb_done = complete.id
+            continue
+        first = (servers_ready, arb_done) if arb_done else (servers_ready,)
+        if w.target == EXCHANGE_ONLINE:
+            create = Step(
+                id=step_id(P, "copy", w.name),
+                phase=P,
+                title=f"start the Exchange Online migration batch {w.name} ({n} mailboxes, {gb:.1f} GB)",
+                target=w.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EXCHANGE_ONLINE,
+                duration_minutes=copy_minutes,
+                maintenance_window=False,
+                instructions=(
+                    f"Creates migration batch {w.name} from {csv} (New-MigrationBatch -CSVData, "
+                    "remote move through MRSProxy) with -CompleteAfter the window start in UTC. "
+                    "Linked mailboxes move together: cross-premises rights with a 2010 side do not work."
+                ),
+                verification="Get-MigrationUserStatistics -BatchId shows every user Synced before the window",
+                rollback=f"Remove-MigrationBatch {w.name} before completion; after it, the wave's rollback runbook (offboarding)",
+                action=Action(
+                    "moves.exo-batch",
+                    {
+                        "csv": _rel(rb, csv),
+                        "rows": n,
+                        "batch_name": w.name,
+                        "endpoint": endpoint,
+                        "delivery_domain": delivery,
+                        "runbook_parameters": [_COMPLETE_AFTER],
+                    },
+                ),
+                prerequisites=tuple(p for p in (*first, prev_copy, MRSPROXY) if p),
+                runbook=rb,
+            )
+            complete = Step(
+                id=complete_id(w),
+                phase=P,
+                title=f"verify migration batch {w.name} completed in the window",
+                target=w.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EXCHANGE_ONLINE,
+                duration_minutes=min(150, 30 + n // 10),
+                wait_minutes=settle,
+                maintenance_window=True,
+                verification="every user of the batch Completed; then assign the licences (within 30 days)",
+                action=Action(
+                    "moves.exo-complete", {"csv": _rel(rb, csv), "rows": n, "batch_name": w.name}
+                ),
+                prerequisites=tuple(p for p in (create.id, prev_complete) if p),
+                runbook=rb,
+            )
+            cleanup = Step(
+                id=cleanup_id(w),
+                phase=P,
+                title=f"remove the completed migration batch {w.name}",
+                target=w.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EXCHANGE_ONLINE,
+                duration_minutes=15,
+                maintenance_window=False,
+                reversible=False,
+                verification="Get-MigrationBatch no longer lists it",
+                action=Action("moves.exo-cleanup", {"batch_name": w.name}),
+                prerequisites=(complete.id,),
+                runbook=rb,
+            )
+        else:
+            create = Step(
+                id=step_id(P, "copy", w.name),
+                phase=P,
+                title=f"create the move requests of {w.name} ({n} mailboxes, {gb:.1f} GB)"
+                + (" - pilot" if w.pilot else ""),
+                target=w.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=copy_minutes,
+                maintenance_window=False,
+                instructions=(
+                    f"New-MoveRequest per row of {csv} with -BatchName {w.name} and -CompleteAfter "
+                    f"(the window start, UTC): the copy runs ahead (about {w.copy_hours:g} h at the "
+                    "assumed throughput), completion happens by itself after that time. Archives "
+                    "move with their primary mailbox, never ahead of it."
+                ),
+                verification="Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended",
+                rollback="Remove-MoveRequest of a request that has not completed cancels it",
+                action=Action(
+                    "moves.create",
+                    {
+                        "csv": _rel(rb, csv),
+                        "rows": n,
+                        "batch_name": w.name,
+                        "bad_item_limit": mp.policy.bad_item_limit,
+                        "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
+                    },
+                ),
+                prerequisites=tuple(p for p in (*first, prev_copy) if p),
+                runbook=rb,
+            )
+            complete = Step(
+                id=complete_id(w),
+                phase=P,
+                title=f"complete {w.name} in the window and verify each mailbox's new database",
+                target=w.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=min(150, 30 + n // 10),
+                wait_minutes=settle,
+                maintenance_window=True,
+                instructions=(
+                    "Outlook asks users to restart after the move; OWA may fail for about 30 "
+                    "minutes, free/busy may lag up to 12 hours."
+                ),
+                verification="every request Completed and Get-Mailbox shows the CSV's TargetDatabase",
+                rollback=f"runbooks/{P.number}-{P.value}/{w.name}-rollback.ps1 moves them back",
+                action=Action(
+                    "moves.complete", {"csv": _rel(rb, csv), "rows": n, "batch_name": w.name}
+                ),
+                prerequisites=tuple(p for p in (create.id, prev_complete) if p),
+                runbook=rb,
+            )
+            cleanup = _cleanup(w, rb, complete.id, n, csv=_rel(rb, csv))
+        steps += [create, complete, cleanup]
+        prev_copy, prev_complete = create.id, complete.id
+    return steps
+
+
+def _cleanup(w: MoveWave, rb: str, after: str, rows: int, csv: str) -> Step:
+    return Step(
+        id=cleanup_id(w),
+        phase=P,
+        title=f"remove the completed move requests of {w.name}",
+        target=w.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=15,
+        maintenance_window=False,
+        reversible=False,
+        instructions=(
+            "Removes only Completed requests from a 2010 to a 2016 database (Remove-MoveRequest "
+            "on a 2010->2010 move can delete the moved mailbox: the helper refuses it)."
+        ),
+        verification="Get-MoveRequest -BatchName returns nothing",
+        action=Action("moves.cleanup", {"batch_name": w.name, "csv": csv, "rows": rows}),
+        prerequisites=(after,),
+        runbook=rb,
+    )
+
+
+def moves_rollback_steps(mp: MovePlan) -> list[Step]:
+    """One rollback runbook per on-premises wave: move the wave's mailboxes back to 2010."""
+    out = []
+    for w in mp.waves:
+        if w.arbitration or w.target == EXCHANGE_ONLINE:
+            continue
+        rb = f"{FOLDER}/{w.name}-rollback.ps1"
+        out.append(
+            Step(
+                id=step_id(P, "rollback", w.name),
+                phase=P,
+                title=f"move the mailboxes of {w.name} back to their 2010 databases",
+                target=w.name,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=max(30, math.ceil(w.copy_hours * 60)),
+                reversible=False,
+                instructions=(
+                    f"New-MoveRequest per row of {rollback_csv(w)} back to the 2010 database it "
+                    "came from (a move like any other: it copies, then completes). Moving back "
+                    "from 2016 to 2010 is not verified for every CU: rehearse it with the pilot."
+                ),
+                verification="Get-Mailbox shows each mailbox on its 2010 database again",
+                action=Action(
+                    "moves.create",
+                    {
+                        "csv": _rel(rb, rollback_csv(w)),
+                        "rows": len(w.mailboxes),
+                        "batch_name": f"{w.name}-rollback",
+                        "bad_item_limit": 0,
+                        "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
+                    },
+                ),
+                runbook=rb,
+            )
+        )
+    return out
+
+
+def moves_links(
+    inv: Inventory, mp: MovePlan, steps: Sequence[Step], cloud_after: Sequence[str]
+) -> dict[str, list[str]]:
+    """Cross-phase prerequisites: step id -> ids it must wait for (only ids that exist)."""
+    ids = {s.id for s in steps}
+    out: dict[str, list[str]] = {}
+
+    def add(step: str, *pre: str) -> None:
+        if step in ids:
+            out.setdefault(step, []).extend(p for p in pre if p in ids)
+
+    server_of = {m.primary_smtp: m.server.lower() for m in inv.mailboxes}
+    case = {s.name.lower(): s.name for s in inv.servers}
+    onprem_done: list[str] = []
+    by_server: dict[str, list[str]] = {}
+    for w in mp.waves:
+        done = [complete_id(w), cleanup_id(w)]
+        if w.target != EXCHANGE_ONLINE:
+            onprem_done.append(complete_id(w))
+        else:
+            add(step_id(P, "copy", w.name), *cloud_after)
+        for smtp in w.mailboxes:
+            server = case.get(server_of.get(smtp, ""), "")
+            if server:
+                by_server.setdefault(server, []).extend(done)
+    add(MRSPROXY, *cloud_after)
+    add(step_id(Phase.DECOMMISSION, "public-folders"), *onprem_done)
+    if mp.waves and mp.waves[0].arbitration:
+        add(step_id(Phase.DECOMMISSION, "arbitration-mailboxes"), complete_id(mp.waves[0]))
+    for server, pre in by_server.items():
+        add(step_id(Phase.DECOMMISSION, "databases", server), *sorted(set(pre)))
+        add(step_id(Phase.DECOMMISSION, "remove", server), *sorted(set(pre)))
+    return out

@@ -1,0 +1,415 @@
+"""Move waves: caps, delegate-aware grouping, pins, ordering in the plan graph, the wave CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from migrator.inventory import load_inventory
+from migrator.mailboxes import Mailbox, MailboxKind, MailboxLink, MovesPolicy, OnlineRule, Right
+from migrator.model import Inventory
+from migrator.plan.moves import ARBITRATION_WAVE, EXCHANGE_ONLINE, GB, MovePlan, plan_moves
+from migrator.plan.moves_steps import cleanup_id, complete_id
+from migrator.plan.phases import plan_inventory
+from migrator.render.moves_output import DOCUMENTED_COLUMNS, wave_csv_text
+
+CONTOSO = Path(__file__).parent.parent / "inventories" / "contoso"
+SERVERS = ("EX1", "EX2", "EX3")
+TARGETS = {"EX1": ("T1", "T2"), "EX2": ("T3",), "EX3": ("T4", "T5")}
+
+
+def _inventory(
+    sizes: list[int],
+    servers: list[int],
+    links: list[tuple[int, int]],
+    policy: MovesPolicy,
+    online: frozenset[int] = frozenset(),
+) -> Inventory:
+    mailboxes = tuple(
+        Mailbox(
+            identity=f"u{i}",
+            primary_smtp=f"u{i:05d}@x.com",
+            kind=MailboxKind.USER,
+            database=f"DB-{SERVERS[servers[i]]}",
+            server=SERVERS[servers[i]],
+            alias=f"u{i}",
+            size_bytes=size,
+            custom_attributes=(("customattribute1", "Cloud"),) if i in online else (),
+        )
+        for i, size in enumerate(sizes)
+    )
+    link_objs = tuple(
+        MailboxLink(f"u{a:05d}@x.com", f"u{b:05d}@x.com", Right.FULL_ACCESS)
+        for a, b in links
+        if a != b
+    )
+    return Inventory("t", mailboxes=mailboxes, mailbox_links=link_objs, moves=policy)
+
+
+def _policy(**kw: object) -> MovesPolicy:
+    base: dict[str, object] = {
+        "target_databases": tuple(TARGETS.items()),
+        "max_mailboxes": 8,
+        "max_gb": 20.0,
+        "max_per_source_server": 5,
+        "max_per_target_database": 4,
+        "service_account_cap": 1000,
+        "online": OnlineRule(attribute=("customattribute1", "Cloud")),
+    }
+    base.update(kw)
+    return MovesPolicy(**base)  # type: ignore[arg-type]
+
+
+def _over(mp: MovePlan, number: int) -> list[str]:
+    """The caps a wave breaks."""
+    p = mp.policy
+    w = mp.wave(number)
+    by = {a.mailbox.primary_smtp: a for a in mp.assignments}
+    out = []
+    if len(w.mailboxes) > p.max_mailboxes:
+        out.append("mailboxes")
+    if w.size_bytes > p.max_gb * GB:
+        out.append("gb")
+    src = Counter(by[s].mailbox.server for s in w.mailboxes)
+    if src and max(src.values()) > p.max_per_source_server:
+        out.append("source")
+    dbs = Counter(by[s].target_database for s in w.mailboxes if by[s].target_database)
+    if dbs and max(dbs.values()) > p.max_per_target_database:
+        out.append("target")
+    return out
+
+
+sizes_st = st.lists(st.integers(min_value=0, max_value=30 * GB), min_size=1, max_size=60)
+
+
+@st.composite
+def estates(draw: st.DrawFn) -> tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]]:
+    sizes = draw(sizes_st)
+    n = len(sizes)
+    servers = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    links = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n))
+    online = draw(st.frozensets(st.integers(0, n - 1), max_size=n // 3))
+    return sizes, servers, links, online
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_waves_never_exceed_the_caps_but_for_one_oversized_mailbox(
+    estate: tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]],
+) -> None:
+    sizes, servers, links, online = estate
+    mp = plan_moves(_inventory(sizes, servers, links, _policy(), online))
+    seen = Counter(a.mailbox.primary_smtp for a in mp.assignments)
+    assert set(seen.values()) == {1} and len(seen) == len(sizes)  # each exactly once
+    for w in mp.waves:
+        over = _over(mp, w.number)
+        if over:
+            assert len(w.mailboxes) == 1 and over == ["gb"], (w, over)
+            assert any(
+                f.code == "moves.over-cap" and w.mailboxes[0] in f.message for f in mp.findings
+            )
+    for a in mp.assignments:
+        assert (a.target == EXCHANGE_ONLINE) == (int(a.mailbox.identity[1:]) in online)
+        assert mp.wave(a.wave).target == a.target
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates())
+def test_linked_mailboxes_share_a_wave_whenever_their_component_fits(
+    estate: tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]],
+) -> None:
+    sizes, servers, links, online = estate
+    policy = _policy()
+    mp = plan_moves(_inventory(sizes, servers, links, policy, online))
+    wave_of = {a.mailbox.primary_smtp: a.wave for a in mp.assignments}
+    db_of = {a.mailbox.primary_smtp: a.target_database for a in mp.assignments}
+    # Components over links between mailboxes of the same target.
+    parent = list(range(len(sizes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a, b in links:
+        if a != b and (a in online) == (b in online):
+            parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(sizes)):
+        groups[find(i)].append(i)
+    for members in groups.values():
+        names = [f"u{i:05d}@x.com" for i in members]
+        src = Counter(SERVERS[servers[i]] for i in members)
+        dbs = Counter(db_of[n] for n in names if db_of[n])
+        fits = (
+            len(members) <= policy.max_mailboxes
+            and sum(sizes[i] for i in members) <= policy.max_gb * GB
+            and max(src.values()) <= policy.max_per_source_server
+            and (not dbs or max(dbs.values()) <= policy.max_per_target_database)
+        )
+        if fits:
+            assert len({wave_of[n] for n in names}) == 1, names
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates(), st.data())
+def test_replanning_with_overrides_keeps_every_override(
+    estate: tuple[list[int], list[int], list[tuple[int, int]], frozenset[int]],
+    data: st.DataObject,
+) -> None:
+    sizes, servers, links, online = estate
+    inv = _inventory(sizes, servers, links, _policy(), online)
+    first = plan_moves(inv)
+    numbers = sorted(w.number for w in first.waves if w.number != ARBITRATION_WAVE)
+    names = sorted(a.mailbox.primary_smtp for a in first.assignments)
+    pins = data.draw(
+        st.dictionaries(st.sampled_from(names), st.sampled_from(numbers), max_size=len(names))
+    )
+    second = plan_moves(inv, pins)
+    got = {a.mailbox.primary_smtp: a for a in second.assignments}
+    assert len(got) == len(sizes)
+    for smtp, wave in pins.items():
+        assert got[smtp].wave == wave and got[smtp].pinned
+
+
+def test_service_accounts_are_reported_not_used_to_glue() -> None:
+    links = [(i, 0) for i in range(1, 30)]  # u0 holds FullAccess on 29 mailboxes
+    mp = plan_moves(_inventory([GB] * 30, [0] * 30, links, _policy(service_account_cap=10)))
+    assert mp.service_accounts == (("u00000@x.com", 29),)
+    assert any(f.code == "moves.service-account" for f in mp.findings)
+
+
+def test_a_split_component_lists_every_broken_link_on_both_sides() -> None:
+    # A chain of 12 linked mailboxes cannot fit an 8-mailbox wave: one cut suffices.
+    links = [(i, i + 1) for i in range(11)]
+    mp = plan_moves(_inventory([GB] * 12, [0, 1, 2] * 4, links, _policy()))
+    broken = [
+        (a.mailbox.primary_smtp, b.with_mailbox) for a in mp.assignments for b in a.broken_links
+    ]
+    assert len(broken) == 2  # one link, listed for both mailboxes
+    assert len({w.number for w in mp.waves}) == 2
+
+
+def test_contoso_plans_moves_in_order() -> None:
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    moved = {a.mailbox.primary_smtp for a in mp.assignments}
+    excluded = {s for s, _ in mp.excluded}
+    assert moved | excluded == {m.primary_smtp for m in inv.mailboxes}
+    assert not moved & excluded
+    first = mp.waves[0]
+    assert first.arbitration and first.mailboxes[0].startswith("migration.8f3e7716")
+    assert mp.waves[1].pilot
+    cloud = [w for w in mp.waves if w.target == EXCHANGE_ONLINE]
+    assert cloud and all(
+        mp.waves.index(c) > mp.waves.index(w) for c in cloud for w in mp.waves if w not in cloud
+    )
+    plan = plan_inventory(inv)
+
+    def before(a: str, b: str) -> bool:
+        """Whether a is a (transitive) prerequisite of b."""
+        todo, seen = [b], set()
+        while todo:
+            s = todo.pop()
+            for p in plan.prerequisites(s):
+                if p == a:
+                    return True
+                if p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+        return False
+
+    arbitration = complete_id(first)
+    for w in mp.waves[1:]:
+        assert before(arbitration, f"moves.copy.{w.name}")
+        assert before("servers.readiness", f"moves.copy.{w.name}")
+    for w in mp.waves:
+        servers = {a.mailbox.server.upper() for a in mp.assignments if a.wave == w.number}
+        for server in servers:
+            assert before(complete_id(w), f"decommission.databases.{server}")
+            assert before(cleanup_id(w), f"decommission.databases.{server}")
+        if w.target != EXCHANGE_ONLINE:
+            assert before(complete_id(w), "decommission.public-folders")
+    for c in cloud:
+        assert before("moves.mrsproxy", f"moves.copy.{c.name}")
+        assert before("hybrid.hcw-rerun", f"moves.copy.{c.name}")
+
+
+def test_wave_csvs_hold_only_the_documented_columns() -> None:
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    by = {a.mailbox.primary_smtp: a for a in mp.assignments}
+    for w in mp.waves[1:]:
+        text = wave_csv_text(w, by, 10)
+        rows = list(csv.reader(io.StringIO(text)))
+        header = rows[0]
+        assert header[0] == "EmailAddress"
+        assert set(header) <= set(DOCUMENTED_COLUMNS)
+        assert len(header) == len(set(h.lower() for h in header))
+        assert [r[0] for r in rows[1:]] == list(w.mailboxes)
+        for r in rows[1:]:
+            row = dict(zip(header, r, strict=True))
+            assert row.get("MailboxType", "PrimaryOnly") in {"PrimaryOnly", "PrimaryAndArchive"}
+            if w.target != EXCHANGE_ONLINE:
+                assert 0 <= int(row["BadItemLimit"]) <= 50
+                assert row["TargetDatabase"] in {"DB16-LON-01", "DB16-LON-02", "DB16-DUB-01"}
+
+
+def _set_cells(xlsx: Path, smtp: str, values: dict[str, object]) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == smtp:
+            for name, value in values.items():
+                row[header.index(name)].value = value
+    wb.save(xlsx)
+
+
+def test_replan_honours_the_wave_override_and_keeps_what_was_typed(tmp_path: Path) -> None:
+    import json
+
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    first = plan_folder(CONTOSO, out)
+    assert first.plan is not None
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    waves = {m["primary_smtp"]: m["wave"] for m in doc["mailboxes"]}
+    assert doc["move_waves"][0]["id"] == "wave-000"
+    target = next(s for s, w in waves.items() if w == "wave-005")
+    _set_cells(out / "checklist.xlsx", target, {"Wave (override)": 2, "Notes": "CEO: move early"})
+    second = plan_folder(CONTOSO, out)
+    assert second.plan is not None
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    row = next(m for m in doc["mailboxes"] if m["primary_smtp"] == target)
+    assert row["wave"] == "wave-002" and row["pinned"] is True
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out / "checklist.xlsx")["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    kept = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == target)
+    assert kept[header.index("Wave (override)")] == 2
+    assert kept[header.index("Notes")] == "CEO: move early"
+
+
+def test_an_override_naming_no_wave_stops_the_plan_with_its_cell(tmp_path: Path) -> None:
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    before = (out / "plan.json").read_bytes()
+    _set_cells(out / "checklist.xlsx", "staff01@contoso.com", {"Wave (override)": 99})
+    _set_cells(out / "checklist.xlsx", "staff02@contoso.com", {"Wave (override)": "soon"})
+    result = plan_folder(CONTOSO, out)
+    assert result.plan is None
+    messages = [f"{f.where}: {f.message}" for f in result.analysis.errors]
+    assert any(
+        "sheet 'Mailboxes', cell H" in m and "'99' is not a wave of this plan" in m
+        for m in messages
+    )
+    assert any("'soon' is not a wave" in m for m in messages)
+    assert (out / "plan.json").read_bytes() == before  # nothing written
+
+
+def test_exchange_online_waves_need_the_tenant() -> None:
+    inv = _inventory([GB, GB], [0, 0], [], _policy(), frozenset({1}))
+    mp = plan_moves(inv)
+    assert any(
+        f.code == "moves.exchange-online-without-tenant" and f.severity.value == "error"
+        for f in mp.findings
+    )
+
+
+def _stats_csv(path: Path, rows: list[tuple[str, str, int, int]]) -> Path:
+    lines = ['"Identity","SourceServer","BytesTransferred","TotalInProgressDuration"']
+    for ident, server, nbytes, seconds in rows:
+        h, rest = divmod(seconds, 3600)
+        span = f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        lines.append(f'"{ident}","{server}","{nbytes / GB:.1f} GB ({nbytes:,} bytes)","{span}"')
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-16"))
+    return path
+
+
+def test_forecast_fits_a_robust_throughput_and_replans_keeping_status(tmp_path: Path) -> None:
+    import json
+
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.pipeline import plan_folder
+    from migrator.plan.forecast import fit_throughput
+
+    inv = load_inventory(CONTOSO)
+    rows = [(f"staff{i:02d}@contoso.com", "EX10-02", 2 * GB, 1800) for i in range(1, 9)]
+    rows.append(("staff09@contoso.com", "EX10-02", 2 * GB, 360000))  # stalled: an outlier
+    rows.append(("staff10@contoso.com", "EX10-02", 1024, 1))  # tiny: not a copy
+    stats = read_move_stats([_stats_csv(tmp_path / "s.csv", rows)])
+    (fit,) = fit_throughput(inv, stats)
+    assert fit.server == "EX10-02" and fit.gb_per_hour == 4.0 and fit.outliers == 1
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    before = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
+    _set_cells(out / "checklist.xlsx", "staff01@contoso.com", {"Status": "Done", "Notes": "ok"})
+    plan_folder(CONTOSO, out, throughput={"EX10-02": fit.gb_per_hour})
+    after = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
+    slower = [
+        (b["estimated_copy_hours"], a["estimated_copy_hours"])
+        for b, a in zip(before, after, strict=True)
+        if a["estimated_copy_hours"] != b["estimated_copy_hours"]
+    ]
+    assert slower and all(a > b for b, a in slower)
+    assert "| EX10-02 | 10 | 4 |" in (out / "moves-report.md").read_text(encoding="utf-8")
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out / "checklist.xlsx")["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    kept = next(
+        r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == "staff01@contoso.com"
+    )
+    assert kept[header.index("Status")] == "Done" and kept[header.index("Notes")] == "ok"
+
+
+def test_a_bad_statistics_cell_names_file_row_and_column(tmp_path: Path) -> None:
+    import pytest
+
+    from migrator.errors import InventoryError
+    from migrator.inventory.move_stats import read_move_stats
+
+    p = tmp_path / "s.csv"
+    p.write_text(
+        '"Identity","BytesTransferred","TotalInProgressDuration"\n"a@x.com","lots","1:00:00"\n'
+    )
+    with pytest.raises(
+        InventoryError, match=r"s.csv, row 2, column 'BytesTransferred': 'lots' is not a size"
+    ):
+        read_move_stats([p])
+
+
+def test_a_row_whose_mailbox_left_the_inventory_is_reported_with_what_was_typed(
+    tmp_path: Path,
+) -> None:
+    import openpyxl
+
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    wb = openpyxl.load_workbook(out / "checklist.xlsx")
+    ws = wb["Mailboxes"]
+    header = [c.value for c in ws[1]]
+    row = [None] * len(header)
+    row[header.index("Mailbox")] = "gone@contoso.com"
+    row[header.index("Wave")] = 1
+    row[header.index("Notes")] = "left in March"
+    ws.append(row)
+    wb.save(out / "checklist.xlsx")
+    result = plan_folder(CONTOSO, out)
+    assert result.plan is not None
+    dropped = [f for f in result.analysis.findings if f.code == "moves.row-dropped"]
+    assert len(dropped) == 1 and "left in March" in dropped[0].message
