@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from migrator.inventory import load_inventory
 from migrator.mailboxes import Mailbox, MailboxKind, MailboxLink, MovesPolicy, OnlineRule, Right
 from migrator.model import Inventory
+from migrator.pipeline import build_plan
 from migrator.plan.moves import ARBITRATION_WAVE, EXCHANGE_ONLINE, GB, MovePlan, plan_moves
 from migrator.plan.moves_steps import cleanup_id, complete_id
-from migrator.plan.phases import plan_inventory
 from migrator.render.moves_output import DOCUMENTED_COLUMNS, wave_csv_text
 
 CONTOSO = Path(__file__).parent.parent / "inventories" / "contoso"
@@ -209,7 +209,7 @@ def test_contoso_plans_moves_in_order() -> None:
     assert cloud and all(
         mp.waves.index(c) > mp.waves.index(w) for c in cloud for w in mp.waves if w not in cloud
     )
-    plan = plan_inventory(inv)
+    plan = build_plan(inv)
 
     def before(a: str, b: str) -> bool:
         """Whether a is a (transitive) prerequisite of b."""

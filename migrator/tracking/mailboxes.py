@@ -14,8 +14,8 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from migrator.errors import Problem
-from migrator.tracking.read import column_letter
+from migrator.errors import Problem, WorkbookError
+from migrator.tracking.read import column_letter, sheet_rows
 
 SHEET = "Mailboxes"
 
@@ -85,7 +85,10 @@ def read_mailbox_sheet(path: Path, display: str | None = None) -> MailboxSheet:
     try:
         if SHEET not in wb.sheet_names:
             return out
-        rows: list[list[Any]] = wb.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
+        rows = sheet_rows(wb, SHEET, file, path)  # bounded: never a 2^34-cell allocation
+    except WorkbookError as exc:  # oversized or damaged: said with the file and sheet
+        out.problems.extend(exc.problems)
+        return out
     finally:
         wb.close()
     if not rows:

@@ -212,7 +212,8 @@ class _SheetReader:
         return None
 
 
-def _sheet_rows(wb: CalamineWorkbook, name: str, file: str, path: Path) -> list[list[Any]]:
+def sheet_rows(wb: CalamineWorkbook, name: str, file: str, path: Path) -> list[list[Any]]:
+    """The cells of sheet ``name``; an oversized or damaged sheet is a :class:`WorkbookError`."""
     # A value typed far away (XFD1048576) would make calamine allocate the whole range.
     try:
         too_big = oversized(sheet_extents(path), name)
@@ -263,7 +264,7 @@ def _read_prerequisites(
         reader = _SheetReader(
             file,
             name,
-            _sheet_rows(wb, name, file, path),
+            sheet_rows(wb, name, file, path),
             PREREQUISITES_HEADERS,
             PREREQUISITES_HEADERS,
         )
@@ -327,7 +328,7 @@ def read_tracking(path: Path, display: str | None = None) -> Tracking:
         steps_reader = _SheetReader(
             file,
             STEPS_SHEET,
-            _sheet_rows(wb, STEPS_SHEET, file, path),
+            sheet_rows(wb, STEPS_SHEET, file, path),
             STEP_HEADERS,
             REQUIRED_HEADERS,
         )
@@ -338,7 +339,7 @@ def read_tracking(path: Path, display: str | None = None) -> Tracking:
             removed_reader = _SheetReader(
                 file,
                 REMOVED_SHEET,
-                _sheet_rows(wb, REMOVED_SHEET, file, path),
+                sheet_rows(wb, REMOVED_SHEET, file, path),
                 # "Removed from" stays with the row as one of its own columns, so a later
                 # re-plan still says which workbook the step was dropped from.
                 [h for h in REMOVED_HEADERS if h != "Removed from"],
