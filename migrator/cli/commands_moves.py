@@ -10,10 +10,6 @@ import typer
 
 from migrator.cli import moves_app, out, print_findings
 from migrator.errors import MigratorError
-from migrator.inventory import load_inventory
-from migrator.inventory.move_stats import read_move_stats
-from migrator.pipeline import plan_folder
-from migrator.plan.forecast import fit_throughput
 
 
 def _finish(plan_json: Path) -> str:
@@ -38,6 +34,12 @@ def forecast(
     ],
 ) -> None:
     """Fit the observed GB/hour per 2010 server and re-plan the waves into PLAN_DIR (status kept)."""
+    # Imported here, as every command does: `migrator --help` loads no heavy library.
+    from migrator.inventory import load_inventory
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.pipeline import plan_folder
+    from migrator.plan.forecast import fit_throughput
+
     rows = read_move_stats(stats)
     inv = load_inventory(inventory)
     observed = fit_throughput(inv, rows)
