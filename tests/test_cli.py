@@ -156,6 +156,8 @@ def test_graph_and_plan_json_list_the_same_steps_and_edges(tmp_path: Path) -> No
     import re
 
     from migrator import build_plan, load_inventory
+    from migrator.pipeline import analyse
+    from migrator.render.moves_output import moves_json
     from migrator.render.plan_json import render_plan_json
 
     inv = _contoso_with_one_user_held_back(tmp_path)
@@ -180,8 +182,13 @@ def test_graph_and_plan_json_list_the_same_steps_and_edges(tmp_path: Path) -> No
     assert nodes == set(steps)
     assert edges == prereqs
     assert steps["identity.prepare.batch-001"]["title"].startswith("Prepare 10 on-premises user(s)")
-    # The library call the graph makes gives the plan.json `migrator plan` wrote, byte for byte.
-    assert render_plan_json(build_plan(load_inventory(inv))) == written
+    # The library call the graph makes gives the plan.json `migrator plan` wrote, byte for byte
+    # (plan.json adds the mailbox moves the same analysis planned).
+    analysis = analyse(load_inventory(inv))
+    plan = build_plan(analysis)
+    assert render_plan_json(build_plan(load_inventory(inv))) == render_plan_json(plan)
+    assert analysis.moves is not None
+    assert render_plan_json(plan, moves_json(analysis.moves, plan)) == written
 
 
 def _contoso_with_many_warnings(tmp_path: Path, extra_users: int = 60) -> Path:
