@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import networkx as nx
 import pytest
 from relay_sample import sample_inventory, sample_plan
 
 from migrator.errors import PlanError
+from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.model import RelayMethod
+from migrator.pipeline import build_plan
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps, slug
 from migrator.plan.steps import Phase, RunsIn
+
+CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 
 
 def _graph(steps):  # type: ignore[no-untyped-def]
@@ -98,11 +103,12 @@ def test_runbooks_and_shells() -> None:
     inv = sample_inventory()
     for s in relay_steps(inv, sample_plan(inv)):
         assert s.phase is Phase.RELAY
-        if s.id.startswith(
-            ("relay.observe.", "relay.disable-old.", "relay.soak.", "relay.remove-old.")
-        ):
+        if s.id.startswith(("relay.observe.", "relay.disable-old.")):
             assert s.runs_in is RunsIn.EMS_2010
             assert s.runbook == "runbooks/20-relay/EX10-01-decommission.ps1"
+        elif s.id.startswith(("relay.soak.", "relay.remove-old.")):
+            assert s.runs_in is RunsIn.EMS_2010
+            assert s.runbook == "runbooks/20-relay/EX10-01-after-soak.ps1"
         elif s.id.startswith("relay.repoint."):
             assert s.runbook == ""
         elif s.id.startswith("relay.test-alias."):
@@ -159,3 +165,27 @@ def test_a_connector_for_every_address_is_refused() -> None:
     empty = dataclasses.replace(plan.connectors[0], remote_ip_ranges=())
     with pytest.raises(PlanError, match="has no remote IP ranges"):
         relay_steps(inv, dataclasses.replace(plan, connectors=(empty,)))
+
+
+def test_no_runbook_runs_the_soak_check_or_a_removal_in_the_run_that_disables() -> None:
+    """The soak check and the removals are never in the runbook of the disable (both hops): one run cannot
+    disable and remove back to back, the soak lies between them, whatever -ConfirmObserved says."""
+    inv = load_inventory(CONTOSO)
+    plan = build_plan(inv)
+    kinds = {"disable-old", "soak", "remove-old"}
+    by_runbook: dict[str, set[str]] = {}
+    for s in plan.steps:
+        parts = s.id.removeprefix("onward.").split(".")
+        if parts[0] == "relay" and parts[1] in kinds:
+            by_runbook.setdefault(s.runbook, set()).add(parts[1])
+    assert len(by_runbook) >= 4  # 2010 and 2016 servers, decommission and after-soak runbooks
+    for runbook, found in by_runbook.items():
+        assert not ("disable-old" in found and found & {"soak", "remove-old"}), runbook
+    soak_days = inv.policy.soak_days
+    disables = [s for s in plan.steps if ".disable-old." in s.id]
+    assert disables and all(s.wait_minutes == soak_days * 24 * 60 for s in disables)
+    # the removal tells the helper how long the connector must have been disabled
+    removes = [s for s in plan.steps if ".remove-old." in s.id]
+    assert removes
+    for s in removes:
+        assert s.action is not None and s.action.params["soak_days"] == soak_days

@@ -76,6 +76,12 @@ def _decommission_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
     return f"{_dir(phase)}/{_safe(server)}-decommission.ps1"
 
 
+def _after_soak_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
+    """The soak check and the removals: their own runbook, run once the soak is over, never in the night
+    of the disable (the decommission runbook ends with the disables)."""
+    return f"{_dir(phase)}/{_safe(server)}-after-soak.ps1"
+
+
 def _rollback_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
     return f"{_dir(phase)}/{_safe(server)}-rollback.ps1"
 
@@ -475,6 +481,7 @@ def relay_steps(
         )
         soak = inventory.policy.soak_days
         soak_id = f"{pre}.soak.{_safe(legacy_server)}"
+        after_soak = _after_soak_runbook(legacy_server, phase)
         disables: list[str] = []
         for name in sources:
             identity = f"{legacy_server}\\{name}"
@@ -499,7 +506,9 @@ def relay_steps(
                         "Disable first: a forgotten client fails visibly and can be helped back"
                         f" quickly. The connector then stays disabled for {soak} days (plan.soak_days:"
                         " at least 30 and past a month-end, so monthly and quarterly jobs show up)"
-                        " before it is removed."
+                        f" before it is removed: the soak check and the removal are in"
+                        f" {_after_soak_runbook(legacy_server, phase).rpartition('/')[2]}, run after the soak;"
+                        " they refuse to run earlier."
                     ),
                     action=Action(
                         "relay.legacy-enabled",
@@ -534,7 +543,8 @@ def relay_steps(
                     f" {legacy_server} since the disable, on any connector (Default ones included)"
                 ),
                 instructions=(
-                    f"{soak} days after the disable, read the receive protocol logs of every connector"
+                    f"{soak} days after the disable (the step refuses earlier: the disable time is the"
+                    " connectors' WhenChanged), read the receive protocol logs of every connector"
                     f" of {legacy_server} (the Default connectors log Verbose since the prepare phase):"
                     " a client still sending here after its relay connector was disabled lands on"
                     " Default and is refused; the step lists each one and stops while any is left."
@@ -583,7 +593,7 @@ def relay_steps(
                     },
                 ),
                 prerequisites=tuple(disables),
-                runbook=runbook,
+                runbook=after_soak,
             )
         )
         for name in sources:
@@ -605,13 +615,15 @@ def relay_steps(
                     ),
                     verification="the script checks the connector is gone on the pinned domain controller",
                     instructions=(
-                        "Runs only with -ConfirmObserved, and only while the connector is disabled:"
-                        f" after the {soak}-day soak check found no refused client."
+                        "Runs only with -ConfirmObserved, only while the connector is disabled and only"
+                        f" once it has been disabled {soak} days (its WhenChanged): after the soak check"
+                        " found no refused client."
                     ),
                     action=Action(
                         "relay.remove-old",
                         {
                             **legacy_params,
+                            "soak_days": soak,
                             "runbook_parameters": [
                                 {
                                     "name": "ConfirmObserved",
@@ -625,7 +637,7 @@ def relay_steps(
                         },
                     ),
                     prerequisites=(soak_id,),
-                    runbook=runbook,
+                    runbook=after_soak,
                 )
             )
     return steps

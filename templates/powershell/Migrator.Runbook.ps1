@@ -231,7 +231,8 @@ function Remove-RelayConnector {
     # Comment marker (rollback of relay.create). -RequireDisabled: only once disabled and after the observation
     # period, confirmed by the runbook's -ConfirmObserved (relay.remove-old).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [string]$DomainController)
+    # -SoakDays (with -RequireDisabled): only once it has been disabled that long (Get-SoakStart).
+    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [int]$SoakDays = 0, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     if ($RequireDisabled -and -not $ConfirmObserved) {
@@ -248,6 +249,9 @@ function Remove-RelayConnector {
     }
     if ($RequireDisabled -and [bool]$found[0].Enabled) {
         throw ($identity + ' is still enabled: disable it first (previous step) and wait for the observation period')
+    }
+    if ($RequireDisabled -and $SoakDays -gt 0) {
+        $null = Get-SoakStart -Connector $found[0] -Identity $identity -SoakDays $SoakDays
     }
     if ($PSCmdlet.ShouldProcess($identity, 'Remove-ReceiveConnector')) {
         Remove-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
@@ -549,27 +553,50 @@ function Assert-FrontEndSoakClean {
     Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -DomainController $DomainController
 }
 
+function Get-SoakStart {
+    # The time a disabled old relay connector was disabled, or throw while it was disabled less than -SoakDays ago.
+    # The time is the connector's WhenChangedUTC (AD stamps it on the disable): a later change of the connector
+    # (say an edited Comment) only moves it later, so the soak can end late, never early; a date written into the
+    # Comment by the disable step could be edited by hand and would change the connector just to record it.
+    param($Connector, [string]$Identity, [int]$SoakDays)
+    $disabled = ([datetime]$Connector.WhenChangedUTC).ToLocalTime()
+    $ends = $disabled.AddDays($SoakDays)
+    if ((Get-Date) -lt $ends) {
+        throw ($Identity + ' was disabled on ' + $disabled.ToString('yyyy-MM-dd HH:mm') + ': the soak ends on ' + $ends.ToString('yyyy-MM-dd HH:mm') + '; nothing is checked before then')
+    }
+    return $disabled
+}
+
 function Assert-NoRefusal {
     # After the soak, no client of the disabled relay connectors (their ranges as hexadecimal) may have been refused
     # as relay on any connector of the server since (550 5.7.1 on 2010, 5.7.54 on 2013+): the Default connectors
     # take them once their connector is disabled. Every enabled connector must log Verbose, and the disabled ones
     # must still be disabled.
+    # The soak is counted from each connector's disable (Get-SoakStart): nothing is checked before it is over, and
+    # the logs are read from the earliest disable on (a refusal before it says nothing about the disable).
     param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [string]$DomainController)
+    $since = $null
     foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop)) {
         $identity = $Server + '\' + [string]$connector.Name
-        if (($Names -contains [string]$connector.Name) -and [bool]$connector.Enabled) {
-            throw ($identity + ' is enabled again: the soak starts when it is disabled')
+        if ($Names -contains [string]$connector.Name) {
+            if ([bool]$connector.Enabled) {
+                throw ($identity + ' is enabled again: the soak starts when it is disabled')
+            }
+            $disabled = Get-SoakStart -Connector $connector -Identity $identity -SoakDays $SoakDays
+            if (($null -eq $since) -or ($disabled -lt $since)) { $since = $disabled }
         }
         if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') {
             throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose and soak again')
         }
     }
+    if ($null -eq $since) {
+        throw ('None of ' + ($Names -join ', ') + ' is on ' + $Server + ': the soak is checked before they are removed')
+    }
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
-    $since = (Get-Date).AddDays(-$SoakDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') } | ForEach-Object {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') -and ([datetime]$_.DateTime -ge $since) } | ForEach-Object {
             $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
             if (Test-AddressInRange -Address $address -Ranges $Ranges) {
                 $key = [string]$_.ConnectorId + ' <- ' + $address
@@ -583,7 +610,7 @@ function Assert-NoRefusal {
         }
         throw ('Clients of the disabled relay connectors of ' + $Server + ' were refused during the soak: point them at the new servers (or enable the connector again), then check again')
     }
-    Write-Host ('    no client of the disabled relay connectors of ' + $Server + ' was refused in the last ' + $SoakDays + ' days (' + $files.Count + ' log files read)')
+    Write-Host ('    no client of the disabled relay connectors of ' + $Server + ' was refused since ' + $since.ToString('yyyy-MM-dd HH:mm') + ' (' + $files.Count + ' log files read)')
 }
 
 function Restore-ReceiveConnector {
