@@ -12,8 +12,10 @@ from relay_sample import sample_inventory, sample_plan
 from migrator.errors import PlanError
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
-from migrator.model import RelayMethod
-from migrator.pipeline import build_plan
+from migrator.model import Inventory, RelayMethod
+from migrator.pipeline import build_plan, check_path
+from migrator.plan.connector_match import MatchConnector, ServerViews, partition
+from migrator.plan.relay import RelayPlan
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps, slug
 from migrator.plan.steps import Phase, RunsIn
 
@@ -131,7 +133,8 @@ def test_rollback_steps_stay_outside_the_main_order() -> None:
     rollback = relay_rollback_steps(inv, plan)
     rollback_ids = {s.id for s in rollback}
     assert all(i.startswith("relay.rollback.") for i in rollback_ids)
-    assert all(not s.prerequisites for s in rollback)
+    # prerequisites only inside the rollback (an internal-only removal waits for the relay removals)
+    assert all(set(s.prerequisites) <= rollback_ids for s in rollback)
     for s in main + rollback:
         assert not rollback_ids & set(s.prerequisites)
     assert [s.id for s in rollback if "EX16-01" in s.id] == [
@@ -189,3 +192,77 @@ def test_no_runbook_runs_the_soak_check_or_a_removal_in_the_run_that_disables() 
     assert removes
     for s in removes:
         assert s.action is not None and s.action.params["soak_days"] == soak_days
+
+
+def _relayed(view: list[MatchConnector]) -> dict[int, list[tuple[int, int]]]:
+    """Per address family, the stretches whose connector relays (most specific match)."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for version in (4, 6):
+        out[version] = [
+            (seg.first, seg.last)
+            for seg in partition(view, version)
+            if seg.winner is not None and view[seg.winner].relays
+        ]
+    return out
+
+
+def _within(inner: list[tuple[int, int]], outer: list[tuple[int, int]]) -> bool:
+    return all(any(a <= first and last <= b for a, b in outer) for first, last in inner)
+
+
+def _rollback_cases() -> list[tuple[str, Inventory, RelayPlan, Phase]]:
+    inv = sample_inventory()
+    cases = [("sample", inv, sample_plan(inv), Phase.RELAY)]
+    analysis = check_path(CONTOSO)
+    cases.append(("contoso", analysis.inventory, analysis.relay, Phase.RELAY))
+    if analysis.onward_relay is not None:
+        cases.append(("contoso-onward", analysis.inventory, analysis.onward_relay, Phase.ONWARD))
+    return cases
+
+
+@pytest.mark.parametrize("case", _rollback_cases(), ids=lambda c: c[0])
+def test_every_prefix_of_a_rollback_relays_no_wider_than_before(
+    case: tuple[str, Inventory, RelayPlan, Phase],
+) -> None:
+    """The rollback can stop after any step (a failed read-back, a "No" at the prompt, -Only): at every
+    point, the addresses a new server relays for are a subset of those it relayed for before it began.
+
+    Most specific match decides which connector takes each address; revoking a grant ends relay on an
+    anonymous connector, removing a connector hands its addresses to the next most specific one.
+    """
+    _name, inv, plan, phase = case
+    rollback = relay_rollback_steps(inv, plan, phase)
+    views = ServerViews(inv, plan)
+    servers = sorted({pc.server for pc in (*plan.connectors, *plan.internal)}, key=str.lower)
+    assert servers
+    checked = 0
+    for server in servers:
+        view = list(views.after(server))
+        start = _relayed(view)
+        ids = {c.identity.lower(): i for i, c in enumerate(view)}
+        for step in rollback:
+            if step.runs_in is not RunsIn.EMS_NEW or step.target.split("\\")[0].lower() != (
+                server.lower()
+            ):
+                continue
+            at = ids[step.target.lower()]
+            if ".rollback.permission." in step.id:
+                view[at] = dataclasses.replace(view[at], relays=False)
+            elif ".rollback.remove." in step.id:
+                view[at] = dataclasses.replace(view[at], ranges=())
+            now = _relayed(view)
+            for version in (4, 6):
+                assert _within(now[version], start[version]), (server, step.id)
+            checked += 1
+        # at the end nothing migrator made relays any more
+        assert all(not c.relays for c in view if c.planned and c.ranges)
+    assert checked
+    # -Only cannot break the order either: an internal-only removal names the relay connectors of its
+    # server, and the helper refuses while one of them is there
+    relay_names = {(pc.server.lower(), pc.name) for pc in plan.connectors}
+    for pc in plan.internal:
+        step = next(s for s in rollback if s.target == pc.identity and ".rollback.remove." in s.id)
+        assert step.action is not None
+        wanted = sorted(n for srv, n in relay_names if srv == pc.server.lower())
+        assert sorted(step.action.params["gone_first"]) == wanted
+        assert len(step.prerequisites) == len(wanted)

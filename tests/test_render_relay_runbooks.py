@@ -150,6 +150,15 @@ def test_soak_is_counted_from_the_disable() -> None:
     )
 
 
+def test_an_internal_only_connector_is_removed_only_after_the_relay_connectors() -> None:
+    """Rollback (review B2): with -GoneFirst the helper refuses while one of those connectors is there."""
+    remove = _body("Remove-RelayConnector")
+    assert "[string[]]$GoneFirst = @()" in remove
+    guard = remove.index("foreach ($first in $GoneFirst) {")
+    assert guard < remove.index("$PSCmdlet.ShouldProcess")
+    assert "Find-ReceiveConnector -Server $Server -Name $first" in remove[guard:]
+
+
 def test_rollback_removes_only_marked_connectors(rendered: dict[str, bytes]) -> None:
     text = rendered["EX16-01-rollback.ps1"].decode("utf-8-sig")
     assert text.count("Remove-RelayConnector @step") == 2

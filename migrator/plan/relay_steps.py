@@ -789,60 +789,34 @@ def relay_rollback_steps(
     """Rollback steps: per new server, remove exactly the permissions and connectors migrator created;
     per 2010 server, enable the old connectors again.
 
-    None of them is anyone's prerequisite and none has prerequisites: they are
-    rendered into their own ``-rollback.ps1`` runbooks, outside the main order.
+    None of them is a prerequisite of a step of the main order: they are rendered
+    into their own ``-rollback.ps1`` runbooks. Per new server the grants go first,
+    then the relay connectors, then the internal-only ones (whose removal has the
+    relay removals as prerequisites), so relay is never wider than before at any
+    point of the rollback.
     ``phase`` as for :func:`relay_steps`.
     """
     pre = _prefix(phase)
     steps: list[Step] = []
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
-    made = sorted(
+    by_server: dict[str, list[PlannedConnector]] = {}
+    for pc in sorted(
         (*relay_plan.connectors, *relay_plan.internal),
         key=lambda c: (c.server.lower(), c.name.lower()),
-    )
-    for pc in made:
-        key = _key(pc)
-        params = _connector_params(inventory, pc)
-        runbook = _rollback_runbook(pc.server, phase)
-        old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
-        if pc.method is RelayMethod.ANONYMOUS and pc.relay:
-            steps.append(
-                Step(
-                    id=f"{pre}.rollback.permission.{key}",
-                    phase=phase,
-                    title=f"Remove {ACCEPT_ANY_RECIPIENT} for ANONYMOUS LOGON from '{pc.name}'",
-                    target=pc.identity,
-                    owner=Owner.EXCHANGE_ADMIN,
-                    runs_in=RunsIn.EMS_NEW,
-                    duration_minutes=5,
-                    verification="the script reads the permissions back and checks the grant is gone",
-                    action=Action(
-                        "relay.rollback-permission",
-                        {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
-                    ),
-                    rollback=f"run {pre}.permission.{key} again",
-                    runbook=runbook,
-                )
-            )
-        steps.append(
-            Step(
-                id=f"{pre}.rollback.remove.{key}",
-                phase=phase,
-                title=f"Remove receive connector '{pc.name}' from {pc.server}",
-                target=pc.identity,
-                owner=Owner.EXCHANGE_ADMIN,
-                runs_in=RunsIn.EMS_NEW,
-                duration_minutes=5,
-                reversible=False,
-                verification="the script checks the connector is gone on the pinned domain controller",
-                instructions=(
-                    "Removes the connector only if it still carries migrator's Comment marker;"
-                    f" repoint clients back to the {old_label} servers first."
-                ),
-                action=Action("relay.rollback-remove", params),
-                runbook=runbook,
-            )
-        )
+    ):
+        by_server.setdefault(pc.server.lower(), []).append(pc)
+    for made in by_server.values():
+        # Never wider than before at any point of the rollback (it can stop after any step): first every
+        # Accept-Any-Recipient grant goes, then the relay connectors, and only then the internal-only
+        # connectors that carve their clients out of a relay connector's wider range (removed first, those
+        # clients would land on the relay connector and could relay until it went too).
+        relays = [pc for pc in made if pc.relay]
+        internal = [pc for pc in made if not pc.relay]
+        for pc in relays:
+            if pc.method is RelayMethod.ANONYMOUS:
+                steps.append(_rollback_permission(inventory, pc, pre, phase))
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, []) for pc in relays)
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, relays) for pc in internal)
     legacy: set[tuple[str, str]] = set()
     for pc in connectors:
         for ident in _sources(pc):
@@ -876,6 +850,72 @@ def relay_rollback_steps(
         if recreate is not None:
             steps.append(recreate)
     return steps
+
+
+def _rollback_permission(inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase) -> Step:
+    """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made."""
+    key = _key(pc)
+    params = _connector_params(inventory, pc)
+    return Step(
+        id=f"{pre}.rollback.permission.{key}",
+        phase=phase,
+        title=f"Remove {ACCEPT_ANY_RECIPIENT} for ANONYMOUS LOGON from '{pc.name}'",
+        target=pc.identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5,
+        verification="the script reads the permissions back and checks the grant is gone",
+        action=Action(
+            "relay.rollback-permission",
+            {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
+        ),
+        rollback=f"run {pre}.permission.{key} again",
+        runbook=_rollback_runbook(pc.server, phase),
+    )
+
+
+def _rollback_remove(
+    inventory: Inventory,
+    pc: PlannedConnector,
+    pre: str,
+    phase: Phase,
+    gone_first: list[PlannedConnector],
+) -> Step:
+    """Rollback of ``create``: remove the connector migrator made (only while it carries the marker).
+
+    ``gone_first``: for an internal-only connector, the relay connectors of the same server: their
+    removals are its prerequisites, and the helper refuses to remove it while one of them is still
+    there (``-Only`` included), so its clients never fall into a relay connector's range.
+    """
+    after = tuple(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first)
+    old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
+    return Step(
+        id=f"{pre}.rollback.remove.{_key(pc)}",
+        phase=phase,
+        title=f"Remove receive connector '{pc.name}' from {pc.server}",
+        target=pc.identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5,
+        reversible=False,
+        verification="the script checks the connector is gone on the pinned domain controller",
+        instructions=(
+            "Removes the connector only if it still carries migrator's Comment marker;"
+            f" repoint clients back to the {old_label} servers first."
+            + (
+                " It goes last: its clients sit inside a relay connector's range, which must be"
+                " gone before they can land on it."
+                if after
+                else ""
+            )
+        ),
+        action=Action(
+            "relay.rollback-remove",
+            {**_connector_params(inventory, pc), "gone_first": [r.name for r in gone_first]},
+        ),
+        prerequisites=after,
+        runbook=_rollback_runbook(pc.server, phase),
+    )
 
 
 def _recreate_old(

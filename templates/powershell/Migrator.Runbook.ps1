@@ -231,8 +231,10 @@ function Remove-RelayConnector {
     # Comment marker (rollback of relay.create). -RequireDisabled: only once disabled and after the observation
     # period, confirmed by the runbook's -ConfirmObserved (relay.remove-old).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    # -SoakDays (with -RequireDisabled): only once it has been disabled that long (Get-SoakStart).
-    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [int]$SoakDays = 0, [string]$DomainController)
+    # -SoakDays (with -RequireDisabled): only once it has been disabled that long (Get-SoakStart). -GoneFirst: only
+    # once these connectors of the server are gone (an internal-only connector after the relay connectors whose
+    # ranges hold its clients: removed first, those clients could relay through them).
+    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [int]$SoakDays = 0, [string[]]$GoneFirst = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     if ($RequireDisabled -and -not $ConfirmObserved) {
@@ -252,6 +254,11 @@ function Remove-RelayConnector {
     }
     if ($RequireDisabled -and $SoakDays -gt 0) {
         $null = Get-SoakStart -Connector $found[0] -Identity $identity -SoakDays $SoakDays
+    }
+    foreach ($first in $GoneFirst) {
+        if (@(Find-ReceiveConnector -Server $Server -Name $first -DomainController $DomainController).Count -gt 0) {
+            throw ($Server + '\' + $first + ' is still there: remove it first, else the clients of ' + $identity + ' would land on it and could relay; nothing was removed')
+        }
     }
     if ($PSCmdlet.ShouldProcess($identity, 'Remove-ReceiveConnector')) {
         Remove-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -DomainController $DomainController -Confirm:$false -ErrorAction Stop

@@ -6,14 +6,14 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01  Remove receive connector 'Internal Mail Apps EX-SE-01' from EX-SE-01
       onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01  Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Apps EX-SE-01'
-      onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01  Remove receive connector 'Relay Apps EX-SE-01' from EX-SE-01
       onward.relay.rollback.permission.EX-SE-01.relay-ipv6-apps-ex-se-01  Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay IPv6 Apps EX-SE-01'
-      onward.relay.rollback.remove.EX-SE-01.relay-ipv6-apps-ex-se-01  Remove receive connector 'Relay IPv6 Apps EX-SE-01' from EX-SE-01
       onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01  Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Legacy CRM EX-SE-01'
+      onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01  Remove receive connector 'Relay Apps EX-SE-01' from EX-SE-01
+      onward.relay.rollback.remove.EX-SE-01.relay-ipv6-apps-ex-se-01  Remove receive connector 'Relay IPv6 Apps EX-SE-01' from EX-SE-01
       onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01  Remove receive connector 'Relay Legacy CRM EX-SE-01' from EX-SE-01
       onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners  Remove receive connector 'Relay MFP Scanners' from EX-SE-01
+      onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01  Remove receive connector 'Internal Mail Apps EX-SE-01' from EX-SE-01
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -34,21 +34,6 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'EX-SE-01-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01
-    # Remove receive connector 'Internal Mail Apps EX-SE-01' from EX-SE-01
-    # Target: EX-SE-01\Internal Mail Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: none
-    # Verification: the script checks the connector is gone on the pinned domain controller
-    # Rollback: none: not reversible
-    if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01' -Title 'Remove receive connector ''Internal Mail Apps EX-SE-01'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first.'
-        $step = @{
-            Server = 'EX-SE-01'; Name = 'Internal Mail Apps EX-SE-01'
-            Comment = 'Created by migrator from EX16-01\Internal Mail Apps EX16-01'
-        }
-        Remove-RelayConnector @step -DomainController $DomainController
-    }
-    # endregion
     # region STEP onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01
     # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Apps EX-SE-01'
     # Target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
@@ -60,6 +45,36 @@ try {
             Server = 'EX-SE-01'; Name = 'Relay Apps EX-SE-01'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX16-01\Relay Apps EX16-01'
+        }
+        Revoke-RelayPermission @step -DomainController $DomainController
+    }
+    # endregion
+    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-ipv6-apps-ex-se-01
+    # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay IPv6 Apps EX-SE-01'
+    # Target: EX-SE-01\Relay IPv6 Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
+    # Prerequisites: none
+    # Verification: the script reads the permissions back and checks the grant is gone
+    # Rollback: run onward.relay.permission.EX-SE-01.relay-ipv6-apps-ex-se-01 again
+    if (Test-RunStep -Id 'onward.relay.rollback.permission.EX-SE-01.relay-ipv6-apps-ex-se-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay IPv6 Apps EX-SE-01''') {
+        $step = @{
+            Server = 'EX-SE-01'; Name = 'Relay IPv6 Apps EX-SE-01'
+            User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
+            Comment = 'Created by migrator from EX16-01\Relay IPv6 Apps EX16-01'
+        }
+        Revoke-RelayPermission @step -DomainController $DomainController
+    }
+    # endregion
+    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01
+    # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Legacy CRM EX-SE-01'
+    # Target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
+    # Prerequisites: none
+    # Verification: the script reads the permissions back and checks the grant is gone
+    # Rollback: run onward.relay.permission.EX-SE-01.relay-legacy-crm-ex-se-01 again
+    if (Test-RunStep -Id 'onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX-SE-01''') {
+        $step = @{
+            Server = 'EX-SE-01'; Name = 'Relay Legacy CRM EX-SE-01'
+            User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
+            Comment = 'Created by migrator from EX16-01\Relay Legacy CRM EX16-01'
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
@@ -79,21 +94,6 @@ try {
         Remove-RelayConnector @step -DomainController $DomainController
     }
     # endregion
-    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-ipv6-apps-ex-se-01
-    # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay IPv6 Apps EX-SE-01'
-    # Target: EX-SE-01\Relay IPv6 Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: none
-    # Verification: the script reads the permissions back and checks the grant is gone
-    # Rollback: run onward.relay.permission.EX-SE-01.relay-ipv6-apps-ex-se-01 again
-    if (Test-RunStep -Id 'onward.relay.rollback.permission.EX-SE-01.relay-ipv6-apps-ex-se-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay IPv6 Apps EX-SE-01''') {
-        $step = @{
-            Server = 'EX-SE-01'; Name = 'Relay IPv6 Apps EX-SE-01'
-            User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
-            Comment = 'Created by migrator from EX16-01\Relay IPv6 Apps EX16-01'
-        }
-        Revoke-RelayPermission @step -DomainController $DomainController
-    }
-    # endregion
     # region STEP onward.relay.rollback.remove.EX-SE-01.relay-ipv6-apps-ex-se-01
     # Remove receive connector 'Relay IPv6 Apps EX-SE-01' from EX-SE-01
     # Target: EX-SE-01\Relay IPv6 Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
@@ -107,21 +107,6 @@ try {
             Comment = 'Created by migrator from EX16-01\Relay IPv6 Apps EX16-01'
         }
         Remove-RelayConnector @step -DomainController $DomainController
-    }
-    # endregion
-    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01
-    # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Legacy CRM EX-SE-01'
-    # Target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: none
-    # Verification: the script reads the permissions back and checks the grant is gone
-    # Rollback: run onward.relay.permission.EX-SE-01.relay-legacy-crm-ex-se-01 again
-    if (Test-RunStep -Id 'onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX-SE-01''') {
-        $step = @{
-            Server = 'EX-SE-01'; Name = 'Relay Legacy CRM EX-SE-01'
-            User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
-            Comment = 'Created by migrator from EX16-01\Relay Legacy CRM EX16-01'
-        }
-        Revoke-RelayPermission @step -DomainController $DomainController
     }
     # endregion
     # region STEP onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01
@@ -150,6 +135,22 @@ try {
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay MFP Scanners'
             Comment = 'Created by migrator from EX16-01\Relay MFP Scanners'
+        }
+        Remove-RelayConnector @step -DomainController $DomainController
+    }
+    # endregion
+    # region STEP onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01
+    # Remove receive connector 'Internal Mail Apps EX-SE-01' from EX-SE-01
+    # Target: EX-SE-01\Internal Mail Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers
+    # Prerequisites: onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01, onward.relay.rollback.remove.EX-SE-01.relay-ipv6-apps-ex-se-01, onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01, onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners
+    # Verification: the script checks the connector is gone on the pinned domain controller
+    # Rollback: none: not reversible
+    if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01' -Title 'Remove receive connector ''Internal Mail Apps EX-SE-01'' from EX-SE-01') {
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first. It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'
+        $step = @{
+            Server = 'EX-SE-01'; Name = 'Internal Mail Apps EX-SE-01'
+            Comment = 'Created by migrator from EX16-01\Internal Mail Apps EX16-01'
+            GoneFirst = @('Relay Apps EX-SE-01', 'Relay IPv6 Apps EX-SE-01', 'Relay Legacy CRM EX-SE-01', 'Relay MFP Scanners')
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }
