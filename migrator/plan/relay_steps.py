@@ -852,7 +852,9 @@ def relay_rollback_steps(
     return steps
 
 
-def _rollback_permission(inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase) -> Step:
+def _rollback_permission(
+    inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase
+) -> Step:
     """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made."""
     key = _key(pc)
     params = _connector_params(inventory, pc)
