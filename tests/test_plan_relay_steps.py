@@ -266,3 +266,23 @@ def test_every_prefix_of_a_rollback_relays_no_wider_than_before(
         wanted = sorted(n for srv, n in relay_names if srv == pc.server.lower())
         assert sorted(step.action.params["gone_first"]) == wanted
         assert len(step.prerequisites) == len(wanted)
+
+
+@pytest.mark.parametrize("case", _rollback_cases(), ids=lambda c: c[0])
+def test_rollback_recreates_an_old_connector_before_enabling_it(
+    case: tuple[str, Inventory, RelayPlan, Phase],
+) -> None:
+    """Review M4: the enable needs the connector; after relay.remove-old it is gone until recreated."""
+    _name, inv, plan, phase = case
+    rollback = relay_rollback_steps(inv, plan, phase)
+    order = [s.id for s in rollback]
+    enables = [s for s in rollback if ".rollback.enable-old." in s.id]
+    assert enables
+    recreated = 0
+    for enable in enables:
+        recreate = enable.id.replace(".enable-old.", ".recreate-old.")
+        if recreate in order:
+            recreated += 1
+            assert order.index(recreate) < order.index(enable.id)
+            assert next(s for s in rollback if s.id == recreate).runbook == enable.runbook
+    assert recreated

@@ -318,3 +318,12 @@ def test_every_helper_function_is_called_by_a_step_template_or_another_function(
         others = (raw[: f.node.start_byte] + raw[f.node.end_byte :]).decode("utf-8")
         pattern = re.compile(r"(?<![\w-])" + re.escape(f.name) + r"(?![\w-])", re.I)
         assert pattern.search(callers) or pattern.search(others), f"{f.name} is never called"
+
+
+def test_enabling_a_connector_the_rollback_recreates_works_under_whatif() -> None:
+    """Review M4: under -WhatIf the recreate only says what it would do, so the enable after it finds nothing;
+    that is reported, not thrown. A real run still requires exactly one connector."""
+    enable = _body("Set-ConnectorEnabled")
+    whatif = enable.index("if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) {")
+    assert whatif < enable.index("Assert-OneConnector -Identity $identity -Found $found")
+    assert "return" in enable[whatif : enable.index("Assert-OneConnector")]

@@ -823,6 +823,11 @@ def relay_rollback_steps(
             server, _, name = ident.partition("\\")
             legacy.add((server, name))
     for server, name in sorted(legacy, key=lambda x: (x[0].lower(), x[1].lower())):
+        # Recreate (where it was removed) before enabling: the enable needs the connector, and the
+        # recreate leaves an existing one alone, so the rollback runs the same whatever stage it undoes.
+        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
+        if recreate is not None:
+            steps.append(recreate)
         steps.append(
             Step(
                 id=f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}",
@@ -846,9 +851,6 @@ def relay_rollback_steps(
                 runbook=_rollback_runbook(server, phase),
             )
         )
-        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
-        if recreate is not None:
-            steps.append(recreate)
     return steps
 
 
@@ -994,7 +996,8 @@ def _recreate_old(
             "the script reads the connector and its permission back from the pinned domain controller"
         ),
         instructions=(
-            "Only after relay.remove-old removed it: recreates the connector with the bindings,"
+            "Where relay.remove-old removed it (an existing connector is left as it is, then checked),"
+            " before it is enabled again: recreates the connector with the bindings,"
             " ranges, permission groups, authentication, FQDN and size the inventory shows,"
             + (" in the Exchange 2010 form (no -TransportRole)," if version_2010 else "")
             + " then grants Ms-Exch-SMTP-Accept-Any-Recipient to "

@@ -279,6 +279,11 @@ function Set-ConnectorEnabled {
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) {
+        # a rollback under -WhatIf: the recreate step before this one only said what it would do
+        Write-Host ('    What if: ' + $identity + ' does not exist yet; it is enabled once the previous step recreated it')
+        return
+    }
     Assert-OneConnector -Identity $identity -Found $found
     if ([bool]$found[0].Enabled -ne $Enabled) {
         if ($PSCmdlet.ShouldProcess($identity, 'Set Enabled to ' + $Enabled)) {

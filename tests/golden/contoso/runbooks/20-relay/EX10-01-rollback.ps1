@@ -7,12 +7,12 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      relay.rollback.enable-old.EX10-01.relay-apps  Enable 2010 connector 'Relay Apps' on EX10-01 again
       relay.rollback.recreate-old.EX10-01.relay-apps  Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)
-      relay.rollback.enable-old.EX10-01.relay-ipv6-apps  Enable 2010 connector 'Relay IPv6 Apps' on EX10-01 again
+      relay.rollback.enable-old.EX10-01.relay-apps  Enable 2010 connector 'Relay Apps' on EX10-01 again
       relay.rollback.recreate-old.EX10-01.relay-ipv6-apps  Recreate 2010 connector 'Relay IPv6 Apps' on EX10-01 as it was (after its removal)
-      relay.rollback.enable-old.EX10-01.relay-scanners  Enable 2010 connector 'Relay Scanners' on EX10-01 again
+      relay.rollback.enable-old.EX10-01.relay-ipv6-apps  Enable 2010 connector 'Relay IPv6 Apps' on EX10-01 again
       relay.rollback.recreate-old.EX10-01.relay-scanners  Recreate 2010 connector 'Relay Scanners' on EX10-01 as it was (after its removal)
+      relay.rollback.enable-old.EX10-01.relay-scanners  Enable 2010 connector 'Relay Scanners' on EX10-01 again
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -33,6 +33,26 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'EX10-01-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
+    # region STEP relay.rollback.recreate-old.EX10-01.relay-apps
+    # Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)
+    # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
+    # Prerequisites: none
+    # Verification: the script reads the connector and its permission back from the pinned domain controller
+    # Rollback: run relay.remove-old.EX10-01.relay-apps again
+    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-apps' -Title 'Recreate 2010 connector ''Relay Apps'' on EX10-01 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+        $step = @{
+            Server = 'EX10-01'; Name = 'Relay Apps'
+            Bindings = @('0.0.0.0:25')
+            RemoteIPRanges = @('10.1.20.15', '10.1.20.16', '10.1.21.0/28', '203.0.113.10')
+            PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
+            Fqdn = 'EX10-01.contoso.com'; MaxMessageSize = 10485760
+            Comment = 'Line-of-business applications (app01, app02, web farm, DMZ web server)'
+            Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
+        }
+        Restore-ReceiveConnector @step -DomainController $DomainController
+    }
+    # endregion
     # region STEP relay.rollback.enable-old.EX10-01.relay-apps
     # Enable 2010 connector 'Relay Apps' on EX10-01 again
     # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
@@ -44,21 +64,20 @@ try {
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
     # endregion
-    # region STEP relay.rollback.recreate-old.EX10-01.relay-apps
-    # Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)
-    # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
+    # region STEP relay.rollback.recreate-old.EX10-01.relay-ipv6-apps
+    # Recreate 2010 connector 'Relay IPv6 Apps' on EX10-01 as it was (after its removal)
+    # Target: EX10-01\Relay IPv6 Apps; owner: Exchange admin; runs in: EMS on 2010
     # Prerequisites: none
     # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run relay.remove-old.EX10-01.relay-apps again
-    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-apps' -Title 'Recreate 2010 connector ''Relay Apps'' on EX10-01 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+    # Rollback: run relay.remove-old.EX10-01.relay-ipv6-apps again
+    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-ipv6-apps' -Title 'Recreate 2010 connector ''Relay IPv6 Apps'' on EX10-01 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
         $step = @{
-            Server = 'EX10-01'; Name = 'Relay Apps'
+            Server = 'EX10-01'; Name = 'Relay IPv6 Apps'
             Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.1.20.15', '10.1.20.16', '10.1.21.0/28', '203.0.113.10')
+            RemoteIPRanges = @('2001:db8:10:20::/64', '2001:db8:10:21::15')
             PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
             Fqdn = 'EX10-01.contoso.com'; MaxMessageSize = 10485760
-            Comment = 'Line-of-business applications (app01, app02, web farm, DMZ web server)'
             Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
         }
         Restore-ReceiveConnector @step -DomainController $DomainController
@@ -75,21 +94,22 @@ try {
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
     # endregion
-    # region STEP relay.rollback.recreate-old.EX10-01.relay-ipv6-apps
-    # Recreate 2010 connector 'Relay IPv6 Apps' on EX10-01 as it was (after its removal)
-    # Target: EX10-01\Relay IPv6 Apps; owner: Exchange admin; runs in: EMS on 2010
+    # region STEP relay.rollback.recreate-old.EX10-01.relay-scanners
+    # Recreate 2010 connector 'Relay Scanners' on EX10-01 as it was (after its removal)
+    # Target: EX10-01\Relay Scanners; owner: Exchange admin; runs in: EMS on 2010
     # Prerequisites: none
     # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run relay.remove-old.EX10-01.relay-ipv6-apps again
-    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-ipv6-apps' -Title 'Recreate 2010 connector ''Relay IPv6 Apps'' on EX10-01 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+    # Rollback: run relay.remove-old.EX10-01.relay-scanners again
+    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-scanners' -Title 'Recreate 2010 connector ''Relay Scanners'' on EX10-01 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to nobody (it had no such grant).'
         $step = @{
-            Server = 'EX10-01'; Name = 'Relay IPv6 Apps'
+            Server = 'EX10-01'; Name = 'Relay Scanners'
             Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('2001:db8:10:20::/64', '2001:db8:10:21::15')
-            PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
-            Fqdn = 'EX10-01.contoso.com'; MaxMessageSize = 10485760
-            Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
+            RemoteIPRanges = @('10.1.40.0/26')
+            PermissionGroups = @('ExchangeServers'); AuthMechanism = @('Tls', 'ExternalAuthoritative')
+            Fqdn = 'EX10-01.contoso.com'; MaxMessageSize = 31457280
+            Comment = 'Multi-function printers, scan to e-mail'
+            Grants = @()
         }
         Restore-ReceiveConnector @step -DomainController $DomainController
     }
@@ -103,26 +123,6 @@ try {
     if (Test-RunStep -Id 'relay.rollback.enable-old.EX10-01.relay-scanners' -Title 'Enable 2010 connector ''Relay Scanners'' on EX10-01 again') {
         $step = @{ Server = 'EX10-01'; Name = 'Relay Scanners'; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
-    }
-    # endregion
-    # region STEP relay.rollback.recreate-old.EX10-01.relay-scanners
-    # Recreate 2010 connector 'Relay Scanners' on EX10-01 as it was (after its removal)
-    # Target: EX10-01\Relay Scanners; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: none
-    # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run relay.remove-old.EX10-01.relay-scanners again
-    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-scanners' -Title 'Recreate 2010 connector ''Relay Scanners'' on EX10-01 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to nobody (it had no such grant).'
-        $step = @{
-            Server = 'EX10-01'; Name = 'Relay Scanners'
-            Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.1.40.0/26')
-            PermissionGroups = @('ExchangeServers'); AuthMechanism = @('Tls', 'ExternalAuthoritative')
-            Fqdn = 'EX10-01.contoso.com'; MaxMessageSize = 31457280
-            Comment = 'Multi-function printers, scan to e-mail'
-            Grants = @()
-        }
-        Restore-ReceiveConnector @step -DomainController $DomainController
     }
     # endregion
 }
