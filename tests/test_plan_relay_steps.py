@@ -286,3 +286,23 @@ def test_rollback_recreates_an_old_connector_before_enabling_it(
             assert order.index(recreate) < order.index(enable.id)
             assert next(s for s in rollback if s.id == recreate).runbook == enable.runbook
     assert recreated
+
+
+@pytest.mark.parametrize("case", _rollback_cases(), ids=lambda c: c[0])
+def test_an_old_connector_is_recreated_with_its_ranges_as_written(
+    case: tuple[str, Inventory, RelayPlan, Phase],
+) -> None:
+    """Review M5: "as it was" means every RemoteIPRanges entry of the export, a ``%zone`` one included (it
+    is the same server's interface), in the export's own text."""
+    _name, inv, plan, phase = case
+    exported = {c.identity.lower(): c for c in inv.receive_connectors}
+    seen = 0
+    for s in relay_rollback_steps(inv, plan, phase):
+        if ".rollback.recreate-old." not in s.id or s.target.lower() not in exported:
+            continue
+        assert s.action is not None
+        wanted = [r.as_written() for r in exported[s.target.lower()].remote_ip_ranges]
+        assert s.action.params["remote_ip_ranges"] == wanted
+        seen += 1
+    # onward, the old connectors are the plan's own 2016 ones (never a zone: it is never copied)
+    assert seen or phase is Phase.ONWARD

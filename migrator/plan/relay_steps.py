@@ -970,7 +970,9 @@ def _recreate_old(
         "name": name,
         "identity": identity,
         "bindings": [str(b) for b in old.bindings],
-        "remote_ip_ranges": [r.exchange_text() for r in old.remote_ip_ranges if not r.zone],
+        # as the export wrote them (Exchange's own text, which the read-back compares with), zone
+        # ranges included: the old connector is recreated on its own server, where the zone is its own
+        "remote_ip_ranges": [r.as_written() for r in old.remote_ip_ranges],
         "permission_groups": list(old.permission_groups),
         "auth_mechanism": list(old.auth_mechanism),
         "fqdn": old.fqdn,

@@ -75,7 +75,7 @@ try {
         $step = @{
             Server = 'EX10-01'; Name = 'Relay IPv6 Apps'
             Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('2001:db8:10:20::/64', '2001:db8:10:21::15')
+            RemoteIPRanges = @('2001:db8:10:20::/64', '2001:db8:10:21::15', 'fe80::a1b2:c3ff:fed4:e5f6%11')
             PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
             Fqdn = 'EX10-01.contoso.com'; MaxMessageSize = 10485760
             Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
