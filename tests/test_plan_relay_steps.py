@@ -306,3 +306,23 @@ def test_an_old_connector_is_recreated_with_its_ranges_as_written(
         seen += 1
     # onward, the old connectors are the plan's own 2016 ones (never a zone: it is never copied)
     assert seen or phase is Phase.ONWARD
+
+
+def test_a_zone_range_comes_back_with_the_recreated_connector() -> None:
+    """Review M5 on a connector that is migrated: the new connector never gets the ``%zone`` entry, the
+    recreated old one does."""
+    from relay_builders import inventory, relay
+
+    from migrator.plan.relay import plan_relay
+
+    c, g = relay("EX10-01", "Relay Apps", ["10.1.20.0/24", "fe80::a1b2:c3ff:fed4:e5f6%11"])
+    inv = inventory([c], [g])
+    plan = plan_relay(inv)
+    (pc,) = plan.connectors
+    assert [str(r) for r in pc.remote_ip_ranges] == ["10.1.20.0/24"]
+    recreate = next(s for s in relay_rollback_steps(inv, plan) if ".recreate-old." in s.id)
+    assert recreate.action is not None
+    assert recreate.action.params["remote_ip_ranges"] == [
+        "10.1.20.0/24",
+        "fe80::a1b2:c3ff:fed4:e5f6%11",
+    ]

@@ -35,7 +35,7 @@ try {
     # region STEP relay.observe.EX10-03
     # Observe the 2010 relay connectors on EX10-03 for 14 days
     # Target: EX10-03; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: prepare.protocol-logging.EX10-03, relay.repoint.smtp-contoso-com, relay.test-alias.smtp-contoso-com.from-admin-host, relay.test-alias.smtp-contoso-com.ex10-01-relay-apps, relay.test-alias.smtp-contoso-com.ex10-01-relay-ipv6-apps, relay.test-alias.smtp-contoso-com.ex10-01-relay-scanners, relay.test-alias.smtp-contoso-com.ex10-03-relay-legacy-crm
+    # Prerequisites: prepare.protocol-logging.EX10-03, relay.repoint.smtp-contoso-com, relay.test-alias.smtp-contoso-com.from-admin-host, relay.test-alias.smtp-contoso-com.ex10-01-relay-apps, relay.test-alias.smtp-contoso-com.ex10-01-relay-scanners, relay.test-alias.smtp-contoso-com.ex10-03-relay-legacy-crm
     # Verification: no client session on the old relay connectors during the observation period
     # Rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'relay.observe.EX10-03' -Title 'Observe the 2010 relay connectors on EX10-03 for 14 days') {

@@ -30,7 +30,7 @@ try {
     # region STEP onward.remove-2016.EX16-01
     # remove Exchange 2016 from EX16-01
     # Target: EX16-01; owner: Exchange admin; runs in: manual
-    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-01.relay-apps-ex16-01, onward.relay.remove-old.EX16-01.relay-ipv6-apps-ex16-01, onward.relay.remove-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.remove-old.EX16-01.relay-mfp-scanners, onward.send-connectors, onward.hybrid
+    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-01.relay-apps-ex16-01, onward.relay.remove-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.remove-old.EX16-01.relay-mfp-scanners, onward.send-connectors, onward.hybrid
     # Verification: Get-ExchangeServer no longer lists EX16-01
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'onward.remove-2016.EX16-01' -Title 'remove Exchange 2016 from EX16-01') {

@@ -39,7 +39,7 @@ try {
     # region STEP onward.relay.observe.EX16-02
     # Observe the 2016 relay connectors on EX16-02 for 14 days
     # Target: EX16-02; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.test-alias.smtp-contoso-com.from-admin-host, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-apps-ex16-01, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-ipv6-apps-ex16-01, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-legacy-crm-ex16-01, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-mfp-scanners
+    # Prerequisites: onward.relay.repoint.smtp-contoso-com, onward.relay.test-alias.smtp-contoso-com.from-admin-host, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-apps-ex16-01, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-legacy-crm-ex16-01, onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-mfp-scanners
     # Verification: no client session on the old relay connectors during the observation period
     # Rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'onward.relay.observe.EX16-02' -Title 'Observe the 2016 relay connectors on EX16-02 for 14 days') {
