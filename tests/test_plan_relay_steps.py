@@ -326,3 +326,33 @@ def test_a_zone_range_comes_back_with_the_recreated_connector() -> None:
         "10.1.20.0/24",
         "fe80::a1b2:c3ff:fed4:e5f6%11",
     ]
+
+
+def test_every_front_end_connector_a_soak_check_reads_logs_verbose_before_it() -> None:
+    """Review M7: the onward soak refuses while an enabled Front End connector of the 2016 server does not
+    log Verbose; a scripted step before it sets every one of them (the inventory shows some at None)."""
+    inv = load_inventory(CONTOSO)
+    plan = build_plan(inv)
+    g = _graph(plan.steps)
+    soaks = [s for s in plan.steps if s.id.startswith("onward.relay.soak.")]
+    assert soaks
+    for soak in soaks:
+        assert soak.action is not None and soak.action.params["frontend"] is True
+        server = soak.target.lower()
+        logging = [
+            s
+            for s in plan.steps
+            if s.action is not None
+            and s.action.kind == "servers.frontend-logging"
+            and s.target.lower() == server
+        ]
+        assert len(logging) == 1, soak.id
+        assert logging[0].id in nx.ancestors(g, soak.id)
+        quiet = {
+            c.name
+            for c in inv.receive_connectors
+            if c.server.lower() == server
+            and c.transport_role is not None
+            and c.transport_role.value == "FrontendTransport"
+        }
+        assert quiet and quiet <= set(logging[0].action.params["connectors"])

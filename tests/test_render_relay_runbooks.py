@@ -327,3 +327,14 @@ def test_enabling_a_connector_the_rollback_recreates_works_under_whatif() -> Non
     whatif = enable.index("if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) {")
     assert whatif < enable.index("Assert-OneConnector -Identity $identity -Found $found")
     assert "return" in enable[whatif : enable.index("Assert-OneConnector")]
+
+
+def test_the_front_end_soak_reads_and_requires_only_front_end_connectors() -> None:
+    """Review M7: Hub Transport connectors log to the Hub folder the Front End soak does not read."""
+    soak = _body("Assert-FrontEndSoakClean")
+    assert "Assert-NoRefusal " in soak and " -FrontEndOnly " in soak
+    check = _body("Assert-NoRefusal")
+    assert "[switch]$FrontEndOnly" in check
+    assert "(-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport')" in check
+    logging = _body("Set-AllConnectorLogging")
+    assert "(-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport')" in logging

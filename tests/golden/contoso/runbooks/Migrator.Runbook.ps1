@@ -331,10 +331,11 @@ function Set-AllConnectorLogging {
     # prepare.protocol-logging: ProtocolLoggingLevel Verbose on every receive connector of one server (Default and
     # internal-only ones too, not only the relay ones), so every client leaves evidence before the server goes.
     # -Listed: the connectors the inventory showed; one that is gone is reported, one that is new is logged too.
+    # -FrontEndOnly (2013+): only the FrontendTransport connectors, whose logs the onward observation and soak read.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string[]]$Listed = @(), [string]$DomainController)
+    param([string]$Server, [string[]]$Listed = @(), [switch]$FrontEndOnly, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') } | ForEach-Object { [string]$_.Name })
     foreach ($name in $Listed) {
         if (-not ($names -contains $name)) { Write-Warning ('    ' + $Server + '\' + $name + ' is in the inventory but no longer on the server') }
     }
@@ -562,7 +563,7 @@ function Assert-FrontEndSoakClean {
         $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
         $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
     }
-    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -DomainController $DomainController
+    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -FrontEndOnly -DomainController $DomainController
 }
 
 function Get-SoakStart {
@@ -586,9 +587,10 @@ function Assert-NoRefusal {
     # must still be disabled.
     # The soak is counted from each connector's disable (Get-SoakStart): nothing is checked before it is over, and
     # the logs are read from the earliest disable on (a refusal before it says nothing about the disable).
-    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [string]$DomainController)
+    # -FrontEndOnly (2013+): the logs read are the Front End ones, so only FrontendTransport connectors must log Verbose.
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [switch]$FrontEndOnly, [string]$DomainController)
     $since = $null
-    foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop)) {
+    foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') })) {
         $identity = $Server + '\' + [string]$connector.Name
         if ($Names -contains [string]$connector.Name) {
             if ([bool]$connector.Enabled) {
@@ -598,7 +600,7 @@ function Assert-NoRefusal {
             if (($null -eq $since) -or ($disabled -lt $since)) { $since = $disabled }
         }
         if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') {
-            throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose and soak again')
+            throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose (the protocol-logging step of its server) and soak again')
         }
     }
     if ($null -eq $since) {
