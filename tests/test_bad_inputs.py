@@ -259,13 +259,14 @@ def test_the_cli_boundary_words_any_stray_failure(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Whatever a reader or writer fails to catch is one line and exit 1, never a traceback."""
-    import migrator.cli.commands_inventory as commands
+    import migrator.pipeline as pipeline
     from migrator.cli import main
 
     def fail(*_args: object, **_kwargs: object) -> None:
         raise exc
 
-    monkeypatch.setattr(commands, "check_path", fail)
+    # the command imports check_path from the pipeline when it runs
+    monkeypatch.setattr(pipeline, "check_path", fail)
     monkeypatch.setattr(sys, "argv", ["migrator", "check", str(CONTOSO)])
     with pytest.raises(SystemExit) as info:
         main()
