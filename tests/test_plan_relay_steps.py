@@ -356,3 +356,12 @@ def test_every_front_end_connector_a_soak_check_reads_logs_verbose_before_it() -
             and c.transport_role.value == "FrontendTransport"
         }
         assert quiet and quiet <= set(logging[0].action.params["connectors"])
+
+
+def test_the_go_no_go_comes_before_the_namespace_cut_over() -> None:
+    """Review M2: servers.readiness is a prerequisite of servers.namespace, never the other way round."""
+    plan = build_plan(load_inventory(CONTOSO))
+    g = _graph(plan.steps)
+    assert "servers.readiness" in nx.ancestors(g, "servers.namespace")
+    assert "servers.namespace" not in nx.ancestors(g, "servers.readiness")
+    assert plan.schedule["servers.readiness"].start < plan.schedule["servers.namespace"].start

@@ -253,7 +253,11 @@ def _namespace(servers: list[Server]) -> Step:
         ),
         verification="Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox",
         rollback="point the namespace records back at the 2010 Client Access servers",
-        prerequisites=tuple(step_id(P, "virtual-directories", s.name) for s in servers),
+        # the cut-over comes after the go/no-go (which waits for the virtual directories)
+        prerequisites=(
+            *(step_id(P, "virtual-directories", s.name) for s in servers),
+            step_id(P, "readiness"),
+        ),
         runbook=runbook(P, "namespace"),
     )
 
@@ -439,9 +443,10 @@ def _readiness(prereqs: list[str]) -> Step:
         duration_minutes=30,
         maintenance_window=False,
         instructions=(
-            "Confirm every new server is installed, patched, has its certificate, serves the "
-            "namespace and sits behind the load balancer; Test-ServiceHealth and "
-            "Test-Mailflow pass. Relay, hybrid and MX steps start after this checkpoint."
+            "Confirm every new server is installed, patched, has its certificate and virtual "
+            "directory URLs and sits behind the load balancer; Test-ServiceHealth and "
+            "Test-Mailflow pass. The client namespace moves to the new servers only after this "
+            "checkpoint, as do the relay, hybrid and MX steps."
         ),
         verification="Test-ServiceHealth and Test-Mailflow succeed on each new server",
         prerequisites=tuple(prereqs),
@@ -482,7 +487,12 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     steps.extend(connectors)
     edges = by_name(s for s in (*est.legacy_2010, *est.hop) if s.is_edge)
     steps.extend(_edge(e, est) for e in edges)
-    gate = [s.id for s in steps if not s.id.startswith(step_id(P, "send-connector"))]
+    # go/no-go before the namespace cut-over, which then waits for it (review M2)
+    gate = [
+        s.id
+        for s in steps
+        if not s.id.startswith(step_id(P, "send-connector")) and s.id != step_id(P, "namespace")
+    ]
     steps.append(_readiness(gate))
     return steps
 

@@ -30,7 +30,7 @@ try {
     # region STEP servers.namespace
     # point the client namespace (Autodiscover, mail) at the Exchange 2016 servers
     # Target: client namespace; owner: DNS admin; runs in: DNS console
-    # Prerequisites: servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02
+    # Prerequisites: servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness
     # Verification: Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox
     # Rollback: point the namespace records back at the 2010 Client Access servers
     if (Test-RunStep -Id 'servers.namespace' -Title 'point the client namespace (Autodiscover, mail) at the Exchange 2016 servers') {

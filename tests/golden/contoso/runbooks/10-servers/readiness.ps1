@@ -30,11 +30,11 @@ try {
     # region STEP servers.readiness
     # go/no-go: the Exchange 2016 servers are ready for production mail
     # Target: Exchange 2016 servers; owner: Exchange admin; runs in: manual
-    # Prerequisites: servers.install.EX16-01, servers.certificate.EX16-01, servers.install.EX16-02, servers.certificate.EX16-02, servers.load-balancer.LB-LON-SMTP, servers.outbound-ip, servers.protocol-log-limits.EX16-01, servers.protocol-log-limits.EX16-02, servers.protocol-logging.EX16-01, servers.protocol-logging.EX16-02, servers.smtp-alias, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.namespace
+    # Prerequisites: servers.install.EX16-01, servers.certificate.EX16-01, servers.install.EX16-02, servers.certificate.EX16-02, servers.load-balancer.LB-LON-SMTP, servers.outbound-ip, servers.protocol-log-limits.EX16-01, servers.protocol-log-limits.EX16-02, servers.protocol-logging.EX16-01, servers.protocol-logging.EX16-02, servers.smtp-alias, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02
     # Verification: Test-ServiceHealth and Test-Mailflow succeed on each new server
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'servers.readiness' -Title 'go/no-go: the Exchange 2016 servers are ready for production mail') {
-        Write-Host '    Confirm every new server is installed, patched, has its certificate, serves the namespace and sits behind the load balancer; Test-ServiceHealth and Test-Mailflow pass. Relay, hybrid and MX steps start after this checkpoint.'
+        Write-Host '    Confirm every new server is installed, patched, has its certificate and virtual directory URLs and sits behind the load balancer; Test-ServiceHealth and Test-Mailflow pass. The client namespace moves to the new servers only after this checkpoint, as do the relay, hybrid and MX steps.'
         Stop-AtManualStep -Id 'servers.readiness' -Next ''
     }
     # endregion
