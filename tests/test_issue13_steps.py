@@ -204,8 +204,23 @@ def test_a_truncated_observation_is_an_error(plan: MigrationPlan) -> None:
 # --------------------------------------------------------------------------- item 11
 
 
-def test_ipv6_relay_test_uses_an_ipv6_client(plan: MigrationPlan) -> None:
-    step = plan.step("relay.test.EX16-01.relay-ipv6-apps-ex16-01.from-admin-host")
+def test_ipv6_relay_test_uses_an_ipv6_client() -> None:
+    # contoso's IPv6 relay connector was unreachable over IPv6 on 2010 and is not migrated (review
+    # M6): an IPv6 connector on a 2010 server with an IPv6 address and a [::]:25 binding instead
+    from relay_builders import inventory, relay, server
+
+    from migrator.plan.relay_steps import relay_steps
+
+    c, g = relay(
+        "EX10-01", "Relay IPv6 Apps", ["2001:db8:10:20::/64"], bindings=("0.0.0.0:25", "[::]:25")
+    )
+    servers = (
+        server("EX10-01", ips=("10.1.0.10", "2001:db8:10:1::10")),
+        server("EX16-01", "2016", ips=("10.1.0.20", "2001:db8:10:1::20")),
+    )
+    inv = inventory([c], [g], servers=servers)
+    steps = {s.id: s for s in relay_steps(inv, plan_relay(inv))}
+    (step,) = [s for i, s in steps.items() if i.endswith(".from-admin-host")]
     text = _text(step, ps2=False)
     assert "Version = 6" in text and "Test-SmtpRelay @step" in text
     body = _function("Test-SmtpRelay")

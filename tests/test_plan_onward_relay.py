@@ -260,7 +260,7 @@ def test_2016_connectors_are_removed_only_after_the_observation() -> None:
         assert "onward.relay.observe.EX16-01" in nx.ancestors(g, s.id)
         assert order.index("onward.relay.observe.EX16-01") < order.index(s.id)
         assert s.runs_in is RunsIn.EMS_NEW  # EMS on the new servers, not the 2010 shell
-        assert s.runbook == "runbooks/70-onward/EX16-01-decommission.ps1"
+        assert s.runbook == "runbooks/70-onward/EX16-01-after-soak.ps1"
         assert s.id in nx.ancestors(g, "onward.remove-2016.EX16-01")
     observe = plan.step("onward.relay.observe.EX16-01")
     assert observe.action is not None and observe.action.params["frontend"] is True
@@ -281,6 +281,7 @@ def test_onward_runbooks_are_valid_powershell_for_ems_on_the_new_servers() -> No
         "runbooks/70-onward/EX-SE-01.ps1",
         "runbooks/70-onward/EX-SE-01-rollback.ps1",
         "runbooks/70-onward/EX16-01-decommission.ps1",
+        "runbooks/70-onward/EX16-01-after-soak.ps1",
         "runbooks/70-onward/EX16-01-rollback.ps1",
         "runbooks/70-onward/smtp-contoso-test.ps1",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from relay_builders import (
@@ -160,11 +161,19 @@ def test_planned_connector_fields() -> None:
 
 
 def test_ipv6_binding_only_where_the_target_has_ipv6() -> None:
-    c, g = relay("EX10-01", "Relay Apps", ["10.1.20.0/24", "fd00:1::/64"])
-    six = (server("EX10-01"), server("EX16-01", "2016", ips=("10.1.0.20", "fd00::20")))
+    c, g = relay(
+        "EX10-01",
+        "Relay Apps",
+        ["10.1.20.0/24", "fd00:1::/64"],
+        bindings=("0.0.0.0:25", "[::]:25"),
+    )
+    old = server("EX10-01", ips=("10.1.0.10", "fd00::10"))
+    six = (old, server("EX16-01", "2016", ips=("10.1.0.20", "fd00::20")))
     p6 = plan_relay(inventory([c], [g], servers=six)).connectors[0]
     assert [str(b) for b in p6.bindings] == ["0.0.0.0:25", "[::]:25"]
-    plan4 = plan_relay(inventory([c], [g]))
+    plan4 = plan_relay(
+        inventory([c], [g], servers=(old, server("EX16-01", "2016", ips=("10.1.0.20",))))
+    )
     assert [str(b) for b in plan4.connectors[0].bindings] == ["0.0.0.0:25"]
     assert [f.code for f in plan4.findings] == ["relay.ipv6.no-binding"]
     assert plan4.findings[0].severity is Severity.WARNING
@@ -482,11 +491,14 @@ def test_contoso_plans_without_errors() -> None:
     plan = plan_relay(inv)
     findings = [*plan.findings, *check_relay(inv, plan)]
     assert [f for f in findings if f.severity is Severity.ERROR] == []
-    # smtp.contoso.com reaches both new servers: each carries every relay connector (IPv6 ones
-    # only where the server has IPv6), and the internal-only connector where CRM would take it
+    # smtp.contoso.com reaches both new servers: each carries every relay connector, and the
+    # internal-only connector where CRM would take it. Relay IPv6 Apps only has IPv6 ranges on a
+    # 0.0.0.0:25 connector of a server without IPv6: it relayed for nobody, so it is not carried.
+    assert [f.where for f in plan.findings if f.code == "relay.ipv6.unreachable-on-2010"] == [
+        "EX10-01\\Relay IPv6 Apps"
+    ]
     assert {p.identity for p in plan.connectors} == {
         "EX16-01\\Relay Apps EX16-01",
-        "EX16-01\\Relay IPv6 Apps EX16-01",
         "EX16-01\\Relay MFP Scanners",
         "EX16-01\\Relay Legacy CRM EX16-01",
         "EX16-02\\Relay Apps EX16-02",
@@ -556,3 +568,35 @@ def test_ranges_by_source_counts_every_merged_2010_connector() -> None:
     )
     plan = RelayPlan(classifications=(), connectors=(pc,), findings=())
     assert plan.ranges_by_source() == {"EX10-01\\Relay Apps": rng, "EX10-02\\Relay Apps": rng}
+
+
+@pytest.mark.parametrize(
+    ("bindings", "old_ips"),
+    [
+        (("0.0.0.0:25",), ("10.1.0.10", "fd00::10")),  # no IPv6 binding
+        (("0.0.0.0:25", "[::]:25"), ("10.1.0.10",)),  # no IPv6 address on the old server
+        (("0.0.0.0:25", "[::]:25"), ("10.1.0.10", "fe80::10")),  # link-local only
+    ],
+)
+def test_ipv6_ranges_no_client_could_reach_are_not_carried_over(
+    bindings: tuple[str, ...], old_ips: tuple[str, ...]
+) -> None:
+    """Review M6: no plan grants relay the old organisation did not grant in practice. An IPv6 range of
+    a connector no IPv6 client could reach relayed for nobody: the new connector (which binds [::]:25
+    on a server with IPv6) must not relay for it; a warning says so, and an override can add it."""
+    c, g = relay("EX10-01", "Relay Apps", ["10.1.20.0/24", "fd00:1::/64"], bindings=bindings)
+    servers = (
+        server("EX10-01", ips=old_ips),
+        server("EX16-01", "2016", ips=("10.1.0.20", "fd00::20")),
+    )
+    plan = plan_relay(inventory([c], [g], servers=servers))
+    (p,) = plan.connectors
+    assert [str(r) for r in p.remote_ip_ranges] == ["10.1.20.0/24"]
+    found = [f for f in plan.findings if f.code == "relay.ipv6.unreachable-on-2010"]
+    assert len(found) == 1 and found[0].severity is Severity.WARNING
+    assert "fd00:1::/64" in found[0].message
+    # only IPv6 ranges: nothing relayed in practice, nothing is migrated (and no error)
+    c6, g6 = relay("EX10-01", "Relay V6", ["fd00:1::/64"], bindings=bindings)
+    only6 = plan_relay(inventory([c6], [g6], servers=servers))
+    assert not only6.connectors
+    assert not [f for f in only6.findings if f.severity is Severity.ERROR]

@@ -32,7 +32,7 @@ from migrator.plan.relay_checks import check_relay
 from migrator.plan.relay_steps import relay_steps
 
 SERVERS = (
-    server("EX10-01", site="London", ips=("10.1.0.10",)),
+    server("EX10-01", site="London", ips=("10.1.0.10", "fd00::10")),
     server("EX10-03", site="Dublin", ips=("10.2.0.10",)),
     server("EX16-01", "2016", site="London", ips=("10.1.0.20", "fd00::20")),
     server("EX16-02", "2016", site="Dublin", ips=("10.2.0.20",)),

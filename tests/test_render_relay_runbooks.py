@@ -67,6 +67,7 @@ def _is_2010(name: str) -> bool:
 
 def test_expected_runbooks(rendered: dict[str, bytes]) -> None:
     assert sorted(rendered) == [
+        "EX10-01-after-soak.ps1",
         "EX10-01-decommission.ps1",
         "EX10-01-rollback.ps1",
         "EX16-01-rollback.ps1",
@@ -105,17 +106,57 @@ def test_names_with_quotes_are_quoted(rendered: dict[str, bytes]) -> None:
 
 def test_decommission_gates(rendered: dict[str, bytes]) -> None:
     text = rendered["EX10-01-decommission.ps1"].decode("utf-8-sig")
-    assert "[switch]$ConfirmObserved" in text
     assert "[int]$ObservationDays = 14" in text
-    assert (
-        text.index("Test-RunStep -Id 'relay.observe.EX10-01'")
-        < text.index("Test-RunStep -Id 'relay.disable-old.EX10-01.relay-apps'")
-        < text.index("Test-RunStep -Id 'relay.remove-old.EX10-01.relay-apps'")
+    assert text.index("Test-RunStep -Id 'relay.observe.EX10-01'") < text.index(
+        "Test-RunStep -Id 'relay.disable-old.EX10-01.relay-apps'"
+    )
+    # The soak check and the removal are in their own runbook, run once the soak is over.
+    assert "relay.soak." not in text and "relay.remove-old." not in text
+    after = rendered["EX10-01-after-soak.ps1"].decode("utf-8-sig")
+    assert "[switch]$ConfirmObserved" in after
+    assert after.index("Test-RunStep -Id 'relay.soak.EX10-01'") < after.index(
+        "Test-RunStep -Id 'relay.remove-old.EX10-01.relay-apps'"
     )
     # The helper refuses to remove without the switch; the runbook passes it through.
-    assert "Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved" in text
-    assert "RequireDisabled = $true" in text
-    assert "TransportRole" not in text
+    assert "Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved" in after
+    assert "RequireDisabled = $true" in after
+    assert "SoakDays = 33" in after
+    assert "TransportRole" not in after + text
+
+
+def _body(name: str) -> str:
+    text = helper().data.decode("utf-8-sig")
+    fn = function_definitions(text)[name.lower()]
+    return fn.node.text.decode("utf-8") if fn.node.text is not None else ""
+
+
+def test_soak_is_counted_from_the_disable() -> None:
+    """Neither the soak check nor the removal passes while a connector was disabled less than the soak ago.
+
+    The disable time is the connector's WhenChangedUTC; the check reads it before any log, and reads the
+    logs only from the earliest disable on.
+    """
+    start = _body("Get-SoakStart")
+    assert "[datetime]$Connector.WhenChangedUTC" in start
+    assert "$ends = $disabled.AddDays($SoakDays)" in start
+    assert "if ((Get-Date) -lt $ends) {" in start and "throw (" in start
+    check = _body("Assert-NoRefusal")
+    assert check.index("Get-SoakStart -Connector $connector") < check.index("Get-ChildItem")
+    assert "$since = (Get-Date).AddDays(-$SoakDays)" not in check
+    assert "[datetime]$_.DateTime -ge $since" in check
+    remove = _body("Remove-RelayConnector")
+    assert remove.index("Get-SoakStart -Connector $found[0]") < remove.index(
+        "$PSCmdlet.ShouldProcess"
+    )
+
+
+def test_an_internal_only_connector_is_removed_only_after_the_relay_connectors() -> None:
+    """Rollback (review B2): with -GoneFirst the helper refuses while one of those connectors is there."""
+    remove = _body("Remove-RelayConnector")
+    assert "[string[]]$GoneFirst = @()" in remove
+    guard = remove.index("foreach ($first in $GoneFirst) {")
+    assert guard < remove.index("$PSCmdlet.ShouldProcess")
+    assert "Find-ReceiveConnector -Server $Server -Name $first" in remove[guard:]
 
 
 def test_rollback_removes_only_marked_connectors(rendered: dict[str, bytes]) -> None:
@@ -130,6 +171,7 @@ def test_rollback_removes_only_marked_connectors(rendered: dict[str, bytes]) -> 
 @pytest.mark.parametrize(
     "name",
     [
+        "EX10-01-after-soak.ps1",
         "EX10-01-decommission.ps1",
         "EX10-01-rollback.ps1",
         "EX16-01-rollback.ps1",
@@ -276,3 +318,23 @@ def test_every_helper_function_is_called_by_a_step_template_or_another_function(
         others = (raw[: f.node.start_byte] + raw[f.node.end_byte :]).decode("utf-8")
         pattern = re.compile(r"(?<![\w-])" + re.escape(f.name) + r"(?![\w-])", re.I)
         assert pattern.search(callers) or pattern.search(others), f"{f.name} is never called"
+
+
+def test_enabling_a_connector_the_rollback_recreates_works_under_whatif() -> None:
+    """Review M4: under -WhatIf the recreate only says what it would do, so the enable after it finds nothing;
+    that is reported, not thrown. A real run still requires exactly one connector."""
+    enable = _body("Set-ConnectorEnabled")
+    whatif = enable.index("if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) {")
+    assert whatif < enable.index("Assert-OneConnector -Identity $identity -Found $found")
+    assert "return" in enable[whatif : enable.index("Assert-OneConnector")]
+
+
+def test_the_front_end_soak_reads_and_requires_only_front_end_connectors() -> None:
+    """Review M7: Hub Transport connectors log to the Hub folder the Front End soak does not read."""
+    soak = _body("Assert-FrontEndSoakClean")
+    assert "Assert-NoRefusal " in soak and " -FrontEndOnly " in soak
+    check = _body("Assert-NoRefusal")
+    assert "[switch]$FrontEndOnly" in check
+    assert "(-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport')" in check
+    logging = _body("Set-AllConnectorLogging")
+    assert "(-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport')" in logging

@@ -830,6 +830,15 @@ def _targets_for(
     return targets
 
 
+def ipv6_reachable(c: ReceiveConnector, server: Server | None) -> bool:
+    """Whether an IPv6 client could ever reach connector ``c``: an IPv6 binding (``[::]`` or an IPv6
+    address) on a server with an IPv6 address (global or unique-local). Its IPv6 ranges granted nothing
+    otherwise: an unknown server counts as unreachable too (nothing shows the relay was used)."""
+    return (
+        server is not None and server.has_ipv6 and any(b.address.version == 6 for b in c.bindings)
+    )
+
+
 def _drafts_for(
     inventory: Inventory,
     cls: Classification,
@@ -845,7 +854,27 @@ def _drafts_for(
     legacy = servers.get(c.server.lower())
     # ranges: the 2010 entries without %zone ones, then the override's removals and additions
     ranges: list[IPRange] = []
+    v6_reach = ipv6_reachable(c, legacy)
+    unreachable = [r for r in c.remote_ip_ranges if r.version == 6 and not r.zone and not v6_reach]
+    if unreachable:
+        findings.append(
+            _finding(
+                Severity.WARNING,
+                "relay.ipv6.unreachable-on-2010",
+                where,
+                f"{', '.join(str(r) for r in unreachable)}: no IPv6 client could ever reach this"
+                f" connector (bindings {', '.join(str(b) for b in c.bindings) or 'none'},"
+                f" {c.server} {'has no IPv6 address' if legacy is not None else 'is not in the inventory'}),"
+                " so it never relayed for them; they are not carried over (the new connector would"
+                " relay for them for the first time), and a connector left without a range is not"
+                " migrated",
+                "if these clients must relay now, the owner confirms and adds them (or just the named"
+                " hosts) with add_ranges in an override",
+            )
+        )
     for r in c.remote_ip_ranges:
+        if r in unreachable:
+            continue
         if r.zone:
             findings.append(
                 _finding(
@@ -873,6 +902,9 @@ def _drafts_for(
                 )
         ranges.extend(r for r in override.add_ranges if not r.zone)
     ranges = merge_ranges(ranges)
+    if not ranges and unreachable:
+        # It relayed for nobody in practice: nothing to carry over (the warning above says why).
+        return []
     if not ranges:
         findings.append(
             _finding(

@@ -76,6 +76,12 @@ def _decommission_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
     return f"{_dir(phase)}/{_safe(server)}-decommission.ps1"
 
 
+def _after_soak_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
+    """The soak check and the removals: their own runbook, run once the soak is over, never in the night
+    of the disable (the decommission runbook ends with the disables)."""
+    return f"{_dir(phase)}/{_safe(server)}-after-soak.ps1"
+
+
 def _rollback_runbook(server: str, phase: Phase = Phase.RELAY) -> str:
     return f"{_dir(phase)}/{_safe(server)}-rollback.ps1"
 
@@ -475,6 +481,7 @@ def relay_steps(
         )
         soak = inventory.policy.soak_days
         soak_id = f"{pre}.soak.{_safe(legacy_server)}"
+        after_soak = _after_soak_runbook(legacy_server, phase)
         disables: list[str] = []
         for name in sources:
             identity = f"{legacy_server}\\{name}"
@@ -499,7 +506,9 @@ def relay_steps(
                         "Disable first: a forgotten client fails visibly and can be helped back"
                         f" quickly. The connector then stays disabled for {soak} days (plan.soak_days:"
                         " at least 30 and past a month-end, so monthly and quarterly jobs show up)"
-                        " before it is removed."
+                        f" before it is removed: the soak check and the removal are in"
+                        f" {_after_soak_runbook(legacy_server, phase).rpartition('/')[2]}, run after the soak;"
+                        " they refuse to run earlier."
                     ),
                     action=Action(
                         "relay.legacy-enabled",
@@ -534,7 +543,8 @@ def relay_steps(
                     f" {legacy_server} since the disable, on any connector (Default ones included)"
                 ),
                 instructions=(
-                    f"{soak} days after the disable, read the receive protocol logs of every connector"
+                    f"{soak} days after the disable (the step refuses earlier: the disable time is the"
+                    " connectors' WhenChanged), read the receive protocol logs of every connector"
                     f" of {legacy_server} (the Default connectors log Verbose since the prepare phase):"
                     " a client still sending here after its relay connector was disabled lands on"
                     " Default and is refused; the step lists each one and stops while any is left."
@@ -583,7 +593,7 @@ def relay_steps(
                     },
                 ),
                 prerequisites=tuple(disables),
-                runbook=runbook,
+                runbook=after_soak,
             )
         )
         for name in sources:
@@ -605,13 +615,15 @@ def relay_steps(
                     ),
                     verification="the script checks the connector is gone on the pinned domain controller",
                     instructions=(
-                        "Runs only with -ConfirmObserved, and only while the connector is disabled:"
-                        f" after the {soak}-day soak check found no refused client."
+                        "Runs only with -ConfirmObserved, only while the connector is disabled and only"
+                        f" once it has been disabled {soak} days (its WhenChanged): after the soak check"
+                        " found no refused client."
                     ),
                     action=Action(
                         "relay.remove-old",
                         {
                             **legacy_params,
+                            "soak_days": soak,
                             "runbook_parameters": [
                                 {
                                     "name": "ConfirmObserved",
@@ -625,7 +637,7 @@ def relay_steps(
                         },
                     ),
                     prerequisites=(soak_id,),
-                    runbook=runbook,
+                    runbook=after_soak,
                 )
             )
     return steps
@@ -777,66 +789,45 @@ def relay_rollback_steps(
     """Rollback steps: per new server, remove exactly the permissions and connectors migrator created;
     per 2010 server, enable the old connectors again.
 
-    None of them is anyone's prerequisite and none has prerequisites: they are
-    rendered into their own ``-rollback.ps1`` runbooks, outside the main order.
+    None of them is a prerequisite of a step of the main order: they are rendered
+    into their own ``-rollback.ps1`` runbooks. Per new server the grants go first,
+    then the relay connectors, then the internal-only ones (whose removal has the
+    relay removals as prerequisites), so relay is never wider than before at any
+    point of the rollback.
     ``phase`` as for :func:`relay_steps`.
     """
     pre = _prefix(phase)
     steps: list[Step] = []
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
-    made = sorted(
+    by_server: dict[str, list[PlannedConnector]] = {}
+    for pc in sorted(
         (*relay_plan.connectors, *relay_plan.internal),
         key=lambda c: (c.server.lower(), c.name.lower()),
-    )
-    for pc in made:
-        key = _key(pc)
-        params = _connector_params(inventory, pc)
-        runbook = _rollback_runbook(pc.server, phase)
-        old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
-        if pc.method is RelayMethod.ANONYMOUS and pc.relay:
-            steps.append(
-                Step(
-                    id=f"{pre}.rollback.permission.{key}",
-                    phase=phase,
-                    title=f"Remove {ACCEPT_ANY_RECIPIENT} for ANONYMOUS LOGON from '{pc.name}'",
-                    target=pc.identity,
-                    owner=Owner.EXCHANGE_ADMIN,
-                    runs_in=RunsIn.EMS_NEW,
-                    duration_minutes=5,
-                    verification="the script reads the permissions back and checks the grant is gone",
-                    action=Action(
-                        "relay.rollback-permission",
-                        {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
-                    ),
-                    rollback=f"run {pre}.permission.{key} again",
-                    runbook=runbook,
-                )
-            )
-        steps.append(
-            Step(
-                id=f"{pre}.rollback.remove.{key}",
-                phase=phase,
-                title=f"Remove receive connector '{pc.name}' from {pc.server}",
-                target=pc.identity,
-                owner=Owner.EXCHANGE_ADMIN,
-                runs_in=RunsIn.EMS_NEW,
-                duration_minutes=5,
-                reversible=False,
-                verification="the script checks the connector is gone on the pinned domain controller",
-                instructions=(
-                    "Removes the connector only if it still carries migrator's Comment marker;"
-                    f" repoint clients back to the {old_label} servers first."
-                ),
-                action=Action("relay.rollback-remove", params),
-                runbook=runbook,
-            )
-        )
+    ):
+        by_server.setdefault(pc.server.lower(), []).append(pc)
+    for made in by_server.values():
+        # Never wider than before at any point of the rollback (it can stop after any step): first every
+        # Accept-Any-Recipient grant goes, then the relay connectors, and only then the internal-only
+        # connectors that carve their clients out of a relay connector's wider range (removed first, those
+        # clients would land on the relay connector and could relay until it went too).
+        relays = [pc for pc in made if pc.relay]
+        internal = [pc for pc in made if not pc.relay]
+        for pc in relays:
+            if pc.method is RelayMethod.ANONYMOUS:
+                steps.append(_rollback_permission(inventory, pc, pre, phase))
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, []) for pc in relays)
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, relays) for pc in internal)
     legacy: set[tuple[str, str]] = set()
     for pc in connectors:
         for ident in _sources(pc):
             server, _, name = ident.partition("\\")
             legacy.add((server, name))
     for server, name in sorted(legacy, key=lambda x: (x[0].lower(), x[1].lower())):
+        # Recreate (where it was removed) before enabling: the enable needs the connector, and the
+        # recreate leaves an existing one alone, so the rollback runs the same whatever stage it undoes.
+        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
+        if recreate is not None:
+            steps.append(recreate)
         steps.append(
             Step(
                 id=f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}",
@@ -860,10 +851,75 @@ def relay_rollback_steps(
                 runbook=_rollback_runbook(server, phase),
             )
         )
-        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
-        if recreate is not None:
-            steps.append(recreate)
     return steps
+
+
+def _rollback_permission(
+    inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase
+) -> Step:
+    """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made."""
+    key = _key(pc)
+    params = _connector_params(inventory, pc)
+    return Step(
+        id=f"{pre}.rollback.permission.{key}",
+        phase=phase,
+        title=f"Remove {ACCEPT_ANY_RECIPIENT} for ANONYMOUS LOGON from '{pc.name}'",
+        target=pc.identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5,
+        verification="the script reads the permissions back and checks the grant is gone",
+        action=Action(
+            "relay.rollback-permission",
+            {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
+        ),
+        rollback=f"run {pre}.permission.{key} again",
+        runbook=_rollback_runbook(pc.server, phase),
+    )
+
+
+def _rollback_remove(
+    inventory: Inventory,
+    pc: PlannedConnector,
+    pre: str,
+    phase: Phase,
+    gone_first: list[PlannedConnector],
+) -> Step:
+    """Rollback of ``create``: remove the connector migrator made (only while it carries the marker).
+
+    ``gone_first``: for an internal-only connector, the relay connectors of the same server: their
+    removals are its prerequisites, and the helper refuses to remove it while one of them is still
+    there (``-Only`` included), so its clients never fall into a relay connector's range.
+    """
+    after = tuple(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first)
+    old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
+    return Step(
+        id=f"{pre}.rollback.remove.{_key(pc)}",
+        phase=phase,
+        title=f"Remove receive connector '{pc.name}' from {pc.server}",
+        target=pc.identity,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5,
+        reversible=False,
+        verification="the script checks the connector is gone on the pinned domain controller",
+        instructions=(
+            "Removes the connector only if it still carries migrator's Comment marker;"
+            f" repoint clients back to the {old_label} servers first."
+            + (
+                " It goes last: its clients sit inside a relay connector's range, which must be"
+                " gone before they can land on it."
+                if after
+                else ""
+            )
+        ),
+        action=Action(
+            "relay.rollback-remove",
+            {**_connector_params(inventory, pc), "gone_first": [r.name for r in gone_first]},
+        ),
+        prerequisites=after,
+        runbook=_rollback_runbook(pc.server, phase),
+    )
 
 
 def _recreate_old(
@@ -914,7 +970,9 @@ def _recreate_old(
         "name": name,
         "identity": identity,
         "bindings": [str(b) for b in old.bindings],
-        "remote_ip_ranges": [r.exchange_text() for r in old.remote_ip_ranges if not r.zone],
+        # as the export wrote them (Exchange's own text, which the read-back compares with), zone
+        # ranges included: the old connector is recreated on its own server, where the zone is its own
+        "remote_ip_ranges": [r.as_written() for r in old.remote_ip_ranges],
         "permission_groups": list(old.permission_groups),
         "auth_mechanism": list(old.auth_mechanism),
         "fqdn": old.fqdn,
@@ -940,7 +998,8 @@ def _recreate_old(
             "the script reads the connector and its permission back from the pinned domain controller"
         ),
         instructions=(
-            "Only after relay.remove-old removed it: recreates the connector with the bindings,"
+            "Where relay.remove-old removed it (an existing connector is left as it is, then checked),"
+            " before it is enabled again: recreates the connector with the bindings,"
             " ranges, permission groups, authentication, FQDN and size the inventory shows,"
             + (" in the Exchange 2010 form (no -TransportRole)," if version_2010 else "")
             + " then grants Ms-Exch-SMTP-Accept-Any-Recipient to "

@@ -4,7 +4,7 @@ send connectors, outbound addresses and Edge subscriptions."""
 from __future__ import annotations
 
 from migrator.checks.certificates import certificate_need, transport_names
-from migrator.model import Inventory, SendConnector, Server
+from migrator.model import Inventory, SendConnector, Server, TransportRole
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.phases.prepare import SUPPORTED_2016_OS, log_days
 from migrator.plan.relay import load_balancer_pool
@@ -168,6 +168,52 @@ def _frontend_log_limits(server: Server, days: int) -> Step:
     )
 
 
+def _frontend_logging(inv: Inventory, server: Server) -> Step:
+    """Verbose protocol logging on every Front End Transport receive connector of a 2016 server.
+
+    The onward soak reads the Front End receive logs of the 2016 server and
+    requires each enabled Front End connector to log Verbose (a client refused
+    on Default Frontend or Client Frontend leaves evidence only then); 2016 sets
+    up some of them with ProtocolLoggingLevel None. Set from the servers phase
+    on, so the evidence covers the whole life of the 2016 hop. Hub Transport
+    connectors log to another folder the Front End checks do not read.
+    """
+    low = server.name.lower()
+    mine = [
+        c
+        for c in inv.receive_connectors
+        if c.server.lower() == low and c.transport_role is TransportRole.FRONTEND
+    ]
+    names = sorted((c.name for c in mine), key=str.lower)
+    previous = {c.name: c.protocol_logging_level for c in mine}
+    return Step(
+        id=step_id(P, "protocol-logging", server.name),
+        phase=P,
+        title=f"enable Verbose protocol logging on every Front End receive connector of {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5 + len(names),
+        verification=(
+            "ProtocolLoggingLevel is Verbose on every FrontendTransport receive connector of the"
+            " server (read back by the step)"
+        ),
+        rollback=(
+            "Set-ReceiveConnector -ProtocolLoggingLevel back to the level the inventory shows: "
+            + (", ".join(f"{n} {previous[n]}" for n in names) if names else "None on each")
+        ),
+        instructions=(
+            "The onward observation and soak read the Front End receive protocol logs of this"
+            " server: a client refused on a Front End connector that does not log leaves no"
+            " evidence, and the soak check stops on such a connector. Hub Transport connectors"
+            " are left as they are."
+        ),
+        action=Action("servers.frontend-logging", {"server": server.name, "connectors": names}),
+        prerequisites=(step_id(P, "protocol-log-limits", server.name),),
+        runbook=runbook(P, server.name),
+    )
+
+
 def _virtual_directories(server: Server) -> Step:
     return Step(
         id=step_id(P, "virtual-directories", server.name),
@@ -207,7 +253,11 @@ def _namespace(servers: list[Server]) -> Step:
         ),
         verification="Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox",
         rollback="point the namespace records back at the 2010 Client Access servers",
-        prerequisites=tuple(step_id(P, "virtual-directories", s.name) for s in servers),
+        # the cut-over comes after the go/no-go (which waits for the virtual directories)
+        prerequisites=(
+            *(step_id(P, "virtual-directories", s.name) for s in servers),
+            step_id(P, "readiness"),
+        ),
         runbook=runbook(P, "namespace"),
     )
 
@@ -393,9 +443,10 @@ def _readiness(prereqs: list[str]) -> Step:
         duration_minutes=30,
         maintenance_window=False,
         instructions=(
-            "Confirm every new server is installed, patched, has its certificate, serves the "
-            "namespace and sits behind the load balancer; Test-ServiceHealth and "
-            "Test-Mailflow pass. Relay, hybrid and MX steps start after this checkpoint."
+            "Confirm every new server is installed, patched, has its certificate and virtual "
+            "directory URLs and sits behind the load balancer; Test-ServiceHealth and "
+            "Test-Mailflow pass. The client namespace moves to the new servers only after this "
+            "checkpoint, as do the relay, hybrid and MX steps."
         ),
         verification="Test-ServiceHealth and Test-Mailflow succeed on each new server",
         prerequisites=tuple(prereqs),
@@ -415,6 +466,7 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
         steps.append(_certificate(inv, server, server.name.lower() in hybrid_names))
         steps.append(_virtual_directories(server))
         steps.append(_frontend_log_limits(server, log_days(inv)))
+        steps.append(_frontend_logging(inv, server))
     mailbox = list(est.hop_mailbox)
     if mailbox:
         steps.append(_namespace(mailbox))
@@ -435,7 +487,12 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     steps.extend(connectors)
     edges = by_name(s for s in (*est.legacy_2010, *est.hop) if s.is_edge)
     steps.extend(_edge(e, est) for e in edges)
-    gate = [s.id for s in steps if not s.id.startswith(step_id(P, "send-connector"))]
+    # go/no-go before the namespace cut-over, which then waits for it (review M2)
+    gate = [
+        s.id
+        for s in steps
+        if not s.id.startswith(step_id(P, "send-connector")) and s.id != step_id(P, "namespace")
+    ]
     steps.append(_readiness(gate))
     return steps
 

@@ -7,10 +7,10 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      relay.rollback.enable-old.EX10-01.relay-apps  Enable 2010 connector 'Relay Apps' on EX10-01 again
       relay.rollback.recreate-old.EX10-01.relay-apps  Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)
-      relay.rollback.enable-old.EX10-01.scanner-s-relay  Enable 2010 connector 'Scanner’s 'Relay'' on EX10-01 again
+      relay.rollback.enable-old.EX10-01.relay-apps  Enable 2010 connector 'Relay Apps' on EX10-01 again
       relay.rollback.recreate-old.EX10-01.scanner-s-relay  Recreate 2010 connector 'Scanner’s 'Relay'' on EX10-01 as it was (after its removal)
+      relay.rollback.enable-old.EX10-01.scanner-s-relay  Enable 2010 connector 'Scanner’s 'Relay'' on EX10-01 again
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -25,12 +25,31 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX10-01-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
+    # region STEP relay.rollback.recreate-old.EX10-01.relay-apps
+    # Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)
+    # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
+    # Prerequisites: none
+    # Verification: the script reads the connector and its permission back from the pinned domain controller
+    # Rollback: run relay.remove-old.EX10-01.relay-apps again
+    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-apps' -Title 'Recreate 2010 connector ''Relay Apps'' on EX10-01 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+        $step = @{
+            Server = 'EX10-01'; Name = 'Relay Apps'
+            Bindings = @('0.0.0.0:25')
+            RemoteIPRanges = @('10.1.5.0/24', '10.1.6.7', 'fd00:5::/64')
+            PermissionGroups = @('AnonymousUsers'); AuthMechanism = @()
+            MaxMessageSize = 10485760
+            Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
+        }
+        Restore-ReceiveConnector @step -DomainController $DomainController
+    }
+    # endregion
     # region STEP relay.rollback.enable-old.EX10-01.relay-apps
     # Enable 2010 connector 'Relay Apps' on EX10-01 again
     # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
@@ -42,21 +61,20 @@ try {
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
     # endregion
-    # region STEP relay.rollback.recreate-old.EX10-01.relay-apps
-    # Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)
-    # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
+    # region STEP relay.rollback.recreate-old.EX10-01.scanner-s-relay
+    # Recreate 2010 connector 'Scanner’s 'Relay'' on EX10-01 as it was (after its removal)
+    # Target: EX10-01\Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on 2010
     # Prerequisites: none
     # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run relay.remove-old.EX10-01.relay-apps again
-    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.relay-apps' -Title 'Recreate 2010 connector ''Relay Apps'' on EX10-01 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+    # Rollback: run relay.remove-old.EX10-01.scanner-s-relay again
+    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.scanner-s-relay' -Title 'Recreate 2010 connector ''Scanner’’s ''Relay'''' on EX10-01 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to nobody (it had no such grant).'
         $step = @{
-            Server = 'EX10-01'; Name = 'Relay Apps'
+            Server = 'EX10-01'; Name = 'Scanner’’s ''Relay'''
             Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.1.5.0/24', '10.1.6.7', 'fd00:5::/64')
-            PermissionGroups = @('AnonymousUsers'); AuthMechanism = @()
-            MaxMessageSize = 10485760
-            Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
+            RemoteIPRanges = @('10.1.9.1-10.1.9.20')
+            PermissionGroups = @('ExchangeServers'); AuthMechanism = @('Tls', 'ExternalAuthoritative')
+            Grants = @()
         }
         Restore-ReceiveConnector @step -DomainController $DomainController
     }
@@ -70,24 +88,6 @@ try {
     if (Test-RunStep -Id 'relay.rollback.enable-old.EX10-01.scanner-s-relay' -Title 'Enable 2010 connector ''Scanner’’s ''Relay'''' on EX10-01 again') {
         $step = @{ Server = 'EX10-01'; Name = 'Scanner’’s ''Relay'''; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
-    }
-    # endregion
-    # region STEP relay.rollback.recreate-old.EX10-01.scanner-s-relay
-    # Recreate 2010 connector 'Scanner’s 'Relay'' on EX10-01 as it was (after its removal)
-    # Target: EX10-01\Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: none
-    # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run relay.remove-old.EX10-01.scanner-s-relay again
-    if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-01.scanner-s-relay' -Title 'Recreate 2010 connector ''Scanner’’s ''Relay'''' on EX10-01 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to nobody (it had no such grant).'
-        $step = @{
-            Server = 'EX10-01'; Name = 'Scanner’’s ''Relay'''
-            Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.1.9.1-10.1.9.20')
-            PermissionGroups = @('ExchangeServers'); AuthMechanism = @('Tls', 'ExternalAuthoritative')
-            Grants = @()
-        }
-        Restore-ReceiveConnector @step -DomainController $DomainController
     }
     # endregion
 }

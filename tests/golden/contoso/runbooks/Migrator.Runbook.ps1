@@ -1,5 +1,5 @@
 ﻿# Migrator.Runbook.ps1: the functions every runbook of this plan calls (docs/runbooks.md).
-# Version: 2
+# Version: 3
 # Written by migrator next to the runbooks; do not edit: every runbook checks this file's SHA-256
 # before its first step and stops if it differs. Runbooks dot-source it (never Import-Module), so
 # their -WhatIf and -Confirm reach every change made here. PowerShell 2.0 syntax throughout: the
@@ -231,7 +231,10 @@ function Remove-RelayConnector {
     # Comment marker (rollback of relay.create). -RequireDisabled: only once disabled and after the observation
     # period, confirmed by the runbook's -ConfirmObserved (relay.remove-old).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [string]$DomainController)
+    # -SoakDays (with -RequireDisabled): only once it has been disabled that long (Get-SoakStart). -GoneFirst: only
+    # once these connectors of the server are gone (an internal-only connector after the relay connectors whose
+    # ranges hold its clients: removed first, those clients could relay through them).
+    param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [int]$SoakDays = 0, [string[]]$GoneFirst = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     if ($RequireDisabled -and -not $ConfirmObserved) {
@@ -248,6 +251,14 @@ function Remove-RelayConnector {
     }
     if ($RequireDisabled -and [bool]$found[0].Enabled) {
         throw ($identity + ' is still enabled: disable it first (previous step) and wait for the observation period')
+    }
+    if ($RequireDisabled -and $SoakDays -gt 0) {
+        $null = Get-SoakStart -Connector $found[0] -Identity $identity -SoakDays $SoakDays
+    }
+    foreach ($first in $GoneFirst) {
+        if (@(Find-ReceiveConnector -Server $Server -Name $first -DomainController $DomainController).Count -gt 0) {
+            throw ($Server + '\' + $first + ' is still there: remove it first, else the clients of ' + $identity + ' would land on it and could relay; nothing was removed')
+        }
     }
     if ($PSCmdlet.ShouldProcess($identity, 'Remove-ReceiveConnector')) {
         Remove-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
@@ -268,6 +279,11 @@ function Set-ConnectorEnabled {
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) {
+        # a rollback under -WhatIf: the recreate step before this one only said what it would do
+        Write-Host ('    What if: ' + $identity + ' does not exist yet; it is enabled once the previous step recreated it')
+        return
+    }
     Assert-OneConnector -Identity $identity -Found $found
     if ([bool]$found[0].Enabled -ne $Enabled) {
         if ($PSCmdlet.ShouldProcess($identity, 'Set Enabled to ' + $Enabled)) {
@@ -315,10 +331,11 @@ function Set-AllConnectorLogging {
     # prepare.protocol-logging: ProtocolLoggingLevel Verbose on every receive connector of one server (Default and
     # internal-only ones too, not only the relay ones), so every client leaves evidence before the server goes.
     # -Listed: the connectors the inventory showed; one that is gone is reported, one that is new is logged too.
+    # -FrontEndOnly (2013+): only the FrontendTransport connectors, whose logs the onward observation and soak read.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string[]]$Listed = @(), [string]$DomainController)
+    param([string]$Server, [string[]]$Listed = @(), [switch]$FrontEndOnly, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    $names = @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') } | ForEach-Object { [string]$_.Name })
     foreach ($name in $Listed) {
         if (-not ($names -contains $name)) { Write-Warning ('    ' + $Server + '\' + $name + ' is in the inventory but no longer on the server') }
     }
@@ -546,7 +563,21 @@ function Assert-FrontEndSoakClean {
         $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
         $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
     }
-    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -DomainController $DomainController
+    Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -FrontEndOnly -DomainController $DomainController
+}
+
+function Get-SoakStart {
+    # The time a disabled old relay connector was disabled, or throw while it was disabled less than -SoakDays ago.
+    # The time is the connector's WhenChangedUTC (AD stamps it on the disable): a later change of the connector
+    # (say an edited Comment) only moves it later, so the soak can end late, never early; a date written into the
+    # Comment by the disable step could be edited by hand and would change the connector just to record it.
+    param($Connector, [string]$Identity, [int]$SoakDays)
+    $disabled = ([datetime]$Connector.WhenChangedUTC).ToLocalTime()
+    $ends = $disabled.AddDays($SoakDays)
+    if ((Get-Date) -lt $ends) {
+        throw ($Identity + ' was disabled on ' + $disabled.ToString('yyyy-MM-dd HH:mm') + ': the soak ends on ' + $ends.ToString('yyyy-MM-dd HH:mm') + '; nothing is checked before then')
+    }
+    return $disabled
 }
 
 function Assert-NoRefusal {
@@ -554,22 +585,32 @@ function Assert-NoRefusal {
     # as relay on any connector of the server since (550 5.7.1 on 2010, 5.7.54 on 2013+): the Default connectors
     # take them once their connector is disabled. Every enabled connector must log Verbose, and the disabled ones
     # must still be disabled.
-    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [string]$DomainController)
-    foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop)) {
+    # The soak is counted from each connector's disable (Get-SoakStart): nothing is checked before it is over, and
+    # the logs are read from the earliest disable on (a refusal before it says nothing about the disable).
+    # -FrontEndOnly (2013+): the logs read are the Front End ones, so only FrontendTransport connectors must log Verbose.
+    param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [switch]$FrontEndOnly, [string]$DomainController)
+    $since = $null
+    foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') })) {
         $identity = $Server + '\' + [string]$connector.Name
-        if (($Names -contains [string]$connector.Name) -and [bool]$connector.Enabled) {
-            throw ($identity + ' is enabled again: the soak starts when it is disabled')
+        if ($Names -contains [string]$connector.Name) {
+            if ([bool]$connector.Enabled) {
+                throw ($identity + ' is enabled again: the soak starts when it is disabled')
+            }
+            $disabled = Get-SoakStart -Connector $connector -Identity $identity -SoakDays $SoakDays
+            if (($null -eq $since) -or ($disabled -lt $since)) { $since = $disabled }
         }
         if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') {
-            throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose and soak again')
+            throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose (the protocol-logging step of its server) and soak again')
         }
     }
+    if ($null -eq $since) {
+        throw ('None of ' + ($Names -join ', ') + ' is on ' + $Server + ': the soak is checked before they are removed')
+    }
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
-    $since = (Get-Date).AddDays(-$SoakDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') } | ForEach-Object {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') -and ([datetime]$_.DateTime -ge $since) } | ForEach-Object {
             $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
             if (Test-AddressInRange -Address $address -Ranges $Ranges) {
                 $key = [string]$_.ConnectorId + ' <- ' + $address
@@ -583,7 +624,7 @@ function Assert-NoRefusal {
         }
         throw ('Clients of the disabled relay connectors of ' + $Server + ' were refused during the soak: point them at the new servers (or enable the connector again), then check again')
     }
-    Write-Host ('    no client of the disabled relay connectors of ' + $Server + ' was refused in the last ' + $SoakDays + ' days (' + $files.Count + ' log files read)')
+    Write-Host ('    no client of the disabled relay connectors of ' + $Server + ' was refused since ' + $since.ToString('yyyy-MM-dd HH:mm') + ' (' + $files.Count + ' log files read)')
 }
 
 function Restore-ReceiveConnector {

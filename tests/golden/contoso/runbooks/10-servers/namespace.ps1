@@ -21,7 +21,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -30,7 +30,7 @@ try {
     # region STEP servers.namespace
     # point the client namespace (Autodiscover, mail) at the Exchange 2016 servers
     # Target: client namespace; owner: DNS admin; runs in: DNS console
-    # Prerequisites: servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02
+    # Prerequisites: servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness
     # Verification: Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox
     # Rollback: point the namespace records back at the 2010 Client Access servers
     if (Test-RunStep -Id 'servers.namespace' -Title 'point the client namespace (Autodiscover, mail) at the Exchange 2016 servers') {

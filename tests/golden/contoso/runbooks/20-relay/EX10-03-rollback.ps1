@@ -7,8 +7,8 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      relay.rollback.enable-old.EX10-03.relay-legacy-crm  Enable 2010 connector 'Relay Legacy CRM' on EX10-03 again
       relay.rollback.recreate-old.EX10-03.relay-legacy-crm  Recreate 2010 connector 'Relay Legacy CRM' on EX10-03 as it was (after its removal)
+      relay.rollback.enable-old.EX10-03.relay-legacy-crm  Enable 2010 connector 'Relay Legacy CRM' on EX10-03 again
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -23,23 +23,12 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX10-03-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP relay.rollback.enable-old.EX10-03.relay-legacy-crm
-    # Enable 2010 connector 'Relay Legacy CRM' on EX10-03 again
-    # Target: EX10-03\Relay Legacy CRM; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: none
-    # Verification: the script reads Enabled back from the pinned domain controller
-    # Rollback: run relay.disable-old.EX10-03.relay-legacy-crm again
-    if (Test-RunStep -Id 'relay.rollback.enable-old.EX10-03.relay-legacy-crm' -Title 'Enable 2010 connector ''Relay Legacy CRM'' on EX10-03 again') {
-        $step = @{ Server = 'EX10-03'; Name = 'Relay Legacy CRM'; Enabled = $true }
-        Set-ConnectorEnabled @step -DomainController $DomainController
-    }
-    # endregion
     # region STEP relay.rollback.recreate-old.EX10-03.relay-legacy-crm
     # Recreate 2010 connector 'Relay Legacy CRM' on EX10-03 as it was (after its removal)
     # Target: EX10-03\Relay Legacy CRM; owner: Exchange admin; runs in: EMS on 2010
@@ -47,7 +36,7 @@ try {
     # Verification: the script reads the connector and its permission back from the pinned domain controller
     # Rollback: run relay.remove-old.EX10-03.relay-legacy-crm again
     if (Test-RunStep -Id 'relay.rollback.recreate-old.EX10-03.relay-legacy-crm' -Title 'Recreate 2010 connector ''Relay Legacy CRM'' on EX10-03 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, in the Exchange 2010 form (no -TransportRole), then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
         $step = @{
             Server = 'EX10-03'; Name = 'Relay Legacy CRM'
             Bindings = @('0.0.0.0:25')
@@ -58,6 +47,17 @@ try {
             Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
         }
         Restore-ReceiveConnector @step -DomainController $DomainController
+    }
+    # endregion
+    # region STEP relay.rollback.enable-old.EX10-03.relay-legacy-crm
+    # Enable 2010 connector 'Relay Legacy CRM' on EX10-03 again
+    # Target: EX10-03\Relay Legacy CRM; owner: Exchange admin; runs in: EMS on 2010
+    # Prerequisites: none
+    # Verification: the script reads Enabled back from the pinned domain controller
+    # Rollback: run relay.disable-old.EX10-03.relay-legacy-crm again
+    if (Test-RunStep -Id 'relay.rollback.enable-old.EX10-03.relay-legacy-crm' -Title 'Enable 2010 connector ''Relay Legacy CRM'' on EX10-03 again') {
+        $step = @{ Server = 'EX10-03'; Name = 'Relay Legacy CRM'; Enabled = $true }
+        Set-ConnectorEnabled @step -DomainController $DomainController
     }
     # endregion
 }

@@ -6,12 +6,12 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      relay.rollback.remove.EX16-02.internal-mail-apps-ex16-02  Remove receive connector 'Internal Mail Apps EX16-02' from EX16-02
       relay.rollback.permission.EX16-02.relay-apps-ex16-02  Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Apps EX16-02'
-      relay.rollback.remove.EX16-02.relay-apps-ex16-02  Remove receive connector 'Relay Apps EX16-02' from EX16-02
       relay.rollback.permission.EX16-02.relay-legacy-crm-ex16-02  Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Legacy CRM EX16-02'
+      relay.rollback.remove.EX16-02.relay-apps-ex16-02  Remove receive connector 'Relay Apps EX16-02' from EX16-02
       relay.rollback.remove.EX16-02.relay-legacy-crm-ex16-02  Remove receive connector 'Relay Legacy CRM EX16-02' from EX16-02
       relay.rollback.remove.EX16-02.relay-mfp-scanners  Remove receive connector 'Relay MFP Scanners' from EX16-02
+      relay.rollback.remove.EX16-02.internal-mail-apps-ex16-02  Remove receive connector 'Internal Mail Apps EX16-02' from EX16-02
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -26,27 +26,12 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX16-02-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP relay.rollback.remove.EX16-02.internal-mail-apps-ex16-02
-    # Remove receive connector 'Internal Mail Apps EX16-02' from EX16-02
-    # Target: EX16-02\Internal Mail Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: none
-    # Verification: the script checks the connector is gone on the pinned domain controller
-    # Rollback: none: not reversible
-    if (Test-RunStep -Id 'relay.rollback.remove.EX16-02.internal-mail-apps-ex16-02' -Title 'Remove receive connector ''Internal Mail Apps EX16-02'' from EX16-02') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first.'
-        $step = @{
-            Server = 'EX16-02'; Name = 'Internal Mail Apps EX16-02'
-            Comment = 'Created by migrator from EX10-03\Internal Mail Apps'
-        }
-        Remove-RelayConnector @step -DomainController $DomainController
-    }
-    # endregion
     # region STEP relay.rollback.permission.EX16-02.relay-apps-ex16-02
     # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Apps EX16-02'
     # Target: EX16-02\Relay Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers
@@ -58,6 +43,21 @@ try {
             Server = 'EX16-02'; Name = 'Relay Apps EX16-02'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX10-01\Relay Apps'
+        }
+        Revoke-RelayPermission @step -DomainController $DomainController
+    }
+    # endregion
+    # region STEP relay.rollback.permission.EX16-02.relay-legacy-crm-ex16-02
+    # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Legacy CRM EX16-02'
+    # Target: EX16-02\Relay Legacy CRM EX16-02; owner: Exchange admin; runs in: EMS on the new servers
+    # Prerequisites: none
+    # Verification: the script reads the permissions back and checks the grant is gone
+    # Rollback: run relay.permission.EX16-02.relay-legacy-crm-ex16-02 again
+    if (Test-RunStep -Id 'relay.rollback.permission.EX16-02.relay-legacy-crm-ex16-02' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX16-02''') {
+        $step = @{
+            Server = 'EX16-02'; Name = 'Relay Legacy CRM EX16-02'
+            User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
+            Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
@@ -75,21 +75,6 @@ try {
             Comment = 'Created by migrator from EX10-01\Relay Apps'
         }
         Remove-RelayConnector @step -DomainController $DomainController
-    }
-    # endregion
-    # region STEP relay.rollback.permission.EX16-02.relay-legacy-crm-ex16-02
-    # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Legacy CRM EX16-02'
-    # Target: EX16-02\Relay Legacy CRM EX16-02; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: none
-    # Verification: the script reads the permissions back and checks the grant is gone
-    # Rollback: run relay.permission.EX16-02.relay-legacy-crm-ex16-02 again
-    if (Test-RunStep -Id 'relay.rollback.permission.EX16-02.relay-legacy-crm-ex16-02' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX16-02''') {
-        $step = @{
-            Server = 'EX16-02'; Name = 'Relay Legacy CRM EX16-02'
-            User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
-            Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
-        }
-        Revoke-RelayPermission @step -DomainController $DomainController
     }
     # endregion
     # region STEP relay.rollback.remove.EX16-02.relay-legacy-crm-ex16-02
@@ -118,6 +103,22 @@ try {
         $step = @{
             Server = 'EX16-02'; Name = 'Relay MFP Scanners'
             Comment = 'Created by migrator from EX10-01\Relay Scanners'
+        }
+        Remove-RelayConnector @step -DomainController $DomainController
+    }
+    # endregion
+    # region STEP relay.rollback.remove.EX16-02.internal-mail-apps-ex16-02
+    # Remove receive connector 'Internal Mail Apps EX16-02' from EX16-02
+    # Target: EX16-02\Internal Mail Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers
+    # Prerequisites: relay.rollback.remove.EX16-02.relay-apps-ex16-02, relay.rollback.remove.EX16-02.relay-legacy-crm-ex16-02, relay.rollback.remove.EX16-02.relay-mfp-scanners
+    # Verification: the script checks the connector is gone on the pinned domain controller
+    # Rollback: none: not reversible
+    if (Test-RunStep -Id 'relay.rollback.remove.EX16-02.internal-mail-apps-ex16-02' -Title 'Remove receive connector ''Internal Mail Apps EX16-02'' from EX16-02') {
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first. It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'
+        $step = @{
+            Server = 'EX16-02'; Name = 'Internal Mail Apps EX16-02'
+            Comment = 'Created by migrator from EX10-03\Internal Mail Apps'
+            GoneFirst = @('Relay Apps EX16-02', 'Relay Legacy CRM EX16-02', 'Relay MFP Scanners')
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }

@@ -26,7 +26,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -60,7 +60,7 @@ try {
     # region STEP decommission.remove.EX10-01
     # uninstall Exchange 2010 from EX10-01
     # Target: EX10-01; owner: Exchange admin; runs in: manual
-    # Prerequisites: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-ipv6-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
+    # Prerequisites: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
     # Verification: Get-ExchangeServer no longer lists EX10-01
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-01' -Title 'uninstall Exchange 2010 from EX10-01') {

@@ -25,7 +25,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -34,7 +34,7 @@ try {
     # region STEP decommission.arbitration-mailboxes
     # move the arbitration mailboxes to an Exchange 2016 database
     # Target: arbitration mailboxes; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000
+    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000
     # Verification: Get-Mailbox -Arbitration shows every arbitration mailbox on a 2016 database
     # Rollback: move them back with New-MoveRequest
     if (Test-RunStep -Id 'decommission.arbitration-mailboxes' -Title 'move the arbitration mailboxes to an Exchange 2016 database') {
@@ -45,7 +45,7 @@ try {
     # region STEP decommission.oab-generation
     # move offline address book generation to Exchange 2016
     # Target: offline address books; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, decommission.arbitration-mailboxes
+    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, decommission.arbitration-mailboxes
     # Verification: Get-OfflineAddressBook shows the default OAB with ExchangeVersion 0.20 (15.0.0.0) and GeneratingMailbox set
     # Rollback: set the 2010 OAB as default again (while it still exists)
     if (Test-RunStep -Id 'decommission.oab-generation' -Title 'move offline address book generation to Exchange 2016') {
@@ -56,7 +56,7 @@ try {
     # region STEP decommission.public-folders
     # migrate or remove the legacy public folders
     # Target: public folders; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-ipv6-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007
+    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007
     # Verification: Get-PublicFolderDatabase in EMS 2010 returns nothing
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.public-folders' -Title 'migrate or remove the legacy public folders') {

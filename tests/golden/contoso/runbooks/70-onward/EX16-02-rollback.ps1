@@ -6,12 +6,12 @@
     Do not edit: change the inventory and plan again. Each step calls a function of ..\Migrator.Runbook.ps1
     (docs/runbooks.md). Run it with -WhatIf first; a manual step stops it: go on with -From <next step id>.
     Steps, in run order:
-      onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02  Enable 2016 connector 'Relay Apps EX16-02' on EX16-02 again
       onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02  Recreate 2016 connector 'Relay Apps EX16-02' on EX16-02 as it was (after its removal)
-      onward.relay.rollback.enable-old.EX16-02.relay-legacy-crm-ex16-02  Enable 2016 connector 'Relay Legacy CRM EX16-02' on EX16-02 again
+      onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02  Enable 2016 connector 'Relay Apps EX16-02' on EX16-02 again
       onward.relay.rollback.recreate-old.EX16-02.relay-legacy-crm-ex16-02  Recreate 2016 connector 'Relay Legacy CRM EX16-02' on EX16-02 as it was (after its removal)
-      onward.relay.rollback.enable-old.EX16-02.relay-mfp-scanners  Enable 2016 connector 'Relay MFP Scanners' on EX16-02 again
+      onward.relay.rollback.enable-old.EX16-02.relay-legacy-crm-ex16-02  Enable 2016 connector 'Relay Legacy CRM EX16-02' on EX16-02 again
       onward.relay.rollback.recreate-old.EX16-02.relay-mfp-scanners  Recreate 2016 connector 'Relay MFP Scanners' on EX16-02 as it was (after its removal)
+      onward.relay.rollback.enable-old.EX16-02.relay-mfp-scanners  Enable 2016 connector 'Relay MFP Scanners' on EX16-02 again
 #>
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
@@ -26,12 +26,32 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath '..\Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '2') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '2' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '3' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX16-02-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
 try {
+    # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02
+    # Recreate 2016 connector 'Relay Apps EX16-02' on EX16-02 as it was (after its removal)
+    # Target: EX16-02\Relay Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers
+    # Prerequisites: none
+    # Verification: the script reads the connector and its permission back from the pinned domain controller
+    # Rollback: run onward.relay.remove-old.EX16-02.relay-apps-ex16-02 again
+    if (Test-RunStep -Id 'onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02' -Title 'Recreate 2016 connector ''Relay Apps EX16-02'' on EX16-02 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+        $step = @{
+            Server = 'EX16-02'; Name = 'Relay Apps EX16-02'; TransportRole = 'FrontendTransport'
+            Bindings = @('0.0.0.0:25')
+            RemoteIPRanges = @('10.1.20.15', '10.1.20.16', '10.1.21.0/28', '203.0.113.10')
+            PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
+            Fqdn = 'EX16-02.contoso.com'; MaxMessageSize = 10485760
+            Comment = 'Created by migrator from EX10-01\Relay Apps'
+            Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
+        }
+        Restore-ReceiveConnector @step -DomainController $DomainController
+    }
+    # endregion
     # region STEP onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02
     # Enable 2016 connector 'Relay Apps EX16-02' on EX16-02 again
     # Target: EX16-02\Relay Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers
@@ -43,21 +63,21 @@ try {
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
     # endregion
-    # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02
-    # Recreate 2016 connector 'Relay Apps EX16-02' on EX16-02 as it was (after its removal)
-    # Target: EX16-02\Relay Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers
+    # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-legacy-crm-ex16-02
+    # Recreate 2016 connector 'Relay Legacy CRM EX16-02' on EX16-02 as it was (after its removal)
+    # Target: EX16-02\Relay Legacy CRM EX16-02; owner: Exchange admin; runs in: EMS on the new servers
     # Prerequisites: none
     # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run onward.relay.remove-old.EX16-02.relay-apps-ex16-02 again
-    if (Test-RunStep -Id 'onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02' -Title 'Recreate 2016 connector ''Relay Apps EX16-02'' on EX16-02 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+    # Rollback: run onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02 again
+    if (Test-RunStep -Id 'onward.relay.rollback.recreate-old.EX16-02.relay-legacy-crm-ex16-02' -Title 'Recreate 2016 connector ''Relay Legacy CRM EX16-02'' on EX16-02 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
         $step = @{
-            Server = 'EX16-02'; Name = 'Relay Apps EX16-02'; TransportRole = 'FrontendTransport'
+            Server = 'EX16-02'; Name = 'Relay Legacy CRM EX16-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.1.20.15', '10.1.20.16', '10.1.21.0/28', '203.0.113.10')
+            RemoteIPRanges = @('10.2.50.0/24', '10.2.51.20-10.2.51.29', '10.2.52.10')
             PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
             Fqdn = 'EX16-02.contoso.com'; MaxMessageSize = 10485760
-            Comment = 'Created by migrator from EX10-01\Relay Apps'
+            Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
             Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
         }
         Restore-ReceiveConnector @step -DomainController $DomainController
@@ -74,22 +94,22 @@ try {
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
     # endregion
-    # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-legacy-crm-ex16-02
-    # Recreate 2016 connector 'Relay Legacy CRM EX16-02' on EX16-02 as it was (after its removal)
-    # Target: EX16-02\Relay Legacy CRM EX16-02; owner: Exchange admin; runs in: EMS on the new servers
+    # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-mfp-scanners
+    # Recreate 2016 connector 'Relay MFP Scanners' on EX16-02 as it was (after its removal)
+    # Target: EX16-02\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers
     # Prerequisites: none
     # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02 again
-    if (Test-RunStep -Id 'onward.relay.rollback.recreate-old.EX16-02.relay-legacy-crm-ex16-02' -Title 'Recreate 2016 connector ''Relay Legacy CRM EX16-02'' on EX16-02 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, then grants Ms-Exch-SMTP-Accept-Any-Recipient to NT AUTHORITY\ANONYMOUS LOGON.'
+    # Rollback: run onward.relay.remove-old.EX16-02.relay-mfp-scanners again
+    if (Test-RunStep -Id 'onward.relay.rollback.recreate-old.EX16-02.relay-mfp-scanners' -Title 'Recreate 2016 connector ''Relay MFP Scanners'' on EX16-02 as it was (after its removal)') {
+        Write-Host '    Where relay.remove-old removed it (an existing connector is left as it is, then checked), before it is enabled again: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, then grants Ms-Exch-SMTP-Accept-Any-Recipient to nobody (it had no such grant).'
         $step = @{
-            Server = 'EX16-02'; Name = 'Relay Legacy CRM EX16-02'; TransportRole = 'FrontendTransport'
+            Server = 'EX16-02'; Name = 'Relay MFP Scanners'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.2.50.0/24', '10.2.51.20-10.2.51.29', '10.2.52.10')
-            PermissionGroups = @('AnonymousUsers'); AuthMechanism = @('Tls')
-            Fqdn = 'EX16-02.contoso.com'; MaxMessageSize = 10485760
-            Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
-            Grants = @('NT AUTHORITY\ANONYMOUS LOGON')
+            RemoteIPRanges = @('10.1.40.0/26')
+            PermissionGroups = @('ExchangeServers'); AuthMechanism = @('Tls', 'ExternalAuthoritative')
+            Fqdn = 'EX16-02.contoso.com'; MaxMessageSize = 31457280
+            Comment = 'Created by migrator from EX10-01\Relay Scanners'
+            Grants = @()
         }
         Restore-ReceiveConnector @step -DomainController $DomainController
     }
@@ -103,26 +123,6 @@ try {
     if (Test-RunStep -Id 'onward.relay.rollback.enable-old.EX16-02.relay-mfp-scanners' -Title 'Enable 2016 connector ''Relay MFP Scanners'' on EX16-02 again') {
         $step = @{ Server = 'EX16-02'; Name = 'Relay MFP Scanners'; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
-    }
-    # endregion
-    # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-mfp-scanners
-    # Recreate 2016 connector 'Relay MFP Scanners' on EX16-02 as it was (after its removal)
-    # Target: EX16-02\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: none
-    # Verification: the script reads the connector and its permission back from the pinned domain controller
-    # Rollback: run onward.relay.remove-old.EX16-02.relay-mfp-scanners again
-    if (Test-RunStep -Id 'onward.relay.rollback.recreate-old.EX16-02.relay-mfp-scanners' -Title 'Recreate 2016 connector ''Relay MFP Scanners'' on EX16-02 as it was (after its removal)') {
-        Write-Host '    Only after relay.remove-old removed it: recreates the connector with the bindings, ranges, permission groups, authentication, FQDN and size the inventory shows, then grants Ms-Exch-SMTP-Accept-Any-Recipient to nobody (it had no such grant).'
-        $step = @{
-            Server = 'EX16-02'; Name = 'Relay MFP Scanners'; TransportRole = 'FrontendTransport'
-            Bindings = @('0.0.0.0:25')
-            RemoteIPRanges = @('10.1.40.0/26')
-            PermissionGroups = @('ExchangeServers'); AuthMechanism = @('Tls', 'ExternalAuthoritative')
-            Fqdn = 'EX16-02.contoso.com'; MaxMessageSize = 31457280
-            Comment = 'Created by migrator from EX10-01\Relay Scanners'
-            Grants = @()
-        }
-        Restore-ReceiveConnector @step -DomainController $DomainController
     }
     # endregion
 }
