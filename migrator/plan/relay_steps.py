@@ -48,6 +48,18 @@ TEST_RECIPIENT_DOMAIN = "example.com"
 """RFC 2606 domain used in the scripted RCPT TO (the conversation ends before DATA)."""
 
 
+_FRONTEND_LOG_PATH: dict[str, Any] = {
+    "name": "FrontEndReceiveLogPath",
+    "type": "string",
+    "default": "",
+    "help": (
+        "Front End receive protocol log folder on the old servers, where it is not the default"
+        " next to the Transport service's."
+    ),
+}
+"""Runbook parameter of the onward steps that read the 2016 servers' Front End receive logs."""
+
+
 def slug(text: str) -> str:
     """A readable id fragment: lower case, runs of other characters become one ``-``."""
     out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
@@ -456,22 +468,7 @@ def relay_steps(
                                 "default": days,
                                 "help": "Days of receive protocol logs the observe step reads.",
                             },
-                            *(
-                                [
-                                    {
-                                        "name": "FrontEndReceiveLogPath",
-                                        "type": "string",
-                                        "default": "",
-                                        "help": (
-                                            "Front End receive protocol log folder on the old"
-                                            " servers, where it is not the default next to the"
-                                            " Transport service's."
-                                        ),
-                                    }
-                                ]
-                                if phase is not Phase.RELAY
-                                else []
-                            ),
+                            *([_FRONTEND_LOG_PATH] if phase is not Phase.RELAY else []),
                         ],
                     },
                 ),
@@ -573,22 +570,7 @@ def relay_steps(
                                 "default": soak,
                                 "help": "Days of receive protocol logs the soak check reads.",
                             },
-                            *(
-                                [
-                                    {
-                                        "name": "FrontEndReceiveLogPath",
-                                        "type": "string",
-                                        "default": "",
-                                        "help": (
-                                            "Front End receive protocol log folder on the old"
-                                            " servers, where it is not the default next to the"
-                                            " Transport service's."
-                                        ),
-                                    }
-                                ]
-                                if phase is not Phase.RELAY
-                                else []
-                            ),
+                            *([_FRONTEND_LOG_PATH] if phase is not Phase.RELAY else []),
                         ],
                     },
                 ),
