@@ -338,3 +338,24 @@ def test_the_front_end_soak_reads_and_requires_only_front_end_connectors() -> No
     assert "(-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport')" in check
     logging = _body("Set-AllConnectorLogging")
     assert "(-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport')" in logging
+
+
+def test_a_mistyped_from_or_only_stops_the_runbook_before_anything_runs(
+    rendered: dict[str, bytes],
+) -> None:
+    """Review m9: -From or -Only naming no step of the runbook ran nothing and ended as if all went well.
+
+    Each runbook hands the helper its step ids; the helper throws before the transcript starts.
+    """
+    start = _body("Start-Runbook")
+    assert "foreach ($id in @(@($From) + @($Only))) {" in start
+    assert "-not ($Steps -contains $id)" in start and "throw (" in start
+    assert start.index("throw (") < start.index("Start-Transcript")
+    for name, data in rendered.items():
+        text = data.decode("utf-8-sig")
+        ids = re.findall(r"Test-RunStep -Id '((?:[^']|'')*)'", text)
+        call = next(line for line in text.splitlines() if line.startswith("Start-Runbook "))
+        listed = re.findall(
+            r"'((?:[^']|'')*)'", call[call.index("-Steps @(") : call.index(") -From")]
+        )
+        assert listed == ids, name

@@ -10,7 +10,13 @@
 # ----------------------------------------------------------------------------- step runner
 
 function Start-Runbook {
-    param([string]$Name, [string]$From, [string[]]$Only, [string]$LogDirectory)
+    param([string]$Name, [string[]]$Steps, [string]$From, [string[]]$Only, [string]$LogDirectory)
+    # A mistyped -From or -Only would otherwise run nothing and end as if all went well.
+    foreach ($id in @(@($From) + @($Only))) {
+        if ($id -ne '' -and -not ($Steps -contains $id)) {
+            throw ('No step ''' + $id + ''' in this runbook; its steps are: ' + ($Steps -join ', '))
+        }
+    }
     $script:RunbookFrom = $From
     $script:RunbookOnly = @($Only)
     $script:Started = ($From -eq '')

@@ -26,7 +26,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'ad' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'ad' -Steps @('identity.prepare.batch-001', 'identity.prepare.batch-002') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP identity.prepare.batch-001
     # Prepare 2 on-premises user(s) of batch-001: UPN and proxyAddresses fixes, move into sync scope

@@ -26,7 +26,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'adsync' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'adsync' -Steps @('identity.sync.batch-001', 'identity.sync.batch-002') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP identity.sync.batch-001
     # Start a delta sync on the Entra Connect server for batch-001

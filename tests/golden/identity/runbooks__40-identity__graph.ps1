@@ -29,7 +29,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'graph' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'graph' -Steps @('identity.remove-roles.batch-001', 'identity.set-immutable-id.batch-001', 'identity.verify.batch-001', 'identity.restore-roles.batch-001', 'identity.verify.batch-002') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP identity.remove-roles.batch-001
     # Remove admin roles from 1 cloud user(s) of batch-001 before they sync

@@ -33,7 +33,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX16-02' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX16-02' -Steps @('relay.create.EX16-02.relay-relay-apps', 'relay.permission.EX16-02.relay-relay-apps', 'relay.test.EX16-02.relay-relay-apps.from-admin-host', 'relay.test.EX16-02.relay-relay-apps.10-1-5-0-24', 'relay.test.EX16-02.relay-relay-apps.10-1-6-7', 'relay.test.EX16-02.relay-relay-apps.fd00-5-64', 'relay.create.EX16-02.relay-scanner-s-relay', 'relay.test.EX16-02.relay-scanner-s-relay.from-admin-host', 'relay.test.EX16-02.relay-scanner-s-relay.10-1-9-1-10-1-9-20') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.create.EX16-02.relay-relay-apps
     # Create receive connector 'Relay Relay Apps' on EX16-02 (Front End Transport)

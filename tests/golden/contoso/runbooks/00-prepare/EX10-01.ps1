@@ -27,7 +27,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX10-01' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX10-01' -Steps @('prepare.protocol-log-limits.EX10-01', 'prepare.protocol-logging.EX10-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP prepare.protocol-log-limits.EX10-01
     # keep 33 days of receive protocol logs on EX10-01

@@ -30,7 +30,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'coexistence' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'coexistence' -Steps @('prepare.coexistence.EX10-01', 'prepare.coexistence.EX10-02', 'prepare.coexistence.EX10-03', 'prepare.ad-prep', 'prepare.supported-os.EX16-01', 'prepare.supported-os.EX16-02') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP prepare.coexistence.EX10-01
     # confirm EX10-01 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)

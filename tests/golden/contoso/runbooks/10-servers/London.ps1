@@ -25,7 +25,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'London' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'London' -Steps @('servers.install.EX16-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP servers.install.EX16-01
     # install Exchange 2016 (Mailbox) on EX16-01 in site London

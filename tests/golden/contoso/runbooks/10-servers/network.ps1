@@ -26,7 +26,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'network' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'network' -Steps @('servers.load-balancer.LB-LON-SMTP', 'servers.smtp-alias') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP servers.load-balancer.LB-LON-SMTP
     # add EX16-01 to load balancer LB-LON-SMTP (SMTP 25 and HTTPS)

@@ -29,7 +29,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX10-01-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX10-01-rollback' -Steps @('relay.rollback.recreate-old.EX10-01.relay-apps', 'relay.rollback.enable-old.EX10-01.relay-apps', 'relay.rollback.recreate-old.EX10-01.relay-scanners', 'relay.rollback.enable-old.EX10-01.relay-scanners') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.rollback.recreate-old.EX10-01.relay-apps
     # Recreate 2010 connector 'Relay Apps' on EX10-01 as it was (after its removal)

@@ -33,7 +33,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX10-03-after-soak' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX10-03-after-soak' -Steps @('relay.soak.EX10-03', 'relay.remove-old.EX10-03.relay-legacy-crm') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.soak.EX10-03
     # Check the 33-day soak on EX10-03: no client refused since the 2010 relay connectors were disabled

@@ -30,7 +30,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX10-03-decommission' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX10-03-decommission' -Steps @('relay.observe.EX10-03', 'relay.disable-old.EX10-03.relay-legacy-crm') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.observe.EX10-03
     # Observe the 2010 relay connectors on EX10-03 for 14 days

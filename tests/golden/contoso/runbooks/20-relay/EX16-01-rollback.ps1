@@ -30,7 +30,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX16-01-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX16-01-rollback' -Steps @('relay.rollback.permission.EX16-01.relay-apps-ex16-01', 'relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01', 'relay.rollback.remove.EX16-01.relay-apps-ex16-01', 'relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01', 'relay.rollback.remove.EX16-01.relay-mfp-scanners', 'relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.rollback.permission.EX16-01.relay-apps-ex16-01
     # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Apps EX16-01'

@@ -41,7 +41,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX16-01' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX16-01' -Steps @('relay.create.EX16-01.internal-mail-apps-ex16-01', 'relay.create.EX16-01.relay-apps-ex16-01', 'relay.create.EX16-01.relay-legacy-crm-ex16-01', 'relay.create.EX16-01.relay-mfp-scanners', 'relay.permission.EX16-01.relay-apps-ex16-01', 'relay.permission.EX16-01.relay-legacy-crm-ex16-01', 'relay.test.EX16-01.relay-apps-ex16-01.from-admin-host', 'relay.test.EX16-01.relay-apps-ex16-01.10-1-20-15', 'relay.test.EX16-01.relay-apps-ex16-01.10-1-20-16', 'relay.test.EX16-01.relay-apps-ex16-01.10-1-21-0-28', 'relay.test.EX16-01.relay-apps-ex16-01.203-0-113-10', 'relay.test.EX16-01.relay-legacy-crm-ex16-01.from-admin-host', 'relay.test.EX16-01.relay-legacy-crm-ex16-01.10-2-50-0-24', 'relay.test.EX16-01.relay-legacy-crm-ex16-01.10-2-51-20-10-2-51-29', 'relay.test.EX16-01.relay-legacy-crm-ex16-01.10-2-52-10', 'relay.test.EX16-01.relay-mfp-scanners.from-admin-host', 'relay.test.EX16-01.relay-mfp-scanners.10-1-40-0-26') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.create.EX16-01.internal-mail-apps-ex16-01
     # Create internal-only receive connector 'Internal Mail Apps EX16-01' on EX16-01 (Front End Transport, no relay)

@@ -28,7 +28,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'smtp-contoso-com' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'smtp-contoso-com' -Steps @('relay.test-alias.smtp-contoso-com.from-admin-host', 'relay.test-alias.smtp-contoso-com.ex10-01-relay-apps', 'relay.test-alias.smtp-contoso-com.ex10-01-relay-scanners', 'relay.test-alias.smtp-contoso-com.ex10-03-relay-legacy-crm') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP relay.test-alias.smtp-contoso-com.from-admin-host
     # SMTP conversation through smtp.contoso.com with every server it resolves to (no message is sent)

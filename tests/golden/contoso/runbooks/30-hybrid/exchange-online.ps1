@@ -25,7 +25,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'exchange-online' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'exchange-online' -Steps @('hybrid.check-exo-connectors') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP hybrid.check-exo-connectors
     # check the Exchange Online inbound/outbound connectors name the on-premises certificate

@@ -32,7 +32,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'hybrid' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'hybrid' -Steps @('hybrid.hotfix-level.EX16-01', 'hybrid.configure.EX16-01', 'hybrid.hybrid-application', 'hybrid.publish-ews.EX16-01', 'hybrid.receive-path.EX16-01', 'hybrid.send-connector-add.EX16-01', 'hybrid.hcw-rerun', 'hybrid.send-connector-remove-old') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP hybrid.hotfix-level.EX16-01
     # confirm EX16-01 runs the April 2025 hotfix update or later

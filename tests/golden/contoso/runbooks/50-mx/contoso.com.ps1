@@ -28,7 +28,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'contoso.com' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'contoso.com' -Steps @('mx.lower-ttl.contoso.com', 'mx.change.contoso.com', 'mx.verify.contoso.com', 'mx.restore-ttl.contoso.com') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP mx.lower-ttl.contoso.com
     # lower the MX TTL of contoso.com to 300 s and wait the old TTL

@@ -28,7 +28,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'fabrikam.com' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'fabrikam.com' -Steps @('mx.lower-ttl.fabrikam.com', 'mx.change.fabrikam.com', 'mx.verify.fabrikam.com', 'mx.restore-ttl.fabrikam.com') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP mx.lower-ttl.fabrikam.com
     # lower the MX TTL of fabrikam.com to 300 s and wait the old TTL

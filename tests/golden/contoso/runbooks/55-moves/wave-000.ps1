@@ -27,7 +27,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'wave-000' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'wave-000' -Steps @('moves.arbitration', 'moves.complete.wave-000', 'moves.cleanup.wave-000') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP moves.arbitration
     # move the arbitration mailboxes to 2016, the Migration mailbox first

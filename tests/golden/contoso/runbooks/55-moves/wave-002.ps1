@@ -33,7 +33,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'wave-002' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'wave-002' -Steps @('moves.copy.wave-002', 'moves.complete.wave-002', 'moves.cleanup.wave-002') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP moves.copy.wave-002
     # create the move requests of wave-002 (12 mailboxes, 51.2 GB)

@@ -31,7 +31,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'wave-005-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'wave-005-rollback' -Steps @('moves.rollback.wave-005') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP moves.rollback.wave-005
     # move the mailboxes of wave-005 back to their 2010 databases

@@ -30,7 +30,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX10-01' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX10-01' -Steps @('decommission.observe-clients.EX10-01', 'decommission.remove.EX10-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.observe-clients.EX10-01
     # check the receive logs of EX10-01: no non-Exchange SMTP client left (14 days)

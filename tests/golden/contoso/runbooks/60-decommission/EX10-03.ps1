@@ -31,7 +31,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX10-03' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX10-03' -Steps @('decommission.databases.EX10-03', 'decommission.observe-clients.EX10-03', 'decommission.remove.EX10-03') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.databases.EX10-03
     # remove the database copies and DAG membership of EX10-03

@@ -29,7 +29,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'organisation' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'organisation' -Steps @('decommission.arbitration-mailboxes', 'decommission.oab-generation', 'decommission.public-folders', 'decommission.verify-no-2010') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.arbitration-mailboxes
     # move the arbitration mailboxes to an Exchange 2016 database

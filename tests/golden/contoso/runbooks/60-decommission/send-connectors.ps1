@@ -26,7 +26,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'send-connectors' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'send-connectors' -Steps @('decommission.send-connector.Internet', 'decommission.send-connector.Partner-Northwind-TLS') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.send-connector.Internet
     # remove the 2010 servers from send connector Internet

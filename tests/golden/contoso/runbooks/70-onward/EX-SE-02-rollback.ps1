@@ -30,7 +30,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX-SE-02-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX-SE-02-rollback' -Steps @('onward.relay.rollback.permission.EX-SE-02.relay-apps-ex-se-02', 'onward.relay.rollback.permission.EX-SE-02.relay-legacy-crm-ex-se-02', 'onward.relay.rollback.remove.EX-SE-02.relay-apps-ex-se-02', 'onward.relay.rollback.remove.EX-SE-02.relay-legacy-crm-ex-se-02', 'onward.relay.rollback.remove.EX-SE-02.relay-mfp-scanners', 'onward.relay.rollback.remove.EX-SE-02.internal-mail-apps-ex-se-02') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP onward.relay.rollback.permission.EX-SE-02.relay-apps-ex-se-02
     # Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from 'Relay Apps EX-SE-02'

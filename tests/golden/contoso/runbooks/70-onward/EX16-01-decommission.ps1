@@ -34,7 +34,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX16-01-decommission' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX16-01-decommission' -Steps @('onward.relay.observe.EX16-01', 'onward.relay.disable-old.EX16-01.relay-apps-ex16-01', 'onward.relay.disable-old.EX16-01.relay-legacy-crm-ex16-01', 'onward.relay.disable-old.EX16-01.relay-mfp-scanners') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP onward.relay.observe.EX16-01
     # Observe the 2016 relay connectors on EX16-01 for 14 days

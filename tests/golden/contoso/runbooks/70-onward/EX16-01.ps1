@@ -25,7 +25,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX16-01' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX16-01' -Steps @('onward.remove-2016.EX16-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP onward.remove-2016.EX16-01
     # remove Exchange 2016 from EX16-01

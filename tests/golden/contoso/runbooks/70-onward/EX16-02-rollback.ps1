@@ -30,7 +30,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'EX16-02-rollback' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'EX16-02-rollback' -Steps @('onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02', 'onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02', 'onward.relay.rollback.recreate-old.EX16-02.relay-legacy-crm-ex16-02', 'onward.relay.rollback.enable-old.EX16-02.relay-legacy-crm-ex16-02', 'onward.relay.rollback.recreate-old.EX16-02.relay-mfp-scanners', 'onward.relay.rollback.enable-old.EX16-02.relay-mfp-scanners') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP onward.relay.rollback.recreate-old.EX16-02.relay-apps-ex16-02
     # Recreate 2016 connector 'Relay Apps EX16-02' on EX16-02 as it was (after its removal)

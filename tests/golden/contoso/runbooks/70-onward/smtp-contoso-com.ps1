@@ -28,7 +28,7 @@ if ($helperVersion -ne '3') { throw ($helper + ' is version ''' + $helperVersion
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'smtp-contoso-com' -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'smtp-contoso-com' -Steps @('onward.relay.test-alias.smtp-contoso-com.from-admin-host', 'onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-apps-ex16-01', 'onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-legacy-crm-ex16-01', 'onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-mfp-scanners') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP onward.relay.test-alias.smtp-contoso-com.from-admin-host
     # SMTP conversation through smtp.contoso.com with every server it resolves to (no message is sent)
