@@ -134,6 +134,10 @@ def _print_grouped(findings: tuple[Finding, ...], full_list: str | None) -> None
     )
 
 
+PROGRESS_AFTER_SECONDS = 1.0
+"""A progress display (plan, check, logs scan) appears only once a job has run this long, on a terminal."""
+
+
 @contextmanager
 def progress_display(total: int) -> Iterator[None]:
     """A progress bar on stderr for the library's stages (:mod:`migrator.progress`).
@@ -178,7 +182,7 @@ def progress_display(total: int) -> Iterator[None]:
                 task = bar.task_ids[0]
                 bar.update(task, description=stage, completed=min(int(str(state["done"])), total))
 
-    timer = threading.Timer(1.0, start)
+    timer = threading.Timer(PROGRESS_AFTER_SECONDS, start)
     timer.daemon = True
     timer.start()
     try:
@@ -253,6 +257,7 @@ def main() -> None:
 
 
 __all__ = [
+    "PROGRESS_AFTER_SECONDS",
     "Path",
     "app",
     "err",

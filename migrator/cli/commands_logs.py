@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrator.cli import err, logs_app, out, print_findings
+from migrator.cli import PROGRESS_AFTER_SECONDS, err, logs_app, out, print_findings
 
 if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --help stays fast)
     from rich.progress import Progress, TaskID
@@ -18,8 +18,6 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --
     from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence
 
 EVIDENCE_FILE = "relay-evidence.json"
-PROGRESS_AFTER_SECONDS = 1.0
-"""The progress display appears only for scans that take longer than this (on a terminal)."""
 
 
 class Engine(StrEnum):
