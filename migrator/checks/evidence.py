@@ -38,25 +38,12 @@ from migrator.model import (
     ReceiveConnector,
     Severity,
 )
+from migrator.relay_rights import is_relay_connector
 
-ACCEPT_ANY_RECIPIENT = "ms-exch-smtp-accept-any-recipient"
-ANONYMOUS = "nt authority\\anonymous logon"
 ONE_ADDRESS_SHARE = 0.5
 """Share of a relay connector's sessions above which one address is suspicious."""
 ONE_ADDRESS_MIN_SESSIONS = 10
 """Sessions a connector needs before the one-address rule speaks."""
-
-
-def is_relay_connector(inventory: Inventory, connector: ReceiveConnector) -> bool:
-    """Whether a connector lets anonymous clients relay: Accept-Any-Recipient for ANONYMOUS LOGON, or ExternalAuthoritative."""
-    if any(a.lower() == "externalauthoritative" for a in connector.auth_mechanism):
-        return True
-    return any(
-        p.user.lower() == ANONYMOUS
-        and not p.deny
-        and any(r.lower() == ACCEPT_ANY_RECIPIENT for r in p.extended_rights)
-        for p in inventory.permissions_for(connector.identity)
-    )
 
 
 def legacy_relay_connectors(inventory: Inventory) -> tuple[ReceiveConnector, ...]:
@@ -71,7 +58,8 @@ def legacy_relay_connectors(inventory: Inventory) -> tuple[ReceiveConnector, ...
             (
                 c
                 for c in inventory.receive_connectors
-                if c.server.lower() in legacy and is_relay_connector(inventory, c)
+                if c.server.lower() in legacy
+                and is_relay_connector(c, inventory.permissions_for(c.identity))
             ),
             key=lambda c: c.identity.lower(),
         )

@@ -33,6 +33,7 @@ from migrator.model import (
     TransportConfig,
     TransportRole,
 )
+from migrator.relay_rights import anonymous_relay_grants
 
 
 class ConnectorKind(enum.Enum):
@@ -134,7 +135,6 @@ class RelayPlan:
 
 MAX_NAME = 64
 """Exchange's limit on a receive connector name."""
-ACCEPT_ANY_RECIPIENT = "ms-exch-smtp-accept-any-recipient"
 EXCHANGE_2016_DEFAULT_MAX_MESSAGE = 36 * 1024 * 1024
 """MaxMessageSize of a new 2016/2019 receive connector."""
 EXCHANGE_2010_DEFAULT_MAX_MESSAGE = 10 * 1024 * 1024
@@ -169,22 +169,6 @@ def default_connector_names(server: str) -> frozenset[str]:
     return frozenset(n.format(s=server).lower() for n in names)
 
 
-def _trustee_key(user: str) -> str:
-    """``anonymous``, ``everyone`` or '' for any other trustee (by name with or without domain, or SID)."""
-    low = user.strip().lower()
-    tail = low.rsplit("\\", 1)[-1]
-    if tail == "anonymous logon" or low == "s-1-5-7":
-        return "anonymous"
-    if tail == "everyone" or low == "s-1-1-0":
-        return "everyone"
-    return ""
-
-
-def is_anonymous_trustee(user: str) -> bool:
-    """Whether a trustee is ANONYMOUS LOGON or Everyone (by name or well-known SID)."""
-    return bool(_trustee_key(user))
-
-
 def _flags(values: Iterable[str]) -> frozenset[str]:
     return frozenset(v.strip().lower() for v in values if v.strip())
 
@@ -198,20 +182,13 @@ class PermissionIndex:
             self._by_id.setdefault(p.identity.lower(), []).append(p)
 
     def anonymous_relay_grants(self, identity: str) -> tuple[str, ...]:
-        """Trustees (ANONYMOUS LOGON, Everyone) that hold Accept-Any-Recipient, not cancelled by a Deny."""
-        allowed: dict[str, str] = {}
-        denied: set[str] = set()
-        for p in self._by_id.get(identity.lower(), ()):
-            if not is_anonymous_trustee(p.user):
-                continue
-            if ACCEPT_ANY_RECIPIENT not in _flags(p.extended_rights):
-                continue
-            key = _trustee_key(p.user)
-            if p.deny:
-                denied.add(key)
-            else:
-                allowed.setdefault(key, p.user.strip())
-        return tuple(sorted(v for k, v in allowed.items() if k not in denied))
+        """Trustees (ANONYMOUS LOGON, Everyone) that hold Accept-Any-Recipient, not cancelled by a Deny
+        (the one rule: :func:`migrator.relay_rights.anonymous_relay_grants`)."""
+        return anonymous_relay_grants(self._by_id.get(identity.lower(), ()))
+
+    def permissions(self, identity: str) -> tuple[ADPermission, ...]:
+        """The AD permissions on one connector identity (case-insensitive)."""
+        return tuple(self._by_id.get(identity.lower(), ()))
 
 
 # --------------------------------------------------------------------------- classification

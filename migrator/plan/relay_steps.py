@@ -36,9 +36,9 @@ from migrator.plan.relay import (
     ConnectorKind,
     PlannedConnector,
     RelayPlan,
-    is_anonymous_trustee,
 )
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.relay_rights import is_anonymous_trustee
 
 ANONYMOUS_LOGON = "NT AUTHORITY\\ANONYMOUS LOGON"
 ACCEPT_ANY_RECIPIENT = "Ms-Exch-SMTP-Accept-Any-Recipient"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from migrator.model import (
     AcceptedDomainType,
+    ADPermission,
     ExchangeVersion,
     Inventory,
     ReceiveConnector,
@@ -15,11 +16,10 @@ from migrator.model import (
     ServerRole,
 )
 from migrator.plan.steps import Phase
+from migrator.relay_rights import is_relay_connector
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
-ANONYMOUS_LOGON = "nt authority\\anonymous logon"
-ACCEPT_ANY_RECIPIENT = "ms-exch-smtp-accept-any-recipient"
 DEFAULT_OLD_TTL_SECONDS = 86400
 """TTL assumed for an MX record the inventory does not describe (the longest common value)."""
 LOWERED_TTL_SECONDS = 300
@@ -80,25 +80,16 @@ def estate(inv: Inventory) -> Estate:
 
 
 def _relay_connectors(inv: Inventory, legacy: list[Server]) -> list[ReceiveConnector]:
-    # Own small rule (the relay planner has the full classification): a connector relays
-    # when it is ExternalAuthoritative, or anonymous with Accept-Any-Recipient for ANONYMOUS LOGON.
+    # The one rule (migrator.relay_rights); the relay planner's classification builds on it.
     names = {s.name.lower() for s in legacy}
-    anonymous_relay: set[str] = set()
+    perms: dict[str, list[ADPermission]] = {}
     for perm in inv.ad_permissions:
-        if (
-            not perm.deny
-            and perm.user.lower() == ANONYMOUS_LOGON
-            and any(r.lower() == ACCEPT_ANY_RECIPIENT for r in perm.extended_rights)
-        ):
-            anonymous_relay.add(perm.identity.lower())
-    out = []
-    for c in inv.receive_connectors:
-        if c.server.lower() not in names:
-            continue
-        external = any(m.lower() == "externalauthoritative" for m in c.auth_mechanism)
-        anonymous = any(g.lower() == "anonymoususers" for g in c.permission_groups)
-        if external or (anonymous and c.identity.lower() in anonymous_relay):
-            out.append(c)
+        perms.setdefault(perm.identity.lower(), []).append(perm)
+    out = [
+        c
+        for c in inv.receive_connectors
+        if c.server.lower() in names and is_relay_connector(c, perms.get(c.identity.lower(), ()))
+    ]
     return sorted(out, key=lambda c: (c.server.lower(), c.name.lower()))
 
 
