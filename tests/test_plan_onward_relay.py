@@ -284,6 +284,7 @@ def test_onward_runbooks_are_valid_powershell_for_ems_on_the_new_servers() -> No
         "runbooks/70-onward/EX16-01-after-soak.ps1",
         "runbooks/70-onward/EX16-01-rollback.ps1",
         "runbooks/70-onward/smtp-contoso-test.ps1",
+        "runbooks/70-onward/smtp-contoso-test-rollback.ps1",
     }
     for rel, group in sorted(groups.items()):
         text = render_runbook(rel, group, context, log_name="x")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from relay_builders import connector, grant, inventory
+
 import migrator.checks.evidence as evidence
 import migrator.plan.phases._common as common
 import migrator.plan.relay as relay_planner
 from migrator.plan.phases._common import estate
 from migrator.plan.relay import PermissionIndex, plan_relay
 from migrator.relay_rights import anonymous_relay_grants, is_relay_connector
-from tests.relay_builders import connector, grant, inventory
 
 
 def _sample():  # type: ignore[no-untyped-def]

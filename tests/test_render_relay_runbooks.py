@@ -74,6 +74,7 @@ def test_expected_runbooks(rendered: dict[str, bytes]) -> None:
         "EX16-01.ps1",
         "EX16-02-rollback.ps1",
         "EX16-02.ps1",
+        "smtp-fabrikam-test-rollback.ps1",
         "smtp-fabrikam-test.ps1",
     ]
 

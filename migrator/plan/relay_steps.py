@@ -25,13 +25,14 @@ the new servers (not the 2010 shell), reading the Front End receive logs.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from migrator.errors import PlanError
 from migrator.iprange import IPRange, merge_ranges
-from migrator.model import ExchangeVersion, Inventory, RelayMethod, TransportRole
+from migrator.model import ExchangeVersion, Inventory, RelayMethod, Server, TransportRole
 from migrator.plan.relay import (
     ConnectorKind,
     PlannedConnector,
@@ -370,53 +371,44 @@ def relay_steps(
     new_hosts = sorted({_smtp_host(inventory, pc) for pc in connectors}, key=str.lower)
     for pc in sorted(relay_plan.internal, key=lambda c: (c.server.lower(), c.name.lower())):
         steps.append(_internal_create(inventory, pc, pre, phase))
-    if connectors:
+    old_hosts = [inventory.server(o) or o for o in old_servers]
+    if connectors and alias:
+        steps.extend(
+            _alias_repoint(
+                inventory,
+                connectors,
+                old_hosts,
+                pre,
+                alias,
+                phase,
+                _repoint_prerequisites(pre, tests, relay_plan),
+            )
+        )
+    elif connectors:
         steps.append(
             Step(
                 id=repoint_id,
                 phase=phase,
-                title=(
-                    f"Point DNS alias {alias} at the new servers"
-                    if alias
-                    else "Point every relay application at the new servers"
-                ),
-                target=alias or "relay applications",
-                owner=Owner.DNS_ADMIN if alias else Owner.APPLICATION_OWNERS,
-                runs_in=RunsIn.DNS_CONSOLE if alias else RunsIn.MANUAL,
+                title="Point every relay application at the new servers",
+                target="relay applications",
+                owner=Owner.APPLICATION_OWNERS,
+                runs_in=RunsIn.MANUAL,
                 duration_minutes=30,
-                wait_minutes=60 if alias else 0,
-                verification=(
-                    f"Resolve-DnsName {alias} returns the new servers' addresses from a client"
-                    if alias
-                    else "each application's next message shows in the new servers' protocol logs"
-                ),
-                rollback=(
-                    f"point {alias} back at {old_text}"
-                    if alias
-                    else "restore each application's SMTP setting"
-                ),
+                verification="each application's next message shows in the new servers' protocol logs",
+                rollback="restore each application's SMTP setting",
                 instructions=(
-                    f"Change {alias} to the new servers ({', '.join(new_hosts)}), or to their load"
-                    " balancer if it keeps client addresses (no source NAT). The wait covers the old TTL."
-                    if alias
-                    else "Change the SMTP server setting of every application and device that relays through"
+                    "Change the SMTP server setting of every application and device that relays through"
                     f" {old_text} to {', '.join(new_hosts)}."
                 ),
-                prerequisites=tuple(
-                    sorted(
-                        [
-                            *tests,
-                            *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal),
-                        ]
-                    )
-                ),
+                prerequisites=_repoint_prerequisites(pre, tests, relay_plan),
             )
         )
 
     # Through the alias: every server behind it must answer each client the same way.
     alias_tests: list[str] = []
     if connectors and alias:
-        through = _alias_tests(inventory, connectors, pre, alias, repoint_id, phase)
+        verify_id = f"{pre}.verify-alias.{slug(alias)}"
+        through = _alias_tests(inventory, connectors, pre, alias, verify_id, phase)
         steps.extend(through)
         alias_tests = [t.id for t in through]
 
@@ -669,15 +661,227 @@ def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase
     )
 
 
+def _repoint_prerequisites(pre: str, tests: list[str], relay_plan: RelayPlan) -> tuple[str, ...]:
+    """Every relay test of the new connectors, and every internal-only connector carried over."""
+    return tuple(sorted([*tests, *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal)]))
+
+
+def alias_records(servers: Iterable[Server | str]) -> tuple[list[str], list[str], list[str]]:
+    """The A and AAAA records an alias needs to reach ``servers`` (from the inventory's addresses), and
+    the servers the inventory gives no address for.
+
+    IPv6 only where a server has a global or unique-local IPv6 address (link-local
+    addresses are never published); a name the inventory does not know is listed as unknown.
+    """
+    a: set[str] = set()
+    aaaa: set[str] = set()
+    unknown: list[str] = []
+    for srv in servers:
+        if isinstance(srv, str):
+            unknown.append(srv)
+            continue
+        v4 = [x for x in srv.ip_addresses if x.version == 4]
+        v6 = [x for x in srv.ip_addresses if x.version == 6 and not x.is_link_local]
+        if not v4 and not v6:
+            unknown.append(srv.name)
+        a.update(str(x) for x in v4)
+        aaaa.update(str(x) for x in v6)
+    return _sorted_addresses(a), _sorted_addresses(aaaa), sorted(unknown, key=str.lower)
+
+
+def _sorted_addresses(values: Iterable[str]) -> list[str]:
+    return sorted(values, key=lambda t: (ipaddress.ip_address(t).version, ipaddress.ip_address(t)))
+
+
+def _records_text(a: list[str], aaaa: list[str]) -> str:
+    """``A 10.1.1.20, 10.2.1.20; AAAA 2001:db8::20`` (``no AAAA record`` where there is none)."""
+    return f"A {', '.join(a) if a else '(none)'}; " + (
+        f"AAAA {', '.join(aaaa)}" if aaaa else "no AAAA record"
+    )
+
+
+def _alias_repoint(
+    inventory: Inventory,
+    connectors: list[PlannedConnector],
+    old: list[Server | str],
+    pre: str,
+    alias: str,
+    phase: Phase,
+    prerequisites: tuple[str, ...],
+) -> list[Step]:
+    """The DNS change of the alias (manual: the runner stops there) and its scripted verification.
+
+    The records come from the inventory: A for every new server with a relay
+    connector, AAAA only for those with IPv6 (a client that gets an AAAA record of a
+    server without IPv6 cannot connect; one that gets none for a server with IPv6
+    still reaches it over IPv4). The rollback gives back the old servers' records.
+    """
+    runbook = f"{_dir(phase)}/{slug(alias)}.ps1"
+    new_servers: list[Server | str] = []
+    for name in sorted({pc.server for pc in connectors}, key=str.lower):
+        new_servers.append(inventory.server(name) or name)
+    a, aaaa, unknown = alias_records(new_servers)
+    old_a, old_aaaa, old_unknown = alias_records(old)
+    new_names = ", ".join(s if isinstance(s, str) else s.name for s in new_servers)
+    old_names = ", ".join(s if isinstance(s, str) else s.name for s in old)
+    repoint_id = f"{pre}.repoint.{slug(alias)}"
+    verify_id = f"{pre}.verify-alias.{slug(alias)}"
+    missing = (
+        f" The inventory gives no address for {', '.join(unknown)}: add its servers[].ip and plan"
+        " again (the verification stops until then)."
+        if unknown
+        else ""
+    )
+    old_missing = (
+        f" (the inventory gives no address for {', '.join(old_unknown)}: add it by hand)"
+        if old_unknown
+        else ""
+    )
+    rollback = (
+        f"give {alias} back the old records of {old_names}: {_records_text(old_a, old_aaaa)}"
+        f"{old_missing}, and delete the new ones ({_rollback_runbook_of(alias, phase)}: the"
+        f" change, then {pre}.rollback.verify-alias.{slug(alias)} compares the old addresses)"
+    )
+    return [
+        Step(
+            id=repoint_id,
+            phase=phase,
+            title=f"Point DNS alias {alias} at the new servers",
+            target=alias,
+            owner=Owner.DNS_ADMIN,
+            runs_in=RunsIn.DNS_CONSOLE,
+            duration_minutes=30,
+            wait_minutes=60,
+            verification=f"{verify_id} resolves {alias} (A and AAAA) and compares",
+            rollback=rollback,
+            instructions=(
+                f"In the DNS zone of {alias}, make its records exactly: {_records_text(a, aaaa)}"
+                f" (the new servers {new_names}). Replace a CNAME by these records; delete every"
+                f" other A and AAAA record of {alias} (today: {_records_text(old_a, old_aaaa)}, the"
+                f" servers {old_names}). IPv6 only where a server has IPv6: a client given an AAAA"
+                " record of a server without IPv6 cannot connect. The wait covers the old TTL."
+                + missing
+            ),
+            prerequisites=prerequisites,
+            runbook=runbook,
+        ),
+        Step(
+            id=verify_id,
+            phase=phase,
+            title=f"Check that {alias} resolves to exactly the new servers (A and AAAA)",
+            target=alias,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=5,
+            maintenance_window=False,
+            verification=(
+                f"Resolve-DnsName {alias} -Type A and -Type AAAA return exactly {_records_text(a, aaaa)}"
+            ),
+            rollback="nothing to undo (read only)",
+            instructions=(
+                "Reads only. A resolver that still caches the old records makes it stop: wait the"
+                " old TTL and run it again."
+            ),
+            action=Action(
+                "relay.alias-records",
+                {
+                    "alias": alias,
+                    "ipv4": a,
+                    "ipv6": aaaa,
+                    "unknown": unknown,
+                    "servers": [s if isinstance(s, str) else s.name for s in new_servers],
+                },
+            ),
+            prerequisites=(repoint_id,),
+            runbook=runbook,
+        ),
+    ]
+
+
+def _rollback_runbook_of(alias: str, phase: Phase) -> str:
+    return f"{_dir(phase)}/{slug(alias)}-rollback.ps1"
+
+
+def alias_rollback_steps(
+    inventory: Inventory, relay_plan: RelayPlan, phase: Phase = Phase.RELAY
+) -> list[Step]:
+    """Rollback of the repoint: the old records back (manual), then the same scripted check with the
+    old servers' addresses; in ``<alias>-rollback.ps1``. Empty without an alias or a relay connector."""
+    alias = inventory.policy.smtp_alias.strip()
+    connectors = list(relay_plan.connectors)
+    if not alias or not connectors:
+        return []
+    pre = _prefix(phase)
+    old_servers = sorted(
+        {i.split("\\", 1)[0] for pc in connectors for i in _sources(pc)}, key=str.lower
+    )
+    old: list[Server | str] = [inventory.server(o) or o for o in old_servers]
+    a, aaaa, unknown = alias_records(old)
+    names = ", ".join(old_servers)
+    runbook = _rollback_runbook_of(alias, phase)
+    back_id = f"{pre}.rollback.repoint.{slug(alias)}"
+    return [
+        Step(
+            id=back_id,
+            phase=phase,
+            title=f"Point DNS alias {alias} back at the old servers ({names})",
+            target=alias,
+            owner=Owner.DNS_ADMIN,
+            runs_in=RunsIn.DNS_CONSOLE,
+            duration_minutes=30,
+            wait_minutes=60,
+            verification=f"{pre}.rollback.verify-alias.{slug(alias)} compares the records",
+            rollback=f"run {pre}.repoint.{slug(alias)} again",
+            instructions=(
+                f"Before any new connector is removed: make the records of {alias} exactly"
+                f" {_records_text(a, aaaa)} (the old servers {names}, from the inventory) and delete"
+                " the new servers' records."
+                + (
+                    f" The inventory gives no address for {', '.join(unknown)}: add it by hand."
+                    if unknown
+                    else ""
+                )
+            ),
+            runbook=runbook,
+        ),
+        Step(
+            id=f"{pre}.rollback.verify-alias.{slug(alias)}",
+            phase=phase,
+            title=f"Check that {alias} resolves to exactly the old servers again (A and AAAA)",
+            target=alias,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=5,
+            maintenance_window=False,
+            verification=(
+                f"Resolve-DnsName {alias} -Type A and -Type AAAA return exactly {_records_text(a, aaaa)}"
+            ),
+            rollback="nothing to undo (read only)",
+            action=Action(
+                "relay.alias-records",
+                {
+                    "alias": alias,
+                    "ipv4": a,
+                    "ipv6": aaaa,
+                    "unknown": unknown,
+                    "servers": old_servers,
+                },
+            ),
+            prerequisites=(back_id,),
+            runbook=runbook,
+        ),
+    ]
+
+
 def _alias_tests(
     inventory: Inventory,
     connectors: list[PlannedConnector],
     pre: str,
     alias: str,
-    repoint_id: str,
+    verify_id: str,
     phase: Phase,
 ) -> list[Step]:
-    """Relay tests through the DNS alias once it points at the new servers.
+    """Relay tests through the DNS alias once it points at the new servers (and resolves to them).
 
     The scripted conversation runs against every address the alias resolves to
     (A and AAAA), so each server behind it answers once; then a client of each
@@ -721,7 +925,7 @@ def _alias_tests(
                 " the step stops."
             ),
             action=Action("relay.smtp-probe", params),
-            prerequisites=(repoint_id,),
+            prerequisites=(verify_id,),
             runbook=runbook,
         )
     ]
@@ -779,7 +983,9 @@ def relay_rollback_steps(
     ``phase`` as for :func:`relay_steps`.
     """
     pre = _prefix(phase)
-    steps: list[Step] = []
+    # Clients first go back to the old servers (the alias), then anything new is removed.
+    steps: list[Step] = alias_rollback_steps(inventory, relay_plan, phase)
+    back = tuple(s.id for s in steps if s.action is not None)
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
     by_server: dict[str, list[PlannedConnector]] = {}
     for pc in sorted(
@@ -797,7 +1003,7 @@ def relay_rollback_steps(
         for pc in relays:
             if pc.method is RelayMethod.ANONYMOUS:
                 steps.append(_rollback_permission(inventory, pc, pre, phase))
-        steps.extend(_rollback_remove(inventory, pc, pre, phase, []) for pc in relays)
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, [], back) for pc in relays)
         steps.extend(_rollback_remove(inventory, pc, pre, phase, relays) for pc in internal)
     legacy: set[tuple[str, str]] = set()
     for pc in connectors:
@@ -866,6 +1072,7 @@ def _rollback_remove(
     pre: str,
     phase: Phase,
     gone_first: list[PlannedConnector],
+    alias_back: tuple[str, ...] = (),
 ) -> Step:
     """Rollback of ``create``: remove the connector migrator made (only while it carries the marker).
 
@@ -873,7 +1080,7 @@ def _rollback_remove(
     removals are its prerequisites, and the helper refuses to remove it while one of them is still
     there (``-Only`` included), so its clients never fall into a relay connector's range.
     """
-    after = tuple(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first)
+    after = (*alias_back, *(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first))
     old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
     return Step(
         id=f"{pre}.rollback.remove.{_key(pc)}",
@@ -887,11 +1094,12 @@ def _rollback_remove(
         verification="the script checks the connector is gone on the pinned domain controller",
         instructions=(
             "Removes the connector only if it still carries migrator's Comment marker;"
-            f" repoint clients back to the {old_label} servers first."
+            f" repoint clients back to the {old_label} servers first"
+            + (f" ({', '.join(alias_back)})." if alias_back else ".")
             + (
                 " It goes last: its clients sit inside a relay connector's range, which must be"
                 " gone before they can land on it."
-                if after
+                if gone_first
                 else ""
             )
         ),
