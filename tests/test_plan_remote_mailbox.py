@@ -147,3 +147,23 @@ def test_contoso_batch_001_gives_its_eight_cloud_mailboxes_a_remote_mailbox() ->
     cloud = {c.user_principal_name: c for c in inv.cloud_users}
     assert cloud["david.jones@contoso.com"].legacy_exchange_dn.startswith("/o=ExchangeLabs/")
     assert cloud["david.jones@contoso.com"].mailbox_type == "UserMailbox"
+
+
+def test_the_routing_address_is_added_where_the_cloud_lacks_it() -> None:
+    # Review M9: the step turns the email address policy off, so no policy stamps
+    # alias@<tenant>.mail.onmicrosoft.com; the CSV adds it explicitly and the step reads it back.
+    inv = inventory(proxy_addresses=("SMTP:Reception@contoso.com", "smtp:front.desk@contoso.com"))
+    match = match_identities(inv)
+    (row,) = csv.DictReader(
+        io.StringIO(remote_mailbox_csv_text(match.batches[0], make_inventory().tenant))
+    )  # type: ignore[arg-type]
+    assert row["RemoteRoutingAddress"] == "reception@contoso.mail.onmicrosoft.com"
+    assert row["EmailAddresses"].split(";") == [
+        "SMTP:Reception@contoso.com",
+        "smtp:front.desk@contoso.com",
+        f"X500:{LEGACY_DN}",
+        "smtp:reception@contoso.mail.onmicrosoft.com",
+    ]
+    body = helper_function("Enable-BatchRemoteMailbox")
+    assert "RemoteRoutingAddress of " in body  # read back, as every address of the row
+    assert "foreach ($address in $addresses)" in body

@@ -13,7 +13,9 @@ The fix has to run in the Exchange Management Shell **before the user first sync
   the cloud mailbox is one);
 - every cloud proxy address, plus ``X500:<cloud LegacyExchangeDN>`` (replies to mail
   the cloud mailbox sent and cached recipients resolve through it), the email
-  address policy off so Exchange keeps them;
+  address policy off so Exchange keeps them; with the policy off nothing stamps the
+  ``alias@<tenant>.mail.onmicrosoft.com`` routing address as a proxy address (the
+  hybrid's policy entry would), so it is added explicitly and read back;
 - ``Set-RemoteMailbox -ExchangeGuid <cloud ExchangeGuid>`` (and ``-ArchiveGuid``
   where the cloud mailbox has an archive): without it, moves and the hybrid's
   "one mailbox" checks fail.
@@ -69,7 +71,8 @@ class RemoteMailboxRow:
     mailbox_type: str
     """Regular, Shared, Room or Equipment (the Enable-RemoteMailbox switch)."""
     email_addresses: tuple[str, ...]
-    """Every cloud SMTP/X500 proxy address plus the X500 of the cloud LegacyExchangeDN."""
+    """Every cloud SMTP/X500 proxy address, the X500 of the cloud LegacyExchangeDN and the remote
+    routing address (``smtp:alias@<tenant>.mail.onmicrosoft.com``) where the cloud lacks it."""
     exchange_guid: str
     """The cloud mailbox's ExchangeGuid."""
     archive_guid: str
@@ -97,6 +100,10 @@ def remote_mailbox_row(r: MatchResult, tenant: Tenant) -> RemoteMailboxRow:
         ),
         f"{c.primary_smtp.partition('@')[0]}@{routing_domain}",
     )
+    # The routing address as a proxy address too, explicitly: the step turns the email address
+    # policy off (it would replace the cloud addresses), so no policy stamps it (review M9).
+    if f"smtp:{routing}".lower() not in {a.lower() for a in addresses}:
+        addresses.append(f"smtp:{routing}")
     primary = next((p[5:] for p in c.proxy_addresses if p.startswith("SMTP:")), c.primary_smtp)
     return RemoteMailboxRow(
         result=r,
