@@ -35,6 +35,7 @@ from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
+from migrator.plan.routing_addresses import routing_address_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
@@ -231,6 +232,7 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
     if analysis.moves is not None:
         extra += moves_steps(inv, analysis.moves, SERVERS_READY)
+        extra += routing_address_steps(inv, analysis.moves, SERVERS_READY)
     return assemble_plan(
         inv, extra, start, analysis.onward_relay, analysis.identity, analysis.moves
     )

@@ -229,7 +229,8 @@ def _onmicrosoft_upn(upn: str, tenant: Tenant) -> str:
     return f"{local}@{initial}"
 
 
-def _remote_routing_domain(tenant: Tenant) -> str:
+def remote_routing_domain(tenant: Tenant) -> str:
+    """``<tenant>.mail.onmicrosoft.com``: the domain of every remote routing address."""
     initial = tenant.initial_domain.lower()
     if initial.endswith(".onmicrosoft.com"):
         return initial.replace(".onmicrosoft.com", ".mail.onmicrosoft.com")
@@ -813,7 +814,7 @@ def _no_candidate(c: CloudUser, tenant: Tenant) -> MatchResult:
         fix = (
             f"create the on-premises user (UPN '{c.user_principal_name}') in the sync scope OU with a remote "
             f"mailbox: New-RemoteMailbox (or Enable-RemoteMailbox) with primary SMTP address '{smtp}' and "
-            f"-RemoteRoutingAddress '{smtp.partition('@')[0]}@{_remote_routing_domain(tenant)}', then "
+            f"-RemoteRoutingAddress '{smtp.partition('@')[0]}@{remote_routing_domain(tenant)}', then "
             f"Set-RemoteMailbox -ExchangeGuid '{guid}'; it then soft-matches on '{smtp}'"
         )
     elif c.user_principal_name.lower().endswith(".onmicrosoft.com"):

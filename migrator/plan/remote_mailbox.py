@@ -36,7 +36,7 @@ from migrator.plan.identity import (
     MatchMethod,
     MatchOutcome,
     MatchResult,
-    _remote_routing_domain,
+    remote_routing_domain,
 )
 
 _TYPES = {"sharedmailbox": "Shared", "roommailbox": "Room", "equipmentmailbox": "Equipment"}
@@ -82,7 +82,7 @@ class RemoteMailboxRow:
 def remote_mailbox_row(r: MatchResult, tenant: Tenant) -> RemoteMailboxRow:
     """The remote mailbox a matched cloud mailbox needs on-premises."""
     c = r.cloud
-    routing_domain = _remote_routing_domain(tenant)
+    routing_domain = remote_routing_domain(tenant)
     addresses: list[str] = []
     for p in c.proxy_addresses:
         head = p.partition(":")[0].lower()

@@ -31,6 +31,7 @@ from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.remote_mailbox import remote_mailbox_findings
+from migrator.plan.routing_addresses import routing_address_links
 from migrator.plan.steps import MigrationPlan, Phase, Step
 
 SERVERS_READY = step_id(Phase.SERVERS, "readiness")
@@ -223,6 +224,9 @@ def link_phases(inv: Inventory, steps: Sequence[Step], moves: MovePlan | None = 
     if moves is not None:
         for sid, pre in moves_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
             add(sid, *pre)
+    for copy, routing in routing_address_links(steps).items():
+        # an Exchange Online batch waits for its mailboxes' routing addresses (review M9)
+        add(copy, routing)
     out = []
     for s in steps:
         more = extra.get(s.id)
