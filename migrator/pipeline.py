@@ -30,6 +30,7 @@ from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
+from migrator.plan.nat import nat_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
@@ -229,12 +230,22 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     analysis = source if isinstance(source, Analysis) else analyse(source)
     inv = analysis.inventory
     stage("building the plan")
-    extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
+    extra = [
+        *relay_steps(inv, analysis.relay),
+        *nat_steps(inv, analysis.relay, SERVERS_READY),
+        *identity_steps(inv, analysis.identity),
+    ]
     if analysis.moves is not None:
         extra += moves_steps(inv, analysis.moves, SERVERS_READY)
         extra += routing_address_steps(inv, analysis.moves, SERVERS_READY)
     return assemble_plan(
-        inv, extra, start, analysis.onward_relay, analysis.identity, analysis.moves
+        inv,
+        extra,
+        start,
+        analysis.onward_relay,
+        analysis.identity,
+        analysis.moves,
+        relay=analysis.relay,
     )
 
 

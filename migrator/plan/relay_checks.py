@@ -42,6 +42,7 @@ from migrator.plan.connector_match import (
     ServerViews,
     differences,
 )
+from migrator.plan.nat import nat_retargets
 from migrator.plan.relay import (
     ONWARD_CODE_PREFIX,
     ConnectorKind,
@@ -225,6 +226,7 @@ def check_relay(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
     found += _nat(inventory, relays)
     found += _load_balancers(inventory, relays)
     found += _reach(inventory, plan, relays)
+    found += nat_retargets(inventory, plan)[1]
     found += _conflicts(inventory, plan)
     found += _shadowing(inventory, plan)
     found += _exchange_addresses(inventory, relays)

@@ -130,6 +130,11 @@ def _key(pc: PlannedConnector) -> str:
     return f"{_safe(pc.server)}.{slug(pc.name)}"
 
 
+def probe_id(pc: PlannedConnector, phase: Phase = Phase.RELAY) -> str:
+    """``relay.test.<server>.<connector>.from-admin-host``: the scripted SMTP test of a planned connector."""
+    return f"{_prefix(phase)}.test.{_key(pc)}.from-admin-host"
+
+
 def _range_slugs(ranges: Iterable[IPRange]) -> list[tuple[IPRange, str]]:
     out: list[tuple[IPRange, str]] = []
     seen: set[str] = set()
@@ -279,10 +284,10 @@ def relay_steps(
             )
             last = perm_id
         smtp_host = _smtp_host(inventory, pc)
-        probe_id = f"{pre}.test.{key}.from-admin-host"
+        probe = probe_id(pc, phase)
         steps.append(
             Step(
-                id=probe_id,
+                id=probe,
                 phase=phase,
                 title=f"SMTP conversation from this host to {smtp_host} (no message is sent)",
                 target=pc.identity,
@@ -321,7 +326,7 @@ def relay_steps(
                 runbook=runbook,
             )
         )
-        tests.append(probe_id)
+        tests.append(probe)
         for rng, rslug in _range_slugs(pc.remote_ip_ranges):
             hosts = _host_names(inventory, rng)
             test_id = f"{pre}.test.{key}.{rslug}"
@@ -352,9 +357,7 @@ def relay_steps(
                         "550 5.7.54 (unable to relay) means another connector took the client:"
                         f" run 'migrator relay which <client address>' and fix the ranges of '{pc.name}'."
                     ),
-                    prerequisites=(
-                        probe_id,
-                    ),  # the scripted probe first: it needs nobody at a client
+                    prerequisites=(probe,),  # the scripted probe first: it needs nobody at a client
                     runbook=runbook,
                 )
             )

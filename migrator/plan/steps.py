@@ -72,6 +72,7 @@ class RunsIn(enum.Enum):
     AD_POWERSHELL = "AD PowerShell on an admin host"
     ADSYNC = "ADSync on the Entra Connect server"
     DNS_CONSOLE = "DNS console"
+    OUTSIDE = "Windows PowerShell on a host outside the firewall"
     MANUAL = "manual"
 
     @property

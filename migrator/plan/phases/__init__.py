@@ -21,6 +21,7 @@ from migrator.plan.graph import make_plan
 from migrator.plan.identity import IdentityMatch
 from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
+from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
@@ -150,7 +151,12 @@ def _sinks(steps: Sequence[Step], phase: Phase, needed: set[str]) -> list[str]:
     return sorted(s.id for s in steps if s.phase is phase and s.id not in needed)
 
 
-def link_phases(inv: Inventory, steps: Sequence[Step], moves: MovePlan | None = None) -> list[Step]:
+def link_phases(
+    inv: Inventory,
+    steps: Sequence[Step],
+    moves: MovePlan | None = None,
+    relay: RelayPlan | None = None,
+) -> list[Step]:
     """Add the cross-phase edges, by rule, in one pass (no pairwise scan).
 
     - relay steps with no prerequisite wait for the install of the new server they
@@ -161,7 +167,9 @@ def link_phases(inv: Inventory, steps: Sequence[Step], moves: MovePlan | None = 
       go/no-go when MX stays on-premises);
     - the org-wide decommission moves wait for the last relay, hybrid, identity and MX steps;
     - removing a 2010 server waits for every step whose target is that server and every
-      ``relay.remove-old.<server>`` step;
+      ``relay.remove-old.<server>`` step; its relay connectors' disable and its removal wait
+      for every NAT rule that delivers to it (``relay.nat``, ``relay.nat-verify``);
+    - an Exchange Online wave's batch waits for its routing addresses (``moves.routing-address``);
     - the onward phase waits for the last 2010 server to go (built in).
     """
     ids = {s.id for s in steps}
@@ -224,6 +232,10 @@ def link_phases(inv: Inventory, steps: Sequence[Step], moves: MovePlan | None = 
     if moves is not None:
         for sid, pre in moves_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
             add(sid, *pre)
+    nat = nat_links(inv, relay or plan_relay(inv), steps) if inv.nat_rules else {}
+    for sid, pre in nat.items():
+        # 2010 relay connectors and the server wait for the NAT rules that deliver to it (review M8)
+        add(sid, *pre)
     for copy, routing in routing_address_links(steps).items():
         # an Exchange Online batch waits for its mailboxes' routing addresses (review M9)
         add(copy, routing)
@@ -241,6 +253,7 @@ def assemble_plan(
     onward_relay: RelayPlan | None = None,
     identity: IdentityMatch | None = None,
     moves: MovePlan | None = None,
+    relay: RelayPlan | None = None,
 ) -> MigrationPlan:
     """This module's phases plus ``extra_steps`` (relay, identity, moves), linked, ordered and scheduled.
 
@@ -248,7 +261,7 @@ def assemble_plan(
     required (the plan never reads the clock). ``onward_relay`` is the onward
     relay plan (computed from the inventory where not given). ``identity`` is
     the identity match the ``extra_steps`` were built from (the MX gate waits
-    for its batches).
+    for its batches). ``relay`` is the first hop's relay plan (computed where not given and needed).
     """
     day = start or inventory.policy.start_date
     if day is None:
@@ -256,7 +269,7 @@ def assemble_plan(
             "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
         )
     steps = link_phases(
-        inventory, [*phase_steps(inventory, onward_relay, identity), *extra_steps], moves
+        inventory, [*phase_steps(inventory, onward_relay, identity), *extra_steps], moves, relay
     )
     check_final_after_2010(inventory, estate(inventory), steps)
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)

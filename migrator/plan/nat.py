@@ -1,0 +1,309 @@
+"""Inbound NAT rules that deliver to a 2010 server: retargeted to new servers before 2010 goes (review M8).
+
+A firewall rule that delivers Internet SMTP (``nat:`` in inventory.yaml) to the
+address of an Exchange 2010 server keeps delivering there until someone changes
+it: disable the 2010 relay connectors or remove the server first and inbound
+mail (and any client that reaches the server through the public address) fails.
+Per such rule the plan has a network-admin step that points it at new servers,
+then a scripted check of the SMTP greeting through the public address, and
+``relay.disable-old.<server>.*`` and ``decommission.remove.<server>`` wait for both.
+
+Where it points (one rule, :func:`nat_retargets`): a client the rule brings to
+the 2010 server meets that server's relay connectors (a public client address can
+sit in a relay range), so the new target must carry a successor of each of them
+(the reach rule of ``relay_checks``: an entry point never sends clients to a
+server without their connector). In order of preference: a port-``rule.port``
+load balancer that keeps client addresses (no source NAT) whose whole pool
+carries them; else the hybrid server among the carriers (inbound mail from
+Exchange Online comes the same way); else a carrier in the 2010 server's site;
+else any carrier. No carrier: an error (``relay.nat.no-target``), and no step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from migrator.model import (
+    ExchangeVersion,
+    Finding,
+    Inventory,
+    IPAddress,
+    NatRule,
+    Server,
+    Severity,
+)
+from migrator.plan.relay import RelayPlan, load_balancer_pool
+from migrator.plan.relay_steps import probe_id, slug
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+
+P = Phase.RELAY
+RUNBOOK = f"runbooks/{P.number}-{P.value}/network.ps1"
+
+
+@dataclass(frozen=True)
+class NatRetarget:
+    """One NAT rule that delivers to a 2010 server, and where the plan points it."""
+
+    rule: NatRule
+    """The rule."""
+    old: Server
+    """The 2010 server it delivers to today."""
+    address: IPAddress
+    """The new inside address: a load balancer's virtual address or a new server's own."""
+    servers: tuple[Server, ...]
+    """The new servers behind that address (each carries the old server's relay connectors)."""
+    load_balancer: str = ""
+    """The load balancer's name, where the address is one."""
+    connectors: tuple[str, ...] = ()
+    """The old server's relay connectors (identities) whose successors the new servers carry."""
+
+    @property
+    def target_text(self) -> str:
+        """``load balancer 'LB' (10.1.1.50: EX16-01)`` or ``EX16-01 (10.1.1.20)``."""
+        names = ", ".join(s.name for s in self.servers)
+        if self.load_balancer:
+            return f"load balancer '{self.load_balancer}' ({self.address}: {names})"
+        return f"{names} ({self.address})"
+
+
+def nat_step_id(rule: NatRule) -> str:
+    """``relay.nat.<rule>``: the network admin's change."""
+    return f"{P.value}.nat.{slug(rule.name)}"
+
+
+def nat_verify_id(rule: NatRule) -> str:
+    """``relay.nat-verify.<rule>``: the SMTP greeting through the public address."""
+    return f"{P.value}.nat-verify.{slug(rule.name)}"
+
+
+def _legacy_at(inventory: Inventory, address: IPAddress) -> Server | None:
+    for s in inventory.legacy_servers:
+        if s.version is ExchangeVersion.EX2010 and address in s.ip_addresses:
+            return s
+    return None
+
+
+def _carriers(
+    inventory: Inventory, plan: RelayPlan, old: Server, port: int
+) -> tuple[list[str], list[Server]]:
+    """The old server's relay connectors on ``port`` that the plan carries over, and the new servers that
+    carry a successor of each."""
+    needed = sorted(
+        (
+            cl.connector.identity
+            for cl in plan.classifications
+            if cl.migrate
+            and cl.connector.server.lower() == old.name.lower()
+            and any(b.port == port for b in cl.connector.bindings)
+        ),
+        key=str.lower,
+    )
+    carried: dict[str, set[str]] = {}
+    for pc in plan.connectors:
+        for source in (pc.source_identity, *pc.merged_from):
+            carried.setdefault(pc.server.lower(), set()).add(source.lower())
+    # A connector the plan carries nowhere (relay.ipv6.unreachable-on-2010, say) has no successor to find.
+    anywhere = set().union(*carried.values()) if carried else set()
+    needed = [n for n in needed if n.lower() in anywhere]
+    hop = [
+        s
+        for s in inventory.target_servers
+        if s.version in (ExchangeVersion.EX2013, ExchangeVersion.EX2016) and not s.is_edge
+    ]
+    carriers = [
+        s for s in hop if all(n.lower() in carried.get(s.name.lower(), set()) for n in needed)
+    ]
+    return needed, sorted(carriers, key=lambda s: s.name.lower())
+
+
+def nat_retargets(inventory: Inventory, plan: RelayPlan) -> tuple[list[NatRetarget], list[Finding]]:
+    """Where each NAT rule that delivers to a 2010 server goes (module docstring), and the rules
+    that cannot go anywhere safe (errors)."""
+    out: list[NatRetarget] = []
+    findings: list[Finding] = []
+    for rule in sorted(inventory.nat_rules, key=lambda r: r.name.lower()):
+        old = _legacy_at(inventory, rule.inside_address)
+        if old is None:
+            continue
+        needed, carriers = _carriers(inventory, plan, old, rule.port)
+        names = {s.name.lower() for s in carriers}
+        family = rule.inside_address.version
+        chosen: NatRetarget | None = None
+        for lb in sorted(inventory.load_balancers, key=lambda b: b.name.lower()):
+            pool = load_balancer_pool(inventory, lb)
+            vips = [a for a in lb.virtual_addresses if a.version == family]
+            if (
+                lb.source_nat
+                or rule.port not in lb.ports
+                or not vips
+                or not pool
+                or any(s.name.lower() not in names for s in pool)
+            ):
+                continue
+            chosen = NatRetarget(rule, old, vips[0], pool, lb.name, tuple(needed))
+            break
+        if chosen is None:
+            ranked = sorted(
+                (s for s in carriers if any(a.version == family for a in s.ip_addresses)),
+                key=lambda s: (not s.hybrid, s.site.lower() != old.site.lower(), s.name.lower()),
+            )
+            if ranked:
+                s = ranked[0]
+                address = next(a for a in s.ip_addresses if a.version == family)
+                chosen = NatRetarget(rule, old, address, (s,), "", tuple(needed))
+        if chosen is None:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "relay.nat.no-target",
+                    f"NAT rule '{rule.name}'",
+                    f"NAT rule '{rule.name}' delivers port {rule.port} to {old.name}"
+                    f" ({rule.inside_address}), an exchange 2010 server, and no new server with an"
+                    f" IPv{family} address carries a successor of each of its relay connectors"
+                    f" ({', '.join(needed) or 'none'}): the rule cannot be pointed anywhere without"
+                    " sending clients to a server that lacks their connector",
+                    "plan those connectors together on one new server (relay.targets or the"
+                    " override's targets), or put the new servers behind a load balancer without"
+                    " source NAT (load_balancers) and list the new servers' addresses in"
+                    " servers[].ip",
+                )
+            )
+            continue
+        out.append(chosen)
+    return out, findings
+
+
+def nat_steps(inventory: Inventory, plan: RelayPlan, servers_ready: str) -> list[Step]:
+    """Per NAT rule that delivers to a 2010 server: the change (manual, network admin) and, where the
+    inventory gives the public address, the scripted check of the greeting through it."""
+    retargets, _ = nat_retargets(inventory, plan)
+    steps: list[Step] = []
+    for rt in retargets:
+        rule = rt.rule
+        public = (
+            f"{rule.public_address}:{rule.port}" if rule.public_address else f"port {rule.port}"
+        )
+        change_id = nat_step_id(rule)
+        behind = {s.name.lower() for s in rt.servers}
+        wanted = {c.lower() for c in rt.connectors}
+        tests = sorted(
+            probe_id(pc, P)
+            for pc in plan.connectors
+            if pc.server.lower() in behind
+            and any(src.lower() in wanted for src in (pc.source_identity, *pc.merged_from))
+        )
+        pre = [servers_ready, *tests]
+        verify = (
+            f"{nat_verify_id(rule)} talks SMTP to {public} from outside and reads the greeting"
+            if rule.public_address
+            else (
+                f"the receive protocol log of {', '.join(s.name for s in rt.servers)} shows"
+                f" Internet senders; that of {rt.old.name} shows none any more"
+            )
+        )
+        steps.append(
+            Step(
+                id=change_id,
+                phase=P,
+                title=(
+                    f"Point NAT rule {rule.name} ({public}) at {rt.target_text} instead of"
+                    f" {rt.old.name}"
+                ),
+                target=f"NAT rule {rule.name}",
+                owner=Owner.NETWORK_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=30,
+                verification=verify,
+                rollback=f"point {rule.name} back at {rule.inside_address} ({rt.old.name})",
+                instructions=(
+                    f"On the firewall, change the inside address of {rule.name} from"
+                    f" {rule.inside_address} ({rt.old.name}, Exchange 2010) to {rt.target_text},"
+                    f" port {rule.port}"
+                    + (
+                        ", still without source NAT (relay connectors must see the senders' own"
+                        " addresses)."
+                        if not rule.source_nat
+                        else "; it source-NATs today: deliver without source NAT if you can (an"
+                        " address in a relay range would make the relay open to the Internet)."
+                    )
+                    + (
+                        f" Each new server behind it carries the successors of {rt.old.name}'s relay"
+                        f" connectors ({', '.join(rt.connectors)}), so a client that reaches it this"
+                        " way keeps its connector."
+                        if rt.connectors
+                        else ""
+                    )
+                    + " Keep TLS intact (no SMTP inspection that strips STARTTLS)."
+                ),
+                prerequisites=tuple(sorted(set(pre))),
+                runbook=RUNBOOK,
+            )
+        )
+        if rule.public_address is None:
+            continue
+        steps.append(
+            Step(
+                id=nat_verify_id(rule),
+                phase=P,
+                title=f"SMTP greeting through {public} from outside the firewall (no message is sent)",
+                target=f"NAT rule {rule.name}",
+                owner=Owner.NETWORK_ADMIN,
+                runs_in=RunsIn.OUTSIDE,
+                duration_minutes=10,
+                maintenance_window=False,
+                verification=(
+                    f"the greeting or EHLO reply names {', '.join(s.name for s in rt.servers)}"
+                    f" and not {rt.old.name}"
+                ),
+                rollback="nothing to undo (no message is sent)",
+                instructions=(
+                    "Run this step from a host on the Internet (inside, the public address may not"
+                    " loop back through the rule). It reads the 220 greeting and the EHLO reply and"
+                    " quits. A customised banner or connector FQDN that names no server makes it"
+                    " stop: then check the new servers' receive protocol log for this host's session."
+                ),
+                action=Action(
+                    "relay.nat-verify",
+                    {
+                        "rule": rule.name,
+                        "address": str(rule.public_address),
+                        "port": rule.port,
+                        "expected": [s.fqdn or s.name for s in rt.servers],
+                        "old": [rt.old.fqdn or rt.old.name],
+                    },
+                ),
+                prerequisites=(change_id,),
+                runbook=RUNBOOK,
+            )
+        )
+    return steps
+
+
+def nat_links(inventory: Inventory, plan: RelayPlan, steps: Sequence[Step]) -> dict[str, list[str]]:
+    """``relay.disable-old.<2010 server>.*`` and ``decommission.remove.<2010 server>`` -> the last NAT
+    step of every rule that delivers to that server; a rule's change -> the load balancer step that
+    puts the new servers into its pool (only ids that exist)."""
+    ids = {s.id for s in steps}
+    last: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {}
+    for rt in nat_retargets(inventory, plan)[0]:
+        done = nat_verify_id(rt.rule) if nat_verify_id(rt.rule) in ids else nat_step_id(rt.rule)
+        if done in ids:
+            last.setdefault(rt.old.name.lower(), []).append(done)
+        if rt.load_balancer and nat_step_id(rt.rule) in ids:
+            # the pool must hold the new servers before the rule sends anyone there
+            out.setdefault(nat_step_id(rt.rule), []).extend(
+                s.id
+                for s in steps
+                if s.id.startswith(f"{Phase.SERVERS.value}.load-balancer.")
+                and s.target.lower() == rt.load_balancer.lower()
+            )
+    head = f"{P.value}.disable-old."
+    for s in steps:
+        for server, finished in last.items():
+            if (
+                s.id.startswith(head) and s.id[len(head) :].split(".", 1)[0].lower() == server
+            ) or s.id.lower() == f"{Phase.DECOMMISSION.value}.remove.{server}":
+                out.setdefault(s.id, []).extend(finished)
+    return out
