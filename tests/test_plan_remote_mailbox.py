@@ -167,3 +167,26 @@ def test_the_routing_address_is_added_where_the_cloud_lacks_it() -> None:
     body = helper_function("Enable-BatchRemoteMailbox")
     assert "RemoteRoutingAddress of " in body  # read back, as every address of the row
     assert "foreach ($address in $addresses)" in body
+
+
+def test_hard_match_preferred_is_decided_by_the_one_matcher() -> None:
+    # "One rule, one place": the preference is a matching rule of plan/identity.py's matcher, not a
+    # pass over its results in remote_mailbox.py (prefer_hard_match is gone).
+    import migrator.plan.remote_mailbox as remote_mailbox
+
+    assert not hasattr(remote_mailbox, "prefer_hard_match")
+    (r,) = match_identities(inventory()).results
+    assert r.reason.startswith(
+        "hard match preferred (a failed soft match would create a second cloud user): "
+        "set ImmutableId to '"
+    )
+    assert "sets the cloud ImmutableId first" in r.fix
+    assert "creates its on-premises remote mailbox first" in r.fix
+    # Where hard match cannot work the soft match stays, and the batch still creates the mailbox.
+    blocked = replace(
+        inventory(),
+        tenant=replace(make_inventory().tenant, block_hard_match_takeover=True),  # type: ignore[arg-type]
+    )
+    (soft,) = match_identities(blocked).results
+    assert soft.method is MatchMethod.SOFT_SMTP and not soft.set_immutable_id
+    assert "creates its on-premises remote mailbox first" in soft.fix

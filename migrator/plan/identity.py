@@ -229,6 +229,22 @@ def _onmicrosoft_upn(upn: str, tenant: Tenant) -> str:
     return f"{local}@{initial}"
 
 
+def needs_remote_mailbox(cloud: CloudUser, onprem: OnPremUser | None) -> bool:
+    """Whether a matched pair needs an on-premises remote mailbox created before it syncs.
+
+    The cloud user has an Exchange Online mailbox and the on-premises user has no
+    Exchange attributes at all (no mailbox, no remote mailbox, no mailbox GUID, no
+    target address): ``migrator.plan.remote_mailbox`` says why and what it gets.
+    """
+    return (
+        cloud.has_mailbox
+        and onprem is not None
+        and not onprem.recipient_type_details
+        and not onprem.exchange_guid
+        and not onprem.target_address
+    )
+
+
 def remote_routing_domain(tenant: Tenant) -> str:
     """``<tenant>.mail.onmicrosoft.com``: the domain of every remote routing address."""
     initial = tenant.initial_domain.lower()
@@ -566,14 +582,6 @@ def match_identities(
     whose attributes would break their sync (the identity checks say which):
     their users keep their outcome but stay out of the batches until fixed.
     """
-    # Imported here: remote_mailbox builds on this module's types.
-    from migrator.plan.remote_mailbox import prefer_hard_match
-
-    return prefer_hard_match(_match(inventory, held_back), inventory.tenant or Tenant())
-
-
-def _match(inventory: Inventory, held_back: frozenset[str]) -> IdentityMatch:
-    """The outcome of every cloud user and the batches, before :func:`prefer_hard_match`."""
     tenant = inventory.tenant or Tenant()
     policy = inventory.policy
     if policy.identity_batch_size < 1:
@@ -691,6 +699,7 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> MatchResult:
         )
 
     # ---- hard or soft, and what blocks it
+    remote_mailbox = needs_remote_mailbox(c, u)
     blocks: list[str] = []
     block_fixes: list[str] = []
     needs_hard = ""
@@ -711,6 +720,18 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> MatchResult:
             needs_hard = f"the cloud user already has ImmutableId '{c.immutable_id}', so soft match will not join it"
         elif tenant.block_soft_match:
             needs_hard = "the tenant has BlockSoftMatchEnabled"
+        elif (
+            remote_mailbox
+            and not tenant.block_hard_match_takeover
+            and not f.cloud_upn_federated
+            and not c.admin_roles
+            and not f.held_back
+        ):
+            # Hard match preferred where it can work: a failed soft match would create a second
+            # cloud user (and, licensed, a second mailbox); the ImmutableId joins exactly this pair.
+            needs_hard = (
+                "hard match preferred (a failed soft match would create a second cloud user)"
+            )
     set_id = bool(needs_hard)
     if set_id:
         # The plan sets the ImmutableId: Entra Connect joins the two by hard match.
@@ -767,6 +788,11 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> MatchResult:
         actions.append(f"moves the user into '{policy.sync_scope_ou}'")
     if set_id:
         actions.append("sets the cloud ImmutableId first")
+    if remote_mailbox and not f.held_back:
+        actions.append(
+            "creates its on-premises remote mailbox first (identity.remote-mailbox: "
+            "Enable-RemoteMailbox, the cloud addresses and X500, ExchangeGuid), before it syncs"
+        )
     plan_text = ("the batch " + ", ".join(actions)) if actions else ""
 
     if blocks:

@@ -21,41 +21,24 @@ The fix has to run in the Exchange Management Shell **before the user first sync
   "one mailbox" checks fail.
 
 A hard match is preferred for these users: a failed soft match would create a
-second cloud user, and licensing it a second mailbox.
+second cloud user, and licensing it a second mailbox. That is a matching rule, so
+it lives in the one matcher (``migrator.plan.identity``, with :func:`needs_remote_mailbox`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
-from migrator.model import CloudUser, Finding, OnPremUser, Severity, Tenant
+from migrator.model import Finding, Severity, Tenant
 from migrator.plan.identity import (
     IdentityBatch,
     IdentityMatch,
-    MatchMethod,
-    MatchOutcome,
     MatchResult,
+    needs_remote_mailbox,
     remote_routing_domain,
 )
 
 _TYPES = {"sharedmailbox": "Shared", "roommailbox": "Room", "equipmentmailbox": "Equipment"}
-
-
-def needs_remote_mailbox(cloud: CloudUser, onprem: OnPremUser | None) -> bool:
-    """Whether a matched pair needs an on-premises remote mailbox created before it syncs.
-
-    The cloud user has an Exchange Online mailbox and the on-premises user has no
-    Exchange attributes at all (no mailbox, no remote mailbox, no mailbox GUID, no
-    target address).
-    """
-    return (
-        cloud.has_mailbox
-        and onprem is not None
-        and not onprem.recipient_type_details
-        and not onprem.exchange_guid
-        and not onprem.target_address
-    )
 
 
 @dataclass(frozen=True)
@@ -125,64 +108,6 @@ def remote_mailbox_rows(batch: IdentityBatch, tenant: Tenant) -> list[RemoteMail
     ]
 
 
-def prefer_hard_match(match: IdentityMatch, tenant: Tenant) -> IdentityMatch:
-    """Say in the fix of every user who gets a remote mailbox that the batch creates it, and make
-    their soft matches hard ones where the tenant allows it.
-
-    A failed soft match would create a second cloud user (and, licensed, a second
-    mailbox); setting the ImmutableId first joins exactly the planned pair. Not
-    where hard match cannot work: the tenant blocks hard-match takeover, or the
-    cloud UPN is in a federated domain (ImmutableId cannot be set there).
-    """
-    federated = {d.lower() for d in tenant.federated_domains}
-    changed: dict[str, MatchResult] = {}
-    for r in match.results:
-        if not (r.batchable and needs_remote_mailbox(r.cloud, r.onprem)):
-            continue
-        step = (
-            "creates its on-premises remote mailbox first (identity.remote-mailbox: "
-            "Enable-RemoteMailbox, the cloud addresses and X500, ExchangeGuid), before it syncs"
-        )
-        hard = (
-            not tenant.block_hard_match_takeover
-            and not r.set_immutable_id
-            and r.method in (MatchMethod.SOFT_SMTP, MatchMethod.SOFT_UPN)
-            and r.outcome in (MatchOutcome.SOFT_MATCH, MatchOutcome.WARNING)
-            and bool(r.source_anchor)
-            and r.cloud_upn.rpartition("@")[2].lower() not in federated
-        )
-        if hard:
-            step += (
-                ", and sets the cloud ImmutableId first (hard match preferred: a failed soft "
-                "match would create a second cloud user)"
-            )
-        changed[r.cloud_id] = dataclasses.replace(
-            r,
-            outcome=MatchOutcome.HARD_MATCH
-            if hard and r.outcome is MatchOutcome.SOFT_MATCH
-            else r.outcome,
-            set_immutable_id=r.set_immutable_id or hard,
-            method=MatchMethod.HARD if hard else r.method,
-            reason=(
-                f"{r.reason}; hard match preferred: set ImmutableId to '{r.source_anchor}'"
-                if hard
-                else r.reason
-            ),
-            fix=f"{r.fix}; it also {step}" if r.fix else f"the batch {step}",
-        )
-    if not changed:
-        return match
-
-    def swap(results: tuple[MatchResult, ...]) -> tuple[MatchResult, ...]:
-        return tuple(changed.get(r.cloud_id, r) for r in results)
-
-    return dataclasses.replace(
-        match,
-        results=swap(match.results),
-        batches=tuple(dataclasses.replace(b, results=swap(b.results)) for b in match.batches),
-    )
-
-
 def remote_mailbox_findings(match: IdentityMatch | None) -> list[Finding]:
     """Matched cloud mailboxes whose remote mailbox the inventory lacks data for."""
     if match is None:
@@ -224,7 +149,6 @@ def remote_mailbox_findings(match: IdentityMatch | None) -> list[Finding]:
 __all__ = [
     "RemoteMailboxRow",
     "needs_remote_mailbox",
-    "prefer_hard_match",
     "remote_mailbox_findings",
     "remote_mailbox_row",
     "remote_mailbox_rows",
