@@ -4,12 +4,17 @@ to the old servers' records from the inventory."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from test_relay_reach import two_sites
 
+from migrator.inventory import load_inventory
 from migrator.plan.relay import plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import alias_records, relay_rollback_steps, relay_steps
 from migrator.plan.steps import Phase, RunsIn
 from migrator.render.runbooks import RunbookContext, render_runbook
+
+CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 
 
 def _steps():  # type: ignore[no-untyped-def]
@@ -75,14 +80,34 @@ def test_rollback_points_the_alias_back_before_any_new_connector_goes() -> None:
     assert direct and all(s.id in direct or set(s.prerequisites) <= direct for s in removals)
 
 
-def test_onward_repoint_names_the_final_servers_and_rolls_back_to_2016() -> None:
-    inv = two_sites()
-    onward = plan_onward_relay(inv, plan_relay(inv))
+def test_contoso_onward_repoint_names_the_se_servers_and_rolls_back_to_2016() -> None:
+    inv = load_inventory(CONTOSO)
+    first = plan_relay(inv)
+    onward = plan_onward_relay(inv, first)
     steps = {s.id: s for s in relay_steps(inv, onward, Phase.ONWARD)}
-    if not onward.connectors:  # the small sample has no final-version servers
-        assert not any(i.startswith("onward.relay.repoint.") for i in steps)
-        return
-    assert "onward.relay.verify-alias.smtp-contoso-test" in steps
+    verify = steps["onward.relay.verify-alias.smtp-contoso-com"]
+    assert verify.runbook == "runbooks/70-onward/smtp-contoso-com.ps1"
+    assert verify.action is not None
+    assert (verify.action.params["ipv4"], verify.action.params["ipv6"]) == (
+        ["10.1.1.30", "10.2.1.30"],
+        ["2001:db8:10:1::30"],
+    )
+    back = {s.id: s for s in relay_rollback_steps(inv, onward, Phase.ONWARD)}[
+        "onward.relay.rollback.verify-alias.smtp-contoso-com"
+    ]
+    assert back.action is not None
+    assert (back.action.params["ipv4"], back.action.params["ipv6"]) == (
+        ["10.1.1.20", "10.2.1.20"],
+        ["2001:db8:10:1::20"],
+    )
+    # the first hop: both 2016 servers, AAAA only for EX16-01
+    first_steps = {s.id: s for s in relay_steps(inv, first)}
+    check = first_steps["relay.verify-alias.smtp-contoso-com"]
+    assert check.action is not None
+    assert (check.action.params["ipv4"], check.action.params["ipv6"]) == (
+        ["10.1.1.20", "10.2.1.20"],
+        ["2001:db8:10:1::20"],
+    )
 
 
 def test_ipv6_only_where_a_server_has_it_and_unknown_servers_are_named() -> None:

@@ -48,7 +48,7 @@ try {
     # region STEP relay.disable-old.EX10-01.relay-apps
     # Disable 2010 connector 'Relay Apps' on EX10-01 (then soak 33 days)
     # Target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: prepare.protocol-logging.EX10-01, relay.observe.EX10-01
+    # Prerequisites: prepare.protocol-logging.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe.EX10-01
     # Verification: the script reads Enabled back from the pinned domain controller
     # Rollback: runbooks/20-relay/EX10-01-rollback.ps1 enables it again (Set-ReceiveConnector -Enabled $true)
     if (Test-RunStep -Id 'relay.disable-old.EX10-01.relay-apps' -Title 'Disable 2010 connector ''Relay Apps'' on EX10-01 (then soak 33 days)') {
@@ -60,7 +60,7 @@ try {
     # region STEP relay.disable-old.EX10-01.relay-scanners
     # Disable 2010 connector 'Relay Scanners' on EX10-01 (then soak 33 days)
     # Target: EX10-01\Relay Scanners; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: prepare.protocol-logging.EX10-01, relay.observe.EX10-01
+    # Prerequisites: prepare.protocol-logging.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe.EX10-01
     # Verification: the script reads Enabled back from the pinned domain controller
     # Rollback: runbooks/20-relay/EX10-01-rollback.ps1 enables it again (Set-ReceiveConnector -Enabled $true)
     if (Test-RunStep -Id 'relay.disable-old.EX10-01.relay-scanners' -Title 'Disable 2010 connector ''Relay Scanners'' on EX10-01 (then soak 33 days)') {

@@ -34,7 +34,7 @@ try {
     # region STEP decommission.arbitration-mailboxes
     # move the arbitration mailboxes to an Exchange 2016 database
     # Target: arbitration mailboxes; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000
+    # Prerequisites: relay.nat-verify.fw-lon-smtp-in, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000
     # Verification: Get-Mailbox -Arbitration shows every arbitration mailbox on a 2016 database
     # Rollback: move them back with New-MoveRequest
     if (Test-RunStep -Id 'decommission.arbitration-mailboxes' -Title 'move the arbitration mailboxes to an Exchange 2016 database') {
@@ -45,7 +45,7 @@ try {
     # region STEP decommission.oab-generation
     # move offline address book generation to Exchange 2016
     # Target: offline address books; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, decommission.arbitration-mailboxes
+    # Prerequisites: relay.nat-verify.fw-lon-smtp-in, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, decommission.arbitration-mailboxes
     # Verification: Get-OfflineAddressBook shows the default OAB with ExchangeVersion 0.20 (15.0.0.0) and GeneratingMailbox set
     # Rollback: set the 2010 OAB as default again (while it still exists)
     if (Test-RunStep -Id 'decommission.oab-generation' -Title 'move offline address book generation to Exchange 2016') {
@@ -56,7 +56,7 @@ try {
     # region STEP decommission.public-folders
     # migrate or remove the legacy public folders
     # Target: public folders; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007
+    # Prerequisites: relay.nat-verify.fw-lon-smtp-in, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, relay.remove-old.EX10-03.relay-legacy-crm, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-000, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007
     # Verification: Get-PublicFolderDatabase in EMS 2010 returns nothing
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.public-folders' -Title 'migrate or remove the legacy public folders') {
