@@ -150,9 +150,9 @@ def _folder_helper(called: frozenset[str]) -> Helper:
         if chunk.name is None:
             section = chunk.text
         elif chunk.name in keep:
-            if section is not None:
-                parts.append("\n" + section)
-                section = None
+            # A blank line before each section rule and between functions, as in the source.
+            parts.append("\n" if section is None else "\n" + section)
+            section = None
             parts.append(chunk.text)
     return _encode("".join(parts))
 
