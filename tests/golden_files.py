@@ -16,10 +16,9 @@ the helper written beside it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-
-import re
 
 GOLDEN_ROOT = Path(__file__).parent / "golden"
 HELPER_HASH_PLACEHOLDER = b"<SHA-256 of Migrator.Runbook.ps1>"

@@ -243,7 +243,9 @@ def test_helper_is_written_once_beside_the_runbooks(tmp_path: Path) -> None:
         called |= calls
         ps2 |= calls if _is_2010(p.name) else set()
     assert called <= set(defs)
-    assert "set-relayconnector" in defs and "set-batchuser" not in defs and "new-movewave" not in defs
+    assert (
+        "set-relayconnector" in defs and "set-batchuser" not in defs and "new-movewave" not in defs
+    )
     full = function_definitions(helper().data.decode("utf-8-sig"))
     for name, f in defs.items():
         assert f.node.text == full[name].node.text, name

@@ -190,7 +190,9 @@ def test_runbooks_do_not_change_when_only_the_helper_does(
     monkeypatch.setattr(rb, "helper", lambda: edited)
     monkeypatch.setattr(rb, "folder_helper", lambda names: edited)
     after_paths = write_runbooks(steps, tmp_path / "b", context)
-    assert (tmp_path / "b" / "runbooks" / "20-relay" / "Migrator.Runbook.ps1").read_bytes() == edited.data
+    assert (
+        tmp_path / "b" / "runbooks" / "20-relay" / "Migrator.Runbook.ps1"
+    ).read_bytes() == edited.data
     after = {
         p.name: p.read_bytes().replace(b"0" * 64, HELPER_HASH_PLACEHOLDER) for p in after_paths
     }

@@ -260,7 +260,9 @@ def render_runbook(
     hash it checks (default: the helper of this runbook alone).
     """
     sections = _sections(steps)
-    return _frame(title, steps, context, log_name, sections, helper_file or folder_helper(_called(sections)))
+    return _frame(
+        title, steps, context, log_name, sections, helper_file or folder_helper(_called(sections))
+    )
 
 
 def _frame(
