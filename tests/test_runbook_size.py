@@ -28,7 +28,7 @@ from powershell_check import check_helper, function_definitions, helper_calls
 from runbook_changes import changes
 
 from migrator.pipeline import plan_folder
-from migrator.render.runbooks import HELPER_NAME, helper
+from migrator.render.runbooks import HELPER_NAME, folder_helper, helper, parse_helper
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNBOOK_LINES = 4000
@@ -130,3 +130,44 @@ def test_every_change_through_a_folder_helper_is_gated(runbooks: Path) -> None:
         assert not [c for c in found if c.what.startswith("UNGATED")], p.name
         kinds |= {c.what for c in found}
     assert {"New-ReceiveConnector", "Set-ReceiveConnector", "New-MoveRequest"} <= kinds
+
+
+def test_folder_helper_is_the_closure_of_the_calls_in_source_order() -> None:
+    """A folder's helper: the header, the functions called and all they call, each as in the source."""
+    text = folder_helper({"Set-ConnectorEnabled", "Start-Runbook"}).data.decode("utf-8-sig")
+    names = re.findall(r"^function (\S+) \{", text, re.M)
+    assert names == [
+        "Start-Runbook",
+        "Assert-Equal",
+        "Assert-DomainController",
+        "Find-ReceiveConnector",
+        "Assert-OneConnector",
+        "Set-ConnectorEnabled",
+    ]
+    source = helper().data.decode("utf-8-sig")
+    assert text.startswith(source[: source.index("# ---")])
+    order = [source.index(f"function {n} {{") for n in names]
+    assert order == sorted(order)
+    # Names that are not helper functions (an Exchange cmdlet) add nothing.
+    assert folder_helper({"Set-ConnectorEnabled", "Start-Runbook", "Get-Mailbox"}).data == (
+        folder_helper({"Set-ConnectorEnabled", "Start-Runbook"}).data
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("# Version: 1\n# --- a\n$x = 1\n", "line 3: code outside a function"),
+        ("# Version: 1\n# --- a\nfunction A-B {\n    1\n", "function A-B has no '}'"),
+        (
+            "# Version: 1\n# --- a\n# about A\n# --- b\n",
+            "line 4: a comment that belongs to no function",
+        ),
+    ],
+)
+def test_the_helper_source_is_only_functions_comments_and_section_rules(
+    source: str, message: str
+) -> None:
+    """Nothing in the source can be left out of a folder's helper unseen."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_helper(source)

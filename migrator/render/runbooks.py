@@ -81,14 +81,18 @@ _FUNCTION = re.compile(r"^function ([A-Za-z]+-[A-Za-z0-9]+) \{$")
 
 @functools.cache
 def _helper_chunks() -> tuple[str, tuple[_Chunk, ...]]:
-    """The source's header (up to its first section rule) and its chunks, in order.
+    return parse_helper(_helper_source())
+
+
+def parse_helper(source: str) -> tuple[str, tuple[_Chunk, ...]]:
+    """The helper source's header (up to its first section rule) and its chunks, in order.
 
     A function starts at ``function Verb-Noun {`` in column 0 (with the comment
     lines right above it) and ends at the next ``}`` in column 0; a line
     ``# ---...`` starts a section. Anything else between functions is an error,
     so no code outside a function can be left out of a folder's helper unseen.
     """
-    lines = _helper_source().splitlines()
+    lines = source.splitlines()
     first = next((i for i, line in enumerate(lines) if line.startswith("# ---")), len(lines))
     header = "\n".join(lines[:first]).rstrip("\n") + "\n"
     raw: list[tuple[str | None, list[str]]] = []
@@ -98,9 +102,17 @@ def _helper_chunks() -> tuple[str, tuple[_Chunk, ...]]:
         line = lines[i]
         found = _FUNCTION.match(line)
         if line.startswith("# ---"):
+            if pending:
+                raise ValueError(
+                    f"{HELPER_NAME} line {i + 1}: a comment that belongs to no function"
+                )
             raw.append((None, [line]))
         elif found:
-            end = lines.index("}", i)
+            end = next((j for j in range(i, len(lines)) if lines[j] == "}"), -1)
+            if end < 0:
+                raise ValueError(
+                    f"{HELPER_NAME} line {i + 1}: function {found.group(1)} has no '}}' in column 0"
+                )
             raw.append((found.group(1), [*pending, *lines[i : end + 1]]))
             pending = []
             i = end
