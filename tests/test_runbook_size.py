@@ -25,10 +25,19 @@ from pathlib import Path
 
 import pytest
 from powershell_check import check_helper, function_definitions, helper_calls
+from relay_sample import sample_inventory, sample_plan
 from runbook_changes import changes
 
 from migrator.pipeline import plan_folder
-from migrator.render.runbooks import HELPER_NAME, folder_helper, helper, parse_helper
+from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
+from migrator.render.runbooks import (
+    HELPER_NAME,
+    RunbookContext,
+    folder_helper,
+    helper,
+    parse_helper,
+    write_runbooks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNBOOK_LINES = 4000
@@ -171,3 +180,14 @@ def test_the_helper_source_is_only_functions_comments_and_section_rules(
     """Nothing in the source can be left out of a folder's helper unseen."""
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_helper(source)
+
+
+def test_a_folder_is_written_by_one_call(tmp_path: Path) -> None:
+    """A second call that would replace a folder's helper (and break the hash its runbooks pin) is refused."""
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    context = RunbookContext("Fabrikam", "2026-01-05", "dc01.fabrikam.test")
+    write_runbooks(relay_steps(inv, plan), tmp_path, context)
+    write_runbooks(relay_steps(inv, plan), tmp_path, context)  # the same helper: fine
+    with pytest.raises(ValueError, match="write every runbook of a folder in one call"):
+        write_runbooks(relay_rollback_steps(inv, plan), tmp_path, context)

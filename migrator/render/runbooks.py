@@ -326,9 +326,10 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
     """Write every runbook the steps name below ``out_dir``, and each folder's helper they dot-source.
 
     Returns the runbook paths written, sorted (the helpers are not among them).
-    A folder's helper holds the functions all its runbooks call (of this call's
-    steps and of runbooks already in the folder from an earlier call with the
-    same helper: a folder is written by one call).
+    A folder's helper holds the functions all its runbooks call, so all the
+    runbooks of a folder are written by one call: a folder whose helper is there
+    already with other bytes (an earlier call wrote other runbooks into it, whose
+    pinned hash this call would break) is an error, and nothing is written.
     """
     groups = sorted(group_by_runbook(steps).items())
     sections: dict[str, list[str]] = {}
@@ -341,6 +342,13 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
         sections[rel] = _sections(group)
         called.setdefault(posixpath.dirname(rel), set()).update(_called(sections[rel]))
     helpers = {folder: folder_helper(names) for folder, names in called.items()}
+    for folder, info in sorted(helpers.items()):
+        there = out_dir / folder / HELPER_NAME
+        if there.is_file() and there.read_bytes() != info.data:
+            raise ValueError(
+                f"{folder}/{HELPER_NAME} was written by an earlier call for other runbooks: "
+                "write every runbook of a folder in one call (their helper holds what all of them call)"
+            )
     written: list[Path] = []
     for rel, group in groups:
         path = out_dir / rel
