@@ -29,5 +29,4 @@ try {
         $step = @{ Csv = '..\..\identity\batch-002.csv'; Rows = 1; SyncScopeOu = 'OU=Synced,DC=contoso,DC=com' }
         Set-BatchUser @step -Folder $RunbookFolder -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

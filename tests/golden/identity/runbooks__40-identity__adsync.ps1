@@ -29,5 +29,4 @@ try {
         $step = @{ Batch = 'batch-002'; TimeoutMinutes = 60 }
         Start-BatchSync @step
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

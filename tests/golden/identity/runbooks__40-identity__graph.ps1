@@ -50,5 +50,4 @@ try {
         $step = @{ Csv = '..\..\identity\batch-002.csv'; Rows = 1; StepId = 'identity.verify.batch-002' }
         Assert-BatchSynced @step -Folder $RunbookFolder
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -51,5 +51,4 @@ try {
         $step = @{ Server = 'EX10-01'; Name = 'Scanner’’s ''Relay'''; RequireDisabled = $true; SoakDays = 33 }
         Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -39,5 +39,4 @@ try {
         $step = @{ Server = 'EX10-01'; Name = 'Scanner’’s ''Relay'''; Enabled = $false }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -54,5 +54,4 @@ try {
         $step = @{ Server = 'EX10-01'; Name = 'Scanner’’s ''Relay'''; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -42,5 +42,4 @@ try {
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -124,5 +124,4 @@ try {
         Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Scanner’’s ''Relay''''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-scanner-s-relay.10-1-9-1-10-1-9-20' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -32,5 +32,4 @@ try {
         }
         Set-AllConnectorLogging @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -55,5 +55,4 @@ try {
         Write-Host '    Exchange 2016 runs on Windows Server 2012, 2012 R2 or 2016 only; for EX16-02 the inventory says ''Windows Server 2016''.'
         Stop-AtManualStep -Id 'prepare.supported-os.EX16-02' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -21,5 +21,4 @@ try {
         Write-Host '    The MX records of fabrikam.com have a TTL of 86400 s. Lower it to 3600 s now, so the cut-over later only has to wait an hour for caches; the mx phase lowers it further just before the change.'
         Stop-AtManualStep -Id 'prepare.mx-ttl.fabrikam.com' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -50,5 +50,4 @@ try {
         Write-Host '    Set InternalUrl/ExternalUrl of OWA, ECP, EWS, OAB, ActiveSync, MAPI and the Outlook Anywhere host names, and AutoDiscoverServiceInternalUri, to the names the 2010 Client Access servers use today (Exchange 2016 proxies to 2010 for 2010 mailboxes).'
         Stop-AtManualStep -Id 'servers.virtual-directories.EX16-02' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -23,5 +23,4 @@ try {
         Write-Host '    Restart, then check the server with Get-ExchangeServer and Test-ServiceHealth.'
         Stop-AtManualStep -Id 'servers.install.EX16-01' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

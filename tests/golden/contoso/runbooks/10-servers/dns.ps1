@@ -21,5 +21,4 @@ try {
         Write-Host '    New servers: EX16-01 (10.1.1.20, 2001:db8:10:1::20), EX16-02 (10.2.1.20). For the public address each one sends from (after NAT), add it to SPF (contoso.com, fabrikam.com), create a PTR record matching the send connector FQDN, and keep every existing on-premises address in SPF while relay clients still send out through them. Ask the partners behind Partner Northwind TLS to allow the new addresses.'
         Stop-AtManualStep -Id 'servers.outbound-ip' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

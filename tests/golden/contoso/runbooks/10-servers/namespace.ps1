@@ -21,5 +21,4 @@ try {
         Write-Host '    Change the internal and external DNS records (or the load balancer / reverse proxy rule) of the client namespace to the Exchange 2016 servers: EX16-01, EX16-02. Lower their TTL one TTL ahead.'
         Stop-AtManualStep -Id 'servers.namespace' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -27,5 +27,4 @@ try {
         Write-Host '    Make sure relay clients send to the DNS alias smtp.contoso.com (not to server names) and lower its TTL to 300 s, so the relay phase can repoint it in minutes.'
         Stop-AtManualStep -Id 'servers.smtp-alias' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -21,5 +21,4 @@ try {
         Write-Host '    Confirm every new server is installed, patched, has its certificate and virtual directory URLs and sits behind the load balancer; Test-ServiceHealth and Test-Mailflow pass. The client namespace moves to the new servers only after this checkpoint, as do the relay, hybrid and MX steps.'
         Stop-AtManualStep -Id 'servers.readiness' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -29,5 +29,4 @@ try {
         $step = @{ Name = 'Partner Northwind TLS'; Add = @('EX16-01') }
         Set-SendConnectorSource @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

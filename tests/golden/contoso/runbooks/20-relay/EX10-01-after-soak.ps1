@@ -52,5 +52,4 @@ try {
         $step = @{ Server = 'EX10-01'; Name = 'Relay Scanners'; RequireDisabled = $true; SoakDays = 33 }
         Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -57,5 +57,4 @@ try {
         $step = @{ Server = 'EX10-01'; Name = 'Relay Scanners'; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -42,5 +42,4 @@ try {
         $step = @{ Server = 'EX10-03'; Name = 'Relay Legacy CRM'; RequireDisabled = $true; SoakDays = 33 }
         Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

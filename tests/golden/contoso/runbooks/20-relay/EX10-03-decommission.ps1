@@ -32,5 +32,4 @@ try {
         $step = @{ Server = 'EX10-03'; Name = 'Relay Legacy CRM'; Enabled = $false }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

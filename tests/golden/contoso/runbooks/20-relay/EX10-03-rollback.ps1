@@ -36,5 +36,4 @@ try {
         $step = @{ Server = 'EX10-03'; Name = 'Relay Legacy CRM'; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

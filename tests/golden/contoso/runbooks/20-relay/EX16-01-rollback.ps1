@@ -73,5 +73,4 @@ try {
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -220,5 +220,4 @@ try {
         Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay MFP Scanners''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-mfp-scanners.10-1-40-0-26' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

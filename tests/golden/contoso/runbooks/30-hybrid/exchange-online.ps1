@@ -22,5 +22,4 @@ try {
         $step = @{ TlsName = 'mail.contoso.com' }
         Assert-ExoConnector @step
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -63,5 +63,4 @@ try {
         $step = @{ Name = 'Outbound to Office 365'; Remove = @('EX10-01') }
         Set-SendConnectorSource @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -22,5 +22,4 @@ try {
         $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 11; SyncScopeOu = 'OU=Synced,OU=Contoso,DC=contoso,DC=com' }
         Set-BatchUser @step -Folder $RunbookFolder -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

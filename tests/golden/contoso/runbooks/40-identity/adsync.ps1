@@ -22,5 +22,4 @@ try {
         $step = @{ Batch = 'batch-001'; TimeoutMinutes = 60 }
         Start-BatchSync @step
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -22,5 +22,4 @@ try {
         $step = @{ Csv = '..\..\identity\batch-001-remote-mailboxes.csv'; Rows = 8 }
         Enable-BatchRemoteMailbox @step -Folder $RunbookFolder -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

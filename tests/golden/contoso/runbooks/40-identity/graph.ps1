@@ -43,5 +43,4 @@ try {
         Write-Host '    priya.raman@contoso.com: Exchange Administrator'
         Stop-AtManualStep -Id 'identity.restore-roles.batch-001' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

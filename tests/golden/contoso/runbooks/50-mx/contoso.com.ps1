@@ -43,5 +43,4 @@ try {
         Write-Host '    Set the TTL of the new MX record of contoso.com to 3600 s.'
         Stop-AtManualStep -Id 'mx.restore-ttl.contoso.com' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

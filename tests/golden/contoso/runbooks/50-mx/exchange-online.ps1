@@ -48,5 +48,4 @@ try {
         $step = @{ Csv = '..\..\mx\fabrikam.com-recipients.csv'; Rows = 1; Domain = 'fabrikam.com' }
         Assert-CloudRecipient @step -Folder $RunbookFolder
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

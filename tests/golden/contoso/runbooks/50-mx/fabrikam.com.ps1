@@ -40,5 +40,4 @@ try {
         Write-Host '    Set the TTL of the new MX record of fabrikam.com to 3600 s.'
         Stop-AtManualStep -Id 'mx.restore-ttl.fabrikam.com' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

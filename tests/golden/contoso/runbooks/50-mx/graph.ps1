@@ -29,5 +29,4 @@ try {
         $step = @{ Domain = 'fabrikam.com'; Expected = 'fabrikam-com.o-v1.mx.microsoft' }
         Assert-MxHost @step
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

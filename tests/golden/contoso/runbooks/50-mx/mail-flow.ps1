@@ -27,5 +27,4 @@ try {
         Write-Host '    After MX moves, mail for on-premises mailboxes arrives from Exchange Online Protection: allow its published address ranges to the hybrid receive path on port 25, with TLS untouched.'
         Stop-AtManualStep -Id 'mx.eop-port25' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -21,5 +21,4 @@ try {
         Write-Host '    On every 2016 server behind the hybrid endpoint: Set-WebServicesVirtualDirectory ''<server>\EWS (Default Web Site)'' -MRSProxyEnabled $true (Windows authentication on that directory). In Exchange Online PowerShell: Test-MigrationServerAvailability -ExchangeRemoteMove -RemoteServer <hybrid fqdn> -Credentials $c, then New-MigrationEndpoint -ExchangeRemoteMove -Name ''Hybrid Contoso Ltd'' -RemoteServer <hybrid fqdn> -Credentials $c.'
         Stop-AtManualStep -Id 'moves.mrsproxy' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

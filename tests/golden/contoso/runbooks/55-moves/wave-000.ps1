@@ -38,5 +38,4 @@ try {
         $step = @{ BatchName = 'wave-000' }
         Remove-MoveWaveRequest @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -28,5 +28,4 @@ try {
         $step = @{ Csv = '..\..\moves\wave-001-rollback.csv'; Rows = 2; BatchName = 'wave-001-rollback'; BadItemLimit = 0 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

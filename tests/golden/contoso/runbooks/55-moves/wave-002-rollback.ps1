@@ -28,5 +28,4 @@ try {
         $step = @{ Csv = '..\..\moves\wave-002-rollback.csv'; Rows = 12; BatchName = 'wave-002-rollback'; BadItemLimit = 0 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -28,5 +28,4 @@ try {
         $step = @{ Csv = '..\..\moves\wave-004-rollback.csv'; Rows = 1; BatchName = 'wave-004-rollback'; BadItemLimit = 0 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

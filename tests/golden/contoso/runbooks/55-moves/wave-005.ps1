@@ -42,5 +42,4 @@ try {
         $step = @{ BatchName = 'wave-005' }
         Remove-MoveWaveRequest @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

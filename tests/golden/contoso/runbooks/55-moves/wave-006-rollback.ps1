@@ -28,5 +28,4 @@ try {
         $step = @{ Csv = '..\..\moves\wave-006-rollback.csv'; Rows = 9; BatchName = 'wave-006-rollback'; BadItemLimit = 0 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -28,5 +28,4 @@ try {
         $step = @{ Csv = '..\..\moves\wave-007-rollback.csv'; Rows = 5; BatchName = 'wave-007-rollback'; BadItemLimit = 0 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

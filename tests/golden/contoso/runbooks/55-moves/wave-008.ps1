@@ -41,5 +41,4 @@ try {
         $step = @{ BatchName = 'wave-008' }
         Remove-CloudMoveWave @step
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

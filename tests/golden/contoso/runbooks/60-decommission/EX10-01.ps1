@@ -44,5 +44,4 @@ try {
         Write-Host '    Shut EX10-01 down for a few days first (scream test), start it again, then uninstall Exchange 2010 from Programs and Features (or Setup.com /mode:uninstall). Setup refuses while mailboxes, connectors or DAG membership remain.'
         Stop-AtManualStep -Id 'decommission.remove.EX10-01' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -27,5 +27,4 @@ try {
         Write-Host '    Shut EX10-02 down for a few days first (scream test), start it again, then uninstall Exchange 2010 from Programs and Features (or Setup.com /mode:uninstall). Setup refuses while mailboxes, connectors or DAG membership remain.'
         Stop-AtManualStep -Id 'decommission.remove.EX10-02' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -39,5 +39,4 @@ try {
         Write-Host '    Read-only check: Exchange 2019/SE can only join once no 2010 server remains.'
         Assert-No2010Server -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

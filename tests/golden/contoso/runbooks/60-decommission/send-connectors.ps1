@@ -27,5 +27,4 @@ try {
         $step = @{ Name = 'Partner Northwind TLS'; Remove = @('EX10-01') }
         Set-SendConnectorSource @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

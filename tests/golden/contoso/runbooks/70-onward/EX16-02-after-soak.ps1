@@ -65,5 +65,4 @@ try {
         $step = @{ Server = 'EX16-02'; Name = 'Relay MFP Scanners'; RequireDisabled = $true; SoakDays = 33 }
         Remove-RelayConnector @step -ConfirmObserved:$ConfirmObserved -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

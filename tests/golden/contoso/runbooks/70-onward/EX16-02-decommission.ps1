@@ -49,5 +49,4 @@ try {
         $step = @{ Server = 'EX16-02'; Name = 'Relay MFP Scanners'; Enabled = $false }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -78,5 +78,4 @@ try {
         $step = @{ Server = 'EX16-02'; Name = 'Relay MFP Scanners'; Enabled = $true }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

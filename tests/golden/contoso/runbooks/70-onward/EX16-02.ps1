@@ -21,5 +21,4 @@ try {
         Write-Host '    Move every mailbox, arbitration mailbox and public folder mailbox off EX16-02, remove its DAG membership and take it out of the load balancer and namespace; then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination).'
         Stop-AtManualStep -Id 'onward.remove-2016.EX16-02' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -21,5 +21,4 @@ try {
         Write-Host '    Repeat the hybrid server replacement for EX-SE-01: third-party certificate, publish EWS/Autodiscover, dedicated hybrid application, add it to the hybrid send connector and receive path, rerun the HCW, check the Exchange Online connectors, then remove EX16-01 from the hybrid send connector.'
         Stop-AtManualStep -Id 'onward.hybrid' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

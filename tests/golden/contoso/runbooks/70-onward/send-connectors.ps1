@@ -21,5 +21,4 @@ try {
         Write-Host '    Add EX-SE-01, EX-SE-02 to the source servers of every send connector (Internet, partner, hybrid), check outbound mail leaves through them (SPF/PTR for new addresses), then remove the 2016 servers.'
         Stop-AtManualStep -Id 'onward.send-connectors' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }

@@ -59,5 +59,4 @@ try {
         Write-Host '    550 5.7.54 from one server means it lacks this client''s connector: stop and point the alias back.'
         Stop-AtManualStep -Id 'onward.relay.test-alias.smtp-contoso-com.ex16-01-relay-mfp-scanners' -Next ''
     }
-}
-finally { Stop-Transcript }
+} finally { Stop-Transcript }
