@@ -39,7 +39,6 @@ from migrator.render.runbooks import (
     write_runbooks,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNBOOK_LINES = 4000
 MAX_HELPER_LINES = 500
 MAX_PREAMBLE_LINES = 15
@@ -49,14 +48,14 @@ PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
 
 @pytest.fixture(scope="module")
 def runbooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """contoso planned as the README does it (from the repository), as in test_pipeline."""
     out = tmp_path_factory.mktemp("contoso") / "plan"
     here = Path.cwd()
-    os.chdir(ROOT)
+    os.chdir(Path(__file__).resolve().parent.parent)
     try:
-        result = plan_folder(Path("inventories/contoso"), out)
+        assert plan_folder(Path("inventories/contoso"), out).plan is not None
     finally:
         os.chdir(here)
-    assert result.plan is not None
     return out / "runbooks"
 
 
