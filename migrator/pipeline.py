@@ -348,11 +348,13 @@ def _render_all(
         inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
     )
     stage("writing the runbooks")
-    write_runbooks(plan.steps, out, context)
-    write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
+    # One call for every runbook: each folder's helper holds what all its runbooks call.
+    runbook_steps = [*plan.steps, *relay_rollback_steps(inv, analysis.relay)]
     if analysis.onward_relay is not None:
-        onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
-        write_runbooks(onward_rollback, out, context)
+        runbook_steps += relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
+    if analysis.moves is not None:
+        runbook_steps += moves_rollback_steps(analysis.moves)
+    write_runbooks(runbook_steps, out, context)
     stage("writing the reports")
     write_relay_report(
         out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
@@ -362,7 +364,6 @@ def _render_all(
     write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     if analysis.moves is not None:
-        write_runbooks(moves_rollback_steps(analysis.moves), out, context)
         write_moves_outputs(inv, analysis.moves, plan, out)
     stage("writing plan.json and inventory.json")
     write_plan_json(

@@ -198,7 +198,9 @@ def test_graph_runbook_sets_immutable_id_with_graph(
     adsync = (tmp_path / "runbooks/40-identity/adsync.ps1").read_bytes().decode("utf-8-sig")
     assert "Start-BatchSync @step" in adsync
     # The functions they call, in the helper written beside them.
-    helper = (tmp_path / "runbooks/Migrator.Runbook.ps1").read_bytes().decode("utf-8-sig")
+    helper = (
+        (tmp_path / "runbooks/40-identity/Migrator.Runbook.ps1").read_bytes().decode("utf-8-sig")
+    )
     assert (
         "Update-MgUser -UserId $row.CloudUserId -OnPremisesImmutableId $expected -ErrorAction Stop"
         in helper

@@ -227,36 +227,56 @@ def _write(out: Path) -> list[Path]:
 
 
 def test_helper_is_written_once_beside_the_runbooks(tmp_path: Path) -> None:
+    """One helper in the runbooks' folder: every function they call, with what those call, and nothing else."""
     paths = _write(tmp_path)
-    written = tmp_path / "runbooks" / HELPER_NAME
+    written = tmp_path / "runbooks" / "20-relay" / HELPER_NAME
     assert written not in paths
+    assert sorted(p.name for p in (tmp_path / "runbooks").rglob(HELPER_NAME)) == [HELPER_NAME]
     data = written.read_bytes()
-    assert data == helper().data
     assert data.startswith(b"\xef\xbb\xbf") and b"\n" not in data.replace(b"\r\n", b"")
-    assert hashlib.sha256(data).hexdigest().upper() == helper().sha256
     assert re.search(rb"^# Version: " + re.escape(helper().version.encode()) + rb"\r$", data, re.M)
+    text = data.decode("utf-8-sig")
+    defs = function_definitions(text)
+    called: set[str] = set()
+    ps2: set[str] = set()
+    for p in paths:
+        calls = helper_calls(p.read_bytes().decode("utf-8-sig"))
+        called |= calls
+        ps2 |= calls if _is_2010(p.name) else set()
+    assert called <= set(defs)
+    assert (
+        "set-relayconnector" in defs and "set-batchuser" not in defs and "new-movewave" not in defs
+    )
+    full = function_definitions(helper().data.decode("utf-8-sig"))
+    for name, f in defs.items():
+        assert f.node.text == full[name].node.text, name
+    assert check_helper(text, ps2_functions=ps2) == []
 
 
 def test_every_runbook_checks_version_and_hash_before_dot_sourcing(
-    rendered: dict[str, bytes],
+    tmp_path: Path,
 ) -> None:
-    for name, data in rendered.items():
-        text = data.decode("utf-8-sig")
+    paths = _write(tmp_path)
+    data_of_helper = (tmp_path / "runbooks" / "20-relay" / HELPER_NAME).read_bytes()
+    sha256 = hashlib.sha256(data_of_helper).hexdigest().upper()
+    for path in paths:
+        name = path.name
+        text = path.read_bytes().decode("utf-8-sig")
         version = text.index(f"if ($helperVersion -ne '{helper().version}')")
-        digest = text.index(f"if ($helperHash -ne '{helper().sha256}')")
+        digest = text.index(f"if ($helperHash -ne '{sha256}')")
         dot = text.index("\r\n. $helper\r\n")
         first = text.index("Test-RunStep")
         assert version < digest < dot < first, name
         # .NET's SHA256 class (PowerShell 2.0), never Get-FileHash (4.0+); dot-sourced, never imported.
         assert "[System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)" in text
         assert "Get-FileHash" not in text and "Import-Module" not in text
-        assert "-ChildPath '..\\Migrator.Runbook.ps1'" in text
+        assert "-ChildPath 'Migrator.Runbook.ps1'" in text, name
 
 
 def test_helper_path_is_relative_to_each_runbook() -> None:
-    assert helper_path("runbooks/20-relay/EX16-01.ps1") == "..\\Migrator.Runbook.ps1"
+    """Each folder has its own helper: a runbook dot-sources the one beside it."""
+    assert helper_path("runbooks/20-relay/EX16-01.ps1") == "Migrator.Runbook.ps1"
     assert helper_path("runbooks/x.ps1") == "Migrator.Runbook.ps1"
-    assert helper_path("runbooks/a/b/c.ps1") == "..\\..\\Migrator.Runbook.ps1"
 
 
 def test_helper_passes_the_validator_with_2010_functions_on_powershell_2(
@@ -294,7 +314,7 @@ def test_every_changing_helper_function_supports_should_process() -> None:
 def _lines_of(text: str, start: str, end: str) -> int:
     lines = text.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith(start))
-    last = next(i for i in range(first, len(lines)) if lines[i].strip() == end)
+    last = next(i for i in range(first, len(lines)) if lines[i] == end)
     return last - first + 1
 
 
@@ -305,7 +325,7 @@ def test_preamble_and_relay_create_step_are_short(rendered: dict[str, bytes]) ->
         assert _lines_of(text, "Set-StrictMode", "try {") <= 15, name
     text = rendered["EX16-01.ps1"].decode("utf-8-sig")
     for marker in re.findall(r"    # region STEP relay\.create\.\S+", text):
-        assert _lines_of(text, marker, "# endregion") <= 20, marker
+        assert _lines_of(text, marker, "    }") <= 20, marker
 
 
 def test_every_helper_function_is_called_by_a_step_template_or_another_function() -> None:

@@ -1,4 +1,4 @@
-"""Render plan steps into PowerShell runbooks (UTF-8 with BOM, CRLF), with their one helper file.
+"""Render plan steps into PowerShell runbooks (UTF-8 with BOM, CRLF), with the helper file of each folder.
 
 A runbook is a frame (``templates/powershell/runbook.ps1.j2``: CmdletBinding
 with SupportsShouldProcess, strict mode, the helper's version and SHA-256
@@ -8,9 +8,13 @@ step (``step.ps1.j2``): its region comment and, from the action's own template
 call of a helper function. Steps without an action are manual: the section
 prints the instructions and stops the script.
 
-The helper (``templates/powershell/Migrator.Runbook.ps1``, static) is written
-once per plan folder as ``runbooks/Migrator.Runbook.ps1``; docs/runbooks.md
-describes it.
+The helper functions are written once, in ``templates/powershell/Migrator.Runbook.ps1``.
+Each runbook folder (``runbooks/20-relay/`` ...) gets its own
+``Migrator.Runbook.ps1``: that file's header and the functions the folder's
+runbooks call, with every function those call, in the source's order
+(:func:`folder_helper`). So a folder's helper holds only what its runbooks can
+run, and an admin reviews the few hundred lines that matter to a phase;
+docs/runbooks.md describes it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from migrator.plan.steps import RunsIn, Step
 from migrator.render.templating import render, templates_dir
 
 HELPER_NAME = "Migrator.Runbook.ps1"
-"""File name of the helper, written in the plan's ``runbooks`` folder."""
+"""File name of the helper source (templates/powershell) and of each runbook folder's helper."""
 RUNBOOKS_FOLDER = "runbooks"
 """Folder (relative to the output folder) that every runbook path starts with."""
 
@@ -44,10 +48,7 @@ class Helper:
     sha256: str
 
 
-@functools.cache
-def helper() -> Helper:
-    """The helper file every runbook dot-sources, encoded as written (UTF-8 with BOM, CRLF)."""
-    text = (templates_dir() / "powershell" / HELPER_NAME).read_text(encoding="utf-8")
+def _encode(text: str) -> Helper:
     found = re.search(r"^# Version: (\S+)$", text, re.M)
     if found is None:
         raise ValueError(f"{HELPER_NAME} has no '# Version: ...' line")
@@ -55,11 +56,122 @@ def helper() -> Helper:
     return Helper(data, found.group(1), hashlib.sha256(data).hexdigest().upper())
 
 
+@functools.cache
+def helper() -> Helper:
+    """The whole helper source, every function (the folder helpers are parts of it), encoded as written."""
+    return _encode(_helper_source())
+
+
+@functools.cache
+def _helper_source() -> str:
+    return (templates_dir() / "powershell" / HELPER_NAME).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A piece of the helper source: a section rule (``name`` None) or a function with its leading comment."""
+
+    name: str | None
+    text: str
+    calls: frozenset[str]
+
+
+_FUNCTION = re.compile(r"^function ([A-Za-z]+-[A-Za-z0-9]+) \{$")
+
+
+@functools.cache
+def _helper_chunks() -> tuple[str, tuple[_Chunk, ...]]:
+    return parse_helper(_helper_source())
+
+
+def parse_helper(source: str) -> tuple[str, tuple[_Chunk, ...]]:
+    """The helper source's header (up to its first section rule) and its chunks, in order.
+
+    A function starts at ``function Verb-Noun {`` in column 0 (with the comment
+    lines right above it) and ends at the next ``}`` in column 0; a line
+    ``# ---...`` starts a section. Anything else between functions is an error,
+    so no code outside a function can be left out of a folder's helper unseen.
+    """
+    lines = source.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("# ---")), len(lines))
+    header = "\n".join(lines[:first]).rstrip("\n") + "\n"
+    raw: list[tuple[str | None, list[str]]] = []
+    pending: list[str] = []
+    i = first
+    while i < len(lines):
+        line = lines[i]
+        found = _FUNCTION.match(line)
+        if line.startswith("# ---"):
+            if pending:
+                raise ValueError(
+                    f"{HELPER_NAME} line {i + 1}: a comment that belongs to no function"
+                )
+            raw.append((None, [line]))
+        elif found:
+            end = next((j for j in range(i, len(lines)) if lines[j] == "}"), -1)
+            if end < 0:
+                raise ValueError(
+                    f"{HELPER_NAME} line {i + 1}: function {found.group(1)} has no '}}' in column 0"
+                )
+            raw.append((found.group(1), [*pending, *lines[i : end + 1]]))
+            pending = []
+            i = end
+        elif line.startswith("#"):
+            pending.append(line)
+        elif line.strip():
+            raise ValueError(f"{HELPER_NAME} line {i + 1}: code outside a function: {line!r}")
+        i += 1
+    names = {name for name, _ in raw if name}
+    chunks = tuple(
+        _Chunk(name, "\n".join(body) + "\n", _calls_in("\n".join(body[1:]), names) - {name})
+        for name, body in raw
+    )
+    return header, chunks
+
+
+def _calls_in(text: str, names: Iterable[str]) -> frozenset[str]:
+    """The helper functions whose name appears in ``text`` as a word (a command or a mention)."""
+    words = set(re.findall(r"(?<![\w-])[A-Za-z]+-[A-Za-z0-9]+(?![\w-])", text))
+    return frozenset(n for n in names if n in words)
+
+
+def helper_functions() -> frozenset[str]:
+    """Names of every function of the helper source."""
+    return frozenset(c.name for c in _helper_chunks()[1] if c.name)
+
+
+def folder_helper(called: Iterable[str]) -> Helper:
+    """The helper for runbooks that call ``called``: the header, those functions and all they call."""
+    return _folder_helper(frozenset(called) & helper_functions())
+
+
+@functools.cache
+def _folder_helper(called: frozenset[str]) -> Helper:
+    header, chunks = _helper_chunks()
+    by_name = {c.name: c for c in chunks if c.name}
+    keep: set[str] = set()
+    todo = list(called)
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            todo.extend(by_name[name].calls)
+    parts = [header]
+    section: str | None = None
+    for chunk in chunks:
+        if chunk.name is None:
+            section = chunk.text
+        elif chunk.name in keep:
+            # A blank line before each section rule and between functions, as in the source.
+            parts.append("\n" if section is None else "\n" + section)
+            section = None
+            parts.append(chunk.text)
+    return _encode("".join(parts))
+
+
 def helper_path(runbook: str) -> str:
-    """Path of the helper relative to a runbook's folder, Windows style (``..\\Migrator.Runbook.ps1``)."""
-    folder = posixpath.dirname(runbook) or "."
-    rel = posixpath.relpath(posixpath.join(RUNBOOKS_FOLDER, HELPER_NAME), folder)
-    return rel.replace("/", "\\")
+    """Path of a runbook's helper relative to the runbook: the one in its own folder."""
+    return HELPER_NAME
 
 
 @dataclass(frozen=True)
@@ -125,21 +237,7 @@ def runbook_parameters(steps: Sequence[Step]) -> list[dict[str, Any]]:
 _FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
 
 
-def render_runbook(
-    title: str,
-    steps: Sequence[Step],
-    context: RunbookContext,
-    log_name: str,
-    runbook: str = "",
-) -> str:
-    """Render one runbook holding ``steps`` in the given (run) order.
-
-    ``runbook`` is its path relative to the output folder (default: the first
-    step's), which places the helper relative to it.
-    """
-    where = runbook or (steps[0].runbook if steps else "") or f"{RUNBOOKS_FOLDER}/x.ps1"
-    info = helper()
-    runs_in = sorted({s.runs_in.value for s in steps})
+def _sections(steps: Sequence[Step]) -> list[str]:
     sections = []
     for i, step in enumerate(steps):
         next_id = steps[i + 1].id if i + 1 < len(steps) else ""
@@ -148,6 +246,46 @@ def render_runbook(
                 "powershell/step.ps1.j2", step=step, body=render_step_body(step), next_id=next_id
             ).rstrip("\n")
         )
+    return sections
+
+
+_FRAME_CALLS = ("Start-Runbook",)
+"""Helper functions the frame calls besides those of the steps."""
+
+
+def _called(sections: Sequence[str]) -> frozenset[str]:
+    return _calls_in("\n".join(sections), helper_functions()) | frozenset(_FRAME_CALLS)
+
+
+def render_runbook(
+    title: str,
+    steps: Sequence[Step],
+    context: RunbookContext,
+    log_name: str,
+    runbook: str = "",
+    helper_file: Helper | None = None,
+) -> str:
+    """Render one runbook holding ``steps`` in the given (run) order.
+
+    ``runbook`` is its path relative to the output folder (default: the first
+    step's). ``helper_file`` is the helper of its folder, whose version and
+    hash it checks (default: the helper of this runbook alone).
+    """
+    sections = _sections(steps)
+    return _frame(
+        title, steps, context, log_name, sections, helper_file or folder_helper(_called(sections))
+    )
+
+
+def _frame(
+    title: str,
+    steps: Sequence[Step],
+    context: RunbookContext,
+    log_name: str,
+    sections: Sequence[str],
+    info: Helper,
+) -> str:
+    runs_in = sorted({s.runs_in.value for s in steps})
     return render(
         "powershell/runbook.ps1.j2",
         title=title,
@@ -161,7 +299,7 @@ def render_runbook(
         log_name=log_name,
         sections=sections,
         extra_parameters=runbook_parameters(steps),
-        helper_path=helper_path(where),
+        helper_path=HELPER_NAME,
         helper_version=info.version,
         helper_sha256=info.sha256,
     )
@@ -176,28 +314,49 @@ def group_by_runbook(steps: Iterable[Step]) -> dict[str, list[Step]]:
     return groups
 
 
-def write_helper(out_dir: Path) -> Path:
-    """Write the helper file into ``out_dir/runbooks`` once (the same bytes every time); return its path."""
-    path = out_dir / RUNBOOKS_FOLDER / HELPER_NAME
-    if not (path.is_file() and path.read_bytes() == helper().data):
-        atomic_write_bytes(path, helper().data)
+def write_helper(folder: Path, info: Helper) -> Path:
+    """Write a folder's helper file (skipped when the same bytes are there); return its path."""
+    path = folder / HELPER_NAME
+    if not (path.is_file() and path.read_bytes() == info.data):
+        atomic_write_bytes(path, info.data)
     return path
 
 
 def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext) -> list[Path]:
-    """Write every runbook the steps name below ``out_dir``, and the helper they dot-source.
+    """Write every runbook the steps name below ``out_dir``, and each folder's helper they dot-source.
 
-    Returns the runbook paths written, sorted (the helper is not among them).
+    Returns the runbook paths written, sorted (the helpers are not among them).
+    A folder's helper holds the functions all its runbooks call, so all the
+    runbooks of a folder are written by one call: a folder whose helper is there
+    already with other bytes (an earlier call wrote other runbooks into it, whose
+    pinned hash this call would break) is an error, and nothing is written.
     """
-    written: list[Path] = []
-    for rel, group in sorted(group_by_runbook(steps).items()):
+    groups = sorted(group_by_runbook(steps).items())
+    sections: dict[str, list[str]] = {}
+    called: dict[str, set[str]] = {}
+    for rel, group in groups:
         if not rel.startswith(RUNBOOKS_FOLDER + "/"):
             raise ValueError(f"runbook path '{rel}' is not below {RUNBOOKS_FOLDER}/")
+        if Path(rel).name == HELPER_NAME:
+            raise ValueError(f"runbook path '{rel}' is the name of the helper file")
+        sections[rel] = _sections(group)
+        called.setdefault(posixpath.dirname(rel), set()).update(_called(sections[rel]))
+    helpers = {folder: folder_helper(names) for folder, names in called.items()}
+    for folder, info in sorted(helpers.items()):
+        there = out_dir / folder / HELPER_NAME
+        if there.is_file() and there.read_bytes() != info.data:
+            raise ValueError(
+                f"{folder}/{HELPER_NAME} was written by an earlier call for other runbooks: "
+                "write every runbook of a folder in one call (their helper holds what all of them call)"
+            )
+    written: list[Path] = []
+    for rel, group in groups:
         path = out_dir / rel
         title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
-        text = render_runbook(title, group, context, log_name=Path(rel).stem, runbook=rel)
+        info = helpers[posixpath.dirname(rel)]
+        text = _frame(title, group, context, Path(rel).stem, sections[rel], info)
         write_windows_text(path, text)
         written.append(path)
-    if written:
-        write_helper(out_dir)
+    for folder, info in sorted(helpers.items()):
+        write_helper(out_dir / folder, info)
     return written

@@ -106,12 +106,12 @@ def ps_splat(lines: Iterable[Iterable[tuple[str, object]]], name: str = "step") 
 
     ``lines`` is a sequence of lines, each a sequence of ``(key, value)``; an
     entry whose value is None is left out (the function's default applies).
-    The whole table stays on one line when it fits in 110 characters; otherwise one line per group.
+    The whole table stays on one line when it fits in 120 characters; otherwise one line per group.
     """
     groups = [[_entry(k, v, "    ") for k, v in line if v is not None] for line in lines]
     groups = [g for g in groups if g]
     one = f"${name} = @{{ " + "; ".join(e for g in groups for e in g) + " }"
-    if len(one) <= 110 and "\n" not in one:
+    if len(one) <= 120 and "\n" not in one:
         return one
     body = "\n".join("    " + "; ".join(g) for g in groups)
     return f"${name} = @{{\n{body}\n}}"

@@ -1,26 +1,18 @@
-# Migrator.Runbook.ps1: the functions every runbook of this plan calls (docs/runbooks.md).
-# Version: 3
-# Written by migrator next to the runbooks; do not edit: every runbook checks this file's SHA-256
-# before its first step and stops if it differs. Runbooks dot-source it (never Import-Module), so
-# their -WhatIf and -Confirm reach every change made here. PowerShell 2.0 syntax throughout: the
-# Exchange 2010 runbooks dot-source it too. Each change sits behind $PSCmdlet.ShouldProcess and
-# passes -ErrorAction Stop (Exchange cmdlets are remoting proxies: preferences do not reach them);
-# each function reads its result back from the pinned domain controller, except under -WhatIf.
+# Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
+# Version: 4
+# Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
+# reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
+# Stop, and is read back from the pinned domain controller (except under -WhatIf).
 
 # ----------------------------------------------------------------------------- step runner
 
 function Start-Runbook {
+    # A mistyped -From or -Only would otherwise run nothing and end as if all went well: refused first.
     param([string]$Name, [string[]]$Steps, [string]$From, [string[]]$Only, [string]$LogDirectory)
-    # A mistyped -From or -Only would otherwise run nothing and end as if all went well.
     foreach ($id in @(@($From) + @($Only))) {
-        if ($id -ne '' -and -not ($Steps -contains $id)) {
-            throw ('No step ''' + $id + ''' in this runbook; its steps are: ' + ($Steps -join ', '))
-        }
+        if ($id -ne '' -and -not ($Steps -contains $id)) { throw ('No step ''' + $id + ''' in this runbook; its steps are: ' + ($Steps -join ', ')) }
     }
-    $script:RunbookFrom = $From
-    $script:RunbookOnly = @($Only)
-    $script:Started = ($From -eq '')
-    $script:Stopped = $false
+    $script:RunbookFrom = $From; $script:RunbookOnly = @($Only); $script:Started = ($From -eq ''); $script:Stopped = $false
     # A -WhatIf run is logged too (and Stop-Transcript at the end then has a transcript to stop).
     Start-Transcript -Path (Join-Path -Path $LogDirectory -ChildPath ($Name + '-' + (Get-Date -Format 'yyyyMMdd-HHmmss') + '.log')) -WhatIf:$false
 }
@@ -40,25 +32,19 @@ function Stop-AtManualStep {
     param([string]$Id, [string]$Next)
     if ($WhatIfPreference) { return }
     $script:Stopped = $true
-    if ($Next -ne '') {
-        Write-Warning ('Manual step ' + $Id + ': do it as described above, then run this script again with -From ' + $Next)
-    } else {
-        Write-Warning ('Manual step ' + $Id + ': do it as described above; it is the last step of this runbook')
-    }
+    $then = '; it is the last step of this runbook'
+    if ($Next -ne '') { $then = ', then run this script again with -From ' + $Next }
+    Write-Warning ('Manual step ' + $Id + ': do it as described above' + $then)
 }
 
 function Assert-Equal {
     param([string]$What, $Expected, $Actual)
-    if ([string]$Expected -ne [string]$Actual) {
-        throw ('Verification failed: ' + $What + ' is ''' + [string]$Actual + ''', expected ''' + [string]$Expected + '''')
-    }
+    if ([string]$Expected -ne [string]$Actual) { throw ('Verification failed: ' + $What + ' is ''' + [string]$Actual + ''', expected ''' + [string]$Expected + '''') }
 }
 
 function Assert-DomainController {
     param([string]$DomainController)
-    if ($DomainController -eq '') {
-        throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller'
-    }
+    if ($DomainController -eq '') { throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller' }
 }
 
 function ConvertTo-SortedList {
@@ -84,9 +70,7 @@ function Find-ReceiveConnector {
 
 function Assert-OneConnector {
     param([string]$Identity, [object[]]$Found)
-    if ($Found.Count -ne 1) {
-        throw ('Expected exactly one receive connector ' + $Identity + ', found ' + $Found.Count + '; nothing was changed')
-    }
+    if ($Found.Count -ne 1) { throw ('Expected exactly one receive connector ' + $Identity + ', found ' + $Found.Count + '; nothing was changed') }
 }
 
 function Get-ConnectorSetting {
@@ -101,18 +85,12 @@ function Get-ConnectorSetting {
 function Set-RelayConnector {
     # relay.create: create the relay connector, or align the one migrator created before; read it back.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param(
-        [string]$Server, [string]$Name, [string]$TransportRole,
-        [string[]]$Bindings, [string[]]$RemoteIPRanges,
-        [ValidateSet('AnonymousUsers', 'ExchangeServers')][string[]]$PermissionGroups,
-        [ValidateSet('Tls', 'ExternalAuthoritative')][string[]]$AuthMechanism,
-        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = $null,
-        [string]$ProtocolLoggingLevel, [string]$Comment, [string]$DomainController
-    )
+    param([string]$Server, [string]$Name, [string]$TransportRole, [string[]]$Bindings, [string[]]$RemoteIPRanges,
+        [ValidateSet('AnonymousUsers', 'ExchangeServers')][string[]]$PermissionGroups, [ValidateSet('Tls', 'ExternalAuthoritative')][string[]]$AuthMechanism,
+        [string]$Fqdn, $MaxMessageSize = $null, [string]$TlsCertificateName = $null, [string]$ProtocolLoggingLevel, [string]$Comment, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
-    # Each setting: its value, how a ShouldProcess message shows it, its comparable text. An optional one the step
-    # leaves out ($null or '') is neither set nor checked.
+    # Each setting: value, text for ShouldProcess, comparable text; one the step leaves out ($null, '') is not touched.
     $settings = @(
         @{ Name = 'Bindings'; Value = $Bindings; Text = ($Bindings -join ', '); Want = (ConvertTo-SortedList $Bindings) },
         @{ Name = 'RemoteIPRanges'; Value = $RemoteIPRanges; Text = ($RemoteIPRanges -join ', '); Want = (ConvertTo-SortedList $RemoteIPRanges) },
@@ -124,9 +102,7 @@ function Set-RelayConnector {
         @{ Name = 'ProtocolLoggingLevel'; Value = $ProtocolLoggingLevel; Text = $ProtocolLoggingLevel; Want = $ProtocolLoggingLevel }
     )
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-    if ($found.Count -gt 1) {
-        throw ('Found ' + $found.Count + ' receive connectors named ' + $identity + '; expected at most one')
-    }
+    if ($found.Count -gt 1) { throw ('Found ' + $found.Count + ' receive connectors named ' + $identity + '; expected at most one') }
     if ($found.Count -eq 0) {
         $optional = @{}
         if ($null -ne $MaxMessageSize) { $optional['MaxMessageSize'] = $MaxMessageSize }
@@ -134,15 +110,10 @@ function Set-RelayConnector {
         if ($PSCmdlet.ShouldProcess($identity, 'New-ReceiveConnector on ' + $TransportRole + ', bindings ' + ($Bindings -join ', ') + ', remote IP ranges ' + ($RemoteIPRanges -join ', '))) {
             New-ReceiveConnector -Name $Name -Server $Server -TransportRole $TransportRole -Custom -Bindings $Bindings -RemoteIPRanges $RemoteIPRanges -PermissionGroups $PermissionGroups -AuthMechanism $AuthMechanism -Fqdn $Fqdn @optional -ProtocolLoggingLevel $ProtocolLoggingLevel -Comment $Comment -DomainController $DomainController -ErrorAction Stop | Out-Null
         }
-    }
-    else {
+    } else {
         $relay = $found[0]
-        if ([string]$relay.Comment -ne $Comment) {
-            throw ('Receive connector ' + $identity + ' exists but was not created by migrator (its Comment is ''' + [string]$relay.Comment + '''): rename the new connector in the inventory or remove the existing one')
-        }
-        if ([string]$relay.TransportRole -ne $TransportRole) {
-            throw ('Receive connector ' + $identity + ' exists on ' + [string]$relay.TransportRole + ', expected ' + $TransportRole + ': remove it and run this step again')
-        }
+        if ([string]$relay.Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' exists but was not created by migrator (its Comment is ''' + [string]$relay.Comment + '''): rename the new connector in the inventory or remove the existing one') }
+        if ([string]$relay.TransportRole -ne $TransportRole) { throw ('Receive connector ' + $identity + ' exists on ' + [string]$relay.TransportRole + ', expected ' + $TransportRole + ': remove it and run this step again') }
         foreach ($setting in $settings) {
             if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
             if ((Get-ConnectorSetting -Connector $relay -Name $setting.Name) -ne $setting.Want) {
@@ -191,14 +162,11 @@ function Grant-RelayPermission {
         if ($PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
             Add-ADPermission -Identity $dn -User $User -ExtendedRights $ExtendedRight -DomainController $DomainController -ErrorAction Stop | Out-Null
         }
-    }
-    else {
+    } else {
         Write-Host ('    ' + $User + ' already has ' + $ExtendedRight + ' on ' + $identity)
     }
     if (-not $WhatIfPreference) {
-        if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
-            throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')')
-        }
+        if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
         Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
     }
 }
@@ -215,9 +183,7 @@ function Revoke-RelayPermission {
         return
     }
     Assert-OneConnector -Identity $identity -Found $found
-    if ([string]$found[0].Comment -ne $Comment) {
-        throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was changed')
-    }
+    if ([string]$found[0].Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was changed') }
     $dn = [string]$found[0].DistinguishedName
     if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController) {
         if ($PSCmdlet.ShouldProcess($identity, 'Remove-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
@@ -225,55 +191,40 @@ function Revoke-RelayPermission {
         }
     }
     if (-not $WhatIfPreference) {
-        if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController) {
-            throw ('Verification failed: ' + $User + ' still has ' + $ExtendedRight + ' on ' + $identity)
-        }
+        if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController) { throw ('Verification failed: ' + $User + ' still has ' + $ExtendedRight + ' on ' + $identity) }
         Write-Host ('    verified: no ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
     }
 }
 
 function Remove-RelayConnector {
-    # Remove one receive connector and read back that it is gone. -Comment: only while it carries migrator's
-    # Comment marker (rollback of relay.create). -RequireDisabled: only once disabled and after the observation
-    # period, confirmed by the runbook's -ConfirmObserved (relay.remove-old).
+    # Remove one receive connector; read back. -Comment: only with migrator's Comment marker (rollback of relay.create).
+    # -RequireDisabled (relay.remove-old): only disabled, with -ConfirmObserved, -SoakDays after the disable. -GoneFirst:
+    # only once these are gone (an internal-only connector after the relay connectors whose ranges hold its clients).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    # -SoakDays (with -RequireDisabled): only once it has been disabled that long (Get-SoakStart). -GoneFirst: only
-    # once these connectors of the server are gone (an internal-only connector after the relay connectors whose
-    # ranges hold its clients: removed first, those clients could relay through them).
     param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [int]$SoakDays = 0, [string[]]$GoneFirst = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
-    if ($RequireDisabled -and -not $ConfirmObserved) {
-        throw ('Removing ' + $identity + ' needs -ConfirmObserved: run it only after the observation period, once nobody missed the disabled connector')
-    }
+    if ($RequireDisabled -and -not $ConfirmObserved) { throw ('Removing ' + $identity + ' needs -ConfirmObserved: run it only after the observation period, once nobody missed the disabled connector') }
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
     if ($found.Count -eq 0) {
         Write-Host ('    ' + $identity + ' does not exist: nothing to remove')
         return
     }
     Assert-OneConnector -Identity $identity -Found $found
-    if ($Comment -ne '' -and [string]$found[0].Comment -ne $Comment) {
-        throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was removed')
-    }
-    if ($RequireDisabled -and [bool]$found[0].Enabled) {
-        throw ($identity + ' is still enabled: disable it first (previous step) and wait for the observation period')
-    }
+    if ($Comment -ne '' -and [string]$found[0].Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was removed') }
+    if ($RequireDisabled -and [bool]$found[0].Enabled) { throw ($identity + ' is still enabled: disable it first (previous step) and wait for the observation period') }
     if ($RequireDisabled -and $SoakDays -gt 0) {
         $null = Get-SoakStart -Connector $found[0] -Identity $identity -SoakDays $SoakDays
     }
     foreach ($first in $GoneFirst) {
-        if (@(Find-ReceiveConnector -Server $Server -Name $first -DomainController $DomainController).Count -gt 0) {
-            throw ($Server + '\' + $first + ' is still there: remove it first, else the clients of ' + $identity + ' would land on it and could relay; nothing was removed')
-        }
+        if (@(Find-ReceiveConnector -Server $Server -Name $first -DomainController $DomainController).Count -gt 0) { throw ($Server + '\' + $first + ' is still there: remove it first, else the clients of ' + $identity + ' would land on it and could relay; nothing was removed') }
     }
     if ($PSCmdlet.ShouldProcess($identity, 'Remove-ReceiveConnector')) {
         Remove-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
     }
     if (-not $WhatIfPreference) {
         $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-        if ($check.Count -ne 0) {
-            throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController)
-        }
+        if ($check.Count -ne 0) { throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController) }
         Write-Host ('    verified: ' + $identity + ' is gone')
     }
 }
@@ -295,8 +246,7 @@ function Set-ConnectorEnabled {
         if ($PSCmdlet.ShouldProcess($identity, 'Set Enabled to ' + $Enabled)) {
             Set-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -Enabled $Enabled -DomainController $DomainController -ErrorAction Stop
         }
-    }
-    else {
+    } else {
         Write-Host ('    ' + $identity + ' already has Enabled = ' + $Enabled)
     }
     if (-not $WhatIfPreference) {
@@ -315,9 +265,7 @@ function Set-ConnectorLogging {
     foreach ($name in $Names) {
         $identity = $Server + '\' + $name
         $found = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
-        if ($found.Count -ne 1) {
-            throw ('Expected exactly one receive connector ' + $identity + ', found ' + $found.Count + '; nothing more was changed')
-        }
+        if ($found.Count -ne 1) { throw ('Expected exactly one receive connector ' + $identity + ', found ' + $found.Count + '; nothing more was changed') }
         if ([string]$found[0].ProtocolLoggingLevel -eq 'Verbose') {
             Write-Host ('    ' + $identity + ': ProtocolLoggingLevel already Verbose')
             continue
@@ -349,11 +297,9 @@ function Set-AllConnectorLogging {
 }
 
 function Test-SmtpRelay {
-    # relay.test ... from-admin-host: SMTP to the server up to RCPT TO, then QUIT (nothing is delivered), once per
-    # address family the ranges use: the TcpClient is created for that family (on .NET Framework the
-    # parameterless constructor is IPv4 only) and connects to the host's A or AAAA address. -AllAddresses:
-    # every address the name resolves to (a DNS alias: each server behind it). The reply must match whether
-    # this host is inside the connector's ranges (given as hexadecimal first/last).
+    # relay.test ... from-admin-host: SMTP up to RCPT TO, then QUIT (nothing is delivered), once per address family the
+    # ranges use (a TcpClient of that family: the parameterless one is IPv4 only), to the first A/AAAA address or, with
+    # -AllAddresses, each (a DNS alias). The reply must match whether this host is inside the ranges (hexadecimal).
     [CmdletBinding()]
     param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges, [switch]$AllAddresses)
     $families = @([System.Net.Sockets.AddressFamily]::InterNetwork)
@@ -367,12 +313,9 @@ function Test-SmtpRelay {
     $resolved = @([System.Net.Dns]::GetHostAddresses($SmtpHost))
     foreach ($family in $families) {
         $targets = @($resolved | Where-Object { $_.AddressFamily -eq $family })
-        if ($targets.Count -eq 0) {
-            throw ($SmtpHost + ' has no ' + $(if ($family -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { 'AAAA' } else { 'A' }) + ' record: clients of that address family cannot reach ' + $Identity)
-        }
+        if ($targets.Count -eq 0) { throw ($SmtpHost + ' has no ' + $(if ($family -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { 'AAAA' } else { 'A' }) + ' record: clients of that address family cannot reach ' + $Identity) }
         if (-not $AllAddresses) { $targets = @($targets[0]) }
         foreach ($target in $targets) {
-            # A client of the family under test ([System.Net.Sockets.AddressFamily]::InterNetworkV6 for IPv6).
             $tcp = New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $family
             $tcp.Connect($target, 25)
             try {
@@ -394,17 +337,12 @@ function Test-SmtpRelay {
                     $replies += [string]$line
                 }
                 $writer.WriteLine('QUIT')
-            }
-            finally {
+            } finally {
                 $tcp.Close()
             }
             $accepted = $replies[3].StartsWith('250')
-            if ($inside -and -not $accepted) {
-                throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but ' + $target + ' refused relay: ' + $replies[3] + '. Another connector may take this address, or the server lacks the connector: check with migrator relay which')
-            }
-            if (-not $inside -and $accepted) {
-                throw ('This host (' + $local + ') is outside the ranges of ' + $Identity + ' but ' + $target + ' accepted relay: some connector relays for this address; find it before going on')
-            }
+            if ($inside -and -not $accepted) { throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but ' + $target + ' refused relay: ' + $replies[3] + '. Another connector may take this address, or the server lacks the connector: check with migrator relay which') }
+            if (-not $inside -and $accepted) { throw ('This host (' + $local + ') is outside the ranges of ' + $Identity + ' but ' + $target + ' accepted relay: some connector relays for this address; find it before going on') }
             Write-Host ('    as expected on ' + $target + ': this host (' + $local + ') is ' + $(if ($inside) { 'inside' } else { 'outside' }) + ' the ranges and relay was ' + $(if ($accepted) { 'accepted' } else { 'refused' }))
         }
     }
@@ -490,8 +428,7 @@ function Test-AddressInRange {
     # Whether an address (IPAddress or text) is inside one of the ranges (hashtables Version/First/Last, hexadecimal).
     param($Address, [object[]]$Ranges)
     $parsed = $null
-    if ($Address -is [System.Net.IPAddress]) { $parsed = $Address }
-    elseif (-not [System.Net.IPAddress]::TryParse([string]$Address, [ref]$parsed)) { return $false }
+    if ($Address -is [System.Net.IPAddress]) { $parsed = $Address } elseif (-not [System.Net.IPAddress]::TryParse([string]$Address, [ref]$parsed)) { return $false }
     $hex = (@($parsed.GetAddressBytes() | ForEach-Object { $_.ToString('x2') }) -join '')
     $version = 4
     if ($parsed.AddressFamily -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { $version = 6 }
@@ -504,18 +441,13 @@ function Test-AddressInRange {
 }
 
 function Get-ReceiveLogFolder {
-    # The receive protocol log folder of an old server, through its administrative share, holding logs back
-    # $Days days: a shorter log would make the observation prove nothing, so that is an error, not a warning.
+    # An old server's receive log folder through its admin share; logs shorter than $Days prove nothing: an error.
     param([string]$Server, [string]$LogPath, [int]$Days, [string]$Hint = '')
     $unc = '\\' + $Server + '\' + $LogPath.Substring(0, 1) + '$' + $LogPath.Substring(2)
-    if (-not (Test-Path -Path $unc)) {
-        throw ('Cannot read the receive protocol logs at ' + $unc + $Hint)
-    }
+    if (-not (Test-Path -Path $unc)) { throw ('Cannot read the receive protocol logs at ' + $unc + $Hint) }
     $since = (Get-Date).AddDays(-$Days)
     $oldest = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Sort-Object -Property 'LastWriteTime')
-    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) {
-        throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again')
-    }
+    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) { throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again') }
     return $unc
 }
 
@@ -531,28 +463,28 @@ function Assert-RelayUnused {
 }
 
 function Assert-FrontEndRelayUnused {
-    # relay.observe (onward): the same for a 2013+ server, whose relay connectors belong to Front End Transport:
-    # their sessions are in the Front End receive logs, by default the Transport service's folder with FrontEnd
-    # in place of Hub (-FrontEndReceiveLogPath names another).
+    # relay.observe (onward): the same for a 2013+ server, whose relay connectors log in the Front End receive logs.
     [CmdletBinding()]
     param([string]$Server, [string[]]$Names, [int]$ObservationDays, [string]$FrontEndReceiveLogPath = '', [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     Assert-ConnectorLogging -Server $Server -Names $Names -DomainController $DomainController
-    $logPath = $FrontEndReceiveLogPath
-    if ($logPath -eq '') {
-        $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
-        $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
-    }
+    $logPath = Get-FrontEndLogPath -Server $Server -Path $FrontEndReceiveLogPath -DomainController $DomainController
     Assert-NoRelaySession -Server $Server -Names $Names -LogPath $logPath -ObservationDays $ObservationDays -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
+}
+
+function Get-FrontEndLogPath {
+    # The Front End receive log folder of a 2013+ server: -Path, else the Transport service's with FrontEnd for Hub.
+    param([string]$Server, [string]$Path, [string]$DomainController)
+    if ($Path -ne '') { return $Path }
+    $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
+    return (([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\')
 }
 
 function Assert-ConnectorLogging {
     param([string]$Server, [string[]]$Names, [string]$DomainController)
     foreach ($name in $Names) {
         $old = @(Find-ReceiveConnector -Server $Server -Name $name -DomainController $DomainController)
-        if ($old.Count -eq 1 -and [string]$old[0].ProtocolLoggingLevel -ne 'Verbose') {
-            throw ('Protocol logging is off on ' + $Server + '\' + $name + ': there is no evidence to observe; enable Verbose logging and observe again')
-        }
+        if ($old.Count -eq 1 -and [string]$old[0].ProtocolLoggingLevel -ne 'Verbose') { throw ('Protocol logging is off on ' + $Server + '\' + $name + ': there is no evidence to observe; enable Verbose logging and observe again') }
     }
 }
 
@@ -560,7 +492,6 @@ function Assert-NoRelaySession {
     # Count the sessions of the observation period per connector and client in the RECV*.LOG files; throw if any.
     param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string]$Hint = '')
     $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
-    # The log folder is local to the old server: read it through its administrative share.
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $ObservationDays -Hint $Hint
     $since = (Get-Date).AddDays(-$ObservationDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
@@ -632,54 +563,36 @@ function Assert-FrontEndSoakClean {
     [CmdletBinding()]
     param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$FrontEndReceiveLogPath = '', [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $logPath = $FrontEndReceiveLogPath
-    if ($logPath -eq '') {
-        $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
-        $logPath = ([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\'
-    }
+    $logPath = Get-FrontEndLogPath -Server $Server -Path $FrontEndReceiveLogPath -DomainController $DomainController
     Assert-NoRefusal -Server $Server -Names $Names -Ranges $Ranges -SoakDays $SoakDays -LogPath $logPath -FrontEndOnly -DomainController $DomainController
 }
 
 function Get-SoakStart {
-    # The time a disabled old relay connector was disabled, or throw while it was disabled less than -SoakDays ago.
-    # The time is the connector's WhenChangedUTC (AD stamps it on the disable): a later change of the connector
-    # (say an edited Comment) only moves it later, so the soak can end late, never early; a date written into the
-    # Comment by the disable step could be edited by hand and would change the connector just to record it.
+    # When a disabled connector was disabled (its WhenChangedUTC: a later change only moves it later, so the soak can
+    # end late, never early; a date in the Comment could be edited by hand); throws before -SoakDays are over.
     param($Connector, [string]$Identity, [int]$SoakDays)
     $disabled = ([datetime]$Connector.WhenChangedUTC).ToLocalTime()
     $ends = $disabled.AddDays($SoakDays)
-    if ((Get-Date) -lt $ends) {
-        throw ($Identity + ' was disabled on ' + $disabled.ToString('yyyy-MM-dd HH:mm') + ': the soak ends on ' + $ends.ToString('yyyy-MM-dd HH:mm') + '; nothing is checked before then')
-    }
+    if ((Get-Date) -lt $ends) { throw ($Identity + ' was disabled on ' + $disabled.ToString('yyyy-MM-dd HH:mm') + ': the soak ends on ' + $ends.ToString('yyyy-MM-dd HH:mm') + '; nothing is checked before then') }
     return $disabled
 }
 
 function Assert-NoRefusal {
-    # After the soak, no client of the disabled relay connectors (their ranges as hexadecimal) may have been refused
-    # as relay on any connector of the server since (550 5.7.1 on 2010, 5.7.54 on 2013+): the Default connectors
-    # take them once their connector is disabled. Every enabled connector must log Verbose, and the disabled ones
-    # must still be disabled.
-    # The soak is counted from each connector's disable (Get-SoakStart): nothing is checked before it is over, and
-    # the logs are read from the earliest disable on (a refusal before it says nothing about the disable).
-    # -FrontEndOnly (2013+): the logs read are the Front End ones, so only FrontendTransport connectors must log Verbose.
+    # After the soak (Get-SoakStart), no client of the disabled connectors (-Ranges) refused as relay (550 5.7.1 on 2010,
+    # 5.7.54 on 2013+) on any connector since the earliest disable; those still disabled; every enabled one logging
+    # Verbose (-FrontEndOnly, 2013+: only FrontendTransport ones, whose Front End logs are read).
     param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [switch]$FrontEndOnly, [string]$DomainController)
     $since = $null
     foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') })) {
         $identity = $Server + '\' + [string]$connector.Name
         if ($Names -contains [string]$connector.Name) {
-            if ([bool]$connector.Enabled) {
-                throw ($identity + ' is enabled again: the soak starts when it is disabled')
-            }
+            if ([bool]$connector.Enabled) { throw ($identity + ' is enabled again: the soak starts when it is disabled') }
             $disabled = Get-SoakStart -Connector $connector -Identity $identity -SoakDays $SoakDays
             if (($null -eq $since) -or ($disabled -lt $since)) { $since = $disabled }
         }
-        if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') {
-            throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose (the protocol-logging step of its server) and soak again')
-        }
+        if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') { throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose (the protocol-logging step of its server) and soak again') }
     }
-    if ($null -eq $since) {
-        throw ('None of ' + ($Names -join ', ') + ' is on ' + $Server + ': the soak is checked before they are removed')
-    }
+    if ($null -eq $since) { throw ('None of ' + ($Names -join ', ') + ' is on ' + $Server + ': the soak is checked before they are removed') }
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
@@ -702,16 +615,11 @@ function Assert-NoRefusal {
 }
 
 function Restore-ReceiveConnector {
-    # relay.rollback.recreate-old: recreate a removed old receive connector as the inventory showed it, then its
-    # Ms-Exch-SMTP-Accept-Any-Recipient grants; read back. Without -TransportRole for Exchange 2010 (the
-    # parameter does not exist there); 2013+ relay connectors go back on Front End Transport.
+    # relay.rollback.recreate-old: recreate a removed old connector as the inventory showed it, then its relay grants;
+    # read back. No -TransportRole on 2010 (no such parameter); 2013+ relay connectors go back on Front End Transport.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param(
-        [string]$Server, [string]$Name, [string]$TransportRole = '',
-        [string[]]$Bindings, [string[]]$RemoteIPRanges, [string[]]$PermissionGroups = @(), [string[]]$AuthMechanism = @(),
-        [string]$Fqdn = '', $MaxMessageSize = $null, [string]$Comment = '', [string[]]$Grants = @(),
-        [string]$DomainController
-    )
+    param([string]$Server, [string]$Name, [string]$TransportRole = '', [string[]]$Bindings, [string[]]$RemoteIPRanges, [string[]]$PermissionGroups = @(),
+        [string[]]$AuthMechanism = @(), [string]$Fqdn = '', $MaxMessageSize = $null, [string]$Comment = '', [string[]]$Grants = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $right = 'Ms-Exch-SMTP-Accept-Any-Recipient'
@@ -727,8 +635,7 @@ function Restore-ReceiveConnector {
         if ($PSCmdlet.ShouldProcess($identity, 'New-ReceiveConnector as it was: bindings ' + ($Bindings -join ', ') + ', remote IP ranges ' + ($RemoteIPRanges -join ', '))) {
             New-ReceiveConnector -Name $Name -Server $Server -Custom -Bindings $Bindings -RemoteIPRanges $RemoteIPRanges @optional -ProtocolLoggingLevel 'Verbose' -DomainController $DomainController -ErrorAction Stop | Out-Null
         }
-    }
-    else {
+    } else {
         Assert-OneConnector -Identity $identity -Found $found
         Write-Host ('    ' + $identity + ' exists: not recreated')
     }
@@ -741,14 +648,10 @@ function Restore-ReceiveConnector {
     Assert-Equal -What ($identity + ' RemoteIPRanges') -Expected (ConvertTo-SortedList $RemoteIPRanges) -Actual (ConvertTo-SortedList $check[0].RemoteIPRanges)
     $dn = [string]$check[0].DistinguishedName
     foreach ($user in $Grants) {
-        $grant = @(Get-ADPermission -Identity $dn -User $user -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $_.Deny) -and (@($_.ExtendedRights | ForEach-Object { [string]$_ }) -contains $right) })
-        if ($grant.Count -eq 0 -and $PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $right + ' for ' + $user)) {
+        if (-not (Test-RelayPermission -Dn $dn -User $user -ExtendedRight $right -DomainController $DomainController) -and $PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $right + ' for ' + $user)) {
             Add-ADPermission -Identity $dn -User $user -ExtendedRights $right -DomainController $DomainController -ErrorAction Stop | Out-Null
-            $grant = @(Get-ADPermission -Identity $dn -User $user -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $_.Deny) -and (@($_.ExtendedRights | ForEach-Object { [string]$_ }) -contains $right) })
         }
-        if ($grant.Count -lt 1) {
-            throw ('Verification failed: ' + $user + ' has no ' + $right + ' on ' + $identity + ' (read from ' + $DomainController + ')')
-        }
+        if (-not (Test-RelayPermission -Dn $dn -User $user -ExtendedRight $right -DomainController $DomainController)) { throw ('Verification failed: ' + $user + ' has no ' + $right + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
     }
     Write-Host ('    verified: ' + $identity + ' exists again with its ranges and permission')
 }
@@ -762,18 +665,14 @@ function Set-ProtocolLogLimit {
     Assert-DomainController -DomainController $DomainController
     $wantBytes = [int64]$MaxDirectoryMb * 1048576
     $found = @(Get-TransportServer -Identity $Server -DomainController $DomainController -ErrorAction Stop)
-    if ($found.Count -ne 1) {
-        throw ('Expected exactly one transport server ''' + $Server + ''', found ' + $found.Count + '; nothing was changed')
-    }
+    if ($found.Count -ne 1) { throw ('Expected exactly one transport server ''' + $Server + ''', found ' + $found.Count + '; nothing was changed') }
     $age = [TimeSpan]::Parse([string]$found[0].ReceiveProtocolLogMaxAge)
     $sizeText = [string]$found[0].ReceiveProtocolLogMaxDirectorySize
     if ($sizeText -eq 'Unlimited') {
         $bytes = [int64]::MaxValue
-    }
-    elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') {
+    } elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') {
         $bytes = [int64]($matches[1] -replace '[^0-9]', '')
-    }
-    else {
+    } else {
         throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $sizeText + ''' of ' + $Server)
     }
     Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxAge ' + $age.ToString() + ', ReceiveProtocolLogMaxDirectorySize ' + $sizeText)
@@ -786,8 +685,7 @@ function Set-ProtocolLogLimit {
                 Assert-Equal -What ($Server + ' ReceiveProtocolLogMaxAge (days)') -Expected $MaxAgeDays -Actual ([TimeSpan]::Parse([string]$check[0].ReceiveProtocolLogMaxAge)).TotalDays
             }
         }
-    }
-    else {
+    } else {
         Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxAge already keeps ' + $MaxAgeDays + ' days or more')
     }
     if ($bytes -lt $wantBytes) {
@@ -802,8 +700,7 @@ function Set-ProtocolLogLimit {
                 Assert-Equal -What ($Server + ' ReceiveProtocolLogMaxDirectorySize (bytes)') -Expected $wantBytes -Actual $checkBytes
             }
         }
-    }
-    else {
+    } else {
         Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
     }
 }
@@ -816,14 +713,10 @@ function Set-FrontEndLogLimit {
     Assert-DomainController -DomainController $DomainController
     $wantBytes = [int64]$MaxDirectoryMb * 1048576
     $found = @(Get-FrontendTransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop)
-    if ($found.Count -ne 1) {
-        throw ('Expected exactly one Front End Transport service on ''' + $Server + ''', found ' + $found.Count + '; nothing was changed')
-    }
+    if ($found.Count -ne 1) { throw ('Expected exactly one Front End Transport service on ''' + $Server + ''', found ' + $found.Count + '; nothing was changed') }
     $age = [TimeSpan]::Parse([string]$found[0].ReceiveProtocolLogMaxAge)
     $sizeText = [string]$found[0].ReceiveProtocolLogMaxDirectorySize
-    if ($sizeText -eq 'Unlimited') { $bytes = [int64]::MaxValue }
-    elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') { $bytes = [int64]($matches[1] -replace '[^0-9]', '') }
-    else { throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $sizeText + ''' of ' + $Server) }
+    if ($sizeText -eq 'Unlimited') { $bytes = [int64]::MaxValue } elseif ($sizeText -match '\(([0-9][0-9,. ]*) bytes\)') { $bytes = [int64]($matches[1] -replace '[^0-9]', '') } else { throw ('Cannot read ReceiveProtocolLogMaxDirectorySize ''' + $sizeText + ''' of ' + $Server) }
     Write-Host ('    ' + $Server + ' Front End: ReceiveProtocolLogMaxAge ' + $age.ToString() + ', ReceiveProtocolLogMaxDirectorySize ' + $sizeText)
     if ($age.TotalDays -lt $MaxAgeDays) {
         $ageText = [string]$MaxAgeDays + '.00:00:00'
@@ -834,8 +727,7 @@ function Set-FrontEndLogLimit {
                 Assert-Equal -What ($Server + ' Front End ReceiveProtocolLogMaxAge (days)') -Expected $MaxAgeDays -Actual ([TimeSpan]::Parse([string]$check[0].ReceiveProtocolLogMaxAge)).TotalDays
             }
         }
-    }
-    else {
+    } else {
         Write-Host ('    ' + $Server + ': Front End ReceiveProtocolLogMaxAge already keeps ' + $MaxAgeDays + ' days or more')
     }
     if ($bytes -lt $wantBytes) {
@@ -847,8 +739,7 @@ function Set-FrontEndLogLimit {
                 Assert-Equal -What ($Server + ' Front End ReceiveProtocolLogMaxDirectorySize (bytes)') -Expected $wantBytes -Actual (ConvertTo-ByteCount $check[0].ReceiveProtocolLogMaxDirectorySize)
             }
         }
-    }
-    else {
+    } else {
         Write-Host ('    ' + $Server + ': Front End ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
     }
 }
@@ -866,17 +757,13 @@ function Set-SendConnectorSource {
     Assert-DomainController -DomainController $DomainController
     # Select by exact name and require exactly one connector before changing it.
     $found = @(Get-SendConnector -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name })
-    if ($found.Count -ne 1) {
-        throw ('Expected exactly one send connector ''' + $Name + ''', found ' + $found.Count + '; nothing was changed')
-    }
+    if ($found.Count -ne 1) { throw ('Expected exactly one send connector ''' + $Name + ''', found ' + $found.Count + '; nothing was changed') }
     $current = @(Get-SourceServerName -Servers $found[0].SourceTransportServers)
     $wanted = @($current | Where-Object { $Remove -notcontains $_ })
     foreach ($server in $Add) {
         if ($wanted -notcontains $server) { $wanted += $server }
     }
-    if ($wanted.Count -eq 0) {
-        throw ('Send connector ''' + $Name + ''' would be left without source servers; nothing was changed')
-    }
+    if ($wanted.Count -eq 0) { throw ('Send connector ''' + $Name + ''' would be left without source servers; nothing was changed') }
     $missing = @($Add | Where-Object { $current -notcontains $_ })
     $extra = @($current | Where-Object { $Remove -contains $_ })
     if ($missing.Count -eq 0 -and $extra.Count -eq 0) {
@@ -929,9 +816,7 @@ function Set-ServerCertificate {
     $readBack = $true
     if ($Thumbprint -ne '') {
         $here = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
-        if ($here.Count -eq 0 -and -not $WhatIfPreference) {
-            throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server + ': import it (the step does where the inventory shows where it is), then run this step again')
-        }
+        if ($here.Count -eq 0 -and -not $WhatIfPreference) { throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server + ': import it (the step does where the inventory shows where it is), then run this step again') }
         if ($Enable) {
             if ($PSCmdlet.ShouldProcess($Server, 'Enable-ExchangeCertificate ' + $Thumbprint + ' -Services IIS,SMTP -Force')) {
                 Enable-ExchangeCertificate -Server $Server -Thumbprint $Thumbprint -Services 'IIS, SMTP' -Force -DomainController $DomainController -ErrorAction Stop
@@ -964,9 +849,7 @@ function Set-ServerCertificate {
         if ($lacks.Count -eq 0) { $found = $item; break }
         $why += ([string]$item.Thumbprint + ' ' + ($lacks -join ', '))
     }
-    if ($null -eq $found) {
-        throw ('Verification failed on ' + $Server + ': no certificate is from a CA, unexpired, enabled for IIS and SMTP and covers ' + ($Names -join ', ') + ' (' + ($why -join '; ') + ')')
-    }
+    if ($null -eq $found) { throw ('Verification failed on ' + $Server + ': no certificate is from a CA, unexpired, enabled for IIS and SMTP and covers ' + ($Names -join ', ') + ' (' + ($why -join '; ') + ')') }
     Write-Host ('    ' + $Server + ': certificate ' + [string]$found.Thumbprint + ' (' + [string]$found.Subject + ', issuer ' + [string]$found.Issuer + ') covers the names, enabled for ' + [string]$found.Services)
     if ($ThirdParty) {
         Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
@@ -979,9 +862,7 @@ function Assert-No2010Server {
     param([string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $left = @(Get-ExchangeServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.AdminDisplayVersion -like 'Version 14.*' })
-    if ($left.Count -gt 0) {
-        throw ('Exchange 2010 servers are still in the organisation: ' + ((@($left | ForEach-Object { [string]$_.Name })) -join ', ') + '; remove them before adding Exchange 2019 or SE')
-    }
+    if ($left.Count -gt 0) { throw ('Exchange 2010 servers are still in the organisation: ' + ((@($left | ForEach-Object { [string]$_.Name })) -join ', ') + '; remove them before adding Exchange 2019 or SE') }
     Write-Host '    verified: no Exchange 2010 server is left'
 }
 
@@ -993,19 +874,13 @@ function Assert-ExoConnector {
     [CmdletBinding()]
     param([string]$TlsName)
     $inbound = @(Get-InboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
-    if ($inbound.Count -eq 0) {
-        throw 'No enabled on-premises inbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
-    }
+    if ($inbound.Count -eq 0) { throw 'No enabled on-premises inbound connector in Exchange Online: rerun the Hybrid Configuration Wizard' }
     # TlsSenderCertificateName is a domain name, possibly a wildcard (*.contoso.com): match it as a pattern.
     $match = @($inbound | Where-Object { $TlsName -like [string]$_.TlsSenderCertificateName })
-    if ($match.Count -eq 0) {
-        throw ('No on-premises inbound connector has a TlsSenderCertificateName matching ''' + $TlsName + ''': found ' + ((@($inbound | ForEach-Object { [string]$_.TlsSenderCertificateName })) -join ', '))
-    }
+    if ($match.Count -eq 0) { throw ('No on-premises inbound connector has a TlsSenderCertificateName matching ''' + $TlsName + ''': found ' + ((@($inbound | ForEach-Object { [string]$_.TlsSenderCertificateName })) -join ', ')) }
     Write-Host ('    inbound connector ' + [string]$match[0].Name + ' accepts the certificate name ' + $TlsName)
     $outbound = @(Get-OutboundConnector -ErrorAction Stop | Where-Object { [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled })
-    if ($outbound.Count -eq 0) {
-        throw 'No enabled on-premises outbound connector in Exchange Online: rerun the Hybrid Configuration Wizard'
-    }
+    if ($outbound.Count -eq 0) { throw 'No enabled on-premises outbound connector in Exchange Online: rerun the Hybrid Configuration Wizard' }
     foreach ($connector in $outbound) {
         if ([string]$connector.TlsDomain -ne '' -and -not ($TlsName -like [string]$connector.TlsDomain)) {
             Write-Warning ('Outbound connector ' + [string]$connector.Name + ' validates TLS domain ''' + [string]$connector.TlsDomain + ''', not ' + $TlsName + ': check it names the on-premises certificate')
@@ -1023,13 +898,9 @@ function Set-CloudDomainRelay {
     $outbound = @(Get-OutboundConnector -ErrorAction Stop | Where-Object {
             [string]$_.ConnectorType -eq 'OnPremises' -and [bool]$_.Enabled -and (@($_.RecipientDomains | ForEach-Object { ([string]$_).ToLowerInvariant() }) -contains $low -or @($_.RecipientDomains | ForEach-Object { [string]$_ }) -contains '*')
         })
-    if ($outbound.Count -eq 0) {
-        throw ('No enabled on-premises outbound connector in Exchange Online covers ' + $Domain + ': unknown recipients would loop through MX. Rerun the Hybrid Configuration Wizard with the domain selected, then run this step again; nothing was changed')
-    }
+    if ($outbound.Count -eq 0) { throw ('No enabled on-premises outbound connector in Exchange Online covers ' + $Domain + ': unknown recipients would loop through MX. Rerun the Hybrid Configuration Wizard with the domain selected, then run this step again; nothing was changed') }
     $found = @(Get-AcceptedDomain -ErrorAction Stop | Where-Object { [string]$_.DomainName -eq $Domain })
-    if ($found.Count -ne 1) {
-        throw ('Expected exactly one accepted domain ' + $Domain + ' in Exchange Online, found ' + $found.Count + '; nothing was changed')
-    }
+    if ($found.Count -ne 1) { throw ('Expected exactly one accepted domain ' + $Domain + ' in Exchange Online, found ' + $found.Count + '; nothing was changed') }
     if ([string]$found[0].DomainType -eq 'InternalRelay') {
         Write-Host ('    ' + $Domain + ' is already InternalRelay in Exchange Online (outbound connector ' + [string]$outbound[0].Name + ')')
         return
@@ -1038,9 +909,7 @@ function Set-CloudDomainRelay {
         Set-AcceptedDomain -Identity ([string]$found[0].Identity) -DomainType InternalRelay -ErrorAction Stop
         if (-not $WhatIfPreference) {
             $now = @(Get-AcceptedDomain -ErrorAction Stop | Where-Object { [string]$_.DomainName -eq $Domain })
-            if ($now.Count -ne 1 -or [string]$now[0].DomainType -ne 'InternalRelay') {
-                throw ('Verification failed: ' + $Domain + ' is not InternalRelay in Exchange Online')
-            }
+            if ($now.Count -ne 1 -or [string]$now[0].DomainType -ne 'InternalRelay') { throw ('Verification failed: ' + $Domain + ' is not InternalRelay in Exchange Online') }
             Write-Host ('    verified: ' + $Domain + ' is InternalRelay; unknown recipients go on-premises through ' + [string]$outbound[0].Name)
         }
     }
@@ -1072,14 +941,10 @@ function Assert-MxHost {
     [CmdletBinding()]
     param([string]$Domain, [string]$Expected = '')
     $records = @(Get-MgDomainServiceConfigurationRecord -DomainId $Domain -All -ErrorAction Stop | Where-Object { [string]$_.RecordType -eq 'Mx' })
-    if ($records.Count -eq 0) {
-        throw ('The tenant reports no MX record for ' + $Domain + ': is the domain verified in the tenant?')
-    }
+    if ($records.Count -eq 0) { throw ('The tenant reports no MX record for ' + $Domain + ': is the domain verified in the tenant?') }
     $hosts = @($records | ForEach-Object { if ($_.AdditionalProperties.ContainsKey('mailExchange')) { ([string]$_.AdditionalProperties['mailExchange']).ToLowerInvariant() } })
     Write-Host ('    Exchange Online MX host for ' + $Domain + ': ' + ($hosts -join ', '))
-    if ($Expected -ne '' -and $hosts -notcontains $Expected.ToLowerInvariant()) {
-        throw ('The tenant reports ' + ($hosts -join ', ') + ' for ' + $Domain + ', the inventory says ' + $Expected + ': use the tenant''s value and correct tenant.mx_hosts')
-    }
+    if ($Expected -ne '' -and $hosts -notcontains $Expected.ToLowerInvariant()) { throw ('The tenant reports ' + ($hosts -join ', ') + ' for ' + $Domain + ', the inventory says ' + $Expected + ': use the tenant''s value and correct tenant.mx_hosts') }
 }
 
 function Assert-MxRecord {
@@ -1104,13 +969,9 @@ function Import-BatchCsv {
     # The rows of one identity batch CSV (path relative to the runbook's folder), refusing an edited file.
     param([string]$Folder, [string]$Csv, [int]$Rows)
     $path = Join-Path -Path $Folder -ChildPath $Csv
-    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-        throw ('Batch file not found: ' + $path + ' (write the plan output with its identity folder next to runbooks)')
-    }
+    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) { throw ('Batch file not found: ' + $path + ' (write the plan output with its identity folder next to runbooks)') }
     $all = @(Import-Csv -LiteralPath $path -Encoding UTF8 -ErrorAction Stop)
-    if ($all.Count -ne $Rows) {
-        throw ('Batch file ' + [System.IO.Path]::GetFileName($path) + ' has ' + $all.Count + ' rows, the plan has ' + $Rows + ': plan again instead of editing it')
-    }
+    if ($all.Count -ne $Rows) { throw ('Batch file ' + [System.IO.Path]::GetFileName($path) + ' has ' + $all.Count + ' rows, the plan has ' + $Rows + ': plan again instead of editing it') }
     $all
 }
 
@@ -1172,13 +1033,9 @@ function Set-BatchUser {
                 Assert-Equal -What ('userPrincipalName of ' + $after.DistinguishedName) -Expected $target -Actual $after.UserPrincipalName
             }
             foreach ($address in $added) {
-                if (-not (@($after.proxyAddresses) -contains $address)) {
-                    throw ('Verification failed: ' + $after.DistinguishedName + ' has no proxyAddress ' + $address)
-                }
+                if (-not (@($after.proxyAddresses) -contains $address)) { throw ('Verification failed: ' + $after.DistinguishedName + ' has no proxyAddress ' + $address) }
             }
-            if ($moved -and -not $after.DistinguishedName.EndsWith(',' + $SyncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)) {
-                throw ('Verification failed: ' + $after.DistinguishedName + ' is not in ' + $SyncScopeOu)
-            }
+            if ($moved -and -not $after.DistinguishedName.EndsWith(',' + $SyncScopeOu, [System.StringComparison]::OrdinalIgnoreCase)) { throw ('Verification failed: ' + $after.DistinguishedName + ' is not in ' + $SyncScopeOu) }
         }
     }
     Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' user(s) checked, ' + $changed + ' change(s)')
@@ -1201,9 +1058,7 @@ function Enable-BatchRemoteMailbox {
         $addresses = @($row.EmailAddresses -split ';' | Where-Object { $_ -ne '' })
         # Not yet mail-enabled: Get-Recipient finds nothing. Anything but a remote mailbox is a surprise.
         $found = @(Get-Recipient -Filter ("Guid -eq '" + $id + "'") -ResultSize 2 -DomainController $DomainController -ErrorAction Stop)
-        if ($found.Count -gt 0 -and [string]$found[0].RecipientTypeDetails -notmatch '^Remote') {
-            throw ($row.OnPremDistinguishedName + ' is already a ' + [string]$found[0].RecipientTypeDetails + ' on-premises (the plan saw no Exchange attributes): export again and plan again; nothing was changed for it')
-        }
+        if ($found.Count -gt 0 -and [string]$found[0].RecipientTypeDetails -notmatch '^Remote') { throw ($row.OnPremDistinguishedName + ' is already a ' + [string]$found[0].RecipientTypeDetails + ' on-premises (the plan saw no Exchange attributes): export again and plan again; nothing was changed for it') }
         if ($found.Count -eq 0) {
             if ($PSCmdlet.ShouldProcess($row.OnPremDistinguishedName, 'Enable-RemoteMailbox ' + $row.PrimarySmtpAddress + ' -RemoteRoutingAddress ' + $row.RemoteRoutingAddress + ' (' + $row.MailboxType + ')')) {
                 $enable = @{
@@ -1236,13 +1091,9 @@ function Enable-BatchRemoteMailbox {
             if ($row.ArchiveGuid -ne '') {
                 Assert-Equal -What ('ArchiveGuid of ' + $row.OnPremDistinguishedName) -Expected $row.ArchiveGuid -Actual ([string]$now.ArchiveGuid)
             }
-            if ([bool]$now.EmailAddressPolicyEnabled) {
-                throw ('Verification failed: the email address policy is still on for ' + $row.OnPremDistinguishedName)
-            }
+            if ([bool]$now.EmailAddressPolicyEnabled) { throw ('Verification failed: the email address policy is still on for ' + $row.OnPremDistinguishedName) }
             foreach ($address in $addresses) {
-                if (-not ($has -contains $address)) {
-                    throw ('Verification failed: ' + $row.OnPremDistinguishedName + ' has no address ' + $address)
-                }
+                if (-not ($has -contains $address)) { throw ('Verification failed: ' + $row.OnPremDistinguishedName + ' has no address ' + $address) }
             }
         }
     }
@@ -1293,9 +1144,7 @@ function Set-BatchImmutableId {
         $expected = Get-ExpectedImmutableId -SourceAnchorGuid $row.SourceAnchorGuid
         $cloud = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
         if ($cloud.OnPremisesSyncEnabled -eq $true) {
-            if ($cloud.OnPremisesImmutableId -cne $expected) {
-                throw ($row.CloudUserPrincipalName + ' is already synced with ImmutableId ' + $cloud.OnPremisesImmutableId + ', not ' + $expected + ': it matched another on-premises object; plan again')
-            }
+            if ($cloud.OnPremisesImmutableId -cne $expected) { throw ($row.CloudUserPrincipalName + ' is already synced with ImmutableId ' + $cloud.OnPremisesImmutableId + ', not ' + $expected + ': it matched another on-premises object; plan again') }
             continue
         }
         if ($cloud.OnPremisesImmutableId -ceq $expected) { continue }
@@ -1304,9 +1153,7 @@ function Set-BatchImmutableId {
             $changed++
             if (-not $WhatIfPreference) {
                 $after = Get-MgUser -UserId $row.CloudUserId -Property $properties -ErrorAction Stop
-                if ($after.OnPremisesImmutableId -cne $expected) {
-                    throw ('Verification failed: OnPremisesImmutableId of ' + $row.CloudUserPrincipalName + ' is ''' + $after.OnPremisesImmutableId + ''', expected ''' + $expected + '''')
-                }
+                if ($after.OnPremisesImmutableId -cne $expected) { throw ('Verification failed: OnPremisesImmutableId of ' + $row.CloudUserPrincipalName + ' is ''' + $after.OnPremisesImmutableId + ''', expected ''' + $expected + '''') }
             }
         }
     }
@@ -1385,9 +1232,7 @@ function Assert-BatchSynced {
 function ConvertFrom-UtcText {
     # moves.create, moves.exo-batch: 'yyyy-MM-ddTHH:mm:ssZ' -> a UTC DateTime, the same in every culture.
     param([string]$Text)
-    if ($Text -eq '') {
-        throw 'Pass -CompleteAfterUtc <window start in UTC, yyyy-MM-ddTHH:mm:ssZ> (moves-report.md lists each wave''s window), or -SuspendWhenReadyToComplete'
-    }
+    if ($Text -eq '') { throw 'Pass -CompleteAfterUtc <window start in UTC, yyyy-MM-ddTHH:mm:ssZ> (moves-report.md lists each wave''s window), or -SuspendWhenReadyToComplete' }
     $styles = [System.Globalization.DateTimeStyles]::AssumeUniversal -bor [System.Globalization.DateTimeStyles]::AdjustToUniversal
     return [DateTime]::ParseExact($Text, 'yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture, $styles)
 }
@@ -1458,9 +1303,7 @@ function Assert-ArbitrationMoved {
     foreach ($database in $SourceDatabase) {
         $left += @(Get-Mailbox -Arbitration -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
     }
-    if ($left.Count -gt 0 -and -not $WhatIfPreference) {
-        throw ([string]$left.Count + ' arbitration mailbox(es) are still on a 2010 database; run this step again when the requests show Completed')
-    }
+    if ($left.Count -gt 0 -and -not $WhatIfPreference) { throw ([string]$left.Count + ' arbitration mailbox(es) are still on a 2010 database; run this step again when the requests show Completed') }
 }
 
 function New-MoveWave {
@@ -1523,9 +1366,7 @@ function Complete-MoveWave {
         $mailbox = Get-Mailbox -Identity $address -DomainController $DomainController -ErrorAction Stop
         Assert-Equal -What ('database of ' + $address) -Expected ([string]$row.TargetDatabase) -Actual ([string]$mailbox.Database)
     }
-    if ($pending.Count -gt 0 -and -not $WhatIfPreference) {
-        throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet: run this step again later (-Only moves.complete.' + $BatchName + ')')
-    }
+    if ($pending.Count -gt 0 -and -not $WhatIfPreference) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet: run this step again later (-Only moves.complete.' + $BatchName + ')') }
 }
 
 function Remove-MoveWaveRequest {
@@ -1589,9 +1430,7 @@ function Assert-CloudMoveWave {
             $pending++
         }
     }
-    if ($pending -gt 0 -and -not $WhatIfPreference) {
-        throw ($BatchName + ': ' + $pending + ' of ' + $Rows + ' user(s) not completed: run this step again later')
-    }
+    if ($pending -gt 0 -and -not $WhatIfPreference) { throw ($BatchName + ': ' + $pending + ' of ' + $Rows + ' user(s) not completed: run this step again later') }
 }
 
 function Remove-CloudMoveWave {
@@ -1599,9 +1438,7 @@ function Remove-CloudMoveWave {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$BatchName)
     $batch = Get-MigrationBatch -Identity $BatchName -ErrorAction Stop
-    if (-not (Test-MoveRequestDone -Status ([string]$batch.Status))) {
-        throw ($BatchName + ' is ' + [string]$batch.Status + ', not Completed: not removed')
-    }
+    if (-not (Test-MoveRequestDone -Status ([string]$batch.Status))) { throw ($BatchName + ' is ' + [string]$batch.Status + ', not Completed: not removed') }
     if ($PSCmdlet.ShouldProcess($BatchName, 'Remove-MigrationBatch')) {
         Remove-MigrationBatch -Identity $BatchName -Confirm:$false -ErrorAction Stop
     }

@@ -1,0 +1,192 @@
+"""Issue 16's size bars, held on the CURRENT contoso plan (not the frozen steps): a change board can read it.
+
+- the runbooks together at most 4,000 lines;
+- each folder's helper (``runbooks/<folder>/Migrator.Runbook.ps1``) at most 500 lines;
+- the preamble of a runbook (``Set-StrictMode`` to ``try {``) at most 15 lines;
+- a ``relay.create`` step (its region line to its closing brace) at most 20 lines.
+
+A new scripted step that breaks a bar fails here: write it as data and one call
+of a helper function (docs/runbooks.md, "For developers").
+
+The safety the shorter shape keeps is checked here too: each runbook
+dot-sources exactly the helper beside it, pinned by version and SHA-256; that
+helper holds every function its runbooks call, each the same text as in the
+one source (templates/powershell/Migrator.Runbook.ps1), passes the helper
+checks with its 2010 runbooks' functions on PowerShell 2.0, and every change a
+runbook makes through it is gated by ShouldProcess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+from powershell_check import check_helper, function_definitions, helper_calls
+from relay_sample import sample_inventory, sample_plan
+from runbook_changes import changes
+
+from migrator.pipeline import plan_folder
+from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
+from migrator.render.runbooks import (
+    HELPER_NAME,
+    RunbookContext,
+    folder_helper,
+    helper,
+    parse_helper,
+    write_runbooks,
+)
+
+MAX_RUNBOOK_LINES = 4000
+MAX_HELPER_LINES = 500
+MAX_PREAMBLE_LINES = 15
+MAX_RELAY_CREATE_LINES = 20
+PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
+
+
+@pytest.fixture(scope="module")
+def runbooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """contoso planned as the README does it (from the repository), as in test_pipeline."""
+    out = tmp_path_factory.mktemp("contoso") / "plan"
+    here = Path.cwd()
+    os.chdir(Path(__file__).resolve().parent.parent)
+    try:
+        assert plan_folder(Path("inventories/contoso"), out).plan is not None
+    finally:
+        os.chdir(here)
+    return out / "runbooks"
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8-sig")
+
+
+def _runbooks(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.ps1") if p.name != HELPER_NAME)
+
+
+def _helpers(root: Path) -> list[Path]:
+    return sorted(root.rglob(HELPER_NAME))
+
+
+def test_runbooks_total_at_most_4000_lines(runbooks: Path) -> None:
+    total = sum(len(_text(p).splitlines()) for p in _runbooks(runbooks))
+    assert len(_runbooks(runbooks)) > 50
+    assert total <= MAX_RUNBOOK_LINES, total
+
+
+def test_each_helper_at_most_500_lines(runbooks: Path) -> None:
+    sizes = {p.parent.name: len(_text(p).splitlines()) for p in _helpers(runbooks)}
+    assert "20-relay" in sizes and "70-onward" in sizes
+    assert {k: v for k, v in sizes.items() if v > MAX_HELPER_LINES} == {}
+
+
+def test_preamble_at_most_15_lines(runbooks: Path) -> None:
+    for p in _runbooks(runbooks):
+        lines = _text(p).splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("Set-StrictMode"))
+        assert lines.index("try {") - start + 1 <= MAX_PREAMBLE_LINES, p.name
+
+
+def test_relay_create_step_at_most_20_lines(runbooks: Path) -> None:
+    seen = 0
+    for p in _runbooks(runbooks):
+        lines = _text(p).splitlines()
+        for i, line in enumerate(lines):
+            if re.match(r"    # region STEP (onward\.)?relay\.create\.", line):
+                end = lines.index("    }", i)
+                assert end - i + 1 <= MAX_RELAY_CREATE_LINES, line
+                seen += 1
+    assert seen >= 8
+
+
+def test_each_runbook_dot_sources_the_helper_beside_it_pinned(runbooks: Path) -> None:
+    for p in _runbooks(runbooks):
+        text = _text(p)
+        beside = p.parent / HELPER_NAME
+        sha = hashlib.sha256(beside.read_bytes()).hexdigest().upper()
+        assert text.count("\n. $helper\r") == 1, p.name
+        assert "-ChildPath 'Migrator.Runbook.ps1'" in text, p.name
+        assert f"if ($helperHash -ne '{sha}')" in text, p.name
+        assert f"if ($helperVersion -ne '{helper().version}')" in text, p.name
+
+
+def test_each_helper_holds_what_its_runbooks_call_from_the_one_source(runbooks: Path) -> None:
+    source = function_definitions(helper().data.decode("utf-8-sig"))
+    for h in _helpers(runbooks):
+        text = _text(h)
+        defs = function_definitions(text)
+        called: set[str] = set()
+        ps2: set[str] = set()
+        for p in h.parent.glob("*.ps1"):
+            if p.name != HELPER_NAME:
+                calls = helper_calls(_text(p))
+                called |= calls
+                ps2 |= calls if PS2_MARKER in _text(p) else set()
+        assert called <= set(defs), (h.parent.name, called - set(defs))
+        for name, f in defs.items():
+            assert f.node.text == source[name].node.text, (h.parent.name, name)
+        assert check_helper(text, ps2_functions=ps2) == [], h.parent.name
+
+
+def test_every_change_through_a_folder_helper_is_gated(runbooks: Path) -> None:
+    kinds: set[str] = set()
+    for p in _runbooks(runbooks):
+        found = changes(_text(p), _text(p.parent / HELPER_NAME))
+        assert not [c for c in found if c.what.startswith("UNGATED")], p.name
+        kinds |= {c.what for c in found}
+    assert {"New-ReceiveConnector", "Set-ReceiveConnector", "New-MoveRequest"} <= kinds
+
+
+def test_folder_helper_is_the_closure_of_the_calls_in_source_order() -> None:
+    """A folder's helper: the header, the functions called and all they call, each as in the source."""
+    text = folder_helper({"Set-ConnectorEnabled", "Start-Runbook"}).data.decode("utf-8-sig")
+    names = re.findall(r"^function (\S+) \{", text, re.M)
+    assert names == [
+        "Start-Runbook",
+        "Assert-Equal",
+        "Assert-DomainController",
+        "Find-ReceiveConnector",
+        "Assert-OneConnector",
+        "Set-ConnectorEnabled",
+    ]
+    source = helper().data.decode("utf-8-sig")
+    assert text.startswith(source[: source.index("# ---")])
+    order = [source.index(f"function {n} {{") for n in names]
+    assert order == sorted(order)
+    # Names that are not helper functions (an Exchange cmdlet) add nothing.
+    assert folder_helper({"Set-ConnectorEnabled", "Start-Runbook", "Get-Mailbox"}).data == (
+        folder_helper({"Set-ConnectorEnabled", "Start-Runbook"}).data
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("# Version: 1\n# --- a\n$x = 1\n", "line 3: code outside a function"),
+        ("# Version: 1\n# --- a\nfunction A-B {\n    1\n", "function A-B has no '}'"),
+        (
+            "# Version: 1\n# --- a\n# about A\n# --- b\n",
+            "line 4: a comment that belongs to no function",
+        ),
+    ],
+)
+def test_the_helper_source_is_only_functions_comments_and_section_rules(
+    source: str, message: str
+) -> None:
+    """Nothing in the source can be left out of a folder's helper unseen."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_helper(source)
+
+
+def test_a_folder_is_written_by_one_call(tmp_path: Path) -> None:
+    """A second call that would replace a folder's helper (and break the hash its runbooks pin) is refused."""
+    inv = sample_inventory()
+    plan = sample_plan(inv)
+    context = RunbookContext("Fabrikam", "2026-01-05", "dc01.fabrikam.test")
+    write_runbooks(relay_steps(inv, plan), tmp_path, context)
+    write_runbooks(relay_steps(inv, plan), tmp_path, context)  # the same helper: fine
+    with pytest.raises(ValueError, match="write every runbook of a folder in one call"):
+        write_runbooks(relay_rollback_steps(inv, plan), tmp_path, context)
