@@ -166,17 +166,20 @@ RULES = r"""WITH e AS (
   WHERE NOT (r.ev = '>' AND r.data LIKE '250-%')
 ),
 w1 AS MATERIALIZED (
-  SELECT key, pos, t, ev, cmd, code, auth_row, tls_row, c, r,
-    np + coalesce(nd, 0) AS pl,
-    pt IS NOT NULL AND t - pt > 3600000 AND ev <> 1 AND pev <> 2 AS gap,
-    CASE WHEN pt IS NULL OR ev = 1 OR pev = 2 OR t - pt > 3600000 THEN con END AS con,
-    CASE WHEN pt IS NULL OR ev = 1 OR pev = 2 OR t - pt > 3600000 THEN remote END AS remote
+  SELECT key, pos, ev, cmd, code, auth_row, tls_row, c::UINTEGER AS c, r::UINTEGER AS r,
+    (np + coalesce(nd, 0))::UINTEGER AS pl, CASE WHEN st OR is_last THEN t END AS t, st, gap,
+    CASE WHEN st THEN con END AS con, CASE WHEN st THEN remote END AS remote
   FROM (
-    SELECT *, lag(t) OVER k AS pt, lag(ev) OVER k AS pev,
-      count(cmd) OVER k AS c, count(code) OVER k AS r,
-      count(*) FILTER (ev = 1) OVER k AS np,
-      count(*) FILTER (ev = 2) OVER (PARTITION BY key ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS nd
-    FROM e WINDOW k AS (PARTITION BY key ORDER BY pos ROWS UNBOUNDED PRECEDING))
+    SELECT *, (pt IS NULL OR ev = 1 OR pev = 2 OR t - pt > 3600000) AS st,
+      (nt IS NULL OR nev = 1 OR ev = 2 OR nt - t > 3600000) AS is_last,
+      (pt IS NOT NULL AND t - pt > 3600000 AND ev <> 1 AND pev <> 2) AS gap
+    FROM (
+      SELECT *, lag(t) OVER k AS pt, lag(ev) OVER k AS pev, lead(t) OVER k AS nt, lead(ev) OVER k AS nev,
+        count(cmd) OVER k AS c, count(code) OVER k AS r,
+        count(*) FILTER (ev = 1) OVER k AS np,
+        count(*) FILTER (ev = 2) OVER (PARTITION BY key ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS nd
+      FROM e WINDOW k AS (PARTITION BY key ORDER BY pos ROWS UNBOUNDED PRECEDING)))
+  WHERE st OR is_last OR cmd IS NOT NULL OR code IS NOT NULL OR auth_row OR tls_row
 ),
 gaps AS (SELECT key, pl, list(pos) AS gp FROM w1 WHERE gap GROUP BY key, pl),
 lab AS NOT MATERIALIZED (
@@ -184,22 +187,22 @@ lab AS NOT MATERIALIZED (
   FROM w1 AS w LEFT JOIN gaps AS g USING (key, pl)
 ),
 sess AS MATERIALIZED (
-  SELECT key, pl, ig, any_value(con) AS con, arg_min(remote, pos) AS remote, min(t) AS first, max(t) AS last,
-    arg_min(ev, pos) = 1 AS started, bool_or(ev = 2) AS ended,
+  SELECT key, pl, ig, any_value(con) AS con, any_value(remote) AS remote, min(t) AS first, max(t) AS last,
+    bool_or(st AND ev = 1) AS started, bool_or(ev = 2) AS ended,
     min(pos) FILTER (auth_row) AS auth_row_pos, bool_or(tls_row OR cmd = 9) AS tls_rows,
-    min(c - (cmd IS NOT NULL)::INT) AS cb, min(r - (code IS NOT NULL)::INT) AS rb
-  FROM lab GROUP BY key, pl, ig
+    max(CASE WHEN st THEN c - (cmd IS NOT NULL)::INT END) AS cb,
+    max(CASE WHEN st THEN r - (code IS NOT NULL)::INT END) AS rb
+  FROM lab WHERE t IS NOT NULL OR auth_row OR tls_row OR cmd = 9
+  GROUP BY key, pl, ig
 ),
 rep AS MATERIALIZED (
   SELECT l.key, l.pl, l.ig, l.pos, l.code, s.cb, l.r - s.rb AS rs, (l.r - s.rb) - (l.c - s.cb) AS v
   FROM lab AS l JOIN sess AS s USING (key, pl, ig) WHERE l.code IS NOT NULL
 ),
 drops AS (
-  SELECT key, pl, ig, list({'pos': pos, 'v': v}) AS dl FROM (
-    SELECT key, pl, ig, pos, v,
-      max(v) OVER (PARTITION BY key, pl, ig ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS pm
-    FROM rep WHERE v > 0)
-  WHERE pm IS NULL OR v > pm GROUP BY key, pl, ig
+  SELECT key, pl, ig, list({'pos': fp, 'v': v}) AS dl FROM (
+    SELECT key, pl, ig, v, min(pos) AS fp FROM rep WHERE v > 0 GROUP BY key, pl, ig, v)
+  GROUP BY key, pl, ig
 ),
 pr AS (
   SELECT p.key, p.pl, p.ig, p.pos, p.code, cm.cmd
@@ -248,15 +251,20 @@ FROM fig GROUP BY con, client
   a session after an hour idle (``gap``, rare) are counted per (key, pl) by a
   left join on the short list of their positions (``ig``): a session is
   (key, pl, ig).
-- ``sess``: per session (GROUP BY): client, first and last seen, started/ended,
-  authenticated row, TLS rows, and the counts before the session began
-  (``cb``, ``rb``), so that ``c - cb`` and ``r - rb`` number commands and replies
-  within the session.
-- FIFO pairing without running minima over every row: a final reply is dropped
-  (no command waiting) exactly when ``v = (r - rb) - (c - cb)`` reaches a new
-  maximum above 0; only replies with ``v > 0`` (the greeting, time-outs: about one
-  per session) go through the small second window (``drops``). The k-th reply
-  that is not dropped answers the k-th command: an equi-join on the key-level
+- ``w1`` also gives, from ``lead``, whether a row is the last of its session, and
+  keeps only the rows the rest needs (commands, final replies, first and last
+  rows of a session, authenticated and TLS rows), with narrow types.
+- ``sess``: per session (GROUP BY over its first, last, authenticated and TLS
+  rows): client, first and last seen, started/ended, authenticated row, TLS
+  rows, and the counts before the session began (``cb``, ``rb``), so that
+  ``c - cb`` and ``r - rb`` number commands and replies within the session.
+- FIFO pairing without a running minimum: with ``v = (r - rb) - (c - cb)``
+  (replies minus commands so far in the session; it moves by one per event), a
+  final reply is dropped (no command waiting) exactly when it is the first of
+  its session to bring ``v`` to a level ``m >= 1``; so the dropped replies are
+  ``min(pos)`` per (session, ``v``), a GROUP BY (``drops``), and the number
+  dropped up to a reply is the highest such level at or before it. The k-th
+  reply not dropped answers the k-th command: an equi-join on the key-level
   command count ``c = cb + (r - rb) - dropped so far``.
 - per session (``pagg``), then per client, with conditional aggregates.
 """
