@@ -344,7 +344,7 @@ session whose state is the queue, the paired commands, authentication, TLS, mess
 and the recipients' outcomes."""
 
 CHILD = r"""
-import json, resource, sys, time
+import json, resource, sys, tempfile, time
 sys.path.insert(0, sys.argv[3])
 import bench_logs_sql as b
 t = time.perf_counter()
@@ -355,6 +355,8 @@ files = sorted(str(p) for p in Path(sys.argv[1]).glob("*/RECV*.LOG"))
 mode = sys.argv[2]
 con = duckdb.connect()
 con.execute("SET memory_limit = '700MB'")
+# Spill files under the system's temporary folder, never in the current folder.
+con.execute("SET temp_directory = ?", [tempfile.gettempdir() + "/bench-logs-sql.tmp"])
 con.execute("SET enable_progress_bar = false")
 con.execute("SET preserve_insertion_order = false")
 query = {"bare": b.BARE, "fold": b.FOLD, "fold-full": b.FOLD_FULL, "windows4": b.WINDOWS4}.get(
