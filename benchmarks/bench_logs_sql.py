@@ -163,7 +163,7 @@ RULES = r"""WITH e AS (
       AND (contains(r.data, 'negotiation succeeded') OR contains(r.ctx, 'negotiation succeeded'))) AS tls_row
   FROM read_csv($files, columns = $columns, header = false, comment = '#', quote = '"',
     escape = '"', delim = ',', ignore_errors = true, strict_mode = false, null_padding = true) AS r
-  WHERE r.ev IN ('+', '-', '<', '>', '*')
+  WHERE r.ev IN ('+', '-', '<', '>', '*') AND NOT (r.ev = '>' AND r.data LIKE '250-%')
 ),
 w1 AS MATERIALIZED (
   SELECT key, pos, ev, cmd, code, auth_row, tls_row, c::UINTEGER AS c, r::UINTEGER AS r,
@@ -240,9 +240,9 @@ FROM fig GROUP BY con, client
 
 - ``e``: one row per event, compact (``key`` = hash of connector and session id,
   ``pos`` = file index << 32 + sequence number, codes as UTINYINT); 2010's
-  multi-line reply lines are events (they keep a session from going idle) but
-  never replies; ``file_index`` (the read_csv virtual column) gives the file
-  order without a join on the file name.
+  multi-line reply lines and rows without a known event are dropped, as the
+  reference reader does; ``file_index`` (the read_csv virtual column) gives the
+  file order without a join on the file name.
 - ``w1``: ONE window operator (every function has the same PARTITION BY key ORDER
   BY pos, so DuckDB sorts once): ``lag`` of time and event, running counts of
   commands ``c`` and final replies ``r`` per key, and the running count of ``-``
