@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from migrator.model import Location
+from migrator.model import Inventory, Location
 
 
 class VdirKind(enum.Enum):
@@ -216,6 +216,41 @@ def shared_namespace(
     return Namespace(mail, uri)
 
 
+def namespace_of(inv: Inventory) -> Namespace | None:
+    """The shared namespace of the inventory's 2010 servers (None: their URLs are not exported)."""
+    legacy = [s.name for s in inv.legacy_servers]
+    return shared_namespace(
+        inv.virtual_directories,
+        inv.autodiscover_scps,
+        legacy,
+        (s.fqdn for s in inv.servers),
+    )
+
+
+def http_names(inv: Inventory) -> dict[str, str]:
+    """Every shared HTTP host name the clients use -> where it comes from (server FQDNs left out)."""
+    fqdns = {s.fqdn.lower() for s in inv.servers if s.fqdn}
+    short = {s.name.lower() for s in inv.servers}
+    out: dict[str, str] = {}
+
+    def put(host: str, where: str) -> None:
+        if host and host not in fqdns and host.split(".")[0] not in short:
+            out.setdefault(host, where)
+
+    ns = namespace_of(inv)
+    if ns is not None:
+        put(ns.mail, "the shared namespace")
+        put(ns.autodiscover, "the Autodiscover name")
+    for v in inv.virtual_directories:
+        put(url_host(v.external_url), f"{v.server}\\{v.name} ExternalUrl")
+        put(url_host(v.internal_url), f"{v.server}\\{v.name} InternalUrl")
+    for o in inv.outlook_anywhere:
+        put(o.external_hostname, f"Outlook Anywhere of {o.server}")
+    for c in inv.autodiscover_scps:
+        put(url_host(c.internal_uri), f"the Autodiscover SCP of {c.server}")
+    return out
+
+
 __all__ = [
     "AutodiscoverScp",
     "ClientAccessArray",
@@ -224,6 +259,8 @@ __all__ = [
     "OutlookAnywhere",
     "VdirKind",
     "VirtualDirectory",
+    "http_names",
+    "namespace_of",
     "shared_namespace",
     "url_host",
     "vdir_kind",

@@ -19,6 +19,7 @@ from pathlib import Path
 from migrator import outdir
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
+from migrator.checks.client_access import check_client_access
 from migrator.checks.inventory import check_inventory_basics
 from migrator.errors import InventoryError, MigratorError, Problem
 from migrator.fileio import atomic_write_bytes, not_a_file
@@ -31,6 +32,8 @@ from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
+from migrator.plan.phases._common import estate
+from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
@@ -127,6 +130,7 @@ def analyse(
     stage("checking the onward move")
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
+        *check_client_access(inventory),
         *relay.findings,
         *relay_checks,
         *onward.findings,
@@ -337,6 +341,7 @@ def _render_all(
     stage("writing the runbooks")
     write_runbooks(plan.steps, out, context)
     write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
+    write_runbooks(client_access_rollback_steps(inv, estate(inv)), out, context)
     if analysis.onward_relay is not None:
         onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
         write_runbooks(onward_rollback, out, context)
