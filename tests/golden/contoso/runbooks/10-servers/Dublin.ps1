@@ -30,7 +30,7 @@ try {
     # region STEP servers.install.EX16-02
     # install Exchange 2016 (Mailbox) on EX16-02 in site Dublin
     # Target: EX16-02; owner: Exchange admin; runs in: manual
-    # Prerequisites: prepare.coexistence.EX10-01, prepare.coexistence.EX10-02, prepare.coexistence.EX10-03, prepare.ad-prep, prepare.supported-os.EX16-02
+    # Prerequisites: prepare.coexistence.EX10-01, prepare.coexistence.EX10-02, prepare.coexistence.EX10-03, prepare.ad-prep, prepare.offline-address-book, prepare.supported-os.EX16-02
     # Verification: Get-ExchangeServer EX16-02 shows Version 15.1; Test-ServiceHealth shows every required service running
     # Rollback: uninstall Exchange from EX16-02 (Setup.exe /Mode:Uninstall) before any mail flows through it
     if (Test-RunStep -Id 'servers.install.EX16-02' -Title 'install Exchange 2016 (Mailbox) on EX16-02 in site Dublin') {

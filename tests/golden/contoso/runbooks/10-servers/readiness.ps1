@@ -30,7 +30,7 @@ try {
     # region STEP servers.readiness
     # go/no-go: the Exchange 2016 servers are ready for production mail
     # Target: Exchange 2016 servers; owner: Exchange admin; runs in: manual
-    # Prerequisites: servers.install.EX16-01, servers.certificate.EX16-01, servers.install.EX16-02, servers.certificate.EX16-02, servers.load-balancer.LB-LON-SMTP, servers.outbound-ip, servers.protocol-log-limits.EX16-01, servers.protocol-log-limits.EX16-02, servers.protocol-logging.EX16-01, servers.protocol-logging.EX16-02, servers.smtp-alias, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02
+    # Prerequisites: servers.install.EX16-01, servers.autodiscover-scp.EX16-01, servers.certificate.EX16-01, servers.install.EX16-02, servers.autodiscover-scp.EX16-02, servers.certificate.EX16-02, servers.load-balancer.LB-LON-SMTP, servers.outbound-ip, servers.protocol-log-limits.EX16-01, servers.protocol-log-limits.EX16-02, servers.protocol-logging.EX16-01, servers.protocol-logging.EX16-02, servers.smtp-alias, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02
     # Verification: Test-ServiceHealth and Test-Mailflow succeed on each new server
     # Rollback: see the rollback runbook
     if (Test-RunStep -Id 'servers.readiness' -Title 'go/no-go: the Exchange 2016 servers are ready for production mail') {

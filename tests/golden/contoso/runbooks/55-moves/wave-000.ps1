@@ -32,7 +32,7 @@ try {
     # region STEP moves.arbitration
     # move the arbitration mailboxes to 2016, the Migration mailbox first
     # Target: arbitration mailboxes; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: servers.readiness
+    # Prerequisites: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness
     # Verification: the complete step shows every request Completed and no arbitration mailbox left on a 2010 database
     # Rollback: move them back with New-MoveRequest -TargetDatabase <2010 database>
     if (Test-RunStep -Id 'moves.arbitration' -Title 'move the arbitration mailboxes to 2016, the Migration mailbox first') {

@@ -38,7 +38,7 @@ try {
     # region STEP moves.copy.wave-004
     # create the move requests of wave-004 (1 mailboxes, 75.0 GB)
     # Target: wave-004; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: servers.readiness, moves.complete.wave-000, moves.copy.wave-003
+    # Prerequisites: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-003
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended
     # Rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-004' -Title 'create the move requests of wave-004 (1 mailboxes, 75.0 GB)') {

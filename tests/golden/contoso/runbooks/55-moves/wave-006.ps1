@@ -38,7 +38,7 @@ try {
     # region STEP moves.copy.wave-006
     # create the move requests of wave-006 (9 mailboxes, 16.6 GB)
     # Target: wave-006; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: servers.readiness, moves.complete.wave-000, moves.copy.wave-005
+    # Prerequisites: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-005
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended
     # Rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-006' -Title 'create the move requests of wave-006 (9 mailboxes, 16.6 GB)') {

@@ -38,7 +38,7 @@ try {
     # region STEP moves.copy.wave-007
     # create the move requests of wave-007 (5 mailboxes, 3.7 GB)
     # Target: wave-007; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: servers.readiness, moves.complete.wave-000, moves.copy.wave-006
+    # Prerequisites: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-006
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended
     # Rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-007' -Title 'create the move requests of wave-007 (5 mailboxes, 3.7 GB)') {

@@ -72,7 +72,7 @@ try {
     # region STEP decommission.remove.EX10-03
     # uninstall Exchange 2010 from EX10-03
     # Target: EX10-03; owner: Exchange admin; runs in: manual
-    # Prerequisites: prepare.coexistence.EX10-03, prepare.protocol-log-limits.EX10-03, prepare.protocol-logging.EX10-03, relay.observe.EX10-03, relay.disable-old.EX10-03.relay-legacy-crm, relay.soak.EX10-03, relay.remove-old.EX10-03.relay-legacy-crm, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.databases.EX10-03, decommission.observe-clients.EX10-03, decommission.remove.EX10-02, decommission.send-connector.Internet
+    # Prerequisites: prepare.coexistence.EX10-03, prepare.protocol-log-limits.EX10-03, prepare.protocol-logging.EX10-03, servers.outlook-anywhere.EX10-03, relay.observe.EX10-03, relay.disable-old.EX10-03.relay-legacy-crm, relay.soak.EX10-03, relay.remove-old.EX10-03.relay-legacy-crm, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.databases.EX10-03, decommission.observe-clients.EX10-03, decommission.remove.EX10-02, decommission.send-connector.Internet
     # Verification: Get-ExchangeServer no longer lists EX10-03
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-03' -Title 'uninstall Exchange 2010 from EX10-03') {
