@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator import outdir
+from migrator.checks.client_access import check_client_access
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
-from migrator.checks.client_access import check_client_access
 from migrator.checks.inventory import check_inventory_basics
 from migrator.errors import InventoryError, MigratorError, Problem
 from migrator.fileio import atomic_write_bytes, not_a_file

@@ -21,7 +21,11 @@ def check_client_access(inv: Inventory) -> list[Finding]:
         for a in inv.client_access_arrays
     ]
     rpc += [
-        (d.rpc_client_access_server, f"RpcClientAccessServer of database {d.name}", str(d.source or d.name))
+        (
+            d.rpc_client_access_server,
+            f"RpcClientAccessServer of database {d.name}",
+            str(d.source or d.name),
+        )
         for d in inv.mailbox_databases
         if d.server.lower() in legacy and d.rpc_client_access_server
     ]

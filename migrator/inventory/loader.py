@@ -169,7 +169,9 @@ def load_inventory(path: Path | str) -> Inventory:
             )
         ),
         outlook_anywhere=tuple(sorted(converted.outlook_anywhere, key=lambda o: o.server.lower())),
-        autodiscover_scps=tuple(sorted(converted.autodiscover_scps, key=lambda c: c.server.lower())),
+        autodiscover_scps=tuple(
+            sorted(converted.autodiscover_scps, key=lambda c: c.server.lower())
+        ),
         client_access_arrays=tuple(
             sorted(converted.client_access_arrays, key=lambda a: a.name.lower())
         ),

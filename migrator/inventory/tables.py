@@ -927,7 +927,9 @@ def parse_url(text: str) -> str:
 def parse_host(text: str) -> str:
     """A DNS host name (lower case), or '' for an empty cell."""
     raw = text.strip().lower()
-    if raw and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", raw):
+    if raw and not re.fullmatch(
+        r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", raw
+    ):
         raise ValueError(
             f"'{text.strip()}' is not a host name; expected e.g. mail.contoso.com, or an empty cell"
         )
@@ -1018,9 +1020,12 @@ def _client_access_arrays(table: RawTable, out: Converted) -> None:
     for rec in table.records:
         r.start(rec)
         name = r.required("name")
-        fqdn = r.required("fqdn")
-        if fqdn:
-            fqdn = r.parsed("fqdn", parse_host, "")
+        fqdn = r.parsed("fqdn", parse_host, "")
+        if not fqdn and not r.failed:
+            r.fail(
+                "fqdn",
+                "empty value; expected the array's FQDN (the name RPC/TCP clients connect to)",
+            )
         if r.failed:
             continue
         site = r.text("site").split("/")[-1]
@@ -1046,7 +1051,9 @@ def _organization_config(table: RawTable, out: Converted) -> None:
         config = OrganizationConfig(
             mapi_http_enabled=_optional_bool(r, "mapihttpenabled"),
             public_folders_enabled=enabled,
-            public_folders_locked_for_migration=_optional_bool(r, "publicfolderslockedformigration"),
+            public_folders_locked_for_migration=_optional_bool(
+                r, "publicfolderslockedformigration"
+            ),
             public_folder_migration_complete=_optional_bool(r, "publicfoldermigrationcomplete"),
             remote_public_folder_mailboxes=r.multi("remotepublicfoldermailboxes"),
             default_public_folder_mailbox=r.text("defaultpublicfoldermailbox"),

@@ -160,7 +160,11 @@ def _urls(server: Server, ns: Namespace) -> Step:
         rollback=f"{runbook(P, server.name + '-rollback')} sets every value back from the exported file",
         action=Action(
             "servers.client-access-urls",
-            {"server": server.name, "urls": _url_rows(ns), "export": export_file(server.name, "urls")},
+            {
+                "server": server.name,
+                "urls": _url_rows(ns),
+                "export": export_file(server.name, "urls"),
+            },
         ),
         prerequisites=(
             step_id(P, "certificate", server.name),
@@ -273,7 +277,11 @@ def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Serve
         verification=f"{NAMESPACE_VERIFY} (scripted)",
         rollback=f"{runbook(P, 'namespace-rollback')}: point the records back at {now} and verify",
         prerequisites=(
-            *(step_id(P, what, s.name) for s in new for what in ("certificate", "virtual-directories")),
+            *(
+                step_id(P, what, s.name)
+                for s in new
+                for what in ("certificate", "virtual-directories")
+            ),
             *(step_id(P, "outlook-anywhere", s.name) for s in old),
             OUTLOOK_CLIENTS,
             step_id(P, "readiness"),
@@ -414,7 +422,9 @@ def client_access_steps(inv: Inventory, est: Estate) -> list[Step]:
     steps.extend(_legacy_oa(inv, s, ns) for s in old)
     steps.append(_namespace(inv, ns, new, old))
     steps.append(
-        _verify(ns, expected_addresses(inv, new), NAMESPACE_VERIFY, runbook(P, "namespace"), NAMESPACE)
+        _verify(
+            ns, expected_addresses(inv, new), NAMESPACE_VERIFY, runbook(P, "namespace"), NAMESPACE
+        )
     )
     return steps
 
@@ -521,9 +531,7 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
     certificates of every 2016 server before any mailbox reaches 2016, arbitration first.
     """
     ids = {s.id for s in steps}
-    est_new = [
-        s.target for s in steps if s.id.startswith(step_id(P, "virtual-directories") + ".")
-    ]
+    est_new = [s.target for s in steps if s.id.startswith(step_id(P, "virtual-directories") + ".")]
     out: dict[str, list[str]] = {}
 
     def add(step: str, *pre: str) -> None:
@@ -540,7 +548,11 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
         if first_2016:
             add(
                 s.id,
-                *(step_id(P, what, n) for n in est_new for what in ("certificate", "virtual-directories")),
+                *(
+                    step_id(P, what, n)
+                    for n in est_new
+                    for what in ("certificate", "virtual-directories")
+                ),
             )
             if s.id != step_id(Phase.MOVES, "arbitration"):
                 add(s.id, NAMESPACE_VERIFY if NAMESPACE_VERIFY in ids else NAMESPACE)
