@@ -217,7 +217,21 @@ def shared_namespace(
 
 
 def namespace_of(inv: Inventory) -> Namespace | None:
-    """The shared namespace of the inventory's 2010 servers (None: their URLs are not exported)."""
+    """The shared namespace: ``plan.namespace`` of inventory.yaml, else what the 2010 servers publish.
+
+    From ``plan.namespace`` the first name not starting with ``autodiscover.`` is the
+    mail name and the first that does is the Autodiscover name (default
+    ``autodiscover.<domain of the mail name>``). Without it, :func:`shared_namespace`
+    of the 2010 servers' exports; None when neither gives a name.
+    """
+    given = [n.lower() for n in inv.policy.client_namespace]
+    mail = next((n for n in given if not n.startswith("autodiscover.") and "." in n), "")
+    if mail:
+        auto = next(
+            (n for n in given if n.startswith("autodiscover.")),
+            f"autodiscover.{mail.split('.', 1)[1]}",
+        )
+        return Namespace(mail, f"https://{auto}/Autodiscover/Autodiscover.xml")
     legacy = [s.name for s in inv.legacy_servers]
     return shared_namespace(
         inv.virtual_directories,

@@ -33,7 +33,10 @@ from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
-from migrator.plan.phases.client_access import client_access_rollback_steps
+from migrator.plan.phases.client_access import (
+    certificate_expiry_findings,
+    client_access_rollback_steps,
+)
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
@@ -277,6 +280,11 @@ def plan_folder(
     if analysis.errors:
         return PlanOutput(analysis, None)
     plan = build_plan(analysis, start)
+    late = certificate_expiry_findings(analysis.inventory, plan)  # needs the schedule
+    if late:
+        analysis = replace(
+            analysis, findings=tuple(sorted({*analysis.findings, *late}, key=Finding.sort_key))
+        )
     return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
 
 

@@ -369,3 +369,47 @@ def test_helper_functions_gate_every_change() -> None:
         assert "SupportsShouldProcess = $true" in body, name
         assert "$PSCmdlet.ShouldProcess" in body, name
         assert "if ($WhatIfPreference)" in body, name  # no read-back under -WhatIf
+
+
+# --------------------------------------------------------------------------- certificate expiry (M10), plan.namespace
+
+
+def test_certificate_expiring_mid_plan_is_a_warning_naming_the_late_steps(tmp_path: Path) -> None:
+    out = plan_folder(CONTOSO, tmp_path / "out")
+    late = [f for f in out.analysis.findings if f.code == "servers.certificate-expires-mid-plan"]
+    assert len(late) == 1
+    assert late[0].severity is Severity.WARNING
+    assert late[0].where.endswith("ExchangeCertificates.csv, row 2")
+    assert "expires on 2027-03-24 while" in late[0].message
+    assert "onward.relay.soak.EX16-01" in late[0].message
+    assert "servers.certificate-expires-mid-plan" in (tmp_path / "out" / "findings.txt").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_no_expiry_warning_when_the_certificate_outlives_the_plan() -> None:
+    from migrator.plan.phases.client_access import certificate_expiry_findings
+
+    inv = contoso()
+    renewed = dataclasses.replace(
+        inv,
+        certificates=tuple(
+            dataclasses.replace(c, not_after=c.not_after.replace(year=2030)) if c.not_after else c
+            for c in inv.certificates
+        ),
+    )
+    assert certificate_expiry_findings(renewed, build_plan(renewed)) == []
+
+
+def test_plan_namespace_of_inventory_yaml_wins() -> None:
+    inv = contoso()
+    given = dataclasses.replace(
+        inv,
+        policy=dataclasses.replace(inv.policy, client_namespace=("webmail.contoso.com",)),
+    )
+    ns = namespace_of(given)
+    assert ns is not None
+    assert (ns.mail, ns.autodiscover_uri) == (
+        "webmail.contoso.com",
+        "https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml",
+    )

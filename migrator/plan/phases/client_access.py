@@ -21,13 +21,15 @@ Facts: ``MOVES-AND-CLIENT-ACCESS.md`` sections D, F and G. The steps:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
+from migrator.checks.certificates import certificate_need
 from migrator.client_access import Namespace, VdirKind, namespace_of
-from migrator.model import Inventory, Server, ServerRole
+from migrator.model import Finding, Inventory, Server, ServerRole, Severity
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.relay import load_balancer_pool
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
 PREP = Phase.PREPARE
@@ -559,10 +561,57 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
     return out
 
 
+def certificate_expiry_findings(inv: Inventory, plan: MigrationPlan) -> list[Finding]:
+    """A warning per certificate the plan puts behind the namespace that expires while steps remain.
+
+    The certificate of each new server (:func:`certificate_need`) is checked against
+    the schedule: every step that starts on or after its NotAfter day runs with an
+    expired IIS/SMTP certificate unless it is renewed first (review finding M10).
+    """
+    users: dict[str, list[str]] = {}
+    for server in sorted(inv.target_servers, key=lambda s: s.name.lower()):
+        if server.is_edge:
+            continue
+        need = certificate_need(inv, server)
+        if need.thumbprint:
+            users.setdefault(need.thumbprint, []).append(server.name)
+    out: list[Finding] = []
+    for thumb, servers in sorted(users.items()):
+        cert = next((c for c in inv.certificates if c.thumbprint == thumb and c.not_after), None)
+        if cert is None or cert.not_after is None:
+            continue
+        expiry = dt.datetime.combine(cert.not_after, dt.time())
+        late = sorted(
+            (plan.schedule[s.id].start, s.id)
+            for s in plan.steps
+            if s.id in plan.schedule and plan.schedule[s.id].start >= expiry
+        )
+        if not late:
+            continue
+        shown = ", ".join(sid for _, sid in late[:5]) + (", ..." if len(late) > 5 else "")
+        day = cert.not_after.isoformat()
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "servers.certificate-expires-mid-plan",
+                str(cert.source) if cert.source else f"certificate {thumb}",
+                f"certificate {thumb} ({cert.subject}), which the plan uses on "
+                f"{', '.join(servers)}, expires on {day} while {len(late)} steps are scheduled "
+                f"on or after that day: {shown}",
+                fix=f"renew it with the same names before {day}, import the new one on every "
+                "server behind the namespace and enable it for IIS and SMTP "
+                "(Enable-ExchangeCertificate -Services IIS,SMTP -Force), then export the "
+                "certificates again and plan",
+            )
+        )
+    return out
+
+
 __all__ = [
     "NAMESPACE",
     "NAMESPACE_VERIFY",
     "OAB_STEP",
+    "certificate_expiry_findings",
     "client_access_links",
     "client_access_rollback_steps",
     "client_access_steps",
