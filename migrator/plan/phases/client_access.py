@@ -178,10 +178,12 @@ def _urls(server: Server, ns: Namespace) -> Step:
 
 def _legacy_oa(inv: Inventory, server: Server, ns: Namespace) -> Step:
     oa = next((o for o in inv.outlook_anywhere if o.server.lower() == server.name.lower()), None)
-    iis = sorted({*(oa.iis_authentication if oa else ("Basic",)), "NTLM"}, key=str.lower)
-    iis = ["NTLM" if m.lower() == "ntlm" else m for m in iis]
-    iis = sorted(set(iis), key=str.lower)
-    auth = (oa.client_authentication if oa and oa.client_authentication else "Basic").capitalize()
+    # keep what IIS accepts today and add NTLM (2016 proxies with it); Exchange spells it NTLM
+    kept = {m for m in (oa.iis_authentication if oa else ("Basic",)) if m.lower() != "ntlm"}
+    iis = sorted({*kept, "NTLM"}, key=str.lower)
+    # 2010 accepts Basic or Ntlm for the clients; keep today's where it is one of them
+    current = (oa.client_authentication if oa else "").capitalize()
+    auth = current if current in {"Basic", "Ntlm"} else "Basic"
     state = (
         f"enabled today with external host name {oa.external_hostname or '(none)'}, IIS "
         f"authentication {', '.join(oa.iis_authentication) or '(none)'}"
@@ -322,14 +324,14 @@ def _verify(ns: Namespace, expected: list[str], step: str, runbook_path: str, pr
         target="client namespace",
         owner=Owner.EXCHANGE_ADMIN,
         runs_in=RunsIn.EMS_NEW,
-        duration_minutes=15,
-        wait_minutes=0,
+        duration_minutes=60,  # the DNS wait (-WaitMinutes) and the probes
         instructions=(
             f"Waits (up to -WaitMinutes) until {ns.mail} and {ns.autodiscover} resolve to "
             f"{', '.join(expected) or 'the expected addresses'} only, then fetches OWA and posts an "
             "Autodiscover request for -Mailbox2010 and -Mailbox2016 (it asks for credentials); a "
             "certificate error or a failed answer stops it. Run it on a domain member that uses "
-            "the internal DNS, and once more from outside for the external records."
+            "the internal DNS; check the external records (the public address the firewall "
+            "publishes) by hand."
         ),
         verification="every name answers with the expected addresses; OWA and Autodiscover answer for both mailboxes",
         rollback="nothing to undo (reads only)",

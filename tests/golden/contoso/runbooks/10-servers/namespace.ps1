@@ -67,7 +67,7 @@ try {
     # Verification: every name answers with the expected addresses; OWA and Autodiscover answer for both mailboxes
     # Rollback: nothing to undo (reads only)
     if (Test-RunStep -Id 'servers.namespace-verify' -Title 'wait for DNS and probe mail.contoso.com and autodiscover.contoso.com') {
-        Write-Host '    Waits (up to -WaitMinutes) until mail.contoso.com and autodiscover.contoso.com resolve to 10.1.1.20, 10.2.1.20, 2001:db8:10:1::20 only, then fetches OWA and posts an Autodiscover request for -Mailbox2010 and -Mailbox2016 (it asks for credentials); a certificate error or a failed answer stops it. Run it on a domain member that uses the internal DNS, and once more from outside for the external records.'
+        Write-Host '    Waits (up to -WaitMinutes) until mail.contoso.com and autodiscover.contoso.com resolve to 10.1.1.20, 10.2.1.20, 2001:db8:10:1::20 only, then fetches OWA and posts an Autodiscover request for -Mailbox2010 and -Mailbox2016 (it asks for credentials); a certificate error or a failed answer stops it. Run it on a domain member that uses the internal DNS; check the external records (the public address the firewall publishes) by hand.'
         $step = @{
             OwaUrl = 'https://mail.contoso.com/owa'; AutodiscoverUrl = 'https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml'
             Name = @('mail.contoso.com', 'autodiscover.contoso.com')
