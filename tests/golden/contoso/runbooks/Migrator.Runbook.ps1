@@ -1539,7 +1539,8 @@ function Set-ClientAccessUrl {
     Assert-DomainController -DomainController $DomainController
     $before = @(foreach ($url in $Urls) { Get-ClientAccessValue -Server $Server -Kind $url.Kind -DomainController $DomainController })
     if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
-        Export-Clixml -InputObject $before -Path $ExportPath -WhatIf:$false
+        # One object per row (piped, not -InputObject), so Import-Clixml gives the rows back.
+        $before | Export-Clixml -Path $ExportPath -WhatIf:$false
         Write-Host ('    the current values are in ' + $ExportPath)
     }
     for ($i = 0; $i -lt $Urls.Count; $i++) {
@@ -1649,12 +1650,12 @@ function Test-ClientNamespace {
     param([string[]]$Name, [string[]]$Expected, [string]$OwaUrl, [string]$AutodiscoverUrl, [string[]]$Mailbox, [int]$WaitMinutes = 60)
     $want = ConvertTo-SortedList $Expected
     $deadline = (Get-Date).AddMinutes($WaitMinutes)
-    foreach ($host_ in $Name) {
+    foreach ($dnsName in $Name) {
         while ($true) {
-            $got = ConvertTo-SortedList @(Resolve-DnsName -Name $host_ -Type A_AAAA -DnsOnly -ErrorAction SilentlyContinue | Where-Object { $_.IPAddress } | ForEach-Object { $_.IPAddress })
-            if ($got -eq $want) { Write-Host ('    ' + $host_ + ' -> ' + $got); break }
-            if ((Get-Date) -gt $deadline) { throw ($host_ + ' resolves to ''' + $got + ''' after ' + $WaitMinutes + ' minutes, expected ''' + $want + ''': check the records and their TTL') }
-            Write-Host ('    ' + $host_ + ' -> ''' + $got + ''', waiting for ''' + $want + '''')
+            $got = ConvertTo-SortedList @(Resolve-DnsName -Name $dnsName -Type A_AAAA -DnsOnly -ErrorAction SilentlyContinue | Where-Object { $_.IPAddress } | ForEach-Object { $_.IPAddress })
+            if ($got -eq $want) { Write-Host ('    ' + $dnsName + ' -> ' + $got); break }
+            if ((Get-Date) -gt $deadline) { throw ($dnsName + ' resolves to ''' + $got + ''' after ' + $WaitMinutes + ' minutes, expected ''' + $want + ''': check the records and their TTL') }
+            Write-Host ('    ' + $dnsName + ' -> ''' + $got + ''', waiting for ''' + $want + '''')
             Start-Sleep -Seconds 60
         }
     }
