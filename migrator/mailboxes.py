@@ -142,6 +142,10 @@ class MailboxDatabase:
     """Free space on the log volume (LogVolumeFreeBytes), where exported."""
     circular_logging: bool = False
     """CircularLoggingEnabled."""
+    rpc_client_access_server: str = ""
+    """RpcClientAccessServer (the CAS array or server FQDN RPC/TCP clients use; empty: not exported)."""
+    offline_address_book: str | None = None
+    """OfflineAddressBook ('' when blank: Exchange's default applies; None: not exported)."""
     source: Location | None = field(default=None, compare=False)
     """Where it was read."""
 

@@ -15,6 +15,13 @@ from typing import TYPE_CHECKING
 from migrator.iprange import IPRange
 
 if TYPE_CHECKING:
+    from migrator.client_access import (
+        AutodiscoverScp,
+        ClientAccessArray,
+        OrganizationConfig,
+        OutlookAnywhere,
+        VirtualDirectory,
+    )
     from migrator.mailboxes import Mailbox, MailboxDatabase, MailboxLink, MovesPolicy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -815,6 +822,16 @@ class Inventory:
     """FullAccess, Send As, Send on Behalf and calendar rights between mailboxes."""
     moves: MovesPolicy | None = None
     """``moves:`` of inventory.yaml (None: the defaults of :class:`MovesPolicy`)."""
+    virtual_directories: tuple[VirtualDirectory, ...] = ()
+    """Virtual directories of every server (Get-*VirtualDirectory -ADPropertiesOnly)."""
+    outlook_anywhere: tuple[OutlookAnywhere, ...] = ()
+    """Outlook Anywhere settings per server."""
+    autodiscover_scps: tuple[AutodiscoverScp, ...] = ()
+    """Autodiscover SCP per Client Access server."""
+    client_access_arrays: tuple[ClientAccessArray, ...] = ()
+    """Exchange 2010 Client Access arrays."""
+    organization_config: OrganizationConfig | None = None
+    """Get-OrganizationConfig values (None: not exported)."""
 
     def server(self, name: str) -> Server | None:
         """The server of that name (case-insensitive), or None."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migrator import outdir
+from migrator.checks.client_access import check_client_access
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
@@ -30,13 +31,16 @@ from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
-from migrator.plan.nat import nat_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
+from migrator.plan.phases._common import estate
+from migrator.plan.phases.client_access import (
+    certificate_expiry_findings,
+    client_access_rollback_steps,
+)
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
-from migrator.plan.routing_addresses import routing_address_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
@@ -129,6 +133,7 @@ def analyse(
     stage("checking the onward move")
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
+        *check_client_access(inventory),
         *relay.findings,
         *relay_checks,
         *onward.findings,
@@ -230,22 +235,11 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     analysis = source if isinstance(source, Analysis) else analyse(source)
     inv = analysis.inventory
     stage("building the plan")
-    extra = [
-        *relay_steps(inv, analysis.relay),
-        *nat_steps(inv, analysis.relay, SERVERS_READY),
-        *identity_steps(inv, analysis.identity),
-    ]
+    extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
     if analysis.moves is not None:
         extra += moves_steps(inv, analysis.moves, SERVERS_READY)
-        extra += routing_address_steps(inv, analysis.moves, SERVERS_READY)
     return assemble_plan(
-        inv,
-        extra,
-        start,
-        analysis.onward_relay,
-        analysis.identity,
-        analysis.moves,
-        relay=analysis.relay,
+        inv, extra, start, analysis.onward_relay, analysis.identity, analysis.moves
     )
 
 
@@ -286,6 +280,11 @@ def plan_folder(
     if analysis.errors:
         return PlanOutput(analysis, None)
     plan = build_plan(analysis, start)
+    late = certificate_expiry_findings(analysis.inventory, plan)  # needs the schedule
+    if late:
+        analysis = replace(
+            analysis, findings=tuple(sorted({*analysis.findings, *late}, key=Finding.sort_key))
+        )
     return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
 
 
@@ -348,13 +347,12 @@ def _render_all(
         inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
     )
     stage("writing the runbooks")
-    # One call for every runbook: each folder's helper holds what all its runbooks call.
-    runbook_steps = [*plan.steps, *relay_rollback_steps(inv, analysis.relay)]
+    write_runbooks(plan.steps, out, context)
+    write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
+    write_runbooks(client_access_rollback_steps(inv, estate(inv)), out, context)
     if analysis.onward_relay is not None:
-        runbook_steps += relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
-    if analysis.moves is not None:
-        runbook_steps += moves_rollback_steps(analysis.moves)
-    write_runbooks(runbook_steps, out, context)
+        onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
+        write_runbooks(onward_rollback, out, context)
     stage("writing the reports")
     write_relay_report(
         out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
@@ -364,6 +362,7 @@ def _render_all(
     write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     if analysis.moves is not None:
+        write_runbooks(moves_rollback_steps(analysis.moves), out, context)
         write_moves_outputs(inv, analysis.moves, plan, out)
     stage("writing plan.json and inventory.json")
     write_plan_json(

@@ -51,6 +51,11 @@ MAIN_SINKS = {
     "$databaseRows": TableKind.MAILBOX_DATABASES,
     "$statisticsRows": TableKind.MAILBOX_STATISTICS,
     "$mailboxPermissionRows": TableKind.MAILBOX_PERMISSIONS,
+    "$vdirRows": TableKind.VIRTUAL_DIRECTORIES,
+    "$outlookAnywhereRows": TableKind.OUTLOOK_ANYWHERE,
+    "$scpRows": TableKind.CLIENT_ACCESS_SERVERS,
+    "$arrayRows": TableKind.CLIENT_ACCESS_ARRAYS,
+    "$organizationRows": TableKind.ORGANIZATION_CONFIG,
 }
 CLOUD_SINKS = {"$usersPath": TableKind.CLOUD_USERS}
 
@@ -171,9 +176,12 @@ def test_the_ps2_gate_catches_powershell_3_constructs(snippet: str) -> None:
 def test_commands_outside_cmdlets_json_are_the_expected_ones() -> None:
     # Built-ins of PowerShell 2.0 that cmdlets.json does not document (it documents
     # Get-OrganizationConfig since its third extension); a new command must be added here deliberately.
+    # Get-AutodiscoverVirtualDirectory and Get-ClientAccessArray are 2010 Exchange cmdlets it lacks.
     assert unknown_commands(MAIN.read_text(encoding="utf-8")) == [
         "Copy-Item",
+        "Get-AutodiscoverVirtualDirectory",
         "Get-ChildItem",
+        "Get-ClientAccessArray",
         "Get-Item",
         "Get-WmiObject",
         "Invoke-Command",

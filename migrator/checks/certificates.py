@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from migrator.client_access import namespace_of
 from migrator.model import Certificate, Finding, Inventory, Server, Severity
 
 NEEDED_SERVICES = ("IIS", "SMTP")
@@ -54,14 +55,18 @@ def _server_fqdns(inv: Inventory) -> set[str]:
 def namespace_names(inv: Inventory) -> list[str]:
     """The client namespace (``plan.namespace``), else the names clients reach the 2010 servers by.
 
-    Without ``plan.namespace`` the names are those of the non-self-signed
-    certificates enabled for IIS on the legacy servers (what clients trust
-    today), without the servers' own FQDNs.
+    Without ``plan.namespace`` the names are the shared names the 2010 virtual
+    directories publish (mail and Autodiscover, where exported) and those of the
+    non-self-signed certificates enabled for IIS on the legacy servers (what
+    clients trust today), without the servers' own FQDNs.
     """
     if inv.policy.client_namespace:
         return sorted(set(inv.policy.client_namespace))
     legacy = {s.name.lower() for s in inv.legacy_servers}
-    names = {
+    # The shared names the 2010 virtual directories publish (migrator/client_access.py), where exported.
+    shared = namespace_of(inv)
+    published = {shared.mail, shared.autodiscover} if shared is not None else set()
+    names = published | {
         n.lower()
         for c in inv.certificates
         if c.server.lower() in legacy and not c.self_signed and _enabled_for(c, "IIS")

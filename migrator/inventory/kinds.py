@@ -23,6 +23,11 @@ class TableKind(enum.Enum):
     MAILBOX_STATISTICS = "mailbox statistics"
     MAILBOX_DATABASES = "mailbox databases"
     MAILBOX_PERMISSIONS = "mailbox permissions"
+    VIRTUAL_DIRECTORIES = "virtual directories"
+    OUTLOOK_ANYWHERE = "Outlook Anywhere"
+    CLIENT_ACCESS_SERVERS = "client access servers"
+    CLIENT_ACCESS_ARRAYS = "client access arrays"
+    ORGANIZATION_CONFIG = "organization config"
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,47 @@ _DB_CSV = (
     "@{Name='Server';Expression={$_.Server.Name}},"
     "@{Name='MasterServerOrAvailabilityGroup';Expression={$_.MasterServerOrAvailabilityGroup.Name}},"
     "@{Name='DatabaseCopies';Expression={@($_.DatabaseCopies).Count}},"
-    "CircularLoggingEnabled,@{Name='LogFolderPath';Expression={$_.LogFolderPath.PathName}}"
+    "CircularLoggingEnabled,@{Name='LogFolderPath';Expression={$_.LogFolderPath.PathName}},"
+    "RpcClientAccessServer,@{Name='OfflineAddressBook';Expression={$_.OfflineAddressBook.Name}}"
     " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path MailboxDatabases.csv"
+)
+_VDIR_CSV = (
+    "'Owa','Ecp','WebServices','ActiveSync','Oab','Autodiscover' (and 'Mapi' in 2016 EMS) | "
+    "ForEach-Object { & ('Get-' + $_ + 'VirtualDirectory') -ADPropertiesOnly } | Select-Object "
+    "@{Name='Server';Expression={$_.Server.Name}},Name,"
+    "@{Name='InternalUrl';Expression={[string]$_.InternalUrl}},"
+    "@{Name='ExternalUrl';Expression={[string]$_.ExternalUrl}},"
+    "@{Name='InternalAuthenticationMethods';Expression={$_.InternalAuthenticationMethods -join ';'}},"
+    "@{Name='ExternalAuthenticationMethods';Expression={$_.ExternalAuthenticationMethods -join ';'}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path VirtualDirectories.csv"
+)
+_OA_CSV = (
+    "Get-OutlookAnywhere -ADPropertiesOnly | Select-Object "
+    "@{Name='Server';Expression={$_.Server.Name}},Name,"
+    "@{Name='ExternalHostname';Expression={[string]$_.ExternalHostname}},"
+    "@{Name='InternalHostname';Expression={[string]$_.InternalHostname}},"
+    "@{Name='ClientAuthenticationMethod';Expression={[string]$_.ClientAuthenticationMethod}},"
+    "@{Name='ExternalClientAuthenticationMethod';Expression={[string]$_.ExternalClientAuthenticationMethod}},"
+    "@{Name='IISAuthenticationMethods';Expression={$_.IISAuthenticationMethods -join ';'}},SSLOffloading"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path OutlookAnywhere.csv"
+)
+_CAS_CSV = (
+    "Get-ClientAccessServer (Get-ClientAccessService in 2016 EMS) | Select-Object Name,"
+    "@{Name='AutoDiscoverServiceInternalUri';Expression={[string]$_.AutoDiscoverServiceInternalUri}},"
+    "@{Name='AutoDiscoverSiteScope';Expression={$_.AutoDiscoverSiteScope -join ';'}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path ClientAccessServers.csv"
+)
+_ARRAY_CSV = (
+    "Get-ClientAccessArray | Select-Object Name,Fqdn,@{Name='Site';Expression={$_.Site.Name}},"
+    "@{Name='Members';Expression={$_.Members -join ';'}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path ClientAccessArrays.csv"
+)
+_ORG_CSV = (
+    "Get-OrganizationConfig | Select-Object MapiHttpEnabled,PublicFoldersEnabled,"
+    "PublicFoldersLockedForMigration,PublicFolderMigrationComplete,"
+    "@{Name='RemotePublicFolderMailboxes';Expression={$_.RemotePublicFolderMailboxes -join ';'}},"
+    "DefaultPublicFolderMailbox"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path OrganizationConfig.csv"
 )
 _MBXPERM_CSV = (
     "Get-Mailbox -ResultSize Unlimited | Get-MailboxPermission | Where-Object "
@@ -321,6 +365,8 @@ SPECS: tuple[TableSpec, ...] = (
                 "logfolderpath",
                 "logvolumefreebytes",
                 "availablenewmailboxspace",
+                "rpcclientaccessserver",
+                "offlineaddressbook",
             }
         ),
         ("Name", "Server"),
@@ -335,6 +381,81 @@ SPECS: tuple[TableSpec, ...] = (
         _MBXPERM_CSV,
         "Get-Mailbox -ResultSize Unlimited | Get-MailboxPermission | Export-Clixml -Path "
         "MailboxPermissions.xml",
+    ),
+    TableSpec(
+        TableKind.VIRTUAL_DIRECTORIES,
+        tuple(
+            f"Microsoft.Exchange.Data.Directory.SystemConfiguration.AD{n}VirtualDirectory"
+            for n in ("Owa", "Ecp", "WebServices", "Mobile", "Oab", "Mapi", "Autodiscover")
+        ),
+        frozenset(
+            {
+                "internalurl",
+                "externalurl",
+                "internalauthenticationmethods",
+                "externalauthenticationmethods",
+            }
+        ),
+        ("Server", "Name"),
+        _VDIR_CSV,
+        "Get-OwaVirtualDirectory -ADPropertiesOnly | Export-Clixml -Path OwaVirtualDirectories.xml "
+        "(one file per Get-*VirtualDirectory)",
+    ),
+    TableSpec(
+        TableKind.OUTLOOK_ANYWHERE,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.ADRpcHttpVirtualDirectory",),
+        frozenset(
+            {
+                "externalhostname",
+                "internalhostname",
+                "clientauthenticationmethod",
+                "externalclientauthenticationmethod",
+                "iisauthenticationmethods",
+                "ssloffloading",
+            }
+        ),
+        ("Server",),
+        _OA_CSV,
+        "Get-OutlookAnywhere -ADPropertiesOnly | Export-Clixml -Path OutlookAnywhere.xml",
+    ),
+    TableSpec(
+        TableKind.CLIENT_ACCESS_SERVERS,
+        (
+            "Microsoft.Exchange.Data.Directory.Management.ClientAccessServer",
+            "Microsoft.Exchange.Data.Directory.Management.ClientAccessService",
+        ),
+        frozenset({"autodiscoverserviceinternaluri", "autodiscoversitescope"}),
+        ("Name", "AutoDiscoverServiceInternalUri"),
+        _CAS_CSV,
+        "Get-ClientAccessServer | Export-Clixml -Path ClientAccessServers.xml",
+    ),
+    TableSpec(
+        TableKind.CLIENT_ACCESS_ARRAYS,
+        (
+            "Microsoft.Exchange.Data.Directory.SystemConfiguration.ClientAccessArray",
+            "Microsoft.Exchange.Data.Directory.Management.ClientAccessArray",
+        ),
+        frozenset({"members", "fqdn"}),
+        ("Name", "Fqdn"),
+        _ARRAY_CSV,
+        "Get-ClientAccessArray | Export-Clixml -Path ClientAccessArrays.xml",
+    ),
+    TableSpec(
+        TableKind.ORGANIZATION_CONFIG,
+        ("Microsoft.Exchange.Data.Directory.Management.OrganizationConfig",),
+        frozenset(
+            {
+                "mapihttpenabled",
+                "publicfoldersenabled",
+                "publicfolderslockedformigration",
+                "publicfoldermigrationcomplete",
+                "remotepublicfoldermailboxes",
+                "defaultpublicfoldermailbox",
+            }
+        ),
+        (),
+        _ORG_CSV,
+        "Get-OrganizationConfig | Export-Clixml -Path OrganizationConfig.xml",
     ),
 )
 
@@ -465,8 +586,37 @@ _OPTIONAL: dict[TableKind, tuple[str, ...]] = {
         "CircularLoggingEnabled",
         "LogFolderPath",
         "LogVolumeFreeBytes",
+        "RpcClientAccessServer",
+        "OfflineAddressBook",
     ),
     TableKind.MAILBOX_PERMISSIONS: ("AccessRights", "IsInherited", "Deny"),
+    TableKind.VIRTUAL_DIRECTORIES: (
+        "Identity",
+        "InternalUrl",
+        "ExternalUrl",
+        "InternalAuthenticationMethods",
+        "ExternalAuthenticationMethods",
+    ),
+    TableKind.OUTLOOK_ANYWHERE: (
+        "Identity",
+        "Name",
+        "ExternalHostname",
+        "InternalHostname",
+        "ClientAuthenticationMethod",
+        "ExternalClientAuthenticationMethod",
+        "IISAuthenticationMethods",
+        "SSLOffloading",
+    ),
+    TableKind.CLIENT_ACCESS_SERVERS: ("AutoDiscoverSiteScope", "Fqdn"),
+    TableKind.CLIENT_ACCESS_ARRAYS: ("Site", "Members"),
+    TableKind.ORGANIZATION_CONFIG: (
+        "MapiHttpEnabled",
+        "PublicFoldersEnabled",
+        "PublicFoldersLockedForMigration",
+        "PublicFolderMigrationComplete",
+        "RemotePublicFolderMailboxes",
+        "DefaultPublicFolderMailbox",
+    ),
 }
 
 

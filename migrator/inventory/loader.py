@@ -162,6 +162,20 @@ def load_inventory(path: Path | str) -> Inventory:
         mailbox_databases=tuple(sorted(converted.mailbox_databases, key=lambda d: d.name.lower())),
         mailbox_links=mailbox_data.links,
         moves=moves_policy(yml.raw) if yml is not None else None,
+        virtual_directories=tuple(
+            sorted(
+                converted.virtual_directories,
+                key=lambda v: (v.server.lower(), v.kind.value, v.name.lower()),
+            )
+        ),
+        outlook_anywhere=tuple(sorted(converted.outlook_anywhere, key=lambda o: o.server.lower())),
+        autodiscover_scps=tuple(
+            sorted(converted.autodiscover_scps, key=lambda c: c.server.lower())
+        ),
+        client_access_arrays=tuple(
+            sorted(converted.client_access_arrays, key=lambda a: a.name.lower())
+        ),
+        organization_config=converted.organization_config,
     )
     if converted.transport_config is not None:
         inv = dataclasses.replace(inv, transport_config=converted.transport_config)
@@ -340,6 +354,8 @@ def _check_cross(
                 "add a Get-ExchangeServer export (see docs/inventory.md)",
             )
         )
+    if known:
+        _check_client_access_servers(conv, servers, known, problems)
     if yml is None:
         return
     site_names = {s.name.lower() for s in yml.sites} | {s.site.lower() for s in servers if s.site}
@@ -383,6 +399,29 @@ def _check_cross(
                         f"'{name}' is not a known server; expected one of: {_names(s.name for s in servers)}",
                     )
                 )
+
+
+def _check_client_access_servers(
+    conv: Converted, servers: list[Server], known: dict[str, Server], problems: list[Problem]
+) -> None:
+    """Virtual directories, Outlook Anywhere and SCPs must name servers the inventory knows."""
+    rows: list[tuple[str, Location | None, str]] = [
+        *((v.server, v.source, "Server") for v in conv.virtual_directories),
+        *((o.server, o.source, "Server") for o in conv.outlook_anywhere),
+        *((c.server, c.source, "Name") for c in conv.autodiscover_scps),
+    ]
+    for server, source, column in rows:
+        if server.lower() in known:
+            continue
+        where = dataclasses.replace(source, column=column) if source else Location("")
+        problems.append(
+            Problem(
+                str(where),
+                f"server '{server}' is not a known server; expected one of: "
+                f"{_names(s.name for s in servers)} (add it to the Get-ExchangeServer export or to "
+                "servers in inventory.yaml)",
+            )
+        )
 
 
 def _check_target(

@@ -17,6 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrator.client_access import (
+    AutodiscoverScp,
+    ClientAccessArray,
+    OrganizationConfig,
+    OutlookAnywhere,
+    VirtualDirectory,
+    url_host,
+    vdir_kind,
+)
 from migrator.errors import Problem
 from migrator.inventory.kinds import TableKind
 from migrator.inventory.powershell_csv import is_leftover
@@ -95,6 +104,16 @@ class Converted:
     """Permission links as exported (names resolved later)."""
     transport_config: TransportConfig | None = None
     """Transport limits, where exported."""
+    virtual_directories: list[VirtualDirectory] = field(default_factory=list)
+    """Virtual directories (Get-*VirtualDirectory)."""
+    outlook_anywhere: list[OutlookAnywhere] = field(default_factory=list)
+    """Outlook Anywhere per server."""
+    autodiscover_scps: list[AutodiscoverScp] = field(default_factory=list)
+    """Autodiscover SCP per Client Access server."""
+    client_access_arrays: list[ClientAccessArray] = field(default_factory=list)
+    """Client Access arrays."""
+    organization_config: OrganizationConfig | None = None
+    """Get-OrganizationConfig, where exported."""
     problems: list[Problem] = field(default_factory=list)
     """Everything wrong in the cells."""
     findings: list[Finding] = field(default_factory=list)
@@ -841,6 +860,12 @@ def _mailbox_databases(table: RawTable, out: Converted) -> None:
                 copies=copies,
                 free_bytes=free,
                 circular_logging=circular,
+                rpc_client_access_server=r.text("rpcclientaccessserver").lower(),
+                offline_address_book=(
+                    r.text("offlineaddressbook").split("\\")[-1]
+                    if "offlineaddressbook" in table.columns
+                    else None
+                ),
                 source=rec.where(),
             )
         )
@@ -885,6 +910,159 @@ def _mailbox_permissions(table: RawTable, out: Converted) -> None:
         out.mailbox_links.append(MailboxLink(mailbox, trustee, right, rec.where()))
 
 
+# --------------------------------------------------------------------------- client access
+
+
+def parse_url(text: str) -> str:
+    """An absolute http(s) URL as written, or '' for an empty cell."""
+    raw = text.strip()
+    if raw and not url_host(raw):
+        raise ValueError(
+            f"'{raw}' is not a URL; expected an absolute https URL such as "
+            "https://mail.contoso.com/owa, or an empty cell"
+        )
+    return raw
+
+
+def parse_host(text: str) -> str:
+    """A DNS host name (lower case), or '' for an empty cell."""
+    raw = text.strip().lower()
+    if raw and not re.fullmatch(
+        r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", raw
+    ):
+        raise ValueError(
+            f"'{text.strip()}' is not a host name; expected e.g. mail.contoso.com, or an empty cell"
+        )
+    return raw
+
+
+def _server_and_name(r: _Reader) -> tuple[str, str]:
+    """Server (short name) and directory name, from Server/Name or Identity ``SERVER\\name``."""
+    server, name = r.text("server"), r.text("name")
+    identity = r.text("identity")
+    if "\\" in identity:
+        head, _, tail = identity.partition("\\")
+        server, name = server or head, name or tail
+    if not server:
+        r.fail("server", "empty value; expected the server name")
+    return server.split(".")[0], name
+
+
+def _virtual_directories(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        server, name = _server_and_name(r)
+        kind = vdir_kind(name)
+        if kind is None:
+            r.fail(
+                "name",
+                f"'{name}' is not a virtual directory name; expected e.g. 'owa (Default Web Site)' "
+                "(owa, ecp, EWS, Microsoft-Server-ActiveSync, OAB, mapi or Autodiscover)",
+            )
+        internal = r.parsed("internalurl", parse_url, "")
+        external = r.parsed("externalurl", parse_url, "")
+        if r.failed or kind is None:
+            continue
+        out.virtual_directories.append(
+            VirtualDirectory(
+                server=server,
+                name=name,
+                kind=kind,
+                internal_url=internal,
+                external_url=external,
+                internal_authentication=split_flags(r.cell("internalauthenticationmethods")),
+                external_authentication=split_flags(r.cell("externalauthenticationmethods")),
+                source=rec.where(),
+            )
+        )
+
+
+def _outlook_anywhere(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        server, _name = _server_and_name(r)
+        external = r.parsed("externalhostname", parse_host, "")
+        internal = r.parsed("internalhostname", parse_host, "")
+        offloading = r.boolean("ssloffloading", False)
+        if r.failed:
+            continue
+        out.outlook_anywhere.append(
+            OutlookAnywhere(
+                server=server,
+                external_hostname=external,
+                internal_hostname=internal,
+                client_authentication=(
+                    r.text("clientauthenticationmethod")
+                    or r.text("externalclientauthenticationmethod")
+                ),
+                iis_authentication=split_flags(r.cell("iisauthenticationmethods")),
+                ssl_offloading=offloading,
+                source=rec.where(),
+            )
+        )
+
+
+def _client_access_servers(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        name = r.required("name").split(".")[0]
+        uri = r.parsed("autodiscoverserviceinternaluri", parse_url, "")
+        if r.failed:
+            continue
+        out.autodiscover_scps.append(AutodiscoverScp(name, uri, rec.where()))
+
+
+def _client_access_arrays(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        name = r.required("name")
+        fqdn = r.parsed("fqdn", parse_host, "")
+        if not fqdn and not r.failed:
+            r.fail(
+                "fqdn",
+                "empty value; expected the array's FQDN (the name RPC/TCP clients connect to)",
+            )
+        if r.failed:
+            continue
+        site = r.text("site").split("/")[-1]
+        out.client_access_arrays.append(ClientAccessArray(name, fqdn, site, rec.where()))
+
+
+def _optional_bool(r: _Reader, key: str) -> bool | None:
+    if not r.text(key):
+        return None
+    return r.boolean(key, False)
+
+
+def _organization_config(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records[:1]:
+        r.start(rec)
+        enabled = r.text("publicfoldersenabled")
+        if enabled and enabled.lower() not in {"local", "remote", "none"}:
+            r.fail(
+                "publicfoldersenabled",
+                f"'{enabled}' is not a public folder setting; expected Local, Remote or None",
+            )
+        config = OrganizationConfig(
+            mapi_http_enabled=_optional_bool(r, "mapihttpenabled"),
+            public_folders_enabled=enabled,
+            public_folders_locked_for_migration=_optional_bool(
+                r, "publicfolderslockedformigration"
+            ),
+            public_folder_migration_complete=_optional_bool(r, "publicfoldermigrationcomplete"),
+            remote_public_folder_mailboxes=r.multi("remotepublicfoldermailboxes"),
+            default_public_folder_mailbox=r.text("defaultpublicfoldermailbox"),
+            source=rec.where(),
+        )
+        if not r.failed:
+            out.organization_config = config
+
+
 _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.RECEIVE_CONNECTORS: _receive_connectors,
     TableKind.AD_PERMISSIONS: _ad_permissions,
@@ -900,6 +1078,11 @@ _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.MAILBOX_STATISTICS: _mailbox_stats,
     TableKind.MAILBOX_DATABASES: _mailbox_databases,
     TableKind.MAILBOX_PERMISSIONS: _mailbox_permissions,
+    TableKind.VIRTUAL_DIRECTORIES: _virtual_directories,
+    TableKind.OUTLOOK_ANYWHERE: _outlook_anywhere,
+    TableKind.CLIENT_ACCESS_SERVERS: _client_access_servers,
+    TableKind.CLIENT_ACCESS_ARRAYS: _client_access_arrays,
+    TableKind.ORGANIZATION_CONFIG: _organization_config,
 }
 
 

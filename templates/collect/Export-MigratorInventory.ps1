@@ -19,6 +19,12 @@
       TransportConfig.csv              Get-TransportConfig (MaxSendSize, MaxReceiveSize)
       Certificates.csv                 Get-ExchangeCertificate of every server
       ADUsers.csv                      every AD user of the forest (paged LDAP search)
+      VirtualDirectories.csv           Get-*VirtualDirectory -ADPropertiesOnly (Owa, Ecp, WebServices,
+                                       ActiveSync, Oab, Autodiscover): URLs, authentication methods
+      OutlookAnywhere.csv              Get-OutlookAnywhere -ADPropertiesOnly
+      ClientAccessServers.csv          Autodiscover SCPs (Get-ClientAccessServer)
+      ClientAccessArrays.csv           Get-ClientAccessArray (Name, Fqdn, Site): the RPC/TCP name of 2010
+      OrganizationConfig.csv           Get-OrganizationConfig (MAPI over HTTP, public folder settings)
       Recipients.csv                   Get-Recipient: every mail-enabled object (mailboxes of every type,
                                        groups, dynamic groups, contacts, mail users, mail-enabled public
                                        folders), for the MX gate (Directory-Based Edge Blocking)
@@ -556,7 +562,9 @@ $databaseRows = @($databases | Select-Object -Property 'Name',
     @{Name = 'DatabaseCopies'; Expression = { @($_.DatabaseCopies).Count } },
     'CircularLoggingEnabled',
     @{Name = 'LogFolderPath'; Expression = { [string]$_.LogFolderPath.PathName } },
-    @{Name = 'LogVolumeFreeBytes'; Expression = { $logFree[[string]$_.Name] } })
+    @{Name = 'LogVolumeFreeBytes'; Expression = { $logFree[[string]$_.Name] } },
+    @{Name = 'RpcClientAccessServer'; Expression = { [string]$_.RpcClientAccessServer } },
+    @{Name = 'OfflineAddressBook'; Expression = { if ($_.OfflineAddressBook) { [string]$_.OfflineAddressBook.Name } } })
 Save-MigratorCsv -Rows $databaseRows -FileName 'MailboxDatabases.csv' -Part 'mailbox databases'
 
 Write-MigratorStep -Status 'mailbox statistics (primary and archive, sizes in bytes)' -Percent 46
@@ -627,6 +635,88 @@ foreach ($mailbox in $mailboxes) {
 }
 $mailboxPermissionRows = @($permissionItems | Select-Object -Property 'Mailbox', 'Trustee', 'Permission', 'AccessRights')
 Save-MigratorCsv -Rows $mailboxPermissionRows -FileName 'MailboxPermissions.csv' -Part 'mailbox permissions'
+
+# --------------------------------------------------------------------------- client access
+
+# AD values only (-ADPropertiesOnly: no IIS metabase reads on every server).
+Write-MigratorStep -Status 'client access: virtual directories, Outlook Anywhere, SCPs, CAS arrays' -Percent 48
+$vdirNouns = @('Owa', 'Ecp', 'WebServices', 'ActiveSync', 'Oab', 'Autodiscover')
+$vdirs = @(foreach ($server in $exchangeServers) {
+        if ([string]$server.ServerRole -notmatch 'ClientAccess|Mailbox') {
+            continue
+        }
+        foreach ($noun in $vdirNouns) {
+            $vdirServer = [string]$server.Name
+            try {
+                switch ($noun) {
+                    'Owa' { Get-OwaVirtualDirectory -Server $vdirServer -ADPropertiesOnly @dc -ErrorAction Stop }
+                    'Ecp' { Get-EcpVirtualDirectory -Server $vdirServer -ADPropertiesOnly @dc -ErrorAction Stop }
+                    'WebServices' { Get-WebServicesVirtualDirectory -Server $vdirServer -ADPropertiesOnly @dc -ErrorAction Stop }
+                    'ActiveSync' { Get-ActiveSyncVirtualDirectory -Server $vdirServer -ADPropertiesOnly @dc -ErrorAction Stop }
+                    'Oab' { Get-OabVirtualDirectory -Server $vdirServer -ADPropertiesOnly @dc -ErrorAction Stop }
+                    'Autodiscover' { Get-AutodiscoverVirtualDirectory -Server $vdirServer -ADPropertiesOnly @dc -ErrorAction Stop }
+                }
+            } catch {
+                Write-MigratorSkip -Part ($noun + ' virtual directories of ' + [string]$server.Name) -Reason $_.Exception.Message
+            }
+        }
+    })
+# MAPI over HTTP (2016 only) and the 2016 SCPs are not read here: the plan's 2016 steps export the
+# values they find before they change them.
+$vdirRows = @($vdirs | Select-Object -Property @{Name = 'Server'; Expression = { [string]$_.Server.Name } }, 'Name',
+    @{Name = 'InternalUrl'; Expression = { [string]$_.InternalUrl } },
+    @{Name = 'ExternalUrl'; Expression = { [string]$_.ExternalUrl } },
+    @{Name = 'InternalAuthenticationMethods'; Expression = { Join-MigratorValue $_.InternalAuthenticationMethods } },
+    @{Name = 'ExternalAuthenticationMethods'; Expression = { Join-MigratorValue $_.ExternalAuthenticationMethods } })
+Save-MigratorCsv -Rows $vdirRows -FileName 'VirtualDirectories.csv' -Part 'virtual directories'
+
+$outlookAnywhereRows = @()
+try {
+    $outlookAnywhereRows = @(Get-OutlookAnywhere -ADPropertiesOnly @dc -ErrorAction Stop | Select-Object -Property @{Name = 'Server'; Expression = { [string]$_.Server.Name } }, 'Name',
+        @{Name = 'ExternalHostname'; Expression = { [string]$_.ExternalHostname } },
+        @{Name = 'InternalHostname'; Expression = { [string]$_.InternalHostname } },
+        @{Name = 'ClientAuthenticationMethod'; Expression = { [string]$_.ClientAuthenticationMethod } },
+        @{Name = 'ExternalClientAuthenticationMethod'; Expression = { [string]$_.ExternalClientAuthenticationMethod } },
+        @{Name = 'IISAuthenticationMethods'; Expression = { Join-MigratorValue $_.IISAuthenticationMethods } },
+        'SSLOffloading')
+} catch {
+    Write-MigratorSkip -Part 'Outlook Anywhere' -Reason $_.Exception.Message
+}
+Save-MigratorCsv -Rows $outlookAnywhereRows -FileName 'OutlookAnywhere.csv' -Part 'Outlook Anywhere'
+
+$scps = @()
+try {
+    $scps = @(Get-ClientAccessServer @dc -ErrorAction Stop)
+} catch {
+    Write-MigratorSkip -Part 'Autodiscover SCPs' -Reason $_.Exception.Message
+}
+$scpRows = @($scps | Select-Object -Property 'Name',
+    @{Name = 'AutoDiscoverServiceInternalUri'; Expression = { [string]$_.AutoDiscoverServiceInternalUri } },
+    @{Name = 'AutoDiscoverSiteScope'; Expression = { Join-MigratorValue $_.AutoDiscoverSiteScope } })
+Save-MigratorCsv -Rows $scpRows -FileName 'ClientAccessServers.csv' -Part 'Autodiscover SCPs'
+
+$arrayRows = @()
+try {
+    $arrayRows = @(Get-ClientAccessArray @dc -ErrorAction Stop | Select-Object -Property 'Name',
+        @{Name = 'Fqdn'; Expression = { [string]$_.Fqdn } },
+        @{Name = 'Site'; Expression = { [string]$_.Site.Name } },
+        @{Name = 'Members'; Expression = { Join-MigratorValue $_.Members } })
+} catch {
+    Write-MigratorSkip -Part 'Client Access arrays' -Reason $_.Exception.Message
+}
+Save-MigratorCsv -Rows $arrayRows -FileName 'ClientAccessArrays.csv' -Part 'Client Access arrays'
+
+# Properties a 2010 shell does not know (MapiHttpEnabled, PublicFoldersEnabled) export empty.
+$organizationRows = @()
+try {
+    $organizationRows = @(Get-OrganizationConfig @dc -ErrorAction Stop | Select-Object -Property 'MapiHttpEnabled', 'PublicFoldersEnabled',
+        'PublicFoldersLockedForMigration', 'PublicFolderMigrationComplete',
+        @{Name = 'RemotePublicFolderMailboxes'; Expression = { Join-MigratorValue $_.RemotePublicFolderMailboxes } },
+        'DefaultPublicFolderMailbox')
+} catch {
+    Write-MigratorSkip -Part 'organization config' -Reason $_.Exception.Message
+}
+Save-MigratorCsv -Rows $organizationRows -FileName 'OrganizationConfig.csv' -Part 'organization config'
 
 # --------------------------------------------------------------------------- AD users
 
@@ -705,7 +795,7 @@ $yaml += '# Format: docs/inventory.md. Complete the TODO parts, then run: migrat
 $yaml += '#'
 $yaml += '# Every .csv and .xml in this folder is read (not subfolders: clixml\ holds full-fidelity'
 $yaml += '# copies, ProtocolLogs\ goes to "migrator logs scan"). Files this run wrote:'
-foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'Mailboxes.csv', 'MailboxDatabases.csv', 'MailboxStatistics.csv', 'MailboxPermissions.csv', 'ADUsers.csv', 'Recipients.csv')) {
+foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'Mailboxes.csv', 'MailboxDatabases.csv', 'MailboxStatistics.csv', 'MailboxPermissions.csv', 'ADUsers.csv', 'Recipients.csv', 'VirtualDirectories.csv', 'OutlookAnywhere.csv', 'ClientAccessServers.csv', 'ClientAccessArrays.csv', 'OrganizationConfig.csv')) {
     if (Test-Path -LiteralPath (Join-Path $script:Folder $file)) {
         $yaml += '#   ' + $file
     }

@@ -23,6 +23,7 @@ from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
 from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
+from migrator.plan.phases.client_access import client_access_links
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
 from migrator.plan.phases.mx import READINESS as MX_READINESS
@@ -229,6 +230,8 @@ def link_phases(
         add(org, *relay_sinks, *hybrid_sinks, *identity_sinks, *mx_sinks)
     for name, users in uses_old.items():
         add(step_id(Phase.DECOMMISSION, "remove", name), *users)
+    for sid, pre in client_access_links(inv, steps).items():
+        add(sid, *pre)
     if moves is not None:
         for sid, pre in moves_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
             add(sid, *pre)

@@ -6,6 +6,11 @@ from __future__ import annotations
 from migrator.checks.certificates import certificate_need, transport_names
 from migrator.model import Inventory, SendConnector, Server, TransportRole
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
+from migrator.plan.phases.client_access import (
+    NAMESPACE,
+    client_access_steps,
+    server_client_access_steps,
+)
 from migrator.plan.phases.prepare import SUPPORTED_2016_OS, log_days
 from migrator.plan.relay import load_balancer_pool
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
@@ -214,54 +219,6 @@ def _frontend_logging(inv: Inventory, server: Server) -> Step:
     )
 
 
-def _virtual_directories(server: Server) -> Step:
-    return Step(
-        id=step_id(P, "virtual-directories", server.name),
-        phase=P,
-        title=f"set the virtual directory URLs of {server.name} to the shared namespace",
-        target=server.name,
-        owner=Owner.EXCHANGE_ADMIN,
-        runs_in=RunsIn.EMS_NEW,
-        duration_minutes=30,
-        instructions=(
-            "Set InternalUrl/ExternalUrl of OWA, ECP, EWS, OAB, ActiveSync, MAPI and the Outlook "
-            "Anywhere host names, and AutoDiscoverServiceInternalUri, to the names the 2010 "
-            "Client Access servers use today (Exchange 2016 proxies to 2010 for 2010 mailboxes)."
-        ),
-        verification="Get-*VirtualDirectory -Server shows the shared namespace URLs; Test-OutlookWebServices succeeds",
-        rollback="set the URLs back to the values recorded before the change",
-        prerequisites=(step_id(P, "certificate", server.name),),
-        runbook=runbook(P, server.name),
-    )
-
-
-def _namespace(servers: list[Server]) -> Step:
-    return Step(
-        id=step_id(P, "namespace"),
-        phase=P,
-        title="point the client namespace (Autodiscover, mail) at the Exchange 2016 servers",
-        target="client namespace",
-        owner=Owner.DNS_ADMIN,
-        runs_in=RunsIn.DNS_CONSOLE,
-        duration_minutes=30,
-        wait_minutes=60,
-        instructions=(
-            "Change the internal and external DNS records (or the load balancer / reverse proxy "
-            "rule) of the client namespace to the Exchange 2016 servers: "
-            + ", ".join(s.name for s in servers)
-            + ". Lower their TTL one TTL ahead."
-        ),
-        verification="Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox",
-        rollback="point the namespace records back at the 2010 Client Access servers",
-        # the cut-over comes after the go/no-go (which waits for the virtual directories)
-        prerequisites=(
-            *(step_id(P, "virtual-directories", s.name) for s in servers),
-            step_id(P, "readiness"),
-        ),
-        runbook=runbook(P, "namespace"),
-    )
-
-
 def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bool) -> Step:
     """Add the new servers of the pool's own sites (:func:`load_balancer_pool`) to one load balancer."""
     return Step(
@@ -464,12 +421,13 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
         if server.is_edge:
             continue
         steps.append(_certificate(inv, server, server.name.lower() in hybrid_names))
-        steps.append(_virtual_directories(server))
+        steps.extend(server_client_access_steps(inv, server))
         steps.append(_frontend_log_limits(server, log_days(inv)))
         steps.append(_frontend_logging(inv, server))
     mailbox = list(est.hop_mailbox)
-    if mailbox:
-        steps.append(_namespace(mailbox))
+    client_access = client_access_steps(inv, est)
+    org_wide = {s.id for s in client_access if s.phase is P} - {NAMESPACE}
+    steps.extend(s for s in client_access if s.phase is P)
     for lb in sorted(inv.load_balancers, key=lambda b: b.name.lower()):
         pool = list(load_balancer_pool(inv, lb))
         if pool:
@@ -491,9 +449,13 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     gate = [
         s.id
         for s in steps
-        if not s.id.startswith(step_id(P, "send-connector")) and s.id != step_id(P, "namespace")
+        if not s.id.startswith(step_id(P, "send-connector"))
+        and s.id != NAMESPACE
+        and s.id not in org_wide
     ]
     steps.append(_readiness(gate))
+    # the prepare-phase part (the OAB of the 2010 databases) goes with the servers it precedes
+    steps.extend(s for s in client_access if s.phase is not P)
     return steps
 
 
