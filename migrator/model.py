@@ -16,6 +16,7 @@ from migrator.iprange import IPRange
 
 if TYPE_CHECKING:
     from migrator.mailboxes import Mailbox, MailboxDatabase, MailboxLink, MovesPolicy
+    from migrator.public_folders import MailPublicFolder, PublicFolder, PublicFolderDatabase
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -758,6 +759,9 @@ class Policy:
     """Days between disabling a 2010 relay connector and removing it (see :data:`SOAK_DAYS_DEFAULT`)."""
     remaining_clients: tuple[RemainingClient, ...] = ()
     """Non-Exchange clients accepted in a 2010 server's logs at its removal (``plan.remaining_clients``)."""
+    public_folder_mailbox_gb: float = 10.0
+    """Byte cap (GB) of one public folder mailbox in migrator's map forecast (``plan.public_folder_mailbox_gb``):
+    migrator's choice, a tenth of the 100 GB limit per public folder mailbox, room to grow."""
 
 
 # --------------------------------------------------------------------------- inventory
@@ -815,6 +819,12 @@ class Inventory:
     """FullAccess, Send As, Send on Behalf and calendar rights between mailboxes."""
     moves: MovesPolicy | None = None
     """``moves:`` of inventory.yaml (None: the defaults of :class:`MovesPolicy`)."""
+    public_folder_databases: tuple[PublicFolderDatabase, ...] = ()
+    """2010 public folder databases (Get-PublicFolderDatabase); empty: no public folder steps."""
+    public_folders: tuple[PublicFolder, ...] = ()
+    """Legacy public folders in tree order (root first, children by name), sizes joined."""
+    mail_public_folders: tuple[MailPublicFolder, ...] = ()
+    """Mail-enabled public folders (Get-MailPublicFolder)."""
 
     def server(self, name: str) -> Server | None:
         """The server of that name (case-insensitive), or None."""
