@@ -20,6 +20,7 @@ from migrator import outdir
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
+from migrator.checks.public_folders import check_public_folders
 from migrator.errors import InventoryError, MigratorError, Problem
 from migrator.fileio import atomic_write_bytes, not_a_file
 from migrator.inventory import load_inventory
@@ -32,6 +33,7 @@ from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases.mx import spf_with_exchange_online
+from migrator.plan.public_folder_steps import public_folder_rollback_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
@@ -44,6 +46,7 @@ from migrator.render.inventory_json import write_inventory_json
 from migrator.render.moves_output import mailbox_rows, moves_json, write_moves_outputs
 from migrator.render.mx_recipients import write_recipient_csvs
 from migrator.render.plan_json import write_plan_json
+from migrator.render.public_folders import write_public_folder_forecast
 from migrator.render.relay_report import write_relay_report
 from migrator.render.remote_mailboxes import write_remote_mailbox_csvs
 from migrator.render.report import ReportData, ServerLine, write_report
@@ -127,6 +130,7 @@ def analyse(
     stage("checking the onward move")
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
+        *check_public_folders(inventory),
         *relay.findings,
         *relay_checks,
         *onward.findings,
@@ -351,6 +355,8 @@ def _render_all(
     if analysis.moves is not None:
         write_runbooks(moves_rollback_steps(analysis.moves), out, context)
         write_moves_outputs(inv, analysis.moves, plan, out)
+    write_runbooks(public_folder_rollback_steps(inv), out, context)
+    write_public_folder_forecast(inv, out)
     stage("writing plan.json and inventory.json")
     write_plan_json(
         plan,

@@ -101,3 +101,16 @@ def parent_of(path: str) -> str:
         return ""
     head = path.rsplit("\\", 1)[0]
     return head or ROOT
+
+
+def safe_name(name: str) -> str:
+    """The name the plan renames a folder to: each ``\\`` and ``/`` becomes ``-``."""
+    out = name
+    for ch in SEPARATORS:
+        out = out.replace(ch, "-")
+    return out
+
+
+def needs_rename(folder: PublicFolder) -> bool:
+    """Whether the folder's name holds a character the batch migration refuses (never the root)."""
+    return folder.path != ROOT and any(ch in folder.name for ch in SEPARATORS)
