@@ -185,11 +185,11 @@ _PLAIN_BOOLS: dict[str, bool] = {"True": True, "False": False, "true": True, "fa
 
 
 def parse_mailbox_size(text: str) -> int:
-    """Bytes of a mailbox size cell: ``49.5 GB (53,150,220,288 bytes)``, plain bytes, ``1.2 GB``; blank is 0."""
+    """Bytes of a mailbox or public folder size cell: ``49.5 GB (53,150,220,288 bytes)``, plain bytes, ``1.2 GB``; blank is 0."""
     raw = text.strip()
     if raw.lower() == "unlimited":
         raise ValueError(
-            "'Unlimited' is a quota, not a mailbox size; expected e.g. "
+            "'Unlimited' is a quota, not a size; expected e.g. "
             "'49.5 GB (53,150,220,288 bytes)' or a byte count"
         )
     size = parse_size(raw)
