@@ -51,6 +51,10 @@ MAIN_SINKS = {
     "$databaseRows": TableKind.MAILBOX_DATABASES,
     "$statisticsRows": TableKind.MAILBOX_STATISTICS,
     "$mailboxPermissionRows": TableKind.MAILBOX_PERMISSIONS,
+    "$pfDatabaseRows": TableKind.PUBLIC_FOLDER_DATABASES,
+    "$pfRows": TableKind.PUBLIC_FOLDERS,
+    "$pfStatisticsRows": TableKind.PUBLIC_FOLDER_STATISTICS,
+    "$mailPfRows": TableKind.MAIL_PUBLIC_FOLDERS,
 }
 CLOUD_SINKS = {"$usersPath": TableKind.CLOUD_USERS}
 

@@ -1,4 +1,4 @@
-﻿<#
+<#
 .SYNOPSIS
     Exports everything migrator needs from an Exchange 2010 organisation into one dated folder.
 
