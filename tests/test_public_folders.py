@@ -63,7 +63,9 @@ def test_contoso_has_a_small_realistic_tree(contoso: Inventory) -> None:
     assert paths[0] == ROOT
     assert len(paths) == 15
     assert "\\IT\\Hardware/Software" in paths
-    assert [f.path for f in contoso.public_folders if f.mail_enabled] == ["\\Sales\\Sales Enquiries"]
+    assert [f.path for f in contoso.public_folders if f.mail_enabled] == [
+        "\\Sales\\Sales Enquiries"
+    ]
     assert [m.primary_smtp for m in contoso.mail_public_folders] == ["sales@contoso.com"]
     assert [(d.name, d.server) for d in contoso.public_folder_databases] == [
         ("PFDB-EX10-02", "EX10-02"),
@@ -94,7 +96,13 @@ def test_contoso_has_a_small_realistic_tree(contoso: Inventory) -> None:
             TableKind.MAILBOX_STATISTICS,
         ),
         (
-            ["Name", "RecipientType", "RecipientTypeDetails", "PrimarySmtpAddress", "EmailAddresses"],
+            [
+                "Name",
+                "RecipientType",
+                "RecipientTypeDetails",
+                "PrimarySmtpAddress",
+                "EmailAddresses",
+            ],
             TableKind.RECIPIENTS,
         ),
     ],
@@ -104,7 +112,9 @@ def test_tables_are_recognised_by_their_columns(columns: list[str], kind: TableK
 
 
 STATS_HEADER = '"FolderPath","Name","ItemCount","TotalItemSize"\r\n'
-STATS_ROWS = '"Sales","Sales","3","1.50 MB (1,572,864 bytes)"\r\n"Sales\\EMEA","EMEA","1,204","2 KB"\r\n'
+STATS_ROWS = (
+    '"Sales","Sales","3","1.50 MB (1,572,864 bytes)"\r\n"Sales\\EMEA","EMEA","1,204","2 KB"\r\n'
+)
 
 
 @pytest.mark.parametrize(
@@ -416,7 +426,9 @@ def test_one_batch_name_throughout(plan: MigrationPlan) -> None:
     names = {
         s.action.params["batch_name"]
         for s in plan.steps
-        if s.action is not None and "batch_name" in s.action.params and s.phase is Phase.PUBLIC_FOLDERS
+        if s.action is not None
+        and "batch_name" in s.action.params
+        and s.phase is Phase.PUBLIC_FOLDERS
     }
     assert names == {BATCH_NAME}
 

@@ -1606,8 +1606,10 @@ function Invoke-PublicFolderMapScript {
         return
     }
     if ($PSCmdlet.ShouldProcess($Server, 'Export-PublicFolderStatistics.ps1, PublicFolderToMailboxMapGenerator.ps1 ' + $MaxBytes)) {
-        & (Get-PublicFolderMapFile -Folder $Folder -Name 'Export-PublicFolderStatistics.ps1' -Exists) $sizes $Server
-        & (Get-PublicFolderMapFile -Folder $Folder -Name 'PublicFolderToMailboxMapGenerator.ps1' -Exists) $MaxBytes $sizes $map
+        $script = Get-PublicFolderMapFile -Folder $Folder -Name 'Export-PublicFolderStatistics.ps1' -Exists
+        & $script $sizes $Server
+        $script = Get-PublicFolderMapFile -Folder $Folder -Name 'PublicFolderToMailboxMapGenerator.ps1' -Exists
+        & $script $MaxBytes $sizes $map
         $null = Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists
     }
 }
@@ -1665,7 +1667,8 @@ function New-PublicFolderMailboxFromMap {
         return
     }
     if ($PSCmdlet.ShouldProcess($map, 'Create-PublicFolderMailboxesForMigration.ps1 -EstimatedNumberOfConcurrentUsers ' + $ConcurrentUsers)) {
-        & (Get-PublicFolderMapFile -Folder $Folder -Name 'Create-PublicFolderMailboxesForMigration.ps1' -Exists) -FolderMappingCsv $map -EstimatedNumberOfConcurrentUsers $ConcurrentUsers
+        $script = Get-PublicFolderMapFile -Folder $Folder -Name 'Create-PublicFolderMailboxesForMigration.ps1' -Exists
+        & $script -FolderMappingCsv $map -EstimatedNumberOfConcurrentUsers $ConcurrentUsers
         $have = @(Get-Mailbox -PublicFolder -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop).Count
         if ($have -lt $needed) {
             throw ([string]$have + ' public folder mailbox(es) after the script, the map needs ' + $needed)

@@ -35,7 +35,7 @@ try {
     # region STEP moves.copy.wave-008
     # start the Exchange Online migration batch wave-008 (4 mailboxes, 11.5 GB)
     # Target: wave-008; owner: Exchange admin; runs in: Exchange Online PowerShell
-    # Prerequisites: servers.readiness, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, moves.complete.wave-000, moves.copy.wave-007, moves.mrsproxy
+    # Prerequisites: servers.readiness, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, moves.complete.wave-000, moves.mrsproxy, moves.copy.wave-007
     # Verification: Get-MigrationUserStatistics -BatchId shows every user Synced before the window
     # Rollback: Remove-MigrationBatch wave-008 before completion; after it, the wave's rollback runbook (offboarding)
     if (Test-RunStep -Id 'moves.copy.wave-008' -Title 'start the Exchange Online migration batch wave-008 (4 mailboxes, 11.5 GB)') {

@@ -32,7 +32,7 @@ try {
     # region STEP decommission.databases.EX10-02
     # remove the database copies and DAG membership of EX10-02
     # Target: EX10-02; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: moves.complete.wave-000, moves.cleanup.wave-000, moves.complete.wave-001, moves.cleanup.wave-001, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-003, moves.cleanup.wave-003, moves.complete.wave-004, moves.cleanup.wave-004, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-007, moves.cleanup.wave-007, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders
+    # Prerequisites: moves.complete.wave-000, moves.cleanup.wave-000, moves.complete.wave-001, moves.cleanup.wave-001, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-003, moves.cleanup.wave-003, moves.complete.wave-004, moves.cleanup.wave-004, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-007, moves.cleanup.wave-007, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: Get-MailboxDatabase -Server EX10-02 returns nothing; Get-DatabaseAvailabilityGroup no longer lists EX10-02
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.databases.EX10-02' -Title 'remove the database copies and DAG membership of EX10-02') {
@@ -43,7 +43,7 @@ try {
     # region STEP decommission.remove.EX10-02
     # uninstall Exchange 2010 from EX10-02
     # Target: EX10-02; owner: Exchange admin; runs in: manual
-    # Prerequisites: prepare.coexistence.EX10-02, moves.complete.wave-000, moves.cleanup.wave-000, moves.complete.wave-001, moves.cleanup.wave-001, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-003, moves.cleanup.wave-003, moves.complete.wave-004, moves.cleanup.wave-004, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-007, moves.cleanup.wave-007, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.databases.EX10-02
+    # Prerequisites: prepare.coexistence.EX10-02, moves.complete.wave-000, moves.cleanup.wave-000, public-folders.proxy-mailbox.EX10-02, moves.complete.wave-001, moves.cleanup.wave-001, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-003, moves.cleanup.wave-003, moves.complete.wave-004, moves.cleanup.wave-004, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-007, moves.cleanup.wave-007, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.databases.EX10-02
     # Verification: Get-ExchangeServer no longer lists EX10-02
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-02' -Title 'uninstall Exchange 2010 from EX10-02') {
