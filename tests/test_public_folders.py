@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from powershell_check import check_script, unknown_commands
 
 from migrator.checks.public_folders import check_public_folders
 from migrator.inventory import load_inventory
@@ -37,9 +38,6 @@ from migrator.public_folders import (
     folder_path,
     safe_name,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
-from powershell_check import check_script, unknown_commands  # noqa: E402
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 GB = 1024**3
@@ -418,7 +416,7 @@ def test_steps_follow_microsofts_order(plan: MigrationPlan) -> None:
     assert [i for i in order if i in want] == want
     assert set(_ids(plan)) == {*want, "public-folders.proxy-mailbox.EX10-03"}
     # Each step waits for the one before it (the chain is in the graph, not only in the listing).
-    for before, after in zip(want[2:], want[3:], strict=False):
+    for before, after in itertools.pairwise(want[2:]):
         assert before in plan.prerequisites(after), after
 
 
