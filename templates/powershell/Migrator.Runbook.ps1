@@ -1560,6 +1560,10 @@ function Get-PublicFolderMapFile {
     }
     $path = Join-Path -Path $Folder -ChildPath $Name
     if ($Exists -and -not (Test-Path -LiteralPath $path -PathType Leaf)) {
+        if ($WhatIfPreference) {
+            Write-Host ('    What if: ' + $path + ' is not there yet (an earlier step writes it); this step is skipped')
+            return $null
+        }
         throw ('Not found: ' + $path + ' (copy the public folder work folder of the earlier steps here)')
     }
     return $path
@@ -1618,7 +1622,9 @@ function Compare-PublicFolderMap {
     # public-folders.compare-map (reads only): Microsoft's map against migrator's forecast (mailbox count, the root's row).
     [CmdletBinding()]
     param([string]$Folder, [string]$MapCsv, [string]$ForecastFolder, [string]$Forecast, [int]$Mailboxes)
-    $rows = @(Import-Csv -LiteralPath (Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists) -ErrorAction Stop)
+    $path = Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists
+    if (-not $path) { return }
+    $rows = @(Import-Csv -LiteralPath $path -ErrorAction Stop)
     $theirs = @($rows | ForEach-Object { [string]$_.TargetMailbox } | Sort-Object -Unique).Count
     $ours = @(Import-Csv -LiteralPath (Join-Path -Path $ForecastFolder -ChildPath $Forecast) -ErrorAction Stop)
     Write-Host ('    Microsoft''s map: ' + $rows.Count + ' rows, ' + $theirs + ' mailbox(es); migrator''s forecast: ' + $ours.Count + ' folders, ' + $Mailboxes + ' mailbox(es)')
@@ -1660,6 +1666,7 @@ function New-PublicFolderMailboxFromMap {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$Folder, [string]$MapCsv, [int]$ConcurrentUsers, [string]$DomainController)
     $map = Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists
+    if (-not $map) { return }
     $needed = @(Import-Csv -LiteralPath $map -ErrorAction Stop | ForEach-Object { [string]$_.TargetMailbox } | Sort-Object -Unique).Count
     $have = @(Get-Mailbox -PublicFolder -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop).Count
     if ($have -ge $needed) {
@@ -1686,6 +1693,7 @@ function Start-PublicFolderBatch {
         return
     }
     $map = Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists
+    if (-not $map) { return }
     if ($PSCmdlet.ShouldProcess($BatchName, 'New-MigrationBatch -SourcePublicFolderDatabase (Get-PublicFolderDatabase -Server ' + $SourceServer + '), Start-MigrationBatch')) {
         $null = New-MigrationBatch -Name $BatchName -SourcePublicFolderDatabase (Get-PublicFolderDatabase -Server $SourceServer -ErrorAction Stop) -CSVData ([System.IO.File]::ReadAllBytes($map)) -ErrorAction Stop
         Start-MigrationBatch -Identity $BatchName -ErrorAction Stop
@@ -1697,7 +1705,11 @@ function Assert-PublicFolderBatchSynced {
     # public-folders.synced (reads only): the batch and every public folder mailbox migration request Synced.
     [CmdletBinding()]
     param([string]$BatchName)
-    $batch = Get-MigrationBatch -Identity $BatchName -ErrorAction Stop
+    $batch = Find-MigrationBatch -Name $BatchName
+    if (-not $batch) {
+        if ($WhatIfPreference) { return }
+        throw ('No migration batch ' + $BatchName + ': run the batch step first')
+    }
     $requests = @(Get-PublicFolderMailboxMigrationRequest -ResultSize Unlimited -ErrorAction Stop)
     foreach ($request in $requests) {
         Write-Host ('    ' + [string]$request.Name + ': ' + [string]$request.Status)
@@ -1712,7 +1724,11 @@ function Complete-PublicFolderBatch {
     # public-folders.finalise (2016 EMS, lock window): the 2010 lock in place, PublicFoldersEnabled Remote, Complete-MigrationBatch.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$BatchName, [string]$DomainController)
-    $batch = Get-MigrationBatch -Identity $BatchName -ErrorAction Stop
+    $batch = Find-MigrationBatch -Name $BatchName
+    if (-not $batch) {
+        if ($WhatIfPreference) { return }
+        throw ('No migration batch ' + $BatchName + ': run migrate.ps1 first')
+    }
     if ([string]$batch.Status -match '^Completed') {
         Write-Host ('    ' + $BatchName + ' is ' + [string]$batch.Status)
         return
@@ -1737,7 +1753,12 @@ function Test-PublicFolderMailboxAccess {
     if ($TestMailbox -eq '') {
         throw 'Pass -TestMailbox <a 2016 test user''s mailbox> to test the migrated public folders with'
     }
-    $root = @(Get-Mailbox -PublicFolder -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Where-Object { $_.IsRootPublicFolderMailbox })[0]
+    $root = @(Get-Mailbox -PublicFolder -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Where-Object { $_.IsRootPublicFolderMailbox })
+    if ($root.Count -eq 0) {
+        if ($WhatIfPreference) { return }
+        throw 'No root public folder mailbox: run the create-mailboxes and finalise steps first'
+    }
+    $root = $root[0]
     if ($PSCmdlet.ShouldProcess($TestMailbox, 'Set-Mailbox -DefaultPublicFolderMailbox ' + [string]$root.Name)) {
         Set-Mailbox -Identity $TestMailbox -DefaultPublicFolderMailbox ([string]$root.Name) -DomainController $DomainController -ErrorAction Stop
         Assert-Equal -What ('DefaultPublicFolderMailbox of ' + $TestMailbox) -Expected ([string]$root.Name) -Actual (([string](Get-Mailbox -Identity $TestMailbox -DomainController $DomainController -ErrorAction Stop).DefaultPublicFolderMailbox -split '/')[-1])
