@@ -519,3 +519,31 @@ def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
     assert lines[0] == '"FolderPath","TargetMailbox","Bytes"'
     assert lines[1] == '"\\","Mailbox1","0"'
     assert len([x for x in lines if x]) == 16
+
+
+def test_the_collector_asks_for_every_folder_and_row() -> None:
+    # Defaults are 10,000 folders (Get-PublicFolder) and 1,000 rows (statistics): never rely on them.
+    from powershell_check import command_calls
+
+    script = (
+        Path(__file__).resolve().parent.parent / "templates/collect/Export-MigratorInventory.ps1"
+    )
+    text = script.read_text(encoding="utf-8")
+    calls = [
+        c
+        for c in command_calls(text)
+        if c.name in {"Get-PublicFolder", "Get-PublicFolderStatistics", "Get-MailPublicFolder"}
+    ]
+    assert sorted(c.name for c in calls) == [
+        "Get-MailPublicFolder",
+        "Get-PublicFolder",
+        "Get-PublicFolderStatistics",
+    ]
+    src = text.encode("utf-8")
+    for c in calls:
+        named = {n.lower(): a for n, a, _ in c.named}
+        arg = named.get("resultsize")
+        assert arg is not None and src[arg.start_byte : arg.end_byte] == b"Unlimited", c.name
+    assert "recurse" in {
+        n.lower() for n, _a, _l in next(c for c in calls if c.name == "Get-PublicFolder").named
+    }
