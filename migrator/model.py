@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         VirtualDirectory,
     )
     from migrator.mailboxes import Mailbox, MailboxDatabase, MailboxLink, MovesPolicy
+    from migrator.public_folders import MailPublicFolder, PublicFolder, PublicFolderDatabase
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -765,6 +766,9 @@ class Policy:
     """Days between disabling a 2010 relay connector and removing it (see :data:`SOAK_DAYS_DEFAULT`)."""
     remaining_clients: tuple[RemainingClient, ...] = ()
     """Non-Exchange clients accepted in a 2010 server's logs at its removal (``plan.remaining_clients``)."""
+    public_folder_mailbox_gb: float = 10.0
+    """Byte cap (GB) of one public folder mailbox in migrator's map forecast (``plan.public_folder_mailbox_gb``):
+    migrator's choice, a tenth of the 100 GB limit per public folder mailbox, room to grow."""
 
 
 # --------------------------------------------------------------------------- inventory
@@ -832,6 +836,12 @@ class Inventory:
     """Exchange 2010 Client Access arrays."""
     organization_config: OrganizationConfig | None = None
     """Get-OrganizationConfig values (None: not exported)."""
+    public_folder_databases: tuple[PublicFolderDatabase, ...] = ()
+    """2010 public folder databases (Get-PublicFolderDatabase); empty: no public folder steps."""
+    public_folders: tuple[PublicFolder, ...] = ()
+    """Legacy public folders in tree order (root first, children by name), sizes joined."""
+    mail_public_folders: tuple[MailPublicFolder, ...] = ()
+    """Mail-enabled public folders (Get-MailPublicFolder)."""
 
     def server(self, name: str) -> Server | None:
         """The server of that name (case-insensitive), or None."""

@@ -21,6 +21,7 @@ from migrator.checks.client_access import check_client_access
 from migrator.checks.evidence import evidence_findings
 from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
+from migrator.checks.public_folders import check_public_folders
 from migrator.errors import InventoryError, MigratorError, Problem
 from migrator.fileio import atomic_write_bytes, not_a_file
 from migrator.inventory import load_inventory
@@ -38,6 +39,7 @@ from migrator.plan.phases.client_access import (
     client_access_rollback_steps,
 )
 from migrator.plan.phases.mx import spf_with_exchange_online
+from migrator.plan.public_folder_steps import public_folder_rollback_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
@@ -50,6 +52,7 @@ from migrator.render.inventory_json import write_inventory_json
 from migrator.render.moves_output import mailbox_rows, moves_json, write_moves_outputs
 from migrator.render.mx_recipients import write_recipient_csvs
 from migrator.render.plan_json import write_plan_json
+from migrator.render.public_folders import write_public_folder_forecast
 from migrator.render.relay_report import write_relay_report
 from migrator.render.remote_mailboxes import write_remote_mailbox_csvs
 from migrator.render.report import ReportData, ServerLine, write_report
@@ -134,6 +137,7 @@ def analyse(
     findings: list[Finding] = [
         *check_inventory_basics(inventory),
         *check_client_access(inventory),
+        *check_public_folders(inventory),
         *relay.findings,
         *relay_checks,
         *onward.findings,
@@ -364,6 +368,8 @@ def _render_all(
     if analysis.moves is not None:
         write_runbooks(moves_rollback_steps(analysis.moves), out, context)
         write_moves_outputs(inv, analysis.moves, plan, out)
+    write_runbooks(public_folder_rollback_steps(inv), out, context)
+    write_public_folder_forecast(inv, out)
     stage("writing plan.json and inventory.json")
     write_plan_json(
         plan,

@@ -43,7 +43,7 @@ def test_plan_contoso_as_the_readme_does(tmp_path: Path) -> None:
     out = tmp_path / "plan"
     result = run("plan", "inventories/contoso", "-o", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contoso Ltd: " in result.stdout and "steps in 9 phases" in result.stdout
+    assert "Contoso Ltd: " in result.stdout and "steps in 10 phases" in result.stdout
     assert "critical path" in result.stdout
     assert (out / "report.html").is_file() and (out / "checklist.xlsx").is_file()
 

@@ -56,6 +56,10 @@ MAIN_SINKS = {
     "$scpRows": TableKind.CLIENT_ACCESS_SERVERS,
     "$arrayRows": TableKind.CLIENT_ACCESS_ARRAYS,
     "$organizationRows": TableKind.ORGANIZATION_CONFIG,
+    "$pfDatabaseRows": TableKind.PUBLIC_FOLDER_DATABASES,
+    "$pfRows": TableKind.PUBLIC_FOLDERS,
+    "$pfStatisticsRows": TableKind.PUBLIC_FOLDER_STATISTICS,
+    "$mailPfRows": TableKind.MAIL_PUBLIC_FOLDERS,
 }
 CLOUD_SINKS = {"$usersPath": TableKind.CLOUD_USERS}
 

@@ -26,6 +26,7 @@ GOLDEN = Path(__file__).parent / "golden" / "contoso"
 GOLDEN_GLOBS = (
     "runbooks/**/*.ps1",
     "identity/*.csv",
+    "public-folders/*.csv",
     "*.md",
     "identity/*.md",
     "report.html",

@@ -234,7 +234,7 @@ def test_contoso_plans_moves_in_order() -> None:
             assert before(complete_id(w), f"decommission.databases.{server}")
             assert before(cleanup_id(w), f"decommission.databases.{server}")
         if w.target != EXCHANGE_ONLINE:
-            assert before(complete_id(w), "decommission.public-folders")
+            assert before(complete_id(w), "public-folders.lock")
     for c in cloud:
         assert before("moves.mrsproxy", f"moves.copy.{c.name}")
         assert before("hybrid.hcw-rerun", f"moves.copy.{c.name}")

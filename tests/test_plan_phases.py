@@ -305,7 +305,6 @@ def test_2010_changes_run_in_the_2010_shell(plan: MigrationPlan) -> None:
     for sid in (
         "prepare.protocol-log-limits.EX10-01",
         "prepare.protocol-logging.EX10-01",
-        "decommission.public-folders",
     ):
         assert plan.step(sid).runs_in is RunsIn.EMS_2010
 

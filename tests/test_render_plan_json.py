@@ -88,6 +88,7 @@ def test_contoso_plan_golden(contoso_json: bytes) -> None:
         "identity",
         "mx",
         "moves",
+        "public-folders",
         "decommission",
         "onward",
     }

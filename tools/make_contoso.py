@@ -2292,6 +2292,144 @@ def make_mailboxes(onprem: Sequence[OnPrem]) -> None:
     )
 
 
+# --------------------------------------------------------------------------- public folders
+
+GB = 1024**3
+MB = 1024**2
+# (path, name, mail-enabled, bytes, items, replica on EX10-03 with these bytes or None)
+PUBLIC_FOLDERS: list[tuple[str, str, bool, int, int, int | None]] = [
+    ("\\", "IPM_SUBTREE", False, 0, 0, None),
+    ("\\Company", "Company", False, 0, 0, None),
+    ("\\Company\\Announcements", "Announcements", False, 180 * MB + 4_211, 1_204, None),
+    ("\\Company\\Policies", "Policies", False, 95 * MB + 77_019, 312, None),
+    ("\\IT", "IT", False, 0, 0, None),
+    # A name with '/': Microsoft's batch migration refuses it (the plan renames it first).
+    ("\\IT\\Hardware/Software", "Hardware/Software", False, 420 * MB + 9_187, 2_950, None),
+    ("\\Projects", "Projects", False, 12 * MB + 2_048, 41, None),
+    ("\\Projects\\Archive 2015", "Archive 2015", False, 6_979_321_856, 48_210, None),
+    ("\\Sales", "Sales", False, 40 * MB + 1_001, 96, 40 * MB + 1_001),
+    ("\\Sales\\Americas", "Americas", False, 1_181_116_006, 9_870, 1_181_116_006),
+    ("\\Sales\\EMEA", "EMEA", False, 750 * MB + 12_345, 6_015, 750 * MB),
+    ("\\Sales\\EMEA\\Contracts", "Contracts", False, 3_435_973_837, 22_480, 3_435_973_837),
+    ("\\Sales\\Sales Enquiries", "Sales Enquiries", True, 2_576_980_378, 31_007, 2_576_980_378),
+    ("\\Support", "Support", False, 0, 0, None),
+    ("\\Support\\Knowledge Base", "Knowledge Base", False, 900 * MB + 55_555, 4_412, None),
+]
+
+
+def pf_size_text(nbytes: int) -> str:
+    """``3.2 GB (3,435,973,837 bytes)`` as Exchange prints a folder's TotalItemSize."""
+    for unit, div in (("GB", GB), ("MB", MB), ("KB", 1024)):
+        if nbytes >= div:
+            return f"{nbytes / div:.{1 if unit == 'GB' else 2}f} {unit} ({nbytes:,} bytes)"
+    return f"{nbytes} B ({nbytes:,} bytes)"
+
+
+def make_public_folders() -> None:
+    """The legacy public folders as the collector writes them (2010 EMS, PowerShell 2.0)."""
+    export_csv(
+        "PublicFolderDatabases.csv",
+        [
+            "Name",
+            "Server",
+            "ProhibitPostQuota",
+            "MaxItemSize",
+            "ReplicationPeriod",
+            "UseCustomReferralServerList",
+        ],
+        [
+            {
+                "Name": f"PFDB-{srv}",
+                "Server": srv,
+                "ProhibitPostQuota": "2 GB (2,147,483,648 bytes)",
+                "MaxItemSize": "10 MB (10,485,760 bytes)",
+                "ReplicationPeriod": "15",
+                "UseCustomReferralServerList": False,
+            }
+            for srv in ("EX10-02", "EX10-03")
+        ],
+        type_name="Selected.Microsoft.Exchange.Data.Directory.SystemConfiguration.PublicFolderDatabase",
+        encoding="ascii",
+    )
+    rows = []
+    for path, name, mail, _size, _items, replica in PUBLIC_FOLDERS:
+        parent = "" if path == "\\" else (path.rsplit("\\", 1)[0] or "\\")
+        has_sub = any(
+            p.rsplit("\\", 1)[0] == (path if path != "\\" else "")
+            for p, *_ in PUBLIC_FOLDERS
+            if p != path
+        )
+        replicas = "PFDB-EX10-02" + (";PFDB-EX10-03" if replica is not None else "")
+        rows.append(
+            {
+                "Identity": path,
+                "Name": name,
+                "ParentPath": parent or None,
+                "MailEnabled": mail,
+                "HasSubFolders": has_sub,
+                "Replicas": replicas,
+            }
+        )
+    export_csv(
+        "PublicFolders.csv",
+        ["Identity", "Name", "ParentPath", "MailEnabled", "HasSubFolders", "Replicas"],
+        rows,
+        type_name="Selected.Microsoft.Exchange.Data.Mapi.PublicFolder",
+        encoding="unicode",
+    )
+    stats = []
+    for server in ("EX10-02", "EX10-03"):
+        for path, name, _mail, size, items, replica in PUBLIC_FOLDERS:
+            if path == "\\" or (server == "EX10-03" and replica is None):
+                continue
+            nbytes = size if server == "EX10-02" else replica
+            assert nbytes is not None
+            stats.append(
+                {
+                    "FolderPath": path[1:],
+                    "Name": name,
+                    "ServerName": server,
+                    "ItemCount": items,
+                    "TotalItemSize": pf_size_text(nbytes),
+                    "TotalItemSizeBytes": nbytes,
+                }
+            )
+    export_csv(
+        "PublicFolderStatistics.csv",
+        ["FolderPath", "Name", "ServerName", "ItemCount", "TotalItemSize", "TotalItemSizeBytes"],
+        stats,
+        type_name=None,
+        encoding="utf8bom",
+    )
+    export_csv(
+        "MailPublicFolders.csv",
+        [
+            "Identity",
+            "Name",
+            "Alias",
+            "PrimarySmtpAddress",
+            "EmailAddresses",
+            "ExternalEmailAddress",
+            "DeliverToMailboxAndForward",
+            "HiddenFromAddressListsEnabled",
+        ],
+        [
+            {
+                "Identity": "contoso.com/Microsoft Exchange System Objects/Sales Enquiries",
+                "Name": "Sales Enquiries",
+                "Alias": "SalesEnquiries",
+                "PrimarySmtpAddress": "sales@contoso.com",
+                "EmailAddresses": "SMTP:sales@contoso.com\nsmtp:SalesEnquiries@contoso.com",
+                "ExternalEmailAddress": None,
+                "DeliverToMailboxAndForward": False,
+                "HiddenFromAddressListsEnabled": False,
+            }
+        ],
+        type_name=None,
+        encoding="utf8bom",
+    )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -2307,6 +2445,7 @@ def generate() -> dict[str, bytes]:
     onprem, _cloud = make_users()
     make_recipients(onprem)
     make_mailboxes(onprem)
+    make_public_folders()
     return dict(FILES)
 
 

@@ -28,6 +28,10 @@ class TableKind(enum.Enum):
     CLIENT_ACCESS_SERVERS = "client access servers"
     CLIENT_ACCESS_ARRAYS = "client access arrays"
     ORGANIZATION_CONFIG = "organization config"
+    PUBLIC_FOLDER_DATABASES = "public folder databases"
+    PUBLIC_FOLDERS = "public folders"
+    PUBLIC_FOLDER_STATISTICS = "public folder statistics"
+    MAIL_PUBLIC_FOLDERS = "mail-enabled public folders"
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,36 @@ _MBXPERM_CSV = (
     "@{Name='Permission';Expression={'FullAccess'}}"
     " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path MailboxPermissions.csv"
     " (Send As, Send on Behalf and calendar rows: templates/collect/Export-MigratorInventory.ps1)"
+)
+_PFDB_CSV = (
+    "Get-PublicFolderDatabase | Select-Object Name,@{Name='Server';Expression={$_.Server.Name}},"
+    "@{Name='ProhibitPostQuota';Expression={[string]$_.ProhibitPostQuota}},"
+    "@{Name='MaxItemSize';Expression={[string]$_.MaxItemSize}},"
+    "@{Name='ReplicationPeriod';Expression={[string]$_.ReplicationPeriod}},UseCustomReferralServerList"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path PublicFolderDatabases.csv"
+)
+_PF_CSV = (
+    "Get-PublicFolder -Identity '\\' -Recurse -ResultSize Unlimited | Select-Object "
+    "@{Name='Identity';Expression={[string]$_.Identity}},Name,"
+    "@{Name='ParentPath';Expression={[string]$_.ParentPath}},MailEnabled,HasSubFolders,"
+    "@{Name='Replicas';Expression={$_.Replicas -join ';'}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path PublicFolders.csv"
+)
+_PFSTATS_CSV = (
+    "Get-PublicFolderStatistics -Server <2010 public folder server> -ResultSize Unlimited | "
+    "Select-Object @{Name='FolderPath';Expression={$_.FolderPath -join '\\'}},Name,ServerName,"
+    "ItemCount,@{Name='TotalItemSize';Expression={[string]$_.TotalItemSize}},"
+    "@{Name='TotalItemSizeBytes';Expression={$_.TotalItemSize.Value.ToBytes()}}"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path PublicFolderStatistics.csv"
+)
+_MAILPF_CSV = (
+    "Get-MailPublicFolder -ResultSize Unlimited | Select-Object "
+    "@{Name='Identity';Expression={[string]$_.Identity}},Name,Alias,"
+    "@{Name='PrimarySmtpAddress';Expression={[string]$_.PrimarySmtpAddress}},"
+    "@{Name='EmailAddresses';Expression={$_.EmailAddresses -join ';'}},"
+    "@{Name='ExternalEmailAddress';Expression={[string]$_.ExternalEmailAddress}},"
+    "DeliverToMailboxAndForward,HiddenFromAddressListsEnabled"
+    " | Export-Csv -NoTypeInformation -Encoding UTF8 -Path MailPublicFolders.csv"
 )
 
 SPECS: tuple[TableSpec, ...] = (
@@ -457,6 +491,50 @@ SPECS: tuple[TableSpec, ...] = (
         _ORG_CSV,
         "Get-OrganizationConfig | Export-Clixml -Path OrganizationConfig.xml",
     ),
+    TableSpec(
+        TableKind.PUBLIC_FOLDER_DATABASES,
+        ("Microsoft.Exchange.Data.Directory.SystemConfiguration.PublicFolderDatabase",),
+        frozenset(
+            {"prohibitpostquota", "maxitemsize", "replicationperiod", "usecustomreferralserverlist"}
+        ),
+        ("Name", "Server"),
+        _PFDB_CSV,
+        "Get-PublicFolderDatabase | Export-Clixml -Path PublicFolderDatabases.xml",
+    ),
+    TableSpec(
+        TableKind.PUBLIC_FOLDERS,
+        ("Microsoft.Exchange.Data.Mapi.PublicFolder",),
+        frozenset({"parentpath", "mailenabled", "hassubfolders", "replicas"}),
+        ("Identity",),
+        _PF_CSV,
+        "Get-PublicFolder -Identity '\\' -Recurse -ResultSize Unlimited"
+        " | Export-Clixml -Path PublicFolders.xml",
+    ),
+    TableSpec(
+        TableKind.PUBLIC_FOLDER_STATISTICS,
+        ("Microsoft.Exchange.Data.Mapi.PublicFolderStatistics",),
+        frozenset({"folderpath", "totalitemsize", "totalitemsizebytes", "itemcount"}),
+        ("FolderPath", "TotalItemSize"),
+        _PFSTATS_CSV,
+        "Get-PublicFolderStatistics -Server <2010 public folder server> -ResultSize Unlimited"
+        " | Export-Clixml -Path PublicFolderStatistics.xml",
+    ),
+    TableSpec(
+        TableKind.MAIL_PUBLIC_FOLDERS,
+        ("Microsoft.Exchange.Data.Directory.Management.MailPublicFolder",),
+        frozenset(
+            {
+                "externalemailaddress",
+                "delivertomailboxandforward",
+                "primarysmtpaddress",
+                "emailaddresses",
+                "hiddenfromaddresslistsenabled",
+            }
+        ),
+        ("Identity", "PrimarySmtpAddress"),
+        _MAILPF_CSV,
+        "Get-MailPublicFolder -ResultSize Unlimited | Export-Clixml -Path MailPublicFolders.xml",
+    ),
 )
 
 SPEC_BY_KIND: dict[TableKind, TableSpec] = {s.kind: s for s in SPECS}
@@ -616,6 +694,22 @@ _OPTIONAL: dict[TableKind, tuple[str, ...]] = {
         "PublicFolderMigrationComplete",
         "RemotePublicFolderMailboxes",
         "DefaultPublicFolderMailbox",
+    ),
+    TableKind.PUBLIC_FOLDER_DATABASES: (
+        "ProhibitPostQuota",
+        "MaxItemSize",
+        "ReplicationPeriod",
+        "UseCustomReferralServerList",
+    ),
+    TableKind.PUBLIC_FOLDERS: ("Name", "ParentPath", "MailEnabled", "HasSubFolders", "Replicas"),
+    TableKind.PUBLIC_FOLDER_STATISTICS: ("Name", "ServerName", "ItemCount", "TotalItemSizeBytes"),
+    TableKind.MAIL_PUBLIC_FOLDERS: (
+        "Name",
+        "Alias",
+        "EmailAddresses",
+        "ExternalEmailAddress",
+        "DeliverToMailboxAndForward",
+        "HiddenFromAddressListsEnabled",
     ),
 }
 

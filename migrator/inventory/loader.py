@@ -10,6 +10,7 @@ from pathlib import Path
 from migrator.errors import InventoryError, Problem
 from migrator.fileio import cannot_read, not_a_file
 from migrator.inventory.mailbox_inventory import join_mailboxes, moves_policy
+from migrator.inventory.public_folder_inventory import join_public_folders
 from migrator.inventory.records import ReadResult
 from migrator.inventory.sniff import read_export
 from migrator.inventory.tables import Converted, convert
@@ -108,6 +109,7 @@ def load_inventory(path: Path | str) -> Inventory:
     servers = _merge_servers(converted.servers, yml, yaml_label, problems, findings)
     _check_cross(converted, servers, yml, yaml_label, problems, findings)
     mailbox_data = join_mailboxes(converted, problems, findings)
+    pf_data = join_public_folders(converted, problems, findings)
     if problems:
         raise InventoryError(problems)
 
@@ -176,6 +178,9 @@ def load_inventory(path: Path | str) -> Inventory:
             sorted(converted.client_access_arrays, key=lambda a: a.name.lower())
         ),
         organization_config=converted.organization_config,
+        public_folder_databases=pf_data.databases,
+        public_folders=pf_data.folders,
+        mail_public_folders=pf_data.mail_folders,
     )
     if converted.transport_config is not None:
         inv = dataclasses.replace(inv, transport_config=converted.transport_config)

@@ -59,6 +59,15 @@ from migrator.model import (
     TransportConfig,
     TransportRole,
 )
+from migrator.public_folders import (
+    ROOT,
+    MailPublicFolder,
+    PublicFolder,
+    PublicFolderDatabase,
+    PublicFolderStat,
+    folder_path,
+    parent_of,
+)
 
 _SIZE_BYTES = re.compile(r"\(([\d,.\s\u00a0']+)\s*bytes\)", re.IGNORECASE)
 _SIZE_UNIT = re.compile(r"^([\d.]+)\s*(B|KB|MB|GB|TB)$", re.IGNORECASE)
@@ -114,6 +123,14 @@ class Converted:
     """Client Access arrays."""
     organization_config: OrganizationConfig | None = None
     """Get-OrganizationConfig, where exported."""
+    public_folder_databases: list[PublicFolderDatabase] = field(default_factory=list)
+    """Get-PublicFolderDatabase rows."""
+    public_folders: list[PublicFolder] = field(default_factory=list)
+    """Get-PublicFolder -Recurse rows (sizes joined later from ``public_folder_stats``)."""
+    public_folder_stats: list[PublicFolderStat] = field(default_factory=list)
+    """Get-PublicFolderStatistics rows."""
+    mail_public_folders: list[MailPublicFolder] = field(default_factory=list)
+    """Get-MailPublicFolder rows."""
     problems: list[Problem] = field(default_factory=list)
     """Everything wrong in the cells."""
     findings: list[Finding] = field(default_factory=list)
@@ -187,11 +204,11 @@ _PLAIN_BOOLS: dict[str, bool] = {"True": True, "False": False, "true": True, "fa
 
 
 def parse_mailbox_size(text: str) -> int:
-    """Bytes of a mailbox size cell: ``49.5 GB (53,150,220,288 bytes)``, plain bytes, ``1.2 GB``; blank is 0."""
+    """Bytes of a mailbox or public folder size cell: ``49.5 GB (53,150,220,288 bytes)``, plain bytes, ``1.2 GB``; blank is 0."""
     raw = text.strip()
     if raw.lower() == "unlimited":
         raise ValueError(
-            "'Unlimited' is a quota, not a mailbox size; expected e.g. "
+            "'Unlimited' is a quota, not a size; expected e.g. "
             "'49.5 GB (53,150,220,288 bytes)' or a byte count"
         )
     size = parse_size(raw)
@@ -1063,6 +1080,73 @@ def _organization_config(table: RawTable, out: Converted) -> None:
             out.organization_config = config
 
 
+def _public_folder_databases(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        name = r.required("name")
+        server = r.required("server").split(".")[0]
+        if r.failed:
+            continue
+        out.public_folder_databases.append(PublicFolderDatabase(name, server, rec.where()))
+
+
+def _public_folders(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        raw = r.required("identity")
+        mail = r.boolean("mailenabled", False)
+        if r.failed:
+            continue
+        path = folder_path(raw)
+        parent = folder_path(r.text("parentpath")) if r.text("parentpath") else parent_of(path)
+        if path == ROOT:
+            parent = ""
+        name = r.text("name") or path.rsplit("\\", 1)[-1]
+        out.public_folders.append(
+            PublicFolder(path, name, parent, mail_enabled=mail, source=rec.where())
+        )
+
+
+def _public_folder_stats(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        raw = r.required("folderpath")
+        size = _size_or_fail(r, "totalitemsize", "totalitemsizebytes")
+        items_text = r.text("itemcount").replace(",", "")
+        if items_text and not items_text.isdigit():
+            r.fail("itemcount", f"'{items_text}' is not an item count; expected a whole number")
+        if r.failed:
+            continue
+        path = folder_path(raw)
+        out.public_folder_stats.append(
+            PublicFolderStat(
+                path,
+                r.text("name") or path.rsplit("\\", 1)[-1],
+                size,
+                int(items_text) if items_text else 0,
+                rec.where(),
+            )
+        )
+
+
+def _mail_public_folders(table: RawTable, out: Converted) -> None:
+    r = _Reader(table, out.problems)
+    for rec in table.records:
+        r.start(rec)
+        identity = r.required("identity")
+        smtp = r.required("primarysmtpaddress").lower()
+        if smtp and "@" not in smtp:
+            r.fail("primarysmtpaddress", f"'{smtp}' is not an SMTP address; expected user@domain")
+        if r.failed:
+            continue
+        out.mail_public_folders.append(
+            MailPublicFolder(identity, smtp, r.multi("emailaddresses"), rec.where())
+        )
+
+
 _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.RECEIVE_CONNECTORS: _receive_connectors,
     TableKind.AD_PERMISSIONS: _ad_permissions,
@@ -1083,6 +1167,10 @@ _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
     TableKind.CLIENT_ACCESS_SERVERS: _client_access_servers,
     TableKind.CLIENT_ACCESS_ARRAYS: _client_access_arrays,
     TableKind.ORGANIZATION_CONFIG: _organization_config,
+    TableKind.PUBLIC_FOLDER_DATABASES: _public_folder_databases,
+    TableKind.PUBLIC_FOLDERS: _public_folders,
+    TableKind.PUBLIC_FOLDER_STATISTICS: _public_folder_stats,
+    TableKind.MAIL_PUBLIC_FOLDERS: _mail_public_folders,
 }
 
 

@@ -490,6 +490,8 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
     for key in ("observation_days", "identity_batch_size", "log_days_wanted", "soak_days"):
         if key in plan:
             kwargs[key] = plan[key]
+    if "public_folder_mailbox_gb" in plan:
+        kwargs["public_folder_mailbox_gb"] = float(plan["public_folder_mailbox_gb"])
     if "mx_keep_route" in plan:
         kwargs["mx_keep_route"] = tuple(
             sorted({str(d).strip().lower() for d in plan["mx_keep_route"]})

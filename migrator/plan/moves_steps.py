@@ -8,8 +8,7 @@ Exchange Online waves are migration batches in Exchange Online PowerShell,
 after hybrid, MRSProxy and the identity batches.
 
 Order (MOVES-AND-CLIENT-ACCESS.md section F), added by :func:`moves_links`:
-the first wave waits for the servers go/no-go (client access ready); the
-public folder step waits for every on-premises wave; each 2010 server's
+the first wave waits for the servers go/no-go (client access ready); each 2010 server's
 database removal waits for every wave that moves mailboxes off it and the
 removal of their requests.
 """
@@ -380,20 +379,16 @@ def moves_links(
 
     server_of = {m.primary_smtp: m.server.lower() for m in inv.mailboxes}
     case = {s.name.lower(): s.name for s in inv.servers}
-    onprem_done: list[str] = []
     by_server: dict[str, list[str]] = {}
     for w in mp.waves:
         done = [complete_id(w), cleanup_id(w)]
-        if w.target != EXCHANGE_ONLINE:
-            onprem_done.append(complete_id(w))
-        else:
+        if w.target == EXCHANGE_ONLINE:
             add(step_id(P, "copy", w.name), *cloud_after)
         for smtp in w.mailboxes:
             server = case.get(server_of.get(smtp, ""), "")
             if server:
                 by_server.setdefault(server, []).extend(done)
     add(MRSPROXY, *cloud_after)
-    add(step_id(Phase.DECOMMISSION, "public-folders"), *onprem_done)
     if mp.waves and mp.waves[0].arbitration:
         add(step_id(Phase.DECOMMISSION, "arbitration-mailboxes"), complete_id(mp.waves[0]))
     for server, pre in by_server.items():

@@ -25,6 +25,7 @@ class Phase(enum.Enum):
     IDENTITY = "identity"
     MX = "mx"
     MOVES = "moves"
+    PUBLIC_FOLDERS = "public-folders"
     DECOMMISSION = "decommission"
     ONWARD = "onward"
 
@@ -35,7 +36,7 @@ class Phase(enum.Enum):
 
     @property
     def number(self) -> str:
-        """Two-digit runbook folder prefix: ``00`` prepare, ``10`` servers, ... ``55`` moves, ``60`` decommission."""
+        """Two-digit runbook folder prefix: ``00`` prepare, ``10`` servers, ... ``55`` moves, ``58`` public folders, ``60`` decommission."""
         return _NUMBERS[self]
 
 
@@ -47,6 +48,7 @@ _NUMBERS = {
     Phase.IDENTITY: "40",
     Phase.MX: "50",
     Phase.MOVES: "55",
+    Phase.PUBLIC_FOLDERS: "58",
     Phase.DECOMMISSION: "60",
     Phase.ONWARD: "70",
 }

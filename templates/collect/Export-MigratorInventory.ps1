@@ -776,6 +776,58 @@ try {
     Write-MigratorSkip -Part 'recipients' -Reason $_.Exception.Message
 }
 
+# --------------------------------------------------------------------------- public folders
+# Legacy public folders (docs/public-folders.md): databases, the tree, statistics per server holding a
+# replica (-ResultSize Unlimited: the defaults are 10,000 folders and 1,000 statistics rows), mail-enabled
+# folders. No public folder database: nothing written, and migrator plans no public folder steps.
+Write-MigratorStep -Status 'public folders (databases, tree, statistics, mail-enabled folders)' -Percent 82
+$pfDatabases = @()
+try {
+    $pfDatabases = @(Get-PublicFolderDatabase @dc -ErrorAction Stop)
+} catch {
+    Write-MigratorSkip -Part 'public folder databases' -Reason $_.Exception.Message
+}
+$pfDatabaseRows = @($pfDatabases | Select-Object -Property 'Name',
+    @{Name = 'Server'; Expression = { [string]$_.Server.Name } },
+    @{Name = 'ProhibitPostQuota'; Expression = { [string]$_.ProhibitPostQuota } },
+    @{Name = 'MaxItemSize'; Expression = { [string]$_.MaxItemSize } },
+    @{Name = 'ReplicationPeriod'; Expression = { [string]$_.ReplicationPeriod } },
+    'UseCustomReferralServerList')
+Save-MigratorCsv -Rows $pfDatabaseRows -FileName 'PublicFolderDatabases.csv' -Part 'public folder databases'
+if ($pfDatabases.Count -gt 0) {
+    try {
+        $pfRows = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited @dc -ErrorAction Stop | Select-Object -Property @{Name = 'Identity'; Expression = { [string]$_.Identity } },
+            'Name', @{Name = 'ParentPath'; Expression = { [string]$_.ParentPath } }, 'MailEnabled', 'HasSubFolders',
+            @{Name = 'Replicas'; Expression = { Join-MigratorValue $_.Replicas } })
+        Save-MigratorCsv -Rows $pfRows -FileName 'PublicFolders.csv' -Part 'public folders'
+    } catch {
+        Write-MigratorSkip -Part 'public folders' -Reason $_.Exception.Message
+    }
+    $pfStatistics = @()
+    foreach ($pfServer in @($pfDatabases | ForEach-Object { [string]$_.Server.Name } | Sort-Object -Unique)) {
+        try {
+            $pfStatistics += @(Get-PublicFolderStatistics -Server $pfServer -ResultSize Unlimited @dc -ErrorAction Stop)
+        } catch {
+            Write-MigratorSkip -Part ('public folder statistics of ' + $pfServer) -Reason $_.Exception.Message
+        }
+    }
+    $pfStatisticsRows = @($pfStatistics | Select-Object -Property @{Name = 'FolderPath'; Expression = { Join-MigratorValue $_.FolderPath '\' } },
+        'Name', 'ServerName', 'ItemCount',
+        @{Name = 'TotalItemSize'; Expression = { [string]$_.TotalItemSize } },
+        @{Name = 'TotalItemSizeBytes'; Expression = { $size = $_.TotalItemSize; if ($null -eq $size) { '' } elseif ($size.PSObject.Properties['Value']) { $size.Value.ToBytes() } else { $size.ToBytes() } } })
+    Save-MigratorCsv -Rows $pfStatisticsRows -FileName 'PublicFolderStatistics.csv' -Part 'public folder statistics'
+    try {
+        $mailPfRows = @(Get-MailPublicFolder -ResultSize Unlimited @dc -ErrorAction Stop | Select-Object -Property @{Name = 'Identity'; Expression = { [string]$_.Identity } },
+            'Name', 'Alias', @{Name = 'PrimarySmtpAddress'; Expression = { [string]$_.PrimarySmtpAddress } },
+            @{Name = 'EmailAddresses'; Expression = { Join-MigratorValue $_.EmailAddresses "`n" } },
+            @{Name = 'ExternalEmailAddress'; Expression = { [string]$_.ExternalEmailAddress } },
+            'DeliverToMailboxAndForward', 'HiddenFromAddressListsEnabled')
+        Save-MigratorCsv -Rows $mailPfRows -FileName 'MailPublicFolders.csv' -Part 'mail-enabled public folders'
+    } catch {
+        Write-MigratorSkip -Part 'mail-enabled public folders' -Reason $_.Exception.Message
+    }
+}
+
 # --------------------------------------------------------------------------- inventory.yaml
 
 Write-MigratorStep -Status 'inventory.yaml' -Percent 85
@@ -795,7 +847,7 @@ $yaml += '# Format: docs/inventory.md. Complete the TODO parts, then run: migrat
 $yaml += '#'
 $yaml += '# Every .csv and .xml in this folder is read (not subfolders: clixml\ holds full-fidelity'
 $yaml += '# copies, ProtocolLogs\ goes to "migrator logs scan"). Files this run wrote:'
-foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'Mailboxes.csv', 'MailboxDatabases.csv', 'MailboxStatistics.csv', 'MailboxPermissions.csv', 'ADUsers.csv', 'Recipients.csv', 'VirtualDirectories.csv', 'OutlookAnywhere.csv', 'ClientAccessServers.csv', 'ClientAccessArrays.csv', 'OrganizationConfig.csv')) {
+foreach ($file in @('ExchangeServers.csv', 'ReceiveConnectors.csv', 'ReceiveConnectorPermissions.csv', 'AcceptedDomains.csv', 'SendConnectors.csv', 'TransportConfig.csv', 'Certificates.csv', 'Mailboxes.csv', 'MailboxDatabases.csv', 'MailboxStatistics.csv', 'MailboxPermissions.csv', 'ADUsers.csv', 'Recipients.csv', 'VirtualDirectories.csv', 'OutlookAnywhere.csv', 'ClientAccessServers.csv', 'ClientAccessArrays.csv', 'OrganizationConfig.csv', 'PublicFolderDatabases.csv', 'PublicFolders.csv', 'PublicFolderStatistics.csv', 'MailPublicFolders.csv')) {
     if (Test-Path -LiteralPath (Join-Path $script:Folder $file)) {
         $yaml += '#   ' + $file
     }

@@ -31,6 +31,11 @@ from migrator.plan.phases.mx import mx_findings, mx_steps
 from migrator.plan.phases.onward import onward_steps
 from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
+from migrator.plan.public_folder_steps import (
+    public_folder_findings,
+    public_folder_links,
+    public_folder_steps,
+)
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.remote_mailbox import remote_mailbox_findings
 from migrator.plan.routing_addresses import routing_address_links
@@ -113,6 +118,7 @@ def phase_steps(
             moved.append(
                 (sc.name, sorted(s for s in sc.source_transport_servers if s.lower() in legacy))
             )
+    steps += public_folder_steps(inv, SERVERS_READY)
     steps += decommission_steps(inv, est, moved)
     if onward_relay is None:
         onward_relay = plan_onward_relay(inv, plan_relay(inv))
@@ -124,6 +130,7 @@ def plan_findings(inv: Inventory, identity: IdentityMatch | None = None) -> list
     """Findings about the plan itself (MX: unverified domains, hosts the tenant did not report,
     recipients not in the cloud; certificates; a 2016 landing)."""
     out = mx_findings(inv, batch_of(identity))
+    out += public_folder_findings(inv)
     out += remote_mailbox_findings(identity)
     out += check_certificates(inv, estate(inv).hop_mailbox)
     if inv.policy.final_version is ExchangeVersion.EX2016:
@@ -171,7 +178,10 @@ def link_phases(
       ``relay.remove-old.<server>`` step; its relay connectors' disable and its removal wait
       for every NAT rule that delivers to it (``relay.nat``, ``relay.nat-verify``);
     - an Exchange Online wave's batch waits for its routing addresses (``moves.routing-address``);
-    - the onward phase waits for the last 2010 server to go (built in).
+    - the onward phase waits for the last 2010 server to go (built in);
+    - public folders (:func:`public_folder_links`): legacy access before the first user wave, the
+      batch after the arbitration mailboxes, the lock after every on-premises wave and the MX and
+      hybrid transport steps, each 2010 server's removal after its public folder databases are gone.
     """
     ids = {s.id for s in steps}
     needed = {p for s in steps for p in s.prerequisites}
@@ -242,6 +252,9 @@ def link_phases(
     for copy, routing in routing_address_links(steps).items():
         # an Exchange Online batch waits for its mailboxes' routing addresses (review M9)
         add(copy, routing)
+    pf_links = public_folder_links(inv, moves, steps, [*mx_sinks, *hybrid_sinks], ORG_WIDE[0])
+    for sid, pre in pf_links.items():
+        add(sid, *pre)
     out = []
     for s in steps:
         more = extra.get(s.id)

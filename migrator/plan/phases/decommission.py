@@ -1,4 +1,4 @@
-"""Decommission Exchange 2010: system mailboxes, public folders, OAB, DAG, send connectors, servers."""
+"""Decommission Exchange 2010: system mailboxes, OAB, DAG, send connectors, servers (public folders: their own phase)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 P = Phase.DECOMMISSION
 
 ARBITRATION = step_id(P, "arbitration-mailboxes")
-PUBLIC_FOLDERS = step_id(P, "public-folders")
 OAB = step_id(P, "oab-generation")
 VERIFY = step_id(P, "verify-no-2010")
-ORG_WIDE = (ARBITRATION, PUBLIC_FOLDERS, OAB)
+ORG_WIDE = (ARBITRATION, OAB)
 """Org-wide moves every server removal waits for (the assembler gives them their cross-phase prerequisites)."""
 
 
@@ -57,24 +56,6 @@ def _org_steps(est: Estate) -> list[Step]:
             ),
             verification="Get-Mailbox -Arbitration shows every arbitration mailbox on a 2016 database",
             rollback="move them back with New-MoveRequest",
-            runbook=rb,
-        ),
-        Step(
-            id=PUBLIC_FOLDERS,
-            phase=P,
-            title="migrate or remove the legacy public folders",
-            target="public folders",
-            owner=Owner.EXCHANGE_ADMIN,
-            runs_in=RunsIn.EMS_2010,
-            duration_minutes=240,
-            reversible=False,
-            instructions=(
-                "If Get-PublicFolderDatabase in EMS 2010 returns anything: migrate the legacy public "
-                "folders to public folder mailboxes on 2016 (batch migration), or, when unused, "
-                "remove the replicas and the public folder databases. Point each 2010 mailbox "
-                "database's PublicFolderDatabase elsewhere first."
-            ),
-            verification="Get-PublicFolderDatabase in EMS 2010 returns nothing",
             runbook=rb,
         ),
         Step(

@@ -38,7 +38,7 @@ try {
     # region STEP moves.copy.wave-001
     # create the move requests of wave-001 (2 mailboxes, 5.0 GB) - pilot
     # Target: wave-001; owner: Exchange admin; runs in: EMS on the new servers
-    # Prerequisites: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000
+    # Prerequisites: servers.readiness, moves.complete.wave-000, public-folders.remote-access
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended
     # Rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-001' -Title 'create the move requests of wave-001 (2 mailboxes, 5.0 GB) - pilot') {

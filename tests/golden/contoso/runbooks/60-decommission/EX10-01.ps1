@@ -35,7 +35,7 @@ try {
     # region STEP decommission.observe-clients.EX10-01
     # check the receive logs of EX10-01: no non-Exchange SMTP client left (14 days)
     # Target: EX10-01; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders
+    # Prerequisites: decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: no session from a non-Exchange address on any receive connector of the server in the observation period
     # Rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.observe-clients.EX10-01' -Title 'check the receive logs of EX10-01: no non-Exchange SMTP client left (14 days)') {
@@ -60,7 +60,7 @@ try {
     # region STEP decommission.remove.EX10-01
     # uninstall Exchange 2010 from EX10-01
     # Target: EX10-01; owner: Exchange admin; runs in: manual
-    # Prerequisites: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, servers.outlook-anywhere.EX10-01, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
+    # Prerequisites: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
     # Verification: Get-ExchangeServer no longer lists EX10-01
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-01' -Title 'uninstall Exchange 2010 from EX10-01') {

@@ -36,7 +36,7 @@ try {
     # region STEP decommission.databases.EX10-03
     # remove the database copies and DAG membership of EX10-03
     # Target: EX10-03; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders
+    # Prerequisites: moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: Get-MailboxDatabase -Server EX10-03 returns nothing; Get-DatabaseAvailabilityGroup no longer lists EX10-03
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.databases.EX10-03' -Title 'remove the database copies and DAG membership of EX10-03') {
@@ -47,7 +47,7 @@ try {
     # region STEP decommission.observe-clients.EX10-03
     # check the receive logs of EX10-03: no non-Exchange SMTP client left (14 days)
     # Target: EX10-03; owner: Exchange admin; runs in: EMS on 2010
-    # Prerequisites: decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders
+    # Prerequisites: decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: no session from a non-Exchange address on any receive connector of the server in the observation period
     # Rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.observe-clients.EX10-03' -Title 'check the receive logs of EX10-03: no non-Exchange SMTP client left (14 days)') {
@@ -72,7 +72,7 @@ try {
     # region STEP decommission.remove.EX10-03
     # uninstall Exchange 2010 from EX10-03
     # Target: EX10-03; owner: Exchange admin; runs in: manual
-    # Prerequisites: prepare.coexistence.EX10-03, prepare.protocol-log-limits.EX10-03, prepare.protocol-logging.EX10-03, servers.outlook-anywhere.EX10-03, relay.observe.EX10-03, relay.disable-old.EX10-03.relay-legacy-crm, relay.soak.EX10-03, relay.remove-old.EX10-03.relay-legacy-crm, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.public-folders, decommission.databases.EX10-03, decommission.observe-clients.EX10-03, decommission.remove.EX10-02, decommission.send-connector.Internet
+    # Prerequisites: prepare.coexistence.EX10-03, prepare.protocol-log-limits.EX10-03, prepare.protocol-logging.EX10-03, relay.observe.EX10-03, relay.disable-old.EX10-03.relay-legacy-crm, relay.soak.EX10-03, relay.remove-old.EX10-03.relay-legacy-crm, public-folders.proxy-mailbox.EX10-03, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.databases.EX10-03, decommission.observe-clients.EX10-03, decommission.remove.EX10-02, decommission.send-connector.Internet
     # Verification: Get-ExchangeServer no longer lists EX10-03
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-03' -Title 'uninstall Exchange 2010 from EX10-03') {
