@@ -518,6 +518,8 @@ def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
     lines = data.decode("utf-8-sig").split("\r\n")
     assert lines[0] == '"FolderPath","TargetMailbox","Bytes"'
     assert lines[1] == '"\\","Mailbox1","0"'
+    # Paths as Microsoft's script will see them: after the plan's rename.
+    assert '"\\IT\\Hardware-Software","Mailbox1","440411107"' in lines
     assert len([x for x in lines if x]) == 16
 
 
@@ -547,3 +549,10 @@ def test_the_collector_asks_for_every_folder_and_row() -> None:
     assert "recurse" in {
         n.lower() for n, _a, _l in next(c for c in calls if c.name == "Get-PublicFolder").named
     }
+
+
+def test_the_forecast_names_folders_as_they_are_after_the_renames() -> None:
+    from migrator.plan.public_folder_steps import renamed_paths
+
+    inv = _inv(_pf("\\IT", 3), _pf("\\IT\\A/B", 4, name="A/B"), _pf("\\IT\\A/B\\C", 5))
+    assert renamed_paths(inv) == {"\\IT\\A/B": "\\IT\\A-B", "\\IT\\A/B\\C": "\\IT\\A-B\\C"}

@@ -655,9 +655,21 @@ def public_folder_links(
     return out
 
 
+def renamed_paths(inv: Inventory) -> dict[str, str]:
+    """Folder path -> its path once the plan's renames are done (only where it changes)."""
+    out: dict[str, str] = {}
+    for f in inv.public_folders:  # tree order: a parent before its children
+        parent = out.get(f.parent_path, "")
+        if needs_rename(f) or parent:
+            base = parent or f.parent_path
+            out[f.path] = ("" if base == ROOT else base) + "\\" + safe_name(f.name)
+    return out
+
+
 def forecast_rows(inv: Inventory) -> list[tuple[str, str, int]]:
-    """(FolderPath, TargetMailbox, bytes) of the forecast, root first (the CSV's rows)."""
-    return [(r.path, r.mailbox, r.size_bytes) for r in folder_map(inv).rows]
+    """(FolderPath, TargetMailbox, bytes) of the forecast, root first, paths as after the renames."""
+    renamed = renamed_paths(inv)
+    return [(renamed.get(r.path, r.path), r.mailbox, r.size_bytes) for r in folder_map(inv).rows]
 
 
 __all__ = [
