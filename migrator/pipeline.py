@@ -32,6 +32,7 @@ from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
+from migrator.plan.nat import nat_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
 from migrator.plan.phases.client_access import (
@@ -43,6 +44,7 @@ from migrator.plan.public_folder_steps import public_folder_rollback_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
+from migrator.plan.routing_addresses import routing_address_steps
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
@@ -239,11 +241,22 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     analysis = source if isinstance(source, Analysis) else analyse(source)
     inv = analysis.inventory
     stage("building the plan")
-    extra = [*relay_steps(inv, analysis.relay), *identity_steps(inv, analysis.identity)]
+    extra = [
+        *relay_steps(inv, analysis.relay),
+        *nat_steps(inv, analysis.relay, SERVERS_READY),
+        *identity_steps(inv, analysis.identity),
+    ]
     if analysis.moves is not None:
         extra += moves_steps(inv, analysis.moves, SERVERS_READY)
+        extra += routing_address_steps(inv, analysis.moves, SERVERS_READY)
     return assemble_plan(
-        inv, extra, start, analysis.onward_relay, analysis.identity, analysis.moves
+        inv,
+        extra,
+        start,
+        analysis.onward_relay,
+        analysis.identity,
+        analysis.moves,
+        relay=analysis.relay,
     )
 
 
@@ -351,12 +364,18 @@ def _render_all(
         inv.organisation, plan.plan_date.isoformat(), inv.policy.domain_controller
     )
     stage("writing the runbooks")
-    write_runbooks(plan.steps, out, context)
-    write_runbooks(relay_rollback_steps(inv, analysis.relay), out, context)
-    write_runbooks(client_access_rollback_steps(inv, estate(inv)), out, context)
+    # One call for every runbook: each folder's helper holds what all its runbooks call.
+    runbook_steps = [
+        *plan.steps,
+        *relay_rollback_steps(inv, analysis.relay),
+        *client_access_rollback_steps(inv, estate(inv)),
+        *public_folder_rollback_steps(inv),
+    ]
     if analysis.onward_relay is not None:
-        onward_rollback = relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
-        write_runbooks(onward_rollback, out, context)
+        runbook_steps += relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
+    if analysis.moves is not None:
+        runbook_steps += moves_rollback_steps(analysis.moves)
+    write_runbooks(runbook_steps, out, context)
     stage("writing the reports")
     write_relay_report(
         out / "relay-report.md", inv, analysis.relay, analysis.findings, analysis.onward_relay
@@ -366,9 +385,7 @@ def _render_all(
     write_recipient_csvs(inv, analysis.identity, out)
     write_identity_report(analysis.identity, out, inv.organisation, analysis.findings)
     if analysis.moves is not None:
-        write_runbooks(moves_rollback_steps(analysis.moves), out, context)
         write_moves_outputs(inv, analysis.moves, plan, out)
-    write_runbooks(public_folder_rollback_steps(inv), out, context)
     write_public_folder_forecast(inv, out)
     stage("writing plan.json and inventory.json")
     write_plan_json(
