@@ -25,17 +25,17 @@ try {
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-relay-apps; target: EX16-01\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.remove.EX16-01.relay-relay-apps; target: EX16-01\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-relay-apps' -Title 'Remove receive connector ''Relay Relay Apps'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test).'
         $step = @{ Server = 'EX16-01'; Name = 'Relay Relay Apps'; Comment = 'Created by migrator from EX10-01\Relay Apps' }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-scanner-s-relay; target: EX16-01\Relay Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.remove.EX16-01.relay-scanner-s-relay; target: EX16-01\Relay Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-scanner-s-relay' -Title 'Remove receive connector ''Relay Scanner’’s ''Relay'''' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Scanner’’s ''Relay'''
             Comment = 'Created by migrator from EX10-01\Scanner’’s ''Relay'''

@@ -139,3 +139,36 @@ function Set-ProtocolLogLimit {
         Write-Host ('    ' + $Server + ': ReceiveProtocolLogMaxDirectorySize already ' + $MaxDirectoryMb + ' MB or more')
     }
 }
+
+# ----------------------------------------------------------------------------- client access
+function Set-DatabaseOfflineAddressBook {
+    # prepare.offline-address-book (2010 EMS): an explicit OAB (-OfflineAddressBook, '' = the current default OAB)
+    # on each listed database that has none; -Clear (its rollback) empties it again. Read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string[]]$Database, [string]$OfflineAddressBook = '', [switch]$Clear, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $oab = $OfflineAddressBook
+    if (-not $Clear -and $oab -eq '') {
+        $default = @(Get-OfflineAddressBook -DomainController $DomainController -ErrorAction Stop | Where-Object { $_.IsDefault })
+        if ($default.Count -ne 1) { throw ('Expected one default offline address book, found ' + $default.Count + '; nothing was changed') }
+        $oab = [string]$default[0].Name
+    }
+    foreach ($name in $Database) {
+        $now = [string](Get-MailboxDatabase -Identity $name -DomainController $DomainController -ErrorAction Stop).OfflineAddressBook
+        if ($Clear -and $now -ne '') {
+            if ($PSCmdlet.ShouldProcess($name, 'Clear OfflineAddressBook ' + $now)) {
+                Set-MailboxDatabase -Identity $name -OfflineAddressBook $null -DomainController $DomainController -ErrorAction Stop
+            }
+        }
+        elseif (-not $Clear -and $now -eq '') {
+            if ($PSCmdlet.ShouldProcess($name, 'Set OfflineAddressBook to ' + $oab)) {
+                Set-MailboxDatabase -Identity $name -OfflineAddressBook $oab -DomainController $DomainController -ErrorAction Stop
+            }
+        }
+        else { Write-Host ('    ' + $name + ': OfflineAddressBook is ''' + $now + ''', left alone') }
+        if ($WhatIfPreference) { continue }
+        $after = [string](Get-MailboxDatabase -Identity $name -DomainController $DomainController -ErrorAction Stop).OfflineAddressBook
+        if ($Clear) { Assert-Equal -What ($name + ' OfflineAddressBook') -Expected '' -Actual $after }
+        elseif ($after -eq '') { throw ('Verification failed: ' + $name + ' still has no OfflineAddressBook') }
+    }
+}

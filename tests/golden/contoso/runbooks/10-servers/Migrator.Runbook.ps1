@@ -46,6 +46,12 @@ function Assert-DomainController {
     if ($DomainController -eq '') { throw 'Pass -DomainController <FQDN of a domain controller>: every change is read back from that domain controller' }
 }
 
+function ConvertTo-SortedList {
+    # A multi-valued setting as one comparable text: trimmed, lower case, sorted, unique, comma-joined.
+    param($Value)
+    return ((@($Value | ForEach-Object { ([string]$_).Trim().ToLowerInvariant() } | Sort-Object -Unique)) -join ',')
+}
+
 function ConvertTo-ByteCount {
     # '10 MB (10,485,760 bytes)' -> '10485760'; anything else as text.
     param($Size)
@@ -248,5 +254,158 @@ function Set-ServerCertificate {
     Write-Host ('    ' + $Server + ': certificate ' + [string]$found.Thumbprint + ' (' + [string]$found.Subject + ', issuer ' + [string]$found.Issuer + ') covers the names, enabled for ' + [string]$found.Services)
     if ($ThirdParty) {
         Write-Host '    hybrid transport: confirm the issuer above is a public (third-party) CA; the Hybrid Configuration Wizard refuses private-CA certificates'
+    }
+}
+
+# ----------------------------------------------------------------------------- client access
+function Get-ClientAccessValue {
+    # The URLs of one kind on one 2016 server as @{Kind; Identity; InternalUrl; ExternalUrl} (text; '' when unset).
+    param([string]$Server, [string]$Kind, [string]$DomainController)
+    $found = $null
+    switch ($Kind) {
+        'Owa' { $found = Get-OwaVirtualDirectory -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'Ecp' { $found = Get-EcpVirtualDirectory -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'WebServices' { $found = Get-WebServicesVirtualDirectory -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'ActiveSync' { $found = Get-ActiveSyncVirtualDirectory -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'Oab' { $found = Get-OabVirtualDirectory -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'Mapi' { $found = Get-MapiVirtualDirectory -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'OutlookAnywhere' { $found = Get-OutlookAnywhere -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop }
+        'Autodiscover' { $found = Get-ClientAccessService -Identity $Server -DomainController $DomainController -ErrorAction Stop }
+    }
+    $found = @($found)
+    if ($found.Count -ne 1) { throw ('Expected one ' + $Kind + ' object on ' + $Server + ', found ' + $found.Count + '; nothing was changed') }
+    $item = $found[0]
+    $value = @{ Kind = $Kind; Identity = [string]$item.Identity; InternalUrl = [string]$item.InternalUrl; ExternalUrl = [string]$item.ExternalUrl }
+    if ($Kind -eq 'OutlookAnywhere') { $value.InternalUrl = [string]$item.InternalHostname; $value.ExternalUrl = [string]$item.ExternalHostname }
+    if ($Kind -eq 'Autodiscover') { $value.InternalUrl = [string]$item.AutoDiscoverServiceInternalUri; $value.ExternalUrl = '' }
+    return $value
+}
+
+function Set-ClientAccessUrl {
+    # servers.client-access-urls and its rollback: URLs, Outlook Anywhere host names or the Autodiscover SCP of one
+    # 2016 server. The values found are exported to -ExportPath first, never over an earlier export (the rollback
+    # runbook passes that file's rows back as -Urls); each value is read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [hashtable[]]$Urls, [string]$ExportPath = '', [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $before = @(foreach ($url in $Urls) { Get-ClientAccessValue -Server $Server -Kind $url.Kind -DomainController $DomainController })
+    if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
+        # One object per row (piped, not -InputObject), so Import-Clixml gives the rows back.
+        $before | Export-Clixml -Path $ExportPath -WhatIf:$false
+        Write-Host ('    the current values are in ' + $ExportPath)
+    }
+    for ($i = 0; $i -lt $Urls.Count; $i++) {
+        $want = $Urls[$i]
+        $now = $before[$i]
+        if ($now.InternalUrl -eq $want.InternalUrl -and $now.ExternalUrl -eq $want.ExternalUrl) { continue }
+        $in = $null
+        $ex = $null
+        if ($want.InternalUrl -ne '') { $in = $want.InternalUrl }
+        if ($want.ExternalUrl -ne '') { $ex = $want.ExternalUrl }
+        if ($PSCmdlet.ShouldProcess($now.Identity, 'Set ' + $want.Kind + ' internal ''' + $want.InternalUrl + ''', external ''' + $want.ExternalUrl + '''')) {
+            switch ($want.Kind) {
+                'Owa' { Set-OwaVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
+                'Ecp' { Set-EcpVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
+                'WebServices' { Set-WebServicesVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
+                'ActiveSync' { Set-ActiveSyncVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
+                'Oab' { Set-OabVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
+                'Mapi' { Set-MapiVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
+                'OutlookAnywhere' { Set-OutlookAnywhere -Identity $now.Identity -InternalHostname $in -ExternalHostname $ex -InternalClientsRequireSsl $true -ExternalClientsRequireSsl $true -DomainController $DomainController -ErrorAction Stop }
+                'Autodiscover' { Set-ClientAccessService -Identity $Server -AutoDiscoverServiceInternalUri $in -DomainController $DomainController -ErrorAction Stop }
+            }
+        }
+    }
+    if ($WhatIfPreference) { return }
+    foreach ($want in $Urls) {
+        $now = Get-ClientAccessValue -Server $Server -Kind $want.Kind -DomainController $DomainController
+        Assert-Equal -What ($Server + ' ' + $want.Kind + ' internal') -Expected $want.InternalUrl -Actual $now.InternalUrl
+        Assert-Equal -What ($Server + ' ' + $want.Kind + ' external') -Expected $want.ExternalUrl -Actual $now.ExternalUrl
+    }
+}
+
+function Set-LegacyOutlookAnywhere {
+    # servers.outlook-anywhere-2010 and its rollback (2010 EMS): Outlook Anywhere enabled with this external host
+    # name, client and IIS authentication; the values found are exported to -ExportPath first; read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param(
+        [string]$Server, [string]$ExternalHostname, [ValidateSet('Basic', 'Ntlm')][string]$ClientAuthenticationMethod,
+        [string[]]$IISAuthenticationMethods, [string]$ExportPath = '', [string]$DomainController
+    )
+    Assert-DomainController -DomainController $DomainController
+    $found = @(Get-OutlookAnywhere -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop)
+    if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
+        $saved = @{ Server = $Server; Enabled = ($found.Count -gt 0); ExternalHostname = ''; ClientAuthenticationMethod = 'Basic'; IISAuthenticationMethods = @('Basic') }
+        if ($found.Count -gt 0) {
+            $saved.ExternalHostname = [string]$found[0].ExternalHostname
+            $saved.ClientAuthenticationMethod = [string]$found[0].ClientAuthenticationMethod
+            $saved.IISAuthenticationMethods = @($found[0].IISAuthenticationMethods | ForEach-Object { [string]$_ })
+        }
+        Export-Clixml -InputObject $saved -Path $ExportPath -WhatIf:$false
+        Write-Host ('    the current values are in ' + $ExportPath)
+    }
+    $iis = ConvertTo-SortedList $IISAuthenticationMethods
+    $what = 'external host name ' + $ExternalHostname + ', client ' + $ClientAuthenticationMethod + ', IIS ' + ($IISAuthenticationMethods -join ', ')
+    if ($found.Count -eq 0) {
+        if ($PSCmdlet.ShouldProcess($Server, 'Enable-OutlookAnywhere, ' + $what)) {
+            Enable-OutlookAnywhere -Server $Server -ExternalHostname $ExternalHostname -ClientAuthenticationMethod $ClientAuthenticationMethod -SSLOffloading $false -IISAuthenticationMethods $IISAuthenticationMethods -DomainController $DomainController -ErrorAction Stop
+        }
+    }
+    elseif ([string]$found[0].ExternalHostname -ne $ExternalHostname -or [string]$found[0].ClientAuthenticationMethod -ne $ClientAuthenticationMethod -or (ConvertTo-SortedList $found[0].IISAuthenticationMethods) -ne $iis) {
+        if ($PSCmdlet.ShouldProcess([string]$found[0].Identity, 'Set-OutlookAnywhere, ' + $what)) {
+            Set-OutlookAnywhere -Identity ([string]$found[0].Identity) -ExternalHostname $ExternalHostname -ClientAuthenticationMethod $ClientAuthenticationMethod -IISAuthenticationMethods $IISAuthenticationMethods -DomainController $DomainController -ErrorAction Stop
+        }
+    }
+    if ($WhatIfPreference) { return }
+    $now = @(Get-OutlookAnywhere -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop)
+    if ($now.Count -ne 1) { throw ('Outlook Anywhere is not enabled on ' + $Server + ' after the change') }
+    Assert-Equal -What ($Server + ' Outlook Anywhere ExternalHostname') -Expected $ExternalHostname -Actual ([string]$now[0].ExternalHostname)
+    Assert-Equal -What ($Server + ' Outlook Anywhere IISAuthenticationMethods') -Expected $iis -Actual (ConvertTo-SortedList $now[0].IISAuthenticationMethods)
+}
+
+function Test-ClientNamespace {
+    # servers.namespace-verify and its rollback (reads only): waits until each name resolves to -Expected only, then
+    # OWA answers over HTTPS with a trusted certificate and Autodiscover returns Outlook settings for each -Mailbox.
+    [CmdletBinding()]
+    param([string[]]$Name, [string[]]$Expected, [string]$OwaUrl, [string]$AutodiscoverUrl, [string[]]$Mailbox, [int]$WaitMinutes = 60)
+    $want = ConvertTo-SortedList $Expected
+    $deadline = (Get-Date).AddMinutes($WaitMinutes)
+    foreach ($dnsName in $Name) {
+        while ($true) {
+            $got = ConvertTo-SortedList @(Resolve-DnsName -Name $dnsName -Type A_AAAA -DnsOnly -ErrorAction SilentlyContinue | Where-Object { $_.IPAddress } | ForEach-Object { $_.IPAddress })
+            if ($got -eq $want) { Write-Host ('    ' + $dnsName + ' -> ' + $got); break }
+            if ((Get-Date) -gt $deadline) { throw ($dnsName + ' resolves to ''' + $got + ''' after ' + $WaitMinutes + ' minutes, expected ''' + $want + ''': check the records and their TTL') }
+            Write-Host ('    ' + $dnsName + ' -> ''' + $got + ''', waiting for ''' + $want + '''')
+            Start-Sleep -Seconds 60
+        }
+    }
+    $probes = @(@{ Url = $OwaUrl; Smtp = ''; Body = '' })
+    foreach ($smtp in @($Mailbox | Where-Object { $_ -ne '' })) {
+        $probes += @{ Url = $AutodiscoverUrl; Smtp = $smtp; Body = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>' + [System.Security.SecurityElement]::Escape($smtp) + '</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>') }
+    }
+    if ($probes.Count -eq 1) { Write-Warning 'No -Mailbox2010 or -Mailbox2016 given: the Autodiscover probes were skipped' }
+    foreach ($probe in $probes) {
+        $request = [System.Net.HttpWebRequest]::Create($probe.Url)
+        $request.AllowAutoRedirect = $false
+        if ($probe.Smtp -ne '') {
+            $request.Credentials = $Host.UI.PromptForCredential('migrator', 'Credentials of ' + $probe.Smtp, $probe.Smtp, '').GetNetworkCredential()
+            $request.Method = 'POST'
+            $request.ContentType = 'text/xml'
+            $bytes = [System.Text.Encoding]::UTF8.GetBytes($probe.Body)
+            $stream = $request.GetRequestStream()
+            $stream.Write($bytes, 0, $bytes.Length)
+            $stream.Close()
+        }
+        try { $response = $request.GetResponse() }
+        catch [System.Net.WebException] {
+            # No response at all: name, connection or certificate (TrustFailure) problem.
+            if ($null -eq $_.Exception.Response) { throw ($probe.Url + ': ' + $_.Exception.Message) }
+            $response = $_.Exception.Response
+        }
+        $status = [int]$response.StatusCode
+        $text = (New-Object System.IO.StreamReader($response.GetResponseStream())).ReadToEnd()
+        $response.Close()
+        if ($probe.Smtp -eq '' -and $status -ge 500) { throw ($probe.Url + ' answered HTTP ' + $status) }
+        if ($probe.Smtp -ne '' -and ($status -ne 200 -or $text -notmatch '<Protocol>')) { throw ('Autodiscover for ' + $probe.Smtp + ' answered HTTP ' + $status + ' without Outlook settings') }
+        Write-Host ('    ' + $probe.Url + ' ' + $probe.Smtp + ': HTTP ' + $status)
     }
 }

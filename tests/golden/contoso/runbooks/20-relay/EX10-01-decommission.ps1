@@ -25,14 +25,14 @@ try {
         $step = @{ Server = 'EX10-01'; Names = @('Relay Apps', 'Relay Scanners') }
         Assert-RelayUnused @step -ObservationDays $ObservationDays -DomainController $DomainController
     }
-    # region STEP relay.disable-old.EX10-01.relay-apps; target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010; after: prepare.protocol-logging.EX10-01, relay.observe.EX10-01
+    # region STEP relay.disable-old.EX10-01.relay-apps; target: EX10-01\Relay Apps; owner: Exchange admin; runs in: EMS on 2010; after: prepare.protocol-logging.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe.EX10-01
     # Verification: the script reads Enabled back from the pinned domain controller; rollback: runbooks/20-relay/EX10-01-rollback.ps1 enables it again (Set-ReceiveConnector -Enabled $true)
     if (Test-RunStep -Id 'relay.disable-old.EX10-01.relay-apps' -Title 'Disable 2010 connector ''Relay Apps'' on EX10-01 (then soak 33 days)') {
         Write-Host '    Disable first: a forgotten client fails visibly and can be helped back quickly. The connector then stays disabled for 33 days (plan.soak_days: at least 30 and past a month-end, so monthly and quarterly jobs show up) before it is removed: the soak check and the removal are in EX10-01-after-soak.ps1, run after the soak; they refuse to run earlier.'
         $step = @{ Server = 'EX10-01'; Name = 'Relay Apps'; Enabled = $false }
         Set-ConnectorEnabled @step -DomainController $DomainController
     }
-    # region STEP relay.disable-old.EX10-01.relay-scanners; target: EX10-01\Relay Scanners; owner: Exchange admin; runs in: EMS on 2010; after: prepare.protocol-logging.EX10-01, relay.observe.EX10-01
+    # region STEP relay.disable-old.EX10-01.relay-scanners; target: EX10-01\Relay Scanners; owner: Exchange admin; runs in: EMS on 2010; after: prepare.protocol-logging.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe.EX10-01
     # Verification: the script reads Enabled back from the pinned domain controller; rollback: runbooks/20-relay/EX10-01-rollback.ps1 enables it again (Set-ReceiveConnector -Enabled $true)
     if (Test-RunStep -Id 'relay.disable-old.EX10-01.relay-scanners' -Title 'Disable 2010 connector ''Relay Scanners'' on EX10-01 (then soak 33 days)') {
         Write-Host '    Disable first: a forgotten client fails visibly and can be helped back quickly. The connector then stays disabled for 33 days (plan.soak_days: at least 30 and past a month-end, so monthly and quarterly jobs show up) before it is removed: the soak check and the removal are in EX10-01-after-soak.ps1, run after the soak; they refuse to run earlier.'

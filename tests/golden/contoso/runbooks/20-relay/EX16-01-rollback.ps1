@@ -35,27 +35,27 @@ try {
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-apps-ex16-01; target: EX16-01\Relay Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.remove.EX16-01.relay-apps-ex16-01; target: EX16-01\Relay Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-apps-ex16-01' -Title 'Remove receive connector ''Relay Apps EX16-01'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com).'
         $step = @{ Server = 'EX16-01'; Name = 'Relay Apps EX16-01'; Comment = 'Created by migrator from EX10-01\Relay Apps' }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01' -Title 'Remove receive connector ''Relay Legacy CRM EX16-01'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Legacy CRM EX16-01'
             Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-mfp-scanners; target: EX16-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.remove.EX16-01.relay-mfp-scanners; target: EX16-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-mfp-scanners' -Title 'Remove receive connector ''Relay MFP Scanners'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay MFP Scanners'
             Comment = 'Created by migrator from EX10-01\Relay Scanners'

@@ -307,6 +307,74 @@ function Test-SmtpRelay {
     }
 }
 
+function Assert-AliasRecord {
+    # relay.alias-records (reads only): the SMTP alias resolves to exactly the expected addresses, A and AAAA
+    # (IPv6 only for servers with IPv6: an empty -IPv6 means no AAAA record at all). Compared as parsed
+    # addresses, so '2001:DB8::0020' equals '2001:db8::20'. A CNAME in between is followed.
+    [CmdletBinding()]
+    param([string]$Alias, [string[]]$IPv4 = @(), [string[]]$IPv6 = @(), [string[]]$Unknown = @(), [string[]]$Servers = @())
+    if ($Unknown.Count -gt 0) {
+        throw ('The inventory gives no address for ' + ($Unknown -join ', ') + ': add servers[].ip to inventory.yaml and plan again (or compare the records of ' + $Alias + ' by hand)')
+    }
+    foreach ($type in @('A', 'AAAA')) {
+        $expected = @($IPv4)
+        if ($type -eq 'AAAA') { $expected = @($IPv6) }
+        $want = @($expected | ForEach-Object { ([System.Net.IPAddress]::Parse($_)).ToString() } | Sort-Object -Unique)
+        $answers = @(Resolve-DnsName -Name $Alias -Type $type -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq $type })
+        $have = @($answers | ForEach-Object { ([System.Net.IPAddress]::Parse([string]$_.IPAddress)).ToString() } | Sort-Object -Unique)
+        Write-Host ('    ' + $type + ' ' + $Alias + ': ' + ($have -join ', '))
+        if (($have -join ', ') -ne ($want -join ', ')) {
+            $shown = 'none'
+            if ($want.Count -gt 0) { $shown = ($want -join ', ') }
+            throw ('Verification failed: ' + $Alias + ' has ' + $type + ' ' + ($have -join ', ') + ', expected exactly ' + $shown + ' (' + ($Servers -join ', ') + '); a resolver that still caches the old records: wait the TTL and run it again')
+        }
+    }
+    Write-Host ('    verified: ' + $Alias + ' resolves to exactly ' + ($Servers -join ', '))
+}
+
+function Test-SmtpGreeting {
+    # relay.nat-verify (reads only; from a host OUTSIDE the firewall): connect to the NAT rule's public address and
+    # port, read the 220 greeting and the EHLO reply, QUIT (nothing is sent). One of them must name one of the
+    # expected (new) servers and none the old one; a customised banner that names no server stops it too.
+    [CmdletBinding()]
+    param([string]$Rule, [string]$Address, [int]$Port = 25, [string[]]$Expected = @(), [string[]]$Old = @())
+    if ($WhatIfPreference) {
+        Write-Host ('    What if: would read the SMTP greeting of ' + $Address + ':' + $Port + ' (' + $Rule + ') and quit')
+        return
+    }
+    $ip = [System.Net.IPAddress]::Parse($Address)
+    $tcp = New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $ip.AddressFamily
+    $tcp.Connect($ip, $Port)
+    try {
+        $stream = $tcp.GetStream()
+        $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
+        $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
+        $writer.NewLine = "`r`n"
+        $writer.AutoFlush = $true
+        $greeting = [string]$reader.ReadLine()
+        $writer.WriteLine('EHLO ' + [System.Net.Dns]::GetHostName())
+        $ehlo = [string]$reader.ReadLine()
+        $line = $ehlo
+        while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') { $line = $reader.ReadLine() }
+        $writer.WriteLine('QUIT')
+    }
+    finally {
+        $tcp.Close()
+    }
+    Write-Host ('    ' + $Address + ':' + $Port + ': ' + $greeting + ' / ' + $ehlo)
+    $text = ($greeting + ' ' + $ehlo).ToLowerInvariant()
+    foreach ($name in $Old) {
+        if ($text.Contains($name.ToLowerInvariant())) {
+            throw ('Verification failed: ' + $Rule + ' still delivers to ' + $name + ' (' + $greeting + ')')
+        }
+    }
+    $hit = @($Expected | Where-Object { $text.Contains($_.ToLowerInvariant()) })
+    if ($hit.Count -eq 0) {
+        throw ('Verification failed: ' + $Address + ':' + $Port + ' answered ''' + $greeting + ''', which names none of ' + ($Expected -join ', ') + ' (a customised banner or connector FQDN: check the receive protocol log of the new servers for this host''s session instead)')
+    }
+    Write-Host ('    verified: ' + $Rule + ' delivers to ' + ($hit -join ', '))
+}
+
 function ConvertTo-AddressText {
     # A protocol log's remote endpoint without its port: '10.1.2.3:5123' -> '10.1.2.3', '[2001:db8::5]:51234' -> '2001:db8::5'.
     param([string]$Endpoint)

@@ -127,7 +127,8 @@ function Enable-BatchRemoteMailbox {
     # identity.remote-mailbox (Exchange Management Shell of a 2016 server, BEFORE the batch syncs): per row of the
     # remote-mailbox CSV, give the on-premises user (no Exchange attributes yet) the remote mailbox of its cloud
     # mailbox: Enable-RemoteMailbox with the cloud primary and remote routing address (-Shared/-Room/-Equipment as the
-    # cloud mailbox is), every cloud address plus the X500 of the cloud LegacyExchangeDN with the email address
+    # cloud mailbox is), every cloud address plus the X500 of the cloud LegacyExchangeDN and the routing address
+    # (alias@<tenant>.mail.onmicrosoft.com: with the policy off nothing else stamps it) with the email address
     # policy off, the cloud ExchangeGuid (and ArchiveGuid); read back from the pinned domain controller.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$Folder, [string]$Csv, [int]$Rows, [string]$DomainController)
@@ -167,6 +168,8 @@ function Enable-BatchRemoteMailbox {
             $has = @($now.EmailAddresses | ForEach-Object { [string]$_ })
             Assert-Equal -What ('PrimarySmtpAddress of ' + $row.OnPremDistinguishedName) -Expected $row.PrimarySmtpAddress -Actual ([string]$now.PrimarySmtpAddress)
             Assert-Equal -What ('ExchangeGuid of ' + $row.OnPremDistinguishedName) -Expected $row.ExchangeGuid -Actual ([string]$now.ExchangeGuid)
+            # RemoteRoutingAddress is a ProxyAddress: compare without its 'SMTP:' prefix (-replace ignores case).
+            Assert-Equal -What ('RemoteRoutingAddress of ' + $row.OnPremDistinguishedName) -Expected $row.RemoteRoutingAddress.ToLowerInvariant() -Actual (([string]$now.RemoteRoutingAddress) -replace '^smtp:', '').ToLowerInvariant()
             if ($row.ArchiveGuid -ne '') {
                 Assert-Equal -What ('ArchiveGuid of ' + $row.OnPremDistinguishedName) -Expected $row.ArchiveGuid -Actual ([string]$now.ArchiveGuid)
             }

@@ -57,6 +57,37 @@ function Import-BatchCsv {
     $all
 }
 
+function Add-CloudRoutingAddress {
+    # moves.routing-address (Exchange Management Shell of a 2016 server, before the wave's Exchange Online batch):
+    # every mailbox of the wave CSV without an address in the routing domain (<tenant>.mail.onmicrosoft.com) gets
+    # smtp:<alias>@<domain>: the email address policy stamps it only where it applies (EmailAddressPolicyEnabled
+    # false leaves it out) and the move needs it as the target delivery address. Read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$Domain, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    $suffix = '@' + $Domain
+    $changed = 0
+    foreach ($row in $all) {
+        $mailbox = Get-Mailbox -Identity $row.EmailAddress -DomainController $DomainController -ErrorAction Stop
+        $has = @($mailbox.EmailAddresses | ForEach-Object { [string]$_ } | Where-Object { $_ -like ('smtp:*' + $suffix) })
+        if ($has.Count -gt 0) { continue }
+        $address = 'smtp:' + [string]$mailbox.Alias + $suffix
+        if ($PSCmdlet.ShouldProcess($row.EmailAddress, 'Set-Mailbox -EmailAddresses @{Add=' + $address + '}')) {
+            Set-Mailbox -Identity $row.EmailAddress -EmailAddresses @{ Add = $address } -DomainController $DomainController -ErrorAction Stop
+            $changed++
+            if (-not $WhatIfPreference) {
+                $after = Get-Mailbox -Identity $row.EmailAddress -DomainController $DomainController -ErrorAction Stop
+                $now = @($after.EmailAddresses | ForEach-Object { ([string]$_).ToLowerInvariant() })
+                if (-not ($now -contains $address.ToLowerInvariant())) {
+                    throw ('Verification failed: ' + $row.EmailAddress + ' has no address ' + $address)
+                }
+            }
+        }
+    }
+    Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' mailbox(es) checked, ' + $changed + ' routing address(es) added')
+}
+
 function ConvertFrom-UtcText {
     # moves.create, moves.exo-batch: 'yyyy-MM-ddTHH:mm:ssZ' -> a UTC DateTime, the same in every culture.
     param([string]$Text)

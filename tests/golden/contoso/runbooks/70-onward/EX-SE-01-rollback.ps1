@@ -35,30 +35,30 @@ try {
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01; target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01; target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01' -Title 'Remove receive connector ''Relay Apps EX-SE-01'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay Apps EX-SE-01'
             Comment = 'Created by migrator from EX16-01\Relay Apps EX16-01'
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01; target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01; target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01' -Title 'Remove receive connector ''Relay Legacy CRM EX-SE-01'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay Legacy CRM EX-SE-01'
             Comment = 'Created by migrator from EX16-01\Relay Legacy CRM EX16-01'
         }
         Remove-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners; target: EX-SE-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners; target: EX-SE-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners' -Title 'Remove receive connector ''Relay MFP Scanners'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay MFP Scanners'
             Comment = 'Created by migrator from EX16-01\Relay MFP Scanners'

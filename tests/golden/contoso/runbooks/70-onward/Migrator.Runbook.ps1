@@ -307,6 +307,31 @@ function Test-SmtpRelay {
     }
 }
 
+function Assert-AliasRecord {
+    # relay.alias-records (reads only): the SMTP alias resolves to exactly the expected addresses, A and AAAA
+    # (IPv6 only for servers with IPv6: an empty -IPv6 means no AAAA record at all). Compared as parsed
+    # addresses, so '2001:DB8::0020' equals '2001:db8::20'. A CNAME in between is followed.
+    [CmdletBinding()]
+    param([string]$Alias, [string[]]$IPv4 = @(), [string[]]$IPv6 = @(), [string[]]$Unknown = @(), [string[]]$Servers = @())
+    if ($Unknown.Count -gt 0) {
+        throw ('The inventory gives no address for ' + ($Unknown -join ', ') + ': add servers[].ip to inventory.yaml and plan again (or compare the records of ' + $Alias + ' by hand)')
+    }
+    foreach ($type in @('A', 'AAAA')) {
+        $expected = @($IPv4)
+        if ($type -eq 'AAAA') { $expected = @($IPv6) }
+        $want = @($expected | ForEach-Object { ([System.Net.IPAddress]::Parse($_)).ToString() } | Sort-Object -Unique)
+        $answers = @(Resolve-DnsName -Name $Alias -Type $type -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq $type })
+        $have = @($answers | ForEach-Object { ([System.Net.IPAddress]::Parse([string]$_.IPAddress)).ToString() } | Sort-Object -Unique)
+        Write-Host ('    ' + $type + ' ' + $Alias + ': ' + ($have -join ', '))
+        if (($have -join ', ') -ne ($want -join ', ')) {
+            $shown = 'none'
+            if ($want.Count -gt 0) { $shown = ($want -join ', ') }
+            throw ('Verification failed: ' + $Alias + ' has ' + $type + ' ' + ($have -join ', ') + ', expected exactly ' + $shown + ' (' + ($Servers -join ', ') + '); a resolver that still caches the old records: wait the TTL and run it again')
+        }
+    }
+    Write-Host ('    verified: ' + $Alias + ' resolves to exactly ' + ($Servers -join ', '))
+}
+
 function ConvertTo-AddressText {
     # A protocol log's remote endpoint without its port: '10.1.2.3:5123' -> '10.1.2.3', '[2001:db8::5]:51234' -> '2001:db8::5'.
     param([string]$Endpoint)
