@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migrator.iprange import IPRange, merge_ranges
-from migrator.logs.client_evidence import ClientEvidence
+from migrator.logs.client_evidence import ClientEvidence, user_key
 from migrator.model import Inventory, Server, ServerRole
 from migrator.plan.client_access import (
     LISTED_CLIENTS,
@@ -282,7 +282,7 @@ def _client_access(
         seen = evidence.server(name)
         left = clients_left(inv, evidence, name)
         if left:
-            users = {c.user.lower() or c.client_ip for _, c in left}
+            users = {user_key(c.user) or c.client_ip for _, c in left}
             title = f"clients still connect to {name}: {len(users)} left, do not remove it"
             listed = "; ".join(describe(p, c) for p, c in left[:LISTED_CLIENTS])
             more = f"; and {len(left) - LISTED_CLIENTS} more" if len(left) > LISTED_CLIENTS else ""
