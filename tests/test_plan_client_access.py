@@ -58,7 +58,7 @@ def test_a_server_with_clients_left_is_not_removed() -> None:
     assert "do not remove it" in gate.title
     assert "CONTOSO\\loconnor from 10.1.5.33" in gate.instructions
     assert "HealthMailbox" not in gate.instructions  # monitoring never blocks
-    assert remove.title.endswith("(blocked: clients still connect)")
+    assert remove.title.endswith("(blocked by decommission.client-access.EX10-01)")
     assert remove.instructions.startswith("BLOCKED, do not run")
 
 

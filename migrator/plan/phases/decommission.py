@@ -133,7 +133,7 @@ def _remove(server: Server, before: list[str], blocked: str = "") -> Step:
         id=step_id(P, "remove", server.name),
         phase=P,
         title=f"uninstall Exchange 2010 from {server.name}"
-        + (" (blocked: clients still connect)" if blocked else ""),
+        + (f" (blocked by decommission.client-access.{server.name})" if blocked else ""),
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
         runs_in=RunsIn.MANUAL,
@@ -141,10 +141,10 @@ def _remove(server: Server, before: list[str], blocked: str = "") -> Step:
         reversible=False,
         instructions=(
             (f"BLOCKED, do not run: {blocked} " if blocked else "")
-            + f"Uninstall Exchange 2010 from {server.name} only once the logs prove it unused "
-            "(the observe and client access steps before this one), from Programs and "
-            "Features (or Setup.com /mode:uninstall). Setup refuses while mailboxes, "
-            "connectors or DAG membership remain."
+            + f"Uninstall Exchange 2010 from {server.name} (Programs and Features, or "
+            "Setup.com /mode:uninstall) once every step before this one is done: the logs, "
+            "not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG "
+            "membership remain."
         ),
         verification=f"Get-ExchangeServer no longer lists {server.name}",
         prerequisites=(*ORG_WIDE, *before),

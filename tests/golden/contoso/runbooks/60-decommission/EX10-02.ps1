@@ -47,7 +47,7 @@ try {
     # Verification: Get-ExchangeServer no longer lists EX10-02
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-02' -Title 'uninstall Exchange 2010 from EX10-02') {
-        Write-Host '    Shut EX10-02 down for a few days first (scream test), start it again, then uninstall Exchange 2010 from Programs and Features (or Setup.com /mode:uninstall). Setup refuses while mailboxes, connectors or DAG membership remain.'
+        Write-Host '    Uninstall Exchange 2010 from EX10-02 (Programs and Features, or Setup.com /mode:uninstall) once every step before this one is done: the logs, not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG membership remain.'
         Stop-AtManualStep -Id 'decommission.remove.EX10-02' -Next ''
     }
     # endregion
