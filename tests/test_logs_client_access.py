@@ -19,7 +19,6 @@ from migrator.logs.client_access import (
     RCA,
     Servers,
     classify,
-    outlook_build,
     recognise,
     scan_client_access,
     servers_from,
@@ -227,13 +226,6 @@ def test_old_outlook_per_user() -> None:
 )
 def test_outlook_minimum(build: str, old: bool) -> None:
     assert below_minimum(build) is old
-
-
-def test_outlook_build_from_agents() -> None:
-    assert outlook_build("Microsoft Office/14.0 (Windows NT 6.1; Microsoft Outlook 14.0.7015; Pro)", "") == "14.0.7015"
-    assert outlook_build("OUTLOOK.EXE", "14.0.7015.1000") == "14.0.7015.1000"
-    assert outlook_build("MSExchangeMailboxAssistants.exe", "14.3.123.4") == ""
-    assert outlook_build("MSRPC", "") == ""
 
 
 def test_evidence_file_round_trip(tmp_path: Path) -> None:

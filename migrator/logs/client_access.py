@@ -219,45 +219,12 @@ MONITORING_USERS = ("healthmailbox", "extest_", "systemmailbox{", "sm_")
 """Start of the user name (after any domain or cn=) of health and test accounts."""
 MONITORING_AGENTS = ("amprobe", "activemonitoring", "msexchmon", "msexchange")
 """Start of user agents / client software of Exchange's own probes and processes."""
-_OUTLOOK = re.compile(r"outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)", re.IGNORECASE)
-_CN = re.compile(r"/cn=([^/]+)$", re.IGNORECASE)
 _LOG_FOLDERS = re.compile(
     r"^(w3svc\d+|logfiles|logs?|logging|inetpub|rpc client access|httpproxy|autodiscover|eas|ecp|"
     r"ews|mapi|oab|owa|owacalendar|powershell|rpchttp|rest|pushnotifications|reportingwebservice|"
     r"e12|e14|e15|v14|v15|exchange server|microsoft)$",
     re.IGNORECASE,
 )
-
-
-def _user_name(raw: str) -> str:
-    """The user as logged: ``-`` is anonymous; a legacyExchangeDN gives its last cn."""
-    raw = raw.strip()
-    if raw in ("", "-"):
-        return ""
-    m = _CN.search(raw)
-    return m.group(1) if m and raw.startswith("/") else raw
-
-
-def _local_part(user: str) -> str:
-    return user.rsplit("\\", 1)[-1].split("@", 1)[0].lower()
-
-
-def is_monitoring(user: str, agent: str, raw_user: str = "") -> bool:
-    """Whether a client is a health, test or Exchange system account (never blocks a removal)."""
-    if _local_part(user).startswith(MONITORING_USERS):
-        return True
-    low_raw = raw_user.lower()
-    if "cn=microsoft system attendant" in low_raw or "cn=healthmailbox" in low_raw:
-        return True
-    return agent.strip().lower().startswith(MONITORING_AGENTS)
-
-
-def outlook_build(agent: str, version: str) -> str:
-    """The Outlook build of a client: RCA's client-software-version, or from the user agent."""
-    if version and version not in ("-",) and agent.lower().startswith("outlook"):
-        return version
-    m = _OUTLOOK.search(agent)
-    return m.group(1) if m else ""
 
 
 def folder_server(path: str, names: Mapping[str, str]) -> tuple[str, str]:
@@ -357,11 +324,12 @@ def scan_client_access(
         by_path = {seg.read_path: seg for segs in groups.values() for seg in segs}
         con = duckdb.connect()
         try:
-            rows = _query(con, groups) if groups else []
+            con.execute("SET enable_progress_bar = false")
+            rows, total = _query(con, groups, servers) if groups else ([], 0)
             listed, rejected = rejected_lines(con, by_path)
         finally:
             con.close()
-    return _evidence(rows, rejected, listed, read, skipped_list, warnings, servers, minimum)
+    return _evidence(rows, total, rejected, listed, read, skipped_list, warnings, minimum)
 
 
 def _read_sql(group: _Group, segs: Sequence[Segment]) -> str:
@@ -385,126 +353,167 @@ def _read_sql(group: _Group, segs: Sequence[Segment]) -> str:
     )
 
 
+def _tables(con: duckdb.DuckDBPyConnection, servers: Servers) -> None:
+    """The small lookup tables the naming query joins: servers, addresses, protocols."""
+    con.execute("CREATE TEMP TABLE srv (short VARCHAR, name VARCHAR)")
+    con.execute("CREATE TEMP TABLE addr (ip VARCHAR, name VARCHAR, new BOOLEAN)")
+    con.execute("CREATE TEMP TABLE proto (key VARCHAR, name VARCHAR)")
+    if servers.names:
+        con.executemany("INSERT INTO srv VALUES (?, ?)", sorted(servers.names.items()))
+    if servers.by_address:
+        con.executemany(
+            "INSERT INTO addr VALUES (?, ?, ?)",
+            [(ip, n, n.lower() in servers.new) for ip, n in sorted(servers.by_address.items())],
+        )
+    con.executemany("INSERT INTO proto VALUES (?, ?)", sorted(PROTOCOLS.items()))
+
+
+_NAMING = r"""
+WITH n AS (
+  SELECT g.log, g.n, g.first_ts, g.last_ts,
+    CASE WHEN g.log = 'httpproxy' OR coalesce(g.row_server, '') NOT IN ('', '-')
+         THEN coalesce(s1.name, upper(split_part(g.row_server, '.', 1)))
+         ELSE coalesce(nullif(g.known, ''), a1.name, nullif(g.guess, ''), nullif(g.server_ip, ''), '')
+    END AS server,
+    CASE WHEN g.log <> 'httpproxy' AND coalesce(g.row_server, '') IN ('', '-')
+              AND g.known = '' AND a1.name IS NULL AND g.guess = ''
+         THEN coalesce(g.server_ip, '') ELSE '' END AS unnamed,
+    p.name AS protocol,
+    CASE WHEN coalesce(g.usr, '') IN ('', '-') THEN ''
+         WHEN starts_with(g.usr, '/') AND regexp_matches(g.usr, '(?i)/cn=[^/]+$')
+         THEN regexp_extract(g.usr, '(?i)/cn=([^/]+)$', 1)
+         ELSE g.usr END AS usr,
+    coalesce(g.usr, '') AS raw_usr,
+    CASE WHEN coalesce(g.cip, '') = '-' THEN '' ELSE coalesce(g.cip, '') END AS cip,
+    CASE WHEN coalesce(g.agent, '') = '-' THEN ''
+         WHEN g.log = 'iis' THEN replace(g.agent, '+', ' ')
+         ELSE coalesce(g.agent, '') END AS agent,
+    coalesce(g.build, '') AS build,
+    CASE WHEN g.log = 'httpproxy'
+         THEN coalesce(s2.name, nullif(upper(split_part(coalesce(g.via, ''), '.', 1)), ''),
+                       nullif(g.known, ''), g.guess)
+         ELSE coalesce(a2.name, '') END AS via
+  FROM g
+  JOIN proto p ON p.key = lower(g.proto)
+  LEFT JOIN srv s1 ON s1.short = lower(split_part(g.row_server, '.', 1))
+  LEFT JOIN addr a1 ON a1.ip = g.server_ip
+  LEFT JOIN srv s2 ON s2.short = lower(split_part(g.via, '.', 1))
+  LEFT JOIN addr a2 ON a2.ip = g.cip AND a2.new
+)
+SELECT server, protocol, usr, cip, agent,
+  CASE WHEN lower(agent) LIKE 'outlook%' AND build NOT IN ('', '-') THEN build
+       ELSE coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '')
+  END AS outlook,
+  via, log,
+  (regexp_matches(lower(regexp_replace(regexp_replace(usr, '^.*\\', ''), '@.*$', '')),
+                  '^(@USERS@)')
+   OR contains(lower(raw_usr), 'cn=microsoft system attendant')
+   OR contains(lower(raw_usr), 'cn=healthmailbox')
+   OR regexp_matches(lower(agent), '^(@AGENTS@)')) AS monitoring,
+  sum(n)::BIGINT AS requests, min(first_ts) AS first_ts, max(last_ts) AS last_ts, unnamed
+FROM n WHERE server <> ''
+GROUP BY ALL
+ORDER BY server, protocol, requests DESC, usr, cip, agent, via, log
+""".replace("@USERS@", "|".join(re.escape(u) for u in MONITORING_USERS)).replace(
+    "@AGENTS@", "|".join(re.escape(a) for a in MONITORING_AGENTS)
+)
+"""Names servers, protocols, users, agents, Outlook builds and monitoring accounts, per group.
+
+The rules, once: the server is the record's own (s-computername; for HttpProxy
+the TargetServer), else a folder named after an inventory server, else the
+inventory server owning s-ip / server-ip, else the nearest folder that is no
+log folder, else the address itself (with a warning); ``-`` is empty; ``+`` in
+an IIS user agent is a space; a legacyExchangeDN user is its last cn; the
+Outlook build is RPC Client Access's client-software-version for OUTLOOK.EXE,
+else ``Outlook <build>`` in the user agent; a request from a 2013+ server's
+address is proxied (``via``).
+"""
+
+
 def _query(
-    con: duckdb.DuckDBPyConnection, groups: Mapping[_Group, Sequence[Segment]]
-) -> list[tuple[str, ...]]:
-    """The records of every file, grouped by their normalised columns, with count, first and last time."""
+    con: duckdb.DuckDBPyConnection,
+    groups: Mapping[_Group, Sequence[Segment]],
+    servers: Servers,
+) -> tuple[list[tuple[object, ...]], int]:
+    """Every record grouped and named (server, protocol, client), and how many records were read.
+
+    First every file of every layout is read and grouped on its raw normalised
+    columns (a temporary table of a few groups per client); then the groups are
+    named by joining small lookup tables and grouped again on the names.
+    """
     names = ", ".join(NORMALISED)
     union = " UNION ALL ".join(
         f"SELECT * FROM ({_read_sql(g, segs)})"
         for g, segs in sorted(groups.items(), key=lambda kv: repr(kv[0]))
     )
-    sql = (
-        f"SELECT log, known, guess, {', '.join(NORMALISED[:-1])}, count(*), min(ts), max(ts)"
+    con.execute(
+        f"CREATE TEMP TABLE g AS SELECT log, known, guess, {', '.join(NORMALISED[:-1])},"
+        f" count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts"
         f" FROM ({union}) AS r(log, known, guess, {names}) GROUP BY ALL"
     )
-    return [tuple("" if v is None else str(v) for v in row) for row in con.sql(sql).fetchall()]
+    total = con.sql("SELECT coalesce(sum(n), 0)::BIGINT FROM g").fetchall()[0][0]
+    _tables(con, servers)
+    return con.sql(_NAMING).fetchall(), int(total)
 
 
 def _evidence(
-    rows: Sequence[tuple[str, ...]],
+    rows: Sequence[tuple[object, ...]],
+    total: int,
     rejected: int,
     listed: Sequence[str],
     read: Sequence[FileRead],
     skipped: Sequence[FileSkipped],
     warnings: list[str],
-    servers: Servers,
     minimum: str,
 ) -> ClientEvidence:
-    """Name servers, protocols and clients; replace proxied requests by the HttpProxy records."""
-    # (2010 server, protocol, client key) -> [requests, first, last]
-    tally: dict[tuple[str, str, ClientSeen], list[object]] = {}
-    proxied: dict[tuple[str, str], int] = defaultdict(int)  # (2010 server, 2016 server) -> requests
-    explained: set[tuple[str, str]] = set()
+    """Build the evidence; requests proxied by a 2016 server whose HttpProxy logs were read are
+    replaced by the clients those logs name."""
+    explained = {
+        (str(r[0]).lower(), str(r[6]).lower()) for r in rows if r[7] == "httpproxy" and r[6]
+    }
+    proxied: dict[tuple[str, str], int] = defaultdict(int)
     unnamed: set[str] = set()
+    by_server: dict[str, dict[str, list[ClientSeen]]] = defaultdict(lambda: defaultdict(list))
     counted = 0
-    total = 0
-    for log, known, guess, row_server, server_ip, proto, usr, cip, agent, build, via, n, first, last in (
-        r for r in rows
-    ):
-        requests = int(n)
-        total += requests
-        protocol = PROTOCOLS.get(proto.strip().lower())
-        if protocol is None:
-            continue
-        if log == "httpproxy":
-            server = _server_name(row_server, servers)
-            via_name = _server_name(via, servers) or known or guess
-            explained.add((server.lower(), via_name.lower()))
-        else:
-            server = _pick_server(row_server, known, server_ip, guess, servers)
-            if not server:
-                unnamed.add(server_ip)
-                server = server_ip or "(unknown server)"
-            via_name = servers.by_address.get(cip.strip(), "")
-            if via_name and via_name.lower() not in servers.new:
-                via_name = ""
-        if not server:
-            continue
-        counted += requests
-        agent_text = agent.replace("+", " ") if log == "iis" else agent
-        user = _user_name(usr)
-        if log == "iis":
-            first, last = _iis_time(first), _iis_time(last)
-        seen = ClientSeen(
-            user=user,
-            client_ip="" if cip.strip() == "-" else cip.strip(),
-            user_agent="" if agent_text.strip() == "-" else agent_text.strip(),
-            outlook_build=outlook_build(agent_text, build.strip()),
-            via=via_name if log != "httpproxy" else via_name,
-            log=log,
-            requests=0,
-            first_seen="",
-            last_seen="",
-            monitoring=is_monitoring(user, agent_text, usr),
-        )
-        if log == "iis" and seen.via:
-            proxied[(server.lower(), seen.via.lower())] += requests
-        key = (server, protocol, seen)
-        entry = tally.setdefault(key, [0, first, last])
-        entry[0] = int(str(entry[0])) + requests
-        entry[1] = min(str(entry[1]), first)
-        entry[2] = max(str(entry[2]), last)
     explained_requests = 0
-    for pair, n_req in sorted(proxied.items()):
-        if pair in explained:
-            explained_requests += n_req
-        else:
-            warnings.append(
-                f"{n_req} requests to {pair[0].upper()} came through {pair[1].upper()}, and no"
-                f" HttpProxy log of {pair[1].upper()} names their clients: scan the HttpProxy logs"
-                " of the 2016 servers too (they stay listed as clients of the 2016 server)"
+    for server, protocol, usr, cip, agent, build, via, log, monitoring, n, first, last, ip in rows:
+        requests = int(str(n))
+        counted += requests
+        if ip:
+            unnamed.add(str(ip))
+        if log == "iis" and via:
+            pair = (str(server).lower(), str(via).lower())
+            if pair in explained:
+                explained_requests += requests
+                continue
+            proxied[pair] += requests
+        first_text, last_text = str(first or ""), str(last or "")
+        if log == "iis":
+            first_text, last_text = _iis_time(first_text), _iis_time(last_text)
+        by_server[str(server)][str(protocol)].append(
+            ClientSeen(
+                str(usr), str(cip), str(agent), str(build), str(via), str(log), requests,
+                first_text, last_text, bool(monitoring),
             )
+        )
+    for pair, n_req in sorted(proxied.items()):
+        warnings.append(
+            f"{n_req} requests to {pair[0].upper()} came through {pair[1].upper()}, and no"
+            f" HttpProxy log of {pair[1].upper()} names their clients: scan the HttpProxy logs"
+            " of the 2016 servers too (they stay listed as clients of the 2016 server)"
+        )
     for ip in sorted(unnamed):
         warnings.append(
             f"records of server address '{ip}' could not be given a server name: put each server's"
             " logs in a folder named after it, or pass --inventory"
         )
-    by_server: dict[str, dict[str, list[ClientSeen]]] = defaultdict(lambda: defaultdict(list))
-    for (server, protocol, seen), (n_req, first, last) in tally.items():
-        if seen.log == "iis" and seen.via and (server.lower(), seen.via.lower()) in explained:
-            continue
-        by_server[server][protocol].append(
-            ClientSeen(
-                seen.user,
-                seen.client_ip,
-                seen.user_agent,
-                seen.outlook_build,
-                seen.via,
-                seen.log,
-                int(str(n_req)),
-                str(first),
-                str(last),
-                seen.monitoring,
-            )
-        )
     out: list[ServerClients] = []
     for server in sorted(by_server, key=str.lower):
         protocols = []
         for protocol in sorted(by_server[server]):
-            clients = sorted(
-                by_server[server][protocol],
-                key=lambda c: (-c.requests, c.user.lower(), c.client_ip, c.user_agent, c.via, c.log),
+            clients = by_server[server][protocol]
+            clients.sort(
+                key=lambda c: (-c.requests, c.user.lower(), c.client_ip, c.user_agent, c.via, c.log)
             )
             protocols.append(
                 ProtocolClients(
@@ -514,12 +523,11 @@ def _evidence(
                     tuple(clients),
                 )
             )
-        every = [c for p in protocols for c in p.clients]
         out.append(
             ServerClients(
                 server,
-                min(c.first_seen for c in every),
-                max(c.last_seen for c in every),
+                min(c.first_seen for p in protocols for c in p.clients),
+                max(p.last_seen for p in protocols),
                 tuple(protocols),
             )
         )
@@ -529,7 +537,7 @@ def _evidence(
             files_read=tuple(read),
             files_skipped=tuple(sorted(skipped, key=lambda s: s.path)),
             records=total,
-            counted=counted,
+            counted=counted - explained_requests,
             rejected=rejected,
             rejected_lines=tuple(listed),
             proxied_explained=explained_requests,
@@ -544,27 +552,6 @@ def _evidence(
 def _iis_time(text: str) -> str:
     """IIS ``2023-01-05 07:58:11`` (UTC) -> ``2023-01-05T07:58:11Z``."""
     return text.replace(" ", "T") + "Z" if text and "T" not in text else text
-
-
-def _server_name(text: str, servers: Servers) -> str:
-    """A server named in a record (FQDN or NetBIOS name) -> the inventory's name, or the host part."""
-    host = text.strip()
-    if host in ("", "-"):
-        return ""
-    short = host.split(".", 1)[0]
-    return servers.names.get(short.lower(), short.upper())
-
-
-def _pick_server(row_server: str, known: str, server_ip: str, guess: str, servers: Servers) -> str:
-    """s-computername, a folder named after an inventory server, the server owning s-ip, the folder."""
-    if row_server.strip() not in ("", "-"):
-        return _server_name(row_server, servers)
-    if known:
-        return known
-    ip = server_ip.strip()
-    if ip in servers.by_address:
-        return servers.by_address[ip]
-    return guess
 
 
 def servers_from(

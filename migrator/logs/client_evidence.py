@@ -8,9 +8,10 @@ each 2010 server. docs/logs.md describes the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ cannot prove them): docs/logs.md says so.
 _BUILD = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
 
 
+@functools.lru_cache(maxsize=4096)
 def build_key(build: str) -> tuple[int, ...] | None:
     """``14.0.7015.1000`` -> (14, 0, 7015, 1000); None where it is no build number."""
     m = _BUILD.fullmatch(build.strip())
@@ -216,10 +218,59 @@ def old_outlook(servers: tuple[ServerClients, ...], minimum: str) -> tuple[OldOu
     )
 
 
+_CLIENT_FIELDS = tuple(f.name for f in fields(ClientSeen))
+
+
 def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
-    """Write ``client-evidence.json`` (UTF-8, sorted keys: the same logs give the same bytes)."""
-    text = json.dumps(asdict(evidence), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write ``client-evidence.json`` (UTF-8, sorted keys: the same logs give the same bytes).
+
+    Each client is one line (there may be hundreds of thousands); the rest is indented.
+    """
+    marker = "\x00clients\x00"
+    servers = []
+    client_lines: list[str] = []
+    for s in evidence.servers:
+        protocols = []
+        for p in s.protocols:
+            body = ",\n".join(
+                json.dumps(
+                    {name: getattr(c, name) for name in _CLIENT_FIELDS},
+                    sort_keys=True,
+                    ensure_ascii=False,
+                )
+                for c in p.clients
+            )
+            client_lines.append(body)
+            protocols.append(
+                {
+                    "protocol": p.protocol,
+                    "requests": p.requests,
+                    "last_seen": p.last_seen,
+                    "clients": f"{marker}{len(client_lines) - 1}",
+                }
+            )
+        servers.append(
+            {
+                "server": s.server,
+                "first_seen": s.first_seen,
+                "last_seen": s.last_seen,
+                "protocols": protocols,
+            }
+        )
+    data = {
+        "format": evidence.format,
+        "outlook_minimum": evidence.outlook_minimum,
+        "scan": asdict(evidence.scan),
+        "old_outlook": [asdict(o) for o in evidence.old_outlook],
+        "servers": servers,
+    }
+    text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
+    text = re.sub(
+        '"' + marker.replace("\x00", "\\\\u0000") + r'(\d+)"',
+        lambda m: "[\n" + client_lines[int(m.group(1))] + "\n]",
+        text,
+    )
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
 def load_client_evidence(path: Path) -> ClientEvidence:

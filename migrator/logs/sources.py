@@ -324,9 +324,16 @@ def _write_regions(source: Source, data: bytes, regions: list[_Region], tmp: Pat
     out: list[Segment] = []
     for start, end, line, fields, row in regions:
         fd, target = tempfile.mkstemp(suffix=".log", dir=tmp)
+        # The region's own directive lines become empty lines too: after thousands of
+        # empty lines DuckDB reports a rejected directive without its text.
+        skip = start
+        while data[skip : skip + 1] == b"#":
+            nl = data.find(b"\n", skip, end)
+            skip = end if nl < 0 else nl + 1
+            line += 1
         with os.fdopen(fd, "wb") as fh:
             fh.write(newline * (line - 1))
-            fh.write(data[start:end])
+            fh.write(data[skip:end])
         out.append(Segment(source, target, fields, row))
     return out
 
@@ -356,7 +363,7 @@ def rejected_lines(
     seen: set[tuple[str, int]] = set()
     for path, line, kind, text, message in rows:
         shown = str(text or "").strip()
-        if shown.startswith("#"):
+        if not shown or shown.startswith("#"):
             continue  # a header directive (the engines leave those out on purpose)
         name = source_of(read_paths, str(path))
         if (name, int(line or 0)) in seen:

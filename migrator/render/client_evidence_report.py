@@ -14,6 +14,9 @@ from pathlib import Path
 from migrator.fileio import atomic_write_bytes
 from migrator.logs.client_evidence import ClientEvidence, user_key
 
+LISTED_PER_PROTOCOL = 50
+"""Clients listed per server and protocol (busiest first); client-evidence.json has them all."""
+
 
 def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
@@ -36,8 +39,10 @@ def client_evidence_markdown(evidence: ClientEvidence, waves: Mapping[str, int] 
             " | requests | last seen | monitoring |"
         )
         lines.append("|---|---|---|---|---|---|---|---:|---|---|")
+        hidden = 0
         for p in s.protocols:
-            for c in p.clients:
+            hidden += max(0, len(p.clients) - LISTED_PER_PROTOCOL)
+            for c in p.clients[:LISTED_PER_PROTOCOL]:
                 lines.append(
                     "| "
                     + " | ".join(
@@ -58,6 +63,12 @@ def client_evidence_markdown(evidence: ClientEvidence, waves: Mapping[str, int] 
                     + " |"
                 )
         lines.append("")
+        if hidden:
+            lines += [
+                f"{hidden} more clients (beyond the busiest {LISTED_PER_PROTOCOL} of each"
+                " protocol) are in client-evidence.json.",
+                "",
+            ]
     lines += [
         f"## Outlook older than {evidence.outlook_minimum} (Outlook 2010 SP2)",
         "",
