@@ -370,7 +370,9 @@ def _tables(con: duckdb.DuckDBPyConnection, servers: Servers) -> None:
 
 _NAMING = r"""
 WITH n AS (
-  SELECT g.log, g.n, g.first_ts, g.last_ts,
+  SELECT g.log, g.n,
+    CASE WHEN g.log = 'iis' THEN replace(g.first_ts, ' ', 'T') || 'Z' ELSE g.first_ts END AS first_ts,
+    CASE WHEN g.log = 'iis' THEN replace(g.last_ts, ' ', 'T') || 'Z' ELSE g.last_ts END AS last_ts,
     CASE WHEN g.log = 'httpproxy' OR coalesce(g.row_server, '') NOT IN ('', '-')
          THEN coalesce(s1.name, upper(split_part(g.row_server, '.', 1)))
          ELSE coalesce(nullif(g.known, ''), a1.name, nullif(g.guess, ''), nullif(g.server_ip, ''), '')
@@ -400,6 +402,7 @@ WITH n AS (
   LEFT JOIN srv s2 ON s2.short = lower(split_part(g.via, '.', 1))
   LEFT JOIN addr a2 ON a2.ip = g.cip AND a2.new
 )
+SELECT * FROM (
 SELECT server, protocol, usr, cip, agent,
   CASE WHEN lower(agent) LIKE 'outlook%' AND build NOT IN ('', '-') THEN build
        ELSE coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '')
@@ -410,10 +413,11 @@ SELECT server, protocol, usr, cip, agent,
    OR contains(lower(raw_usr), 'cn=microsoft system attendant')
    OR contains(lower(raw_usr), 'cn=healthmailbox')
    OR regexp_matches(lower(agent), '^(@AGENTS@)')) AS monitoring,
-  sum(n)::BIGINT AS requests, min(first_ts) AS first_ts, max(last_ts) AS last_ts, unnamed
+  sum(n)::BIGINT AS requests, min(first_ts), max(last_ts), unnamed
 FROM n WHERE server <> ''
 GROUP BY ALL
-ORDER BY server, protocol, requests DESC, usr, cip, agent, via, log
+)
+ORDER BY lower(server), server, protocol, requests DESC, lower(usr), usr, cip, agent, via, log
 """.replace("@USERS@", "|".join(re.escape(u) for u in MONITORING_USERS)).replace(
     "@AGENTS@", "|".join(re.escape(a) for a in MONITORING_AGENTS)
 )
@@ -487,13 +491,18 @@ def _evidence(
                 explained_requests += requests
                 continue
             proxied[pair] += requests
-        first_text, last_text = str(first or ""), str(last or "")
-        if log == "iis":
-            first_text, last_text = _iis_time(first_text), _iis_time(last_text)
         by_server[str(server)][str(protocol)].append(
             ClientSeen(
-                str(usr), str(cip), str(agent), str(build), str(via), str(log), requests,
-                first_text, last_text, bool(monitoring),
+                str(usr),
+                str(cip),
+                str(agent),
+                str(build),
+                str(via),
+                str(log),
+                requests,
+                str(first or ""),
+                str(last or ""),
+                bool(monitoring),
             )
         )
     for pair, n_req in sorted(proxied.items()):
@@ -508,13 +517,10 @@ def _evidence(
             " logs in a folder named after it, or pass --inventory"
         )
     out: list[ServerClients] = []
-    for server in sorted(by_server, key=str.lower):
+    for server in by_server:  # in the query's order
         protocols = []
         for protocol in sorted(by_server[server]):
-            clients = by_server[server][protocol]
-            clients.sort(
-                key=lambda c: (-c.requests, c.user.lower(), c.client_ip, c.user_agent, c.via, c.log)
-            )
+            clients = by_server[server][protocol]  # in the query's order: most requests first
             protocols.append(
                 ProtocolClients(
                     protocol,
@@ -547,11 +553,6 @@ def _evidence(
         outlook_minimum=minimum,
         old_outlook=old_outlook(servers_out, minimum),
     )
-
-
-def _iis_time(text: str) -> str:
-    """IIS ``2023-01-05 07:58:11`` (UTC) -> ``2023-01-05T07:58:11Z``."""
-    return text.replace(" ", "T") + "Z" if text and "T" not in text else text
 
 
 def servers_from(
