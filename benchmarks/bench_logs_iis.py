@@ -42,7 +42,17 @@ def _run(folder: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as out:
         began = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "migrator", "logs", "scan", str(folder), "-o", out, "--no-progress"],
+            [
+                sys.executable,
+                "-m",
+                "migrator",
+                "logs",
+                "scan",
+                str(folder),
+                "-o",
+                out,
+                "--no-progress",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

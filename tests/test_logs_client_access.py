@@ -34,15 +34,26 @@ from migrator.logs.sources import discover, parse_header
 
 DATA = Path(__file__).parent / "data" / "client-logs"
 CONTOSO = servers_from(
-    [("EX10-01", False), ("EX10-02", False), ("EX10-03", False), ("EX16-01", True), ("EX16-02", True)],
-    [("10.1.1.10", "EX10-01"), ("10.1.1.11", "EX10-02"), ("10.2.1.10", "EX10-03"), ("10.1.1.20", "EX16-01")],
+    [
+        ("EX10-01", False),
+        ("EX10-02", False),
+        ("EX10-03", False),
+        ("EX16-01", True),
+        ("EX16-02", True),
+    ],
+    [
+        ("10.1.1.10", "EX10-01"),
+        ("10.1.1.11", "EX10-02"),
+        ("10.2.1.10", "EX10-03"),
+        ("10.1.1.20", "EX16-01"),
+    ],
 )
 
 
 def scan(*paths: Path, servers: Servers | None = CONTOSO) -> ClientEvidence:
     sources, missing = discover([str(p) for p in paths])
     assert missing == []
-    found, others, bad = classify(sources)
+    found, _others, bad = classify(sources)
     assert bad == []
     return scan_client_access(found, servers)
 
@@ -119,7 +130,10 @@ def test_iis_protocols_users_agents_and_times() -> None:
 def test_iis_restart_with_other_fields_mid_file_is_read_with_its_own_columns() -> None:
     ev = scan(DATA / "ex2010", DATA / "ex2016")
     (probe,) = [c for c in clients(ev, "EX10-01", "OWA") if not c.user]
-    assert (probe.client_ip, probe.user_agent) == ("10.1.9.5", "Mozilla/5.0 (compatible; F5-Monitor)")
+    assert (probe.client_ip, probe.user_agent) == (
+        "10.1.9.5",
+        "Mozilla/5.0 (compatible; F5-Monitor)",
+    )
     assert probe.last_seen == "2023-01-05T12:30:00Z"
 
 
@@ -149,7 +163,9 @@ def test_monitoring_accounts_are_marked() -> None:
     ex3 = ev.server("EX10-03")
     assert ex3 is not None
     assert all(c.monitoring for _, c in ex3.clients())
-    health = [c for c in clients(ev, "EX10-01", "EWS") if c.user.lower().startswith("healthmailbox")]
+    health = [
+        c for c in clients(ev, "EX10-01", "EWS") if c.user.lower().startswith("healthmailbox")
+    ]
     assert health and health[0].monitoring and health[0].via == "EX16-01"
 
 
@@ -173,7 +189,9 @@ def test_proxied_requests_are_replaced_by_the_httpproxy_clients() -> None:
 def test_without_httpproxy_logs_the_2016_server_stays_a_client_with_a_warning() -> None:
     ev = scan(DATA / "ex2010")
     left = [c for c in clients(ev, "EX10-01", "EWS") if c.via == "EX16-01"]
-    assert [(c.user, c.client_ip, c.log) for c in left] == [("CONTOSO\\ghopper", "10.1.1.20", "iis")]
+    assert [(c.user, c.client_ip, c.log) for c in left] == [
+        ("CONTOSO\\ghopper", "10.1.1.20", "iis")
+    ]
     assert any("came through EX16-01" in w for w in ev.scan.warnings)
 
 
@@ -205,7 +223,9 @@ def test_gz_and_zip_are_read_like_plain_files(tmp_path: Path) -> None:
 def test_byte_order_mark_keeps_line_numbers(tmp_path: Path) -> None:
     f = tmp_path / "EX10-01" / "u_ex230105.log"
     f.parent.mkdir()
-    f.write_bytes(b"\xef\xbb\xbf" + (DATA / "ex2010" / "EX10-01" / "W3SVC1" / "u_ex230105.log").read_bytes())
+    f.write_bytes(
+        b"\xef\xbb\xbf" + (DATA / "ex2010" / "EX10-01" / "W3SVC1" / "u_ex230105.log").read_bytes()
+    )
     ev = scan(f)
     assert ev.scan.rejected_lines[0].split(": ")[0].endswith("line 15")
 
@@ -221,8 +241,15 @@ def test_old_outlook_per_user() -> None:
 
 @pytest.mark.parametrize(
     ("build", "old"),
-    [("12.0.6680.5000", True), ("14.0.6025", True), ("14.0.7015.1000", False), ("14.0.7015", False),
-     ("16.0.4266", False), ("", False), ("MSRPC", False)],
+    [
+        ("12.0.6680.5000", True),
+        ("14.0.6025", True),
+        ("14.0.7015.1000", False),
+        ("14.0.7015", False),
+        ("16.0.4266", False),
+        ("", False),
+        ("MSRPC", False),
+    ],
 )
 def test_outlook_minimum(build: str, old: bool) -> None:
     assert below_minimum(build) is old

@@ -15,7 +15,17 @@ runner = CliRunner()
 
 def test_client_logs_alone_write_client_evidence_only(tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["logs", "scan", str(DATA / "client-logs"), "-o", str(tmp_path), "--no-progress", "--top", "1"]
+        app,
+        [
+            "logs",
+            "scan",
+            str(DATA / "client-logs"),
+            "-o",
+            str(tmp_path),
+            "--no-progress",
+            "--top",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "client-evidence.json").is_file()
@@ -32,7 +42,8 @@ def test_client_logs_alone_write_client_evidence_only(tmp_path: Path) -> None:
 
 def test_all_lists_every_client(tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["logs", "scan", str(DATA / "client-logs"), "-o", str(tmp_path), "--no-progress", "--all"]
+        app,
+        ["logs", "scan", str(DATA / "client-logs"), "-o", str(tmp_path), "--no-progress", "--all"],
     )
     assert result.exit_code == 0, result.output
     assert "more clients not listed" not in result.output

@@ -88,7 +88,9 @@ def test_every_client_accepted_by_an_override_clears_the_gate() -> None:
         RemainingClientAccess("moves later", user="ghopper@contoso.com"),
         RemainingClientAccess("moves later", user="falsayed"),
         RemainingClientAccess(
-            "F5 monitor, removed with the server", protocol="OWA", remote_range=IPRange.parse("10.1.9.0/24")
+            "F5 monitor, removed with the server",
+            protocol="OWA",
+            remote_range=IPRange.parse("10.1.9.0/24"),
         ),
     )
     inv = replace(inv, policy=replace(inv.policy, remaining_client_access=accepted))
@@ -118,7 +120,16 @@ def test_evidence_beside_the_inventory_is_read(tmp_path: Path) -> None:
     shutil.copytree(CONTOSO, inv_dir)
     result = CliRunner().invoke(
         app,
-        ["logs", "scan", str(LOGS), "--inventory", str(inv_dir), "-o", str(inv_dir), "--no-progress"],
+        [
+            "logs",
+            "scan",
+            str(LOGS),
+            "--inventory",
+            str(inv_dir),
+            "-o",
+            str(inv_dir),
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 0, result.output
     analysis = check_path(inv_dir)

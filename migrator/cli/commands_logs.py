@@ -70,8 +70,18 @@ def _client_row(ce: ConnectorEvidence, c: ClientEvidence, split: bool) -> list[s
     return [ce.connector, c.address, *_figures((c,), split)]
 
 
-_NUMERIC = ("clients", "sessions", "messages", "internal rcpt", "external rcpt", "refused relay")
-_NUMERIC += ("auth", "tls", "requests", "monitoring")
+_NUMERIC = (
+    "clients",
+    "sessions",
+    "messages",
+    "internal rcpt",
+    "external rcpt",
+    "refused relay",
+    "auth",
+    "tls",
+    "requests",
+    "monitoring",
+)
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
@@ -166,7 +176,9 @@ def print_client_summary(
     _print_rows("Client access per 2010 server and protocol", _SERVER_COLUMNS, totals)
     which = "all clients" if all_clients else f"top {top} clients per protocol by requests"
     if clients:
-        _print_rows(f"Client access: {which} (monitoring accounts left out)", _ACCESS_COLUMNS, clients)
+        _print_rows(
+            f"Client access: {which} (monitoring accounts left out)", _ACCESS_COLUMNS, clients
+        )
     if hidden:
         out.print(
             f"{hidden} more clients not listed: every client is in {target} (or use --all)",
@@ -215,9 +227,7 @@ def _scan_client_access(
         if inv is not None
         else None
     )
-    evidence = scan_client_access(
-        found, servers, skipped=[FileSkipped(p, r) for p, r in skipped]
-    )
+    evidence = scan_client_access(found, servers, skipped=[FileSkipped(p, r) for p, r in skipped])
     moves = plan_moves(inv) if inv is not None and inv.mailboxes else None
     waves = waves_by_user(inv, moves) if inv is not None else {}
     output.mkdir(parents=True, exist_ok=True)

@@ -512,7 +512,7 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
     kwargs["remaining_clients"] = tuple(remaining)
     accepted_access: list[RemainingClientAccess] = []
     for i, rc in enumerate(plan.get("remaining_client_access", [])):
-        where = ["plan", "remaining_client_access", i]
+        where: list[str | int] = ["plan", "remaining_client_access", i]
         access_range = None
         if "range" in rc:
             try:

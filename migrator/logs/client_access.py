@@ -263,7 +263,9 @@ class _Group:
     guess: str
 
 
-def classify(sources: Sequence[Source]) -> tuple[list[tuple[Source, LogType]], list[Source], list[FileSkipped]]:
+def classify(
+    sources: Sequence[Source],
+) -> tuple[list[tuple[Source, LogType]], list[Source], list[FileSkipped]]:
     """Split sources into client-access logs (with their type), other logs, and unreadable ones."""
     ours: list[tuple[Source, LogType]] = []
     others: list[Source] = []

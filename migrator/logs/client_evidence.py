@@ -280,7 +280,12 @@ def load_client_evidence(path: Path) -> ClientEvidence:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InventoryError(
-            [Problem(str(path), f"cannot be read as JSON ({exc}); expected a client-evidence.json as 'migrator logs scan' writes it")]
+            [
+                Problem(
+                    str(path),
+                    f"cannot be read as JSON ({exc}); expected a client-evidence.json as 'migrator logs scan' writes it",
+                )
+            ]
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InventoryError(
@@ -331,14 +336,19 @@ def load_client_evidence(path: Path) -> ClientEvidence:
             )
             protocols.append(
                 ProtocolClients(
-                    text(p, "protocol", pw), whole(p, "requests", pw), text(p, "last_seen", pw), clients
+                    text(p, "protocol", pw),
+                    whole(p, "requests", pw),
+                    text(p, "last_seen", pw),
+                    clients,
                 )
             )
         name = text(s, "server", sw)
         if not name:
             problems.append(Problem(str(path), f"key '{sw}.server': the server name is missing"))
         servers.append(
-            ServerClients(name, text(s, "first_seen", sw), text(s, "last_seen", sw), tuple(protocols))
+            ServerClients(
+                name, text(s, "first_seen", sw), text(s, "last_seen", sw), tuple(protocols)
+            )
         )
     scan = data.get("scan", {})
     if not isinstance(scan, dict):

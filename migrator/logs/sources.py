@@ -357,7 +357,7 @@ def rejected_lines(
             "SELECT s.file_path, e.line, e.error_type, e.csv_line, e.error_message"
             " FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id)"
         ).fetchall()
-    except Exception:  # noqa: BLE001 - no reject tables: nothing was rejected
+    except Exception:
         return [], 0
     listed: list[tuple[tuple[object, ...], int, str]] = []
     seen: set[tuple[str, int]] = set()
@@ -378,7 +378,11 @@ def rejected_lines(
             "INVALID UNICODE": "not UTF-8 text",
         }.get(str(kind), str(message))
         listed.append(
-            (natural_key(name), int(line or 0), f"{name}, line {line}: {reason} ('{shown}'); skipped")
+            (
+                natural_key(name),
+                int(line or 0),
+                f"{name}, line {line}: {reason} ('{shown}'); skipped",
+            )
         )
     listed.sort(key=lambda r: (r[0], r[1]))
     return [m for _, _, m in listed[:MAX_REJECTS_LISTED]], len(listed)

@@ -58,11 +58,7 @@ def accepted_by(
 ) -> RemainingClientAccess | None:
     """The ``plan.remaining_client_access`` entry that accepts a client, or None."""
     return next(
-        (
-            r
-            for r in inv.policy.remaining_client_access
-            if _accepts(r, server, protocol, client)
-        ),
+        (r for r in inv.policy.remaining_client_access if _accepts(r, server, protocol, client)),
         None,
     )
 

@@ -22,7 +22,9 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
-def client_evidence_markdown(evidence: ClientEvidence, waves: Mapping[str, int] | None = None) -> str:
+def client_evidence_markdown(
+    evidence: ClientEvidence, waves: Mapping[str, int] | None = None
+) -> str:
     """The Markdown text (``waves``: user name part -> move wave, from the moves plan)."""
     lines = ["# Client access evidence of the 2010 servers", ""]
     scan = evidence.scan
