@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --
 EVIDENCE_FILE = "relay-evidence.json"
 CLIENT_EVIDENCE_FILE = "client-evidence.json"
 CLIENT_REPORT_FILE = "client-evidence.md"
+OLD_OUTLOOK_LISTED = 20
+"""Users with an old Outlook printed by the scan (all with --all; all in client-evidence.md)."""
 
 
 class Engine(StrEnum):
@@ -185,6 +187,7 @@ def print_client_summary(
             markup=False,
         )
     if evidence.old_outlook:
+        listed = evidence.old_outlook if all_clients else evidence.old_outlook[:OLD_OUTLOOK_LISTED]
         rows = [
             [
                 o.user,
@@ -193,13 +196,19 @@ def print_client_summary(
                 o.last_seen[:10],
                 str(waves[user_key(o.user)]) if user_key(o.user) in waves else "",
             ]
-            for o in evidence.old_outlook
+            for o in listed
         ]
         _print_rows(
             f"Outlook older than {evidence.outlook_minimum} (Outlook 2010 SP2, the 2016 minimum)",
             ("user", "builds", "servers", "last seen", "wave"),
             rows,
         )
+        if len(listed) < len(evidence.old_outlook):
+            out.print(
+                f"{len(evidence.old_outlook) - len(listed)} more users with an old Outlook:"
+                f" every one is in {target.with_suffix('.md')} (or use --all)",
+                markup=False,
+            )
 
 
 def _scan_client_access(

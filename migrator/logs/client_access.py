@@ -407,6 +407,7 @@ WITH n AS (
 SELECT * FROM (
 SELECT server, protocol, usr, cip, agent,
   CASE WHEN lower(agent) LIKE 'outlook%' AND build NOT IN ('', '-') THEN build
+       WHEN NOT contains(lower(agent), 'outlook') THEN ''
        ELSE coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '')
   END AS outlook,
   via, log,
