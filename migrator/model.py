@@ -706,6 +706,22 @@ class RemainingClient:
     """Why it may remain (printed by the step), e.g. ``monitoring probe, retired with the server``."""
 
 
+@dataclass(frozen=True)
+class RemainingClientAccess:
+    """A client of a 2010 server's client access (IIS, RPC Client Access) accepted when the server is removed."""
+
+    reason: str
+    """Why it may remain (shown in the decommission step), e.g. ``load balancer probe, removed with the server``."""
+    server: str = ""
+    """The 2010 server it applies to; empty for every one."""
+    protocol: str = ""
+    """The protocol as the evidence names it (``OWA``, ``RPC/HTTP``...); empty for every one."""
+    user: str = ""
+    """The user (``CONTOSO\\jdoe``, ``jdoe@contoso.com`` or ``jdoe``: compared on the name part); empty for any."""
+    remote_range: IPRange | None = None
+    """The client's address or range; None for any."""
+
+
 SOAK_DAYS_DEFAULT = 33
 """Days a disabled 2010 relay connector stays before it is removed: at least 30, and any 33-day
 stretch, whenever it starts, holds a whole last day of a month and the whole first day of the next
@@ -769,6 +785,8 @@ class Policy:
     public_folder_mailbox_gb: float = 10.0
     """Byte cap (GB) of one public folder mailbox in migrator's map forecast (``plan.public_folder_mailbox_gb``):
     migrator's choice, a tenth of the 100 GB limit per public folder mailbox, room to grow."""
+    remaining_client_access: tuple[RemainingClientAccess, ...] = ()
+    """Client-access clients accepted at a 2010 server's removal (``plan.remaining_client_access``)."""
 
 
 # --------------------------------------------------------------------------- inventory

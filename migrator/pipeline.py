@@ -26,8 +26,10 @@ from migrator.errors import InventoryError, MigratorError, Problem
 from migrator.fileio import atomic_write_bytes, not_a_file
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
+from migrator.logs.client_evidence import ClientEvidence, load_client_evidence
 from migrator.logs.evidence import Evidence, load_evidence
 from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
+from migrator.plan.client_access import client_access_findings
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
@@ -64,6 +66,8 @@ from migrator.tracking.mailboxes import MailboxSheet, read_mailbox_sheet
 
 EVIDENCE_FILE = "relay-evidence.json"
 """Name of the evidence file ``migrator logs scan`` writes and the plan reads."""
+CLIENT_EVIDENCE_FILE = "client-evidence.json"
+"""Name of the client-access evidence file ``migrator logs scan`` writes and the plan reads."""
 CHECKLIST = "checklist.xlsx"
 """Name of the tracking workbook in the output folder."""
 MANIFEST = ".migrator-files.json"
@@ -90,6 +94,8 @@ class Analysis:
     """Mailbox move waves; None where the inventory has no mailboxes."""
     mailbox_sheet: MailboxSheet | None = None
     """What the team typed in the old workbook's Mailboxes sheet (overrides, status, notes)."""
+    client_evidence: ClientEvidence | None = None
+    """Client-access log evidence (IIS, RPC Client Access, HttpProxy), where a scan was given."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -124,8 +130,13 @@ def analyse(
     evidence: Evidence | None = None,
     wave_overrides: Mapping[str, int] | None = None,
     throughput: Mapping[str, float] | None = None,
+    client_evidence: ClientEvidence | None = None,
 ) -> Analysis:
-    """Check an inventory and plan its relay, identity and moves parts (no files are touched)."""
+    """Check an inventory and plan its relay, identity and moves parts (no files are touched).
+
+    ``client_evidence`` (``client-evidence.json``) adds the client-access findings
+    and gates the removal of each 2010 server in the plan.
+    """
     stage("planning relay connectors")
     relay = plan_relay(inventory)
     onward = plan_onward_relay(inventory, relay)
@@ -152,8 +163,19 @@ def analyse(
     moves = plan_moves(inventory, wave_overrides, throughput) if inventory.mailboxes else None
     if moves is not None:
         findings += moves.findings
+    if client_evidence is not None:
+        findings += client_access_findings(inventory, client_evidence, moves)
     unique = sorted(set(findings), key=Finding.sort_key)
-    return Analysis(inventory, relay, identity, tuple(unique), evidence, onward, moves)
+    return Analysis(
+        inventory,
+        relay,
+        identity,
+        tuple(unique),
+        evidence,
+        onward,
+        moves,
+        client_evidence=client_evidence,
+    )
 
 
 def check_path(
@@ -161,8 +183,12 @@ def check_path(
     evidence_path: Path | None = None,
     sheet: MailboxSheet | None = None,
     throughput: Mapping[str, float] | None = None,
+    client_evidence_path: Path | None = None,
 ) -> Analysis:
     """Load and analyse an inventory folder or file (what ``migrator check`` does).
+
+    ``client_evidence_path`` names a client-evidence.json; without it, the one
+    beside the inventory is read, if any.
 
     ``sheet`` is the old workbook's Mailboxes sheet: its Wave (override) values pin
     mailboxes; a bad or unknown override is an error finding.
@@ -174,6 +200,7 @@ def check_path(
         _evidence(path, evidence_path),
         sheet.overrides if sheet is not None else None,
         throughput,
+        _client_evidence(path, client_evidence_path),
     )
     if sheet is None:
         return analysis
@@ -228,6 +255,28 @@ def _evidence(path: Path, explicit: Path | None) -> Evidence | None:
         ) from None
 
 
+def _client_evidence(path: Path, explicit: Path | None) -> ClientEvidence | None:
+    beside = (path if path.is_dir() else path.parent) / CLIENT_EVIDENCE_FILE
+    chosen = explicit if explicit is not None else (beside if os.path.lexists(beside) else None)
+    if chosen is None:
+        return None
+    why = not_a_file(chosen)
+    if why is not None:
+        raise InventoryError([Problem(str(chosen), f"{why}; expected a client-evidence.json file")])
+    try:
+        return load_client_evidence(chosen)
+    except RecursionError:
+        raise InventoryError(
+            [
+                Problem(
+                    str(chosen),
+                    "is nested too deep to read; expected a client-evidence.json as "
+                    "'migrator logs scan' writes it",
+                )
+            ]
+        ) from None
+
+
 def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> MigrationPlan:
     """The migration plan: ordered, scheduled steps of every phase (relay and identity included).
 
@@ -256,6 +305,7 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
         analysis.onward_relay,
         analysis.identity,
         analysis.moves,
+        analysis.client_evidence,
         relay=analysis.relay,
     )
 
@@ -268,6 +318,7 @@ def plan_folder(
     keep_status: Path | None = None,
     evidence_path: Path | None = None,
     throughput: Mapping[str, float] | None = None,
+    client_evidence_path: Path | None = None,
 ) -> PlanOutput:
     """Do the main job: check, plan and write every output into ``out_dir``.
 
@@ -281,7 +332,7 @@ def plan_folder(
     existing = outdir.output_folder(out_dir) / CHECKLIST
     source = keep_status if keep_status is not None else (existing if existing.is_file() else None)
     sheet = read_mailbox_sheet(source) if source is not None else None
-    analysis = check_path(path, evidence_path, sheet, throughput)
+    analysis = check_path(path, evidence_path, sheet, throughput, client_evidence_path)
     if not analysis.inventory.target_servers:
         no_targets = Finding(
             Severity.ERROR,

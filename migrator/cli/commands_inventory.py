@@ -16,6 +16,12 @@ _PATH_HELP = "Inventory folder (inventory.yaml and exports) or a single export f
 _EVIDENCE_HELP = "relay-evidence.json from 'migrator logs scan' (default: the one in the inventory folder, if any)."
 
 
+_CLIENT_EVIDENCE_HELP = (
+    "client-evidence.json from 'migrator logs scan' of IIS / RPC Client Access / HttpProxy logs"
+    " (default: the one in the inventory folder, if any)."
+)
+
+
 _ALL_HELP = "Print every finding (default: more than 40 are grouped by code, the first 5 of each)."
 
 
@@ -23,6 +29,9 @@ _ALL_HELP = "Print every finding (default: more than 40 are grouped by code, the
 def check(
     path: Annotated[Path, typer.Argument(readable=False, help=_PATH_HELP)],
     evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
+    client_evidence: Annotated[
+        Path | None, typer.Option("--client-evidence", help=_CLIENT_EVIDENCE_HELP)
+    ] = None,
     show_all: Annotated[bool, typer.Option("--all", help=_ALL_HELP)] = False,
     findings_file: Annotated[
         Path | None,
@@ -34,7 +43,7 @@ def check(
     from migrator.render.findings import write_findings
 
     with progress_display(CHECK_STAGES):
-        analysis = check_path(path, evidence)
+        analysis = check_path(path, evidence, client_evidence_path=client_evidence)
     inv = analysis.inventory
     if findings_file is not None:
         write_findings(analysis.findings, findings_file)
@@ -72,6 +81,9 @@ def plan(
         ),
     ] = None,
     evidence: Annotated[Path | None, typer.Option("--evidence", help=_EVIDENCE_HELP)] = None,
+    client_evidence: Annotated[
+        Path | None, typer.Option("--client-evidence", help=_CLIENT_EVIDENCE_HELP)
+    ] = None,
     show_all: Annotated[bool, typer.Option("--all", help=_ALL_HELP)] = False,
 ) -> None:
     """Check the inventory, plan the migration and write runbooks, workbook and reports."""
@@ -87,7 +99,12 @@ def plan(
             raise typer.Exit(1) from None
     with progress_display(PLAN_STAGES):
         result = plan_folder(
-            path, output, start=day, keep_status=keep_status, evidence_path=evidence
+            path,
+            output,
+            start=day,
+            keep_status=keep_status,
+            evidence_path=evidence,
+            client_evidence_path=client_evidence,
         )
     listed = output / FINDINGS_FILE
     errors, warnings = print_findings(

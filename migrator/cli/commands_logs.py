@@ -15,9 +15,17 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --
     from rich.progress import Progress, TaskID
     from rich.table import Table
 
+    from migrator.logs.client_access import LogType
+    from migrator.logs.client_evidence import ClientEvidence as AccessEvidence
     from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence
+    from migrator.logs.sources import Source
+    from migrator.model import Inventory
 
 EVIDENCE_FILE = "relay-evidence.json"
+CLIENT_EVIDENCE_FILE = "client-evidence.json"
+CLIENT_REPORT_FILE = "client-evidence.md"
+OLD_OUTLOOK_LISTED = 20
+"""Users with an old Outlook printed by the scan (all with --all; all in client-evidence.md)."""
 
 
 class Engine(StrEnum):
@@ -64,27 +72,193 @@ def _client_row(ce: ConnectorEvidence, c: ClientEvidence, split: bool) -> list[s
     return [ce.connector, c.address, *_figures((c,), split)]
 
 
+_NUMERIC = (
+    "clients",
+    "sessions",
+    "messages",
+    "internal rcpt",
+    "external rcpt",
+    "refused relay",
+    "auth",
+    "tls",
+    "requests",
+    "monitoring",
+)
+
+
 def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, show_lines=False)
     for name in columns:
-        table.add_column(
-            name, justify="left" if name in ("connector", "client", "last seen") else "right"
-        )
+        table.add_column(name, justify="right" if name in _NUMERIC else "left")
     for row in rows:
         table.add_row(*(Text(v) for v in row))  # log text is data, never markup
     return table
 
 
+_NAMES = ("connector", "client", "server", "protocol", "user")
+
+
 def _plain(columns: tuple[str, ...], row: list[str]) -> str:
-    """One line for a pipe or file: the name first, then ``column value`` pairs."""
-    names = [v for c, v in zip(columns, row, strict=True) if c in ("connector", "client")]
-    rest = [
-        f"{c} {v}" for c, v in zip(columns, row, strict=True) if c not in ("connector", "client")
-    ]
+    """One line for a pipe or file: the names first, then ``column value`` pairs."""
+    names = [v for c, v in zip(columns, row, strict=True) if c in _NAMES]
+    rest = [f"{c} {v}" for c, v in zip(columns, row, strict=True) if c not in _NAMES and v]
     return " ".join(names) + ": " + ", ".join(rest)
+
+
+def _print_rows(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> None:
+    """A table on a terminal, plain lines for a pipe or file."""
+    if out.is_terminal:
+        out.print(_table(title, columns, rows))
+        return
+    out.print(title, markup=False)
+    for row in rows:
+        out.print(_plain(columns, row), markup=False)
+
+
+_SERVER_COLUMNS = ("server", "protocol", "clients", "requests", "monitoring", "last seen")
+_ACCESS_COLUMNS = (
+    "server",
+    "protocol",
+    "user",
+    "address",
+    "agent",
+    "outlook",
+    "via",
+    "requests",
+    "last seen",
+)
+
+
+def print_client_summary(
+    evidence: AccessEvidence,
+    *,
+    top: int,
+    all_clients: bool,
+    target: Path,
+    waves: dict[str, int],
+) -> None:
+    """Per server and protocol totals, the busiest clients, and the users with an old Outlook."""
+    from migrator.logs.client_evidence import user_key
+
+    totals: list[list[str]] = []
+    clients: list[list[str]] = []
+    hidden = 0
+    for s in evidence.servers:
+        for p in s.protocols:
+            real = [c for c in p.clients if not c.monitoring]
+            totals.append(
+                [
+                    s.server,
+                    p.protocol,
+                    str(len({(user_key(c.user), c.client_ip) for c in real})),
+                    str(sum(c.requests for c in p.clients)),
+                    str(len(p.clients) - len(real)),
+                    p.last_seen[:10],
+                ]
+            )
+            shown = real if all_clients else real[:top]
+            hidden += len(real) - len(shown)
+            clients += [
+                [
+                    s.server,
+                    p.protocol,
+                    c.user or "(anonymous)",
+                    c.client_ip,
+                    c.user_agent[:60],
+                    c.outlook_build,
+                    c.via,
+                    str(c.requests),
+                    c.last_seen[:10],
+                ]
+                for c in shown
+            ]
+    _print_rows("Client access per 2010 server and protocol", _SERVER_COLUMNS, totals)
+    which = "all clients" if all_clients else f"top {top} clients per protocol by requests"
+    if clients:
+        _print_rows(
+            f"Client access: {which} (monitoring accounts left out)", _ACCESS_COLUMNS, clients
+        )
+    if hidden:
+        out.print(
+            f"{hidden} more clients not listed: every client is in {target} (or use --all)",
+            markup=False,
+        )
+    if evidence.old_outlook:
+        listed = evidence.old_outlook if all_clients else evidence.old_outlook[:OLD_OUTLOOK_LISTED]
+        rows = [
+            [
+                o.user,
+                ", ".join(o.builds),
+                ", ".join(o.servers),
+                o.last_seen[:10],
+                str(waves[user_key(o.user)]) if user_key(o.user) in waves else "",
+            ]
+            for o in listed
+        ]
+        _print_rows(
+            f"Outlook older than {evidence.outlook_minimum} (Outlook 2010 SP2, the 2016 minimum)",
+            ("user", "builds", "servers", "last seen", "wave"),
+            rows,
+        )
+        if len(listed) < len(evidence.old_outlook):
+            out.print(
+                f"{len(evidence.old_outlook) - len(listed)} more users with an old Outlook:"
+                f" every one is in {target.with_suffix('.md')} (or use --all)",
+                markup=False,
+            )
+
+
+def _scan_client_access(
+    found: list[tuple[Source, LogType]],
+    skipped: list[tuple[str, str]],
+    inv: Inventory | None,
+    output: Path,
+    *,
+    top: int,
+    all_clients: bool,
+) -> None:
+    """Scan the client-access logs, write client-evidence.json and .md, print the summary."""
+    from migrator.logs.client_access import scan_client_access, servers_from
+    from migrator.logs.client_evidence import FileSkipped, write_client_evidence
+    from migrator.model import ExchangeVersion
+    from migrator.plan.client_access import client_access_findings, waves_by_user
+    from migrator.plan.moves import plan_moves
+    from migrator.render.client_evidence_report import write_client_evidence_report
+
+    servers = (
+        servers_from(
+            ((s.name, s.version is not ExchangeVersion.EX2010) for s in inv.servers),
+            ((str(a), s.name) for s in inv.servers for a in s.ip_addresses),
+        )
+        if inv is not None
+        else None
+    )
+    evidence = scan_client_access(found, servers, skipped=[FileSkipped(p, r) for p, r in skipped])
+    moves = plan_moves(inv) if inv is not None and inv.mailboxes else None
+    waves = waves_by_user(inv, moves) if inv is not None else {}
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / CLIENT_EVIDENCE_FILE
+    write_client_evidence(evidence, target)
+    write_client_evidence_report(evidence, output / CLIENT_REPORT_FILE, waves)
+    print_client_summary(evidence, top=top, all_clients=all_clients, target=target, waves=waves)
+    for f in evidence.scan.files_skipped:
+        out.print(f"skipped {f.path}: {f.reason}", markup=False)
+    for text in (*evidence.scan.warnings, *evidence.scan.rejected_lines):
+        err.print(f"warning: {text}", markup=False)
+    if evidence.scan.rejected > len(evidence.scan.rejected_lines):
+        more = evidence.scan.rejected - len(evidence.scan.rejected_lines)
+        err.print(f"warning: and {more} more malformed lines (not listed)", markup=False)
+    if inv is not None:
+        print_findings(tuple(client_access_findings(inv, evidence, moves)))
+    out.print(
+        f"{len(evidence.scan.files_read)} client access log files, {evidence.scan.records} records,"
+        f" {evidence.scan.counted} client requests, {evidence.scan.rejected} malformed lines;"
+        f" wrote {target} and {output / CLIENT_REPORT_FILE}",
+        markup=False,
+    )
 
 
 def print_summary(evidence: Evidence, *, top: int, all_clients: bool, target: Path) -> None:
@@ -203,28 +377,54 @@ def scan_command(
         ),
     ] = Engine.COMPILED,
 ) -> None:
-    """Scan SMTP Receive protocol logs; write OUT/relay-evidence.json and print a summary.
+    """Scan SMTP Receive protocol logs and client-access logs; write the evidence and a summary.
 
-    The summary gives per connector totals and its busiest clients; the full
-    figures of every client are in relay-evidence.json (``--all`` prints them).
+    SMTP Receive logs give OUT/relay-evidence.json (per connector totals and its
+    busiest clients are printed). 2010 IIS logs, 2010 RPC Client Access logs and
+    2016 HttpProxy logs, recognised by their header, give OUT/client-evidence.json
+    and client-evidence.md (per server and protocol the clients still connecting).
+    ``--all`` prints every client.
     """
     from migrator.checks.evidence import evidence_findings
+    from migrator.errors import LogScanError
     from migrator.inventory import load_inventory
+    from migrator.logs.client_access import classify
     from migrator.logs.evidence import write_evidence
     from migrator.logs.scan import scan_logs
+    from migrator.logs.sources import discover, natural_key
     from migrator.plan.relay import plan_relay
 
     inv = load_inventory(inventory) if inventory is not None else None
     accepted = tuple(d.domain_name for d in inv.accepted_domains) if inv else ()
+    smtp_paths = [str(p) for p in logdirs]
+    sources, missing = discover(smtp_paths)
+    found, others, unreadable = classify(sources)
+    if found:
+        _scan_client_access(
+            found,
+            [(m.path, m.reason) for m in missing] + [(u.path, u.reason) for u in unreadable],
+            inv,
+            output,
+            top=top,
+            all_clients=all_clients,
+        )
+        smtp_paths = sorted({s.path for s in others}, key=natural_key)
+        if not smtp_paths:
+            return
     bar = _LateProgress(progress)
     try:
         evidence = scan_logs(
-            [str(p) for p in logdirs],
+            smtp_paths,
             accepted,
             progress=bar.tick,
             workers=workers or None,
             engine=engine.value,
         )
+    except LogScanError as exc:
+        if not found:
+            raise
+        out.print(f"no SMTP Receive protocol log among the other files ({exc})", markup=False)
+        return
     finally:
         bar.stop()
     output.mkdir(parents=True, exist_ok=True)

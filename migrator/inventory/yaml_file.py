@@ -38,6 +38,7 @@ from migrator.model import (
     RelayMethod,
     RelayOverride,
     RemainingClient,
+    RemainingClientAccess,
     ServerRole,
     Site,
     SourceAnchor,
@@ -511,6 +512,35 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
             continue
         remaining.append(RemainingClient(r, str(rc.get("server", "")), str(rc.get("reason", ""))))
     kwargs["remaining_clients"] = tuple(remaining)
+    accepted_access: list[RemainingClientAccess] = []
+    for i, rc in enumerate(plan.get("remaining_client_access", [])):
+        where: list[str | int] = ["plan", "remaining_client_access", i]
+        access_range = None
+        if "range" in rc:
+            try:
+                access_range = IPRange.parse(str(rc["range"]))
+            except IPRangeError as exc:
+                problems.append(Problem(_where(label, [*where, "range"]), str(exc)))
+                continue
+        if access_range is None and not str(rc.get("user", "")).strip():
+            problems.append(
+                Problem(
+                    _where(label, where),
+                    "names neither a user nor a range; expected 'user', 'range' or both "
+                    "(an entry may not accept every client of a server)",
+                )
+            )
+            continue
+        accepted_access.append(
+            RemainingClientAccess(
+                str(rc.get("reason", "")),
+                str(rc.get("server", "")),
+                str(rc.get("protocol", "")),
+                str(rc.get("user", "")).strip(),
+                access_range,
+            )
+        )
+    kwargs["remaining_client_access"] = tuple(accepted_access)
     if "method" in relay:
         kwargs["relay_method"] = RelayMethod(relay["method"])
     if "name" in relay:

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from migrator.checks.certificates import check_certificates
 from migrator.errors import PlanError
+from migrator.logs.client_evidence import ClientEvidence
 from migrator.model import ExchangeVersion, Finding, Inventory, Severity
 from migrator.plan.graph import make_plan
 from migrator.plan.identity import IdentityMatch
@@ -93,8 +94,11 @@ def phase_steps(
     inv: Inventory,
     onward_relay: RelayPlan | None = None,
     identity: IdentityMatch | None = None,
+    client_evidence: ClientEvidence | None = None,
 ) -> list[Step]:
     """The steps of the prepare, servers, hybrid, mx, decommission and onward phases (unlinked).
+
+    ``client_evidence`` gates the removal of each 2010 Client Access server.
 
     ``onward_relay`` is the onward relay plan (:func:`plan_onward_relay`); it is
     computed from the inventory where not given. ``identity`` is the identity
@@ -119,7 +123,7 @@ def phase_steps(
                 (sc.name, sorted(s for s in sc.source_transport_servers if s.lower() in legacy))
             )
     steps += public_folder_steps(inv, SERVERS_READY)
-    steps += decommission_steps(inv, est, moved)
+    steps += decommission_steps(inv, est, moved, client_evidence)
     if onward_relay is None:
         onward_relay = plan_onward_relay(inv, plan_relay(inv))
     steps += onward_steps(inv, est, setup.new.name if setup else "", onward_relay)
@@ -269,6 +273,7 @@ def assemble_plan(
     onward_relay: RelayPlan | None = None,
     identity: IdentityMatch | None = None,
     moves: MovePlan | None = None,
+    client_evidence: ClientEvidence | None = None,
     relay: RelayPlan | None = None,
 ) -> MigrationPlan:
     """This module's phases plus ``extra_steps`` (relay, identity, moves), linked, ordered and scheduled.
@@ -285,7 +290,10 @@ def assemble_plan(
             "no start date: set plan.start in inventory.yaml or pass --start YYYY-MM-DD"
         )
     steps = link_phases(
-        inventory, [*phase_steps(inventory, onward_relay, identity), *extra_steps], moves, relay
+        inventory,
+        [*phase_steps(inventory, onward_relay, identity, client_evidence), *extra_steps],
+        moves,
+        relay,
     )
     check_final_after_2010(inventory, estate(inventory), steps)
     return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)

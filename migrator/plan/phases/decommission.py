@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from migrator.iprange import IPRange, merge_ranges
+from migrator.logs.client_evidence import ClientEvidence, user_key
 from migrator.model import Inventory, Server, ServerRole
+from migrator.plan.client_access import (
+    LISTED_CLIENTS,
+    accepted_by,
+    clients_left,
+    describe,
+    serves_clients,
+)
 from migrator.plan.phases._common import Estate, is_hub, runbook, step_id
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
@@ -101,20 +109,23 @@ def _dag(server: Server) -> Step:
     )
 
 
-def _remove(server: Server, before: list[str]) -> Step:
+def _remove(server: Server, before: list[str], blocked: str = "") -> Step:
     return Step(
         id=step_id(P, "remove", server.name),
         phase=P,
-        title=f"uninstall Exchange 2010 from {server.name}",
+        title=f"uninstall Exchange 2010 from {server.name}"
+        + (f" (blocked by decommission.client-access.{server.name})" if blocked else ""),
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
         runs_in=RunsIn.MANUAL,
         duration_minutes=90,
         reversible=False,
         instructions=(
-            f"Shut {server.name} down for a few days first (scream test), start it again, then "
-            "uninstall Exchange 2010 from Programs and Features (or Setup.com /mode:uninstall). "
-            "Setup refuses while mailboxes, connectors or DAG membership remain."
+            (f"BLOCKED, do not run: {blocked} " if blocked else "")
+            + f"Uninstall Exchange 2010 from {server.name} (Programs and Features, or "
+            "Setup.com /mode:uninstall) once every step before this one is done: the logs, "
+            "not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG "
+            "membership remain."
         ),
         verification=f"Get-ExchangeServer no longer lists {server.name}",
         prerequisites=(*ORG_WIDE, *before),
@@ -204,10 +215,129 @@ def _observe_clients(inv: Inventory, server: Server) -> Step:
     )
 
 
+def _client_access(
+    inv: Inventory, server: Server, evidence: ClientEvidence | None
+) -> tuple[Step, str]:
+    """The gate on the client-access evidence before a 2010 server goes, and why it blocks ('' if not).
+
+    A manual step, so the runbook stops at it: with clients left in the evidence
+    it lists them and the removal is marked blocked; without evidence it asks
+    for the scan; with none left it asks for a last scan of the final days.
+    """
+    name = server.name
+    scan = (
+        f"copy the IIS logs (W3SVC1) and the RPC Client Access logs of {name}, and the HttpProxy "
+        "logs of the 2016 servers, run 'migrator logs scan' on them with --inventory, put "
+        "client-evidence.json beside the inventory and plan again"
+    )
+    accepted = [
+        r
+        for r in inv.policy.remaining_client_access
+        if not r.server or r.server.lower() == name.lower()
+    ]
+    accepted_text = (
+        " Accepted under plan.remaining_client_access: "
+        + "; ".join(
+            " ".join(
+                x
+                for x in (
+                    r.protocol,
+                    r.user,
+                    r.remote_range.exchange_text() if r.remote_range else "",
+                )
+                if x
+            )
+            + f" ({r.reason})"
+            for r in accepted
+        )
+        + "."
+        if accepted
+        else ""
+    )
+    blocked = ""
+    if evidence is None:
+        title = f"prove no client uses {name}: no client-access evidence was scanned"
+        blocked = f"no client-access evidence of {name} was scanned."
+        text = f"No client-access evidence was given: {scan}. Do not remove {name} before it shows no client left."
+    else:
+        seen = evidence.server(name)
+        left = clients_left(inv, evidence, name)
+        if left:
+            users = {user_key(c.user) or c.client_ip for _, c in left}
+            title = f"clients still connect to {name}: {len(users)} left, do not remove it"
+            listed = "; ".join(describe(p, c) for p, c in left[:LISTED_CLIENTS])
+            more = f"; and {len(left) - LISTED_CLIENTS} more" if len(left) > LISTED_CLIENTS else ""
+            blocked = (
+                f"the client-access evidence shows {len(users)} clients still connecting to {name}"
+                f" (decommission.client-access.{name})."
+            )
+            text = (
+                f"The scanned logs ({seen.first_seen[:10] if seen else ''} to "
+                f"{seen.last_seen[:10] if seen else ''}) show clients still connecting to {name}: "
+                f"{listed}{more}. Move their mailboxes, point them at the new namespace, then "
+                f"{scan}; or accept a client under plan.remaining_client_access with its reason."
+                + accepted_text
+            )
+        else:
+            window = (
+                f"{seen.first_seen[:10]} to {seen.last_seen[:10]}"
+                if seen is not None
+                else "no record of this server"
+            )
+            monitoring = (
+                sum(1 for _, c in seen.clients() if c.monitoring) if seen is not None else 0
+            )
+            kept = (
+                sum(
+                    1
+                    for p, c in seen.clients()
+                    if not c.monitoring and accepted_by(inv, seen.server, p, c) is not None
+                )
+                if seen is not None
+                else 0
+            )
+            title = f"confirm no client uses {name} (the scanned logs show none left)"
+            text = (
+                f"The scanned logs ({window}) show no client left on {name}"
+                + (f" ({monitoring} monitoring accounts left out" if monitoring else "")
+                + (f"{'; ' if monitoring else ' ('}{kept} accepted" if kept else "")
+                + (")" if monitoring or kept else "")
+                + f". Just before the removal, scan the last {inv.policy.observation_days} days "
+                f"again the same way ({scan}) and continue only if it still shows none."
+                + accepted_text
+            )
+    step = Step(
+        id=step_id(P, "client-access", name),
+        phase=P,
+        title=title,
+        target=name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=30,
+        reversible=True,
+        rollback="nothing to undo (read only)",
+        instructions=text,
+        verification=(
+            f"client-evidence.json of a scan of the last {inv.policy.observation_days} days lists "
+            f"no client of {name} that is neither monitoring nor accepted"
+        ),
+        prerequisites=ORG_WIDE,
+        runbook=runbook(P, name),
+    )
+    return step, blocked
+
+
 def decommission_steps(
-    inv: Inventory, est: Estate, moved_send_connectors: list[tuple[str, list[str]]]
+    inv: Inventory,
+    est: Estate,
+    moved_send_connectors: list[tuple[str, list[str]]],
+    client_evidence: ClientEvidence | None = None,
 ) -> list[Step]:
-    """Every decommission step; ``moved_send_connectors`` are (connector, 2010 sources) the servers phase added to."""
+    """Every decommission step; ``moved_send_connectors`` are (connector, 2010 sources) the servers phase added to.
+
+    ``client_evidence`` (``client-evidence.json``) gates the removal of each 2010
+    Client Access server: see :func:`_client_access`.
+    """
     if not est.legacy_2010:
         return []
     steps = _org_steps(est)
@@ -246,10 +376,18 @@ def decommission_steps(
             observe = _observe_clients(inv, server)
             steps.append(observe)
             before.append(observe.id)
+        blocked = ""
+        if not server.is_edge and (
+            serves_clients(server)
+            or (client_evidence is not None and client_evidence.server(server.name) is not None)
+        ):
+            gate, blocked = _client_access(inv, server, client_evidence)
+            steps.append(gate)
+            before.append(gate.id)
         for connector, old in moved_send_connectors:
             if server.name in old:
                 before.append(step_id(P, "send-connector", connector))
-        remove = _remove(server, before)
+        remove = _remove(server, before, blocked)
         steps.append(remove)
         removals.append(remove.id)
         previous = remove.id

@@ -24,7 +24,7 @@ try {
     # region STEP decommission.remove.EX10-02; target: EX10-02; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-02, moves.complete.wave-000, moves.cleanup.wave-000, public-folders.proxy-mailbox.EX10-02, moves.complete.wave-001, moves.cleanup.wave-001, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-003, moves.cleanup.wave-003, moves.complete.wave-004, moves.cleanup.wave-004, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-007, moves.cleanup.wave-007, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.databases.EX10-02
     # Verification: Get-ExchangeServer no longer lists EX10-02; rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-02' -Title 'uninstall Exchange 2010 from EX10-02') {
-        Write-Host '    Shut EX10-02 down for a few days first (scream test), start it again, then uninstall Exchange 2010 from Programs and Features (or Setup.com /mode:uninstall). Setup refuses while mailboxes, connectors or DAG membership remain.'
+        Write-Host '    Uninstall Exchange 2010 from EX10-02 (Programs and Features, or Setup.com /mode:uninstall) once every step before this one is done: the logs, not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG membership remain.'
         Stop-AtManualStep -Id 'decommission.remove.EX10-02' -Next ''
     }
 } finally { Stop-Transcript }

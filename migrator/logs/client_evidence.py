@@ -1,0 +1,374 @@
+"""Client-access evidence: who still connects to each 2010 server, and ``client-evidence.json``.
+
+``migrator logs scan`` builds it from the 2010 IIS logs, the 2010 RPC Client
+Access logs and the 2016 HttpProxy logs (:mod:`migrator.logs.client_access`);
+the plan reads it back (:func:`load_client_evidence`) to gate the removal of
+each 2010 server. docs/logs.md describes the file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import InventoryError, Problem
+from migrator.fileio import atomic_write_bytes
+
+FORMAT = "migrator.client-evidence/1"
+OUTLOOK_MINIMUM = "14.0.7015"
+"""Oldest Outlook build Exchange 2016 supports: Outlook 2010 SP2 (14.0.7015.1000).
+
+Microsoft's Exchange Server supportability matrix lists "Outlook 2010 SP2 with
+updates KB2956191 and KB2965295 (April 14, 2015)" as the oldest Outlook for
+Exchange 2016; 14.0.7015.1000 is the build of Outlook 2010 SP2. A build at or
+above it may still lack the two April 2015 updates (the build number alone
+cannot prove them): docs/logs.md says so.
+"""
+_BUILD = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@functools.lru_cache(maxsize=4096)
+def build_key(build: str) -> tuple[int, ...] | None:
+    """``14.0.7015.1000`` -> (14, 0, 7015, 1000); None where it is no build number."""
+    m = _BUILD.fullmatch(build.strip())
+    if m is None:
+        return None
+    return tuple(int(g) for g in m.groups(default="0"))
+
+
+def below_minimum(build: str, minimum: str = OUTLOOK_MINIMUM) -> bool:
+    """Whether an Outlook build is older than the minimum (unknown builds are not)."""
+    have, want = build_key(build), build_key(minimum)
+    return have is not None and want is not None and have < want
+
+
+@dataclass(frozen=True)
+class ClientSeen:
+    """One client of one protocol of a 2010 server: a user from an address with an agent."""
+
+    user: str
+    """The user as logged (``CONTOSO\\jdoe``, ``jdoe@contoso.com``, or the name in a legacyExchangeDN); empty when anonymous."""
+    client_ip: str
+    """The client's address as logged."""
+    user_agent: str
+    """User agent (spaces restored) or, from RPC Client Access logs, the client software."""
+    outlook_build: str
+    """Outlook build (``14.0.7015.1000``, or ``14.0.7015`` from a user agent); empty when not Outlook."""
+    via: str
+    """The 2016 server that proxied the requests (empty when the client connected directly)."""
+    log: str
+    """Where it was seen: ``iis``, ``rca`` or ``httpproxy``."""
+    requests: int
+    """Requests (IIS, HttpProxy) or log rows (RPC Client Access)."""
+    first_seen: str
+    """First time seen (UTC, the log's own text)."""
+    last_seen: str
+    """Last time seen (UTC, the log's own text)."""
+    monitoring: bool = False
+    """A health or monitoring account (HealthMailbox*, extest_*, Exchange's own processes): never blocks a removal."""
+
+    @property
+    def key(self) -> str:
+        """The user, or the address where the request was anonymous."""
+        return self.user or self.client_ip
+
+
+@dataclass(frozen=True)
+class ProtocolClients:
+    """The clients of one protocol of one 2010 server."""
+
+    protocol: str
+    """``OWA``, ``ECP``, ``EWS``, ``ActiveSync``, ``Autodiscover``, ``RPC/HTTP``, ``OAB``, ``MAPI/HTTP``, ``PowerShell``, ``MAPI (RPC/TCP)``..."""
+    requests: int
+    """Requests of every client."""
+    last_seen: str
+    """Last request."""
+    clients: tuple[ClientSeen, ...]
+    """Clients, most requests first."""
+
+
+@dataclass(frozen=True)
+class ServerClients:
+    """Everything seen on one 2010 server."""
+
+    server: str
+    """Server name."""
+    first_seen: str
+    """First request in the logs read."""
+    last_seen: str
+    """Last request in the logs read."""
+    protocols: tuple[ProtocolClients, ...]
+    """Per protocol, by name."""
+
+    def clients(self) -> tuple[tuple[str, ClientSeen], ...]:
+        """(protocol, client) of every protocol."""
+        return tuple((p.protocol, c) for p in self.protocols for c in p.clients)
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """A log file that was read."""
+
+    path: str
+    """Path (``archive.zip!member`` for a zip member)."""
+    log_type: str
+    """``iis``, ``rca`` or ``httpproxy``."""
+
+
+@dataclass(frozen=True)
+class FileSkipped:
+    """A file that was not counted, and why."""
+
+    path: str
+    """Path."""
+    reason: str
+    """Why."""
+
+
+@dataclass(frozen=True)
+class ClientScan:
+    """What was read."""
+
+    files_read: tuple[FileRead, ...] = ()
+    """Files read."""
+    files_skipped: tuple[FileSkipped, ...] = ()
+    """Files not counted (another log type, unreadable)."""
+    records: int = 0
+    """Records read (every data line DuckDB parsed)."""
+    counted: int = 0
+    """Records counted as client requests (NTLM 401 challenges, other URLs and 2016 targets left out)."""
+    rejected: int = 0
+    """Malformed lines skipped."""
+    rejected_lines: tuple[str, ...] = ()
+    """The first of them, as ``file, line N: reason``."""
+    proxied_explained: int = 0
+    """Requests of 2016 servers in 2010 IIS logs replaced by the HttpProxy records naming the real clients."""
+    warnings: tuple[str, ...] = ()
+    """Anything the reader should know (a server that could not be named, proxies without HttpProxy logs)."""
+
+
+@dataclass(frozen=True)
+class ClientEvidence:
+    """The clients of every 2010 server seen in the logs."""
+
+    scan: ClientScan
+    """What was read."""
+    servers: tuple[ServerClients, ...] = ()
+    """Per server, by name."""
+    outlook_minimum: str = OUTLOOK_MINIMUM
+    """The Outlook build below which a user is listed."""
+    format: str = FORMAT
+    """File format marker."""
+    old_outlook: tuple[OldOutlook, ...] = field(default=())
+    """Users whose Outlook is older than :attr:`outlook_minimum`, by user."""
+
+    def server(self, name: str) -> ServerClients | None:
+        """The evidence of one server (case-insensitive), or None."""
+        low = name.lower()
+        return next((s for s in self.servers if s.server.lower() == low), None)
+
+
+@dataclass(frozen=True)
+class OldOutlook:
+    """A user seen with an Outlook build below the 2016 minimum."""
+
+    user: str
+    """User as logged."""
+    builds: tuple[str, ...]
+    """The old builds seen."""
+    servers: tuple[str, ...]
+    """2010 servers it was seen on."""
+    last_seen: str
+    """Last time seen with an old build."""
+
+
+def user_key(user: str) -> str:
+    """The name part of a user as the logs write it (``CONTOSO\\jdoe``, ``jdoe@contoso.com``, ``jdoe``) -> ``jdoe``."""
+    return user.rsplit("\\", 1)[-1].split("@", 1)[0].strip().lower()
+
+
+def old_outlook(servers: tuple[ServerClients, ...], minimum: str) -> tuple[OldOutlook, ...]:
+    """Users seen with an Outlook build below ``minimum``, one entry per user name (monitoring left out).
+
+    The logs name a user differently (IIS ``DOMAIN\\sam``, RPC Client Access the
+    legacyExchangeDN's last cn, HttpProxy the UPN): they are merged on the name
+    part (:func:`user_key`); the entry shows the ``DOMAIN\\sam`` form where one was seen.
+    """
+    seen: dict[str, tuple[set[str], set[str], str, str]] = {}
+    for s in servers:
+        for _, c in s.clients():
+            if c.monitoring or not c.user or not below_minimum(c.outlook_build, minimum):
+                continue
+            key = user_key(c.user)
+            builds, where, last, shown = seen.get(key, (set(), set(), "", c.user))
+            builds.add(c.outlook_build)
+            where.add(s.server)
+            if "\\" in c.user and "\\" not in shown:
+                shown = c.user
+            seen[key] = (builds, where, max(last, c.last_seen), shown)
+    return tuple(
+        OldOutlook(
+            shown, tuple(sorted(b, key=lambda x: build_key(x) or ())), tuple(sorted(w)), last
+        )
+        for _, (b, w, last, shown) in sorted(seen.items())
+    )
+
+
+_CLIENT_FIELDS = tuple(f.name for f in fields(ClientSeen))
+
+
+def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
+    """Write ``client-evidence.json`` (UTF-8, sorted keys: the same logs give the same bytes).
+
+    Each client is one line (there may be hundreds of thousands); the rest is indented.
+    """
+    marker = "\x00clients\x00"
+    servers = []
+    client_lines: list[str] = []
+    for s in evidence.servers:
+        protocols = []
+        for p in s.protocols:
+            body = ",\n".join(
+                json.dumps(
+                    {name: getattr(c, name) for name in _CLIENT_FIELDS},
+                    sort_keys=True,
+                    ensure_ascii=False,
+                )
+                for c in p.clients
+            )
+            client_lines.append(body)
+            protocols.append(
+                {
+                    "protocol": p.protocol,
+                    "requests": p.requests,
+                    "last_seen": p.last_seen,
+                    "clients": f"{marker}{len(client_lines) - 1}",
+                }
+            )
+        servers.append(
+            {
+                "server": s.server,
+                "first_seen": s.first_seen,
+                "last_seen": s.last_seen,
+                "protocols": protocols,
+            }
+        )
+    data = {
+        "format": evidence.format,
+        "outlook_minimum": evidence.outlook_minimum,
+        "scan": asdict(evidence.scan),
+        "old_outlook": [asdict(o) for o in evidence.old_outlook],
+        "servers": servers,
+    }
+    text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
+    text = re.sub(
+        '"' + marker.replace("\x00", "\\\\u0000") + r'(\d+)"',
+        lambda m: "[\n" + client_lines[int(m.group(1))] + "\n]",
+        text,
+    )
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def load_client_evidence(path: Path) -> ClientEvidence:
+    """Read ``client-evidence.json`` back; every problem is reported at once (InventoryError)."""
+    problems: list[Problem] = []
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InventoryError(
+            [
+                Problem(
+                    str(path),
+                    f"cannot be read as JSON ({exc}); expected a client-evidence.json as 'migrator logs scan' writes it",
+                )
+            ]
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InventoryError(
+            [Problem(str(path), f"is not a client-evidence file; expected 'format': '{FORMAT}'")]
+        )
+
+    def text(obj: dict[str, Any], key: str, where: str) -> str:
+        v = obj.get(key, "")
+        if not isinstance(v, str):
+            problems.append(Problem(str(path), f"key '{where}.{key}': {v!r} is not text"))
+            return ""
+        return v
+
+    def whole(obj: dict[str, Any], key: str, where: str) -> int:
+        v = obj.get(key, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            problems.append(Problem(str(path), f"key '{where}.{key}': {v!r} is not a whole number"))
+            return 0
+        return v
+
+    def items(obj: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+        v = obj.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            problems.append(Problem(str(path), f"key '{where}.{key}': expected a list of objects"))
+            return []
+        return v
+
+    servers: list[ServerClients] = []
+    for i, s in enumerate(items(data, "servers", "")):
+        sw = f"servers[{i}]"
+        protocols = []
+        for j, p in enumerate(items(s, "protocols", sw)):
+            pw = f"{sw}.protocols[{j}]"
+            clients = tuple(
+                ClientSeen(
+                    user=text(c, "user", f"{pw}.clients[{k}]"),
+                    client_ip=text(c, "client_ip", f"{pw}.clients[{k}]"),
+                    user_agent=text(c, "user_agent", f"{pw}.clients[{k}]"),
+                    outlook_build=text(c, "outlook_build", f"{pw}.clients[{k}]"),
+                    via=text(c, "via", f"{pw}.clients[{k}]"),
+                    log=text(c, "log", f"{pw}.clients[{k}]"),
+                    requests=whole(c, "requests", f"{pw}.clients[{k}]"),
+                    first_seen=text(c, "first_seen", f"{pw}.clients[{k}]"),
+                    last_seen=text(c, "last_seen", f"{pw}.clients[{k}]"),
+                    monitoring=bool(c.get("monitoring", False)),
+                )
+                for k, c in enumerate(items(p, "clients", pw))
+            )
+            protocols.append(
+                ProtocolClients(
+                    text(p, "protocol", pw),
+                    whole(p, "requests", pw),
+                    text(p, "last_seen", pw),
+                    clients,
+                )
+            )
+        name = text(s, "server", sw)
+        if not name:
+            problems.append(Problem(str(path), f"key '{sw}.server': the server name is missing"))
+        servers.append(
+            ServerClients(
+                name, text(s, "first_seen", sw), text(s, "last_seen", sw), tuple(protocols)
+            )
+        )
+    scan = data.get("scan", {})
+    if not isinstance(scan, dict):
+        problems.append(Problem(str(path), "key 'scan': expected an object"))
+        scan = {}
+    minimum = text(data, "outlook_minimum", "") or OUTLOOK_MINIMUM
+    if problems:
+        raise InventoryError(problems)
+    return ClientEvidence(
+        scan=ClientScan(
+            files_read=tuple(
+                FileRead(str(f.get("path", "")), str(f.get("log_type", "")))
+                for f in items(scan, "files_read", "scan")
+            ),
+            records=whole(scan, "records", "scan"),
+            counted=whole(scan, "counted", "scan"),
+            rejected=whole(scan, "rejected", "scan"),
+            warnings=tuple(str(w) for w in scan.get("warnings", []) if isinstance(w, str)),
+        ),
+        servers=tuple(servers),
+        outlook_minimum=minimum,
+        old_outlook=old_outlook(tuple(servers), minimum),
+    )

@@ -1,0 +1,165 @@
+"""What the client-access evidence means for the plan: clients left per 2010 server, old Outlook.
+
+- :func:`clients_left`: the clients a 2010 server still has in ``client-evidence.json``,
+  leaving out health and monitoring accounts and those ``plan.remaining_client_access``
+  accepts. The decommission step of the server is gated on it
+  (:mod:`migrator.plan.phases.decommission`).
+- :func:`client_access_findings`: ``client-access.clients-left`` per server and
+  ``client-access.outlook-too-old`` per user (with the user's mailbox move wave
+  where the waves are known).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+
+from migrator.logs.client_evidence import ClientEvidence, ClientSeen, user_key
+from migrator.model import (
+    ExchangeVersion,
+    Finding,
+    Inventory,
+    Lifecycle,
+    RemainingClientAccess,
+    Server,
+    ServerRole,
+    Severity,
+)
+from migrator.plan.moves import MovePlan
+
+LISTED_CLIENTS = 20
+"""Clients named in a decommission step; the rest are counted."""
+
+
+def serves_clients(server: Server) -> bool:
+    """Whether a 2010 server runs Client Access (IIS and RPC Client Access logs); no roles listed: yes."""
+    return not server.roles or ServerRole.CLIENT_ACCESS in server.roles
+
+
+def _accepts(rule: RemainingClientAccess, server: str, protocol: str, client: ClientSeen) -> bool:
+    if rule.server and rule.server.lower() != server.lower():
+        return False
+    if rule.protocol and rule.protocol.lower() != protocol.lower():
+        return False
+    if rule.user and user_key(rule.user) != user_key(client.user):
+        return False
+    if rule.remote_range is not None:
+        try:
+            address = ipaddress.ip_address(client.client_ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if not rule.remote_range.contains_address(address):
+            return False
+    return True
+
+
+def accepted_by(
+    inv: Inventory, server: str, protocol: str, client: ClientSeen
+) -> RemainingClientAccess | None:
+    """The ``plan.remaining_client_access`` entry that accepts a client, or None."""
+    return next(
+        (r for r in inv.policy.remaining_client_access if _accepts(r, server, protocol, client)),
+        None,
+    )
+
+
+def clients_left(
+    inv: Inventory, evidence: ClientEvidence, server: str
+) -> tuple[tuple[str, ClientSeen], ...]:
+    """(protocol, client) still connecting to a 2010 server: not monitoring, not accepted."""
+    seen = evidence.server(server)
+    if seen is None:
+        return ()
+    return tuple(
+        (protocol, c)
+        for protocol, c in seen.clients()
+        if not c.monitoring and accepted_by(inv, seen.server, protocol, c) is None
+    )
+
+
+def describe(protocol: str, c: ClientSeen) -> str:
+    """One client in one line: ``RPC/HTTP CONTOSO\\jdoe from 203.0.113.7 (MSRPC), 12 requests, last 2023-01-05``."""
+    who = c.user or "anonymous"
+    agent = f" ({c.user_agent})" if c.user_agent else ""
+    via = f" through {c.via}" if c.via else ""
+    return (
+        f"{protocol} {who} from {c.client_ip or 'an unknown address'}{via}{agent}, "
+        f"{c.requests} requests, last {c.last_seen[:10]}"
+    )
+
+
+def waves_by_user(inv: Inventory, moves: MovePlan | None) -> dict[str, int]:
+    """User name part (sam, alias, SMTP local part) -> the wave its mailbox moves in."""
+    if moves is None:
+        return {}
+    out: dict[str, int] = {}
+    for a in moves.assignments:
+        m = a.mailbox
+        for name in (m.sam_account_name, m.alias, m.primary_smtp):
+            if name:
+                out.setdefault(user_key(name), a.wave)
+    return out
+
+
+def legacy_client_servers(inv: Inventory) -> tuple[Server, ...]:
+    """The 2010 servers whose removal the client-access evidence gates, by name."""
+    return tuple(
+        sorted(
+            (
+                s
+                for s in inv.servers
+                if s.lifecycle is Lifecycle.LEGACY
+                and s.version is ExchangeVersion.EX2010
+                and serves_clients(s)
+                and not s.is_edge
+            ),
+            key=lambda s: s.name.lower(),
+        )
+    )
+
+
+def client_access_findings(
+    inv: Inventory, evidence: ClientEvidence, moves: MovePlan | None = None
+) -> list[Finding]:
+    """Clients left per 2010 server and users with an Outlook older than the 2016 minimum."""
+    findings: list[Finding] = []
+    for server in legacy_client_servers(inv):
+        left = clients_left(inv, evidence, server.name)
+        if not left:
+            continue
+        protocols = sorted({p for p, _ in left})
+        users = {user_key(c.user) or c.client_ip for _, c in left}
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "client-access.clients-left",
+                server.name,
+                f"{len(users)} clients still connect to {server.name} ({', '.join(protocols)};"
+                f" last {max(c.last_seen for _, c in left)[:10]}): the plan does not remove it"
+                f" (decommission.client-access.{server.name} blocks the removal)",
+                "move their mailboxes and point them at the new namespace, scan the logs again"
+                " (migrator logs scan) and re-plan; or accept a client under"
+                " plan.remaining_client_access in inventory.yaml with the reason it may stay",
+            )
+        )
+    waves = waves_by_user(inv, moves)
+    for old in evidence.old_outlook:
+        wave = waves.get(user_key(old.user))
+        when = f" before its mailbox moves in wave {wave}" if wave is not None else ""
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "client-access.outlook-too-old",
+                old.user,
+                f"'{old.user}' uses Outlook {', '.join(old.builds)} (seen on"
+                f" {', '.join(old.servers)}, last {old.last_seen[:10]}), older than"
+                f" {evidence.outlook_minimum} (Outlook 2010 SP2), the oldest Exchange 2016 supports",
+                f"update Outlook (2010 SP2 with KB2956191 and KB2965295, or later){when}",
+            )
+        )
+    return findings
+
+
+def wave_of(waves: Mapping[str, int], user: str) -> int | None:
+    """The wave of a user as the logs name it, or None."""
+    return waves.get(user_key(user))
