@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import io
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -413,3 +416,43 @@ def test_a_row_whose_mailbox_left_the_inventory_is_reported_with_what_was_typed(
     assert result.plan is not None
     dropped = [f for f in result.analysis.findings if f.code == "moves.row-dropped"]
     assert len(dropped) == 1 and "left in March" in dropped[0].message
+
+
+def _contoso_with(**moves: object) -> Inventory:
+    inv = load_inventory(CONTOSO)
+    assert inv.moves is not None
+    return dataclasses.replace(inv, moves=dataclasses.replace(inv.moves, **moves))
+
+
+def _complete_slots(plan_inv: Inventory) -> tuple[object, Counter[int]]:
+    plan = build_plan(plan_inv)
+    per_window: Counter[int] = Counter(
+        plan.schedule[s.id].wave for s in plan.steps if s.id.startswith("moves.complete.wave-")
+    )
+    return plan, per_window
+
+
+@pytest.mark.parametrize("per_window", [1, 2, 3])
+def test_waves_per_window_caps_the_completions_started_in_one_window(per_window: int) -> None:
+    inv = _contoso_with(waves_per_window=per_window, max_mailboxes=4)
+    _, counts = _complete_slots(inv)
+    assert counts and max(counts.values()) <= per_window
+    if per_window > 1:
+        assert max(counts.values()) > 1  # waves do share a window when allowed
+
+
+def test_a_wave_completes_only_after_its_copy_and_a_slow_copy_pushes_it_to_a_later_window() -> None:
+    fast = build_plan(_contoso_with(throughput_gb_per_hour=1000.0))
+    slow_inv = _contoso_with(throughput_gb_per_hour=0.05)
+    slow = build_plan(slow_inv)
+    mp = plan_moves(slow_inv)
+    for w in mp.waves[1:]:
+        copy = slow.schedule[f"moves.copy.{w.name}"]
+        complete = slow.schedule[complete_id(w)]
+        assert complete.start >= copy.finish  # the copy runs ahead of its completion window
+    pilot = mp.waves[1]
+    assert pilot.copy_hours > 24
+    copy_finish = slow.schedule[f"moves.copy.{pilot.name}"].finish
+    assert copy_finish > fast.schedule[complete_id(pilot)].start
+    assert slow.schedule[complete_id(pilot)].start >= copy_finish  # pushed to a later window
+    assert slow.schedule[complete_id(pilot)].start - copy_finish < dt.timedelta(days=7)
