@@ -456,3 +456,29 @@ def test_a_wave_completes_only_after_its_copy_and_a_slow_copy_pushes_it_to_a_lat
     assert copy_finish > fast.schedule[complete_id(pilot)].start
     assert slow.schedule[complete_id(pilot)].start >= copy_finish  # pushed to a later window
     assert slow.schedule[complete_id(pilot)].start - copy_finish < dt.timedelta(days=7)
+
+
+def test_batches_add_log_load_on_the_database_holding_the_migration_mailbox() -> None:
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    migration = next(a for a in mp.assignments if a.mailbox.is_migration_mailbox)
+    cloud = [w for w in mp.waves if w.target == EXCHANGE_ONLINE]
+    assert cloud
+    by_db = {lf.database: lf for lf in mp.logs}
+    lf = by_db[migration.target_database]
+    assert lf.batch_bytes == sum(w.size_bytes for w in cloud) * lf.copies
+    moved_in = sum(b for w in mp.waves for db, b in w.bytes_by_target if db == lf.database)
+    assert lf.total_bytes == (moved_in * lf.copies) + lf.batch_bytes
+    assert all(o.batch_bytes == 0 for o in mp.logs if o is not lf)
+    # Free space below the batch load: a warning naming the Migration mailbox.
+    dbs = tuple(
+        dataclasses.replace(d, free_bytes=lf.largest_wave_bytes // 2)
+        if d.name == lf.database
+        else d
+        for d in inv.mailbox_databases
+    )
+    short = plan_moves(dataclasses.replace(inv, mailbox_databases=dbs))
+    assert any(
+        f.code == "moves.log-space" and lf.database in f.where and "Migration mailbox" in f.message
+        for f in short.findings
+    )
