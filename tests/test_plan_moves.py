@@ -353,8 +353,9 @@ def test_forecast_fits_a_robust_throughput_and_replans_keeping_status(tmp_path: 
     rows.append(("staff09@contoso.com", "EX10-02", 2 * GB, 360000))  # stalled: an outlier
     rows.append(("staff10@contoso.com", "EX10-02", 1024, 1))  # tiny: not a copy
     stats = read_move_stats([_stats_csv(tmp_path / "s.csv", rows)])
-    (fit,) = fit_throughput(inv, stats)
+    fit, *per_db = fit_throughput(inv, stats)
     assert fit.server == "EX10-02" and fit.gb_per_hour == 4.0 and fit.outliers == 1
+    assert not fit.database and all(o.database and o.server == "EX10-02" for o in per_db)
     out = tmp_path / "plan"
     plan_folder(CONTOSO, out)
     before = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
@@ -482,3 +483,83 @@ def test_batches_add_log_load_on_the_database_holding_the_migration_mailbox() ->
         f.code == "moves.log-space" and lf.database in f.where and "Migration mailbox" in f.message
         for f in short.findings
     )
+
+
+def test_forecast_fits_per_database_where_enough_moves_came_from_it(tmp_path: Path) -> None:
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.plan.forecast import MIN_DATABASE_MOVES, fit_throughput
+
+    inv = load_inventory(CONTOSO)
+    db_of = {m.primary_smtp: m.database for m in inv.mailboxes if m.server.upper() == "EX10-02"}
+    by_db: dict[str, list[str]] = defaultdict(list)
+    for smtp, db in sorted(db_of.items()):
+        by_db[db].append(smtp)
+    (slow_db, slow), (fast_db, fast) = sorted(by_db.items())[:2]
+    assert len(slow) >= MIN_DATABASE_MOVES and len(fast) >= MIN_DATABASE_MOVES
+    rows = [(s, "", 2 * GB, 3600) for s in slow]  # 2 GB/hour
+    rows += [(s, "", 2 * GB, 720) for s in fast]  # 10 GB/hour
+    fitted = fit_throughput(inv, read_move_stats([_stats_csv(tmp_path / "s.csv", rows)]))
+    rates = {o.name: o.gb_per_hour for o in fitted}
+    assert rates[slow_db] == 2.0 and rates[fast_db] == 10.0
+    assert 2.0 < rates["EX10-02"] < 10.0
+    # The re-plan: a wave copying from the slow database takes its measured time.
+    mp = plan_moves(inv, throughput=rates)
+    base = plan_moves(inv)
+    assert any(a.copy_hours > b.copy_hours for a, b in zip(mp.waves, base.waves, strict=True))
+    assert dict(mp.observed)[slow_db] == 2.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(1.0, 20.0), min_size=4, max_size=40),
+    st.lists(st.floats(0.001, 0.05), min_size=1, max_size=1),
+)
+def test_one_stalled_move_does_not_drag_the_fit_down(
+    rates: list[float], stalled: list[float]
+) -> None:
+    from migrator.inventory.move_stats import MoveStat
+    from migrator.plan.forecast import Sources, fit_observed
+
+    # Moves of one server within a factor of 1.5 of each other, plus one stalled move.
+    base = rates[0]
+    usable = [base * (1 + (r % 0.5)) for r in rates]
+    stats = [
+        MoveStat(f"u{k}@x.com", "EX1", "", 4 * GB, 4 * 3600 / r, "s.csv")
+        for k, r in enumerate(usable)
+    ]
+    stats.append(MoveStat("late@x.com", "EX1", "", 4 * GB, 4 * 3600 / stalled[0], "s.csv"))
+    (fit,) = fit_observed(stats, Sources())
+    assert fit.outliers >= 1 and fit.samples <= len(usable)  # the stalled move is dropped
+    assert min(usable) * 0.99 <= fit.gb_per_hour <= max(usable) * 1.01
+
+
+def test_forecast_cli_works_from_the_plan_folder_alone(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from migrator.cli import app
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    rows = [(f"staff{i:02d}@contoso.com", "", 2 * GB, 3600) for i in range(1, 9)]
+    stats = _stats_csv(tmp_path / "s.csv", rows)
+    before = (out / "plan.json").read_bytes()
+    # inventory.json names the inventory by the path it was given: gone here.
+    doc = json.loads((out / "inventory.json").read_text(encoding="utf-8"))
+    doc["root"] = str(tmp_path / "moved-away")
+    (out / "inventory.json").write_text(json.dumps(doc), encoding="utf-8")
+    res = CliRunner().invoke(app, ["moves", "forecast", str(out), str(stats)])
+    assert res.exit_code == 0, res.output
+    assert "EX10-02: assumed 10 GB/hour, observed 2 GB/hour (8 moves" in res.output
+    assert "copy" in res.output and "-> " in res.output
+    assert "run again with --inventory" in res.output
+    assert (out / "plan.json").read_bytes() == before  # nothing rewritten
+    # With the inventory where inventory.json says: re-planned in place.
+    doc["root"] = str(CONTOSO)
+    (out / "inventory.json").write_text(json.dumps(doc), encoding="utf-8")
+    res = CliRunner().invoke(app, ["moves", "forecast", str(out), str(stats)])
+    assert res.exit_code == 0, res.output
+    assert "last wave completes: before" in res.output
+    assert "| EX10-02 | 10 | 2 |" in (out / "moves-report.md").read_text(encoding="utf-8")

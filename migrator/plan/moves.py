@@ -149,7 +149,7 @@ class MovePlan:
     policy: MovesPolicy = field(default_factory=MovesPolicy)
     """The policy the plan used."""
     observed: tuple[tuple[str, float], ...] = ()
-    """(2010 server, observed GB/hour) that replaced the assumption (``migrator moves forecast``)."""
+    """(2010 server or database, observed GB/hour) that replaced the assumption (``migrator moves forecast``)."""
 
     def wave(self, number: int) -> MoveWave:
         """The wave of that number (KeyError when none)."""
@@ -381,8 +381,9 @@ def plan_moves(
     """Plan the waves of every mailbox of the inventory.
 
     ``overrides`` maps primary SMTP addresses to the wave the team pinned them
-    to; ``throughput`` (GB/hour per 2010 server, lower-case) replaces the
-    policy's assumption, as ``migrator moves forecast`` measures it.
+    to; ``throughput`` (GB/hour per 2010 server or per 2010 database) replaces
+    the policy's assumption, as ``migrator moves forecast`` measures it: a
+    wave copies as long as its slowest server or measured database takes.
     """
     policy = inv.moves or MovesPolicy()
     overrides = overrides or {}
@@ -683,16 +684,23 @@ def plan_moves(
         members = w.members if old == ARBITRATION_WAVE else sorted(w.members, key=rank.__getitem__)
         by_src: dict[str, int] = defaultdict(int)
         by_db: dict[str, int] = defaultdict(int)
+        by_source_db: dict[str, int] = defaultdict(int)
         for i in members:
             by_src[sources[i]] += sizes[i]
             if dbs[i]:
                 by_db[dbs[i]] += sizes[i]
+            if throughput:
+                by_source_db[mailboxes[i].database.lower()] += sizes[i]
         hours = 0.0
         for s, b in by_src.items():
             rate = throughput.get(s.lower()) or by_server.get(
                 s.lower(), policy.throughput_gb_per_hour
             )
             hours = max(hours, b / GB / rate)
+        for d, b in by_source_db.items():  # a database measured slower than its server
+            rate = throughput.get(d, 0.0)
+            if rate > 0:
+                hours = max(hours, b / GB / rate)
         for b in by_db.values():
             hours = max(hours, b / GB / policy.throughput_gb_per_hour)
         out_waves.append(

@@ -202,9 +202,10 @@ def moves_report(inv: Inventory, mp: MovePlan, plan: MigrationPlan) -> str:
     if mp.observed:
         lines += [
             "",
-            "Throughput measured by `migrator moves forecast` (GB/hour per source server):",
+            "Throughput measured by `migrator moves forecast` (GB/hour per source server, and "
+            "per source database where enough moves came from it):",
             "",
-            "| source server | assumed | observed |",
+            "| source server or database | assumed | observed |",
             "|---|---:|---:|",
         ]
         assumed = {k.lower(): v for k, v in p.throughput_by_server}
