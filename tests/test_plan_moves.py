@@ -563,3 +563,33 @@ def test_forecast_cli_works_from_the_plan_folder_alone(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "last wave completes: before" in res.output
     assert "| EX10-02 | 10 | 2 |" in (out / "moves-report.md").read_text(encoding="utf-8")
+
+
+def test_the_collector_writes_the_move_statistics_export_the_forecast_reads(
+    tmp_path: Path,
+) -> None:
+    import re
+    import sys
+
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.render.collect import COLLECT_SCRIPTS, collect_script_path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from powershell_check import check_script, parse_errors, unknown_commands
+
+    assert "Export-MigratorMoveStatistics.ps1" in COLLECT_SCRIPTS
+    text = collect_script_path("Export-MigratorMoveStatistics.ps1").read_text(encoding="utf-8")
+    assert parse_errors(text) == [] and check_script(text, ps2=False) == []
+    # Get-MigrationUser (Exchange Online) is not in cmdlets.json; Resolve-Path is a built-in.
+    assert unknown_commands(text) == ["Get-MigrationUser", "Resolve-Path"]
+    assert "Get-MoveRequestStatistics" in text and "Get-MigrationUserStatistics" in text
+    # Both branches write the same columns, and a file with them reads.
+    branches = text.split("\nelse {")
+    columns = [re.findall(r"Name = '(\w+)'", b) for b in branches]
+    assert columns[0] == columns[1] and len(columns[0]) == 7
+    header = ",".join(f'"{c}"' for c in columns[0])
+    row = '"u1@x.com","wave-001","Completed","EX1","DB1","1 GB (1,073,741,824 bytes)","3600"'
+    path = tmp_path / "MoveStatistics.csv"
+    path.write_bytes(f"{header}\r\n{row}\r\n".encode("utf-8-sig"))
+    (stat,) = read_move_stats([path])
+    assert (stat.bytes_transferred, stat.seconds, stat.source_database) == (GB, 3600.0, "DB1")
