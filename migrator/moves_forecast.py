@@ -24,7 +24,7 @@ from migrator.errors import MigratorError
 from migrator.inventory import load_inventory
 from migrator.inventory.move_stats import read_move_stats
 from migrator.pipeline import PlanOutput, plan_folder
-from migrator.plan.forecast import GB, Observed, Sources, fit_observed, inventory_sources
+from migrator.plan.forecast import GB, Observed, Sources, fit_observed, fit_throughput
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def forecast_folder(
     before = _finish(plan_dir)
     if inventory is not None:
         inv = load_inventory(inventory)
-        observed = fit_observed(rows, inventory_sources(inv))
+        observed = fit_throughput(inv, rows)
         policy = inv.moves
         default = policy.throughput_gb_per_hour if policy else 10.0
         by_server = {k.lower(): v for k, v in policy.throughput_by_server} if policy else {}

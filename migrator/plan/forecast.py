@@ -17,7 +17,7 @@ under a second.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,14 +67,17 @@ class Sources:
     """Lower-case server name -> the name as the inventory writes it."""
 
 
-def inventory_sources(inv: Inventory) -> Sources:
-    """The mapping of an inventory."""
+def inventory_sources(inv: Inventory, wanted: Iterable[str] | None = None) -> Sources:
+    """The mapping of an inventory (of the ``wanted`` lower-case names only, when given)."""
     server: dict[str, str] = {}
     database: dict[str, str] = {}
-    for m in inv.mailboxes:
-        for key in (m.primary_smtp, m.identity.lower(), m.alias.lower()):
-            server[key] = m.server
-            database[key] = m.database
+    need = set(wanted) if wanted is not None else None
+    if need is None or need:
+        for m in inv.mailboxes:
+            for key in (m.primary_smtp, m.identity.lower(), m.alias.lower()):
+                if need is None or key in need:
+                    server[key] = m.server
+                    database[key] = m.database
     return Sources(
         server,
         database,
@@ -85,7 +88,9 @@ def inventory_sources(inv: Inventory) -> Sources:
 
 def fit_throughput(inv: Inventory, stats: Sequence[MoveStat]) -> list[Observed]:
     """Observed GB/hour per 2010 server, then per source database (names as the inventory writes them)."""
-    return fit_observed(stats, inventory_sources(inv))
+    # Only moves the export does not tie to a server and database need the mailbox list.
+    wanted = {s.identity for s in stats if not (s.source_server and s.source_database)}
+    return fit_observed(stats, inventory_sources(inv, wanted))
 
 
 def fit_observed(stats: Sequence[MoveStat], src: Sources) -> list[Observed]:
@@ -104,6 +109,7 @@ def fit_observed(stats: Sequence[MoveStat], src: Sources) -> list[Observed]:
     frame = frame[(frame["bytes"] >= MIN_BYTES) & (frame["seconds"] > 0)]
     if frame.empty:
         return []
+    written = {d.lower(): d for d in frame["database"].unique().tolist() if d}
     db_key = frame["database"].str.lower()
     missing_db = db_key == ""
     if missing_db.any():
@@ -133,7 +139,7 @@ def fit_observed(stats: Sequence[MoveStat], src: Sources) -> list[Observed]:
     by_db = frame[frame["database"] != ""]
     if not by_db.empty:
         # The database's name as the inventory writes it, where it knows it.
-        names = {k.lower(): k for k in _database_names(src)}
+        names = {**written, **{k.lower(): k for k in _database_names(src) if k}}
         for rec in _fit(by_db, ["server", "database"]).to_dict("records"):
             if int(rec["n"]) < MIN_DATABASE_MOVES:
                 continue
@@ -157,14 +163,21 @@ def _database_names(src: Sources) -> set[str]:
 def _fit(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group: moves kept inside Tukey's fences (four moves or more), their bytes over hours."""
     grouped = frame.groupby(keys, sort=True)["rate"]
-    q1 = grouped.transform(lambda r: r.quantile(0.25) if len(r) >= 4 else -np.inf)
-    q3 = grouped.transform(lambda r: r.quantile(0.75) if len(r) >= 4 else np.inf)
-    iqr = (q3 - q1).where(np.isfinite(q3 - q1), np.inf)
-    low = (q1 - 1.5 * iqr).where(np.isfinite(q1), -np.inf)
-    high = (q3 + 1.5 * iqr).where(np.isfinite(q3), np.inf)
-    kept = (frame["rate"] >= low) & (frame["rate"] <= high)
-    work = frame.assign(kept=kept, kbytes=frame["bytes"].where(kept, 0))
-    work = work.assign(kseconds=work["seconds"].where(kept, 0.0))
+    quartiles = grouped.quantile(np.array([0.25, 0.75])).unstack()
+    count = grouped.size()
+    q1, q3 = quartiles[0.25], quartiles[0.75]
+    fenced = count >= 4
+    bounds = pd.DataFrame(
+        {
+            "low": (q1 - 1.5 * (q3 - q1)).where(fenced, -np.inf),
+            "high": (q3 + 1.5 * (q3 - q1)).where(fenced, np.inf),
+        }
+    )
+    work = frame.join(bounds, on=keys)
+    kept = (work["rate"] >= work["low"]) & (work["rate"] <= work["high"])
+    work = work.assign(
+        kept=kept, kbytes=work["bytes"].where(kept, 0), kseconds=work["seconds"].where(kept, 0.0)
+    )
     agg = work.groupby(keys, sort=True).agg(
         n=("kept", "sum"), total=("kept", "size"), b=("kbytes", "sum"), s=("kseconds", "sum")
     )
