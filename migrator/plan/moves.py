@@ -738,7 +738,7 @@ def plan_moves(
                     f"database '{lf.database}' writes about {lf.largest_wave_bytes / GB:.0f} GB of "
                     f"transaction logs in its largest wave ({lf.copies} DAG copies"
                     + (
-                        ", with the migration batches: it holds the Migration mailbox"
+                        "; it also logs for the migration batches: it holds the Migration mailbox"
                         if lf.batch_bytes
                         else ""
                     )
