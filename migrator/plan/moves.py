@@ -259,18 +259,24 @@ class _Packer:
         self.open: list[_Wave] = []
         self.next_free = 1
 
-    def fits(self, w: _Wave, group: Sequence[int]) -> bool:
-        p = self.p
-        if w.count + len(group) > p.max_mailboxes:
-            return False
-        if w.bytes + sum(self.sizes[i] for i in group) > self.max_bytes:
-            return False
+    def _load(self, group: Sequence[int]) -> tuple[int, dict[str, int], dict[str, int]]:
+        """Bytes, mailboxes per source server and per target database of a group."""
         src: dict[str, int] = defaultdict(int)
         tgt: dict[str, int] = defaultdict(int)
+        total = 0
         for i in group:
+            total += self.sizes[i]
             src[self.sources[i]] += 1
             if self.dbs[i]:
                 tgt[self.dbs[i]] += 1
+        return total, src, tgt
+
+    def _fits(
+        self, w: _Wave, count: int, total: int, src: dict[str, int], tgt: dict[str, int]
+    ) -> bool:
+        p = self.p
+        if w.count + count > p.max_mailboxes or w.bytes + total > self.max_bytes:
+            return False
         for s, n in src.items():
             if w.sources[s] + n > p.max_per_source_server:
                 return False
@@ -296,12 +302,13 @@ class _Packer:
 
     def pack(self, group: Sequence[int], target: str, pilot: bool = False) -> bool:
         """Place a group; False when it fits no empty wave (the caller splits it)."""
+        load = self._load(group)
         for w in self.open:
-            if self.fits(w, group):
+            if self._fits(w, len(group), *load):
                 self.put(w, group)
                 return True
         w = self.new_wave(target, pilot)
-        if not self.fits(w, group) and len(group) > 1:
+        if not self._fits(w, len(group), *load) and len(group) > 1:
             del self.waves[w.number]
             self.next_free = w.number
             return False
