@@ -4,7 +4,8 @@ Both work on integer arrays (mailbox numbers, a CSR adjacency), never on
 Python objects, so 300,000 mailboxes with a million links cost no per-link
 object and nothing for the garbage collector to walk. Compiled with numba
 (``cache=True``: the machine code is kept beside this file after the first
-call), like :mod:`migrator.logs.kernel`.
+call, or compiled on each run where no cache folder is writable), like
+:mod:`migrator.logs.kernel`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ _LOW = (1 << 32) - 1
 
 
 def _jit(fn: F) -> F:
-    return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
+    try:
+        return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
+    except RuntimeError:
+        # No writable cache (an installed package read by another user, no home folder):
+        # compiled on each run instead (about a second), never a failed plan.
+        return cast(F, numba.njit(cache=False, nogil=True, boundscheck=False)(fn))
 
 
 @_jit
