@@ -70,7 +70,7 @@ _NOTICED = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mailbox:
     """One mailbox (user, shared, resource, discovery or arbitration) on a 2010 database."""
 
@@ -126,7 +126,7 @@ class Mailbox:
         return MIGRATION_MAILBOX in low or MIGRATION_MAILBOX in self.identity.lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailboxDatabase:
     """A mailbox database (Get-MailboxDatabase -Status)."""
 
@@ -150,7 +150,7 @@ class MailboxDatabase:
     """Where it was read."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailboxLink:
     """A permission of ``trustee`` on ``mailbox`` (both mailbox identities as the export names them)."""
 

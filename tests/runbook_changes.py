@@ -613,6 +613,8 @@ def _step_data(step: Step) -> dict[str, Any]:
     for key in ("phase", "owner", "runs_in"):
         data[key] = data[key].value
     data["prerequisites"] = list(step.prerequisites)
+    if step.window_share is None:
+        del data["window_share"]  # added after the steps were frozen: absent means None
     if step.action is not None:
         data["action"] = {"kind": step.action.kind, "params": dict(step.action.params)}
     return data
@@ -629,6 +631,8 @@ def steps_from_document(doc: dict[str, Any]) -> list[tuple[RunbookContext, list[
             fields["owner"] = Owner(fields["owner"])
             fields["runs_in"] = RunsIn(fields["runs_in"])
             fields["prerequisites"] = tuple(fields["prerequisites"])
+            if fields.get("window_share") is not None:
+                fields["window_share"] = tuple(fields["window_share"])
             action = fields["action"]
             fields["action"] = None if action is None else Action(action["kind"], action["params"])
             steps.append(Step(**fields))

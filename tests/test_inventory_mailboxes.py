@@ -202,3 +202,49 @@ def test_get_mailboxpermission_clixml_is_read_as_fullaccess(tmp_path: Path) -> N
     assert [(x.mailbox, x.trustee, x.right) for x in inv.mailbox_links] == [
         ("bob@x.com", "anna@x.com", Right.FULL_ACCESS)
     ]
+
+
+def test_send_as_from_a_get_adpermission_clixml_becomes_a_send_as_link(tmp_path: Path) -> None:
+    # Get-Mailbox | Get-ADPermission | Export-Clixml (remote session: Deserialized types,
+    # Identity an ADObjectId, ExtendedRights a collection of ExtendedRightIdParameter).
+    ns = "http://schemas.microsoft.com/powershell/2004/04"
+    tn = "Deserialized.Microsoft.Exchange.Management.RecipientTasks.ADAcePresentationObject"
+
+    def obj(
+        ref: int, identity: str, user: str, rights: list[str], inherited: str, deny: str
+    ) -> str:
+        items = "".join(
+            f'<Obj RefId="{ref}{k}"><TN RefId="{ref}{k}"><T>Deserialized.Microsoft.Exchange.'
+            "Configuration.Tasks.ExtendedRightIdParameter</T><T>Deserialized.System.Object</T>"
+            f'</TN><ToString>{r}</ToString><Props><S N="RawIdentity">{r}</S></Props></Obj>'
+            for k, r in enumerate(rights)
+        )
+        return (
+            f'<Obj RefId="{ref}"><TN RefId="{ref}"><T>{tn}</T><T>Deserialized.System.Object</T></TN>'
+            f"<ToString>{identity}</ToString><Props>"
+            f'<Obj N="Identity" RefId="{ref}i"><TN RefId="{ref}i"><T>Deserialized.Microsoft.'
+            "Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN>"
+            f"<ToString>{identity}</ToString></Obj>"
+            f'<S N="User">{user}</S>'
+            f'<Obj N="ExtendedRights" RefId="{ref}e"><TN RefId="{ref}e"><T>Deserialized.System.'
+            f"Collections.ArrayList</T><T>Deserialized.System.Object</T></TN><LST>{items}</LST></Obj>"
+            '<S N="AccessRights">ExtendedRight</S>'
+            f'<B N="IsInherited">{inherited}</B><B N="Deny">{deny}</B></Props></Obj>'
+        )
+
+    xml = (
+        f'<Objs Version="1.1.0.1" xmlns="{ns}">'
+        + obj(1, "b", "CONTOSO\\anna", ["Send-As"], "false", "false")
+        + obj(2, "b", "NT AUTHORITY\\SELF", ["Send-As"], "false", "false")
+        + obj(3, "b", "CONTOSO\\anna", ["Receive-As"], "false", "false")
+        + obj(4, "a", "CONTOSO\\Exchange Servers", ["Send-As"], "true", "false")
+        + obj(5, "a", "CONTOSO\\bob", ["Send-As"], "false", "true")
+        + "</Objs>"
+    )
+    folder = _folder(tmp_path, STATS)
+    (folder / "sendas.xml").write_bytes(b"\xff\xfe" + xml.encode("utf-16-le"))
+    inv = load_inventory(folder)
+    assert [(x.mailbox, x.trustee, x.right) for x in inv.mailbox_links] == [
+        ("bob@x.com", "anna@x.com", Right.SEND_AS)
+    ]
+    assert not any(p.extended_rights == ("Send-As",) for p in inv.ad_permissions)

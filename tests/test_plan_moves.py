@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import io
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -350,8 +353,9 @@ def test_forecast_fits_a_robust_throughput_and_replans_keeping_status(tmp_path: 
     rows.append(("staff09@contoso.com", "EX10-02", 2 * GB, 360000))  # stalled: an outlier
     rows.append(("staff10@contoso.com", "EX10-02", 1024, 1))  # tiny: not a copy
     stats = read_move_stats([_stats_csv(tmp_path / "s.csv", rows)])
-    (fit,) = fit_throughput(inv, stats)
+    fit, *per_db = fit_throughput(inv, stats)
     assert fit.server == "EX10-02" and fit.gb_per_hour == 4.0 and fit.outliers == 1
+    assert not fit.database and all(o.database and o.server == "EX10-02" for o in per_db)
     out = tmp_path / "plan"
     plan_folder(CONTOSO, out)
     before = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
@@ -413,3 +417,179 @@ def test_a_row_whose_mailbox_left_the_inventory_is_reported_with_what_was_typed(
     assert result.plan is not None
     dropped = [f for f in result.analysis.findings if f.code == "moves.row-dropped"]
     assert len(dropped) == 1 and "left in March" in dropped[0].message
+
+
+def _contoso_with(**moves: object) -> Inventory:
+    inv = load_inventory(CONTOSO)
+    assert inv.moves is not None
+    return dataclasses.replace(inv, moves=dataclasses.replace(inv.moves, **moves))
+
+
+def _complete_slots(plan_inv: Inventory) -> tuple[object, Counter[int]]:
+    plan = build_plan(plan_inv)
+    per_window: Counter[int] = Counter(
+        plan.schedule[s.id].wave for s in plan.steps if s.id.startswith("moves.complete.wave-")
+    )
+    return plan, per_window
+
+
+@pytest.mark.parametrize("per_window", [1, 2, 3])
+def test_waves_per_window_caps_the_completions_started_in_one_window(per_window: int) -> None:
+    inv = _contoso_with(waves_per_window=per_window, max_mailboxes=4)
+    _, counts = _complete_slots(inv)
+    assert counts and max(counts.values()) <= per_window
+    if per_window > 1:
+        assert max(counts.values()) > 1  # waves do share a window when allowed
+
+
+def test_a_wave_completes_only_after_its_copy_and_a_slow_copy_pushes_it_to_a_later_window() -> None:
+    fast = build_plan(_contoso_with(throughput_gb_per_hour=1000.0))
+    slow_inv = _contoso_with(throughput_gb_per_hour=0.05)
+    slow = build_plan(slow_inv)
+    mp = plan_moves(slow_inv)
+    for w in mp.waves[1:]:
+        copy = slow.schedule[f"moves.copy.{w.name}"]
+        complete = slow.schedule[complete_id(w)]
+        assert complete.start >= copy.finish  # the copy runs ahead of its completion window
+    pilot = mp.waves[1]
+    assert pilot.copy_hours > 24
+    copy_finish = slow.schedule[f"moves.copy.{pilot.name}"].finish
+    assert copy_finish > fast.schedule[complete_id(pilot)].start
+    assert slow.schedule[complete_id(pilot)].start >= copy_finish  # pushed to a later window
+    assert slow.schedule[complete_id(pilot)].start - copy_finish < dt.timedelta(days=7)
+
+
+def test_batches_add_log_load_on_the_database_holding_the_migration_mailbox() -> None:
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    migration = next(a for a in mp.assignments if a.mailbox.is_migration_mailbox)
+    cloud = [w for w in mp.waves if w.target == EXCHANGE_ONLINE]
+    assert cloud
+    by_db = {lf.database: lf for lf in mp.logs}
+    lf = by_db[migration.target_database]
+    assert lf.batch_bytes == sum(w.size_bytes for w in cloud) * lf.copies
+    moved_in = sum(b for w in mp.waves for db, b in w.bytes_by_target if db == lf.database)
+    assert lf.total_bytes == (moved_in * lf.copies) + lf.batch_bytes
+    assert all(o.batch_bytes == 0 for o in mp.logs if o is not lf)
+    # Free space below the batch load: a warning naming the Migration mailbox.
+    dbs = tuple(
+        dataclasses.replace(d, free_bytes=lf.largest_wave_bytes // 2)
+        if d.name == lf.database
+        else d
+        for d in inv.mailbox_databases
+    )
+    short = plan_moves(dataclasses.replace(inv, mailbox_databases=dbs))
+    assert any(
+        f.code == "moves.log-space" and lf.database in f.where and "Migration mailbox" in f.message
+        for f in short.findings
+    )
+
+
+def test_forecast_fits_per_database_where_enough_moves_came_from_it(tmp_path: Path) -> None:
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.plan.forecast import MIN_DATABASE_MOVES, fit_throughput
+
+    inv = load_inventory(CONTOSO)
+    db_of = {m.primary_smtp: m.database for m in inv.mailboxes if m.server.upper() == "EX10-02"}
+    by_db: dict[str, list[str]] = defaultdict(list)
+    for smtp, db in sorted(db_of.items()):
+        by_db[db].append(smtp)
+    (slow_db, slow), (fast_db, fast) = sorted(by_db.items())[:2]
+    assert len(slow) >= MIN_DATABASE_MOVES and len(fast) >= MIN_DATABASE_MOVES
+    rows = [(s, "", 2 * GB, 3600) for s in slow]  # 2 GB/hour
+    rows += [(s, "", 2 * GB, 720) for s in fast]  # 10 GB/hour
+    fitted = fit_throughput(inv, read_move_stats([_stats_csv(tmp_path / "s.csv", rows)]))
+    rates = {o.name: o.gb_per_hour for o in fitted}
+    assert rates[slow_db] == 2.0 and rates[fast_db] == 10.0
+    assert 2.0 < rates["EX10-02"] < 10.0
+    # The re-plan: a wave copying from the slow database takes its measured time.
+    mp = plan_moves(inv, throughput=rates)
+    base = plan_moves(inv)
+    assert any(a.copy_hours > b.copy_hours for a, b in zip(mp.waves, base.waves, strict=True))
+    assert dict(mp.observed)[slow_db] == 2.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(1.0, 20.0), min_size=4, max_size=40),
+    st.lists(st.floats(0.001, 0.05), min_size=1, max_size=1),
+)
+def test_one_stalled_move_does_not_drag_the_fit_down(
+    rates: list[float], stalled: list[float]
+) -> None:
+    from migrator.inventory.move_stats import MoveStat
+    from migrator.plan.forecast import Sources, fit_observed
+
+    # Moves of one server within a factor of 1.5 of each other, plus one stalled move.
+    base = rates[0]
+    usable = [base * (1 + (r % 0.5)) for r in rates]
+    stats = [
+        MoveStat(f"u{k}@x.com", "EX1", "", 4 * GB, 4 * 3600 / r, "s.csv")
+        for k, r in enumerate(usable)
+    ]
+    stats.append(MoveStat("late@x.com", "EX1", "", 4 * GB, 4 * 3600 / stalled[0], "s.csv"))
+    (fit,) = fit_observed(stats, Sources())
+    assert fit.outliers >= 1 and fit.samples <= len(usable)  # the stalled move is dropped
+    assert min(usable) * 0.99 <= fit.gb_per_hour <= max(usable) * 1.01
+
+
+def test_forecast_cli_works_from_the_plan_folder_alone(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from migrator.cli import app
+    from migrator.pipeline import plan_folder
+
+    out = tmp_path / "plan"
+    plan_folder(CONTOSO, out)
+    rows = [(f"staff{i:02d}@contoso.com", "", 2 * GB, 3600) for i in range(1, 9)]
+    stats = _stats_csv(tmp_path / "s.csv", rows)
+    before = (out / "plan.json").read_bytes()
+    # inventory.json names the inventory by the path it was given: gone here.
+    doc = json.loads((out / "inventory.json").read_text(encoding="utf-8"))
+    doc["root"] = str(tmp_path / "moved-away")
+    (out / "inventory.json").write_text(json.dumps(doc), encoding="utf-8")
+    res = CliRunner().invoke(app, ["moves", "forecast", str(out), str(stats)])
+    assert res.exit_code == 0, res.output
+    assert "EX10-02: assumed 10 GB/hour, observed 2 GB/hour (8 moves" in res.output
+    assert "copy" in res.output and "-> " in res.output
+    assert "run again with --inventory" in res.output
+    assert (out / "plan.json").read_bytes() == before  # nothing rewritten
+    # With the inventory where inventory.json says: re-planned in place.
+    doc["root"] = str(CONTOSO)
+    (out / "inventory.json").write_text(json.dumps(doc), encoding="utf-8")
+    res = CliRunner().invoke(app, ["moves", "forecast", str(out), str(stats)])
+    assert res.exit_code == 0, res.output
+    assert "last wave completes: before" in res.output
+    assert "| EX10-02 | 10 | 2 |" in (out / "moves-report.md").read_text(encoding="utf-8")
+
+
+def test_the_collector_writes_the_move_statistics_export_the_forecast_reads(
+    tmp_path: Path,
+) -> None:
+    import re
+    import sys
+
+    from migrator.inventory.move_stats import read_move_stats
+    from migrator.render.collect import COLLECT_SCRIPTS, collect_script_path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from powershell_check import check_script, parse_errors, unknown_commands
+
+    assert "Export-MigratorMoveStatistics.ps1" in COLLECT_SCRIPTS
+    text = collect_script_path("Export-MigratorMoveStatistics.ps1").read_text(encoding="utf-8")
+    assert parse_errors(text) == [] and check_script(text, ps2=False) == []
+    # Get-MigrationUser (Exchange Online) is not in cmdlets.json; Resolve-Path is a built-in.
+    assert unknown_commands(text) == ["Get-MigrationUser", "Resolve-Path"]
+    assert "Get-MoveRequestStatistics" in text and "Get-MigrationUserStatistics" in text
+    # Both branches write the same columns, and a file with them reads.
+    branches = text.split("\nelse {")
+    columns = [re.findall(r"Name = '(\w+)'", b) for b in branches]
+    assert columns[0] == columns[1] and len(columns[0]) == 7
+    header = ",".join(f'"{c}"' for c in columns[0])
+    row = '"u1@x.com","wave-001","Completed","EX1","DB1","1 GB (1,073,741,824 bytes)","3600"'
+    path = tmp_path / "MoveStatistics.csv"
+    path.write_bytes(f"{header}\r\n{row}\r\n".encode("utf-8-sig"))
+    (stat,) = read_move_stats([path])
+    assert (stat.bytes_transferred, stat.seconds, stat.source_database) == (GB, 3600.0, "DB1")

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 def collect_script(
     out_dir: Annotated[
         Path,
-        typer.Option("--out", help="Folder to write the two collector scripts into."),
+        typer.Option("--out", help="Folder to write the collector scripts into."),
     ] = Path("."),
 ) -> None:
-    """Write Export-MigratorInventory.ps1 (Exchange 2010 shell) and Export-MigratorCloudInventory.ps1 (Graph)."""
+    """Write Export-MigratorInventory.ps1 (Exchange 2010 shell), Export-MigratorCloudInventory.ps1 (Graph) and Export-MigratorMoveStatistics.ps1 (after each wave)."""
     from migrator.render.collect import write_collect_scripts
 
     if out_dir.exists() and not out_dir.is_dir():
@@ -34,6 +34,8 @@ def collect_script(
         out.print(f"wrote {path}", markup=False)
     out.print(
         "run Export-MigratorInventory.ps1 in the Exchange 2010 Management Shell and "
-        "Export-MigratorCloudInventory.ps1 with Microsoft Graph PowerShell; see docs/collect.md",
+        "Export-MigratorCloudInventory.ps1 with Microsoft Graph PowerShell; see docs/collect.md. "
+        "After each move wave, Export-MigratorMoveStatistics.ps1 (2016 EMS, or -ExchangeOnline) "
+        "exports what migrator moves forecast reads (docs/moves.md)",
         markup=False,
     )

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from migrator.cli import moves_app, out, print_findings
-from migrator.errors import MigratorError
-
-
-def _finish(plan_json: Path) -> str:
-    try:
-        doc = json.loads(plan_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "unknown"
-    waves = doc.get("move_waves") or []
-    ends = [w.get("completion_window_start") for w in waves if w.get("completion_window_start")]
-    return str(max(ends)) if ends else "unknown"
 
 
 @moves_app.command("forecast")
@@ -30,41 +18,46 @@ def forecast(
         typer.Argument(help="Get-MoveRequestStatistics / Get-MigrationUserStatistics CSV exports."),
     ],
     inventory: Annotated[
-        Path, typer.Option("--inventory", "-i", help="The inventory the plan was made from.")
-    ],
+        Path | None,
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="The inventory the plan was made from (default: the one inventory.json names, "
+            "else the plan folder alone: re-estimated, not rewritten).",
+        ),
+    ] = None,
 ) -> None:
-    """Fit the observed GB/hour per 2010 server and re-plan the waves into PLAN_DIR (status kept)."""
+    """Fit the observed GB/hour per 2010 server and database and re-plan the waves into PLAN_DIR (status kept)."""
     # Imported here, as every command does: `migrator --help` loads no heavy library.
-    from migrator.inventory import load_inventory
-    from migrator.inventory.move_stats import read_move_stats
-    from migrator.pipeline import plan_folder
-    from migrator.plan.forecast import fit_throughput
+    from migrator.moves_forecast import forecast_folder
 
-    rows = read_move_stats(stats)
-    inv = load_inventory(inventory)
-    observed = fit_throughput(inv, rows)
-    if not observed:
-        raise MigratorError(
-            "no finished move of 50 MB or more could be tied to a 2010 server; expected the "
-            "export of finished waves (docs/moves.md)"
-        )
-    before = _finish(plan_dir / "plan.json")
-    assumed = inv.moves.throughput_gb_per_hour if inv.moves else 10.0
-    for o in observed:
+    result = forecast_folder(plan_dir, stats, inventory)
+    for o in result.observed:
+        assumed = result.assumed.get(o.server.lower(), result.assumed[""])
+        what = f"{o.server} {o.database}" if o.database else o.server
         out.print(
-            f"{o.server}: assumed {assumed:g} GB/hour, observed {o.gb_per_hour:g} GB/hour "
+            f"{what}: assumed {assumed:g} GB/hour, observed {o.gb_per_hour:g} GB/hour "
             f"({o.samples} moves, {o.outliers} outliers dropped)",
             markup=False,
         )
-    result = plan_folder(
-        inventory, plan_dir, throughput={o.server: o.gb_per_hour for o in observed}
-    )
+    if result.result is None:
+        for e in result.estimates:
+            if e.before_hours != e.after_hours:
+                out.print(
+                    f"{e.wave}: copy {e.before_hours:g} h -> {e.after_hours:g} h", markup=False
+                )
+        out.print(
+            "the plan folder was not rewritten (the inventory it was made from is not at the "
+            "path inventory.json names): run again with --inventory to re-schedule the waves",
+            markup=False,
+        )
+        return
     errors, _ = print_findings(
-        tuple(f for f in result.analysis.findings if f.code.startswith("moves."))
+        tuple(f for f in result.result.analysis.findings if f.code.startswith("moves."))
     )
-    if result.plan is None or errors:
+    if result.result.plan is None or errors:
         raise typer.Exit(1)
     out.print(
-        f"last wave completes: before {before}, now {_finish(plan_dir / 'plan.json')}",
+        f"last wave completes: before {result.finish_before}, now {result.finish_after}",
         markup=False,
     )

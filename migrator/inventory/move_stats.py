@@ -1,6 +1,7 @@
 """Read exports of Get-MoveRequestStatistics / Get-MigrationUserStatistics for ``migrator moves forecast``.
 
-The collector's command (``MOVE_STATS_COMMAND``) writes Identity, BatchName,
+The collector script Export-MigratorMoveStatistics.ps1 (``migrator
+collect-script``; on-premises it runs ``MOVE_STATS_COMMAND``) writes Identity, BatchName,
 Status, SourceServer, SourceDatabase, BytesTransferred (text or bytes) and
 TotalInProgressDuration (``d.hh:mm:ss``) or TotalInProgressSeconds. Which
 properties Get-MoveRequestStatistics returns is documented only in community
@@ -84,7 +85,10 @@ def read_move_stats(paths: list[Path]) -> list[MoveStat]:
         rows = list(csv.reader(io.StringIO(body, newline="")))
         if not rows:
             problems.append(
-                Problem(label, f"the file is empty; expected the export of: {MOVE_STATS_COMMAND}")
+                Problem(
+                    label,
+                    f"the file is empty; expected the export of Export-MigratorMoveStatistics.ps1 (migrator collect-script): {MOVE_STATS_COMMAND}",
+                )
             )
             continue
         header = {h.strip().lower(): i for i, h in enumerate(rows[0])}
@@ -99,7 +103,8 @@ def read_move_stats(paths: list[Path]) -> list[MoveStat]:
             problems.append(
                 Problem(
                     label,
-                    f"column(s) {', '.join(missing)} missing; expected the export of: {MOVE_STATS_COMMAND}",
+                    f"column(s) {', '.join(missing)} missing; expected the export of "
+                    f"Export-MigratorMoveStatistics.ps1 (migrator collect-script): {MOVE_STATS_COMMAND}",
                 )
             )
             continue

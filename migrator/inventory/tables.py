@@ -491,6 +491,13 @@ def _ad_permissions(table: RawTable, out: Converted) -> None:
         inherited = r.boolean("isinherited", False)
         if r.failed:
             continue
+        extended = split_flags(r.cell("extendedrights"))
+        if any(x.replace(" ", "").lower() == "send-as" for x in extended):
+            # Get-Mailbox | Get-ADPermission (CliXML): Send As of a trustee on a mailbox, a
+            # delegate link of the moves, not a connector right.
+            if not (deny or inherited or user.lower() in _SELF):
+                out.mailbox_links.append(MailboxLink(identity, user, Right.SEND_AS, rec.where()))
+            continue
         out.ad_permissions.append(
             ADPermission(
                 identity=identity,

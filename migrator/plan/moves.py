@@ -1,7 +1,9 @@
 """Mailbox move waves: who moves when, into which database, and which delegate links break.
 
-The planner works on plain lists and dictionaries (no graph library) so that
-300,000 mailboxes with a million permission links plan in seconds:
+The planner works on integer arrays (numpy; the loops over links compiled in
+:mod:`migrator.plan.moves_kernel`), never on a Python object per link, so that
+300,000 mailboxes with a million permission links plan in seconds with the
+garbage collector running:
 
 1. every mailbox gets a target (2016 database, or Exchange Online by the
    ``moves.exchange_online`` rule) and a target database (the site's or
@@ -11,8 +13,8 @@ The planner works on plain lists and dictionaries (no graph library) so that
 4. the rest are grouped by permission links: connected components (union-find)
    over links whose trustee holds rights on at most ``service_account_cap``
    mailboxes (the others are reported, never used to glue); a component larger
-   than a wave is cut in breadth-first order, which keeps neighbours together
-   and so cuts few links;
+   than a wave is cut by greedy graph growing (the mailbox with the most links
+   into the piece next), which keeps teams together and so cuts few links;
 5. groups are packed first-fit (largest first) into waves under every cap;
    a single mailbox larger than a cap gets a wave of its own and a warning;
 6. a mailbox pinned by the team (``Wave (override)``) stays in its wave; the
@@ -25,24 +27,30 @@ broken link there is a warning.
 
 from __future__ import annotations
 
-import gc
-import heapq
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from migrator.errors import Problem
 from migrator.mailboxes import Mailbox, MailboxKind, MovesPolicy, Right
 from migrator.model import Finding, Inventory, Lifecycle, Severity
+from migrator.plan import moves_kernel
 
 GB = 1024**3
 ON_PREMISES = "on-premises"
 EXCHANGE_ONLINE = "exchange-online"
 ARBITRATION_WAVE = 0
+_RIGHTS = tuple(Right)
+_RIGHT_ORDER = np.array([sorted(r.value for r in _RIGHTS).index(r.value) for r in _RIGHTS])
+"""Rank of each right's name (broken links are listed by address, then right)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BrokenLink:
     """A permission link whose two mailboxes move in different waves."""
 
@@ -54,7 +62,7 @@ class BrokenLink:
     """Whether this mailbox holds the right on the other (else the other holds it on this one)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MoveAssignment:
     """Where and when one mailbox moves."""
 
@@ -118,6 +126,8 @@ class LogForecast:
     """Log bytes of every wave together (without truncation by backups)."""
     free_bytes: int | None
     """Free space on its log volume, where the inventory has it."""
+    batch_bytes: int = 0
+    """Part of ``total_bytes`` from migration batches (it holds the Migration mailbox)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,7 @@ class MovePlan:
     policy: MovesPolicy = field(default_factory=MovesPolicy)
     """The policy the plan used."""
     observed: tuple[tuple[str, float], ...] = ()
-    """(2010 server, observed GB/hour) that replaced the assumption (``migrator moves forecast``)."""
+    """(2010 server or database, observed GB/hour) that replaced the assumption (``migrator moves forecast``)."""
 
     def wave(self, number: int) -> MoveWave:
         """The wave of that number (KeyError when none)."""
@@ -154,10 +164,9 @@ class MovePlan:
 
 def _is_online(m: Mailbox, policy: MovesPolicy) -> bool:
     rule = policy.online
-    if m.kind in (MailboxKind.ARBITRATION, MailboxKind.DISCOVERY):
+    if m.kind is MailboxKind.ARBITRATION or m.kind is MailboxKind.DISCOVERY:
         return False
-    dn = m.distinguished_name.lower()
-    if any(dn.endswith(ou) for ou in rule.ous):
+    if rule.ous and m.distinguished_name.lower().endswith(rule.ous):
         return True
     if rule.mailboxes and (m.primary_smtp in rule.mailboxes or m.alias.lower() in rule.mailboxes):
         return True
@@ -177,8 +186,7 @@ def _is_online(m: Mailbox, policy: MovesPolicy) -> bool:
 def _in_pilot(m: Mailbox, policy: MovesPolicy) -> bool:
     if policy.pilot:
         return m.primary_smtp in policy.pilot or m.alias.lower() in policy.pilot
-    dn = m.distinguished_name.lower()
-    return any(dn.endswith(ou) for ou in policy.pilot_ous)
+    return bool(policy.pilot_ous) and m.distinguished_name.lower().endswith(policy.pilot_ous)
 
 
 class _Targets:
@@ -195,15 +203,19 @@ class _Targets:
                     self.by_key.setdefault(site_of.get(d.server.lower(), ""), []).append(d.name)
         self.site_of = site_of
         self.load: dict[str, int] = defaultdict(int)
+        self.options: dict[str, list[str] | None] = {}
 
     def choose(self, m: Mailbox) -> str:
-        server = m.server.lower()
-        options = self.by_key.get(server) or self.by_key.get(self.site_of.get(server, ""))
-        if not options:
-            options = next(iter(self.by_key.values()), None) if len(self.by_key) == 1 else None
+        options = self.options.get(m.server)
+        if options is None and m.server not in self.options:
+            server = m.server.lower()
+            options = self.by_key.get(server) or self.by_key.get(self.site_of.get(server, ""))
+            if not options:
+                options = next(iter(self.by_key.values()), None) if len(self.by_key) == 1 else None
+            self.options[m.server] = options
         if not options:
             return ""
-        best = min(options, key=lambda d: (self.load[d], options.index(d)))
+        best = min(options, key=self.load.__getitem__)  # the first of equals
         self.load[best] += m.total_bytes
         return best
 
@@ -247,18 +259,24 @@ class _Packer:
         self.open: list[_Wave] = []
         self.next_free = 1
 
-    def fits(self, w: _Wave, group: Sequence[int]) -> bool:
-        p = self.p
-        if w.count + len(group) > p.max_mailboxes:
-            return False
-        if w.bytes + sum(self.sizes[i] for i in group) > self.max_bytes:
-            return False
+    def _load(self, group: Sequence[int]) -> tuple[int, dict[str, int], dict[str, int]]:
+        """Bytes, mailboxes per source server and per target database of a group."""
         src: dict[str, int] = defaultdict(int)
         tgt: dict[str, int] = defaultdict(int)
+        total = 0
         for i in group:
+            total += self.sizes[i]
             src[self.sources[i]] += 1
             if self.dbs[i]:
                 tgt[self.dbs[i]] += 1
+        return total, src, tgt
+
+    def _fits(
+        self, w: _Wave, count: int, total: int, src: dict[str, int], tgt: dict[str, int]
+    ) -> bool:
+        p = self.p
+        if w.count + count > p.max_mailboxes or w.bytes + total > self.max_bytes:
+            return False
         for s, n in src.items():
             if w.sources[s] + n > p.max_per_source_server:
                 return False
@@ -284,12 +302,13 @@ class _Packer:
 
     def pack(self, group: Sequence[int], target: str, pilot: bool = False) -> bool:
         """Place a group; False when it fits no empty wave (the caller splits it)."""
+        load = self._load(group)
         for w in self.open:
-            if self.fits(w, group):
+            if self._fits(w, len(group), *load):
                 self.put(w, group)
                 return True
         w = self.new_wave(target, pilot)
-        if not self.fits(w, group) and len(group) > 1:
+        if not self._fits(w, len(group), *load) and len(group) > 1:
             del self.waves[w.number]
             self.next_free = w.number
             return False
@@ -303,79 +322,59 @@ class _Packer:
         self.open = []
 
 
-def _split(group: list[int], adj: Mapping[int, list[int]], packer: _Packer) -> list[list[int]]:
-    """Cut a component into pieces that each fit an empty wave, cutting few links.
-
-    Greedy graph growing: a piece starts at the first mailbox left and takes,
-    one at a time, the mailbox with the most links into the piece (a heap
-    with lazy updates), skipping one a cap refuses; when the piece's
-    neighbourhood is used up it goes on from the next mailbox left. Dense
-    teams therefore end up whole in one piece and the cuts fall on the few
-    links between them. O(links log links).
-    """
-    p = packer.p
-    remaining = set(group)
-    seeds = sorted(group)  # a sorted list is a heap: the next seed is the lowest index left
-    pieces: list[list[int]] = []
-    while remaining:
-        piece: list[int] = []
-        count = 0
-        total = 0
-        src: dict[str, int] = defaultdict(int)
-        tgt: dict[str, int] = defaultdict(int)
-        gain: dict[int, int] = {}
-        refused: set[int] = set()
-        heap: list[tuple[int, int]] = []
-        while count < p.max_mailboxes:
-            if not heap:
-                seed = -1
-                while seeds:
-                    i = heapq.heappop(seeds)
-                    if i in remaining and i not in refused:
-                        seed = i
-                        break
-                if seed < 0:
-                    break
-                gain[seed] = 0
-                heap.append((0, seed))
-            neg, i = heapq.heappop(heap)
-            if i not in remaining or i in refused or -neg != gain.get(i):
-                continue
-            size, s, d = packer.sizes[i], packer.sources[i], packer.dbs[i]
-            if piece and (
-                total + size > packer.max_bytes
-                or src[s] + 1 > p.max_per_source_server
-                or (d and tgt[d] + 1 > p.max_per_target_database)
-            ):
-                refused.add(i)
-                if len(refused) > 4 * p.max_mailboxes:
-                    break
-                continue
-            piece.append(i)
-            remaining.discard(i)
-            count += 1
-            total += size
-            src[s] += 1
-            if d:
-                tgt[d] += 1
-            for j in adj.get(i, ()):
-                if j in remaining and j not in refused:
-                    gain[j] = gain.get(j, 0) + 1
-                    heapq.heappush(heap, (-gain[j], j))
-        for i in refused:
-            if i in remaining:
-                heapq.heappush(seeds, i)  # another piece takes it
-        pieces.append(piece)
-    return pieces
+def _adjacency(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """CSR adjacency (both directions) of the links ``a[k] - b[k]``."""
+    src = np.concatenate((a, b))
+    dst = np.concatenate((b, a))
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, dst[order].astype(np.int64)
 
 
-def _find(parent: list[int], i: int) -> int:
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:
-        parent[i], i = root, parent[i]
-    return root
+def _mark(waves: Mapping[int, _Wave], wave_of: npt.NDArray[np.int64]) -> None:
+    """Record the wave of every member not yet placed."""
+    for w in waves.values():
+        members = np.array(w.members, dtype=np.int64)
+        if members.size:
+            new = members[wave_of[members] < 0]
+            wave_of[new] = w.number
+
+
+def _broken_links(
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    r: npt.NDArray[np.int8],
+    wave_of: npt.NDArray[np.int64],
+    rank: npt.NDArray[np.int64],
+    smtps: Sequence[str],
+) -> dict[int, tuple[BrokenLink, ...]]:
+    """Links whose two mailboxes move in different waves, on both sides, by address then right."""
+    cut = (wave_of[a] >= 0) & (wave_of[b] >= 0) & (wave_of[a] != wave_of[b])
+    a, b, r = a[cut], b[cut], r[cut]
+    owner = np.concatenate((a, b))
+    other = np.concatenate((b, a))
+    right = np.concatenate((r, r))
+    holder = np.concatenate((np.zeros(a.size, np.bool_), np.ones(b.size, np.bool_)))
+    seen = np.concatenate((np.arange(a.size), np.arange(b.size)))  # ties: in link order
+    order = np.lexsort((seen, _RIGHT_ORDER[right], rank[other], owner))
+    out: dict[int, tuple[BrokenLink, ...]] = {}
+    if not order.size:
+        return out
+    owner_s = owner[order]
+    starts = np.flatnonzero(np.r_[True, owner_s[1:] != owner_s[:-1]]).tolist()
+    other_l = other[order].tolist()
+    right_l = right[order].tolist()
+    holder_l = holder[order].tolist()
+    owners = owner_s.tolist()
+    ends = [*starts[1:], len(owners)]
+    for s, e in zip(starts, ends, strict=True):
+        out[owners[s]] = tuple(
+            BrokenLink(smtps[other_l[k]], _RIGHTS[right_l[k]], holder_l[k]) for k in range(s, e)
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- the planner
@@ -386,31 +385,12 @@ def plan_moves(
     overrides: Mapping[str, int] | None = None,
     throughput: Mapping[str, float] | None = None,
 ) -> MovePlan:
-    """Plan the waves of every mailbox of the inventory (see :func:`_plan_moves`).
-
-    The cyclic garbage collector is paused meanwhile: the planner allocates
-    millions of small acyclic objects (tuples, lists, dict entries) for a large
-    organisation, and each collector pass over them costs more than it frees.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _plan_moves(inv, overrides, throughput)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _plan_moves(
-    inv: Inventory,
-    overrides: Mapping[str, int] | None = None,
-    throughput: Mapping[str, float] | None = None,
-) -> MovePlan:
     """Plan the waves of every mailbox of the inventory.
 
     ``overrides`` maps primary SMTP addresses to the wave the team pinned them
-    to; ``throughput`` (GB/hour per 2010 server, lower-case) replaces the
-    policy's assumption, as ``migrator moves forecast`` measures it.
+    to; ``throughput`` (GB/hour per 2010 server or per 2010 database) replaces
+    the policy's assumption, as ``migrator moves forecast`` measures it: a
+    wave copies as long as its slowest server or measured database takes.
     """
     policy = inv.moves or MovesPolicy()
     overrides = overrides or {}
@@ -500,34 +480,49 @@ def _plan_moves(
                             "first wave (or export Get-MailboxDatabase from 2016 too)",
                         )
                     )
+    n = len(mailboxes)
     sizes = [m.total_bytes for m in mailboxes]
     server_case = {s.name.lower(): s.name for s in inv.servers}
     sources = [server_case.get(m.server.lower(), m.server) for m in mailboxes]
+    smtps = [m.primary_smtp for m in mailboxes]
+    rank = [0] * n  # position of each mailbox in address order
+    for r, i in enumerate(sorted(range(n), key=smtps.__getitem__)):
+        rank[i] = r
+    online_arr = np.array(online, dtype=np.bool_) if n else np.zeros(0, dtype=np.bool_)
 
-    # Links: adjacency between mailboxes of the same target; service accounts do not glue.
-    per_trustee: Counter[str] = Counter(link.trustee for link in inv.mailbox_links)
+    # Links as integer arrays: (mailbox, trustee, right); service accounts do not glue.
+    links = inv.mailbox_links
+    holder_names = pd.Series([link.trustee for link in links], dtype=object)
+    per_trustee = holder_names.value_counts(sort=False)
     cap = policy.service_account_cap
-    service = {t: n for t, n in per_trustee.items() if n > cap}
-    service_idx = {index[t] for t in service if t in index}
-    adj: dict[int, list[int]] = defaultdict(list)
-    pairs: list[tuple[int, int, Right]] = []
-    get = index.get
-    for link in inv.mailbox_links:
-        a, b = get(link.mailbox), get(link.trustee)
-        if a is None or b is None:
-            continue
-        pairs.append((a, b, link.right))
-        if b in service_idx or online[a] != online[b]:
-            continue
-        adj[a].append(b)
-        adj[b].append(a)
-    for trustee, n in sorted(service.items()):
+    service = {str(t): int(c) for t, c in per_trustee[per_trustee > cap].items()}
+    known = pd.Index(smtps)
+    a_all = known.get_indexer(pd.Index([link.mailbox for link in links], dtype=object))
+    b_all = known.get_indexer(pd.Index(holder_names))
+    rights = np.array([link.right for link in links], dtype=object)
+    r_all = np.zeros(len(links), dtype=np.int8)
+    for code, right in enumerate(_RIGHTS):
+        r_all[rights == right] = code
+    del rights
+    del holder_names
+    found = (a_all >= 0) & (b_all >= 0)
+    pair_a = a_all[found].astype(np.int64)
+    pair_b = b_all[found].astype(np.int64)
+    pair_r = r_all[found]
+    del a_all, b_all, r_all
+    is_service = np.zeros(n, dtype=np.bool_)
+    service_idx = [index[t] for t in service if t in index]
+    is_service[service_idx] = True
+    glue = ~is_service[pair_b] & (online_arr[pair_a] == online_arr[pair_b])
+    glue_a, glue_b = pair_a[glue], pair_b[glue]
+    indptr, indices = _adjacency(n, glue_a, glue_b)
+    for trustee, count in sorted(service.items()):
         findings.append(
             Finding(
                 Severity.WARNING,
                 "moves.service-account",
                 "mailbox permissions",
-                f"'{trustee}' holds rights on {n} mailboxes (more than moves.service_account_cap "
+                f"'{trustee}' holds rights on {count} mailboxes (more than moves.service_account_cap "
                 f"{policy.service_account_cap}): it does not tie waves together; check it works "
                 "against both 2010 and 2016 during the moves",
                 "raise moves.service_account_cap to group by it anyway",
@@ -535,7 +530,7 @@ def _plan_moves(
         )
 
     waves: dict[int, _Wave] = {}
-    wave_of: dict[int, int] = {}
+    wave_of = np.full(n, -1, dtype=np.int64)
     arbitration = [
         i for i, m in enumerate(mailboxes) if m.kind is MailboxKind.ARBITRATION and not online[i]
     ]
@@ -548,15 +543,14 @@ def _plan_moves(
         w0.members = list(arbitration)
         w0.count = len(arbitration)
         w0.bytes = sum(sizes[i] for i in arbitration)
-        for i in arbitration:
-            wave_of[i] = ARBITRATION_WAVE
+        wave_of[arbitration] = ARBITRATION_WAVE
     # Pinned mailboxes first: their waves exist before packing.
     pinned: set[int] = set()
     for smtp, number in sorted(overrides.items()):
-        found = index.get(smtp.lower())
-        if found is None or found in wave_of:
+        pin = index.get(smtp.lower())
+        if pin is None or wave_of[pin] >= 0:
             continue
-        i = found
+        i = pin
         w = waves.get(number)
         if w is None:
             w = _Wave(number, EXCHANGE_ONLINE if online[i] else ON_PREMISES)
@@ -570,72 +564,86 @@ def _plan_moves(
         wave_of[i] = number
         pinned.add(i)
     packer = _Packer(policy, sizes, sources, dbs, waves)
-    pilot = [i for i, m in enumerate(mailboxes) if i not in wave_of and _in_pilot(m, policy)]
-    for i in pilot:
-        packer.pack([i], EXCHANGE_ONLINE if online[i] else ON_PREMISES, pilot=True)
+    if policy.pilot or policy.pilot_ous:
+        pilot = [i for i, m in enumerate(mailboxes) if wave_of[i] < 0 and _in_pilot(m, policy)]
+        for i in pilot:
+            packer.pack([i], EXCHANGE_ONLINE if online[i] else ON_PREMISES, pilot=True)
     packer.close()
-    for w in waves.values():
-        for i in w.members:
-            wave_of.setdefault(i, w.number)
+    _mark(waves, wave_of)
 
+    size_arr = np.array(sizes, dtype=np.int64)
+    src_codes: dict[str, int] = {}
+    src_arr = np.array([src_codes.setdefault(s, len(src_codes)) for s in sources], dtype=np.int64)
+    db_codes: dict[str, int] = {}
+    db_arr = np.array(
+        [db_codes.setdefault(d, len(db_codes)) if d else -1 for d in dbs], dtype=np.int64
+    )
+    rank_arr = np.array(rank, dtype=np.int64)
     for cloud in (False, True):
         target = EXCHANGE_ONLINE if cloud else ON_PREMISES
         # Reuse pinned waves of this target that still have room.
         packer.open = [
-            w for n, w in sorted(waves.items()) if n and w.target == target and not w.pilot
+            w for num, w in sorted(waves.items()) if num and w.target == target and not w.pilot
         ][-24:]
-        todo = [i for i in range(len(mailboxes)) if online[i] == cloud and i not in wave_of]
-        parent = list(range(len(mailboxes)))
-        todo_set = set(todo)
-        for i in todo:
-            for j in adj.get(i, ()):
-                if j > i and j in todo_set:
-                    ri = i
-                    while parent[ri] != ri:
-                        parent[ri] = parent[parent[ri]]
-                        ri = parent[ri]
-                    rj = j
-                    while parent[rj] != rj:
-                        parent[rj] = parent[parent[rj]]
-                        rj = parent[rj]
-                    if ri != rj:
-                        if ri < rj:
-                            parent[rj] = ri
-                        else:
-                            parent[ri] = rj
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i in todo:
-            groups[_find(parent, i)].append(i)
-        ordered = sorted(
-            groups.values(),
-            key=lambda g: (-len(g), -sum(sizes[i] for i in g), mailboxes[min(g)].primary_smtp),
-        )
-        for group in ordered:
-            group.sort(key=lambda i: mailboxes[i].primary_smtp)
-            if not packer.pack(group, target):
-                for piece in _split(group, adj, packer):
-                    packer.pack(piece, target)
+        active = (online_arr == cloud) & (wave_of < 0)
+        todo = np.flatnonzero(active)
+        if not todo.size:
+            continue
+        root = moves_kernel.components(n, glue_a, glue_b, active)[todo]
+        # Groups: largest first (mailboxes, then bytes), then the address of the lowest number.
+        roots, group_of, counts = np.unique(root, return_inverse=True, return_counts=True)
+        group_bytes = np.bincount(group_of, weights=size_arr[todo])
+        first_rank = rank_arr[roots]  # a component is named by its lowest mailbox number
+        group_order = np.lexsort((first_rank, -group_bytes, -counts))
+        position = np.empty_like(group_order)
+        position[group_order] = np.arange(group_order.size)
+        ordered = todo[np.lexsort((rank_arr[todo], position[group_of]))]
+        bounds = np.concatenate(([0], np.cumsum(counts[group_order]))).tolist()
+        member_list = ordered.tolist()
+        for g in range(len(bounds) - 1):
+            group = member_list[bounds[g] : bounds[g + 1]]
+            if packer.pack(group, target):
+                continue
+            pieces, starts = moves_kernel.split_group(
+                np.array(group, dtype=np.int64),
+                indptr,
+                indices,
+                size_arr,
+                src_arr,
+                db_arr,
+                len(src_codes),
+                len(db_codes),
+                policy.max_mailboxes,
+                packer.max_bytes,
+                policy.max_per_source_server,
+                policy.max_per_target_database,
+            )
+            piece_list = pieces.tolist()
+            cuts = starts.tolist()
+            for k in range(len(cuts) - 1):
+                packer.pack(piece_list[cuts[k] : cuts[k + 1]], target)
         packer.close()
-        for w in waves.values():
-            for i in w.members:
-                wave_of.setdefault(i, w.number)
+        _mark(waves, wave_of)
 
     max_bytes = int(policy.max_gb * GB)
-    for i, m in enumerate(mailboxes):
-        if i in wave_of and m.kind is not MailboxKind.ARBITRATION and sizes[i] > max_bytes:
-            findings.append(
-                Finding(
-                    Severity.WARNING,
-                    "moves.over-cap",
-                    str(m.source or m.primary_smtp),
-                    f"mailbox '{m.primary_smtp}' ({sizes[i] / GB:.1f} GB) is larger than a wave "
-                    f"(moves.max_gb {policy.max_gb:g}): it moves alone in wave "
-                    f"{wave_of[i]:03d}",
-                    "plan extra copy time; consider archiving old items first",
-                )
+    big = np.flatnonzero((wave_of >= 0) & (size_arr > max_bytes)).tolist()
+    for i in big:
+        m = mailboxes[i]
+        if m.kind is MailboxKind.ARBITRATION:
+            continue
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "moves.over-cap",
+                str(m.source or m.primary_smtp),
+                f"mailbox '{m.primary_smtp}' ({sizes[i] / GB:.1f} GB) is larger than a wave "
+                f"(moves.max_gb {policy.max_gb:g}): it moves alone in wave "
+                f"{wave_of[i]:03d}",
+                "plan extra copy time; consider archiving old items first",
             )
-    for n, w in sorted(waves.items()):
-        if n == ARBITRATION_WAVE or not any(i in pinned for i in w.members):
+        )
+    for num, w in sorted(waves.items()):
+        if num == ARBITRATION_WAVE or not any(i in pinned for i in w.members):
             continue
         over = _over_caps(w, policy, sizes, sources, dbs)
         if over and len(w.members) > 1:
@@ -644,57 +652,62 @@ def _plan_moves(
                     Severity.WARNING,
                     "moves.override-over-cap",
                     "checklist.xlsx, sheet 'Mailboxes'",
-                    f"the Wave (override) values put wave {n:03d} over {over}",
+                    f"the Wave (override) values put wave {num:03d} over {over}",
                     "move a pinned mailbox to another wave or raise the cap",
                 )
             )
 
-    # Broken links, both ways.
-    broken: dict[int, list[BrokenLink]] = defaultdict(list)
-    for a, b, right in pairs:
-        if wave_of.get(a) is None or wave_of.get(b) is None or wave_of[a] == wave_of[b]:
-            continue
-        broken[a].append(BrokenLink(mailboxes[b].primary_smtp, right, holder=False))
-        broken[b].append(BrokenLink(mailboxes[a].primary_smtp, right, holder=True))
-        if online[a] or online[b]:
-            findings.append(
-                Finding(
-                    Severity.WARNING,
-                    "moves.cross-premises-link",
-                    str(mailboxes[a].source or mailboxes[a].primary_smtp),
-                    f"{right.value} of '{mailboxes[b].primary_smtp}' on "
-                    f"'{mailboxes[a].primary_smtp}' spans waves where one side is Exchange "
-                    "Online: cross-premises rights need the on-premises side on 2016 "
-                    "(FullAccess, Send on Behalf) and folder rights never work across premises",
-                    "pin both mailboxes to one wave (Wave (override)) or raise the caps",
-                )
+    broken = _broken_links(pair_a, pair_b, pair_r, wave_of, rank_arr, smtps)
+    cross = np.flatnonzero(
+        (wave_of[pair_a] >= 0)
+        & (wave_of[pair_b] >= 0)
+        & (wave_of[pair_a] != wave_of[pair_b])
+        & (online_arr[pair_a] | online_arr[pair_b])
+    ).tolist()
+    for k in cross:
+        a, b, right = int(pair_a[k]), int(pair_b[k]), _RIGHTS[pair_r[k]]
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "moves.cross-premises-link",
+                str(mailboxes[a].source or mailboxes[a].primary_smtp),
+                f"{right.value} of '{mailboxes[b].primary_smtp}' on "
+                f"'{mailboxes[a].primary_smtp}' spans waves where one side is Exchange "
+                "Online: cross-premises rights need the on-premises side on 2016 "
+                "(FullAccess, Send on Behalf) and folder rights never work across premises",
+                "pin both mailboxes to one wave (Wave (override)) or raise the caps",
             )
+        )
 
     order = _wave_order(waves)
     observed = tuple(sorted((throughput or {}).items(), key=lambda kv: kv[0].lower()))
     throughput = {k.lower(): v for k, v in (throughput or {}).items()}
+    by_server = {k.lower(): v for k, v in policy.throughput_by_server}
     out_waves: list[MoveWave] = []
     assignments: list[MoveAssignment] = []
     for old in order:
         w = waves[old]
         number = old
-        members = (
-            w.members
-            if old == ARBITRATION_WAVE
-            else sorted(w.members, key=lambda i: mailboxes[i].primary_smtp)
-        )
+        members = w.members if old == ARBITRATION_WAVE else sorted(w.members, key=rank.__getitem__)
         by_src: dict[str, int] = defaultdict(int)
         by_db: dict[str, int] = defaultdict(int)
+        by_source_db: dict[str, int] = defaultdict(int)
         for i in members:
             by_src[sources[i]] += sizes[i]
             if dbs[i]:
                 by_db[dbs[i]] += sizes[i]
+            if throughput:
+                by_source_db[mailboxes[i].database.lower()] += sizes[i]
         hours = 0.0
         for s, b in by_src.items():
-            rate = throughput.get(s.lower()) or dict(
-                (k.lower(), v) for k, v in policy.throughput_by_server
-            ).get(s.lower(), policy.throughput_gb_per_hour)
+            rate = throughput.get(s.lower()) or by_server.get(
+                s.lower(), policy.throughput_gb_per_hour
+            )
             hours = max(hours, b / GB / rate)
+        for d, b in by_source_db.items():  # a database measured slower than its server
+            rate = throughput.get(d, 0.0)
+            if rate > 0:
+                hours = max(hours, b / GB / rate)
         for b in by_db.values():
             hours = max(hours, b / GB / policy.throughput_gb_per_hour)
         out_waves.append(
@@ -717,12 +730,11 @@ def _plan_moves(
                     dbs[i],
                     number,
                     i in pinned,
-                    tuple(sorted(broken[i], key=lambda b: (b.with_mailbox, b.right.value)))
-                    if i in broken
-                    else (),
+                    broken.get(i, ()),
                 )
             )
-    logs = _log_forecast(inv, out_waves)
+    migration = next((a.target_database for a in assignments if a.mailbox.is_migration_mailbox), "")
+    logs = _log_forecast(inv, out_waves, migration)
     for lf in logs:
         if lf.free_bytes is not None and lf.largest_wave_bytes > lf.free_bytes * 0.8:
             findings.append(
@@ -731,8 +743,13 @@ def _plan_moves(
                     "moves.log-space",
                     lf.database,
                     f"database '{lf.database}' writes about {lf.largest_wave_bytes / GB:.0f} GB of "
-                    f"transaction logs in its largest wave ({lf.copies} DAG copies), more than 80% "
-                    f"of the {lf.free_bytes / GB:.0f} GB free on its log volume",
+                    f"transaction logs in its largest wave ({lf.copies} DAG copies"
+                    + (
+                        "; it also logs for the migration batches: it holds the Migration mailbox"
+                        if lf.batch_bytes
+                        else ""
+                    )
+                    + f"), more than 80% of the {lf.free_bytes / GB:.0f} GB free on its log volume",
                     "run a full backup between waves (it truncates the logs), add log space or "
                     "lower moves.max_gb",
                 )
@@ -787,12 +804,31 @@ def _wave_order(waves: Mapping[int, _Wave]) -> list[int]:
     return sorted((n for n, w in waves.items() if w.members), key=rank)
 
 
-def _log_forecast(inv: Inventory, waves: Iterable[MoveWave]) -> list[LogForecast]:
+def _log_forecast(
+    inv: Inventory, waves: Sequence[MoveWave], migration_database: str
+) -> list[LogForecast]:
+    """Log bytes per target database: the bytes each wave moves into it, times its DAG copies.
+
+    Migration batches (Exchange Online waves) also write logs on the database
+    holding the Migration arbitration mailbox (moved to ``migration_database``
+    by wave 0). How much is not documented: the forecast counts the bytes
+    each batch moves again there (the safe side).
+    """
     dbs = {d.name.lower(): d for d in inv.mailbox_databases}
+    per_wave: list[dict[str, int]] = []
+    batch: dict[str, int] = defaultdict(int)
+    for w in waves:
+        load: dict[str, int] = defaultdict(int)
+        for db, b in w.bytes_by_target:
+            load[db] += b
+        if w.target == EXCHANGE_ONLINE and migration_database:
+            load[migration_database] += w.size_bytes
+            batch[migration_database] += w.size_bytes
+        per_wave.append(load)
     largest: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
-    for w in waves:
-        for db, b in w.bytes_by_target:
+    for load in per_wave:
+        for db, b in load.items():
             largest[db] = max(largest[db], b)
             total[db] += b
     out = []
@@ -806,6 +842,7 @@ def _log_forecast(inv: Inventory, waves: Iterable[MoveWave]) -> list[LogForecast
                 largest[name] * copies,
                 total[name] * copies,
                 d.free_bytes if d is not None else None,
+                batch.get(name, 0) * copies,
             )
         )
     return out

@@ -92,9 +92,11 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
     endpoint = f"Hybrid {inv.organisation}"
     by_db = {m.primary_smtp: m.database for m in inv.mailboxes}
     prev_copy = prev_complete = ""
-    # One wave per window (moves.waves_per_window 1): 12 hours after a completion (free/busy may
-    # lag that long) before the next wave completes, which puts it into a later window.
+    # One wave per window (moves.waves_per_window 1): also 12 hours after a completion (free/busy
+    # may lag that long) before the next wave completes.
     settle = SETTLE_MINUTES if mp.policy.waves_per_window == 1 else 0
+    # At most moves.waves_per_window completions start in one window occurrence.
+    share = ("moves.complete", mp.policy.waves_per_window)
     arb_done = ""
     if any(w.target == EXCHANGE_ONLINE for w in mp.waves):
         steps.append(
@@ -223,6 +225,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 duration_minutes=min(150, 30 + n // 10),
                 wait_minutes=settle,
                 maintenance_window=True,
+                window_share=share,
                 verification="every user of the batch Completed; then assign the licences (within 30 days)",
                 action=Action(
                     "moves.exo-complete", {"csv": _rel(rb, csv), "rows": n, "batch_name": w.name}
@@ -287,6 +290,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 duration_minutes=min(150, 30 + n // 10),
                 wait_minutes=settle,
                 maintenance_window=True,
+                window_share=share,
                 instructions=(
                     "Outlook asks users to restart after the move; OWA may fail for about 30 "
                     "minutes, free/busy may lag up to 12 hours."

@@ -74,6 +74,14 @@ def _containing(t: dt.datetime, windows: Sequence[MaintenanceWindow]) -> dt.date
     return None
 
 
+def _occurrence_end(begin: dt.datetime, windows: Sequence[MaintenanceWindow]) -> dt.datetime:
+    """End of the window occurrence that starts at ``begin``."""
+    for start, end in _occurrences(windows, begin.date(), 1):
+        if start == begin:
+            return end
+    raise AssertionError(f"no window occurrence starts at {begin}")  # pragma: no cover
+
+
 def critical_path(ordered: Sequence[Step]) -> tuple[str, ...]:
     """Ids on the longest path through durations plus waits (steps in run order).
 
@@ -116,11 +124,21 @@ def schedule_steps(
     origin = dt.datetime.combine(start, DAY_START)
     done: dict[str, dt.datetime] = {}
     timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
+    shared: dict[tuple[str, dt.datetime], int] = {}
     for step in ordered:
         ready = max((done[p] for p in step.prerequisites), default=origin)
         slot: dt.datetime | None
         if needs_window(step):
             begin, slot = fit_window(ready, step.duration_minutes, windows)
+            if step.window_share is not None and slot is not None:
+                name, most = step.window_share
+                while shared.get((name, slot), 0) >= most:
+                    # That occurrence is full: the first one after it.
+                    ready = max(ready, _occurrence_end(slot, windows))
+                    begin, found = fit_window(ready, step.duration_minutes, windows)
+                    assert found is not None  # windows exist: slot was found in them
+                    slot = found
+                shared[(name, slot)] = shared.get((name, slot), 0) + 1
         else:
             begin = ready
             slot = _containing(begin, windows) if windows else None

@@ -129,6 +129,8 @@ class Step:
     """Runbook the step is rendered into, relative to the output folder (``runbooks/20-relay/EX16-01.ps1``)."""
     maintenance_window: bool | None = None
     """Whether it must run inside a maintenance window; None: yes for Exchange, DNS and network admins' steps."""
+    window_share: tuple[str, int] | None = None
+    """(name, n): at most n steps of that name start in one window occurrence (``moves.waves_per_window``)."""
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.phase.value + "."):

@@ -13,7 +13,11 @@ from pathlib import Path
 from migrator.fileio import write_windows_text
 from migrator.render.templating import templates_dir
 
-COLLECT_SCRIPTS = ("Export-MigratorInventory.ps1", "Export-MigratorCloudInventory.ps1")
+COLLECT_SCRIPTS = (
+    "Export-MigratorInventory.ps1",
+    "Export-MigratorCloudInventory.ps1",
+    "Export-MigratorMoveStatistics.ps1",
+)
 """File names of the collector scripts, in the order they are written."""
 
 
@@ -23,7 +27,7 @@ def collect_script_path(name: str) -> Path:
 
 
 def write_collect_scripts(out_dir: Path) -> list[Path]:
-    """Write both collector scripts into ``out_dir`` (created if missing); return their paths."""
+    """Write the collector scripts into ``out_dir`` (created if missing); return their paths."""
     written: list[Path] = []
     for name in COLLECT_SCRIPTS:
         text = collect_script_path(name).read_text(encoding="utf-8-sig")

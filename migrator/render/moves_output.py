@@ -202,9 +202,10 @@ def moves_report(inv: Inventory, mp: MovePlan, plan: MigrationPlan) -> str:
     if mp.observed:
         lines += [
             "",
-            "Throughput measured by `migrator moves forecast` (GB/hour per source server):",
+            "Throughput measured by `migrator moves forecast` (GB/hour per source server, and "
+            "per source database where enough moves came from it):",
             "",
-            "| source server | assumed | observed |",
+            "| source server or database | assumed | observed |",
             "|---|---:|---:|",
         ]
         assumed = {k.lower(): v for k, v in p.throughput_by_server}
@@ -245,16 +246,19 @@ def moves_report(inv: Inventory, mp: MovePlan, plan: MigrationPlan) -> str:
         "## Transaction logs per target database",
         "",
         "Log bytes are about the bytes moved, times the database's DAG copies; a full backup "
-        "between waves truncates them.",
+        "between waves truncates them. The database holding the Migration mailbox also logs "
+        "for every migration batch (Exchange Online waves): counted as the bytes the batch "
+        "moves (how much exactly is not documented).",
         "",
-        "| database | copies | largest wave (GB) | all waves (GB) | free on log volume (GB) |",
-        "|---|---:|---:|---:|---:|",
+        "| database | copies | largest wave (GB) | all waves (GB) | of which batches (GB) "
+        "| free on log volume (GB) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for lf in mp.logs:
         free = f"{lf.free_bytes / GB:.0f}" if lf.free_bytes is not None else "unknown"
         lines.append(
             f"| {_md(lf.database)} | {lf.copies} | {lf.largest_wave_bytes / GB:.1f} | "
-            f"{lf.total_bytes / GB:.1f} | {free} |"
+            f"{lf.total_bytes / GB:.1f} | {lf.batch_bytes / GB:.1f} | {free} |"
         )
     lines += ["", "## Excluded", ""]
     lines += [f"- {_md(s)}: {_md(r)}" for s, r in mp.excluded] or ["None."]
