@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -194,7 +195,7 @@ class Server:
     source: Location | None = field(default=None, compare=False)
     """Where the server was defined."""
 
-    @property
+    @functools.cached_property
     def has_ipv6(self) -> bool:
         """Whether the server has a global or unique-local IPv6 address."""
         return any(a.version == 6 and not a.is_link_local for a in self.ip_addresses)

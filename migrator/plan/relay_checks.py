@@ -804,6 +804,7 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
         if t.is_edge:
             continue
         after = views.after(t.name)
+        after_index = {c.identity.lower(): i for i, c in enumerate(after)}
         default_after = f"{t.name}\\Default Frontend {t.name}"
         for version in (4, 6):
             if version == 6 and t.ip_addresses and not t.has_ipv6:
@@ -814,6 +815,7 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
             # per stretch of this server that a relay connector takes: the addresses none of
             # its 2010 sources took on its own server (the only ones a client can gain relay on)
             gaps: dict[int, list[IPRange]] = {}
+            starts = [a.first for a in seg_after]
             for j, seg in enumerate(seg_after):
                 if seg.winner is not None and after[seg.winner].relays:
                     left = not_granted(after[seg.winner].identity, seg.range)
@@ -831,6 +833,8 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
                     default_after,
                     added,
                     gaps,
+                    after_index,
+                    starts,
                 )
     return out
 
@@ -917,6 +921,8 @@ def _moved(
     default_after: str,
     added: dict[str, list[IPRange]],
     gaps: dict[int, list[IPRange]],
+    after_index: dict[str, int],
+    starts: Sequence[int],
 ) -> list[Finding]:
     """Client addresses whose connector on ``target`` is not the 2010 connector's successor.
 
@@ -924,14 +930,15 @@ def _moved(
     organisation did not grant), unless an override added its address on
     purpose or the new connector's own 2010 source gave it relay on its server.
     ``gaps``: per index of a segment of ``seg_after`` a relay connector takes, the
-    addresses of it that no 2010 source of that connector took (absent: none).
+    addresses of it that no 2010 source of that connector took (absent: none);
+    ``after_index``: lower-case identity -> index in ``after``; ``starts``: first
+    address of each segment of ``seg_after``.
 
     Both partitions cover the family; each 2010 segment is compared with the
     segments of ``target`` it overlaps, in address order. Where the 2010 connector
     does not relay, only the segments in ``gaps`` can make a difference, so only
     those are visited: linear in the 2010 server's segments, not in the target's.
     """
-    after_index = {c.identity.lower(): i for i, c in enumerate(after)}
     # expected[i]: index in ``after`` of the successor of before[i]; -1: not comparable here
     expected: list[int] = []
     for c in before:
@@ -940,7 +947,6 @@ def _moved(
         if succ is None:
             succ = None if key in migrated_somewhere else default_after
         expected.append(after_index.get(succ.lower(), -2) if succ is not None else -1)
-    starts = [a.first for a in seg_after]
     with_gaps = sorted(gaps)
     gap_starts = [seg_after[j].first for j in with_gaps]
     moves: dict[tuple[int, int], list[IPRange]] = {}
