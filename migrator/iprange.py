@@ -20,7 +20,7 @@ class IPRangeError(ValueError):
     """A text that is not an address, range or CIDR block; the message says what was expected."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class IPRange:
     """A closed interval of addresses of one family, as Exchange's RemoteIPRanges holds them."""
 

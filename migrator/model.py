@@ -24,7 +24,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # --------------------------------------------------------------------------- locations, findings
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """Where a value came from: a file and, where known, a row, column, element or key path."""
 
@@ -61,7 +61,7 @@ class Severity(enum.Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One thing a check noticed, with where it is and how to fix it."""
 
@@ -206,7 +206,7 @@ class Server:
         return ServerRole.EDGE in self.roles
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binding:
     """A receive connector's local binding (``0.0.0.0:25``, ``[::]:25``)."""
 
@@ -245,7 +245,7 @@ class Binding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReceiveConnector:
     """A receive connector as ``Get-ReceiveConnector`` shows it."""
 
@@ -467,7 +467,7 @@ def primary_smtp(proxy_addresses: tuple[str, ...]) -> str:
     return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OnPremUser:
     """An on-premises AD user (``Get-ADUser`` plus Exchange attributes)."""
 
@@ -517,7 +517,7 @@ class OnPremUser:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CloudUser:
     """A Microsoft Entra / Exchange Online user (``Get-MgUser``)."""
 
@@ -575,7 +575,7 @@ class RecipientKind(enum.Enum):
     """Anything else that receives mail (system and discovery mailboxes are not listed)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailRecipient:
     """An on-premises mail-enabled object as ``Get-Recipient`` shows it."""
 

@@ -28,7 +28,7 @@ from migrator.model import Binding, Inventory, IPAddress, ReceiveConnector
 from migrator.plan.relay import ConnectorKind, PermissionIndex, PlannedConnector, RelayPlan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchConnector:
     """A receive connector as the matcher sees it (a 2010 one, an existing target one or a planned one)."""
 
@@ -46,7 +46,7 @@ class MatchConnector:
     """Whether it is a connector the plan creates (not one that exists today)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     """A stretch of addresses of one family and the connector that takes it."""
 

@@ -63,7 +63,7 @@ class Classification:
     """Whether a new connector is planned for it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedConnector:
     """A receive connector to create on a target server's Front End Transport service."""
 
