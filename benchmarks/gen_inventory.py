@@ -200,9 +200,12 @@ def generate(out: Path, users: int) -> dict[str, int]:
                 "",
             ]
         )
+    in_site = dict.fromkeys(sites, 0)  # relay connectors so far per site: unique /28 ranges
     for k in range(n["relay"]):
         name, site = legacy[k % len(legacy)]
         i = sites.index(site)
+        c = in_site[site]
+        in_site[site] += 1
         conn = f"Relay App {k:04d}"
         rc.append(
             [
@@ -211,7 +214,7 @@ def generate(out: Path, users: int) -> dict[str, int]:
                 conn,
                 "HubTransport",
                 "0.0.0.0:25",
-                f"10.{i}.{100 + (k // len(sites)) // 16}.{((k // len(sites)) % 16) * 16}/28",
+                f"10.{i}.{100 + c // 16}.{(c % 16) * 16}/28",
                 "Tls",
                 "AnonymousUsers",
                 "10 MB (10,485,760 bytes)",

@@ -9,6 +9,7 @@ most-specific-match rules need.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ class IPRangeError(ValueError):
     """A text that is not an address, range or CIDR block; the message says what was expected."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class IPRange:
     """A closed interval of addresses of one family, as Exchange's RemoteIPRanges holds them."""
 
@@ -131,12 +132,7 @@ class IPRange:
 
     def exchange_text(self) -> str:
         """The range in Exchange's notation: an address, a CIDR block where exact, else ``a-b``."""
-        if self.first == self.last:
-            return str(self.first_address)
-        nets = self.networks()
-        if len(nets) == 1:
-            return str(nets[0])
-        return f"{self.first_address}-{self.last_address}"
+        return _exchange_text(self.version, self.first, self.last)
 
     def as_written(self) -> str:
         """The entry as the export wrote it, or Exchange's notation for a computed range."""
@@ -173,3 +169,15 @@ def merge_ranges(ranges: Iterable[IPRange]) -> list[IPRange]:
 
 ALL_IPV4 = IPRange(4, 0, (1 << 32) - 1)
 ALL_IPV6 = IPRange(6, 0, (1 << 128) - 1)
+
+
+@functools.lru_cache(maxsize=65536)
+def _exchange_text(version: int, first: int, last: int) -> str:
+    """:meth:`IPRange.exchange_text` (cached: a plan writes the same ranges on many servers)."""
+    rng = IPRange(version, first, last)
+    if first == last:
+        return str(rng.first_address)
+    nets = rng.networks()
+    if len(nets) == 1:
+        return str(nets[0])
+    return f"{rng.first_address}-{rng.last_address}"

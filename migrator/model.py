@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # --------------------------------------------------------------------------- locations, findings
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """Where a value came from: a file and, where known, a row, column, element or key path."""
 
@@ -68,7 +69,7 @@ class Severity(enum.Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One thing a check noticed, with where it is and how to fix it."""
 
@@ -202,7 +203,7 @@ class Server:
     source: Location | None = field(default=None, compare=False)
     """Where the server was defined."""
 
-    @property
+    @functools.cached_property
     def has_ipv6(self) -> bool:
         """Whether the server has a global or unique-local IPv6 address."""
         return any(a.version == 6 and not a.is_link_local for a in self.ip_addresses)
@@ -213,7 +214,7 @@ class Server:
         return ServerRole.EDGE in self.roles
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binding:
     """A receive connector's local binding (``0.0.0.0:25``, ``[::]:25``)."""
 
@@ -252,7 +253,7 @@ class Binding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReceiveConnector:
     """A receive connector as ``Get-ReceiveConnector`` shows it."""
 
@@ -474,7 +475,7 @@ def primary_smtp(proxy_addresses: tuple[str, ...]) -> str:
     return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OnPremUser:
     """An on-premises AD user (``Get-ADUser`` plus Exchange attributes)."""
 
@@ -524,7 +525,7 @@ class OnPremUser:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CloudUser:
     """A Microsoft Entra / Exchange Online user (``Get-MgUser``)."""
 
@@ -582,7 +583,7 @@ class RecipientKind(enum.Enum):
     """Anything else that receives mail (system and discovery mailboxes are not listed)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MailRecipient:
     """An on-premises mail-enabled object as ``Get-Recipient`` shows it."""
 

@@ -28,6 +28,15 @@ _LEFTOVER = re.compile(
     r"|Microsoft\.ActiveDirectory\.Management\.ADPropertyValueCollection"
     r"|System\.Collections\.|System\.Byte\[\]|System\.String\[\]|System\.Object\[\])"
 )
+# Text every cell _LEFTOVER matches holds: a file without any has no such cell to look for.
+_LEFTOVER_TEXT = (
+    "Microsoft.Exchange.Data.",
+    "Microsoft.ActiveDirectory.Management.ADPropertyValueCollection",
+    "System.Collections.",
+    "System.Byte[]",
+    "System.String[]",
+    "System.Object[]",
+)
 # A '?' glued to a letter: what an ASCII export makes of 'Müller' ('M?ller').
 _LOST_LETTER = re.compile(r"[A-Za-z]\?|\?[A-Za-z]")
 
@@ -148,7 +157,7 @@ def read_csv(data: bytes, label: str) -> ReadResult:
         result.problems.append(problem(label, f"not a readable CSV file ({exc})"))
         return result
     result.tables.append(table)
-    _scan(table, encoding, result)
+    _scan(table, encoding, body, result)
     return result
 
 
@@ -200,9 +209,11 @@ def scan_leftovers(table: RawTable, result: ReadResult) -> None:
                 break
 
 
-def _scan(table: RawTable, encoding: str, result: ReadResult) -> None:
-    scan_leftovers(table, result)
-    if encoding != "ASCII":
+def _scan(table: RawTable, encoding: str, body: str, result: ReadResult) -> None:
+    # (the cell by cell searches run only where the file's text holds what they look for)
+    if any(text in body for text in _LEFTOVER_TEXT):
+        scan_leftovers(table, result)
+    if encoding != "ASCII" or "?" not in body:
         return
     for rec in table.records:
         for key, value in rec.cells.items():

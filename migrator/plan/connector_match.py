@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from migrator.iprange import ALL_IPV4, ALL_IPV6, IPRange
@@ -28,7 +28,7 @@ from migrator.model import Binding, Inventory, IPAddress, ReceiveConnector
 from migrator.plan.relay import ConnectorKind, PermissionIndex, PlannedConnector, RelayPlan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchConnector:
     """A receive connector as the matcher sees it (a 2010 one, an existing target one or a planned one)."""
 
@@ -46,7 +46,7 @@ class MatchConnector:
     """Whether it is a connector the plan creates (not one that exists today)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     """A stretch of addresses of one family and the connector that takes it."""
 
@@ -203,30 +203,6 @@ def winner_at(segments: Sequence[Segment], address: int) -> Segment | None:
         else:
             return s
     return None
-
-
-def differences(
-    before: Sequence[Segment], after: Sequence[Segment]
-) -> Iterable[tuple[int, int, Segment, Segment]]:
-    """Stretches ``(first, last, before_segment, after_segment)`` where the two partitions' segments change.
-
-    Both partitions must cover the same family completely (as :func:`partition` returns them).
-    Yields every stretch where either side changes segment; callers compare winners.
-    """
-    i = j = 0
-    while i < len(before) and j < len(after):
-        b, a = before[i], after[j]
-        first = max(b.first, a.first)
-        last = min(b.last, a.last)
-        if first <= last:
-            yield first, last, b, a
-        if b.last < a.last:
-            i += 1
-        elif a.last < b.last:
-            j += 1
-        else:
-            i += 1
-            j += 1
 
 
 # --------------------------------------------------------------------------- views of the servers

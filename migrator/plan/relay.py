@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
@@ -63,7 +64,7 @@ class Classification:
     """Whether a new connector is planned for it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedConnector:
     """A receive connector to create on a target server's Front End Transport service."""
 
@@ -156,6 +157,7 @@ TRADE_OFF = {
 """What each relay method means, as the plan and the report write it."""
 
 
+@functools.lru_cache(maxsize=4096)
 def default_connector_names(server: str) -> frozenset[str]:
     """Lower-case names of the connectors Exchange setup creates (2010 and 2013+) on a server."""
     names = (
@@ -934,6 +936,10 @@ def _drafts_for(
     return out
 
 
+_ANY_V4 = Binding(ipaddress.IPv4Address("0.0.0.0"), 25)
+_ANY_V6 = Binding(ipaddress.IPv6Address("::"), 25)
+
+
 def _finalise(
     inventory: Inventory, drafts: list[_Draft], findings: list[Finding]
 ) -> list[PlannedConnector]:
@@ -987,7 +993,9 @@ def _finalise(
         server = d.server.name
         srv_key = server.lower()
         on_server = existing.get(srv_key, {})
-        used = taken.setdefault(srv_key, set(default_connector_names(server)))
+        used = taken.get(srv_key)
+        if used is None:
+            used = taken[srv_key] = set(default_connector_names(server))
         source = d.sources[0]
         name = fit_name(d.name)
         if name != d.name:
@@ -1036,9 +1044,9 @@ def _finalise(
             name = candidate
         used.add(name.lower())
 
-        bindings = [Binding(ipaddress.IPv4Address("0.0.0.0"), 25)]
+        bindings = [_ANY_V4]
         if d.server.has_ipv6:
-            bindings.append(Binding(ipaddress.IPv6Address("::"), 25))
+            bindings.append(_ANY_V6)
         elif any(r.version == 6 for r in d.ranges) and not d.alias_added:
             # (where only the alias brings clients here, IPv6 clients cannot: the server has
             # no AAAA record behind the alias)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from migrator.checks.versions import check_versions
@@ -40,7 +40,6 @@ from migrator.plan.connector_match import (
     MatchConnector,
     Segment,
     ServerViews,
-    differences,
 )
 from migrator.plan.nat import nat_retargets
 from migrator.plan.relay import (
@@ -452,8 +451,16 @@ def _reach(inventory: Inventory, plan: RelayPlan, relays: Sequence[_Relay]) -> l
     for r in relays:
         by_server.setdefault(r.identity.split("\\", 1)[0].lower(), []).append(r)
 
+    signatures: dict[tuple[bool, tuple[IPRange, ...], int], tuple[bool, tuple[IPRange, ...]]] = {}
+
     def signature(r: _Relay, family: int) -> tuple[bool, tuple[IPRange, ...]]:
-        return r.externally_secured, tuple(merge_ranges(x for x in r.ranges if x.version == family))
+        key = (r.externally_secured, r.ranges, family)
+        if key not in signatures:
+            signatures[key] = (
+                r.externally_secured,
+                tuple(merge_ranges(x for x in r.ranges if x.version == family)),
+            )
+        return signatures[key]
 
     out: list[Finding] = []
     for entry in entry_points(inventory, plan):
@@ -461,19 +468,20 @@ def _reach(inventory: Inventory, plan: RelayPlan, relays: Sequence[_Relay]) -> l
             continue
         for family in sorted(entry.families):
             reached = [s for s in entry.servers if family == 4 or s.has_ipv6]
-            have = {
-                s.name.lower(): {signature(r, family) for r in by_server.get(s.name.lower(), ())}
-                for s in reached
-            }
+            have: dict[str, set[tuple[bool, tuple[IPRange, ...]]]] = {}
+            # every signature a reached server carries, with the first connector that has it
+            # (a signature a server lacks is carried only by others: its first is on another)
+            first: dict[tuple[bool, tuple[IPRange, ...]], _Relay] = {}
             for s in reached:
-                missing: dict[tuple[bool, tuple[IPRange, ...]], _Relay] = {}
-                for other in reached:
-                    if other is s:
-                        continue
-                    for r in by_server.get(other.name.lower(), ()):
-                        sig = signature(r, family)
-                        if sig[1] and sig not in have[s.name.lower()]:
-                            missing.setdefault(sig, r)
+                mine = have.setdefault(s.name.lower(), set())
+                for r in by_server.get(s.name.lower(), ()):
+                    sig = signature(r, family)
+                    mine.add(sig)
+                    if sig[1]:
+                        first.setdefault(sig, r)
+            for s in reached:
+                mine = have[s.name.lower()]
+                missing = {sig: r for sig, r in first.items() if sig not in mine}
                 for sig, r in sorted(missing.items(), key=lambda kv: kv[1].identity.lower()):
                     method = "externally secured" if sig[0] else "anonymous relay"
                     out.append(
@@ -756,6 +764,23 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
         for p in (*plan.connectors, *plan.internal)
     }
 
+    # (2010 identity, IP version) -> the ranges that connector takes on its own server, sorted
+    taken: dict[tuple[str, int], tuple[list[int], list[IPRange]]] = {}
+
+    def took_by(ident: str, version: int) -> tuple[list[int], list[IPRange]]:
+        key = (ident.lower(), version)
+        if key not in taken:
+            legacy = ident.split("\\", 1)[0]
+            conns = views.before(legacy)
+            mine = {c.identity.lower(): i for i, c in enumerate(conns)}.get(key[0])
+            ranges = (
+                []
+                if mine is None
+                else [s.range for s in views.before_partition(legacy, version) if s.winner == mine]
+            )
+            taken[key] = ([r.first for r in ranges], ranges)
+        return taken[key]
+
     def not_granted(after_identity: str, rng: IPRange) -> list[IPRange]:
         """Parts of ``rng`` that no 2010 source of ``after_identity`` took on its own server.
 
@@ -765,24 +790,23 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
         """
         left = [rng]
         for ident in sources_of.get(after_identity.lower(), ()):
-            legacy = ident.split("\\", 1)[0]
-            conns = views.before(legacy)
-            index = {c.identity.lower(): i for i, c in enumerate(conns)}
-            mine = index.get(ident.lower())
-            if mine is None:
-                continue
-            took = [
-                seg.range
-                for seg in views.before_partition(legacy, rng.version)
-                if seg.winner == mine
-            ]
-            left = subtract(left, took)[0]
+            starts, ranges = took_by(ident, rng.version)
+            # the segments of a partition are disjoint and sorted: only those overlapping rng cut
+            i = max(bisect.bisect_right(starts, rng.first) - 1, 0)
+            hits: list[IPRange] = []
+            while i < len(ranges) and ranges[i].first <= rng.last:
+                if ranges[i].last >= rng.first:
+                    hits.append(ranges[i])
+                i += 1
+            if hits:
+                left = subtract(left, hits)[0]
         return left
 
     for t in sorted(inventory.target_servers, key=lambda s: s.name.lower()):
         if t.is_edge:
             continue
         after = views.after(t.name)
+        after_index = {c.identity.lower(): i for i, c in enumerate(after)}
         default_after = f"{t.name}\\Default Frontend {t.name}"
         for version in (4, 6):
             if version == 6 and t.ip_addresses and not t.has_ipv6:
@@ -790,6 +814,15 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
             seg_after = views.after_partition(t.name, version)
             out += _captured(after, seg_after, version)
             out += _ties(after, seg_after)
+            # per stretch of this server that a relay connector takes: the addresses none of
+            # its 2010 sources took on its own server (the only ones a client can gain relay on)
+            gaps: dict[int, list[IPRange]] = {}
+            starts = [a.first for a in seg_after]
+            for j, seg in enumerate(seg_after):
+                if seg.winner is not None and after[seg.winner].relays:
+                    left = not_granted(after[seg.winner].identity, seg.range)
+                    if left:
+                        gaps[j] = left
             for legacy in views.legacy_sources(t.name):
                 out += _moved(
                     t.name,
@@ -801,7 +834,9 @@ def _shadowing(inventory: Inventory, plan: RelayPlan) -> list[Finding]:
                     migrated_somewhere,
                     default_after,
                     added,
-                    not_granted,
+                    gaps,
+                    after_index,
+                    starts,
                 )
     return out
 
@@ -887,15 +922,25 @@ def _moved(
     migrated_somewhere: set[str],
     default_after: str,
     added: dict[str, list[IPRange]],
-    not_granted: Callable[[str, IPRange], list[IPRange]] = lambda _i, r: [r],
+    gaps: dict[int, list[IPRange]],
+    after_index: dict[str, int],
+    starts: Sequence[int],
 ) -> list[Finding]:
     """Client addresses whose connector on ``target`` is not the 2010 connector's successor.
 
     A client that gains relay is an error (a plan never grants relay the 2010
     organisation did not grant), unless an override added its address on
     purpose or the new connector's own 2010 source gave it relay on its server.
+    ``gaps``: per index of a segment of ``seg_after`` a relay connector takes, the
+    addresses of it that no 2010 source of that connector took (absent: none);
+    ``after_index``: lower-case identity -> index in ``after``; ``starts``: first
+    address of each segment of ``seg_after``.
+
+    Both partitions cover the family; each 2010 segment is compared with the
+    segments of ``target`` it overlaps, in address order. Where the 2010 connector
+    does not relay, only the segments in ``gaps`` can make a difference, so only
+    those are visited: linear in the 2010 server's segments, not in the target's.
     """
-    after_index = {c.identity.lower(): i for i, c in enumerate(after)}
     # expected[i]: index in ``after`` of the successor of before[i]; -1: not comparable here
     expected: list[int] = []
     for c in before:
@@ -904,30 +949,46 @@ def _moved(
         if succ is None:
             succ = None if key in migrated_somewhere else default_after
         expected.append(after_index.get(succ.lower(), -2) if succ is not None else -1)
-    relays_before = [c.relays for c in before]
-    relays_after = [c.relays for c in after]
+    with_gaps = sorted(gaps)
+    gap_starts = [seg_after[j].first for j in with_gaps]
     moves: dict[tuple[int, int], list[IPRange]] = {}
-    for first, last, b, a in differences(seg_before, seg_after):
-        bw, aw = b.winner, a.winner
-        if bw is None or aw is None:
-            continue
+    for b in seg_before:
+        bw = b.winner
+        if bw is None or expected[bw] == -1:
+            continue  # nobody listens, or served by another target server
         want = expected[bw]
-        if want == -1 or want == aw:
-            continue  # served by another target server, or lands where it should
-        if not relays_before[bw] and not relays_after[aw]:
-            continue  # neither relays: where the client lands makes no difference to relay
-        rng = IPRange(b.version, first, last)
-        if any(x.contains(rng) for x in added.get(after[aw].identity.lower(), ())):
-            continue  # the override added these addresses to this connector on purpose
-        pieces = [rng]
-        if relays_after[aw] and not relays_before[bw]:
-            pieces = not_granted(after[aw].identity, rng)
-        lst = moves.setdefault((bw, aw), [])
-        for piece in pieces:
-            if lst and lst[-1].last + 1 == piece.first:
-                lst[-1] = IPRange(b.version, lst[-1].first, piece.last)
-            else:
-                lst.append(piece)
+        if before[bw].relays:
+            lo = max(bisect.bisect_right(starts, b.first) - 1, 0)
+            visit: Iterable[int] = range(lo, bisect.bisect_right(starts, b.last))
+        else:
+            # neither relays, or the client keeps no relay: nothing to say outside ``gaps``
+            lo = max(bisect.bisect_right(gap_starts, b.first) - 1, 0)
+            visit = with_gaps[lo : bisect.bisect_right(gap_starts, b.last)]
+        for j in visit:
+            a = seg_after[j]
+            first, last = max(b.first, a.first), min(b.last, a.last)
+            aw = a.winner
+            if first > last or aw is None or aw == want:
+                continue  # no overlap, nobody listens, or lands where it should
+            if not before[bw].relays and not after[aw].relays:
+                continue  # neither relays: where the client lands makes no difference to relay
+            rng = IPRange(b.version, first, last)
+            if any(x.contains(rng) for x in added.get(after[aw].identity.lower(), ())):
+                continue  # the override added these addresses to this connector on purpose
+            if before[bw].relays:
+                pieces = [rng]
+            else:  # gains relay where no 2010 source of the new connector took the client
+                pieces = [
+                    IPRange(b.version, max(g.first, first), min(g.last, last))
+                    for g in gaps[j]
+                    if g.first <= last and g.last >= first
+                ]
+            lst = moves.setdefault((bw, aw), [])
+            for piece in pieces:
+                if lst and lst[-1].last + 1 == piece.first:
+                    lst[-1] = IPRange(b.version, lst[-1].first, piece.last)
+                else:
+                    lst.append(piece)
     out: list[Finding] = []
     for (bi, ai), pieces in sorted(moves.items()):
         if not pieces:

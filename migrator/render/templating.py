@@ -134,6 +134,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,  # one run renders each template thousands of times: no stat per render
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=jinja2.select_autoescape(
