@@ -74,13 +74,20 @@ def _read_json(path: Path) -> dict[str, Any]:
     return doc
 
 
+def move_waves(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The move-wave summary of a plan.json: ``waves`` from format 2 on, ``move_waves`` in format 1."""
+    key = "move_waves" if plan.get("format_version", 1) < 2 else "waves"
+    waves = plan.get(key) or []
+    return [w for w in waves if isinstance(w, Mapping)] if isinstance(waves, list) else []
+
+
 def _finish(plan_dir: Path) -> str:
     try:
         doc = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "unknown"
-    waves = doc.get("move_waves") or []
-    ends = [w.get("completion_window_start") for w in waves if w.get("completion_window_start")]
+    waves = move_waves(doc)
+    ends = [str(w["completion_window_start"]) for w in waves if w.get("completion_window_start")]
     return str(max(ends)) if ends else "unknown"
 
 
@@ -128,7 +135,7 @@ def reestimate(
         if m.get("target_database"):
             per_wave_target[wave][str(m["target_database"])] += size
     out = []
-    for w in plan.get("move_waves", []):
+    for w in move_waves(plan):
         wid = str(w["id"])
         hours = 0.0
         for server, b in per_wave_server[wid].items():

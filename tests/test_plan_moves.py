@@ -286,7 +286,7 @@ def test_replan_honours_the_wave_override_and_keeps_what_was_typed(tmp_path: Pat
     assert first.plan is not None
     doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     waves = {m["primary_smtp"]: m["wave"] for m in doc["mailboxes"]}
-    assert doc["move_waves"][0]["id"] == "wave-000"
+    assert doc["waves"][0]["id"] == "wave-000"
     target = next(s for s, w in waves.items() if w == "wave-005")
     _set_cells(out / "checklist.xlsx", target, {"Wave (override)": 2, "Notes": "CEO: move early"})
     second = plan_folder(CONTOSO, out)
@@ -358,10 +358,10 @@ def test_forecast_fits_a_robust_throughput_and_replans_keeping_status(tmp_path: 
     assert not fit.database and all(o.database and o.server == "EX10-02" for o in per_db)
     out = tmp_path / "plan"
     plan_folder(CONTOSO, out)
-    before = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
+    before = json.loads((out / "plan.json").read_text(encoding="utf-8"))["waves"]
     _set_cells(out / "checklist.xlsx", "staff01@contoso.com", {"Status": "Done", "Notes": "ok"})
     plan_folder(CONTOSO, out, throughput={"EX10-02": fit.gb_per_hour})
-    after = json.loads((out / "plan.json").read_text(encoding="utf-8"))["move_waves"]
+    after = json.loads((out / "plan.json").read_text(encoding="utf-8"))["waves"]
     slower = [
         (b["estimated_copy_hours"], a["estimated_copy_hours"])
         for b, a in zip(before, after, strict=True)
@@ -593,3 +593,13 @@ def test_the_collector_writes_the_move_statistics_export_the_forecast_reads(
     path.write_bytes(f"{header}\r\n{row}\r\n".encode("utf-8-sig"))
     (stat,) = read_move_stats([path])
     assert (stat.bytes_transferred, stat.seconds, stat.source_database) == (GB, 3600.0, "DB1")
+
+
+def test_forecast_reads_the_move_waves_of_both_plan_json_formats() -> None:
+    """Format 2 calls the move-wave summary ``waves``; a format 1 plan folder had ``move_waves``."""
+    from migrator.moves_forecast import move_waves
+
+    wave = {"id": "wave-001", "completion_window_start": "2026-12-16T21:00"}
+    assert move_waves({"format_version": 2, "waves": [wave], "step_waves": {"1": ["x"]}}) == [wave]
+    assert move_waves({"format_version": 1, "waves": {"1": ["x"]}, "move_waves": [wave]}) == [wave]
+    assert move_waves({"format_version": 2}) == []

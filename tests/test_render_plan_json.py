@@ -39,7 +39,7 @@ def _golden(name: str, data: bytes) -> None:
 def test_document_has_the_documented_fields_in_run_order() -> None:
     plan = build_plan(make_inventory())
     doc = json.loads(render_plan_json(plan))
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     assert doc["organisation"] == "Contoso"
     assert doc["plan_date"] == "2026-12-07"
     seen: set[str] = set()
@@ -52,7 +52,7 @@ def test_document_has_the_documented_fields_in_run_order() -> None:
             assert dep not in seen
     assert [s["id"] for s in doc["steps"]] == [s.id for s in plan.steps]
     assert doc["critical_path"] == list(plan.critical_path)
-    assert sum(len(v) for v in doc["waves"].values()) == len(doc["steps"])
+    assert sum(len(v) for v in doc["step_waves"].values()) == len(doc["steps"])
     assert doc == plan_document(plan)
 
 

@@ -100,7 +100,7 @@ def _window(plan: MigrationPlan, w: MoveWave) -> str | None:
 
 
 def moves_json(mp: MovePlan, plan: MigrationPlan) -> dict[str, Any]:
-    """plan.json's ``mailboxes`` (in run order of waves) and ``move_waves`` (documented in docs/plan.md)."""
+    """plan.json's ``mailboxes`` (in run order of waves) and ``waves`` (documented in docs/plan.md)."""
     names = {w.number: w.name for w in mp.waves}
     return {
         "mailboxes": [
@@ -120,7 +120,7 @@ def moves_json(mp: MovePlan, plan: MigrationPlan) -> dict[str, Any]:
             }
             for a in mp.assignments
         ],
-        "move_waves": [
+        "waves": [
             {
                 "id": w.name,
                 "target": w.target,

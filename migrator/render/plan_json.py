@@ -14,7 +14,7 @@ from migrator.fileio import write_text
 from migrator.plan.schedule import needs_window
 from migrator.plan.steps import MigrationPlan, Step
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bumped when a field changes meaning or disappears (adding fields keeps it)."""
 
 
@@ -46,7 +46,7 @@ def _step(plan: MigrationPlan, step: Step) -> dict[str, Any]:
 
 
 def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The plan as plain JSON-ready data; ``extra`` adds top-level keys (``mailboxes``, ``move_waves``)."""
+    """The plan as plain JSON-ready data; ``extra`` adds top-level keys (``mailboxes``, ``waves``)."""
     finish = plan.finish
     doc = {
         "format_version": FORMAT_VERSION,
@@ -54,7 +54,7 @@ def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> d
         "plan_date": plan.plan_date.isoformat(),
         "finish": finish.isoformat(timespec="minutes") if finish is not None else None,
         "critical_path": list(plan.critical_path),
-        "waves": {str(k): list(v) for k, v in plan.waves.items()},
+        "step_waves": {str(k): list(v) for k, v in plan.waves.items()},
         "steps": [_step(plan, s) for s in plan.steps],
     }
     doc.update(extra or {})
