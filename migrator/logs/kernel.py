@@ -24,17 +24,13 @@ on. Tables:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import numba
 import numpy as np
 
-F = TypeVar("F", bound=Callable[..., Any])
+from migrator.jit import jit
 
-
-def _jit(fn: F) -> F:
-    return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
+_jit = jit
 
 
 # ------------------------------------------------------------------ constants

@@ -11,14 +11,12 @@ call, or compiled on each run where no cache folder is writable), like
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
-F = TypeVar("F", bound=Callable[..., Any])
+from migrator.jit import jit
+
 I64 = npt.NDArray[np.int64]
 B1 = npt.NDArray[np.bool_]
 
@@ -27,13 +25,7 @@ _GAIN_TOP = 1 << 30
 _LOW = (1 << 32) - 1
 
 
-def _jit(fn: F) -> F:
-    try:
-        return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
-    except RuntimeError:
-        # No writable cache (an installed package read by another user, no home folder):
-        # compiled on each run instead (about a second), never a failed plan.
-        return cast(F, numba.njit(cache=False, nogil=True, boundscheck=False)(fn))
+_jit = jit
 
 
 @_jit
