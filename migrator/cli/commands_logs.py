@@ -72,18 +72,8 @@ def _client_row(ce: ConnectorEvidence, c: ClientEvidence, split: bool) -> list[s
     return [ce.connector, c.address, *_figures((c,), split)]
 
 
-_NUMERIC = (
-    "clients",
-    "sessions",
-    "messages",
-    "internal rcpt",
-    "external rcpt",
-    "refused relay",
-    "auth",
-    "tls",
-    "requests",
-    "monitoring",
-)
+_NUMERIC = (*_CONNECTOR_COLUMNS[1:-1], "requests", "monitoring")
+"""Right-aligned columns: the figures of the relay tables (clients .. tls) and of the client tables."""
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
