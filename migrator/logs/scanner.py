@@ -94,10 +94,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[SkippedFil
     zip archives only ``.log`` and ``.log.gz`` members; a file named explicitly
     is always tried (its header decides).
     """
-    sources, skipped = discover_sources(
-        paths, suffixes=SMTP_SUFFIXES, member_suffixes=SMTP_MEMBER_SUFFIXES
-    )
-    return sources, [SkippedFile(s.path, s.reason) for s in skipped]
+    return discover_sources(paths, suffixes=SMTP_SUFFIXES, member_suffixes=SMTP_MEMBER_SUFFIXES)
 
 
 # --------------------------------------------------------------------------- figures

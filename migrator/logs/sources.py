@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
+from migrator.logs.evidence import SkippedFile
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -64,16 +66,6 @@ class Source:
     def compressed(self) -> bool:
         """Whether the bytes must be decompressed before DuckDB can read them in place."""
         return bool(self.member) or _is_gzip(self.path)
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A path that was not read, and why."""
-
-    path: str
-    """Path (``archive.zip!member`` for a zip member)."""
-    reason: str
-    """Why (unreadable, not a known log type...)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +117,7 @@ def discover(
     *,
     suffixes: tuple[str, ...] = LOG_SUFFIXES,
     member_suffixes: tuple[str, ...] | None = None,
-) -> tuple[list[Source], list[Skipped]]:
+) -> tuple[list[Source], list[SkippedFile]]:
     """Expand files, folders and zip archives into sources, in natural name order.
 
     Inside folders only files whose names end with one of ``suffixes`` are
@@ -135,7 +127,7 @@ def discover(
     """
     members_end = suffixes if member_suffixes is None else member_suffixes
     sources: list[Source] = []
-    skipped: list[Skipped] = []
+    skipped: list[SkippedFile] = []
     files: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -146,7 +138,7 @@ def discover(
         elif p.is_file():
             files.append(p)
         else:
-            skipped.append(Skipped(str(p), "no such file or folder"))
+            skipped.append(SkippedFile(str(p), "no such file or folder"))
     for f in sorted(set(files), key=lambda f: natural_key(str(f))):
         if f.name.lower().endswith(".zip"):
             try:
@@ -157,7 +149,7 @@ def discover(
                         if not m.is_dir() and m.filename.lower().endswith(members_end)
                     ]
             except (OSError, zipfile.BadZipFile) as exc:
-                skipped.append(Skipped(str(f), f"cannot be read as a zip archive: {exc}"))
+                skipped.append(SkippedFile(str(f), f"cannot be read as a zip archive: {exc}"))
                 continue
             sources.extend(Source(str(f), m) for m in sorted(members, key=natural_key))
         else:
