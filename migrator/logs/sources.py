@@ -182,13 +182,8 @@ def open_stream(source: Source) -> IO[bytes]:
         if source.member.lower().endswith(".gz"):
             return cast("IO[bytes]", _OwningGzipFile(raw))  # (typeshed: GzipFile is no IO)
         return raw
+    with_gz = _is_gzip(source.path)
     fh = open(source.path, "rb")  # noqa: SIM115 - closed by the caller
-    try:
-        with_gz = source.path.lower().endswith(".gz") or fh.read(2) == b"\x1f\x8b"
-        fh.seek(0)
-    except OSError:
-        fh.close()
-        raise
     return cast("IO[bytes]", _OwningGzipFile(fh)) if with_gz else fh
 
 
