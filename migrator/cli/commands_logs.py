@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --
 
     from migrator.logs.client_access import LogType
     from migrator.logs.client_evidence import ClientEvidence as AccessEvidence
-    from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence
+    from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence, SkippedFile
     from migrator.logs.sources import Source
     from migrator.model import Inventory
 
@@ -72,18 +72,8 @@ def _client_row(ce: ConnectorEvidence, c: ClientEvidence, split: bool) -> list[s
     return [ce.connector, c.address, *_figures((c,), split)]
 
 
-_NUMERIC = (
-    "clients",
-    "sessions",
-    "messages",
-    "internal rcpt",
-    "external rcpt",
-    "refused relay",
-    "auth",
-    "tls",
-    "requests",
-    "monitoring",
-)
+_NUMERIC = (*_CONNECTOR_COLUMNS[1:-1], "requests", "monitoring")
+"""Right-aligned columns: the figures of the relay tables (clients .. tls) and of the client tables."""
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
@@ -213,7 +203,7 @@ def print_client_summary(
 
 def _scan_client_access(
     found: list[tuple[Source, LogType]],
-    skipped: list[tuple[str, str]],
+    skipped: list[SkippedFile],
     inv: Inventory | None,
     output: Path,
     *,
@@ -222,7 +212,7 @@ def _scan_client_access(
 ) -> None:
     """Scan the client-access logs, write client-evidence.json and .md, print the summary."""
     from migrator.logs.client_access import scan_client_access, servers_from
-    from migrator.logs.client_evidence import FileSkipped, write_client_evidence
+    from migrator.logs.client_evidence import write_client_evidence
     from migrator.model import ExchangeVersion
     from migrator.plan.client_access import client_access_findings, waves_by_user
     from migrator.plan.moves import plan_moves
@@ -236,7 +226,7 @@ def _scan_client_access(
         if inv is not None
         else None
     )
-    evidence = scan_client_access(found, servers, skipped=[FileSkipped(p, r) for p, r in skipped])
+    evidence = scan_client_access(found, servers, skipped=skipped)
     moves = plan_moves(inv) if inv is not None and inv.mailboxes else None
     waves = waves_by_user(inv, moves) if inv is not None else {}
     output.mkdir(parents=True, exist_ok=True)
@@ -402,7 +392,7 @@ def scan_command(
     if found:
         _scan_client_access(
             found,
-            [(m.path, m.reason) for m in missing] + [(u.path, u.reason) for u in unreadable],
+            [*missing, *unreadable],
             inv,
             output,
             top=top,

@@ -17,6 +17,7 @@ from typing import Any
 
 from migrator.errors import InventoryError, Problem
 from migrator.fileio import atomic_write_bytes
+from migrator.logs.evidence import SkippedFile
 
 FORMAT = "migrator.client-evidence/1"
 OUTLOOK_MINIMUM = "14.0.7015"
@@ -119,14 +120,8 @@ class FileRead:
     """``iis``, ``rca`` or ``httpproxy``."""
 
 
-@dataclass(frozen=True)
-class FileSkipped:
-    """A file that was not counted, and why."""
-
-    path: str
-    """Path."""
-    reason: str
-    """Why."""
+FileSkipped = SkippedFile
+"""A file that was not counted, and why (the one type of every log scan)."""
 
 
 @dataclass(frozen=True)

@@ -149,12 +149,12 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not counted, and why."""
+    """A file that was not counted, and why (every log scan: discovery, SMTP, client access)."""
 
     path: str
-    """Path."""
+    """Path (``archive.zip!member`` for a zip member)."""
     reason: str
-    """Why it was skipped (send log, unreadable, not a protocol log...)."""
+    """Why it was skipped (no such file, unreadable, send log, not a known log type...)."""
 
 
 @dataclass(frozen=True)

@@ -61,21 +61,18 @@ from migrator.logs.scanner import (
     _RECEIVE,
     MAX_RECORD_LINES,
     OTHER,
-    READ_ERRORS,
     Progress,
-    Source,
     _ClientTally,
     _DomainTally,
     _FileResult,
     _finish,
-    _open,
     _records,
     _server_of,
-    _source_size,
     classify_unknown,
     discover,
     read_stopped,
 )
+from migrator.logs.sources import READ_ERRORS, Source, open_stream, source_size
 
 CHUNK = 16 << 20
 """Bytes read at a time from a normalised file."""
@@ -184,7 +181,7 @@ def _normalise(f: _File, target: Path) -> str:
     """
     result = _FileResult(f.source)
     try:
-        stream, _pos = _open(f.source)
+        stream = open_stream(f.source)
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
         f.kind, f.reason = "unreadable", f"cannot be opened: {exc}"
         return f.kind
@@ -531,7 +528,7 @@ def _first_server(source: Source) -> str:
     Reads 8 KiB, and up to 64 KiB when the first data line is not in them yet.
     """
     try:
-        stream, _pos = _open(source)
+        stream = open_stream(source)
         with stream:
             head = stream.read(_HEAD)
             found = _server_in(head)
@@ -599,7 +596,7 @@ def _scan(
     threads: int,
     tmp: Path,
 ) -> Evidence:
-    files = [_File(s, i, _source_size(s)) for i, s in enumerate(sources)]
+    files = [_File(s, i, source_size(s)) for i, s in enumerate(sources)]
     total = sum(f.size for f in files)
     done = [0]
     lock = threading.Lock()

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import ipaddress
 import os
 import re
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +38,14 @@ from migrator.logs.evidence import (
     SkippedFile,
     domain_is_accepted,
 )
+from migrator.logs.sources import (
+    READ_ERRORS,
+    Source,
+    natural_key,
+    open_stream,
+    source_size,
+)
+from migrator.logs.sources import discover as discover_sources
 
 MAX_NAMES = 50
 """Distinct EHLO names / MAIL FROM domains kept per client."""
@@ -71,92 +77,24 @@ _DEFAULT_FIELDS = (
     "context",
 )
 _ADDR_RE = re.compile(rb"@([^>\s]+)")
-_NATURAL = re.compile(r"(\d+)")
 
 
 # --------------------------------------------------------------------------- sources
 
-
-@dataclass(frozen=True, order=True)
-class Source:
-    """One log file to read: a plain or gzip file, or a member of a zip archive."""
-
-    path: str
-    """File path as found (the archive for a zip member)."""
-    member: str = ""
-    """Zip member name, empty for a plain or gzip file."""
-
-    @property
-    def name(self) -> str:
-        """How the file is named in reports (``archive.zip!member`` for members)."""
-        return f"{self.path}!{self.member}" if self.member else self.path
-
-
-def _natural_key(text: str) -> tuple[object, ...]:
-    # RECV2023010200-10.LOG sorts after RECV2023010200-9.LOG.
-    return tuple(int(p) if p.isdigit() else p.lower() for p in _NATURAL.split(text))
-
-
-def _is_log_name(name: str) -> bool:
-    low = name.lower()
-    return low.endswith((".log", ".log.gz", ".gz", ".zip"))
+SMTP_SUFFIXES = (".log", ".log.gz", ".gz", ".zip")
+"""Names taken inside folders: protocol logs, compressed or zipped."""
+SMTP_MEMBER_SUFFIXES = (".log", ".log.gz")
+"""Names taken inside zip archives."""
 
 
 def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[SkippedFile]]:
-    """Expand files, folders and zip archives into sources, in natural name order.
+    """The protocol-log sources among ``paths`` (:func:`migrator.logs.sources.discover`).
 
-    Inside folders only ``.log``, ``.gz`` and ``.zip`` files are taken; a file
-    named explicitly is always tried (its header decides).
+    Inside folders only ``.log``, ``.gz`` and ``.zip`` files are taken, inside
+    zip archives only ``.log`` and ``.log.gz`` members; a file named explicitly
+    is always tried (its header decides).
     """
-    sources: list[Source] = []
-    skipped: list[SkippedFile] = []
-    files: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files.extend(f for f in p.rglob("*") if f.is_file() and _is_log_name(f.name))
-        elif p.is_file():
-            files.append(p)
-        else:
-            skipped.append(SkippedFile(str(p), "no such file or folder"))
-    for f in sorted(set(files), key=lambda f: _natural_key(str(f))):
-        if f.name.lower().endswith(".zip"):
-            try:
-                with zipfile.ZipFile(f) as zf:
-                    members = [
-                        m.filename
-                        for m in zf.infolist()
-                        if not m.is_dir() and m.filename.lower().endswith((".log", ".log.gz"))
-                    ]
-            except (OSError, zipfile.BadZipFile) as exc:
-                skipped.append(SkippedFile(str(f), f"cannot be read as a zip archive: {exc}"))
-                continue
-            sources.extend(Source(str(f), m) for m in sorted(members, key=_natural_key))
-        else:
-            sources.append(Source(str(f)))
-    return sources, skipped
-
-
-def _open(source: Source) -> tuple[IO[bytes], Callable[[], int]]:
-    """Open a source for binary reading; also return a function giving compressed bytes read."""
-    if source.member:
-        zf = zipfile.ZipFile(source.path)
-        raw = zf.open(source.member)
-        info = zf.getinfo(source.member)
-        stream: IO[bytes] = raw
-        if source.member.lower().endswith(".gz"):
-            stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-        size = info.compress_size
-        return stream, lambda: size
-    fh = open(source.path, "rb")  # noqa: SIM115 - closed by the caller
-    with_gz = source.path.lower().endswith(".gz")
-    if not with_gz:
-        magic = fh.read(2)
-        fh.seek(0)
-        with_gz = magic == b"\x1f\x8b"
-    if with_gz:
-        return gzip.GzipFile(fileobj=fh), fh.tell  # type: ignore[return-value]
-    return fh, fh.tell
+    return discover_sources(paths, suffixes=SMTP_SUFFIXES, member_suffixes=SMTP_MEMBER_SUFFIXES)
 
 
 # --------------------------------------------------------------------------- figures
@@ -485,7 +423,7 @@ def scan_source(source: Source) -> _FileResult:
     """Scan one source; never raises for bad content (problems become warnings or a skip)."""
     result = _FileResult(source)
     try:
-        stream, _pos = _open(source)
+        stream = open_stream(source)
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
         result.kind, result.reason = "unreadable", f"cannot be opened: {exc}"
         return result
@@ -496,10 +434,6 @@ def scan_source(source: Source) -> _FileResult:
         read_stopped(result, exc)
     classify_unknown(result)
     return result
-
-
-READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
-"""What reading a log, a .gz or a .zip member can raise part-way (a damaged or growing file)."""
 
 
 def read_stopped(result: _FileResult, exc: BaseException) -> None:
@@ -782,16 +716,6 @@ Progress = Callable[[int, int, str], None]
 """Called as (bytes done, bytes in all, file name) after each file."""
 
 
-def _source_size(source: Source) -> int:
-    try:
-        if source.member:
-            with zipfile.ZipFile(source.path) as zf:
-                return zf.getinfo(source.member).compress_size
-        return os.path.getsize(source.path)
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return 0
-
-
 def _results(sources: list[Source], workers: int) -> Iterator[_FileResult]:
     if workers <= 1 or len(sources) <= 1:
         for s in sources:
@@ -819,7 +743,7 @@ def scan_logs_python(
     sources, skipped = discover(paths)
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)
-    sizes = [_source_size(s) for s in sources]
+    sizes = [source_size(s) for s in sources]
     total = sum(sizes)
     done = 0
     tallies: dict[tuple[str, str], _ClientTally] = {}
@@ -1025,7 +949,7 @@ def _finish(
         )
     scan = ScanMetadata(
         files_read=tuple(read),
-        files_skipped=tuple(sorted(skipped, key=lambda s: _natural_key(s.path))),
+        files_skipped=tuple(sorted(skipped, key=lambda s: natural_key(s.path))),
         lines=lines,
         sessions=sum(c.sessions for c in connectors),
         accepted_domains=accepted,

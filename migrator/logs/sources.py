@@ -31,7 +31,9 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
+
+from migrator.logs.evidence import SkippedFile
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,7 +44,8 @@ MAX_REJECTS_LISTED = 200
 """Rejected lines listed by file and line; further ones are only counted."""
 
 _NATURAL = re.compile(r"(\d+)")
-_LOG_SUFFIXES = (".log", ".log.gz", ".gz", ".zip", ".csv")
+LOG_SUFFIXES = (".log", ".log.gz", ".gz", ".zip", ".csv")
+"""The names :func:`discover` takes inside folders and zip archives by default."""
 
 
 @dataclass(frozen=True, order=True)
@@ -63,16 +66,6 @@ class Source:
     def compressed(self) -> bool:
         """Whether the bytes must be decompressed before DuckDB can read them in place."""
         return bool(self.member) or _is_gzip(self.path)
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A path that was not read, and why."""
-
-    path: str
-    """Path (``archive.zip!member`` for a zip member)."""
-    reason: str
-    """Why (unreadable, not a known log type...)."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +102,6 @@ def natural_key(text: str) -> tuple[object, ...]:
     return tuple(int(p) if p.isdigit() else p.lower() for p in _NATURAL.split(text))
 
 
-def _is_log_name(name: str) -> bool:
-    return name.lower().endswith(_LOG_SUFFIXES)
-
-
 def _is_gzip(path: str) -> bool:
     if path.lower().endswith(".gz"):
         return True
@@ -123,23 +112,33 @@ def _is_gzip(path: str) -> bool:
         return False
 
 
-def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skipped]]:
+def discover(
+    paths: Sequence[str | Path],
+    *,
+    suffixes: tuple[str, ...] = LOG_SUFFIXES,
+    member_suffixes: tuple[str, ...] | None = None,
+) -> tuple[list[Source], list[SkippedFile]]:
     """Expand files, folders and zip archives into sources, in natural name order.
 
-    Inside folders only ``.log``, ``.csv``, ``.gz`` and ``.zip`` files are taken;
-    a file named explicitly is always tried (its header decides).
+    Inside folders only files whose names end with one of ``suffixes`` are
+    taken (by default ``.log``, ``.csv``, ``.gz`` and ``.zip``), inside zip
+    archives only members ending with one of ``member_suffixes`` (default: the
+    same); a file named explicitly is always tried (its header decides).
     """
+    members_end = suffixes if member_suffixes is None else member_suffixes
     sources: list[Source] = []
-    skipped: list[Skipped] = []
+    skipped: list[SkippedFile] = []
     files: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files.extend(f for f in p.rglob("*") if f.is_file() and _is_log_name(f.name))
+            files.extend(
+                f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(suffixes)
+            )
         elif p.is_file():
             files.append(p)
         else:
-            skipped.append(Skipped(str(p), "no such file or folder"))
+            skipped.append(SkippedFile(str(p), "no such file or folder"))
     for f in sorted(set(files), key=lambda f: natural_key(str(f))):
         if f.name.lower().endswith(".zip"):
             try:
@@ -147,10 +146,10 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skipped]]:
                     members = [
                         m.filename
                         for m in zf.infolist()
-                        if not m.is_dir() and _is_log_name(m.filename)
+                        if not m.is_dir() and m.filename.lower().endswith(members_end)
                     ]
             except (OSError, zipfile.BadZipFile) as exc:
-                skipped.append(Skipped(str(f), f"cannot be read as a zip archive: {exc}"))
+                skipped.append(SkippedFile(str(f), f"cannot be read as a zip archive: {exc}"))
                 continue
             sources.extend(Source(str(f), m) for m in sorted(members, key=natural_key))
         else:
@@ -158,22 +157,54 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skipped]]:
     return sources, skipped
 
 
+class _OwningGzipFile(gzip.GzipFile):
+    """A gzip stream that also closes the stream it reads (``GzipFile`` leaves it open)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw)
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_stream(source: Source) -> IO[bytes]:
+    """Open a source for binary reading, decompressed; closing it closes everything it opened.
+
+    Raises OSError, zipfile.BadZipFile or KeyError when it cannot be opened.
+    """
+    if source.member:
+        with zipfile.ZipFile(source.path) as zf:
+            raw: IO[bytes] = zf.open(source.member)  # stays readable after the archive is closed
+        if source.member.lower().endswith(".gz"):
+            return cast("IO[bytes]", _OwningGzipFile(raw))  # (typeshed: GzipFile is no IO)
+        return raw
+    with_gz = _is_gzip(source.path)
+    fh = open(source.path, "rb")  # noqa: SIM115 - closed by the caller
+    return cast("IO[bytes]", _OwningGzipFile(fh)) if with_gz else fh
+
+
+def source_size(source: Source) -> int:
+    """The bytes a source takes on disk (compressed size for a zip member); 0 when unknown."""
+    try:
+        if source.member:
+            with zipfile.ZipFile(source.path) as zf:
+                return zf.getinfo(source.member).compress_size
+        return os.path.getsize(source.path)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return 0
+
+
 def read_bytes(source: Source, limit: int | None = None) -> bytes:
     """The (decompressed) bytes of a source, or its first ``limit`` bytes.
 
-    Raises OSError, zipfile.BadZipFile, EOFError or zlib.error when it cannot be read.
+    Raises OSError, zipfile.BadZipFile, KeyError, EOFError or zlib.error when it cannot be read.
     """
-    if source.member:
-        with zipfile.ZipFile(source.path) as zf, zf.open(source.member) as raw:
-            if source.member.lower().endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw) as gz:
-                    return gz.read(limit) if limit is not None else gz.read()
-            return raw.read(limit) if limit is not None else raw.read()
-    if _is_gzip(source.path):
-        with gzip.open(source.path, "rb") as gz:
-            return gz.read(limit) if limit is not None else gz.read()
-    with open(source.path, "rb") as fh:
-        return fh.read(limit) if limit is not None else fh.read()
+    with open_stream(source) as stream:
+        return stream.read(limit) if limit is not None else stream.read()
 
 
 READ_ERRORS = (OSError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile)
