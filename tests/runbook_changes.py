@@ -67,7 +67,14 @@ CHANGE_VERBS = (
     "clear-",
     "install-",
 )
-NOT_CHANGES = {"start-sleep", "start-transcript", "import-module", "import-csv", "new-object"}
+NOT_CHANGES = {
+    "start-sleep",
+    "start-transcript",
+    "import-module",
+    "import-csv",
+    "import-clixml",  # reads a file the step exported before (client-access rollback)
+    "new-object",
+}
 
 
 @dataclass(frozen=True, order=True)
