@@ -72,7 +72,7 @@ NOT_CHANGES = {
     "start-transcript",
     "import-module",
     "import-csv",
-    "import-clixml",
+    "import-clixml",  # reads a file the step exported before (client-access rollback)
     "new-object",
 }
 

@@ -226,8 +226,18 @@ def test_ipv6_relay_test_uses_an_ipv6_client() -> None:
     assert "Version = 6" in text and "Test-SmtpRelay @step" in text
     body = _function("Test-SmtpRelay")
     assert "$families += [System.Net.Sockets.AddressFamily]::InterNetworkV6" in body
-    assert "New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $family" in body
-    assert "$tcp.Connect($target, 25)" in body
-    assert "New-Object -TypeName System.Net.Sockets.TcpClient\n" not in body
-    assert "New-Object -TypeName System.Net.Sockets.TcpClient\r\n" not in body
+    assert "$targets = @($resolved | Where-Object { $_.AddressFamily -eq $family })" in body
+    assert "Invoke-SmtpDialog -Address $target -Port 25" in body
+    # The conversation (shared with Test-SmtpGreeting) uses a TcpClient of the target's family:
+    # the parameterless constructor is IPv4 only.
+    dialog = _function("Invoke-SmtpDialog")
+    assert "[System.Net.IPAddress]$Address" in dialog
+    assert (
+        "New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $Address.AddressFamily"
+        in dialog
+    )
+    assert "$tcp.Connect($Address, $Port)" in dialog
+    for text_ in (body, dialog):
+        assert "New-Object -TypeName System.Net.Sockets.TcpClient\n" not in text_
+        assert "New-Object -TypeName System.Net.Sockets.TcpClient\r\n" not in text_
     assert ipaddress.ip_address("2001:db8:10:1::20")  # EX16-01 has an AAAA address to test

@@ -253,8 +253,7 @@ def relay_steps(
                 ),
                 rollback=f"{_rollback_runbook(pc.server, phase)} removes it (only while its Comment marker is intact)",
                 instructions=(
-                    f"Successor of {pc.source_identity}; {trade_off}.\n"
-                    f"Remote IP ranges: {ranges_text}."
+                    f"Successor of {pc.source_identity}; {trade_off}. Remote IP ranges: {ranges_text}."
                 ),
                 action=Action("relay.create", params),
                 runbook=runbook,
@@ -300,9 +299,8 @@ def relay_steps(
                 ),
                 rollback="nothing to undo (no message is sent)",
                 instructions=(
-                    "Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.\n"
-                    "From an address outside the ranges the server must refuse relay (5.7.54);"
-                    " from inside it must accept the recipient."
+                    "Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered):"
+                    " from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient."
                 ),
                 action=Action(
                     "relay.smtp-probe",
@@ -353,8 +351,8 @@ def relay_steps(
                         f" -Subject 'Relay test {pc.server} {rng.exchange_text()}'\n"
                         f"Without PowerShell: telnet {smtp_host} 25, then EHLO <client name>,"
                         " MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, '.', QUIT.\n"
-                        "Expected: 250 after RCPT TO and after the final '.', and the message arrives.\n"
-                        "550 5.7.54 (unable to relay) means another connector took the client:"
+                        "Expected: 250 after RCPT TO and after the final '.', and the message arrives;"
+                        " 550 5.7.54 (unable to relay) means another connector took the client:"
                         f" run 'migrator relay which <client address>' and fix the ranges of '{pc.name}'."
                     ),
                     prerequisites=(probe,),  # the scripted probe first: it needs nobody at a client
@@ -655,8 +653,8 @@ def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase
         ),
         rollback=f"{_rollback_runbook(pc.server, phase)} removes it (only while its Comment marker is intact)",
         instructions=(
-            f"Successor of {pc.source_identity}, without relay rights: {pc.method_reason}.\n"
-            f"Remote IP ranges: {', '.join(params['remote_ip_ranges'])}. No"
+            f"Successor of {pc.source_identity}, without relay rights: {pc.method_reason}."
+            f" Remote IP ranges: {', '.join(params['remote_ip_ranges'])}. No"
             " Ms-Exch-SMTP-Accept-Any-Recipient is granted on it."
         ),
         action=Action("relay.create", params),

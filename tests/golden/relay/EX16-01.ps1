@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '4') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '4' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '5') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '5' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -18,8 +18,7 @@ try {
     # region STEP relay.create.EX16-01.relay-relay-apps; target: EX16-01\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: none
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/20-relay/EX16-01-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'relay.create.EX16-01.relay-relay-apps' -Title 'Create receive connector ''Relay Relay Apps'' on EX16-01 (Front End Transport)') {
-        Write-Host '    Successor of EX10-01\Relay Apps; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply.'
-        Write-Host '    Remote IP ranges: 10.1.5.0/24, 10.1.6.7, fd00:5::/64.'
+        Write-Host '    Successor of EX10-01\Relay Apps; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply. Remote IP ranges: 10.1.5.0/24, 10.1.6.7, fd00:5::/64.'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Relay Apps'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25', '[::]:25')
@@ -42,8 +41,7 @@ try {
     # region STEP relay.test.EX16-01.relay-relay-apps.from-admin-host; target: EX16-01\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: relay.permission.EX16-01.relay-relay-apps
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'relay.test.EX16-01.relay-relay-apps.from-admin-host' -Title 'SMTP conversation from this host to ex16-01.fabrikam.test (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX16-01\Relay Relay Apps'
             SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -61,8 +59,7 @@ try {
         Write-Host '    On a client whose address is in 10.1.5.0/24, send a test message to an external mailbox you can read, directly to ex16-01.fabrikam.test port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''ex16-01.fabrikam.test'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-01 10.1.5.0/24'''
         Write-Host '    Without PowerShell: telnet ex16-01.fabrikam.test 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Relay Apps''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Relay Apps''.'
         Stop-AtManualStep -Id 'relay.test.EX16-01.relay-relay-apps.10-1-5-0-24' -Next 'relay.test.EX16-01.relay-relay-apps.10-1-6-7'
     }
     # region STEP relay.test.EX16-01.relay-relay-apps.10-1-6-7; target: EX16-01\Relay Relay Apps; owner: Application owners; runs in: manual; after: relay.test.EX16-01.relay-relay-apps.from-admin-host
@@ -71,8 +68,7 @@ try {
         Write-Host '    On erp01 (10.1.6.7), send a test message to an external mailbox you can read, directly to ex16-01.fabrikam.test port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''ex16-01.fabrikam.test'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-01 10.1.6.7'''
         Write-Host '    Without PowerShell: telnet ex16-01.fabrikam.test 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Relay Apps''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Relay Apps''.'
         Stop-AtManualStep -Id 'relay.test.EX16-01.relay-relay-apps.10-1-6-7' -Next 'relay.test.EX16-01.relay-relay-apps.fd00-5-64'
     }
     # region STEP relay.test.EX16-01.relay-relay-apps.fd00-5-64; target: EX16-01\Relay Relay Apps; owner: Application owners; runs in: manual; after: relay.test.EX16-01.relay-relay-apps.from-admin-host
@@ -81,15 +77,13 @@ try {
         Write-Host '    On a client whose address is in fd00:5::/64, send a test message to an external mailbox you can read, directly to ex16-01.fabrikam.test port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''ex16-01.fabrikam.test'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-01 fd00:5::/64'''
         Write-Host '    Without PowerShell: telnet ex16-01.fabrikam.test 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Relay Apps''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Relay Apps''.'
         Stop-AtManualStep -Id 'relay.test.EX16-01.relay-relay-apps.fd00-5-64' -Next 'relay.create.EX16-01.relay-scanner-s-relay'
     }
     # region STEP relay.create.EX16-01.relay-scanner-s-relay; target: EX16-01\Relay Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on the new servers; after: none
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/20-relay/EX16-01-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'relay.create.EX16-01.relay-scanner-s-relay' -Title 'Create receive connector ''Relay Scanner’’s ''Relay'''' on EX16-01 (Front End Transport)') {
-        Write-Host '    Successor of EX10-01\Scanner’’s ''Relay''; externally secured: ExternalAuthoritative with ExchangeServers; senders count as Exchange servers, so anti-spam and message size limits are bypassed.'
-        Write-Host '    Remote IP ranges: 10.1.9.1-10.1.9.20.'
+        Write-Host '    Successor of EX10-01\Scanner’’s ''Relay''; externally secured: ExternalAuthoritative with ExchangeServers; senders count as Exchange servers, so anti-spam and message size limits are bypassed. Remote IP ranges: 10.1.9.1-10.1.9.20.'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Scanner’’s ''Relay'''; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25', '[::]:25')
@@ -103,8 +97,7 @@ try {
     # region STEP relay.test.EX16-01.relay-scanner-s-relay.from-admin-host; target: EX16-01\Relay Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on the new servers; after: relay.create.EX16-01.relay-scanner-s-relay
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'relay.test.EX16-01.relay-scanner-s-relay.from-admin-host' -Title 'SMTP conversation from this host to ex16-01.fabrikam.test (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX16-01\Relay Scanner’’s ''Relay'''
             SmtpHost = 'ex16-01.fabrikam.test'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -120,8 +113,7 @@ try {
         Write-Host '    On a client whose address is in 10.1.9.1-10.1.9.20, send a test message to an external mailbox you can read, directly to ex16-01.fabrikam.test port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''ex16-01.fabrikam.test'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-01 10.1.9.1-10.1.9.20'''
         Write-Host '    Without PowerShell: telnet ex16-01.fabrikam.test 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Scanner’’s ''Relay''''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Scanner’’s ''Relay''''.'
         Stop-AtManualStep -Id 'relay.test.EX16-01.relay-scanner-s-relay.10-1-9-1-10-1-9-20' -Next ''
     }
 } finally { Stop-Transcript }

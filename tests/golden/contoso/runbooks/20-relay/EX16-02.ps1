@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '4') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '4' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '5') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '5' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -18,8 +18,7 @@ try {
     # region STEP relay.create.EX16-02.internal-mail-apps-ex16-02; target: EX16-02\Internal Mail Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.install.EX16-02, servers.certificate.EX16-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/20-relay/EX16-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'relay.create.EX16-02.internal-mail-apps-ex16-02' -Title 'Create internal-only receive connector ''Internal Mail Apps EX16-02'' on EX16-02 (Front End Transport, no relay)') {
-        Write-Host '    Successor of EX10-03\Internal Mail Apps, without relay rights: internal-only on 2010 (PermissionGroups AnonymousUsers without Ms-Exch-SMTP-Accept-Any-Recipient): carried over unchanged so that the most specific match keeps its clients off the relay connector whose ranges contain theirs; they may send to accepted domains only, as before.'
-        Write-Host '    Remote IP ranges: 10.2.50.16/28, 10.2.60.0/24. No Ms-Exch-SMTP-Accept-Any-Recipient is granted on it.'
+        Write-Host '    Successor of EX10-03\Internal Mail Apps, without relay rights: internal-only on 2010 (PermissionGroups AnonymousUsers without Ms-Exch-SMTP-Accept-Any-Recipient): carried over unchanged so that the most specific match keeps its clients off the relay connector whose ranges contain theirs; they may send to accepted domains only, as before. Remote IP ranges: 10.2.50.16/28, 10.2.60.0/24. No Ms-Exch-SMTP-Accept-Any-Recipient is granted on it.'
         $step = @{
             Server = 'EX16-02'; Name = 'Internal Mail Apps EX16-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -33,8 +32,7 @@ try {
     # region STEP relay.create.EX16-02.relay-apps-ex16-02; target: EX16-02\Relay Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.install.EX16-02, servers.certificate.EX16-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/20-relay/EX16-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'relay.create.EX16-02.relay-apps-ex16-02' -Title 'Create receive connector ''Relay Apps EX16-02'' on EX16-02 (Front End Transport)') {
-        Write-Host '    Successor of EX10-01\Relay Apps; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply.'
-        Write-Host '    Remote IP ranges: 10.1.20.15, 10.1.20.16, 10.1.21.0/28, 203.0.113.10.'
+        Write-Host '    Successor of EX10-01\Relay Apps; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply. Remote IP ranges: 10.1.20.15, 10.1.20.16, 10.1.21.0/28, 203.0.113.10.'
         $step = @{
             Server = 'EX16-02'; Name = 'Relay Apps EX16-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -48,8 +46,7 @@ try {
     # region STEP relay.create.EX16-02.relay-legacy-crm-ex16-02; target: EX16-02\Relay Legacy CRM EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.install.EX16-02, servers.certificate.EX16-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/20-relay/EX16-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'relay.create.EX16-02.relay-legacy-crm-ex16-02' -Title 'Create receive connector ''Relay Legacy CRM EX16-02'' on EX16-02 (Front End Transport)') {
-        Write-Host '    Successor of EX10-03\Relay Legacy CRM; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply.'
-        Write-Host '    Remote IP ranges: 10.2.50.0/24, 10.2.51.20-10.2.51.29, 10.2.52.10.'
+        Write-Host '    Successor of EX10-03\Relay Legacy CRM; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply. Remote IP ranges: 10.2.50.0/24, 10.2.51.20-10.2.51.29, 10.2.52.10.'
         $step = @{
             Server = 'EX16-02'; Name = 'Relay Legacy CRM EX16-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -63,8 +60,7 @@ try {
     # region STEP relay.create.EX16-02.relay-mfp-scanners; target: EX16-02\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: servers.install.EX16-02, servers.certificate.EX16-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/20-relay/EX16-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'relay.create.EX16-02.relay-mfp-scanners' -Title 'Create receive connector ''Relay MFP Scanners'' on EX16-02 (Front End Transport)') {
-        Write-Host '    Successor of EX10-01\Relay Scanners; externally secured: ExternalAuthoritative with ExchangeServers; senders count as Exchange servers, so anti-spam and message size limits are bypassed.'
-        Write-Host '    Remote IP ranges: 10.1.40.0/26.'
+        Write-Host '    Successor of EX10-01\Relay Scanners; externally secured: ExternalAuthoritative with ExchangeServers; senders count as Exchange servers, so anti-spam and message size limits are bypassed. Remote IP ranges: 10.1.40.0/26.'
         $step = @{
             Server = 'EX16-02'; Name = 'Relay MFP Scanners'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -96,8 +92,7 @@ try {
     # region STEP relay.test.EX16-02.relay-apps-ex16-02.from-admin-host; target: EX16-02\Relay Apps EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: relay.permission.EX16-02.relay-apps-ex16-02
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'relay.test.EX16-02.relay-apps-ex16-02.from-admin-host' -Title 'SMTP conversation from this host to EX16-02.contoso.com (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX16-02\Relay Apps EX16-02'
             SmtpHost = 'EX16-02.contoso.com'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -116,8 +111,7 @@ try {
         Write-Host '    On app01.contoso.com (10.1.20.15), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.1.20.15'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-apps-ex16-02.10-1-20-15' -Next 'relay.test.EX16-02.relay-apps-ex16-02.10-1-20-16'
     }
     # region STEP relay.test.EX16-02.relay-apps-ex16-02.10-1-20-16; target: EX16-02\Relay Apps EX16-02; owner: Application owners; runs in: manual; after: relay.test.EX16-02.relay-apps-ex16-02.from-admin-host
@@ -126,8 +120,7 @@ try {
         Write-Host '    On app02.contoso.com (10.1.20.16), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.1.20.16'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-apps-ex16-02.10-1-20-16' -Next 'relay.test.EX16-02.relay-apps-ex16-02.10-1-21-0-28'
     }
     # region STEP relay.test.EX16-02.relay-apps-ex16-02.10-1-21-0-28; target: EX16-02\Relay Apps EX16-02; owner: Application owners; runs in: manual; after: relay.test.EX16-02.relay-apps-ex16-02.from-admin-host
@@ -136,8 +129,7 @@ try {
         Write-Host '    On web farm (web01-web14.contoso.com) (10.1.21.0/28), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.1.21.0/28'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-apps-ex16-02.10-1-21-0-28' -Next 'relay.test.EX16-02.relay-apps-ex16-02.203-0-113-10'
     }
     # region STEP relay.test.EX16-02.relay-apps-ex16-02.203-0-113-10; target: EX16-02\Relay Apps EX16-02; owner: Application owners; runs in: manual; after: relay.test.EX16-02.relay-apps-ex16-02.from-admin-host
@@ -146,15 +138,13 @@ try {
         Write-Host '    On dmzweb01.contoso.com (203.0.113.10), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 203.0.113.10'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-apps-ex16-02.203-0-113-10' -Next 'relay.test.EX16-02.relay-legacy-crm-ex16-02.from-admin-host'
     }
     # region STEP relay.test.EX16-02.relay-legacy-crm-ex16-02.from-admin-host; target: EX16-02\Relay Legacy CRM EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: relay.permission.EX16-02.relay-legacy-crm-ex16-02
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'relay.test.EX16-02.relay-legacy-crm-ex16-02.from-admin-host' -Title 'SMTP conversation from this host to EX16-02.contoso.com (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX16-02\Relay Legacy CRM EX16-02'
             SmtpHost = 'EX16-02.contoso.com'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -172,8 +162,7 @@ try {
         Write-Host '    On a client whose address is in 10.2.50.0/24, send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.2.50.0/24'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-50-0-24' -Next 'relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-51-20-10-2-51-29'
     }
     # region STEP relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-51-20-10-2-51-29; target: EX16-02\Relay Legacy CRM EX16-02; owner: Application owners; runs in: manual; after: relay.test.EX16-02.relay-legacy-crm-ex16-02.from-admin-host
@@ -182,8 +171,7 @@ try {
         Write-Host '    On crm-batch01-10.contoso.com (10.2.51.20-10.2.51.29), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.2.51.20-10.2.51.29'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-51-20-10-2-51-29' -Next 'relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-52-10'
     }
     # region STEP relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-52-10; target: EX16-02\Relay Legacy CRM EX16-02; owner: Application owners; runs in: manual; after: relay.test.EX16-02.relay-legacy-crm-ex16-02.from-admin-host
@@ -192,15 +180,13 @@ try {
         Write-Host '    On crm-app02.contoso.com (10.2.52.10), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.2.52.10'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX16-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX16-02''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-52-10' -Next 'relay.test.EX16-02.relay-mfp-scanners.from-admin-host'
     }
     # region STEP relay.test.EX16-02.relay-mfp-scanners.from-admin-host; target: EX16-02\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: relay.create.EX16-02.relay-mfp-scanners
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'relay.test.EX16-02.relay-mfp-scanners.from-admin-host' -Title 'SMTP conversation from this host to EX16-02.contoso.com (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX16-02\Relay MFP Scanners'
             SmtpHost = 'EX16-02.contoso.com'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -216,8 +202,7 @@ try {
         Write-Host '    On MFP scanner VLAN (London) (10.1.40.0/26), send a test message to an external mailbox you can read, directly to EX16-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX16-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX16-02 10.1.40.0/26'''
         Write-Host '    Without PowerShell: telnet EX16-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay MFP Scanners''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay MFP Scanners''.'
         Stop-AtManualStep -Id 'relay.test.EX16-02.relay-mfp-scanners.10-1-40-0-26' -Next ''
     }
 } finally { Stop-Transcript }

@@ -1,5 +1,5 @@
 ﻿# Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 4
+# Version: 5
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -113,27 +113,22 @@ function Set-RelayConnector {
         if ([string]$relay.Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' exists but was not created by migrator (its Comment is ''' + [string]$relay.Comment + '''): rename the new connector in the inventory or remove the existing one') }
         if ([string]$relay.TransportRole -ne $TransportRole) { throw ('Receive connector ' + $identity + ' exists on ' + [string]$relay.TransportRole + ', expected ' + $TransportRole + ': remove it and run this step again') }
         foreach ($setting in $settings) {
-            if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
-            if ((Get-ConnectorSetting -Connector $relay -Name $setting.Name) -ne $setting.Want) {
-                if ($PSCmdlet.ShouldProcess($identity, 'Set ' + $setting.Name + ' to ' + $setting.Text)) {
-                    $change = @{}
-                    $change[$setting.Name] = $setting.Value
-                    Set-ReceiveConnector -Identity ([string]$relay.DistinguishedName) @change -DomainController $DomainController -ErrorAction Stop
-                }
+            if ($null -eq $setting.Value -or [string]$setting.Value -eq '' -or (Get-ConnectorSetting -Connector $relay -Name $setting.Name) -eq $setting.Want) { continue }
+            if ($PSCmdlet.ShouldProcess($identity, 'Set ' + $setting.Name + ' to ' + $setting.Text)) {
+                $change = @{}; $change[$setting.Name] = $setting.Value
+                Set-ReceiveConnector -Identity ([string]$relay.DistinguishedName) @change -DomainController $DomainController -ErrorAction Stop
             }
         }
     }
-    if (-not $WhatIfPreference) {
-        $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-        Assert-OneConnector -Identity $identity -Found $check
-        Assert-Equal -What ($identity + ' TransportRole') -Expected $TransportRole -Actual ([string]$check[0].TransportRole)
-        foreach ($setting in $settings) {
-            if ($null -eq $setting.Value -or [string]$setting.Value -eq '') { continue }
-            Assert-Equal -What ($identity + ' ' + $setting.Name) -Expected $setting.Want -Actual (Get-ConnectorSetting -Connector $check[0] -Name $setting.Name)
-        }
-        Assert-Equal -What ($identity + ' Comment') -Expected $Comment -Actual ([string]$check[0].Comment)
-        Write-Host ('    verified ' + $identity + ' on ' + $DomainController)
+    if ($WhatIfPreference) { return }
+    $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    Assert-OneConnector -Identity $identity -Found $check
+    Assert-Equal -What ($identity + ' TransportRole') -Expected $TransportRole -Actual ([string]$check[0].TransportRole)
+    foreach ($setting in $settings) {
+        if ($null -ne $setting.Value -and [string]$setting.Value -ne '') { Assert-Equal -What ($identity + ' ' + $setting.Name) -Expected $setting.Want -Actual (Get-ConnectorSetting -Connector $check[0] -Name $setting.Name) }
     }
+    Assert-Equal -What ($identity + ' Comment') -Expected $Comment -Actual ([string]$check[0].Comment)
+    Write-Host ('    verified ' + $identity + ' on ' + $DomainController)
 }
 
 function Test-RelayPermission {
@@ -150,10 +145,7 @@ function Grant-RelayPermission {
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-    if ($WhatIfPreference -and $found.Count -eq 0) {
-        Write-Host ('    What if: ' + $identity + ' does not exist yet (created by the previous step); would grant ' + $ExtendedRight + ' to ' + $User)
-        return
-    }
+    if ($WhatIfPreference -and $found.Count -eq 0) { Write-Host ('    What if: ' + $identity + ' does not exist yet (created by the previous step); would grant ' + $ExtendedRight + ' to ' + $User); return }
     Assert-OneConnector -Identity $identity -Found $found
     $dn = [string]$found[0].DistinguishedName
     if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
@@ -163,10 +155,9 @@ function Grant-RelayPermission {
     } else {
         Write-Host ('    ' + $User + ' already has ' + $ExtendedRight + ' on ' + $identity)
     }
-    if (-not $WhatIfPreference) {
-        if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
-        Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
-    }
+    if ($WhatIfPreference) { return }
+    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
+    Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
 }
 
 function Revoke-RelayPermission {
@@ -176,10 +167,7 @@ function Revoke-RelayPermission {
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-    if ($found.Count -eq 0) {
-        Write-Host ('    ' + $identity + ' does not exist: nothing to remove')
-        return
-    }
+    if ($found.Count -eq 0) { Write-Host ('    ' + $identity + ' does not exist: nothing to remove'); return }
     Assert-OneConnector -Identity $identity -Found $found
     if ([string]$found[0].Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was changed') }
     $dn = [string]$found[0].DistinguishedName
@@ -188,43 +176,34 @@ function Revoke-RelayPermission {
             Remove-ADPermission -Identity $dn -User $User -ExtendedRights $ExtendedRight -DomainController $DomainController -Confirm:$false -ErrorAction Stop
         }
     }
-    if (-not $WhatIfPreference) {
-        if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController) { throw ('Verification failed: ' + $User + ' still has ' + $ExtendedRight + ' on ' + $identity) }
-        Write-Host ('    verified: no ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
-    }
+    if ($WhatIfPreference) { return }
+    if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController) { throw ('Verification failed: ' + $User + ' still has ' + $ExtendedRight + ' on ' + $identity) }
+    Write-Host ('    verified: no ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
 }
 
 function Remove-RelayConnector {
-    # Remove one receive connector; read back. -Comment: only with migrator's Comment marker (rollback of relay.create).
-    # -RequireDisabled (relay.remove-old): only disabled, with -ConfirmObserved, -SoakDays after the disable. -GoneFirst:
-    # only once these are gone (an internal-only connector after the relay connectors whose ranges hold its clients).
+    # Remove one receive connector; read back. -Comment: only with that marker (relay.create rollback). -RequireDisabled
+    # (relay.remove-old): only disabled, -ConfirmObserved, -SoakDays after the disable. -GoneFirst: only once those are gone.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$Server, [string]$Name, [string]$Comment = '', [switch]$RequireDisabled, [switch]$ConfirmObserved, [int]$SoakDays = 0, [string[]]$GoneFirst = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     if ($RequireDisabled -and -not $ConfirmObserved) { throw ('Removing ' + $identity + ' needs -ConfirmObserved: run it only after the observation period, once nobody missed the disabled connector') }
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-    if ($found.Count -eq 0) {
-        Write-Host ('    ' + $identity + ' does not exist: nothing to remove')
-        return
-    }
+    if ($found.Count -eq 0) { Write-Host ('    ' + $identity + ' does not exist: nothing to remove'); return }
     Assert-OneConnector -Identity $identity -Found $found
     if ($Comment -ne '' -and [string]$found[0].Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was removed') }
     if ($RequireDisabled -and [bool]$found[0].Enabled) { throw ($identity + ' is still enabled: disable it first (previous step) and wait for the observation period') }
-    if ($RequireDisabled -and $SoakDays -gt 0) {
-        $null = Get-SoakStart -Connector $found[0] -Identity $identity -SoakDays $SoakDays
-    }
+    if ($RequireDisabled -and $SoakDays -gt 0) { $null = Get-SoakStart -Connector $found[0] -Identity $identity -SoakDays $SoakDays }
     foreach ($first in $GoneFirst) {
         if (@(Find-ReceiveConnector -Server $Server -Name $first -DomainController $DomainController).Count -gt 0) { throw ($Server + '\' + $first + ' is still there: remove it first, else the clients of ' + $identity + ' would land on it and could relay; nothing was removed') }
     }
     if ($PSCmdlet.ShouldProcess($identity, 'Remove-ReceiveConnector')) {
         Remove-ReceiveConnector -Identity ([string]$found[0].DistinguishedName) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
     }
-    if (-not $WhatIfPreference) {
-        $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-        if ($check.Count -ne 0) { throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController) }
-        Write-Host ('    verified: ' + $identity + ' is gone')
-    }
+    if ($WhatIfPreference) { return }
+    if (@(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController).Count -ne 0) { throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController) }
+    Write-Host ('    verified: ' + $identity + ' is gone')
 }
 
 function Set-ConnectorEnabled {
@@ -234,11 +213,8 @@ function Set-ConnectorEnabled {
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-    if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) {
-        # a rollback under -WhatIf: the recreate step before this one only said what it would do
-        Write-Host ('    What if: ' + $identity + ' does not exist yet; it is enabled once the previous step recreated it')
-        return
-    }
+    # A rollback under -WhatIf: the recreate step before this one only said what it would do.
+    if ($WhatIfPreference -and $Enabled -and $found.Count -eq 0) { Write-Host ('    What if: ' + $identity + ' does not exist yet; it is enabled once the previous step recreated it'); return }
     Assert-OneConnector -Identity $identity -Found $found
     if ([bool]$found[0].Enabled -ne $Enabled) {
         if ($PSCmdlet.ShouldProcess($identity, 'Set Enabled to ' + $Enabled)) {
@@ -247,60 +223,57 @@ function Set-ConnectorEnabled {
     } else {
         Write-Host ('    ' + $identity + ' already has Enabled = ' + $Enabled)
     }
-    if (-not $WhatIfPreference) {
-        $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
-        Assert-OneConnector -Identity $identity -Found $check
-        Assert-Equal -What ($identity + ' Enabled') -Expected $Enabled -Actual ([bool]$check[0].Enabled)
-        Write-Host ('    verified ' + $identity + ' Enabled = ' + $Enabled)
-    }
+    if ($WhatIfPreference) { return }
+    $check = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
+    Assert-OneConnector -Identity $identity -Found $check
+    Assert-Equal -What ($identity + ' Enabled') -Expected $Enabled -Actual ([bool]$check[0].Enabled)
+    Write-Host ('    verified ' + $identity + ' Enabled = ' + $Enabled)
+}
+
+function Invoke-SmtpDialog {
+    # SMTP with $Address:$Port through a TcpClient of its family (the parameterless one is IPv4 only): read the greeting,
+    # send each command and read its reply (kept: the first line), QUIT; nothing is delivered. Returns Local and Replies.
+    param([System.Net.IPAddress]$Address, [int]$Port, [string[]]$Commands)
+    $tcp = New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $Address.AddressFamily
+    $tcp.Connect($Address, $Port)
+    try {
+        $stream = $tcp.GetStream()
+        $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
+        $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
+        $writer.NewLine = "`r`n"; $writer.AutoFlush = $true
+        $replies = @()
+        foreach ($command in @(@('') + $Commands)) {
+            if ($command -ne '') { $writer.WriteLine($command) }
+            $first = [string]$reader.ReadLine(); $line = $first
+            while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') { $line = $reader.ReadLine() }
+            Write-Host ('    ' + $Address + ':' + $Port + ': ' + $command + ' -> ' + $first)
+            $replies += $first
+        }
+        $writer.WriteLine('QUIT')
+        return @{ Local = $tcp.Client.LocalEndPoint.Address; Replies = $replies }
+    } finally { $tcp.Close() }
 }
 
 function Test-SmtpRelay {
-    # relay.test ... from-admin-host: SMTP up to RCPT TO, then QUIT (nothing is delivered), once per address family the
-    # ranges use (a TcpClient of that family: the parameterless one is IPv4 only), to the first A/AAAA address or, with
-    # -AllAddresses, each (a DNS alias). The reply must match whether this host is inside the ranges (hexadecimal).
+    # relay.test ... from-admin-host: SMTP up to RCPT TO, then QUIT (Invoke-SmtpDialog), once per address family the ranges
+    # use, to the first A/AAAA address or, with -AllAddresses, each (a DNS alias). The reply must match whether this host
+    # is inside the ranges (hexadecimal).
     [CmdletBinding()]
     param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges, [switch]$AllAddresses)
     $families = @([System.Net.Sockets.AddressFamily]::InterNetwork)
-    if (@($Ranges | Where-Object { $_.Version -eq 6 }).Count -gt 0) {
-        $families += [System.Net.Sockets.AddressFamily]::InterNetworkV6
-    }
-    if ($WhatIfPreference) {
-        Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + ') up to RCPT TO:<' + $Recipient + '> and quit')
-        return
-    }
+    if (@($Ranges | Where-Object { $_.Version -eq 6 }).Count -gt 0) { $families += [System.Net.Sockets.AddressFamily]::InterNetworkV6 }
+    if ($WhatIfPreference) { Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + ') up to RCPT TO:<' + $Recipient + '> and quit'); return }
     $resolved = @([System.Net.Dns]::GetHostAddresses($SmtpHost))
     foreach ($family in $families) {
         $targets = @($resolved | Where-Object { $_.AddressFamily -eq $family })
         if ($targets.Count -eq 0) { throw ($SmtpHost + ' has no ' + $(if ($family -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { 'AAAA' } else { 'A' }) + ' record: clients of that address family cannot reach ' + $Identity) }
         if (-not $AllAddresses) { $targets = @($targets[0]) }
         foreach ($target in $targets) {
-            $tcp = New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $family
-            $tcp.Connect($target, 25)
-            try {
-                $stream = $tcp.GetStream()
-                $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
-                $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
-                $writer.NewLine = "`r`n"
-                $writer.AutoFlush = $true
-                $local = $tcp.Client.LocalEndPoint.Address
-                $inside = Test-AddressInRange -Address $local -Ranges $Ranges
-                $replies = @()
-                foreach ($command in @('', 'EHLO ' + [System.Net.Dns]::GetHostName(), 'MAIL FROM:<>', 'RCPT TO:<' + $Recipient + '>')) {
-                    if ($command -ne '') { $writer.WriteLine($command) }
-                    $line = $reader.ReadLine()
-                    while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') {
-                        $line = $reader.ReadLine()
-                    }
-                    Write-Host ('    ' + $target + ': ' + $command + ' -> ' + $line)
-                    $replies += [string]$line
-                }
-                $writer.WriteLine('QUIT')
-            } finally {
-                $tcp.Close()
-            }
-            $accepted = $replies[3].StartsWith('250')
-            if ($inside -and -not $accepted) { throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but ' + $target + ' refused relay: ' + $replies[3] + '. Another connector may take this address, or the server lacks the connector: check with migrator relay which') }
+            $smtp = Invoke-SmtpDialog -Address $target -Port 25 -Commands @('EHLO ' + [System.Net.Dns]::GetHostName(), 'MAIL FROM:<>', 'RCPT TO:<' + $Recipient + '>')
+            $local = $smtp.Local
+            $inside = Test-AddressInRange -Address $local -Ranges $Ranges
+            $accepted = $smtp.Replies[3].StartsWith('250')
+            if ($inside -and -not $accepted) { throw ('This host (' + $local + ') is inside the ranges of ' + $Identity + ' but ' + $target + ' refused relay: ' + $smtp.Replies[3] + '. Another connector may take this address, or the server lacks the connector: check with migrator relay which') }
             if (-not $inside -and $accepted) { throw ('This host (' + $local + ') is outside the ranges of ' + $Identity + ' but ' + $target + ' accepted relay: some connector relays for this address; find it before going on') }
             Write-Host ('    as expected on ' + $target + ': this host (' + $local + ') is ' + $(if ($inside) { 'inside' } else { 'outside' }) + ' the ranges and relay was ' + $(if ($accepted) { 'accepted' } else { 'refused' }))
         }
@@ -308,14 +281,11 @@ function Test-SmtpRelay {
 }
 
 function Assert-AliasRecord {
-    # relay.alias-records (reads only): the SMTP alias resolves to exactly the expected addresses, A and AAAA
-    # (IPv6 only for servers with IPv6: an empty -IPv6 means no AAAA record at all). Compared as parsed
-    # addresses, so '2001:DB8::0020' equals '2001:db8::20'. A CNAME in between is followed.
+    # relay.alias-records (reads only): the SMTP alias resolves to exactly the expected A and AAAA addresses (an empty
+    # -IPv6: no AAAA record at all), compared parsed ('2001:DB8::0020' equals '2001:db8::20'); a CNAME is followed.
     [CmdletBinding()]
     param([string]$Alias, [string[]]$IPv4 = @(), [string[]]$IPv6 = @(), [string[]]$Unknown = @(), [string[]]$Servers = @())
-    if ($Unknown.Count -gt 0) {
-        throw ('The inventory gives no address for ' + ($Unknown -join ', ') + ': add servers[].ip to inventory.yaml and plan again (or compare the records of ' + $Alias + ' by hand)')
-    }
+    if ($Unknown.Count -gt 0) { throw ('The inventory gives no address for ' + ($Unknown -join ', ') + ': add servers[].ip to inventory.yaml and plan again (or compare the records of ' + $Alias + ' by hand)') }
     foreach ($type in @('A', 'AAAA')) {
         $expected = @($IPv4)
         if ($type -eq 'AAAA') { $expected = @($IPv6) }
@@ -323,55 +293,24 @@ function Assert-AliasRecord {
         $answers = @(Resolve-DnsName -Name $Alias -Type $type -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq $type })
         $have = @($answers | ForEach-Object { ([System.Net.IPAddress]::Parse([string]$_.IPAddress)).ToString() } | Sort-Object -Unique)
         Write-Host ('    ' + $type + ' ' + $Alias + ': ' + ($have -join ', '))
-        if (($have -join ', ') -ne ($want -join ', ')) {
-            $shown = 'none'
-            if ($want.Count -gt 0) { $shown = ($want -join ', ') }
-            throw ('Verification failed: ' + $Alias + ' has ' + $type + ' ' + ($have -join ', ') + ', expected exactly ' + $shown + ' (' + ($Servers -join ', ') + '); a resolver that still caches the old records: wait the TTL and run it again')
-        }
+        if (($have -join ', ') -ne ($want -join ', ')) { throw ('Verification failed: ' + $Alias + ' has ' + $type + ' ' + ($have -join ', ') + ', expected exactly ' + $(if ($want.Count -gt 0) { $want -join ', ' } else { 'none' }) + ' (' + ($Servers -join ', ') + '); a resolver that still caches the old records: wait the TTL and run it again') }
     }
     Write-Host ('    verified: ' + $Alias + ' resolves to exactly ' + ($Servers -join ', '))
 }
 
 function Test-SmtpGreeting {
-    # relay.nat-verify (reads only; from a host OUTSIDE the firewall): connect to the NAT rule's public address and
-    # port, read the 220 greeting and the EHLO reply, QUIT (nothing is sent). One of them must name one of the
-    # expected (new) servers and none the old one; a customised banner that names no server stops it too.
+    # relay.nat-verify (reads only; from a host OUTSIDE the firewall): the 220 greeting and EHLO reply of the NAT rule's
+    # public address and port (Invoke-SmtpDialog) name one of the expected (new) servers and none of the old ones.
     [CmdletBinding()]
     param([string]$Rule, [string]$Address, [int]$Port = 25, [string[]]$Expected = @(), [string[]]$Old = @())
-    if ($WhatIfPreference) {
-        Write-Host ('    What if: would read the SMTP greeting of ' + $Address + ':' + $Port + ' (' + $Rule + ') and quit')
-        return
-    }
-    $ip = [System.Net.IPAddress]::Parse($Address)
-    $tcp = New-Object -TypeName System.Net.Sockets.TcpClient -ArgumentList $ip.AddressFamily
-    $tcp.Connect($ip, $Port)
-    try {
-        $stream = $tcp.GetStream()
-        $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
-        $writer = New-Object -TypeName System.IO.StreamWriter -ArgumentList $stream
-        $writer.NewLine = "`r`n"
-        $writer.AutoFlush = $true
-        $greeting = [string]$reader.ReadLine()
-        $writer.WriteLine('EHLO ' + [System.Net.Dns]::GetHostName())
-        $ehlo = [string]$reader.ReadLine()
-        $line = $ehlo
-        while ($line -ne $null -and $line.Length -ge 4 -and $line.Substring(3, 1) -eq '-') { $line = $reader.ReadLine() }
-        $writer.WriteLine('QUIT')
-    }
-    finally {
-        $tcp.Close()
-    }
-    Write-Host ('    ' + $Address + ':' + $Port + ': ' + $greeting + ' / ' + $ehlo)
-    $text = ($greeting + ' ' + $ehlo).ToLowerInvariant()
-    foreach ($name in $Old) {
-        if ($text.Contains($name.ToLowerInvariant())) {
-            throw ('Verification failed: ' + $Rule + ' still delivers to ' + $name + ' (' + $greeting + ')')
-        }
-    }
+    if ($WhatIfPreference) { Write-Host ('    What if: would read the SMTP greeting of ' + $Address + ':' + $Port + ' (' + $Rule + ') and quit'); return }
+    $smtp = Invoke-SmtpDialog -Address ([System.Net.IPAddress]::Parse($Address)) -Port $Port -Commands @('EHLO ' + [System.Net.Dns]::GetHostName())
+    $greeting = $smtp.Replies[0]
+    $text = ($smtp.Replies -join ' ').ToLowerInvariant()
+    $still = @($Old | Where-Object { $text.Contains($_.ToLowerInvariant()) })
+    if ($still.Count -gt 0) { throw ('Verification failed: ' + $Rule + ' still delivers to ' + ($still -join ', ') + ' (' + $greeting + ')') }
     $hit = @($Expected | Where-Object { $text.Contains($_.ToLowerInvariant()) })
-    if ($hit.Count -eq 0) {
-        throw ('Verification failed: ' + $Address + ':' + $Port + ' answered ''' + $greeting + ''', which names none of ' + ($Expected -join ', ') + ' (a customised banner or connector FQDN: check the receive protocol log of the new servers for this host''s session instead)')
-    }
+    if ($hit.Count -eq 0) { throw ('Verification failed: ' + $Address + ':' + $Port + ' answered ''' + $greeting + ''', which names none of ' + ($Expected -join ', ') + ' (a customised banner or connector FQDN: check the receive protocol log of the new servers for this host''s session instead)') }
     Write-Host ('    verified: ' + $Rule + ' delivers to ' + ($hit -join ', '))
 }
 
@@ -444,9 +383,7 @@ function Assert-NoRelaySession {
         }
     }
     if ($clients.Count -gt 0) {
-        foreach ($key in @($clients.Keys | Sort-Object)) {
-            Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')')
-        }
+        foreach ($key in @($clients.Keys | Sort-Object)) { Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Clients still connect to the old relay connectors of ' + $Server + ': repoint them, then observe again')
     }
     Write-Host ('    no client used the old relay connectors of ' + $Server + ' in the last ' + $ObservationDays + ' days (' + $files.Count + ' log files read)')
@@ -472,9 +409,8 @@ function Get-SoakStart {
 }
 
 function Assert-NoRefusal {
-    # After the soak (Get-SoakStart), no client of the disabled connectors (-Ranges) refused as relay (550 5.7.1 on 2010,
-    # 5.7.54 on 2013+) on any connector since the earliest disable; those still disabled; every enabled one logging
-    # Verbose (-FrontEndOnly, 2013+: only FrontendTransport ones, whose Front End logs are read).
+    # After the soak (Get-SoakStart): no client in -Ranges refused as relay (550 5.7.1; 5.7.54 on 2013+) on any connector
+    # since the earliest disable; those still disabled; every enabled one Verbose (-FrontEndOnly: FrontendTransport ones).
     param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [switch]$FrontEndOnly, [string]$DomainController)
     $since = $null
     foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') })) {
@@ -500,9 +436,7 @@ function Assert-NoRefusal {
         }
     }
     if ($refused.Count -gt 0) {
-        foreach ($key in @($refused.Keys | Sort-Object)) {
-            Write-Warning ('    refused as relay: ' + $key + ' (' + $refused[$key] + ' times since ' + $since.ToString('yyyy-MM-dd') + ')')
-        }
+        foreach ($key in @($refused.Keys | Sort-Object)) { Write-Warning ('    refused as relay: ' + $key + ' (' + $refused[$key] + ' times since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Clients of the disabled relay connectors of ' + $Server + ' were refused during the soak: point them at the new servers (or enable the connector again), then check again')
     }
     Write-Host ('    no client of the disabled relay connectors of ' + $Server + ' was refused since ' + $since.ToString('yyyy-MM-dd HH:mm') + ' (' + $files.Count + ' log files read)')

@@ -8,14 +8,13 @@
 #     Fallback: the requests stop at about 95% instead of completing after a time; the complete step resumes them (Resume-MoveRequest) in the window.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [string]$CompleteAfterUtc = '',
-    [switch]$SuspendWhenReadyToComplete)
+    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete)
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '4') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '4' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '5') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '5' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper

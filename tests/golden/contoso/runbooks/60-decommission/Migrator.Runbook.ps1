@@ -1,5 +1,5 @@
 ﻿# Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 4
+# Version: 5
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -121,9 +121,7 @@ function Assert-NoClientLeft {
         }
     }
     if ($clients.Count -gt 0) {
-        foreach ($key in @($clients.Keys | Sort-Object)) {
-            Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')')
-        }
+        foreach ($key in @($clients.Keys | Sort-Object)) { Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Non-Exchange clients still connect to ' + $Server + ': point them at the new servers (or accept each in plan.remaining_clients with a reason), then check again')
     }
     Write-Host ('    no non-Exchange client used any receive connector of ' + $Server + ' in the last ' + $ObservationDays + ' days (' + $files.Count + ' log files read)')

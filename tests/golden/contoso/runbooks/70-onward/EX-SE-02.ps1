@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '4') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '4' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '5') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '5' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -24,8 +24,7 @@ try {
     # region STEP onward.relay.create.EX-SE-02.internal-mail-apps-ex-se-02; target: EX-SE-02\Internal Mail Apps EX-SE-02; owner: Exchange admin; runs in: EMS on the new servers; after: onward.install.EX-SE-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/70-onward/EX-SE-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'onward.relay.create.EX-SE-02.internal-mail-apps-ex-se-02' -Title 'Create internal-only receive connector ''Internal Mail Apps EX-SE-02'' on EX-SE-02 (Front End Transport, no relay)') {
-        Write-Host '    Successor of EX16-01\Internal Mail Apps EX16-01, without relay rights: internal-only on 2010 (PermissionGroups AnonymousUsers without Ms-Exch-SMTP-Accept-Any-Recipient): carried over unchanged so that the most specific match keeps its clients off the relay connector whose ranges contain theirs; they may send to accepted domains only, as before.'
-        Write-Host '    Remote IP ranges: 10.2.50.16/28, 10.2.60.0/24. No Ms-Exch-SMTP-Accept-Any-Recipient is granted on it.'
+        Write-Host '    Successor of EX16-01\Internal Mail Apps EX16-01, without relay rights: internal-only on 2010 (PermissionGroups AnonymousUsers without Ms-Exch-SMTP-Accept-Any-Recipient): carried over unchanged so that the most specific match keeps its clients off the relay connector whose ranges contain theirs; they may send to accepted domains only, as before. Remote IP ranges: 10.2.50.16/28, 10.2.60.0/24. No Ms-Exch-SMTP-Accept-Any-Recipient is granted on it.'
         $step = @{
             Server = 'EX-SE-02'; Name = 'Internal Mail Apps EX-SE-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -39,8 +38,7 @@ try {
     # region STEP onward.relay.create.EX-SE-02.relay-apps-ex-se-02; target: EX-SE-02\Relay Apps EX-SE-02; owner: Exchange admin; runs in: EMS on the new servers; after: onward.install.EX-SE-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/70-onward/EX-SE-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'onward.relay.create.EX-SE-02.relay-apps-ex-se-02' -Title 'Create receive connector ''Relay Apps EX-SE-02'' on EX-SE-02 (Front End Transport)') {
-        Write-Host '    Successor of EX16-01\Relay Apps EX16-01; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply.'
-        Write-Host '    Remote IP ranges: 10.1.20.15, 10.1.20.16, 10.1.21.0/28, 203.0.113.10.'
+        Write-Host '    Successor of EX16-01\Relay Apps EX16-01; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply. Remote IP ranges: 10.1.20.15, 10.1.20.16, 10.1.21.0/28, 203.0.113.10.'
         $step = @{
             Server = 'EX-SE-02'; Name = 'Relay Apps EX-SE-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -54,8 +52,7 @@ try {
     # region STEP onward.relay.create.EX-SE-02.relay-legacy-crm-ex-se-02; target: EX-SE-02\Relay Legacy CRM EX-SE-02; owner: Exchange admin; runs in: EMS on the new servers; after: onward.install.EX-SE-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/70-onward/EX-SE-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'onward.relay.create.EX-SE-02.relay-legacy-crm-ex-se-02' -Title 'Create receive connector ''Relay Legacy CRM EX-SE-02'' on EX-SE-02 (Front End Transport)') {
-        Write-Host '    Successor of EX16-01\Relay Legacy CRM EX16-01; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply.'
-        Write-Host '    Remote IP ranges: 10.2.50.0/24, 10.2.51.20-10.2.51.29, 10.2.52.10.'
+        Write-Host '    Successor of EX16-01\Relay Legacy CRM EX16-01; anonymous relay: AnonymousUsers plus Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON; anti-spam and message size limits still apply. Remote IP ranges: 10.2.50.0/24, 10.2.51.20-10.2.51.29, 10.2.52.10.'
         $step = @{
             Server = 'EX-SE-02'; Name = 'Relay Legacy CRM EX-SE-02'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -69,8 +66,7 @@ try {
     # region STEP onward.relay.create.EX-SE-02.relay-mfp-scanners; target: EX-SE-02\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: onward.install.EX-SE-02
     # Verification: the script reads the connector back from the pinned domain controller and compares bindings, ranges, permission groups, authentication, FQDN, size and comment; rollback: runbooks/70-onward/EX-SE-02-rollback.ps1 removes it (only while its Comment marker is intact)
     if (Test-RunStep -Id 'onward.relay.create.EX-SE-02.relay-mfp-scanners' -Title 'Create receive connector ''Relay MFP Scanners'' on EX-SE-02 (Front End Transport)') {
-        Write-Host '    Successor of EX16-01\Relay MFP Scanners; externally secured: ExternalAuthoritative with ExchangeServers; senders count as Exchange servers, so anti-spam and message size limits are bypassed.'
-        Write-Host '    Remote IP ranges: 10.1.40.0/26.'
+        Write-Host '    Successor of EX16-01\Relay MFP Scanners; externally secured: ExternalAuthoritative with ExchangeServers; senders count as Exchange servers, so anti-spam and message size limits are bypassed. Remote IP ranges: 10.1.40.0/26.'
         $step = @{
             Server = 'EX-SE-02'; Name = 'Relay MFP Scanners'; TransportRole = 'FrontendTransport'
             Bindings = @('0.0.0.0:25')
@@ -102,8 +98,7 @@ try {
     # region STEP onward.relay.test.EX-SE-02.relay-apps-ex-se-02.from-admin-host; target: EX-SE-02\Relay Apps EX-SE-02; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.permission.EX-SE-02.relay-apps-ex-se-02
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.from-admin-host' -Title 'SMTP conversation from this host to EX-SE-02.contoso.com (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX-SE-02\Relay Apps EX-SE-02'
             SmtpHost = 'EX-SE-02.contoso.com'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -122,8 +117,7 @@ try {
         Write-Host '    On app01.contoso.com (10.1.20.15), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.1.20.15'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-20-15' -Next 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-20-16'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-20-16; target: EX-SE-02\Relay Apps EX-SE-02; owner: Application owners; runs in: manual; after: onward.relay.test.EX-SE-02.relay-apps-ex-se-02.from-admin-host
@@ -132,8 +126,7 @@ try {
         Write-Host '    On app02.contoso.com (10.1.20.16), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.1.20.16'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-20-16' -Next 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-21-0-28'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-21-0-28; target: EX-SE-02\Relay Apps EX-SE-02; owner: Application owners; runs in: manual; after: onward.relay.test.EX-SE-02.relay-apps-ex-se-02.from-admin-host
@@ -142,8 +135,7 @@ try {
         Write-Host '    On web farm (web01-web14.contoso.com) (10.1.21.0/28), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.1.21.0/28'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.10-1-21-0-28' -Next 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.203-0-113-10'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-apps-ex-se-02.203-0-113-10; target: EX-SE-02\Relay Apps EX-SE-02; owner: Application owners; runs in: manual; after: onward.relay.test.EX-SE-02.relay-apps-ex-se-02.from-admin-host
@@ -152,15 +144,13 @@ try {
         Write-Host '    On dmzweb01.contoso.com (203.0.113.10), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 203.0.113.10'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Apps EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-apps-ex-se-02.203-0-113-10' -Next 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.from-admin-host'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.from-admin-host; target: EX-SE-02\Relay Legacy CRM EX-SE-02; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.permission.EX-SE-02.relay-legacy-crm-ex-se-02
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.from-admin-host' -Title 'SMTP conversation from this host to EX-SE-02.contoso.com (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX-SE-02\Relay Legacy CRM EX-SE-02'
             SmtpHost = 'EX-SE-02.contoso.com'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -178,8 +168,7 @@ try {
         Write-Host '    On a client whose address is in 10.2.50.0/24, send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.2.50.0/24'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-50-0-24' -Next 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-51-20-10-2-51-29'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-51-20-10-2-51-29; target: EX-SE-02\Relay Legacy CRM EX-SE-02; owner: Application owners; runs in: manual; after: onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.from-admin-host
@@ -188,8 +177,7 @@ try {
         Write-Host '    On crm-batch01-10.contoso.com (10.2.51.20-10.2.51.29), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.2.51.20-10.2.51.29'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-51-20-10-2-51-29' -Next 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-52-10'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-52-10; target: EX-SE-02\Relay Legacy CRM EX-SE-02; owner: Application owners; runs in: manual; after: onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.from-admin-host
@@ -198,15 +186,13 @@ try {
         Write-Host '    On crm-app02.contoso.com (10.2.52.10), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.2.52.10'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX-SE-02''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay Legacy CRM EX-SE-02''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-legacy-crm-ex-se-02.10-2-52-10' -Next 'onward.relay.test.EX-SE-02.relay-mfp-scanners.from-admin-host'
     }
     # region STEP onward.relay.test.EX-SE-02.relay-mfp-scanners.from-admin-host; target: EX-SE-02\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.create.EX-SE-02.relay-mfp-scanners
     # Verification: RCPT TO an external address is accepted when this host's address is in the connector's ranges and refused otherwise; rollback: nothing to undo (no message is sent)
     if (Test-RunStep -Id 'onward.relay.test.EX-SE-02.relay-mfp-scanners.from-admin-host' -Title 'SMTP conversation from this host to EX-SE-02.contoso.com (no message is sent)') {
-        Write-Host '    Talks SMTP to the new server up to RCPT TO and then quits: nothing is delivered.'
-        Write-Host '    From an address outside the ranges the server must refuse relay (5.7.54); from inside it must accept the recipient.'
+        Write-Host '    Talks SMTP to the new server up to RCPT TO, then quits (nothing is delivered): from outside the ranges it must refuse relay (5.7.54), from inside accept the recipient.'
         $step = @{
             Identity = 'EX-SE-02\Relay MFP Scanners'
             SmtpHost = 'EX-SE-02.contoso.com'; Recipient = 'relay-test@example.com'; AllAddresses = $false
@@ -222,8 +208,7 @@ try {
         Write-Host '    On MFP scanner VLAN (London) (10.1.40.0/26), send a test message to an external mailbox you can read, directly to EX-SE-02.contoso.com port 25 (not through the DNS alias yet).'
         Write-Host '    Windows PowerShell: Send-MailMessage -SmtpServer ''EX-SE-02.contoso.com'' -Port 25 -From ''<the application''s sender address>'' -To ''<external test mailbox>'' -Subject ''Relay test EX-SE-02 10.1.40.0/26'''
         Write-Host '    Without PowerShell: telnet EX-SE-02.contoso.com 25, then EHLO <client name>, MAIL FROM:<sender>, RCPT TO:<external mailbox>, DATA, a line, ''.'', QUIT.'
-        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives.'
-        Write-Host '    550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay MFP Scanners''.'
+        Write-Host '    Expected: 250 after RCPT TO and after the final ''.'', and the message arrives; 550 5.7.54 (unable to relay) means another connector took the client: run ''migrator relay which <client address>'' and fix the ranges of ''Relay MFP Scanners''.'
         Stop-AtManualStep -Id 'onward.relay.test.EX-SE-02.relay-mfp-scanners.10-1-40-0-26' -Next ''
     }
 } finally { Stop-Transcript }
