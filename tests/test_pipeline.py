@@ -126,7 +126,15 @@ def test_two_runs_into_two_folders_are_byte_identical(
 
 
 def test_contoso_golden_files(contoso_plan: Path) -> None:
-    produced = {p for g in GOLDEN_GLOBS for p in contoso_plan.glob(g) if p.is_file()}
+    # A folder's Migrator.Runbook.ps1 is a cut of templates/powershell/Migrator.Runbook.ps1
+    # (tests/test_runbook_size.py holds each function byte-equal to the source), so it is not a
+    # golden file: editing one helper function changes the one source file, not a golden per folder.
+    produced = {
+        p
+        for g in GOLDEN_GLOBS
+        for p in contoso_plan.glob(g)
+        if p.is_file() and p.name != "Migrator.Runbook.ps1"
+    }
     check_golden_tree(
         GOLDEN, {p.relative_to(contoso_plan).as_posix(): p.read_bytes() for p in produced}
     )
