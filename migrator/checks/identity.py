@@ -123,6 +123,21 @@ def _test(flags: Iterable[bool], n: int) -> Mask:
     return np.fromiter(flags, dtype=bool, count=n)
 
 
+def _contains(chars: re.Pattern[str], values: Sequence[str]) -> Mask:
+    """Which values contain a character of ``chars`` (a single character class that does not
+    match NUL): one scan of all the values joined by NUL, each hit placed by its position."""
+    n = len(values)
+    found = np.zeros(n, dtype=bool)
+    if n:
+        ends = np.cumsum(_lengths(values) + 1)  # where each value's separator ends
+        hits = [m.start() for m in chars.finditer("\0".join(values))]
+        found[np.searchsorted(ends, np.array(hits, dtype=np.int64), side="right")] = True
+    return found
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _rows(flags: Iterable[object]) -> list[int]:
     """The row numbers whose flag is true (found in C)."""
     return list(compress(count(), flags))
@@ -193,7 +208,7 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
         "set a userPrincipalName (preferred) or shorten sAMAccountName",
     )
     sams.rule(
-        _rows(map(_SAM_BAD.search, sams.values)),
+        np.flatnonzero(_contains(_SAM_BAD, sams.values)).tolist(),
         Severity.ERROR,
         "identity.invalid-character",
         lambda s: f"sAMAccountName '{s}' contains one of [ \\ \" | , / : < > + = ; ? * ]",
@@ -244,7 +259,7 @@ def _check_upns(upns: _Column) -> None:
     # The other rules look at the UPNs of the form name@domain.
     formed = present & ~malformed
     upns.rule(
-        formed & _mask(map(_UPN_BAD.search, upns.values), n),
+        formed & _contains(_UPN_BAD, upns.values),
         Severity.ERROR,
         "identity.invalid-character",
         lambda u: (
@@ -254,7 +269,7 @@ def _check_upns(upns: _Column) -> None:
         "remove the character from the UPN",
     )
     upns.rule(
-        formed & ~_test(map(str.isascii, upns.values), n),
+        formed & _contains(_NON_ASCII, upns.values),
         Severity.ERROR,
         "identity.invalid-character",
         lambda u: f"userPrincipalName '{u}' contains non-ASCII characters (umlauts, accents)",
@@ -349,7 +364,7 @@ def _check_proxies(
     # X500/X400 addresses (legacyExchangeDN of migrated mailboxes) carry spaces and
     # parentheses by design; the character rule is for SMTP addresses.
     column.rule(
-        smtp & _mask(map(_PROXY_BAD.search, addresses), n),  # \s covers untrimmed addresses
+        smtp & _contains(_PROXY_BAD, addresses),  # \s covers untrimmed addresses
         Severity.ERROR,
         "identity.invalid-character",
         lambda p: f"proxyAddress '{p}' contains whitespace or one of < > ( ) ; , [ ] \"",
