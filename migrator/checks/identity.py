@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from migrator.model import Finding, Inventory, OnPremUser, Severity
 
@@ -420,11 +421,10 @@ def _check_proxies(
     # The keys the duplicate rule compares: type and address in lower case, once per user
     # (the first of a user's values with that key is the one shown).
     keys = list(map(":".join, zip(types, lows, strict=True)))
-    rows = np.flatnonzero(typed).tolist()
-    pairs = list(zip(_pick(owner.tolist(), rows), _pick(keys, rows), strict=True))
-    if len(set(pairs)) < len(pairs):
-        first = dict(zip(reversed(pairs), reversed(rows), strict=True))  # the first row wins
-        rows = sorted(first.values())
+    rows = np.flatnonzero(typed)
+    codes = pd.factorize(np.array(keys, dtype=object))[0]
+    repeat_in_user = pd.DataFrame({"owner": owner[rows], "key": codes[rows]}).duplicated()
+    rows = rows[~repeat_in_user.to_numpy()].tolist()  # the first of a user's rows wins
     return _pick(keys, rows), _pick(column.wheres, rows), _pick(flat, rows)
 
 
