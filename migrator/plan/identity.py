@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress
-from operator import itemgetter, methodcaller
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -204,14 +204,14 @@ def onprem_source_anchor(user: OnPremUser, anchor: SourceAnchor) -> str:
     With mS-DS-ConsistencyGuid as sourceAnchor, an empty ConsistencyGuid falls
     back to objectGUID (Entra Connect writes it back at the first export).
     """
-    return immutable_ids_from_guids([_anchor_guid(user, anchor)])[0]
+    return immutable_ids_from_guids(_anchor_guids((user,), anchor))[0]
 
 
-def _anchor_guid(user: OnPremUser, anchor: SourceAnchor) -> str:
-    """The GUID the sourceAnchor is made of (see ``onprem_source_anchor``)."""
-    if anchor is SourceAnchor.CONSISTENCY_GUID and user.consistency_guid.strip():
-        return user.consistency_guid
-    return user.object_guid
+def _anchor_guids(users: Sequence[OnPremUser], anchor: SourceAnchor) -> list[str]:
+    """The GUID each user's sourceAnchor is made of (see ``onprem_source_anchor``)."""
+    if anchor is SourceAnchor.CONSISTENCY_GUID:
+        return [u.consistency_guid if u.consistency_guid.strip() else u.object_guid for u in users]
+    return list(map(attrgetter("object_guid"), users))
 
 
 def _domains(addresses: Iterable[str]) -> list[str]:
@@ -336,14 +336,21 @@ def _groups(keys: Codes, values: Sequence[str], n: int) -> list[tuple[str, ...]]
 
     The rows are sorted by key: each group is one slice.
     """
-    out: list[tuple[str, ...]] = [()] * n
-    if not len(keys):
-        return out
-    starts = np.flatnonzero(np.diff(keys, prepend=-1))
-    ends = [*starts[1:].tolist(), len(keys)]
-    for j, start, end in zip(keys[starts].tolist(), starts.tolist(), ends, strict=True):
-        out[j] = tuple(values[start:end])
-    return out
+    out = np.empty(n, dtype=object)
+    out.fill(())
+    if len(keys):
+        starts = np.flatnonzero(np.diff(keys, prepend=-1))
+        sizes = np.diff(np.append(starts, len(keys)))
+        # groups of one value (most): 1-tuples made by zip, placed at once
+        one = starts[sizes == 1]
+        out[keys[one]] = np.fromiter(zip(map(values.__getitem__, one.tolist())), object, len(one))
+        many = sizes > 1
+        for j, start, size in zip(
+            keys[starts][many].tolist(), starts[many].tolist(), sizes[many].tolist(), strict=True
+        ):
+            out[j] = tuple(values[start : start + size])
+    result: list[tuple[str, ...]] = out.tolist()
+    return result
 
 
 def _by_name(rows: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -414,7 +421,7 @@ def _facts(
     dn_lows = list(map(str.lower, dns))
     on_upns = [u.user_principal_name for u in onprem]
     cloud_upns = [c.user_principal_name for c in cloud]
-    anchors = immutable_ids_from_guids([_anchor_guid(u, tenant.source_anchor) for u in onprem])
+    anchors = immutable_ids_from_guids(_anchor_guids(onprem, tenant.source_anchor))
     on_addr_owner, on_addrs = _smtp_table([u.proxy_addresses for u in onprem])
     cl_addr_owner, cl_addrs = _smtp_table([c.proxy_addresses for c in cloud])
     (on_anchor, cl_anchor), _ = _codes(anchors, [c.immutable_id for c in cloud])
@@ -548,8 +555,7 @@ def _facts(
     at = chosen_i.tolist()
 
     def chosen(column: Iterable[Any], default: Any) -> list[Any]:
-        extended = [*column, default]
-        return [extended[i] for i in at]
+        return list(map([*column, default].__getitem__, at))
 
     return map(
         _Facts,
