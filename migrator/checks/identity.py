@@ -30,8 +30,6 @@ _UPN_BAD = re.compile(r'[\s\\%&*+/=?{}|<>();:,\[\]"]')
 # IdFix: proxyAddresses invalid chars: whitespace < > ( ) ; , [ ] "  (the address part)
 _PROXY_BAD = re.compile(r'[\s<>();,\[\]"]')
 _SAM_BAD = re.compile(r'[\[\]\\"|,/:<>+=;?*]')
-# No '@', or '@' first or last: not local@domain.
-_NOT_LOCAL_AT_DOMAIN = re.compile(r"\A[^@]*\Z|\A@|@\Z")
 _NON_ROUTABLE = (".local", ".lan", ".internal", ".localdomain", ".corp")
 
 UPN_MAX = 113
@@ -372,7 +370,12 @@ def _check_proxies(
         "remove the character from the address",
     )
     lows = list(map(str.lower, stripped))
-    not_smtp = smtp & _mask(map(_NOT_LOCAL_AT_DOMAIN.search, lows), n)
+    # not local@domain: no '@', or '@' first or last
+    not_smtp = smtp & (
+        ~_test(map(str.__contains__, lows, repeat("@")), n)
+        | _test(map(str.startswith, lows, repeat("@")), n)
+        | _test(map(str.endswith, lows, repeat("@")), n)
+    )
     column.rule(
         not_smtp,
         Severity.ERROR,
