@@ -7,13 +7,12 @@ invalid characters, a missing ``SMTP:`` primary, a non-routable ``.local``
 UPN suffix and length limits. Each rule is written once, over a column: every
 user's UPN, mail or sAMAccountName, every proxyAddress of every user. The rule's
 test runs over the whole column (mapped in C) and a finding is made for each
-value it flags; duplicates are counted with ``Counter``.
+value it flags; duplicates are counted as integer codes (pandas factorize).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, compress, count, repeat
 from operator import attrgetter, itemgetter, methodcaller
@@ -45,18 +44,14 @@ def _dup_findings(
 ) -> Iterable[Finding]:
     """Findings for every key held by more than one object (``keys[n]`` is on ``wheres[n]``).
 
-    ``Counter`` finds the repeats in C; only repeated keys are looked at again. An object
-    listing a key twice is one owner (owners are compared as a set), not a duplicate.
+    The keys are counted as integer codes (pandas factorize); only repeated keys are looked at
+    again. An object listing a key twice is one owner (owners are compared as a set), not a
+    duplicate.
     """
-    counts = Counter(keys)
-    repeated = set(compress(counts, map((1).__lt__, counts.values())))  # count > 1, in C
-    del counts
-    if not repeated:
-        return
+    codes = pd.factorize(np.array(keys, dtype=object))[0]
     owners: dict[str, list[str]] = {}
     first_shown: dict[str, str] = {}
-    # Positions of the repeated keys, found in C (compress over a membership mask).
-    for pos in compress(range(len(keys)), map(repeated.__contains__, keys)):
+    for pos in np.flatnonzero(np.bincount(codes)[codes] > 1).tolist():
         k = keys[pos]
         owners.setdefault(k, []).append(wheres[pos])
         first_shown.setdefault(k, shown[pos])
