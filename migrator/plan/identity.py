@@ -427,8 +427,8 @@ def _facts(
     (on_anchor, cl_anchor), _ = _codes(anchors, [c.immutable_id for c in cloud])
     (on_upn, cl_upn), n_upns = _codes(_lows(on_upns), _lows(cloud_upns))
     (on_primary, cl_primary, on_addr, cl_addr), n_addrs = _codes(
-        [primary_smtp(u.proxy_addresses) for u in onprem],
-        [c.primary_smtp for c in cloud],
+        list(map(primary_smtp, map(attrgetter("proxy_addresses"), onprem))),
+        list(map(attrgetter("primary_smtp"), cloud)),
         on_addrs,
         cl_addrs,
     )

@@ -70,7 +70,7 @@ def immutable_ids_from_guids(texts: Sequence[str]) -> list[str]:
     that become its '=='.
     """
     stripped = list(map(str.strip, texts))
-    valid = [bool(m) for m in map(_GUID_RE.match, stripped)]
+    valid = list(map(bool, map(_GUID_RE.match, stripped)))
     digits = "".join(
         map(
             methodcaller("replace", "-", ""),
@@ -80,9 +80,14 @@ def immutable_ids_from_guids(texts: Sequence[str]) -> list[str]:
     guids = np.frombuffer(bytes.fromhex(digits), dtype=np.uint8).reshape(-1, 16)
     padded = np.zeros((len(guids), 18), dtype=np.uint8)
     padded[:, :16] = guids[:, _TO_BYTE_ARRAY]
-    encoded = base64.b64encode(padded.tobytes()).decode("ascii")
-    ids = iter([encoded[k : k + 22] + "==" for k in range(0, len(encoded), 24)])
-    return [next(ids) if ok else "" for ok in valid]
+    encoded = np.frombuffer(bytearray(base64.b64encode(padded.tobytes())), dtype=np.uint8)
+    encoded = encoded.reshape(-1, 24)
+    encoded[:, 22:] = ord("=")  # the two characters of the padding bytes become '=='
+    ids: list[str] = encoded.view("S24").ravel().astype("U24").tolist()
+    if len(ids) == len(valid):
+        return ids
+    found = iter(ids)
+    return [next(found) if ok else "" for ok in valid]
 
 
 def immutable_id_from_uuid(value: uuid.UUID) -> str:
