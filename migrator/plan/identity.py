@@ -20,7 +20,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import chain, compress, count
 from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
@@ -417,14 +417,14 @@ def _facts(
     n_cloud = len(cloud)
     verified = _verified_domains(tenant)
     federated = frozenset(d.lower() for d in tenant.federated_domains)
-    dns = [u.distinguished_name for u in onprem]
+    dns = list(map(attrgetter("distinguished_name"), onprem))
     dn_lows = list(map(str.lower, dns))
-    on_upns = [u.user_principal_name for u in onprem]
-    cloud_upns = [c.user_principal_name for c in cloud]
+    on_upns = list(map(attrgetter("user_principal_name"), onprem))
+    cloud_upns = list(map(attrgetter("user_principal_name"), cloud))
     anchors = immutable_ids_from_guids(_anchor_guids(onprem, tenant.source_anchor))
-    on_addr_owner, on_addrs = _smtp_table([u.proxy_addresses for u in onprem])
-    cl_addr_owner, cl_addrs = _smtp_table([c.proxy_addresses for c in cloud])
-    (on_anchor, cl_anchor), _ = _codes(anchors, [c.immutable_id for c in cloud])
+    on_addr_owner, on_addrs = _smtp_table(list(map(attrgetter("proxy_addresses"), onprem)))
+    cl_addr_owner, cl_addrs = _smtp_table(list(map(attrgetter("proxy_addresses"), cloud)))
+    (on_anchor, cl_anchor), _ = _codes(anchors, list(map(attrgetter("immutable_id"), cloud)))
     (on_upn, cl_upn), n_upns = _codes(_lows(on_upns), _lows(cloud_upns))
     (on_primary, cl_primary, on_addr, cl_addr), n_addrs = _codes(
         list(map(primary_smtp, map(attrgetter("proxy_addresses"), onprem))),
@@ -453,9 +453,9 @@ def _facts(
     hard = (pairs["via"].to_numpy() & _HARD) != 0
     n_all = np.bincount(pair_j, minlength=n_cloud)
     n_hard = np.bincount(pair_j[hard], minlength=n_cloud)
-    candidates = _groups(pair_j, [dns[i] for i in pairs["i"].tolist()], n_cloud)
+    candidates = _groups(pair_j, list(map(dns.__getitem__, pairs["i"].tolist())), n_cloud)
     hard_i = pairs["i"].to_numpy()[hard].tolist()
-    hard_dns = _groups(pair_j[hard], [dns[i] for i in hard_i], n_cloud)
+    hard_dns = _groups(pair_j[hard], list(map(dns.__getitem__, hard_i)), n_cloud)
 
     # The candidate each user would be joined to: a hard match wins over soft ones, and only a
     # single one is chosen (several are a conflict); a user already synced is joined to its
@@ -531,7 +531,7 @@ def _facts(
     # ---- cloud addresses the on-premises user lacks: no on-premises object has them, in a
     # verified domain other than onmicrosoft.com
     missing = np.flatnonzero(addr_owners[cl_addr] == 0)
-    adds = [cl_addrs[r] for r in cl_addr_row[missing].tolist()]
+    adds = list(map(cl_addrs.__getitem__, cl_addr_row[missing].tolist()))
     wanted = [
         not a.endswith(".onmicrosoft.com") and d in verified
         for a, d in zip(adds, _domains(adds), strict=True)
@@ -568,7 +568,7 @@ def _facts(
         other_claims,
         duplicates,
         chosen(map(verified.__contains__, _domains(on_upns)), False),
-        [d in federated for d in cloud_domain],
+        list(map(federated.__contains__, cloud_domain)),
         cloud_upn_free,
         add,
         chosen((bool(scope) and not dn.endswith(scope) for dn in dn_lows), False),
@@ -597,7 +597,10 @@ def match_identities(
         )
     # On-premises order never shows in the result (candidates and names are sorted where
     # listed), so only the cloud side is sorted: results come out in UPN order.
-    cloud = sorted(inventory.cloud_users, key=lambda c: (c.user_principal_name.lower(), c.id))
+    users = inventory.cloud_users
+    upns = map(str.lower, map(attrgetter("user_principal_name"), users))
+    keys = sorted(zip(upns, map(attrgetter("id"), users), count()))  # the count breaks ties
+    cloud = list(map(users.__getitem__, map(itemgetter(2), keys)))
     facts = _facts(inventory.onprem_users, cloud, tenant, policy, held_back)
     results = [_decide(f, tenant, policy) for f in facts]
     batchable = [r for r in results if r.batchable]
