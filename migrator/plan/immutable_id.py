@@ -14,7 +14,6 @@ import re
 import uuid
 from collections.abc import Sequence
 from itertools import compress
-from operator import methodcaller
 
 import numpy as np
 
@@ -57,6 +56,8 @@ def immutable_id_from_guid(text: str) -> str:
     return immutable_ids_from_guids([text])[0]
 
 
+_NOT_DIGITS = str.maketrans("", "", "{}()-")
+
 _TO_BYTE_ARRAY = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
 """Guid.ToByteArray() order: byte k of the result is byte _TO_BYTE_ARRAY[k] of the written GUID."""
 
@@ -71,12 +72,8 @@ def immutable_ids_from_guids(texts: Sequence[str]) -> list[str]:
     """
     stripped = list(map(str.strip, texts))
     valid = list(map(bool, map(_GUID_RE.match, stripped)))
-    digits = "".join(
-        map(
-            methodcaller("replace", "-", ""),
-            map(methodcaller("strip", "{}()"), compress(stripped, valid)),
-        )
-    )
+    # a valid GUID has braces or parentheses only around it: drop them and the hyphens at once
+    digits = "".join(compress(stripped, valid)).translate(_NOT_DIGITS)
     guids = np.frombuffer(bytes.fromhex(digits), dtype=np.uint8).reshape(-1, 16)
     padded = np.zeros((len(guids), 18), dtype=np.uint8)
     padded[:, :16] = guids[:, _TO_BYTE_ARRAY]
