@@ -20,7 +20,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, count
+from itertools import chain, compress, count, product, repeat
 from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
@@ -298,14 +298,19 @@ def _smtp_table(proxies: Sequence[tuple[str, ...]]) -> tuple[Codes, list[str]]:
     one row per address: its user's row number and the address (mapped in C, not per user)."""
     flat = list(chain.from_iterable(proxies))
     owners = np.repeat(np.arange(len(proxies), dtype=np.int64), list(map(len, proxies)))
-    prefixes = map(str.lower, map(_PREFIX, flat))
-    smtp = np.fromiter(map("smtp:".__eq__, prefixes), dtype=bool, count=len(flat))
+    smtp = np.fromiter(map(str.startswith, flat, repeat(_SMTP_TYPES)), dtype=bool, count=len(flat))
     # strip and lower the address alone: lower-casing is context-sensitive (final sigma)
     addresses = map(str.lower, map(str.strip, map(_AFTER_PREFIX, compress(flat, smtp))))
     return owners[smtp], list(addresses)
 
 
-_PREFIX = itemgetter(slice(None, 5))
+_SMTP_TYPES = tuple(
+    sorted(
+        {"".join(spelling) for spelling in product("Ss", "Mm", "Tt", "Pp", ":")},
+        key=lambda t: (t not in ("SMTP:", "smtp:"), t),
+    )
+)
+"""The type prefix ``smtp:`` in every mix of cases (the usual two tried first)."""
 _AFTER_PREFIX = itemgetter(slice(5, None))
 
 
