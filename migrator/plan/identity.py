@@ -277,7 +277,7 @@ def _codes(*columns: Sequence[str]) -> tuple[list[Codes], int]:
 
     Joins and counts then work on integers, each string hashed once.
     """
-    values = np.array([v for column in columns for v in column], dtype=object)
+    values = np.fromiter(chain.from_iterable(columns), dtype=object, count=sum(map(len, columns)))
     codes, uniques = pd.factorize(values)
     codes = codes.astype(np.int64)
     codes[np.isin(codes, np.flatnonzero(uniques == ""))] = -1
