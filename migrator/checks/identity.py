@@ -7,13 +7,12 @@ invalid characters, a missing ``SMTP:`` primary, a non-routable ``.local``
 UPN suffix and length limits. Each rule is written once, over a column: every
 user's UPN, mail or sAMAccountName, every proxyAddress of every user. The rule's
 test runs over the whole column (mapped in C) and a finding is made for each
-value it flags; duplicates are counted with ``Counter``.
+value it flags; duplicates are counted as integer codes (pandas factorize).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, compress, count, repeat
 from operator import attrgetter, itemgetter, methodcaller
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from migrator.model import Finding, Inventory, OnPremUser, Severity
 
@@ -29,8 +29,6 @@ _UPN_BAD = re.compile(r'[\s\\%&*+/=?{}|<>();:,\[\]"]')
 # IdFix: proxyAddresses invalid chars: whitespace < > ( ) ; , [ ] "  (the address part)
 _PROXY_BAD = re.compile(r'[\s<>();,\[\]"]')
 _SAM_BAD = re.compile(r'[\[\]\\"|,/:<>+=;?*]')
-# No '@', or '@' first or last: not local@domain.
-_NOT_LOCAL_AT_DOMAIN = re.compile(r"\A[^@]*\Z|\A@|@\Z")
 _NON_ROUTABLE = (".local", ".lan", ".internal", ".localdomain", ".corp")
 
 UPN_MAX = 113
@@ -46,18 +44,14 @@ def _dup_findings(
 ) -> Iterable[Finding]:
     """Findings for every key held by more than one object (``keys[n]`` is on ``wheres[n]``).
 
-    ``Counter`` finds the repeats in C; only repeated keys are looked at again. An object
-    listing a key twice is one owner (owners are compared as a set), not a duplicate.
+    The keys are counted as integer codes (pandas factorize); only repeated keys are looked at
+    again. An object listing a key twice is one owner (owners are compared as a set), not a
+    duplicate.
     """
-    counts = Counter(keys)
-    repeated = set(compress(counts, map((1).__lt__, counts.values())))  # count > 1, in C
-    del counts
-    if not repeated:
-        return
+    codes = pd.factorize(np.array(keys, dtype=object))[0]
     owners: dict[str, list[str]] = {}
     first_shown: dict[str, str] = {}
-    # Positions of the repeated keys, found in C (compress over a membership mask).
-    for pos in compress(range(len(keys)), map(repeated.__contains__, keys)):
+    for pos in np.flatnonzero(np.bincount(codes)[codes] > 1).tolist():
         k = keys[pos]
         owners.setdefault(k, []).append(wheres[pos])
         first_shown.setdefault(k, shown[pos])
@@ -121,6 +115,21 @@ def _mask(flags: Iterable[object], n: int) -> Mask:
 def _test(flags: Iterable[bool], n: int) -> Mask:
     """A column of booleans as a boolean array, built in C."""
     return np.fromiter(flags, dtype=bool, count=n)
+
+
+def _contains(chars: re.Pattern[str], values: Sequence[str]) -> Mask:
+    """Which values contain a character of ``chars`` (a single character class that does not
+    match NUL): one scan of all the values joined by NUL, each hit placed by its position."""
+    n = len(values)
+    found = np.zeros(n, dtype=bool)
+    if n:
+        ends = np.cumsum(_lengths(values) + 1)  # where each value's separator ends
+        hits = [m.start() for m in chars.finditer("\0".join(values))]
+        found[np.searchsorted(ends, np.array(hits, dtype=np.int64), side="right")] = True
+    return found
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _rows(flags: Iterable[object]) -> list[int]:
@@ -193,7 +202,7 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
         "set a userPrincipalName (preferred) or shorten sAMAccountName",
     )
     sams.rule(
-        _rows(map(_SAM_BAD.search, sams.values)),
+        np.flatnonzero(_contains(_SAM_BAD, sams.values)).tolist(),
         Severity.ERROR,
         "identity.invalid-character",
         lambda s: f"sAMAccountName '{s}' contains one of [ \\ \" | , / : < > + = ; ? * ]",
@@ -244,7 +253,7 @@ def _check_upns(upns: _Column) -> None:
     # The other rules look at the UPNs of the form name@domain.
     formed = present & ~malformed
     upns.rule(
-        formed & _mask(map(_UPN_BAD.search, upns.values), n),
+        formed & _contains(_UPN_BAD, upns.values),
         Severity.ERROR,
         "identity.invalid-character",
         lambda u: (
@@ -254,7 +263,7 @@ def _check_upns(upns: _Column) -> None:
         "remove the character from the UPN",
     )
     upns.rule(
-        formed & ~_test(map(str.isascii, upns.values), n),
+        formed & _contains(_NON_ASCII, upns.values),
         Severity.ERROR,
         "identity.invalid-character",
         lambda u: f"userPrincipalName '{u}' contains non-ASCII characters (umlauts, accents)",
@@ -349,14 +358,19 @@ def _check_proxies(
     # X500/X400 addresses (legacyExchangeDN of migrated mailboxes) carry spaces and
     # parentheses by design; the character rule is for SMTP addresses.
     column.rule(
-        smtp & _mask(map(_PROXY_BAD.search, addresses), n),  # \s covers untrimmed addresses
+        smtp & _contains(_PROXY_BAD, addresses),  # \s covers untrimmed addresses
         Severity.ERROR,
         "identity.invalid-character",
         lambda p: f"proxyAddress '{p}' contains whitespace or one of < > ( ) ; , [ ] \"",
         "remove the character from the address",
     )
     lows = list(map(str.lower, stripped))
-    not_smtp = smtp & _mask(map(_NOT_LOCAL_AT_DOMAIN.search, lows), n)
+    # not local@domain: no '@', or '@' first or last
+    not_smtp = smtp & (
+        ~_test(map(str.__contains__, lows, repeat("@")), n)
+        | _test(map(str.startswith, lows, repeat("@")), n)
+        | _test(map(str.endswith, lows, repeat("@")), n)
+    )
     column.rule(
         not_smtp,
         Severity.ERROR,
@@ -405,11 +419,10 @@ def _check_proxies(
     # The keys the duplicate rule compares: type and address in lower case, once per user
     # (the first of a user's values with that key is the one shown).
     keys = list(map(":".join, zip(types, lows, strict=True)))
-    rows = np.flatnonzero(typed).tolist()
-    pairs = list(zip(_pick(owner.tolist(), rows), _pick(keys, rows), strict=True))
-    if len(set(pairs)) < len(pairs):
-        first = dict(zip(reversed(pairs), reversed(rows), strict=True))  # the first row wins
-        rows = sorted(first.values())
+    rows = np.flatnonzero(typed)
+    codes = pd.factorize(np.array(keys, dtype=object))[0]
+    repeat_in_user = pd.DataFrame({"owner": owner[rows], "key": codes[rows]}).duplicated()
+    rows = rows[~repeat_in_user.to_numpy()].tolist()  # the first of a user's rows wins
     return _pick(keys, rows), _pick(column.wheres, rows), _pick(flat, rows)
 
 

@@ -20,8 +20,8 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress
-from operator import itemgetter, methodcaller
+from itertools import chain, compress, count, product, repeat
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -204,14 +204,14 @@ def onprem_source_anchor(user: OnPremUser, anchor: SourceAnchor) -> str:
     With mS-DS-ConsistencyGuid as sourceAnchor, an empty ConsistencyGuid falls
     back to objectGUID (Entra Connect writes it back at the first export).
     """
-    return immutable_ids_from_guids([_anchor_guid(user, anchor)])[0]
+    return immutable_ids_from_guids(_anchor_guids((user,), anchor))[0]
 
 
-def _anchor_guid(user: OnPremUser, anchor: SourceAnchor) -> str:
-    """The GUID the sourceAnchor is made of (see ``onprem_source_anchor``)."""
-    if anchor is SourceAnchor.CONSISTENCY_GUID and user.consistency_guid.strip():
-        return user.consistency_guid
-    return user.object_guid
+def _anchor_guids(users: Sequence[OnPremUser], anchor: SourceAnchor) -> list[str]:
+    """The GUID each user's sourceAnchor is made of (see ``onprem_source_anchor``)."""
+    if anchor is SourceAnchor.CONSISTENCY_GUID:
+        return [u.consistency_guid if u.consistency_guid.strip() else u.object_guid for u in users]
+    return list(map(attrgetter("object_guid"), users))
 
 
 def _domains(addresses: Iterable[str]) -> list[str]:
@@ -277,7 +277,7 @@ def _codes(*columns: Sequence[str]) -> tuple[list[Codes], int]:
 
     Joins and counts then work on integers, each string hashed once.
     """
-    values = np.array([v for column in columns for v in column], dtype=object)
+    values = np.fromiter(chain.from_iterable(columns), dtype=object, count=sum(map(len, columns)))
     codes, uniques = pd.factorize(values)
     codes = codes.astype(np.int64)
     codes[np.isin(codes, np.flatnonzero(uniques == ""))] = -1
@@ -298,14 +298,19 @@ def _smtp_table(proxies: Sequence[tuple[str, ...]]) -> tuple[Codes, list[str]]:
     one row per address: its user's row number and the address (mapped in C, not per user)."""
     flat = list(chain.from_iterable(proxies))
     owners = np.repeat(np.arange(len(proxies), dtype=np.int64), list(map(len, proxies)))
-    prefixes = map(str.lower, map(_PREFIX, flat))
-    smtp = np.fromiter(map("smtp:".__eq__, prefixes), dtype=bool, count=len(flat))
+    smtp = np.fromiter(map(str.startswith, flat, repeat(_SMTP_TYPES)), dtype=bool, count=len(flat))
     # strip and lower the address alone: lower-casing is context-sensitive (final sigma)
     addresses = map(str.lower, map(str.strip, map(_AFTER_PREFIX, compress(flat, smtp))))
     return owners[smtp], list(addresses)
 
 
-_PREFIX = itemgetter(slice(None, 5))
+_SMTP_TYPES = tuple(
+    sorted(
+        {"".join(spelling) for spelling in product("Ss", "Mm", "Tt", "Pp", ":")},
+        key=lambda t: (t not in ("SMTP:", "smtp:"), t),
+    )
+)
+"""The type prefix ``smtp:`` in every mix of cases (the usual two tried first)."""
 _AFTER_PREFIX = itemgetter(slice(5, None))
 
 
@@ -336,14 +341,21 @@ def _groups(keys: Codes, values: Sequence[str], n: int) -> list[tuple[str, ...]]
 
     The rows are sorted by key: each group is one slice.
     """
-    out: list[tuple[str, ...]] = [()] * n
-    if not len(keys):
-        return out
-    starts = np.flatnonzero(np.diff(keys, prepend=-1))
-    ends = [*starts[1:].tolist(), len(keys)]
-    for j, start, end in zip(keys[starts].tolist(), starts.tolist(), ends, strict=True):
-        out[j] = tuple(values[start:end])
-    return out
+    out = np.empty(n, dtype=object)
+    out.fill(())
+    if len(keys):
+        starts = np.flatnonzero(np.diff(keys, prepend=-1))
+        sizes = np.diff(np.append(starts, len(keys)))
+        # groups of one value (most): 1-tuples made by zip, placed at once
+        one = starts[sizes == 1]
+        out[keys[one]] = np.fromiter(zip(map(values.__getitem__, one.tolist())), object, len(one))
+        many = sizes > 1
+        for j, start, size in zip(
+            keys[starts][many].tolist(), starts[many].tolist(), sizes[many].tolist(), strict=True
+        ):
+            out[j] = tuple(values[start : start + size])
+    result: list[tuple[str, ...]] = out.tolist()
+    return result
 
 
 def _by_name(rows: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -410,18 +422,18 @@ def _facts(
     n_cloud = len(cloud)
     verified = _verified_domains(tenant)
     federated = frozenset(d.lower() for d in tenant.federated_domains)
-    dns = [u.distinguished_name for u in onprem]
+    dns = list(map(attrgetter("distinguished_name"), onprem))
     dn_lows = list(map(str.lower, dns))
-    on_upns = [u.user_principal_name for u in onprem]
-    cloud_upns = [c.user_principal_name for c in cloud]
-    anchors = immutable_ids_from_guids([_anchor_guid(u, tenant.source_anchor) for u in onprem])
-    on_addr_owner, on_addrs = _smtp_table([u.proxy_addresses for u in onprem])
-    cl_addr_owner, cl_addrs = _smtp_table([c.proxy_addresses for c in cloud])
-    (on_anchor, cl_anchor), _ = _codes(anchors, [c.immutable_id for c in cloud])
+    on_upns = list(map(attrgetter("user_principal_name"), onprem))
+    cloud_upns = list(map(attrgetter("user_principal_name"), cloud))
+    anchors = immutable_ids_from_guids(_anchor_guids(onprem, tenant.source_anchor))
+    on_addr_owner, on_addrs = _smtp_table(list(map(attrgetter("proxy_addresses"), onprem)))
+    cl_addr_owner, cl_addrs = _smtp_table(list(map(attrgetter("proxy_addresses"), cloud)))
+    (on_anchor, cl_anchor), _ = _codes(anchors, list(map(attrgetter("immutable_id"), cloud)))
     (on_upn, cl_upn), n_upns = _codes(_lows(on_upns), _lows(cloud_upns))
     (on_primary, cl_primary, on_addr, cl_addr), n_addrs = _codes(
-        [primary_smtp(u.proxy_addresses) for u in onprem],
-        [c.primary_smtp for c in cloud],
+        list(map(primary_smtp, map(attrgetter("proxy_addresses"), onprem))),
+        list(map(attrgetter("primary_smtp"), cloud)),
         on_addrs,
         cl_addrs,
     )
@@ -446,9 +458,9 @@ def _facts(
     hard = (pairs["via"].to_numpy() & _HARD) != 0
     n_all = np.bincount(pair_j, minlength=n_cloud)
     n_hard = np.bincount(pair_j[hard], minlength=n_cloud)
-    candidates = _groups(pair_j, [dns[i] for i in pairs["i"].tolist()], n_cloud)
+    candidates = _groups(pair_j, list(map(dns.__getitem__, pairs["i"].tolist())), n_cloud)
     hard_i = pairs["i"].to_numpy()[hard].tolist()
-    hard_dns = _groups(pair_j[hard], [dns[i] for i in hard_i], n_cloud)
+    hard_dns = _groups(pair_j[hard], list(map(dns.__getitem__, hard_i)), n_cloud)
 
     # The candidate each user would be joined to: a hard match wins over soft ones, and only a
     # single one is chosen (several are a conflict); a user already synced is joined to its
@@ -524,7 +536,7 @@ def _facts(
     # ---- cloud addresses the on-premises user lacks: no on-premises object has them, in a
     # verified domain other than onmicrosoft.com
     missing = np.flatnonzero(addr_owners[cl_addr] == 0)
-    adds = [cl_addrs[r] for r in cl_addr_row[missing].tolist()]
+    adds = list(map(cl_addrs.__getitem__, cl_addr_row[missing].tolist()))
     wanted = [
         not a.endswith(".onmicrosoft.com") and d in verified
         for a, d in zip(adds, _domains(adds), strict=True)
@@ -548,8 +560,7 @@ def _facts(
     at = chosen_i.tolist()
 
     def chosen(column: Iterable[Any], default: Any) -> list[Any]:
-        extended = [*column, default]
-        return [extended[i] for i in at]
+        return list(map([*column, default].__getitem__, at))
 
     return map(
         _Facts,
@@ -562,7 +573,7 @@ def _facts(
         other_claims,
         duplicates,
         chosen(map(verified.__contains__, _domains(on_upns)), False),
-        [d in federated for d in cloud_domain],
+        list(map(federated.__contains__, cloud_domain)),
         cloud_upn_free,
         add,
         chosen((bool(scope) and not dn.endswith(scope) for dn in dn_lows), False),
@@ -591,7 +602,10 @@ def match_identities(
         )
     # On-premises order never shows in the result (candidates and names are sorted where
     # listed), so only the cloud side is sorted: results come out in UPN order.
-    cloud = sorted(inventory.cloud_users, key=lambda c: (c.user_principal_name.lower(), c.id))
+    users = inventory.cloud_users
+    upns = map(str.lower, map(attrgetter("user_principal_name"), users))
+    keys = sorted(zip(upns, map(attrgetter("id"), users), count()))  # the count breaks ties
+    cloud = list(map(users.__getitem__, map(itemgetter(2), keys)))
     facts = _facts(inventory.onprem_users, cloud, tenant, policy, held_back)
     results = [_decide(f, tenant, policy) for f in facts]
     batchable = [r for r in results if r.batchable]

@@ -14,7 +14,6 @@ import re
 import uuid
 from collections.abc import Sequence
 from itertools import compress
-from operator import methodcaller
 
 import numpy as np
 
@@ -57,6 +56,8 @@ def immutable_id_from_guid(text: str) -> str:
     return immutable_ids_from_guids([text])[0]
 
 
+_NOT_DIGITS = str.maketrans("", "", "{}()-")
+
 _TO_BYTE_ARRAY = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
 """Guid.ToByteArray() order: byte k of the result is byte _TO_BYTE_ARRAY[k] of the written GUID."""
 
@@ -70,19 +71,20 @@ def immutable_ids_from_guids(texts: Sequence[str]) -> list[str]:
     that become its '=='.
     """
     stripped = list(map(str.strip, texts))
-    valid = [bool(m) for m in map(_GUID_RE.match, stripped)]
-    digits = "".join(
-        map(
-            methodcaller("replace", "-", ""),
-            map(methodcaller("strip", "{}()"), compress(stripped, valid)),
-        )
-    )
+    valid = list(map(bool, map(_GUID_RE.match, stripped)))
+    # a valid GUID has braces or parentheses only around it: drop them and the hyphens at once
+    digits = "".join(compress(stripped, valid)).translate(_NOT_DIGITS)
     guids = np.frombuffer(bytes.fromhex(digits), dtype=np.uint8).reshape(-1, 16)
     padded = np.zeros((len(guids), 18), dtype=np.uint8)
     padded[:, :16] = guids[:, _TO_BYTE_ARRAY]
-    encoded = base64.b64encode(padded.tobytes()).decode("ascii")
-    ids = iter([encoded[k : k + 22] + "==" for k in range(0, len(encoded), 24)])
-    return [next(ids) if ok else "" for ok in valid]
+    encoded = np.frombuffer(bytearray(base64.b64encode(padded.tobytes())), dtype=np.uint8)
+    encoded = encoded.reshape(-1, 24)
+    encoded[:, 22:] = ord("=")  # the two characters of the padding bytes become '=='
+    ids: list[str] = encoded.view("S24").ravel().astype("U24").tolist()
+    if len(ids) == len(valid):
+        return ids
+    found = iter(ids)
+    return [next(found) if ok else "" for ok in valid]
 
 
 def immutable_id_from_uuid(value: uuid.UUID) -> str:
