@@ -766,37 +766,58 @@ def _alias_repoint(
             prerequisites=prerequisites,
             runbook=runbook,
         ),
-        Step(
-            id=verify_id,
-            phase=phase,
-            title=f"Check that {alias} resolves to exactly the new servers (A and AAAA)",
-            target=alias,
-            owner=Owner.EXCHANGE_ADMIN,
-            runs_in=RunsIn.EMS_NEW,
-            duration_minutes=5,
-            maintenance_window=False,
-            verification=(
-                f"Resolve-DnsName {alias} -Type A and -Type AAAA return exactly {_records_text(a, aaaa)}"
-            ),
-            rollback="nothing to undo (read only)",
+        _verify_alias_step(
+            verify_id,
+            phase,
+            alias,
+            "the new servers",
+            (a, aaaa, unknown),
+            [s if isinstance(s, str) else s.name for s in new_servers],
+            repoint_id,
+            runbook,
             instructions=(
                 "Reads only. A resolver that still caches the old records makes it stop: wait the"
                 " old TTL and run it again."
             ),
-            action=Action(
-                "relay.alias-records",
-                {
-                    "alias": alias,
-                    "ipv4": a,
-                    "ipv6": aaaa,
-                    "unknown": unknown,
-                    "servers": [s if isinstance(s, str) else s.name for s in new_servers],
-                },
-            ),
-            prerequisites=(repoint_id,),
-            runbook=runbook,
         ),
     ]
+
+
+def _verify_alias_step(
+    step_id: str,
+    phase: Phase,
+    alias: str,
+    which: str,
+    records: tuple[list[str], list[str], list[str]],
+    servers: list[str],
+    prerequisite: str,
+    runbook: str,
+    instructions: str = "",
+) -> Step:
+    """The scripted check that ``alias`` resolves to exactly ``records`` (A, AAAA; servers without
+    an address in the inventory make it stop), after the repoint or its rollback."""
+    a, aaaa, unknown = records
+    return Step(
+        id=step_id,
+        phase=phase,
+        title=f"Check that {alias} resolves to exactly {which} (A and AAAA)",
+        target=alias,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5,
+        maintenance_window=False,
+        verification=(
+            f"Resolve-DnsName {alias} -Type A and -Type AAAA return exactly {_records_text(a, aaaa)}"
+        ),
+        rollback="nothing to undo (read only)",
+        instructions=instructions,
+        action=Action(
+            "relay.alias-records",
+            {"alias": alias, "ipv4": a, "ipv6": aaaa, "unknown": unknown, "servers": servers},
+        ),
+        prerequisites=(prerequisite,),
+        runbook=runbook,
+    )
 
 
 def _rollback_runbook_of(alias: str, phase: Phase) -> str:
@@ -845,31 +866,15 @@ def alias_rollback_steps(
             ),
             runbook=runbook,
         ),
-        Step(
-            id=f"{pre}.rollback.verify-alias.{slug(alias)}",
-            phase=phase,
-            title=f"Check that {alias} resolves to exactly the old servers again (A and AAAA)",
-            target=alias,
-            owner=Owner.EXCHANGE_ADMIN,
-            runs_in=RunsIn.EMS_NEW,
-            duration_minutes=5,
-            maintenance_window=False,
-            verification=(
-                f"Resolve-DnsName {alias} -Type A and -Type AAAA return exactly {_records_text(a, aaaa)}"
-            ),
-            rollback="nothing to undo (read only)",
-            action=Action(
-                "relay.alias-records",
-                {
-                    "alias": alias,
-                    "ipv4": a,
-                    "ipv6": aaaa,
-                    "unknown": unknown,
-                    "servers": old_servers,
-                },
-            ),
-            prerequisites=(back_id,),
-            runbook=runbook,
+        _verify_alias_step(
+            f"{pre}.rollback.verify-alias.{slug(alias)}",
+            phase,
+            alias,
+            "the old servers again",
+            (a, aaaa, unknown),
+            old_servers,
+            back_id,
+            runbook,
         ),
     ]
 
