@@ -121,3 +121,11 @@ def test_splat_quotes_every_value_and_leaves_out_none() -> None:
 def test_splat_refuses_keys_that_are_not_identifiers() -> None:
     with pytest.raises(ValueError, match="not a PowerShell identifier"):
         ps_splat([[("A; Remove-Item", "x")]])
+
+
+def test_a_dotted_name_reads_the_data_key_before_a_dict_method() -> None:
+    """``p.clear`` is the step's ``clear`` value, not ``dict.clear`` (a bound method, always true)."""
+    from migrator.render.templating import environment
+
+    template = environment().from_string("{{ 'yes' if p.clear else 'no' }} {{ p.items }}")
+    assert template.render(p={"clear": False, "items": 3}) == "no 3"

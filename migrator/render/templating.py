@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +130,16 @@ def environment() -> jinja2.Environment:
     """
     import jinja2  # imported where it is used (keeps the CLI's start fast)
 
-    env = jinja2.Environment(
+    class DataEnvironment(jinja2.Environment):
+        """``p.clear`` in a template reads the key ``clear`` of a step's data, never the dict
+        method of that name (which is always true: an OAB step once passed ``-Clear`` because of it)."""
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if isinstance(obj, Mapping) and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    env = DataEnvironment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -19,7 +19,7 @@ try {
     # Verification: Get-MailboxDatabase shows the OAB on each database (read back by the step); rollback: runbooks/00-prepare/offline-address-book-rollback.ps1 clears it again
     if (Test-RunStep -Id 'prepare.offline-address-book' -Title 'assign an offline address book to 1 2010 database(s) that have none') {
         Write-Host '    Databases DB10-LON-02 have no OfflineAddressBook: their users get the organisation''s default OAB, and Exchange 2016 setup makes a new default OAB that they would then download in full. The step assigns ''Default Offline Address Book'' (the OAB the other 2010 databases use) to each of them before the first 2016 server is installed; databases that already have one are left alone.'
-        $step = @{ OfflineAddressBook = 'Default Offline Address Book'; Clear = $true; Database = @('DB10-LON-02') }
+        $step = @{ OfflineAddressBook = 'Default Offline Address Book'; Database = @('DB10-LON-02') }
         Set-DatabaseOfflineAddressBook @step -DomainController $DomainController
     }
 } finally { Stop-Transcript }
