@@ -413,3 +413,15 @@ def test_plan_namespace_of_inventory_yaml_wins() -> None:
         "webmail.contoso.com",
         "https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml",
     )
+
+
+def test_the_namespace_change_keeps_internal_addresses_out_of_public_dns() -> None:
+    """Review 2, B1: mail.contoso.com is also the MX host until the MX steps, and public DNS must
+    never get the servers' internal addresses: the change is internal DNS plus the HTTPS publishing rule."""
+    rollback = client_access_rollback_steps(contoso(), estate(contoso()))
+    steps = {s.id: s for s in (*contoso_plan().steps, *rollback)}
+    for sid in ("servers.namespace", "servers.rollback.namespace"):
+        text = steps[sid].instructions
+        assert "internal DNS" in text, sid
+        assert "external DNS" not in text, sid
+        assert "HTTPS (TCP 443)" in text, sid

@@ -261,6 +261,15 @@ def expected_addresses(inv: Inventory, servers: Sequence[Server]) -> list[str]:
     return sorted({str(a) for s in servers for a in s.ip_addresses})
 
 
+_EXTERNAL_PUBLISHING = (
+    "Never put these internal addresses into public DNS: from the Internet the names keep "
+    "their public records (the mail host may also be an MX host until the MX steps); instead "
+    "point the firewall or reverse-proxy rule that publishes HTTPS (TCP 443) for them at the "
+    "same servers or their load balancer, and leave the SMTP (port 25) rules to the relay and "
+    "MX steps."
+)
+
+
 def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Server]) -> Step:
     now = ", ".join(expected_addresses(inv, old)) or "the 2010 Client Access servers"
     then = ", ".join(expected_addresses(inv, new)) or "the 2016 servers"
@@ -273,10 +282,11 @@ def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Serve
         runs_in=RunsIn.DNS_CONSOLE,
         duration_minutes=30,
         instructions=(
-            f"Change the internal and external DNS records (or the load balancer / reverse proxy "
-            f"rule) of {ns.mail} and {ns.autodiscover} from {now} to {then} "
-            f"({', '.join(s.name for s in new)}). Lower their TTL one TTL ahead. The next step "
-            "waits for DNS and probes OWA and Autodiscover."
+            f"In the internal DNS zone, change the records (or the internal load balancer rule) "
+            f"of {ns.mail} and {ns.autodiscover} from {now} to {then} "
+            f"({', '.join(s.name for s in new)}). {_EXTERNAL_PUBLISHING} Lower the internal "
+            "TTL one TTL ahead. The next step waits for internal DNS and probes OWA and "
+            "Autodiscover; probe them from outside by hand."
         ),
         verification=f"{NAMESPACE_VERIFY} (scripted)",
         rollback=f"{runbook(P, 'namespace-rollback')}: point the records back at {now} and verify",
@@ -384,10 +394,10 @@ def _manual_namespace(servers: list[Server]) -> Step:
         duration_minutes=30,
         wait_minutes=60,
         instructions=(
-            "Change the internal and external DNS records (or the load balancer / reverse proxy "
-            "rule) of the client namespace to the Exchange 2016 servers: "
+            "In the internal DNS zone, point the records (or the internal load balancer rule) of "
+            "the client namespace at the Exchange 2016 servers: "
             + ", ".join(s.name for s in servers)
-            + ". Lower their TTL one TTL ahead."
+            + f". {_EXTERNAL_PUBLISHING} Lower the internal TTL one TTL ahead."
         ),
         verification="Resolve-DnsName for the namespace names returns the 2016 servers or their load balancer; OWA and Autodiscover work for a 2010 and a 2016 mailbox",
         rollback="point the namespace records back at the 2010 Client Access servers",
@@ -506,9 +516,11 @@ def client_access_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
         duration_minutes=30,
         reversible=False,
         instructions=(
-            f"Set the DNS records (or load balancer rule) of {ns.mail} and {ns.autodiscover} back "
-            f"to {', '.join(expected_addresses(inv, old)) or 'the 2010 Client Access servers'}; the "
-            "next step waits for DNS and probes again."
+            f"Set the internal DNS records (or internal load balancer rule) of {ns.mail} and "
+            f"{ns.autodiscover} back to "
+            f"{', '.join(expected_addresses(inv, old)) or 'the 2010 Client Access servers'}, and "
+            "the firewall or reverse-proxy rule that publishes HTTPS (TCP 443) for them back at "
+            "the 2010 Client Access servers; the next step waits for DNS and probes again."
         ),
         runbook=runbook(P, "namespace-rollback"),
     )

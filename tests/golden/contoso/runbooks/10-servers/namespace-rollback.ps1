@@ -25,7 +25,7 @@ try {
     # region STEP servers.rollback.namespace; target: client namespace; owner: DNS admin; runs in: DNS console; after: none
     # Rollback: none: not reversible
     if (Test-RunStep -Id 'servers.rollback.namespace' -Title 'point mail.contoso.com and autodiscover.contoso.com back at the 2010 Client Access servers') {
-        Write-Host '    Set the DNS records (or load balancer rule) of mail.contoso.com and autodiscover.contoso.com back to 10.1.1.10, 10.2.1.10; the next step waits for DNS and probes again.'
+        Write-Host '    Set the internal DNS records (or internal load balancer rule) of mail.contoso.com and autodiscover.contoso.com back to 10.1.1.10, 10.2.1.10, and the firewall or reverse-proxy rule that publishes HTTPS (TCP 443) for them back at the 2010 Client Access servers; the next step waits for DNS and probes again.'
         Stop-AtManualStep -Id 'servers.rollback.namespace' -Next 'servers.rollback.namespace-verify'
     }
     # region STEP servers.rollback.namespace-verify; target: client namespace; owner: Exchange admin; runs in: EMS on the new servers; after: servers.rollback.namespace
