@@ -425,3 +425,12 @@ def test_the_namespace_change_keeps_internal_addresses_out_of_public_dns() -> No
         assert "internal DNS" in text, sid
         assert "external DNS" not in text, sid
         assert "HTTPS (TCP 443)" in text, sid
+
+
+def test_outlook_anywhere_on_2016_uses_ntlm_while_2010_remains() -> None:
+    """Review 2, M1: 2016 proxies 2010 users over Outlook Anywhere; Negotiate only once 2010 is gone."""
+    step = next(s for s in contoso_plan().steps if s.id == "servers.virtual-directories.EX16-01")
+    assert step.action is not None
+    rows = [r for r in step.action.params["urls"] if r["Kind"] == "OutlookAnywhere"]
+    assert [(r["Auth"], r["InternalAuth"]) for r in rows] == [("Ntlm", "Ntlm")]
+    assert "-ExternalClientAuthenticationMethod $want.Auth" in helper().data.decode("utf-8-sig")

@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 5
+# Version: 6
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -1396,7 +1396,10 @@ function Get-ClientAccessValue {
     if ($found.Count -ne 1) { throw ('Expected one ' + $Kind + ' object on ' + $Server + ', found ' + $found.Count + '; nothing was changed') }
     $item = $found[0]
     $value = @{ Kind = $Kind; Identity = [string]$item.Identity; InternalUrl = [string]$item.InternalUrl; ExternalUrl = [string]$item.ExternalUrl }
-    if ($Kind -eq 'OutlookAnywhere') { $value.InternalUrl = [string]$item.InternalHostname; $value.ExternalUrl = [string]$item.ExternalHostname }
+    if ($Kind -eq 'OutlookAnywhere') {
+        $value.InternalUrl = [string]$item.InternalHostname; $value.ExternalUrl = [string]$item.ExternalHostname
+        $value.Auth = [string]$item.ExternalClientAuthenticationMethod; $value.InternalAuth = [string]$item.InternalClientAuthenticationMethod
+    }
     if ($Kind -eq 'Autodiscover') { $value.InternalUrl = [string]$item.AutoDiscoverServiceInternalUri; $value.ExternalUrl = '' }
     return $value
 }
@@ -1417,12 +1420,16 @@ function Set-ClientAccessUrl {
     for ($i = 0; $i -lt $Urls.Count; $i++) {
         $want = $Urls[$i]
         $now = $before[$i]
-        if ($now.InternalUrl -eq $want.InternalUrl -and $now.ExternalUrl -eq $want.ExternalUrl) { continue }
+        # Outlook Anywhere rows may carry the client authentication (Auth external, InternalAuth): NTLM while 2010 remains.
+        $auth = [string]$want.Auth -ne ''
+        if ($now.InternalUrl -eq $want.InternalUrl -and $now.ExternalUrl -eq $want.ExternalUrl -and (-not $auth -or ($now.Auth -eq $want.Auth -and $now.InternalAuth -eq $want.InternalAuth))) { continue }
         $in = $null
         $ex = $null
         if ($want.InternalUrl -ne '') { $in = $want.InternalUrl }
         if ($want.ExternalUrl -ne '') { $ex = $want.ExternalUrl }
-        if ($PSCmdlet.ShouldProcess($now.Identity, 'Set ' + $want.Kind + ' internal ''' + $want.InternalUrl + ''', external ''' + $want.ExternalUrl + '''')) {
+        $what = 'Set ' + $want.Kind + ' internal ''' + $want.InternalUrl + ''', external ''' + $want.ExternalUrl + ''''
+        if ($auth) { $what += ', client authentication ' + $want.Auth + ' (external), ' + $want.InternalAuth + ' (internal)' }
+        if ($PSCmdlet.ShouldProcess($now.Identity, $what)) {
             switch ($want.Kind) {
                 'Owa' { Set-OwaVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
                 'Ecp' { Set-EcpVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
@@ -1430,7 +1437,10 @@ function Set-ClientAccessUrl {
                 'ActiveSync' { Set-ActiveSyncVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
                 'Oab' { Set-OabVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
                 'Mapi' { Set-MapiVirtualDirectory -Identity $now.Identity -InternalUrl $in -ExternalUrl $ex -DomainController $DomainController -ErrorAction Stop }
-                'OutlookAnywhere' { Set-OutlookAnywhere -Identity $now.Identity -InternalHostname $in -ExternalHostname $ex -InternalClientsRequireSsl $true -ExternalClientsRequireSsl $true -DomainController $DomainController -ErrorAction Stop }
+                'OutlookAnywhere' {
+                    if ($auth) { Set-OutlookAnywhere -Identity $now.Identity -InternalHostname $in -ExternalHostname $ex -InternalClientsRequireSsl $true -ExternalClientsRequireSsl $true -ExternalClientAuthenticationMethod $want.Auth -InternalClientAuthenticationMethod $want.InternalAuth -DomainController $DomainController -ErrorAction Stop }
+                    else { Set-OutlookAnywhere -Identity $now.Identity -InternalHostname $in -ExternalHostname $ex -InternalClientsRequireSsl $true -ExternalClientsRequireSsl $true -DomainController $DomainController -ErrorAction Stop }
+                }
                 'Autodiscover' { Set-ClientAccessService -Identity $Server -AutoDiscoverServiceInternalUri $in -DomainController $DomainController -ErrorAction Stop }
             }
         }
@@ -1440,6 +1450,10 @@ function Set-ClientAccessUrl {
         $now = Get-ClientAccessValue -Server $Server -Kind $want.Kind -DomainController $DomainController
         Assert-Equal -What ($Server + ' ' + $want.Kind + ' internal') -Expected $want.InternalUrl -Actual $now.InternalUrl
         Assert-Equal -What ($Server + ' ' + $want.Kind + ' external') -Expected $want.ExternalUrl -Actual $now.ExternalUrl
+        if ([string]$want.Auth -ne '') {
+            Assert-Equal -What ($Server + ' Outlook Anywhere external client authentication') -Expected $want.Auth -Actual $now.Auth
+            Assert-Equal -What ($Server + ' Outlook Anywhere internal client authentication') -Expected $want.InternalAuth -Actual $now.InternalAuth
+        }
     }
 }
 

@@ -69,7 +69,17 @@ def _url_rows(ns: Namespace) -> list[dict[str, str]]:
     rows = [
         {"Kind": k.value, "InternalUrl": ns.url(k), "ExternalUrl": ns.url(k)} for k in _URL_KINDS
     ]
-    rows.append({"Kind": "OutlookAnywhere", "InternalUrl": ns.mail, "ExternalUrl": ns.mail})
+    # NTLM for Outlook Anywhere clients while 2010 remains (2016 proxies 2010 users over it;
+    # Negotiate only once no older server is left): MOVES-AND-CLIENT-ACCESS D, G.
+    rows.append(
+        {
+            "Kind": "OutlookAnywhere",
+            "InternalUrl": ns.mail,
+            "ExternalUrl": ns.mail,
+            "Auth": "Ntlm",
+            "InternalAuth": "Ntlm",
+        }
+    )
     return rows
 
 
