@@ -559,3 +559,15 @@ def test_the_forecast_names_folders_as_they_are_after_the_renames() -> None:
 
     inv = _inv(_pf("\\IT", 3), _pf("\\IT\\A/B", 4, name="A/B"), _pf("\\IT\\A/B\\C", 5))
     assert renamed_paths(inv) == {"\\IT\\A/B": "\\IT\\A-B", "\\IT\\A/B\\C": "\\IT\\A-B\\C"}
+
+
+def test_a_proxy_on_a_mailbox_only_server_names_a_client_access_server(plan: MigrationPlan) -> None:
+    """Review 2, M5: EX10-02 has no Client Access role, so its proxy database's
+    RpcClientAccessServer must be the CAS array or a 2010 CAS of its site, never EX10-02."""
+    steps = {s.id: s for s in plan.steps}
+    ex02 = steps["public-folders.proxy-mailbox.EX10-02"].instructions
+    assert "outlook.contoso.com, EX10-01> (EX10-02 has no Client Access role)" in ex02
+    assert (
+        "<the CAS array of its site, or EX10-03>"
+        in steps["public-folders.proxy-mailbox.EX10-03"].instructions
+    )

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from migrator.mailboxes import MIGRATION_MAILBOX, MailboxKind, MovesPolicy
-from migrator.model import Finding, Inventory, Severity
+from migrator.model import ExchangeVersion, Finding, Inventory, ServerRole, Severity
 from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan
 from migrator.plan.public_folder_map import FolderMap, cap_bytes, forecast_map
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
@@ -160,6 +160,25 @@ def _concurrent_users(inv: Inventory) -> int:
     return max(1, sum(1 for m in inv.mailboxes if m.kind in kinds))
 
 
+def _rpc_target(inv: Inventory, server: str) -> str:
+    """What a proxy mailbox database's RpcClientAccessServer may name: a 2010 server with the Client
+    Access role (review 2, M5: a Mailbox-only public folder server is not one)."""
+    srv = inv.server(server)
+    if srv is not None and ServerRole.CLIENT_ACCESS in srv.roles:
+        return f"<the CAS array of its site, or {server}>"
+    site = srv.site if srv is not None else ""
+    arrays = [a.fqdn for a in inv.client_access_arrays if a.fqdn and (not site or a.site == site)]
+    cas = sorted(
+        s.name
+        for s in inv.servers
+        if ServerRole.CLIENT_ACCESS in s.roles
+        and (not site or s.site == site)
+        and s.version == ExchangeVersion.EX2010
+    )
+    named = ", ".join([*arrays, *cas]) or "a 2010 Client Access server"
+    return f"<the CAS array or a 2010 Client Access server of its site: {named}> ({server} has no Client Access role)"
+
+
 def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
     """Every step of the phase, chained in Microsoft's order (none without public folder databases)."""
     if not inv.public_folder_databases:
@@ -221,7 +240,7 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
                     f"-IsExcludedFromProvisioning $true; Mount-Database {proxy}; New-Mailbox -Name "
                     f"{proxy} -Database {proxy} (a disabled account is enough); Set-Mailbox "
                     f"{proxy} -HiddenFromAddressListsEnabled $true; Set-MailboxDatabase {proxy} "
-                    f"-RpcClientAccessServer <the CAS array or {server}>. (Manual: New-MailboxDatabase "
+                    f"-RpcClientAccessServer {_rpc_target(inv, server)}. (Manual: New-MailboxDatabase "
                     "and New-Mailbox are not in migrator's cmdlet reference, so they are not generated.)"
                 ),
                 verification=f"Get-Mailbox {proxy} shows database {proxy} on {server} (the next step checks it)",
