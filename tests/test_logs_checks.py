@@ -11,7 +11,7 @@ import pytest
 from migrator.checks.evidence import evidence_findings
 from migrator.iprange import IPRange
 from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, DomainCount, Evidence
-from migrator.logs.scan import scan_logs
+from migrator.logs.smtp import scan_logs
 from migrator.model import (
     AcceptedDomain,
     AcceptedDomainType,

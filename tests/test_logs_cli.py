@@ -1,9 +1,12 @@
-"""``migrator logs scan`` end to end (library figures are tested in test_logs_scanner)."""
+"""``migrator logs scan`` end to end (library figures are tested in test_logs_smtp)."""
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from migrator.cli import app
@@ -89,25 +92,64 @@ def test_scan_with_the_example_inventory_prints_findings(tmp_path: Path) -> None
     assert ev.scan.accepted_domains  # recipients were split with the inventory's domains
 
 
-def test_both_engines_write_the_same_file(tmp_path: Path) -> None:
-    written = {}
-    for engine in ("compiled", "python"):
-        out_dir = tmp_path / engine
-        result = runner.invoke(
-            app,
-            ["logs", "scan", str(DATA), "-o", str(out_dir), "--no-progress", "--engine", engine],
-        )
-        assert result.exit_code == 0, result.output
-        written[engine] = (out_dir / "relay-evidence.json").read_bytes()
-    assert written["compiled"] == written["python"]
-
-
-def test_unknown_engine_is_refused(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["logs", "scan", str(DATA), "-o", str(tmp_path), "--engine", "spark"]
+def test_only_the_compiled_engine_is_left(tmp_path: Path) -> None:
+    # --engine stays (hidden) so scripts naming the compiled engine still run.
+    ok = runner.invoke(
+        app,
+        ["logs", "scan", str(DATA), "-o", str(tmp_path), "--no-progress", "--engine", "compiled"],
     )
-    assert result.exit_code != 0
-    assert not (tmp_path / "relay-evidence.json").exists()
+    assert ok.exit_code == 0, ok.output
+    for gone in ("python", "spark"):
+        out_dir = tmp_path / gone
+        result = runner.invoke(
+            app, ["logs", "scan", str(DATA), "-o", str(out_dir), "--engine", gone]
+        )
+        assert result.exit_code != 0
+        assert not (out_dir / "relay-evidence.json").exists()
+
+
+def test_one_discovery_serves_both_scans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SMTP and client-access logs in one zip archive, and a path that does not exist.
+    from migrator.logs import smtp_files, sources
+
+    archive = tmp_path / "logs.zip"
+    client_logs = DATA.parent / "client-logs"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for root in (DATA, client_logs):
+            for f in sorted(root.rglob("*")):
+                if f.suffix.lower() == ".log":
+                    zf.write(f, f"{root.name}/{f.relative_to(root).as_posix()}")
+    calls: list[object] = []
+    real = sources.discover
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    def never(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the SMTP scan discovered the files again")
+
+    monkeypatch.setattr(sources, "discover", counted)
+    monkeypatch.setattr(smtp_files, "discover_sources", never)
+    out_dir = tmp_path / "out"
+    missing = tmp_path / "missing"
+    result = runner.invoke(
+        app, ["logs", "scan", str(archive), str(missing), "-o", str(out_dir), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1
+    relay = load_evidence(out_dir / "relay-evidence.json")
+    assert relay.scan.sessions == 8
+    # The relay evidence lists what was not counted among the SMTP candidates (the send
+    # log) and what no scan could read; the client-access logs are not "skipped" there.
+    assert {(Path(s.path).name, s.reason) for s in relay.scan.files_skipped} == {
+        ("SEND20230103-1.LOG", "SMTP Send protocol log (not counted)"),
+        ("missing", "no such file or folder"),
+    }
+    client = json.loads((out_dir / "client-evidence.json").read_text("utf-8"))
+    assert [Path(s["path"]).name for s in client["scan"]["files_skipped"]] == ["missing"]
+    # A path both scans skipped is printed once.
+    assert result.output.count(f"skipped {missing}: no such file or folder") == 1
 
 
 def test_piped_summary_is_plain_lines_with_totals_and_top_clients(tmp_path: Path) -> None:

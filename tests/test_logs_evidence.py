@@ -14,7 +14,7 @@ from migrator.logs.evidence import (
     load_evidence,
     write_evidence,
 )
-from migrator.logs.scan import scan_logs
+from migrator.logs.smtp import scan_logs
 
 DATA = Path(__file__).parent / "data" / "logs"
 

@@ -6,7 +6,7 @@ import gzip
 import zipfile
 from pathlib import Path
 
-from migrator.logs import scanner
+from migrator.logs import smtp_files
 from migrator.logs.evidence import SkippedFile
 from migrator.logs.sources import Source, discover, open_stream, read_bytes
 
@@ -54,12 +54,12 @@ def test_default_rule_takes_csv_and_every_log_member(tmp_path: Path) -> None:
 
 def test_smtp_rule_is_the_same_discovery_with_its_names(tmp_path: Path) -> None:
     logs = _tree(tmp_path)
-    sources, skipped = scanner.discover([logs, tmp_path / "missing"])
+    sources, skipped = smtp_files.discover([logs, tmp_path / "missing"])
     # No .csv files, and only .log / .log.gz members of a zip archive.
     assert _names(sources) == [n for n in _ALL if not n.endswith((".csv", "!c.gz"))]
     assert skipped == [SkippedFile(str(tmp_path / "missing"), "no such file or folder")]
     # A file named explicitly is always tried, whatever its name.
-    named, _ = scanner.discover([logs / "notes.txt"])
+    named, _ = smtp_files.discover([logs / "notes.txt"])
     assert named == [Source(str(logs / "notes.txt"))]
 
 

@@ -29,10 +29,9 @@ OLD_OUTLOOK_LISTED = 20
 
 
 class Engine(StrEnum):
-    """Scan engine (``--engine``)."""
+    """Scan engine (``--engine``, hidden: one engine is left; kept so scripts naming it still run)."""
 
     COMPILED = "compiled"
-    PYTHON = "python"
 
 
 _CONNECTOR_COLUMNS = (
@@ -355,16 +354,12 @@ def scan_command(
         typer.Option(
             "--workers",
             min=0,
-            help="Threads of the compiled engine or processes of the Python one (0: one per CPU).",
+            help="Threads of the SMTP log scan (0: one per CPU).",
         ),
     ] = 0,
     engine: Annotated[
         Engine,
-        typer.Option(
-            "--engine",
-            help="compiled (fast, default; compiles once on first use) or python"
-            " (the streaming reference reader).",
-        ),
+        typer.Option("--engine", hidden=True, help="compiled (the only engine)."),
     ] = Engine.COMPILED,
 ) -> None:
     """Scan SMTP Receive protocol logs and client-access logs; write the evidence and a summary.
@@ -380,15 +375,20 @@ def scan_command(
     from migrator.inventory import load_inventory
     from migrator.logs.client_access import classify
     from migrator.logs.evidence import write_evidence
-    from migrator.logs.scan import scan_logs
-    from migrator.logs.sources import discover, natural_key
+    from migrator.logs.smtp import scan_sources
+    from migrator.logs.smtp_files import smtp_candidates
+    from migrator.logs.sources import discover
     from migrator.plan.relay import plan_relay
 
     inv = load_inventory(inventory) if inventory is not None else None
     accepted = tuple(d.domain_name for d in inv.accepted_domains) if inv else ()
-    smtp_paths = [str(p) for p in logdirs]
-    sources, missing = discover(smtp_paths)
+    # One discovery for both scans: the client-access logs are recognised by their
+    # header, the SMTP scan takes the rest that its naming rule lets in. Paths that
+    # do not exist, damaged archives and unreadable files are listed in both
+    # evidence files; each scan lists the files of its own kind it could not count.
+    sources, missing = discover(logdirs)
     found, others, unreadable = classify(sources)
+    shown: set[tuple[str, str]] = set()
     if found:
         _scan_client_access(
             found,
@@ -398,17 +398,18 @@ def scan_command(
             top=top,
             all_clients=all_clients,
         )
-        smtp_paths = sorted({s.path for s in others}, key=natural_key)
-        if not smtp_paths:
-            return
+        shown = {(f.path, f.reason) for f in (*missing, *unreadable)}
+    smtp = smtp_candidates(others, named=[p for p in logdirs if p.is_file()])
+    if found and not smtp:
+        return
     bar = _LateProgress(progress)
     try:
-        evidence = scan_logs(
-            smtp_paths,
+        evidence = scan_sources(
+            smtp,
             accepted,
+            skipped=[*missing, *unreadable],
             progress=bar.tick,
             workers=workers or None,
-            engine=engine.value,
         )
     except LogScanError as exc:
         if not found:
@@ -428,7 +429,8 @@ def scan_command(
             markup=False,
         )
     for s in evidence.scan.files_skipped:
-        out.print(f"skipped {s.path}: {s.reason}", markup=False)
+        if (s.path, s.reason) not in shown:  # already printed by the client-access scan
+            out.print(f"skipped {s.path}: {s.reason}", markup=False)
     for w_text in evidence.scan.warnings:
         err.print(f"warning: {w_text}", markup=False)
     if inv is not None:

@@ -1,10 +1,19 @@
-"""The compiled core of the fast log scan: one pass over the bytes, sessions rebuilt as they go.
+"""The compiled SMTP session engine: one pass over the bytes, sessions rebuilt as they go.
+
+The session rules, per (connector id, session id): a reply answers the oldest
+command still waiting (first in, first out; 334 and 354 replies and the inner
+lines of multi-line replies answer nothing); a RCPT's outcome counts for its
+domain, with the authenticated state at the time of its reply; a DATA or BDAT
+LAST answered by 2xx is a message; STARTTLS (220), X-ANONYMOUSTLS and TLS
+``*`` events mark TLS, AUTH (235) and ``authenticated`` events mark
+authentication; ``-`` ends a session; a session without an event for more than
+an hour is over, and the next event of its session id opens a new session
+(the idle rule). docs/logs.md states them in full; tests/smtp_reference.py is
+a small Python reading of the same rules the tests compare this engine with.
 
 Compiled with numba (``cache=True``: the machine code is kept beside this file,
 or in ``NUMBA_CACHE_DIR``, so only the first scan on a machine pays for
-compiling). :mod:`migrator.logs.fast` drives it; the Python scanner
-(:mod:`migrator.logs.scanner`) is the reference whose rules this mirrors, and
-tests/test_logs_engines.py proves both give the same evidence.
+compiling). :mod:`migrator.logs.smtp` drives it.
 
 Everything lives in preallocated NumPy arrays (the :class:`State` fields), so
 the kernel never allocates: when a table is nearly full it stops at the start
@@ -29,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from migrator.jit import jit
+from migrator.logs.figures import MAX_CLIENTS_PER_CONNECTOR as MAX_CLIENTS
+from migrator.logs.figures import MAX_DOMAINS, MAX_NAMES
+from migrator.logs.smtp_files import MAX_MALFORMED_LISTED, MAX_RECORD_LINES
 
 _jit = jit
 
@@ -40,26 +52,24 @@ QCAP = 64
 TSW = 40
 """Bytes kept of a timestamp."""
 MAX_FIELDS = 16
-MAX_RECORD_LINES = 50
 SWEEP_EVERY = 65_536
+"""Lines between two sweeps of idle sessions (memory only: the idle rule is applied per event)."""
 IDLE_MS = 3_600_000
-MAX_NAMES = 50
-MAX_DOMAINS = 500
-MAX_CLIENTS = 50_000
-MAX_MALFORMED_LISTED = 5
-FOLD_TALLIES = 2 * MAX_NAMES + 4
-"""Tally rows one record may add: a reply's domain, or a folded session's names."""
+"""A gap longer than this between two events of a session ends it (the idle rule)."""
+FOLD_TALLIES = 4 * MAX_NAMES + 4
+"""Tally rows one record may add: a reply's domain, or the names of two folded sessions
+(one closed by the idle rule, the new one ended by the same record)."""
 
 OK = 0
 """Status: every complete record of the buffer was read; the rest waits for more bytes."""
 GROW = 1
 """Status: a table is nearly full; grow the one named in ``cnt[K_GROW]`` and call again."""
 SWEEP = 2
-"""Status: 65,536 lines of this file since the last idle sweep; sweep, then call again."""
+"""Status: 65,536 lines since the last sweep of idle sessions; sweep, then call again."""
 
 # Counters (cnt)
 K_NSTR, K_SBUF, K_NCLI, K_NTAL, K_NPAIR, K_LIVE, K_LINES = range(7)
-K_LINENO, K_MALFORMED, K_NWARN, K_SINCE_SWEEP, K_QOVER, K_GROW, K_NFREE, K_LASTSLOT = range(7, 15)
+K_LINENO, K_MALFORMED, K_NWARN, K_SINCE_SWEEP, K_QOVER, K_GROW, K_NFREE = range(7, 14)
 K_SIZE = 16
 # What to grow (cnt[K_GROW])
 G_STR, G_SBUF, G_CLI, G_TAL, G_SESS, G_PAIR, G_WARN = range(1, 8)
@@ -69,9 +79,9 @@ C_AUTH, C_TLS, C_TRUNC, C_NEHLO, C_NMAIL, C_NRCPT, C_FIRSTLEN, C_LASTLEN = range
 C_SIZE = 15
 # Session columns (xnum)
 X_CLIENT, X_STARTED, X_AUTH, X_TLS, X_QHEAD, X_QLEN = range(6)
-X_FIRSTFILE, X_CON, X_SKEY, X_SID, X_FIRSTLEN, X_LASTLEN, X_ENDED, X_SERVER = range(6, 14)
-X_NEHLO, X_NMAIL = 14, 15
-X_SIZE = 16
+X_FILE, X_CON, X_SKEY, X_SID, X_FIRSTLEN, X_LASTLEN, X_ENDED, X_SERVER = range(6, 14)
+X_NEHLO, X_NMAIL, X_LASTMS = 14, 15, 16
+X_SIZE = 17
 # Tally kinds and columns (tnum)
 T_RCPT, T_EHLO, T_MAIL = 0, 1, 2
 T_ACC, T_ACC_AUTH, T_REF, T_RELAY = range(4)
@@ -407,8 +417,6 @@ def reindex_sessions(xnum, live, xidx):
 @_jit
 def _fold(
     slot,
-    fileidx,
-    srv_latest,
     xnum,
     xts,
     xidx,
@@ -428,21 +436,15 @@ def _fold(
     tidx,
     tnum,
 ):
-    """A session ended (or went idle, or the logs ended): add it to its client, free its slot.
-
-    ``fileidx`` is the file being read when the session began and ended in it
-    (then the file's versions count for the server, and the session's last time
-    for the server's idle clock, as in the Python reader's per file results), else -1.
-    """
+    """A session ended (or went idle, or the logs ended): add it to its client, free its slot."""
     c = xnum[slot, X_CLIENT]
     con = xnum[slot, X_CON]
     if not (xnum[slot, X_STARTED] and xnum[slot, X_ENDED]):
         cnum[c, C_INCOMPLETE] += 1
     cnum[c, C_AUTH] += xnum[slot, X_AUTH]
     cnum[c, C_TLS] += xnum[slot, X_TLS]
-    # The session's EHLO names and MAIL FROM domains reach the client now, as the
-    # Python reader adds them when it folds a session (which decides the names kept
-    # once a client passes its cap).
+    # The session's EHLO names and MAIL FROM domains reach the client now, once per
+    # session (which decides the names kept once a client passes its cap).
     for i in range(xnum[slot, X_NEHLO]):
         t = _tally(c, T_EHLO, xnames[slot, i], 0, cnum, tkey, tnum, tidx, cnt)
         tnum[t, T_ACC] += 1
@@ -464,10 +466,6 @@ def _fold(
     _pair(P_DAY, con, d1, pkey, pidx, cnt)
     d2 = _intern(xts[slot], TSW, TSW + min(ll, 10), 0, sbuf, soff, shash, sidx, cnt, True)
     _pair(P_DAY, con, d2, pkey, pidx, cnt)
-    if fileidx >= 0 and xnum[slot, X_FIRSTFILE] == fileidx:
-        _pair(P_FILE, con, fileidx, pkey, pidx, cnt)
-        server = xnum[slot, X_SERVER]
-        srv_latest[server] = max(srv_latest[server], _millis(xts[slot], TSW, TSW + ll))
     _session_delete(xidx, xnum, slot)
     xlive[slot] = False
     xfree[cnt[K_NFREE]] = slot
@@ -475,13 +473,12 @@ def _fold(
     cnt[K_LIVE] -= 1
 
 
-SWEEP_IN_FILE, SWEEP_FILE_END, SWEEP_FINAL = 0, 1, 2
+SWEEP_IDLE, SWEEP_ALL = 0, 1
 
 
 @_jit
 def sweep(
     mode,
-    fileidx,
     srv_latest,
     xnum,
     xts,
@@ -502,85 +499,46 @@ def sweep(
     tidx,
     tnum,
 ):
-    """Fold idle sessions, as the Python reader does.
+    """Fold the sessions whose idle hour has passed, to keep memory bounded.
 
-    - ``SWEEP_IN_FILE`` (every 65,536 lines of a file): sessions begun in this
-      file without events for an hour before the last line read;
-    - ``SWEEP_FILE_END`` (after each file): any open session without events for
-      an hour before its server's latest session that began and ended in one file;
-    - ``SWEEP_FINAL``: every open session.
+    - ``SWEEP_IDLE`` (every 65,536 lines and after each file): every open
+      session whose last event is more than an hour before the latest event of
+      its server. Any later event of such a session would open a new session
+      anyway (the idle rule, applied per event by :func:`scan`), so folding it
+      now changes no figure as long as each server's events are read in time
+      order (its files in name order);
+    - ``SWEEP_ALL``: every open session (the end of the logs).
 
     Needs room for two strings and three pairs per open session (the driver checks).
     """
-    cutoff = np.int64(-1)
-    if mode == SWEEP_IN_FILE:
-        last = cnt[K_LASTSLOT]
-        ms = _millis(xts[last], TSW, TSW + xnum[last, X_LASTLEN])
-        if ms < 0:
-            return
-        cutoff = ms - IDLE_MS
     for slot in range(xlive.size):
         if not xlive[slot]:
             continue
-        if mode == SWEEP_FINAL:
-            _fold(
-                slot,
-                -1,
-                srv_latest,
-                xnum,
-                xts,
-                xidx,
-                xfree,
-                xlive,
-                cnum,
-                cts,
-                sbuf,
-                soff,
-                shash,
-                sidx,
-                pkey,
-                pidx,
-                cnt,
-                xnames,
-                tkey,
-                tidx,
-                tnum,
-            )
-            continue
-        if mode == SWEEP_IN_FILE:
-            if xnum[slot, X_FIRSTFILE] != fileidx:
+        if mode == SWEEP_IDLE:
+            last = xnum[slot, X_LASTMS]
+            if last < 0 or srv_latest[xnum[slot, X_SERVER]] - last <= IDLE_MS:
                 continue
-            limit = cutoff
-        else:
-            latest = srv_latest[xnum[slot, X_SERVER]]
-            if latest < 0:
-                continue
-            limit = latest - IDLE_MS
-        last = _millis(xts[slot], TSW, TSW + xnum[slot, X_LASTLEN])
-        if 0 <= last < limit:
-            _fold(
-                slot,
-                fileidx if mode == SWEEP_IN_FILE else -1,
-                srv_latest,
-                xnum,
-                xts,
-                xidx,
-                xfree,
-                xlive,
-                cnum,
-                cts,
-                sbuf,
-                soff,
-                shash,
-                sidx,
-                pkey,
-                pidx,
-                cnt,
-                xnames,
-                tkey,
-                tidx,
-                tnum,
-            )
+        _fold(
+            slot,
+            xnum,
+            xts,
+            xidx,
+            xfree,
+            xlive,
+            cnum,
+            cts,
+            sbuf,
+            soff,
+            shash,
+            sidx,
+            pkey,
+            pidx,
+            cnt,
+            xnames,
+            tkey,
+            tidx,
+            tnum,
+        )
 
 
 # ------------------------------------------------------------------ names and domains
@@ -603,7 +561,7 @@ def _domain(buf, a, b):
 
 @_jit
 def _session_name(xnames, xnum, slot, col, base, name):
-    """Remember a name for the session: its first MAX_NAMES distinct ones, as the reference.
+    """Remember a name for the session: its first MAX_NAMES distinct ones.
 
     ``(other)`` stands for a name the client's cap kept from being interned: such
     names are all kept (each counts once under ``(other)`` when the session folds).
@@ -809,7 +767,7 @@ def scan(
     fq = np.empty(MAX_FIELDS, np.int64)
     while p < n:
         # ---- room for this record's inserts
-        if cnt[K_NSTR] + 8 >= soff.size - 1 or 2 * (cnt[K_NSTR] + 8) >= sidx.size:
+        if cnt[K_NSTR] + 16 >= soff.size - 1 or 2 * (cnt[K_NSTR] + 16) >= sidx.size:
             cnt[K_GROW] = G_STR
             return GROW, p
         if cnt[K_NCLI] + 2 >= cnum.shape[0] or 2 * (cnt[K_NCLI] + 2) >= cidx.size:
@@ -824,14 +782,14 @@ def scan(
         if cnt[K_NFREE] < 1:
             cnt[K_GROW] = G_SESS
             return GROW, p
-        if cnt[K_NPAIR] + 4 >= pkey.size or 2 * (cnt[K_NPAIR] + 4) >= pidx.size:
+        if cnt[K_NPAIR] + 8 >= pkey.size or 2 * (cnt[K_NPAIR] + 8) >= pidx.size:
             cnt[K_GROW] = G_PAIR
             return GROW, p
         if cnt[K_NWARN] + 2 >= warn.shape[0]:
             cnt[K_GROW] = G_WARN
             return GROW, p
         if cnt[K_SINCE_SWEEP] >= SWEEP_EVERY:
-            # The driver makes room and runs sweep(SWEEP_IN_FILE, ...), then calls again.
+            # The driver makes room and runs sweep(SWEEP_IDLE, ...), then calls again.
             cnt[K_SINCE_SWEEP] = 0
             return SWEEP, p
         # ---- a header line (only at a record start)
@@ -955,10 +913,9 @@ def scan(
                 warn[cnt[K_NWARN], 2] = nf
                 cnt[K_NWARN] += 1
             continue
-        # ---- the inner line of a 2010 multi-line reply: a counted line, nothing else
+        # ---- the inner line of a multi-line reply (250-...): a counted line, no event
         if (
-            not quoted_any
-            and fe[6] - fs[6] == 1
+            fe[6] - fs[6] == 1
             and buf[fs[6]] == 62
             and fe[7] - fs[7] >= 4
             and buf[fs[7]] == 50
@@ -968,7 +925,7 @@ def scan(
         ):
             cnt[K_LINES] += 1
             continue
-        if cnt[K_SBUF] + (rec_end - rec_start) + 64 >= sbuf.size:
+        if cnt[K_SBUF] + 2 * (rec_end - rec_start) + 64 >= sbuf.size:
             cnt[K_GROW] = G_SBUF
             cnt[K_LINENO] -= newlines + 1
             return GROW, rec_start
@@ -999,7 +956,38 @@ def scan(
             sid = _intern(buf, fs[2], fe[2], 0, sbuf, soff, shash, sidx, cnt, True)
             flag = 1
         tl = min(fe[0] - fs[0], TSW)
+        ms = _millis(buf, fs[0], fe[0])
         slot, pos = _session_find(xidx, xnum, flag, sid, buf, fs[1], fe[1], sbuf, soff)
+        if (
+            slot >= 0
+            and ms >= 0
+            and xnum[slot, X_LASTMS] >= 0
+            and ms - xnum[slot, X_LASTMS] > IDLE_MS
+        ):
+            # The idle rule: more than an hour since this session's previous event. That
+            # session is over (incomplete); this event opens a new one.
+            _fold(
+                slot,
+                xnum,
+                xts,
+                xidx,
+                xfree,
+                xlive,
+                cnum,
+                cts,
+                sbuf,
+                soff,
+                shash,
+                sidx,
+                pkey,
+                pidx,
+                cnt,
+                xnames,
+                tkey,
+                tidx,
+                tnum,
+            )
+            slot, pos = _session_find(xidx, xnum, flag, sid, buf, fs[1], fe[1], sbuf, soff)
         if slot < 0:
             # A new session: its client is (connector, address without the port).
             a, b = fs[5], fe[5]
@@ -1051,7 +1039,9 @@ def scan(
             xnum[slot, X_CLIENT] = c
             xnum[slot, X_STARTED] = ev == 43
             # Begun in this file, or (no '+') continued from logs not read.
-            xnum[slot, X_FIRSTFILE] = fileidx if ev == 43 else -1
+            # The files holding a server's events give its versions.
+            xnum[slot, X_FILE] = fileidx
+            _pair(P_FILE, con, fileidx, pkey, pidx, cnt)
             server = 0
             ca = fs[1]
             for i in range(fs[1], fe[1]):
@@ -1065,6 +1055,8 @@ def scan(
             xnum[slot, X_SID] = sid
             xnum[slot, X_FIRSTLEN] = tl
             xnum[slot, X_LASTLEN] = tl
+            xnum[slot, X_LASTMS] = ms
+            srv_latest[server] = max(srv_latest[server], ms)
             a = fs[0]
             row = np.uint64(slot)
             for i in range(tl):
@@ -1075,11 +1067,17 @@ def scan(
                 continue
         else:
             xnum[slot, X_LASTLEN] = tl
+            if xnum[slot, X_FILE] != fileidx:
+                xnum[slot, X_FILE] = fileidx
+                _pair(P_FILE, xnum[slot, X_CON], fileidx, pkey, pidx, cnt)
+            if ms >= 0:
+                xnum[slot, X_LASTMS] = ms
+                server = xnum[slot, X_SERVER]
+                srv_latest[server] = max(srv_latest[server], ms)
             a = fs[0]
             row = np.uint64(slot)
             for i in range(tl):
                 xts[row, np.uint64(TSW + i)] = buf[np.uint64(a + i)]
-        cnt[K_LASTSLOT] = slot
         c = xnum[slot, X_CLIENT]
         da, db = fs[7], fe[7]
         if ev == 62:  # '>' a reply
@@ -1197,8 +1195,6 @@ def scan(
             xnum[slot, X_ENDED] = 1
             _fold(
                 slot,
-                fileidx,
-                srv_latest,
                 xnum,
                 xts,
                 xidx,

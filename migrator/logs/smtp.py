@@ -1,51 +1,37 @@
-"""The fast engine of the protocol-log scan: a compiled single pass, same evidence as the reference.
+"""The SMTP Receive protocol-log scan: files to the compiled kernel, its tables to relay evidence.
 
-The Python scanner (:mod:`migrator.logs.scanner`) is the reference; this engine
-gives the same :class:`~migrator.logs.evidence.Evidence` (tests/test_logs_engines.py
-compares them) with the per record work done by the numba-compiled kernel in
-:mod:`migrator.logs.kernel`. docs/logs.md has the measurements.
+The session rules live in the kernel (:mod:`migrator.logs.kernel`); this module
+drives it:
 
-How the work is split:
-
-1. Every file is *probed* in Python (``bytes.find`` for ``#``, no parsing):
-   header lines anywhere in the file, byte order mark, last line end. A plain
-   receive log with only default ``#Fields`` lines, receive ``#Log-type`` lines
-   and a complete last line is *clean* and goes to the kernel as it is.
-2. Anything else (``.gz`` files, zip members, a ``#Fields`` line with another
-   column order, a ``#Log-type`` change mid-file, a byte order mark, a cut last
-   line) is read by the Python reader, which keeps the reference behaviour
-   (warnings with line numbers, malformed lines skipped) and writes its counted
-   rows to a clean CSV in a temporary folder, which the kernel then reads.
-3. The kernel reads each file in chunks of :data:`CHUNK` bytes, in natural name
-   order, so a session cut by a file roll-over simply goes on in the next file.
-   Sessions are keyed by (connector id, session id); a reply answers the oldest
-   command of its session still waiting; a session is folded into its client's
-   figures when it ends, when it has been idle for an hour of its connector's
-   time, or at the end of the logs.
+1. Every file is *probed* (:func:`migrator.logs.smtp_files.probe`): a plain
+   receive log as Exchange writes it goes to the kernel as it is; anything else
+   (``.gz`` files, zip members, another ``#Fields`` order or a ``#Log-type``
+   change part-way through, a byte order mark, a cut last line) is first written
+   as a clean CSV by :func:`migrator.logs.smtp_files.normalise`.
+2. Files are grouped by server (sessions never cross servers) and the groups
+   dealt to threads; within a thread the files are read in natural name order,
+   in chunks of :data:`~migrator.logs.smtp_files.CHUNK` bytes, so a session cut
+   by a file roll-over simply goes on in the next file.
+3. When a thread has read its files, its tables become per client tallies
+   (:class:`~migrator.logs.figures.ClientTally`), and
+   :func:`~migrator.logs.figures.build_evidence` makes the evidence.
 
 Memory stays bounded whatever the input size: the chunk buffer, the open
-sessions, and per client at most 50 EHLO names and MAIL FROM domains and 500
-recipient domains, per connector at most 50,000 clients (beyond, ``(other)``).
-
-Known differences from the Python engine, none on logs as Exchange writes
-them: past a per client cap the ``(other)`` bucket of EHLO names and MAIL FROM
-domains counts sessions, not names; an idle session is closed by its
-connector's latest time, checked every 65,536 lines and after each file (the
-Python engine checks per file and per server); a quote inside an unquoted field
-is read as a character, where the Python reader would look for its closing
-quote on the next lines; a session with more than 64 commands waiting for
-replies stops queueing (a warning says so).
+sessions (those whose idle hour has passed are folded at sweeps), and per
+client at most 50 EHLO names and MAIL FROM domains and 500 recipient domains,
+per connector at most 50,000 clients (beyond, ``(other)``). Past a client's
+cap the ``(other)`` bucket of EHLO names and MAIL FROM domains counts sessions;
+a session with more than 64 commands waiting for replies stops queueing (a
+warning says so).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import tempfile
 import threading
-import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,30 +42,28 @@ import numpy as np
 from migrator.errors import LogScanError
 from migrator.logs import kernel as k
 from migrator.logs.evidence import Evidence, FileRecord, SkippedFile
-from migrator.logs.scanner import (
-    _DEFAULT_FIELDS,
-    _RECEIVE,
-    MAX_RECORD_LINES,
+from migrator.logs.figures import (
+    MAX_NAMES,
     OTHER,
-    Progress,
-    _ClientTally,
-    _DomainTally,
-    _FileResult,
-    _finish,
-    _records,
-    _server_of,
-    classify_unknown,
+    ClientTally,
+    DomainTally,
+    build_evidence,
+    server_of,
+)
+from migrator.logs.smtp_files import (
+    CHUNK,
+    DEFAULT_FIELDS,
+    MAX_MALFORMED_LISTED,
+    MAX_RECORD_LINES,
     discover,
-    read_stopped,
+    load_whole,
+    normalise,
+    probe,
 )
 from migrator.logs.sources import READ_ERRORS, Source, open_stream, source_size
 
-CHUNK = 16 << 20
-"""Bytes read at a time from a normalised file."""
-WHOLE_LIMIT = 64 << 20
-"""Plain log files up to this size are read whole, once, for the probe and the kernel;
-larger ones (Exchange rolls at 10 MB by default) go through the Python reader."""
-_FIELDS_LINE = ",".join(_DEFAULT_FIELDS)
+Progress = Callable[[int, int, str], None]
+"""Called as (bytes done, bytes in all, file name) after each file."""
 
 I64 = np.dtype(np.int64)
 Array = np.ndarray[Any, Any]
@@ -106,123 +90,13 @@ class _File:
     bytes_read: int = 0
     warnings: list[str] = field(default_factory=list)
 
-
-def _load(path: str, data: bytearray) -> tuple[bytearray, int] | None:
-    """The whole of a plain file of 1 byte to WHOLE_LIMIT, read into ``data`` (or a bigger array).
-
-    One read serves both the probe (``bytearray.find``) and the kernel (a NumPy
-    view of the same bytes). None for an empty, larger or unreadable file.
-    """
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if not 0 < size <= WHOLE_LIMIT:
-                return None
-            if len(data) < size:
-                data = bytearray((size + CHUNK - 1) // CHUNK * CHUNK)
-            n = 0
-            with memoryview(data) as view:
-                while n < size:
-                    got = fh.readinto(view[n:size])
-                    if not got:
-                        break
-                    n += got
-            return data, n
-    except OSError:
-        return None
-
-
-def _probe_data(data: bytearray, n: int, versions: set[str]) -> bool:
-    """Whether data[:n], a whole file, may go to the kernel as it is; adds its ``#Version`` values.
-
-    Clean: no byte order mark, a leading header block naming an SMTP Receive
-    protocol log, every header line (also those repeated mid-file after a
-    restart) of that log type with the default ``#Fields``, and a complete last
-    line. ``find`` over the bytes, no copy of them.
-    """
-    if n == 0 or data[:1] != b"#" or data[n - 1 : n] != b"\n":
-        return False
-    # The leading block must say what the file is before any data line.
-    seen_type = False
-    for raw in data[: min(n, 1 << 16)].split(b"\n", 64)[:-1]:
-        if not raw.startswith(b"#"):
-            break
-        seen_type |= _header_ok(bytes(raw), set())[1]
-    if not seen_type:
-        return False
-    i = 0  # a '#' at a line start (one-byte find: memchr speed)
-    while i >= 0:
-        if i == 0 or data[i - 1] == 10:
-            end = data.find(b"\n", i, n)
-            if not _header_ok(bytes(data[i:end]), versions)[0]:
-                return False
-        i = data.find(b"#", i + 1, n)
-    return True
-
-
-def _header_ok(raw: bytes, versions: set[str]) -> tuple[bool, bool]:
-    """(whether the kernel's reading handles a ``#`` line, whether it is the ``#Log-type``)."""
-    text = raw.decode("utf-8", "replace").strip()
-    key, _, value = text[1:].partition(":")
-    key, value = key.strip().lower(), value.strip()
-    if key == "log-type":
-        return value == _RECEIVE, True
-    if key == "fields":
-        return value == _FIELDS_LINE, False
-    if key == "version" and value:
-        versions.add(value)
-    return True, False
-
-
-def _normalise(f: _File, target: Path) -> str:
-    """Read a source with the Python reader; write its counted rows as clean CSV for the kernel.
-
-    Returns the kind of file found (``receive`` when there are rows to read).
-    """
-    result = _FileResult(f.source)
-    try:
-        stream = open_stream(f.source)
-    except (OSError, zipfile.BadZipFile, KeyError) as exc:
-        f.kind, f.reason = "unreadable", f"cannot be opened: {exc}"
-        return f.kind
-    try:
-        with (
-            stream,
-            open(target, "w", encoding="utf-8", newline="", errors="surrogateescape") as out,
-        ):
-            writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-            _copy_rows(stream, result, writer)
-    except READ_ERRORS as exc:
-        read_stopped(result, exc)
-    classify_unknown(result)
-    f.kind, f.reason = result.kind, result.reason
-    f.versions, f.lines, f.bytes_read = result.versions, result.lines, result.bytes_read
-    f.warnings = result.warnings
-    f.path, f.normalised = str(target), True
-    return f.kind
-
-
-def _copy_rows(stream: object, result: _FileResult, writer: object) -> None:
-    """The Python scanner's record reading, writing the rows out (bytes kept exactly)."""
-    write = writer.writerow  # type: ignore[attr-defined]
-
-    def text(b: bytes) -> str:
-        return b.decode("utf-8", "surrogateescape")
-
-    for lineno, fields, layout, _ in _records(stream, result):  # type: ignore[arg-type]
-        write(
-            (
-                text(fields[layout.ts]),
-                text(fields[layout.con]),
-                text(fields[layout.sid]),
-                lineno,
-                "",
-                text(fields[layout.remote]),
-                text(fields[layout.ev]),
-                text(fields[layout.data]),
-                text(fields[layout.ctx].rstrip(b"\r")),
-            )
-        )
+    def normalised_from(self, target: Path) -> bool:
+        """Normalise the source into ``target``, take what the reading found; whether to read it."""
+        read = normalise(self.source, target)
+        self.kind, self.reason, self.versions = read.kind, read.reason, read.versions
+        self.lines, self.bytes_read, self.warnings = read.lines, read.bytes_read, read.warnings
+        self.path, self.normalised = str(target), True
+        return self.kind == "receive"
 
 
 # --------------------------------------------------------------------------- kernel state
@@ -310,7 +184,7 @@ class _State:
         self.xnum = _grown(getattr(self, "xnum", None), (cap, k.X_SIZE), I64, old)
         self.xts = _grown(getattr(self, "xts", None), (cap, 2 * k.TSW), np.dtype(np.uint8), old)
         self.xq = _grown(getattr(self, "xq", None), (cap, k.QCAP), I64, old)
-        self.xnames = _grown(getattr(self, "xnames", None), (cap, 2 * k.MAX_NAMES), I64, old)
+        self.xnames = _grown(getattr(self, "xnames", None), (cap, 2 * MAX_NAMES), I64, old)
         self.xlive = _grown(getattr(self, "xlive", None), (cap,), np.dtype(np.bool_), old)
         free = int(self.cnt[k.K_NFREE])
         stack = np.zeros(cap, I64)
@@ -381,10 +255,10 @@ class _State:
         )  # fmt: skip
         return int(status), int(pos)
 
-    def sweep(self, mode: int, fileidx: int) -> None:
+    def sweep(self, mode: int) -> None:
         self.room_for_sweep()
         k.sweep(
-            mode, fileidx, self.srv_latest, self.xnum, self.xts, self.xidx, self.xfree,
+            mode, self.srv_latest, self.xnum, self.xts, self.xidx, self.xfree,
             self.xlive, self.cnum, self.cts, self.sbuf, self.soff, self.shash, self.sidx,
             self.pkey, self.pidx, self.cnt, self.xnames, self.tkey, self.tidx, self.tnum,
         )  # fmt: skip
@@ -412,7 +286,7 @@ def _feed(state: _State, buf: Array, p: int, n: int, final: bool, fileidx: int) 
         if status == k.GROW:
             state.grow(int(state.cnt[k.K_GROW]))
         elif status == k.SWEEP:
-            state.sweep(k.SWEEP_IN_FILE, fileidx)
+            state.sweep(k.SWEEP_IDLE)
         else:
             return p
 
@@ -459,10 +333,10 @@ def _begin_file(state: _State) -> tuple[int, int, int]:
 
 
 def _end_file(state: _State, f: _File, marks: tuple[int, int, int]) -> None:
-    """After a file: the idle sweep of the Python reader, the file's lines and warnings."""
+    """After a file: a sweep of idle sessions, the file's lines and warnings."""
     cnt = state.cnt
     warn_from, lines_from, qover_from = marks
-    state.sweep(k.SWEEP_FILE_END, f.index)
+    state.sweep(k.SWEEP_IDLE)
     if not f.normalised:
         f.lines = int(cnt[k.K_LINES]) - lines_from
         f.bytes_read = f.size
@@ -470,7 +344,7 @@ def _end_file(state: _State, f: _File, marks: tuple[int, int, int]) -> None:
     for kind, line, value in state.warn[warn_from : int(cnt[k.K_NWARN])].tolist():
         if kind == k.W_MALFORMED:
             f.warnings.append(
-                f"{name}, line {line}: {value} fields where {len(_DEFAULT_FIELDS)} were expected;"
+                f"{name}, line {line}: {value} fields where {len(DEFAULT_FIELDS)} were expected;"
                 " the line was skipped"
             )
         elif kind == k.W_UNCLOSED:
@@ -484,7 +358,7 @@ def _end_file(state: _State, f: _File, marks: tuple[int, int, int]) -> None:
                 " the record was skipped"
             )
     malformed = int(cnt[k.K_MALFORMED])
-    if malformed > k.MAX_MALFORMED_LISTED:
+    if malformed > MAX_MALFORMED_LISTED:
         f.warnings.append(f"{name}: {malformed} malformed lines skipped in all")
     over = int(cnt[k.K_QOVER]) - qover_from
     if over:
@@ -497,23 +371,39 @@ def _end_file(state: _State, f: _File, marks: tuple[int, int, int]) -> None:
 # --------------------------------------------------------------------------- the whole scan
 
 
-def scan_logs_fast(
+def scan_logs(
     paths: Sequence[str | Path],
     accepted_domains: Iterable[str] = (),
     *,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> Evidence:
-    """Scan protocol logs with the compiled kernel; same result and errors as the Python scanner.
+    """Scan protocol logs (files, folders, .gz, .zip) and return the relay evidence.
 
-    ``workers`` threads (default: one per CPU) each take the files of some servers.
+    ``workers`` threads (default: one per CPU) each take the files of some
+    servers. Raises :class:`LogScanError` when no SMTP Receive protocol log
+    could be read.
     """
-    accepted = tuple(sorted({d.strip().lower() for d in accepted_domains if d.strip()}))
     sources, skipped = discover(paths)
+    return scan_sources(
+        sources, accepted_domains, skipped=skipped, progress=progress, workers=workers
+    )
+
+
+def scan_sources(
+    sources: Sequence[Source],
+    accepted_domains: Iterable[str] = (),
+    *,
+    skipped: Iterable[SkippedFile] = (),
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> Evidence:
+    """:func:`scan_logs` of sources already found; ``skipped`` are listed in the evidence as such."""
+    accepted = tuple(sorted({d.strip().lower() for d in accepted_domains if d.strip()}))
     threads = workers if workers else (os.cpu_count() or 1)
     tmp = Path(tempfile.mkdtemp(prefix="migrator-logscan-"))
     try:
-        return _scan(sources, skipped, accepted, progress, max(1, threads), tmp)
+        return _scan(list(sources), list(skipped), accepted, progress, max(1, threads), tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -551,20 +441,8 @@ def _server_in(head: bytes) -> str | None:
             continue
         fields = raw.split(b",")
         if len(fields) > con:
-            return _server_of(fields[con].decode("utf-8", "replace").strip('"'))
+            return server_of(fields[con].decode("utf-8", "replace").strip('"'))
     return None
-    con = 1
-    for raw in head.split(b"\n")[:-1]:
-        if raw.startswith(b"#"):
-            key, _, value = raw[1:].decode("utf-8", "replace").partition(":")
-            if key.strip().lower() == "fields":
-                names = [n.strip().lower() for n in value.split(",")]
-                con = names.index("connector-id") if "connector-id" in names else 1
-            continue
-        fields = raw.split(b",")
-        if len(fields) > con:
-            return _server_of(fields[con].decode("utf-8", "replace").strip('"'))
-    return ""
 
 
 def _share(files: list[_File], threads: int) -> list[list[_File]]:
@@ -607,24 +485,22 @@ def _scan(
         data = bytearray(CHUNK)
         for f in share:
             plain = not f.source.member and not f.source.path.lower().endswith(".gz")
-            loaded = _load(f.source.path, data) if plain else None
+            loaded = load_whole(f.source.path, data) if plain else None
             if loaded is not None:
                 data, n = loaded
-                if _probe_data(data, n, f.versions):
+                if probe(data, n, f.versions):
                     f.kind, f.path = "receive", f.source.path
                     _read_whole(state, f, data, n)
-            if not f.kind:
-                f.versions = set()
-                if _normalise(f, tmp / f"{f.index}.csv") == "receive":
-                    buf = _read_file(state, f, buf)
-                if f.path:
-                    os.remove(f.path)
+            if not f.kind and f.normalised_from(tmp / f"{f.index}.csv"):
+                buf = _read_file(state, f, buf)
+            if f.normalised and os.path.exists(f.path):
+                os.remove(f.path)
             with lock:
                 done[0] += f.size
                 if progress is not None:
                     progress(done[0], total, f.source.name)
-        state.sweep(k.SWEEP_FINAL, -1)
-        # Collected here, so one thread's Python work overlaps the other's kernel.
+        state.sweep(k.SWEEP_ALL)
+        # Collected here, so one thread's Python work overlaps the other's kernel work.
         return _collect(state, {f.index: f for f in share if f.kind == "receive"})
 
     shares = _share(files, threads)
@@ -649,7 +525,7 @@ def _scan(
         for f in readable
     ]
     lines = sum(f.lines for f in readable)
-    return _finish(
+    return build_evidence(
         figures.tallies,
         figures.counts,
         figures.days,
@@ -664,14 +540,14 @@ def _scan(
 
 @dataclass
 class _Figures:
-    """What ``_finish`` of the reference takes, gathered from one or more kernel states."""
+    """What :func:`build_evidence` takes, gathered from one or more kernel states."""
 
-    tallies: dict[tuple[str, str], _ClientTally] = field(default_factory=dict)
+    tallies: dict[tuple[str, str], ClientTally] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     days: dict[str, set[str]] = field(default_factory=dict)
     versions: dict[str, set[str]] = field(default_factory=dict)
 
-    def tally(self, key: tuple[str, str], t: _ClientTally) -> _ClientTally:
+    def tally(self, key: tuple[str, str], t: ClientTally) -> ClientTally:
         """Add a client's figures; the tally now holding them."""
         known = self.tallies.get(key)
         if known is None:
@@ -691,7 +567,7 @@ class _Figures:
 
 
 def _collect(state: _State, by_index: dict[int, _File]) -> _Figures:
-    """One kernel state's tables as the tallies, counts, days and versions of the reference."""
+    """One kernel state's tables as per client tallies, clients per connector, days and versions."""
     figures = _Figures()
     counts, days, versions = figures.counts, figures.days, figures.versions
     names: dict[int, str] = {}
@@ -705,11 +581,11 @@ def _collect(state: _State, by_index: dict[int, _File]) -> _Figures:
     ncli = int(state.cnt[k.K_NCLI])
     cnum = state.cnum[:ncli].tolist()
     cts = state.cts[:ncli]
-    by_id: list[_ClientTally] = []
+    by_id: list[ClientTally] = []
     for c, row in enumerate(cnum):
         connector = text(row[k.C_CON])
         address = OTHER if row[k.C_ADDR] == k.S_OTHER else state.text(row[k.C_ADDR], "ascii")
-        t = _ClientTally(
+        t = ClientTally(
             sessions=row[k.C_SESSIONS],
             incomplete_sessions=row[k.C_INCOMPLETE],
             messages=row[k.C_MESSAGES],
@@ -753,14 +629,14 @@ def _collect(state: _State, by_index: dict[int, _File]) -> _Figures:
         rcpt = by_id[key >> 34].rcpt
         dt = rcpt.get(dom)
         if dt is None:
-            dt = rcpt[dom] = _DomainTally()
+            dt = rcpt[dom] = DomainTally()
         dt.accepted += acc
         dt.accepted_authenticated += acc_auth
         dt.refused += ref
         dt.relay_refused += relay
     for key in state.pkey[: int(state.cnt[k.K_NPAIR])].tolist():
         kind = key >> 62
-        server = _server_of(text((key >> 31) & 0x7FFFFFFF))
+        server = server_of(text((key >> 31) & 0x7FFFFFFF))
         value = key & 0x7FFFFFFF
         if kind == k.P_DAY:
             days.setdefault(server, set()).add(state.text(value, "ascii"))
@@ -775,7 +651,7 @@ def _load_kernel() -> None:
     state = _State()
     buf = np.zeros(64, np.uint8)
     _feed(state, buf, 0, 0, True, 0)
-    state.sweep(k.SWEEP_FINAL, -1)
+    state.sweep(k.SWEEP_ALL)
 
 
 _load_kernel()

@@ -1,4 +1,4 @@
-"""The protocol-log scanner on log files in the exact format Exchange 2010 and 2016 write."""
+"""The SMTP log scan on log files in the exact format Exchange 2010 and 2016 write."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from migrator.errors import LogScanError
 from migrator.logs.evidence import ClientEvidence, Evidence
-from migrator.logs.scan import scan_logs
-from migrator.logs.scanner import _ip_version, _parse_quoted
+from migrator.logs.figures import ip_version
+from migrator.logs.smtp import scan_logs
+from migrator.logs.smtp_files import load_whole, parse_quoted, probe
 
 DATA = Path(__file__).parent / "data" / "logs"
 ACCEPTED = ("contoso.com", "*.contoso.com")
@@ -202,22 +203,15 @@ def test_quoted_record_split_matches_csv(fields: list[str]) -> None:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerow(fields)
     record = buf.getvalue().encode()
-    assert _parse_quoted(record) == [f.encode() for f in fields]
+    assert parse_quoted(record) == [f.encode() for f in fields]
 
 
-def test_sessions_begun_in_a_missing_file_count_as_incomplete(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_sessions_begun_in_a_missing_file_count_as_incomplete() -> None:
     second = DATA / "ex2016/EX16-01/FrontEnd/RECV2023010309-2.LOG"
-    held = scan_logs([second], ACCEPTED, workers=1)
-    import migrator.logs.scanner as scanner
-
-    monkeypatch.setattr(scanner, "MAX_HELD_EVENTS", 0)  # no hand-over buffer: counted in place
-    direct = scan_logs([second], ACCEPTED, workers=1)
-    for ev in (held, direct):
-        c = client(ev, "EX16-01\\Default Frontend EX16-01", "10.1.1.80")
-        # The DATA command is in the missing file: its reply cannot be paired, so no message.
-        assert (c.sessions, c.incomplete_sessions, c.messages) == (1, 1, 0)
+    ev = scan_logs([second], ACCEPTED, workers=1)
+    c = client(ev, "EX16-01\\Default Frontend EX16-01", "10.1.1.80")
+    # The DATA command is in the missing file: its reply cannot be paired, so no message.
+    assert (c.sessions, c.incomplete_sessions, c.messages) == (1, 1, 0)
 
 
 def test_byte_order_mark_is_tolerated(tmp_path: Path, evidence: Evidence) -> None:
@@ -241,4 +235,89 @@ def test_ip_version_fast_path_agrees_with_ipaddress(
         expected = ipaddress.ip_address(text).version
     except ValueError:
         expected = 0
-    assert _ip_version(text) == expected
+    assert ip_version(text) == expected
+
+
+# --------------------------------------------------------------------------- the idle rule
+
+HEADER = (
+    "#Software: Microsoft Exchange Server\r\n"
+    "#Version: 15.1.2507.6\r\n"
+    "#Log-type: SMTP Receive Protocol Log\r\n"
+    "#Date: 2023-01-03T09:00:00.000Z\r\n"
+    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+    "remote-endpoint,event,data,context\r\n"
+)
+CON = "EX16-01\\Relay Apps EX16-01"
+
+
+def _row(ts: str, sid: str, seq: int, event: str, data: str = "", addr: str = "10.1.1.9") -> str:
+    return f"2023-01-03T{ts}Z,{CON},{sid},{seq},10.0.0.16:25,{addr}:5000,{event},{data},\r\n"
+
+
+@pytest.mark.parametrize(
+    ("gap", "sessions"), [("10:00:00.000", 1), ("10:00:00.001", 2), ("10:00:00.101", 2)]
+)
+def test_idle_rule_more_than_an_hour_between_two_events_splits(
+    tmp_path: Path, gap: str, sessions: int
+) -> None:
+    # Exactly an hour keeps the session; a millisecond more ends it, and the next
+    # event opens a new one (incomplete: neither started nor ended there).
+    rows = [
+        _row("09:00:00.000", "08DB0000000000A1", 0, "+"),
+        _row(gap, "08DB0000000000A1", 1, "<", "EHLO late"),
+        _row(gap, "08DB0000000000A1", 2, "-"),
+    ]
+    (tmp_path / "RECV2023010309-1.LOG").write_text(HEADER + "".join(rows), encoding="utf-8")
+    (c,) = scan_logs([tmp_path], workers=1).connectors[0].clients
+    assert (c.sessions, c.incomplete_sessions) == (sessions, 0 if sessions == 1 else 2)
+
+
+def test_idle_rule_does_not_depend_on_where_files_or_sweeps_fall(tmp_path: Path) -> None:
+    # A session with 59-minute gaps survives the sweeps of idle sessions after each
+    # file; one with a 61-minute gap is split though no sweep runs in between.
+    rows = [
+        _row("09:00:00.000", "08DB0000000000B1", 0, "+", addr="10.1.1.1"),
+        _row("09:00:00.000", "08DB0000000000B2", 0, "+", addr="10.1.1.2"),
+        _row("09:59:00.000", "08DB0000000000B1", 1, "<", "EHLO a", addr="10.1.1.1"),
+        _row("10:01:00.000", "08DB0000000000B2", 1, "<", "EHLO b", addr="10.1.1.2"),
+        *(_row(f"10:58:{i % 60:02d}.000", f"08DB00000001{i:04X}", 0, "+") for i in range(40)),
+        _row("10:58:59.000", "08DB0000000000B1", 2, "-", addr="10.1.1.1"),
+        _row("10:59:00.000", "08DB0000000000B2", 2, "-", addr="10.1.1.2"),
+    ]
+    for n, part in enumerate((rows[:5], rows[5:30], rows[30:]), start=1):
+        (tmp_path / f"RECV2023010309-{n}.LOG").write_text(HEADER + "".join(part), "utf-8")
+    ev = scan_logs([tmp_path], workers=1)
+    by = {c.address: (c.sessions, c.incomplete_sessions) for c in ev.connectors[0].clients}
+    assert by["10.1.1.1"] == (1, 0)
+    assert by["10.1.1.2"] == (2, 2)
+
+
+# --------------------------------------------------------------------------- files the kernel reads as they are
+
+
+def _clean(path: Path) -> bool:
+    loaded = load_whole(str(path), bytearray())
+    return loaded is not None and probe(*loaded, set())
+
+
+def test_plain_receive_logs_go_to_the_kernel_as_they_are(tmp_path: Path) -> None:
+    # The 2016 logs as Exchange writes them; a '#' inside data counts only at a line start.
+    for f in (DATA / "ex2016/EX16-01/FrontEnd").glob("RECV*.LOG"):
+        assert _clean(f)
+    hashed = tmp_path / "RECV2023010309-1.LOG"
+    hashed.write_text(
+        HEADER + _row("09:00:00.000", "08DB0000000000C1", 0, "<", "EHLO app#1"), "utf-8"
+    )
+    assert _clean(hashed)
+
+
+def test_odd_files_are_normalised_first(tmp_path: Path) -> None:
+    # A cut last line (the 2010 fixture), a send log, a byte order mark.
+    assert not _clean(DATA / "ex2010/EX10-01/RECV2023010210-1.LOG")
+    assert not _clean(DATA / "ex2016/EX16-01/FrontEnd/SEND20230103-1.LOG")
+    bom = tmp_path / "RECV2023010309-1.LOG"
+    bom.write_bytes(
+        b"\xef\xbb\xbf" + (DATA / "ex2016/EX16-01/FrontEnd/RECV2023010309-1.LOG").read_bytes()
+    )
+    assert not _clean(bom)
