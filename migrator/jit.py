@@ -23,3 +23,20 @@ def jit(fn: F) -> F:
         return cast(F, numba.njit(cache=True, nogil=True, boundscheck=False)(fn))
     except RuntimeError:
         return cast(F, numba.njit(cache=False, nogil=True, boundscheck=False)(fn))
+
+
+def jit_as(signature: str) -> Callable[[F], F]:
+    """Like :func:`jit`, compiled once for ``signature`` only.
+
+    A helper called from compiled code with constant arguments would otherwise be
+    compiled again for each constant (numba specialises on literal values): one
+    signature keeps the first-run compile pause down.
+    """
+
+    def wrap(fn: F) -> F:
+        try:
+            return cast(F, numba.njit(signature, cache=True, nogil=True, boundscheck=False)(fn))
+        except RuntimeError:
+            return cast(F, numba.njit(signature, cache=False, nogil=True, boundscheck=False)(fn))
+
+    return wrap

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from migrator.jit import jit
+from migrator.jit import jit, jit_as
 from migrator.logs.figures import MAX_CLIENTS_PER_CONNECTOR as MAX_CLIENTS
 from migrator.logs.figures import MAX_DOMAINS, MAX_NAMES
 from migrator.logs.smtp_files import MAX_MALFORMED_LISTED, MAX_RECORD_LINES
@@ -186,7 +186,7 @@ def _is_space(c):
     return c == 32 or 9 <= c <= 13
 
 
-@_jit
+@jit_as("int64(uint8[::1], int64, int64)")
 def _digits(buf, a, n):
     """The decimal number in buf[a:a+n], or -1."""
     x = np.int64(0)
@@ -226,7 +226,7 @@ def _millis(buf, a, b):
     return ((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms
 
 
-@_jit
+@jit_as("boolean(uint8[::1], int64, int64, uint8[::1], int64, int64)")
 def _ts_less(x, xo, xl, y, yo, yl):
     """Whether timestamp bytes x[xo:xo+xl] sort before y[yo:yo+yl] (as Python compares strings)."""
     n = min(xl, yl)
@@ -239,7 +239,9 @@ def _ts_less(x, xo, xl, y, yo, yl):
 # ------------------------------------------------------------------ strings
 
 
-@_jit
+@jit_as(
+    "int64(uint8[::1], int64, int64, int64, uint8[::1], int64[::1], int64[::1], int64[::1], int64[::1], boolean)"
+)
 def _intern(buf, a, b, how, sbuf, soff, shash, sidx, cnt, insert):
     """Id of the string buf[a:b] (``how`` 1: ASCII lower case); -1 when absent and not ``insert``.
 
@@ -333,7 +335,7 @@ def reindex_keys(keys, n, idx):
         idx[s] = e
 
 
-@_jit
+@jit_as("void(int64, int64, int64, int64[::1], int64[::1], int64[::1])")
 def _pair(kind, con, value, pkey, pidx, cnt):
     key = (np.int64(kind) << np.int64(62)) | (np.int64(con) << np.int64(31)) | np.int64(value)
     e, s = _lookup(pidx, pkey, key, _mix(key, np.int64(0)))
@@ -559,7 +561,7 @@ def _domain(buf, a, b):
     return np.int64(-1), np.int64(-1)
 
 
-@_jit
+@jit_as("void(int64[:, ::1], int64[:, ::1], int64, int64, int64, int64)")
 def _session_name(xnames, xnum, slot, col, base, name):
     """Remember a name for the session: its first MAX_NAMES distinct ones.
 
@@ -577,7 +579,9 @@ def _session_name(xnames, xnum, slot, col, base, name):
     xnum[slot, col] = n + 1
 
 
-@_jit
+@jit_as(
+    "int64(int64, int64, int64, int64, int64[:, ::1], int64[::1], int64[:, ::1], int64[::1], int64[::1])"
+)
 def _tally(c, kind, name, serial, cnum, tkey, tnum, tidx, cnt):
     """Row of (client, kind, name), created unless the client's cap is reached (then ``(other)``)."""
     key = (np.int64(c) << np.int64(34)) | (np.int64(kind) << np.int64(32)) | np.int64(name)
@@ -602,7 +606,9 @@ def _tally(c, kind, name, serial, cnum, tkey, tnum, tidx, cnt):
     return e
 
 
-@_jit
+@jit_as(
+    "int64(uint8[::1], int64, int64, int64, int64, int64, uint8[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[:, ::1])"
+)
 def _name(buf, a, b, how, c, kind, sbuf, soff, shash, sidx, cnt, cnum):
     """String id of a name for client c; past the client's cap only known names, else (other)."""
     col = C_NRCPT if kind == T_RCPT else (C_NEHLO if kind == T_EHLO else C_NMAIL)
