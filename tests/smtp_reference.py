@@ -2,7 +2,8 @@
 
 The product has one engine, the compiled kernel (migrator/logs/kernel.py). This
 module states the same rules once more, as simply as possible, for records
-already split into fields, with no caps and no concern for speed or memory.
+already split into fields, with no caps and no concern for speed or memory. It counts into the product's
+per client tallies (:mod:`migrator.logs.figures`), which only hold numbers.
 tests/test_logs_reference.py compares its figures per (connector, client) with
 the engine's evidence on generated logs.
 
@@ -33,10 +34,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from migrator.logs.figures import ClientTally, DomainTally
 
 IDLE = dt.timedelta(hours=1)
 _DOMAIN = re.compile(r"@([^>\s]+)")
@@ -46,36 +49,10 @@ Record = tuple[str, str, str, str, str, str, str]
 
 
 @dataclass
-class Domain:
-    """Recipients of one client in one domain."""
-
-    accepted: int = 0
-    accepted_authenticated: int = 0
-    refused: int = 0
-    relay_refused: int = 0
-
-
-@dataclass
-class Client:
-    """The figures of one (connector, client address)."""
-
-    sessions: int = 0
-    incomplete_sessions: int = 0
-    messages: int = 0
-    first_seen: str = ""
-    last_seen: str = ""
-    authenticated_sessions: int = 0
-    tls_sessions: int = 0
-    relay_refused_5_7_1: int = 0
-    relay_refused_5_7_54: int = 0
-    ehlo_names: Counter[str] = field(default_factory=Counter)
-    mail_from_domains: Counter[str] = field(default_factory=Counter)
-    rcpt: dict[str, Domain] = field(default_factory=dict)
-
-
-@dataclass
 class Session:
-    client: Client
+    """One session while its events come."""
+
+    client: ClientTally
     first: str
     last: str
     started: bool
@@ -94,8 +71,10 @@ class Session:
         c.last_seen = max(c.last_seen, self.last)
         c.authenticated_sessions += self.authenticated
         c.tls_sessions += self.tls
-        c.ehlo_names.update(self.ehlo)
-        c.mail_from_domains.update(self.mail_from)
+        for name in self.ehlo:
+            c.ehlo[name] = c.ehlo.get(name, 0) + 1
+        for name in self.mail_from:
+            c.mail_from[name] = c.mail_from.get(name, 0) + 1
 
 
 def _time(text: str) -> dt.datetime:
@@ -115,9 +94,9 @@ def _domain(data: str, default: str) -> str:
     return m.group(1).lower().rstrip(".") if m else default
 
 
-def sessions_per_client(records: Iterable[Record]) -> dict[tuple[str, str], Client]:
+def sessions_per_client(records: Iterable[Record]) -> dict[tuple[str, str], ClientTally]:
     """Apply the session rules to records in file order; figures per (connector, client)."""
-    clients: dict[tuple[str, str], Client] = {}
+    clients: dict[tuple[str, str], ClientTally] = {}
     open_: dict[tuple[str, str], Session] = {}
     for ts, connector, sid, remote, event, data, context in records:
         key = (connector, sid)
@@ -126,7 +105,7 @@ def sessions_per_client(records: Iterable[Record]) -> dict[tuple[str, str], Clie
             s.close()  # idle for more than an hour: this event opens a new session
             s = None
         if s is None:
-            client = clients.setdefault((connector, _address(remote)), Client())
+            client = clients.setdefault((connector, _address(remote)), ClientTally())
             s = open_[key] = Session(client, ts, ts, started=event == "+")
         s.last = ts
         if event == "<":
@@ -169,7 +148,7 @@ def _command(s: Session, data: str) -> None:
 def _reply(s: Session, verb: str, domain: str, data: str) -> None:
     ok = data[:1] == "2"
     if verb == "RCPT":
-        d = s.client.rcpt.setdefault(domain, Domain())
+        d = s.client.rcpt.setdefault(domain, DomainTally())
         if ok:
             d.accepted += 1
             d.accepted_authenticated += s.authenticated
@@ -177,10 +156,10 @@ def _reply(s: Session, verb: str, domain: str, data: str) -> None:
         d.refused += 1
         if "5.7.54" in data:
             d.relay_refused += 1
-            s.client.relay_refused_5_7_54 += 1
+            s.client.refused_5754 += 1
         elif "5.7.1" in data and "relay" in data.lower():
             d.relay_refused += 1
-            s.client.relay_refused_5_7_1 += 1
+            s.client.refused_571 += 1
     elif verb == "DATA" and ok:
         s.client.messages += 1
     elif verb == "STAR" and data[:3] == "220":

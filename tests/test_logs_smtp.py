@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from log_cases import receive_header
 
 from migrator.errors import LogScanError
 from migrator.logs.evidence import ClientEvidence, Evidence
@@ -161,29 +162,6 @@ def test_without_accepted_domains_recipients_are_not_split(tmp_path: Path) -> No
     assert {d.internal for d in c.rcpt_domains} == {None}
 
 
-def test_idle_sessions_are_closed_so_memory_stays_bounded(tmp_path: Path) -> None:
-    # A transport restart leaves sessions that never end; they must not pile up.
-    header = (
-        (DATA / "ex2016/EX16-01/FrontEnd/RECV2023010309-1.LOG")
-        .read_text(encoding="utf-8")
-        .split("2023-01-03T09")[0]
-    )
-    lines = [header.rstrip("\r\n").replace("\r\n", "\n")]
-    for i in range(70_000):
-        hh, mm = divmod(i // 60, 60)
-        ts = f"2023-01-03T{hh % 24:02d}:{mm:02d}:{i % 60:02d}.000Z"
-        lines.append(
-            f"{ts},EX16-01\\Default Frontend EX16-01,{i:016X},0,10.0.0.16:25,10.9.{i % 200}.1:4000,+,,"
-        )
-    (tmp_path / "RECV2023010300-1.LOG").write_text(
-        "\r\n".join(lines) + "\r\n", encoding="utf-8", newline=""
-    )
-    ev = scan_logs([tmp_path], workers=1)
-    assert ev.scan.sessions == 70_000
-    ce = ev.connector("EX16-01\\Default Frontend EX16-01")
-    assert ce is not None and all(c.incomplete_sessions == c.sessions for c in ce.clients)
-
-
 @given(
     st.lists(
         st.text(alphabet=st.sampled_from('ab ,"\r\n<>:@.5-'), max_size=12), min_size=9, max_size=9
@@ -240,14 +218,7 @@ def test_ip_version_fast_path_agrees_with_ipaddress(
 
 # --------------------------------------------------------------------------- the idle rule
 
-HEADER = (
-    "#Software: Microsoft Exchange Server\r\n"
-    "#Version: 15.1.2507.6\r\n"
-    "#Log-type: SMTP Receive Protocol Log\r\n"
-    "#Date: 2023-01-03T09:00:00.000Z\r\n"
-    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
-    "remote-endpoint,event,data,context\r\n"
-)
+HEADER = receive_header()
 CON = "EX16-01\\Relay Apps EX16-01"
 
 

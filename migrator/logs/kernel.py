@@ -417,28 +417,9 @@ def reindex_sessions(xnum, live, xidx):
 
 
 @_jit
-def _fold(
-    slot,
-    xnum,
-    xts,
-    xidx,
-    xfree,
-    xlive,
-    cnum,
-    cts,
-    sbuf,
-    soff,
-    shash,
-    sidx,
-    pkey,
-    pidx,
-    cnt,
-    xnames,
-    tkey,
-    tidx,
-    tnum,
-):
+def _fold(slot, tables):
     """A session ended (or went idle, or the logs ended): add it to its client, free its slot."""
+    xnum, xts, xidx, xfree, xlive, cnum, cts, sbuf, soff, shash, sidx, pkey, pidx, cnt, xnames, tkey, tidx, tnum = tables  # fmt: skip
     c = xnum[slot, X_CLIENT]
     con = xnum[slot, X_CON]
     if not (xnum[slot, X_STARTED] and xnum[slot, X_ENDED]):
@@ -513,6 +494,7 @@ def sweep(
 
     Needs room for two strings and three pairs per open session (the driver checks).
     """
+    tables = (xnum, xts, xidx, xfree, xlive, cnum, cts, sbuf, soff, shash, sidx, pkey, pidx, cnt, xnames, tkey, tidx, tnum)  # fmt: skip
     for slot in range(xlive.size):
         if not xlive[slot]:
             continue
@@ -520,27 +502,7 @@ def sweep(
             last = xnum[slot, X_LASTMS]
             if last < 0 or srv_latest[xnum[slot, X_SERVER]] - last <= IDLE_MS:
                 continue
-        _fold(
-            slot,
-            xnum,
-            xts,
-            xidx,
-            xfree,
-            xlive,
-            cnum,
-            cts,
-            sbuf,
-            soff,
-            shash,
-            sidx,
-            pkey,
-            pidx,
-            cnt,
-            xnames,
-            tkey,
-            tidx,
-            tnum,
-        )
+        _fold(slot, tables)
 
 
 # ------------------------------------------------------------------ names and domains
@@ -771,6 +733,8 @@ def scan(
     fs = np.empty(MAX_FIELDS, np.int64)
     fe = np.empty(MAX_FIELDS, np.int64)
     fq = np.empty(MAX_FIELDS, np.int64)
+    # What folding a session updates.
+    tables = (xnum, xts, xidx, xfree, xlive, cnum, cts, sbuf, soff, shash, sidx, pkey, pidx, cnt, xnames, tkey, tidx, tnum)  # fmt: skip
     while p < n:
         # ---- room for this record's inserts
         if cnt[K_NSTR] + 16 >= soff.size - 1 or 2 * (cnt[K_NSTR] + 16) >= sidx.size:
@@ -972,27 +936,7 @@ def scan(
         ):
             # The idle rule: more than an hour since this session's previous event. That
             # session is over (incomplete); this event opens a new one.
-            _fold(
-                slot,
-                xnum,
-                xts,
-                xidx,
-                xfree,
-                xlive,
-                cnum,
-                cts,
-                sbuf,
-                soff,
-                shash,
-                sidx,
-                pkey,
-                pidx,
-                cnt,
-                xnames,
-                tkey,
-                tidx,
-                tnum,
-            )
+            _fold(slot, tables)
             slot, pos = _session_find(xidx, xnum, flag, sid, buf, fs[1], fe[1], sbuf, soff)
         if slot < 0:
             # A new session: its client is (connector, address without the port).
@@ -1199,25 +1143,5 @@ def scan(
                     xnum[slot, X_TLS] = 1
         elif ev == 45:  # '-'
             xnum[slot, X_ENDED] = 1
-            _fold(
-                slot,
-                xnum,
-                xts,
-                xidx,
-                xfree,
-                xlive,
-                cnum,
-                cts,
-                sbuf,
-                soff,
-                shash,
-                sidx,
-                pkey,
-                pidx,
-                cnt,
-                xnames,
-                tkey,
-                tidx,
-                tnum,
-            )
+            _fold(slot, tables)
     return OK, p

@@ -55,6 +55,7 @@ from migrator.logs.smtp_files import (
     DEFAULT_FIELDS,
     MAX_MALFORMED_LISTED,
     MAX_RECORD_LINES,
+    FileRead,
     discover,
     load_whole,
     normalise,
@@ -73,28 +74,20 @@ Array = np.ndarray[Any, Any]
 
 
 @dataclass
-class _File:
-    """One source and how it reaches the kernel."""
+class _File(FileRead):
+    """One source, what reading it found, and how it reaches the kernel."""
 
-    source: Source
-    index: int
+    index: int = 0
     """Position in natural name order."""
-    size: int
+    size: int = 0
     path: str = ""
     """File the kernel reads: the original (clean) or a normalised copy."""
     normalised: bool = False
-    kind: str = ""
-    reason: str = ""
-    versions: set[str] = field(default_factory=set)
-    lines: int = 0
-    bytes_read: int = 0
-    warnings: list[str] = field(default_factory=list)
 
     def normalised_from(self, target: Path) -> bool:
-        """Normalise the source into ``target``, take what the reading found; whether to read it."""
-        read = normalise(self.source, target)
-        self.kind, self.reason, self.versions = read.kind, read.reason, read.versions
-        self.lines, self.bytes_read, self.warnings = read.lines, read.bytes_read, read.warnings
+        """Normalise the source into ``target``; whether the kernel has rows to read there."""
+        self.versions = set()
+        normalise(self, target)
         self.path, self.normalised = str(target), True
         return self.kind == "receive"
 
@@ -474,7 +467,7 @@ def _scan(
     threads: int,
     tmp: Path,
 ) -> Evidence:
-    files = [_File(s, i, source_size(s)) for i, s in enumerate(sources)]
+    files = [_File(s, index=i, size=source_size(s)) for i, s in enumerate(sources)]
     total = sum(f.size for f in files)
     done = [0]
     lock = threading.Lock()

@@ -175,18 +175,19 @@ def header_ok(raw: bytes, versions: set[str]) -> tuple[bool, bool]:
 # --------------------------------------------------------------------------- the clean copy
 
 
-def normalise(source: Source, target: Path) -> FileRead:
-    """Read a source record by record; write its counted rows to ``target`` as clean CSV.
+def normalise(result: FileRead, target: Path) -> None:
+    """Read ``result.source`` record by record; write its counted rows to ``target`` as clean CSV.
 
-    The kernel reads the copy; its ``kind`` is ``receive`` when there are rows
-    to read. The sequence-number column holds the original line number.
+    The kernel reads the copy; ``result`` gets what the reading found (its
+    ``kind`` is ``receive`` when there are rows to read). The sequence-number
+    column holds the original line number.
     """
-    result = FileRead(source)
+    source = result.source
     try:
         stream = open_stream(source)
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
         result.kind, result.reason = "unreadable", f"cannot be opened: {exc}"
-        return result
+        return
     try:
         with (
             stream,
@@ -221,7 +222,6 @@ def normalise(source: Source, target: Path) -> FileRead:
             "unknown",
             "no '#Log-type' header found; not an Exchange protocol log",
         )
-    return result
 
 
 def _text(b: bytes) -> str:
