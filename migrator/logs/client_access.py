@@ -410,7 +410,34 @@ def _tables(con: duckdb.DuckDBPyConnection, servers: Servers) -> None:
 
 
 _NAMING = r"""
-WITH n AS (
+WITH users AS (
+  SELECT raw,
+    CASE WHEN coalesce(raw, '') IN ('', '-') THEN ''
+         WHEN starts_with(raw, '/') AND regexp_matches(raw, '(?i)/cn=[^/]+$')
+         THEN regexp_extract(raw, '(?i)/cn=([^/]+)$', 1)
+         ELSE raw END AS usr
+  FROM (SELECT DISTINCT usr AS raw FROM g)
+), named_users AS (
+  SELECT raw, usr,
+    (regexp_matches(lower(regexp_replace(regexp_replace(usr, '^.*\\', ''), '@.*$', '')),
+                    '^(@USERS@)')
+     OR contains(lower(coalesce(raw, '')), 'cn=microsoft system attendant')
+     OR contains(lower(coalesce(raw, '')), 'cn=healthmailbox')) AS monitoring
+  FROM users
+), agents AS (
+  SELECT log, raw,
+    CASE WHEN coalesce(raw, '') = '-' THEN ''
+         WHEN log = 'iis' THEN replace(raw, '+', ' ')
+         ELSE coalesce(raw, '') END AS agent
+  FROM (SELECT DISTINCT log, agent AS raw FROM g)
+), named_agents AS (
+  SELECT log, raw, agent,
+    lower(agent) LIKE 'outlook%' AS outlook_exe,
+    contains(lower(agent), 'outlook') AS outlook,
+    coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '') AS ua_build,
+    regexp_matches(lower(agent), '^(@AGENTS@)') AS monitoring
+  FROM agents
+), n AS (
   SELECT g.log, g.n,
     CASE WHEN g.log = 'iis' THEN replace(g.first_ts, ' ', 'T') || 'Z' ELSE g.first_ts END AS first_ts,
     CASE WHEN g.log = 'iis' THEN replace(g.last_ts, ' ', 'T') || 'Z' ELSE g.last_ts END AS last_ts,
@@ -422,43 +449,31 @@ WITH n AS (
               AND g.known = '' AND a1.name IS NULL AND g.guess = ''
          THEN coalesce(g.server_ip, '') ELSE '' END AS unnamed,
     p.name AS protocol,
-    CASE WHEN coalesce(g.usr, '') IN ('', '-') THEN ''
-         WHEN starts_with(g.usr, '/') AND regexp_matches(g.usr, '(?i)/cn=[^/]+$')
-         THEN regexp_extract(g.usr, '(?i)/cn=([^/]+)$', 1)
-         ELSE g.usr END AS usr,
-    coalesce(g.usr, '') AS raw_usr,
+    u.usr,
     CASE WHEN coalesce(g.cip, '') = '-' THEN '' ELSE coalesce(g.cip, '') END AS cip,
-    CASE WHEN coalesce(g.agent, '') = '-' THEN ''
-         WHEN g.log = 'iis' THEN replace(g.agent, '+', ' ')
-         ELSE coalesce(g.agent, '') END AS agent,
-    coalesce(g.build, '') AS build,
+    a.agent,
+    CASE WHEN a.outlook_exe AND coalesce(g.build, '') NOT IN ('', '-') THEN coalesce(g.build, '')
+         WHEN NOT a.outlook THEN ''
+         ELSE a.ua_build
+    END AS outlook,
     CASE WHEN g.log = 'httpproxy'
          THEN coalesce(s2.name, nullif(upper(split_part(coalesce(g.via, ''), '.', 1)), ''),
                        nullif(g.known, ''), g.guess)
-         ELSE coalesce(a2.name, '') END AS via
+         ELSE coalesce(a2.name, '') END AS via,
+    coalesce(u.monitoring OR a.monitoring, false) AS monitoring
   FROM g
   JOIN proto p ON p.key = lower(g.proto)
+  JOIN named_users u ON u.raw IS NOT DISTINCT FROM g.usr
+  JOIN named_agents a ON a.log = g.log AND a.raw IS NOT DISTINCT FROM g.agent
   LEFT JOIN srv s1 ON s1.short = lower(split_part(g.row_server, '.', 1))
   LEFT JOIN addr a1 ON a1.ip = g.server_ip
   LEFT JOIN srv s2 ON s2.short = lower(split_part(g.via, '.', 1))
   LEFT JOIN addr a2 ON a2.ip = g.cip AND a2.new
 )
-SELECT * FROM (
-SELECT server, protocol, usr, cip, agent,
-  CASE WHEN lower(agent) LIKE 'outlook%' AND build NOT IN ('', '-') THEN build
-       WHEN NOT contains(lower(agent), 'outlook') THEN ''
-       ELSE coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '')
-  END AS outlook,
-  via, log,
-  (regexp_matches(lower(regexp_replace(regexp_replace(usr, '^.*\\', ''), '@.*$', '')),
-                  '^(@USERS@)')
-   OR contains(lower(raw_usr), 'cn=microsoft system attendant')
-   OR contains(lower(raw_usr), 'cn=healthmailbox')
-   OR regexp_matches(lower(agent), '^(@AGENTS@)')) AS monitoring,
+SELECT server, protocol, usr, cip, agent, outlook, via, log, monitoring,
   sum(n)::BIGINT AS requests, min(first_ts) AS first_seen, max(last_ts) AS last_seen, unnamed
 FROM n WHERE server <> ''
 GROUP BY ALL
-)
 """.replace("@USERS@", "|".join(re.escape(u) for u in MONITORING_USERS)).replace(
     "@AGENTS@", "|".join(re.escape(a) for a in MONITORING_AGENTS)
 )
@@ -520,17 +535,17 @@ def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, 
         "CREATE TEMP TABLE explained AS SELECT DISTINCT lower(server) AS s, lower(via) AS v"
         " FROM named WHERE log = 'httpproxy' AND via <> ''"
     )
-    con.execute(
-        "CREATE TEMP TABLE marked AS SELECT n.*, (e.s IS NOT NULL) AS explained FROM named n"
+    marked = (
+        "(SELECT n.*, (e.s IS NOT NULL) AS explained FROM named n"
         " LEFT JOIN explained e ON n.log = 'iis' AND n.via <> ''"
-        " AND e.s = lower(n.server) AND e.v = lower(n.via)"
+        " AND e.s = lower(n.server) AND e.v = lower(n.via))"
     )
     counted, explained = con.sql(
         "SELECT coalesce(sum(requests), 0)::BIGINT,"
-        " coalesce(sum(requests) FILTER (WHERE explained), 0)::BIGINT FROM marked"
+        f" coalesce(sum(requests) FILTER (WHERE explained), 0)::BIGINT FROM {marked}"
     ).fetchall()[0]
     for server, via, n_req in con.sql(
-        "SELECT lower(server), lower(via), sum(requests)::BIGINT FROM marked"
+        f"SELECT lower(server), lower(via), sum(requests)::BIGINT FROM {marked}"
         " WHERE log = 'iis' AND via <> '' AND NOT explained GROUP BY 1, 2 ORDER BY 1, 2"
     ).fetchall():
         warnings.append(
@@ -539,7 +554,7 @@ def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, 
             " of the 2016 servers too (they stay listed as clients of the 2016 server)"
         )
     for (ip,) in con.sql(
-        "SELECT DISTINCT unnamed FROM marked WHERE unnamed <> '' ORDER BY 1"
+        "SELECT DISTINCT unnamed FROM named WHERE unnamed <> '' ORDER BY 1"
     ).fetchall():
         warnings.append(
             f"records of server address '{ip}' could not be given a server name: put each server's"
@@ -547,12 +562,12 @@ def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, 
         )
     con.execute(
         "CREATE TEMP TABLE clients AS SELECT server, protocol, usr AS \"user\", cip AS client_ip,"
-        " agent AS user_agent, outlook AS outlook_build, via, log, monitoring,"
+        " coalesce(agent, '') AS user_agent, outlook AS outlook_build, via, log, monitoring,"
         " requests::BIGINT AS requests, coalesce(first_seen, '') AS first_seen,"
-        f" coalesce(last_seen, '') AS last_seen, row_number() OVER (ORDER BY {_ORDER}) AS ord"
-        " FROM marked WHERE NOT explained"
+        " coalesce(last_seen, '') AS last_seen,"
+        f" row_number() OVER (ORDER BY {_ORDER}) AS ord FROM {marked} WHERE NOT explained"
     )
-    con.execute("DROP TABLE marked; DROP TABLE named; DROP TABLE explained; DROP TABLE g")
+    con.execute("DROP TABLE named; DROP TABLE explained; DROP TABLE g")
     return int(counted) - int(explained), int(explained)
 
 
