@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --
     from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence, SkippedFile
     from migrator.logs.sources import Source
     from migrator.model import Inventory
+    from migrator.plan.moves import MovePlan
 
 EVIDENCE_FILE = "relay-evidence.json"
 CLIENT_EVIDENCE_FILE = "client-evidence.json"
@@ -213,8 +214,6 @@ def _scan_client_access(
     """Scan the client-access logs, write client-evidence.json and .md, print the summary."""
     from migrator.logs.client_access import read_client_access, servers_from
     from migrator.model import ExchangeVersion
-    from migrator.plan.client_access import client_access_findings, waves_by_user
-    from migrator.plan.moves import plan_moves
     from migrator.render.client_evidence_report import (
         LISTED_PER_PROTOCOL,
         write_client_evidence_report,
@@ -229,8 +228,14 @@ def _scan_client_access(
         else None
     )
     with read_client_access(found, servers, skipped=skipped) as result:
-        moves = plan_moves(inv) if inv is not None and inv.mailboxes else None
-        waves = waves_by_user(inv, moves) if inv is not None else {}
+        waves: dict[str, int] = {}
+        moves: MovePlan | None = None
+        if inv is not None:  # (the planner is imported only for the waves and findings)
+            from migrator.plan.client_access import waves_by_user
+            from migrator.plan.moves import plan_moves
+
+            moves = plan_moves(inv) if inv.mailboxes else None
+            waves = waves_by_user(inv, moves)
         output.mkdir(parents=True, exist_ok=True)
         target = output / CLIENT_EVIDENCE_FILE
         result.write(target)
@@ -248,6 +253,9 @@ def _scan_client_access(
             more = scan.rejected - len(scan.rejected_lines)
             err.print(f"warning: and {more} more malformed lines (not listed)", markup=False)
         if inv is not None:
+            from migrator.plan.client_access import client_access_findings
+
+            # The findings need every client left on each 2010 server (as objects).
             print_findings(tuple(client_access_findings(inv, result.evidence(), moves)))
     out.print(
         f"{len(scan.files_read)} client access log files, {scan.records} records,"

@@ -561,7 +561,7 @@ def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, 
             " logs in a folder named after it, or pass --inventory"
         )
     con.execute(
-        "CREATE TEMP TABLE clients AS SELECT server, protocol, usr AS \"user\", cip AS client_ip,"
+        'CREATE TEMP TABLE clients AS SELECT server, protocol, usr AS "user", cip AS client_ip,'
         " coalesce(agent, '') AS user_agent, outlook AS outlook_build, via, log, monitoring,"
         " requests::BIGINT AS requests, coalesce(first_seen, '') AS first_seen,"
         " coalesce(last_seen, '') AS last_seen,"
@@ -584,7 +584,7 @@ def _old_outlook(con: duckdb.DuckDBPyConnection, minimum: str) -> tuple[OldOutlo
     if not builds:
         return ()
     rows = con.execute(
-        "SELECT server, \"user\", outlook_build, last_seen, monitoring FROM clients"
+        'SELECT server, "user", outlook_build, last_seen, monitoring FROM clients'
         " WHERE NOT monitoring AND \"user\" <> '' AND list_contains(?, outlook_build)"
         " ORDER BY ord",
         [builds],
@@ -699,24 +699,43 @@ class ClientScanResult:
             totals = self.con.sql(
                 "SELECT c.server, c.protocol, sum(c.requests)::BIGINT, max(c.last_seen),"
                 " min(c.first_seen), count(*), count(*) FILTER (WHERE c.monitoring),"
-                " count(DISTINCT (k.key, c.client_ip)) FILTER (WHERE NOT c.monitoring)"
+                " count(DISTINCT (k.key, c.client_ip)) FILTER (WHERE NOT c.monitoring), min(c.ord)"
                 ' FROM clients c LEFT JOIN user_keys k ON k.usr = c."user"'
                 " GROUP BY c.server, c.protocol ORDER BY min(c.ord)"
             ).fetchall()
         finally:
             self.con.unregister("user_keys")
-        real = "NOT monitoring" + ("" if top is None else f" AND by_kind <= {int(top)}")
+        # Each protocol's clients are one run of ``ord``: its first ``listed`` entries and its
+        # first ``top`` real ones lie within ``listed`` or ``top`` + its monitoring entries.
+        spans = [
+            (str(t[0]), str(t[1]), int(t[8]), int(t[6])) for t in totals
+        ]  # server, protocol, first ord, monitoring entries
+        frame = pd.DataFrame(spans, columns=["server", "protocol", "start", "mon"])
+        self.con.register("client_spans", frame)
+        try:
+            real = "NOT c.monitoring" + (
+                "" if top is None else f" AND c.ord - s.start < {int(top)} + s.mon"
+            )
+            rows = self.con.sql(
+                f"SELECT {', '.join('c.' + c for c in _COLUMNS.split(', '))}, c.ord - s.start"
+                " FROM clients c JOIN client_spans s"
+                " ON s.server = c.server AND s.protocol = c.protocol"
+                f" WHERE c.ord - s.start < {int(listed)} OR ({real}) ORDER BY c.ord"
+            ).fetchall()
+        finally:
+            self.con.unregister("client_spans")
         busiest: dict[tuple[str, str], list[ClientSeen]] = defaultdict(list)
-        for row in self.con.sql(
-            f"SELECT {_COLUMNS} FROM (SELECT *,"
-            " row_number() OVER (PARTITION BY server, protocol ORDER BY ord) AS by_all,"
-            " row_number() OVER (PARTITION BY server, protocol, monitoring ORDER BY ord) AS by_kind"
-            f" FROM clients) WHERE by_all <= {int(listed)} OR ({real}) ORDER BY ord"
-        ).fetchall():
-            busiest[(str(row[0]), str(row[1]))].append(_seen(row))
+        shown: dict[tuple[str, str], int] = defaultdict(int)
+        for row in rows:
+            key = (str(row[0]), str(row[1]))
+            seen = _seen(row)
+            first = int(str(row[-1])) < listed
+            if first or (not seen.monitoring and (top is None or shown[key] < top)):
+                busiest[key].append(seen)
+                shown[key] += not seen.monitoring
         servers: list[ServerSummary] = []
         protocols: list[ProtocolSummary] = []
-        for i, (server, protocol, requests, last, _first, n, mon, distinct) in enumerate(totals):
+        for i, (server, protocol, requests, last, _first, n, mon, distinct, _) in enumerate(totals):
             protocols.append(
                 ProtocolSummary(
                     str(protocol),

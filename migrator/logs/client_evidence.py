@@ -251,7 +251,11 @@ def old_outlook(servers: tuple[ServerClients, ...], minimum: str) -> tuple[OldOu
     part (:func:`user_key`); the entry shows the ``DOMAIN\\sam`` form where one was seen.
     """
     return old_outlook_of(
-        ((s.server, c.user, c.outlook_build, c.last_seen, c.monitoring) for s in servers for _, c in s.clients()),
+        (
+            (s.server, c.user, c.outlook_build, c.last_seen, c.monitoring)
+            for s in servers
+            for _, c in s.clients()
+        ),
         minimum,
     )
 
