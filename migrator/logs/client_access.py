@@ -685,16 +685,17 @@ class ClientScanResult:
         ``listed``: the first entries of each protocol to keep whatever they are;
         ``top``: the first entries that are no monitoring account (None: all of them).
         """
-        import pandas as pd
-
         users = [
             str(u)
             for (u,) in self.con.sql(
                 'SELECT DISTINCT "user" FROM clients WHERE NOT monitoring'
             ).fetchall()
         ]
-        keys = pd.DataFrame({"usr": users, "key": [user_key(u) for u in users]})
-        self.con.register("user_keys", keys)
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE user_keys AS"
+            " SELECT unnest(?::VARCHAR[]) AS usr, unnest(?::VARCHAR[]) AS key",
+            [users, [user_key(u) for u in users]],
+        )
         try:
             totals = self.con.sql(
                 "SELECT c.server, c.protocol, sum(c.requests)::BIGINT, max(c.last_seen),"
@@ -704,14 +705,16 @@ class ClientScanResult:
                 " GROUP BY c.server, c.protocol ORDER BY min(c.ord)"
             ).fetchall()
         finally:
-            self.con.unregister("user_keys")
+            self.con.execute("DROP TABLE user_keys")
         # Each protocol's clients are one run of ``ord``: its first ``listed`` entries and its
         # first ``top`` real ones lie within ``listed`` or ``top`` + its monitoring entries.
-        spans = [
-            (str(t[0]), str(t[1]), int(t[8]), int(t[6])) for t in totals
-        ]  # server, protocol, first ord, monitoring entries
-        frame = pd.DataFrame(spans, columns=["server", "protocol", "start", "mon"])
-        self.con.register("client_spans", frame)
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE client_spans AS SELECT unnest(?::VARCHAR[]) AS server,"
+            " unnest(?::VARCHAR[]) AS protocol, unnest(?::BIGINT[]) AS start,"
+            " unnest(?::BIGINT[]) AS mon",
+            [[str(t[i]) for t in totals] for i in (0, 1)]
+            + [[int(t[i]) for t in totals] for i in (8, 6)],
+        )
         try:
             real = "NOT c.monitoring" + (
                 "" if top is None else f" AND c.ord - s.start < {int(top)} + s.mon"
@@ -723,7 +726,7 @@ class ClientScanResult:
                 f" WHERE c.ord - s.start < {int(listed)} OR ({real}) ORDER BY c.ord"
             ).fetchall()
         finally:
-            self.con.unregister("client_spans")
+            self.con.execute("DROP TABLE client_spans")
         busiest: dict[tuple[str, str], list[ClientSeen]] = defaultdict(list)
         shown: dict[tuple[str, str], int] = defaultdict(int)
         for row in rows:

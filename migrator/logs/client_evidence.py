@@ -407,7 +407,6 @@ def write_client_json(
 def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
     """Write ``client-evidence.json`` of evidence held as objects (the same writer as the scan's)."""
     import duckdb
-    import pandas as pd
 
     rows = [
         (s.server, p.protocol, *(getattr(c, name) for name, _ in CLIENT_TABLE[2:-1]))
@@ -415,15 +414,16 @@ def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
         for p in s.protocols
         for c in p.clients
     ]
-    frame = pd.DataFrame(rows, columns=[name for name, _ in CLIENT_TABLE[:-1]])
-    frame["ord"] = range(len(rows))
+    columns: list[list[object]] = [list(col) for col in zip(*rows, strict=True)] or [
+        [] for _ in CLIENT_TABLE[:-1]
+    ]
     con = duckdb.connect()
     try:
-        con.register("client_frame", frame)
         con.execute(
             "CREATE TEMP TABLE clients AS SELECT "
-            + ", ".join(f'"{name}"::{kind} AS "{name}"' for name, kind in CLIENT_TABLE)
-            + " FROM client_frame"
+            + ", ".join(f'unnest(?::{kind}[]) AS "{name}"' for name, kind in CLIENT_TABLE[:-1])
+            + ", unnest(range(?::BIGINT)) AS ord",
+            [*columns, len(rows)],
         )
         write_client_json(
             con,
