@@ -530,22 +530,24 @@ def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, 
     left out: those logs name the real clients. The warnings (proxies without
     HttpProxy logs, server addresses without a name) are added to ``warnings``.
     """
-    con.execute(f"CREATE TEMP TABLE named AS {_NAMING}")
+    # One materialised table: the named clients, each marked explained or not, numbered in
+    # the evidence order among its kind; ``clients`` is a view of those not explained.
     con.execute(
-        "CREATE TEMP TABLE explained AS SELECT DISTINCT lower(server) AS s, lower(via) AS v"
-        " FROM named WHERE log = 'httpproxy' AND via <> ''"
-    )
-    marked = (
-        "(SELECT n.*, (e.s IS NOT NULL) AS explained FROM named n"
-        " LEFT JOIN explained e ON n.log = 'iis' AND n.via <> ''"
+        f"CREATE TEMP TABLE named AS WITH n AS MATERIALIZED ({_NAMING}),"
+        " e AS (SELECT DISTINCT lower(server) AS s, lower(via) AS v"
+        " FROM n WHERE log = 'httpproxy' AND via <> ''),"
+        " m AS (SELECT n.*, (e.s IS NOT NULL) AS explained FROM n"
+        " LEFT JOIN e ON n.log = 'iis' AND n.via <> ''"
         " AND e.s = lower(n.server) AND e.v = lower(n.via))"
+        f" SELECT *, row_number() OVER (PARTITION BY explained ORDER BY {_ORDER}) AS ord FROM m"
     )
+    con.execute("DROP TABLE g")
     counted, explained = con.sql(
         "SELECT coalesce(sum(requests), 0)::BIGINT,"
-        f" coalesce(sum(requests) FILTER (WHERE explained), 0)::BIGINT FROM {marked}"
+        " coalesce(sum(requests) FILTER (WHERE explained), 0)::BIGINT FROM named"
     ).fetchall()[0]
     for server, via, n_req in con.sql(
-        f"SELECT lower(server), lower(via), sum(requests)::BIGINT FROM {marked}"
+        "SELECT lower(server), lower(via), sum(requests)::BIGINT FROM named"
         " WHERE log = 'iis' AND via <> '' AND NOT explained GROUP BY 1, 2 ORDER BY 1, 2"
     ).fetchall():
         warnings.append(
@@ -561,13 +563,11 @@ def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, 
             " logs in a folder named after it, or pass --inventory"
         )
     con.execute(
-        'CREATE TEMP TABLE clients AS SELECT server, protocol, usr AS "user", cip AS client_ip,'
+        'CREATE TEMP VIEW clients AS SELECT server, protocol, usr AS "user", cip AS client_ip,'
         " coalesce(agent, '') AS user_agent, outlook AS outlook_build, via, log, monitoring,"
-        " requests::BIGINT AS requests, coalesce(first_seen, '') AS first_seen,"
-        " coalesce(last_seen, '') AS last_seen,"
-        f" row_number() OVER (ORDER BY {_ORDER}) AS ord FROM {marked} WHERE NOT explained"
+        " requests, coalesce(first_seen, '') AS first_seen, coalesce(last_seen, '') AS last_seen,"
+        " ord FROM named WHERE NOT explained"
     )
-    con.execute("DROP TABLE named; DROP TABLE explained; DROP TABLE g")
     return int(counted) - int(explained), int(explained)
 
 
