@@ -253,10 +253,13 @@ def _scan_client_access(
             more = scan.rejected - len(scan.rejected_lines)
             err.print(f"warning: and {more} more malformed lines (not listed)", markup=False)
         if inv is not None:
-            from migrator.plan.client_access import client_access_findings
+            from migrator.plan.client_access import findings_of
 
-            # The findings need every client left on each 2010 server (as objects).
-            print_findings(tuple(client_access_findings(inv, result.evidence(), moves)))
+            print_findings(
+                tuple(
+                    findings_of(inv, result.real_clients, result.old_outlook, result.minimum, moves)
+                )
+            )
     out.print(
         f"{len(scan.files_read)} client access log files, {scan.records} records,"
         f" {scan.counted} client requests, {scan.rejected} malformed lines;"

@@ -679,6 +679,26 @@ class ClientScanResult:
             old_outlook=self.old_outlook,
         )
 
+    def real_clients(self, name: str) -> tuple[str, list[tuple[str, str, str, str]]] | None:
+        """(the server's name in the evidence, (protocol, user, address, last seen) of its clients
+        that are no monitoring account, one row per protocol, user and address), or None."""
+        low = name.lower()
+        servers = [
+            str(s)
+            for (s,) in self.con.sql(
+                "SELECT server FROM clients GROUP BY server ORDER BY min(ord)"
+            ).fetchall()
+        ]
+        server = next((s for s in servers if s.lower() == low), None)
+        if server is None:
+            return None
+        rows = self.con.execute(
+            'SELECT protocol, "user", client_ip, max(last_seen) FROM clients'
+            " WHERE server = ? AND NOT monitoring GROUP BY ALL",
+            [server],
+        ).fetchall()
+        return server, [(str(p), str(u), str(ip), str(last)) for p, u, ip, last in rows]
+
     def summary(self, *, top: int | None, listed: int) -> EvidenceSummary:
         """Totals per server and protocol and the busiest clients of each.
 
