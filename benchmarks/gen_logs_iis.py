@@ -128,8 +128,15 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--lines", type=int, default=3_000_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--users",
+        type=int,
+        default=20000,
+        help="distinct users (default 20,000: about 150 lines per user, the evidence of one busy"
+        " day of a large organisation; fewer users give the repeat visits of a multi-day scan)",
+    )
     args = ap.parse_args()
-    generate(args.out, args.lines, args.seed)
+    generate(args.out, args.lines, args.seed, args.users)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ from migrator.logs.client_access import (
     HTTPPROXY,
     IIS,
     RCA,
+    ClientScanResult,
     Servers,
     classify,
+    read_client_access,
     recognise,
     scan_client_access,
     servers_from,
@@ -28,6 +30,8 @@ from migrator.logs.client_evidence import (
     ClientSeen,
     below_minimum,
     load_client_evidence,
+    old_outlook,
+    user_key,
     write_client_evidence,
 )
 from migrator.logs.sources import discover, parse_header
@@ -287,3 +291,70 @@ def test_types_declare_what_they_need() -> None:
     assert IIS.fields("date time s-ip") == ("date", "time", "s-ip")
     assert RCA.fields("date-time,session-id") == ("date-time", "session-id")
     assert HTTPPROXY.header_row and not IIS.header_row
+
+
+def _read(*paths: Path, servers: Servers | None = CONTOSO) -> ClientScanResult:
+    sources, _ = discover([str(p) for p in paths])
+    found, _others, _bad = classify(sources)
+    return read_client_access(found, servers)
+
+
+def test_the_scan_writes_the_same_file_as_its_objects(tmp_path: Path) -> None:
+    # One writer: the scan streams the file from DuckDB; evidence held as objects goes
+    # through the same table and gives the same bytes.
+    with _read(DATA / "ex2010", DATA / "ex2016") as result:
+        result.write(tmp_path / "streamed.json")
+        ev = result.evidence()
+    write_client_evidence(ev, tmp_path / "objects.json")
+    assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "objects.json").read_bytes()
+    back = load_client_evidence(tmp_path / "streamed.json")
+    assert back.servers == ev.servers
+    assert back.old_outlook == ev.old_outlook == old_outlook(ev.servers, ev.outlook_minimum)
+
+
+def test_text_that_needs_escaping_survives_the_file(tmp_path: Path) -> None:
+    folder = tmp_path / "EX10-01" / "W3SVC1"
+    folder.mkdir(parents=True)
+    head = (DATA / "ex2010" / "EX10-01" / "W3SVC1" / "u_ex230105.log").read_text("utf-8")
+    fields = next(line for line in head.splitlines() if line.startswith("#Fields"))
+    agent = 'Odd"agent\\with/é+ü'
+    (folder / "u_ex230106.log").write_text(
+        "#Software: Microsoft Internet Information Services 7.5\n"
+        f"{fields}\n"
+        f'2023-01-06 10:00:00 10.1.1.10 POST /EWS/Exchange.asmx - 443 CONTOSO\\o"d 10.1.5.9 {agent}'
+        " 200 0 0 15\n",
+        "utf-8",
+    )
+    with _read(tmp_path) as result:
+        result.write(tmp_path / "client-evidence.json")
+        ev = result.evidence()
+    (c,) = clients(ev, "EX10-01", "EWS")
+    assert (c.user, c.user_agent) == ('CONTOSO\\o"d', 'Odd"agent\\with/é ü')
+    assert load_client_evidence(tmp_path / "client-evidence.json").servers == ev.servers
+
+
+def test_summary_figures_match_the_evidence() -> None:
+    with _read(DATA / "ex2010", DATA / "ex2016") as result:
+        ev = result.evidence()
+        for top, listed in ((1, 1), (2, 50), (None, 1)):
+            summary = result.summary(top=top, listed=listed)
+            assert summary.old_outlook == ev.old_outlook
+            assert [s.server for s in summary.servers] == [s.server for s in ev.servers]
+            for s, full in zip(summary.servers, ev.servers, strict=True):
+                assert (s.first_seen, s.last_seen) == (full.first_seen, full.last_seen)
+                for p, fp in zip(s.protocols, full.protocols, strict=True):
+                    real = [c for c in fp.clients if not c.monitoring]
+                    assert p.protocol == fp.protocol
+                    assert (p.requests, p.last_seen, p.entries) == (
+                        fp.requests,
+                        fp.last_seen,
+                        len(fp.clients),
+                    )
+                    assert p.monitoring == len(fp.clients) - len(real)
+                    assert p.clients == len({(user_key(c.user), c.client_ip) for c in real})
+                    # The busiest are the first entries in evidence order ...
+                    assert list(p.busiest) == [c for c in fp.clients if c in p.busiest]
+                    assert list(p.busiest[:listed]) == list(fp.clients[:listed])
+                    # ... holding the first `top` real ones.
+                    wanted = real if top is None else real[:top]
+                    assert [c for c in p.busiest if not c.monitoring][: len(wanted)] == wanted

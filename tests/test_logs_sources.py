@@ -72,3 +72,19 @@ def test_open_stream_decompresses_and_closes_what_it_opened(tmp_path: Path) -> N
     assert stream.closed
     assert read_bytes(Source(str(logs / "RECV2023010300-1.LOG.gz"))) == b"gzipped\n"
     assert read_bytes(Source(str(logs / "RECV2023010200-9.LOG")), 2) == b"ni"
+
+
+def test_directive_search_finds_what_the_pair_search_finds() -> None:
+    from migrator.logs.sources import _find_directive
+
+    samples = [
+        b"",
+        b"#a\nb\n#c",
+        b"x#y#z\n#Fields: a\n",
+        b"a#" * 100 + b"\n#Fields: b\n",  # many '#' inside records: the pair search takes over
+        b"\n#",
+        b"no directive at all\n",
+    ]
+    for data in samples:
+        for start in range(len(data) + 1):
+            assert _find_directive(data, start) == data.find(b"\n#", start)

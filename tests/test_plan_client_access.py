@@ -163,3 +163,33 @@ def test_override_without_user_or_range_is_refused(tmp_path: Path) -> None:
         load_inventory(inv_dir)
     assert "remaining_client_access" in str(info.value)
     assert "names neither a user nor a range" in str(info.value)
+
+
+@pytest.mark.parametrize("accept", [False, True])
+def test_the_scan_finds_what_the_evidence_objects_find(accept: bool) -> None:
+    # The scan reads each server's clients as rows from DuckDB; the plan reads the objects
+    # of client-evidence.json: the same findings, with and without accepted clients.
+    from migrator.logs.client_access import read_client_access
+    from migrator.plan.client_access import client_access_findings, findings_of
+    from migrator.plan.moves import plan_moves
+
+    inv = contoso()
+    if accept:
+        accepted = (
+            RemainingClientAccess("moves later", user="falsayed"),
+            RemainingClientAccess(
+                "F5 monitor", protocol="OWA", remote_range=IPRange.parse("10.1.9.0/24")
+            ),
+        )
+        inv = replace(inv, policy=replace(inv.policy, remaining_client_access=accepted))
+    servers = servers_from(
+        ((s.name, s.version is not ExchangeVersion.EX2010) for s in inv.servers),
+        ((str(a), s.name) for s in inv.servers for a in s.ip_addresses),
+    )
+    found, _, _ = classify(discover([str(LOGS)])[0])
+    moves = plan_moves(inv)
+    with read_client_access(found, servers) as result:
+        rows = findings_of(inv, result.real_clients, result.old_outlook, result.minimum, moves)
+        objects = client_access_findings(inv, result.evidence(), moves)
+    assert rows == objects
+    assert any(f.code == "client-access.clients-left" for f in rows)

@@ -16,10 +16,11 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (migrator --
     from rich.table import Table
 
     from migrator.logs.client_access import LogType
-    from migrator.logs.client_evidence import ClientEvidence as AccessEvidence
+    from migrator.logs.client_evidence import EvidenceSummary
     from migrator.logs.evidence import ClientEvidence, ConnectorEvidence, Evidence, SkippedFile
     from migrator.logs.sources import Source
     from migrator.model import Inventory
+    from migrator.plan.moves import MovePlan
 
 EVIDENCE_FILE = "relay-evidence.json"
 CLIENT_EVIDENCE_FILE = "client-evidence.json"
@@ -122,7 +123,7 @@ _ACCESS_COLUMNS = (
 
 
 def print_client_summary(
-    evidence: AccessEvidence,
+    evidence: EvidenceSummary,
     *,
     top: int,
     all_clients: bool,
@@ -137,19 +138,19 @@ def print_client_summary(
     hidden = 0
     for s in evidence.servers:
         for p in s.protocols:
-            real = [c for c in p.clients if not c.monitoring]
+            real = [c for c in p.busiest if not c.monitoring]
             totals.append(
                 [
                     s.server,
                     p.protocol,
-                    str(len({(user_key(c.user), c.client_ip) for c in real})),
-                    str(sum(c.requests for c in p.clients)),
-                    str(len(p.clients) - len(real)),
+                    str(p.clients),
+                    str(p.requests),
+                    str(p.monitoring),
                     p.last_seen[:10],
                 ]
             )
             shown = real if all_clients else real[:top]
-            hidden += len(real) - len(shown)
+            hidden += p.entries - p.monitoring - len(shown)
             clients += [
                 [
                     s.server,
@@ -210,12 +211,12 @@ def _scan_client_access(
     all_clients: bool,
 ) -> None:
     """Scan the client-access logs, write client-evidence.json and .md, print the summary."""
-    from migrator.logs.client_access import scan_client_access, servers_from
-    from migrator.logs.client_evidence import write_client_evidence
+    from migrator.logs.client_access import read_client_access, servers_from
     from migrator.model import ExchangeVersion
-    from migrator.plan.client_access import client_access_findings, waves_by_user
-    from migrator.plan.moves import plan_moves
-    from migrator.render.client_evidence_report import write_client_evidence_report
+    from migrator.render.client_evidence_report import (
+        LISTED_PER_PROTOCOL,
+        write_client_evidence_report,
+    )
 
     servers = (
         servers_from(
@@ -225,26 +226,42 @@ def _scan_client_access(
         if inv is not None
         else None
     )
-    evidence = scan_client_access(found, servers, skipped=skipped)
-    moves = plan_moves(inv) if inv is not None and inv.mailboxes else None
-    waves = waves_by_user(inv, moves) if inv is not None else {}
-    output.mkdir(parents=True, exist_ok=True)
-    target = output / CLIENT_EVIDENCE_FILE
-    write_client_evidence(evidence, target)
-    write_client_evidence_report(evidence, output / CLIENT_REPORT_FILE, waves)
-    print_client_summary(evidence, top=top, all_clients=all_clients, target=target, waves=waves)
-    for f in evidence.scan.files_skipped:
-        out.print(f"skipped {f.path}: {f.reason}", markup=False)
-    for text in (*evidence.scan.warnings, *evidence.scan.rejected_lines):
-        err.print(f"warning: {text}", markup=False)
-    if evidence.scan.rejected > len(evidence.scan.rejected_lines):
-        more = evidence.scan.rejected - len(evidence.scan.rejected_lines)
-        err.print(f"warning: and {more} more malformed lines (not listed)", markup=False)
-    if inv is not None:
-        print_findings(tuple(client_access_findings(inv, evidence, moves)))
+    with read_client_access(found, servers, skipped=skipped) as result:
+        waves: dict[str, int] = {}
+        moves: MovePlan | None = None
+        if inv is not None:  # (the planner is imported only for the waves and findings)
+            from migrator.plan.client_access import waves_by_user
+            from migrator.plan.moves import plan_moves
+
+            moves = plan_moves(inv) if inv.mailboxes else None
+            waves = waves_by_user(inv, moves)
+        output.mkdir(parents=True, exist_ok=True)
+        target = output / CLIENT_EVIDENCE_FILE
+        result.write(target)
+        summary = result.summary(
+            top=None if all_clients else top, listed=max(LISTED_PER_PROTOCOL, top)
+        )
+        write_client_evidence_report(summary, output / CLIENT_REPORT_FILE, waves)
+        print_client_summary(summary, top=top, all_clients=all_clients, target=target, waves=waves)
+        scan = result.scan
+        for f in scan.files_skipped:
+            out.print(f"skipped {f.path}: {f.reason}", markup=False)
+        for text in (*scan.warnings, *scan.rejected_lines):
+            err.print(f"warning: {text}", markup=False)
+        if scan.rejected > len(scan.rejected_lines):
+            more = scan.rejected - len(scan.rejected_lines)
+            err.print(f"warning: and {more} more malformed lines (not listed)", markup=False)
+        if inv is not None:
+            from migrator.plan.client_access import findings_of
+
+            print_findings(
+                tuple(
+                    findings_of(inv, result.real_clients, result.old_outlook, result.minimum, moves)
+                )
+            )
     out.print(
-        f"{len(evidence.scan.files_read)} client access log files, {evidence.scan.records} records,"
-        f" {evidence.scan.counted} client requests, {evidence.scan.rejected} malformed lines;"
+        f"{len(scan.files_read)} client access log files, {scan.records} records,"
+        f" {scan.counted} client requests, {scan.rejected} malformed lines;"
         f" wrote {target} and {output / CLIENT_REPORT_FILE}",
         markup=False,
     )

@@ -27,15 +27,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrator.logs.client_evidence import (
+    CLIENT_TABLE,
     OUTLOOK_MINIMUM,
     ClientEvidence,
     ClientScan,
     ClientSeen,
+    EvidenceSummary,
     FileRead,
     FileSkipped,
+    OldOutlook,
     ProtocolClients,
+    ProtocolSummary,
     ServerClients,
-    old_outlook,
+    ServerSummary,
+    below_minimum,
+    old_outlook_of,
+    user_key,
+    write_client_json,
 )
 from migrator.logs.sources import (
     READ_ERRORS,
@@ -291,7 +299,24 @@ def scan_client_access(
     skipped: Iterable[FileSkipped] = (),
     minimum: str = OUTLOOK_MINIMUM,
 ) -> ClientEvidence:
-    """Read client-access log sources into evidence (one DuckDB query over all of them)."""
+    """Read client-access log sources into evidence objects (every client; see :func:`read_client_access`)."""
+    with read_client_access(sources, servers, skipped=skipped, minimum=minimum) as result:
+        return result.evidence()
+
+
+def read_client_access(
+    sources: Sequence[tuple[Source, LogType]],
+    servers: Servers | None = None,
+    *,
+    skipped: Iterable[FileSkipped] = (),
+    minimum: str = OUTLOOK_MINIMUM,
+) -> ClientScanResult:
+    """Read client-access log sources into a DuckDB table of clients (one query over all of them).
+
+    The result holds the clients in DuckDB: write ``client-evidence.json`` from
+    it, summarise it, or turn it into objects; close it (or use it as a context
+    manager) when done.
+    """
     import duckdb
 
     servers = servers or Servers.none()
@@ -299,39 +324,53 @@ def scan_client_access(
     warnings: list[str] = []
     groups: dict[_Group, list[Segment]] = defaultdict(list)
     read: list[FileRead] = []
-    with tempfile.TemporaryDirectory(prefix="migrator-logs-") as tmp:
-        for source, log in sources:
-            try:
-                segs = segments(source, log.fields, Path(tmp), header_row=log.header_row)
-            except READ_ERRORS as exc:
-                skipped_list.append(FileSkipped(source.name, f"cannot be read ({exc})"))
-                continue
-            known, guess = folder_server(source.name, servers.names)
-            usable = []
-            for seg in segs:
-                lower = {f.lower() for f in seg.fields}
-                missing = [c for c in log.required if c not in lower]
-                if missing:
-                    warnings.append(
-                        f"{source.name}: a {log.title} layout without {', '.join(missing)}"
-                        f" ({len(seg.fields)} fields); its lines were skipped"
-                    )
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        with tempfile.TemporaryDirectory(prefix="migrator-logs-") as tmp:
+            for source, log in sources:
+                try:
+                    segs = segments(source, log.fields, Path(tmp), header_row=log.header_row)
+                except READ_ERRORS as exc:
+                    skipped_list.append(FileSkipped(source.name, f"cannot be read ({exc})"))
                     continue
-                usable.append(seg)
-                groups[_Group(log, tuple(f.lower() for f in seg.fields), known, guess)].append(seg)
-            if usable:
-                read.append(FileRead(source.name, log.name))
-            elif not segs:
-                skipped_list.append(FileSkipped(source.name, f"{log.title} without records"))
-        by_path = {seg.read_path: seg for segs in groups.values() for seg in segs}
-        con = duckdb.connect()
-        try:
-            con.execute("SET enable_progress_bar = false")
-            rows, total = _query(con, groups, servers) if groups else ([], 0)
+                known, guess = folder_server(source.name, servers.names)
+                usable = []
+                for seg in segs:
+                    lower = {f.lower() for f in seg.fields}
+                    missing = [c for c in log.required if c not in lower]
+                    if missing:
+                        warnings.append(
+                            f"{source.name}: a {log.title} layout without {', '.join(missing)}"
+                            f" ({len(seg.fields)} fields); its lines were skipped"
+                        )
+                        continue
+                    usable.append(seg)
+                    groups[_Group(log, tuple(f.lower() for f in seg.fields), known, guess)].append(
+                        seg
+                    )
+                if usable:
+                    read.append(FileRead(source.name, log.name))
+                elif not segs:
+                    skipped_list.append(FileSkipped(source.name, f"{log.title} without records"))
+            by_path = {seg.read_path: seg for segs in groups.values() for seg in segs}
+            total = _query(con, groups, servers)
             listed, rejected = rejected_lines(con, by_path)
-        finally:
-            con.close()
-    return _evidence(rows, total, rejected, listed, read, skipped_list, warnings, minimum)
+        counted, explained = _clients(con, warnings)
+        scan = ClientScan(
+            files_read=tuple(read),
+            files_skipped=tuple(sorted(skipped_list, key=lambda s: s.path)),
+            records=total,
+            counted=counted,
+            rejected=rejected,
+            rejected_lines=tuple(listed),
+            proxied_explained=explained,
+            warnings=tuple(warnings),
+        )
+        return ClientScanResult(con, scan, minimum, _old_outlook(con, minimum))
+    except BaseException:
+        con.close()
+        raise
 
 
 def _read_sql(group: _Group, segs: Sequence[Segment]) -> str:
@@ -371,7 +410,34 @@ def _tables(con: duckdb.DuckDBPyConnection, servers: Servers) -> None:
 
 
 _NAMING = r"""
-WITH n AS (
+WITH users AS (
+  SELECT raw,
+    CASE WHEN coalesce(raw, '') IN ('', '-') THEN ''
+         WHEN starts_with(raw, '/') AND regexp_matches(raw, '(?i)/cn=[^/]+$')
+         THEN regexp_extract(raw, '(?i)/cn=([^/]+)$', 1)
+         ELSE raw END AS usr
+  FROM (SELECT DISTINCT usr AS raw FROM g)
+), named_users AS (
+  SELECT raw, usr,
+    (regexp_matches(lower(regexp_replace(regexp_replace(usr, '^.*\\', ''), '@.*$', '')),
+                    '^(@USERS@)')
+     OR contains(lower(coalesce(raw, '')), 'cn=microsoft system attendant')
+     OR contains(lower(coalesce(raw, '')), 'cn=healthmailbox')) AS monitoring
+  FROM users
+), agents AS (
+  SELECT log, raw,
+    CASE WHEN coalesce(raw, '') = '-' THEN ''
+         WHEN log = 'iis' THEN replace(raw, '+', ' ')
+         ELSE coalesce(raw, '') END AS agent
+  FROM (SELECT DISTINCT log, agent AS raw FROM g)
+), named_agents AS (
+  SELECT log, raw, agent,
+    lower(agent) LIKE 'outlook%' AS outlook_exe,
+    contains(lower(agent), 'outlook') AS outlook,
+    coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '') AS ua_build,
+    regexp_matches(lower(agent), '^(@AGENTS@)') AS monitoring
+  FROM agents
+), n AS (
   SELECT g.log, g.n,
     CASE WHEN g.log = 'iis' THEN replace(g.first_ts, ' ', 'T') || 'Z' ELSE g.first_ts END AS first_ts,
     CASE WHEN g.log = 'iis' THEN replace(g.last_ts, ' ', 'T') || 'Z' ELSE g.last_ts END AS last_ts,
@@ -383,44 +449,31 @@ WITH n AS (
               AND g.known = '' AND a1.name IS NULL AND g.guess = ''
          THEN coalesce(g.server_ip, '') ELSE '' END AS unnamed,
     p.name AS protocol,
-    CASE WHEN coalesce(g.usr, '') IN ('', '-') THEN ''
-         WHEN starts_with(g.usr, '/') AND regexp_matches(g.usr, '(?i)/cn=[^/]+$')
-         THEN regexp_extract(g.usr, '(?i)/cn=([^/]+)$', 1)
-         ELSE g.usr END AS usr,
-    coalesce(g.usr, '') AS raw_usr,
+    u.usr,
     CASE WHEN coalesce(g.cip, '') = '-' THEN '' ELSE coalesce(g.cip, '') END AS cip,
-    CASE WHEN coalesce(g.agent, '') = '-' THEN ''
-         WHEN g.log = 'iis' THEN replace(g.agent, '+', ' ')
-         ELSE coalesce(g.agent, '') END AS agent,
-    coalesce(g.build, '') AS build,
+    a.agent,
+    CASE WHEN a.outlook_exe AND coalesce(g.build, '') NOT IN ('', '-') THEN coalesce(g.build, '')
+         WHEN NOT a.outlook THEN ''
+         ELSE a.ua_build
+    END AS outlook,
     CASE WHEN g.log = 'httpproxy'
          THEN coalesce(s2.name, nullif(upper(split_part(coalesce(g.via, ''), '.', 1)), ''),
                        nullif(g.known, ''), g.guess)
-         ELSE coalesce(a2.name, '') END AS via
+         ELSE coalesce(a2.name, '') END AS via,
+    coalesce(u.monitoring OR a.monitoring, false) AS monitoring
   FROM g
   JOIN proto p ON p.key = lower(g.proto)
+  JOIN named_users u ON u.raw IS NOT DISTINCT FROM g.usr
+  JOIN named_agents a ON a.log = g.log AND a.raw IS NOT DISTINCT FROM g.agent
   LEFT JOIN srv s1 ON s1.short = lower(split_part(g.row_server, '.', 1))
   LEFT JOIN addr a1 ON a1.ip = g.server_ip
   LEFT JOIN srv s2 ON s2.short = lower(split_part(g.via, '.', 1))
   LEFT JOIN addr a2 ON a2.ip = g.cip AND a2.new
 )
-SELECT * FROM (
-SELECT server, protocol, usr, cip, agent,
-  CASE WHEN lower(agent) LIKE 'outlook%' AND build NOT IN ('', '-') THEN build
-       WHEN NOT contains(lower(agent), 'outlook') THEN ''
-       ELSE coalesce(regexp_extract(agent, '(?i)outlook[ /](\d+\.\d+\.\d+(?:\.\d+)?)', 1), '')
-  END AS outlook,
-  via, log,
-  (regexp_matches(lower(regexp_replace(regexp_replace(usr, '^.*\\', ''), '@.*$', '')),
-                  '^(@USERS@)')
-   OR contains(lower(raw_usr), 'cn=microsoft system attendant')
-   OR contains(lower(raw_usr), 'cn=healthmailbox')
-   OR regexp_matches(lower(agent), '^(@AGENTS@)')) AS monitoring,
-  sum(n)::BIGINT AS requests, min(first_ts), max(last_ts), unnamed
+SELECT server, protocol, usr, cip, agent, outlook, via, log, monitoring,
+  sum(n)::BIGINT AS requests, min(first_ts) AS first_seen, max(last_ts) AS last_seen, unnamed
 FROM n WHERE server <> ''
 GROUP BY ALL
-)
-ORDER BY lower(server), server, protocol, requests DESC, lower(usr), usr, cip, agent, via, log
 """.replace("@USERS@", "|".join(re.escape(u) for u in MONITORING_USERS)).replace(
     "@AGENTS@", "|".join(re.escape(a) for a in MONITORING_AGENTS)
 )
@@ -441,121 +494,294 @@ def _query(
     con: duckdb.DuckDBPyConnection,
     groups: Mapping[_Group, Sequence[Segment]],
     servers: Servers,
-) -> tuple[list[tuple[object, ...]], int]:
-    """Every record grouped and named (server, protocol, client), and how many records were read.
+) -> int:
+    """Every record read and grouped (temporary table ``g``); how many records were read.
 
-    First every file of every layout is read and grouped on its raw normalised
-    columns (a temporary table of a few groups per client); then the groups are
-    named by joining small lookup tables and grouped again on the names.
+    Every file of every layout is read and grouped on its raw normalised
+    columns (a few groups per client); the naming is :func:`_clients`'s.
     """
     names = ", ".join(NORMALISED)
     union = " UNION ALL ".join(
         f"SELECT * FROM ({_read_sql(g, segs)})"
         for g, segs in sorted(groups.items(), key=lambda kv: repr(kv[0]))
     )
+    if not union:
+        union = f"SELECT {', '.join(['NULL::VARCHAR'] * (len(NORMALISED) + 3))} WHERE false"
     con.execute(
         f"CREATE TEMP TABLE g AS SELECT log, known, guess, {', '.join(NORMALISED[:-1])},"
         f" count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts"
         f" FROM ({union}) AS r(log, known, guess, {names}) GROUP BY ALL"
     )
-    total = con.sql("SELECT coalesce(sum(n), 0)::BIGINT FROM g").fetchall()[0][0]
     _tables(con, servers)
-    return con.sql(_NAMING).fetchall(), int(total)
+    return int(con.sql("SELECT coalesce(sum(n), 0)::BIGINT FROM g").fetchall()[0][0])
 
 
-def _evidence(
-    rows: Sequence[tuple[object, ...]],
-    total: int,
-    rejected: int,
-    listed: Sequence[str],
-    read: Sequence[FileRead],
-    skipped: Sequence[FileSkipped],
-    warnings: list[str],
-    minimum: str,
-) -> ClientEvidence:
-    """Build the evidence; requests proxied by a 2016 server whose HttpProxy logs were read are
-    replaced by the clients those logs name."""
-    explained = {
-        (str(r[0]).lower(), str(r[6]).lower()) for r in rows if r[7] == "httpproxy" and r[6]
-    }
-    proxied: dict[tuple[str, str], int] = defaultdict(int)
-    unnamed: set[str] = set()
-    by_server: dict[str, dict[str, list[ClientSeen]]] = defaultdict(lambda: defaultdict(list))
-    counted = 0
-    explained_requests = 0
-    for server, protocol, usr, cip, agent, build, via, log, monitoring, n, first, last, ip in rows:
-        requests = int(str(n))
-        counted += requests
-        if ip:
-            unnamed.add(str(ip))
-        if log == "iis" and via:
-            pair = (str(server).lower(), str(via).lower())
-            if pair in explained:
-                explained_requests += requests
-                continue
-            proxied[pair] += requests
-        by_server[str(server)][str(protocol)].append(
-            ClientSeen(
-                str(usr),
-                str(cip),
-                str(agent),
-                str(build),
-                str(via),
-                str(log),
-                requests,
-                str(first or ""),
-                str(last or ""),
-                bool(monitoring),
-            )
-        )
-    for pair, n_req in sorted(proxied.items()):
+_ORDER = (
+    "lower(server), server, protocol, requests DESC, lower(usr), usr, cip, agent, via, log,"
+    " outlook, monitoring, unnamed"
+)
+"""The evidence order: servers by name, protocols by name, clients with most requests first."""
+
+
+def _clients(con: duckdb.DuckDBPyConnection, warnings: list[str]) -> tuple[int, int]:
+    """Name the groups (table ``clients``, :data:`CLIENT_TABLE`); (requests counted, requests explained).
+
+    IIS requests proxied by a 2016 server whose HttpProxy logs were read are
+    left out: those logs name the real clients. The warnings (proxies without
+    HttpProxy logs, server addresses without a name) are added to ``warnings``.
+    """
+    # One materialised table: the named clients, each marked explained or not, numbered in
+    # the evidence order among its kind; ``clients`` is a view of those not explained.
+    con.execute(
+        f"CREATE TEMP TABLE named AS WITH n AS MATERIALIZED ({_NAMING}),"
+        " e AS (SELECT DISTINCT lower(server) AS s, lower(via) AS v"
+        " FROM n WHERE log = 'httpproxy' AND via <> ''),"
+        " m AS (SELECT n.*, (e.s IS NOT NULL) AS explained FROM n"
+        " LEFT JOIN e ON n.log = 'iis' AND n.via <> ''"
+        " AND e.s = lower(n.server) AND e.v = lower(n.via))"
+        f" SELECT *, row_number() OVER (PARTITION BY explained ORDER BY {_ORDER}) AS ord FROM m"
+    )
+    con.execute("DROP TABLE g")
+    counted, explained = con.sql(
+        "SELECT coalesce(sum(requests), 0)::BIGINT,"
+        " coalesce(sum(requests) FILTER (WHERE explained), 0)::BIGINT FROM named"
+    ).fetchall()[0]
+    for server, via, n_req in con.sql(
+        "SELECT lower(server), lower(via), sum(requests)::BIGINT FROM named"
+        " WHERE log = 'iis' AND via <> '' AND NOT explained GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall():
         warnings.append(
-            f"{n_req} requests to {pair[0].upper()} came through {pair[1].upper()}, and no"
-            f" HttpProxy log of {pair[1].upper()} names their clients: scan the HttpProxy logs"
+            f"{n_req} requests to {server.upper()} came through {via.upper()}, and no"
+            f" HttpProxy log of {via.upper()} names their clients: scan the HttpProxy logs"
             " of the 2016 servers too (they stay listed as clients of the 2016 server)"
         )
-    for ip in sorted(unnamed):
+    for (ip,) in con.sql(
+        "SELECT DISTINCT unnamed FROM named WHERE unnamed <> '' ORDER BY 1"
+    ).fetchall():
         warnings.append(
             f"records of server address '{ip}' could not be given a server name: put each server's"
             " logs in a folder named after it, or pass --inventory"
         )
-    out: list[ServerClients] = []
-    for server in by_server:  # in the query's order
-        protocols = []
-        for protocol in sorted(by_server[server]):
-            clients = by_server[server][protocol]  # in the query's order: most requests first
+    con.execute(
+        'CREATE TEMP VIEW clients AS SELECT server, protocol, usr AS "user", cip AS client_ip,'
+        " coalesce(agent, '') AS user_agent, outlook AS outlook_build, via, log, monitoring,"
+        " requests, coalesce(first_seen, '') AS first_seen, coalesce(last_seen, '') AS last_seen,"
+        " ord FROM named WHERE NOT explained"
+    )
+    return int(counted) - int(explained), int(explained)
+
+
+def _old_outlook(con: duckdb.DuckDBPyConnection, minimum: str) -> tuple[OldOutlook, ...]:
+    """The users with an old Outlook: the rule (:func:`old_outlook_of`) over the clients whose
+    build is below the minimum (the few distinct builds are judged in Python)."""
+    builds = [
+        b
+        for (b,) in con.sql(
+            "SELECT DISTINCT outlook_build FROM clients WHERE outlook_build <> ''"
+        ).fetchall()
+        if below_minimum(str(b), minimum)
+    ]
+    if not builds:
+        return ()
+    rows = con.execute(
+        'SELECT server, "user", outlook_build, last_seen, monitoring FROM clients'
+        " WHERE NOT monitoring AND \"user\" <> '' AND list_contains(?, outlook_build)"
+        " ORDER BY ord",
+        [builds],
+    ).fetchall()
+    return old_outlook_of(rows, minimum)
+
+
+_COLUMNS = ", ".join(f'"{name}"' for name, _ in CLIENT_TABLE[:-1])
+
+
+def _seen(row: Sequence[object]) -> ClientSeen:
+    """A client of a :data:`CLIENT_TABLE` row (without server and protocol)."""
+    user, ip, agent, build, via, log, monitoring, requests, first, last = row[2:12]
+    return ClientSeen(
+        str(user),
+        str(ip),
+        str(agent),
+        str(build),
+        str(via),
+        str(log),
+        int(str(requests)),
+        str(first),
+        str(last),
+        bool(monitoring),
+    )
+
+
+class ClientScanResult:
+    """The clients of a scan, held in a DuckDB table (:data:`CLIENT_TABLE`) until used."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scan: ClientScan,
+        minimum: str,
+        old: tuple[OldOutlook, ...],
+    ) -> None:
+        self.con = con
+        self.scan = scan
+        self.minimum = minimum
+        self.old_outlook = old
+
+    def __enter__(self) -> ClientScanResult:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free the DuckDB database."""
+        self.con.close()
+
+    def write(self, path: Path) -> None:
+        """Write ``client-evidence.json`` (streamed from DuckDB)."""
+        write_client_json(
+            self.con, "clients", path, scan=self.scan, minimum=self.minimum, old=self.old_outlook
+        )
+
+    def evidence(self) -> ClientEvidence:
+        """Every client as objects (what :func:`load_client_evidence` gives back from the file)."""
+        rows = self.con.sql(f"SELECT {_COLUMNS} FROM clients ORDER BY ord").fetchall()
+        out: list[ServerClients] = []
+        protocols: list[ProtocolClients] = []
+        clients: list[ClientSeen] = []
+        for i, row in enumerate(rows):
+            clients.append(_seen(row))
+            last = i + 1 == len(rows)
+            if last or rows[i + 1][:2] != row[:2]:
+                protocols.append(
+                    ProtocolClients(
+                        str(row[1]),
+                        sum(c.requests for c in clients),
+                        max(c.last_seen for c in clients),
+                        tuple(clients),
+                    )
+                )
+                clients = []
+            if last or rows[i + 1][0] != row[0]:
+                out.append(
+                    ServerClients(
+                        str(row[0]),
+                        min(c.first_seen for p in protocols for c in p.clients),
+                        max(p.last_seen for p in protocols),
+                        tuple(protocols),
+                    )
+                )
+                protocols = []
+        return ClientEvidence(
+            scan=self.scan,
+            servers=tuple(out),
+            outlook_minimum=self.minimum,
+            old_outlook=self.old_outlook,
+        )
+
+    def real_clients(self, name: str) -> tuple[str, list[tuple[str, str, str, str]]] | None:
+        """(the server's name in the evidence, (protocol, user, address, last seen) of its clients
+        that are no monitoring account, one row per protocol, user and address), or None."""
+        low = name.lower()
+        servers = [
+            str(s)
+            for (s,) in self.con.sql(
+                "SELECT server FROM clients GROUP BY server ORDER BY min(ord)"
+            ).fetchall()
+        ]
+        server = next((s for s in servers if s.lower() == low), None)
+        if server is None:
+            return None
+        rows = self.con.execute(
+            'SELECT protocol, "user", client_ip, max(last_seen) FROM clients'
+            " WHERE server = ? AND NOT monitoring GROUP BY ALL",
+            [server],
+        ).fetchall()
+        return server, [(str(p), str(u), str(ip), str(last)) for p, u, ip, last in rows]
+
+    def summary(self, *, top: int | None, listed: int) -> EvidenceSummary:
+        """Totals per server and protocol and the busiest clients of each.
+
+        ``listed``: the first entries of each protocol to keep whatever they are;
+        ``top``: the first entries that are no monitoring account (None: all of them).
+        """
+        users = [
+            str(u)
+            for (u,) in self.con.sql(
+                'SELECT DISTINCT "user" FROM clients WHERE NOT monitoring'
+            ).fetchall()
+        ]
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE user_keys AS"
+            " SELECT unnest(?::VARCHAR[]) AS usr, unnest(?::VARCHAR[]) AS key",
+            [users, [user_key(u) for u in users]],
+        )
+        try:
+            totals = self.con.sql(
+                "SELECT c.server, c.protocol, sum(c.requests)::BIGINT, max(c.last_seen),"
+                " min(c.first_seen), count(*), count(*) FILTER (WHERE c.monitoring),"
+                " count(DISTINCT (k.key, c.client_ip)) FILTER (WHERE NOT c.monitoring), min(c.ord)"
+                ' FROM clients c LEFT JOIN user_keys k ON k.usr = c."user"'
+                " GROUP BY c.server, c.protocol ORDER BY min(c.ord)"
+            ).fetchall()
+        finally:
+            self.con.execute("DROP TABLE user_keys")
+        # Each protocol's clients are one run of ``ord``: its first ``listed`` entries and its
+        # first ``top`` real ones lie within ``listed`` or ``top`` + its monitoring entries.
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE client_spans AS SELECT unnest(?::VARCHAR[]) AS server,"
+            " unnest(?::VARCHAR[]) AS protocol, unnest(?::BIGINT[]) AS start,"
+            " unnest(?::BIGINT[]) AS mon",
+            [[str(t[i]) for t in totals] for i in (0, 1)]
+            + [[int(t[i]) for t in totals] for i in (8, 6)],
+        )
+        try:
+            real = "NOT c.monitoring" + (
+                "" if top is None else f" AND c.ord - s.start < {int(top)} + s.mon"
+            )
+            rows = self.con.sql(
+                f"SELECT {', '.join('c.' + c for c in _COLUMNS.split(', '))}, c.ord - s.start"
+                " FROM clients c JOIN client_spans s"
+                " ON s.server = c.server AND s.protocol = c.protocol"
+                f" WHERE c.ord - s.start < {int(listed)} OR ({real}) ORDER BY c.ord"
+            ).fetchall()
+        finally:
+            self.con.execute("DROP TABLE client_spans")
+        busiest: dict[tuple[str, str], list[ClientSeen]] = defaultdict(list)
+        shown: dict[tuple[str, str], int] = defaultdict(int)
+        for row in rows:
+            key = (str(row[0]), str(row[1]))
+            seen = _seen(row)
+            first = int(str(row[-1])) < listed
+            if first or (not seen.monitoring and (top is None or shown[key] < top)):
+                busiest[key].append(seen)
+                shown[key] += not seen.monitoring
+        servers: list[ServerSummary] = []
+        protocols: list[ProtocolSummary] = []
+        for i, (server, protocol, requests, last, _first, n, mon, distinct, _) in enumerate(totals):
             protocols.append(
-                ProtocolClients(
-                    protocol,
-                    sum(c.requests for c in clients),
-                    max(c.last_seen for c in clients),
-                    tuple(clients),
+                ProtocolSummary(
+                    str(protocol),
+                    int(requests),
+                    str(last),
+                    int(n),
+                    int(mon),
+                    int(distinct),
+                    tuple(busiest[(str(server), str(protocol))]),
                 )
             )
-        out.append(
-            ServerClients(
-                server,
-                min(c.first_seen for p in protocols for c in p.clients),
-                max(p.last_seen for p in protocols),
-                tuple(protocols),
-            )
-        )
-    servers_out = tuple(out)
-    return ClientEvidence(
-        scan=ClientScan(
-            files_read=tuple(read),
-            files_skipped=tuple(sorted(skipped, key=lambda s: s.path)),
-            records=total,
-            counted=counted - explained_requests,
-            rejected=rejected,
-            rejected_lines=tuple(listed),
-            proxied_explained=explained_requests,
-            warnings=tuple(warnings),
-        ),
-        servers=servers_out,
-        outlook_minimum=minimum,
-        old_outlook=old_outlook(servers_out, minimum),
-    )
+            if i + 1 == len(totals) or totals[i + 1][0] != server:
+                firsts = [str(t[4]) for t in totals if t[0] == server]
+                servers.append(
+                    ServerSummary(
+                        str(server),
+                        min(firsts),
+                        max(p.last_seen for p in protocols),
+                        tuple(protocols),
+                    )
+                )
+                protocols = []
+        return EvidenceSummary(self.scan, tuple(servers), self.minimum, self.old_outlook)
 
 
 def servers_from(

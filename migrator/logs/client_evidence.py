@@ -11,13 +11,17 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrator.errors import InventoryError, Problem
-from migrator.fileio import atomic_write_bytes
+from migrator.fileio import atomic_write_chunks
 from migrator.logs.evidence import SkippedFile
+
+if TYPE_CHECKING:
+    import duckdb
 
 FORMAT = "migrator.client-evidence/1"
 OUTLOOK_MINIMUM = "14.0.7015"
@@ -181,6 +185,59 @@ class OldOutlook:
     """Last time seen with an old build."""
 
 
+@dataclass(frozen=True)
+class ProtocolSummary:
+    """The figures of one protocol of one 2010 server and its busiest clients (what people read)."""
+
+    protocol: str
+    """Protocol name."""
+    requests: int
+    """Requests of every client."""
+    last_seen: str
+    """Last request."""
+    entries: int
+    """Client entries in ``client-evidence.json`` (user, address, agent, proxy, log)."""
+    monitoring: int
+    """Entries of health and monitoring accounts."""
+    clients: int
+    """Distinct (user name part, address) of the entries that are no monitoring account."""
+    busiest: tuple[ClientSeen, ...]
+    """The first entries in evidence order (most requests first): at least the first
+    ``listed`` of all and the first ``top`` that are no monitoring account."""
+
+
+@dataclass(frozen=True)
+class ServerSummary:
+    """One 2010 server in a :class:`EvidenceSummary`."""
+
+    server: str
+    """Server name."""
+    first_seen: str
+    """First request in the logs read."""
+    last_seen: str
+    """Last request in the logs read."""
+    protocols: tuple[ProtocolSummary, ...]
+    """Per protocol, by name."""
+
+
+@dataclass(frozen=True)
+class EvidenceSummary:
+    """What the scan prints and ``client-evidence.md`` shows: totals, the busiest clients, old Outlook.
+
+    Built in DuckDB from the whole evidence, so a scan of millions of records
+    does not turn every client into an object.
+    """
+
+    scan: ClientScan
+    """What was read."""
+    servers: tuple[ServerSummary, ...]
+    """Per server, in evidence order."""
+    outlook_minimum: str
+    """The Outlook build below which a user is listed."""
+    old_outlook: tuple[OldOutlook, ...]
+    """Users whose Outlook is older than :attr:`outlook_minimum`, by user."""
+
+
 def user_key(user: str) -> str:
     """The name part of a user as the logs write it (``CONTOSO\\jdoe``, ``jdoe@contoso.com``, ``jdoe``) -> ``jdoe``."""
     return user.rsplit("\\", 1)[-1].split("@", 1)[0].strip().lower()
@@ -193,79 +250,191 @@ def old_outlook(servers: tuple[ServerClients, ...], minimum: str) -> tuple[OldOu
     legacyExchangeDN's last cn, HttpProxy the UPN): they are merged on the name
     part (:func:`user_key`); the entry shows the ``DOMAIN\\sam`` form where one was seen.
     """
+    return old_outlook_of(
+        (
+            (s.server, c.user, c.outlook_build, c.last_seen, c.monitoring)
+            for s in servers
+            for _, c in s.clients()
+        ),
+        minimum,
+    )
+
+
+def old_outlook_of(
+    clients: Iterable[tuple[str, str, str, str, bool]], minimum: str
+) -> tuple[OldOutlook, ...]:
+    """:func:`old_outlook` over (server, user, Outlook build, last seen, monitoring) in evidence order.
+
+    The scan passes only the clients whose build is below the minimum (found in
+    DuckDB); the rule is applied here again, so any subset holding them gives the same list.
+    """
     seen: dict[str, tuple[set[str], set[str], str, str]] = {}
-    for s in servers:
-        for _, c in s.clients():
-            if c.monitoring or not c.user or not below_minimum(c.outlook_build, minimum):
-                continue
-            key = user_key(c.user)
-            builds, where, last, shown = seen.get(key, (set(), set(), "", c.user))
-            builds.add(c.outlook_build)
-            where.add(s.server)
-            if "\\" in c.user and "\\" not in shown:
-                shown = c.user
-            seen[key] = (builds, where, max(last, c.last_seen), shown)
+    for server, user, build, last_seen, monitoring in clients:
+        if monitoring or not user or not below_minimum(build, minimum):
+            continue
+        key = user_key(user)
+        builds, where, last, shown = seen.get(key, (set(), set(), "", user))
+        builds.add(build)
+        where.add(server)
+        if "\\" in user and "\\" not in shown:
+            shown = user
+        seen[key] = (builds, where, max(last, last_seen), shown)
     return tuple(
         OldOutlook(
-            shown, tuple(sorted(b, key=lambda x: build_key(x) or ())), tuple(sorted(w)), last
+            shown, tuple(sorted(b, key=lambda x: (build_key(x) or (), x))), tuple(sorted(w)), last
         )
         for _, (b, w, last, shown) in sorted(seen.items())
     )
 
 
-_CLIENT_FIELDS = tuple(f.name for f in fields(ClientSeen))
+CLIENT_TABLE = (
+    ("server", "VARCHAR"),
+    ("protocol", "VARCHAR"),
+    ("user", "VARCHAR"),
+    ("client_ip", "VARCHAR"),
+    ("user_agent", "VARCHAR"),
+    ("outlook_build", "VARCHAR"),
+    ("via", "VARCHAR"),
+    ("log", "VARCHAR"),
+    ("monitoring", "BOOLEAN"),
+    ("requests", "BIGINT"),
+    ("first_seen", "VARCHAR"),
+    ("last_seen", "VARCHAR"),
+    ("ord", "BIGINT"),
+)
+"""The DuckDB table of clients ``client-evidence.json`` is written from, one row per client.
+
+``ord`` is the evidence order: servers, then protocols by name, then clients
+most requests first (the scan computes it; :func:`write_client_evidence` numbers the objects).
+"""
+
+_KEY_ORDER = tuple(sorted(f.name for f in fields(ClientSeen)))
+_JSON_LINE = (
+    "'{' || "
+    + " || ', ' || ".join(
+        f"'\"{name}\": ' || "
+        + (
+            "CASE WHEN monitoring THEN 'true' ELSE 'false' END"
+            if name == "monitoring"
+            else "requests::VARCHAR"
+            if name == "requests"
+            else f'to_json("{name}")::VARCHAR'
+        )
+        for name in _KEY_ORDER
+    )
+    + " || '}'"
+)
+"""One client as a JSON object on one line, keys sorted (DuckDB's JSON string escaping)."""
+_MARKER = "\x00clients\x00"
+_FETCH = 65536
 
 
-def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
-    """Write ``client-evidence.json`` (UTF-8, sorted keys: the same logs give the same bytes).
+def write_client_json(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    *,
+    scan: ClientScan,
+    minimum: str,
+    old: tuple[OldOutlook, ...],
+) -> None:
+    """Write ``client-evidence.json`` from a DuckDB table laid out as :data:`CLIENT_TABLE`.
 
-    Each client is one line (there may be hundreds of thousands); the rest is indented.
+    UTF-8, sorted keys: the same logs give the same bytes. Each client is one
+    line (there may be hundreds of thousands), formatted by DuckDB and streamed
+    to the file; the rest is indented. No client object is built in Python.
     """
-    marker = "\x00clients\x00"
-    servers = []
-    client_lines: list[str] = []
-    for s in evidence.servers:
-        protocols = []
-        for p in s.protocols:
-            body = ",\n".join(
-                json.dumps(
-                    {name: getattr(c, name) for name in _CLIENT_FIELDS},
-                    sort_keys=True,
-                    ensure_ascii=False,
-                )
-                for c in p.clients
+    protocols = con.sql(
+        f"SELECT server, protocol, sum(requests)::BIGINT, max(last_seen), min(first_seen),"
+        f" count(*) FROM {table} GROUP BY server, protocol ORDER BY min(ord)"
+    ).fetchall()
+    servers: list[dict[str, Any]] = []
+    counts: list[int] = []
+    for server, protocol, requests, last, first, n in protocols:
+        if not servers or servers[-1]["server"] != server:
+            servers.append(
+                {"server": server, "first_seen": first, "last_seen": last, "protocols": []}
             )
-            client_lines.append(body)
-            protocols.append(
-                {
-                    "protocol": p.protocol,
-                    "requests": p.requests,
-                    "last_seen": p.last_seen,
-                    "clients": f"{marker}{len(client_lines) - 1}",
-                }
-            )
-        servers.append(
+        s = servers[-1]
+        s["first_seen"] = min(s["first_seen"], first)
+        s["last_seen"] = max(s["last_seen"], last)
+        s["protocols"].append(
             {
-                "server": s.server,
-                "first_seen": s.first_seen,
-                "last_seen": s.last_seen,
-                "protocols": protocols,
+                "protocol": protocol,
+                "requests": int(requests),
+                "last_seen": last,
+                "clients": f"{_MARKER}{len(counts)}",
             }
         )
+        counts.append(int(n))
     data = {
-        "format": evidence.format,
-        "outlook_minimum": evidence.outlook_minimum,
-        "scan": asdict(evidence.scan),
-        "old_outlook": [asdict(o) for o in evidence.old_outlook],
+        "format": FORMAT,
+        "outlook_minimum": minimum,
+        "scan": asdict(scan),
+        "old_outlook": [asdict(o) for o in old],
         "servers": servers,
     }
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
-    text = re.sub(
-        '"' + marker.replace("\x00", "\\\\u0000") + r'(\d+)"',
-        lambda m: "[\n" + client_lines[int(m.group(1))] + "\n]",
-        text,
-    )
-    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+    pieces = re.split('"' + _MARKER.replace("\x00", "\\\\u0000") + r'\d+"', text)
+    cursor = con.execute(f"SELECT {_JSON_LINE} FROM {table} ORDER BY ord")
+
+    def chunks() -> Iterator[str]:
+        batch: list[str] = []
+        at = 0
+        for piece, count in zip(pieces, counts, strict=False):
+            yield piece
+            yield "[\n"
+            first = True
+            while count:
+                if at == len(batch):
+                    batch, at = [r[0] for r in cursor.fetchmany(_FETCH)], 0
+                    if not batch:
+                        raise ValueError(f"{table}: fewer client rows than counted")
+                part = batch[at : at + count]
+                at += len(part)
+                count -= len(part)
+                if not first:
+                    yield ",\n"
+                yield ",\n".join(part)
+                first = False
+            yield "\n]"
+        yield pieces[-1]
+        yield "\n"
+
+    atomic_write_chunks(path, chunks())
+
+
+def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
+    """Write ``client-evidence.json`` of evidence held as objects (the same writer as the scan's)."""
+    import duckdb
+
+    rows = [
+        (s.server, p.protocol, *(getattr(c, name) for name, _ in CLIENT_TABLE[2:-1]))
+        for s in evidence.servers
+        for p in s.protocols
+        for c in p.clients
+    ]
+    columns: list[list[object]] = [list(col) for col in zip(*rows, strict=True)] or [
+        [] for _ in CLIENT_TABLE[:-1]
+    ]
+    con = duckdb.connect()
+    try:
+        con.execute(
+            "CREATE TEMP TABLE clients AS SELECT "
+            + ", ".join(f'unnest(?::{kind}[]) AS "{name}"' for name, kind in CLIENT_TABLE[:-1])
+            + ", unnest(range(?::BIGINT)) AS ord",
+            [*columns, len(rows)],
+        )
+        write_client_json(
+            con,
+            "clients",
+            path,
+            scan=evidence.scan,
+            minimum=evidence.outlook_minimum,
+            old=evidence.old_outlook,
+        )
+    finally:
+        con.close()
 
 
 def load_client_evidence(path: Path) -> ClientEvidence:

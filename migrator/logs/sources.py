@@ -250,13 +250,34 @@ class _Block:
     """Its ``#Fields`` value ('' when the block has none)."""
 
 
+_STRAY_HASHES = 64
+"""``#`` inside records tolerated before :func:`_find_directive` searches for the pair instead."""
+
+
+def _find_directive(data: bytes | mmap.mmap, start: int) -> int:
+    """``data.find(b"\\n#", start)``, several times faster on big logs.
+
+    A one-byte search runs at memory speed (memchr); a ``#`` inside a record
+    is skipped, and after a few of them the two-byte search takes over.
+    """
+    pos = start + 1
+    for _ in range(_STRAY_HASHES):
+        hit = data.find(b"#", pos)
+        if hit < 0:
+            return -1
+        if data[hit - 1 : hit] == b"\n":
+            return hit - 1
+        pos = hit + 1
+    return data.find(b"\n#", pos - 1)
+
+
 def _header_blocks(data: bytes | mmap.mmap) -> list[_Block]:
     """Every block of ``#`` lines: where it starts and the ``#Fields`` it sets (C-speed searches)."""
     blocks: list[_Block] = []
     if data[:1] == b"#":
         pos = 0
     else:
-        nl = data.find(b"\n#")
+        nl = _find_directive(data, 0)
         pos = nl + 1 if nl >= 0 else -1
     line, counted = 1, 0
     while pos >= 0:
@@ -272,7 +293,7 @@ def _header_blocks(data: bytes | mmap.mmap) -> list[_Block]:
                 fields = text[len("#fields:") :].strip()
             pos = end + 1
         blocks.append(_Block(line, start, fields))
-        nl = data.find(b"\n#", pos - 1) if pos < len(data) else -1
+        nl = _find_directive(data, pos - 1) if pos < len(data) else -1
         pos = nl + 1 if nl >= 0 else -1
     return blocks
 

@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from migrator.logs.client_evidence import ClientEvidence, ClientSeen, user_key
+from migrator.logs.client_evidence import ClientEvidence, ClientSeen, OldOutlook, user_key
 from migrator.model import (
     ExchangeVersion,
     Finding,
@@ -36,16 +36,18 @@ def serves_clients(server: Server) -> bool:
     return not server.roles or ServerRole.CLIENT_ACCESS in server.roles
 
 
-def _accepts(rule: RemainingClientAccess, server: str, protocol: str, client: ClientSeen) -> bool:
+def _accepts(
+    rule: RemainingClientAccess, server: str, protocol: str, user: str, client_ip: str
+) -> bool:
     if rule.server and rule.server.lower() != server.lower():
         return False
     if rule.protocol and rule.protocol.lower() != protocol.lower():
         return False
-    if rule.user and user_key(rule.user) != user_key(client.user):
+    if rule.user and user_key(rule.user) != user_key(user):
         return False
     if rule.remote_range is not None:
         try:
-            address = ipaddress.ip_address(client.client_ip.split("%", 1)[0])
+            address = ipaddress.ip_address(client_ip.split("%", 1)[0])
         except ValueError:
             return False
         if not rule.remote_range.contains_address(address):
@@ -58,7 +60,11 @@ def accepted_by(
 ) -> RemainingClientAccess | None:
     """The ``plan.remaining_client_access`` entry that accepts a client, or None."""
     return next(
-        (r for r in inv.policy.remaining_client_access if _accepts(r, server, protocol, client)),
+        (
+            r
+            for r in inv.policy.remaining_client_access
+            if _accepts(r, server, protocol, client.user, client.client_ip)
+        ),
         None,
     )
 
@@ -118,24 +124,65 @@ def legacy_client_servers(inv: Inventory) -> tuple[Server, ...]:
     )
 
 
+RealClients = Callable[[str], tuple[str, Iterable[tuple[str, str, str, str]]] | None]
+"""server name -> (its name in the evidence, (protocol, user, address, last seen) of every client
+that is no monitoring account), or None when the evidence has no such server."""
+
+
 def client_access_findings(
     inv: Inventory, evidence: ClientEvidence, moves: MovePlan | None = None
 ) -> list[Finding]:
     """Clients left per 2010 server and users with an Outlook older than the 2016 minimum."""
+
+    def real(name: str) -> tuple[str, Iterable[tuple[str, str, str, str]]] | None:
+        seen = evidence.server(name)
+        if seen is None:
+            return None
+        return seen.server, (
+            (p, c.user, c.client_ip, c.last_seen) for p, c in seen.clients() if not c.monitoring
+        )
+
+    return findings_of(inv, real, evidence.old_outlook, evidence.outlook_minimum, moves)
+
+
+def findings_of(
+    inv: Inventory,
+    real: RealClients,
+    old_outlook: Iterable[OldOutlook],
+    minimum: str,
+    moves: MovePlan | None = None,
+) -> list[Finding]:
+    """:func:`client_access_findings` from the clients of each server as rows (the scan reads
+    them from DuckDB without building every client)."""
     findings: list[Finding] = []
+    rules = inv.policy.remaining_client_access
+    keys: dict[str, str] = {}
     for server in legacy_client_servers(inv):
-        left = clients_left(inv, evidence, server.name)
-        if not left:
+        found = real(server.name)
+        if found is None:
             continue
-        protocols = sorted({p for p, _ in left})
-        users = {user_key(c.user) or c.client_ip for _, c in left}
+        name, rows = found
+        protocols: set[str] = set()
+        users: set[str] = set()
+        last = ""
+        for protocol, user, client_ip, last_seen in rows:
+            if any(_accepts(r, name, protocol, user, client_ip) for r in rules):
+                continue
+            protocols.add(protocol)
+            key = keys.get(user)
+            if key is None:
+                key = keys[user] = user_key(user)
+            users.add(key or client_ip)
+            last = max(last, last_seen)
+        if not users:
+            continue
         findings.append(
             Finding(
                 Severity.WARNING,
                 "client-access.clients-left",
                 server.name,
-                f"{len(users)} clients still connect to {server.name} ({', '.join(protocols)};"
-                f" last {max(c.last_seen for _, c in left)[:10]}): the plan does not remove it"
+                f"{len(users)} clients still connect to {server.name} ({', '.join(sorted(protocols))};"
+                f" last {last[:10]}): the plan does not remove it"
                 f" (decommission.client-access.{server.name} blocks the removal)",
                 "move their mailboxes and point them at the new namespace, scan the logs again"
                 " (migrator logs scan) and re-plan; or accept a client under"
@@ -143,7 +190,7 @@ def client_access_findings(
             )
         )
     waves = waves_by_user(inv, moves)
-    for old in evidence.old_outlook:
+    for old in old_outlook:
         wave = waves.get(user_key(old.user))
         when = f" before its mailbox moves in wave {wave}" if wave is not None else ""
         findings.append(
@@ -153,7 +200,7 @@ def client_access_findings(
                 old.user,
                 f"'{old.user}' uses Outlook {', '.join(old.builds)} (seen on"
                 f" {', '.join(old.servers)}, last {old.last_seen[:10]}), older than"
-                f" {evidence.outlook_minimum} (Outlook 2010 SP2), the oldest Exchange 2016 supports",
+                f" {minimum} (Outlook 2010 SP2), the oldest Exchange 2016 supports",
                 f"update Outlook (2010 SP2 with KB2956191 and KB2965295, or later){when}",
             )
         )

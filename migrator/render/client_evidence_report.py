@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from migrator.fileio import atomic_write_bytes
-from migrator.logs.client_evidence import ClientEvidence, user_key
+from migrator.logs.client_evidence import EvidenceSummary, user_key
 
 LISTED_PER_PROTOCOL = 50
 """Clients listed per server and protocol (busiest first); client-evidence.json has them all."""
@@ -23,7 +23,7 @@ def _cell(text: str) -> str:
 
 
 def client_evidence_markdown(
-    evidence: ClientEvidence, waves: Mapping[str, int] | None = None
+    evidence: EvidenceSummary, waves: Mapping[str, int] | None = None
 ) -> str:
     """The Markdown text (``waves``: user name part -> move wave, from the moves plan)."""
     lines = ["# Client access evidence of the 2010 servers", ""]
@@ -43,8 +43,8 @@ def client_evidence_markdown(
         lines.append("|---|---|---|---|---|---|---|---:|---|---|")
         hidden = 0
         for p in s.protocols:
-            hidden += max(0, len(p.clients) - LISTED_PER_PROTOCOL)
-            for c in p.clients[:LISTED_PER_PROTOCOL]:
+            hidden += max(0, p.entries - LISTED_PER_PROTOCOL)
+            for c in p.busiest[:LISTED_PER_PROTOCOL]:
                 lines.append(
                     "| "
                     + " | ".join(
@@ -109,7 +109,7 @@ def client_evidence_markdown(
 
 
 def write_client_evidence_report(
-    evidence: ClientEvidence, path: Path, waves: Mapping[str, int] | None = None
+    evidence: EvidenceSummary, path: Path, waves: Mapping[str, int] | None = None
 ) -> None:
     """Write ``client-evidence.md`` (UTF-8, LF)."""
     atomic_write_bytes(path, client_evidence_markdown(evidence, waves).encode("utf-8"))
