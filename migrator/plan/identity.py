@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, product, repeat
 from operator import attrgetter, is_not, itemgetter, methodcaller, not_
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -454,7 +454,7 @@ def _facts(
         on_addrs,
         cl_addrs,
     )
-    synced = np.fromiter((c.on_premises_sync_enabled for c in cloud), dtype=bool, count=n_cloud)
+    synced = _flags(map(attrgetter("on_premises_sync_enabled"), cloud), n_cloud)
     # Each side's address table: owner, code and row in on_addrs / cl_addrs, each address once
     # per user.
     on_addr_row = _once_per_owner(on_addr_owner, on_addr)
@@ -662,13 +662,13 @@ class _Text:
         self.which[mask] |= 1 << len(self.parts)
         self.parts.append(column)
 
-    def texts(self) -> list[str]:
-        """Every row's text, empty where no part applies."""
+    def texts(self, prefix: str = "") -> list[str]:
+        """Every row's text after ``prefix``, empty where no part applies."""
         out = np.full(self.n, "", dtype=object)
         for key in np.unique(self.which[self.which > 0]).tolist():
             rows = np.flatnonzero(self.which == key)
             columns = [p[rows].tolist() for k, p in enumerate(self.parts) if key >> k & 1]
-            joined = map(self.sep.join, zip(*columns, strict=True))
+            joined = map(prefix.__add__, map(self.sep.join, zip(*columns, strict=True)))
             out[rows] = np.fromiter(joined, object, len(rows))
         texts: list[str] = out.tolist()
         return texts
@@ -968,7 +968,7 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
     actions.add(set_id, "sets the cloud ImmutableId first")
     actions.add(go & remote_mailbox & ~f.held_back, _REMOTE_MAILBOX_FIRST)
     with_actions = actions.which > 0
-    plan_text = ["the batch " + a for a in actions.texts()]
+    plan_text = actions.texts("the batch ")
     planned = with_actions & (role_only | (go & ~blocked))
     fix.add(planned, pick(plan_text, planned))
     fix.add(
@@ -1008,7 +1008,10 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
         (go & f.move).tolist(),
         batchable.tolist(),
     )
-    return list(map(MatchResult._make, zip(*columns, strict=True)))
+    # MatchResult._make for each row, called in C
+    return cast(
+        list[MatchResult], list(map(tuple.__new__, repeat(MatchResult), zip(*columns, strict=True)))
+    )
 
 
 def _no_candidate(c: CloudUser, tenant: Tenant) -> tuple[str, str]:
