@@ -260,12 +260,12 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
 def _check_upns(upns: _Column) -> None:
     """The userPrincipalName rules, over every user's (stripped) UPN."""
     n = len(upns.values)
-    parts = list(map(methodcaller("rpartition", "@"), upns.values))
-    names = list(map(itemgetter(0), parts))
-    domains = list(map(itemgetter(2), parts))
+    # name and domain, each in a pass of its own (no 3-tuple per value kept)
+    names = list(map(itemgetter(0), map(methodcaller("rpartition", "@"), upns.values)))
+    domains = list(map(itemgetter(2), map(methodcaller("rpartition", "@"), upns.values)))
     present = _mask(upns.values, n)
     malformed = present & (
-        ~_mask(map(itemgetter(1), parts), n)
+        ~_test(map(str.__contains__, upns.values, repeat("@")), n)
         | ~_mask(names, n)
         | ~_mask(domains, n)
         | _test(map(str.__contains__, names, repeat("@")), n)

@@ -289,12 +289,14 @@ def _codes(*columns: Sequence[str]) -> tuple[list[Codes], int]:
     """Every column's values as integer codes shared by all the columns (equal values, equal
     codes), and how many codes there are; the empty value (nothing to match on) is -1.
 
-    Joins and counts then work on integers, each string hashed once.
+    Joins and counts then work on integers, each string hashed once (the empty ones not at all).
     """
-    values = np.fromiter(chain.from_iterable(columns), dtype=object, count=sum(map(len, columns)))
-    codes, uniques = pd.factorize(values)
-    codes = codes.astype(np.int64)
-    codes[np.isin(codes, np.flatnonzero(uniques == ""))] = -1
+    total = sum(map(len, columns))
+    values = np.fromiter(chain.from_iterable(columns), dtype=object, count=total)
+    present = _flags(values, total)
+    codes = np.full(total, -1, dtype=np.int64)
+    found, uniques = pd.factorize(values[present])
+    codes[present] = found
     return np.split(codes, np.cumsum([len(c) for c in columns])[:-1]), len(uniques)
 
 
