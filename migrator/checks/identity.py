@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, compress, count, repeat
 from operator import attrgetter, itemgetter, methodcaller
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,16 +39,45 @@ MAIL_MAX = 256
 SAM_MAX = 20
 
 
-def _dup_findings(
-    code: str, attribute: str, keys: Sequence[str], wheres: Sequence[str], shown: Sequence[str]
-) -> Iterable[Finding]:
-    """Findings for every key held by more than one object (``keys[n]`` is on ``wheres[n]``).
+class _Indexed(Protocol):
+    """A column read by row number (a list, or an :class:`_At`)."""
 
-    The keys are counted as integer codes (pandas factorize); only repeated keys are looked at
-    again. An object listing a key twice is one owner (owners are compared as a set), not a
-    duplicate.
+    def __getitem__(self, n: int, /) -> str: ...
+
+
+class _At:
+    """``values[rows[n]]`` at row ``n``: a column seen through row numbers, without a copy."""
+
+    __slots__ = ("rows", "values")
+
+    def __init__(self, values: _Indexed, rows: Sequence[int]) -> None:
+        self.values = values
+        self.rows = rows
+
+    def __getitem__(self, n: int, /) -> str:
+        return self.values[self.rows[n]]
+
+
+def _factorize(keys: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each key as an integer code, equal keys equal codes (pandas factorize)."""
+    codes: npt.NDArray[np.int64] = pd.factorize(np.array(keys, dtype=object))[0]
+    return codes
+
+
+def _dup_findings(
+    code: str,
+    attribute: str,
+    codes: npt.NDArray[np.int64],
+    keys: _Indexed,
+    wheres: _Indexed,
+    shown: _Indexed,
+) -> Iterable[Finding]:
+    """Findings for every key held by more than one object (``keys[n]``, of code ``codes[n]``,
+    is on ``wheres[n]``).
+
+    The keys are counted as their integer codes; only repeated keys are looked at again. An
+    object listing a key twice is one owner (owners are compared as a set), not a duplicate.
     """
-    codes = pd.factorize(np.array(keys, dtype=object))[0]
     owners: dict[str, list[str]] = {}
     first_shown: dict[str, str] = {}
     for pos in np.flatnonzero(np.bincount(codes)[codes] > 1).tolist():
@@ -145,7 +174,7 @@ def _pick(values: Sequence[T], rows: Iterable[int]) -> list[T]:
 class _Column:
     """One attribute over all users: where each value is, and the value; rules add findings."""
 
-    def __init__(self, wheres: Sequence[str], values: Sequence[str], out: list[Finding]) -> None:
+    def __init__(self, wheres: _Indexed, values: Sequence[str], out: list[Finding]) -> None:
         self.wheres = wheres
         self.values = values
         self.out = out
@@ -208,14 +237,11 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
         lambda s: f"sAMAccountName '{s}' contains one of [ \\ \" | , / : < > + = ; ? * ]",
         "set a userPrincipalName (preferred) or remove the character",
     )
-    proxy_keys, proxy_wheres, proxy_shown = _check_proxies(wheres, mails, proxies, out)
     out.extend(
         _dup_findings(
             "identity.duplicate-proxy-address",
             "proxyAddress",
-            proxy_keys,
-            proxy_wheres,
-            proxy_shown,
+            *_check_proxies(wheres, mails, proxies, out),
         )
     )
     for code, attribute, values in (
@@ -224,8 +250,9 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
     ):
         holders = _rows(values)  # an empty value is no duplicate
         held = _pick(values, holders)
+        keys = list(map(str.lower, held))
         out.extend(
-            _dup_findings(code, attribute, list(map(str.lower, held)), _pick(wheres, holders), held)
+            _dup_findings(code, attribute, _factorize(keys), keys, _At(wheres, holders), held)
         )
     return out
 
@@ -233,12 +260,12 @@ def _check(users: Sequence[OnPremUser]) -> list[Finding]:
 def _check_upns(upns: _Column) -> None:
     """The userPrincipalName rules, over every user's (stripped) UPN."""
     n = len(upns.values)
-    parts = list(map(methodcaller("rpartition", "@"), upns.values))
-    names = list(map(itemgetter(0), parts))
-    domains = list(map(itemgetter(2), parts))
+    # name and domain, each in a pass of its own (no 3-tuple per value kept)
+    names = list(map(itemgetter(0), map(methodcaller("rpartition", "@"), upns.values)))
+    domains = list(map(itemgetter(2), map(methodcaller("rpartition", "@"), upns.values)))
     present = _mask(upns.values, n)
     malformed = present & (
-        ~_mask(map(itemgetter(1), parts), n)
+        ~_test(map(str.__contains__, upns.values, repeat("@")), n)
         | ~_mask(names, n)
         | ~_mask(domains, n)
         | _test(map(str.__contains__, names, repeat("@")), n)
@@ -325,18 +352,19 @@ def _check_proxies(
     mails: Sequence[str],
     proxies: Sequence[tuple[str, ...]],
     out: list[Finding],
-) -> tuple[list[str], list[str], list[str]]:
-    """The proxyAddresses rules, over every proxyAddress of every user; returns each user's
-    proxyAddress keys (type and address in lower case, each once per user) with where each
-    is and the value as written, for the duplicate rule."""
+) -> tuple[npt.NDArray[np.int64], _At, _At, _At]:
+    """The proxyAddresses rules, over every proxyAddress of every user; returns, for the
+    duplicate rule, each user's proxyAddress keys (type and address in lower case, each once
+    per user) as codes and as text, with where each is and the value as written."""
     flat = list(chain.from_iterable(proxies))
     n = len(flat)
     owner = np.repeat(np.arange(len(proxies)), list(map(len, proxies)))
-    column = _Column(_pick(wheres, owner.tolist()), flat, out)
-    parts = list(map(methodcaller("partition", ":"), flat))
-    prefixes = list(map(itemgetter(0), parts))
-    addresses = list(map(itemgetter(2), parts))
-    typed = _mask(map(itemgetter(1), parts), n)
+    column = _Column(_At(wheres, owner.tolist()), flat, out)
+    # type prefix and address, each in a pass of its own (no 3-tuple per value kept)
+    prefixes = list(map(itemgetter(0), map(methodcaller("partition", ":"), flat)))
+    addresses = list(map(itemgetter(2), map(methodcaller("partition", ":"), flat)))
+    lengths = _lengths(flat)
+    typed = _lengths(prefixes) < lengths  # the ':' was found
     column.rule(
         ~typed,
         Severity.ERROR,
@@ -345,7 +373,7 @@ def _check_proxies(
         "write it as 'smtp:address' (secondary) or 'SMTP:address' (primary)",
     )
     column.rule(
-        typed & (_lengths(flat) > PROXY_MAX),
+        typed & (lengths > PROXY_MAX),
         Severity.ERROR,
         "identity.too-long",
         lambda p: f"proxyAddress '{p}' has {len(p)} characters; at most {PROXY_MAX} sync",
@@ -420,10 +448,11 @@ def _check_proxies(
     # (the first of a user's values with that key is the one shown).
     keys = list(map(":".join, zip(types, lows, strict=True)))
     rows = np.flatnonzero(typed)
-    codes = pd.factorize(np.array(keys, dtype=object))[0]
+    codes = _factorize(keys)
     repeat_in_user = pd.DataFrame({"owner": owner[rows], "key": codes[rows]}).duplicated()
-    rows = rows[~repeat_in_user.to_numpy()].tolist()  # the first of a user's rows wins
-    return _pick(keys, rows), _pick(column.wheres, rows), _pick(flat, rows)
+    rows = rows[~repeat_in_user.to_numpy()]  # the first of a user's rows wins
+    kept = rows.tolist()
+    return codes[rows], _At(keys, kept), _At(column.wheres, kept), _At(flat, kept)
 
 
 __all__ = ["check_identity"]

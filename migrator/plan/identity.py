@@ -10,8 +10,10 @@ reason and the fix, and cuts the users that can go ahead into batches.
 Matching is written once, as joins over tables (pandas): one row per user and
 per SMTP address on each side. The joins give every cloud user's candidates,
 the on-premises object it would be joined to, who else claims that object and
-which of its values another object holds; ``_decide`` then turns each cloud
-user's row of facts into the outcome and the reason and fix text.
+which of its values another object holds. ``_decide`` then works over those
+columns too: each case is a mask of cloud users adding its part of the reason
+and the fix (made from those users' values), and the results are made from the
+columns, one named tuple per cloud user.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, count, product, repeat
-from operator import attrgetter, itemgetter, methodcaller
-from typing import Any, NamedTuple
+from itertools import chain, compress, product, repeat
+from operator import attrgetter, is_not, itemgetter, methodcaller, not_
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -88,9 +90,12 @@ _RECIPIENT_TYPES = {
 """msExchRecipientTypeDetails numbers of on-premises mailboxes, by name."""
 
 
-@dataclass(frozen=True, slots=True)
-class MatchResult:
-    """The decision for one cloud user, with why and what to do."""
+class MatchResult(NamedTuple):
+    """The decision for one cloud user, with why and what to do.
+
+    A named tuple (immutable, like the frozen dataclasses elsewhere): the matcher makes one
+    per cloud user from its columns, hundreds of thousands at a time, at the cost of a tuple.
+    """
 
     cloud: CloudUser
     """The cloud user (as inventoried: its ImmutableId there is what a rollback restores)."""
@@ -269,18 +274,31 @@ def _lows(values: Iterable[str]) -> list[str]:
 
 
 Codes = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
+
+
+def _flags(values: Iterable[object], n: int) -> Mask:
+    """The truth of each of ``n`` values as a boolean array (built in C)."""
+    return np.fromiter(map(bool, values), dtype=bool, count=n)
+
+
+def _objects(values: Sequence[Any]) -> npt.NDArray[np.object_]:
+    """The values as an object array, each kept as it is (no conversion to numpy strings)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _codes(*columns: Sequence[str]) -> tuple[list[Codes], int]:
     """Every column's values as integer codes shared by all the columns (equal values, equal
     codes), and how many codes there are; the empty value (nothing to match on) is -1.
 
-    Joins and counts then work on integers, each string hashed once.
+    Joins and counts then work on integers, each string hashed once (the empty ones not at all).
     """
-    values = np.fromiter(chain.from_iterable(columns), dtype=object, count=sum(map(len, columns)))
-    codes, uniques = pd.factorize(values)
-    codes = codes.astype(np.int64)
-    codes[np.isin(codes, np.flatnonzero(uniques == ""))] = -1
+    total = sum(map(len, columns))
+    values = np.fromiter(chain.from_iterable(columns), dtype=object, count=total)
+    present = _flags(values, total)
+    codes = np.full(total, -1, dtype=np.int64)
+    found, uniques = pd.factorize(values[present])
+    codes[present] = found
     return np.split(codes, np.cumsum([len(c) for c in columns])[:-1]), len(uniques)
 
 
@@ -374,36 +392,39 @@ def _by_name(rows: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 
 
 class _Facts(NamedTuple):
-    """What the joins found for one cloud user: everything ``_decide`` needs."""
+    """What the joins found, one column per fact and one row per cloud user (``cloud`` order):
+    everything ``_decide`` needs."""
 
-    cloud: CloudUser
-    onprem: OnPremUser | None
+    cloud: Sequence[CloudUser]
+    synced: Mask
+    """OnPremisesSyncEnabled."""
+    onprem: list[OnPremUser | None]
     """The candidate it would be joined to: the single one chosen, or (already synced) the
     first by DistinguishedName whose sourceAnchor is its ImmutableId."""
-    via: int
+    via: Codes
     """``_HARD | _SMTP | _UPN`` bits of that candidate."""
-    anchor: str
+    anchor: list[str]
     """That candidate's sourceAnchor (ImmutableId form), empty where its GUID is unusable."""
-    candidates: tuple[str, ...]
+    candidates: list[tuple[str, ...]]
     """DistinguishedNames of every candidate, sorted."""
-    hard_dns: tuple[str, ...]
+    hard_dns: list[tuple[str, ...]]
     """DistinguishedNames of the candidates whose sourceAnchor is its ImmutableId, sorted."""
-    other_claims: tuple[str, ...]
+    other_claims: list[tuple[str, ...]]
     """UPNs of the other cloud users the chosen candidate would be joined to."""
-    duplicates: tuple[str, ...]
+    duplicates: list[tuple[str, ...]]
     """The chosen candidate's values another object holds (what sync would refuse)."""
-    onprem_upn_verified: bool
+    onprem_upn_verified: Mask
     """Whether the chosen candidate's UPN suffix is a verified domain."""
-    cloud_upn_federated: bool
+    cloud_upn_federated: Mask
     """Whether the cloud UPN is in a federated domain."""
-    cloud_upn_free: bool
+    cloud_upn_free: Mask
     """Whether the on-premises user can take the cloud UPN (verified, not onmicrosoft.com,
     no on-premises user holds it)."""
-    add: tuple[str, ...]
+    add: list[tuple[str, ...]]
     """Cloud addresses the AD runbook adds on-premises (``smtp:...``)."""
-    move: bool
+    move: Mask
     """Whether the chosen candidate is outside the sync scope OU."""
-    held_back: bool
+    held_back: Mask
     """Whether the chosen candidate's attributes would break its sync (identity findings)."""
 
 
@@ -413,7 +434,7 @@ def _facts(
     tenant: Tenant,
     policy: Policy,
     held_back: frozenset[str],
-) -> Iterable[_Facts]:
+) -> _Facts:
     """Every cloud user's facts, in ``cloud`` order, from joins over the two sides' tables.
 
     The tables: on-premises users (row ``i``), cloud users (row ``j``) and each side's SMTP
@@ -437,7 +458,7 @@ def _facts(
         on_addrs,
         cl_addrs,
     )
-    synced = np.fromiter((c.on_premises_sync_enabled for c in cloud), dtype=bool, count=n_cloud)
+    synced = _flags(map(attrgetter("on_premises_sync_enabled"), cloud), n_cloud)
     # Each side's address table: owner, code and row in on_addrs / cl_addrs, each address once
     # per user.
     on_addr_row = _once_per_owner(on_addr_owner, on_addr)
@@ -549,12 +570,13 @@ def _facts(
 
     # ---- the rest, per user
     cloud_domain = _domains(cloud_upns)
-    upn_taken = (upn_owners[cl_upn] > 0).tolist()
-    cloud_upn_free = [
-        d in verified and not d.endswith(".onmicrosoft.com") and not taken
-        for d, taken in zip(cloud_domain, upn_taken, strict=True)
-    ]
+    cloud_upn_free = (
+        _flags(map(verified.__contains__, cloud_domain), n_cloud)
+        & ~_flags(map(str.endswith, cloud_domain, repeat(".onmicrosoft.com")), n_cloud)
+        & (upn_owners[cl_upn] == 0)  # code -1 reads the extra last count: 0
+    )
     scope = ("," + policy.sync_scope_ou.lower()) if policy.sync_scope_ou else ""
+    n_onprem = len(onprem)
 
     # Per cloud user, the chosen on-premises user's values (-1, none chosen: the last item).
     at = chosen_i.tolist()
@@ -562,22 +584,27 @@ def _facts(
     def chosen(column: Iterable[Any], default: Any) -> list[Any]:
         return list(map([*column, default].__getitem__, at))
 
-    return map(
-        _Facts,
+    def chosen_flag(flags: Iterable[bool]) -> Mask:
+        return np.append(_flags(flags, n_onprem), False)[chosen_i]
+
+    return _Facts(
         cloud,
+        synced,
         chosen(onprem, None),
-        via.tolist(),
+        via,
         chosen(anchors, ""),
         candidates,
         hard_dns,
         other_claims,
         duplicates,
-        chosen(map(verified.__contains__, _domains(on_upns)), False),
-        list(map(federated.__contains__, cloud_domain)),
+        chosen_flag(map(verified.__contains__, _domains(on_upns))),
+        _flags(map(federated.__contains__, cloud_domain), n_cloud),
         cloud_upn_free,
         add,
-        chosen((bool(scope) and not dn.endswith(scope) for dn in dn_lows), False),
-        chosen((dn in held_back for dn in dn_lows), False),
+        chosen_flag(map(not_, map(str.endswith, dn_lows, repeat(scope))))
+        if scope
+        else np.zeros(n_cloud, dtype=bool),
+        chosen_flag(map(held_back.__contains__, dn_lows)),
     )
 
 
@@ -601,13 +628,16 @@ def match_identities(
             "expected a whole number of users from 1 up"
         )
     # On-premises order never shows in the result (candidates and names are sorted where
-    # listed), so only the cloud side is sorted: results come out in UPN order.
+    # listed), so only the cloud side is sorted: results come out in UPN order, then id, then
+    # inventory order (two stable sorts, the second key first).
     users = inventory.cloud_users
-    upns = map(str.lower, map(attrgetter("user_principal_name"), users))
-    keys = sorted(zip(upns, map(attrgetter("id"), users), count()))  # the count breaks ties
-    cloud = list(map(users.__getitem__, map(itemgetter(2), keys)))
-    facts = _facts(inventory.onprem_users, cloud, tenant, policy, held_back)
-    results = [_decide(f, tenant, policy) for f in facts]
+    upns = list(map(str.lower, map(attrgetter("user_principal_name"), users)))
+    ids = list(map(attrgetter("id"), users))
+    order = sorted(sorted(range(len(users)), key=ids.__getitem__), key=upns.__getitem__)
+    cloud = list(map(users.__getitem__, order))
+    results = _decide(
+        _facts(inventory.onprem_users, cloud, tenant, policy, held_back), tenant, policy
+    )
     batchable = [r for r in results if r.batchable]
     size = policy.identity_batch_size
     batches = tuple(
@@ -617,237 +647,380 @@ def match_identities(
     return IdentityMatch(tuple(results), batches, tenant.source_anchor, policy.sync_scope_ou)
 
 
+class _Text:
+    """One text per row, made of parts joined by ``sep``: each part is added for the rows of a
+    mask (one text for all of them, or one per row), and a row's parts keep the order added."""
+
+    def __init__(self, n: int, sep: str) -> None:
+        self.n = n
+        self.sep = sep
+        self.parts: list[npt.NDArray[np.object_]] = []
+        self.which = np.zeros(n, dtype=np.int64)
+        """Bit ``k`` of a row: part ``k`` applies to it (``_decide`` adds about 20 parts, well
+        under the 63 bits)."""
+
+    def add(self, mask: Mask, texts: str | Sequence[str]) -> None:
+        if not mask.any():
+            return
+        column = np.empty(self.n, dtype=object)
+        column[mask] = texts if isinstance(texts, str) else np.fromiter(texts, object, len(texts))
+        self.which[mask] |= 1 << len(self.parts)
+        self.parts.append(column)
+
+    def texts(self, prefix: str = "") -> list[str]:
+        """Every row's text after ``prefix``, empty where no part applies."""
+        out = np.full(self.n, "", dtype=object)
+        for key in np.unique(self.which[self.which > 0]).tolist():
+            rows = np.flatnonzero(self.which == key)
+            columns = [p[rows].tolist() for k, p in enumerate(self.parts) if key >> k & 1]
+            joined = map(prefix.__add__, map(self.sep.join, zip(*columns, strict=True)))
+            out[rows] = np.fromiter(joined, object, len(rows))
+        texts: list[str] = out.tolist()
+        return texts
+
+
 _HELD_BACK = (
-    "; held back from the batches: its on-premises attributes would break sync "
+    "held back from the batches: its on-premises attributes would break sync "
     "(see the identity findings)"
+)
+_TWO_CLAIMS_FIX = (
+    "decide which cloud user this on-premises user belongs to and change the other's "
+    "address, UPN or ImmutableId"
+)
+_DUPLICATE = (
+    "sync would fail with 'Unable to update this object because the following attributes "
+    "associated with this object have values that may already be associated with another "
+    "object': "
+)
+_TWO_MAILBOXES_FIX = (
+    "keep one mailbox: move the 2010 mailbox's content into the cloud mailbox (export/import) "
+    "and convert the on-premises user to a remote mailbox whose ExchangeGuid is the cloud "
+    "mailbox's, or remove the cloud mailbox before matching"
+)
+_REMOTE_MAILBOX_FIRST = (
+    "creates its on-premises remote mailbox first (identity.remote-mailbox: "
+    "Enable-RemoteMailbox, the cloud addresses and X500, ExchangeGuid), before it syncs"
 )
 
 
-def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> MatchResult:
-    """The outcome, reason and fix of one cloud user from what the joins found."""
-    c, u = f.cloud, f.onprem
-    if c.on_premises_sync_enabled:
-        if u is not None:
-            return MatchResult(
-                cloud=c,
-                outcome=MatchOutcome.ALREADY_SYNCED,
-                reason="OnPremisesSyncEnabled is true and its ImmutableId is the sourceAnchor "
-                f"of '{u.distinguished_name}'",
-                method=MatchMethod.HARD,
-                onprem=u,
-                candidates=f.candidates,
-                source_anchor=c.immutable_id,
-            )
-        return MatchResult(
-            cloud=c,
-            outcome=MatchOutcome.ALREADY_SYNCED,
-            reason=f"OnPremisesSyncEnabled is true; no user in the inventory has its ImmutableId "
-            f"'{c.immutable_id}' as sourceAnchor (synced from outside the exported scope)",
-            source_anchor=c.immutable_id,
-        )
-    if not f.candidates:
-        return _no_candidate(c, tenant)
-    if u is None:
-        how = "have its ImmutableId as sourceAnchor" if f.hard_dns else "soft-match it"
-        return MatchResult(
-            cloud=c,
-            outcome=MatchOutcome.CONFLICT,
-            candidates=f.candidates,
-            reason=f"several on-premises users {how}: {_join(f.hard_dns or f.candidates)}",
-            fix="keep exactly one candidate: change the primary SMTP address or UPN of the "
-            "others (or remove them from sync scope), then plan again",
-        )
-    dn = u.distinguished_name
+def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
+    """Every cloud user's outcome, reason and fix from what the joins found.
+
+    Decided over the columns: each case is a mask of users, adding its part of the reason
+    and of the fix, made from those users' values.
+    """
+    n = len(f.cloud)
     anchor_name = tenant.source_anchor.value
-    if f.via & _HARD:
-        method = MatchMethod.HARD
-    elif f.via & _SMTP:
-        method = MatchMethod.SOFT_SMTP
-    else:
-        method = MatchMethod.SOFT_UPN
+    takeover_blocked = tenant.block_hard_match_takeover
+
+    def pick(column: Sequence[Any], mask: Mask) -> list[Any]:
+        return list(map(column.__getitem__, np.flatnonzero(mask).tolist()))
+
+    def attr(objects: Sequence[Any], name: str, mask: Mask) -> list[Any]:
+        return list(map(attrgetter(name), pick(objects, mask)))
+
+    cloud_ids = list(map(attrgetter("immutable_id"), f.cloud))
+    roles = list(map(attrgetter("admin_roles"), f.cloud))
+    has_u = _flags(map(is_not, f.onprem, repeat(None)), n)
+    dn = np.full(n, "", dtype=object)
+    dn[has_u] = _objects(attr(f.onprem, "distinguished_name", has_u))
+    reason, fix = _Text(n, "; "), _Text(n, "; ")
+    outcome = np.full(n, MatchOutcome.SOFT_MATCH, dtype=object)
+    method = np.full(n, None, dtype=object)
+
+    # ---- already synced: joined to its hard match, if the inventory holds it
+    synced = f.synced
+    known = synced & has_u
+    reason.add(
+        known,
+        [
+            f"OnPremisesSyncEnabled is true and its ImmutableId is the sourceAnchor of '{d}'"
+            for d in dn[known]
+        ],
+    )
+    outside = synced & ~has_u
+    reason.add(
+        outside,
+        [
+            f"OnPremisesSyncEnabled is true; no user in the inventory has its ImmutableId "
+            f"'{i}' as sourceAnchor (synced from outside the exported scope)"
+            for i in pick(cloud_ids, outside)
+        ],
+    )
+    outcome[synced] = MatchOutcome.ALREADY_SYNCED
+    method[known] = MatchMethod.HARD
+
+    # ---- no candidate, or several
+    has_candidates = _flags(f.candidates, n)
+    alone = ~synced & ~has_candidates
+    texts = [_no_candidate(c, tenant) for c in pick(f.cloud, alone)]
+    reason.add(alone, list(map(itemgetter(0), texts)))
+    fix.add(alone, list(map(itemgetter(1), texts)))
+    outcome[alone] = MatchOutcome.NO_CANDIDATE
+    several = ~synced & has_candidates & ~has_u
+    reason.add(
+        several,
+        [
+            "several on-premises users "
+            f"{'have its ImmutableId as sourceAnchor' if hard else 'soft-match it'}: "
+            f"{_join(hard or candidates)}"
+            for hard, candidates in zip(
+                pick(f.hard_dns, several), pick(f.candidates, several), strict=True
+            )
+        ],
+    )
+    fix.add(
+        several,
+        "keep exactly one candidate: change the primary SMTP address or UPN of the "
+        "others (or remove them from sync scope), then plan again",
+    )
+    outcome[several] = MatchOutcome.CONFLICT
+
+    # ---- one candidate: how it will be joined
+    one = ~synced & has_u
+    hard = one & ((f.via & _HARD) != 0)
+    by_smtp = one & ~hard & ((f.via & _SMTP) != 0)
+    by_upn = one & ~hard & ~by_smtp
+    method[hard] = MatchMethod.HARD
+    method[by_smtp] = MatchMethod.SOFT_SMTP
+    method[by_upn] = MatchMethod.SOFT_UPN
 
     # ---- conflicts: the data must change before anything can match
-    conflicts: list[str] = []
-    fixes: list[str] = []
-    if f.other_claims:
-        conflicts.append(
-            f"candidate '{dn}' is also the match of cloud user(s) {_join(f.other_claims)}"
-        )
-        fixes.append(
-            "decide which cloud user this on-premises user belongs to and change the other's "
-            "address, UPN or ImmutableId"
-        )
-    if not f.anchor:
-        conflicts.append(f"candidate '{dn}' has no usable {anchor_name} ('{u.object_guid}')")
-        fixes.append("re-export the user; its GUID must be a GUID")
-    if f.duplicates:
-        conflicts.append(
-            "sync would fail with 'Unable to update this object because the following attributes "
-            "associated with this object have values that may already be associated with another "
-            "object': " + "; ".join(f.duplicates)
-        )
-        fixes.append(
-            "remove the duplicate value from one of the two objects (IdFix shows them), then plan again"
-        )
-    if c.has_mailbox and u.has_mailbox:
-        kind = _RECIPIENT_TYPES.get(u.recipient_type_details, u.recipient_type_details)
-        conflicts.append(
-            f"'{dn}' has an on-premises mailbox ({kind}) "
+    claimed = one & _flags(f.other_claims, n)
+    reason.add(
+        claimed,
+        [
+            f"candidate '{d}' is also the match of cloud user(s) {_join(others)}"
+            for d, others in zip(dn[claimed], pick(f.other_claims, claimed), strict=True)
+        ],
+    )
+    fix.add(claimed, _TWO_CLAIMS_FIX)
+    no_anchor = one & ~_flags(f.anchor, n)
+    reason.add(
+        no_anchor,
+        [
+            f"candidate '{d}' has no usable {anchor_name} ('{guid}')"
+            for d, guid in zip(dn[no_anchor], attr(f.onprem, "object_guid", no_anchor), strict=True)
+        ],
+    )
+    fix.add(no_anchor, "re-export the user; its GUID must be a GUID")
+    duplicated = one & _flags(f.duplicates, n)
+    reason.add(duplicated, [_DUPLICATE + "; ".join(d) for d in pick(f.duplicates, duplicated)])
+    fix.add(
+        duplicated,
+        "remove the duplicate value from one of the two objects (IdFix shows them), then plan again",
+    )
+    mailboxes = one & _flags(map(attrgetter("has_mailbox"), f.cloud), n)
+    mailboxes[mailboxes] = _flags(attr(f.onprem, "has_mailbox", mailboxes), int(mailboxes.sum()))
+    reason.add(
+        mailboxes,
+        [
+            f"'{d}' has an on-premises mailbox ({_RECIPIENT_TYPES.get(kind, kind)}) "
             "and the cloud user has an Exchange Online mailbox: two mailboxes for one person"
-        )
-        fixes.append(
-            "keep one mailbox: move the 2010 mailbox's content into the cloud mailbox (export/import) "
-            "and convert the on-premises user to a remote mailbox whose ExchangeGuid is the cloud "
-            "mailbox's, or remove the cloud mailbox before matching"
-        )
-    if conflicts:
-        return MatchResult(
-            cloud=c,
-            outcome=MatchOutcome.CONFLICT,
-            reason="; ".join(conflicts),
-            fix="; ".join(fixes),
-            method=method,
-            source_anchor=f.anchor,
-            onprem=u,
-            candidates=f.candidates,
-        )
+            for d, kind in zip(
+                dn[mailboxes], attr(f.onprem, "recipient_type_details", mailboxes), strict=True
+            )
+        ],
+    )
+    fix.add(mailboxes, _TWO_MAILBOXES_FIX)
+    conflict = claimed | no_anchor | duplicated | mailboxes
+    outcome[conflict] = MatchOutcome.CONFLICT
 
-    # ---- hard or soft, and what blocks it
-    remote_mailbox = needs_remote_mailbox(c, u)
-    blocks: list[str] = []
-    block_fixes: list[str] = []
-    needs_hard = ""
-    if method is MatchMethod.HARD:
-        how = f"ImmutableId already equals the {anchor_name} of '{dn}'"
-        if tenant.block_hard_match_takeover:
-            blocks.append(
-                "the tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled: the hard "
-                "match would fail with InvalidHardMatch"
+    # ---- the others: hard or soft, and what blocks it
+    go = one & ~conflict
+    remote_mailbox = np.zeros(n, dtype=bool)
+    remote_mailbox[go] = _flags(
+        map(needs_remote_mailbox, pick(f.cloud, go), pick(f.onprem, go)), int(go.sum())
+    )
+    has_roles = _flags(roles, n)
+    soft = go & ~hard
+    has_id = soft & _flags(cloud_ids, n)
+    soft_blocked = soft & ~has_id & tenant.block_soft_match
+    preferred = (
+        soft
+        & ~has_id
+        & (not tenant.block_soft_match)
+        & remote_mailbox
+        & (not takeover_blocked)
+        & ~f.cloud_upn_federated
+        & ~has_roles
+        & ~f.held_back
+    )
+    set_id = has_id | soft_blocked | preferred
+    method[set_id] = MatchMethod.HARD
+    how = np.full(n, "", dtype=object)
+    how[go & hard] = _objects(
+        [f"ImmutableId already equals the {anchor_name} of '{d}'" for d in dn[go & hard]]
+    )
+    for mask, how_soft in ((by_smtp, MatchMethod.SOFT_SMTP), (by_upn, MatchMethod.SOFT_UPN)):
+        rows = go & mask & ~set_id
+        how[rows] = _objects([f"{how_soft.value} with '{d}'" for d in dn[rows]])
+    needs_hard = np.full(n, "", dtype=object)
+    needs_hard[has_id] = _objects(
+        [
+            f"the cloud user already has ImmutableId '{i}', so soft match will not join it"
+            for i in pick(cloud_ids, has_id)
+        ]
+    )
+    needs_hard[soft_blocked] = "the tenant has BlockSoftMatchEnabled"
+    needs_hard[preferred] = (
+        "hard match preferred (a failed soft match would create a second cloud user)"
+    )
+    how[set_id] = _objects(
+        [
+            f"{why}: set ImmutableId to '{a}' ({anchor_name} of '{d}')"
+            for why, a, d in zip(
+                needs_hard[set_id], pick(f.anchor, set_id), dn[set_id], strict=True
             )
-            block_fixes.append(
-                "turn BlockCloudObjectTakeoverThroughHardMatchEnabled off with "
-                "Update-MgDirectoryOnPremiseSynchronization for the migration, on again after"
+        ]
+    )
+    takeover_hard = go & hard & takeover_blocked
+    reason.add(
+        takeover_hard,
+        "the tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled: the hard "
+        "match would fail with InvalidHardMatch",
+    )
+    fix.add(
+        takeover_hard,
+        "turn BlockCloudObjectTakeoverThroughHardMatchEnabled off with "
+        "Update-MgDirectoryOnPremiseSynchronization for the migration, on again after",
+    )
+    takeover_set = set_id & takeover_blocked
+    reason.add(
+        takeover_set,
+        "soft match is unavailable and the tenant has "
+        "BlockCloudObjectTakeoverThroughHardMatchEnabled, so hard match fails too",
+    )
+    fix.add(
+        takeover_set,
+        "turn BlockSoftMatchEnabled or BlockCloudObjectTakeoverThroughHardMatchEnabled "
+        "off with Update-MgDirectoryOnPremiseSynchronization for the migration",
+    )
+    federated = set_id & f.cloud_upn_federated
+    federated_upns = attr(f.cloud, "user_principal_name", federated)
+    reason.add(
+        federated,
+        [
+            f"ImmutableId cannot be set while the cloud UPN is in the federated domain '{d}'"
+            for d in _domains(federated_upns)
+        ],
+    )
+    fix.add(
+        federated,
+        [
+            f"change the cloud UPN to '{_onmicrosoft_upn(upn, tenant)}' with Update-MgUser "
+            "-UserPrincipalName, plan again, and change it back after the match"
+            for upn in federated_upns
+        ],
+    )
+    blocked = takeover_hard | takeover_set | federated
+    role_only = go & ~blocked & has_roles
+    with_roles = go & has_roles
+    reason.add(
+        with_roles,
+        [
+            f"the cloud user holds admin role(s) {_join(r)}, which block soft and hard match"
+            for r in pick(roles, with_roles)
+        ],
+    )
+    fix.add(
+        with_roles,
+        "remove the role(s) before the user syncs and restore them after the match is verified "
+        "(manual steps of the batch)",
+    )
+    blocked |= with_roles
+    reason.add(go & blocked, ["once unblocked: " + h for h in how[go & blocked]])
+    reason.add(go & ~blocked, how[go & ~blocked].tolist())
+
+    # ---- the on-premises UPN: a suffix that is not verified
+    unverified = go & ~f.onprem_upn_verified
+    take = unverified & f.cloud_upn_free
+    target_upn = np.full(n, "", dtype=object)
+    target_upn[take] = _objects(attr(f.cloud, "user_principal_name", take))
+    reason.add(
+        take,
+        [
+            f"on-premises UPN suffix '{d}' is not a verified domain: the cloud UPN would "
+            f"become the onmicrosoft.com one; the prepare step sets the on-premises UPN to '{t}'"
+            for d, t in zip(
+                _domains(attr(f.onprem, "user_principal_name", take)), target_upn[take], strict=True
             )
-    else:
-        how = f"{method.value} with '{dn}'"
-        if c.immutable_id:
-            needs_hard = f"the cloud user already has ImmutableId '{c.immutable_id}', so soft match will not join it"
-        elif tenant.block_soft_match:
-            needs_hard = "the tenant has BlockSoftMatchEnabled"
-        elif (
-            remote_mailbox
-            and not tenant.block_hard_match_takeover
-            and not f.cloud_upn_federated
-            and not c.admin_roles
-            and not f.held_back
-        ):
-            # Hard match preferred where it can work: a failed soft match would create a second
-            # cloud user (and, licensed, a second mailbox); the ImmutableId joins exactly this pair.
-            needs_hard = (
-                "hard match preferred (a failed soft match would create a second cloud user)"
-            )
-    set_id = bool(needs_hard)
-    if set_id:
-        # The plan sets the ImmutableId: Entra Connect joins the two by hard match.
-        method = MatchMethod.HARD
-        how = f"{needs_hard}: set ImmutableId to '{f.anchor}' ({anchor_name} of '{dn}')"
-        if tenant.block_hard_match_takeover:
-            blocks.append(
-                "soft match is unavailable and the tenant has "
-                "BlockCloudObjectTakeoverThroughHardMatchEnabled, so hard match fails too"
-            )
-            block_fixes.append(
-                "turn BlockSoftMatchEnabled or BlockCloudObjectTakeoverThroughHardMatchEnabled "
-                "off with Update-MgDirectoryOnPremiseSynchronization for the migration"
-            )
-        if f.cloud_upn_federated:
-            blocks.append(
-                f"ImmutableId cannot be set while the cloud UPN is in the federated domain "
-                f"'{_domain(c.user_principal_name)}'"
-            )
-            block_fixes.append(
-                f"change the cloud UPN to '{_onmicrosoft_upn(c.user_principal_name, tenant)}' "
-                "with Update-MgUser -UserPrincipalName, plan again, and change it back after the match"
-            )
-    role_only = not blocks and bool(c.admin_roles)
-    if c.admin_roles:
-        blocks.append(
-            f"the cloud user holds admin role(s) {_join(c.admin_roles)}, which block soft and hard match"
-        )
-        block_fixes.append(
-            "remove the role(s) before the user syncs and restore them after the match is verified "
-            "(manual steps of the batch)"
-        )
+        ],
+    )
+    keep = unverified & ~f.cloud_upn_free
+    keep_upns = attr(f.onprem, "user_principal_name", keep)
+    reason.add(
+        keep,
+        [
+            f"on-premises UPN suffix '{d}' is not a verified domain: matching works but "
+            f"the cloud UPN becomes '{_onmicrosoft_upn(upn, tenant)}'"
+            for d, upn in zip(_domains(keep_upns), keep_upns, strict=True)
+        ],
+    )
 
     # ---- what the prepare step changes on-premises
-    target_upn = ""
-    warnings: list[str] = []
-    if not f.onprem_upn_verified:
-        upn_domain = _domain(u.user_principal_name)
-        if f.cloud_upn_free:
-            target_upn = c.user_principal_name
-            warnings.append(
-                f"on-premises UPN suffix '{upn_domain}' is not a verified domain: the cloud UPN would "
-                f"become the onmicrosoft.com one; the prepare step sets the on-premises UPN to '{target_upn}'"
-            )
-        else:
-            warnings.append(
-                f"on-premises UPN suffix '{upn_domain}' is not a verified domain: matching works but "
-                f"the cloud UPN becomes '{_onmicrosoft_upn(u.user_principal_name, tenant)}'"
-            )
-    actions = []
-    if f.add:
-        actions.append(f"adds {_join(f.add)} on-premises so the cloud addresses survive the match")
-    if f.move:
-        actions.append(f"moves the user into '{policy.sync_scope_ou}'")
-    if set_id:
-        actions.append("sets the cloud ImmutableId first")
-    if remote_mailbox and not f.held_back:
-        actions.append(
-            "creates its on-premises remote mailbox first (identity.remote-mailbox: "
-            "Enable-RemoteMailbox, the cloud addresses and X500, ExchangeGuid), before it syncs"
-        )
-    plan_text = ("the batch " + ", ".join(actions)) if actions else ""
+    actions = _Text(n, ", ")
+    adds = go & _flags(f.add, n)
+    actions.add(
+        adds,
+        [
+            f"adds {_join(a)} on-premises so the cloud addresses survive the match"
+            for a in pick(f.add, adds)
+        ],
+    )
+    moves = go & f.move
+    actions.add(moves, f"moves the user into '{policy.sync_scope_ou}'")
+    actions.add(set_id, "sets the cloud ImmutableId first")
+    actions.add(go & remote_mailbox & ~f.held_back, _REMOTE_MAILBOX_FIRST)
+    with_actions = actions.which > 0
+    plan_text = actions.texts("the batch ")
+    planned = with_actions & (role_only | (go & ~blocked))
+    fix.add(planned, pick(plan_text, planned))
+    fix.add(
+        unverified & ~blocked & ~with_actions,
+        "none needed to match; fix the UPN suffix to keep a verified UPN",
+    )
 
-    if blocks:
-        outcome = MatchOutcome.BLOCKED
-        reason = "; ".join([*blocks, f"once unblocked: {how}", *warnings])
-        fix = "; ".join([*block_fixes, plan_text] if role_only and plan_text else block_fixes)
-        batchable = role_only
-    elif warnings:
-        outcome = MatchOutcome.WARNING
-        reason = f"{how}; " + "; ".join(warnings)
-        fix = plan_text or "none needed to match; fix the UPN suffix to keep a verified UPN"
-        batchable = True
-    else:
-        if set_id:
-            outcome = MatchOutcome.HARD_MATCH
-        elif method is MatchMethod.HARD:
-            outcome = MatchOutcome.CLEAN_HARD_MATCH
-        else:
-            outcome = MatchOutcome.SOFT_MATCH
-        reason, fix, batchable = how, plan_text, True
-    if batchable and f.held_back:
-        batchable = False
-        reason += _HELD_BACK
-    return MatchResult(
-        cloud=c,
-        outcome=outcome,
-        reason=reason,
-        fix=fix,
-        method=method,
-        onprem=u,
-        candidates=f.candidates,
-        source_anchor=f.anchor,
-        set_immutable_id=set_id,
-        target_upn=target_upn,
-        add_proxy_addresses=f.add,
-        move_to_ou=f.move,
-        batchable=batchable,
+    outcome[go] = MatchOutcome.SOFT_MATCH
+    outcome[go & hard] = MatchOutcome.CLEAN_HARD_MATCH
+    outcome[set_id] = MatchOutcome.HARD_MATCH
+    outcome[unverified] = MatchOutcome.WARNING
+    outcome[go & blocked] = MatchOutcome.BLOCKED
+    batchable = role_only | (go & ~blocked)
+    reason.add(batchable & f.held_back, _HELD_BACK)
+    batchable &= ~f.held_back
+
+    # ---- the results
+    candidates = list(f.candidates)
+    for row in np.flatnonzero(outside).tolist():
+        candidates[row] = ()  # synced from outside the inventory: none listed
+    source_anchor = np.full(n, "", dtype=object)
+    source_anchor[synced] = _objects(pick(cloud_ids, synced))
+    source_anchor[one] = _objects(pick(f.anchor, one))
+    add = [a if g else () for a, g in zip(f.add, go.tolist(), strict=True)]
+    columns = (
+        f.cloud,
+        outcome.tolist(),
+        reason.texts(),
+        fix.texts(),
+        method.tolist(),
+        f.onprem,
+        candidates,
+        source_anchor.tolist(),
+        set_id.tolist(),
+        target_upn.tolist(),
+        add,
+        (go & f.move).tolist(),
+        batchable.tolist(),
+    )
+    # MatchResult._make for each row, called in C
+    return cast(
+        list[MatchResult], list(map(tuple.__new__, repeat(MatchResult), zip(*columns, strict=True)))
     )
 
 
-def _no_candidate(c: CloudUser, tenant: Tenant) -> MatchResult:
+def _no_candidate(c: CloudUser, tenant: Tenant) -> tuple[str, str]:
+    """The reason and the fix for a cloud user no on-premises user matches."""
     smtp = c.primary_smtp or c.user_principal_name.lower()
     if c.has_mailbox:
         guid = c.exchange_guid or "<ExchangeGuid of the cloud mailbox>"
@@ -872,7 +1045,7 @@ def _no_candidate(c: CloudUser, tenant: Tenant) -> MatchResult:
     reason = f"no on-premises user has the primary SMTP address '{smtp}'{upn_note}"
     if c.immutable_id:
         reason += f" or the sourceAnchor '{c.immutable_id}'"
-    return MatchResult(cloud=c, outcome=MatchOutcome.NO_CANDIDATE, reason=reason, fix=fix)
+    return reason, fix
 
 
 __all__ = [
