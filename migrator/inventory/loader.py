@@ -386,6 +386,18 @@ def _check_cross(
             _check_target(
                 name, known, servers, f"{yaml_label}, key 'relay.targets.{site}[{j}]'", problems
             )
+    for site, _alias in yml.policy.site_smtp_aliases:
+        if site.lower() not in site_names:
+            known_sites = {s.name for s in yml.sites} | {s.site for s in servers if s.site}
+            problems.append(
+                Problem(
+                    f"{yaml_label}, key 'relay.smtp_alias.{site}'",
+                    f"'{site}' is not a known site; expected one of: {_names(known_sites)}"
+                    if known_sites
+                    else f"'{site}' is not a known site; the inventory names no sites (sites in "
+                    "inventory.yaml or the Site column of the Get-ExchangeServer export)",
+                )
+            )
     for i, o in enumerate(yml.raw.get("relay", {}).get("overrides", [])):
         for j, name in enumerate(o.get("targets", [])):
             _check_target(
