@@ -1,0 +1,60 @@
+"""Benchmark: where ``migrator check`` spends CPU time, stage by stage (in process).
+
+For an inventory folder (``gen_inventory.py`` writes one), prints CPU seconds
+(``time.process_time``) of: reading each export file (decode + CSV parse),
+converting each table into model objects, the whole ``load_inventory`` (read +
+convert + cross checks + joins), then each stage of ``analyse`` as
+:mod:`migrator.progress` names it, and the peak resident memory. The loader
+parts are timed a second time outside ``load_inventory`` (their sum is close to,
+not part of, the load figure).
+
+    .venv/bin/python benchmarks/bench_check_stages.py INVENTORY_DIR
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+from migrator.inventory.loader import load_inventory
+from migrator.inventory.sniff import read_export
+from migrator.inventory.tables import convert
+from migrator.pipeline import analyse
+from migrator.progress import reporting
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[0])
+    print("loader parts (measured on their own):")
+    tables = []
+    for f in sorted(folder.glob("*.csv")):
+        t = time.process_time()
+        result = read_export(f.read_bytes(), f.name)
+        print(f"  read    {f.name:<24} {time.process_time() - t:7.2f} s")
+        tables.extend(result.tables)
+    for table in tables:
+        t = time.process_time()
+        convert([table])
+        print(f"  convert {table.kind.value:<24} {time.process_time() - t:7.2f} s")
+    del tables
+
+    t = time.process_time()
+    inv = load_inventory(folder)
+    load = time.process_time() - t
+    print(f"\ncheck stages:\n  {load:7.2f} s  loading the inventory (load_inventory)")
+    marks: list[tuple[str, float]] = []
+    with reporting(lambda s: marks.append((s, time.process_time()))):
+        analyse(inv)
+    marks.append(("end", time.process_time()))
+    for (name, start), (_n, end) in zip(marks, marks[1:], strict=False):
+        print(f"  {end - start:7.2f} s  {name}")
+    total = load + marks[-1][1] - marks[0][1]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  {total:7.2f} s  total (load + analyse), peak RSS {peak:,.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
