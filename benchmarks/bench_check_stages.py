@@ -13,6 +13,7 @@ not part of, the load figure).
 
 from __future__ import annotations
 
+import itertools
 import resource
 import sys
 import time
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
     with reporting(lambda s: marks.append((s, time.process_time()))):
         analyse(inv)
     marks.append(("end", time.process_time()))
-    for (name, start), (_n, end) in zip(marks, marks[1:], strict=False):
+    for (name, start), (_n, end) in itertools.pairwise(marks):
         print(f"  {end - start:7.2f} s  {name}")
     total = load + marks[-1][1] - marks[0][1]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,7 +44,23 @@ def load_inventory(path: Path | str) -> Inventory:
     ``path`` is an inventory folder (with an optional ``inventory.yaml`` and
     export files of any names), an ``inventory.yaml`` or a single export file.
     Warnings and infos go to ``Inventory.load_findings``.
+
+    The cyclic garbage collector is paused while loading: a big inventory is
+    millions of new objects (cells, records, users), and every collection of
+    the oldest generation walks all of them again (a third of the load time at
+    300,000 users). Loading builds plain data without reference cycles, so
+    nothing is left for the collector to find; it runs again as before afterwards.
     """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(path)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _load(path: Path | str) -> Inventory:
     given = str(path)
     p = Path(path)
     problems: list[Problem] = []

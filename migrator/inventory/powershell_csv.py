@@ -19,7 +19,7 @@ from migrator.inventory.kinds import (
     kind_of_type,
     read_columns,
 )
-from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
+from migrator.inventory.records import RawTable, ReadResult, problem
 from migrator.model import Finding, Location, Severity
 
 # What a naive Export-Csv writes for a property it cannot turn into text.
@@ -141,21 +141,23 @@ def read_csv(data: bytes, label: str) -> ReadResult:
                 )
             )
         return result
-    table = RawTable(kind, label, columns)
     keys = [h.lower() for h in header]
     width = len(keys)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
     try:
         for index, row in enumerate(reader):
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            cells: dict[str, Cell] = dict(zip(keys, row, strict=False))
-            if len(row) < width:
-                for k in keys[len(row) :]:
-                    cells[k] = ""
-            table.records.append(Record(label, index + 2, None, cells))
+            if len(row) <= 1 and not (row and row[0].strip()):
+                continue  # a blank line
+            if len(row) != width:
+                # cells past the header are not read; missing ones are empty
+                row = row[:width] if len(row) > width else row + [""] * (width - len(row))
+            rows.append(row)
+            numbers.append(index + 2)
     except csv.Error as exc:
         result.problems.append(problem(label, f"not a readable CSV file ({exc})"))
         return result
+    table = RawTable.from_rows(kind, label, columns, keys, rows, numbers)
     result.tables.append(table)
     _scan(table, encoding, body, result)
     return result
