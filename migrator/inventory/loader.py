@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +15,7 @@ from migrator.inventory.records import ReadResult
 from migrator.inventory.sniff import read_export
 from migrator.inventory.tables import Converted, convert
 from migrator.inventory.yaml_file import YamlInventory, parse_yaml
+from migrator.memory import collector_paused
 from migrator.model import (
     ExchangeVersion,
     Finding,
@@ -45,19 +45,10 @@ def load_inventory(path: Path | str) -> Inventory:
     export files of any names), an ``inventory.yaml`` or a single export file.
     Warnings and infos go to ``Inventory.load_findings``.
 
-    The cyclic garbage collector is paused while loading: a big inventory is
-    millions of new objects (cells, records, users), and every collection of
-    the oldest generation walks all of them again (a third of the load time at
-    300,000 users). Loading builds plain data without reference cycles, so
-    nothing is left for the collector to find; it runs again as before afterwards.
+    The cyclic garbage collector is paused while loading (:mod:`migrator.memory`).
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _load(path)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _load(path: Path | str) -> Inventory:
