@@ -169,8 +169,10 @@ def split_multi(cell: Cell) -> tuple[str, ...]:
         parts = re.split(r"[\r\n]+", text)
     elif ";" in text:
         parts = text.split(";")
-    else:
+    elif "," in text:
         parts = text.split(",")
+    else:
+        return (text,)  # one item (the common case of a big table)
     return tuple(p.strip() for p in parts if p.strip())
 
 

@@ -570,8 +570,8 @@ def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayP
                     "to keep each site's clients on its own servers, give each site its own alias "
                     "(relay.smtp_alias as a mapping site: alias, see docs/plan.md)"
                     if inventory.policy.smtp_alias.strip()
-                    else "give the connector's clients targets that its site's alias reaches "
-                    "(relay.targets or the override's targets)",
+                    else f"to keep it off {', '.join(spread)}, plan every relay connector of the "
+                    "site on the same servers (relay.targets and the overrides' targets)",
                 )
             )
 
