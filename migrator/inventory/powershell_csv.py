@@ -96,7 +96,7 @@ def read_csv(data: bytes, label: str) -> ReadResult:
     except UnicodeDecodeError as exc:
         result.problems.append(problem(label, decode_problem(exc, data)))
         return result
-    if not text.strip():
+    if not text or text.isspace():
         result.problems.append(
             problem(
                 label,
@@ -213,7 +213,7 @@ def scan_leftovers(table: RawTable, result: ReadResult) -> None:
 
 def _scan(table: RawTable, encoding: str, body: str, result: ReadResult) -> None:
     # (the cell by cell searches run only where the file's text holds what they look for)
-    if any(text in body for text in _LEFTOVER_TEXT):
+    if ("Microsoft." in body or "System." in body) and any(text in body for text in _LEFTOVER_TEXT):
         scan_leftovers(table, result)
     if encoding != "ASCII" or "?" not in body:
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from migrator.errors import Problem
@@ -58,6 +58,7 @@ class RawTable:
         self._rows: list[list[str]] | None = None
         self._numbers: list[int] = []
         self._keys: list[str] = []
+        self._by_column: dict[str, Sequence[str]] | None = None
 
     @classmethod
     def from_rows(
@@ -84,18 +85,19 @@ class RawTable:
                 Record(file, n, None, dict(zip(keys, row, strict=True)))
                 for n, row in zip(self._numbers, self._rows, strict=True)
             ]
-            self._rows = None
+            self._rows = self._by_column = None
         return self._records
 
-    def column(self, key: str) -> list[Cell]:
+    def column(self, key: str) -> Sequence[Cell]:
         """Every record's cell of one column ('' where a record has none)."""
         if self._rows is None:
             return [rec.cells.get(key, "") for rec in self._records]
-        # the last column of that name, as the records' dictionaries keep it
-        index = next((i for i in range(len(self._keys) - 1, -1, -1) if self._keys[i] == key), None)
-        if index is None:
-            return [""] * len(self._rows)
-        return list(map(operator.itemgetter(index), self._rows))
+        if self._by_column is None:
+            # all columns in one transposition; of two columns with one name the last one counts,
+            # as in the records' dictionaries
+            self._by_column = dict(zip(self._keys, zip(*self._rows, strict=True), strict=False))
+        found = self._by_column.get(key)
+        return found if found is not None else ("",) * len(self._rows)
 
     def locations(self) -> list[Location]:
         """Every record's location (:meth:`Record.where`)."""

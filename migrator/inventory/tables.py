@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,6 +218,12 @@ def parse_mailbox_size(text: str) -> int:
         )
     size = parse_size(raw)
     return size or 0
+
+
+@functools.cache
+def _plain_bools(default: bool) -> dict[str, bool]:
+    """:data:`_PLAIN_BOOLS` and the empty cell (the default), each as :func:`parse_bool` reads it."""
+    return {text: parse_bool(text, default) for text in ("", *_PLAIN_BOOLS)}
 
 
 def parse_bool(text: str, default: bool) -> bool:
@@ -442,7 +449,7 @@ class _Columns:
         if problem is not None:
             self.problems.append(problem)
 
-    def raw(self, key: str) -> list[Cell]:
+    def raw(self, key: str) -> Sequence[Cell]:
         return self.table.column(key)
 
     def text(self, key: str) -> list[str]:
@@ -485,7 +492,8 @@ class _Columns:
     def booleans(self, key: str, default: bool) -> list[bool]:
         """:func:`parse_bool` of every cell (``True``/``False`` as Export-Csv writes them: a lookup)."""
         column = self.raw(key)
-        fast: list[bool | None] = [_PLAIN_BOOLS.get(v) for v in column]  # type: ignore[arg-type]
+        plain = _plain_bools(default)
+        fast: list[bool | None] = [plain.get(v) for v in column]  # type: ignore[arg-type]
         if None not in fast:
             return fast  # type: ignore[return-value]
         out: list[bool] = []
