@@ -82,12 +82,11 @@ def batch_of(identity: IdentityMatch | None) -> dict[str, str]:
     """Lower-cased DistinguishedName of every on-premises user an identity batch syncs -> batch name."""
     if identity is None:
         return {}
-    return {
-        r.onprem_dn.lower(): batch.name
-        for batch in identity.batches
-        for r in batch.results
-        if r.onprem_dn
-    }
+    out: dict[str, str] = {}
+    for batch in identity.batches:
+        name = batch.name  # (a property: once per batch, not once per user)
+        out.update((dn.lower(), name) for dn in (r.onprem_dn for r in batch.results) if dn)
+    return out
 
 
 def phase_steps(
