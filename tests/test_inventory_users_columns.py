@@ -123,3 +123,25 @@ def test_good_rows_become_users() -> None:
             source=Location(file="CloudUsers.csv", row=4, column=None, element=None),
         ),
     ]
+
+
+def test_columns_and_records_of_csv_rows_agree() -> None:
+    # a blank line, a short row, a long row and a header named twice (the last one counts)
+    data = (
+        b'"Id","UserPrincipalName","OnPremisesImmutableId","HasMailbox","Mail","mail"\r\n'
+        b'"a","a@contoso.com","","True","x","A@contoso.com"\r\n'
+        b"\r\n"
+        b'"b","b@contoso.com"\r\n'
+        b'"c","c@contoso.com","","False","y","C@contoso.com","extra"\r\n'
+    )
+    table = read_export(data, "CloudUsers.csv").tables[0]
+    assert table.text_only and len(table) == 3
+    columns = {k: list(table.column(k)) for k in ("id", "mail", "adminroles")}
+    locations = table.locations()
+    records = table.records  # made from the rows now
+    assert not table.text_only
+    assert columns == {k: [r.cells.get(k, "") for r in records] for k in columns}
+    assert columns["mail"] == ["A@contoso.com", "", "C@contoso.com"]
+    assert locations == [r.where() for r in records]
+    assert [r.row for r in records] == [2, 4, 5]
+    assert list(table.column("mail")) == columns["mail"]  # from the records now

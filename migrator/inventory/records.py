@@ -105,6 +105,11 @@ class RawTable:
             return [rec.where() for rec in self._records]
         return [Location(self.file, n, None, None) for n in self._numbers]
 
+    @property
+    def text_only(self) -> bool:
+        """Whether every cell is known to be text, never a list (rows a CSV reader handed over)."""
+        return self._rows is not None
+
     def __len__(self) -> int:
         return len(self._rows) if self._rows is not None else len(self._records)
 

@@ -455,7 +455,7 @@ class _Columns:
     def text(self, key: str) -> list[str]:
         """:func:`cell_text` of every cell (for text cells that is ``str.strip``)."""
         column = self.raw(key)
-        if tuple in set(map(type, column)):
+        if not self.table.text_only and tuple in set(map(type, column)):
             return [cell_text(v) for v in column]
         return list(map(str.strip, column))  # type: ignore[arg-type]
 
