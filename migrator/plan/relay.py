@@ -699,14 +699,16 @@ def alias_groups(
     2010 server a connector replaces: a merged one can serve several), sorted by alias; the
     connectors whose clients have no alias come last, under ''."""
     servers = {s.name.lower(): s for s in inventory.servers}
+    alias_of = {k: connector_alias(inventory, servers, k) for k in servers}
+    unknown = connector_alias(inventory, {}, "")  # a server the inventory does not list
     groups: dict[str, tuple[str, list[PlannedConnector]]] = {}
     for pc in connectors:
-        seen: set[str] = set()
-        for ident in (pc.source_identity, *pc.merged_from):
-            alias = connector_alias(inventory, servers, ident.split("\\", 1)[0])
-            if alias.lower() not in seen:
-                seen.add(alias.lower())
-                groups.setdefault(alias.lower(), (alias, []))[1].append(pc)
+        aliases = {
+            alias_of.get(ident.split("\\", 1)[0].lower(), unknown)
+            for ident in (pc.source_identity, *pc.merged_from)
+        }
+        for alias in aliases:
+            groups.setdefault(alias.lower(), (alias, []))[1].append(pc)
     return [groups[k] for k in sorted(groups, key=lambda a: (not a, a))]
 
 
