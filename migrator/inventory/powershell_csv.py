@@ -143,24 +143,33 @@ def read_csv(data: bytes, label: str) -> ReadResult:
         return result
     keys = [h.lower() for h in header]
     width = len(keys)
-    rows: list[list[str]] = []
-    numbers: list[int] = []
     try:
-        for index, row in enumerate(reader):
-            if len(row) <= 1 and not (row and row[0].strip()):
-                continue  # a blank line
-            if len(row) != width:
-                # cells past the header are not read; missing ones are empty
-                row = row[:width] if len(row) > width else row + [""] * (width - len(row))
-            rows.append(row)
-            numbers.append(index + 2)
+        rows = list(reader)
     except csv.Error as exc:
         result.problems.append(problem(label, f"not a readable CSV file ({exc})"))
         return result
+    numbers = list(range(2, len(rows) + 2))
+    if width <= 1 or set(map(len, rows)) - {width}:
+        rows, numbers = _even_rows(rows, width)
     table = RawTable.from_rows(kind, label, columns, keys, rows, numbers)
     result.tables.append(table)
     _scan(table, encoding, body, result)
     return result
+
+
+def _even_rows(rows: list[list[str]], width: int) -> tuple[list[list[str]], list[int]]:
+    """Rows without blank lines, each as wide as the header, with their row numbers."""
+    out: list[list[str]] = []
+    numbers: list[int] = []
+    for index, row in enumerate(rows):
+        if len(row) <= 1 and not (row and row[0].strip()):
+            continue  # a blank line
+        if len(row) != width:
+            # cells past the header are not read; missing ones are empty
+            row = row[:width] if len(row) > width else row + [""] * (width - len(row))
+        out.append(row)
+        numbers.append(index + 2)
+    return out, numbers
 
 
 def is_leftover(value: str) -> bool:
