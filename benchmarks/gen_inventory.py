@@ -13,7 +13,16 @@ code a real estate gives), one in 5,000 a space in the UPN (an IdFix error
 that holds the user back from the batches); every cloud user soft-matches an
 on-premises one on the primary SMTP address. Deterministic: no randomness, no clock.
 
-    python benchmarks/gen_inventory.py OUT_DIR --users 300000
+Relay clients use **one SMTP alias per site** (``relay.smtp_alias`` as a mapping
+``Site07: smtp-site07.domain000.example``), the way large estates route them: each
+alias reaches its own site's new servers, so each relay connector is planned on
+its site's servers only and the relay output grows linearly with the estate.
+``--org-wide-alias`` writes the old layout instead, one alias in front of every
+site: every relay connector is then planned on every new server (2,000 x 80 =
+160,000 connectors at 300,000 users), output quadratic by construction; it stays
+measurable for comparison.
+
+    python benchmarks/gen_inventory.py OUT_DIR --users 300000 [--org-wide-alias]
 """
 
 from __future__ import annotations
@@ -52,8 +61,12 @@ def counts(users: int) -> dict[str, int]:
     }
 
 
-def generate(out: Path, users: int) -> dict[str, int]:
-    """Write the inventory folder ``out``; return its counts."""
+def generate(out: Path, users: int, *, org_wide_alias: bool = False) -> dict[str, int]:
+    """Write the inventory folder ``out``; return its counts.
+
+    ``org_wide_alias``: one SMTP alias for every site (quadratic relay output) instead
+    of one per site.
+    """
     n = counts(users)
     out.mkdir(parents=True, exist_ok=True)
     sites = [f"Site{i:02d}" for i in range(n["sites"])]
@@ -122,7 +135,11 @@ def generate(out: Path, users: int) -> dict[str, int]:
         "  targets:",
         *(f"    {s}: [{', '.join(t for t, ts in target if ts == s)}]" for s in sites),
         "  public_ranges: [203.0.113.0/28]",
-        f"  smtp_alias: smtp.{domains[0]}",
+        *(
+            [f"  smtp_alias: smtp.{domains[0]}"]
+            if org_wide_alias
+            else ["  smtp_alias:", *(f"    {s}: smtp-{s.lower()}.{domains[0]}" for s in sites)]
+        ),
     ]
     (out / "inventory.yaml").write_text("\n".join(y) + "\n", encoding="utf-8")
 
@@ -351,8 +368,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--users", type=int, default=FULL_USERS)
+    parser.add_argument(
+        "--org-wide-alias",
+        action="store_true",
+        help="one SMTP alias in front of every site (every relay connector on every new server)",
+    )
     args = parser.parse_args()
-    print(generate(args.out, args.users))
+    print(generate(args.out, args.users, org_wide_alias=args.org_wide_alias))
 
 
 if __name__ == "__main__":

@@ -772,7 +772,10 @@ class Policy:
     domain_controller: str = ""
     """Domain controller to pin for read-back."""
     smtp_alias: str = ""
-    """DNS alias relay clients use (``smtp.contoso.com``)."""
+    """One DNS alias all relay clients use (``smtp.contoso.com``); empty with per-site aliases."""
+    site_smtp_aliases: tuple[tuple[str, str], ...] = ()
+    """(AD site, DNS alias) pairs: each site's relay clients use their own alias (``relay.smtp_alias``
+    as a mapping), which reaches only the servers that take over that site's relay connectors."""
     log_days_wanted: int = 30
     """How many days of protocol log evidence are wanted."""
     mx_keep_route: tuple[str, ...] = ()
@@ -788,6 +791,20 @@ class Policy:
     migrator's choice, a tenth of the 100 GB limit per public folder mailbox, room to grow."""
     remaining_client_access: tuple[RemainingClientAccess, ...] = ()
     """Client-access clients accepted at a 2010 server's removal (``plan.remaining_client_access``)."""
+
+    def smtp_alias_for(self, site: str) -> str:
+        """The DNS alias the relay clients of ``site`` use: the org-wide one, the site's own, or ''."""
+        if self.smtp_alias.strip():
+            return self.smtp_alias.strip()
+        low = site.lower()
+        return next((a for s, a in self.site_smtp_aliases if s.lower() == low and low), "")
+
+    @property
+    def smtp_aliases(self) -> tuple[str, ...]:
+        """Every SMTP alias of the relay clients (the org-wide one or each site's), sorted."""
+        if self.smtp_alias.strip():
+            return (self.smtp_alias.strip(),)
+        return tuple(sorted({a for _s, a in self.site_smtp_aliases}, key=str.lower))
 
 
 # --------------------------------------------------------------------------- inventory

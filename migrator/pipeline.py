@@ -28,6 +28,7 @@ from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.client_evidence import ClientEvidence, load_client_evidence
 from migrator.logs.evidence import Evidence, load_evidence
+from migrator.memory import collector_paused
 from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
 from migrator.plan.client_access import client_access_findings
 from migrator.plan.identity import IdentityMatch, match_identities
@@ -194,14 +195,15 @@ def check_path(
     mailboxes; a bad or unknown override is an error finding.
     """
     stage("loading the inventory")
-    inventory = load_inventory(path)
-    analysis = analyse(
-        inventory,
-        _evidence(path, evidence_path),
-        sheet.overrides if sheet is not None else None,
-        throughput,
-        _client_evidence(path, client_evidence_path),
-    )
+    with collector_paused():  # loading and analysing build acyclic data (migrator.memory)
+        inventory = load_inventory(path)
+        analysis = analyse(
+            inventory,
+            _evidence(path, evidence_path),
+            sheet.overrides if sheet is not None else None,
+            throughput,
+            _client_evidence(path, client_evidence_path),
+        )
     if sheet is None:
         return analysis
     known = sheet.waves  # the waves of the plan the team typed into

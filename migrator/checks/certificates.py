@@ -42,8 +42,7 @@ def transport_names(inv: Inventory) -> list[str]:
     for sc in inv.send_connectors:
         if (sc.is_hybrid or sc.is_internet) and sc.fqdn and "." in sc.fqdn:
             names.add(sc.fqdn.lower())
-    if inv.policy.smtp_alias:
-        names.add(inv.policy.smtp_alias.lower())
+    names.update(a.lower() for a in inv.policy.smtp_aliases)
     return sorted(names - _server_fqdns(inv))
 
 

@@ -15,6 +15,7 @@ from migrator.inventory.records import ReadResult
 from migrator.inventory.sniff import read_export
 from migrator.inventory.tables import Converted, convert
 from migrator.inventory.yaml_file import YamlInventory, parse_yaml
+from migrator.memory import collector_paused
 from migrator.model import (
     ExchangeVersion,
     Finding,
@@ -43,7 +44,14 @@ def load_inventory(path: Path | str) -> Inventory:
     ``path`` is an inventory folder (with an optional ``inventory.yaml`` and
     export files of any names), an ``inventory.yaml`` or a single export file.
     Warnings and infos go to ``Inventory.load_findings``.
+
+    The cyclic garbage collector is paused while loading (:mod:`migrator.memory`).
     """
+    with collector_paused():
+        return _load(path)
+
+
+def _load(path: Path | str) -> Inventory:
     given = str(path)
     p = Path(path)
     problems: list[Problem] = []
@@ -385,6 +393,18 @@ def _check_cross(
         for j, name in enumerate(names):
             _check_target(
                 name, known, servers, f"{yaml_label}, key 'relay.targets.{site}[{j}]'", problems
+            )
+    for site, _alias in yml.policy.site_smtp_aliases:
+        if site.lower() not in site_names:
+            known_sites = {s.name for s in yml.sites} | {s.site for s in servers if s.site}
+            problems.append(
+                Problem(
+                    f"{yaml_label}, key 'relay.smtp_alias.{site}'",
+                    f"'{site}' is not a known site; expected one of: {_names(known_sites)}"
+                    if known_sites
+                    else f"'{site}' is not a known site; the inventory names no sites (sites in "
+                    "inventory.yaml or the Site column of the Get-ExchangeServer export)",
+                )
             )
     for i, o in enumerate(yml.raw.get("relay", {}).get("overrides", [])):
         for j, name in enumerate(o.get("targets", [])):

@@ -19,7 +19,7 @@ from migrator.inventory.kinds import (
     kind_of_type,
     read_columns,
 )
-from migrator.inventory.records import Cell, RawTable, ReadResult, Record, problem
+from migrator.inventory.records import RawTable, ReadResult, problem
 from migrator.model import Finding, Location, Severity
 
 # What a naive Export-Csv writes for a property it cannot turn into text.
@@ -96,7 +96,7 @@ def read_csv(data: bytes, label: str) -> ReadResult:
     except UnicodeDecodeError as exc:
         result.problems.append(problem(label, decode_problem(exc, data)))
         return result
-    if not text.strip():
+    if not text or text.isspace():
         result.problems.append(
             problem(
                 label,
@@ -141,24 +141,35 @@ def read_csv(data: bytes, label: str) -> ReadResult:
                 )
             )
         return result
-    table = RawTable(kind, label, columns)
     keys = [h.lower() for h in header]
     width = len(keys)
     try:
-        for index, row in enumerate(reader):
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            cells: dict[str, Cell] = dict(zip(keys, row, strict=False))
-            if len(row) < width:
-                for k in keys[len(row) :]:
-                    cells[k] = ""
-            table.records.append(Record(label, index + 2, None, cells))
+        rows = list(reader)
     except csv.Error as exc:
         result.problems.append(problem(label, f"not a readable CSV file ({exc})"))
         return result
+    numbers = list(range(2, len(rows) + 2))
+    if width <= 1 or set(map(len, rows)) - {width}:
+        rows, numbers = _even_rows(rows, width)
+    table = RawTable.from_rows(kind, label, columns, keys, rows, numbers)
     result.tables.append(table)
     _scan(table, encoding, body, result)
     return result
+
+
+def _even_rows(rows: list[list[str]], width: int) -> tuple[list[list[str]], list[int]]:
+    """Rows without blank lines, each as wide as the header, with their row numbers."""
+    out: list[list[str]] = []
+    numbers: list[int] = []
+    for index, row in enumerate(rows):
+        if len(row) <= 1 and not (row and row[0].strip()):
+            continue  # a blank line
+        if len(row) != width:
+            # cells past the header are not read; missing ones are empty
+            row = row[:width] if len(row) > width else row + [""] * (width - len(row))
+        out.append(row)
+        numbers.append(index + 2)
+    return out, numbers
 
 
 def is_leftover(value: str) -> bool:
@@ -211,7 +222,7 @@ def scan_leftovers(table: RawTable, result: ReadResult) -> None:
 
 def _scan(table: RawTable, encoding: str, body: str, result: ReadResult) -> None:
     # (the cell by cell searches run only where the file's text holds what they look for)
-    if any(text in body for text in _LEFTOVER_TEXT):
+    if ("Microsoft." in body or "System." in body) and any(text in body for text in _LEFTOVER_TEXT):
         scan_leftovers(table, result)
     if encoding != "ASCII" or "?" not in body:
         return

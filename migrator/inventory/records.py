@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from migrator.errors import Problem
@@ -30,18 +31,87 @@ class Record:
         return Location(self.file, self.row, column, self.element)
 
 
-@dataclass
 class RawTable:
-    """All records of one kind read from one file (or sheet)."""
+    """All records of one kind read from one file (or sheet).
 
-    kind: TableKind
-    """Which table."""
-    file: str
-    """File label."""
-    columns: dict[str, str]
-    """Lower-case column name -> column name as written."""
-    records: list[Record] = field(default_factory=list)
-    """The records in file order."""
+    A reader appends :class:`Record` objects to ``records``, or (CSV, the big
+    tables) hands over its rows as they are with :meth:`from_rows`: then a
+    converter reads whole columns (:meth:`column`, :meth:`locations`) without a
+    dictionary and a Record per row, and ``records`` are made from the rows the
+    first time something asks for them.
+    """
+
+    def __init__(
+        self,
+        kind: TableKind,
+        file: str,
+        columns: dict[str, str],
+        records: list[Record] | None = None,
+    ) -> None:
+        self.kind = kind
+        """Which table."""
+        self.file = file
+        """File label."""
+        self.columns = columns
+        """Lower-case column name -> column name as written."""
+        self._records = records if records is not None else []
+        self._rows: list[list[str]] | None = None
+        self._numbers: list[int] = []
+        self._keys: list[str] = []
+        self._by_column: dict[str, Sequence[str]] | None = None
+
+    @classmethod
+    def from_rows(
+        cls,
+        kind: TableKind,
+        file: str,
+        columns: dict[str, str],
+        keys: list[str],
+        rows: list[list[str]],
+        numbers: list[int],
+    ) -> RawTable:
+        """A table of text rows: ``keys`` (lower-case header) name the cells of each row (every
+        row as long as ``keys``), ``numbers`` the row numbers as a spreadsheet shows them."""
+        table = cls(kind, file, columns)
+        table._rows, table._numbers, table._keys = rows, numbers, keys
+        return table
+
+    @property
+    def records(self) -> list[Record]:
+        """The records in file order."""
+        if self._rows is not None:
+            keys, file = self._keys, self.file
+            self._records = [
+                Record(file, n, None, dict(zip(keys, row, strict=True)))
+                for n, row in zip(self._numbers, self._rows, strict=True)
+            ]
+            self._rows = self._by_column = None
+        return self._records
+
+    def column(self, key: str) -> Sequence[Cell]:
+        """Every record's cell of one column ('' where a record has none)."""
+        if self._rows is None:
+            return [rec.cells.get(key, "") for rec in self._records]
+        if self._by_column is None:
+            # all columns in one transposition; of two columns with one name the last one counts,
+            # as in the records' dictionaries
+            self._by_column = dict(zip(self._keys, zip(*self._rows, strict=True), strict=False))
+        found = self._by_column.get(key)
+        return found if found is not None else ("",) * len(self._rows)
+
+    def locations(self) -> list[Location]:
+        """Every record's location (:meth:`Record.where`)."""
+        if self._rows is None:
+            return [rec.where() for rec in self._records]
+        return [Location(self.file, n, None, None) for n in self._numbers]
+
+    @property
+    def text_only(self) -> bool:
+        """Whether every cell is known to be text, never a list (rows a CSV reader handed over)."""
+        return self._rows is not None
+
+    def __len__(self) -> int:
+        return len(self._rows) if self._rows is not None else len(self._records)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 
 from migrator.inventory.clixml import read_clixml
 from migrator.inventory.powershell_csv import decode, read_csv
@@ -20,11 +21,15 @@ class FileFormat(enum.Enum):
     OTHER = "other"
 
 
+_BLANK = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*\Z")
+"""Bytes of a file that holds nothing: white space, NULs and byte order marks."""
+
+
 def sniff(data: bytes) -> FileFormat:
     """Tell CliXML, CSV, a workbook, an empty file and anything else apart by the bytes."""
     if data.startswith(b"PK\x03\x04"):
         return FileFormat.XLSX
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+    if _BLANK.match(data):  # (a match stops at the first other byte; a strip copies the file)
         return FileFormat.EMPTY
     # Only the head is looked at: a character cut at byte 4096, or a damaged byte, is no
     # reason to call a CSV something else (the reader reports bad bytes where they are).

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +74,11 @@ _SIZE_BYTES = re.compile(r"\(([\d,.\s\u00a0']+)\s*bytes\)", re.IGNORECASE)
 _SIZE_UNIT = re.compile(r"^([\d.]+)\s*(B|KB|MB|GB|TB)$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
 _VERSION = re.compile(r"(\d+)\.(\d+)\D+?(\d+)(?:\.(\d+))?")
-_CANONICAL_GUID = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+_GUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_CANONICAL_GUID = re.compile(rf"^{_GUID_TEXT}$")
+# A whole column of canonical GUIDs or empty cells, one per line: parse_guid's first rule at once.
+_CANONICAL_GUID_LINES = re.compile(rf"(?:{_GUID_TEXT})?(?:\n(?:{_GUID_TEXT})?)*")
+_NO_GUID = "00000000-0000-0000-0000-000000000000"
 _SE_FIRST_BUILD = 2562  # Exchange Server SE RTM is 15.2.2562.17; earlier 15.2 builds are 2019
 
 
@@ -167,8 +170,10 @@ def split_multi(cell: Cell) -> tuple[str, ...]:
         parts = re.split(r"[\r\n]+", text)
     elif ";" in text:
         parts = text.split(";")
-    else:
+    elif "," in text:
         parts = text.split(",")
+    else:
+        return (text,)  # one item (the common case of a big table)
     return tuple(p.strip() for p in parts if p.strip())
 
 
@@ -213,6 +218,12 @@ def parse_mailbox_size(text: str) -> int:
         )
     size = parse_size(raw)
     return size or 0
+
+
+@functools.cache
+def _plain_bools(default: bool) -> dict[str, bool]:
+    """:data:`_PLAIN_BOOLS` and the empty cell (the default), each as :func:`parse_bool` reads it."""
+    return {text: parse_bool(text, default) for text in ("", *_PLAIN_BOOLS)}
 
 
 def parse_bool(text: str, default: bool) -> bool:
@@ -341,6 +352,24 @@ def split_address_spaces(cell: Cell) -> tuple[str, ...]:
 
 # --------------------------------------------------------------------------- the converter
 
+EMPTY_REQUIRED = "empty value; expected a value in this column"
+
+
+def cell_text(value: Cell) -> str:
+    """A cell as one text: stripped; the items of a list cell (CliXML) joined with ';'."""
+    if isinstance(value, tuple):
+        return ";".join(value)
+    return value.strip()
+
+
+def _cell_problem(table: RawTable, rec: Record, key: str | None, message: str) -> Problem | None:
+    """The problem of one cell, or None where the cell holds a .NET type name (reported once per
+    column already, with the command that exports it properly)."""
+    raw = rec.cells.get(key, "") if key else ""
+    if isinstance(raw, str) and is_leftover(raw.strip()):
+        return None
+    return Problem(str(rec.where(table.columns.get(key, key) if key else None)), message)
+
 
 class _Reader:
     """Reads cells of one record, turning every failure into a Problem."""
@@ -361,17 +390,13 @@ class _Reader:
     def fail(self, key: str | None, message: str) -> None:
         assert self.rec is not None
         self.failed = True
-        raw = self.rec.cells.get(key, "") if key else ""
-        if isinstance(raw, str) and is_leftover(raw.strip()):
-            return  # already reported once per column, with the command that exports it properly
-        self.problems.append(Problem(str(self.rec.where(self.name(key) if key else None)), message))
+        problem = _cell_problem(self.table, self.rec, key, message)
+        if problem is not None:
+            self.problems.append(problem)
 
     def text(self, key: str) -> str:
         assert self.rec is not None
-        value = self.rec.cells.get(key, "")
-        if isinstance(value, tuple):
-            return ";".join(value)
-        return value.strip()
+        return cell_text(self.rec.cells.get(key, ""))
 
     def multi(self, key: str) -> tuple[str, ...]:
         assert self.rec is not None
@@ -399,8 +424,88 @@ class _Reader:
     def required(self, key: str) -> str:
         value = self.text(key)
         if not value:
-            self.fail(key, "empty value; expected a value in this column")
+            self.fail(key, EMPTY_REQUIRED)
         return value
+
+
+class _Columns:
+    """Reads the cells of a big table column by column, with the rules and messages of
+    :class:`_Reader` (the same parse functions), and notes which rows failed.
+
+    The common case of a column costs one pass in C (a strip of every cell, a
+    dictionary lookup of every boolean, one regular expression over a column of
+    GUIDs); a cell that needs more goes through the parse function of its rule.
+    """
+
+    def __init__(self, table: RawTable, problems: list[Problem]) -> None:
+        self.table = table
+        self.problems = problems
+        self.failed = bytearray(len(table))
+        """1 for each row with a problem (no object is made of it)."""
+
+    def fail(self, row: int, key: str, message: str) -> None:
+        self.failed[row] = 1
+        problem = _cell_problem(self.table, self.table.records[row], key, message)
+        if problem is not None:
+            self.problems.append(problem)
+
+    def raw(self, key: str) -> Sequence[Cell]:
+        return self.table.column(key)
+
+    def text(self, key: str) -> list[str]:
+        """:func:`cell_text` of every cell (for text cells that is ``str.strip``)."""
+        column = self.raw(key)
+        if not self.table.text_only and tuple in set(map(type, column)):
+            return [cell_text(v) for v in column]
+        return list(map(str.strip, column))  # type: ignore[arg-type]
+
+    def required(self, key: str, message: str = EMPTY_REQUIRED) -> list[str]:
+        column = self.text(key)
+        if "" in column:
+            for row, value in enumerate(column):
+                if not value:
+                    self.fail(row, key, message)
+        return column
+
+    def multi(self, key: str) -> list[tuple[str, ...]]:
+        return [split_multi(v) if v else () for v in self.raw(key)]
+
+    def guids(self, key: str) -> list[str]:
+        """:func:`parse_guid` of every non-empty cell, '' for an empty or a bad one (a problem)."""
+        column = self.text(key)
+        if not column:
+            return []
+        lines = "\n".join(column)
+        if _CANONICAL_GUID_LINES.fullmatch(lines):
+            parsed = lines.lower().split("\n")
+            if len(parsed) == len(column):
+                return parsed
+        out: list[str] = []
+        for row, value in enumerate(column):
+            try:
+                out.append(parse_guid(value))
+            except ValueError as exc:
+                self.fail(row, key, str(exc))
+                out.append("")
+        return out
+
+    def booleans(self, key: str, default: bool) -> list[bool]:
+        """:func:`parse_bool` of every cell (``True``/``False`` as Export-Csv writes them: a lookup)."""
+        column = self.raw(key)
+        plain = _plain_bools(default)
+        fast: list[bool | None] = [plain.get(v) for v in column]  # type: ignore[arg-type]
+        if None not in fast:
+            return fast  # type: ignore[return-value]
+        out: list[bool] = []
+        for row, (value, known) in enumerate(zip(column, fast, strict=True)):
+            if known is None:
+                try:
+                    known = parse_bool(cell_text(value), default)
+                except ValueError as exc:
+                    self.fail(row, key, str(exc))
+                    known = default
+            out.append(known)
+        return out
 
 
 def _receive_connectors(table: RawTable, out: Converted) -> None:
@@ -676,68 +781,95 @@ def _guid_or_fail(r: _Reader, key: str) -> str:
 
 
 def _onprem_users(table: RawTable, out: Converted) -> None:
-    r = _Reader(table, out.problems)
-    for rec in table.records:
-        r.start(rec)
-        guid = _guid_or_fail(r, "objectguid")
-        if not guid and not r.failed:
-            r.fail("objectguid", "empty value; expected the user's objectGUID")
-        sam = r.required("samaccountname")
-        consistency = _guid_or_fail(r, "ms-ds-consistencyguid")
-        mailbox_guid = _guid_or_fail(r, "msexchmailboxguid")
-        enabled = r.boolean("enabled", True)
-        if r.failed:
-            continue
-        proxies = rec.cells.get("proxyaddresses", "")
-        out.onprem_users.append(
-            OnPremUser(
-                distinguished_name=r.text("distinguishedname"),
-                sam_account_name=sam,
-                object_guid=guid,
-                user_principal_name=r.text("userprincipalname"),
-                mail=r.text("mail"),
-                proxy_addresses=split_multi(proxies) if proxies else (),
-                consistency_guid=consistency,
-                recipient_type_details=r.text("msexchrecipienttypedetails"),
-                exchange_guid=mailbox_guid,
-                target_address=r.text("targetaddress"),
-                enabled=enabled,
-                source=rec.where(),
-            )
+    c = _Columns(table, out.problems)
+    guid = c.guids("objectguid")
+    if "" in guid:
+        for row, value in enumerate(guid):
+            if not value and not c.failed[row]:
+                c.fail(row, "objectguid", "empty value; expected the user's objectGUID")
+    sam = c.required("samaccountname")
+    consistency = c.guids("ms-ds-consistencyguid")
+    mailbox_guid = c.guids("msexchmailboxguid")
+    enabled = c.booleans("enabled", True)
+    out.onprem_users.extend(
+        OnPremUser(
+            distinguished_name=dn,
+            sam_account_name=s,
+            object_guid=g,
+            user_principal_name=upn,
+            mail=mail,
+            proxy_addresses=proxies,
+            consistency_guid=cg,
+            recipient_type_details=rtd,
+            exchange_guid=mg,
+            target_address=target,
+            enabled=e,
+            source=where,
         )
+        for failed, where, g, s, cg, mg, e, dn, upn, mail, proxies, rtd, target in zip(
+            c.failed,
+            table.locations(),
+            guid,
+            sam,
+            consistency,
+            mailbox_guid,
+            enabled,
+            c.text("distinguishedname"),
+            c.text("userprincipalname"),
+            c.text("mail"),
+            c.multi("proxyaddresses"),
+            c.text("msexchrecipienttypedetails"),
+            c.text("targetaddress"),
+            strict=True,
+        )
+        if not failed
+    )
 
 
 def _cloud_users(table: RawTable, out: Converted) -> None:
-    r = _Reader(table, out.problems)
-    for rec in table.records:
-        r.start(rec)
-        uid = r.required("id")
-        upn = r.required("userprincipalname")
-        sync = r.boolean("onpremisessyncenabled", False)
-        has_mailbox = r.boolean("hasmailbox", False)
-        exchange_guid = _guid_or_fail(r, "exchangeguid")
-        archive_guid = _guid_or_fail(r, "archiveguid")
-        if archive_guid == "00000000-0000-0000-0000-000000000000":
-            archive_guid = ""  # Exchange Online shows the empty GUID where there is no archive
-        if r.failed:
-            continue
-        out.cloud_users.append(
-            CloudUser(
-                id=uid,
-                user_principal_name=upn,
-                mail=r.text("mail"),
-                proxy_addresses=r.multi("proxyaddresses"),
-                immutable_id=r.text("onpremisesimmutableid"),
-                on_premises_sync_enabled=sync,
-                admin_roles=r.multi("adminroles"),
-                has_mailbox=has_mailbox,
-                exchange_guid=exchange_guid,
-                archive_guid=archive_guid,
-                legacy_exchange_dn=r.text("legacyexchangedn"),
-                mailbox_type=r.text("mailboxtype"),
-                source=rec.where(),
-            )
+    c = _Columns(table, out.problems)
+    uid = c.required("id")
+    upn = c.required("userprincipalname")
+    sync = c.booleans("onpremisessyncenabled", False)
+    has_mailbox = c.booleans("hasmailbox", False)
+    exchange_guid = c.guids("exchangeguid")
+    # Exchange Online shows the empty GUID where there is no archive
+    archive_guid = ["" if g == _NO_GUID else g for g in c.guids("archiveguid")]
+    out.cloud_users.extend(
+        CloudUser(
+            id=i,
+            user_principal_name=u,
+            mail=mail,
+            proxy_addresses=proxies,
+            immutable_id=immutable,
+            on_premises_sync_enabled=sy,
+            admin_roles=roles,
+            has_mailbox=hm,
+            exchange_guid=eg,
+            archive_guid=ag,
+            legacy_exchange_dn=dn,
+            mailbox_type=mtype,
+            source=where,
         )
+        for failed, where, i, u, sy, hm, eg, ag, mail, proxies, immutable, roles, dn, mtype in zip(
+            c.failed,
+            table.locations(),
+            uid,
+            upn,
+            sync,
+            has_mailbox,
+            exchange_guid,
+            archive_guid,
+            c.text("mail"),
+            c.multi("proxyaddresses"),
+            c.text("onpremisesimmutableid"),
+            c.multi("adminroles"),
+            c.text("legacyexchangedn"),
+            c.text("mailboxtype"),
+            strict=True,
+        )
+        if not failed
+    )
 
 
 def _recipients(table: RawTable, out: Converted) -> None:
@@ -765,9 +897,6 @@ def _recipients(table: RawTable, out: Converted) -> None:
                 source=rec.where(),
             )
         )
-
-
-_NO_GUID = "00000000-0000-0000-0000-000000000000"
 
 
 def _mailboxes(table: RawTable, out: Converted) -> None:

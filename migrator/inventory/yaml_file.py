@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 from migrator.errors import Problem
+from migrator.inventory.tables import parse_host
 from migrator.iprange import IPRange, IPRangeError
 from migrator.model import (
     AcceptedDomain,
@@ -170,6 +171,8 @@ def _a(wanted: Any) -> str:
         "integer": "a whole number",
         "boolean": "true or false",
     }
+    if isinstance(wanted, list):
+        return " or ".join(_a(w) for w in wanted)
     return names.get(str(wanted), f"of type {wanted}")
 
 
@@ -545,9 +548,14 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
         kwargs["relay_method"] = RelayMethod(relay["method"])
     if "name" in relay:
         kwargs["relay_name_pattern"] = relay["name"]
-    for key in ("sync_scope_ou", "domain_controller", "smtp_alias"):
+    for key in ("sync_scope_ou", "domain_controller"):
         if key in relay:
             kwargs[key] = relay[key]
+    alias = relay.get("smtp_alias", "")
+    if isinstance(alias, dict):
+        kwargs["site_smtp_aliases"] = _site_aliases(alias, label, problems)
+    elif alias:
+        kwargs["smtp_alias"] = alias
     return Policy(
         targets_by_site=tuple(
             sorted((site, tuple(servers)) for site, servers in relay.get("targets", {}).items())
@@ -559,6 +567,51 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
         maintenance_windows=tuple(windows),
         **kwargs,
     )
+
+
+def _site_aliases(
+    given: dict[str, str], label: str, problems: list[Problem]
+) -> tuple[tuple[str, str], ...]:
+    """``relay.smtp_alias`` as a mapping AD site -> DNS alias: one alias per site, one site per alias.
+
+    (Whether each site is known is checked with the servers, in the loader.)
+    """
+    out: list[tuple[str, str]] = []
+    sites: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for site, alias in given.items():
+        where = _where(label, ["relay", "smtp_alias", site])
+        name = alias.strip().rstrip(".")
+        if not name:
+            continue  # the schema reports the empty value
+        try:
+            parse_host(name)
+        except ValueError as exc:
+            problems.append(Problem(where, str(exc).replace(", or an empty cell", "")))
+            continue
+        if site.lower() in sites:
+            problems.append(
+                Problem(
+                    where,
+                    f"site '{site}' is given twice (also as '{sites[site.lower()]}'); "
+                    "expected each site once",
+                )
+            )
+            continue
+        if name.lower() in aliases:
+            problems.append(
+                Problem(
+                    where,
+                    f"alias '{name}' is also the alias of site '{aliases[name.lower()]}'; expected "
+                    "one alias per site (for one alias in front of every site write "
+                    f"smtp_alias: {name})",
+                )
+            )
+            continue
+        sites[site.lower()] = site
+        aliases[name.lower()] = site
+        out.append((site, name))
+    return tuple(sorted(out, key=lambda p: p[0].lower()))
 
 
 def _pad(text: str) -> str:

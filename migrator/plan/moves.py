@@ -39,7 +39,6 @@ import pandas as pd
 from migrator.errors import Problem
 from migrator.mailboxes import Mailbox, MailboxKind, MovesPolicy, Right
 from migrator.model import Finding, Inventory, Lifecycle, Severity
-from migrator.plan import moves_kernel
 
 GB = 1024**3
 ON_PREMISES = "on-premises"
@@ -392,6 +391,9 @@ def plan_moves(
     the policy's assumption, as ``migrator moves forecast`` measures it: a
     wave copies as long as its slowest server or measured database takes.
     """
+    # numba (about 0.3 s CPU to import) only where mailboxes are planned, not on every check
+    from migrator.plan import moves_kernel
+
     policy = inv.moves or MovesPolicy()
     overrides = overrides or {}
     findings: list[Finding] = []

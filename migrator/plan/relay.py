@@ -537,11 +537,14 @@ def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayP
         )
         if targets:
             wanted.append((cls, override, targets))
-    behind_alias = alias_reach(inventory, [t for _cls, _o, ts in wanted for t in ts])
+    aliases = [connector_alias(inventory, servers, cls.connector.server) for cls, _o, _t in wanted]
+    behind_alias = alias_reach(
+        inventory, [(a, t) for a, (_c, _o, ts) in zip(aliases, wanted, strict=True) for t in ts]
+    )
     drafts: list[_Draft] = []
-    for cls, override, targets in wanted:
+    for alias, (cls, override, targets) in zip(aliases, wanted, strict=True):
         own = {t.name.lower() for t in targets}
-        added = [t for t in behind_alias if t.name.lower() not in own]
+        added = [t for t in behind_alias.get(alias.lower(), []) if t.name.lower() not in own]
         made = _drafts_for(
             inventory,
             cls,
@@ -560,12 +563,15 @@ def _plan_relay(inventory: Inventory, carried: Mapping[str, _Carried]) -> RelayP
                     Severity.INFO,
                     "relay.target.alias",
                     cls.connector.identity,
-                    f"relay clients reach the new servers through the DNS alias "
-                    f"{inventory.policy.smtp_alias}, which points at every relay server: the "
+                    f"relay clients reach the new servers through the DNS alias {alias}, which "
+                    f"points at every relay server{_behind(inventory, alias)}: the "
                     f"connector is planned on {', '.join(spread)} too, with the same ranges and "
                     "method (IPv4 ranges only where a server has no IPv6 address)",
                     "to keep each site's clients on its own servers, give each site its own alias "
-                    "and leave relay.smtp_alias empty",
+                    "(relay.smtp_alias as a mapping site: alias, see docs/plan.md)"
+                    if inventory.policy.smtp_alias.strip()
+                    else f"to keep it off {', '.join(spread)}, plan every relay connector of the "
+                    "site on the same servers (relay.targets and the overrides' targets)",
                 )
             )
 
@@ -676,17 +682,61 @@ def _internal_drafts(
     return out
 
 
-def alias_reach(inventory: Inventory, relay_targets: Iterable[Server]) -> list[Server]:
-    """The new servers the SMTP alias (``relay.smtp_alias``) sends relay clients to, by name.
+def connector_alias(inventory: Inventory, servers: Mapping[str, Server], server: str) -> str:
+    """The SMTP alias the relay clients of a 2010 server use: the org-wide alias, its site's
+    (``relay.smtp_alias`` as a mapping site -> alias), or '' (clients name the servers).
 
-    The relay phase points the alias at every server that serves relay
-    (``relay.repoint``), so every one of them must carry every relay
-    connector; empty where no alias is set.
+    ``servers`` maps lower-case server names to servers.
     """
-    if not inventory.policy.smtp_alias.strip():
-        return []
-    unique = {t.name.lower(): t for t in relay_targets}
-    return [unique[k] for k in sorted(unique)]
+    legacy = servers.get(server.lower())
+    return inventory.policy.smtp_alias_for(legacy.site if legacy is not None else "")
+
+
+def alias_groups(
+    inventory: Inventory, connectors: Iterable[PlannedConnector]
+) -> list[tuple[str, list[PlannedConnector]]]:
+    """Planned connectors by the SMTP alias their clients use (:func:`connector_alias` of each
+    2010 server a connector replaces: a merged one can serve several), sorted by alias; the
+    connectors whose clients have no alias come last, under ''."""
+    servers = {s.name.lower(): s for s in inventory.servers}
+    alias_of = {k: connector_alias(inventory, servers, k) for k in servers}
+    unknown = connector_alias(inventory, {}, "")  # a server the inventory does not list
+    groups: dict[str, tuple[str, list[PlannedConnector]]] = {}
+    for pc in connectors:
+        aliases = {
+            alias_of.get(ident.split("\\", 1)[0].lower(), unknown)
+            for ident in (pc.source_identity, *pc.merged_from)
+        }
+        for alias in aliases:
+            groups.setdefault(alias.lower(), (alias, []))[1].append(pc)
+    return [groups[k] for k in sorted(groups, key=lambda a: (not a, a))]
+
+
+def _behind(inventory: Inventory, alias: str) -> str:
+    if inventory.policy.smtp_alias.strip():
+        return ""
+    sites = sorted(s for s, a in inventory.policy.site_smtp_aliases if a.lower() == alias.lower())
+    return f" of site {', '.join(sites)}"
+
+
+def alias_reach(
+    inventory: Inventory, relay_targets: Iterable[tuple[str, Server]]
+) -> dict[str, list[Server]]:
+    """The new servers each SMTP alias (``relay.smtp_alias``) sends relay clients to, by name.
+
+    ``relay_targets`` pairs each relay connector's target server with the alias
+    of that connector's clients (:func:`connector_alias`, '' for none). The
+    relay phase points an alias at every server that serves relay for its
+    clients (``relay.repoint.<alias>``), so every one of them must carry every
+    relay connector of those clients. Keyed by lower-case alias; no entry for ''.
+    With one org-wide alias that is every relay server; with one alias per site,
+    the servers of that site's connectors.
+    """
+    unique: dict[str, dict[str, Server]] = {}
+    for alias, t in relay_targets:
+        if alias:
+            unique.setdefault(alias.lower(), {})[t.name.lower()] = t
+    return {a: [by_name[k] for k in sorted(by_name)] for a, by_name in unique.items()}
 
 
 def load_balancer_pool(inventory: Inventory, lb: LoadBalancer) -> tuple[Server, ...]:

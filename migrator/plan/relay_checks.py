@@ -47,6 +47,7 @@ from migrator.plan.relay import (
     ConnectorKind,
     PermissionIndex,
     RelayPlan,
+    alias_groups,
     default_connector_names,
     load_balancer_pool,
     onward_inventory,
@@ -395,17 +396,18 @@ class EntryPoint:
 
 
 def entry_points(inventory: Inventory, plan: RelayPlan) -> list[EntryPoint]:
-    """The SMTP alias, every port-25 load balancer pool and every NAT rule that delivers to one.
+    """Each SMTP alias, every port-25 load balancer pool and every NAT rule that delivers to one.
 
-    The alias reaches every server the relay phase points it at (every
-    server with a planned relay connector, :func:`relay_steps` repoints it
-    there); a pool reaches :func:`load_balancer_pool`; a NAT rule whose
+    An alias reaches every server the relay phase points it at (every
+    server with a planned relay connector for the alias's clients, :func:`relay_steps`
+    repoints it there: all of them for one org-wide alias, :func:`alias_groups`); a pool reaches :func:`load_balancer_pool`; a NAT rule whose
     inside address is a pool's virtual address reaches that pool.
     """
     out: list[EntryPoint] = []
-    alias = inventory.policy.smtp_alias.strip()
-    planned = {p.server.lower() for p in plan.connectors}
-    if alias and planned:
+    for alias, group in alias_groups(inventory, plan.connectors):
+        if not alias:
+            continue
+        planned = {p.server.lower() for p in group}
         servers = tuple(
             s for s in inventory.target_servers if s.name.lower() in planned and not s.is_edge
         )

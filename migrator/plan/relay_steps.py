@@ -37,6 +37,7 @@ from migrator.plan.relay import (
     ConnectorKind,
     PlannedConnector,
     RelayPlan,
+    alias_groups,
 )
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 from migrator.relay_rights import is_anonymous_trustee
@@ -222,6 +223,7 @@ def relay_steps(
     pre = _prefix(phase)
     steps: list[Step] = []
     tests: list[str] = []
+    tests_of: dict[int, int] = {}  # id(connector) -> end of its tests in ``tests``
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
     _refuse_open(connectors)
     for pc in connectors:
@@ -360,58 +362,61 @@ def relay_steps(
                 )
             )
             tests.append(test_id)
+        tests_of[id(pc)] = len(tests)
 
-    # Repoint: the alias (or each application's SMTP setting) moves to the new servers.
-    alias = inventory.policy.smtp_alias.strip()
-    repoint_id = f"{pre}.repoint.{slug(alias) if alias else 'applications'}"
-    old_servers = sorted(
-        {i.split("\\", 1)[0] for pc in connectors for i in _sources(pc)}, key=str.lower
-    )
-    old_labels = sorted({_old_label(inventory, phase, o) for o in old_servers})
-    old_text = f"the {'/'.join(old_labels or ['2010'])} servers"
-    new_hosts = sorted({_smtp_host(inventory, pc) for pc in connectors}, key=str.lower)
+    # Repoint: each alias (or each application's SMTP setting) moves to the new servers, with the
+    # tests of the connectors of its clients first (one org-wide alias: every connector).
+    starts = {
+        id(pc): (tests_of[id(connectors[k - 1])] if k else 0) for k, pc in enumerate(connectors)
+    }
     for pc in sorted(relay_plan.internal, key=lambda c: (c.server.lower(), c.name.lower())):
         steps.append(_internal_create(inventory, pc, pre, phase))
-    old_hosts = [inventory.server(o) or o for o in old_servers]
-    if connectors and alias:
-        steps.extend(
-            _alias_repoint(
-                inventory,
-                connectors,
-                old_hosts,
-                pre,
-                alias,
-                phase,
-                _repoint_prerequisites(pre, tests, relay_plan),
-            )
+    after_repoint: dict[
+        str, list[str]
+    ] = {}  # 2010 server (lower case) -> its clients' repoint and tests
+    for alias, group in alias_groups(inventory, connectors):
+        group_tests = [t for pc in group for t in tests[starts[id(pc)] : tests_of[id(pc)]]]
+        old_servers = sorted(
+            {i.split("\\", 1)[0] for pc in group for i in _sources(pc)}, key=str.lower
         )
-    elif connectors:
-        steps.append(
-            Step(
-                id=repoint_id,
-                phase=phase,
-                title="Point every relay application at the new servers",
-                target="relay applications",
-                owner=Owner.APPLICATION_OWNERS,
-                runs_in=RunsIn.MANUAL,
-                duration_minutes=30,
-                verification="each application's next message shows in the new servers' protocol logs",
-                rollback="restore each application's SMTP setting",
-                instructions=(
-                    "Change the SMTP server setting of every application and device that relays through"
-                    f" {old_text} to {', '.join(new_hosts)}."
-                ),
-                prerequisites=_repoint_prerequisites(pre, tests, relay_plan),
+        old_hosts = [inventory.server(o) or o for o in old_servers]
+        prerequisites = _repoint_prerequisites(pre, group_tests, relay_plan)
+        if alias:
+            repoint_id = f"{pre}.repoint.{slug(alias)}"
+            steps.extend(
+                _alias_repoint(inventory, group, old_hosts, pre, alias, phase, prerequisites)
             )
-        )
-
-    # Through the alias: every server behind it must answer each client the same way.
-    alias_tests: list[str] = []
-    if connectors and alias:
-        verify_id = f"{pre}.verify-alias.{slug(alias)}"
-        through = _alias_tests(inventory, connectors, pre, alias, verify_id, phase)
-        steps.extend(through)
-        alias_tests = [t.id for t in through]
+            # Through the alias: every server behind it must answer each client the same way.
+            verify_id = f"{pre}.verify-alias.{slug(alias)}"
+            through = _alias_tests(inventory, group, pre, alias, verify_id, phase)
+            steps.extend(through)
+            done = [repoint_id, *(t.id for t in through)]
+        else:
+            repoint_id = f"{pre}.repoint.applications"
+            old_labels = sorted({_old_label(inventory, phase, o) for o in old_servers})
+            old_text = f"the {'/'.join(old_labels or ['2010'])} servers"
+            new_hosts = sorted({_smtp_host(inventory, pc) for pc in group}, key=str.lower)
+            steps.append(
+                Step(
+                    id=repoint_id,
+                    phase=phase,
+                    title="Point every relay application at the new servers",
+                    target="relay applications",
+                    owner=Owner.APPLICATION_OWNERS,
+                    runs_in=RunsIn.MANUAL,
+                    duration_minutes=30,
+                    verification="each application's next message shows in the new servers' protocol logs",
+                    rollback="restore each application's SMTP setting",
+                    instructions=(
+                        "Change the SMTP server setting of every application and device that relays"
+                        f" through {old_text} to {', '.join(new_hosts)}."
+                    ),
+                    prerequisites=prerequisites,
+                )
+            )
+            done = [repoint_id]
+        for o in old_servers:
+            after_repoint.setdefault(o.lower(), []).extend(done)
 
     # Old side: observe, then disable, then remove, per legacy server (merged sources included).
     by_legacy: dict[str, set[str]] = {}
@@ -465,7 +470,7 @@ def relay_steps(
                         ],
                     },
                 ),
-                prerequisites=(repoint_id, *alias_tests),
+                prerequisites=tuple(dict.fromkeys(after_repoint[legacy_server.lower()])),
                 runbook=runbook,
             )
         )
@@ -827,12 +832,19 @@ def _rollback_runbook_of(alias: str, phase: Phase) -> str:
 def alias_rollback_steps(
     inventory: Inventory, relay_plan: RelayPlan, phase: Phase = Phase.RELAY
 ) -> list[Step]:
-    """Rollback of the repoint: the old records back (manual), then the same scripted check with the
-    old servers' addresses; in ``<alias>-rollback.ps1``. Empty without an alias or a relay connector."""
-    alias = inventory.policy.smtp_alias.strip()
-    connectors = list(relay_plan.connectors)
-    if not alias or not connectors:
-        return []
+    """Rollback of each alias's repoint: the old records back (manual), then the same scripted check
+    with the old servers' addresses; in ``<alias>-rollback.ps1``. Empty without an alias or a relay
+    connector."""
+    out: list[Step] = []
+    for alias, group in alias_groups(inventory, relay_plan.connectors):
+        if alias:
+            out.extend(_alias_rollback(inventory, group, alias, phase))
+    return out
+
+
+def _alias_rollback(
+    inventory: Inventory, connectors: list[PlannedConnector], alias: str, phase: Phase
+) -> list[Step]:
     pre = _prefix(phase)
     old_servers = sorted(
         {i.split("\\", 1)[0] for pc in connectors for i in _sources(pc)}, key=str.lower

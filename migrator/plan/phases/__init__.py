@@ -82,12 +82,11 @@ def batch_of(identity: IdentityMatch | None) -> dict[str, str]:
     """Lower-cased DistinguishedName of every on-premises user an identity batch syncs -> batch name."""
     if identity is None:
         return {}
-    return {
-        r.onprem_dn.lower(): batch.name
-        for batch in identity.batches
-        for r in batch.results
-        if r.onprem_dn
-    }
+    out: dict[str, str] = {}
+    for batch in identity.batches:
+        name = batch.name  # (a property: once per batch, not once per user)
+        out.update((dn.lower(), name) for dn in (r.onprem_dn for r in batch.results) if dn)
+    return out
 
 
 def phase_steps(
@@ -195,7 +194,7 @@ def link_phases(
         if srv.fqdn:
             legacy[srv.fqdn.lower()] = srv.name
     new = {srv.name.lower(): srv.name for srv in est.hop}
-    alias = inv.policy.smtp_alias.lower()
+    aliases = {a.lower() for a in inv.policy.smtp_aliases}
     extra: dict[str, list[str]] = {}
 
     def add(step: str, *pre: str) -> None:
@@ -221,7 +220,7 @@ def link_phases(
                 add(s.id, SERVERS_READY)
             if server_old:
                 add(s.id, step_id(Phase.PREPARE, "protocol-logging", server_old))
-            if alias and s.target.lower() == alias:
+            if s.target.lower() in aliases:
                 add(s.id, step_id(Phase.SERVERS, "smtp-alias"), SERVERS_READY)
         if s.id.startswith("identity.remote-mailbox."):
             # Runs in the Exchange Management Shell of a 2016 server.

@@ -250,11 +250,17 @@ def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bo
 
 
 def _smtp_alias(inv: Inventory) -> Step:
-    alias = inv.policy.smtp_alias
+    aliases = inv.policy.smtp_aliases
+    alias = ", ".join(aliases)
+    per_site = ", ".join(f"{site}: {a}" for site, a in inv.policy.site_smtp_aliases)
     text = (
         f"Make sure relay clients send to the DNS alias {alias} (not to server names) and lower "
         "its TTL to 300 s, so the relay phase can repoint it in minutes."
-        if alias
+        if inv.policy.smtp_alias.strip()
+        else f"Make sure the relay clients of each site send to their site's DNS alias ({per_site};"
+        " not to server names) and lower each alias's TTL to 300 s, so the relay phase can repoint"
+        " them in minutes."
+        if aliases
         else "The inventory names no SMTP alias (relay.smtp_alias): create one (e.g. a CNAME "
         "smtp.<your domain>) pointing at the current 2010 relay servers, with a 300 s TTL, and "
         "move relay clients to it, so the relay phase can repoint it in one place."
@@ -262,7 +268,7 @@ def _smtp_alias(inv: Inventory) -> Step:
     return Step(
         id=step_id(P, "smtp-alias"),
         phase=P,
-        title=f"prepare the SMTP alias {alias or '(to be created)'} for relay clients",
+        title=f"prepare the SMTP alias{'es' if len(aliases) > 1 else ''} {alias or '(to be created)'} for relay clients",
         target=alias or "SMTP alias",
         owner=Owner.DNS_ADMIN,
         runs_in=RunsIn.DNS_CONSOLE,
