@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from itertools import repeat
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from migrator import __version__
@@ -19,7 +20,7 @@ from migrator.fileio import write_text, write_windows_text
 from migrator.model import Finding
 from migrator.plan.identity import IdentityBatch, IdentityMatch, MatchResult
 from migrator.plan.identity_steps import batch_csv_path
-from migrator.plan.immutable_id import IdentifierError, guid_from_immutable_id
+from migrator.plan.immutable_id import guids_from_immutable_ids
 from migrator.render.templating import render
 
 CSV_COLUMNS = (
@@ -45,11 +46,7 @@ REPORT_PATH = "identity/identity-report.md"
 """Where the report is written, relative to the output folder."""
 
 
-def _csv_row(batch: IdentityBatch, r: MatchResult) -> list[str]:
-    try:
-        anchor_guid = guid_from_immutable_id(r.source_anchor) if r.source_anchor else ""
-    except IdentifierError:
-        anchor_guid = ""
+def _csv_row(batch: IdentityBatch, r: MatchResult, anchor_guid: str) -> list[str]:
     return [
         batch.name,
         r.cloud_id,
@@ -74,8 +71,9 @@ def batch_csv_text(batch: IdentityBatch) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in batch.results:
-        writer.writerow(_csv_row(batch, r))
+    # every anchor at once; one that is not a GUID's ImmutableId gives an empty cell
+    anchors = guids_from_immutable_ids([r.source_anchor for r in batch.results])
+    writer.writerows(map(_csv_row, repeat(batch), batch.results, anchors))
     return buf.getvalue()
 
 
@@ -89,12 +87,26 @@ def write_identity_batches(result: IdentityMatch, out_dir: Path) -> list[Path]:
     return paths
 
 
+_MARKUP = str.maketrans({ch: "\\" + ch for ch in "\\|*_`<>[]"})
+"""Markdown markup (and the backslash itself) escaped by a backslash, in one pass."""
+
+
 def _md(value: object) -> str:
     """A value safe inside a Markdown table cell: one line, pipes and markup escaped."""
-    text = " ".join(str(value).split())
-    for ch in ("\\", "|", "*", "_", "`", "<", ">", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return text
+    return " ".join(str(value).split()).translate(_MARKUP)
+
+
+def _md_memo() -> Callable[[str], str]:
+    """:func:`_md` remembering its results: for columns that repeat (outcome, reason, fix)."""
+    memo: dict[str, str] = {}
+
+    def md(value: str) -> str:
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = _md(value)
+        return found
+
+    return md
 
 
 def identity_report_markdown(
@@ -102,17 +114,18 @@ def identity_report_markdown(
 ) -> str:
     """The Markdown identity report: summary, batches, IdFix findings and every user."""
     batch_of = {r.cloud_id: b.name for b in result.batches for r in b.results}
+    same = _md_memo()  # outcome, method, batch, reason and fix repeat from user to user
     rows = [
         {
             "cloud_upn": _md(r.cloud_upn),
-            "outcome": _md(r.outcome.value),
-            "method": _md(r.method.value if r.method else ""),
+            "outcome": same(r.outcome.value),
+            "method": same(r.method.value if r.method else ""),
             "onprem": _md(r.onprem_dn or "; ".join(r.candidates)),
             "anchor": _md(r.source_anchor),
             "current": _md(r.current_immutable_id),
-            "batch": _md(batch_of.get(r.cloud_id, "")),
-            "reason": _md(r.reason),
-            "fix": _md(r.fix),
+            "batch": same(batch_of.get(r.cloud_id, "")),
+            "reason": same(r.reason),
+            "fix": same(r.fix),
         }
         for r in sorted(
             result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
