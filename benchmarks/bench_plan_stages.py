@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,8 +52,7 @@ def _run(inv: Path, out: Path, profile: Path | None) -> None:
         marks.append((stage, now))
         m = _memory()
         print(
-            f"{now:7.1f} s CPU  RSS {m['VmRSS']:6,d} MiB  "
-            f"peak {m['VmHWM']:6,d} MiB  -> {stage}",
+            f"{now:7.1f} s CPU  RSS {m['VmRSS']:6,d} MiB  peak {m['VmHWM']:6,d} MiB  -> {stage}",
             flush=True,
         )
 
@@ -69,7 +69,7 @@ def _run(inv: Path, out: Path, profile: Path | None) -> None:
     if result.plan is None:
         print("the plan was not written: the inventory has error-level findings", flush=True)
     print("CPU seconds per stage:")
-    for (stage, at), (_, after) in zip(marks, marks[1:], strict=False):
+    for (stage, at), (_, after) in pairwise(marks):
         print(f"  {after - at:7.2f}  {stage}")
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from itertools import repeat
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from migrator import __version__
@@ -96,17 +96,19 @@ def _md(value: object) -> str:
     return " ".join(str(value).split()).translate(_MARKUP)
 
 
-def _md_memo() -> Callable[[str], str]:
-    """:func:`_md` remembering its results: for columns that repeat (outcome, reason, fix)."""
-    memo: dict[str, str] = {}
-
-    def md(value: str) -> str:
-        found = memo.get(value)
-        if found is None:
-            found = memo[value] = _md(value)
-        return found
-
-    return md
+def _md_many(values: Iterable[str]) -> list[str]:
+    """:func:`_md` of each value, the edits made once over all of them (joined by NUL)."""
+    texts = list(values)
+    joined = "\0".join(texts)
+    if joined.count("\0") != max(len(texts) - 1, 0):  # a value holds a NUL itself
+        return list(map(_md, texts))
+    # leading, trailing, repeated or other whitespace in some value (NUL is not whitespace)
+    if "\0 " in joined or " \0" in joined or " ".join(joined.split()) != joined:
+        joined = "\0".join(" ".join(t.split()) for t in texts)
+    for ch in "\\|*_`<>[]":  # the backslash first: the escapes added after it stay as they are
+        if ch in joined:
+            joined = joined.replace(ch, "\\" + ch)
+    return joined.split("\0") if texts else []
 
 
 def identity_report_markdown(
@@ -114,23 +116,22 @@ def identity_report_markdown(
 ) -> str:
     """The Markdown identity report: summary, batches, IdFix findings and every user."""
     batch_of = {r.cloud_id: b.name for b in result.batches for r in b.results}
-    same = _md_memo()  # outcome, method, batch, reason and fix repeat from user to user
-    rows = [
-        {
-            "cloud_upn": _md(r.cloud_upn),
-            "outcome": same(r.outcome.value),
-            "method": same(r.method.value if r.method else ""),
-            "onprem": _md(r.onprem_dn or "; ".join(r.candidates)),
-            "anchor": _md(r.source_anchor),
-            "current": _md(r.current_immutable_id),
-            "batch": same(batch_of.get(r.cloud_id, "")),
-            "reason": same(r.reason),
-            "fix": same(r.fix),
-        }
-        for r in sorted(
-            result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
-        )
+    ordered = sorted(
+        result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
+    )
+    # each column escaped all at once; a row is its cells in the template's column order
+    columns = [
+        _md_many(r.cloud_upn for r in ordered),
+        _md_many(r.outcome.value for r in ordered),
+        _md_many(r.method.value if r.method else "" for r in ordered),
+        _md_many(r.onprem_dn or "; ".join(r.candidates) for r in ordered),
+        _md_many(r.source_anchor for r in ordered),
+        _md_many(r.current_immutable_id for r in ordered),
+        _md_many(batch_of.get(r.cloud_id, "") for r in ordered),
+        _md_many(r.reason for r in ordered),
+        _md_many(r.fix for r in ordered),
     ]
+    rows = list(zip(*columns, strict=True))
     counts = [(o.value, n) for o, n in result.counts().items()]
     batches = [
         {
