@@ -68,13 +68,31 @@ def _csv_row(batch: IdentityBatch, r: MatchResult, anchor_guid: str) -> list[str
 
 def batch_csv_text(batch: IdentityBatch) -> str:
     """The CSV text of one batch (LF line ends; the writer makes them CRLF)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
     # every anchor at once; one that is not a GUID's ImmutableId gives an empty cell
     anchors = guids_from_immutable_ids([r.source_anchor for r in batch.results])
-    writer.writerows(map(_csv_row, repeat(batch), batch.results, anchors))
-    return buf.getvalue()
+    rows = [CSV_COLUMNS, *map(_csv_row, repeat(batch), batch.results, anchors)]
+    return _quoted_csv(rows)
+
+
+def _quoted_csv(rows: Sequence[Sequence[str]]) -> str:
+    """What ``csv.writer(quoting=QUOTE_ALL, lineterminator="\\n")`` writes for rows of text.
+
+    Made as one text: fields joined by U+001F and rows by U+001E, every quote doubled in
+    one pass, then the separators become ``","`` and ``"\\n"``. Where a value holds one of
+    those separators itself, the csv module writes the rows.
+    """
+    text = "\x1e".join(map("\x1f".join, rows))
+    fields = sum(map(len, rows))
+    if (
+        not all(rows)
+        or text.count("\x1f") != fields - len(rows)
+        or text.count("\x1e") != max(len(rows) - 1, 0)
+    ):
+        buf = io.StringIO()
+        csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+        return buf.getvalue()
+    text = text.replace('"', '""').replace("\x1f", '","').replace("\x1e", '"\n"')
+    return '"' + text + '"\n' if rows else ""
 
 
 def write_identity_batches(result: IdentityMatch, out_dir: Path) -> list[Path]:
