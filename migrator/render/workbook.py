@@ -234,6 +234,8 @@ class _RowStream:
         self._cells = cells
         self._letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
         self._styles: dict[tuple[int, str], int] = {}
+        self._plain: list[int | None] = [None] * len(self._columns)
+        """Each column's style id for text (the common case), once known."""
 
     def _sid(self, col: int, value_type: str) -> int:
         key = (col, value_type)
@@ -250,11 +252,15 @@ class _RowStream:
         self._row += 1
         parts = [f'<row r="{r}">']
         letters = self._letters
+        plain = self._plain
         for i, value in enumerate(values):
             if value is None or value == "":
                 if self._columns[i].keep:
                     parts.append(f'<c r="{letters[i]}{r}" s="{self._sid(i, "")}"/>')
             elif type(value) is str:
+                sid = plain[i]
+                if sid is None:
+                    sid = plain[i] = self._sid(i, "")
                 if value.isascii() and value.isprintable() and len(value) <= _MAX_CELL:
                     # the common case: nothing to replace or cut (cell_text would return it as is)
                     text = value
@@ -265,7 +271,7 @@ class _RowStream:
                 if "&" in text or "<" in text or ">" in text:
                     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                 parts.append(
-                    f'<c r="{letters[i]}{r}" s="{self._sid(i, "")}" t="inlineStr"><is><t'
+                    f'<c r="{letters[i]}{r}" s="{sid}" t="inlineStr"><is><t'
                     f"{_PRESERVE if space else ''}>{text}</t></is></c>"
                 )
             else:
