@@ -351,7 +351,8 @@ def plan_folder(
     # The inventory and the analysis stay alive to the end: the garbage collector need not walk
     # them again and again while the plan and its outputs are made (at 300,000 users its full
     # passes over those millions of objects cost about a fifth of the plan side). Frozen objects
-    # are still freed when unreferenced; unfreezing at the end hands them back to the collector.
+    # are still freed when unreferenced; unfreezing at the end hands them back to the collector
+    # (with anything a host application froze itself: gc has one permanent generation).
     gc.freeze()
     try:
         plan = build_plan(analysis, start)
