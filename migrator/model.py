@@ -881,11 +881,15 @@ class Inventory:
 
     def server(self, name: str) -> Server | None:
         """The server of that name (case-insensitive), or None."""
-        low = name.lower()
+        return self._servers_by_name.get(name.lower())
+
+    @functools.cached_property
+    def _servers_by_name(self) -> dict[str, Server]:
+        # the first of a name, as a scan would find it (asked once per planned connector)
+        out: dict[str, Server] = {}
         for s in self.servers:
-            if s.name.lower() == low:
-                return s
-        return None
+            out.setdefault(s.name.lower(), s)
+        return out
 
     @property
     def legacy_servers(self) -> tuple[Server, ...]:
@@ -904,5 +908,12 @@ class Inventory:
 
     def permissions_for(self, identity: str) -> tuple[ADPermission, ...]:
         """AD permissions on one connector identity (case-insensitive)."""
-        low = identity.lower()
-        return tuple(p for p in self.ad_permissions if p.identity.lower() == low)
+        return self._permissions_by_identity.get(identity.lower(), ())
+
+    @functools.cached_property
+    def _permissions_by_identity(self) -> dict[str, tuple[ADPermission, ...]]:
+        # in inventory order per identity (asked once per 2010 relay connector)
+        out: dict[str, list[ADPermission]] = {}
+        for p in self.ad_permissions:
+            out.setdefault(p.identity.lower(), []).append(p)
+        return {key: tuple(found) for key, found in out.items()}

@@ -9,6 +9,7 @@ staging folder first, so a failure never leaves half a plan behind.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import shutil
@@ -349,13 +350,23 @@ def plan_folder(
         )
     if analysis.errors:
         return PlanOutput(analysis, None)
-    plan = build_plan(analysis, start)
-    late = certificate_expiry_findings(analysis.inventory, plan)  # needs the schedule
-    if late:
-        analysis = replace(
-            analysis, findings=tuple(sorted({*analysis.findings, *late}, key=Finding.sort_key))
-        )
-    return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
+    # The inventory and the analysis stay alive to the end: the garbage collector need not walk
+    # them again and again while the plan and its outputs are made (at 300,000 users its full
+    # passes over those millions of objects cost about a fifth of the plan side). Frozen objects
+    # are still freed when unreferenced; unfreezing at the end hands them back to the collector
+    # (with anything a host application froze itself: gc has one permanent generation).
+    gc.freeze()
+    try:
+        plan = build_plan(analysis, start)
+        late = certificate_expiry_findings(analysis.inventory, plan)  # needs the schedule
+        if late:
+            analysis = replace(
+                analysis,
+                findings=tuple(sorted({*analysis.findings, *late}, key=Finding.sort_key)),
+            )
+        return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
+    finally:
+        gc.unfreeze()
 
 
 def write_outputs(

@@ -27,13 +27,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migrator.errors import PlanError
 from migrator.iprange import IPRange, merge_ranges
-from migrator.model import ExchangeVersion, Inventory, RelayMethod, Server, TransportRole
+from migrator.model import (
+    ExchangeVersion,
+    Inventory,
+    ReceiveConnector,
+    RelayMethod,
+    Server,
+    TransportRole,
+)
 from migrator.plan.relay import (
+    Classification,
     ConnectorKind,
     PlannedConnector,
     RelayPlan,
@@ -1028,10 +1036,17 @@ def relay_rollback_steps(
         for ident in _sources(pc):
             server, _, name = ident.partition("\\")
             legacy.add((server, name))
+    # the first inventory connector and the first classification of each identity (lower case)
+    old_connectors: dict[str, ReceiveConnector] = {}
+    for c in inventory.receive_connectors:
+        old_connectors.setdefault(c.identity.lower(), c)
+    classified: dict[str, Classification] = {}
+    for cl in relay_plan.classifications:
+        classified.setdefault(cl.connector.identity.lower(), cl)
     for server, name in sorted(legacy, key=lambda x: (x[0].lower(), x[1].lower())):
         # Recreate (where it was removed) before enabling: the enable needs the connector, and the
         # recreate leaves an existing one alone, so the rollback runs the same whatever stage it undoes.
-        recreate = _recreate_old(inventory, relay_plan, pre, phase, server, name)
+        recreate = _recreate_old(inventory, pre, phase, server, name, old_connectors, classified)
         if recreate is not None:
             steps.append(recreate)
         steps.append(
@@ -1131,7 +1146,13 @@ def _rollback_remove(
 
 
 def _recreate_old(
-    inventory: Inventory, relay_plan: RelayPlan, pre: str, phase: Phase, server: str, name: str
+    inventory: Inventory,
+    pre: str,
+    phase: Phase,
+    server: str,
+    name: str,
+    old_connectors: Mapping[str, ReceiveConnector],
+    classified: Mapping[str, Classification],
 ) -> Step | None:
     """Roll back the removal of an old connector: recreate it as the inventory shows it.
 
@@ -1143,20 +1164,11 @@ def _recreate_old(
     """
     identity = f"{server}\\{name}"
     low = identity.lower()
-    old = next((c for c in inventory.receive_connectors if c.identity.lower() == low), None)
-    kind = next(
-        (cl.kind for cl in relay_plan.classifications if cl.connector.identity.lower() == low),
-        None,
-    )
-    if old is None:
-        old = next(
-            (
-                cl.connector
-                for cl in relay_plan.classifications
-                if cl.connector.identity.lower() == low
-            ),
-            None,
-        )
+    found = classified.get(low)
+    kind = found.kind if found is not None else None
+    old = old_connectors.get(low)
+    if old is None and found is not None:
+        old = found.connector
     if old is None:
         return None
     grants = sorted(

@@ -7,6 +7,7 @@ Resources are not modelled: independent steps may run at the same time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 from migrator.model import MaintenanceWindow
@@ -31,7 +32,15 @@ def needs_window(step: Step) -> bool:
 
 def _occurrences(
     windows: Sequence[MaintenanceWindow], first: dt.date, days: int
-) -> list[tuple[dt.datetime, dt.datetime]]:
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    # the same few days are asked for step after step: computed once per (windows, first, days)
+    return _occurrences_of(tuple(windows), first, days)
+
+
+@functools.lru_cache(maxsize=4096)
+def _occurrences_of(
+    windows: tuple[MaintenanceWindow, ...], first: dt.date, days: int
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
     out = []
     for n in range(days):
         day = first + dt.timedelta(days=n)
@@ -41,7 +50,7 @@ def _occurrences(
             begin = dt.datetime.combine(day, w.start)
             end_day = day if w.end > w.start else day + dt.timedelta(days=1)
             out.append((begin, dt.datetime.combine(end_day, w.end)))
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def fit_window(

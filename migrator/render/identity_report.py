@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 
 from migrator import __version__
@@ -19,7 +20,7 @@ from migrator.fileio import write_text, write_windows_text
 from migrator.model import Finding
 from migrator.plan.identity import IdentityBatch, IdentityMatch, MatchResult
 from migrator.plan.identity_steps import batch_csv_path
-from migrator.plan.immutable_id import IdentifierError, guid_from_immutable_id
+from migrator.plan.immutable_id import guids_from_immutable_ids
 from migrator.render.templating import render
 
 CSV_COLUMNS = (
@@ -45,11 +46,7 @@ REPORT_PATH = "identity/identity-report.md"
 """Where the report is written, relative to the output folder."""
 
 
-def _csv_row(batch: IdentityBatch, r: MatchResult) -> list[str]:
-    try:
-        anchor_guid = guid_from_immutable_id(r.source_anchor) if r.source_anchor else ""
-    except IdentifierError:
-        anchor_guid = ""
+def _csv_row(batch: IdentityBatch, r: MatchResult, anchor_guid: str) -> list[str]:
     return [
         batch.name,
         r.cloud_id,
@@ -71,12 +68,31 @@ def _csv_row(batch: IdentityBatch, r: MatchResult) -> list[str]:
 
 def batch_csv_text(batch: IdentityBatch) -> str:
     """The CSV text of one batch (LF line ends; the writer makes them CRLF)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in batch.results:
-        writer.writerow(_csv_row(batch, r))
-    return buf.getvalue()
+    # every anchor at once; one that is not a GUID's ImmutableId gives an empty cell
+    anchors = guids_from_immutable_ids([r.source_anchor for r in batch.results])
+    rows = [CSV_COLUMNS, *map(_csv_row, repeat(batch), batch.results, anchors)]
+    return _quoted_csv(rows)
+
+
+def _quoted_csv(rows: Sequence[Sequence[str]]) -> str:
+    """What ``csv.writer(quoting=QUOTE_ALL, lineterminator="\\n")`` writes for rows of text.
+
+    Made as one text: fields joined by U+001F and rows by U+001E, every quote doubled in
+    one pass, then the separators become ``","`` and ``"\\n"``. Where a value holds one of
+    those separators itself, the csv module writes the rows.
+    """
+    text = "\x1e".join(map("\x1f".join, rows))
+    fields = sum(map(len, rows))
+    if (
+        not all(rows)
+        or text.count("\x1f") != fields - len(rows)
+        or text.count("\x1e") != max(len(rows) - 1, 0)
+    ):
+        buf = io.StringIO()
+        csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+        return buf.getvalue()
+    text = text.replace('"', '""').replace("\x1f", '","').replace("\x1e", '"\n"')
+    return '"' + text + '"\n' if rows else ""
 
 
 def write_identity_batches(result: IdentityMatch, out_dir: Path) -> list[Path]:
@@ -89,12 +105,28 @@ def write_identity_batches(result: IdentityMatch, out_dir: Path) -> list[Path]:
     return paths
 
 
+_MARKUP = str.maketrans({ch: "\\" + ch for ch in "\\|*_`<>[]"})
+"""Markdown markup (and the backslash itself) escaped by a backslash, in one pass."""
+
+
 def _md(value: object) -> str:
     """A value safe inside a Markdown table cell: one line, pipes and markup escaped."""
-    text = " ".join(str(value).split())
-    for ch in ("\\", "|", "*", "_", "`", "<", ">", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return text
+    return " ".join(str(value).split()).translate(_MARKUP)
+
+
+def _md_many(values: Iterable[str]) -> list[str]:
+    """:func:`_md` of each value, the edits made once over all of them (joined by NUL)."""
+    texts = list(values)
+    joined = "\0".join(texts)
+    if joined.count("\0") != max(len(texts) - 1, 0):  # a value holds a NUL itself
+        return list(map(_md, texts))
+    # leading, trailing, repeated or other whitespace in some value (NUL is not whitespace)
+    if "\0 " in joined or " \0" in joined or " ".join(joined.split()) != joined:
+        joined = "\0".join(" ".join(t.split()) for t in texts)
+    for ch in "\\|*_`<>[]":  # the backslash first: the escapes added after it stay as they are
+        if ch in joined:
+            joined = joined.replace(ch, "\\" + ch)
+    return joined.split("\0") if texts else []
 
 
 def identity_report_markdown(
@@ -102,22 +134,22 @@ def identity_report_markdown(
 ) -> str:
     """The Markdown identity report: summary, batches, IdFix findings and every user."""
     batch_of = {r.cloud_id: b.name for b in result.batches for r in b.results}
-    rows = [
-        {
-            "cloud_upn": _md(r.cloud_upn),
-            "outcome": _md(r.outcome.value),
-            "method": _md(r.method.value if r.method else ""),
-            "onprem": _md(r.onprem_dn or "; ".join(r.candidates)),
-            "anchor": _md(r.source_anchor),
-            "current": _md(r.current_immutable_id),
-            "batch": _md(batch_of.get(r.cloud_id, "")),
-            "reason": _md(r.reason),
-            "fix": _md(r.fix),
-        }
-        for r in sorted(
-            result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
-        )
+    ordered = sorted(
+        result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
+    )
+    # each column escaped all at once; a row is its cells in the template's column order
+    columns = [
+        _md_many(r.cloud_upn for r in ordered),
+        _md_many(r.outcome.value for r in ordered),
+        _md_many(r.method.value if r.method else "" for r in ordered),
+        _md_many(r.onprem_dn or "; ".join(r.candidates) for r in ordered),
+        _md_many(r.source_anchor for r in ordered),
+        _md_many(r.current_immutable_id for r in ordered),
+        _md_many(batch_of.get(r.cloud_id, "") for r in ordered),
+        _md_many(r.reason for r in ordered),
+        _md_many(r.fix for r in ordered),
     ]
+    rows = list(zip(*columns, strict=True))
     counts = [(o.value, n) for o, n in result.counts().items()]
     batches = [
         {

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +64,14 @@ class _Encoder:
     has_source: bool
     """Whether the type has a ``source`` (written as text where set)."""
 
+    def _scalar_values(self, value: Any) -> tuple[Any, ...]:
+        # every scalar field read by one C call (attrgetter of several names gives a tuple)
+        if len(self.scalars) < 2:
+            return tuple(getattr(value, name) for name in self.scalars)
+        return _getters(self.scalars)(value)  # type: ignore[no-any-return]
+
     def encode(self, value: Any) -> dict[str, Any]:
-        out = {name: getattr(value, name) for name in self.scalars}
+        out = dict(zip(self.scalars, self._scalar_values(value), strict=True))
         for name in self.strings:
             out[name] = list(getattr(value, name))
         for name in self.others:
@@ -76,6 +84,21 @@ class _Encoder:
 
 
 _ENCODERS: dict[type, _Encoder] = {}
+
+
+@functools.cache
+def _getters(names: tuple[str, ...]) -> Callable[[Any], Any]:
+    return attrgetter(*names)
+
+
+def _records_encoder(items: tuple[Any, ...]) -> Callable[[Any], Any]:
+    """How each record of a list is encoded: its type's encoder where all share one type."""
+    kinds = {type(item) for item in items}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if is_dataclass(kind):
+            return _encoder(kind).encode
+    return _plain
 
 
 def _encoder(cls: type) -> _Encoder:
@@ -146,7 +169,7 @@ def _sections(inv: Inventory) -> dict[str, Any]:
         elif f.name == "mx_hosts":
             out[f.name] = dict(value)
         elif isinstance(value, tuple) and value and is_dataclass(value[0]):
-            out[f.name] = _Records(value, _plain)
+            out[f.name] = _Records(value, _records_encoder(value))
         else:
             out[f.name] = _plain(value)
     if inv.tenant is not None:

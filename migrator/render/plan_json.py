@@ -62,8 +62,60 @@ def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> d
 
 
 def render_plan_json(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> str:
-    """``plan.json`` text: two-space indent, UTF-8 characters kept, trailing newline."""
-    return json.dumps(plan_document(plan, extra), indent=2, ensure_ascii=False) + "\n"
+    """``plan.json`` text: two-space indent, UTF-8 characters kept, trailing newline.
+
+    The text of ``json.dumps(plan_document(plan, extra), indent=2, ensure_ascii=False)``;
+    the steps (most of it) are written by :func:`_step_text` rather than by json's indenting
+    encoder, which is pure Python (tests compare the two).
+    """
+    doc = plan_document(plan, extra)
+    parts = []
+    for key, value in doc.items():
+        text = _STRING(key) + ": "
+        if key == "steps":
+            text += "[\n" + ",\n".join(map(_step_text, value)) + "\n  ]" if value else "[]"
+        else:
+            text += _indented(value, "  ")
+        parts.append("  " + text)
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+_STRING: Any = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
+"""A JSON string literal, non-ASCII characters kept (``ensure_ascii=False``), in C where it exists."""
+
+
+def _indented(value: Any, pad: str) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` for a value whose line starts at ``pad``."""
+    if type(value) is str:
+        return str(_STRING(value))
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is list and all(type(v) is str for v in value):
+        if not value:
+            return "[]"
+        inner = ",\n" + pad + "  "
+        return "[" + inner[1:] + inner.join(map(_STRING, value)) + "\n" + pad + "]"
+    # JSON strings hold no raw line break: every line after the first moves by pad
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad)
+
+
+def _step_text(step: dict[str, Any]) -> str:
+    return (
+        "    {\n"
+        + ",\n".join(
+            "      " + _STRING(key) + ": " + _indented(value, "      ")
+            for key, value in step.items()
+        )
+        + "\n    }"
+    )
 
 
 def write_plan_json(plan: MigrationPlan, path: Path, extra: dict[str, Any] | None = None) -> None:

@@ -129,9 +129,29 @@ def parse_helper(source: str) -> tuple[str, tuple[_Chunk, ...]]:
     return header, chunks
 
 
+_WORD = re.compile(r"(?<![\w-])[A-Za-z]+-[A-Za-z0-9]+(?![\w-])")
+"""A helper function's name as a word: neither a word character nor ``-`` on either side."""
+_NOT_WORD_BYTES = bytes(
+    b if not chr(b).isascii() or chr(b).isalnum() or chr(b) in "_-" else ord(" ")
+    for b in range(256)
+)
+"""UTF-8 bytes -> a space for each ASCII byte that is not a word character or ``-``."""
+
+
 def _calls_in(text: str, names: Iterable[str]) -> frozenset[str]:
-    """The helper functions whose name appears in ``text`` as a word (a command or a mention)."""
-    words = set(re.findall(r"(?<![\w-])[A-Za-z]+-[A-Za-z0-9]+(?![\w-])", text))
+    """The helper functions whose name appears in ``text`` as a word (a command or a mention).
+
+    The text's runs of word characters and ``-`` are cut at every other ASCII character in
+    one pass over its bytes (runbooks run to megabytes); a run holding a non-ASCII character
+    is searched as text, since some of those are word characters and some are not.
+    """
+    runs = set(text.encode("utf-8", "surrogatepass").translate(_NOT_WORD_BYTES).split())
+    words: set[str] = set()
+    for run in runs:
+        if run.isascii():
+            words.add(run.decode("ascii"))
+        else:
+            words.update(_WORD.findall(run.decode("utf-8", "surrogatepass")))
     return frozenset(n for n in names if n in words)
 
 

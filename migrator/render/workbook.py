@@ -117,6 +117,7 @@ _TITLE = Font(bold=True, size=14)
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MAX_CELL = MAX_CELL_CHARS
 _MAX_DATA_ROWS = MAX_SHEET_ROWS - 1
+_PRESERVE = ' xml:space="preserve"'
 
 
 def cell_text(value: str) -> str:
@@ -233,6 +234,8 @@ class _RowStream:
         self._cells = cells
         self._letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
         self._styles: dict[tuple[int, str], int] = {}
+        self._plain: list[int | None] = [None] * len(self._columns)
+        """Each column's style id for text (the common case), once known."""
 
     def _sid(self, col: int, value_type: str) -> int:
         key = (col, value_type)
@@ -248,37 +251,56 @@ class _RowStream:
         r = self._row
         self._row += 1
         parts = [f'<row r="{r}">']
+        letters = self._letters
+        plain = self._plain
         for i, value in enumerate(values):
-            ref = f"{self._letters[i]}{r}"
             if value is None or value == "":
                 if self._columns[i].keep:
-                    parts.append(f'<c r="{ref}" s="{self._sid(i, "")}"/>')
-            elif isinstance(value, str):
-                text = cell_text(value)
-                space = ' xml:space="preserve"' if text != text.strip() else ""
+                    parts.append(f'<c r="{letters[i]}{r}" s="{self._sid(i, "")}"/>')
+            elif type(value) is str:
+                sid = plain[i]
+                if sid is None:
+                    sid = plain[i] = self._sid(i, "")
+                if value.isascii() and value.isprintable() and len(value) <= _MAX_CELL:
+                    # the common case: nothing to replace or cut (cell_text would return it as is)
+                    text = value
+                    space = text[0] == " " or text[-1] == " "
+                else:
+                    text = cell_text(value)
+                    space = text != text.strip()
+                if "&" in text or "<" in text or ">" in text:
+                    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                 parts.append(
-                    f'<c r="{ref}" s="{self._sid(i, "")}" t="inlineStr">'
-                    f"<is><t{space}>{xml_escape(text)}</t></is></c>"
+                    f'<c r="{letters[i]}{r}" s="{sid}" t="inlineStr"><is><t'
+                    f"{_PRESERVE if space else ''}>{text}</t></is></c>"
                 )
-            elif isinstance(value, bool):
-                parts.append(f'<c r="{ref}" s="{self._sid(i, "")}" t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, dt.datetime):
-                serial = to_excel(value.replace(tzinfo=None))
-                parts.append(f'<c r="{ref}" s="{self._sid(i, "datetime")}"><v>{serial!r}</v></c>')
-            elif isinstance(value, dt.date):
-                parts.append(
-                    f'<c r="{ref}" s="{self._sid(i, "date")}"><v>{to_excel(value)!r}</v></c>'
-                )
-            elif isinstance(value, int) or math.isfinite(value):
-                parts.append(f'<c r="{ref}" s="{self._sid(i, "")}"><v>{value!r}</v></c>')
-            else:  # nan or infinity: Excel has no such number; keep the text
-                parts.append(
-                    f'<c r="{ref}" s="{self._sid(i, "")}" t="inlineStr"><is><t>{value!r}</t></is></c>'
-                )
+            else:
+                parts.append(self._other(i, f"{letters[i]}{r}", value))
         parts.append("</row>")
         self._buffer.append("".join(parts))
         if len(self._buffer) >= 2000:
             self.flush()
+
+    def _other(self, i: int, ref: str, value: CellValue) -> str:
+        """The cell of a value that is not a non-empty ``str``."""
+        if isinstance(value, str):  # a subclass of str
+            text = cell_text(value)
+            space = ' xml:space="preserve"' if text != text.strip() else ""
+            return (
+                f'<c r="{ref}" s="{self._sid(i, "")}" t="inlineStr">'
+                f"<is><t{space}>{xml_escape(text)}</t></is></c>"
+            )
+        if isinstance(value, bool):
+            return f'<c r="{ref}" s="{self._sid(i, "")}" t="b"><v>{int(value)}</v></c>'
+        if isinstance(value, dt.datetime):
+            serial = to_excel(value.replace(tzinfo=None))
+            return f'<c r="{ref}" s="{self._sid(i, "datetime")}"><v>{serial!r}</v></c>'
+        if isinstance(value, dt.date):
+            return f'<c r="{ref}" s="{self._sid(i, "date")}"><v>{to_excel(value)!r}</v></c>'
+        if isinstance(value, int) or math.isfinite(value):
+            return f'<c r="{ref}" s="{self._sid(i, "")}"><v>{value!r}</v></c>'
+        # nan or infinity: Excel has no such number; keep the text
+        return f'<c r="{ref}" s="{self._sid(i, "")}" t="inlineStr"><is><t>{value!r}</t></is></c>'
 
     def flush(self) -> None:
         """Move buffered rows to the temporary file."""
