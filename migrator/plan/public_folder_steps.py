@@ -58,8 +58,9 @@ WORK_FOLDER = {
     "help": (
         "Folder holding Microsoft's public folder migration scripts with their .psd1 files "
         "(Export-PublicFolderStatistics.ps1, PublicFolderToMailboxMapGenerator.ps1, "
-        "Create-PublicFolderMailboxesForMigration.ps1); the snapshot and the maps are written "
-        "there. The 2010 and 2016 runbooks must see the same folder (copy it between them)."
+        "Create-PublicFolderMailboxesForMigration.ps1; with Exchange Online users also "
+        "Sync-ModernMailPublicFolders.ps1); the snapshot and the maps are written there. The "
+        "2010, 2016 and Exchange Online runbooks must see the same folder (copy it between them)."
     ),
 }
 _TEST_MAILBOX = {
