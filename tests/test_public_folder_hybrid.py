@@ -291,6 +291,7 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
             "rollback-5-hybrid-legacy.ps1",
             "go-live.ps1",
             "prepare-2010.ps1",
+            "rollback-2-remove-mailboxes.ps1",
         )
     }
     for name, text in texts.items():
@@ -311,10 +312,16 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
     )
     assert "Export-PublicFolderSnapshot -Server 'EX10-02'" in texts["prepare-2010.ps1"]
     assert "Assert-PublicFolderReplicas @step" in texts["prepare-2010.ps1"]
+    # Review 2, m3: the rollback reads back the manual mailbox removal and removes the batch.
+    assert (
+        "Remove-PublicFolderBatch -BatchName 'PFMigration'"
+        in texts["rollback-2-remove-mailboxes.ps1"]
+    )
     helper = (folder / "Migrator.Runbook.ps1").read_bytes().decode("utf-8-sig")
     # The snapshot's statistics name the server (2010's parameter; the default is the local one).
     assert "Get-PublicFolderStatistics -Server $Server -ResultSize Unlimited" in helper
     # Microsoft's modern script runs from the work folder, checked to be there, behind ShouldProcess.
     assert "'Sync-ModernMailPublicFolders.ps1' -Exists" in helper
+    assert "Remove-MigrationBatch -Identity $BatchName -Confirm:$false" in helper
     rollback = [s for s in out.plan.steps if s.id == ROLLBACK_MODERN]
     assert rollback == []  # a rollback runbook, not a step of the plan's graph

@@ -185,7 +185,7 @@ def public_folder_hybrid_rollback_steps(inv: Inventory, moves: MovePlan | None) 
     return [
         _step(
             ROLLBACK_MODERN,
-            "rollback 5/5: Exchange Online users back to the 2010 public folders",
+            "rollback 5 (Exchange Online users): back to the 2010 public folders",
             RunsIn.EXCHANGE_ONLINE,
             "rollback-5-hybrid-legacy",
             reversible=False,

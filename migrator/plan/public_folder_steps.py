@@ -630,7 +630,21 @@ def public_folder_rollback_steps(inv: Inventory) -> list[Step]:
                 "then the root one the same way. Content added on 2016 is lost. Manual: "
                 "Remove-Mailbox is not in migrator's cmdlet reference."
             ),
-            verification="Get-Mailbox -PublicFolder returns nothing",
+            verification="Get-Mailbox -PublicFolder returns nothing (the next step checks it)",
+        ),
+        replace(
+            step(
+                2,
+                "remove-batch",
+                f"rollback 2/4: no public folder mailbox left; remove the batch {BATCH_NAME}",
+                RunsIn.EMS_NEW,
+                action=Action(f"{P.value}.remove-batch", {"batch_name": BATCH_NAME}),
+                verification=(
+                    f"Get-Mailbox -PublicFolder returns nothing; Get-MigrationBatch {BATCH_NAME} "
+                    "finds none (a new attempt's check-2016 refuses any public folder batch)"
+                ),
+            ),
+            runbook=_rb("rollback-2-remove-mailboxes"),
         ),
         step(
             3,

@@ -1882,6 +1882,25 @@ function Enable-PublicFolderHierarchy {
     }
 }
 
+function Remove-PublicFolderBatch {
+    # public-folders.rollback.remove-batch (2016 EMS): no public folder mailbox is left (the manual removal read back),
+    # then the migration batch is removed, read back (a new attempt's check-2016 refuses any public folder batch).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$BatchName, [string]$DomainController)
+    $left = @(Get-Mailbox -PublicFolder -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+    if ($left.Count -gt 0 -and -not $WhatIfPreference) {
+        throw ([string]$left.Count + ' public folder mailbox(es) left: remove them first (the step before), the root one last')
+    }
+    if (-not (Find-MigrationBatch -Name $BatchName)) {
+        Write-Host ('    ' + $BatchName + ' is gone already')
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($BatchName, 'Remove-MigrationBatch')) {
+        Remove-MigrationBatch -Identity $BatchName -Confirm:$false -ErrorAction Stop
+        if (Find-MigrationBatch -Name $BatchName) { throw ($BatchName + ' is still listed: run this step again in a few minutes') }
+    }
+}
+
 function Invoke-ModernMailPublicFolderSync {
     # public-folders.hybrid.mail-sync-modern (2016 EMS): Microsoft's Sync-ModernMailPublicFolders.ps1 (and its .psd1) from the
     # public folder work folder; it writes -CsvSummaryFile and syncs only differences (run it again safely).
