@@ -44,6 +44,10 @@ from migrator.plan.phases.client_access import (
     client_access_rollback_steps,
 )
 from migrator.plan.phases.mx import spf_with_exchange_online
+from migrator.plan.public_folder_hybrid import (
+    public_folder_hybrid_rollback_steps,
+    public_folder_hybrid_steps,
+)
 from migrator.plan.public_folder_steps import public_folder_rollback_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
@@ -301,6 +305,7 @@ def build_plan(source: Inventory | Analysis, start: dt.date | None = None) -> Mi
     if analysis.moves is not None:
         extra += moves_steps(inv, analysis.moves, SERVERS_READY)
         extra += routing_address_steps(inv, analysis.moves, SERVERS_READY)
+    extra += public_folder_hybrid_steps(inv, analysis.moves)
     return assemble_plan(
         inv,
         extra,
@@ -439,6 +444,7 @@ def _render_all(
         runbook_steps += relay_rollback_steps(inv, analysis.onward_relay, Phase.ONWARD)
     if analysis.moves is not None:
         runbook_steps += moves_rollback_steps(analysis.moves)
+    runbook_steps += public_folder_hybrid_rollback_steps(inv, analysis.moves)
     write_runbooks(runbook_steps, out, context)
     stage("writing the reports")
     write_relay_report(

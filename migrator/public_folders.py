@@ -8,6 +8,7 @@ folder two levels down (Get-PublicFolder's Identity).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from migrator.model import Location
@@ -49,6 +50,10 @@ class PublicFolder:
     """ItemCount."""
     source: Location = field(default_factory=lambda: Location(""))
     """Row it came from."""
+    replicas: tuple[str, ...] = ()
+    """Public folder databases holding a replica (Get-PublicFolder's Replicas; empty where not exported)."""
+    replica_stats: tuple[tuple[str, int, int], ...] = ()
+    """(server, ItemCount, bytes) per statistics row that names a server, by server."""
 
     @property
     def depth(self) -> int:
@@ -84,6 +89,8 @@ class PublicFolderStat:
     """ItemCount."""
     source: Location
     """Row it came from."""
+    server: str = ""
+    """ServerName: the server whose replica the row describes (empty where not exported)."""
 
 
 def folder_path(text: str) -> str:
@@ -114,3 +121,38 @@ def safe_name(name: str) -> str:
 def needs_rename(folder: PublicFolder) -> bool:
     """Whether the folder's name holds a character the batch migration refuses (never the root)."""
     return folder.path != ROOT and any(ch in folder.name for ch in SEPARATORS)
+
+
+def _database_name(replica: str) -> str:
+    """A Replicas entry as a database name (the last part of ``server\\group\\database`` forms)."""
+    return replica.replace("/", "\\").rsplit("\\", 1)[-1].strip().lower()
+
+
+def holds_replica(folder: PublicFolder, database: str) -> bool:
+    """Whether the export names ``database`` among the folder's replicas."""
+    return any(_database_name(r) == database.lower() for r in folder.replicas)
+
+
+def map_source(
+    databases: Sequence[PublicFolderDatabase], folders: Sequence[PublicFolder]
+) -> PublicFolderDatabase | None:
+    """The public folder database the map and the batch read from.
+
+    The one holding a replica of the most folders by the export's Replicas (every
+    folder, where one does), ties and exports without Replicas by name: a folder
+    without a replica there is missing from Microsoft's size file and its content
+    is not read by the batch (not verified), so the complete replica is the safe
+    source. None without databases.
+    """
+    if not databases:
+        return None
+    content = [f for f in folders if f.path != ROOT]
+    return min(
+        databases,
+        key=lambda d: (-sum(1 for f in content if holds_replica(f, d.name)), d.name.lower()),
+    )
+
+
+def missing_replicas(database: str, folders: Sequence[PublicFolder]) -> list[PublicFolder]:
+    """Folders (not the root) whose exported replicas leave ``database`` out (none where not exported)."""
+    return [f for f in folders if f.path != ROOT and f.replicas and not holds_replica(f, database)]

@@ -622,6 +622,10 @@ def _step_data(step: Step) -> dict[str, Any]:
     data["prerequisites"] = list(step.prerequisites)
     if step.window_share is None:
         del data["window_share"]  # added after the steps were frozen: absent means None
+    # Added after the steps were frozen (hybrid public folders): absent means the default.
+    for key, default in (("fresh_window", False), ("window_minutes", 0)):
+        if data[key] == default:
+            del data[key]
     if step.action is not None:
         data["action"] = {"kind": step.action.kind, "params": dict(step.action.params)}
     return data

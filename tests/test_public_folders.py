@@ -324,6 +324,10 @@ def test_contoso_findings(contoso: Inventory) -> None:
     }
     assert got == {
         (Severity.WARNING, "public-folders.name-separator"),
+        (
+            Severity.WARNING,
+            "public-folders.replicas",
+        ),  # \Sales\EMEA differs by 12 KB (review 2, m2)
         (Severity.INFO, "public-folders.summary"),
         (Severity.INFO, "public-folders.forecast"),
     }
@@ -396,6 +400,7 @@ def test_steps_follow_microsofts_order(plan: MigrationPlan) -> None:
         REMOTE_ACCESS,
         "public-folders.rename.IT-Hardware-Software",
         CHECK_2010,
+        "public-folders.replicas",
         "public-folders.snapshot",
         "public-folders.map",
         "public-folders.compare-map",
@@ -410,11 +415,14 @@ def test_steps_follow_microsofts_order(plan: MigrationPlan) -> None:
         "public-folders.complete-2010",
         "public-folders.local",
         "public-folders.mail-enabled",
+        "public-folders.hybrid.mail-sync-modern",
+        "public-folders.hybrid.modern",
         "public-folders.remove-databases",
         VERIFY_REMOVED,
     ]
     assert [i for i in order if i in want] == want
-    assert set(_ids(plan)) == {*want, "public-folders.proxy-mailbox.EX10-03"}
+    hybrid_legacy = {"public-folders.hybrid.mail-sync-legacy", "public-folders.hybrid.legacy"}
+    assert set(_ids(plan)) == {*want, "public-folders.proxy-mailbox.EX10-03", *hybrid_legacy}
     # Each step waits for the one before it (the chain is in the graph, not only in the listing).
     for before, after in itertools.pairwise(want[2:]):
         assert before in plan.prerequisites(after), after
@@ -496,7 +504,9 @@ def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
     assert names == [
         "complete-2010.ps1",
         "finalise.ps1",
+        "go-live-exchange-online.ps1",
         "go-live.ps1",
+        "hybrid-legacy.ps1",
         "legacy-access-2010.ps1",
         "legacy-access.ps1",
         "lock-2010.ps1",
@@ -507,6 +517,7 @@ def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
         "rollback-2-remove-mailboxes.ps1",
         "rollback-3-complete-2010.ps1",
         "rollback-4-remote-access.ps1",
+        "rollback-5-hybrid-legacy.ps1",
     ]
     for p in runbooks:
         text = p.read_bytes().decode("utf-8-sig")

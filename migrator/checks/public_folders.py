@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 
 from migrator.model import ExchangeVersion, Finding, Inventory, Lifecycle, Severity
-from migrator.public_folders import ROOT, needs_rename, safe_name
+from migrator.public_folders import ROOT, map_source, missing_replicas, needs_rename, safe_name
 
 MAX_FOLDERS_2010_BATCH = 500_000
 """Folders a batch migration from Exchange 2010 supports."""
@@ -64,6 +64,45 @@ def check_public_folders(inv: Inventory) -> list[Finding]:
                     "or export Get-PublicFolderDatabase from the right organisation",
                 )
             )
+    source = map_source(inv.public_folder_databases, folders)
+    missing = missing_replicas(source.name, folders) if source is not None else []
+    if source is not None and missing:
+        shown = ", ".join(f"'{f.path}'" for f in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "public-folders.replicas",
+                str(missing[0].source),
+                f"{len(missing)} public folder(s) have no replica on '{source.name}' "
+                f"({source.server}), the database that holds the most and that the map and the "
+                f"batch read from: {shown}{more}; the runbook step public-folders.replicas "
+                "stops until each has one",
+                f"add a replica on '{source.name}' to each (Set-PublicFolder -Replicas, keeping "
+                "the existing ones, in EMS 2010) and wait for replication before the migration",
+            )
+        )
+    differ = [f for f in folders if len({(n, b) for _, n, b in f.replica_stats}) > 1]
+    if differ:
+        shown = "; ".join(
+            f"'{f.path}' ("
+            + ", ".join(f"{srv}: {n:,} items, {b:,} bytes" for srv, n, b in f.replica_stats)
+            + ")"
+            for f in differ[:3]
+        )
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "public-folders.replicas",
+                str(differ[0].source),
+                f"the replicas of {len(differ)} public folder(s) differ between servers at "
+                f"export time: {shown}{more}; the forecast uses the largest, and the runbook "
+                "step public-folders.replicas stops until the item counts agree",
+                "let public folder replication catch up (Update-PublicFolder in EMS 2010) "
+                "before the migration; export again to see the current state",
+            )
+        )
     children: Counter[str] = Counter(f.parent_path.lower() for f in folders if f.path != ROOT)
     siblings: dict[str, dict[str, str]] = {}
     for f in folders:

@@ -64,11 +64,14 @@ def join_public_folders(
 ) -> PublicFolderData:
     """Sizes into folders (the largest replica's statistics), the root added where missing."""
     stats: dict[str, tuple[int, int]] = {}
+    per_server: dict[str, dict[str, tuple[int, int]]] = {}
     for st in converted.public_folder_stats:
         key = st.path.lower()
         old = stats.get(key, (0, 0))
         # One row per server holding a replica: the largest is the folder's size.
         stats[key] = (max(old[0], st.size_bytes), max(old[1], st.item_count))
+        if st.server:
+            per_server.setdefault(key, {})[st.server] = (st.item_count, st.size_bytes)
     folders = list(converted.public_folders)
     if not folders and converted.public_folder_stats:
         seen: set[str] = set()
@@ -107,7 +110,14 @@ def join_public_folders(
             )
         )
     joined = [
-        replace(f, size_bytes=stats.get(k, (0, 0))[0], item_count=stats.get(k, (0, 0))[1])
+        replace(
+            f,
+            size_bytes=stats.get(k, (0, 0))[0],
+            item_count=stats.get(k, (0, 0))[1],
+            replica_stats=tuple(
+                (srv, n, b) for srv, (n, b) in sorted(per_server.get(k, {}).items())
+            ),
+        )
         for k, f in by_path.items()
     ]
     if joined and not converted.public_folder_databases:

@@ -1241,7 +1241,14 @@ def _public_folders(table: RawTable, out: Converted) -> None:
             parent = ""
         name = r.text("name") or path.rsplit("\\", 1)[-1]
         out.public_folders.append(
-            PublicFolder(path, name, parent, mail_enabled=mail, source=rec.where())
+            PublicFolder(
+                path,
+                name,
+                parent,
+                mail_enabled=mail,
+                source=rec.where(),
+                replicas=r.multi("replicas"),
+            )
         )
 
 
@@ -1264,6 +1271,7 @@ def _public_folder_stats(table: RawTable, out: Converted) -> None:
                 size,
                 int(items_text) if items_text else 0,
                 rec.where(),
+                r.text("servername").split(".")[0],
             )
         )
 

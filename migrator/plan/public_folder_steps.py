@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from migrator.mailboxes import MIGRATION_MAILBOX, MailboxKind, MovesPolicy
@@ -36,7 +37,7 @@ from migrator.model import ExchangeVersion, Finding, Inventory, ServerRole, Seve
 from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan
 from migrator.plan.public_folder_map import FolderMap, cap_bytes, forecast_map
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
-from migrator.public_folders import ROOT, needs_rename, safe_name
+from migrator.public_folders import ROOT, map_source, needs_rename, safe_name
 
 P = Phase.PUBLIC_FOLDERS
 FOLDER = f"runbooks/{P.number}-{P.value}"
@@ -50,15 +51,16 @@ MAX_MAILBOXES = 1_000
 """Public folder mailboxes an organisation may have."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
-_WORK_FOLDER = {
+WORK_FOLDER = {
     "name": "PFMigrationFolder",
     "type": "string",
     "default": "C:\\PFMigration",
     "help": (
         "Folder holding Microsoft's public folder migration scripts with their .psd1 files "
         "(Export-PublicFolderStatistics.ps1, PublicFolderToMailboxMapGenerator.ps1, "
-        "Create-PublicFolderMailboxesForMigration.ps1); the snapshot and the maps are written "
-        "there. The 2010 and 2016 runbooks must see the same folder (copy it between them)."
+        "Create-PublicFolderMailboxesForMigration.ps1; with Exchange Online users also "
+        "Sync-ModernMailPublicFolders.ps1); the snapshot and the maps are written there. The "
+        "2010, 2016 and Exchange Online runbooks must see the same folder (copy it between them)."
     ),
 }
 _TEST_MAILBOX = {
@@ -188,8 +190,11 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
     fm = folder_map(inv)
     folders = len(inv.public_folders)
     mail = sum(1 for f in inv.public_folders if f.mail_enabled)
-    source = inv.server(servers[0])
-    source_fqdn = source.fqdn if source and source.fqdn else servers[0]
+    # The map and the batch read from the database with a replica of every folder (review 2, m2).
+    source_db = map_source(inv.public_folder_databases, inv.public_folders)
+    source_server = source_db.server if source_db is not None else servers[0]
+    source = inv.server(source_server)
+    source_fqdn = source.fqdn if source and source.fqdn else source_server
     steps: list[Step] = []
 
     def add(
@@ -296,6 +301,24 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
         verification="PublicFoldersLockedForMigration and PublicFolderMigrationComplete False",
         rollback="nothing to undo: reads only",
     )
+    if len(inv.public_folder_databases) > 1 and source_db is not None:
+        last = add(
+            step_id("replicas"),
+            f"check every folder has a replica on {source_db.name} and the replicas are in sync",
+            RunsIn.EMS_2010,
+            prepare,
+            15,
+            kind="replicas",
+            params={"database": source_db.name, "server": source_server, "servers": servers},
+            after=(last,),
+            instructions=(
+                f"The map and the batch read from {source_db.name} ({source_server}): a folder "
+                "without a replica there, or a replica behind the others, would be migrated "
+                "incomplete (not verified for 2010: the safe reading)."
+            ),
+            verification="every folder lists the database among its replicas; item counts agree",
+            rollback="nothing to undo: reads only",
+        )
     last = add(
         step_id("snapshot"),
         "snapshot the public folders, their statistics and permissions to CliXML",
@@ -303,7 +326,7 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
         prepare,
         30,
         kind="snapshot",
-        params={"runbook_parameters": [_WORK_FOLDER]},
+        params={"server": source_server, "runbook_parameters": [WORK_FOLDER]},
         after=(last,),
         verification="Legacy_PFStructure.xml, Legacy_PFStatistics.xml, Legacy_PFPerms.xml written",
         rollback="nothing to undo: writes files only",
@@ -320,7 +343,7 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
             "max_bytes": fm.cap_bytes,
             "size_csv": SIZE_CSV,
             "map_csv": MAP_CSV,
-            "runbook_parameters": [_WORK_FOLDER],
+            "runbook_parameters": [WORK_FOLDER],
         },
         after=(last,),
         verification=f"{MAP_CSV} written, its first row the root folder",
@@ -337,7 +360,7 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
             "map_csv": MAP_CSV,
             "forecast": _rel(prepare, FORECAST_CSV),
             "mailboxes": len(fm.mailboxes),
-            "runbook_parameters": [_WORK_FOLDER],
+            "runbook_parameters": [WORK_FOLDER],
         },
         after=(last,),
         verification="the mailbox counts agree, or the difference is understood",
@@ -370,7 +393,7 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
         params={
             "map_csv": MAP_CSV,
             "concurrent_users": _concurrent_users(inv),
-            "runbook_parameters": [_WORK_FOLDER],
+            "runbook_parameters": [WORK_FOLDER],
         },
         after=(last,),
         verification="Get-Mailbox -PublicFolder lists at least the map's mailboxes",
@@ -385,9 +408,9 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
         kind="batch",
         params={
             "batch_name": BATCH_NAME,
-            "source_server": servers[0],
+            "source_server": source_server,
             "map_csv": MAP_CSV,
-            "runbook_parameters": [_WORK_FOLDER],
+            "runbook_parameters": [WORK_FOLDER],
         },
         after=(last,),
         wait_minutes=_copy_minutes(inv),
@@ -419,6 +442,7 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
         params={"flag": "PublicFoldersLockedForMigration", "value": True},
         after=(last,),
         window=True,
+        fresh_window=True,
         wait_minutes=60 if several else 15,
         instructions=(
             "Users lose public folder access until the unlock step; mail to mail-enabled folders "
@@ -524,6 +548,12 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
             verification="a message from outside reaches each folder",
             rollback="Remove-PublicFolderClientPermission -User Anonymous",
         )
+    # The downtime, lock to unlock, in one window occurrence: the lock starts where all of it fits.
+    chain = [s for s in steps if s.id in (LOCK, FINALISE, step_id("verify"), step_id("unlock"))]
+    at = steps.index(chain[0])
+    steps[at] = replace(
+        chain[0], window_minutes=sum(s.duration_minutes + s.wait_minutes for s in chain)
+    )
     # 4. Remove the 2010 public folder databases: every 2010 server removal waits for it.
     remove = _rb("remove-2010")
     last = add(
@@ -600,7 +630,21 @@ def public_folder_rollback_steps(inv: Inventory) -> list[Step]:
                 "then the root one the same way. Content added on 2016 is lost. Manual: "
                 "Remove-Mailbox is not in migrator's cmdlet reference."
             ),
-            verification="Get-Mailbox -PublicFolder returns nothing",
+            verification="Get-Mailbox -PublicFolder returns nothing (the next step checks it)",
+        ),
+        replace(
+            step(
+                2,
+                "remove-batch",
+                f"rollback 2/4: no public folder mailbox left; remove the batch {BATCH_NAME}",
+                RunsIn.EMS_NEW,
+                action=Action(f"{P.value}.remove-batch", {"batch_name": BATCH_NAME}),
+                verification=(
+                    f"Get-Mailbox -PublicFolder returns nothing; Get-MigrationBatch {BATCH_NAME} "
+                    "finds none (a new attempt's check-2016 refuses any public folder batch)"
+                ),
+            ),
+            runbook=_rb("rollback-2-remove-mailboxes"),
         ),
         step(
             3,

@@ -125,7 +125,10 @@ def schedule_steps(
 
     A step may start when every prerequisite has finished and its wait has
     passed (waits run in calendar time, windows or not); steps that need a
-    window start in the first window occurrence they fit in. A wave is the
+    window start in the first window occurrence they fit in (with their
+    ``window_minutes`` where longer than their duration; past occurrences
+    full of their ``window_share``, and, for a ``fresh_window`` step, past the
+    occurrences its windowed prerequisites ran in). A wave is the
     window occurrence a step starts in (or its calendar day outside windows),
     numbered from 1 in time order.
     """
@@ -134,20 +137,29 @@ def schedule_steps(
     done: dict[str, dt.datetime] = {}
     timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
     shared: dict[tuple[str, dt.datetime], int] = {}
+    occ: dict[str, dt.datetime] = {}
     for step in ordered:
         ready = max((done[p] for p in step.prerequisites), default=origin)
         slot: dt.datetime | None
         if needs_window(step):
-            begin, slot = fit_window(ready, step.duration_minutes, windows)
-            if step.window_share is not None and slot is not None:
-                name, most = step.window_share
-                while shared.get((name, slot), 0) >= most:
-                    # That occurrence is full: the first one after it.
+            need = max(step.duration_minutes, step.window_minutes)
+            begin, slot = fit_window(ready, need, windows)
+            if slot is not None and (step.window_share is not None or step.fresh_window):
+                name, most = step.window_share or ("", 0)
+                # Occurrences a prerequisite ran in (``fresh_window``: a change of its own night).
+                taken = (
+                    {occ[p] for p in step.prerequisites if p in occ} if step.fresh_window else set()
+                )
+                while slot in taken or (most and shared.get((name, slot), 0) >= most):
+                    # That occurrence is full or taken: the first one after it.
                     ready = max(ready, _occurrence_end(slot, windows))
-                    begin, found = fit_window(ready, step.duration_minutes, windows)
+                    begin, found = fit_window(ready, need, windows)
                     assert found is not None  # windows exist: slot was found in them
                     slot = found
-                shared[(name, slot)] = shared.get((name, slot), 0) + 1
+                if most:
+                    shared[(name, slot)] = shared.get((name, slot), 0) + 1
+            if slot is not None:
+                occ[step.id] = slot
         else:
             begin = ready
             slot = _containing(begin, windows) if windows else None

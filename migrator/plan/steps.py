@@ -131,6 +131,11 @@ class Step:
     """Whether it must run inside a maintenance window; None: yes for Exchange, DNS and network admins' steps."""
     window_share: tuple[str, int] | None = None
     """(name, n): at most n steps of that name start in one window occurrence (``moves.waves_per_window``)."""
+    fresh_window: bool = False
+    """Whether it starts in a window occurrence none of its prerequisites ran in (a change of its own night)."""
+    window_minutes: int = 0
+    """Minutes of one window occurrence it needs from its start (it and the steps that must follow it in the
+    same occurrence, e.g. a lock until its unlock); 0: its own duration."""
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.phase.value + "."):

@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 6
+# Version: 7
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -1660,14 +1660,40 @@ function Assert-PublicFolderSource {
     }
 }
 
+function Assert-PublicFolderReplicas {
+    # public-folders.replicas (EMS 2010, reads only): every folder has a replica on the database the map and the batch
+    # read from, and each folder's item count is the same on every public folder server (replicas in sync).
+    [CmdletBinding()]
+    param([string]$Database, [string]$Server, [string[]]$Servers, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $folders = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Identity -ne '\' })
+    $missing = @($folders | Where-Object { -not (@($_.Replicas | ForEach-Object { ([string]$_ -split '\\')[-1] }) -contains $Database) })
+    if ($missing.Count -gt 0) {
+        throw ([string]$missing.Count + ' folder(s) have no replica on ' + $Database + ': add one (Set-PublicFolder -Replicas with the existing ones), wait for replication, run again: ' + ((@($missing | Select-Object -First 10 | ForEach-Object { [string]$_.Identity })) -join '; '))
+    }
+    $seen = @{}
+    $behind = @()
+    foreach ($name in $Servers) {
+        foreach ($row in @(Get-PublicFolderStatistics -Server $name -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)) {
+            $key = [string]$row.FolderPath
+            if ($seen.ContainsKey($key) -and $seen[$key] -ne [string]$row.ItemCount) { $behind += ($key + ' (' + $seen[$key] + ' and ' + [string]$row.ItemCount + ' items)') }
+            $seen[$key] = [string]$row.ItemCount
+        }
+    }
+    Write-Host ('    ' + $folders.Count + ' folders, each with a replica on ' + $Database + '; ' + $behind.Count + ' with differing item counts')
+    if ($behind.Count -gt 0) {
+        throw ('Replicas not in sync: ' + ($behind -join '; ') + ': let replication catch up (Update-PublicFolder) and run this step again')
+    }
+}
+
 function Export-PublicFolderSnapshot {
-    # public-folders.snapshot (EMS 2010): folders, statistics and client permissions to CliXML before the migration.
+    # public-folders.snapshot (EMS 2010): folders, statistics of the source server and client permissions to CliXML.
     [CmdletBinding(SupportsShouldProcess = $true)]
-    param([string]$Folder, [string]$DomainController)
+    param([string]$Server, [string]$Folder, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $folders = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
     $folders | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStructure.xml')
-    Get-PublicFolderStatistics -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStatistics.xml')
+    Get-PublicFolderStatistics -Server $Server -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStatistics.xml')
     $folders | ForEach-Object { Get-PublicFolderClientPermission -Identity ([string]$_.Identity) -DomainController $DomainController -ErrorAction Stop } | Select-Object -Property @('Identity', 'User') -ExpandProperty AccessRights | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFPerms.xml')
 }
 
@@ -1853,6 +1879,73 @@ function Enable-PublicFolderHierarchy {
             Set-Mailbox -Identity $name -PublicFolder -IsExcludedFromServingHierarchy $false -DomainController $DomainController -ErrorAction Stop
             Assert-Equal -What ('IsExcludedFromServingHierarchy of ' + $name) -Expected 'False' -Actual ([string](Get-Mailbox -Identity $name -PublicFolder -DomainController $DomainController -ErrorAction Stop).IsExcludedFromServingHierarchy)
         }
+    }
+}
+
+function Remove-PublicFolderBatch {
+    # public-folders.rollback.remove-batch (2016 EMS): no public folder mailbox is left (the manual removal read back),
+    # then the migration batch is removed, read back (a new attempt's check-2016 refuses any public folder batch).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$BatchName, [string]$DomainController)
+    $left = @(Get-Mailbox -PublicFolder -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+    if ($left.Count -gt 0 -and -not $WhatIfPreference) {
+        throw ([string]$left.Count + ' public folder mailbox(es) left: remove them first (the step before), the root one last')
+    }
+    if (-not (Find-MigrationBatch -Name $BatchName)) {
+        Write-Host ('    ' + $BatchName + ' is gone already')
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($BatchName, 'Remove-MigrationBatch')) {
+        Remove-MigrationBatch -Identity $BatchName -Confirm:$false -ErrorAction Stop
+        if (Find-MigrationBatch -Name $BatchName) { throw ($BatchName + ' is still listed: run this step again in a few minutes') }
+    }
+}
+
+function Invoke-ModernMailPublicFolderSync {
+    # public-folders.hybrid.mail-sync-modern (2016 EMS): Microsoft's Sync-ModernMailPublicFolders.ps1 (and its .psd1) from the
+    # public folder work folder; it writes -CsvSummaryFile and syncs only differences (run it again safely).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Folder, [string]$SummaryCsv)
+    $summary = Get-PublicFolderMapFile -Folder $Folder -Name $SummaryCsv
+    if ($PSCmdlet.ShouldProcess('Exchange Online', 'Sync-ModernMailPublicFolders.ps1 -CsvSummaryFile ' + $summary)) {
+        $null = Get-PublicFolderMapFile -Folder $Folder -Name 'SyncModernMailPublicFolders.strings.psd1' -Exists
+        $script = Get-PublicFolderMapFile -Folder $Folder -Name 'Sync-ModernMailPublicFolders.ps1' -Exists
+        & $script -CsvSummaryFile $summary
+        $rows = @(Import-Csv -LiteralPath (Get-PublicFolderMapFile -Folder $Folder -Name $SummaryCsv -Exists) -ErrorAction Stop)
+        Write-Host ('    ' + $rows.Count + ' row(s) in ' + $summary + ': read it for errors before the next step')
+    }
+}
+
+function Set-CloudPublicFolderAccess {
+    # public-folders.hybrid.* (Exchange Online PowerShell): Exchange Online users reach the on-premises public folders through
+    # -RemoteMailbox (or the TargetMailbox names of Microsoft's map, -MapCsv); each must be a MailUser in Exchange Online
+    # and each mail-enabled folder's -Address known there first. PublicFoldersEnabled Remote, read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string[]]$RemoteMailbox = @(), [string[]]$Address = @(), [string]$Folder = '', [string]$MapCsv = '')
+    if ($MapCsv -ne '') {
+        $map = Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists
+        if (-not $map) { return }
+        $RemoteMailbox = @(Import-Csv -LiteralPath $map -ErrorAction Stop | ForEach-Object { [string]$_.TargetMailbox } | Sort-Object -Unique)
+    }
+    if ($RemoteMailbox.Count -eq 0) { throw 'No public folder mailbox to name: check the map' }
+    foreach ($name in $RemoteMailbox) {
+        $null = Get-MailUser -Identity $name -ErrorAction Stop
+    }
+    foreach ($smtp in $Address) {
+        $null = Get-Recipient -Identity $smtp -ErrorAction Stop
+    }
+    $wanted = ConvertTo-SortedList $RemoteMailbox
+    $config = Get-OrganizationConfig -ErrorAction Stop
+    $now = ConvertTo-SortedList @($config.RemotePublicFolderMailboxes | ForEach-Object { ([string]$_ -split '/')[-1] })
+    if ([string]$config.PublicFoldersEnabled -eq 'Remote' -and $now -eq $wanted) {
+        Write-Host ('    PublicFoldersEnabled is Remote with ' + $now + ' already')
+        return
+    }
+    if ($PSCmdlet.ShouldProcess('Exchange Online', 'Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes ' + $wanted + ' (was ' + [string]$config.PublicFoldersEnabled + ' ' + $now + ')')) {
+        Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes $RemoteMailbox -ErrorAction Stop
+        $config = Get-OrganizationConfig -ErrorAction Stop
+        Assert-Equal -What 'PublicFoldersEnabled' -Expected 'Remote' -Actual $config.PublicFoldersEnabled
+        Assert-Equal -What 'RemotePublicFolderMailboxes' -Expected $wanted -Actual (ConvertTo-SortedList @($config.RemotePublicFolderMailboxes | ForEach-Object { ([string]$_ -split '/')[-1] }))
     }
 }
 

@@ -32,6 +32,7 @@ from migrator.plan.phases.mx import mx_findings, mx_steps
 from migrator.plan.phases.onward import onward_steps
 from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
+from migrator.plan.public_folder_hybrid import hybrid_links
 from migrator.plan.public_folder_steps import (
     public_folder_findings,
     public_folder_links,
@@ -184,7 +185,8 @@ def link_phases(
     - the onward phase waits for the last 2010 server to go (built in);
     - public folders (:func:`public_folder_links`): legacy access before the first user wave, the
       batch after the arbitration mailboxes, the lock after every on-premises wave and the MX and
-      hybrid transport steps, each 2010 server's removal after its public folder databases are gone.
+      hybrid transport steps, each 2010 server's removal after its public folder databases are gone;
+      legacy hybrid public folders before the first Exchange Online wave (:func:`hybrid_links`).
     """
     ids = {s.id for s in steps}
     needed = {p for s in steps for p in s.prerequisites}
@@ -257,6 +259,9 @@ def link_phases(
         add(copy, routing)
     pf_links = public_folder_links(inv, moves, steps, [*mx_sinks, *hybrid_sinks], ORG_WIDE[0])
     for sid, pre in pf_links.items():
+        add(sid, *pre)
+    for sid, pre in hybrid_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
+        # public folders for Exchange Online users: legacy, then modern hybrid (review 2, M2)
         add(sid, *pre)
     out = []
     for s in steps:

@@ -12,13 +12,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '6') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '6' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'wave-008' -Steps @('moves.copy.wave-008', 'moves.complete.wave-008', 'moves.cleanup.wave-008') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP moves.copy.wave-008; target: wave-008; owner: Exchange admin; runs in: Exchange Online PowerShell; after: servers.readiness, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, moves.complete.wave-000, moves.mrsproxy, moves.routing-address.wave-008, moves.copy.wave-007
+    # region STEP moves.copy.wave-008; target: wave-008; owner: Exchange admin; runs in: Exchange Online PowerShell; after: servers.readiness, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, moves.complete.wave-000, moves.mrsproxy, moves.routing-address.wave-008, public-folders.hybrid.legacy, moves.copy.wave-007
     # Verification: Get-MigrationUserStatistics -BatchId shows every user Synced before the window; rollback: Remove-MigrationBatch wave-008 before completion; after it, the wave's rollback runbook (offboarding)
     if (Test-RunStep -Id 'moves.copy.wave-008' -Title 'start the Exchange Online migration batch wave-008 (4 mailboxes, 11.5 GB)') {
         Write-Host '    Creates migration batch wave-008 from moves/wave-008.csv (New-MigrationBatch -CSVData, remote move through MRSProxy) with -CompleteAfter the window start in UTC. Linked mailboxes move together: cross-premises rights with a 2010 side do not work.'
