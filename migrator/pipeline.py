@@ -353,6 +353,8 @@ def plan_folder(
         analysis = replace(
             analysis, findings=tuple(sorted({*analysis.findings, *late}, key=Finding.sort_key))
         )
+        if analysis.errors:  # a certificate the plan cannot renew in time (review 2, M10)
+            return PlanOutput(analysis, None)
     return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
 
 

@@ -82,6 +82,20 @@ def _occurrence_end(begin: dt.datetime, windows: Sequence[MaintenanceWindow]) ->
     raise AssertionError(f"no window occurrence starts at {begin}")  # pragma: no cover
 
 
+def _fits(
+    step: Step,
+    slot: dt.datetime,
+    shared: Mapping[tuple[str, dt.datetime], int],
+    cutover_in: Mapping[dt.datetime, str],
+) -> bool:
+    """Whether the window occurrence starting at ``slot`` can take the step (share and cut-over rules)."""
+    if step.window_share is not None:
+        name, most = step.window_share
+        if shared.get((name, slot), 0) >= most:
+            return False
+    return not step.cutover or cutover_in.get(slot, step.cutover) == step.cutover
+
+
 def critical_path(ordered: Sequence[Step]) -> tuple[str, ...]:
     """Ids on the longest path through durations plus waits (steps in run order).
 
@@ -116,7 +130,9 @@ def schedule_steps(
 
     A step may start when every prerequisite has finished and its wait has
     passed (waits run in calendar time, windows or not); steps that need a
-    window start in the first window occurrence they fit in. A wave is the
+    window start in the first window occurrence they fit in, that has room for
+    their ``window_share`` and holds no production cut-over of another kind
+    (``Step.cutover``: one risky change per window). A wave is the
     window occurrence a step starts in (or its calendar day outside windows),
     numbered from 1 in time order.
     """
@@ -125,20 +141,21 @@ def schedule_steps(
     done: dict[str, dt.datetime] = {}
     timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
     shared: dict[tuple[str, dt.datetime], int] = {}
+    cutover_in: dict[dt.datetime, str] = {}
     for step in ordered:
         ready = max((done[p] for p in step.prerequisites), default=origin)
         slot: dt.datetime | None
         if needs_window(step):
             begin, slot = fit_window(ready, step.duration_minutes, windows)
-            if step.window_share is not None and slot is not None:
-                name, most = step.window_share
-                while shared.get((name, slot), 0) >= most:
-                    # That occurrence is full: the first one after it.
-                    ready = max(ready, _occurrence_end(slot, windows))
-                    begin, found = fit_window(ready, step.duration_minutes, windows)
-                    assert found is not None  # windows exist: slot was found in them
-                    slot = found
+            while slot is not None and not _fits(step, slot, shared, cutover_in):
+                # That occurrence is full, or holds a cut-over of another kind: the first one after it.
+                ready = max(ready, _occurrence_end(slot, windows))
+                begin, slot = fit_window(ready, step.duration_minutes, windows)
+            if slot is not None and step.window_share is not None:
+                name = step.window_share[0]
                 shared[(name, slot)] = shared.get((name, slot), 0) + 1
+            if slot is not None and step.cutover:
+                cutover_in[slot] = step.cutover
         else:
             begin = ready
             slot = _containing(begin, windows) if windows else None

@@ -131,6 +131,9 @@ class Step:
     """Whether it must run inside a maintenance window; None: yes for Exchange, DNS and network admins' steps."""
     window_share: tuple[str, int] | None = None
     """(name, n): at most n steps of that name start in one window occurrence (``moves.waves_per_window``)."""
+    cutover: str = ""
+    """Kind of production cut-over ("client namespace", "SMTP alias", "first wave"), or "": a window
+    occurrence starts cut-overs of one kind only, so a failure that night points at one change."""
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.phase.value + "."):
