@@ -622,6 +622,8 @@ def _step_data(step: Step) -> dict[str, Any]:
     data["prerequisites"] = list(step.prerequisites)
     if step.window_share is None:
         del data["window_share"]  # added after the steps were frozen: absent means None
+    if not step.cutover:
+        del data["cutover"]  # added after the steps were frozen: absent means ""
     if step.action is not None:
         data["action"] = {"kind": step.action.kind, "params": dict(step.action.params)}
     return data

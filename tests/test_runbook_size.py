@@ -44,10 +44,13 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 4650
+MAX_PLAN_RUNBOOK_LINES = 4720
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
-phases); it makes a regression fail: a change that adds lines here must say why and raise it."""
+phases); it makes a regression fail: a change that adds lines here must say why and raise it.
+Raised from 4,650 to 4,720 by the review-2 client-access fixes (4,696 lines: 10-servers 542 -> 625 for
+the RPC over HTTP Proxy check, the /rpc probes, the namespace rollback guard and the certificate
+renewal runbook; 60-decommission 208 -> 232 for the CAS array name retirement)."""
 MAX_HELPER_LINES = 500
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20

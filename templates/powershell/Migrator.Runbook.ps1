@@ -1638,8 +1638,9 @@ function Assert-No2016Mailbox {
     param([string[]]$Server, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $found = @()
+    $types = @('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox')
     foreach ($name in $Server) {
-        $found += @(Get-Mailbox -Server $name -RecipientTypeDetails UserMailbox, SharedMailbox, RoomMailbox, EquipmentMailbox -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $found += @(Get-Mailbox -Server $name -RecipientTypeDetails $types -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
     }
     if ($found.Count -gt 0) { throw ([string]$found.Count + ' production mailbox(es) are on ' + ($Server -join ', ') + ' (' + ((@($found | Select-Object -First 5 | ForEach-Object { [string]$_.PrimarySmtpAddress })) -join ', ') + ', ...): pointing the namespace back at 2010 would cut them off. Do not roll back: fix forward on 2016 (namespace-verify names what fails), or first move those mailboxes back to 2010 (the waves'' rollback runbooks), then run this again') }
     Write-Host ('    no production mailbox on ' + ($Server -join ', ') + ': the namespace may go back to 2010')
