@@ -16,7 +16,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '6') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '6' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -28,7 +28,7 @@ try {
         Write-Host '    Exchange 2016 supports no Outlook 2007; Outlook 2010 needs SP2 with the latest updates (MAPI over HTTP: KB2956191 and KB2965295). From the software inventory (or the 2010 RPC Client Access logs) list the Outlook builds in use and update or replace the older ones before the namespace moves: after it they connect through 2016.'
         Stop-AtManualStep -Id 'servers.outlook-clients' -Next 'servers.namespace'
     }
-    # region STEP servers.namespace; target: client namespace; owner: DNS admin; runs in: DNS console; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.outlook-anywhere.EX10-01, servers.outlook-anywhere.EX10-03, servers.outlook-clients, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness
+    # region STEP servers.namespace; target: client namespace; owner: DNS admin; runs in: DNS console; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.outlook-anywhere-verify.EX10-01, servers.outlook-clients, servers.outlook-anywhere-verify.EX10-03, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness
     # Verification: servers.namespace-verify (scripted); rollback: runbooks/10-servers/namespace-rollback.ps1: point the records back at 10.1.1.10, 10.2.1.10 and verify
     if (Test-RunStep -Id 'servers.namespace' -Title 'point mail.contoso.com and autodiscover.contoso.com at the Exchange 2016 servers') {
         Write-Host '    In the internal DNS zone, change the records (or the internal load balancer rule) of mail.contoso.com and autodiscover.contoso.com from 10.1.1.10, 10.2.1.10 to 10.1.1.20, 10.2.1.20, 2001:db8:10:1::20 (EX16-01, EX16-02). Never put these internal addresses into public DNS: from the Internet the names keep their public records (the mail host may also be an MX host until the MX steps); instead point the firewall or reverse-proxy rule that publishes HTTPS (TCP 443) for them at the same servers or their load balancer, and leave the SMTP (port 25) rules to the relay and MX steps. Lower the internal TTL one TTL ahead. The next step waits for internal DNS and probes OWA and Autodiscover; probe them from outside by hand.'
@@ -37,7 +37,7 @@ try {
     # region STEP servers.namespace-verify; target: client namespace; owner: Exchange admin; runs in: EMS on the new servers; after: servers.namespace
     # Verification: every name answers with the expected addresses; OWA and Autodiscover answer for both mailboxes; rollback: nothing to undo (reads only)
     if (Test-RunStep -Id 'servers.namespace-verify' -Title 'wait for DNS and probe mail.contoso.com and autodiscover.contoso.com') {
-        Write-Host '    Waits (up to -WaitMinutes) until mail.contoso.com and autodiscover.contoso.com resolve to 10.1.1.20, 10.2.1.20, 2001:db8:10:1::20 only, then fetches OWA and posts an Autodiscover request for -Mailbox2010 and -Mailbox2016 (it asks for credentials); a certificate error or a failed answer stops it. Run it on a domain member that uses the internal DNS; check the external records (the public address the firewall publishes) by hand.'
+        Write-Host '    Waits (up to -WaitMinutes) until mail.contoso.com and autodiscover.contoso.com resolve to 10.1.1.20, 10.2.1.20, 2001:db8:10:1::20 only, then fetches OWA (200, or 302 to /owa/auth/), posts an anonymous Autodiscover request (401) and one for -Mailbox2010 and -Mailbox2016 (it asks for credentials; 200 with Outlook settings); a certificate error or any other answer stops it. Run it on a domain member that uses the internal DNS; check the external records (the public address the firewall publishes) by hand. Then 24 hours of production on the new namespace before any mailbox move starts, so a client-access fault shows before a wave adds one.'
         $step = @{
             OwaUrl = 'https://mail.contoso.com/owa'; AutodiscoverUrl = 'https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml'
             Name = @('mail.contoso.com', 'autodiscover.contoso.com')
