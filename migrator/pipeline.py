@@ -37,10 +37,8 @@ from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
 from migrator.plan.nat import nat_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
-from migrator.plan.phases.client_access import (
-    certificate_expiry_findings,
-    client_access_rollback_steps,
-)
+from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
+from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.public_folder_steps import public_folder_rollback_steps
 from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay

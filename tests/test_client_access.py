@@ -412,7 +412,7 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Pa
 
 def test_certificate_that_expires_before_its_renewal_can_run_is_an_error(tmp_path: Path) -> None:
     """Review 2, M10: where the renewal cannot be scheduled before NotAfter, nothing is written."""
-    from migrator.plan.phases.client_access import certificate_expiry_findings
+    from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
 
     inv = contoso()
     soon = dataclasses.replace(
@@ -440,7 +440,7 @@ def test_certificate_that_expires_before_its_renewal_can_run_is_an_error(tmp_pat
 
 
 def test_no_expiry_warning_when_the_certificate_outlives_the_plan() -> None:
-    from migrator.plan.phases.client_access import certificate_expiry_findings
+    from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
 
     inv = contoso()
     renewed = dataclasses.replace(

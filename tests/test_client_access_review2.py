@@ -153,11 +153,7 @@ def test_outlook_anywhere_is_probed_on_iis_before_the_namespace_moves() -> None:
     assert "ClientAuthenticationMethod') -Expected $ClientAuthenticationMethod" in (
         _helper_function("Set-LegacyOutlookAnywhere")
     )
-    steps = [
-        s
-        for s in plan.steps
-        if s.runbook.endswith("outlook-anywhere-2010.ps1")
-    ]
+    steps = [s for s in plan.steps if s.runbook.endswith("outlook-anywhere-2010.ps1")]
     text = _checked(steps)["runbooks/10-servers/outlook-anywhere-2010.ps1"]
     assert "Test-LegacyOutlookAnywhere @step" in text and "Assert-RpcProxyFeature @step" in text
 
@@ -205,6 +201,9 @@ def test_the_cas_array_name_leaves_dns_after_the_last_rpc_client_before_2010_goe
 def test_namespace_probes_accept_only_the_expected_statuses() -> None:
     body = _helper_function("Test-ClientNamespace")
     assert "-ge 500" not in body and "-lt 500" not in body
-    assert "$owa.Status -eq 200 -or ($owa.Status -eq 302 -and $owa.Location -match '/owa/auth/')" in body
+    assert (
+        "$owa.Status -eq 200 -or ($owa.Status -eq 302 -and $owa.Location -match '/owa/auth/')"
+        in body
+    )
     assert "$anonymous.Status -ne 401" in body
     assert "$answer.Status -ne 200 -or $answer.Text -notmatch '<Protocol>'" in body

@@ -24,11 +24,8 @@ from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
 from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
-from migrator.plan.phases.client_access import (
-    certificate_renewal_steps,
-    client_access_links,
-    cutover_kinds,
-)
+from migrator.plan.phases.certificate_renewal import certificate_renewal_steps
+from migrator.plan.phases.client_access import client_access_links, cutover_kinds
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
 from migrator.plan.phases.mx import READINESS as MX_READINESS

@@ -21,15 +21,13 @@ Facts: ``MOVES-AND-CLIENT-ACCESS.md`` sections D, F and G. The steps:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
-from migrator.checks.certificates import certificate_need
 from migrator.client_access import ClientAccessArray, Namespace, VdirKind, namespace_of
-from migrator.model import Certificate, Finding, Inventory, Server, ServerRole, Severity
-from migrator.plan.phases._common import Estate, by_name, estate, runbook, step_id
+from migrator.model import Inventory, Server, ServerRole
+from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.relay import load_balancer_pool
-from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
 PREP = Phase.PREPARE
@@ -42,7 +40,6 @@ NAMESPACE_VERIFY = step_id(P, "namespace-verify")
 OUTLOOK_CLIENTS = step_id(P, "outlook-clients")
 LEGACY_OA_RUNBOOK = runbook(P, "outlook-anywhere-2010")
 NAMESPACE_GUARD = step_id(P, "rollback", "namespace-guard")
-RENEWAL_RUNBOOK = runbook(P, "certificate-renewal")
 
 NAMESPACE_SETTLE_MINUTES = 24 * 60
 """After the namespace is verified, a business day of production traffic on it (2010 users proxied
@@ -53,7 +50,6 @@ CUTOVER_NAMESPACE = "client namespace"
 CUTOVER_SMTP_ALIAS = "SMTP alias"
 CUTOVER_FIRST_WAVE = "first wave"
 CUTOVER_MX = "MX"
-CUTOVER_CERTIFICATE = "certificate"
 
 _URL_KINDS = (
     VdirKind.OWA,
@@ -743,7 +739,11 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
         out.setdefault(gate, []).extend(
             p for p in (NAMESPACE_VERIFY, PF_GO_LIVE, last_wave) if p in ids
         )
-    legacy = {s.target.lower(): s.target for s in steps if s.id.startswith(step_id(P, "outlook-anywhere") + ".")}
+    legacy = {
+        s.target.lower(): s.target
+        for s in steps
+        if s.id.startswith(step_id(P, "outlook-anywhere") + ".")
+    }
     for array in sorted(inv.client_access_arrays, key=lambda a: a.name.lower()):
         retire = step_id(Phase.DECOMMISSION, "cas-array-name", array.name)
         members = [s for s in inv.servers if s.name.lower() in legacy]
@@ -812,191 +812,10 @@ def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
     return {k: v for k, v in out.items() if k in ids}
 
 
-def expiring_certificates(
-    inv: Inventory, plan: MigrationPlan
-) -> list[tuple[Certificate, list[str], list[str]]]:
-    """Certificates the plan puts behind the namespace that expire while steps remain scheduled.
-
-    Each as (certificate, the new servers that use it, ids of the steps that start on or
-    after its NotAfter day, in time order). The one rule behind the renewal steps and the
-    finding (review 2, M10).
-    """
-    users: dict[str, list[str]] = {}
-    for server in sorted(inv.target_servers, key=lambda s: s.name.lower()):
-        if server.is_edge:
-            continue
-        need = certificate_need(inv, server)
-        if need.thumbprint:
-            users.setdefault(need.thumbprint, []).append(server.name)
-    out: list[tuple[Certificate, list[str], list[str]]] = []
-    for thumb, servers in sorted(users.items()):
-        cert = next((c for c in inv.certificates if c.thumbprint == thumb and c.not_after), None)
-        if cert is None or cert.not_after is None:
-            continue
-        expiry = dt.datetime.combine(cert.not_after, dt.time())
-        late = sorted(
-            (plan.schedule[s.id].start, s.id)
-            for s in plan.steps
-            if s.id in plan.schedule and plan.schedule[s.id].start >= expiry
-        )
-        if late:
-            out.append((cert, servers, [sid for _, sid in late]))
-    return out
-
-
-_RENEWAL_PARAMETERS = [
-    {
-        "name": "RenewedCertificatePath",
-        "type": "string",
-        "default": "",
-        "help": "PFX file of the renewed certificate (same names, private key included)",
-    },
-]
-
-
-def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]:
-    """A renewal before NotAfter for each certificate that expires while steps remain (M10).
-
-    The CA's issuance is a manual step; each 2016 server that uses the certificate then
-    imports the renewed one and enables it for IIS and SMTP (scripted, read back), in a window
-    of its own after the production cut-overs scheduled before NotAfter. Servers of
-    the final version get their certificate after 2010 is gone, so the renewed one.
-    """
-    hop = {s.name.lower() for s in estate(inv).hop}
-    out: list[Step] = []
-    for cert, servers, _late in expiring_certificates(inv, plan):
-        day = cert.not_after.isoformat() if cert.not_after else ""
-        mine = [s for s in servers if s.lower() in hop]
-        if not mine:
-            continue
-        # After the cut-overs that come before NotAfter, so the renewal takes no window of theirs.
-        expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
-        cutovers = sorted(
-            s.id for s in plan.steps if s.cutover and plan.schedule[s.id].start < expiry
-        )
-        first = next(s for s in inv.target_servers if s.name == mine[0])
-        names = list(certificate_need(inv, first).names)
-        request = Step(
-            id=step_id(P, "certificate-request", cert.thumbprint[:8]),
-            phase=P,
-            title=f"renew certificate {cert.thumbprint[:8]}... ({cert.subject}) before {day}",
-            target=cert.subject,
-            owner=Owner.EXCHANGE_ADMIN,
-            runs_in=RunsIn.MANUAL,
-            duration_minutes=60,
-            wait_minutes=2 * 24 * 60,  # the CA's issuance
-            maintenance_window=False,
-            instructions=(
-                f"Certificate {cert.thumbprint} expires on {day}, while the plan still runs on it: "
-                f"request its renewal with the same names ({', '.join(names)}) from the CA (New-"
-                f"ExchangeCertificate -GenerateRequest on {mine[0]}, or the CA's portal), have the "
-                "CA issue it (manual, its lead time is the wait here), complete the request on "
-                f"{mine[0]} (Import-ExchangeCertificate) and export it with its private key to a "
-                "PFX file the next steps read (-RenewedCertificatePath)."
-            ),
-            verification="the CA issued a certificate with the same names and a later NotAfter",
-            rollback="nothing to undo (the old certificate stays enabled until the next steps)",
-            prerequisites=tuple(step_id(P, "certificate", s) for s in mine),
-            runbook=RENEWAL_RUNBOOK,
-        )
-        out.append(request)
-        for server in mine:
-            out.append(
-                Step(
-                    id=step_id(P, "certificate-renew", server),
-                    phase=P,
-                    title=f"import the renewed certificate on {server} and enable it for IIS and SMTP",
-                    target=server,
-                    owner=Owner.EXCHANGE_ADMIN,
-                    runs_in=RunsIn.EMS_NEW,
-                    duration_minutes=20,
-                    instructions=(
-                        f"Before {day}: imports the PFX (-RenewedCertificatePath; it asks for its "
-                        "password) where the server lacks it, enables it for IIS and SMTP (-Force) "
-                        "and reads it back (CA-issued, unexpired, every name, later than "
-                        f"{day})."
-                    ),
-                    verification="Get-ExchangeCertificate shows the renewed certificate enabled for IIS and SMTP (read back)",
-                    rollback=(
-                        f"Enable-ExchangeCertificate {cert.thumbprint} -Services IIS,SMTP -Force "
-                        "(the old one, while it is still valid)"
-                    ),
-                    action=Action(
-                        "servers.certificate-renew",
-                        {
-                            "server": server,
-                            "names": names,
-                            "after": day,
-                            "runbook_parameters": _RENEWAL_PARAMETERS,
-                        },
-                    ),
-                    prerequisites=(request.id, *cutovers),
-                    runbook=RENEWAL_RUNBOOK,
-                    cutover=CUTOVER_CERTIFICATE,
-                )
-            )
-    return out
-
-
-def certificate_expiry_findings(inv: Inventory, plan: MigrationPlan) -> list[Finding]:
-    """Per certificate that expires while steps remain: its renewal planned in time (info), else an error.
-
-    With :func:`certificate_renewal_steps` in the plan, the renewal of each 2016 server must
-    start before NotAfter; a renewal scheduled too late (or none: no 2016 server uses the
-    certificate) is an error, so no plan runs on an expired certificate (review 2, M10).
-    """
-    out: list[Finding] = []
-    for cert, servers, late in expiring_certificates(inv, plan):
-        assert cert.not_after is not None
-        day = cert.not_after.isoformat()
-        expiry = dt.datetime.combine(cert.not_after, dt.time())
-        renew = sorted(
-            s.id for s in plan.steps if s.id.startswith(step_id(P, "certificate-renew") + ".")
-            and s.target in servers
-        )
-        in_time = bool(renew) and all(plan.schedule[r].start < expiry for r in renew)
-        waiting = [sid for sid in late if sid not in renew]
-        shown = ", ".join(waiting[:5]) + (", ..." if len(waiting) > 5 else "")
-        where = str(cert.source) if cert.source else f"certificate {cert.thumbprint}"
-        what = (
-            f"certificate {cert.thumbprint} ({cert.subject}), which the plan uses on "
-            f"{', '.join(servers)}, expires on {day} while {len(waiting)} steps are scheduled on "
-            f"or after that day: {shown}"
-        )
-        if in_time:
-            last = max(plan.schedule[r].start for r in renew).date().isoformat()
-            out.append(
-                Finding(
-                    Severity.INFO,
-                    "servers.certificate-renewal",
-                    where,
-                    f"{what}; the plan renews it first ({', '.join(renew)}, by {last}: "
-                    f"{RENEWAL_RUNBOOK})",
-                )
-            )
-        else:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    "servers.certificate-expires-mid-plan",
-                    where,
-                    f"{what}; the plan cannot renew it in time",
-                    fix=f"renew it with the same names now (before {day}), import it on every "
-                    "server behind the namespace and enable it for IIS and SMTP "
-                    "(Import-ExchangeCertificate, Enable-ExchangeCertificate -Services IIS,SMTP "
-                    "-Force), then export the certificates again and plan",
-                )
-            )
-    return out
-
-
 __all__ = [
     "NAMESPACE",
     "NAMESPACE_VERIFY",
     "OAB_STEP",
-    "certificate_expiry_findings",
-    "certificate_renewal_steps",
-    "expiring_certificates",
     "client_access_links",
     "client_access_rollback_steps",
     "client_access_steps",
