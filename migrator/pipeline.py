@@ -39,10 +39,8 @@ from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
 from migrator.plan.nat import nat_steps
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
-from migrator.plan.phases.client_access import (
-    certificate_expiry_findings,
-    client_access_rollback_steps,
-)
+from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
+from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.public_folder_hybrid import (
     public_folder_hybrid_rollback_steps,
@@ -369,6 +367,8 @@ def plan_folder(
                 analysis,
                 findings=tuple(sorted({*analysis.findings, *late}, key=Finding.sort_key)),
             )
+            if analysis.errors:  # a certificate the plan cannot renew in time (review 2, M10)
+                return PlanOutput(analysis, None)
         return write_outputs(analysis, plan, out_dir, keep_status=keep_status)
     finally:
         gc.unfreeze()

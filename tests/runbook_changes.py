@@ -622,8 +622,8 @@ def _step_data(step: Step) -> dict[str, Any]:
     data["prerequisites"] = list(step.prerequisites)
     if step.window_share is None:
         del data["window_share"]  # added after the steps were frozen: absent means None
-    # Added after the steps were frozen (hybrid public folders): absent means the default.
-    for key, default in (("fresh_window", False), ("window_minutes", 0)):
+    # Added after the steps were frozen (hybrid public folders, cut-over kinds): absent means the default.
+    for key, default in (("fresh_window", False), ("window_minutes", 0), ("cutover", "")):
         if data[key] == default:
             del data[key]
     if step.action is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import shutil
 from pathlib import Path
@@ -244,7 +245,13 @@ def test_f3_urls_scp_and_certificate_before_the_namespace() -> None:
 def test_f4_outlook_anywhere_on_every_2010_cas_before_the_namespace() -> None:
     plan = contoso_plan()
     pre = plan.prerequisites("servers.namespace")
-    assert {"servers.outlook-anywhere.EX10-01", "servers.outlook-anywhere.EX10-03"} <= set(pre)
+    # the namespace waits for the probe of /rpc, which waits for the change (review 2, M4)
+    assert {
+        "servers.outlook-anywhere-verify.EX10-01",
+        "servers.outlook-anywhere-verify.EX10-03",
+    } <= set(pre)
+    for server in ("EX10-01", "EX10-03"):
+        assert _before(plan, f"servers.outlook-anywhere.{server}", "servers.namespace")
     # EX10-02 is a Mailbox-only server: no Outlook Anywhere
     assert "servers.outlook-anywhere.EX10-02" not in {s.id for s in plan.steps}
 
@@ -303,8 +310,11 @@ def _client_access_steps(plan: MigrationPlan) -> list:  # type: ignore[type-arg]
         "prepare.offline-address-book",
         "servers.autodiscover-scp.",
         "servers.virtual-directories.",
-        "servers.outlook-anywhere.",
+        "servers.outlook-anywhere",
+        "servers.rpc-over-http.",
         "servers.namespace",
+        "servers.certificate-re",
+        "decommission.cas-array-name.",
     )
     return [s for s in plan.steps if s.id.startswith(wanted)]
 
@@ -374,21 +384,63 @@ def test_helper_functions_gate_every_change() -> None:
 # --------------------------------------------------------------------------- certificate expiry (M10), plan.namespace
 
 
-def test_certificate_expiring_mid_plan_is_a_warning_naming_the_late_steps(tmp_path: Path) -> None:
+def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Path) -> None:
+    """Review 2, M10: no warning followed by a plan that runs on the expired certificate."""
     out = plan_folder(CONTOSO, tmp_path / "out")
-    late = [f for f in out.analysis.findings if f.code == "servers.certificate-expires-mid-plan"]
-    assert len(late) == 1
-    assert late[0].severity is Severity.WARNING
+    assert out.plan is not None
+    late = [f for f in out.analysis.findings if f.code.startswith("servers.certificate-re")]
+    assert [f.code for f in late] == ["servers.certificate-renewal"]
+    assert late[0].severity is Severity.INFO
     assert late[0].where.endswith("ExchangeCertificates.csv, row 2")
     assert "expires on 2027-03-24 while" in late[0].message
     assert "onward.relay.soak.EX16-01" in late[0].message
-    assert "servers.certificate-expires-mid-plan" in (tmp_path / "out" / "findings.txt").read_text(
+    assert "the plan renews it first" in late[0].message
+    expiry = dt.datetime(2027, 3, 24)
+    for server in ("EX16-01", "EX16-02"):
+        renew = out.plan.step(f"servers.certificate-renew.{server}")
+        assert out.plan.schedule[renew.id].start < expiry
+        assert "servers.certificate-request.3F8A1C5D" in renew.prerequisites
+        assert renew.action is not None and renew.action.params["after"] == "2027-03-24"
+    request = out.plan.step("servers.certificate-request.3F8A1C5D")
+    assert request.action is None and "have the CA issue it (manual" in request.instructions
+    assert "servers.certificate-renewal" in (tmp_path / "out" / "findings.txt").read_text(
         encoding="utf-8"
     )
+    text = (tmp_path / "out" / "runbooks/10-servers/certificate-renewal.ps1").read_bytes()
+    assert b"Import-RenewedCertificate @step -Path $RenewedCertificatePath" in text
+
+
+def test_certificate_that_expires_before_its_renewal_can_run_is_an_error(tmp_path: Path) -> None:
+    """Review 2, M10: where the renewal cannot be scheduled before NotAfter, nothing is written."""
+    from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
+
+    inv = contoso()
+    soon = dataclasses.replace(
+        inv,
+        certificates=tuple(
+            dataclasses.replace(c, not_after=dt.date(2026, 12, 18)) if c.not_after else c
+            for c in inv.certificates
+        ),
+    )
+    found = certificate_expiry_findings(soon, build_plan(soon))
+    assert [(f.severity, f.code) for f in found] == [
+        (Severity.ERROR, "servers.certificate-expires-mid-plan")
+    ]
+    assert "the plan cannot renew it in time" in found[0].message
+    assert "Import-ExchangeCertificate" in found[0].fix
+    # through plan_folder: the error stops the plan, nothing is written
+    root = tmp_path / "contoso"
+    shutil.copytree(CONTOSO, root)
+    csv = root / "ExchangeCertificates.csv"
+    csv.write_bytes(csv.read_bytes().replace(b'"2027-03-24"', b'"2026-12-18"'))
+    out = plan_folder(root, tmp_path / "out")
+    assert out.plan is None
+    assert "servers.certificate-expires-mid-plan" in {f.code for f in out.analysis.errors}
+    assert not (tmp_path / "out").exists()
 
 
 def test_no_expiry_warning_when_the_certificate_outlives_the_plan() -> None:
-    from migrator.plan.phases.client_access import certificate_expiry_findings
+    from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
 
     inv = contoso()
     renewed = dataclasses.replace(

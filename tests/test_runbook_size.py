@@ -44,14 +44,17 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 4700
+MAX_PLAN_RUNBOOK_LINES = 4820
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
-Raised from 4,650 for public folders of Exchange Online users (review 2, M2, m2, m3): 4,693 lines, +104
-in 58-public-folders: three runbooks of a shell of their own (legacy hybrid 31, the modern switch in
-Exchange Online 28, its rollback 24; each needs its ~20-line preamble) and 21 in existing runbooks (the
-replica check before the map, the modern mail-enabled folder sync at go-live, the rollback's batch removal)."""
+Raised for the review-2 fixes, measured on each branch: public folders of Exchange Online users (M2, m2,
+m3): +104 in 58-public-folders (three runbooks of a shell of their own: legacy hybrid 31, the modern
+switch in Exchange Online 28, its rollback 24, each with its ~20-line preamble; 21 in existing runbooks:
+the replica check before the map, the modern mail-enabled folder sync at go-live, the rollback's batch
+removal); client access (M3, M4, M6, M10): +107 (10-servers 542 -> 625 for the RPC over HTTP Proxy
+check, the /rpc probes, the namespace rollback guard and the certificate renewal runbook;
+60-decommission 208 -> 232 for the CAS array name retirement)."""
 MAX_HELPER_LINES = 500
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20

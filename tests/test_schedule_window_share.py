@@ -67,3 +67,52 @@ def test_independent_steps_fill_a_window_up_to_the_share_then_move_on() -> None:
     plan = schedule_steps(steps, dt.date(2026, 12, 7), WINDOWS)
     waves = [plan[s.id].wave for s in steps]
     assert waves == [1, 1, 2, 2, 3]
+
+
+def _cutover(sid: str, kind: str, share: tuple[str, int] | None = None) -> Step:
+    return Step(
+        id=f"servers.{sid}",
+        phase=Phase.SERVERS,
+        title=sid,
+        target=sid,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=30,
+        maintenance_window=True,
+        window_share=share,
+        cutover=kind,
+    )
+
+
+def test_one_kind_of_cutover_per_window_occurrence() -> None:
+    """Review 2, M3: cut-overs of different kinds never share a window; the same kind may."""
+    steps = [
+        _cutover("namespace", "client namespace"),
+        _cutover("alias-a", "SMTP alias"),
+        _cutover("alias-b", "SMTP alias"),
+        _cutover("first-wave", "first wave"),
+        _cutover("plain", ""),
+    ]
+    plan = schedule_steps(steps, dt.date(2026, 12, 7), WINDOWS)
+    wave = {s.id.removeprefix("servers."): plan[s.id].wave for s in steps}
+    assert wave == {"namespace": 1, "alias-a": 2, "alias-b": 2, "first-wave": 3, "plain": 1}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["", "a", "b", "c"]), min_size=1, max_size=10),
+    st.integers(1, 3),
+)
+def test_cutover_kinds_and_shares_hold_together(kinds: list[str], share: int) -> None:
+    steps = [
+        _cutover(f"s{k}", kind, ("moves.complete", share) if k % 2 else None)
+        for k, kind in enumerate(kinds)
+    ]
+    plan = schedule_steps(steps, dt.date(2026, 12, 7), WINDOWS)
+    by_wave: dict[int, set[str]] = {}
+    for s in steps:
+        if s.cutover:
+            by_wave.setdefault(plan[s.id].wave, set()).add(s.cutover)
+    assert all(len(v) == 1 for v in by_wave.values())
+    shared = Counter(plan[s.id].wave for s in steps if s.window_share is not None)
+    assert not shared or max(shared.values()) <= share

@@ -91,6 +91,20 @@ def _occurrence_end(begin: dt.datetime, windows: Sequence[MaintenanceWindow]) ->
     raise AssertionError(f"no window occurrence starts at {begin}")  # pragma: no cover
 
 
+def _fits(
+    step: Step,
+    slot: dt.datetime,
+    shared: Mapping[tuple[str, dt.datetime], int],
+    cutover_in: Mapping[dt.datetime, str],
+) -> bool:
+    """Whether the window occurrence starting at ``slot`` can take the step (share and cut-over rules)."""
+    if step.window_share is not None:
+        name, most = step.window_share
+        if shared.get((name, slot), 0) >= most:
+            return False
+    return not step.cutover or cutover_in.get(slot, step.cutover) == step.cutover
+
+
 def critical_path(ordered: Sequence[Step]) -> tuple[str, ...]:
     """Ids on the longest path through durations plus waits (steps in run order).
 
@@ -126,9 +140,11 @@ def schedule_steps(
     A step may start when every prerequisite has finished and its wait has
     passed (waits run in calendar time, windows or not); steps that need a
     window start in the first window occurrence they fit in (with their
-    ``window_minutes`` where longer than their duration; past occurrences
-    full of their ``window_share``, and, for a ``fresh_window`` step, past the
-    occurrences its windowed prerequisites ran in). A wave is the
+    ``window_minutes`` where longer than their duration) that has room for
+    their ``window_share``, holds no production cut-over of another kind
+    (``Step.cutover``: one risky change per window) and, for a
+    ``fresh_window`` step, is none of the occurrences its windowed
+    prerequisites ran in. A wave is the
     window occurrence a step starts in (or its calendar day outside windows),
     numbered from 1 in time order.
     """
@@ -138,28 +154,26 @@ def schedule_steps(
     timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
     shared: dict[tuple[str, dt.datetime], int] = {}
     occ: dict[str, dt.datetime] = {}
+    cutover_in: dict[dt.datetime, str] = {}
     for step in ordered:
         ready = max((done[p] for p in step.prerequisites), default=origin)
         slot: dt.datetime | None
         if needs_window(step):
             need = max(step.duration_minutes, step.window_minutes)
+            # Occurrences a prerequisite ran in (``fresh_window``: a change of its own night).
+            taken = {occ[p] for p in step.prerequisites if p in occ} if step.fresh_window else set()
             begin, slot = fit_window(ready, need, windows)
-            if slot is not None and (step.window_share is not None or step.fresh_window):
-                name, most = step.window_share or ("", 0)
-                # Occurrences a prerequisite ran in (``fresh_window``: a change of its own night).
-                taken = (
-                    {occ[p] for p in step.prerequisites if p in occ} if step.fresh_window else set()
-                )
-                while slot in taken or (most and shared.get((name, slot), 0) >= most):
-                    # That occurrence is full or taken: the first one after it.
-                    ready = max(ready, _occurrence_end(slot, windows))
-                    begin, found = fit_window(ready, need, windows)
-                    assert found is not None  # windows exist: slot was found in them
-                    slot = found
-                if most:
-                    shared[(name, slot)] = shared.get((name, slot), 0) + 1
+            while slot is not None and (slot in taken or not _fits(step, slot, shared, cutover_in)):
+                # That occurrence is full, taken, or holds a cut-over of another kind: the first one after it.
+                ready = max(ready, _occurrence_end(slot, windows))
+                begin, slot = fit_window(ready, need, windows)
             if slot is not None:
                 occ[step.id] = slot
+                if step.window_share is not None:
+                    name = step.window_share[0]
+                    shared[(name, slot)] = shared.get((name, slot), 0) + 1
+                if step.cutover:
+                    cutover_in[slot] = step.cutover
         else:
             begin = ready
             slot = _containing(begin, windows) if windows else None

@@ -136,6 +136,9 @@ class Step:
     window_minutes: int = 0
     """Minutes of one window occurrence it needs from its start (it and the steps that must follow it in the
     same occurrence, e.g. a lock until its unlock); 0: its own duration."""
+    cutover: str = ""
+    """Kind of production cut-over ("client namespace", "SMTP alias", "first wave"), or "": a window
+    occurrence starts cut-overs of one kind only, so a failure that night points at one change."""
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.phase.value + "."):

@@ -788,6 +788,22 @@ function Set-ServerCertificate {
     }
 }
 
+function Import-RenewedCertificate {
+    # servers.certificate-renew: the renewed certificate (-Path, a PFX with its private key) imported on -Server where
+    # it is missing, then enabled for IIS and SMTP and read back by Set-ServerCertificate; it must expire after -After.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$After, [string[]]$Names, [string]$Path, [string]$DomainController)
+    if ($Path -eq '' -or -not (Test-Path -LiteralPath $Path)) { throw ('Give the renewed certificate''s PFX file with -RenewedCertificatePath (found: ''' + $Path + ''')') }
+    $password = Read-Host -AsSecureString -Prompt ('Password of ' + $Path)
+    $pfx = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2($Path, $password)
+    if ($pfx.NotAfter -le [datetime]$After) { throw ($Path + ' expires on ' + $pfx.NotAfter + ', not after ' + $After + ': it is not the renewed certificate') }
+    $here = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $pfx.Thumbprint })
+    if ($here.Count -eq 0 -and $PSCmdlet.ShouldProcess($Server, 'Import certificate ' + $pfx.Thumbprint + ' from ' + $Path)) {
+        Import-ExchangeCertificate -Server $Server -FileData ([System.IO.File]::ReadAllBytes($Path)) -Password $password -PrivateKeyExportable $true -DomainController $DomainController -ErrorAction Stop | Out-Null
+    }
+    Set-ServerCertificate -Server $Server -Names $Names -Thumbprint $pfx.Thumbprint -Enable -DomainController $DomainController
+}
+
 function Assert-No2010Server {
     # decommission.verify-no-2010 (reads only): no Exchange 2010 (version 14) server is left in the organisation.
     [CmdletBinding()]
@@ -1493,7 +1509,33 @@ function Set-LegacyOutlookAnywhere {
     $now = @(Get-OutlookAnywhere -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop)
     if ($now.Count -ne 1) { throw ('Outlook Anywhere is not enabled on ' + $Server + ' after the change') }
     Assert-Equal -What ($Server + ' Outlook Anywhere ExternalHostname') -Expected $ExternalHostname -Actual ([string]$now[0].ExternalHostname)
+    Assert-Equal -What ($Server + ' Outlook Anywhere ClientAuthenticationMethod') -Expected $ClientAuthenticationMethod -Actual ([string]$now[0].ClientAuthenticationMethod)
     Assert-Equal -What ($Server + ' Outlook Anywhere IISAuthenticationMethods') -Expected $iis -Actual (ConvertTo-SortedList $now[0].IISAuthenticationMethods)
+}
+
+function Assert-RpcProxyFeature {
+    # servers.rpc-over-http (reads only): the RPC over HTTP Proxy feature's DLL is on the 2010 server (-Path, its
+    # ADMIN$ share), else Enable-OutlookAnywhere would only write AD. Installing the feature is a manual step.
+    [CmdletBinding()]
+    param([string]$Server, [string]$Path)
+    if (-not (Test-Path -LiteralPath $Path)) { throw ($Path + ' not found: install the RPC over HTTP Proxy feature on ' + $Server + ' by hand (Import-Module ServerManager; Add-WindowsFeature RPC-over-HTTP-proxy), then run this step again') }
+    Write-Host ('    ' + $Server + ': ' + $Path + ' is there (RPC over HTTP Proxy installed)')
+}
+
+function Test-LegacyOutlookAnywhere {
+    # servers.outlook-anywhere-verify (reads only, 2010 EMS): Outlook Anywhere read back without -ADPropertiesOnly
+    # (the values IIS got from the Service Host) and -Url (/rpc/rpcproxy.dll) answering 401 with NTLM offered.
+    [CmdletBinding()]
+    param([string]$Server, [string]$ExternalHostname, [string]$ClientAuthenticationMethod, [string[]]$IISAuthenticationMethods, [string]$Url, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $now = @(Get-OutlookAnywhere -Server $Server -DomainController $DomainController -ErrorAction Stop)
+    if ($now.Count -ne 1) { throw ('Outlook Anywhere is not enabled on ' + $Server) }
+    Assert-Equal -What ($Server + ' Outlook Anywhere ExternalHostname') -Expected $ExternalHostname -Actual ([string]$now[0].ExternalHostname)
+    Assert-Equal -What ($Server + ' Outlook Anywhere ClientAuthenticationMethod') -Expected $ClientAuthenticationMethod -Actual ([string]$now[0].ClientAuthenticationMethod)
+    Assert-Equal -What ($Server + ' Outlook Anywhere IISAuthenticationMethods') -Expected (ConvertTo-SortedList $IISAuthenticationMethods) -Actual (ConvertTo-SortedList $now[0].IISAuthenticationMethods)
+    $answer = Invoke-HttpProbe -Url $Url
+    if ($answer.Status -ne 401 -or $answer.Authenticate -notmatch 'NTLM') { throw ($Url + ' answered HTTP ' + $answer.Status + ' (' + $answer.Authenticate + '), expected 401 offering NTLM: /rpc is not served (RPC over HTTP Proxy feature, Service Host) or lacks NTLM') }
+    Write-Host ('    ' + $Url + ': HTTP 401, offers ' + $answer.Authenticate)
 }
 
 function Set-DatabaseOfflineAddressBook {
@@ -1528,9 +1570,36 @@ function Set-DatabaseOfflineAddressBook {
     }
 }
 
+function Invoke-HttpProbe {
+    # One HTTPS request (no redirects followed): the answer's status, Location and WWW-Authenticate headers and body.
+    # No answer at all (name, connection or certificate TrustFailure) stops the run with the reason.
+    param([string]$Url, [string]$Body = '', [string]$Smtp = '')
+    $request = [System.Net.HttpWebRequest]::Create($Url)
+    $request.AllowAutoRedirect = $false
+    if ($Smtp -ne '') { $request.Credentials = $Host.UI.PromptForCredential('migrator', 'Credentials of ' + $Smtp, $Smtp, '').GetNetworkCredential() }
+    if ($Body -ne '') {
+        $request.Method = 'POST'
+        $request.ContentType = 'text/xml'
+        $bytes = [System.Text.Encoding]::UTF8.GetBytes($Body)
+        $stream = $request.GetRequestStream()
+        $stream.Write($bytes, 0, $bytes.Length)
+        $stream.Close()
+    }
+    try { $response = $request.GetResponse() }
+    catch [System.Net.WebException] {
+        if ($null -eq $_.Exception.Response) { throw ($Url + ': ' + $_.Exception.Message) }
+        $response = $_.Exception.Response
+    }
+    $answer = @{ Status = [int]$response.StatusCode; Location = [string]$response.Headers['Location']; Authenticate = [string]$response.Headers['WWW-Authenticate'] }
+    $answer.Text = (New-Object System.IO.StreamReader($response.GetResponseStream())).ReadToEnd()
+    $response.Close()
+    return $answer
+}
+
 function Test-ClientNamespace {
     # servers.namespace-verify and its rollback (reads only): waits until each name resolves to -Expected only, then
-    # OWA answers over HTTPS with a trusted certificate and Autodiscover returns Outlook settings for each -Mailbox.
+    # OWA answers 200 or 302 to its logon page over HTTPS with a trusted certificate, Autodiscover asks an anonymous
+    # request for credentials (401) and returns Outlook settings (200 with <Protocol>) for each -Mailbox.
     [CmdletBinding()]
     param([string[]]$Name, [string[]]$Expected, [string]$OwaUrl, [string]$AutodiscoverUrl, [string[]]$Mailbox, [int]$WaitMinutes = 60)
     $want = ConvertTo-SortedList $Expected
@@ -1544,36 +1613,37 @@ function Test-ClientNamespace {
             Start-Sleep -Seconds 60
         }
     }
-    $probes = @(@{ Url = $OwaUrl; Smtp = ''; Body = '' })
-    foreach ($smtp in @($Mailbox | Where-Object { $_ -ne '' })) {
-        $probes += @{ Url = $AutodiscoverUrl; Smtp = $smtp; Body = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>' + [System.Security.SecurityElement]::Escape($smtp) + '</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>') }
+    # OWA: 200 (the logon form) or 302 to /owa/auth/ (forms-based authentication). 401/403 (authentication or SSL
+    # settings), 404 (the directory) or 5xx (the server) is not OWA answering as expected.
+    $owa = Invoke-HttpProbe -Url $OwaUrl
+    if (-not ($owa.Status -eq 200 -or ($owa.Status -eq 302 -and $owa.Location -match '/owa/auth/'))) { throw ($OwaUrl + ' answered HTTP ' + $owa.Status + ' ' + $owa.Location + ', expected 200 or 302 to /owa/auth/') }
+    Write-Host ('    ' + $OwaUrl + ': HTTP ' + $owa.Status + ' ' + $owa.Location)
+    $body = '<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>{0}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>'
+    $anonymous = Invoke-HttpProbe -Url $AutodiscoverUrl -Body ($body -f 'probe@invalid')
+    if ($anonymous.Status -ne 401) { throw ($AutodiscoverUrl + ' answered an anonymous request with HTTP ' + $anonymous.Status + ', expected 401 (credentials asked for)') }
+    Write-Host ('    ' + $AutodiscoverUrl + ' (anonymous): HTTP 401')
+    $smtps = @($Mailbox | Where-Object { $_ -ne '' })
+    if ($smtps.Count -eq 0) { Write-Warning 'No -Mailbox2010 or -Mailbox2016 given: the Autodiscover probes of a mailbox were skipped' }
+    foreach ($smtp in $smtps) {
+        $answer = Invoke-HttpProbe -Url $AutodiscoverUrl -Smtp $smtp -Body ($body -f [System.Security.SecurityElement]::Escape($smtp))
+        if ($answer.Status -ne 200 -or $answer.Text -notmatch '<Protocol>') { throw ('Autodiscover for ' + $smtp + ' answered HTTP ' + $answer.Status + ' without Outlook settings') }
+        Write-Host ('    ' + $AutodiscoverUrl + ' ' + $smtp + ': HTTP 200 with Outlook settings')
     }
-    if ($probes.Count -eq 1) { Write-Warning 'No -Mailbox2010 or -Mailbox2016 given: the Autodiscover probes were skipped' }
-    foreach ($probe in $probes) {
-        $request = [System.Net.HttpWebRequest]::Create($probe.Url)
-        $request.AllowAutoRedirect = $false
-        if ($probe.Smtp -ne '') {
-            $request.Credentials = $Host.UI.PromptForCredential('migrator', 'Credentials of ' + $probe.Smtp, $probe.Smtp, '').GetNetworkCredential()
-            $request.Method = 'POST'
-            $request.ContentType = 'text/xml'
-            $bytes = [System.Text.Encoding]::UTF8.GetBytes($probe.Body)
-            $stream = $request.GetRequestStream()
-            $stream.Write($bytes, 0, $bytes.Length)
-            $stream.Close()
-        }
-        try { $response = $request.GetResponse() }
-        catch [System.Net.WebException] {
-            # No response at all: name, connection or certificate (TrustFailure) problem.
-            if ($null -eq $_.Exception.Response) { throw ($probe.Url + ': ' + $_.Exception.Message) }
-            $response = $_.Exception.Response
-        }
-        $status = [int]$response.StatusCode
-        $text = (New-Object System.IO.StreamReader($response.GetResponseStream())).ReadToEnd()
-        $response.Close()
-        if ($probe.Smtp -eq '' -and $status -ge 500) { throw ($probe.Url + ' answered HTTP ' + $status) }
-        if ($probe.Smtp -ne '' -and ($status -ne 200 -or $text -notmatch '<Protocol>')) { throw ('Autodiscover for ' + $probe.Smtp + ' answered HTTP ' + $status + ' without Outlook settings') }
-        Write-Host ('    ' + $probe.Url + ' ' + $probe.Smtp + ': HTTP ' + $status)
+}
+
+function Assert-No2016Mailbox {
+    # servers.rollback.namespace-guard (reads only): the namespace may go back to 2010 only while no user, shared,
+    # room or equipment mailbox is on a 2016 server (2010 Client Access cannot serve them).
+    [CmdletBinding()]
+    param([string[]]$Server, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $found = @()
+    $types = @('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox')
+    foreach ($name in $Server) {
+        $found += @(Get-Mailbox -Server $name -RecipientTypeDetails $types -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
     }
+    if ($found.Count -gt 0) { throw ([string]$found.Count + ' production mailbox(es) are on ' + ($Server -join ', ') + ' (' + ((@($found | Select-Object -First 5 | ForEach-Object { [string]$_.PrimarySmtpAddress })) -join ', ') + ', ...): pointing the namespace back at 2010 would cut them off. Do not roll back: fix forward on 2016 (namespace-verify names what fails), or first move those mailboxes back to 2010 (the waves'' rollback runbooks), then run this again') }
+    Write-Host ('    no production mailbox on ' + ($Server -join ', ') + ': the namespace may go back to 2010')
 }
 
 

@@ -24,7 +24,8 @@ from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
 from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
-from migrator.plan.phases.client_access import client_access_links
+from migrator.plan.phases.certificate_renewal import certificate_renewal_steps
+from migrator.plan.phases.client_access import client_access_links, cutover_kinds
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
 from migrator.plan.phases.mx import READINESS as MX_READINESS
@@ -263,10 +264,13 @@ def link_phases(
     for sid, pre in hybrid_links(inv, moves, steps, [*hybrid_sinks, *identity_sinks]).items():
         # public folders for Exchange Online users: legacy, then modern hybrid (review 2, M2)
         add(sid, *pre)
+    cutover = cutover_kinds(steps)
     out = []
     for s in steps:
         more = extra.get(s.id)
         out.append(replace(s, prerequisites=(*s.prerequisites, *more)) if more else s)
+        if s.id in cutover:
+            out[-1] = replace(out[-1], cutover=cutover[s.id])
     return out
 
 
@@ -300,7 +304,11 @@ def assemble_plan(
         relay,
     )
     check_final_after_2010(inventory, estate(inventory), steps)
-    return make_plan(inventory.organisation, steps, day, inventory.policy.maintenance_windows)
+    windows = inventory.policy.maintenance_windows
+    plan = make_plan(inventory.organisation, steps, day, windows)
+    # A certificate that expires while steps remain: its renewal joins the plan (review 2, M10).
+    renew = certificate_renewal_steps(inventory, plan)
+    return make_plan(inventory.organisation, [*steps, *renew], day, windows) if renew else plan
 
 
 __all__ = [

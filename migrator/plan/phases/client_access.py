@@ -21,24 +21,35 @@ Facts: ``MOVES-AND-CLIENT-ACCESS.md`` sections D, F and G. The steps:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
-from migrator.checks.certificates import certificate_need
-from migrator.client_access import Namespace, VdirKind, namespace_of
-from migrator.model import Finding, Inventory, Server, ServerRole, Severity
+from migrator.client_access import ClientAccessArray, Namespace, VdirKind, namespace_of
+from migrator.model import Inventory, Server, ServerRole
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.relay import load_balancer_pool
-from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
 PREP = Phase.PREPARE
+PF_GO_LIVE = "public-folders.local"
+"""Public folders served from 2016 (``PublicFoldersEnabled Local``), where the plan migrates any."""
 
 OAB_STEP = step_id(PREP, "offline-address-book")
 NAMESPACE = step_id(P, "namespace")
 NAMESPACE_VERIFY = step_id(P, "namespace-verify")
 OUTLOOK_CLIENTS = step_id(P, "outlook-clients")
 LEGACY_OA_RUNBOOK = runbook(P, "outlook-anywhere-2010")
+NAMESPACE_GUARD = step_id(P, "rollback", "namespace-guard")
+
+NAMESPACE_SETTLE_MINUTES = 24 * 60
+"""After the namespace is verified, a business day of production traffic on it (2010 users proxied
+through 2016) before any mailbox move starts, so a client-access fault shows before a wave adds one."""
+OA_APPLY_MINUTES = 15
+"""2010 writes Outlook Anywhere to AD; the Service Host applies it to IIS about 15 minutes later."""
+CUTOVER_NAMESPACE = "client namespace"
+CUTOVER_SMTP_ALIAS = "SMTP alias"
+CUTOVER_FIRST_WAVE = "first wave"
+CUTOVER_MX = "MX"
 
 _URL_KINDS = (
     VdirKind.OWA,
@@ -216,11 +227,17 @@ def _legacy_oa(inv: Inventory, server: Server, ns: Namespace) -> Step:
             "first. Windows 2008 R2 servers may need KB3140410 against password prompts (field "
             "report, not verified)."
         ),
-        verification="Get-OutlookAnywhere -ADPropertiesOnly shows the host name and methods (read back)",
+        verification=(
+            "Get-OutlookAnywhere -ADPropertiesOnly shows the host name and methods (read back); "
+            f"{step_id(P, 'outlook-anywhere-verify', server.name)} probes IIS once the Service "
+            "Host has applied it"
+        ),
         rollback=(
             f"{runbook(P, 'outlook-anywhere-2010-rollback')} sets the exported values back"
             + ("" if oa else "; Outlook Anywhere was off: Disable-OutlookAnywhere by hand")
         ),
+        wait_minutes=OA_APPLY_MINUTES,
+        prerequisites=() if oa else (step_id(P, "rpc-over-http", server.name),),
         action=Action(
             "servers.outlook-anywhere-2010",
             {
@@ -231,6 +248,68 @@ def _legacy_oa(inv: Inventory, server: Server, ns: Namespace) -> Step:
                 "export": export_file(server.name, "outlook-anywhere"),
             },
         ),
+        runbook=LEGACY_OA_RUNBOOK,
+    )
+
+
+def _rpc_feature(server: Server) -> Step:
+    """Before Outlook Anywhere is enabled on a 2010 server: the RPC over HTTP Proxy feature is there."""
+    dll = rpc_proxy_path(server)
+    return Step(
+        id=step_id(P, "rpc-over-http", server.name),
+        phase=P,
+        title=f"check that the RPC over HTTP Proxy feature is installed on {server.name}",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_2010,
+        duration_minutes=15,
+        maintenance_window=False,
+        instructions=(
+            "Enable-OutlookAnywhere only writes Active Directory: IIS serves /rpc only where the "
+            "Windows feature RPC over HTTP Proxy is installed, else the AD read-back passes and "
+            f"every 2010 user of {server.name} breaks when the namespace moves. Get-WindowsFeature "
+            "is not in the cmdlet reference migrator checks against, so the step checks read-only "
+            f"for the feature's file {dll}; where it is missing, install the feature by hand on "
+            f"{server.name} (PowerShell 2.0: Import-Module ServerManager; Add-WindowsFeature "
+            "RPC-over-HTTP-proxy) and run the step again."
+        ),
+        verification=f"{dll} exists (checked by the step)",
+        rollback="nothing to undo (reads only); a feature installed by hand may stay",
+        action=Action("servers.rpc-proxy-feature", {"server": server.name, "path": dll}),
+        runbook=LEGACY_OA_RUNBOOK,
+    )
+
+
+def rpc_proxy_path(server: Server) -> str:
+    """UNC path of the RPC over HTTP Proxy DLL on a 2010 server (the feature installs it; inference)."""
+    return f"\\\\{server.fqdn or server.name}\\ADMIN$\\System32\\RpcProxy\\RpcProxy.dll"
+
+
+def _oa_verify(server: Server, legacy: Step) -> Step:
+    """After the Service Host applied Outlook Anywhere to IIS: read back from IIS and probe /rpc."""
+    assert legacy.action is not None
+    url = f"https://{server.fqdn or server.name}/rpc/rpcproxy.dll"
+    params = {k: v for k, v in legacy.action.params.items() if k != "export"}
+    return Step(
+        id=step_id(P, "outlook-anywhere-verify", server.name),
+        phase=P,
+        title=f"probe Outlook Anywhere on {server.name} ({url}: 401 with NTLM)",
+        target=server.name,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_2010,
+        duration_minutes=10,
+        maintenance_window=False,
+        instructions=(
+            f"{OA_APPLY_MINUTES} minutes after the change the Service Host has applied it to IIS: "
+            "reads Outlook Anywhere back without -ADPropertiesOnly (external host name, client and "
+            f"IIS authentication) and requests {url} without credentials: it must answer 401 and "
+            "offer NTLM (a 404 means /rpc is missing: the RPC over HTTP Proxy feature or the "
+            "Service Host; a certificate error stops it too)."
+        ),
+        verification="the values read back equal the planned ones; HTTP 401 with NTLM offered",
+        rollback="nothing to undo (reads only)",
+        action=Action("servers.outlook-anywhere-probe", {**params, "url": url}),
+        prerequisites=(legacy.id,),
         runbook=LEGACY_OA_RUNBOOK,
     )
 
@@ -306,7 +385,7 @@ def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Serve
                 for s in new
                 for what in ("certificate", "virtual-directories")
             ),
-            *(step_id(P, "outlook-anywhere", s.name) for s in old),
+            *(step_id(P, "outlook-anywhere-verify", s.name) for s in old),
             OUTLOOK_CLIENTS,
             step_id(P, "readiness"),
         ),
@@ -336,7 +415,9 @@ _PROBE_PARAMETERS = [
 ]
 
 
-def _verify(ns: Namespace, expected: list[str], step: str, runbook_path: str, prereq: str) -> Step:
+def _verify(
+    ns: Namespace, expected: list[str], step: str, runbook_path: str, prereq: str, settle: int = 0
+) -> Step:
     return Step(
         id=step,
         phase=P,
@@ -345,13 +426,20 @@ def _verify(ns: Namespace, expected: list[str], step: str, runbook_path: str, pr
         owner=Owner.EXCHANGE_ADMIN,
         runs_in=RunsIn.EMS_NEW,
         duration_minutes=60,  # the DNS wait (-WaitMinutes) and the probes
+        wait_minutes=settle,
         instructions=(
             f"Waits (up to -WaitMinutes) until {ns.mail} and {ns.autodiscover} resolve to "
-            f"{', '.join(expected) or 'the expected addresses'} only, then fetches OWA and posts an "
-            "Autodiscover request for -Mailbox2010 and -Mailbox2016 (it asks for credentials); a "
-            "certificate error or a failed answer stops it. Run it on a domain member that uses "
-            "the internal DNS; check the external records (the public address the firewall "
-            "publishes) by hand."
+            f"{', '.join(expected) or 'the expected addresses'} only, then fetches OWA (200, or 302 "
+            "to /owa/auth/), posts an anonymous Autodiscover request (401) and one for -Mailbox2010 "
+            "and -Mailbox2016 (it asks for credentials; 200 with Outlook settings); a certificate "
+            "error or any other answer stops it. Run it on a domain member that uses the internal "
+            "DNS; check the external records (the public address the firewall publishes) by hand."
+            + (
+                f" Then {settle // 60} hours of production on the new namespace before any mailbox "
+                "move starts, so a client-access fault shows before a wave adds one."
+                if settle
+                else ""
+            )
         ),
         verification="every name answers with the expected addresses; OWA and Autodiscover answer for both mailboxes",
         rollback="nothing to undo (reads only)",
@@ -420,6 +508,47 @@ def _manual_namespace(servers: list[Server]) -> Step:
     )
 
 
+def _retire_array_names(inv: Inventory, old: list[Server]) -> list[Step]:
+    """Per 2010 CAS array: its RPC/TCP name leaves DNS once no RPC client is left, before 2010 goes."""
+    out: list[Step] = []
+    for array in sorted(inv.client_access_arrays, key=lambda a: a.name.lower()):
+        members = array_members(array, old)
+        now = ", ".join(expected_addresses(inv, members)) or "the array's current addresses"
+        out.append(
+            Step(
+                id=step_id(Phase.DECOMMISSION, "cas-array-name", array.name),
+                phase=Phase.DECOMMISSION,
+                title=f"retire the RPC/TCP name {array.fqdn} of CAS array {array.name} from DNS",
+                target=array.fqdn,
+                owner=Owner.DNS_ADMIN,
+                runs_in=RunsIn.DNS_CONSOLE,
+                duration_minutes=30,
+                instructions=(
+                    f"Outlook profiles of 2010 mailboxes connect over RPC/TCP to {array.fqdn} (the "
+                    "databases' RpcClientAccessServer); 2016 has no RPC/TCP. Once every mailbox has "
+                    "left 2010 and the client-access evidence of "
+                    f"{', '.join(s.name for s in members) or 'the 2010 Client Access servers'} (its "
+                    "RPC Client Access logs) shows no client left, note the record's current "
+                    f"addresses ({now}) for the rollback, then remove the A (and AAAA) record of "
+                    f"{array.fqdn} from the internal zone (DNS console, or Remove-DnsServerResourceRecord "
+                    "on the DNS server). Do not repoint it at 2016 or at an HTTP name: an Outlook "
+                    "that still tries RPC/TCP must fail fast and fall back to Autodiscover. Exchange "
+                    "2010 is removed only after this."
+                ),
+                verification=f"Resolve-DnsName {array.fqdn} finds no record; no client logs an RPC/TCP connection to it",
+                rollback=f"create the A record of {array.fqdn} again with the addresses noted ({now})",
+                runbook=runbook(Phase.DECOMMISSION, "dns"),
+            )
+        )
+    return out
+
+
+def array_members(array: ClientAccessArray, old: Sequence[Server]) -> list[Server]:
+    """The 2010 Client Access servers of an array's AD site (all of them when the site is not known)."""
+    same = [s for s in old if array.site and s.site.lower() == array.site.lower()]
+    return same or list(old)
+
+
 def server_client_access_steps(inv: Inventory, server: Server) -> list[Step]:
     """The client access steps of one new Mailbox server (its runbook, after the install)."""
     ns = namespace_of(inv)
@@ -443,13 +572,24 @@ def client_access_steps(inv: Inventory, est: Estate) -> list[Step]:
         steps.append(_manual_namespace(new))
         return steps
     old = by_name(legacy_cas(est))
-    steps.extend(_legacy_oa(inv, s, ns) for s in old)
+    enabled = {o.server.lower() for o in inv.outlook_anywhere}
+    for s in old:
+        if s.name.lower() not in enabled:
+            steps.append(_rpc_feature(s))
+        legacy = _legacy_oa(inv, s, ns)
+        steps += [legacy, _oa_verify(s, legacy)]
     steps.append(_namespace(inv, ns, new, old))
     steps.append(
         _verify(
-            ns, expected_addresses(inv, new), NAMESPACE_VERIFY, runbook(P, "namespace"), NAMESPACE
+            ns,
+            expected_addresses(inv, new),
+            NAMESPACE_VERIFY,
+            runbook(P, "namespace"),
+            NAMESPACE,
+            NAMESPACE_SETTLE_MINUTES,
         )
     )
+    steps += _retire_array_names(inv, old)
     return steps
 
 
@@ -516,6 +656,29 @@ def client_access_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
             )
         )
     old = by_name(legacy_cas(est))
+    hop = [s.name for s in est.hop_mailbox]
+    guard = Step(
+        id=NAMESPACE_GUARD,
+        phase=P,
+        title=f"refuse the namespace rollback while production mailboxes are on {', '.join(hop)}",
+        target="client namespace",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=10,
+        reversible=False,
+        instructions=(
+            "2010 Client Access cannot serve a 2016 mailbox: once a user, shared, room or equipment "
+            f"mailbox is on {', '.join(hop)}, pointing the namespace back at 2010 cuts those users "
+            "off. The step reads the mailboxes from Exchange (not from the plan) and stops if any "
+            "is there. Then do not roll back: fix forward on 2016 (namespace-verify names what "
+            "fails), or first move those mailboxes back to 2010 (the waves' rollback), then run "
+            "this runbook again."
+        ),
+        verification="Get-Mailbox -Server returns no production mailbox on the 2016 servers (checked by the step)",
+        action=Action("servers.namespace-guard", {"servers": hop}),
+        runbook=runbook(P, "namespace-rollback"),
+    )
+    out.append(guard)
     back = Step(
         id=step_id(P, "rollback", "namespace"),
         phase=P,
@@ -532,6 +695,7 @@ def client_access_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
             "the firewall or reverse-proxy rule that publishes HTTPS (TCP 443) for them back at "
             "the 2010 Client Access servers; the next step waits for DNS and probes again."
         ),
+        prerequisites=(guard.id,),
         runbook=runbook(P, "namespace-rollback"),
     )
     out.append(back)
@@ -559,6 +723,43 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
     ids = {s.id for s in steps}
     est_new = [s.target for s in steps if s.id.startswith(step_id(P, "virtual-directories") + ".")]
     out: dict[str, list[str]] = {}
+    onprem = sorted(
+        s.id.removeprefix(step_id(Phase.MOVES, "copy") + ".")
+        for s in steps
+        if s.id.startswith(step_id(Phase.MOVES, "copy") + ".")
+        and s.runs_in is not RunsIn.EXCHANGE_ONLINE
+    )
+    last_wave = step_id(Phase.MOVES, "complete", onprem[-1]) if onprem else ""
+    gates = sorted(
+        s.id for s in steps if s.id.startswith(step_id(Phase.DECOMMISSION, "client-access") + ".")
+    )
+    # M6: the client-access gate of a 2010 server needs the namespace on 2016, public folders
+    # live on 2016 (where there are any) and the last on-premises wave.
+    for gate in gates:
+        out.setdefault(gate, []).extend(
+            p for p in (NAMESPACE_VERIFY, PF_GO_LIVE, last_wave) if p in ids
+        )
+    legacy = {
+        s.target.lower(): s.target
+        for s in steps
+        if s.id.startswith(step_id(P, "outlook-anywhere") + ".")
+    }
+    for array in sorted(inv.client_access_arrays, key=lambda a: a.name.lower()):
+        retire = step_id(Phase.DECOMMISSION, "cas-array-name", array.name)
+        members = [s for s in inv.servers if s.name.lower() in legacy]
+        names = [s.name for s in array_members(array, members)] or list(legacy.values())
+        out.setdefault(retire, []).extend(
+            p
+            for p in (
+                *(step_id(Phase.DECOMMISSION, "client-access", n) for n in names),
+                last_wave,
+            )
+            if p in ids
+        )
+        for n in names:
+            remove = step_id(Phase.DECOMMISSION, "remove", n)
+            if remove in ids and retire in ids:
+                out.setdefault(remove, []).append(retire)
 
     def add(step: str, *pre: str) -> None:
         if step in ids:
@@ -585,60 +786,40 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
     return out
 
 
-def certificate_expiry_findings(inv: Inventory, plan: MigrationPlan) -> list[Finding]:
-    """A warning per certificate the plan puts behind the namespace that expires while steps remain.
+def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
+    """Step id -> kind of production cut-over (``Step.cutover``): one risky change per window.
 
-    The certificate of each new server (:func:`certificate_need`) is checked against
-    the schedule: every step that starts on or after its NotAfter day runs with an
-    expired IIS/SMTP certificate unless it is renewed first (review finding M10).
+    The namespace change, the SMTP alias repoint, the MX change (its domains together) and the
+    completion of the first on-premises production wave each get their own maintenance window, so a failure that night points at
+    one change (review 2, M3). The namespace also settles a business day before any move
+    starts (:data:`NAMESPACE_SETTLE_MINUTES`).
     """
-    users: dict[str, list[str]] = {}
-    for server in sorted(inv.target_servers, key=lambda s: s.name.lower()):
-        if server.is_edge:
-            continue
-        need = certificate_need(inv, server)
-        if need.thumbprint:
-            users.setdefault(need.thumbprint, []).append(server.name)
-    out: list[Finding] = []
-    for thumb, servers in sorted(users.items()):
-        cert = next((c for c in inv.certificates if c.thumbprint == thumb and c.not_after), None)
-        if cert is None or cert.not_after is None:
-            continue
-        expiry = dt.datetime.combine(cert.not_after, dt.time())
-        late = sorted(
-            (plan.schedule[s.id].start, s.id)
-            for s in plan.steps
-            if s.id in plan.schedule and plan.schedule[s.id].start >= expiry
-        )
-        if not late:
-            continue
-        shown = ", ".join(sid for _, sid in late[:5]) + (", ..." if len(late) > 5 else "")
-        day = cert.not_after.isoformat()
-        out.append(
-            Finding(
-                Severity.WARNING,
-                "servers.certificate-expires-mid-plan",
-                str(cert.source) if cert.source else f"certificate {thumb}",
-                f"certificate {thumb} ({cert.subject}), which the plan uses on "
-                f"{', '.join(servers)}, expires on {day} while {len(late)} steps are scheduled "
-                f"on or after that day: {shown}",
-                fix=f"renew it with the same names before {day}, import the new one on every "
-                "server behind the namespace and enable it for IIS and SMTP "
-                "(Enable-ExchangeCertificate -Services IIS,SMTP -Force), then export the "
-                "certificates again and plan",
-            )
-        )
-    return out
+    out = {NAMESPACE: CUTOVER_NAMESPACE}
+    copy = step_id(Phase.MOVES, "copy") + "."
+    onprem = sorted(
+        s.id.removeprefix(copy)
+        for s in steps
+        if s.id.startswith(copy) and s.runs_in is not RunsIn.EXCHANGE_ONLINE
+    )
+    if onprem:
+        out[step_id(Phase.MOVES, "complete", onprem[0])] = CUTOVER_FIRST_WAVE
+    for s in steps:
+        if s.id.startswith(step_id(Phase.RELAY, "repoint") + "."):
+            out[s.id] = CUTOVER_SMTP_ALIAS
+        elif s.id.startswith(step_id(Phase.MX, "change") + "."):
+            out[s.id] = CUTOVER_MX
+    ids = {s.id for s in steps}
+    return {k: v for k, v in out.items() if k in ids}
 
 
 __all__ = [
     "NAMESPACE",
     "NAMESPACE_VERIFY",
     "OAB_STEP",
-    "certificate_expiry_findings",
     "client_access_links",
     "client_access_rollback_steps",
     "client_access_steps",
+    "cutover_kinds",
     "expected_addresses",
     "server_client_access_steps",
 ]

@@ -1,0 +1,212 @@
+"""Certificates that expire while the plan still runs on them: their renewal, or an error (review 2, M10).
+
+The certificate the plan puts behind the namespace (:func:`certificate_need` of each new
+server) is checked against the schedule. Where steps start on or after its NotAfter day,
+:func:`migrator.plan.phases.assemble_plan` adds :func:`certificate_renewal_steps` (the CA's
+issuance by hand, then a scripted import and enable on each 2016 server, in a window of its
+own after the cut-overs) and schedules again; :func:`certificate_expiry_findings` then
+reports the renewal (info) or, where it cannot run before NotAfter, an error that stops
+``plan``: never a warning followed by a plan that runs on an expired certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from migrator.checks.certificates import certificate_need
+from migrator.model import Certificate, Finding, Inventory, Severity
+from migrator.plan.phases._common import estate, runbook, step_id
+from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
+
+P = Phase.SERVERS
+RENEWAL_RUNBOOK = runbook(P, "certificate-renewal")
+CUTOVER_CERTIFICATE = "certificate"
+"""``Step.cutover`` kind of the renewal: its own window, like the other risky changes."""
+
+
+def expiring_certificates(
+    inv: Inventory, plan: MigrationPlan
+) -> list[tuple[Certificate, list[str], list[str]]]:
+    """Certificates the plan puts behind the namespace that expire while steps remain scheduled.
+
+    Each as (certificate, the new servers that use it, ids of the steps that start on or
+    after its NotAfter day, in time order). The one rule behind the renewal steps and the
+    finding (review 2, M10).
+    """
+    users: dict[str, list[str]] = {}
+    for server in sorted(inv.target_servers, key=lambda s: s.name.lower()):
+        if server.is_edge:
+            continue
+        need = certificate_need(inv, server)
+        if need.thumbprint:
+            users.setdefault(need.thumbprint, []).append(server.name)
+    out: list[tuple[Certificate, list[str], list[str]]] = []
+    for thumb, servers in sorted(users.items()):
+        cert = next((c for c in inv.certificates if c.thumbprint == thumb and c.not_after), None)
+        if cert is None or cert.not_after is None:
+            continue
+        expiry = dt.datetime.combine(cert.not_after, dt.time())
+        late = sorted(
+            (plan.schedule[s.id].start, s.id)
+            for s in plan.steps
+            if s.id in plan.schedule and plan.schedule[s.id].start >= expiry
+        )
+        if late:
+            out.append((cert, servers, [sid for _, sid in late]))
+    return out
+
+
+_RENEWAL_PARAMETERS = [
+    {
+        "name": "RenewedCertificatePath",
+        "type": "string",
+        "default": "",
+        "help": "PFX file of the renewed certificate (same names, private key included)",
+    },
+]
+
+
+def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]:
+    """A renewal before NotAfter for each certificate that expires while steps remain (M10).
+
+    The CA's issuance is a manual step; each 2016 server that uses the certificate then
+    imports the renewed one and enables it for IIS and SMTP (scripted, read back), in a window
+    of its own after the production cut-overs scheduled before NotAfter. Servers of
+    the final version get their certificate after 2010 is gone, so the renewed one.
+    """
+    hop = {s.name.lower() for s in estate(inv).hop}
+    out: list[Step] = []
+    for cert, servers, _late in expiring_certificates(inv, plan):
+        day = cert.not_after.isoformat() if cert.not_after else ""
+        mine = [s for s in servers if s.lower() in hop]
+        if not mine:
+            continue
+        # After the cut-overs that come before NotAfter, so the renewal takes no window of theirs.
+        expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
+        cutovers = sorted(
+            s.id for s in plan.steps if s.cutover and plan.schedule[s.id].start < expiry
+        )
+        first = next(s for s in inv.target_servers if s.name == mine[0])
+        names = list(certificate_need(inv, first).names)
+        request = Step(
+            id=step_id(P, "certificate-request", cert.thumbprint[:8]),
+            phase=P,
+            title=f"renew certificate {cert.thumbprint[:8]}... ({cert.subject}) before {day}",
+            target=cert.subject,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=60,
+            wait_minutes=2 * 24 * 60,  # the CA's issuance
+            maintenance_window=False,
+            instructions=(
+                f"Certificate {cert.thumbprint} expires on {day}, while the plan still runs on it: "
+                f"request its renewal with the same names ({', '.join(names)}) from the CA (New-"
+                f"ExchangeCertificate -GenerateRequest on {mine[0]}, or the CA's portal), have the "
+                "CA issue it (manual, its lead time is the wait here), complete the request on "
+                f"{mine[0]} (Import-ExchangeCertificate) and export it with its private key to a "
+                "PFX file the next steps read (-RenewedCertificatePath)."
+            ),
+            verification="the CA issued a certificate with the same names and a later NotAfter",
+            rollback="nothing to undo (the old certificate stays enabled until the next steps)",
+            prerequisites=tuple(step_id(P, "certificate", s) for s in mine),
+            runbook=RENEWAL_RUNBOOK,
+        )
+        out.append(request)
+        for server in mine:
+            out.append(
+                Step(
+                    id=step_id(P, "certificate-renew", server),
+                    phase=P,
+                    title=f"import the renewed certificate on {server} and enable it for IIS and SMTP",
+                    target=server,
+                    owner=Owner.EXCHANGE_ADMIN,
+                    runs_in=RunsIn.EMS_NEW,
+                    duration_minutes=20,
+                    instructions=(
+                        f"Before {day}: imports the PFX (-RenewedCertificatePath; it asks for its "
+                        "password) where the server lacks it, enables it for IIS and SMTP (-Force) "
+                        "and reads it back (CA-issued, unexpired, every name, later than "
+                        f"{day})."
+                    ),
+                    verification="Get-ExchangeCertificate shows the renewed certificate enabled for IIS and SMTP (read back)",
+                    rollback=(
+                        f"Enable-ExchangeCertificate {cert.thumbprint} -Services IIS,SMTP -Force "
+                        "(the old one, while it is still valid)"
+                    ),
+                    action=Action(
+                        "servers.certificate-renew",
+                        {
+                            "server": server,
+                            "names": names,
+                            "after": day,
+                            "runbook_parameters": _RENEWAL_PARAMETERS,
+                        },
+                    ),
+                    prerequisites=(request.id, *cutovers),
+                    runbook=RENEWAL_RUNBOOK,
+                    cutover=CUTOVER_CERTIFICATE,
+                )
+            )
+    return out
+
+
+def certificate_expiry_findings(inv: Inventory, plan: MigrationPlan) -> list[Finding]:
+    """Per certificate that expires while steps remain: its renewal planned in time (info), else an error.
+
+    With :func:`certificate_renewal_steps` in the plan, the renewal of each 2016 server must
+    start before NotAfter; a renewal scheduled too late (or none: no 2016 server uses the
+    certificate) is an error, so no plan runs on an expired certificate (review 2, M10).
+    """
+    out: list[Finding] = []
+    for cert, servers, late in expiring_certificates(inv, plan):
+        assert cert.not_after is not None
+        day = cert.not_after.isoformat()
+        expiry = dt.datetime.combine(cert.not_after, dt.time())
+        renew = sorted(
+            s.id
+            for s in plan.steps
+            if s.id.startswith(step_id(P, "certificate-renew") + ".") and s.target in servers
+        )
+        in_time = bool(renew) and all(plan.schedule[r].start < expiry for r in renew)
+        waiting = [sid for sid in late if sid not in renew]
+        shown = ", ".join(waiting[:5]) + (", ..." if len(waiting) > 5 else "")
+        where = str(cert.source) if cert.source else f"certificate {cert.thumbprint}"
+        what = (
+            f"certificate {cert.thumbprint} ({cert.subject}), which the plan uses on "
+            f"{', '.join(servers)}, expires on {day} while {len(waiting)} steps are scheduled on "
+            f"or after that day: {shown}"
+        )
+        if in_time:
+            last = max(plan.schedule[r].start for r in renew).date().isoformat()
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "servers.certificate-renewal",
+                    where,
+                    f"{what}; the plan renews it first ({', '.join(renew)}, by {last}: "
+                    f"{RENEWAL_RUNBOOK})",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "servers.certificate-expires-mid-plan",
+                    where,
+                    f"{what}; the plan cannot renew it in time",
+                    fix=f"renew it with the same names now (before {day}), import it on every "
+                    "server behind the namespace and enable it for IIS and SMTP "
+                    "(Import-ExchangeCertificate, Enable-ExchangeCertificate -Services IIS,SMTP "
+                    "-Force), then export the certificates again and plan",
+                )
+            )
+    return out
+
+
+__all__ = [
+    "CUTOVER_CERTIFICATE",
+    "RENEWAL_RUNBOOK",
+    "certificate_expiry_findings",
+    "certificate_renewal_steps",
+    "expiring_certificates",
+]
