@@ -36,4 +36,22 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-__all__ = ["collector_paused"]
+@contextmanager
+def kept_alive() -> Iterator[None]:
+    """Inside the block the collector leaves alone every object alive at its start.
+
+    For data that lives to the end of the run (the loaded inventory, the checked
+    analysis) while a job builds more on it: the collector stays on for what the
+    block makes, but its full passes no longer walk the old data again and again.
+    Frozen objects are still freed when unreferenced; at the end they go back to
+    the collector (with anything a host application froze itself: gc has one
+    permanent generation).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+__all__ = ["collector_paused", "kept_alive"]
