@@ -79,6 +79,29 @@ def test_namespace_rollback_refuses_while_2016_has_production_mailboxes() -> Non
     assert "throw" in body and "Do not roll back" in body
 
 
+def test_the_rollback_guard_ignores_the_test_mailbox_and_its_verify_asks_2010_only() -> None:
+    # review 3, F2: the namespace test mailbox on 2016 is not a production mailbox, and 2010 Autodiscover
+    # cannot answer for a 2016 mailbox once the namespace is back on 2010
+    steps = client_access_rollback_steps(contoso(), estate(contoso()))
+    text = _checked([s for s in steps if s.runbook.endswith("namespace-rollback.ps1")])[
+        "runbooks/10-servers/namespace-rollback.ps1"
+    ]
+    assert "Assert-No2016Mailbox @step -Exclude @($Mailbox2016) -DomainController" in text
+    assert "Test-ClientNamespace @step -Mailbox @($Mailbox2010) -WaitMinutes" in text
+    assert "$Mailbox2010, $Mailbox2016" not in text
+    body = _helper_function("Assert-No2016Mailbox")
+    assert (
+        "$found = @($all | Where-Object { $Exclude -notcontains [string]$_.PrimarySmtpAddress })"
+        in body
+    )
+    forward = contoso_plan().step("servers.namespace-verify")
+    forward_text = _checked([forward])["runbooks/10-servers/namespace.ps1"]
+    assert (
+        "Test-ClientNamespace @step -Mailbox @($Mailbox2010, $Mailbox2016) -WaitMinutes"
+        in forward_text
+    )
+
+
 def test_namespace_alias_mx_and_first_wave_each_get_their_own_window() -> None:
     plan = contoso_plan()
     first = {
@@ -150,6 +173,20 @@ def test_outlook_anywhere_is_probed_on_iis_before_the_namespace_moves() -> None:
     assert "ADPropertiesOnly -" not in body and "-ADPropertiesOnly -" not in body
     assert "ClientAuthenticationMethod" in body
     assert "$answer.Status -ne 401 -or $answer.Authenticate -notmatch 'NTLM'" in body
+    # review 3, F1: the server's own name is rarely on its certificate (EX10-03: self-signed); the answer is judged
+    assert "Invoke-HttpProbe -Url $Url -AnyCertificate" in body
+    probe = _helper_function("Invoke-HttpProbe")
+    assert (
+        "if ($AnyCertificate) { [System.Net.ServicePointManager]::ServerCertificateValidationCallback = { $true } }"
+        in probe
+    )
+    assert (
+        "finally { [System.Net.ServicePointManager]::ServerCertificateValidationCallback = $before }"
+        in probe
+    )
+    assert "-AnyCertificate" not in _helper_function(
+        "Test-ClientNamespace"
+    )  # the namespace keeps full checks
     assert "ClientAuthenticationMethod') -Expected $ClientAuthenticationMethod" in (
         _helper_function("Set-LegacyOutlookAnywhere")
     )

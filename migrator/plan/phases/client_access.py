@@ -404,7 +404,7 @@ _PROBE_PARAMETERS = [
         "name": "Mailbox2016",
         "type": "string",
         "default": "",
-        "help": "SMTP address of a test mailbox on 2016 (Autodiscover and OWA probes)",
+        "help": "SMTP address of a test mailbox on 2016 (Autodiscover and OWA probes; the rollback guard does not count it)",
     },
     {
         "name": "WaitMinutes",
@@ -416,8 +416,16 @@ _PROBE_PARAMETERS = [
 
 
 def _verify(
-    ns: Namespace, expected: list[str], step: str, runbook_path: str, prereq: str, settle: int = 0
+    ns: Namespace,
+    expected: list[str],
+    step: str,
+    runbook_path: str,
+    prereq: str,
+    settle: int = 0,
+    back: bool = False,
 ) -> Step:
+    """The DNS wait and probes; ``back``: after the rollback, the 2010 test mailbox alone."""
+    mailboxes = "-Mailbox2010" if back else "-Mailbox2010 and -Mailbox2016"
     return Step(
         id=step,
         phase=P,
@@ -430,8 +438,8 @@ def _verify(
         instructions=(
             f"Waits (up to -WaitMinutes) until {ns.mail} and {ns.autodiscover} resolve to "
             f"{', '.join(expected) or 'the expected addresses'} only, then fetches OWA (200, or 302 "
-            "to /owa/auth/), posts an anonymous Autodiscover request (401) and one for -Mailbox2010 "
-            "and -Mailbox2016 (it asks for credentials; 200 with Outlook settings); a certificate "
+            "to /owa/auth/), posts an anonymous Autodiscover request (401) and one for "
+            f"{mailboxes} (it asks for credentials; 200 with Outlook settings); a certificate "
             "error or any other answer stops it. Run it on a domain member that uses the internal "
             "DNS; check the external records (the public address the firewall publishes) by hand."
             + (
@@ -441,7 +449,8 @@ def _verify(
                 else ""
             )
         ),
-        verification="every name answers with the expected addresses; OWA and Autodiscover answer for both mailboxes",
+        verification="every name answers with the expected addresses; OWA and Autodiscover answer for "
+        + ("the 2010 mailbox" if back else "both mailboxes"),
         rollback="nothing to undo (reads only)",
         action=Action(
             "servers.namespace-verify",
@@ -451,6 +460,7 @@ def _verify(
                 "owa_url": ns.url(VdirKind.OWA),
                 "autodiscover_url": f"https://{ns.autodiscover}/Autodiscover/Autodiscover.xml",
                 "runbook_parameters": _PROBE_PARAMETERS,
+                "back": back,
             },
         ),
         prerequisites=(prereq,),
@@ -706,6 +716,7 @@ def client_access_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
             step_id(P, "rollback", "namespace-verify"),
             runbook(P, "namespace-rollback"),
             back.id,
+            back=True,
         )
     )
     return out

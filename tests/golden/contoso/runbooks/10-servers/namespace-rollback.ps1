@@ -5,7 +5,7 @@
 # .PARAMETER Mailbox2010
 #     SMTP address of a test mailbox still on 2010 (Autodiscover and OWA probes)
 # .PARAMETER Mailbox2016
-#     SMTP address of a test mailbox on 2016 (Autodiscover and OWA probes)
+#     SMTP address of a test mailbox on 2016 (Autodiscover and OWA probes; the rollback guard does not count it)
 # .PARAMETER WaitMinutes
 #     how long to wait for DNS to answer with the expected addresses
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
@@ -27,7 +27,7 @@ try {
     if (Test-RunStep -Id 'servers.rollback.namespace-guard' -Title 'refuse the namespace rollback while production mailboxes are on EX16-01, EX16-02') {
         Write-Host '    2010 Client Access cannot serve a 2016 mailbox: once a user, shared, room or equipment mailbox is on EX16-01, EX16-02, pointing the namespace back at 2010 cuts those users off. The step reads the mailboxes from Exchange (not from the plan) and stops if any is there. Then do not roll back: fix forward on 2016 (namespace-verify names what fails), or first move those mailboxes back to 2010 (the waves'' rollback), then run this runbook again.'
         $step = @{ Server = @('EX16-01', 'EX16-02') }
-        Assert-No2016Mailbox @step -DomainController $DomainController
+        Assert-No2016Mailbox @step -Exclude @($Mailbox2016) -DomainController $DomainController
     }
     # region STEP servers.rollback.namespace; target: client namespace; owner: DNS admin; runs in: DNS console; after: servers.rollback.namespace-guard
     # Rollback: none: not reversible
@@ -36,14 +36,14 @@ try {
         Stop-AtManualStep -Id 'servers.rollback.namespace' -Next 'servers.rollback.namespace-verify'
     }
     # region STEP servers.rollback.namespace-verify; target: client namespace; owner: Exchange admin; runs in: EMS on the new servers; after: servers.rollback.namespace
-    # Verification: every name answers with the expected addresses; OWA and Autodiscover answer for both mailboxes; rollback: nothing to undo (reads only)
+    # Verification: every name answers with the expected addresses; OWA and Autodiscover answer for the 2010 mailbox; rollback: nothing to undo (reads only)
     if (Test-RunStep -Id 'servers.rollback.namespace-verify' -Title 'wait for DNS and probe mail.contoso.com and autodiscover.contoso.com') {
-        Write-Host '    Waits (up to -WaitMinutes) until mail.contoso.com and autodiscover.contoso.com resolve to 10.1.1.10, 10.2.1.10 only, then fetches OWA (200, or 302 to /owa/auth/), posts an anonymous Autodiscover request (401) and one for -Mailbox2010 and -Mailbox2016 (it asks for credentials; 200 with Outlook settings); a certificate error or any other answer stops it. Run it on a domain member that uses the internal DNS; check the external records (the public address the firewall publishes) by hand.'
+        Write-Host '    Waits (up to -WaitMinutes) until mail.contoso.com and autodiscover.contoso.com resolve to 10.1.1.10, 10.2.1.10 only, then fetches OWA (200, or 302 to /owa/auth/), posts an anonymous Autodiscover request (401) and one for -Mailbox2010 (it asks for credentials; 200 with Outlook settings); a certificate error or any other answer stops it. Run it on a domain member that uses the internal DNS; check the external records (the public address the firewall publishes) by hand.'
         $step = @{
             OwaUrl = 'https://mail.contoso.com/owa'; AutodiscoverUrl = 'https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml'
             Name = @('mail.contoso.com', 'autodiscover.contoso.com')
             Expected = @('10.1.1.10', '10.2.1.10')
         }
-        Test-ClientNamespace @step -Mailbox @($Mailbox2010, $Mailbox2016) -WaitMinutes $WaitMinutes
+        Test-ClientNamespace @step -Mailbox @($Mailbox2010) -WaitMinutes $WaitMinutes
     }
 } finally { Stop-Transcript }

@@ -5,7 +5,7 @@
 # .PARAMETER Mailbox2010
 #     SMTP address of a test mailbox still on 2010 (Autodiscover and OWA probes)
 # .PARAMETER Mailbox2016
-#     SMTP address of a test mailbox on 2016 (Autodiscover and OWA probes)
+#     SMTP address of a test mailbox on 2016 (Autodiscover and OWA probes; the rollback guard does not count it)
 # .PARAMETER WaitMinutes
 #     how long to wait for DNS to answer with the expected addresses
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
