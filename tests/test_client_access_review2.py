@@ -244,3 +244,21 @@ def test_namespace_probes_accept_only_the_expected_statuses() -> None:
     )
     assert "$anonymous.Status -ne 401" in body
     assert "$answer.Status -ne 200 -or $answer.Text -notmatch '<Protocol>'" in body
+
+
+def test_the_gate_and_the_array_name_wait_for_exchange_online_users_to_leave_the_2010_proxies() -> (
+    None
+):
+    # review 3, F9: Exchange Online users reach 2010 public folders through the proxy mailboxes (whose
+    # RpcClientAccessServer may be the CAS array) until the modern hybrid switch, which follows every EXO wave
+    plan = contoso_plan()
+    modern = "public-folders.hybrid.modern"
+    seen, todo = set(), [modern]
+    while todo:  # everything the switch waits for
+        for pre in plan.prerequisites(todo.pop()):
+            if pre not in seen:
+                seen.add(pre)
+                todo.append(pre)
+    assert "moves.complete.wave-008" in seen
+    for sid in ("decommission.client-access.EX10-01", "decommission.cas-array-name.CAS-LON"):
+        assert modern in plan.prerequisites(sid), sid

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from migrator.client_access import ClientAccessArray, Namespace, VdirKind, namespace_of
 from migrator.model import Inventory, Server, ServerRole
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
+from migrator.plan.public_folder_hybrid import MODERN as PF_HYBRID_MODERN
 from migrator.plan.relay import load_balancer_pool
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
@@ -745,10 +746,11 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
         s.id for s in steps if s.id.startswith(step_id(Phase.DECOMMISSION, "client-access") + ".")
     )
     # M6: the client-access gate of a 2010 server needs the namespace on 2016, public folders
-    # live on 2016 (where there are any) and the last on-premises wave.
+    # live on 2016 (where there are any), the last on-premises wave and (review 3, F9) Exchange
+    # Online users off the 2010 proxy mailboxes (the modern hybrid switch, after every EXO wave).
     for gate in gates:
         out.setdefault(gate, []).extend(
-            p for p in (NAMESPACE_VERIFY, PF_GO_LIVE, last_wave) if p in ids
+            p for p in (NAMESPACE_VERIFY, PF_GO_LIVE, PF_HYBRID_MODERN, last_wave) if p in ids
         )
     legacy = {
         s.target.lower(): s.target
@@ -764,6 +766,7 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
             for p in (
                 *(step_id(Phase.DECOMMISSION, "client-access", n) for n in names),
                 last_wave,
+                PF_HYBRID_MODERN,  # a 2010 proxy mailbox may name the array (review 3, F9)
             )
             if p in ids
         )

@@ -15,7 +15,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'dns' -Steps @('decommission.cas-array-name.CAS-LON') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP decommission.cas-array-name.CAS-LON; target: outlook.contoso.com; owner: DNS admin; runs in: DNS console; after: moves.complete.wave-007, decommission.client-access.EX10-01
+    # region STEP decommission.cas-array-name.CAS-LON; target: outlook.contoso.com; owner: DNS admin; runs in: DNS console; after: moves.complete.wave-007, public-folders.hybrid.modern, decommission.client-access.EX10-01
     # Verification: Resolve-DnsName outlook.contoso.com finds no record; no client logs an RPC/TCP connection to it; rollback: create the A record of outlook.contoso.com again with the addresses noted (10.1.1.10)
     if (Test-RunStep -Id 'decommission.cas-array-name.CAS-LON' -Title 'retire the RPC/TCP name outlook.contoso.com of CAS array CAS-LON from DNS') {
         Write-Host '    Outlook profiles of 2010 mailboxes connect over RPC/TCP to outlook.contoso.com (the databases'' RpcClientAccessServer); 2016 has no RPC/TCP. Once every mailbox has left 2010 and the client-access evidence of EX10-01 (its RPC Client Access logs) shows no client left, note the record''s current addresses (10.1.1.10) for the rollback, then remove the A (and AAAA) record of outlook.contoso.com from the internal zone (DNS console, or Remove-DnsServerResourceRecord on the DNS server). Do not repoint it at 2016 or at an HTTP name: an Outlook that still tries RPC/TCP must fail fast and fall back to Autodiscover. Exchange 2010 is removed only after this.'
