@@ -401,6 +401,15 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Pa
         assert out.plan.schedule[renew.id].start < expiry
         assert "servers.certificate-request.3F8A1C5D" in renew.prerequisites
         assert renew.action is not None and renew.action.params["after"] == "2027-03-24"
+    # review 3, F4: one server per window, the second after the first
+    first, second = (
+        out.plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-01", "EX16-02")
+    )
+    assert first.wave != second.wave and first.finish <= second.start
+    assert (
+        "servers.certificate-renew.EX16-01"
+        in out.plan.step("servers.certificate-renew.EX16-02").prerequisites
+    )
     request = out.plan.step("servers.certificate-request.3F8A1C5D")
     assert request.action is None and "have the CA issue it (manual" in request.instructions
     assert "servers.certificate-renewal" in (tmp_path / "out" / "findings.txt").read_text(

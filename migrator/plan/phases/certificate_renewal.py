@@ -112,7 +112,10 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
             runbook=RENEWAL_RUNBOOK,
         )
         out.append(request)
+        previous: tuple[str, ...] = ()
         for server in mine:
+            # One server per window, each after the one before (review 3, F4): a renewed
+            # certificate that breaks IIS or SMTP breaks one server, and the next waits for it.
             out.append(
                 Step(
                     id=step_id(P, "certificate-renew", server),
@@ -142,11 +145,13 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                             "runbook_parameters": _RENEWAL_PARAMETERS,
                         },
                     ),
-                    prerequisites=(request.id, *cutovers),
+                    prerequisites=(request.id, *cutovers, *previous),
                     runbook=RENEWAL_RUNBOOK,
                     cutover=CUTOVER_CERTIFICATE,
+                    window_share=(CUTOVER_CERTIFICATE, 1),
                 )
             )
+            previous = (out[-1].id,)
     return out
 
 

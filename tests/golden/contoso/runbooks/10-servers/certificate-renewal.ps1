@@ -34,7 +34,7 @@ try {
         }
         Import-RenewedCertificate @step -Path $RenewedCertificatePath -DomainController $DomainController
     }
-    # region STEP servers.certificate-renew.EX16-02; target: EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate-request.3F8A1C5D, servers.namespace, relay.repoint.smtp-contoso-com, mx.change.contoso.com, mx.change.fabrikam.com, moves.complete.wave-001
+    # region STEP servers.certificate-renew.EX16-02; target: EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate-request.3F8A1C5D, servers.namespace, relay.repoint.smtp-contoso-com, mx.change.contoso.com, mx.change.fabrikam.com, moves.complete.wave-001, servers.certificate-renew.EX16-01
     # Verification: Get-ExchangeCertificate shows the renewed certificate enabled for IIS and SMTP (read back); rollback: Enable-ExchangeCertificate 3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283 -Services IIS,SMTP -Force (the old one, while it is still valid)
     if (Test-RunStep -Id 'servers.certificate-renew.EX16-02' -Title 'import the renewed certificate on EX16-02 and enable it for IIS and SMTP') {
         Write-Host '    Before 2027-03-24: imports the PFX (-RenewedCertificatePath; it asks for its password) where the server lacks it, enables it for IIS and SMTP (-Force) and reads it back (CA-issued, unexpired, every name, later than 2027-03-24).'
