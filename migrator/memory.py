@@ -45,7 +45,8 @@ def kept_alive() -> Iterator[None]:
     block makes, but its full passes no longer walk the old data again and again.
     Frozen objects are still freed when unreferenced; at the end they go back to
     the collector (with anything a host application froze itself: gc has one
-    permanent generation).
+    permanent generation). Not nestable for the same reason: an inner block's end would
+    hand everything back early (check_path and plan_folder use it one after the other).
     """
     gc.freeze()
     try:
