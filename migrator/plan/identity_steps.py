@@ -121,8 +121,19 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
             prepare_prereqs.append(f"identity.set-immutable-id.{b}")
 
         remote = remote_mailbox_rows(batch, inventory.tenant or Tenant())
+        remote_ready: dict[str, object] = {"remote_mailbox_csv": "", "remote_mailbox_rows": 0}
+        remote_verify = dict(remote_ready)
         if remote:
             rm_csv = remote_mailbox_csv_path(batch)
+            # identity.prepare reads them back before it moves anyone into sync scope (other owner, other runbook).
+            remote_ready = {
+                "remote_mailbox_csv": _csv_from_runbook(AD_RUNBOOK, rm_csv),
+                "remote_mailbox_rows": len(remote),
+            }
+            remote_verify = {
+                "remote_mailbox_csv": _csv_from_runbook(GRAPH_RUNBOOK, rm_csv),
+                "remote_mailbox_rows": len(remote),
+            }
             typed = sum(1 for row in remote if row.mailbox_type != "Regular")
             steps.append(
                 Step(
@@ -201,7 +212,13 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                 ),
                 action=Action(
                     "identity.prepare",
-                    {"csv": rel_ad, "csv_name": csv, "rows": n, "sync_scope_ou": ou},
+                    {
+                        "csv": rel_ad,
+                        "csv_name": csv,
+                        "rows": n,
+                        "sync_scope_ou": ou,
+                        **remote_ready,
+                    },
                 ),
                 prerequisites=tuple(prepare_prereqs),
                 runbook=AD_RUNBOOK,
@@ -248,7 +265,10 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                     "A user that is not synced usually has a sync error in Entra Connect Health or "
                     "Synchronization Service Manager ('Unable to update this object')."
                 ),
-                action=Action("identity.verify", {"csv": rel_graph, "csv_name": csv, "rows": n}),
+                action=Action(
+                    "identity.verify",
+                    {"csv": rel_graph, "csv_name": csv, "rows": n, **remote_verify},
+                ),
                 prerequisites=(f"identity.sync.{b}",),
                 runbook=GRAPH_RUNBOOK,
             )

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 from migrator.model import Inventory
 from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan, MoveWave
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.MOVES
 
@@ -166,6 +166,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 id=complete_id(w),
                 phase=P,
                 title="verify the arbitration mailboxes are on 2016",
+                rollback=READS_ONLY,
                 target="arbitration mailboxes",
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=RunsIn.EMS_NEW,
@@ -219,6 +220,10 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 id=complete_id(w),
                 phase=P,
                 title=f"verify migration batch {w.name} completed in the window",
+                rollback=(
+                    "none planned: a completed move to Exchange Online is undone by an offboarding "
+                    "move (New-MigrationBatch with an outbound endpoint), decided case by case"
+                ),
                 target=w.name,
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=RunsIn.EXCHANGE_ONLINE,
@@ -350,8 +355,10 @@ def moves_rollback_steps(mp: MovePlan) -> list[Step]:
                 reversible=False,
                 instructions=(
                     f"New-MoveRequest per row of {rollback_csv(w)} back to the 2010 database it "
-                    "came from (a move like any other: it copies, then completes). Moving back "
-                    "from 2016 to 2010 is not verified for every CU: rehearse it with the pilot."
+                    "came from (a move like any other: it copies, then completes). A mailbox holds "
+                    "one move request: the wave's Completed request is removed first; a request "
+                    "still running stops the step. Moving back from 2016 to 2010 is not verified "
+                    "for every CU: rehearse it with the pilot."
                 ),
                 verification="Get-Mailbox shows each mailbox on its 2010 database again",
                 action=Action(
@@ -360,7 +367,7 @@ def moves_rollback_steps(mp: MovePlan) -> list[Step]:
                         "csv": _rel(rb, rollback_csv(w)),
                         "rows": len(w.mailboxes),
                         "batch_name": f"{w.name}-rollback",
-                        "bad_item_limit": 0,
+                        "bad_item_limit": mp.policy.bad_item_limit,
                         "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
                     },
                 ),

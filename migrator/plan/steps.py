@@ -93,6 +93,10 @@ class Action:
     """Plain values (str, int, bool, lists and dicts of them) the template reads."""
 
 
+READS_ONLY = "none needed: the step only reads and checks"
+"""Rollback text of a step that changes nothing (a check, a read-back, a readiness gate)."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of the migration."""

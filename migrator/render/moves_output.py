@@ -16,7 +16,7 @@ from typing import Any
 from migrator.fileio import write_text, write_windows_text
 from migrator.model import Inventory
 from migrator.plan.moves import EXCHANGE_ONLINE, GB, MoveAssignment, MovePlan, MoveWave
-from migrator.plan.moves_steps import complete_id, rollback_csv, wave_csv
+from migrator.plan.moves_steps import FOLDER, complete_id, rollback_csv, wave_csv
 from migrator.plan.steps import MigrationPlan
 
 DOCUMENTED_COLUMNS = (
@@ -65,8 +65,11 @@ def wave_csv_text(wave: MoveWave, by_smtp: dict[str, MoveAssignment], bad_items:
     return _csv(_columns(wave), rows)
 
 
-def rollback_csv_text(wave: MoveWave, by_smtp: dict[str, MoveAssignment]) -> str:
-    """The rollback CSV of an on-premises wave: each mailbox back to its 2010 database(s)."""
+def rollback_csv_text(wave: MoveWave, by_smtp: dict[str, MoveAssignment], bad_items: int) -> str:
+    """The rollback CSV of an on-premises wave: each mailbox back to its 2010 database(s).
+
+    The way back takes the forward BadItemLimit: a mailbox that skipped bad items on the way in
+    would otherwise fail on the way back (the same items are still bad)."""
     rows = []
     for smtp in wave.mailboxes:
         m = by_smtp[smtp].mailbox
@@ -75,7 +78,7 @@ def rollback_csv_text(wave: MoveWave, by_smtp: dict[str, MoveAssignment]) -> str
                 "EmailAddress": smtp,
                 "TargetDatabase": m.database,
                 "TargetArchiveDatabase": m.archive_database if m.has_archive else "",
-                "BadItemLimit": "0",
+                "BadItemLimit": str(bad_items),
                 "MailboxType": "PrimaryAndArchive" if m.has_archive else "PrimaryOnly",
             }
         )
@@ -90,7 +93,9 @@ def write_moves_outputs(inv: Inventory, mp: MovePlan, plan: MigrationPlan, out: 
             continue
         write_windows_text(out / wave_csv(w), wave_csv_text(w, by_smtp, mp.policy.bad_item_limit))
         if w.target != EXCHANGE_ONLINE:
-            write_windows_text(out / rollback_csv(w), rollback_csv_text(w, by_smtp))
+            write_windows_text(
+                out / rollback_csv(w), rollback_csv_text(w, by_smtp, mp.policy.bad_item_limit)
+            )
     write_text(out / REPORT, moves_report(inv, mp, plan))
 
 
@@ -174,6 +179,24 @@ def _md(value: object) -> str:
     return text
 
 
+def _copy_example(plan: MigrationPlan, mp: MovePlan) -> str:
+    """How a wave's copy is started, shown with the first user wave's own window (never a fixed date)."""
+    text = (
+        "Start each wave's copy with its runbook ahead of the window, giving the window start in "
+        "UTC (convert the local time above)"
+    )
+    for w in mp.waves:
+        sched = plan.schedule.get(complete_id(w))
+        if w.arbitration or w.target == EXCHANGE_ONLINE or sched is None:
+            continue
+        start = sched.start.strftime("%Y-%m-%dT%H:%M:00Z")
+        return (
+            f"{text}, e.g. for {w.name} when the site's local time is UTC: "
+            f"`.\\{FOLDER.split('/')[-1]}\\{w.name}.ps1 -Only moves.copy.{w.name} -CompleteAfterUtc {start}`."
+        )
+    return text + "."
+
+
 def moves_report(inv: Inventory, mp: MovePlan, plan: MigrationPlan) -> str:
     """``moves-report.md``: the waves, what breaks between them, the log forecast, the findings."""
     p = mp.policy
@@ -213,11 +236,8 @@ def moves_report(inv: Inventory, mp: MovePlan, plan: MigrationPlan) -> str:
             lines.append(
                 f"| {_md(server)} | {assumed.get(server.lower(), p.throughput_gb_per_hour):g} | {rate:g} |"
             )
+    lines += ["", _copy_example(plan, mp)]
     lines += [
-        "",
-        "Start each wave's copy with its runbook ahead of the window, giving the window start in "
-        "UTC (convert the local time above), e.g. "
-        "`.\\55-moves\\wave-001.ps1 -Only moves.copy.wave-001 -CompleteAfterUtc 2027-01-13T21:00:00Z`.",
         "",
         "## Links a wave boundary breaks",
         "",

@@ -258,15 +258,32 @@ _FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
 
 
 def _sections(steps: Sequence[Step]) -> list[str]:
+    here = {s.id for s in steps}
     sections = []
     for i, step in enumerate(steps):
-        next_id = steps[i + 1].id if i + 1 < len(steps) else ""
+        following = steps[i + 1] if i + 1 < len(steps) else None
         sections.append(
             render(
-                "powershell/step.ps1.j2", step=step, body=render_step_body(step), next_id=next_id
+                "powershell/step.ps1.j2",
+                step=step,
+                body=render_step_body(step),
+                next_id=following.id if following else "",
+                first=_done_elsewhere(step, following, here),
             ).rstrip("\n")
         )
     return sections
+
+
+def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
+    """What a manual stop names before ``-From <next>``: the next step's prerequisites that live in
+    other runbooks and are not already prerequisites of this step (an operator who goes on with
+    -From right away would otherwise skip a check another runbook holds)."""
+    if following is None:
+        return ""
+    ids = [p for p in following.prerequisites if p not in here and p not in step.prerequisites]
+    if len(ids) > 3:
+        return ", ".join(ids[:3]) + f" and {len(ids) - 3} more (plan.json)"
+    return ", ".join(ids)
 
 
 _FRAME_CALLS = ("Start-Runbook",)

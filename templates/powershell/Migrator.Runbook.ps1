@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 7
+# Version: 8
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -929,15 +929,35 @@ function Get-ExpectedImmutableId {
     return [System.Convert]::ToBase64String(([guid]$SourceAnchorGuid).ToByteArray())
 }
 
+function Assert-RemoteMailboxReady {
+    # identity.prepare: before any user moves into sync scope, every user of the batch's remote-mailbox CSV is a
+    # RemoteUserMailbox (msExchRecipientTypeDetails 2147483648) with the CSV's ExchangeGuid, read on the same DC;
+    # otherwise the first sync would replace the cloud addresses with empty on-premises values. Lists all at once.
+    param([string]$Folder, [string]$Csv, [int]$Rows, [hashtable]$Ad)
+    $missing = @()
+    foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)) {
+        $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties @('msExchRecipientTypeDetails', 'msExchMailboxGuid') @Ad -ErrorAction Stop
+        $guid = ''
+        if ($user.msExchMailboxGuid) { $guid = [string](New-Object -TypeName System.Guid -ArgumentList (, [byte[]]$user.msExchMailboxGuid)) }
+        if ([string]$user.msExchRecipientTypeDetails -ne '2147483648' -or ([string]$row.ExchangeGuid -ne '' -and $guid -ne [string]$row.ExchangeGuid)) {
+            $missing += ([string]$row.PrimarySmtpAddress + ' (type ' + [string]$user.msExchRecipientTypeDetails + ', ExchangeGuid ''' + $guid + ''')')
+        }
+    }
+    if ($missing.Count -eq 0) { return }
+    $text = [string]$missing.Count + ' remote mailbox(es) of ' + [System.IO.Path]::GetFileName($Csv) + ' are not ready: ' + ($missing -join '; ') + '. Run the Exchange admin''s step identity.remote-mailbox first; no user was moved'
+    if ($WhatIfPreference) { Write-Warning $text } else { throw $text }
+}
+
 function Set-BatchUser {
     # identity.prepare (AD module): per row of the batch CSV, fix the on-premises UPN and proxyAddresses and move the
     # user into the sync scope OU; read each change back from the same domain controller.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$SyncScopeOu = '', [string]$DomainController = '')
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$SyncScopeOu = '', [string]$RemoteMailboxCsv = '', [int]$RemoteMailboxRows = 0, [string]$DomainController = '')
     Import-Module -Name 'ActiveDirectory' -ErrorAction Stop
     $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
     $ad = @{}
     if ($DomainController -ne '') { $ad['Server'] = $DomainController }
+    if ($RemoteMailboxCsv -ne '') { Assert-RemoteMailboxReady -Folder $Folder -Csv $RemoteMailboxCsv -Rows $RemoteMailboxRows -Ad $ad }
     $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName')
     $changed = 0
     foreach ($row in $all) {
@@ -1137,11 +1157,16 @@ function Assert-BatchSynced {
     # ImmutableId (case-sensitive) on the planned cloud object (its id unchanged: a failed match shows as another
     # cloud user carrying the sourceAnchor). Under -WhatIf it reports instead of failing; when no user of the batch is synced
     # yet it stops the runbook with the way on (-From $StepId) instead of failing.
+    # The users of the remote-mailbox CSV also keep their cloud primary SMTP address (the match kept it).
     [CmdletBinding()]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$StepId)
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$StepId, [string]$RemoteMailboxCsv = '', [int]$RemoteMailboxRows = 0)
     $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
     $name = [System.IO.Path]::GetFileName($Csv)
-    $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
+    $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled', 'mail')
+    $primary = @{}
+    if ($RemoteMailboxCsv -ne '') {
+        foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $RemoteMailboxCsv -Rows $RemoteMailboxRows)) { $primary[[string]$row.CloudUserId] = [string]$row.PrimarySmtpAddress }
+    }
     $failed = 0
     $notSynced = 0
     foreach ($row in $all) {
@@ -1160,6 +1185,9 @@ function Assert-BatchSynced {
             $failed++
         } elseif ($cloud.OnPremisesImmutableId -cne $expected) {
             Write-Warning ($row.CloudUserPrincipalName + ': ImmutableId is ' + $cloud.OnPremisesImmutableId + ', expected ' + $expected + ' (matched to another object)')
+            $failed++
+        } elseif ($primary.ContainsKey([string]$row.CloudUserId) -and [string]$cloud.Mail -ne $primary[[string]$row.CloudUserId]) {
+            Write-Warning ($row.CloudUserPrincipalName + ': the cloud primary SMTP address is now ''' + [string]$cloud.Mail + ''', expected ''' + $primary[[string]$row.CloudUserId] + ''' (the on-premises remote mailbox did not carry it)')
             $failed++
         }
     }
@@ -1201,6 +1229,45 @@ function Find-MoveRequest {
     }
 }
 
+function Test-Legacy2010Target {
+    # Whether a move request's target database is on Exchange 2010 (Remove-MoveRequest is never used there).
+    param([object]$Request, [string]$DomainController)
+    # -IncludePreExchange2013 (splatted: the syntax checker's grammar cannot read a parameter name ending in digits)
+    $legacy = @{ 'IncludePreExchange2013' = $true }
+    $database = Get-MailboxDatabase -Identity ([string]$Request.TargetDatabase) -DomainController $DomainController @legacy -ErrorAction Stop
+    $server = Get-ExchangeServer -Identity ([string]$database.Server) -DomainController $DomainController -ErrorAction Stop
+    return ([string]$server.AdminDisplayVersion -match '^Version 14\.')
+}
+
+function Clear-OtherMoveRequest {
+    # A mailbox holds one move request. $true: it has one of $BatchName already (a re-run: skip it). A Completed
+    # request of another batch whose target is not on 2010 is removed (as moves.cleanup would) and $false returned;
+    # anything else throws, so no mailbox of a wave or rollback is skipped silently.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([object]$Existing, [string]$Name, [string]$BatchName, [string]$DomainController)
+    $status = [string]$Existing.Status
+    $other = [string]$Existing.BatchName
+    if ($other -eq $BatchName) {
+        Write-Host ('    ' + $Name + ': its move request of ' + $BatchName + ' exists already (' + $status + ')')
+        return $true
+    }
+    $what = $Name + ' has a move request of batch ''' + $other + ''' (' + $status + ', target ' + [string]$Existing.TargetDatabase + ')'
+    if (-not (Test-MoveRequestDone -Status $status)) { throw ($what + ': wait until it completes or remove it, then run this step again') }
+    if (Test-Legacy2010Target -Request $Existing -DomainController $DomainController) { throw ($what + ': its target is on Exchange 2010, where Remove-MoveRequest is not used; it expires 30 days after completion') }
+    if ($PSCmdlet.ShouldProcess($Name, 'Remove-MoveRequest (completed, batch ' + $other + ')')) {
+        Remove-MoveRequest -Identity ([string]$Existing.Identity) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
+    }
+    return $false
+}
+
+function Assert-BatchRequestCount {
+    # After a wave or rollback is created: one request of $BatchName per CSV row, or the step fails.
+    param([string]$BatchName, [int]$Rows, [string]$DomainController)
+    if ($WhatIfPreference) { return }
+    $found = @(Get-MoveRequest -BatchName $BatchName -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop).Count
+    if ($found -ne $Rows) { throw ($BatchName + ': ' + $found + ' move request(s) found, ' + $Rows + ' expected (one per CSV row)') }
+}
+
 function Find-MigrationBatch {
     # The migration batch of that name, or $null when there is none.
     param([string]$Name)
@@ -1225,8 +1292,7 @@ function Move-ArbitrationMailbox {
     foreach ($mailbox in $ordered) {
         $name = [string]$mailbox.DistinguishedName
         $existing = Find-MoveRequest -Identity $name -DomainController $DomainController
-        if ($existing) {
-            Write-Host ('    ' + [string]$mailbox.Alias + ': a move request exists already (' + [string]$existing.Status + ')')
+        if ($existing -and (Clear-OtherMoveRequest -Existing $existing -Name ([string]$mailbox.Alias) -BatchName $BatchName -DomainController $DomainController)) {
             continue
         }
         if ($PSCmdlet.ShouldProcess([string]$mailbox.Alias, 'New-MoveRequest -TargetDatabase ' + $TargetDatabase)) {
@@ -1267,8 +1333,7 @@ function New-MoveWave {
     foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)) {
         $address = [string]$row.EmailAddress
         $existing = Find-MoveRequest -Identity $address -DomainController $DomainController
-        if ($existing) {
-            Write-Host ('    ' + $address + ': a move request exists already (' + [string]$existing.Status + ', batch ' + [string]$existing.BatchName + ')')
+        if ($existing -and (Clear-OtherMoveRequest -Existing $existing -Name $address -BatchName $BatchName -DomainController $DomainController)) {
             continue
         }
         $archive = @{}
@@ -1287,6 +1352,7 @@ function New-MoveWave {
             }
         }
     }
+    Assert-BatchRequestCount -BatchName $BatchName -Rows $Rows -DomainController $DomainController
 }
 
 function Complete-MoveWave {
@@ -1329,11 +1395,7 @@ function Remove-MoveWaveRequest {
             Write-Warning ($name + ': ' + [string]$request.Status + ', not removed')
             continue
         }
-        # -IncludePreExchange2013 (splatted: the syntax checker's grammar cannot read a parameter name ending in digits)
-        $legacy = @{ 'IncludePreExchange2013' = $true }
-        $database = Get-MailboxDatabase -Identity ([string]$request.TargetDatabase) -DomainController $DomainController @legacy -ErrorAction Stop
-        $server = Get-ExchangeServer -Identity ([string]$database.Server) -DomainController $DomainController -ErrorAction Stop
-        if ([string]$server.AdminDisplayVersion -match '^Version 14\.') {
+        if (Test-Legacy2010Target -Request $request -DomainController $DomainController) {
             Write-Warning ($name + ': the target database is on Exchange 2010; Remove-MoveRequest is never used there (the request expires after 30 days)')
             continue
         }
@@ -1540,10 +1602,15 @@ function Test-LegacyOutlookAnywhere {
 
 function Set-DatabaseOfflineAddressBook {
     # prepare.offline-address-book (2010 EMS): an explicit OAB (-OfflineAddressBook, '' = the current default OAB)
-    # on each listed database that has none; -Clear (its rollback) empties it again. Read back.
+    # on each listed database that has none; -Clear (its rollback) empties it again where it is still that OAB, and
+    # only while no 2016 server exists (after, cleared users would fall to the new default OAB: a full download). Read back.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string[]]$Database, [string]$OfflineAddressBook = '', [switch]$Clear, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    if ($Clear) {
+        $modern = @(Get-ExchangeServer -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.AdminDisplayVersion -match '^Version 1[5-9]\.' })
+        if ($modern.Count -gt 0) { throw ('Exchange ' + [string]$modern[0].Name + ' (' + [string]$modern[0].AdminDisplayVersion + ') is installed: clearing the OAB now sends these databases'' users to the new default OAB (a full download); nothing was changed') }
+    }
     $oab = $OfflineAddressBook
     if (-not $Clear -and $oab -eq '') {
         $default = @(Get-OfflineAddressBook -DomainController $DomainController -ErrorAction Stop | Where-Object { $_.IsDefault })
@@ -1552,7 +1619,8 @@ function Set-DatabaseOfflineAddressBook {
     }
     foreach ($name in $Database) {
         $now = [string](Get-MailboxDatabase -Identity $name -DomainController $DomainController -ErrorAction Stop).OfflineAddressBook
-        if ($Clear -and $now -ne '') {
+        $ours = ($oab -eq '') -or ($now.TrimStart('\') -eq $oab.TrimStart('\'))
+        if ($Clear -and $now -ne '' -and $ours) {
             if ($PSCmdlet.ShouldProcess($name, 'Clear OfflineAddressBook ' + $now)) {
                 Set-MailboxDatabase -Identity $name -OfflineAddressBook $null -DomainController $DomainController -ErrorAction Stop
             }
@@ -1565,7 +1633,7 @@ function Set-DatabaseOfflineAddressBook {
         else { Write-Host ('    ' + $name + ': OfflineAddressBook is ''' + $now + ''', left alone') }
         if ($WhatIfPreference) { continue }
         $after = [string](Get-MailboxDatabase -Identity $name -DomainController $DomainController -ErrorAction Stop).OfflineAddressBook
-        if ($Clear) { Assert-Equal -What ($name + ' OfflineAddressBook') -Expected '' -Actual $after }
+        if ($Clear -and $ours) { Assert-Equal -What ($name + ' OfflineAddressBook') -Expected '' -Actual $after }
         elseif ($after -eq '') { throw ('Verification failed: ' + $name + ' still has no OfflineAddressBook') }
     }
 }

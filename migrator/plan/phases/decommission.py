@@ -13,7 +13,7 @@ from migrator.plan.client_access import (
     serves_clients,
 )
 from migrator.plan.phases._common import Estate, is_hub, runbook, step_id
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.DECOMMISSION
 
@@ -394,6 +394,7 @@ def decommission_steps(
     steps.append(
         Step(
             id=VERIFY,
+            rollback=READS_ONLY,
             phase=P,
             title="verify no Exchange 2010 server is left in the organisation",
             target="Exchange organisation",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from migrator.model import Certificate, Inventory, SendConnector, Server
 from migrator.plan.phases._common import Estate, runbook, step_id
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.HYBRID
 S = Phase.SERVERS
@@ -82,6 +82,7 @@ def hybrid_steps(inv: Inventory, setup: HybridSetup) -> list[Step]:
     steps: list[Step] = []
     hotfix = Step(
         id=step_id(P, "hotfix-level", new),
+        rollback="none needed: it only compares the build (an installed update stays)",
         phase=P,
         title=f"confirm {new} runs the April 2025 hotfix update or later{note}",
         target=new,
@@ -219,6 +220,7 @@ def hybrid_steps(inv: Inventory, setup: HybridSetup) -> list[Step]:
     steps.append(hcw)
     check = Step(
         id=step_id(P, "check-exo-connectors"),
+        rollback=READS_ONLY,
         phase=P,
         title="check the Exchange Online inbound/outbound connectors name the on-premises certificate",
         target="Exchange Online connectors",

@@ -12,7 +12,7 @@ from migrator.plan.phases._common import (
     step_id,
 )
 from migrator.plan.phases.mx_recipients import DomainGate, domain_gates
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.MX
 EXO_SPF = "include:spf.protection.outlook.com"
@@ -170,6 +170,7 @@ def _common_steps(inv: Inventory, tls_name: str) -> list[Step]:
     steps = [
         Step(
             id=READINESS,
+            rollback=READS_ONLY,
             phase=P,
             title="go/no-go for the MX cut-over",
             target="mail flow",
@@ -209,6 +210,7 @@ def _common_steps(inv: Inventory, tls_name: str) -> list[Step]:
         steps.append(
             Step(
                 id=step_id(P, "check-exo-connectors"),
+                rollback=READS_ONLY,
                 phase=P,
                 title="check the Exchange Online connectors before changing MX",
                 target="Exchange Online connectors",
@@ -339,6 +341,7 @@ def _exo_domain(
     steps = [
         Step(
             id=host_id,
+            rollback=READS_ONLY,
             phase=P,
             title=f"read the Exchange Online MX host of {domain} from the tenant",
             target=domain,
@@ -427,6 +430,7 @@ def _exo_domain(
     steps.append(
         Step(
             id=verify_id,
+            rollback=READS_ONLY,
             phase=P,
             title=f"verify the MX of {domain} by DNS query and a test message",
             target=domain,
@@ -517,6 +521,7 @@ def _onprem_domain(inv: Inventory, domain: str, zone: DnsZone | None) -> list[St
         ),
         Step(
             id=step_id(P, "verify", domain),
+            rollback=READS_ONLY,
             phase=P,
             title=f"verify inbound mail for {domain} with a test message",
             target=domain,

@@ -12,7 +12,7 @@ from migrator.plan.phases._common import (
     step_id,
 )
 from migrator.plan.phases.mx import mx_domains
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 from migrator.versions import MIN_2010_BUILD_TEXT, MIN_2010_LABEL, meets_2010_minimum
 
 P = Phase.PREPARE
@@ -49,6 +49,7 @@ def _coexistence(server: Server) -> Step:
             runs_in=RunsIn.MANUAL,
             duration_minutes=10,
             maintenance_window=False,
+            rollback="none needed: it checks the build",
             instructions=(
                 f"Exchange 2016 coexists only with {MIN_2010_LABEL} or later; {found} on "
                 f"{server.name}, which meets it. Confirm the file version of ExSetup.exe on the "
@@ -83,6 +84,7 @@ def _supported_os(server: Server) -> Step:
         verdict = "the inventory does not name it"
     return Step(
         id=step_id(P, "supported-os", server.name),
+        rollback=READS_ONLY,
         phase=P,
         title=f"confirm {server.name} runs a supported operating system for Exchange 2016",
         target=server.name,

@@ -13,7 +13,7 @@ from migrator.plan.phases.client_access import (
 )
 from migrator.plan.phases.prepare import SUPPORTED_2016_OS, log_days
 from migrator.plan.relay import load_balancer_pool
-from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
 PREP = Phase.PREPARE
@@ -398,6 +398,7 @@ def _edge(edge: Server, est: Estate) -> Step:
 def _readiness(prereqs: list[str]) -> Step:
     return Step(
         id=step_id(P, "readiness"),
+        rollback=READS_ONLY,
         phase=P,
         title="go/no-go: the Exchange 2016 servers are ready for production mail",
         target="Exchange 2016 servers",

@@ -9,26 +9,26 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'coexistence' -Steps @('prepare.coexistence.EX10-01', 'prepare.coexistence.EX10-02', 'prepare.coexistence.EX10-03', 'prepare.ad-prep', 'prepare.supported-os.EX16-01', 'prepare.supported-os.EX16-02') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP prepare.coexistence.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: none
-    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-01 is 14.3.266.2 or later; rollback: see the rollback runbook
+    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-01 is 14.3.266.2 or later; rollback: none needed: it checks the build
     if (Test-RunStep -Id 'prepare.coexistence.EX10-01' -Title 'confirm EX10-01 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)') {
         Write-Host '    Exchange 2016 coexists only with Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later; the inventory shows build 14.3.513.0 on EX10-01, which meets it. Confirm the file version of ExSetup.exe on the server before installing Exchange 2016.'
         Stop-AtManualStep -Id 'prepare.coexistence.EX10-01' -Next 'prepare.coexistence.EX10-02'
     }
     # region STEP prepare.coexistence.EX10-02; target: EX10-02; owner: Exchange admin; runs in: manual; after: none
-    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-02 is 14.3.266.2 or later; rollback: see the rollback runbook
+    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-02 is 14.3.266.2 or later; rollback: none needed: it checks the build
     if (Test-RunStep -Id 'prepare.coexistence.EX10-02' -Title 'confirm EX10-02 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)') {
         Write-Host '    Exchange 2016 coexists only with Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later; the inventory shows build 14.3.513.0 on EX10-02, which meets it. Confirm the file version of ExSetup.exe on the server before installing Exchange 2016.'
         Stop-AtManualStep -Id 'prepare.coexistence.EX10-02' -Next 'prepare.coexistence.EX10-03'
     }
     # region STEP prepare.coexistence.EX10-03; target: EX10-03; owner: Exchange admin; runs in: manual; after: none
-    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-03 is 14.3.266.2 or later; rollback: see the rollback runbook
+    # Verification: (Get-Command ExSetup.exe).FileVersionInfo.FileVersion on EX10-03 is 14.3.266.2 or later; rollback: none needed: it checks the build
     if (Test-RunStep -Id 'prepare.coexistence.EX10-03' -Title 'confirm EX10-03 is on Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later (the inventory shows build 14.3.513.0)') {
         Write-Host '    Exchange 2016 coexists only with Exchange 2010 SP3 Update Rollup 11 (14.3.266.2) or later; the inventory shows build 14.3.513.0 on EX10-03, which meets it. Confirm the file version of ExSetup.exe on the server before installing Exchange 2016.'
         Stop-AtManualStep -Id 'prepare.coexistence.EX10-03' -Next 'prepare.ad-prep'
@@ -44,13 +44,13 @@ try {
         Stop-AtManualStep -Id 'prepare.ad-prep' -Next 'prepare.supported-os.EX16-01'
     }
     # region STEP prepare.supported-os.EX16-01; target: EX16-01; owner: Exchange admin; runs in: manual; after: none
-    # Verification: the server's operating system is Windows Server 2012, 2012 R2 or 2016; rollback: see the rollback runbook
+    # Verification: the server's operating system is Windows Server 2012, 2012 R2 or 2016; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'prepare.supported-os.EX16-01' -Title 'confirm EX16-01 runs a supported operating system for Exchange 2016') {
         Write-Host '    Exchange 2016 runs on Windows Server 2012, 2012 R2 or 2016 only; for EX16-01 the inventory says ''Windows Server 2016''.'
         Stop-AtManualStep -Id 'prepare.supported-os.EX16-01' -Next 'prepare.supported-os.EX16-02'
     }
     # region STEP prepare.supported-os.EX16-02; target: EX16-02; owner: Exchange admin; runs in: manual; after: none
-    # Verification: the server's operating system is Windows Server 2012, 2012 R2 or 2016; rollback: see the rollback runbook
+    # Verification: the server's operating system is Windows Server 2012, 2012 R2 or 2016; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'prepare.supported-os.EX16-02' -Title 'confirm EX16-02 runs a supported operating system for Exchange 2016') {
         Write-Host '    Exchange 2016 runs on Windows Server 2012, 2012 R2 or 2016 only; for EX16-02 the inventory says ''Windows Server 2016''.'
         Stop-AtManualStep -Id 'prepare.supported-os.EX16-02' -Next ''

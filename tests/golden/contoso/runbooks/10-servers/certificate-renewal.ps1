@@ -12,7 +12,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -22,6 +22,7 @@ try {
     # Verification: the CA issued a certificate with the same names and a later NotAfter; rollback: nothing to undo (the old certificate stays enabled until the next steps)
     if (Test-RunStep -Id 'servers.certificate-request.3F8A1C5D' -Title 'renew certificate 3F8A1C5D... (CN=mail.contoso.com, O=Contoso Ltd, L=London, C=GB) before 2027-03-24') {
         Write-Host '    Certificate 3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283 expires on 2027-03-24, while the plan still runs on it: request its renewal with the same names (autodiscover.contoso.com, mail.contoso.com, smtp.contoso.com) from the CA (New-ExchangeCertificate -GenerateRequest on EX16-01, or the CA''s portal), have the CA issue it (manual, its lead time is the wait here), complete the request on EX16-01 (Import-ExchangeCertificate) and export it with its private key to a PFX file the next steps read (-RenewedCertificatePath).'
+        Write-Host '    Before -From servers.certificate-renew.EX16-01: it also waits for servers.namespace, relay.repoint.smtp-contoso-com, mx.change.contoso.com and 2 more (plan.json) (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'servers.certificate-request.3F8A1C5D' -Next 'servers.certificate-renew.EX16-01'
     }
     # region STEP servers.certificate-renew.EX16-01; target: EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate-request.3F8A1C5D, servers.namespace, relay.repoint.smtp-contoso-com, mx.change.contoso.com, mx.change.fabrikam.com, moves.complete.wave-001

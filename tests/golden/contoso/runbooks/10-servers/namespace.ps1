@@ -16,7 +16,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -26,6 +26,7 @@ try {
     # Verification: no Outlook 2007 and no Outlook 2010 below SP2 with KB2956191/KB2965295 is left; rollback: nothing to undo (a check)
     if (Test-RunStep -Id 'servers.outlook-clients' -Title 'check that every Outlook client meets the Exchange 2016 minimum') {
         Write-Host '    Exchange 2016 supports no Outlook 2007; Outlook 2010 needs SP2 with the latest updates (MAPI over HTTP: KB2956191 and KB2965295). From the software inventory (or the 2010 RPC Client Access logs) list the Outlook builds in use and update or replace the older ones before the namespace moves: after it they connect through 2016.'
+        Write-Host '    Before -From servers.namespace: it also waits for servers.certificate.EX16-01, servers.certificate.EX16-02, servers.outlook-anywhere-verify.EX10-01 and 4 more (plan.json) (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'servers.outlook-clients' -Next 'servers.namespace'
     }
     # region STEP servers.namespace; target: client namespace; owner: DNS admin; runs in: DNS console; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.outlook-anywhere-verify.EX10-01, servers.outlook-clients, servers.outlook-anywhere-verify.EX10-03, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness

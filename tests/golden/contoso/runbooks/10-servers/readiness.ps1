@@ -9,14 +9,14 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'readiness' -Steps @('servers.readiness') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP servers.readiness; target: Exchange 2016 servers; owner: Exchange admin; runs in: manual; after: servers.install.EX16-01, servers.autodiscover-scp.EX16-01, servers.certificate.EX16-01, servers.install.EX16-02, servers.autodiscover-scp.EX16-02, servers.certificate.EX16-02, servers.load-balancer.LB-LON-SMTP, servers.outbound-ip, servers.protocol-log-limits.EX16-01, servers.protocol-log-limits.EX16-02, servers.protocol-logging.EX16-01, servers.protocol-logging.EX16-02, servers.smtp-alias, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02
-    # Verification: Test-ServiceHealth and Test-Mailflow succeed on each new server; rollback: see the rollback runbook
+    # Verification: Test-ServiceHealth and Test-Mailflow succeed on each new server; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'servers.readiness' -Title 'go/no-go: the Exchange 2016 servers are ready for production mail') {
         Write-Host '    Confirm every new server is installed, patched, has its certificate and virtual directory URLs and sits behind the load balancer; Test-ServiceHealth and Test-Mailflow pass. The client namespace moves to the new servers only after this checkpoint, as do the relay, hybrid and MX steps.'
         Stop-AtManualStep -Id 'servers.readiness' -Next ''

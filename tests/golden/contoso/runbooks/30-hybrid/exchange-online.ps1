@@ -9,14 +9,14 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'exchange-online' -Steps @('hybrid.check-exo-connectors') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP hybrid.check-exo-connectors; target: Exchange Online connectors; owner: Exchange admin; runs in: Exchange Online PowerShell; after: hybrid.hcw-rerun
-    # Verification: the on-premises inbound connector's TlsSenderCertificateName matches mail.contoso.com; rollback: see the rollback runbook
+    # Verification: the on-premises inbound connector's TlsSenderCertificateName matches mail.contoso.com; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'hybrid.check-exo-connectors' -Title 'check the Exchange Online inbound/outbound connectors name the on-premises certificate') {
         Write-Host '    Read-only check in Exchange Online PowerShell (Connect-ExchangeOnline first).'
         $step = @{ TlsName = 'mail.contoso.com' }

@@ -9,14 +9,14 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'hybrid' -Steps @('hybrid.hotfix-level.EX16-01', 'hybrid.configure.EX16-01', 'hybrid.hybrid-application', 'hybrid.publish-ews.EX16-01', 'hybrid.receive-path.EX16-01', 'hybrid.send-connector-add.EX16-01', 'hybrid.hcw-rerun', 'hybrid.send-connector-remove-old') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP hybrid.hotfix-level.EX16-01; target: EX16-01; owner: Exchange admin; runs in: manual; after: servers.readiness
-    # Verification: ExSetup.exe file version is that of the April 2025 HU or a later update; rollback: see the rollback runbook
+    # Verification: ExSetup.exe file version is that of the April 2025 HU or a later update; rollback: none needed: it only compares the build (an installed update stays)
     if (Test-RunStep -Id 'hybrid.hotfix-level.EX16-01' -Title 'confirm EX16-01 runs the April 2025 hotfix update or later') {
         Write-Host '    Hybrid with Exchange Online needs servers on the April 2025 hotfix update (HU) or later. Compare the ExSetup.exe file version with Microsoft''s Exchange build numbers page (build 15.1.2507.55); install the newest HU if older.'
         Stop-AtManualStep -Id 'hybrid.hotfix-level.EX16-01' -Next 'hybrid.configure.EX16-01'
@@ -55,6 +55,7 @@ try {
     # Verification: the HCW completes without errors; Get-HybridConfiguration lists the new server; rollback: rerun the HCW with the old server selected
     if (Test-RunStep -Id 'hybrid.hcw-rerun' -Title 'rerun the Hybrid Configuration Wizard with EX16-01 as the hybrid server') {
         Write-Host '    Run the Microsoft 365 Hybrid Configuration Wizard from EX16-01; choose EX16-01 for the receive and send connector configuration and the third-party transport certificate (mail.contoso.com). Leave TlsDomainCapabilities on Default Frontend as the HCW sets it. HCW8010: Default Frontend lacks [::]:25; HCW8011: duplicate send connectors for one address space.'
+        Write-Host '    Before -From hybrid.send-connector-remove-old: it also waits for hybrid.check-exo-connectors (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'hybrid.hcw-rerun' -Next 'hybrid.send-connector-remove-old'
     }
     # region STEP hybrid.send-connector-remove-old; target: Outbound to Office 365; owner: Exchange admin; runs in: EMS on the new servers; after: hybrid.check-exo-connectors

@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -33,7 +33,10 @@ try {
     # Verification: OnPremisesSyncEnabled is true and OnPremisesImmutableId is the expected sourceAnchor; rollback: none: not reversible
     if (Test-RunStep -Id 'identity.verify.batch-001' -Title 'Verify that the 11 cloud user(s) of batch-001 are synced (OnPremisesSyncEnabled)') {
         Write-Host '    Run after identity.sync.batch-001 and the sync-cycle wait, e.g. graph.ps1 -Only identity.verify.batch-001. A user that is not synced usually has a sync error in Entra Connect Health or Synchronization Service Manager (''Unable to update this object'').'
-        $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 11; StepId = 'identity.verify.batch-001' }
+        $step = @{
+            Csv = '..\..\identity\batch-001.csv'; Rows = 11; StepId = 'identity.verify.batch-001'
+            RemoteMailboxCsv = '..\..\identity\batch-001-remote-mailboxes.csv'; RemoteMailboxRows = 8
+        }
         Assert-BatchSynced @step -Folder $RunbookFolder
     }
     # region STEP identity.restore-roles.batch-001; target: batch-001; owner: Identity admin; runs in: manual; after: identity.verify.batch-001

@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -19,6 +19,7 @@ try {
     # Verification: Resolve-DnsName -Name contoso.com -Type MX against the authoritative server shows TTL 300; rollback: set the TTL back to 3600 s
     if (Test-RunStep -Id 'mx.lower-ttl.contoso.com' -Title 'lower the MX TTL of contoso.com to 300 s and wait the old TTL') {
         Write-Host '    Set the TTL of the MX records of contoso.com (10 mail.contoso.com (TTL 3600)) to 300 s, then wait at least the old TTL (3600 s) before changing MX.'
+        Write-Host '    Before -From mx.change.contoso.com: it also waits for identity.verify.batch-001, mx.check-exo-connectors, mx.eop-port25 and 2 more (plan.json) (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'mx.lower-ttl.contoso.com' -Next 'mx.change.contoso.com'
     }
     # region STEP mx.change.contoso.com; target: contoso.com; owner: DNS admin; runs in: DNS console; after: identity.verify.batch-001, mx.check-exo-connectors, mx.eop-port25, mx.internal-relay.contoso.com, mx.lower-ttl.contoso.com, mx.mx-host.contoso.com
@@ -28,7 +29,7 @@ try {
         Stop-AtManualStep -Id 'mx.change.contoso.com' -Next 'mx.verify.contoso.com'
     }
     # region STEP mx.verify.contoso.com; target: contoso.com; owner: DNS admin; runs in: DNS console; after: mx.change.contoso.com
-    # Verification: MX of contoso.com is contoso-com.mail.protection.outlook.com and no old host remains; both test messages arrive; rollback: see the rollback runbook
+    # Verification: MX of contoso.com is contoso-com.mail.protection.outlook.com and no old host remains; both test messages arrive; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'mx.verify.contoso.com' -Title 'verify the MX of contoso.com by DNS query and a test message') {
         Write-Host '    The step queries MX of contoso.com (Resolve-DnsName). Then send a test message from an external mailbox to an on-premises and to a cloud mailbox in contoso.com and check both arrive (message trace in Exchange Online, message tracking on-premises).'
         $step = @{

@@ -9,21 +9,21 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'graph' -Steps @('mx.mx-host.contoso.com', 'mx.mx-host.fabrikam.com') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP mx.mx-host.contoso.com; target: contoso.com; owner: Identity admin; runs in: Microsoft Graph PowerShell; after: mx.readiness
-    # Verification: the tenant reports contoso-com.mail.protection.outlook.com; rollback: see the rollback runbook
+    # Verification: the tenant reports contoso-com.mail.protection.outlook.com; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'mx.mx-host.contoso.com' -Title 'read the Exchange Online MX host of contoso.com from the tenant') {
         Write-Host '    The Exchange Online MX host is not computable (older domains use <domain>.mail.protection.outlook.com, newer ones <domain>.<id>.mx.microsoft): read it from the tenant (Connect-MgGraph -Scopes Domain.Read.All first).'
         $step = @{ Domain = 'contoso.com'; Expected = 'contoso-com.mail.protection.outlook.com' }
         Assert-MxHost @step
     }
     # region STEP mx.mx-host.fabrikam.com; target: fabrikam.com; owner: Identity admin; runs in: Microsoft Graph PowerShell; after: mx.readiness
-    # Verification: the tenant reports fabrikam-com.o-v1.mx.microsoft; rollback: see the rollback runbook
+    # Verification: the tenant reports fabrikam-com.o-v1.mx.microsoft; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'mx.mx-host.fabrikam.com' -Title 'read the Exchange Online MX host of fabrikam.com from the tenant') {
         Write-Host '    The Exchange Online MX host is not computable (older domains use <domain>.mail.protection.outlook.com, newer ones <domain>.<id>.mx.microsoft): read it from the tenant (Connect-MgGraph -Scopes Domain.Read.All first).'
         $step = @{ Domain = 'fabrikam.com'; Expected = 'fabrikam-com.o-v1.mx.microsoft' }

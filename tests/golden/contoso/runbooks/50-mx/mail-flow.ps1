@@ -9,14 +9,14 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'mail-flow' -Steps @('mx.readiness', 'mx.eop-port25') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP mx.readiness; target: mail flow; owner: Exchange admin; runs in: manual; after: hybrid.send-connector-remove-old, identity.restore-roles.batch-001
-    # Verification: test messages on-premises -> cloud and cloud -> on-premises arrive with TLS; rollback: see the rollback runbook
+    # Verification: test messages on-premises -> cloud and cloud -> on-premises arrive with TLS; rollback: none needed: the step only reads and checks
     if (Test-RunStep -Id 'mx.readiness' -Title 'go/no-go for the MX cut-over') {
         Write-Host '    Confirm hybrid mail flow works both ways, the identity batches are synced and matched, and the change window for DNS is agreed. Every MX step waits for this.'
         Stop-AtManualStep -Id 'mx.readiness' -Next 'mx.eop-port25'

@@ -12,7 +12,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -30,7 +30,7 @@ try {
         New-CloudMoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc
     }
     # region STEP moves.complete.wave-008; target: wave-008; owner: Exchange admin; runs in: Exchange Online PowerShell; after: moves.complete.wave-007, moves.copy.wave-008
-    # Verification: every user of the batch Completed; then assign the licences (within 30 days); rollback: see the rollback runbook
+    # Verification: every user of the batch Completed; then assign the licences (within 30 days); rollback: none planned: a completed move to Exchange Online is undone by an offboarding move (New-MigrationBatch with an outbound endpoint), decided case by case
     if (Test-RunStep -Id 'moves.complete.wave-008' -Title 'verify migration batch wave-008 completed in the window') {
         $step = @{ Csv = '..\..\moves\wave-008.csv'; Rows = 4; BatchName = 'wave-008' }
         Assert-CloudMoveWave @step -Folder $RunbookFolder

@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -19,6 +19,7 @@ try {
     # Verification: sync_summary.csv lists no error; the next step finds each address in Exchange Online; rollback: the script removes what it created when the folder is no longer mail-enabled
     if (Test-RunStep -Id 'public-folders.hybrid.mail-sync-legacy' -Title 'sync the mail-enabled public folders to Exchange Online (Sync-MailPublicFolders.ps1)') {
         Write-Host '    On a 2010 public folder server, in Windows PowerShell as administrator with the Exchange Online PowerShell module (not the 2010 Management Shell: PowerShell 2.0 cannot load that module): Add-PSSnapin *Exchange*; then, from the public folder work folder with SyncMailPublicFolders.strings.psd1 beside it, .\Sync-MailPublicFolders.ps1 -CsvSummaryFile sync_summary.csv (a tenant administrator signs in when asked); its 1 mail-enabled folder(s) (sales@contoso.com). Schedule it daily (a Windows task) while the folders are on 2010. Manual: Microsoft''s script, in a shell migrator''s 2010 runbooks do not run in.'
+        Write-Host '    Before -From public-folders.hybrid.legacy: it also waits for public-folders.proxy-mailbox.EX10-02, public-folders.proxy-mailbox.EX10-03 (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'public-folders.hybrid.mail-sync-legacy' -Next 'public-folders.hybrid.legacy'
     }
     # region STEP public-folders.hybrid.legacy; target: Exchange Online public folder access; owner: Exchange admin; runs in: Exchange Online PowerShell; after: hybrid.send-connector-remove-old, identity.restore-roles.batch-001, public-folders.hybrid.mail-sync-legacy, public-folders.proxy-mailbox.EX10-02, public-folders.proxy-mailbox.EX10-03

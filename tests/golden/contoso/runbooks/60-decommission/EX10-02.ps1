@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -19,6 +19,7 @@ try {
     # Verification: Get-MailboxDatabase -Server EX10-02 returns nothing; Get-DatabaseAvailabilityGroup no longer lists EX10-02; rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.databases.EX10-02' -Title 'remove the database copies and DAG membership of EX10-02') {
         Write-Host '    In EMS 2010: Get-MailboxDatabase -Server EX10-02 must show empty databases (no mailboxes, no arbitration or discovery mailboxes). Remove passive copies (Remove-MailboxDatabaseCopy), then, if it is a DAG member, Remove-DatabaseAvailabilityGroupServer; finally remove its databases.'
+        Write-Host '    Before -From decommission.remove.EX10-02: it also waits for prepare.coexistence.EX10-02, public-folders.proxy-mailbox.EX10-02 (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'decommission.databases.EX10-02' -Next 'decommission.remove.EX10-02'
     }
     # region STEP decommission.remove.EX10-02; target: EX10-02; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-02, moves.complete.wave-000, moves.cleanup.wave-000, public-folders.proxy-mailbox.EX10-02, moves.complete.wave-001, moves.cleanup.wave-001, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-003, moves.cleanup.wave-003, moves.complete.wave-004, moves.cleanup.wave-004, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-007, moves.cleanup.wave-007, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.databases.EX10-02

@@ -12,7 +12,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -22,6 +22,7 @@ try {
     # Verification: client-evidence.json of a scan of the last 14 days lists no client of EX10-03 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.client-access.EX10-03' -Title 'prove no client uses EX10-03: no client-access evidence was scanned') {
         Write-Host '    No client-access evidence was given: copy the IIS logs (W3SVC1) and the RPC Client Access logs of EX10-03, and the HttpProxy logs of the 2016 servers, run ''migrator logs scan'' on them with --inventory, put client-evidence.json beside the inventory and plan again. Do not remove EX10-03 before it shows no client left.'
+        Write-Host '    Before -From decommission.databases.EX10-03: it also waits for moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005 and 6 more (plan.json) (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'decommission.client-access.EX10-03' -Next 'decommission.databases.EX10-03'
     }
     # region STEP decommission.databases.EX10-03; target: EX10-03; owner: Exchange admin; runs in: EMS on 2010; after: moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation
