@@ -92,8 +92,12 @@ def test_the_rollback_moves_back_with_the_forward_bad_item_limit(out: Path) -> N
 def test_no_user_moves_into_sync_scope_before_its_remote_mailbox_is_read_back(out: Path) -> None:
     """Before: ad.ps1 (Identity admin) moved the batch into sync scope whether or not ems.ps1 (Exchange admin)
     had created the remote mailboxes; the first sync then replaced the cloud addresses."""
-    region = _region(_read(out / "runbooks" / "40-identity" / "ad.ps1"), "identity.prepare.batch-001")
-    rows = list(csv.DictReader(io.StringIO(_read(out / "identity" / "batch-001-remote-mailboxes.csv"))))
+    region = _region(
+        _read(out / "runbooks" / "40-identity" / "ad.ps1"), "identity.prepare.batch-001"
+    )
+    rows = list(
+        csv.DictReader(io.StringIO(_read(out / "identity" / "batch-001-remote-mailboxes.csv")))
+    )
     assert "RemoteMailboxCsv = '..\\..\\identity\\batch-001-remote-mailboxes.csv'" in region
     assert f"RemoteMailboxRows = {len(rows)}" in region
     body = _helper_function("Set-BatchUser")
@@ -104,7 +108,9 @@ def test_no_user_moves_into_sync_scope_before_its_remote_mailbox_is_read_back(ou
 
 
 def test_the_verify_step_checks_the_cloud_primary_address_of_remote_mailboxes(out: Path) -> None:
-    region = _region(_read(out / "runbooks" / "40-identity" / "graph.ps1"), "identity.verify.batch-001")
+    region = _region(
+        _read(out / "runbooks" / "40-identity" / "graph.ps1"), "identity.verify.batch-001"
+    )
     assert "RemoteMailboxCsv = '..\\..\\identity\\batch-001-remote-mailboxes.csv'" in region
     body = _helper_function("Assert-BatchSynced")
     assert "'mail'" in body
@@ -132,8 +138,13 @@ def test_rollback_runbook_is_named_only_where_one_exists(out: Path) -> None:
         if path.name.endswith("-rollback.ps1") or path.name == "Migrator.Runbook.ps1":
             continue
         text = _read(path)
-        if "see the rollback runbook" in text and not path.with_name(path.stem + "-rollback.ps1").exists():
-            missing += re.findall(r"# region STEP ([^;]+);[^\n]*\n[^\n]*see the rollback runbook", text)
+        if (
+            "see the rollback runbook" in text
+            and not path.with_name(path.stem + "-rollback.ps1").exists()
+        ):
+            missing += re.findall(
+                r"# region STEP ([^;]+);[^\n]*\n[^\n]*see the rollback runbook", text
+            )
     assert missing == []
 
 
