@@ -168,3 +168,16 @@ def test_the_moves_report_example_uses_the_wave_s_own_window(out: Path) -> None:
     start = re.search(r"\| wave-001 \| [^\n]*\| (\d{4}-\d\d-\d\dT\d\d:\d\d) \|", report)
     assert start is not None
     assert f"-Only moves.copy.wave-001 -CompleteAfterUtc {start.group(1)}:00Z`" in report
+
+
+# --------------------------------------------------------------------------- m4
+
+
+def test_the_tenant_s_matching_switches_are_read_before_immutable_ids_are_set() -> None:
+    """Before: BlockSoftMatchEnabled / BlockCloudObjectTakeoverThroughHardMatchEnabled came from the inventory only."""
+    body = _helper_function("Set-BatchImmutableId")
+    assert body.index("Assert-TenantMatching -Row $all") < body.index("Update-MgUser")
+    check = _helper_function("Assert-TenantMatching")
+    assert "Get-MgDirectoryOnPremiseSynchronization -ErrorAction Stop" in check
+    assert "BlockCloudObjectTakeoverThroughHardMatchEnabled -eq $true" in check
+    assert "BlockSoftMatchEnabled -eq $true" in check

@@ -1099,6 +1099,16 @@ function Add-CloudRoutingAddress {
     Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' mailbox(es) checked, ' + $changed + ' routing address(es) added')
 }
 
+function Assert-TenantMatching {
+    # The tenant still allows the matches the batch plans (the inventory's switches may have changed since the
+    # export): a blocked hard match fails with InvalidHardMatch, a blocked soft match leaves a second cloud user.
+    param([object[]]$Row)
+    $features = (@(Get-MgDirectoryOnPremiseSynchronization -ErrorAction Stop))[0].Features
+    $planned = @($Row | Where-Object { [string]$_.Outcome -ne 'blocked' })
+    if ($features.BlockCloudObjectTakeoverThroughHardMatchEnabled -eq $true -and @($planned | Where-Object { [string]$_.Method -like 'hard match*' }).Count -gt 0) { throw 'The tenant now has BlockCloudObjectTakeoverThroughHardMatchEnabled on: the planned hard matches would fail (InvalidHardMatch). Export the tenant settings again and plan again; nothing was changed' }
+    if ($features.BlockSoftMatchEnabled -eq $true -and @($planned | Where-Object { [string]$_.Method -like 'soft match*' }).Count -gt 0) { throw 'The tenant now has BlockSoftMatchEnabled on: the planned soft matches would fail. Export the tenant settings again and plan again; nothing was changed' }
+}
+
 function Set-BatchImmutableId {
     # identity.set-immutable-id (Microsoft Graph PowerShell, never the retired MSOnline module): set
     # OnPremisesImmutableId on the rows whose SetImmutableId is True, before their users enter sync scope;
@@ -1106,6 +1116,7 @@ function Set-BatchImmutableId {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$Folder, [string]$Csv, [int]$Rows)
     $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
+    Assert-TenantMatching -Row $all
     $properties = @('id', 'userPrincipalName', 'onPremisesImmutableId', 'onPremisesSyncEnabled')
     $changed = 0
     foreach ($row in @($all | Where-Object { $_.SetImmutableId -eq 'True' })) {
