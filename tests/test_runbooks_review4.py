@@ -181,3 +181,23 @@ def test_the_tenant_s_matching_switches_are_read_before_immutable_ids_are_set() 
     assert "Get-MgDirectoryOnPremiseSynchronization -ErrorAction Stop" in check
     assert "BlockCloudObjectTakeoverThroughHardMatchEnabled -eq $true" in check
     assert "BlockSoftMatchEnabled -eq $true" in check
+
+
+# --------------------------------------------------------------------------- m3
+
+
+def test_the_mx_ttl_step_says_to_read_the_ttl_when_the_plan_counts_on_an_earlier_lowering(
+    out: Path,
+) -> None:
+    """fabrikam.com's MX has TTL 86400 in the inventory; the plan waits 3600 s because prepare lowers it first."""
+    fabrikam = _region(
+        _read(out / "runbooks" / "50-mx" / "fabrikam.com.ps1"), "mx.lower-ttl.fabrikam.com"
+    )
+    assert (
+        "Resolve-DnsName -Name fabrikam.com -Type MX -Server <authoritative name server>"
+        in fabrikam
+    )
+    contoso = _region(
+        _read(out / "runbooks" / "50-mx" / "contoso.com.ps1"), "mx.lower-ttl.contoso.com"
+    )
+    assert "authoritative name server" not in contoso

@@ -373,6 +373,13 @@ def _exo_domain(
             instructions=(
                 f"Set the TTL of the MX records of {domain} ({old_text}) to {LOWERED_TTL_SECONDS} s, "
                 f"then wait at least the old TTL ({old_ttl} s) before changing MX."
+                + (
+                    f" The plan counts on prepare.mx-ttl.{domain} having lowered it to 3600 s: read the TTL "
+                    f"on the authoritative server first (Resolve-DnsName -Name {domain} -Type MX -Server "
+                    "<authoritative name server>); if it is still higher, wait that TTL instead."
+                    if len(lower_prereqs) > 1
+                    else ""
+                )
             ),
             verification=f"Resolve-DnsName -Name {domain} -Type MX against the authoritative server shows TTL {LOWERED_TTL_SECONDS}",
             rollback=f"set the TTL back to {old_ttl} s",

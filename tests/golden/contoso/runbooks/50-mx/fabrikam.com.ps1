@@ -18,7 +18,7 @@ try {
     # region STEP mx.lower-ttl.fabrikam.com; target: fabrikam.com; owner: DNS admin; runs in: DNS console; after: prepare.mx-ttl.fabrikam.com, mx.readiness
     # Verification: Resolve-DnsName -Name fabrikam.com -Type MX against the authoritative server shows TTL 300; rollback: set the TTL back to 3600 s
     if (Test-RunStep -Id 'mx.lower-ttl.fabrikam.com' -Title 'lower the MX TTL of fabrikam.com to 300 s and wait the old TTL') {
-        Write-Host '    Set the TTL of the MX records of fabrikam.com (10 mail.contoso.com (TTL 86400)) to 300 s, then wait at least the old TTL (3600 s) before changing MX.'
+        Write-Host '    Set the TTL of the MX records of fabrikam.com (10 mail.contoso.com (TTL 86400)) to 300 s, then wait at least the old TTL (3600 s) before changing MX. The plan counts on prepare.mx-ttl.fabrikam.com having lowered it to 3600 s: read the TTL on the authoritative server first (Resolve-DnsName -Name fabrikam.com -Type MX -Server <authoritative name server>); if it is still higher, wait that TTL instead.'
         Write-Host '    Before -From mx.change.fabrikam.com: it also waits for mx.check-exo-connectors, mx.eop-port25, mx.mx-host.fabrikam.com and 1 more (plan.json) (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'mx.lower-ttl.fabrikam.com' -Next 'mx.change.fabrikam.com'
     }
