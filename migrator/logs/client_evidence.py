@@ -383,6 +383,7 @@ def write_client_json(
     # Each protocol's clients are one run of ``ord`` (the order starts with server and
     # protocol): the text before a run goes just before its first client, every client
     # but the run's last ends with a comma; each row is written followed by a newline.
+    # COPY keeps the ORDER BY (preserve_insertion_order, DuckDB's default, is left on).
     texts = [
         ("]" if i else "") + piece + ("[" if i < len(spans) else "")
         for i, piece in enumerate(pieces)
