@@ -358,3 +358,36 @@ def test_summary_figures_match_the_evidence() -> None:
                     # ... holding the first `top` real ones.
                     wanted = real if top is None else real[:top]
                     assert [c for c in p.busiest if not c.monitoring][: len(wanted)] == wanted
+
+
+def test_the_file_is_the_json_dumps_layout_and_never_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import migrator.logs.client_evidence as client_evidence
+
+    # DuckDB writes the file (COPY): one client per line inside the json.dumps layout,
+    # and nothing (no file, no temporary file) when the write fails.
+    ev = scan(DATA / "ex2010", DATA / "ex2016")
+    target = tmp_path / "out" / "client-evidence.json"
+    write_client_evidence(ev, target)
+    text = target.read_text("utf-8")
+    assert text.endswith("\n") and json.loads(text)["format"] == "migrator.client-evidence/1"
+    n = sum(len(p.clients) for s in ev.servers for p in s.protocols)
+    assert n > 1
+    assert text.count('{"client_ip": ') == n
+    assert text.count("},\n{") == n - len([p for s in ev.servers for p in s.protocols])
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(client_evidence.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_client_evidence(ev, tmp_path / "bad" / "client-evidence.json")
+    monkeypatch.undo()
+    assert list((tmp_path / "bad").iterdir()) == []
+    empty = ClientEvidence(scan=ev.scan, servers=(), outlook_minimum=ev.outlook_minimum)
+    write_client_evidence(empty, tmp_path / "empty.json")
+    data = (tmp_path / "empty.json").read_text("utf-8")
+    assert json.loads(data)["servers"] == [] and data.endswith("}\n")

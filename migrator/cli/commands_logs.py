@@ -387,15 +387,11 @@ def scan_command(
     and client-evidence.md (per server and protocol the clients still connecting).
     ``--all`` prints every client.
     """
-    from migrator.checks.evidence import evidence_findings
     from migrator.errors import LogScanError
     from migrator.inventory import load_inventory
     from migrator.logs.client_access import classify
-    from migrator.logs.evidence import write_evidence
-    from migrator.logs.smtp import scan_sources
     from migrator.logs.smtp_files import smtp_candidates
     from migrator.logs.sources import discover
-    from migrator.plan.relay import plan_relay
 
     inv = load_inventory(inventory) if inventory is not None else None
     accepted = tuple(d.domain_name for d in inv.accepted_domains) if inv else ()
@@ -419,6 +415,13 @@ def scan_command(
     smtp = smtp_candidates(others, named=[p for p in logdirs if p.is_file()])
     if found and not smtp:
         return
+    # The SMTP engine (compiled machine code, loaded from numba's cache) is imported only
+    # when there are SMTP logs to scan: an IIS-only scan does not pay for loading it.
+    from migrator.checks.evidence import evidence_findings
+    from migrator.logs.evidence import write_evidence
+    from migrator.logs.smtp import scan_sources
+    from migrator.plan.relay import plan_relay
+
     bar = _LateProgress(progress)
     try:
         evidence = scan_sources(

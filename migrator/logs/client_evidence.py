@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import InventoryError, Problem
-from migrator.fileio import atomic_write_chunks
+from migrator.fileio import temp_file_beside
 from migrator.logs.evidence import SkippedFile
+from migrator.logs.sources import sql_text
 
 if TYPE_CHECKING:
     import duckdb
@@ -326,7 +328,6 @@ _JSON_LINE = (
 )
 """One client as a JSON object on one line, keys sorted (DuckDB's JSON string escaping)."""
 _MARKER = "\x00clients\x00"
-_FETCH = 65536
 
 
 def write_client_json(
@@ -341,16 +342,19 @@ def write_client_json(
     """Write ``client-evidence.json`` from a DuckDB table laid out as :data:`CLIENT_TABLE`.
 
     UTF-8, sorted keys: the same logs give the same bytes. Each client is one
-    line (there may be hundreds of thousands), formatted by DuckDB and streamed
-    to the file; the rest is indented. No client object is built in Python.
+    line (there may be hundreds of thousands), formatted by DuckDB; the rest is
+    indented by :func:`json.dumps`. DuckDB writes the whole file (``COPY``, one
+    text row per client, the indented parts as rows between them) to a
+    temporary file beside ``path``, renamed once complete: no client passes
+    through Python.
     """
     protocols = con.sql(
         f"SELECT server, protocol, sum(requests)::BIGINT, max(last_seen), min(first_seen),"
-        f" count(*) FROM {table} GROUP BY server, protocol ORDER BY min(ord)"
+        f" min(ord), max(ord) FROM {table} GROUP BY server, protocol ORDER BY min(ord)"
     ).fetchall()
     servers: list[dict[str, Any]] = []
-    counts: list[int] = []
-    for server, protocol, requests, last, first, n in protocols:
+    spans: list[tuple[int, int]] = []
+    for server, protocol, requests, last, first, low, high in protocols:
         if not servers or servers[-1]["server"] != server:
             servers.append(
                 {"server": server, "first_seen": first, "last_seen": last, "protocols": []}
@@ -363,10 +367,10 @@ def write_client_json(
                 "protocol": protocol,
                 "requests": int(requests),
                 "last_seen": last,
-                "clients": f"{_MARKER}{len(counts)}",
+                "clients": f"{_MARKER}{len(spans)}",
             }
         )
-        counts.append(int(n))
+        spans.append((int(low), int(high)))
     data = {
         "format": FORMAT,
         "outlook_minimum": minimum,
@@ -376,32 +380,34 @@ def write_client_json(
     }
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
     pieces = re.split('"' + _MARKER.replace("\x00", "\\\\u0000") + r'\d+"', text)
-    cursor = con.execute(f"SELECT {_JSON_LINE} FROM {table} ORDER BY ord")
-
-    def chunks() -> Iterator[str]:
-        batch: list[str] = []
-        at = 0
-        for piece, count in zip(pieces, counts, strict=False):
-            yield piece
-            yield "[\n"
-            first = True
-            while count:
-                if at == len(batch):
-                    batch, at = [r[0] for r in cursor.fetchmany(_FETCH)], 0
-                    if not batch:
-                        raise ValueError(f"{table}: fewer client rows than counted")
-                part = batch[at : at + count]
-                at += len(part)
-                count -= len(part)
-                if not first:
-                    yield ",\n"
-                yield ",\n".join(part)
-                first = False
-            yield "\n]"
-        yield pieces[-1]
-        yield "\n"
-
-    atomic_write_chunks(path, chunks())
+    # Each protocol's clients are one run of ``ord`` (the order starts with server and
+    # protocol): the text before a run goes just before its first client, every client
+    # but the run's last ends with a comma; each row is written followed by a newline.
+    # COPY keeps the ORDER BY (preserve_insertion_order, DuckDB's default, is left on).
+    texts = [
+        ("]" if i else "") + piece + ("[" if i < len(spans) else "")
+        for i, piece in enumerate(pieces)
+    ]
+    at = [low for low, _ in spans] + [max((high for _, high in spans), default=0) + 1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = temp_file_beside(path)
+    os.close(fd)
+    try:
+        con.execute(
+            f"COPY (SELECT line FROM (SELECT {_JSON_LINE}"
+            " || CASE WHEN list_contains(?::BIGINT[], ord) THEN '' ELSE ',' END AS line,"
+            f" ord AS k, 1 AS part FROM {table}"
+            " UNION ALL SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), 0)"
+            f" ORDER BY k, part) TO {sql_text(tmp)}"
+            " (FORMAT csv, HEADER false, QUOTE '', ESCAPE '')",
+            [[high for _, high in spans], texts, at],
+        )
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
