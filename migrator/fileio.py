@@ -53,6 +53,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+_CHUNK_BUFFER = 1 << 20
+"""Characters :func:`atomic_write_chunks` gathers before one write (pieces may be big or small)."""
+
+
 def atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
     """Write UTF-8 text given in pieces to ``path`` through a temporary file and a rename.
 
@@ -64,11 +68,14 @@ def atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             buffer: list[str] = []
+            size = 0
             for chunk in chunks:
                 buffer.append(chunk)
-                if len(buffer) >= 4096:
+                size += len(chunk)
+                if size >= _CHUNK_BUFFER or len(buffer) >= 4096:  # small pieces or big ones
                     fh.write("".join(buffer))
                     buffer.clear()
+                    size = 0
             fh.write("".join(buffer))
             fh.flush()
             os.fsync(fh.fileno())

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import patch
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrator.inventory import load_inventory
-from migrator.render.inventory_json import inventory_dict, inventory_json, write_inventory_json
+from migrator.model import CloudUser, Location, OnPremUser
+from migrator.render.inventory_json import (
+    _COMPACT,
+    _record_lines,
+    _records,
+    inventory_dict,
+    inventory_json,
+    write_inventory_json,
+)
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 
@@ -26,3 +38,48 @@ def test_written_file_is_the_inventory_for_json_load(tmp_path: Path) -> None:
     start = lines.index('  "onprem_users": [')
     users = lines[start + 1 : start + 1 + len(inv.onprem_users)]
     assert [json.loads(line.strip().rstrip(",")) for line in users] == data["onprem_users"]
+
+
+_TEXT = st.text(alphabet=st.sampled_from('ab"\\\x00\x1f\n\t é€😀%,u0'), max_size=6)
+_LOCATION = st.builds(
+    Location,
+    st.sampled_from(["AD.csv", 'we"ird\\%.csv']),
+    st.one_of(st.none(), st.integers(1, 99)),
+    st.one_of(st.none(), _TEXT),
+    st.one_of(st.none(), _TEXT),
+)
+_USER = st.builds(
+    OnPremUser,
+    _TEXT,
+    _TEXT,
+    _TEXT,
+    proxy_addresses=st.lists(_TEXT, max_size=3).map(tuple),
+    enabled=st.booleans(),
+    source=st.one_of(st.none(), _LOCATION),
+)
+_CLOUD = st.builds(
+    CloudUser,
+    _TEXT,
+    _TEXT,
+    admin_roles=st.lists(_TEXT, max_size=2).map(tuple),
+    has_mailbox=st.booleans(),
+    source=st.one_of(st.none(), _LOCATION, st.just(Location("c.csv", 7))),
+)
+
+
+@settings(deadline=None, max_examples=300)  # a shared, loaded machine
+@given(st.one_of(st.lists(_USER, max_size=9), st.lists(_CLOUD, max_size=9)), st.integers(1, 4))
+def test_records_written_column_wise_are_the_per_record_encoders_lines(
+    records: list[object], block: int
+) -> None:
+    if not records:
+        return
+    items = tuple(records)
+    found = _records(items)
+    assert found.encoder is not None
+    expected = "".join(
+        "    " + _COMPACT.encode(found.encode(r)) + (",\n" if n < len(items) - 1 else "\n")
+        for n, r in enumerate(items)
+    )
+    with patch("migrator.render.inventory_json._BLOCK", block):
+        assert "".join(_record_lines(items, found.encoder)) == expected

@@ -10,11 +10,20 @@ from pathlib import Path
 
 import pytest
 from golden_files import check_golden
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_plan_phases import make_inventory
 
 from migrator.inventory import load_inventory
-from migrator.pipeline import build_plan
-from migrator.render.plan_json import plan_document, render_plan_json, write_plan_json
+from migrator.pipeline import analyse, build_plan
+from migrator.render.moves_output import moves_json
+from migrator.render.plan_json import (
+    _column_text,
+    _indented,
+    plan_document,
+    render_plan_json,
+    write_plan_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "plan"
@@ -93,3 +102,35 @@ def test_contoso_plan_golden(contoso_json: bytes) -> None:
         "onward",
     }
     _golden("contoso.plan.json", contoso_json)
+
+
+def test_text_is_json_dumps_of_the_document() -> None:
+    inv = load_inventory(ROOT / "inventories" / "contoso")
+    analysis = analyse(inv)
+    plan = build_plan(analysis)
+    assert analysis.moves is not None
+    extra = moves_json(analysis.moves, plan)
+    expected = json.dumps(plan_document(plan, extra), indent=2, ensure_ascii=False) + "\n"
+    assert render_plan_json(plan, extra) == expected
+
+
+_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_COLUMN = st.one_of(
+    st.lists(st.text(alphabet='a"\\\n\x00é😀', max_size=4), min_size=1, max_size=5),
+    st.lists(st.booleans() | st.none(), min_size=1, max_size=5),
+    st.lists(st.integers(), min_size=1, max_size=5),
+    st.lists(st.lists(st.text(alphabet='a"\\\né', max_size=3), max_size=3), min_size=1, max_size=5),
+    st.lists(_VALUE, min_size=1, max_size=5),
+)
+
+
+@settings(deadline=None)  # a shared, loaded machine
+@given(_COLUMN)
+def test_a_column_is_written_as_each_value_is(values: list[object]) -> None:
+    assert _column_text(values, "      ") == [_indented(v, "      ") for v in values]

@@ -79,6 +79,29 @@ def test_inventory_text_is_escaped_never_markup() -> None:
     assert '"onmouseover=' not in html
 
 
+def test_many_findings_are_grouped_by_code_with_the_first_few_shown() -> None:
+    plan = make_plan(1)
+    findings = [
+        Finding(Severity.ERROR, "relay.open-relay", f"connector {i}", "open relay", "close it")
+        for i in range(2)
+    ] + [
+        Finding(Severity.WARNING, "identity.x", f"user {i:02d}", HOSTILE, "fix it")
+        for i in range(12)
+    ]
+    listed = render_report(ReportData(plan, generated="t", findings=findings))
+    assert listed.count("<td>user ") == 12
+    assert "findings.txt" not in listed
+    html = render_report(ReportData(plan, generated="t", findings=findings, findings_limit=10))
+    assert "14 findings in 2 codes" in html and "findings.txt</code> in the plan folder" in html
+    assert '<span class="id">relay.open-relay</span>: 2 findings' in html
+    assert '<span class="id">identity.x</span>: 12 findings' in html
+    # the first five of each code, then how many more
+    assert re.findall(r"<td>user (\d+)</td>", html) == ["00", "01", "02", "03", "04"]
+    assert "&hellip; and 7 more (in <code>findings.txt</code>)" in html
+    assert "<script>" not in html
+    assert html.index("relay.open-relay</span>: 2") < html.index("identity.x</span>: 12")
+
+
 def test_report_is_deterministic_and_self_contained(tmp_path: Path) -> None:
     plan = make_plan(3)
     data = ReportData(

@@ -61,8 +61,6 @@ def _root(
     """Plan an Exchange 2010 -> 2016/2019/SE (and hybrid) migration from a PowerShell inventory."""
 
 
-SHOWN_PER_CODE = 5
-"""How many findings of one code are printed before "and N more"."""
 ALL_UP_TO = 40
 """Up to this many findings are printed in full; above it they are grouped by code."""
 
@@ -74,7 +72,7 @@ def print_findings(
 
     Up to :data:`ALL_UP_TO` findings (or all with ``show_all``) are printed
     whole: a table on a terminal, one line each when piped. More are grouped
-    by code, errors first: the count, the first :data:`SHOWN_PER_CODE` and where
+    by code, errors first: the count, the first few (:func:`~migrator.render.findings.group_by_code`) and where
     the full list is (``full_list``, a findings file) or how to get it.
     Output to a pipe or file is always plain lines, never a table.
     """
@@ -105,22 +103,23 @@ def print_findings(
 
 
 def _print_grouped(findings: tuple[Finding, ...], full_list: str | None) -> None:
-    groups: dict[str, list[Finding]] = {}
-    for f in findings:  # sorted errors first, so the groups are too
-        groups.setdefault(f.code, []).append(f)
+    from migrator.render.findings import SHOWN_PER_CODE, group_by_code
+
+    groups = group_by_code(findings)  # sorted errors first, so the groups are too
     styles = {"error": "bold red", "warning": "yellow"}
     terminal = out.is_terminal
-    for code, items in groups.items():
-        severity = items[0].severity.value
-        header = f"{severity}: {code}: {len(items)} finding{'s' if len(items) != 1 else ''}"
+    for group in groups:
+        severity = group.severity.value
+        n = len(group.findings)
+        header = f"{severity}: {group.code}: {n} finding{'s' if n != 1 else ''}"
         out.print(
             header, markup=False, soft_wrap=True, style=styles.get(severity) if terminal else None
         )
-        for f in items[:SHOWN_PER_CODE]:
+        for f in group.shown:
             fix = f" (fix: {f.fix})" if f.fix else ""
             out.print(f"  {f.where}: {f.message}{fix}", markup=False, soft_wrap=True)
-        if len(items) > SHOWN_PER_CODE:
-            out.print(f"  ... and {len(items) - SHOWN_PER_CODE} more", markup=False)
+        if group.hidden:
+            out.print(f"  ... and {group.hidden} more", markup=False)
     where = (
         f"every finding is listed in {full_list}"
         if full_list

@@ -18,6 +18,10 @@ than an indented one::
     }
 
 Lists of records are one record per line; the other values are indented.
+Records of one type are encoded a block at a time, column by column
+(:func:`_record_lines`): each field's values become JSON text together (the C
+string encoder over a whole column) and each line is one ``%`` of a template;
+the bytes are those of the per-record encoder, which the tests compare.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
 from migrator.fileio import atomic_write_chunks
 from migrator.iprange import IPRange
-from migrator.model import Binding, Inventory, ReceiveConnector
+from migrator.model import Binding, Inventory, Location, ReceiveConnector
 
 FORMAT_VERSION = 1
 
@@ -91,14 +96,18 @@ def _getters(names: tuple[str, ...]) -> Callable[[Any], Any]:
     return attrgetter(*names)
 
 
-def _records_encoder(items: tuple[Any, ...]) -> Callable[[Any], Any]:
-    """How each record of a list is encoded: its type's encoder where all share one type."""
-    kinds = {type(item) for item in items}
+def _records(items: tuple[Any, ...]) -> _Records:
+    """A list of records: encoded by their type's encoder where all share one type."""
+    kinds = set(map(type, items))
     if len(kinds) == 1:
         (kind,) = kinds
         if is_dataclass(kind):
-            return _encoder(kind).encode
-    return _plain
+            encoder = _encoder(kind)
+            names = (*encoder.scalars, *encoder.strings, *encoder.others)
+            # written column-wise where "source" (present or not) is never the first key
+            columnar = names and (not encoder.has_source or min(names) < "source")
+            return _Records(items, encoder.encode, encoder if columnar else None)
+    return _Records(items, _plain)
 
 
 def _encoder(cls: type) -> _Encoder:
@@ -157,6 +166,8 @@ class _Records:
     """The records."""
     encode: Callable[[Any], Any]
     """One record as plain data."""
+    encoder: _Encoder | None = None
+    """The records' type's encoder, where they share one type (then written column-wise)."""
 
 
 def _sections(inv: Inventory) -> dict[str, Any]:
@@ -169,7 +180,7 @@ def _sections(inv: Inventory) -> dict[str, Any]:
         elif f.name == "mx_hosts":
             out[f.name] = dict(value)
         elif isinstance(value, tuple) and value and is_dataclass(value[0]):
-            out[f.name] = _Records(value, _records_encoder(value))
+            out[f.name] = _records(value)
         else:
             out[f.name] = _plain(value)
     if inv.tenant is not None:
@@ -187,6 +198,91 @@ def inventory_dict(inv: Inventory) -> dict[str, Any]:
     }
 
 
+_STRING: Callable[[str], str] = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+)
+"""A JSON string literal, non-ASCII characters kept (``ensure_ascii=False``), in C where it exists."""
+
+_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+"""The encoder of one record per line (nested values included)."""
+
+_BLOCK = 4096
+"""Records encoded together (column by column) before their lines are written."""
+
+_LITERALS = {True: "true", False: "false", None: "null"}
+
+
+def _column_json(values: list[Any], strings: bool) -> list[str]:
+    """Each value as the JSON text the record encoder gives it (``strings``: tuples of text)."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(_STRING, values))
+    if kinds <= {bool, type(None)}:
+        return list(map(_LITERALS.__getitem__, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if strings and kinds <= {tuple, list} and set(map(type, chain.from_iterable(values))) <= {str}:
+        if set(map(len, values)) == {1}:  # the common case: one value each
+            return list(map("[{}]".format, map(_STRING, map(itemgetter(0), values))))
+        return ["[" + ", ".join(map(_STRING, t)) + "]" for t in values]
+    if strings:
+        return [_COMPACT.encode(list(t)) for t in values]
+    return [_COMPACT.encode(_plain(v)) for v in values]
+
+
+_Column = tuple[str, list[str], str]
+"""A field of a block of records: text before each value, the values' JSON, text after each."""
+
+
+def _source_column(sources: list[Any]) -> _Column:
+    """The ``, "source": "<str(source)>"`` of each record of a block (nothing where unset)."""
+    head = ", " + _STRING("source") + ": "
+    if set(map(type, sources)) == {Location}:
+        parts = list(map(attrgetter("file", "row", "element", "column"), sources))
+        files = {f for f, _, _, _ in parts}
+        if len(files) == 1 and all(r is not None and not e and not c for _, r, e, c in parts):
+            # the common form, "file, row N": the file's text is written once for the block
+            (file,) = files
+            prefix = _STRING(f"{file}, row ")[:-1]
+            return head + prefix, list(map(int.__repr__, map(itemgetter(1), parts))), '"'
+    texts = [None if s is None else _STRING(str(s)) for s in sources]
+    return "", ["" if t is None else head + t for t in texts], ""
+
+
+def _record_lines(items: tuple[Any, ...], encoder: _Encoder) -> Iterator[str]:
+    """The lines of a list of records of one type (``encoder``'s), a block at a time.
+
+    The same text as ``_COMPACT.encode(encoder.encode(item))`` per item: keys sorted,
+    ``source`` only where set. Each field's column is encoded at once, and a block's
+    text is one join of the columns interleaved with the keys (by slice assignment).
+    """
+    strings = {name: False for name in (*encoder.scalars, *encoder.others)}
+    strings.update({name: True for name in encoder.strings})
+    keys = sorted([*strings, "source"] if encoder.has_source else strings)
+    width = 2 * len(keys) + 1  # per record: (text before, value) per key, then the close
+    last = len(items) - 1
+    for start in range(0, len(items), _BLOCK):
+        block = items[start : start + _BLOCK]
+        columns: list[_Column] = []
+        for n, key in enumerate(keys):
+            if key == "source" and encoder.has_source:  # never the first key (see _records)
+                columns.append(_source_column([item.source for item in block]))
+            else:
+                values = _column_json(list(map(attrgetter(key), block)), strings[key])
+                columns.append((("" if n == 0 else ", ") + _STRING(key) + ": ", values, ""))
+        count = len(block)
+        flat: list[str] = [""] * (width * count)
+        after = "    {"
+        for n, (before, values, tail) in enumerate(columns):
+            flat[2 * n :: width] = [after + before] * count
+            flat[2 * n + 1 :: width] = values
+            after = tail
+        flat[width - 1 :: width] = [after + "},\n"] * count
+        if start + _BLOCK > last:
+            flat[-1] = after + "}\n"
+        yield "".join(flat)
+
+
 def inventory_json_chunks(inv: Inventory) -> Iterator[str]:
     """The text of :func:`inventory_json` in pieces (a list's records encoded as they are written)."""
     compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
@@ -200,9 +296,13 @@ def inventory_json_chunks(inv: Inventory) -> Iterator[str]:
         if isinstance(value, _Records) and value.items:
             # One record per line, by the C encoder (json.dumps with indent= is pure Python).
             yield head + "[\n"
-            last = len(value.items) - 1
-            for i, item in enumerate(value.items):
-                yield "    " + compact.encode(value.encode(item)) + (",\n" if i < last else "\n")
+            if value.encoder is not None:
+                yield from _record_lines(value.items, value.encoder)
+            else:
+                last = len(value.items) - 1
+                for i, item in enumerate(value.items):
+                    line = "    " + compact.encode(value.encode(item))
+                    yield line + (",\n" if i < last else "\n")
             yield f"  ]{comma}\n"
         else:
             plain = [] if isinstance(value, _Records) else value

@@ -7,6 +7,9 @@ plan always gives the same bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from itertools import chain
+from operator import attrgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +21,37 @@ FORMAT_VERSION = 2
 """Bumped when a field changes meaning or disappears (adding fields keeps it)."""
 
 
-def _step(plan: MigrationPlan, step: Step) -> dict[str, Any]:
-    sched = plan.schedule[step.id]
+def _step_columns(plan: MigrationPlan, steps: Sequence[Step]) -> dict[str, list[Any]]:
+    """Each field of plan.json's steps (in the document's key order) over ``steps``, in order."""
+    ids = [step.id for step in steps]
+    sched = list(map(plan.schedule.__getitem__, ids))
+    minutes = methodcaller("isoformat", timespec="minutes")
     return {
-        "id": step.id,
-        "phase": step.phase.value,
-        "title": step.title,
-        "prerequisites": list(step.prerequisites),
-        "dependents": list(plan.dependents(step.id)),
-        "owner": step.owner.value,
-        "runs_in": step.runs_in.value,
-        "target": step.target,
-        "duration_minutes": step.duration_minutes,
-        "wait_minutes": step.wait_minutes,
-        "reversible": step.reversible,
-        "maintenance_window": needs_window(step),
-        "runbook": step.runbook,
-        "action": step.action.kind if step.action is not None else None,
-        "start": sched.start.isoformat(timespec="minutes"),
-        "finish": sched.finish.isoformat(timespec="minutes"),
-        "wave": sched.wave,
-        "critical": sched.critical,
-        "verification": step.verification,
-        "rollback": step.rollback,
-        "instructions": step.instructions,
+        "id": ids,
+        "phase": list(map(attrgetter("phase.value"), steps)),
+        "title": list(map(attrgetter("title"), steps)),
+        "prerequisites": list(map(list, map(attrgetter("prerequisites"), steps))),
+        "dependents": list(map(list, map(plan.dependents, ids))),
+        "owner": list(map(attrgetter("owner.value"), steps)),
+        "runs_in": list(map(attrgetter("runs_in.value"), steps)),
+        "target": list(map(attrgetter("target"), steps)),
+        "duration_minutes": list(map(attrgetter("duration_minutes"), steps)),
+        "wait_minutes": list(map(attrgetter("wait_minutes"), steps)),
+        "reversible": list(map(attrgetter("reversible"), steps)),
+        "maintenance_window": list(map(needs_window, steps)),
+        "runbook": list(map(attrgetter("runbook"), steps)),
+        "action": [s.action.kind if s.action is not None else None for s in steps],
+        "start": list(map(minutes, map(attrgetter("start"), sched))),
+        "finish": list(map(minutes, map(attrgetter("finish"), sched))),
+        "wave": list(map(attrgetter("wave"), sched)),
+        "critical": list(map(attrgetter("critical"), sched)),
+        "verification": list(map(attrgetter("verification"), steps)),
+        "rollback": list(map(attrgetter("rollback"), steps)),
+        "instructions": list(map(attrgetter("instructions"), steps)),
     }
 
 
-def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The plan as plain JSON-ready data; ``extra`` adds top-level keys (``mailboxes``, ``waves``)."""
+def _document(plan: MigrationPlan, steps: Any, extra: dict[str, Any] | None) -> dict[str, Any]:
     finish = plan.finish
     doc = {
         "format_version": FORMAT_VERSION,
@@ -55,29 +60,36 @@ def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> d
         "finish": finish.isoformat(timespec="minutes") if finish is not None else None,
         "critical_path": list(plan.critical_path),
         "step_waves": {str(k): list(v) for k, v in plan.waves.items()},
-        "steps": [_step(plan, s) for s in plan.steps],
+        "steps": steps,
     }
     doc.update(extra or {})
     return doc
+
+
+def plan_document(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plan as plain JSON-ready data; ``extra`` adds top-level keys (``mailboxes``, ``waves``)."""
+    columns = _step_columns(plan, plan.steps)
+    steps = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return _document(plan, steps, extra)
 
 
 def render_plan_json(plan: MigrationPlan, extra: dict[str, Any] | None = None) -> str:
     """``plan.json`` text: two-space indent, UTF-8 characters kept, trailing newline.
 
     The text of ``json.dumps(plan_document(plan, extra), indent=2, ensure_ascii=False)``;
-    the steps (most of it) are written by :func:`_step_text` rather than by json's indenting
-    encoder, which is pure Python (tests compare the two).
+    the steps (most of it) are written column by column (:func:`_steps_pieces`) rather
+    than by json's indenting encoder, which is pure Python (tests compare the two).
     """
-    doc = plan_document(plan, extra)
-    parts = []
-    for key, value in doc.items():
-        text = _STRING(key) + ": "
-        if key == "steps":
-            text += "[\n" + ",\n".join(map(_step_text, value)) + "\n  ]" if value else "[]"
+    columns = _step_columns(plan, plan.steps)
+    pieces = ["{\n"]
+    for n, (key, value) in enumerate(_document(plan, columns, extra).items()):
+        pieces += [",\n  " if n else "  ", _STRING(key), ": "]
+        if value is columns:
+            pieces += _steps_pieces(columns, len(plan.steps))
         else:
-            text += _indented(value, "  ")
-        parts.append("  " + text)
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+            pieces.append(_indented(value, "  "))
+    pieces.append("\n}\n")
+    return "".join(pieces)  # the only copy of the whole text
 
 
 _STRING: Any = (
@@ -98,24 +110,58 @@ def _indented(value: Any, pad: str) -> str:
         return "false"
     if type(value) is int:
         return int.__repr__(value)
-    if type(value) is list and all(type(v) is str for v in value):
+    if type(value) is list or type(value) is tuple:
         if not value:
             return "[]"
         inner = ",\n" + pad + "  "
-        return "[" + inner[1:] + inner.join(map(_STRING, value)) + "\n" + pad + "]"
+        if all(type(v) is str for v in value):
+            items = inner.join(map(_STRING, value))
+        else:
+            items = inner.join([_indented(v, pad + "  ") for v in value])
+        return "[" + inner[1:] + items + "\n" + pad + "]"
+    if type(value) is dict and all(type(k) is str for k in value):
+        if not value:
+            return "{}"
+        inner = ",\n" + pad + "  "
+        items = inner.join([_STRING(k) + ": " + _indented(v, pad + "  ") for k, v in value.items()])
+        return "{" + inner[1:] + items + "\n" + pad + "}"
     # JSON strings hold no raw line break: every line after the first moves by pad
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad)
 
 
-def _step_text(step: dict[str, Any]) -> str:
-    return (
-        "    {\n"
-        + ",\n".join(
-            "      " + _STRING(key) + ": " + _indented(value, "      ")
-            for key, value in step.items()
-        )
-        + "\n    }"
-    )
+_LITERALS = {True: "true", False: "false", None: "null"}
+
+
+def _column_text(values: list[Any], pad: str) -> list[str]:
+    """:func:`_indented` of each value, the common kinds a whole column at a time."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(_STRING, values))
+    if kinds <= {bool, type(None)}:
+        return list(map(_LITERALS.__getitem__, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {list} and set(map(type, chain.from_iterable(values))) <= {str}:
+        inner = ",\n" + pad + "  "
+        head, tail = "[" + inner[1:], "\n" + pad + "]"
+        return [head + inner.join(map(_STRING, v)) + tail if v else "[]" for v in values]
+    return [_indented(v, pad) for v in values]
+
+
+def _steps_pieces(columns: dict[str, list[Any]], count: int) -> list[str]:
+    """The ``steps`` array from its columns, in pieces: the keys interleaved with the values."""
+    if not count:
+        return ["[]"]
+    pad = "      "
+    width = 2 * len(columns) + 1  # per step: (text before, value) per key, then the close
+    flat: list[str] = [""] * (width * count)
+    for n, (key, values) in enumerate(columns.items()):
+        before = ("    {\n" if n == 0 else ",\n") + pad + _STRING(key) + ": "
+        flat[2 * n :: width] = [before] * count
+        flat[2 * n + 1 :: width] = _column_text(values, pad)
+    flat[width - 1 :: width] = ["\n    },\n"] * count
+    flat[-1] = "\n    }\n  ]"
+    return ["[\n", *flat]
 
 
 def write_plan_json(plan: MigrationPlan, path: Path, extra: dict[str, Any] | None = None) -> None:

@@ -16,9 +16,14 @@ from migrator import __version__
 from migrator.fileio import write_text
 from migrator.model import Finding, MaintenanceWindow, Severity
 from migrator.plan.steps import MigrationPlan, Phase
+from migrator.render.findings import FINDINGS_FILE, SHOWN_PER_CODE, group_by_code
 from migrator.render.svg import DETAIL_LIMIT, gantt_picture, graph_picture
 from migrator.render.templating import render
 from migrator.render.views import DnsRow, RelayRow
+
+FINDINGS_LISTED_UP_TO = 1000
+"""Up to this many findings the report lists each one; above it, they are grouped by code
+(the count and the first few of each) and ``findings.txt`` holds every one."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class ReportData:
     """Whether protocol logs were scanned."""
     step_limit: int = field(default=DETAIL_LIMIT)
     """Above this many steps the pictures are summarised."""
+    findings_limit: int = FINDINGS_LISTED_UP_TO
+    """Above this many findings the findings table is grouped by code."""
 
 
 def _duration(minutes: float) -> str:
@@ -86,6 +93,9 @@ def render_report(data: ReportData) -> str:
         plan=plan,
         version=__version__,
         findings=findings,
+        finding_groups=group_by_code(findings) if len(findings) > data.findings_limit else None,
+        shown_per_code=SHOWN_PER_CODE,
+        findings_file=FINDINGS_FILE,
         severities=[(sev, by_sev.get(sev, 0)) for sev in Severity],
         phases=[(p, per_phase[p]) for p in Phase if per_phase.get(p)],
         total_duration=total,
