@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 7
+# Version: 8
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -791,8 +791,10 @@ function Set-ServerCertificate {
 function Import-RenewedCertificate {
     # servers.certificate-renew: the renewed certificate (-Path, a PFX with its private key) imported on -Server where
     # it is missing, then enabled for IIS and SMTP and read back by Set-ServerCertificate; it must expire after -After.
+    # In hybrid (-SendConnector), Set-HybridCertificateName then keeps the connectors naming it in step.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$After, [string[]]$Names, [string]$Path, [string]$DomainController)
+    param([string]$Server, [string]$After, [string[]]$Names, [string]$Path, [string]$DomainController,
+        [string]$Frontend = '', [switch]$FrontendNamed, [string]$SendConnector = '', [switch]$Last, [string]$OldName = '')
     if ($Path -eq '' -or -not (Test-Path -LiteralPath $Path)) { throw ('Give the renewed certificate''s PFX file with -RenewedCertificatePath (found: ''' + $Path + ''')') }
     $password = Read-Host -AsSecureString -Prompt ('Password of ' + $Path)
     $pfx = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2($Path, $password)
@@ -802,6 +804,67 @@ function Import-RenewedCertificate {
         Import-ExchangeCertificate -Server $Server -FileData ([System.IO.File]::ReadAllBytes($Path)) -Password $password -PrivateKeyExportable $true -DomainController $DomainController -ErrorAction Stop | Out-Null
     }
     Set-ServerCertificate -Server $Server -Names $Names -Thumbprint $pfx.Thumbprint -Enable -DomainController $DomainController
+    if ($SendConnector -ne '') {
+        Set-HybridCertificateName -Server $Server -Thumbprint $pfx.Thumbprint -Frontend $Frontend -FrontendNamed:$FrontendNamed -SendConnector $SendConnector -Last:$Last -OldName $OldName -DomainController $DomainController
+    }
+}
+
+function Set-HybridCertificateName {
+    # servers.certificate-renew in hybrid (review 3, F5): Default Frontend of -Server and the hybrid send connector name
+    # the certificate as <I>issuer<S>subject. Where the renewed one's issuer or subject differs from -OldName, both are
+    # set to it and read back (the send connector only once every source server holds it; -Last: stop if one lacks
+    # it). Exchange Online matches on the certificate's name, which the renewal keeps: no Hybrid Configuration Wizard
+    # rerun. A connector naming neither certificate stops the step, unchanged.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Thumbprint, [string]$Frontend, [switch]$FrontendNamed, [string]$SendConnector, [switch]$Last, [string]$OldName, [string]$DomainController)
+    $found = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
+    if ($found.Count -eq 0) {
+        if ($WhatIfPreference) { Write-Host ('    what if: the hybrid connectors would be compared with ' + $Thumbprint + ' once it is imported'); return }
+        throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server)
+    }
+    $name = '<I>' + [string]$found[0].Issuer + '<S>' + [string]$found[0].Subject
+    Write-Host ('    renewed certificate name: ' + $name + ' (today: ' + $OldName + ')')
+    $receive = Get-ReceiveConnector -Identity $Frontend -DomainController $DomainController -ErrorAction Stop
+    $now = [string]$receive.TlsCertificateName
+    $change = $false
+    if ($now -eq $name) {
+        Write-Host ('    ' + $Frontend + ' already names it')
+    } elseif ($now -eq '' -and -not $FrontendNamed) {
+        Write-Host ('    ' + $Frontend + ' names no certificate (not a hybrid receive connector): unchanged')
+    } elseif ($now -ne '' -and $now -ne $OldName) {
+        throw ($Frontend + ' names ''' + $now + ''', neither the old certificate nor the renewed one: check it by hand (Hybrid Configuration Wizard); nothing was changed')
+    } else { $change = $true }
+    if ($change -and $PSCmdlet.ShouldProcess($Frontend, 'Set-ReceiveConnector -TlsCertificateName ' + $name)) {
+        Set-ReceiveConnector -Identity $Frontend -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            $back = [string](Get-ReceiveConnector -Identity $Frontend -DomainController $DomainController -ErrorAction Stop).TlsCertificateName
+            if ($back -ne $name) { throw ('Verification failed: ' + $Frontend + ' names ''' + $back + ''', not ''' + $name + '''') }
+            Write-Host ('    verified: ' + $Frontend + ' names the renewed certificate')
+        }
+    }
+    $send = Get-SendConnector -Identity $SendConnector -DomainController $DomainController -ErrorAction Stop
+    $now = [string]$send.TlsCertificateName
+    if ($now -eq $name) { Write-Host ('    ' + $SendConnector + ' already names it'); return }
+    if ($now -eq '') { Write-Warning ($SendConnector + ' names no certificate: rerun the Hybrid Configuration Wizard; unchanged'); return }
+    if ($now -ne $OldName) { throw ($SendConnector + ' names ''' + $now + ''', neither the old certificate nor the renewed one: check it by hand (Hybrid Configuration Wizard); nothing was changed') }
+    $lacking = @()
+    foreach ($source in @($send.SourceTransportServers | ForEach-Object { [string]$_ })) {
+        $has = @(Get-ExchangeCertificate -Server $source -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint -and [string]$_.Services -match 'SMTP' })
+        if ($has.Count -eq 0) { $lacking += $source }
+    }
+    if ($lacking.Count -gt 0) {
+        if ($Last) { throw ($SendConnector + ' still names the old certificate: its source servers ' + ($lacking -join ', ') + ' lack the renewed one enabled for SMTP; renew it there first') }
+        Write-Host ('    ' + $SendConnector + ': left to a later renewal step (' + ($lacking -join ', ') + ' lack the renewed certificate)')
+        return
+    }
+    if ($PSCmdlet.ShouldProcess($SendConnector, 'Set-SendConnector -TlsCertificateName ' + $name)) {
+        Set-SendConnector -Identity $SendConnector -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop
+        if (-not $WhatIfPreference) {
+            $back = [string](Get-SendConnector -Identity $SendConnector -DomainController $DomainController -ErrorAction Stop).TlsCertificateName
+            if ($back -ne $name) { throw ('Verification failed: ' + $SendConnector + ' names ''' + $back + ''', not ''' + $name + '''') }
+            Write-Host ('    verified: ' + $SendConnector + ' names the renewed certificate')
+        }
+    }
 }
 
 function Assert-No2010Server {

@@ -24,7 +24,7 @@ from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
 from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
-from migrator.plan.phases.certificate_renewal import certificate_renewal_steps
+from migrator.plan.phases.certificate_renewal import certificate_renewal_steps, renewal_links
 from migrator.plan.phases.client_access import client_access_links, cutover_kinds
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
@@ -308,7 +308,9 @@ def assemble_plan(
     plan = make_plan(inventory.organisation, steps, day, windows)
     # A certificate that expires while steps remain: its renewal joins the plan (review 2, M10).
     renew = certificate_renewal_steps(inventory, plan)
-    return make_plan(inventory.organisation, [*steps, *renew], day, windows) if renew else plan
+    if not renew:
+        return plan
+    return make_plan(inventory.organisation, [*renewal_links(steps, renew), *renew], day, windows)
 
 
 __all__ = [
