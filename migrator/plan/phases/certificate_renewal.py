@@ -199,9 +199,7 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
         # The others are installed after it, with the renewed one (renewal_links, review 3, F5).
         before = _ancestors(plan, cutovers)
         mine = [
-            s
-            for s in servers
-            if s.lower() in hop or step_id(Phase.ONWARD, "install", s) in before
+            s for s in servers if s.lower() in hop or step_id(Phase.ONWARD, "install", s) in before
         ]
         if not mine:
             continue
@@ -319,7 +317,10 @@ def renewal_links(steps: list[Step], renew: list[Step]) -> list[Step]:
     old = sorted({str(s.action.params["replaces"]) for s in done if s.action is not None})
     out: list[Step] = []
     for s in steps:
-        if s.id.startswith(step_id(Phase.ONWARD, "install") + ".") and s.target.lower() not in covered:
+        if (
+            s.id.startswith(step_id(Phase.ONWARD, "install") + ".")
+            and s.target.lower() not in covered
+        ):
             s = replace(
                 s,
                 prerequisites=(*s.prerequisites, last.id),
