@@ -6,9 +6,12 @@ has an Exchange Online wave (MOVES-AND-CLIENT-ACCESS.md section E):
 1. while the public folders are on 2010, **legacy hybrid public folders**
    [L/hybrid-deployment/set-up-legacy-hybrid-public-folders], before the first
    Exchange Online wave: the mail-enabled folders synced to Exchange Online
-   with Microsoft's ``Sync-MailPublicFolders.ps1`` (manual: Microsoft runs it on
-   the 2010 server in Windows PowerShell with the Exchange Online module, not
-   in the 2010 Management Shell of migrator's 2010 runbooks), then in Exchange
+   with Microsoft's ``Sync-MailPublicFolders.ps1`` (manual: Microsoft says "on
+   the legacy Exchange server", but the script needs the Exchange Online
+   PowerShell module, which needs Windows PowerShell 5.1, and the 2010 servers
+   have 2.0; its own check accepts any Exchange 2007 or later Management Shell,
+   so the plan runs it in the 2016 Management Shell: review 3, F7, not
+   verified by Microsoft for 2010 public folders), then in Exchange
    Online ``Set-OrganizationConfig -PublicFoldersEnabled Remote
    -RemotePublicFolderMailboxes`` with the 2010 proxy mailboxes
    (``public-folders.proxy-mailbox.<server>``), each checked to be synced as a
@@ -32,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from migrator.mailboxes import MovesPolicy
-from migrator.model import Finding, Inventory, ServerRole, Severity
+from migrator.model import ExchangeVersion, Finding, Inventory, ServerRole, Severity
 from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan
 from migrator.plan.public_folder_steps import (
     FOLDER,
@@ -203,6 +206,21 @@ def _step(sid: str, title: str, runs_in: RunsIn, runbook: str, **more: object) -
     )
 
 
+def _sync_server(inv: Inventory) -> str:
+    """The new server whose Management Shell runs Sync-MailPublicFolders.ps1 (review 3, F7): the
+    hybrid one where the inventory marks it, else one of the first new version, by name."""
+    order = list(ExchangeVersion)
+    new = sorted(
+        (
+            s
+            for s in inv.target_servers
+            if s.version is not ExchangeVersion.EX2010 and not s.is_edge
+        ),
+        key=lambda s: (not s.hybrid, order.index(s.version), s.name.lower()),
+    )
+    return new[0].name if new else "a 2016 server"
+
+
 def _addresses(inv: Inventory) -> list[str]:
     return sorted({m.primary_smtp for m in inv.mail_public_folders})
 
@@ -214,6 +232,7 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
     cp = cloud_proxies(inv)
     proxies = cp.proxies
     addresses = _addresses(inv)
+    sync_server = _sync_server(inv)
     mail = (
         f"its {len(addresses)} mail-enabled folder(s) ({', '.join(addresses)})"
         if addresses
@@ -226,15 +245,23 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
             "sync the mail-enabled public folders to Exchange Online (Sync-MailPublicFolders.ps1)",
             RunsIn.MANUAL,
             "hybrid-legacy",
+            target=sync_server,
             instructions=(
-                "On a 2010 public folder server, in Windows PowerShell as administrator with the "
-                "Exchange Online PowerShell module (not the 2010 Management Shell: PowerShell 2.0 "
-                "cannot load that module): Add-PSSnapin *Exchange*; then, from the public folder "
-                "work folder with SyncMailPublicFolders.strings.psd1 beside it, "
-                f".\\Sync-MailPublicFolders.ps1 -CsvSummaryFile {SUMMARY_CSV} (a tenant "
-                f"administrator signs in when asked); {mail}. Schedule it daily (a Windows task) "
-                "while the folders are on 2010. Manual: Microsoft's script, in a shell migrator's "
-                "2010 runbooks do not run in."
+                f"On {sync_server}, in the Exchange 2016 Management Shell (Windows PowerShell 5.1) "
+                "with the Exchange Online PowerShell module (Install-Module ExchangeOnlineManagement), "
+                "never on a 2010 server: the script needs that module, which needs PowerShell 5.1, "
+                "and the 2010 servers run 2.0 (Microsoft's article says the legacy server; the "
+                "script itself accepts any Exchange 2007 or later Management Shell, and the "
+                "mail-enabled folders are Active Directory objects the 2016 shell reads: not "
+                "verified by Microsoft for 2010 public folders, so try it with -WhatIf first). From "
+                "the public folder work folder with SyncMailPublicFolders.strings.psd1 beside it: "
+                f".\\Sync-MailPublicFolders.ps1 -CsvSummaryFile {SUMMARY_CSV} -WhatIf, check the "
+                "changes it lists, then the same without -WhatIf (a tenant administrator signs in "
+                f"when asked); {mail}. Never add -FixInconsistencies from the 2016 shell: its check "
+                "reads the public folders through 2016, which does not see the 2010 hierarchy, and "
+                "would take every mail-enabled folder for an orphan. Schedule it daily (a Windows "
+                f"task on {sync_server}) while the folders are on 2010. Manual: Microsoft's script "
+                "with a tenant administrator's sign-in."
             ),
             verification=f"{SUMMARY_CSV} lists no error; the next step finds each address in Exchange Online",
             rollback="the script removes what it created when the folder is no longer mail-enabled",

@@ -1,4 +1,4 @@
-"""Legacy hybrid public folders need the Client Access role on the servers Exchange Online lists (review 3, F6).
+"""Legacy hybrid public folders: the Client Access role (review 3, F6), where the mail sync runs (F7).
 
 Microsoft ("Configure legacy on-premises public folders for a hybrid deployment", Step 2):
 the Client Access role on every 2010 server holding a public folder database. contoso's
@@ -18,6 +18,7 @@ from migrator.model import Inventory, ServerRole, Severity
 from migrator.pipeline import analyse, build_plan
 from migrator.plan.public_folder_hybrid import (
     LEGACY,
+    MAIL_SYNC_LEGACY,
     ROLLBACK_MODERN,
     cloud_proxies,
     public_folder_hybrid_findings,
@@ -131,3 +132,15 @@ def test_no_public_folder_server_with_client_access_is_an_error(contoso: Invento
     assert (
         public_folder_hybrid_rollback_steps(none, moves)[0].action.params["remote_mailboxes"] == []
     )  # type: ignore[union-attr]
+
+
+def test_the_legacy_mail_sync_runs_in_the_2016_shell_never_on_2010(plan: MigrationPlan) -> None:
+    """F7: the script needs the Exchange Online module (PowerShell 5.1); 2010 has PowerShell 2.0."""
+    sync = plan.step(MAIL_SYNC_LEGACY)
+    assert sync.runs_in is RunsIn.MANUAL and sync.target == "EX16-01"
+    assert sync.instructions.startswith("On EX16-01, in the Exchange 2016 Management Shell")
+    assert "never on a 2010 server" in sync.instructions
+    assert "Add-PSSnapin" not in sync.instructions
+    assert "-CsvSummaryFile sync_summary.csv -WhatIf" in sync.instructions
+    assert "Never add -FixInconsistencies" in sync.instructions
+    assert "not verified by Microsoft" in sync.instructions
