@@ -867,6 +867,21 @@ function Set-HybridCertificateName {
     }
 }
 
+function Assert-ArrayNameUnused {
+    # decommission.cas-array-unused (reads only, review 3, F9): no mailbox database of the organisation, the 2010 ones and
+    # the public folder proxy mailboxes' PFProxy-* databases included, still has -Fqdn (a CAS array's RPC/TCP name) as
+    # its RpcClientAccessServer: Outlook would still be sent to the name the next step removes from DNS.
+    [CmdletBinding()]
+    param([string]$Fqdn, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    # -IncludePreExchange2013 (splatted: the syntax checker's grammar cannot read a parameter name ending in digits)
+    $legacy = @{ 'IncludePreExchange2013' = $true }
+    $all = @(Get-MailboxDatabase -DomainController $DomainController @legacy -ErrorAction Stop)
+    $naming = @($all | Where-Object { [string]$_.RpcClientAccessServer -eq $Fqdn } | ForEach-Object { [string]$_.Name })
+    if ($naming.Count -gt 0) { throw ('Mailbox databases still name ' + $Fqdn + ' as RpcClientAccessServer: ' + ($naming -join ', ') + '; move or remove what they hold (a PFProxy-* database: after the modern public folder switch) or set another 2010 Client Access server, then run this step again; nothing was changed') }
+    Write-Host ('    verified: none of ' + $all.Count + ' mailbox databases names ' + $Fqdn + ' as RpcClientAccessServer')
+}
+
 function Assert-No2010Server {
     # decommission.verify-no-2010 (reads only): no Exchange 2010 (version 14) server is left in the organisation.
     [CmdletBinding()]
