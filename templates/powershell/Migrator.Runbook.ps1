@@ -1137,11 +1137,25 @@ function Add-CloudRoutingAddress {
     $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
     $suffix = '@' + $Domain
     $changed = 0
+    # First every address to add, each a valid SMTP address no other recipient of the forest holds (review 2, m4): a
+    # problem stops the step before any change, with every problem listed.
+    $todo = @()
+    $problems = @()
     foreach ($row in $all) {
         $mailbox = Get-Mailbox -Identity $row.EmailAddress -DomainController $DomainController -ErrorAction Stop
         $has = @($mailbox.EmailAddresses | ForEach-Object { [string]$_ } | Where-Object { $_ -like ('smtp:*' + $suffix) })
         if ($has.Count -gt 0) { continue }
-        $address = 'smtp:' + [string]$mailbox.Alias + $suffix
+        $alias = [string]$mailbox.Alias
+        if ($alias -notmatch '^[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+)*$') { $problems += ($row.EmailAddress + ': alias ''' + $alias + ''' is not a valid SMTP local part'); continue }
+        $plain = $alias + $suffix
+        $holders = @(Get-Recipient -Filter ('EmailAddresses -eq ''smtp:' + $plain.Replace("'", "''") + '''') -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Guid -ne [string]$mailbox.Guid })
+        if ($holders.Count -gt 0) { $problems += ($row.EmailAddress + ': ' + $plain + ' is held by ' + ((@($holders | ForEach-Object { [string]$_.Identity })) -join ', ')); continue }
+        $todo += @{ Row = $row; Address = ('smtp:' + $plain) }
+    }
+    if ($problems.Count -gt 0) { throw ([string]$problems.Count + ' routing address(es) cannot be added; nothing was changed: ' + ($problems -join '; ')) }
+    foreach ($item in $todo) {
+        $row = $item.Row
+        $address = $item.Address
         if ($PSCmdlet.ShouldProcess($row.EmailAddress, 'Set-Mailbox -EmailAddresses @{Add=' + $address + '}')) {
             Set-Mailbox -Identity $row.EmailAddress -EmailAddresses @{ Add = $address } -DomainController $DomainController -ErrorAction Stop
             $changed++
@@ -1498,6 +1512,22 @@ function Get-ClientAccessValue {
     return $value
 }
 
+function Test-RollbackExport {
+    # Whether a step writes its rollback baseline to -Path now (review 2 and 3, m5): only on a real run (a -WhatIf run
+    # days ahead would freeze stale values as the rollback's), and never over an earlier export, whose date it names.
+    param([string]$Path)
+    if ($Path -eq '') { return $false }
+    if (Test-Path -LiteralPath $Path) {
+        Write-Host ('    the rollback keeps the values exported on ' + (Get-Item -LiteralPath $Path).LastWriteTime.ToString('yyyy-MM-dd HH:mm') + ' to ' + $Path)
+        return $false
+    }
+    if ($WhatIfPreference) {
+        Write-Host ('    what if: the current values would be exported to ' + $Path + ' for the rollback (a -WhatIf run writes none)')
+        return $false
+    }
+    return $true
+}
+
 function Set-ClientAccessUrl {
     # servers.client-access-urls and its rollback: URLs, Outlook Anywhere host names or the Autodiscover SCP of one
     # 2016 server. The values found are exported to -ExportPath first, never over an earlier export (the rollback
@@ -1506,9 +1536,9 @@ function Set-ClientAccessUrl {
     param([string]$Server, [hashtable[]]$Urls, [string]$ExportPath = '', [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $before = @(foreach ($url in $Urls) { Get-ClientAccessValue -Server $Server -Kind $url.Kind -DomainController $DomainController })
-    if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
+    if (Test-RollbackExport -Path $ExportPath) {
         # One object per row (piped, not -InputObject), so Import-Clixml gives the rows back.
-        $before | Export-Clixml -Path $ExportPath -WhatIf:$false
+        $before | Export-Clixml -Path $ExportPath
         Write-Host ('    the current values are in ' + $ExportPath)
     }
     for ($i = 0; $i -lt $Urls.Count; $i++) {
@@ -1561,14 +1591,14 @@ function Set-LegacyOutlookAnywhere {
     )
     Assert-DomainController -DomainController $DomainController
     $found = @(Get-OutlookAnywhere -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop)
-    if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
+    if (Test-RollbackExport -Path $ExportPath) {
         $saved = @{ Server = $Server; Enabled = ($found.Count -gt 0); ExternalHostname = ''; ClientAuthenticationMethod = 'Basic'; IISAuthenticationMethods = @('Basic') }
         if ($found.Count -gt 0) {
             $saved.ExternalHostname = [string]$found[0].ExternalHostname
             $saved.ClientAuthenticationMethod = [string]$found[0].ClientAuthenticationMethod
             $saved.IISAuthenticationMethods = @($found[0].IISAuthenticationMethods | ForEach-Object { [string]$_ })
         }
-        Export-Clixml -InputObject $saved -Path $ExportPath -WhatIf:$false
+        Export-Clixml -InputObject $saved -Path $ExportPath
         Write-Host ('    the current values are in ' + $ExportPath)
     }
     $iis = ConvertTo-SortedList $IISAuthenticationMethods
@@ -1840,14 +1870,15 @@ function Assert-PublicFolderReplicas {
 }
 
 function Export-PublicFolderSnapshot {
-    # public-folders.snapshot (EMS 2010): folders, statistics of the source server and client permissions to CliXML.
+    # public-folders.snapshot (EMS 2010): folders, statistics and client permissions, all read from the source server
+    # (-Server, review 3, F10: another replica may differ), to CliXML.
     [CmdletBinding(SupportsShouldProcess = $true)]
     param([string]$Server, [string]$Folder, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $folders = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+    $folders = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited -Server $Server -DomainController $DomainController -ErrorAction Stop)
     $folders | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStructure.xml')
     Get-PublicFolderStatistics -Server $Server -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStatistics.xml')
-    $folders | ForEach-Object { Get-PublicFolderClientPermission -Identity ([string]$_.Identity) -DomainController $DomainController -ErrorAction Stop } | Select-Object -Property @('Identity', 'User') -ExpandProperty AccessRights | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFPerms.xml')
+    $folders | ForEach-Object { Get-PublicFolderClientPermission -Identity ([string]$_.Identity) -Server $Server -DomainController $DomainController -ErrorAction Stop } | Select-Object -Property @('Identity', 'User') -ExpandProperty AccessRights | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFPerms.xml')
 }
 
 function Invoke-PublicFolderMapScript {

@@ -256,8 +256,11 @@ def link_phases(
         # 2010 relay connectors and the server wait for the NAT rules that deliver to it (review M8)
         add(sid, *pre)
     for copy, routing in routing_address_links(steps).items():
-        # an Exchange Online batch waits for its mailboxes' routing addresses (review M9)
+        # an Exchange Online batch waits for its mailboxes' routing addresses (review M9), and
+        # those for the hybrid configuration, whose email address policy may stamp them first
+        # (review 2 and 3, m4)
         add(copy, routing)
+        add(routing, *hybrid_sinks)
     pf_links = public_folder_links(inv, moves, steps, [*mx_sinks, *hybrid_sinks], ORG_WIDE[0])
     for sid, pre in pf_links.items():
         add(sid, *pre)
