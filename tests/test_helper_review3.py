@@ -42,8 +42,10 @@ def test_the_snapshot_reads_folders_and_permissions_from_the_source_server() -> 
 def test_a_whatif_run_never_writes_the_rollback_baseline() -> None:
     """m5: the "before" export is written on a real run only, never over an earlier one."""
     guard = _function("Test-RollbackExport")
-    assert "if ($WhatIfPreference)" in guard and "return $false" in guard
-    assert guard.index("Test-Path -LiteralPath $Path") < guard.index("if ($WhatIfPreference)")
+    assert "return ($kept.Count -eq 0 -and -not $WhatIfPreference)" in guard
+    assert guard.index("Get-ChildItem -LiteralPath $Path") < guard.index(
+        "elseif ($WhatIfPreference)"
+    )
     assert check_script(guard, ps2=True, safety=True) == []
     for name in ("Set-ClientAccessUrl", "Set-LegacyOutlookAnywhere"):
         body = _function(name)

@@ -292,7 +292,9 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
             ),
             verification=(
                 "each proxy mailbox a MailUser in Exchange Online; Get-OrganizationConfig shows "
-                "PublicFoldersEnabled Remote and the proxy mailboxes"
+                "PublicFoldersEnabled Remote and the proxy mailboxes; then, before the first "
+                "Exchange Online wave completes, an Exchange Online test user opens the public "
+                "folders in Outlook (hierarchy, a folder's items, a post)"
             ),
             rollback=(
                 "Set-OrganizationConfig -PublicFoldersEnabled Local -RemotePublicFolderMailboxes "

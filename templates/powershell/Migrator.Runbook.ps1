@@ -811,58 +811,37 @@ function Import-RenewedCertificate {
 
 function Set-HybridCertificateName {
     # servers.certificate-renew in hybrid (review 3, F5): Default Frontend of -Server and the hybrid send connector name
-    # the certificate as <I>issuer<S>subject. Where the renewed one's issuer or subject differs from -OldName, both are
-    # set to it and read back (the send connector only once every source server holds it; -Last: stop if one lacks
-    # it). Exchange Online matches on the certificate's name, which the renewal keeps: no Hybrid Configuration Wizard
-    # rerun. A connector naming neither certificate stops the step, unchanged.
+    # the certificate as <I>issuer<S>subject. Where they name the old one (-OldName), each is set to the renewed one
+    # and read back; the send connector only once every source server holds it (-Last: stop if one lacks it). Exchange
+    # Online matches on the certificate's name, which the renewal keeps: no Hybrid Configuration Wizard rerun. A
+    # connector naming neither certificate stops the step, unchanged.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$Server, [string]$Thumbprint, [string]$Frontend, [switch]$FrontendNamed, [string]$SendConnector, [switch]$Last, [string]$OldName, [string]$DomainController)
     $found = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
-    if ($found.Count -eq 0) {
-        if ($WhatIfPreference) { Write-Host ('    what if: the hybrid connectors would be compared with ' + $Thumbprint + ' once it is imported'); return }
-        throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server)
-    }
+    if ($found.Count -eq 0 -and $WhatIfPreference) { Write-Host ('    what if: the hybrid connectors would be compared with ' + $Thumbprint); return }
+    if ($found.Count -eq 0) { throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server) }
     $name = '<I>' + [string]$found[0].Issuer + '<S>' + [string]$found[0].Subject
     Write-Host ('    renewed certificate name: ' + $name + ' (today: ' + $OldName + ')')
-    $receive = Get-ReceiveConnector -Identity $Frontend -DomainController $DomainController -ErrorAction Stop
-    $now = [string]$receive.TlsCertificateName
-    $change = $false
-    if ($now -eq $name) {
-        Write-Host ('    ' + $Frontend + ' already names it')
-    } elseif ($now -eq '' -and -not $FrontendNamed) {
-        Write-Host ('    ' + $Frontend + ' names no certificate (not a hybrid receive connector): unchanged')
-    } elseif ($now -ne '' -and $now -ne $OldName) {
-        throw ($Frontend + ' names ''' + $now + ''', neither the old certificate nor the renewed one: check it by hand (Hybrid Configuration Wizard); nothing was changed')
-    } else { $change = $true }
-    if ($change -and $PSCmdlet.ShouldProcess($Frontend, 'Set-ReceiveConnector -TlsCertificateName ' + $name)) {
-        Set-ReceiveConnector -Identity $Frontend -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop
-        if (-not $WhatIfPreference) {
-            $back = [string](Get-ReceiveConnector -Identity $Frontend -DomainController $DomainController -ErrorAction Stop).TlsCertificateName
-            if ($back -ne $name) { throw ('Verification failed: ' + $Frontend + ' names ''' + $back + ''', not ''' + $name + '''') }
-            Write-Host ('    verified: ' + $Frontend + ' names the renewed certificate')
+    foreach ($kind in @('Receive', 'Send')) {
+        if ($kind -eq 'Receive') { $id = $Frontend; $connector = Get-ReceiveConnector -Identity $id -DomainController $DomainController -ErrorAction Stop }
+        else { $id = $SendConnector; $connector = Get-SendConnector -Identity $id -DomainController $DomainController -ErrorAction Stop }
+        $now = [string]$connector.TlsCertificateName
+        if ($now -eq $name) { Write-Host ('    ' + $id + ' already names it'); continue }
+        if ($now -eq '' -and -not ($kind -eq 'Receive' -and $FrontendNamed)) { Write-Host ('    ' + $id + ' names no certificate: unchanged'); continue }
+        if ($now -ne '' -and $now -ne $OldName) { throw ($id + ' names ''' + $now + ''', neither the old certificate nor the renewed one: check it by hand (Hybrid Configuration Wizard); nothing was changed') }
+        if ($kind -eq 'Send') {
+            $lacking = @(@($connector.SourceTransportServers | ForEach-Object { [string]$_ }) | Where-Object { @(Get-ExchangeCertificate -Server $_ -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint -and [string]$_.Services -match 'SMTP' }).Count -eq 0 })
+            if ($lacking.Count -gt 0 -and $Last) { throw ($id + ' still names the old certificate: its source servers ' + ($lacking -join ', ') + ' lack the renewed one enabled for SMTP; renew it there first') }
+            if ($lacking.Count -gt 0) { Write-Host ('    ' + $id + ': left to a later renewal step (' + ($lacking -join ', ') + ' lack the renewed certificate)'); continue }
         }
-    }
-    $send = Get-SendConnector -Identity $SendConnector -DomainController $DomainController -ErrorAction Stop
-    $now = [string]$send.TlsCertificateName
-    if ($now -eq $name) { Write-Host ('    ' + $SendConnector + ' already names it'); return }
-    if ($now -eq '') { Write-Warning ($SendConnector + ' names no certificate: rerun the Hybrid Configuration Wizard; unchanged'); return }
-    if ($now -ne $OldName) { throw ($SendConnector + ' names ''' + $now + ''', neither the old certificate nor the renewed one: check it by hand (Hybrid Configuration Wizard); nothing was changed') }
-    $lacking = @()
-    foreach ($source in @($send.SourceTransportServers | ForEach-Object { [string]$_ })) {
-        $has = @(Get-ExchangeCertificate -Server $source -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint -and [string]$_.Services -match 'SMTP' })
-        if ($has.Count -eq 0) { $lacking += $source }
-    }
-    if ($lacking.Count -gt 0) {
-        if ($Last) { throw ($SendConnector + ' still names the old certificate: its source servers ' + ($lacking -join ', ') + ' lack the renewed one enabled for SMTP; renew it there first') }
-        Write-Host ('    ' + $SendConnector + ': left to a later renewal step (' + ($lacking -join ', ') + ' lack the renewed certificate)')
-        return
-    }
-    if ($PSCmdlet.ShouldProcess($SendConnector, 'Set-SendConnector -TlsCertificateName ' + $name)) {
-        Set-SendConnector -Identity $SendConnector -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop
-        if (-not $WhatIfPreference) {
-            $back = [string](Get-SendConnector -Identity $SendConnector -DomainController $DomainController -ErrorAction Stop).TlsCertificateName
-            if ($back -ne $name) { throw ('Verification failed: ' + $SendConnector + ' names ''' + $back + ''', not ''' + $name + '''') }
-            Write-Host ('    verified: ' + $SendConnector + ' names the renewed certificate')
+        if ($PSCmdlet.ShouldProcess($id, 'Set-' + $kind + 'Connector -TlsCertificateName ' + $name)) {
+            if ($kind -eq 'Receive') { Set-ReceiveConnector -Identity $id -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop }
+            else { Set-SendConnector -Identity $id -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop }
+            if ($WhatIfPreference) { continue }
+            if ($kind -eq 'Receive') { $back = [string](Get-ReceiveConnector -Identity $id -DomainController $DomainController -ErrorAction Stop).TlsCertificateName }
+            else { $back = [string](Get-SendConnector -Identity $id -DomainController $DomainController -ErrorAction Stop).TlsCertificateName }
+            if ($back -ne $name) { throw ('Verification failed: ' + $id + ' names ''' + $back + ''', not ''' + $name + '''') }
+            Write-Host ('    verified: ' + $id + ' names the renewed certificate')
         }
     }
 }
@@ -1513,19 +1492,14 @@ function Get-ClientAccessValue {
 }
 
 function Test-RollbackExport {
-    # Whether a step writes its rollback baseline to -Path now (review 2 and 3, m5): only on a real run (a -WhatIf run
-    # days ahead would freeze stale values as the rollback's), and never over an earlier export, whose date it names.
+    # Whether a step writes its rollback baseline to -Path now (review 2 and 3, m5): on a real run only (a -WhatIf run
+    # days ahead would freeze stale values as the rollback's), never over an earlier export, whose date it prints.
     param([string]$Path)
     if ($Path -eq '') { return $false }
-    if (Test-Path -LiteralPath $Path) {
-        Write-Host ('    the rollback keeps the values exported on ' + (Get-Item -LiteralPath $Path).LastWriteTime.ToString('yyyy-MM-dd HH:mm') + ' to ' + $Path)
-        return $false
-    }
-    if ($WhatIfPreference) {
-        Write-Host ('    what if: the current values would be exported to ' + $Path + ' for the rollback (a -WhatIf run writes none)')
-        return $false
-    }
-    return $true
+    $kept = @(Get-ChildItem -LiteralPath $Path -ErrorAction SilentlyContinue)
+    if ($kept.Count -gt 0) { Write-Host ('    the rollback keeps the values exported on ' + $kept[0].LastWriteTime.ToString('yyyy-MM-dd HH:mm') + ' to ' + $Path) }
+    elseif ($WhatIfPreference) { Write-Host ('    what if: the current values would be exported to ' + $Path + ' for the rollback (a -WhatIf run writes none)') }
+    return ($kept.Count -eq 0 -and -not $WhatIfPreference)
 }
 
 function Set-ClientAccessUrl {
