@@ -42,6 +42,7 @@ from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
 from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.public_folder_hybrid import (
+    public_folder_hybrid_findings,
     public_folder_hybrid_rollback_steps,
     public_folder_hybrid_steps,
 )
@@ -166,6 +167,7 @@ def analyse(
     moves = plan_moves(inventory, wave_overrides, throughput) if inventory.mailboxes else None
     if moves is not None:
         findings += moves.findings
+    findings += public_folder_hybrid_findings(inventory, moves)
     if client_evidence is not None:
         findings += client_access_findings(inventory, client_evidence, moves)
     unique = sorted(set(findings), key=Finding.sort_key)

@@ -221,7 +221,9 @@ def test_the_cas_array_name_leaves_dns_after_the_last_rpc_client_before_2010_goe
     retire = plan.step("decommission.cas-array-name.CAS-LON")
     assert retire.target == "outlook.contoso.com"
     assert retire.runs_in is RunsIn.DNS_CONSOLE and retire.action is None  # no DNS cmdlet: manual
-    assert set(retire.prerequisites) >= {
+    # through the read-back right before it (review 3, F9: no database names the array any more)
+    assert retire.prerequisites == ("decommission.cas-array-unused.CAS-LON",)
+    assert set(plan.prerequisites("decommission.cas-array-unused.CAS-LON")) >= {
         "decommission.client-access.EX10-01",
         "moves.complete.wave-007",
     }
@@ -260,5 +262,8 @@ def test_the_gate_and_the_array_name_wait_for_exchange_online_users_to_leave_the
                 seen.add(pre)
                 todo.append(pre)
     assert "moves.complete.wave-008" in seen
-    for sid in ("decommission.client-access.EX10-01", "decommission.cas-array-name.CAS-LON"):
+    for sid in ("decommission.client-access.EX10-01", "decommission.cas-array-unused.CAS-LON"):
         assert modern in plan.prerequisites(sid), sid
+    assert plan.prerequisites("decommission.cas-array-name.CAS-LON") == (
+        "decommission.cas-array-unused.CAS-LON",
+    )

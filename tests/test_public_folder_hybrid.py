@@ -65,7 +65,8 @@ def test_contoso_plans_legacy_then_modern_hybrid_public_folders(plan: MigrationP
     legacy = plan.step(LEGACY)
     assert legacy.runs_in is RunsIn.EXCHANGE_ONLINE
     assert legacy.action is not None
-    assert legacy.action.params["remote_mailboxes"] == ["PFProxy-EX10-02", "PFProxy-EX10-03"]
+    # review 3, F6: only the public folder server with the Client Access role
+    assert legacy.action.params["remote_mailboxes"] == ["PFProxy-EX10-03"]
     assert legacy.action.params["addresses"] == ["sales@contoso.com"]
     # Microsoft's legacy script runs outside migrator's 2010 shell: a manual step with the command.
     sync = plan.step(MAIL_SYNC_LEGACY)
@@ -299,7 +300,7 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
         assert check_script(text, ps2=ps2) == [], name
         assert unknown_commands(text) == [], name
     assert (
-        "$step = @{ RemoteMailbox = @('PFProxy-EX10-02', 'PFProxy-EX10-03'); Address = @('sales@contoso.com') }"
+        "$step = @{ RemoteMailbox = @('PFProxy-EX10-03'); Address = @('sales@contoso.com') }"
         in texts["hybrid-legacy.ps1"]
     )
     assert (

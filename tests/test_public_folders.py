@@ -330,6 +330,8 @@ def test_contoso_findings(contoso: Inventory) -> None:
         ),  # \Sales\EMEA differs by 12 KB (review 2, m2)
         (Severity.INFO, "public-folders.summary"),
         (Severity.INFO, "public-folders.forecast"),
+        # review 3, F6: EX10-02 is Mailbox-only; Exchange Online lists only PFProxy-EX10-03
+        (Severity.WARNING, "public-folders.hybrid-no-client-access"),
     }
 
 
@@ -421,7 +423,13 @@ def test_steps_follow_microsofts_order(plan: MigrationPlan) -> None:
         VERIFY_REMOVED,
     ]
     assert [i for i in order if i in want] == want
-    hybrid_legacy = {"public-folders.hybrid.mail-sync-legacy", "public-folders.hybrid.legacy"}
+    hybrid_legacy = {
+        "public-folders.hybrid.mail-sync-legacy",
+        "public-folders.hybrid.legacy",
+        # review 3, F6: every folder replicated to the Client Access public folder server first
+        "public-folders.hybrid.add-replicas.EX10-03",
+        "public-folders.hybrid.replicas.EX10-03",
+    }
     assert set(_ids(plan)) == {*want, "public-folders.proxy-mailbox.EX10-03", *hybrid_legacy}
     # Each step waits for the one before it (the chain is in the graph, not only in the listing).
     for before, after in itertools.pairwise(want[2:]):

@@ -44,7 +44,7 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 4820
+MAX_PLAN_RUNBOOK_LINES = 4850
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -54,8 +54,20 @@ switch in Exchange Online 28, its rollback 24, each with its ~20-line preamble; 
 the replica check before the map, the modern mail-enabled folder sync at go-live, the rollback's batch
 removal); client access (M3, M4, M6, M10): +107 (10-servers 542 -> 625 for the RPC over HTTP Proxy
 check, the /rpc probes, the namespace rollback guard and the certificate renewal runbook;
-60-decommission 208 -> 232 for the CAS array name retirement)."""
+60-decommission 208 -> 232 for the CAS array name retirement).
+Raised for review 3 (issue-pfreview), measured 4,800 -> 4,830: certificate-renewal.ps1 47 -> 59 (F5: the
+hybrid connector data of each renewal step, 3 lines each, and the manual test message each way after the
+hybrid server's renewal, 6), legacy-access-2010.ps1 30 -> 42 (F6: adding a replica of every folder to the
+Client Access public folder server and its read-back, 6 each), 60-decommission/dns.ps1 24 -> 30 (F9: the
+read-back that no database names the CAS array before its DNS name goes)."""
 MAX_HELPER_LINES = 500
+HELPER_LINES_RAISED = {"10-servers": 560}
+"""Folders whose helper may pass MAX_HELPER_LINES, each with its reason. 10-servers was at 500 exactly;
+review 3 (issue-pfreview) adds 53: Set-HybridCertificateName (F5, 36 lines: the renewed certificate's
+<I>issuer<S>subject compared with Default Frontend and the hybrid send connector, set behind
+ShouldProcess and read back), Test-RollbackExport (m5, 10 lines: no rollback baseline from a -WhatIf
+run), 5 more in Import-RenewedCertificate and the two export sites. Splitting the folder's helper would
+split the servers phase's one function list; the certificate renewal runbook belongs to that phase."""
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20
 PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
@@ -112,7 +124,9 @@ def test_runbooks_of_the_whole_plan_within_budget(runbooks: Path) -> None:
 def test_each_helper_at_most_500_lines(runbooks: Path) -> None:
     sizes = {p.parent.name: len(_text(p).splitlines()) for p in _helpers(runbooks)}
     assert "20-relay" in sizes and "70-onward" in sizes
-    assert {k: v for k, v in sizes.items() if v > MAX_HELPER_LINES} == {}
+    assert {
+        k: v for k, v in sizes.items() if v > HELPER_LINES_RAISED.get(k, MAX_HELPER_LINES)
+    } == {}
 
 
 def test_preamble_at_most_15_lines(runbooks: Path) -> None:

@@ -791,8 +791,10 @@ function Set-ServerCertificate {
 function Import-RenewedCertificate {
     # servers.certificate-renew: the renewed certificate (-Path, a PFX with its private key) imported on -Server where
     # it is missing, then enabled for IIS and SMTP and read back by Set-ServerCertificate; it must expire after -After.
+    # In hybrid (-SendConnector), Set-HybridCertificateName then keeps the connectors naming it in step.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$After, [string[]]$Names, [string]$Path, [string]$DomainController)
+    param([string]$Server, [string]$After, [string[]]$Names, [string]$Path, [string]$DomainController,
+        [string]$Frontend = '', [switch]$FrontendNamed, [string]$SendConnector = '', [switch]$Last, [string]$OldName = '')
     if ($Path -eq '' -or -not (Test-Path -LiteralPath $Path)) { throw ('Give the renewed certificate''s PFX file with -RenewedCertificatePath (found: ''' + $Path + ''')') }
     $password = Read-Host -AsSecureString -Prompt ('Password of ' + $Path)
     $pfx = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2($Path, $password)
@@ -802,6 +804,61 @@ function Import-RenewedCertificate {
         Import-ExchangeCertificate -Server $Server -FileData ([System.IO.File]::ReadAllBytes($Path)) -Password $password -PrivateKeyExportable $true -DomainController $DomainController -ErrorAction Stop | Out-Null
     }
     Set-ServerCertificate -Server $Server -Names $Names -Thumbprint $pfx.Thumbprint -Enable -DomainController $DomainController
+    if ($SendConnector -ne '') {
+        Set-HybridCertificateName -Server $Server -Thumbprint $pfx.Thumbprint -Frontend $Frontend -FrontendNamed:$FrontendNamed -SendConnector $SendConnector -Last:$Last -OldName $OldName -DomainController $DomainController
+    }
+}
+
+function Set-HybridCertificateName {
+    # servers.certificate-renew in hybrid (review 3, F5): Default Frontend of -Server and the hybrid send connector name
+    # the certificate as <I>issuer<S>subject. Where they name the old one (-OldName), each is set to the renewed one
+    # and read back; the send connector only once every source server holds it (-Last: stop if one lacks it). Exchange
+    # Online matches on the certificate's name, which the renewal keeps: no Hybrid Configuration Wizard rerun. A
+    # connector naming neither certificate stops the step, unchanged.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Thumbprint, [string]$Frontend, [switch]$FrontendNamed, [string]$SendConnector, [switch]$Last, [string]$OldName, [string]$DomainController)
+    $found = @(Get-ExchangeCertificate -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint })
+    if ($found.Count -eq 0 -and $WhatIfPreference) { Write-Host ('    what if: the hybrid connectors would be compared with ' + $Thumbprint); return }
+    if ($found.Count -eq 0) { throw ('Certificate ' + $Thumbprint + ' is not on ' + $Server) }
+    $name = '<I>' + [string]$found[0].Issuer + '<S>' + [string]$found[0].Subject
+    Write-Host ('    renewed certificate name: ' + $name + ' (today: ' + $OldName + ')')
+    foreach ($kind in @('Receive', 'Send')) {
+        if ($kind -eq 'Receive') { $id = $Frontend; $connector = Get-ReceiveConnector -Identity $id -DomainController $DomainController -ErrorAction Stop }
+        else { $id = $SendConnector; $connector = Get-SendConnector -Identity $id -DomainController $DomainController -ErrorAction Stop }
+        $now = [string]$connector.TlsCertificateName
+        if ($now -eq $name) { Write-Host ('    ' + $id + ' already names it'); continue }
+        if ($now -eq '' -and -not ($kind -eq 'Receive' -and $FrontendNamed)) { Write-Host ('    ' + $id + ' names no certificate: unchanged'); continue }
+        if ($now -ne '' -and $now -ne $OldName) { throw ($id + ' names ''' + $now + ''', neither the old certificate nor the renewed one: check it by hand (Hybrid Configuration Wizard); nothing was changed') }
+        if ($kind -eq 'Send') {
+            $lacking = @(@($connector.SourceTransportServers | ForEach-Object { [string]$_ }) | Where-Object { @(Get-ExchangeCertificate -Server $_ -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Thumbprint -eq $Thumbprint -and [string]$_.Services -match 'SMTP' }).Count -eq 0 })
+            if ($lacking.Count -gt 0 -and $Last) { throw ($id + ' still names the old certificate: its source servers ' + ($lacking -join ', ') + ' lack the renewed one enabled for SMTP; renew it there first') }
+            if ($lacking.Count -gt 0) { Write-Host ('    ' + $id + ': left to a later renewal step (' + ($lacking -join ', ') + ' lack the renewed certificate)'); continue }
+        }
+        if ($PSCmdlet.ShouldProcess($id, 'Set-' + $kind + 'Connector -TlsCertificateName ' + $name)) {
+            if ($kind -eq 'Receive') { Set-ReceiveConnector -Identity $id -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop }
+            else { Set-SendConnector -Identity $id -TlsCertificateName $name -DomainController $DomainController -ErrorAction Stop }
+            if ($WhatIfPreference) { continue }
+            if ($kind -eq 'Receive') { $back = [string](Get-ReceiveConnector -Identity $id -DomainController $DomainController -ErrorAction Stop).TlsCertificateName }
+            else { $back = [string](Get-SendConnector -Identity $id -DomainController $DomainController -ErrorAction Stop).TlsCertificateName }
+            if ($back -ne $name) { throw ('Verification failed: ' + $id + ' names ''' + $back + ''', not ''' + $name + '''') }
+            Write-Host ('    verified: ' + $id + ' names the renewed certificate')
+        }
+    }
+}
+
+function Assert-ArrayNameUnused {
+    # decommission.cas-array-unused (reads only, review 3, F9): no mailbox database of the organisation, the 2010 ones and
+    # the public folder proxy mailboxes' PFProxy-* databases included, still has -Fqdn (a CAS array's RPC/TCP name) as
+    # its RpcClientAccessServer: Outlook would still be sent to the name the next step removes from DNS.
+    [CmdletBinding()]
+    param([string]$Fqdn, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    # -IncludePreExchange2013 (splatted: the syntax checker's grammar cannot read a parameter name ending in digits)
+    $legacy = @{ 'IncludePreExchange2013' = $true }
+    $all = @(Get-MailboxDatabase -DomainController $DomainController @legacy -ErrorAction Stop)
+    $naming = @($all | Where-Object { [string]$_.RpcClientAccessServer -eq $Fqdn } | ForEach-Object { [string]$_.Name })
+    if ($naming.Count -gt 0) { throw ('Mailbox databases still name ' + $Fqdn + ' as RpcClientAccessServer: ' + ($naming -join ', ') + '; move or remove what they hold (a PFProxy-* database: after the modern public folder switch) or set another 2010 Client Access server, then run this step again; nothing was changed') }
+    Write-Host ('    verified: none of ' + $all.Count + ' mailbox databases names ' + $Fqdn + ' as RpcClientAccessServer')
 }
 
 function Assert-No2010Server {
@@ -1079,11 +1136,25 @@ function Add-CloudRoutingAddress {
     $all = @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)
     $suffix = '@' + $Domain
     $changed = 0
+    # First every address to add, each a valid SMTP address no other recipient of the forest holds (review 2, m4): a
+    # problem stops the step before any change, with every problem listed.
+    $todo = @()
+    $problems = @()
     foreach ($row in $all) {
         $mailbox = Get-Mailbox -Identity $row.EmailAddress -DomainController $DomainController -ErrorAction Stop
         $has = @($mailbox.EmailAddresses | ForEach-Object { [string]$_ } | Where-Object { $_ -like ('smtp:*' + $suffix) })
         if ($has.Count -gt 0) { continue }
-        $address = 'smtp:' + [string]$mailbox.Alias + $suffix
+        $alias = [string]$mailbox.Alias
+        if ($alias -notmatch '^[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+)*$') { $problems += ($row.EmailAddress + ': alias ''' + $alias + ''' is not a valid SMTP local part'); continue }
+        $plain = $alias + $suffix
+        $holders = @(Get-Recipient -Filter ('EmailAddresses -eq ''smtp:' + $plain.Replace("'", "''") + '''') -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Guid -ne [string]$mailbox.Guid })
+        if ($holders.Count -gt 0) { $problems += ($row.EmailAddress + ': ' + $plain + ' is held by ' + ((@($holders | ForEach-Object { [string]$_.Identity })) -join ', ')); continue }
+        $todo += @{ Row = $row; Address = ('smtp:' + $plain) }
+    }
+    if ($problems.Count -gt 0) { throw ([string]$problems.Count + ' routing address(es) cannot be added; nothing was changed: ' + ($problems -join '; ')) }
+    foreach ($item in $todo) {
+        $row = $item.Row
+        $address = $item.Address
         if ($PSCmdlet.ShouldProcess($row.EmailAddress, 'Set-Mailbox -EmailAddresses @{Add=' + $address + '}')) {
             Set-Mailbox -Identity $row.EmailAddress -EmailAddresses @{ Add = $address } -DomainController $DomainController -ErrorAction Stop
             $changed++
@@ -1493,6 +1564,17 @@ function Get-ClientAccessValue {
     return $value
 }
 
+function Test-RollbackExport {
+    # Whether a step writes its rollback baseline to -Path now (review 2 and 3, m5): on a real run only (a -WhatIf run
+    # days ahead would freeze stale values as the rollback's), never over an earlier export, whose date it prints.
+    param([string]$Path)
+    if ($Path -eq '') { return $false }
+    $kept = @(Get-ChildItem -LiteralPath $Path -ErrorAction SilentlyContinue)
+    if ($kept.Count -gt 0) { Write-Host ('    the rollback keeps the values exported on ' + $kept[0].LastWriteTime.ToString('yyyy-MM-dd HH:mm') + ' to ' + $Path) }
+    elseif ($WhatIfPreference) { Write-Host ('    what if: the current values would be exported to ' + $Path + ' for the rollback (a -WhatIf run writes none)') }
+    return ($kept.Count -eq 0 -and -not $WhatIfPreference)
+}
+
 function Set-ClientAccessUrl {
     # servers.client-access-urls and its rollback: URLs, Outlook Anywhere host names or the Autodiscover SCP of one
     # 2016 server. The values found are exported to -ExportPath first, never over an earlier export (the rollback
@@ -1501,9 +1583,9 @@ function Set-ClientAccessUrl {
     param([string]$Server, [hashtable[]]$Urls, [string]$ExportPath = '', [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $before = @(foreach ($url in $Urls) { Get-ClientAccessValue -Server $Server -Kind $url.Kind -DomainController $DomainController })
-    if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
+    if (Test-RollbackExport -Path $ExportPath) {
         # One object per row (piped, not -InputObject), so Import-Clixml gives the rows back.
-        $before | Export-Clixml -Path $ExportPath -WhatIf:$false
+        $before | Export-Clixml -Path $ExportPath
         Write-Host ('    the current values are in ' + $ExportPath)
     }
     for ($i = 0; $i -lt $Urls.Count; $i++) {
@@ -1556,14 +1638,14 @@ function Set-LegacyOutlookAnywhere {
     )
     Assert-DomainController -DomainController $DomainController
     $found = @(Get-OutlookAnywhere -Server $Server -ADPropertiesOnly -DomainController $DomainController -ErrorAction Stop)
-    if ($ExportPath -ne '' -and -not (Test-Path -LiteralPath $ExportPath)) {
+    if (Test-RollbackExport -Path $ExportPath) {
         $saved = @{ Server = $Server; Enabled = ($found.Count -gt 0); ExternalHostname = ''; ClientAuthenticationMethod = 'Basic'; IISAuthenticationMethods = @('Basic') }
         if ($found.Count -gt 0) {
             $saved.ExternalHostname = [string]$found[0].ExternalHostname
             $saved.ClientAuthenticationMethod = [string]$found[0].ClientAuthenticationMethod
             $saved.IISAuthenticationMethods = @($found[0].IISAuthenticationMethods | ForEach-Object { [string]$_ })
         }
-        Export-Clixml -InputObject $saved -Path $ExportPath -WhatIf:$false
+        Export-Clixml -InputObject $saved -Path $ExportPath
         Write-Host ('    the current values are in ' + $ExportPath)
     }
     $iis = ConvertTo-SortedList $IISAuthenticationMethods
@@ -1841,14 +1923,15 @@ function Assert-PublicFolderReplicas {
 }
 
 function Export-PublicFolderSnapshot {
-    # public-folders.snapshot (EMS 2010): folders, statistics of the source server and client permissions to CliXML.
+    # public-folders.snapshot (EMS 2010): folders, statistics and client permissions, all read from the source server
+    # (-Server, review 3, F10: another replica may differ), to CliXML.
     [CmdletBinding(SupportsShouldProcess = $true)]
     param([string]$Server, [string]$Folder, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $folders = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+    $folders = @(Get-PublicFolder -Identity '\' -Recurse -ResultSize Unlimited -Server $Server -DomainController $DomainController -ErrorAction Stop)
     $folders | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStructure.xml')
     Get-PublicFolderStatistics -Server $Server -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFStatistics.xml')
-    $folders | ForEach-Object { Get-PublicFolderClientPermission -Identity ([string]$_.Identity) -DomainController $DomainController -ErrorAction Stop } | Select-Object -Property @('Identity', 'User') -ExpandProperty AccessRights | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFPerms.xml')
+    $folders | ForEach-Object { Get-PublicFolderClientPermission -Identity ([string]$_.Identity) -Server $Server -DomainController $DomainController -ErrorAction Stop } | Select-Object -Property @('Identity', 'User') -ExpandProperty AccessRights | Export-Clixml -Path (Get-PublicFolderMapFile -Folder $Folder -Name 'Legacy_PFPerms.xml')
 }
 
 function Invoke-PublicFolderMapScript {

@@ -24,7 +24,7 @@ from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
 from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
-from migrator.plan.phases.certificate_renewal import certificate_renewal_steps
+from migrator.plan.phases.certificate_renewal import certificate_renewal_steps, renewal_links
 from migrator.plan.phases.client_access import client_access_links, cutover_kinds
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
@@ -256,8 +256,11 @@ def link_phases(
         # 2010 relay connectors and the server wait for the NAT rules that deliver to it (review M8)
         add(sid, *pre)
     for copy, routing in routing_address_links(steps).items():
-        # an Exchange Online batch waits for its mailboxes' routing addresses (review M9)
+        # an Exchange Online batch waits for its mailboxes' routing addresses (review M9), and
+        # those for the hybrid configuration, whose email address policy may stamp them first
+        # (review 2 and 3, m4)
         add(copy, routing)
+        add(routing, *hybrid_sinks)
     pf_links = public_folder_links(inv, moves, steps, [*mx_sinks, *hybrid_sinks], ORG_WIDE[0])
     for sid, pre in pf_links.items():
         add(sid, *pre)
@@ -308,7 +311,9 @@ def assemble_plan(
     plan = make_plan(inventory.organisation, steps, day, windows)
     # A certificate that expires while steps remain: its renewal joins the plan (review 2, M10).
     renew = certificate_renewal_steps(inventory, plan)
-    return make_plan(inventory.organisation, [*steps, *renew], day, windows) if renew else plan
+    if not renew:
+        return plan
+    return make_plan(inventory.organisation, [*renewal_links(steps, renew), *renew], day, windows)
 
 
 __all__ = [

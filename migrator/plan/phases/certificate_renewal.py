@@ -12,10 +12,13 @@ reports the renewal (info) or, where it cannot run before NotAfter, an error tha
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 
 from migrator.checks.certificates import certificate_need
 from migrator.model import Certificate, Finding, Inventory, Severity
 from migrator.plan.phases._common import estate, runbook, step_id
+from migrator.plan.phases.hybrid import HybridSetup, hybrid_setup
+from migrator.plan.relay import tls_certificate_name
 from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
@@ -66,6 +69,112 @@ _RENEWAL_PARAMETERS = [
 ]
 
 
+@dataclass(frozen=True)
+class _HybridNames:
+    """The hybrid connectors that name the renewed certificate (review 3, F5)."""
+
+    send_connector: str
+    """Name of the hybrid send connector (``Outbound to Office 365``)."""
+    routing_domain: str
+    """Its address space (``contoso.mail.onmicrosoft.com``): the test message's way out."""
+    old_name: str
+    """``<I>issuer<S>subject`` of the certificate being renewed, what both connectors name today."""
+    frontend_named: frozenset[str]
+    """Servers (lower case) whose Default Frontend must name the certificate: the hybrid server the
+    plan configures and any whose connector names one in the inventory."""
+    mail_path: frozenset[str]
+    """Servers (lower case) hybrid mail passes through, each followed by a test message step."""
+
+    def parameters(self, server: str, last: bool) -> dict[str, object]:
+        """The renewal step's data for the helper (``Import-RenewedCertificate``)."""
+        return {
+            "frontend": f"{server}\\Default Frontend {server}",
+            "frontend_named": server.lower() in self.frontend_named,
+            "old_name": self.old_name,
+            "send_connector": self.send_connector,
+            "last": last,
+        }
+
+
+def _hybrid_connectors(
+    inv: Inventory, setup: HybridSetup | None, cert: Certificate, mine: list[str]
+) -> _HybridNames | None:
+    """What the renewal of ``cert`` on ``mine`` must keep in step with, or None without hybrid.
+
+    Exchange Online matches the on-premises certificate by name, which the renewal keeps; the
+    on-premises connectors name it by issuer and subject, which a renewal may change (another
+    intermediate, OV to DV): then neither finds a certificate and hybrid mail queues.
+    """
+    if setup is None or setup.send_connector is None:
+        return None
+    send = setup.send_connector
+    low = {s.lower() for s in mine}
+    named = {setup.new.name.lower()} | {
+        c.server.lower()
+        for c in inv.receive_connectors
+        if c.tls_certificate_name and c.name.lower() == f"default frontend {c.server}".lower()
+    }
+    path = (named | {s.lower() for s in send.source_transport_servers}) & low
+    domains = [a.split(":", 1)[-1].split(";", 1)[0] for a in send.address_spaces]
+    return _HybridNames(
+        send_connector=send.name,
+        routing_domain=next((d for d in domains if d), ""),
+        old_name=send.tls_certificate_name or tls_certificate_name(cert),
+        frontend_named=frozenset(named & low),
+        mail_path=frozenset(path or {mine[-1].lower()}),
+    )
+
+
+def _hybrid_instructions(hybrid: _HybridNames | None, server: str, last: bool) -> str:
+    if hybrid is None:
+        return ""
+    send = (
+        f" and the hybrid send connector '{hybrid.send_connector}' (once every one of its source "
+        "servers holds the renewed certificate"
+        + ("; this is the last renewal, so it stops if one lacks it)" if last else ")")
+    )
+    return (
+        f" Then compares <I>issuer<S>subject of the renewed certificate with the TlsCertificateName "
+        f"of 'Default Frontend {server}'{send}, which name '{hybrid.old_name}' today: where the "
+        "issuer or subject changed, it sets them to the renewed certificate and reads them back "
+        "(Microsoft's procedure for a renewed hybrid certificate; the Exchange Online connectors "
+        "match on the certificate's name, which the renewal keeps, so the Hybrid Configuration "
+        "Wizard need not run again). A connector naming neither certificate stops it, unchanged."
+    )
+
+
+def _hybrid_mail_test(hybrid: _HybridNames, server: str, after: str) -> Step:
+    """A test message each way through ``server`` after its renewal (review 3, F5)."""
+    return Step(
+        id=step_id(P, "certificate-hybrid-mail", server),
+        phase=P,
+        title=f"test hybrid mail both ways through {server} with the renewed certificate",
+        target=server,
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=20,
+        instructions=(
+            "Send a message from an Exchange Online mailbox to an on-premises mailbox, and one back "
+            f"(out through '{hybrid.send_connector}' to {hybrid.routing_domain or 'the tenant'}). "
+            "In the headers of each as received (Outlook: File > Properties > Internet headers, or "
+            "the Message Header Analyzer) check: the Received line of the hop between Exchange "
+            f"Online and {server} shows TLS (version=TLS1_2 or later), and "
+            "X-MS-Exchange-Organization-AuthAs is Internal (Anonymous means the hybrid connector "
+            "did not recognise the certificate). On the on-premises servers Get-Queue shows no "
+            "message waiting for the tenant's routing domain."
+        ),
+        verification="both messages arrive within minutes, over TLS, with AuthAs Internal",
+        rollback=(
+            f"set TlsCertificateName of 'Default Frontend {server}' and '{hybrid.send_connector}' "
+            f"back to '{hybrid.old_name}' (the old certificate is still valid), then rerun the "
+            "Hybrid Configuration Wizard with the renewed certificate"
+        ),
+        prerequisites=(after,),
+        runbook=RENEWAL_RUNBOOK,
+        cutover=CUTOVER_CERTIFICATE,
+    )
+
+
 def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]:
     """A renewal before NotAfter for each certificate that expires while steps remain (M10).
 
@@ -74,18 +183,26 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
     of its own after the production cut-overs scheduled before NotAfter. Servers of
     the final version get their certificate after 2010 is gone, so the renewed one.
     """
-    hop = {s.name.lower() for s in estate(inv).hop}
+    est = estate(inv)
+    hop = {s.name.lower() for s in est.hop}
+    setup = hybrid_setup(inv, est)
     out: list[Step] = []
     for cert, servers, _late in expiring_certificates(inv, plan):
         day = cert.not_after.isoformat() if cert.not_after else ""
-        mine = [s for s in servers if s.lower() in hop]
-        if not mine:
-            continue
         # After the cut-overs that come before NotAfter, so the renewal takes no window of theirs.
         expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
         cutovers = sorted(
             s.id for s in plan.steps if s.cutover and plan.schedule[s.id].start < expiry
         )
+        # A server of the final version installed before the renewal (its install is a
+        # prerequisite of a cut-over it waits for) got the old certificate: renewed here too.
+        # The others are installed after it, with the renewed one (renewal_links, review 3, F5).
+        before = _ancestors(plan, cutovers)
+        mine = [
+            s for s in servers if s.lower() in hop or step_id(Phase.ONWARD, "install", s) in before
+        ]
+        if not mine:
+            continue
         first = next(s for s in inv.target_servers if s.name == mine[0])
         names = list(certificate_need(inv, first).names)
         request = Step(
@@ -113,6 +230,7 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
         )
         out.append(request)
         previous: tuple[str, ...] = ()
+        hybrid = _hybrid_connectors(inv, setup, cert, mine)
         for server in mine:
             # One server per window, each after the one before (review 3, F4): a renewed
             # certificate that breaks IIS or SMTP breaks one server, and the next waits for it.
@@ -129,12 +247,24 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                         f"Before {day}: imports the PFX (-RenewedCertificatePath; it asks for its "
                         "password) where the server lacks it, enables it for IIS and SMTP (-Force) "
                         "and reads it back (CA-issued, unexpired, every name, later than "
-                        f"{day})."
+                        f"{day})." + _hybrid_instructions(hybrid, server, server == mine[-1])
                     ),
-                    verification="Get-ExchangeCertificate shows the renewed certificate enabled for IIS and SMTP (read back)",
+                    verification="Get-ExchangeCertificate shows the renewed certificate enabled for IIS and SMTP (read back)"
+                    + (
+                        "; the hybrid connectors' TlsCertificateName names it (read back)"
+                        if hybrid
+                        else ""
+                    ),
                     rollback=(
                         f"Enable-ExchangeCertificate {cert.thumbprint} -Services IIS,SMTP -Force "
                         "(the old one, while it is still valid)"
+                        + (
+                            f"; Set-ReceiveConnector '{server}\\Default Frontend {server}' and "
+                            f"Set-SendConnector '{hybrid.send_connector}' -TlsCertificateName "
+                            f"'{hybrid.old_name}' where the step changed them"
+                            if hybrid
+                            else ""
+                        )
                     ),
                     action=Action(
                         "servers.certificate-renew",
@@ -142,7 +272,9 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                             "server": server,
                             "names": names,
                             "after": day,
+                            "replaces": cert.thumbprint,
                             "runbook_parameters": _RENEWAL_PARAMETERS,
+                            **(hybrid.parameters(server, server == mine[-1]) if hybrid else {}),
                         },
                     ),
                     prerequisites=(request.id, *cutovers, *previous),
@@ -152,6 +284,52 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                 )
             )
             previous = (out[-1].id,)
+            if hybrid and server.lower() in hybrid.mail_path:
+                out.append(_hybrid_mail_test(hybrid, server, out[-1].id))
+    return out
+
+
+def _ancestors(plan: MigrationPlan, ids: list[str]) -> set[str]:
+    """``ids`` and every step they wait for, directly or not."""
+    by_id = {s.id: s for s in plan.steps}
+    seen: set[str] = set()
+    todo = list(ids)
+    while todo:
+        sid = todo.pop()
+        if sid not in seen and sid in by_id:
+            seen.add(sid)
+            todo.extend(by_id[sid].prerequisites)
+    return seen
+
+
+def renewal_links(steps: list[Step], renew: list[Step]) -> list[Step]:
+    """``steps`` with each install of a final-version server after the renewal (review 3, F5).
+
+    The onward install copies the certificate of the 2016 servers; once they are renewed that
+    is the renewed one, not the expiring one. A server the renewal itself covers (installed
+    before it) keeps its place.
+    """
+    done = [s for s in renew if s.id.startswith(step_id(P, "certificate-renew") + ".")]
+    if not done:
+        return steps
+    covered = {s.target.lower() for s in done}
+    last = done[-1]
+    old = sorted({str(s.action.params["replaces"]) for s in done if s.action is not None})
+    out: list[Step] = []
+    for s in steps:
+        if (
+            s.id.startswith(step_id(Phase.ONWARD, "install") + ".")
+            and s.target.lower() not in covered
+        ):
+            s = replace(
+                s,
+                prerequisites=(*s.prerequisites, last.id),
+                instructions=s.instructions
+                + f" The certificate is the renewed one ({last.id} and the steps before it "
+                f"enabled it on the 2016 servers: export it from {last.target} with its private "
+                f"key), not {', '.join(old)}, which expires.",
+            )
+        out.append(s)
     return out
 
 
@@ -214,4 +392,5 @@ __all__ = [
     "certificate_expiry_findings",
     "certificate_renewal_steps",
     "expiring_certificates",
+    "renewal_links",
 ]

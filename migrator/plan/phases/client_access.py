@@ -27,6 +27,7 @@ from migrator.client_access import ClientAccessArray, Namespace, VdirKind, names
 from migrator.model import Inventory, Server, ServerRole
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
 from migrator.plan.public_folder_hybrid import MODERN as PF_HYBRID_MODERN
+from migrator.plan.public_folder_steps import step_id as pf_step_id
 from migrator.plan.relay import load_balancer_pool
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
@@ -525,6 +526,28 @@ def _retire_array_names(inv: Inventory, old: list[Server]) -> list[Step]:
     for array in sorted(inv.client_access_arrays, key=lambda a: a.name.lower()):
         members = array_members(array, old)
         now = ", ".join(expected_addresses(inv, members)) or "the array's current addresses"
+        # Review 3, F9: no database (a PFProxy-* one included) may still send Outlook to the name.
+        out.append(
+            Step(
+                id=step_id(Phase.DECOMMISSION, "cas-array-unused", array.name),
+                phase=Phase.DECOMMISSION,
+                title=f"check no mailbox database still names {array.fqdn} as its RpcClientAccessServer",
+                target=array.fqdn,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.EMS_NEW,
+                duration_minutes=10,
+                instructions=(
+                    "Reads every mailbox database of the organisation, the 2010 ones and the "
+                    "public folder proxy mailboxes' PFProxy-* databases included (Get-MailboxDatabase "
+                    f"-IncludePreExchange2013), and stops while one has RpcClientAccessServer {array.fqdn}: "
+                    "Outlook would still be sent to the name the next step removes."
+                ),
+                verification=f"no database has RpcClientAccessServer {array.fqdn} (read back by the step)",
+                rollback="nothing to undo: reads only",
+                action=Action("decommission.cas-array-unused", {"fqdn": array.fqdn}),
+                runbook=runbook(Phase.DECOMMISSION, "dns"),
+            )
+        )
         out.append(
             Step(
                 id=step_id(Phase.DECOMMISSION, "cas-array-name", array.name),
@@ -548,6 +571,7 @@ def _retire_array_names(inv: Inventory, old: list[Server]) -> list[Step]:
                 ),
                 verification=f"Resolve-DnsName {array.fqdn} finds no record; no client logs an RPC/TCP connection to it",
                 rollback=f"create the A record of {array.fqdn} again with the addresses noted ({now})",
+                prerequisites=(out[-1].id,),
                 runbook=runbook(Phase.DECOMMISSION, "dns"),
             )
         )
@@ -757,11 +781,29 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
         for s in steps
         if s.id.startswith(step_id(P, "outlook-anywhere") + ".")
     }
+    pf_removed = pf_step_id("remove-databases")
     for array in sorted(inv.client_access_arrays, key=lambda a: a.name.lower()):
         retire = step_id(Phase.DECOMMISSION, "cas-array-name", array.name)
         members = [s for s in inv.servers if s.name.lower() in legacy]
         names = [s.name for s in array_members(array, members)] or list(legacy.values())
-        out.setdefault(retire, []).extend(
+        # the read-back right before the removal waits for the same steps (review 3, F9)
+        unused = step_id(Phase.DECOMMISSION, "cas-array-unused", array.name)
+        # and for the removal of every database that names the array: the 2010 ones of the
+        # inventory and the public folder proxy mailboxes' (removed with the 2010 public folders)
+        fqdn = array.fqdn.lower()
+        naming = sorted(
+            {d.server for d in inv.mailbox_databases if d.rpc_client_access_server.lower() == fqdn},
+            key=str.lower,
+        )
+        out.setdefault(unused, []).extend(
+            p
+            for p in (
+                *(step_id(Phase.DECOMMISSION, "databases", n) for n in naming),
+                pf_removed,
+            )
+            if p in ids
+        )
+        out.setdefault(unused if unused in ids else retire, []).extend(
             p
             for p in (
                 *(step_id(Phase.DECOMMISSION, "client-access", n) for n in names),

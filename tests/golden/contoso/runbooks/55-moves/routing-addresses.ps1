@@ -15,7 +15,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'routing-addresses' -Steps @('moves.routing-address.wave-008') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP moves.routing-address.wave-008; target: wave-008; owner: Exchange admin; runs in: EMS on the new servers; after: servers.readiness
+    # region STEP moves.routing-address.wave-008; target: wave-008; owner: Exchange admin; runs in: EMS on the new servers; after: servers.readiness, hybrid.send-connector-remove-old
     # Verification: the script reads each mailbox back: it holds an address @contoso.mail.onmicrosoft.com (Get-Mailbox EmailAddresses); rollback: leave it: the move needs it, and the remote mailbox keeps it as its routing address (Set-Mailbox -EmailAddresses @{Remove=...} only for a mailbox taken out of the wave)
     if (Test-RunStep -Id 'moves.routing-address.wave-008' -Title 'give the 4 mailbox(es) of wave-008 their contoso.mail.onmicrosoft.com routing address before the move') {
         Write-Host '    For every mailbox of moves/wave-008.csv without an address @contoso.mail.onmicrosoft.com, adds smtp:<alias>@contoso.mail.onmicrosoft.com (Set-Mailbox -EmailAddresses @{Add=...}): the email address policy stamps it only where the policy applies (EmailAddressPolicyEnabled false leaves it out) and the Exchange Online move needs it as the target delivery address. Then wait one Entra Connect sync cycle.'

@@ -18,7 +18,7 @@ try {
     # region STEP public-folders.rollback.hybrid-legacy; target: Exchange Online public folder access; owner: Exchange admin; runs in: Exchange Online PowerShell; after: none
     # Verification: PublicFoldersEnabled Remote with the proxy mailboxes; rollback: none: not reversible
     if (Test-RunStep -Id 'public-folders.rollback.hybrid-legacy' -Title 'rollback 5 (Exchange Online users): back to the 2010 public folders') {
-        $step = @{ RemoteMailbox = @('PFProxy-EX10-02', 'PFProxy-EX10-03'); Address = @('sales@contoso.com') }
+        $step = @{ RemoteMailbox = @('PFProxy-EX10-03'); Address = @('sales@contoso.com') }
         Set-CloudPublicFolderAccess @step
     }
 } finally { Stop-Transcript }
