@@ -680,12 +680,30 @@ def _repoint_prerequisites(pre: str, tests: list[str], relay_plan: RelayPlan) ->
     return tuple(sorted([*tests, *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal)]))
 
 
-def alias_records(servers: Iterable[Server | str]) -> tuple[list[str], list[str], list[str]]:
+def alias_families(connectors: Iterable[PlannedConnector]) -> frozenset[int]:
+    """The address families an SMTP alias publishes records of (the one rule, for every repoint and its
+    rollback, first hop and onward): IPv4 always; IPv6 only where a relay connector behind the alias has
+    an IPv6 range.
+
+    A dual-stack client tries the AAAA address first (RFC 6724); an IPv6 address in no relay range lands
+    on Default Frontend and is refused relay (550 5.7.54). Without an IPv6 relay range, an AAAA record
+    would take relay away from every dual-stack client, so the alias gets A records only (clients keep
+    relaying over IPv4, as they did through the 2010 alias without one); carry the clients' IPv6
+    addresses into a relay range (``relay.overrides[].add_ranges``) to publish it.
+    """
+    versions = {r.version for pc in connectors for r in pc.remote_ip_ranges}
+    return frozenset({4} | ({6} if 6 in versions else set()))
+
+
+def alias_records(
+    servers: Iterable[Server | str], families: frozenset[int] = frozenset({4, 6})
+) -> tuple[list[str], list[str], list[str]]:
     """The A and AAAA records an alias needs to reach ``servers`` (from the inventory's addresses), and
     the servers the inventory gives no address for.
 
-    IPv6 only where a server has a global or unique-local IPv6 address (link-local
-    addresses are never published); a name the inventory does not know is listed as unknown.
+    IPv6 only where ``families`` holds it (:func:`alias_families`) and a server has a global or
+    unique-local IPv6 address (link-local addresses are never published); a name the inventory does
+    not know is listed as unknown.
     """
     a: set[str] = set()
     aaaa: set[str] = set()
@@ -698,9 +716,23 @@ def alias_records(servers: Iterable[Server | str]) -> tuple[list[str], list[str]
         v6 = [x for x in srv.ip_addresses if x.version == 6 and not x.is_link_local]
         if not v4 and not v6:
             unknown.append(srv.name)
-        a.update(str(x) for x in v4)
-        aaaa.update(str(x) for x in v6)
+        if 4 in families:
+            a.update(str(x) for x in v4)
+        if 6 in families:
+            aaaa.update(str(x) for x in v6)
     return _sorted_addresses(a), _sorted_addresses(aaaa), sorted(unknown, key=str.lower)
+
+
+def _unpublished_ipv6(servers: Iterable[Server | str], families: frozenset[int]) -> list[str]:
+    """Servers with an IPv6 address that gets no AAAA record because no relay range is IPv6."""
+    if 6 in families:
+        return []
+    return [
+        s.name
+        for s in servers
+        if not isinstance(s, str)
+        and any(x.version == 6 and not x.is_link_local for x in s.ip_addresses)
+    ]
 
 
 def _sorted_addresses(values: Iterable[str]) -> list[str]:
@@ -726,16 +758,19 @@ def _alias_repoint(
     """The DNS change of the alias (manual: the runner stops there) and its scripted verification.
 
     The records come from the inventory: A for every new server with a relay
-    connector, AAAA only for those with IPv6 (a client that gets an AAAA record of a
-    server without IPv6 cannot connect; one that gets none for a server with IPv6
-    still reaches it over IPv4). The rollback gives back the old servers' records.
+    connector, AAAA only for those with IPv6 and only where :func:`alias_families` allows
+    it (a client that gets an AAAA record of a server without IPv6 cannot connect; one
+    that gets none for a server with IPv6 still reaches it over IPv4). The rollback gives
+    back the old servers' records of the same families.
     """
     runbook = f"{_dir(phase)}/{slug(alias)}.ps1"
     new_servers: list[Server | str] = []
     for name in sorted({pc.server for pc in connectors}, key=str.lower):
         new_servers.append(inventory.server(name) or name)
-    a, aaaa, unknown = alias_records(new_servers)
-    old_a, old_aaaa, old_unknown = alias_records(old)
+    families = alias_families(connectors)
+    a, aaaa, unknown = alias_records(new_servers, families)
+    old_a, old_aaaa, old_unknown = alias_records(old, families)
+    no_aaaa = _unpublished_ipv6(new_servers, families)
     new_names = ", ".join(s if isinstance(s, str) else s.name for s in new_servers)
     old_names = ", ".join(s if isinstance(s, str) else s.name for s in old)
     repoint_id = f"{pre}.repoint.{slug(alias)}"
@@ -772,8 +807,18 @@ def _alias_repoint(
                 f"In the DNS zone of {alias}, make its records exactly: {_records_text(a, aaaa)}"
                 f" (the new servers {new_names}). Replace a CNAME by these records; delete every"
                 f" other A and AAAA record of {alias} (today: {_records_text(old_a, old_aaaa)}, the"
-                f" servers {old_names}). IPv6 only where a server has IPv6: a client given an AAAA"
-                " record of a server without IPv6 cannot connect. The wait covers the old TTL."
+                f" servers {old_names}). AAAA only for a server with IPv6, and only while a relay"
+                " connector behind the alias has an IPv6 range: a dual-stack client tries AAAA first,"
+                " and an IPv6 address in no relay range lands on Default Frontend and is refused"
+                " (550 5.7.54)."
+                + (
+                    f" No AAAA record although {', '.join(no_aaaa)} has IPv6: no relay range behind"
+                    f" {alias} is IPv6, so the clients keep relaying over IPv4 (to publish it, carry"
+                    " their IPv6 addresses with relay.overrides add_ranges and plan again)."
+                    if no_aaaa
+                    else ""
+                )
+                + " The wait covers the old TTL."
                 + missing
             ),
             prerequisites=prerequisites,
@@ -858,7 +903,8 @@ def _alias_rollback(
         {i.split("\\", 1)[0] for pc in connectors for i in _sources(pc)}, key=str.lower
     )
     old: list[Server | str] = [inventory.server(o) or o for o in old_servers]
-    a, aaaa, unknown = alias_records(old)
+    # the records the repoint replaced: the same families (alias_families) as the repoint publishes
+    a, aaaa, unknown = alias_records(old, alias_families(connectors))
     names = ", ".join(old_servers)
     runbook = _rollback_runbook_of(alias, phase)
     back_id = f"{pre}.rollback.repoint.{slug(alias)}"

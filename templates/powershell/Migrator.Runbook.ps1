@@ -1,5 +1,5 @@
-# Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 7
+﻿# Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
+# Version: 8
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -297,14 +297,18 @@ function Invoke-SmtpDialog {
 
 function Test-SmtpRelay {
     # relay.test ... from-admin-host: SMTP up to RCPT TO, then QUIT (Invoke-SmtpDialog), once per address family the ranges
-    # use, to the first A/AAAA address or, with -AllAddresses, each (a DNS alias). The reply must match whether this host
-    # is inside the ranges (hexadecimal).
+    # use, to the first A/AAAA address or, with -AllAddresses, each (a DNS alias), and then also every address family the
+    # name resolves to, whatever the ranges (a dual-stack client tries AAAA first). The reply must match whether this
+    # host is inside the ranges (hexadecimal).
     [CmdletBinding()]
     param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges, [switch]$AllAddresses)
     $families = @([System.Net.Sockets.AddressFamily]::InterNetwork)
     if (@($Ranges | Where-Object { $_.Version -eq 6 }).Count -gt 0) { $families += [System.Net.Sockets.AddressFamily]::InterNetworkV6 }
-    if ($WhatIfPreference) { Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + ') up to RCPT TO:<' + $Recipient + '> and quit'); return }
+    if ($WhatIfPreference) { Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + $(if ($AllAddresses) { ' and every other family it resolves to' } else { '' }) + ') up to RCPT TO:<' + $Recipient + '> and quit'); return }
     $resolved = @([System.Net.Dns]::GetHostAddresses($SmtpHost))
+    if ($AllAddresses) {
+        foreach ($address in $resolved) { if (-not ($families -contains $address.AddressFamily)) { $families += $address.AddressFamily } }
+    }
     foreach ($family in $families) {
         $targets = @($resolved | Where-Object { $_.AddressFamily -eq $family })
         if ($targets.Count -eq 0) { throw ($SmtpHost + ' has no ' + $(if ($family -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { 'AAAA' } else { 'A' }) + ' record: clients of that address family cannot reach ' + $Identity) }

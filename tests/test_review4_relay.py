@@ -1,0 +1,102 @@
+"""Review 4, relay and onward findings: B1 (AAAA record of the relay alias), R1 (log retention and the
+soak evidence), R2 (relay rollback order on the new servers), R5 (the onward NAT/load-balancer path),
+m6 (onward Front End log path), m7 (the wait before the observe steps)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from powershell_check import check_script
+
+from migrator import build_plan
+from migrator.inventory import load_inventory
+from migrator.iprange import IPRange
+from migrator.model import Inventory
+from migrator.plan.relay import plan_onward_relay, plan_relay
+from migrator.plan.relay_steps import alias_families, relay_rollback_steps, relay_steps
+from migrator.plan.steps import MigrationPlan, Phase, Step
+from migrator.render.runbooks import RunbookContext, helper, render_runbook
+
+CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
+CONTEXT = RunbookContext("Contoso", "2026-12-07", "dc01.contoso.com")
+HELPER = helper().data.decode("utf-8-sig")
+
+
+@pytest.fixture(scope="module")
+def inv() -> Inventory:
+    return load_inventory(CONTOSO)
+
+
+@pytest.fixture(scope="module")
+def plan(inv: Inventory) -> MigrationPlan:
+    return build_plan(inv)
+
+
+def _function(name: str) -> str:
+    """One function of the helper file every runbook dot-sources."""
+    start = HELPER.index(f"function {name} {{")
+    end = HELPER.find("\nfunction ", start + 1)
+    return HELPER[start : end if end > 0 else len(HELPER)]
+
+
+def _text(step: Step, ps2: bool = False) -> str:
+    text = render_runbook("t", [step], CONTEXT, "t")
+    assert check_script(text, ps2=ps2, helper=HELPER) == [], step.id
+    return text
+
+
+def _by_id(plan: MigrationPlan) -> dict[str, Step]:
+    return {s.id: s for s in plan.steps}
+
+
+# --------------------------------------------------------------------------- B1: AAAA on the relay alias
+
+
+def test_contoso_alias_gets_no_aaaa_record_without_an_ipv6_relay_range(plan: MigrationPlan) -> None:
+    steps = _by_id(plan)
+    for pre in ("relay", "onward.relay"):
+        verify = steps[f"{pre}.verify-alias.smtp-contoso-com"]
+        assert verify.action is not None
+        # before: AAAA 2001:db8:10:1::20 (first hop) and 2001:db8:10:1::30 (onward)
+        assert verify.action.params["ipv6"] == [], pre
+        repoint = steps[f"{pre}.repoint.smtp-contoso-com"]
+        assert "AAAA 2001:db8" not in repoint.instructions
+        assert "no AAAA record" in repoint.instructions
+        assert "no relay range behind smtp.contoso.com is IPv6" in repoint.instructions
+    # the onward rollback gives back what the first hop published: A only
+    back = steps.get("onward.relay.rollback.verify-alias.smtp-contoso-com")
+    if back is None:
+        inv = load_inventory(CONTOSO)
+        onward = plan_onward_relay(inv, plan_relay(inv))
+        back = {s.id: s for s in relay_rollback_steps(inv, onward, Phase.ONWARD)}[
+            "onward.relay.rollback.verify-alias.smtp-contoso-com"
+        ]
+    assert back.action is not None and back.action.params["ipv6"] == []
+
+
+def test_an_ipv6_relay_range_brings_the_aaaa_record_back(inv: Inventory) -> None:
+    relay_policy = inv.policy
+    crm = next(o for o in relay_policy.overrides if o.connector == "EX10-03\\Relay Legacy CRM")
+    widened = dataclasses.replace(
+        crm, add_ranges=(*crm.add_ranges, IPRange.parse("2001:db8:10:21::15"))
+    )
+    policy = dataclasses.replace(
+        relay_policy,
+        overrides=tuple(widened if o is crm else o for o in relay_policy.overrides),
+    )
+    changed = dataclasses.replace(inv, policy=policy)
+    relay_plan = plan_relay(changed)
+    assert alias_families(relay_plan.connectors) == frozenset({4, 6})
+    steps = {s.id: s for s in relay_steps(changed, relay_plan)}
+    verify = steps["relay.verify-alias.smtp-contoso-com"]
+    assert verify.action is not None and verify.action.params["ipv6"] == ["2001:db8:10:1::20"]
+    assert "No AAAA record although" not in steps["relay.repoint.smtp-contoso-com"].instructions
+
+
+def test_alias_smtp_test_tries_every_family_the_alias_resolves_to() -> None:
+    body = _function("Test-SmtpRelay")
+    # before: only the families of the ranges (IPv4 here), so the AAAA address was never tried
+    assert "if ($AllAddresses) {" in body
+    assert "$families += $address.AddressFamily" in body
