@@ -100,3 +100,38 @@ def test_alias_smtp_test_tries_every_family_the_alias_resolves_to() -> None:
     # before: only the families of the ranges (IPv4 here), so the AAAA address was never tried
     assert "if ($AllAddresses) {" in body
     assert "$families += $address.AddressFamily" in body
+
+
+# --------------------------------------------------------------------------- R1: log retention
+
+
+def test_log_retention_exceeds_the_soak_with_slack(plan: MigrationPlan, inv: Inventory) -> None:
+    from migrator.plan.phases.prepare import LOG_MARGIN_DAYS, log_days
+
+    soak = inv.policy.soak_days
+    assert log_days(inv) == soak + LOG_MARGIN_DAYS  # 47 for Contoso; before: 33, the soak itself
+    steps = _by_id(plan)
+    for sid in (
+        "prepare.protocol-log-limits.EX10-01",
+        "prepare.protocol-log-limits.EX10-03",
+        "servers.protocol-log-limits.EX16-01",
+        "servers.protocol-log-limits.EX16-02",
+    ):
+        action = steps[sid].action
+        assert action is not None and action.params["max_age_days"] > soak + 2, sid
+    # the scheduled distance between a disable and its soak check fits in the kept logs
+    schedule = plan.schedule
+    for s in plan.steps:
+        if s.id.startswith("relay.soak."):
+            check = schedule[s.id].start
+            disabled = max(schedule[p].finish for p in s.prerequisites)
+            assert (check - disabled).days < log_days(inv), s.id
+
+
+def test_soak_check_needs_the_logs_back_to_the_disable_and_prints_the_period() -> None:
+    body = _function("Assert-NoRefusal")
+    # before: -Days $SoakDays only (now - 33 days), which a 33-day retention can never satisfy
+    assert "Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays -Since $since" in body
+    folder = _function("Get-ReceiveLogFolder")
+    assert "if ($null -ne $Since) { $from = [datetime]$Since }" in folder
+    assert "period covered: " in folder

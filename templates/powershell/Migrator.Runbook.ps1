@@ -384,13 +384,19 @@ function Test-AddressInRange {
 }
 
 function Get-ReceiveLogFolder {
-    # An old server's receive log folder through its admin share; logs shorter than $Days prove nothing: an error.
-    param([string]$Server, [string]$LogPath, [int]$Days, [string]$Hint = '')
+    # An old server's receive log folder through its admin share; logs shorter than $Days (or not reaching back to
+    # -Since, the disable time of a soak) prove nothing: an error. Prints the period the kept files cover.
+    param([string]$Server, [string]$LogPath, [int]$Days, [string]$Hint = '', $Since = $null)
     $unc = '\\' + $Server + '\' + $LogPath.Substring(0, 1) + '$' + $LogPath.Substring(2)
     if (-not (Test-Path -Path $unc)) { throw ('Cannot read the receive protocol logs at ' + $unc + $Hint) }
-    $since = (Get-Date).AddDays(-$Days)
+    $from = (Get-Date).AddDays(-$Days)
+    if ($null -ne $Since) { $from = [datetime]$Since }
     $oldest = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Sort-Object -Property 'LastWriteTime')
-    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) { throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again') }
+    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $from) {
+        if ($null -ne $Since) { throw ('The protocol logs of ' + $Server + ' do not reach back to ' + $from.ToString('yyyy-MM-dd HH:mm') + ' (the disable): the sessions of the first days after it are gone, so the soak proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize above the soak plus its slack (the protocol-log-limits step), then enable and disable the connectors again to soak anew') }
+        throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again')
+    }
+    Write-Host ('    period covered: ' + $from.ToString('yyyy-MM-dd HH:mm') + ' to ' + (Get-Date).ToString('yyyy-MM-dd HH:mm') + ' (oldest log file kept: ' + $oldest[0].Name + ', last written ' + $oldest[0].LastWriteTime.ToString('yyyy-MM-dd HH:mm') + ')')
     return $unc
 }
 
@@ -531,7 +537,8 @@ function Assert-NoRefusal {
         if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') { throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose (the protocol-logging step of its server) and soak again') }
     }
     if ($null -eq $since) { throw ('None of ' + ($Names -join ', ') + ' is on ' + $Server + ': the soak is checked before they are removed') }
-    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
+    # the kept logs must reach back to the disable, not only SoakDays from now (review 4, R1)
+    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays -Since $since
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
     foreach ($file in $files) {
