@@ -45,8 +45,9 @@ def test_a_scripted_check_follows_the_repoint_and_the_alias_tests_wait_for_it() 
     assert verify.action.params["unknown"] == []
     probe = steps["relay.test-alias.smtp-contoso-test.from-admin-host"]
     assert probe.prerequisites == (verify.id,)
-    observe = steps["relay.observe.EX10-01"]
-    assert "relay.repoint.smtp-contoso-test" in observe.prerequisites
+    # the observation period (a wait step, review 4 m7) starts with the repoint
+    assert steps["relay.observe.EX10-01"].prerequisites == ("relay.observe-wait.EX10-01",)
+    assert "relay.repoint.smtp-contoso-test" in steps["relay.observe-wait.EX10-01"].prerequisites
 
 
 def test_the_runbook_stops_at_the_repoint_and_goes_on_with_the_check() -> None:

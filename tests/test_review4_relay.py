@@ -135,3 +135,34 @@ def test_soak_check_needs_the_logs_back_to_the_disable_and_prints_the_period() -
     folder = _function("Get-ReceiveLogFolder")
     assert "if ($null -ne $Since) { $from = [datetime]$Since }" in folder
     assert "period covered: " in folder
+
+
+# --------------------------------------------------------------------------- m7: the wait before observe
+
+
+def test_observe_runs_after_the_observation_period_not_at_its_start(
+    plan: MigrationPlan, inv: Inventory
+) -> None:
+    days = inv.policy.observation_days
+    steps = _by_id(plan)
+    schedule = plan.schedule
+    for pre, server, alias in (
+        ("relay", "EX10-01", "relay.repoint.smtp-contoso-com"),
+        ("relay", "EX10-03", "relay.repoint.smtp-contoso-com"),
+        ("onward.relay", "EX16-01", "onward.relay.repoint.smtp-contoso-com"),
+        ("onward.relay", "EX16-02", "onward.relay.repoint.smtp-contoso-com"),
+    ):
+        observe = steps[f"{pre}.observe.{server}"]
+        wait = steps[f"{pre}.observe-wait.{server}"]
+        # before: the observe step carried the wait after itself, scheduled 2 h after the repoint
+        assert observe.wait_minutes == 0
+        assert wait.id in observe.prerequisites
+        assert wait.wait_minutes == days * 24 * 60 and wait.action is None
+        assert alias in wait.prerequisites
+        gap = schedule[observe.id].start - schedule[alias].finish
+        assert gap.days >= days, (observe.id, gap)
+        # the disable follows the observe in the same night
+        disable = next(
+            s for s in plan.steps if s.id.startswith(f"{pre}.disable-old.{server}.")
+        )
+        assert (schedule[disable.id].start - schedule[observe.id].start).days == 0

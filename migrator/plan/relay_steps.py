@@ -9,7 +9,8 @@ tracking workbook keeps its rows across re-plans:
 - ``relay.test.<server>.<slug>.from-admin-host`` scripted SMTP conversation (no message sent)
 - ``relay.test.<server>.<slug>.<range>`` manual test from a client in each range
 - ``relay.repoint.<alias>`` DNS alias (or each application) to the new servers
-- ``relay.observe.<2010 server>`` wait ``observation_days``, then read the 2010 protocol logs
+- ``relay.observe-wait.<2010 server>`` the ``observation_days`` after the repoint (a wait), then
+  ``relay.observe.<2010 server>`` reads the 2010 protocol logs of that period
 - ``relay.disable-old.<2010 server>.<slug>`` / ``relay.remove-old.<2010 server>.<slug>``
   (runbook ``<2010 server>-decommission.ps1``, Exchange 2010 shell)
 
@@ -439,6 +440,36 @@ def relay_steps(
         sources = sorted(by_legacy[legacy_server], key=str.lower)
         runbook = _decommission_runbook(legacy_server, phase)
         observe_id = f"{pre}.observe.{_safe(legacy_server)}"
+        wait_id = f"{pre}.observe-wait.{_safe(legacy_server)}"
+        # The observation period comes before the observe step (review 4, m7): the step reads the last
+        # ``days`` of logs, which hold the sessions from before the repoint until ``days`` have passed.
+        steps.append(
+            Step(
+                id=wait_id,
+                phase=phase,
+                title=(
+                    f"Observation period: {days} days from the repoint before the {label} relay"
+                    f" connectors on {legacy_server} are observed"
+                ),
+                target=legacy_server,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=0,
+                wait_minutes=days * 24 * 60,
+                maintenance_window=False,
+                reversible=True,
+                rollback="nothing to undo (a wait)",
+                verification=f"{days} days have passed since the repoint",
+                instructions=(
+                    f"Nothing to do now: the clients moved to the new servers with the repoint; the"
+                    f" next step ({observe_id}) reads the last {days} days of {legacy_server}'s receive"
+                    f" protocol logs, so run it no earlier than {days} days after the repoint (sessions"
+                    " from before the repoint would make it stop)."
+                ),
+                prerequisites=tuple(dict.fromkeys(after_repoint[legacy_server.lower()])),
+                runbook=runbook,
+            )
+        )
         steps.append(
             Step(
                 id=observe_id,
@@ -448,14 +479,13 @@ def relay_steps(
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=old_runs_in,
                 duration_minutes=30,
-                wait_minutes=days * 24 * 60,
                 reversible=True,
                 rollback="nothing to undo (read only)",
                 verification="no client session on the old relay connectors during the observation period",
                 instructions=(
-                    f"Wait {days} days after the repoint, then run this step: it reads the receive"
-                    f" protocol logs of {legacy_server} and lists every client that still connected"
-                    " to the old relay connectors; it stops while any did."
+                    f"Runs {days} days after the repoint (the wait step before it): it reads the receive"
+                    f" protocol logs of {legacy_server} of the last {days} days and lists every client"
+                    " that still connected to the old relay connectors; it stops while any did."
                 ),
                 action=Action(
                     "relay.observe",
@@ -478,7 +508,7 @@ def relay_steps(
                         ],
                     },
                 ),
-                prerequisites=tuple(dict.fromkeys(after_repoint[legacy_server.lower()])),
+                prerequisites=(wait_id,),
                 runbook=runbook,
             )
         )
