@@ -166,3 +166,33 @@ def test_observe_runs_after_the_observation_period_not_at_its_start(
             s for s in plan.steps if s.id.startswith(f"{pre}.disable-old.{server}.")
         )
         assert (schedule[disable.id].start - schedule[observe.id].start).days == 0
+
+
+# --------------------------------------------------------------------------- m6: Front End log path
+
+
+def test_frontend_log_path_is_read_from_the_frontend_transport_service() -> None:
+    body = _function("Get-FrontEndLogPath")
+    # before: the Transport service's path with \Hub\ProtocolLog\ replaced (a no-op on a customised path)
+    assert "Get-FrontendTransportService -Identity $Server" in body
+    assert "ReceiveProtocolLogPath" in body
+    assert "-replace" not in body and "Get-TransportService" not in body
+
+
+def test_frontend_observe_and_soak_need_a_line_of_a_frontend_connector() -> None:
+    control = _function("Get-FrontEndConnectorId")
+    assert "[string]$_.TransportRole -eq 'FrontendTransport'" in control
+    observe = _function("Assert-FrontEndRelayUnused")
+    assert "-Control $control" in observe
+    for name in ("Assert-NoRelaySession", "Assert-NoRefusal"):
+        body = _function(name)
+        assert "Assert-ControlSeen -Server $Server" in body, name
+        assert "$seen = $seen + 1" in body, name
+    soak = _function("Assert-NoRefusal")
+    assert "if ($FrontEndOnly) { $control = @(Get-FrontEndConnectorId" in soak
+
+
+def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: MigrationPlan) -> None:
+    for s in plan.steps:
+        if s.id.startswith(("onward.relay.observe.", "onward.relay.soak.", "relay.observe.", "relay.soak.")):
+            _text(s, ps2=s.id.startswith("relay."))

@@ -418,15 +418,34 @@ function Assert-FrontEndRelayUnused {
     Assert-DomainController -DomainController $DomainController
     Assert-ConnectorLogging -Server $Server -Names $Names -DomainController $DomainController
     $logPath = Get-FrontEndLogPath -Server $Server -Path $FrontEndReceiveLogPath -DomainController $DomainController
-    Assert-NoRelaySession -Server $Server -Names $Names -LogPath $logPath -ObservationDays $ObservationDays -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
+    $control = @(Get-FrontEndConnectorId -Server $Server -DomainController $DomainController)
+    Assert-NoRelaySession -Server $Server -Names $Names -LogPath $logPath -ObservationDays $ObservationDays -Control $control -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
 }
 
 function Get-FrontEndLogPath {
-    # The Front End receive log folder of a 2013+ server: -Path, else the Transport service's with FrontEnd for Hub.
+    # The Front End receive log folder of a 2013+ server: -Path, else the Front End Transport service's own
+    # ReceiveProtocolLogPath (never derived from the Transport service's: a customised path would not follow).
     param([string]$Server, [string]$Path, [string]$DomainController)
     if ($Path -ne '') { return $Path }
-    $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
-    return (([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\')
+    $frontEnd = @(Get-FrontendTransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+    if ($frontEnd.Count -ne 1) { throw ('Expected exactly one Front End Transport service on ''' + $Server + ''', found ' + $frontEnd.Count + ': pass -FrontEndReceiveLogPath with the Front End receive log folder') }
+    $logPath = [string]$frontEnd[0].ReceiveProtocolLogPath
+    if ($logPath -eq '') { throw ('The Front End Transport service of ' + $Server + ' has no ReceiveProtocolLogPath: receive protocol logging is off, so there is no evidence to read') }
+    return $logPath
+}
+
+function Get-FrontEndConnectorId {
+    # The identities of a 2013+ server's FrontendTransport receive connectors (Default Frontend <server> among them): the
+    # positive control that the files read are its Front End receive logs (the Hub logs hold none of them).
+    param([string]$Server, [string]$DomainController)
+    return @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.TransportRole -eq 'FrontendTransport' } | ForEach-Object { $Server + '\' + [string]$_.Name })
+}
+
+function Assert-ControlSeen {
+    # Throw when none of the -Control connectors logged a line in the files read: they are not the logs expected, and
+    # finding no session in them proves nothing.
+    param([string]$Server, [string[]]$Control, [int]$Seen, [string]$Hint = '')
+    if ($Control.Count -gt 0 -and $Seen -eq 0) { throw ('The receive protocol logs read for ' + $Server + ' hold no line of its Front End connectors (' + ($Control -join ', ') + '): they are not its Front End receive logs, and finding no session in them proves nothing' + $Hint) }
 }
 
 function Assert-ConnectorLogging {
@@ -439,18 +458,24 @@ function Assert-ConnectorLogging {
 
 function Assert-NoRelaySession {
     # Count the sessions of the observation period per connector and client in the RECV*.LOG files; throw if any.
-    param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string]$Hint = '')
+    # -Control: connectors of which at least one line must be in the files read (Get-FrontEndConnectorId).
+    param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string[]]$Control = @(), [string]$Hint = '')
     $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $ObservationDays -Hint $Hint
     $since = (Get-Date).AddDays(-$ObservationDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $clients = @{}
+    $seen = 0
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($identities -contains $_.ConnectorId) -and ($_.Event -eq '+') } | ForEach-Object {
-            $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
-            if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | ForEach-Object {
+            if ($Control -contains $_.ConnectorId) { $seen = $seen + 1 }
+            if (($identities -contains $_.ConnectorId) -and ($_.Event -eq '+')) {
+                $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
+                if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
+            }
         }
     }
+    Assert-ControlSeen -Server $Server -Control $Control -Seen $seen -Hint $Hint
     if ($clients.Count -gt 0) {
         foreach ($key in @($clients.Keys | Sort-Object)) { Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Clients still connect to the old relay connectors of ' + $Server + ': repoint them, then observe again')
@@ -527,6 +552,8 @@ function Assert-NoRefusal {
     # since the earliest disable; those still disabled; every enabled one Verbose (-FrontEndOnly: FrontendTransport ones).
     param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [switch]$FrontEndOnly, [string]$DomainController)
     $since = $null
+    $control = @()
+    if ($FrontEndOnly) { $control = @(Get-FrontEndConnectorId -Server $Server -DomainController $DomainController) }
     foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') })) {
         $identity = $Server + '\' + [string]$connector.Name
         if ($Names -contains [string]$connector.Name) {
@@ -541,15 +568,20 @@ function Assert-NoRefusal {
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays -Since $since
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
+    $seen = 0
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') -and ([datetime]$_.DateTime -ge $since) } | ForEach-Object {
-            $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
-            if (Test-AddressInRange -Address $address -Ranges $Ranges) {
-                $key = [string]$_.ConnectorId + ' <- ' + $address
-                if ($refused.ContainsKey($key)) { $refused[$key] = $refused[$key] + 1 } else { $refused[$key] = 1 }
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | ForEach-Object {
+            if ($control -contains $_.ConnectorId) { $seen = $seen + 1 }
+            if (($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') -and ([datetime]$_.DateTime -ge $since)) {
+                $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
+                if (Test-AddressInRange -Address $address -Ranges $Ranges) {
+                    $key = [string]$_.ConnectorId + ' <- ' + $address
+                    if ($refused.ContainsKey($key)) { $refused[$key] = $refused[$key] + 1 } else { $refused[$key] = 1 }
+                }
             }
         }
     }
+    Assert-ControlSeen -Server $Server -Control $control -Seen $seen -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
     if ($refused.Count -gt 0) {
         foreach ($key in @($refused.Keys | Sort-Object)) { Write-Warning ('    refused as relay: ' + $key + ' (' + $refused[$key] + ' times since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Clients of the disabled relay connectors of ' + $Server + ' were refused during the soak: point them at the new servers (or enable the connector again), then check again')
