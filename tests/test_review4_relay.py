@@ -196,3 +196,70 @@ def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: Migrat
     for s in plan.steps:
         if s.id.startswith(("onward.relay.observe.", "onward.relay.soak.", "relay.observe.", "relay.soak.")):
             _text(s, ps2=s.id.startswith("relay."))
+
+
+# --------------------------------------------------------------------------- R2: rollback order on the new servers
+
+
+def _relay_rollback(inv: Inventory) -> dict[str, Step]:
+    from migrator.plan.nat import with_nat_rollback
+
+    relay_plan = plan_relay(inv)
+    return {s.id: s for s in with_nat_rollback(inv, relay_plan, relay_rollback_steps(inv, relay_plan))}
+
+
+def test_revoke_waits_for_the_alias_the_nat_rule_and_the_old_connectors(inv: Inventory) -> None:
+    steps = _relay_rollback(inv)
+    revoke = steps["relay.rollback.permission.EX16-01.relay-apps-ex16-01"]
+    remove = steps["relay.rollback.remove.EX16-01.relay-apps-ex16-01"]
+    # before: "after: none", the first step of EX16-01-rollback.ps1
+    for step in (revoke, remove):
+        assert "relay.rollback.verify-alias.smtp-contoso-com" in step.prerequisites, step.id
+        assert "relay.rollback.nat-verify.fw-lon-smtp-in" in step.prerequisites, step.id
+        assert "relay.rollback.enable-old.EX10-01.relay-apps" in step.prerequisites, step.id
+    # EX16-02 is behind no NAT rule: it waits for the alias only
+    other = steps["relay.rollback.permission.EX16-02.relay-apps-ex16-02"]
+    assert "relay.rollback.nat-verify.fw-lon-smtp-in" not in other.prerequisites
+    assert "relay.rollback.verify-alias.smtp-contoso-com" in other.prerequisites
+    # the NAT rule goes back once the 2010 connectors it delivers to are enabled, then is checked from outside
+    nat = steps["relay.rollback.nat.fw-lon-smtp-in"]
+    assert set(nat.prerequisites) == {
+        "relay.rollback.enable-old.EX10-01.relay-apps",
+        "relay.rollback.enable-old.EX10-01.relay-scanners",
+    }
+    check = steps["relay.rollback.nat-verify.fw-lon-smtp-in"]
+    assert check.action is not None
+    assert check.action.params["expected"] == ["EX10-01.contoso.com"]
+    assert check.action.params["old"] == ["EX16-01.contoso.com"]
+    assert check.runbook == nat.runbook == "runbooks/20-relay/network-rollback.ps1"
+    # the alias goes back only to enabled old connectors
+    back = steps["relay.rollback.repoint.smtp-contoso-com"]
+    assert "relay.rollback.enable-old.EX10-03.relay-legacy-crm" in back.prerequisites
+
+
+def test_rollback_on_a_new_server_refuses_while_the_alias_points_here(inv: Inventory) -> None:
+    steps = _relay_rollback(inv)
+    revoke = steps["relay.rollback.permission.EX16-01.relay-apps-ex16-01"]
+    assert revoke.action is not None
+    assert revoke.action.params["aliases"] == ["smtp.contoso.com"]
+    assert revoke.action.params["addresses"] == ["10.1.1.20", "2001:db8:10:1::20"]
+    assert revoke.action.params["successors"] == ["EX10-01\\Relay Apps"]
+    text = _text(revoke)
+    assert "Successors = @('EX10-01\\Relay Apps')" in text
+    remove = steps["relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01"]
+    assert "Successors = @('EX10-03\\Internal Mail Apps')" in _text(remove)
+    guard = _function("Assert-ClientsBack")
+    assert "Resolve-DnsName -Name $alias -Type $type -DnsOnly" in guard
+    assert "-not [bool]$old[0].Enabled" in guard
+    for name in ("Revoke-RelayPermission", "Undo-RelayConnector"):
+        assert "Assert-ClientsBack -Identity" in _function(name), name
+    # the onward rollback carries the same guard (2016 connectors as successors)
+    onward = plan_onward_relay(inv, plan_relay(inv))
+    back = {s.id: s for s in relay_rollback_steps(inv, onward, Phase.ONWARD)}
+    se = back["onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01"]
+    assert se.action is not None
+    assert se.action.params["successors"] == [
+        "EX16-01\\Relay Apps EX16-01",
+        "EX16-02\\Relay Apps EX16-02",
+    ]
+    assert "onward.relay.rollback.verify-alias.smtp-contoso-com" in se.prerequisites

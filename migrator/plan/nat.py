@@ -22,7 +22,7 @@ else any carrier. No carrier: an error (``relay.nat.no-target``), and no step.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migrator.model import (
     ExchangeVersion,
@@ -39,6 +39,7 @@ from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.RELAY
 RUNBOOK = f"runbooks/{P.number}-{P.value}/network.ps1"
+ROLLBACK_RUNBOOK = f"runbooks/{P.number}-{P.value}/network-rollback.ps1"
 
 
 @dataclass(frozen=True)
@@ -307,3 +308,105 @@ def nat_links(inventory: Inventory, plan: RelayPlan, steps: Sequence[Step]) -> d
             ) or s.id.lower() == f"{Phase.DECOMMISSION.value}.remove.{server}":
                 out.setdefault(s.id, []).extend(finished)
     return out
+
+
+def nat_rollback_id(rule: NatRule) -> str:
+    """``relay.rollback.nat.<rule>``: the network admin points the rule back at the 2010 server."""
+    return f"{P.value}.rollback.nat.{slug(rule.name)}"
+
+
+def nat_rollback_verify_id(rule: NatRule) -> str:
+    """``relay.rollback.nat-verify.<rule>``: the SMTP greeting through the public address names the 2010 server."""
+    return f"{P.value}.rollback.nat-verify.{slug(rule.name)}"
+
+
+def with_nat_rollback(inventory: Inventory, plan: RelayPlan, rollback: Sequence[Step]) -> list[Step]:
+    """The relay rollback steps (:func:`migrator.plan.relay_steps.relay_rollback_steps`) plus, per NAT rule the
+    plan retargets, its rollback: the rule back at the 2010 server (once the old connectors it delivers to are
+    enabled again), then the greeting check; the rollback of the new servers behind the rule (their grants and
+    connectors) waits for both (review 4, R2), so a client that reaches them through the rule is back first."""
+    ids = {s.id for s in rollback}
+    extra: dict[str, list[str]] = {}
+    out: list[Step] = []
+    for rt in nat_retargets(inventory, plan)[0]:
+        rule = rt.rule
+        public = (
+            f"{rule.public_address}:{rule.port}" if rule.public_address else f"port {rule.port}"
+        )
+        enables = [
+            s.id
+            for s in rollback
+            if s.id.startswith(f"{P.value}.rollback.enable-old.")
+            and s.target.lower() in {c.lower() for c in rt.connectors}
+        ]
+        back = Step(
+            id=nat_rollback_id(rule),
+            phase=P,
+            title=f"Point NAT rule {rule.name} ({public}) back at {rt.old.name} ({rule.inside_address})",
+            target=f"NAT rule {rule.name}",
+            owner=Owner.NETWORK_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=30,
+            verification=(
+                f"{nat_rollback_verify_id(rule)} reads the greeting through {public}"
+                if rule.public_address
+                else f"the receive protocol log of {rt.old.name} shows Internet senders again"
+            ),
+            rollback=f"run {nat_step_id(rule)} again",
+            instructions=(
+                f"On the firewall, change the inside address of {rule.name} from {rt.target_text}"
+                f" back to {rule.inside_address} ({rt.old.name}), port {rule.port}, before any"
+                f" relay connector of {', '.join(s.name for s in rt.servers)} loses its right or"
+                " goes: a client that reaches them through the rule would be refused relay."
+            ),
+            prerequisites=tuple(enables),
+            runbook=ROLLBACK_RUNBOOK,
+        )
+        out.append(back)
+        done = back.id
+        if rule.public_address is not None:
+            verify = Step(
+                id=nat_rollback_verify_id(rule),
+                phase=P,
+                title=f"SMTP greeting through {public} names {rt.old.name} again (no message is sent)",
+                target=f"NAT rule {rule.name}",
+                owner=Owner.NETWORK_ADMIN,
+                runs_in=RunsIn.OUTSIDE,
+                duration_minutes=10,
+                maintenance_window=False,
+                verification=(
+                    f"the greeting or EHLO reply names {rt.old.name} and not"
+                    f" {', '.join(s.name for s in rt.servers)}"
+                ),
+                rollback="nothing to undo (no message is sent)",
+                instructions="Run this step from a host on the Internet; it reads the greeting and quits.",
+                action=Action(
+                    "relay.nat-verify",
+                    {
+                        "rule": rule.name,
+                        "address": str(rule.public_address),
+                        "port": rule.port,
+                        "expected": [rt.old.fqdn or rt.old.name],
+                        "old": [s.fqdn or s.name for s in rt.servers],
+                    },
+                ),
+                prerequisites=(back.id,),
+                runbook=ROLLBACK_RUNBOOK,
+            )
+            out.append(verify)
+            done = verify.id
+        behind = {s.name.lower() for s in rt.servers}
+        for s in rollback:
+            head = s.id.split(".", 3)
+            if (
+                len(head) == 4
+                and head[:2] == [P.value, "rollback"]
+                and head[2] in ("permission", "remove")
+                and head[3].split(".", 1)[0].lower() in behind
+            ):
+                extra.setdefault(s.id, []).append(done)
+    linked = [
+        replace(s, prerequisites=(*s.prerequisites, *extra[s.id])) if s.id in extra else s
+        for s in rollback
+    ]
+    return [*linked, *(s for s in out if s.id not in ids)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from migrator.errors import PlanError
@@ -1089,6 +1090,7 @@ def relay_rollback_steps(
     steps: list[Step] = alias_rollback_steps(inventory, relay_plan, phase)
     back = tuple(s.id for s in steps if s.action is not None)
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
+    guards = _rollback_guards(inventory, relay_plan, pre)
     by_server: dict[str, list[PlannedConnector]] = {}
     for pc in sorted(
         (*relay_plan.connectors, *relay_plan.internal),
@@ -1104,9 +1106,14 @@ def relay_rollback_steps(
         internal = [pc for pc in made if not pc.relay]
         for pc in relays:
             if pc.method is RelayMethod.ANONYMOUS:
-                steps.append(_rollback_permission(inventory, pc, pre, phase))
-        steps.extend(_rollback_remove(inventory, pc, pre, phase, [], back) for pc in relays)
-        steps.extend(_rollback_remove(inventory, pc, pre, phase, relays) for pc in internal)
+                # the same prerequisites as the removal (review 4, R2): the clients are back first
+                steps.append(_rollback_permission(inventory, pc, pre, phase, back, guards))
+        steps.extend(
+            _rollback_remove(inventory, pc, pre, phase, [], back, guards) for pc in relays
+        )
+        steps.extend(
+            _rollback_remove(inventory, pc, pre, phase, relays, (), guards) for pc in internal
+        )
     legacy: set[tuple[str, str]] = set()
     for pc in connectors:
         for ident in _sources(pc):
@@ -1127,7 +1134,7 @@ def relay_rollback_steps(
             steps.append(recreate)
         steps.append(
             Step(
-                id=f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}",
+                id=_enable_old_id(pre, f"{server}\\{name}"),
                 phase=phase,
                 title=f"Enable {_old_label(inventory, phase, server)} connector '{name}' on {server} again",
                 target=f"{server}\\{name}",
@@ -1148,15 +1155,69 @@ def relay_rollback_steps(
                 runbook=_rollback_runbook(server, phase),
             )
         )
-    return steps
+    # The alias goes back only to old connectors that are there and enabled again.
+    enabled = tuple(s.id for s in steps if s.id.startswith(f"{pre}.rollback.enable-old."))
+    return [
+        replace(s, prerequisites=(*s.prerequisites, *enabled))
+        if s.id.startswith(f"{pre}.rollback.repoint.")
+        else s
+        for s in steps
+    ]
+
+
+def _enable_old_id(pre: str, identity: str) -> str:
+    """``relay.rollback.enable-old.<old server>.<connector>``: the rollback step that enables an old connector."""
+    server, _, name = identity.partition("\\")
+    return f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}"
+
+
+def _rollback_guards(
+    inventory: Inventory, relay_plan: RelayPlan, pre: str
+) -> dict[int, dict[str, Any]]:
+    """Per planned connector (``id``): what its rollback on the new server checks before it changes anything
+    (review 4, R2): the DNS aliases its clients use must no longer resolve to this server's addresses, and
+    the old connectors they go back to must exist and be enabled (``successors``; their enable steps are
+    prerequisites where the rollback has them)."""
+    made = [*relay_plan.connectors, *relay_plan.internal]
+    aliases: dict[int, list[str]] = {}
+    for alias, group in alias_groups(inventory, made):
+        for pc in group:
+            if alias:
+                aliases.setdefault(id(pc), []).append(alias)
+    enables = {
+        ident.lower()
+        for pc in relay_plan.connectors
+        for ident in _sources(pc)
+    }
+    out: dict[int, dict[str, Any]] = {}
+    for pc in made:
+        server = inventory.server(pc.server)
+        out[id(pc)] = {
+            "aliases": sorted(set(aliases.get(id(pc), [])), key=str.lower),
+            "addresses": _sorted_addresses(
+                {str(a) for a in (server.ip_addresses if server else ()) if not a.is_link_local}
+            ),
+            "successors": list(_sources(pc)),
+            "enable_ids": [
+                _enable_old_id(pre, ident) for ident in _sources(pc) if ident.lower() in enables
+            ],
+        }
+    return out
 
 
 def _rollback_permission(
-    inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase
+    inventory: Inventory,
+    pc: PlannedConnector,
+    pre: str,
+    phase: Phase,
+    alias_back: tuple[str, ...] = (),
+    guards: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Step:
-    """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made."""
+    """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made, once the clients
+    are back on the old connectors (the same prerequisites and checks as the removal)."""
     key = _key(pc)
     params = _connector_params(inventory, pc)
+    guard = dict((guards or {}).get(id(pc), {}))
     return Step(
         id=f"{pre}.rollback.permission.{key}",
         phase=phase,
@@ -1166,12 +1227,41 @@ def _rollback_permission(
         runs_in=RunsIn.EMS_NEW,
         duration_minutes=5,
         verification="the script reads the permissions back and checks the grant is gone",
+        instructions=_guard_text(inventory, phase, pc, alias_back),
         action=Action(
             "relay.rollback-permission",
-            {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
+            {
+                **params,
+                "user": ANONYMOUS_LOGON,
+                "extended_right": ACCEPT_ANY_RECIPIENT,
+                **_guard_params(guard),
+            },
         ),
         rollback=f"run {pre}.permission.{key} again",
+        prerequisites=(*alias_back, *guard.get("enable_ids", ())),
         runbook=_rollback_runbook(pc.server, phase),
+    )
+
+
+def _guard_params(guard: Mapping[str, Any]) -> dict[str, Any]:
+    """The helper's checks before a rollback changes a new server (aliases, addresses, successors)."""
+    return {
+        "aliases": list(guard.get("aliases", ())),
+        "addresses": list(guard.get("addresses", ())),
+        "successors": list(guard.get("successors", ())),
+    }
+
+
+def _guard_text(
+    inventory: Inventory, phase: Phase, pc: PlannedConnector, alias_back: tuple[str, ...]
+) -> str:
+    old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
+    return (
+        f"Repoint clients back to the {old_label} servers first"
+        + (f" ({', '.join(alias_back)})" if alias_back else "")
+        + f"; the script refuses while a DNS alias of these clients still resolves to {pc.server}"
+        f" or while {', '.join(_sources(pc))} is missing or disabled (they would be refused relay,"
+        " 550 5.7.54)."
     )
 
 
@@ -1182,6 +1272,7 @@ def _rollback_remove(
     phase: Phase,
     gone_first: list[PlannedConnector],
     alias_back: tuple[str, ...] = (),
+    guards: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Step:
     """Rollback of ``create``: remove the connector migrator made (only while it carries the marker).
 
@@ -1189,8 +1280,12 @@ def _rollback_remove(
     removals are its prerequisites, and the helper refuses to remove it while one of them is still
     there (``-Only`` included), so its clients never fall into a relay connector's range.
     """
-    after = (*alias_back, *(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first))
-    old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
+    guard = dict((guards or {}).get(id(pc), {}))
+    after = (
+        *alias_back,
+        *guard.get("enable_ids", ()),
+        *(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first),
+    )
     return Step(
         id=f"{pre}.rollback.remove.{_key(pc)}",
         phase=phase,
@@ -1202,9 +1297,8 @@ def _rollback_remove(
         reversible=False,
         verification="the script checks the connector is gone on the pinned domain controller",
         instructions=(
-            "Removes the connector only if it still carries migrator's Comment marker;"
-            f" repoint clients back to the {old_label} servers first"
-            + (f" ({', '.join(alias_back)})." if alias_back else ".")
+            "Removes the connector only if it still carries migrator's Comment marker. "
+            + _guard_text(inventory, phase, pc, alias_back)
             + (
                 " It goes last: its clients sit inside a relay connector's range, which must be"
                 " gone before they can land on it."
@@ -1214,7 +1308,11 @@ def _rollback_remove(
         ),
         action=Action(
             "relay.rollback-remove",
-            {**_connector_params(inventory, pc), "gone_first": [r.name for r in gone_first]},
+            {
+                **_connector_params(inventory, pc),
+                "gone_first": [r.name for r in gone_first],
+                **_guard_params(guard),
+            },
         ),
         prerequisites=after,
         runbook=_rollback_runbook(pc.server, phase),

@@ -162,16 +162,42 @@ function Grant-RelayPermission {
     Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
 }
 
+function Assert-ClientsBack {
+    # Rollback on a new server (relay.rollback.permission / .remove): refuse while a DNS alias of its clients (-Aliases)
+    # still resolves to one of this server's -Addresses, or while an old connector they go back to (-Successors,
+    # server\name) is missing or disabled: they would be refused relay (550 5.7.54). Under -WhatIf: a warning only.
+    param([string]$Identity, [string[]]$Aliases = @(), [string[]]$Addresses = @(), [string[]]$Successors = @(), [string]$DomainController)
+    $problems = @()
+    $mine = @($Addresses | ForEach-Object { ([System.Net.IPAddress]::Parse($_)).ToString() })
+    foreach ($alias in $Aliases) {
+        foreach ($type in @('A', 'AAAA')) {
+            $answers = @(Resolve-DnsName -Name $alias -Type $type -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq $type } | ForEach-Object { ([System.Net.IPAddress]::Parse([string]$_.IPAddress)).ToString() })
+            $still = @($answers | Where-Object { $mine -contains $_ })
+            if ($still.Count -gt 0) { $problems += ($alias + ' still resolves to ' + ($still -join ', ') + ': point it back first (the alias rollback runbook) and wait its TTL') }
+        }
+    }
+    foreach ($successor in $Successors) {
+        $parts = $successor.Split([char]'\', 2)
+        $old = @(Find-ReceiveConnector -Server $parts[0] -Name $parts[1] -DomainController $DomainController)
+        if ($old.Count -ne 1 -or -not [bool]$old[0].Enabled) { $problems += ($successor + ' is missing or disabled: recreate and enable it first (the old server''s rollback runbook)') }
+    }
+    if ($problems.Count -eq 0) { return }
+    if ($WhatIfPreference) { foreach ($problem in $problems) { Write-Warning ('    ' + $Identity + ': would refuse now: ' + $problem) }; return }
+    throw ('Nothing was changed on ' + $Identity + ': ' + ($problems -join '; '))
+}
+
 function Revoke-RelayPermission {
-    # Rollback of relay.permission: remove the grant migrator added, only from a connector with migrator's Comment marker.
+    # Rollback of relay.permission: remove the grant migrator added, only from a connector with migrator's Comment marker,
+    # once its clients are back on the old connectors (Assert-ClientsBack).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$Name, [string]$User, [string]$ExtendedRight, [string]$Comment, [string]$DomainController)
+    param([string]$Server, [string]$Name, [string]$User, [string]$ExtendedRight, [string]$Comment, [string[]]$Aliases = @(), [string[]]$Addresses = @(), [string[]]$Successors = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
     if ($found.Count -eq 0) { Write-Host ('    ' + $identity + ' does not exist: nothing to remove'); return }
     Assert-OneConnector -Identity $identity -Found $found
     if ([string]$found[0].Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was changed') }
+    Assert-ClientsBack -Identity $identity -Aliases $Aliases -Addresses $Addresses -Successors $Successors -DomainController $DomainController
     $dn = [string]$found[0].DistinguishedName
     if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController) {
         if ($PSCmdlet.ShouldProcess($identity, 'Remove-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
@@ -206,6 +232,17 @@ function Remove-RelayConnector {
     if ($WhatIfPreference) { return }
     if (@(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController).Count -ne 0) { throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController) }
     Write-Host ('    verified: ' + $identity + ' is gone')
+}
+
+function Undo-RelayConnector {
+    # relay.rollback.remove (new servers only, never the 2010 shell): Remove-RelayConnector with migrator's Comment marker,
+    # once the clients are back on the old connectors (Assert-ClientsBack).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Name, [string]$Comment, [string[]]$GoneFirst = @(), [string[]]$Aliases = @(), [string[]]$Addresses = @(), [string[]]$Successors = @(), [string]$DomainController)
+    if (@(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController).Count -gt 0) {
+        Assert-ClientsBack -Identity ($Server + '\' + $Name) -Aliases $Aliases -Addresses $Addresses -Successors $Successors -DomainController $DomainController
+    }
+    Remove-RelayConnector -Server $Server -Name $Name -Comment $Comment -GoneFirst $GoneFirst -DomainController $DomainController
 }
 
 function Set-ConnectorEnabled {
