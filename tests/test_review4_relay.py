@@ -263,3 +263,53 @@ def test_rollback_on_a_new_server_refuses_while_the_alias_points_here(inv: Inven
         "EX16-02\\Relay Apps EX16-02",
     ]
     assert "onward.relay.rollback.verify-alias.smtp-contoso-com" in se.prerequisites
+
+
+# --------------------------------------------------------------------------- R5: onward NAT/load-balancer path
+
+
+def test_onward_moves_the_inbound_smtp_path_to_se_before_2016_goes(plan: MigrationPlan) -> None:
+    steps = _by_id(plan)
+    # before: no onward counterpart of servers.load-balancer / relay.nat-verify
+    lb = steps["onward.load-balancer.LB-LON-SMTP"]
+    assert lb.runbook == "runbooks/70-onward/network.ps1"
+    assert "add EX-SE-01 to load balancer LB-LON-SMTP" in lb.title
+    assert "drain and remove EX16-01" in lb.title
+    # the new pool carries its relay clients' connectors (tested) before anyone is sent there
+    assert "onward.install.EX-SE-01" in lb.prerequisites
+    assert any(p.startswith("onward.relay.test.EX-SE-01.") for p in lb.prerequisites)
+    # the same builder as the first hop's step
+    first = steps["servers.load-balancer.LB-LON-SMTP"]
+    assert first.instructions.split(". Once")[0] in lb.instructions.replace("EX-SE-01", "EX16-01")
+    verify = steps["onward.nat-verify.fw-lon-smtp-in"]
+    assert verify.action is not None and verify.action.kind == "relay.nat-verify"
+    assert verify.action.params["expected"] == ["EX-SE-01.contoso.com"]
+    assert verify.action.params["old"] == ["EX16-01.contoso.com"]
+    assert verify.prerequisites[0] == lb.id or lb.id in verify.prerequisites
+    # the rule keeps pointing at the load balancer: no onward.nat change step
+    assert "onward.nat.fw-lon-smtp-in" not in steps
+    for sid in (
+        "onward.relay.observe-wait.EX16-01",
+        "onward.relay.disable-old.EX16-01.relay-apps-ex16-01",
+        "onward.remove-2016.EX16-01",
+    ):
+        assert {lb.id, verify.id} <= set(steps[sid].prerequisites), sid
+    # Dublin's server is behind neither
+    assert lb.id not in steps["onward.relay.disable-old.EX16-02.relay-apps-ex16-02"].prerequisites
+    _text(verify)
+
+
+def test_onward_nat_rule_to_a_server_gets_a_change_step(inv: Inventory) -> None:
+    from migrator.plan.nat import onward_retargets, retarget_steps
+
+    no_lb = dataclasses.replace(inv, load_balancers=())
+    first = plan_relay(no_lb)
+    onward = plan_onward_relay(no_lb, first)
+    (rt,) = onward_retargets(no_lb, first, onward)
+    assert [s.name for s in rt.servers] == ["EX-SE-01"]  # the hybrid/same-site carrier
+    assert [s.name for s in rt.old_servers] == ["EX16-01"]
+    assert str(rt.current_address) == "10.1.1.20" and str(rt.address) == "10.1.1.30"
+    made = {s.id: s for s in retarget_steps(rt, Phase.ONWARD, ["onward.install.EX-SE-01"])}
+    change = made["onward.nat.fw-lon-smtp-in"]
+    assert "from 10.1.1.20 (EX16-01, Exchange 2016) to EX-SE-01 (10.1.1.30)" in change.instructions
+    assert made["onward.nat-verify.fw-lon-smtp-in"].prerequisites == (change.id,)

@@ -1108,9 +1108,7 @@ def relay_rollback_steps(
             if pc.method is RelayMethod.ANONYMOUS:
                 # the same prerequisites as the removal (review 4, R2): the clients are back first
                 steps.append(_rollback_permission(inventory, pc, pre, phase, back, guards))
-        steps.extend(
-            _rollback_remove(inventory, pc, pre, phase, [], back, guards) for pc in relays
-        )
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, [], back, guards) for pc in relays)
         steps.extend(
             _rollback_remove(inventory, pc, pre, phase, relays, (), guards) for pc in internal
         )
@@ -1184,11 +1182,7 @@ def _rollback_guards(
         for pc in group:
             if alias:
                 aliases.setdefault(id(pc), []).append(alias)
-    enables = {
-        ident.lower()
-        for pc in relay_plan.connectors
-        for ident in _sources(pc)
-    }
+    enables = {ident.lower() for pc in relay_plan.connectors for ident in _sources(pc)}
     out: dict[int, dict[str, Any]] = {}
     for pc in made:
         server = inventory.server(pc.server)
