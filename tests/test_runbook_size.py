@@ -2,7 +2,7 @@
 
 - the runbooks of the phases contoso had when issue 16 was filed together at most
   4,000 lines, and the whole plan's runbooks within a recorded budget (below);
-- each folder's helper (``runbooks/<folder>/Migrator.Runbook.ps1``) at most 500 lines;
+- each folder's helper (``runbooks/<folder>/Migrator.Runbook.ps1``) at most MAX_HELPER_LINES lines;
 - the preamble of a runbook (``Set-StrictMode`` to ``try {``) at most 15 lines;
 - a ``relay.create`` step (its region line to its closing brace) at most 20 lines.
 
@@ -44,7 +44,7 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 4820
+MAX_PLAN_RUNBOOK_LINES = 4960
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -54,8 +54,15 @@ switch in Exchange Online 28, its rollback 24, each with its ~20-line preamble; 
 the replica check before the map, the modern mail-enabled folder sync at go-live, the rollback's batch
 removal); client access (M3, M4, M6, M10): +107 (10-servers 542 -> 625 for the RPC over HTTP Proxy
 check, the /rpc probes, the namespace rollback guard and the certificate renewal runbook;
-60-decommission 208 -> 232 for the CAS array name retirement)."""
-MAX_HELPER_LINES = 500
+60-decommission 208 -> 232 for the CAS array name retirement).
+Raised 4820 -> 4960 for the review-4 relay fixes (branch issue-relayrev, measured 4800 -> 4944): the observe
+wait step per old server (+6 each, 4 servers), the rollback guards' data (aliases, addresses, successors:
++2 per rollback step of the new servers), the NAT rollback runbook network-rollback.ps1 (31) and the
+onward network.ps1 (load balancer and NAT greeting, 35)."""
+MAX_HELPER_LINES = 580
+"""500 until review 4; the 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
+log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard
+Assert-ClientsBack with Undo-RelayConnector, and Test-SmtpRelay trying every family the alias resolves to."""
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20
 PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
@@ -109,7 +116,7 @@ def test_runbooks_of_the_whole_plan_within_budget(runbooks: Path) -> None:
     assert sum(sizes.values()) <= MAX_PLAN_RUNBOOK_LINES, sizes
 
 
-def test_each_helper_at_most_500_lines(runbooks: Path) -> None:
+def test_each_helper_within_budget(runbooks: Path) -> None:
     sizes = {p.parent.name: len(_text(p).splitlines()) for p in _helpers(runbooks)}
     assert "20-relay" in sizes and "70-onward" in sizes
     assert {k: v for k, v in sizes.items() if v > MAX_HELPER_LINES} == {}

@@ -9,13 +9,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'smtp-contoso-com-rollback' -Steps @('relay.rollback.repoint.smtp-contoso-com', 'relay.rollback.verify-alias.smtp-contoso-com') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP relay.rollback.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: none
+    # region STEP relay.rollback.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: relay.rollback.enable-old.EX10-01.relay-apps, relay.rollback.enable-old.EX10-01.relay-scanners, relay.rollback.enable-old.EX10-03.relay-legacy-crm
     # Verification: relay.rollback.verify-alias.smtp-contoso-com compares the records; rollback: run relay.repoint.smtp-contoso-com again
     if (Test-RunStep -Id 'relay.rollback.repoint.smtp-contoso-com' -Title 'Point DNS alias smtp.contoso.com back at the old servers (EX10-01, EX10-03)') {
         Write-Host '    Before any new connector is removed: make the records of smtp.contoso.com exactly A 10.1.1.10, 10.2.1.10; no AAAA record (the old servers EX10-01, EX10-03, from the inventory) and delete the new servers'' records.'

@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -18,18 +18,14 @@ try {
     # region STEP relay.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: servers.smtp-alias, servers.readiness, relay.create.EX16-01.internal-mail-apps-ex16-01, relay.create.EX16-02.internal-mail-apps-ex16-02, relay.test.EX16-01.relay-apps-ex16-01.from-admin-host, relay.test.EX16-01.relay-apps-ex16-01.10-1-20-15, relay.test.EX16-01.relay-apps-ex16-01.10-1-20-16, relay.test.EX16-01.relay-apps-ex16-01.10-1-21-0-28, relay.test.EX16-01.relay-apps-ex16-01.203-0-113-10, relay.test.EX16-01.relay-legacy-crm-ex16-01.from-admin-host, relay.test.EX16-01.relay-legacy-crm-ex16-01.10-2-50-0-24, relay.test.EX16-01.relay-legacy-crm-ex16-01.10-2-51-20-10-2-51-29, relay.test.EX16-01.relay-legacy-crm-ex16-01.10-2-52-10, relay.test.EX16-01.relay-mfp-scanners.from-admin-host, relay.test.EX16-01.relay-mfp-scanners.10-1-40-0-26, relay.test.EX16-02.relay-apps-ex16-02.from-admin-host, relay.test.EX16-02.relay-apps-ex16-02.10-1-20-15, relay.test.EX16-02.relay-apps-ex16-02.10-1-20-16, relay.test.EX16-02.relay-apps-ex16-02.10-1-21-0-28, relay.test.EX16-02.relay-apps-ex16-02.203-0-113-10, relay.test.EX16-02.relay-legacy-crm-ex16-02.from-admin-host, relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-50-0-24, relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-51-20-10-2-51-29, relay.test.EX16-02.relay-legacy-crm-ex16-02.10-2-52-10, relay.test.EX16-02.relay-mfp-scanners.from-admin-host, relay.test.EX16-02.relay-mfp-scanners.10-1-40-0-26
     # Verification: relay.verify-alias.smtp-contoso-com resolves smtp.contoso.com (A and AAAA) and compares; rollback: give smtp.contoso.com back the old records of EX10-01, EX10-03: A 10.1.1.10, 10.2.1.10; no AAAA record, and delete the new ones (runbooks/20-relay/smtp-contoso-com-rollback.ps1: the change, then relay.rollback.verify-alias.smtp-contoso-com compares the old addresses)
     if (Test-RunStep -Id 'relay.repoint.smtp-contoso-com' -Title 'Point DNS alias smtp.contoso.com at the new servers') {
-        Write-Host '    In the DNS zone of smtp.contoso.com, make its records exactly: A 10.1.1.20, 10.2.1.20; AAAA 2001:db8:10:1::20 (the new servers EX16-01, EX16-02). Replace a CNAME by these records; delete every other A and AAAA record of smtp.contoso.com (today: A 10.1.1.10, 10.2.1.10; no AAAA record, the servers EX10-01, EX10-03). IPv6 only where a server has IPv6: a client given an AAAA record of a server without IPv6 cannot connect. The wait covers the old TTL.'
+        Write-Host '    In the DNS zone of smtp.contoso.com, make its records exactly: A 10.1.1.20, 10.2.1.20; no AAAA record (the new servers EX16-01, EX16-02). Replace a CNAME by these records; delete every other A and AAAA record of smtp.contoso.com (today: A 10.1.1.10, 10.2.1.10; no AAAA record, the servers EX10-01, EX10-03). AAAA only for a server with IPv6, and only while a relay connector behind the alias has an IPv6 range: a dual-stack client tries AAAA first, and an IPv6 address in no relay range lands on Default Frontend and is refused (550 5.7.54). No AAAA record although EX16-01 has IPv6: no relay range behind smtp.contoso.com is IPv6, so the clients keep relaying over IPv4 (to publish it, carry their IPv6 addresses with relay.overrides add_ranges and plan again). The wait covers the old TTL.'
         Stop-AtManualStep -Id 'relay.repoint.smtp-contoso-com' -Next 'relay.verify-alias.smtp-contoso-com'
     }
     # region STEP relay.verify-alias.smtp-contoso-com; target: smtp.contoso.com; owner: Exchange admin; runs in: EMS on the new servers; after: servers.smtp-alias, servers.readiness, relay.repoint.smtp-contoso-com
-    # Verification: Resolve-DnsName smtp.contoso.com -Type A and -Type AAAA return exactly A 10.1.1.20, 10.2.1.20; AAAA 2001:db8:10:1::20; rollback: nothing to undo (read only)
+    # Verification: Resolve-DnsName smtp.contoso.com -Type A and -Type AAAA return exactly A 10.1.1.20, 10.2.1.20; no AAAA record; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'relay.verify-alias.smtp-contoso-com' -Title 'Check that smtp.contoso.com resolves to exactly the new servers (A and AAAA)') {
         Write-Host '    Reads only. A resolver that still caches the old records makes it stop: wait the old TTL and run it again.'
-        $step = @{
-            Alias = 'smtp.contoso.com'
-            IPv4 = @('10.1.1.20', '10.2.1.20'); IPv6 = @('2001:db8:10:1::20')
-            Servers = @('EX16-01', 'EX16-02')
-        }
+        $step = @{ Alias = 'smtp.contoso.com'; IPv4 = @('10.1.1.20', '10.2.1.20'); Servers = @('EX16-01', 'EX16-02') }
         Assert-AliasRecord @step
     }
     # region STEP relay.test-alias.smtp-contoso-com.from-admin-host; target: smtp.contoso.com; owner: Exchange admin; runs in: EMS on the new servers; after: servers.smtp-alias, servers.readiness, relay.verify-alias.smtp-contoso-com

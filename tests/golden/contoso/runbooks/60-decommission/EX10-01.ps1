@@ -12,7 +12,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -44,7 +44,7 @@ try {
         }
         Assert-NoClientLeft @step -ObservationDays $ObservationDays -DomainController $DomainController
     }
-    # region STEP decommission.remove.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, servers.outlook-anywhere.EX10-01, servers.outlook-anywhere-verify.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.client-access.EX10-01, decommission.cas-array-name.CAS-LON, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
+    # region STEP decommission.remove.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, servers.outlook-anywhere.EX10-01, servers.outlook-anywhere-verify.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe-wait.EX10-01, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.client-access.EX10-01, decommission.cas-array-name.CAS-LON, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
     # Verification: Get-ExchangeServer no longer lists EX10-01; rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-01' -Title 'uninstall Exchange 2010 from EX10-01 (blocked by decommission.client-access.EX10-01)') {
         Write-Host '    BLOCKED, do not run: no client-access evidence of EX10-01 was scanned. Uninstall Exchange 2010 from EX10-01 (Programs and Features, or Setup.com /mode:uninstall) once every step before this one is done: the logs, not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG membership remain.'

@@ -9,13 +9,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX16-01' -Steps @('onward.remove-2016.EX16-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP onward.remove-2016.EX16-01; target: EX16-01; owner: Exchange admin; runs in: manual; after: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-01.relay-apps-ex16-01, onward.relay.remove-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.remove-old.EX16-01.relay-mfp-scanners, onward.send-connectors, onward.hybrid
+    # region STEP onward.remove-2016.EX16-01; target: EX16-01; owner: Exchange admin; runs in: manual; after: onward.load-balancer.LB-LON-SMTP, onward.nat-verify.fw-lon-smtp-in, onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-01.relay-apps-ex16-01, onward.relay.remove-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.remove-old.EX16-01.relay-mfp-scanners, onward.send-connectors, onward.hybrid
     # Verification: Get-ExchangeServer no longer lists EX16-01; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.remove-2016.EX16-01' -Title 'remove Exchange 2016 from EX16-01') {
         Write-Host '    Move every mailbox, arbitration mailbox and public folder mailbox off EX16-01, remove its DAG membership and take it out of the load balancer and namespace; then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination).'
