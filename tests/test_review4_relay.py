@@ -66,13 +66,11 @@ def test_contoso_alias_gets_no_aaaa_record_without_an_ipv6_relay_range(plan: Mig
         assert "no AAAA record" in repoint.instructions
         assert "no relay range behind smtp.contoso.com is IPv6" in repoint.instructions
     # the onward rollback gives back what the first hop published: A only
-    back = steps.get("onward.relay.rollback.verify-alias.smtp-contoso-com")
-    if back is None:
-        inv = load_inventory(CONTOSO)
-        onward = plan_onward_relay(inv, plan_relay(inv))
-        back = {s.id: s for s in relay_rollback_steps(inv, onward, Phase.ONWARD)}[
-            "onward.relay.rollback.verify-alias.smtp-contoso-com"
-        ]
+    inv = load_inventory(CONTOSO)
+    onward = plan_onward_relay(inv, plan_relay(inv))
+    back = {s.id: s for s in relay_rollback_steps(inv, onward, Phase.ONWARD)}[
+        "onward.relay.rollback.verify-alias.smtp-contoso-com"
+    ]
     assert back.action is not None and back.action.params["ipv6"] == []
 
 
@@ -131,7 +129,10 @@ def test_log_retention_exceeds_the_soak_with_slack(plan: MigrationPlan, inv: Inv
 def test_soak_check_needs_the_logs_back_to_the_disable_and_prints_the_period() -> None:
     body = _function("Assert-NoRefusal")
     # before: -Days $SoakDays only (now - 33 days), which a 33-day retention can never satisfy
-    assert "Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays -Since $since" in body
+    assert (
+        "Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays -Since $since"
+        in body
+    )
     folder = _function("Get-ReceiveLogFolder")
     assert "if ($null -ne $Since) { $from = [datetime]$Since }" in folder
     assert "period covered: " in folder
@@ -162,9 +163,7 @@ def test_observe_runs_after_the_observation_period_not_at_its_start(
         gap = schedule[observe.id].start - schedule[alias].finish
         assert gap.days >= days, (observe.id, gap)
         # the disable follows the observe in the same night
-        disable = next(
-            s for s in plan.steps if s.id.startswith(f"{pre}.disable-old.{server}.")
-        )
+        disable = next(s for s in plan.steps if s.id.startswith(f"{pre}.disable-old.{server}."))
         assert (schedule[disable.id].start - schedule[observe.id].start).days == 0
 
 
@@ -194,7 +193,9 @@ def test_frontend_observe_and_soak_need_a_line_of_a_frontend_connector() -> None
 
 def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: MigrationPlan) -> None:
     for s in plan.steps:
-        if s.id.startswith(("onward.relay.observe.", "onward.relay.soak.", "relay.observe.", "relay.soak.")):
+        if s.id.startswith(
+            ("onward.relay.observe.", "onward.relay.soak.", "relay.observe.", "relay.soak.")
+        ):
             _text(s, ps2=s.id.startswith("relay."))
 
 
@@ -205,7 +206,9 @@ def _relay_rollback(inv: Inventory) -> dict[str, Step]:
     from migrator.plan.nat import with_nat_rollback
 
     relay_plan = plan_relay(inv)
-    return {s.id: s for s in with_nat_rollback(inv, relay_plan, relay_rollback_steps(inv, relay_plan))}
+    return {
+        s.id: s for s in with_nat_rollback(inv, relay_plan, relay_rollback_steps(inv, relay_plan))
+    }
 
 
 def test_revoke_waits_for_the_alias_the_nat_rule_and_the_old_connectors(inv: Inventory) -> None:
