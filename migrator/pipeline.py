@@ -35,7 +35,7 @@ from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
 from migrator.plan.moves_steps import moves_rollback_steps, moves_steps
-from migrator.plan.nat import nat_steps
+from migrator.plan.nat import nat_steps, with_nat_rollback
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
 from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
@@ -429,7 +429,7 @@ def _render_all(
     # One call for every runbook: each folder's helper holds what all its runbooks call.
     runbook_steps = [
         *plan.steps,
-        *relay_rollback_steps(inv, analysis.relay),
+        *with_nat_rollback(inv, analysis.relay, relay_rollback_steps(inv, analysis.relay)),
         *client_access_rollback_steps(inv, estate(inv)),
         *public_folder_rollback_steps(inv),
     ]

@@ -45,8 +45,9 @@ def test_a_scripted_check_follows_the_repoint_and_the_alias_tests_wait_for_it() 
     assert verify.action.params["unknown"] == []
     probe = steps["relay.test-alias.smtp-contoso-test.from-admin-host"]
     assert probe.prerequisites == (verify.id,)
-    observe = steps["relay.observe.EX10-01"]
-    assert "relay.repoint.smtp-contoso-test" in observe.prerequisites
+    # the observation period (a wait step, review 4 m7) starts with the repoint
+    assert steps["relay.observe.EX10-01"].prerequisites == ("relay.observe-wait.EX10-01",)
+    assert "relay.repoint.smtp-contoso-test" in steps["relay.observe-wait.EX10-01"].prerequisites
 
 
 def test_the_runbook_stops_at_the_repoint_and_goes_on_with_the_check() -> None:
@@ -90,7 +91,7 @@ def test_contoso_onward_repoint_names_the_se_servers_and_rolls_back_to_2016() ->
     assert verify.action is not None
     assert (verify.action.params["ipv4"], verify.action.params["ipv6"]) == (
         ["10.1.1.30", "10.2.1.30"],
-        ["2001:db8:10:1::30"],
+        [],  # review 4 B1: no relay range is IPv6, so no AAAA record (EX-SE-01 has IPv6)
     )
     back = {s.id: s for s in relay_rollback_steps(inv, onward, Phase.ONWARD)}[
         "onward.relay.rollback.verify-alias.smtp-contoso-com"
@@ -98,15 +99,15 @@ def test_contoso_onward_repoint_names_the_se_servers_and_rolls_back_to_2016() ->
     assert back.action is not None
     assert (back.action.params["ipv4"], back.action.params["ipv6"]) == (
         ["10.1.1.20", "10.2.1.20"],
-        ["2001:db8:10:1::20"],
+        [],
     )
-    # the first hop: both 2016 servers, AAAA only for EX16-01
+    # the first hop: both 2016 servers, no AAAA (EX16-01 has IPv6, no relay range has)
     first_steps = {s.id: s for s in relay_steps(inv, first)}
     check = first_steps["relay.verify-alias.smtp-contoso-com"]
     assert check.action is not None
     assert (check.action.params["ipv4"], check.action.params["ipv6"]) == (
         ["10.1.1.20", "10.2.1.20"],
-        ["2001:db8:10:1::20"],
+        [],
     )
 
 

@@ -94,8 +94,9 @@ def test_remove_old_never_before_observe() -> None:
         assert order.index(observe) < order.index(disable) < order.index(soak) < order.index(s.id)
         # the rollback recreates the removed connector as the inventory shows it
         assert s.reversible is True and "recreates it" in s.rollback
-    observe_step = next(s for s in steps if s.id == "relay.observe.EX10-01")
-    assert observe_step.wait_minutes == 14 * 24 * 60
+    # the observation period is a wait step before the observe step (review 4, m7)
+    wait_step = next(s for s in steps if s.id == "relay.observe-wait.EX10-01")
+    assert wait_step.wait_minutes == 14 * 24 * 60
     # Observation starts only after the repoint, which waits for every relay test.
     tests = {s.id for s in steps if s.id.startswith("relay.test.")}
     assert tests <= nx.ancestors(g, "relay.observe.EX10-01")
@@ -105,7 +106,11 @@ def test_runbooks_and_shells() -> None:
     inv = sample_inventory()
     for s in relay_steps(inv, sample_plan(inv)):
         assert s.phase is Phase.RELAY
-        if s.id.startswith(("relay.observe.", "relay.disable-old.")):
+        if s.id.startswith("relay.observe-wait."):
+            # the observation period before the observe step (review 4, m7): a wait, no shell
+            assert s.runs_in is RunsIn.MANUAL and s.action is None
+            assert s.runbook == "runbooks/20-relay/EX10-01-decommission.ps1"
+        elif s.id.startswith(("relay.observe.", "relay.disable-old.")):
             assert s.runs_in is RunsIn.EMS_2010
             assert s.runbook == "runbooks/20-relay/EX10-01-decommission.ps1"
         elif s.id.startswith(("relay.soak.", "relay.remove-old.")):

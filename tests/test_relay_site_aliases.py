@@ -107,8 +107,9 @@ def test_repoint_verify_and_rollback_per_alias() -> None:
     assert "relay.verify-alias.smtp-lon-contoso-test" in steps
     assert "relay.verify-alias.smtp-dub-contoso-test" in steps
     # each 2010 server is observed after the repoint of its own site's alias
-    observe_lon = steps["relay.observe.EX10-01"].prerequisites
-    observe_dub = steps["relay.observe.EX10-03"].prerequisites
+    # (the observation period, review 4 m7: a wait step before each observe step)
+    observe_lon = steps["relay.observe-wait.EX10-01"].prerequisites
+    observe_dub = steps["relay.observe-wait.EX10-03"].prerequisites
     assert "relay.repoint.smtp-lon-contoso-test" in observe_lon
     assert not any("smtp-dub" in p for p in observe_lon)
     assert "relay.repoint.smtp-dub-contoso-test" in observe_dub
@@ -126,7 +127,7 @@ def test_a_site_without_alias_gets_the_manual_repoint() -> None:
     steps = {s.id: s for s in relay_steps(inv, plan)}
     manual = steps["relay.repoint.applications"]
     assert "EX10-03" not in manual.instructions and "ex16-02" in manual.instructions.lower()
-    assert steps["relay.observe.EX10-03"].prerequisites == ("relay.repoint.applications",)
+    assert steps["relay.observe-wait.EX10-03"].prerequisites == ("relay.repoint.applications",)
 
 
 def test_servers_phase_prepares_every_site_alias() -> None:

@@ -162,7 +162,8 @@ def test_an_internal_only_connector_is_removed_only_after_the_relay_connectors()
 
 def test_rollback_removes_only_marked_connectors(rendered: dict[str, bytes]) -> None:
     text = rendered["EX16-01-rollback.ps1"].decode("utf-8-sig")
-    assert text.count("Remove-RelayConnector @step") == 2
+    # Undo-RelayConnector: Remove-RelayConnector once the clients are back (review 4, R2)
+    assert text.count("Undo-RelayConnector @step") == 2
     assert text.count("Revoke-RelayPermission @step") == 1
     # Each removal names the Comment marker the helper requires before it removes anything.
     assert text.count("Comment = 'Created by migrator from EX10-01\\Relay Apps'") == 2

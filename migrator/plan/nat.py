@@ -22,7 +22,7 @@ else any carrier. No carrier: an error (``relay.nat.no-target``), and no step.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migrator.model import (
     ExchangeVersion,
@@ -38,7 +38,7 @@ from migrator.plan.relay_steps import probe_id, slug
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.RELAY
-RUNBOOK = f"runbooks/{P.number}-{P.value}/network.ps1"
+ROLLBACK_RUNBOOK = f"runbooks/{P.number}-{P.value}/network-rollback.ps1"
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,20 @@ class NatRetarget:
     """The load balancer's name, where the address is one."""
     connectors: tuple[str, ...] = ()
     """The old server's relay connectors (identities) whose successors the new servers carry."""
+    before: tuple[Server, ...] = ()
+    """The servers it delivers to today where not only ``old`` (onward: the hop's servers behind it)."""
+    current: IPAddress | None = None
+    """Its inside address today where not the rule's own (onward: the first hop's target)."""
+
+    @property
+    def old_servers(self) -> tuple[Server, ...]:
+        """The servers it delivers to today."""
+        return self.before or (self.old,)
+
+    @property
+    def current_address(self) -> IPAddress:
+        """Its inside address today."""
+        return self.current if self.current is not None else self.rule.inside_address
 
     @property
     def target_text(self) -> str:
@@ -67,14 +81,19 @@ class NatRetarget:
         return f"{names} ({self.address})"
 
 
-def nat_step_id(rule: NatRule) -> str:
-    """``relay.nat.<rule>``: the network admin's change."""
-    return f"{P.value}.nat.{slug(rule.name)}"
+def nat_step_id(rule: NatRule, phase: Phase = P) -> str:
+    """``relay.nat.<rule>`` (``onward.nat.<rule>``): the network admin's change."""
+    return f"{phase.value}.nat.{slug(rule.name)}"
 
 
-def nat_verify_id(rule: NatRule) -> str:
-    """``relay.nat-verify.<rule>``: the SMTP greeting through the public address."""
-    return f"{P.value}.nat-verify.{slug(rule.name)}"
+def nat_verify_id(rule: NatRule, phase: Phase = P) -> str:
+    """``relay.nat-verify.<rule>`` (``onward.nat-verify.<rule>``): the SMTP greeting through the public address."""
+    return f"{phase.value}.nat-verify.{slug(rule.name)}"
+
+
+def network_runbook(phase: Phase) -> str:
+    """``runbooks/20-relay/network.ps1`` (``runbooks/70-onward/network.ps1``)."""
+    return f"runbooks/{phase.number}-{phase.value}/network.ps1"
 
 
 def _legacy_at(inventory: Inventory, address: IPAddress) -> Server | None:
@@ -180,11 +199,6 @@ def nat_steps(inventory: Inventory, plan: RelayPlan, servers_ready: str) -> list
     retargets, _ = nat_retargets(inventory, plan)
     steps: list[Step] = []
     for rt in retargets:
-        rule = rt.rule
-        public = (
-            f"{rule.public_address}:{rule.port}" if rule.public_address else f"port {rule.port}"
-        )
-        change_id = nat_step_id(rule)
         behind = {s.name.lower() for s in rt.servers}
         wanted = {c.lower() for c in rt.connectors}
         tests = sorted(
@@ -193,33 +207,51 @@ def nat_steps(inventory: Inventory, plan: RelayPlan, servers_ready: str) -> list
             if pc.server.lower() in behind
             and any(src.lower() in wanted for src in (pc.source_identity, *pc.merged_from))
         )
-        pre = [servers_ready, *tests]
+        steps.extend(retarget_steps(rt, P, (servers_ready, *tests)))
+    return steps
+
+
+def retarget_steps(
+    rt: NatRetarget, phase: Phase, prerequisites: Sequence[str], change: bool = True
+) -> list[Step]:
+    """The steps of one retarget (the one builder, first hop and onward): the network admin's change
+    (``<phase>.nat.<rule>``; ``change=False`` where the rule keeps its address and a load balancer's pool
+    changes instead) and, where the inventory gives the public address, the scripted greeting check
+    (``<phase>.nat-verify.<rule>``) after it, or after ``prerequisites`` without a change."""
+    rule = rt.rule
+    public = f"{rule.public_address}:{rule.port}" if rule.public_address else f"port {rule.port}"
+    change_id = nat_step_id(rule, phase)
+    olds = rt.old_servers
+    old_names = ", ".join(s.name for s in olds)
+    new_names = ", ".join(s.name for s in rt.servers)
+    steps: list[Step] = []
+    if change:
         verify = (
-            f"{nat_verify_id(rule)} talks SMTP to {public} from outside and reads the greeting"
+            f"{nat_verify_id(rule, phase)} talks SMTP to {public} from outside and reads the greeting"
             if rule.public_address
             else (
-                f"the receive protocol log of {', '.join(s.name for s in rt.servers)} shows"
-                f" Internet senders; that of {rt.old.name} shows none any more"
+                f"the receive protocol log of {new_names} shows Internet senders; that of"
+                f" {old_names} shows none any more"
             )
         )
         steps.append(
             Step(
                 id=change_id,
-                phase=P,
+                phase=phase,
                 title=(
                     f"Point NAT rule {rule.name} ({public}) at {rt.target_text} instead of"
-                    f" {rt.old.name}"
+                    f" {old_names}"
                 ),
                 target=f"NAT rule {rule.name}",
                 owner=Owner.NETWORK_ADMIN,
                 runs_in=RunsIn.MANUAL,
                 duration_minutes=30,
                 verification=verify,
-                rollback=f"point {rule.name} back at {rule.inside_address} ({rt.old.name})",
+                rollback=f"point {rule.name} back at {rt.current_address} ({old_names})",
                 instructions=(
                     f"On the firewall, change the inside address of {rule.name} from"
-                    f" {rule.inside_address} ({rt.old.name}, Exchange 2010) to {rt.target_text},"
-                    f" port {rule.port}"
+                    f" {rt.current_address} ({old_names}, Exchange {rt.old.version.value}) to"
+                    f" {rt.target_text}, port {rule.port}"
                     + (
                         ", still without source NAT (relay connectors must see the senders' own"
                         " addresses)."
@@ -228,7 +260,7 @@ def nat_steps(inventory: Inventory, plan: RelayPlan, servers_ready: str) -> list
                         " address in a relay range would make the relay open to the Internet)."
                     )
                     + (
-                        f" Each new server behind it carries the successors of {rt.old.name}'s relay"
+                        f" Each new server behind it carries the successors of {old_names}'s relay"
                         f" connectors ({', '.join(rt.connectors)}), so a client that reaches it this"
                         " way keeps its connector."
                         if rt.connectors
@@ -236,48 +268,105 @@ def nat_steps(inventory: Inventory, plan: RelayPlan, servers_ready: str) -> list
                     )
                     + " Keep TLS intact (no SMTP inspection that strips STARTTLS)."
                 ),
-                prerequisites=tuple(sorted(set(pre))),
-                runbook=RUNBOOK,
+                prerequisites=tuple(sorted(set(prerequisites))),
+                runbook=network_runbook(phase),
             )
         )
-        if rule.public_address is None:
-            continue
-        steps.append(
-            Step(
-                id=nat_verify_id(rule),
-                phase=P,
-                title=f"SMTP greeting through {public} from outside the firewall (no message is sent)",
-                target=f"NAT rule {rule.name}",
-                owner=Owner.NETWORK_ADMIN,
-                runs_in=RunsIn.OUTSIDE,
-                duration_minutes=10,
-                maintenance_window=False,
-                verification=(
-                    f"the greeting or EHLO reply names {', '.join(s.name for s in rt.servers)}"
-                    f" and not {rt.old.name}"
-                ),
-                rollback="nothing to undo (no message is sent)",
-                instructions=(
-                    "Run this step from a host on the Internet (inside, the public address may not"
-                    " loop back through the rule). It reads the 220 greeting and the EHLO reply and"
-                    " quits. A customised banner or connector FQDN that names no server makes it"
-                    " stop: then check the new servers' receive protocol log for this host's session."
-                ),
-                action=Action(
-                    "relay.nat-verify",
-                    {
-                        "rule": rule.name,
-                        "address": str(rule.public_address),
-                        "port": rule.port,
-                        "expected": [s.fqdn or s.name for s in rt.servers],
-                        "old": [rt.old.fqdn or rt.old.name],
-                    },
-                ),
-                prerequisites=(change_id,),
-                runbook=RUNBOOK,
-            )
+    if rule.public_address is None:
+        return steps
+    steps.append(
+        Step(
+            id=nat_verify_id(rule, phase),
+            phase=phase,
+            title=f"SMTP greeting through {public} from outside the firewall (no message is sent)",
+            target=f"NAT rule {rule.name}",
+            owner=Owner.NETWORK_ADMIN,
+            runs_in=RunsIn.OUTSIDE,
+            duration_minutes=10,
+            maintenance_window=False,
+            verification=f"the greeting or EHLO reply names {new_names} and not {old_names}",
+            rollback="nothing to undo (no message is sent)",
+            instructions=(
+                "Run this step from a host on the Internet (inside, the public address may not"
+                " loop back through the rule). It reads the 220 greeting and the EHLO reply and"
+                " quits. A customised banner or connector FQDN that names no server makes it"
+                " stop: then check the new servers' receive protocol log for this host's session."
+            ),
+            action=Action(
+                "relay.nat-verify",
+                {
+                    "rule": rule.name,
+                    "address": str(rule.public_address),
+                    "port": rule.port,
+                    "expected": [s.fqdn or s.name for s in rt.servers],
+                    "old": [s.fqdn or s.name for s in olds],
+                },
+            ),
+            prerequisites=(change_id,) if change else tuple(sorted(set(prerequisites))),
+            runbook=network_runbook(phase),
         )
+    )
     return steps
+
+
+def onward_retargets(
+    inventory: Inventory, first: RelayPlan, onward: RelayPlan
+) -> list[NatRetarget]:
+    """Where each NAT rule the first hop retargeted goes in the onward phase (review 4, R5): from the
+    hop's servers to the final-version servers that carry a successor of each relay connector the rule
+    reaches. The same load balancer where its final-version pool (:func:`load_balancer_pool`) carries them
+    all (the rule keeps its address; the pool changes), else the hybrid server among the carriers, else
+    one of the hop server's site, else any; a rule no carrier can take is left to the onward relay check."""
+    final = inventory.policy.final_version
+    carried: dict[str, set[str]] = {}
+    for pc in onward.connectors:
+        for source in (pc.source_identity, *pc.merged_from):
+            carried.setdefault(pc.server.lower(), set()).add(source.lower())
+    candidates = [s for s in inventory.target_servers if s.version is final and not s.is_edge]
+    out: list[NatRetarget] = []
+    for rt in nat_retargets(inventory, first)[0]:
+        behind = {s.name.lower() for s in rt.servers}
+        wanted = {c.lower() for c in rt.connectors}
+        needed = sorted(
+            (
+                pc.identity
+                for pc in first.connectors
+                if pc.server.lower() in behind
+                and any(src.lower() in wanted for src in (pc.source_identity, *pc.merged_from))
+            ),
+            key=str.lower,
+        )
+        carriers = [
+            s
+            for s in candidates
+            if all(n.lower() in carried.get(s.name.lower(), set()) for n in needed)
+        ]
+        names = {s.name.lower() for s in carriers}
+        family = rt.address.version
+        lb = next(
+            (b for b in inventory.load_balancers if b.name.lower() == rt.load_balancer.lower()),
+            None,
+        )
+        pool = load_balancer_pool(inventory, lb, frozenset({final})) if lb is not None else ()
+        hop = rt.servers[0]
+        if lb is not None and pool and all(s.name.lower() in names for s in pool):
+            out.append(
+                NatRetarget(
+                    rt.rule, hop, rt.address, pool, lb.name, tuple(needed), rt.servers, rt.address
+                )
+            )
+            continue
+        ranked = sorted(
+            (s for s in carriers if any(a.version == family for a in s.ip_addresses)),
+            key=lambda s: (not s.hybrid, s.site.lower() != hop.site.lower(), s.name.lower()),
+        )
+        if ranked:
+            s = ranked[0]
+            address = next(a for a in s.ip_addresses if a.version == family)
+            out.append(
+                NatRetarget(rt.rule, hop, address, (s,), "", tuple(needed), rt.servers, rt.address)
+            )
+    return out
 
 
 def nat_links(inventory: Inventory, plan: RelayPlan, steps: Sequence[Step]) -> dict[str, list[str]]:
@@ -307,3 +396,107 @@ def nat_links(inventory: Inventory, plan: RelayPlan, steps: Sequence[Step]) -> d
             ) or s.id.lower() == f"{Phase.DECOMMISSION.value}.remove.{server}":
                 out.setdefault(s.id, []).extend(finished)
     return out
+
+
+def nat_rollback_id(rule: NatRule) -> str:
+    """``relay.rollback.nat.<rule>``: the network admin points the rule back at the 2010 server."""
+    return f"{P.value}.rollback.nat.{slug(rule.name)}"
+
+
+def nat_rollback_verify_id(rule: NatRule) -> str:
+    """``relay.rollback.nat-verify.<rule>``: the SMTP greeting through the public address names the 2010 server."""
+    return f"{P.value}.rollback.nat-verify.{slug(rule.name)}"
+
+
+def with_nat_rollback(
+    inventory: Inventory, plan: RelayPlan, rollback: Sequence[Step]
+) -> list[Step]:
+    """The relay rollback steps (:func:`migrator.plan.relay_steps.relay_rollback_steps`) plus, per NAT rule the
+    plan retargets, its rollback: the rule back at the 2010 server (once the old connectors it delivers to are
+    enabled again), then the greeting check; the rollback of the new servers behind the rule (their grants and
+    connectors) waits for both (review 4, R2), so a client that reaches them through the rule is back first."""
+    ids = {s.id for s in rollback}
+    extra: dict[str, list[str]] = {}
+    out: list[Step] = []
+    for rt in nat_retargets(inventory, plan)[0]:
+        rule = rt.rule
+        public = (
+            f"{rule.public_address}:{rule.port}" if rule.public_address else f"port {rule.port}"
+        )
+        enables = [
+            s.id
+            for s in rollback
+            if s.id.startswith(f"{P.value}.rollback.enable-old.")
+            and s.target.lower() in {c.lower() for c in rt.connectors}
+        ]
+        back = Step(
+            id=nat_rollback_id(rule),
+            phase=P,
+            title=f"Point NAT rule {rule.name} ({public}) back at {rt.old.name} ({rule.inside_address})",
+            target=f"NAT rule {rule.name}",
+            owner=Owner.NETWORK_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=30,
+            verification=(
+                f"{nat_rollback_verify_id(rule)} reads the greeting through {public}"
+                if rule.public_address
+                else f"the receive protocol log of {rt.old.name} shows Internet senders again"
+            ),
+            rollback=f"run {nat_step_id(rule)} again",
+            instructions=(
+                f"On the firewall, change the inside address of {rule.name} from {rt.target_text}"
+                f" back to {rule.inside_address} ({rt.old.name}), port {rule.port}, before any"
+                f" relay connector of {', '.join(s.name for s in rt.servers)} loses its right or"
+                " goes: a client that reaches them through the rule would be refused relay."
+            ),
+            prerequisites=tuple(enables),
+            runbook=ROLLBACK_RUNBOOK,
+        )
+        out.append(back)
+        done = back.id
+        if rule.public_address is not None:
+            verify = Step(
+                id=nat_rollback_verify_id(rule),
+                phase=P,
+                title=f"SMTP greeting through {public} names {rt.old.name} again (no message is sent)",
+                target=f"NAT rule {rule.name}",
+                owner=Owner.NETWORK_ADMIN,
+                runs_in=RunsIn.OUTSIDE,
+                duration_minutes=10,
+                maintenance_window=False,
+                verification=(
+                    f"the greeting or EHLO reply names {rt.old.name} and not"
+                    f" {', '.join(s.name for s in rt.servers)}"
+                ),
+                rollback="nothing to undo (no message is sent)",
+                instructions="Run this step from a host on the Internet; it reads the greeting and quits.",
+                action=Action(
+                    "relay.nat-verify",
+                    {
+                        "rule": rule.name,
+                        "address": str(rule.public_address),
+                        "port": rule.port,
+                        "expected": [rt.old.fqdn or rt.old.name],
+                        "old": [s.fqdn or s.name for s in rt.servers],
+                    },
+                ),
+                prerequisites=(back.id,),
+                runbook=ROLLBACK_RUNBOOK,
+            )
+            out.append(verify)
+            done = verify.id
+        behind = {s.name.lower() for s in rt.servers}
+        for s in rollback:
+            head = s.id.split(".", 3)
+            if (
+                len(head) == 4
+                and head[:2] == [P.value, "rollback"]
+                and head[2] in ("permission", "remove")
+                and head[3].split(".", 1)[0].lower() in behind
+            ):
+                extra.setdefault(s.id, []).append(done)
+    linked = [
+        replace(s, prerequisites=(*s.prerequisites, *extra[s.id])) if s.id in extra else s
+        for s in rollback
+    ]
+    return [*linked, *(s for s in out if s.id not in ids)]

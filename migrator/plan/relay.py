@@ -739,7 +739,9 @@ def alias_reach(
     return {a: [by_name[k] for k in sorted(by_name)] for a, by_name in unique.items()}
 
 
-def load_balancer_pool(inventory: Inventory, lb: LoadBalancer) -> tuple[Server, ...]:
+def load_balancer_pool(
+    inventory: Inventory, lb: LoadBalancer, versions: frozenset[ExchangeVersion] = HOP_VERSIONS
+) -> tuple[Server, ...]:
     """The new (hop) servers behind a load balancer once ``servers.load-balancer`` has run, by name.
 
     The target servers it already lists, plus the hop Mailbox servers of the
@@ -747,9 +749,10 @@ def load_balancer_pool(inventory: Inventory, lb: LoadBalancer) -> tuple[Server, 
     servers, not Dublin's); every hop Mailbox server where it lists no server
     or none with a known site. Relay clients the pool sends to a server need
     their connector there, so this is the one rule the servers phase and the
-    relay check share.
+    relay check share. ``versions``: the onward phase asks for the final-version servers that
+    take the pool over from the hop's.
     """
-    hop = [s for s in inventory.target_servers if s.version in HOP_VERSIONS and not s.is_edge]
+    hop = [s for s in inventory.target_servers if s.version in versions and not s.is_edge]
     listed = {n.lower() for n in lb.servers}
     sites = {s.site.lower() for s in inventory.servers if s.name.lower() in listed and s.site}
     chosen = {

@@ -9,7 +9,8 @@ tracking workbook keeps its rows across re-plans:
 - ``relay.test.<server>.<slug>.from-admin-host`` scripted SMTP conversation (no message sent)
 - ``relay.test.<server>.<slug>.<range>`` manual test from a client in each range
 - ``relay.repoint.<alias>`` DNS alias (or each application) to the new servers
-- ``relay.observe.<2010 server>`` wait ``observation_days``, then read the 2010 protocol logs
+- ``relay.observe-wait.<2010 server>`` the ``observation_days`` after the repoint (a wait), then
+  ``relay.observe.<2010 server>`` reads the 2010 protocol logs of that period
 - ``relay.disable-old.<2010 server>.<slug>`` / ``relay.remove-old.<2010 server>.<slug>``
   (runbook ``<2010 server>-decommission.ps1``, Exchange 2010 shell)
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from migrator.errors import PlanError
@@ -439,6 +441,36 @@ def relay_steps(
         sources = sorted(by_legacy[legacy_server], key=str.lower)
         runbook = _decommission_runbook(legacy_server, phase)
         observe_id = f"{pre}.observe.{_safe(legacy_server)}"
+        wait_id = f"{pre}.observe-wait.{_safe(legacy_server)}"
+        # The observation period comes before the observe step (review 4, m7): the step reads the last
+        # ``days`` of logs, which hold the sessions from before the repoint until ``days`` have passed.
+        steps.append(
+            Step(
+                id=wait_id,
+                phase=phase,
+                title=(
+                    f"Observation period: {days} days from the repoint before the {label} relay"
+                    f" connectors on {legacy_server} are observed"
+                ),
+                target=legacy_server,
+                owner=Owner.EXCHANGE_ADMIN,
+                runs_in=RunsIn.MANUAL,
+                duration_minutes=0,
+                wait_minutes=days * 24 * 60,
+                maintenance_window=False,
+                reversible=True,
+                rollback="nothing to undo (a wait)",
+                verification=f"{days} days have passed since the repoint",
+                instructions=(
+                    f"Nothing to do now: the clients moved to the new servers with the repoint; the"
+                    f" next step ({observe_id}) reads the last {days} days of {legacy_server}'s receive"
+                    f" protocol logs, so run it no earlier than {days} days after the repoint (sessions"
+                    " from before the repoint would make it stop)."
+                ),
+                prerequisites=tuple(dict.fromkeys(after_repoint[legacy_server.lower()])),
+                runbook=runbook,
+            )
+        )
         steps.append(
             Step(
                 id=observe_id,
@@ -448,14 +480,13 @@ def relay_steps(
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=old_runs_in,
                 duration_minutes=30,
-                wait_minutes=days * 24 * 60,
                 reversible=True,
                 rollback="nothing to undo (read only)",
                 verification="no client session on the old relay connectors during the observation period",
                 instructions=(
-                    f"Wait {days} days after the repoint, then run this step: it reads the receive"
-                    f" protocol logs of {legacy_server} and lists every client that still connected"
-                    " to the old relay connectors; it stops while any did."
+                    f"Runs {days} days after the repoint (the wait step before it): it reads the receive"
+                    f" protocol logs of {legacy_server} of the last {days} days and lists every client"
+                    " that still connected to the old relay connectors; it stops while any did."
                 ),
                 action=Action(
                     "relay.observe",
@@ -478,7 +509,7 @@ def relay_steps(
                         ],
                     },
                 ),
-                prerequisites=tuple(dict.fromkeys(after_repoint[legacy_server.lower()])),
+                prerequisites=(wait_id,),
                 runbook=runbook,
             )
         )
@@ -680,12 +711,30 @@ def _repoint_prerequisites(pre: str, tests: list[str], relay_plan: RelayPlan) ->
     return tuple(sorted([*tests, *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal)]))
 
 
-def alias_records(servers: Iterable[Server | str]) -> tuple[list[str], list[str], list[str]]:
+def alias_families(connectors: Iterable[PlannedConnector]) -> frozenset[int]:
+    """The address families an SMTP alias publishes records of (the one rule, for every repoint and its
+    rollback, first hop and onward): IPv4 always; IPv6 only where a relay connector behind the alias has
+    an IPv6 range.
+
+    A dual-stack client tries the AAAA address first (RFC 6724); an IPv6 address in no relay range lands
+    on Default Frontend and is refused relay (550 5.7.54). Without an IPv6 relay range, an AAAA record
+    would take relay away from every dual-stack client, so the alias gets A records only (clients keep
+    relaying over IPv4, as they did through the 2010 alias without one); carry the clients' IPv6
+    addresses into a relay range (``relay.overrides[].add_ranges``) to publish it.
+    """
+    versions = {r.version for pc in connectors for r in pc.remote_ip_ranges}
+    return frozenset({4} | ({6} if 6 in versions else set()))
+
+
+def alias_records(
+    servers: Iterable[Server | str], families: frozenset[int] = frozenset({4, 6})
+) -> tuple[list[str], list[str], list[str]]:
     """The A and AAAA records an alias needs to reach ``servers`` (from the inventory's addresses), and
     the servers the inventory gives no address for.
 
-    IPv6 only where a server has a global or unique-local IPv6 address (link-local
-    addresses are never published); a name the inventory does not know is listed as unknown.
+    IPv6 only where ``families`` holds it (:func:`alias_families`) and a server has a global or
+    unique-local IPv6 address (link-local addresses are never published); a name the inventory does
+    not know is listed as unknown.
     """
     a: set[str] = set()
     aaaa: set[str] = set()
@@ -698,9 +747,23 @@ def alias_records(servers: Iterable[Server | str]) -> tuple[list[str], list[str]
         v6 = [x for x in srv.ip_addresses if x.version == 6 and not x.is_link_local]
         if not v4 and not v6:
             unknown.append(srv.name)
-        a.update(str(x) for x in v4)
-        aaaa.update(str(x) for x in v6)
+        if 4 in families:
+            a.update(str(x) for x in v4)
+        if 6 in families:
+            aaaa.update(str(x) for x in v6)
     return _sorted_addresses(a), _sorted_addresses(aaaa), sorted(unknown, key=str.lower)
+
+
+def _unpublished_ipv6(servers: Iterable[Server | str], families: frozenset[int]) -> list[str]:
+    """Servers with an IPv6 address that gets no AAAA record because no relay range is IPv6."""
+    if 6 in families:
+        return []
+    return [
+        s.name
+        for s in servers
+        if not isinstance(s, str)
+        and any(x.version == 6 and not x.is_link_local for x in s.ip_addresses)
+    ]
 
 
 def _sorted_addresses(values: Iterable[str]) -> list[str]:
@@ -726,16 +789,19 @@ def _alias_repoint(
     """The DNS change of the alias (manual: the runner stops there) and its scripted verification.
 
     The records come from the inventory: A for every new server with a relay
-    connector, AAAA only for those with IPv6 (a client that gets an AAAA record of a
-    server without IPv6 cannot connect; one that gets none for a server with IPv6
-    still reaches it over IPv4). The rollback gives back the old servers' records.
+    connector, AAAA only for those with IPv6 and only where :func:`alias_families` allows
+    it (a client that gets an AAAA record of a server without IPv6 cannot connect; one
+    that gets none for a server with IPv6 still reaches it over IPv4). The rollback gives
+    back the old servers' records of the same families.
     """
     runbook = f"{_dir(phase)}/{slug(alias)}.ps1"
     new_servers: list[Server | str] = []
     for name in sorted({pc.server for pc in connectors}, key=str.lower):
         new_servers.append(inventory.server(name) or name)
-    a, aaaa, unknown = alias_records(new_servers)
-    old_a, old_aaaa, old_unknown = alias_records(old)
+    families = alias_families(connectors)
+    a, aaaa, unknown = alias_records(new_servers, families)
+    old_a, old_aaaa, old_unknown = alias_records(old, families)
+    no_aaaa = _unpublished_ipv6(new_servers, families)
     new_names = ", ".join(s if isinstance(s, str) else s.name for s in new_servers)
     old_names = ", ".join(s if isinstance(s, str) else s.name for s in old)
     repoint_id = f"{pre}.repoint.{slug(alias)}"
@@ -772,8 +838,18 @@ def _alias_repoint(
                 f"In the DNS zone of {alias}, make its records exactly: {_records_text(a, aaaa)}"
                 f" (the new servers {new_names}). Replace a CNAME by these records; delete every"
                 f" other A and AAAA record of {alias} (today: {_records_text(old_a, old_aaaa)}, the"
-                f" servers {old_names}). IPv6 only where a server has IPv6: a client given an AAAA"
-                " record of a server without IPv6 cannot connect. The wait covers the old TTL."
+                f" servers {old_names}). AAAA only for a server with IPv6, and only while a relay"
+                " connector behind the alias has an IPv6 range: a dual-stack client tries AAAA first,"
+                " and an IPv6 address in no relay range lands on Default Frontend and is refused"
+                " (550 5.7.54)."
+                + (
+                    f" No AAAA record although {', '.join(no_aaaa)} has IPv6: no relay range behind"
+                    f" {alias} is IPv6, so the clients keep relaying over IPv4 (to publish it, carry"
+                    " their IPv6 addresses with relay.overrides add_ranges and plan again)."
+                    if no_aaaa
+                    else ""
+                )
+                + " The wait covers the old TTL."
                 + missing
             ),
             prerequisites=prerequisites,
@@ -858,7 +934,8 @@ def _alias_rollback(
         {i.split("\\", 1)[0] for pc in connectors for i in _sources(pc)}, key=str.lower
     )
     old: list[Server | str] = [inventory.server(o) or o for o in old_servers]
-    a, aaaa, unknown = alias_records(old)
+    # the records the repoint replaced: the same families (alias_families) as the repoint publishes
+    a, aaaa, unknown = alias_records(old, alias_families(connectors))
     names = ", ".join(old_servers)
     runbook = _rollback_runbook_of(alias, phase)
     back_id = f"{pre}.rollback.repoint.{slug(alias)}"
@@ -1013,6 +1090,7 @@ def relay_rollback_steps(
     steps: list[Step] = alias_rollback_steps(inventory, relay_plan, phase)
     back = tuple(s.id for s in steps if s.action is not None)
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
+    guards = _rollback_guards(inventory, relay_plan, pre)
     by_server: dict[str, list[PlannedConnector]] = {}
     for pc in sorted(
         (*relay_plan.connectors, *relay_plan.internal),
@@ -1028,9 +1106,12 @@ def relay_rollback_steps(
         internal = [pc for pc in made if not pc.relay]
         for pc in relays:
             if pc.method is RelayMethod.ANONYMOUS:
-                steps.append(_rollback_permission(inventory, pc, pre, phase))
-        steps.extend(_rollback_remove(inventory, pc, pre, phase, [], back) for pc in relays)
-        steps.extend(_rollback_remove(inventory, pc, pre, phase, relays) for pc in internal)
+                # the same prerequisites as the removal (review 4, R2): the clients are back first
+                steps.append(_rollback_permission(inventory, pc, pre, phase, back, guards))
+        steps.extend(_rollback_remove(inventory, pc, pre, phase, [], back, guards) for pc in relays)
+        steps.extend(
+            _rollback_remove(inventory, pc, pre, phase, relays, (), guards) for pc in internal
+        )
     legacy: set[tuple[str, str]] = set()
     for pc in connectors:
         for ident in _sources(pc):
@@ -1051,7 +1132,7 @@ def relay_rollback_steps(
             steps.append(recreate)
         steps.append(
             Step(
-                id=f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}",
+                id=_enable_old_id(pre, f"{server}\\{name}"),
                 phase=phase,
                 title=f"Enable {_old_label(inventory, phase, server)} connector '{name}' on {server} again",
                 target=f"{server}\\{name}",
@@ -1072,15 +1153,65 @@ def relay_rollback_steps(
                 runbook=_rollback_runbook(server, phase),
             )
         )
-    return steps
+    # The alias goes back only to old connectors that are there and enabled again.
+    enabled = tuple(s.id for s in steps if s.id.startswith(f"{pre}.rollback.enable-old."))
+    return [
+        replace(s, prerequisites=(*s.prerequisites, *enabled))
+        if s.id.startswith(f"{pre}.rollback.repoint.")
+        else s
+        for s in steps
+    ]
+
+
+def _enable_old_id(pre: str, identity: str) -> str:
+    """``relay.rollback.enable-old.<old server>.<connector>``: the rollback step that enables an old connector."""
+    server, _, name = identity.partition("\\")
+    return f"{pre}.rollback.enable-old.{_safe(server)}.{slug(name)}"
+
+
+def _rollback_guards(
+    inventory: Inventory, relay_plan: RelayPlan, pre: str
+) -> dict[int, dict[str, Any]]:
+    """Per planned connector (``id``): what its rollback on the new server checks before it changes anything
+    (review 4, R2): the DNS aliases its clients use must no longer resolve to this server's addresses, and
+    the old connectors they go back to must exist and be enabled (``successors``; their enable steps are
+    prerequisites where the rollback has them)."""
+    made = [*relay_plan.connectors, *relay_plan.internal]
+    aliases: dict[int, list[str]] = {}
+    for alias, group in alias_groups(inventory, made):
+        for pc in group:
+            if alias:
+                aliases.setdefault(id(pc), []).append(alias)
+    enables = {ident.lower() for pc in relay_plan.connectors for ident in _sources(pc)}
+    out: dict[int, dict[str, Any]] = {}
+    for pc in made:
+        server = inventory.server(pc.server)
+        out[id(pc)] = {
+            "aliases": sorted(set(aliases.get(id(pc), [])), key=str.lower),
+            "addresses": _sorted_addresses(
+                {str(a) for a in (server.ip_addresses if server else ()) if not a.is_link_local}
+            ),
+            "successors": list(_sources(pc)),
+            "enable_ids": [
+                _enable_old_id(pre, ident) for ident in _sources(pc) if ident.lower() in enables
+            ],
+        }
+    return out
 
 
 def _rollback_permission(
-    inventory: Inventory, pc: PlannedConnector, pre: str, phase: Phase
+    inventory: Inventory,
+    pc: PlannedConnector,
+    pre: str,
+    phase: Phase,
+    alias_back: tuple[str, ...] = (),
+    guards: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Step:
-    """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made."""
+    """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made, once the clients
+    are back on the old connectors (the same prerequisites and checks as the removal)."""
     key = _key(pc)
     params = _connector_params(inventory, pc)
+    guard = dict((guards or {}).get(id(pc), {}))
     return Step(
         id=f"{pre}.rollback.permission.{key}",
         phase=phase,
@@ -1090,12 +1221,41 @@ def _rollback_permission(
         runs_in=RunsIn.EMS_NEW,
         duration_minutes=5,
         verification="the script reads the permissions back and checks the grant is gone",
+        instructions=_guard_text(inventory, phase, pc, alias_back),
         action=Action(
             "relay.rollback-permission",
-            {**params, "user": ANONYMOUS_LOGON, "extended_right": ACCEPT_ANY_RECIPIENT},
+            {
+                **params,
+                "user": ANONYMOUS_LOGON,
+                "extended_right": ACCEPT_ANY_RECIPIENT,
+                **_guard_params(guard),
+            },
         ),
         rollback=f"run {pre}.permission.{key} again",
+        prerequisites=(*alias_back, *guard.get("enable_ids", ())),
         runbook=_rollback_runbook(pc.server, phase),
+    )
+
+
+def _guard_params(guard: Mapping[str, Any]) -> dict[str, Any]:
+    """The helper's checks before a rollback changes a new server (aliases, addresses, successors)."""
+    return {
+        "aliases": list(guard.get("aliases", ())),
+        "addresses": list(guard.get("addresses", ())),
+        "successors": list(guard.get("successors", ())),
+    }
+
+
+def _guard_text(
+    inventory: Inventory, phase: Phase, pc: PlannedConnector, alias_back: tuple[str, ...]
+) -> str:
+    old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
+    return (
+        f"Repoint clients back to the {old_label} servers first"
+        + (f" ({', '.join(alias_back)})" if alias_back else "")
+        + f"; the script refuses while a DNS alias of these clients still resolves to {pc.server}"
+        f" or while {', '.join(_sources(pc))} is missing or disabled (they would be refused relay,"
+        " 550 5.7.54)."
     )
 
 
@@ -1106,6 +1266,7 @@ def _rollback_remove(
     phase: Phase,
     gone_first: list[PlannedConnector],
     alias_back: tuple[str, ...] = (),
+    guards: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Step:
     """Rollback of ``create``: remove the connector migrator made (only while it carries the marker).
 
@@ -1113,8 +1274,12 @@ def _rollback_remove(
     removals are its prerequisites, and the helper refuses to remove it while one of them is still
     there (``-Only`` included), so its clients never fall into a relay connector's range.
     """
-    after = (*alias_back, *(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first))
-    old_label = _old_label(inventory, phase, pc.source_identity.partition("\\")[0])
+    guard = dict((guards or {}).get(id(pc), {}))
+    after = (
+        *alias_back,
+        *guard.get("enable_ids", ()),
+        *(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first),
+    )
     return Step(
         id=f"{pre}.rollback.remove.{_key(pc)}",
         phase=phase,
@@ -1126,9 +1291,8 @@ def _rollback_remove(
         reversible=False,
         verification="the script checks the connector is gone on the pinned domain controller",
         instructions=(
-            "Removes the connector only if it still carries migrator's Comment marker;"
-            f" repoint clients back to the {old_label} servers first"
-            + (f" ({', '.join(alias_back)})." if alias_back else ".")
+            "Removes the connector only if it still carries migrator's Comment marker. "
+            + _guard_text(inventory, phase, pc, alias_back)
             + (
                 " It goes last: its clients sit inside a relay connector's range, which must be"
                 " gone before they can land on it."
@@ -1138,7 +1302,11 @@ def _rollback_remove(
         ),
         action=Action(
             "relay.rollback-remove",
-            {**_connector_params(inventory, pc), "gone_first": [r.name for r in gone_first]},
+            {
+                **_connector_params(inventory, pc),
+                "gone_first": [r.name for r in gone_first],
+                **_guard_params(guard),
+            },
         ),
         prerequisites=after,
         runbook=_rollback_runbook(pc.server, phase),

@@ -162,16 +162,42 @@ function Grant-RelayPermission {
     Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
 }
 
+function Assert-ClientsBack {
+    # Rollback on a new server (relay.rollback.permission / .remove): refuse while a DNS alias of its clients (-Aliases)
+    # still resolves to one of this server's -Addresses, or while an old connector they go back to (-Successors,
+    # server\name) is missing or disabled: they would be refused relay (550 5.7.54). Under -WhatIf: a warning only.
+    param([string]$Identity, [string[]]$Aliases = @(), [string[]]$Addresses = @(), [string[]]$Successors = @(), [string]$DomainController)
+    $problems = @()
+    $mine = @($Addresses | ForEach-Object { ([System.Net.IPAddress]::Parse($_)).ToString() })
+    foreach ($alias in $Aliases) {
+        foreach ($type in @('A', 'AAAA')) {
+            $answers = @(Resolve-DnsName -Name $alias -Type $type -DnsOnly -ErrorAction Stop | Where-Object { [string]$_.Type -eq $type } | ForEach-Object { ([System.Net.IPAddress]::Parse([string]$_.IPAddress)).ToString() })
+            $still = @($answers | Where-Object { $mine -contains $_ })
+            if ($still.Count -gt 0) { $problems += ($alias + ' still resolves to ' + ($still -join ', ') + ': point it back first (the alias rollback runbook) and wait its TTL') }
+        }
+    }
+    foreach ($successor in $Successors) {
+        $parts = $successor.Split([char]'\', 2)
+        $old = @(Find-ReceiveConnector -Server $parts[0] -Name $parts[1] -DomainController $DomainController)
+        if ($old.Count -ne 1 -or -not [bool]$old[0].Enabled) { $problems += ($successor + ' is missing or disabled: recreate and enable it first (the old server''s rollback runbook)') }
+    }
+    if ($problems.Count -eq 0) { return }
+    if ($WhatIfPreference) { foreach ($problem in $problems) { Write-Warning ('    ' + $Identity + ': would refuse now: ' + $problem) }; return }
+    throw ('Nothing was changed on ' + $Identity + ': ' + ($problems -join '; '))
+}
+
 function Revoke-RelayPermission {
-    # Rollback of relay.permission: remove the grant migrator added, only from a connector with migrator's Comment marker.
+    # Rollback of relay.permission: remove the grant migrator added, only from a connector with migrator's Comment marker,
+    # once its clients are back on the old connectors (Assert-ClientsBack).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Server, [string]$Name, [string]$User, [string]$ExtendedRight, [string]$Comment, [string]$DomainController)
+    param([string]$Server, [string]$Name, [string]$User, [string]$ExtendedRight, [string]$Comment, [string[]]$Aliases = @(), [string[]]$Addresses = @(), [string[]]$Successors = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $identity = $Server + '\' + $Name
     $found = @(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController)
     if ($found.Count -eq 0) { Write-Host ('    ' + $identity + ' does not exist: nothing to remove'); return }
     Assert-OneConnector -Identity $identity -Found $found
     if ([string]$found[0].Comment -ne $Comment) { throw ('Receive connector ' + $identity + ' does not carry migrator''s Comment marker: it was not created by migrator; nothing was changed') }
+    Assert-ClientsBack -Identity $identity -Aliases $Aliases -Addresses $Addresses -Successors $Successors -DomainController $DomainController
     $dn = [string]$found[0].DistinguishedName
     if (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController) {
         if ($PSCmdlet.ShouldProcess($identity, 'Remove-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
@@ -206,6 +232,17 @@ function Remove-RelayConnector {
     if ($WhatIfPreference) { return }
     if (@(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController).Count -ne 0) { throw ('Verification failed: ' + $identity + ' still exists on ' + $DomainController) }
     Write-Host ('    verified: ' + $identity + ' is gone')
+}
+
+function Undo-RelayConnector {
+    # relay.rollback.remove (new servers only, never the 2010 shell): Remove-RelayConnector with migrator's Comment marker,
+    # once the clients are back on the old connectors (Assert-ClientsBack).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Server, [string]$Name, [string]$Comment, [string[]]$GoneFirst = @(), [string[]]$Aliases = @(), [string[]]$Addresses = @(), [string[]]$Successors = @(), [string]$DomainController)
+    if (@(Find-ReceiveConnector -Server $Server -Name $Name -DomainController $DomainController).Count -gt 0) {
+        Assert-ClientsBack -Identity ($Server + '\' + $Name) -Aliases $Aliases -Addresses $Addresses -Successors $Successors -DomainController $DomainController
+    }
+    Remove-RelayConnector -Server $Server -Name $Name -Comment $Comment -GoneFirst $GoneFirst -DomainController $DomainController
 }
 
 function Set-ConnectorEnabled {
@@ -297,14 +334,18 @@ function Invoke-SmtpDialog {
 
 function Test-SmtpRelay {
     # relay.test ... from-admin-host: SMTP up to RCPT TO, then QUIT (Invoke-SmtpDialog), once per address family the ranges
-    # use, to the first A/AAAA address or, with -AllAddresses, each (a DNS alias). The reply must match whether this host
-    # is inside the ranges (hexadecimal).
+    # use, to the first A/AAAA address or, with -AllAddresses, each (a DNS alias), and then also every address family the
+    # name resolves to, whatever the ranges (a dual-stack client tries AAAA first). The reply must match whether this
+    # host is inside the ranges (hexadecimal).
     [CmdletBinding()]
     param([string]$Identity, [string]$SmtpHost, [string]$Recipient, [object[]]$Ranges, [switch]$AllAddresses)
     $families = @([System.Net.Sockets.AddressFamily]::InterNetwork)
     if (@($Ranges | Where-Object { $_.Version -eq 6 }).Count -gt 0) { $families += [System.Net.Sockets.AddressFamily]::InterNetworkV6 }
-    if ($WhatIfPreference) { Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + ') up to RCPT TO:<' + $Recipient + '> and quit'); return }
+    if ($WhatIfPreference) { Write-Host ('    What if: would talk SMTP to ' + $SmtpHost + ' port 25 (' + ($families -join ', ') + $(if ($AllAddresses) { ' and every other family it resolves to' } else { '' }) + ') up to RCPT TO:<' + $Recipient + '> and quit'); return }
     $resolved = @([System.Net.Dns]::GetHostAddresses($SmtpHost))
+    if ($AllAddresses) {
+        foreach ($address in $resolved) { if (-not ($families -contains $address.AddressFamily)) { $families += $address.AddressFamily } }
+    }
     foreach ($family in $families) {
         $targets = @($resolved | Where-Object { $_.AddressFamily -eq $family })
         if ($targets.Count -eq 0) { throw ($SmtpHost + ' has no ' + $(if ($family -eq [System.Net.Sockets.AddressFamily]::InterNetworkV6) { 'AAAA' } else { 'A' }) + ' record: clients of that address family cannot reach ' + $Identity) }
@@ -380,13 +421,19 @@ function Test-AddressInRange {
 }
 
 function Get-ReceiveLogFolder {
-    # An old server's receive log folder through its admin share; logs shorter than $Days prove nothing: an error.
-    param([string]$Server, [string]$LogPath, [int]$Days, [string]$Hint = '')
+    # An old server's receive log folder through its admin share; logs shorter than $Days (or not reaching back to
+    # -Since, the disable time of a soak) prove nothing: an error. Prints the period the kept files cover.
+    param([string]$Server, [string]$LogPath, [int]$Days, [string]$Hint = '', $Since = $null)
     $unc = '\\' + $Server + '\' + $LogPath.Substring(0, 1) + '$' + $LogPath.Substring(2)
     if (-not (Test-Path -Path $unc)) { throw ('Cannot read the receive protocol logs at ' + $unc + $Hint) }
-    $since = (Get-Date).AddDays(-$Days)
+    $from = (Get-Date).AddDays(-$Days)
+    if ($null -ne $Since) { $from = [datetime]$Since }
     $oldest = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Sort-Object -Property 'LastWriteTime')
-    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $since) { throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again') }
+    if ($oldest.Count -eq 0 -or $oldest[0].LastWriteTime -gt $from) {
+        if ($null -ne $Since) { throw ('The protocol logs of ' + $Server + ' do not reach back to ' + $from.ToString('yyyy-MM-dd HH:mm') + ' (the disable): the sessions of the first days after it are gone, so the soak proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize above the soak plus its slack (the protocol-log-limits step), then enable and disable the connectors again to soak anew') }
+        throw ('The protocol logs of ' + $Server + ' do not reach back ' + $Days + ' days: an observation over a shorter period proves nothing. Raise ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize, wait, and observe again')
+    }
+    Write-Host ('    period covered: ' + $from.ToString('yyyy-MM-dd HH:mm') + ' to ' + (Get-Date).ToString('yyyy-MM-dd HH:mm') + ' (oldest log file kept: ' + $oldest[0].Name + ', last written ' + $oldest[0].LastWriteTime.ToString('yyyy-MM-dd HH:mm') + ')')
     return $unc
 }
 
@@ -408,15 +455,34 @@ function Assert-FrontEndRelayUnused {
     Assert-DomainController -DomainController $DomainController
     Assert-ConnectorLogging -Server $Server -Names $Names -DomainController $DomainController
     $logPath = Get-FrontEndLogPath -Server $Server -Path $FrontEndReceiveLogPath -DomainController $DomainController
-    Assert-NoRelaySession -Server $Server -Names $Names -LogPath $logPath -ObservationDays $ObservationDays -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
+    $control = @(Get-FrontEndConnectorId -Server $Server -DomainController $DomainController)
+    Assert-NoRelaySession -Server $Server -Names $Names -LogPath $logPath -ObservationDays $ObservationDays -Control $control -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
 }
 
 function Get-FrontEndLogPath {
-    # The Front End receive log folder of a 2013+ server: -Path, else the Transport service's with FrontEnd for Hub.
+    # The Front End receive log folder of a 2013+ server: -Path, else the Front End Transport service's own
+    # ReceiveProtocolLogPath (never derived from the Transport service's: a customised path would not follow).
     param([string]$Server, [string]$Path, [string]$DomainController)
     if ($Path -ne '') { return $Path }
-    $transport = Get-TransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop
-    return (([string]$transport.ReceiveProtocolLogPath) -replace '\\Hub\\ProtocolLog\\', '\FrontEnd\ProtocolLog\')
+    $frontEnd = @(Get-FrontendTransportService -Identity $Server -DomainController $DomainController -ErrorAction Stop)
+    if ($frontEnd.Count -ne 1) { throw ('Expected exactly one Front End Transport service on ''' + $Server + ''', found ' + $frontEnd.Count + ': pass -FrontEndReceiveLogPath with the Front End receive log folder') }
+    $logPath = [string]$frontEnd[0].ReceiveProtocolLogPath
+    if ($logPath -eq '') { throw ('The Front End Transport service of ' + $Server + ' has no ReceiveProtocolLogPath: receive protocol logging is off, so there is no evidence to read') }
+    return $logPath
+}
+
+function Get-FrontEndConnectorId {
+    # The identities of a 2013+ server's FrontendTransport receive connectors (Default Frontend <server> among them): the
+    # positive control that the files read are its Front End receive logs (the Hub logs hold none of them).
+    param([string]$Server, [string]$DomainController)
+    return @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.TransportRole -eq 'FrontendTransport' } | ForEach-Object { $Server + '\' + [string]$_.Name })
+}
+
+function Assert-ControlSeen {
+    # Throw when none of the -Control connectors logged a line in the files read: they are not the logs expected, and
+    # finding no session in them proves nothing.
+    param([string]$Server, [string[]]$Control, [int]$Seen, [string]$Hint = '')
+    if ($Control.Count -gt 0 -and $Seen -eq 0) { throw ('The receive protocol logs read for ' + $Server + ' hold no line of its Front End connectors (' + ($Control -join ', ') + '): they are not its Front End receive logs, and finding no session in them proves nothing' + $Hint) }
 }
 
 function Assert-ConnectorLogging {
@@ -429,18 +495,24 @@ function Assert-ConnectorLogging {
 
 function Assert-NoRelaySession {
     # Count the sessions of the observation period per connector and client in the RECV*.LOG files; throw if any.
-    param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string]$Hint = '')
+    # -Control: connectors of which at least one line must be in the files read (Get-FrontEndConnectorId).
+    param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string[]]$Control = @(), [string]$Hint = '')
     $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
     $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $ObservationDays -Hint $Hint
     $since = (Get-Date).AddDays(-$ObservationDays)
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $clients = @{}
+    $seen = 0
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($identities -contains $_.ConnectorId) -and ($_.Event -eq '+') } | ForEach-Object {
-            $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
-            if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | ForEach-Object {
+            if ($Control -contains $_.ConnectorId) { $seen = $seen + 1 }
+            if (($identities -contains $_.ConnectorId) -and ($_.Event -eq '+')) {
+                $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
+                if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
+            }
         }
     }
+    Assert-ControlSeen -Server $Server -Control $Control -Seen $seen -Hint $Hint
     if ($clients.Count -gt 0) {
         foreach ($key in @($clients.Keys | Sort-Object)) { Write-Warning ('    still used: ' + $key + ' (' + $clients[$key] + ' sessions since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Clients still connect to the old relay connectors of ' + $Server + ': repoint them, then observe again')
@@ -517,6 +589,8 @@ function Assert-NoRefusal {
     # since the earliest disable; those still disabled; every enabled one Verbose (-FrontEndOnly: FrontendTransport ones).
     param([string]$Server, [string[]]$Names, [object[]]$Ranges, [int]$SoakDays, [string]$LogPath, [switch]$FrontEndOnly, [string]$DomainController)
     $since = $null
+    $control = @()
+    if ($FrontEndOnly) { $control = @(Get-FrontEndConnectorId -Server $Server -DomainController $DomainController) }
     foreach ($connector in @(Get-ReceiveConnector -Server $Server -DomainController $DomainController -ErrorAction Stop | Where-Object { (-not $FrontEndOnly) -or ([string]$_.TransportRole -eq 'FrontendTransport') })) {
         $identity = $Server + '\' + [string]$connector.Name
         if ($Names -contains [string]$connector.Name) {
@@ -527,18 +601,24 @@ function Assert-NoRefusal {
         if ([bool]$connector.Enabled -and [string]$connector.ProtocolLoggingLevel -ne 'Verbose') { throw ('Protocol logging is off on ' + $identity + ': a refused client leaves no trace there; set it to Verbose (the protocol-logging step of its server) and soak again') }
     }
     if ($null -eq $since) { throw ('None of ' + ($Names -join ', ') + ' is on ' + $Server + ': the soak is checked before they are removed') }
-    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays
+    # the kept logs must reach back to the disable, not only SoakDays from now (review 4, R1)
+    $unc = Get-ReceiveLogFolder -Server $Server -LogPath $LogPath -Days $SoakDays -Since $since
     $files = @(Get-ChildItem -Path $unc -Filter 'RECV*.LOG' | Where-Object { $_.LastWriteTime -ge $since })
     $refused = @{}
+    $seen = 0
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') -and ([datetime]$_.DateTime -ge $since) } | ForEach-Object {
-            $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
-            if (Test-AddressInRange -Address $address -Ranges $Ranges) {
-                $key = [string]$_.ConnectorId + ' <- ' + $address
-                if ($refused.ContainsKey($key)) { $refused[$key] = $refused[$key] + 1 } else { $refused[$key] = 1 }
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | ForEach-Object {
+            if ($control -contains $_.ConnectorId) { $seen = $seen + 1 }
+            if (($_.Event -eq '>') -and ([string]$_.Data -match '^550 5\.7\.(1|54)') -and ([datetime]$_.DateTime -ge $since)) {
+                $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
+                if (Test-AddressInRange -Address $address -Ranges $Ranges) {
+                    $key = [string]$_.ConnectorId + ' <- ' + $address
+                    if ($refused.ContainsKey($key)) { $refused[$key] = $refused[$key] + 1 } else { $refused[$key] = 1 }
+                }
             }
         }
     }
+    Assert-ControlSeen -Server $Server -Control $control -Seen $seen -Hint ': pass -FrontEndReceiveLogPath with the Front End receive log folder'
     if ($refused.Count -gt 0) {
         foreach ($key in @($refused.Keys | Sort-Object)) { Write-Warning ('    refused as relay: ' + $key + ' (' + $refused[$key] + ' times since ' + $since.ToString('yyyy-MM-dd') + ')') }
         throw ('Clients of the disabled relay connectors of ' + $Server + ' were refused during the soak: point them at the new servers (or enable the connector again), then check again')

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrator.model import ExchangeVersion, Inventory, Server
+from migrator.plan.nat import onward_retargets, retarget_steps
 from migrator.plan.phases._common import Estate, runbook, step_id
 from migrator.plan.phases.decommission import VERIFY
-from migrator.plan.relay import RelayPlan
-from migrator.plan.relay_steps import relay_steps
+from migrator.plan.phases.servers import load_balancer_step
+from migrator.plan.relay import HOP_VERSIONS, RelayPlan, load_balancer_pool, plan_relay
+from migrator.plan.relay_steps import probe_id, relay_steps
 from migrator.plan.steps import Owner, Phase, RunsIn, Step
 
 P = Phase.ONWARD
@@ -48,6 +50,74 @@ def onward_relay_steps(
             s = replace(s, prerequisites=(*s.prerequisites, install))
         out.append(s)
     return out
+
+
+def onward_network_steps(
+    inv: Inventory, onward_relay: RelayPlan, install_ids: dict[str, str]
+) -> tuple[list[Step], dict[str, list[str]]]:
+    """The inbound SMTP path from the hop's servers to the final version (review 4, R5), with the first
+    hop's builders: per load balancer whose pool holds hop servers, ``onward.load-balancer.<lb>`` (add the
+    final-version servers of its sites, then drain and remove the hop's); per NAT rule the first hop
+    retargeted, ``onward.nat.<rule>`` where its address must change and ``onward.nat-verify.<rule>``
+    (the greeting through the public address names a final-version server, not a 2016 one).
+
+    Returns the steps and, per hop server (lower case), the steps that must be done before its relay
+    connectors are disabled and it is removed. ``install_ids``: server name lower-case -> install step.
+    """
+    final = frozenset({inv.policy.final_version})
+    probes: dict[str, list[str]] = {}
+    for pc in onward_relay.connectors:
+        probes.setdefault(pc.server.lower(), []).append(probe_id(pc, P))
+    steps: list[Step] = []
+    before: dict[str, list[str]] = {}
+    lb_ids: dict[str, str] = {}
+    for lb in sorted(inv.load_balancers, key=lambda b: b.name.lower()):
+        old, new = load_balancer_pool(inv, lb, HOP_VERSIONS), load_balancer_pool(inv, lb, final)
+        if not old or not new or any(s.name.lower() not in install_ids for s in new):
+            continue
+        # the new pool carries every relay connector its clients need before anyone is sent there
+        ready = sorted(
+            {install_ids[s.name.lower()] for s in new}
+            | {p for s in new for p in probes.get(s.name.lower(), [])}
+        )
+        step = load_balancer_step(
+            inv, lb.name, new, lb.source_nat, P, replaces=old, prerequisites=tuple(ready)
+        )
+        steps.append(step)
+        lb_ids[lb.name.lower()] = step.id
+        for s in old:
+            before.setdefault(s.name.lower(), []).append(step.id)
+    first = plan_relay(inv) if inv.nat_rules else None
+    for rt in onward_retargets(inv, first, onward_relay) if first is not None else []:
+        same = bool(rt.load_balancer) and rt.address == rt.current_address
+        if same and rt.load_balancer.lower() in lb_ids:
+            ready = [lb_ids[rt.load_balancer.lower()]]
+        else:
+            ready = sorted(
+                {install_ids[s.name.lower()] for s in rt.servers if s.name.lower() in install_ids}
+                | {p for s in rt.servers for p in probes.get(s.name.lower(), [])}
+                | (
+                    {lb_ids[rt.load_balancer.lower()]}
+                    if rt.load_balancer.lower() in lb_ids
+                    else set()
+                )
+            )
+        made = retarget_steps(rt, P, ready, change=not same)
+        steps.extend(made)
+        if made:
+            for s in rt.old_servers:
+                before.setdefault(s.name.lower(), []).append(made[-1].id)
+    return steps, before
+
+
+def _after_path(step: Step, path_before: dict[str, list[str]]) -> Step:
+    """``onward.relay.observe-wait.<2016 server>`` and ``onward.relay.disable-old.<2016 server>.*`` wait for
+    the network steps that take the inbound path away from that server."""
+    for head in ("onward.relay.observe-wait.", "onward.relay.disable-old."):
+        if step.id.startswith(head):
+            server = step.id[len(head) :].split(".", 1)[0].lower()
+            return replace(step, prerequisites=(*step.prerequisites, *path_before.get(server, ())))
+    return step
 
 
 def onward_steps(
@@ -112,11 +182,22 @@ def onward_steps(
             onward_relay if onward_relay is not None else RelayPlan((), (), ()),
             {n.lower(): i for (n, _s), i in zip(new, install_ids, strict=True)},
         )
+        network, path_before = onward_network_steps(
+            inv,
+            onward_relay if onward_relay is not None else RelayPlan((), (), ()),
+            {n.lower(): i for (n, _s), i in zip(new, install_ids, strict=True)},
+        )
+        # a 2016 server's relay connectors are observed and disabled only once no NAT/load-balancer path
+        # leads there any more (clients reaching it that way would still use them)
+        carried = [_after_path(s, path_before) for s in carried]
         steps += carried
+        steps += network
         for s in carried:
             if s.id.startswith("onward.relay.remove-old."):
                 old = s.target.split("\\", 1)[0].lower()
                 by_2016.setdefault(old, []).append(s.id)
+        for old, ids in path_before.items():
+            by_2016.setdefault(old, []).extend(ids)
         # Removing a 2016 server waits for its own connectors' removal and for the repoint.
         relay_ids = sorted(s.id for s in carried if s.id.startswith("onward.relay.repoint."))
     for server in () if listed else est.hop_mailbox:

@@ -219,11 +219,20 @@ def _mx_ttl(inv: Inventory, domain: str, ttl: int) -> Step:
     )
 
 
+LOG_MARGIN_DAYS = 14
+"""Days of receive protocol logs kept beyond the longest period a check reads: the soak check runs
+when the schedule reaches it, after the soak (35 days after the disable in the Contoso plan for a
+33-day soak), and reads back to the disable. A retention of exactly the soak length makes Exchange
+delete the first days after the disable, when forgotten clients fail (review 4, R1)."""
+
+
 def log_days(inv: Inventory) -> int:
-    """Days of receive protocol logs every observation needs: the evidence window, the
-    observation before disabling a relay connector and the soak after it, whichever is longest."""
+    """Days of receive protocol logs every observation needs (the one rule; ``MaxAgeDays`` of the
+    prepare and servers phases): the evidence window, the observation before disabling a relay
+    connector and the soak after it, whichever is longest, plus :data:`LOG_MARGIN_DAYS` for the
+    scheduling slack."""
     p = inv.policy
-    return max(p.log_days_wanted, p.observation_days, p.soak_days)
+    return max(p.log_days_wanted, p.observation_days, p.soak_days) + LOG_MARGIN_DAYS
 
 
 def prepare_steps(inv: Inventory, est: Estate) -> list[Step]:

@@ -3,6 +3,8 @@ send connectors, outbound addresses and Edge subscriptions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from migrator.checks.certificates import certificate_need, transport_names
 from migrator.model import Inventory, SendConnector, Server, TransportRole
 from migrator.plan.phases._common import Estate, by_name, runbook, step_id
@@ -219,18 +221,33 @@ def _frontend_logging(inv: Inventory, server: Server) -> Step:
     )
 
 
-def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bool) -> Step:
-    """Add the new servers of the pool's own sites (:func:`load_balancer_pool`) to one load balancer."""
+def load_balancer_step(
+    inv: Inventory,
+    lb_name: str,
+    servers: Sequence[Server],
+    snat: bool,
+    phase: Phase = P,
+    replaces: Sequence[Server] = (),
+    prerequisites: tuple[str, ...] | None = None,
+) -> Step:
+    """Add the new servers of the pool's own sites (:func:`load_balancer_pool`) to one load balancer.
+
+    The onward phase uses the same step (``phase``) for the final-version servers, which then take the
+    pool over from the hop's servers (``replaces``: drained and taken out once the new ones are healthy).
+    """
+    names = ", ".join(s.name for s in servers)
+    old = ", ".join(s.name for s in replaces)
     return Step(
-        id=step_id(P, "load-balancer", lb_name),
-        phase=P,
-        title=f"add {', '.join(s.name for s in servers)} to load balancer {lb_name} (SMTP 25 and HTTPS)",
+        id=step_id(phase, "load-balancer", lb_name),
+        phase=phase,
+        title=f"add {names} to load balancer {lb_name} (SMTP 25 and HTTPS)"
+        + (f", then drain and remove {old}" if replaces else ""),
         target=lb_name,
         owner=Owner.NETWORK_ADMIN,
         runs_in=RunsIn.MANUAL,
         duration_minutes=60,
         instructions=(
-            f"Add {', '.join(s.name for s in servers)} to the SMTP (25) and HTTPS pools of {lb_name}, "
+            f"Add {names} to the SMTP (25) and HTTPS pools of {lb_name}, "
             "with health checks; only these servers: they serve the sites of the servers behind it "
             "and carry every relay connector its clients need (a server without them answers "
             "550 5.7.54). "
@@ -241,11 +258,23 @@ def _load_balancer(inv: Inventory, lb_name: str, servers: list[Server], snat: bo
                 if snat
                 else "Keep it transparent (no SNAT) so relay connectors see the real client addresses."
             )
+            + (
+                f" Once they are healthy, drain {old} and take it out of the SMTP pool (Internet and"
+                " Exchange Online mail and NAT relay clients then reach only the new servers), and out"
+                " of the HTTPS pool no later than its removal; its relay connectors are disabled and"
+                " the server removed only after this step."
+                if replaces
+                else ""
+            )
         ),
-        verification=f"{lb_name} shows every new server healthy on port 25 and 443",
-        rollback=f"remove the new servers from the pools of {lb_name}",
-        prerequisites=tuple(step_id(P, "install", s.name) for s in servers),
-        runbook=runbook(P, "network"),
+        verification=f"{lb_name} shows every new server healthy on port 25 and 443"
+        + (f" and {old} in no SMTP pool" if replaces else ""),
+        rollback=f"remove the new servers from the pools of {lb_name}"
+        + (f" and put {old} back" if replaces else ""),
+        prerequisites=prerequisites
+        if prerequisites is not None
+        else tuple(step_id(phase, "install", s.name) for s in servers),
+        runbook=runbook(phase, "network"),
     )
 
 
@@ -438,7 +467,7 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     for lb in sorted(inv.load_balancers, key=lambda b: b.name.lower()):
         pool = list(load_balancer_pool(inv, lb))
         if pool:
-            steps.append(_load_balancer(inv, lb.name, pool, lb.source_nat))
+            steps.append(load_balancer_step(inv, lb.name, pool, lb.source_nat))
     steps.append(_smtp_alias(inv))
     connectors = send_connector_steps(inv, est)
     moved = {s.target.lower() for s in connectors}
@@ -466,4 +495,4 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     return steps
 
 
-__all__ = ["SUPPORTED_2016_OS", "certificate_names", "servers_steps"]
+__all__ = ["SUPPORTED_2016_OS", "certificate_names", "load_balancer_step", "servers_steps"]

@@ -15,31 +15,41 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'EX16-02-rollback' -Steps @('relay.rollback.permission.EX16-02.relay-relay-apps', 'relay.rollback.remove.EX16-02.relay-relay-apps', 'relay.rollback.remove.EX16-02.relay-scanner-s-relay') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP relay.rollback.permission.EX16-02.relay-relay-apps; target: EX16-02\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.permission.EX16-02.relay-relay-apps; target: EX16-02\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test, relay.rollback.enable-old.EX10-01.relay-apps
     # Verification: the script reads the permissions back and checks the grant is gone; rollback: run relay.permission.EX16-02.relay-relay-apps again
     if (Test-RunStep -Id 'relay.rollback.permission.EX16-02.relay-relay-apps' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Relay Apps''') {
+        Write-Host '    Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test); the script refuses while a DNS alias of these clients still resolves to EX16-02 or while EX10-01\Relay Apps is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX16-02'; Name = 'Relay Relay Apps'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX10-01\Relay Apps'
+            Aliases = @('smtp.fabrikam.test'); Addresses = @('10.1.0.21')
+            Successors = @('EX10-01\Relay Apps')
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-02.relay-relay-apps; target: EX16-02\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test
+    # region STEP relay.rollback.remove.EX16-02.relay-relay-apps; target: EX16-02\Relay Relay Apps; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test, relay.rollback.enable-old.EX10-01.relay-apps
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-02.relay-relay-apps' -Title 'Remove receive connector ''Relay Relay Apps'' from EX16-02') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test).'
-        $step = @{ Server = 'EX16-02'; Name = 'Relay Relay Apps'; Comment = 'Created by migrator from EX10-01\Relay Apps' }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test); the script refuses while a DNS alias of these clients still resolves to EX16-02 or while EX10-01\Relay Apps is missing or disabled (they would be refused relay, 550 5.7.54).'
+        $step = @{
+            Server = 'EX16-02'; Name = 'Relay Relay Apps'
+            Comment = 'Created by migrator from EX10-01\Relay Apps'
+            Aliases = @('smtp.fabrikam.test'); Addresses = @('10.1.0.21')
+            Successors = @('EX10-01\Relay Apps')
+        }
+        Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-02.relay-scanner-s-relay; target: EX16-02\Relay Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test
+    # region STEP relay.rollback.remove.EX16-02.relay-scanner-s-relay; target: EX16-02\Relay Scanner’s 'Relay'; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-fabrikam-test, relay.rollback.enable-old.EX10-01.scanner-s-relay
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-02.relay-scanner-s-relay' -Title 'Remove receive connector ''Relay Scanner’’s ''Relay'''' from EX16-02') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test).'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-fabrikam-test); the script refuses while a DNS alias of these clients still resolves to EX16-02 or while EX10-01\Scanner’’s ''Relay'' is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX16-02'; Name = 'Relay Scanner’’s ''Relay'''
             Comment = 'Created by migrator from EX10-01\Scanner’’s ''Relay'''
+            Aliases = @('smtp.fabrikam.test'); Addresses = @('10.1.0.21')
+            Successors = @('EX10-01\Scanner’’s ''Relay''')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
 } finally { Stop-Transcript }

@@ -16,10 +16,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'EX10-01' -Steps @('prepare.protocol-log-limits.EX10-01', 'prepare.protocol-logging.EX10-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP prepare.protocol-log-limits.EX10-01; target: EX10-01; owner: Exchange admin; runs in: EMS on 2010; after: none
-    # Verification: Get-TransportServer EX10-01: ReceiveProtocolLogMaxAge >= 33 days and ReceiveProtocolLogMaxDirectorySize >= 3300 MB; rollback: set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed
-    if (Test-RunStep -Id 'prepare.protocol-log-limits.EX10-01' -Title 'keep 33 days of receive protocol logs on EX10-01') {
+    # Verification: Get-TransportServer EX10-01: ReceiveProtocolLogMaxAge >= 47 days and ReceiveProtocolLogMaxDirectorySize >= 4700 MB; rollback: set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed
+    if (Test-RunStep -Id 'prepare.protocol-log-limits.EX10-01' -Title 'keep 47 days of receive protocol logs on EX10-01') {
         Write-Host '    Protocol logs are capped (250 MB per directory by default) and aged; raise both so the relay evidence covers the observation period. Values are only ever raised.'
-        $step = @{ Server = 'EX10-01'; MaxAgeDays = 33; MaxDirectoryMb = 3300 }
+        $step = @{ Server = 'EX10-01'; MaxAgeDays = 47; MaxDirectoryMb = 4700 }
         Set-ProtocolLogLimit @step -DomainController $DomainController
     }
     # region STEP prepare.protocol-logging.EX10-01; target: EX10-01; owner: Exchange admin; runs in: EMS on 2010; after: prepare.protocol-log-limits.EX10-01

@@ -40,10 +40,10 @@ try {
         Set-ServerCertificate @step -DomainController $DomainController
     }
     # region STEP servers.protocol-log-limits.EX16-02; target: EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.install.EX16-02
-    # Verification: Get-FrontendTransportService EX16-02: ReceiveProtocolLogMaxAge >= 33 days and ReceiveProtocolLogMaxDirectorySize >= 3300 MB (read back by the step); rollback: set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed
-    if (Test-RunStep -Id 'servers.protocol-log-limits.EX16-02' -Title 'keep 33 days of Front End receive protocol logs on EX16-02') {
+    # Verification: Get-FrontendTransportService EX16-02: ReceiveProtocolLogMaxAge >= 47 days and ReceiveProtocolLogMaxDirectorySize >= 4700 MB (read back by the step); rollback: set ReceiveProtocolLogMaxAge and ReceiveProtocolLogMaxDirectorySize back to the values the step printed
+    if (Test-RunStep -Id 'servers.protocol-log-limits.EX16-02' -Title 'keep 47 days of Front End receive protocol logs on EX16-02') {
         Write-Host '    The Front End Transport receive logs (where relay connectors log on 2013+) are capped and aged; raise both so the onward observation and soak cover their whole period. Values are only ever raised.'
-        $step = @{ Server = 'EX16-02'; MaxAgeDays = 33; MaxDirectoryMb = 3300 }
+        $step = @{ Server = 'EX16-02'; MaxAgeDays = 47; MaxDirectoryMb = 4700 }
         Set-FrontEndLogLimit @step -DomainController $DomainController
     }
     # region STEP servers.protocol-logging.EX16-02; target: EX16-02; owner: Exchange admin; runs in: EMS on the new servers; after: servers.protocol-log-limits.EX16-02

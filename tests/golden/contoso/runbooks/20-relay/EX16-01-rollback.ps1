@@ -15,62 +15,79 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'EX16-01-rollback' -Steps @('relay.rollback.permission.EX16-01.relay-apps-ex16-01', 'relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01', 'relay.rollback.remove.EX16-01.relay-apps-ex16-01', 'relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01', 'relay.rollback.remove.EX16-01.relay-mfp-scanners', 'relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP relay.rollback.permission.EX16-01.relay-apps-ex16-01; target: EX16-01\Relay Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.permission.EX16-01.relay-apps-ex16-01; target: EX16-01\Relay Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-01.relay-apps, relay.rollback.nat-verify.fw-lon-smtp-in
     # Verification: the script reads the permissions back and checks the grant is gone; rollback: run relay.permission.EX16-01.relay-apps-ex16-01 again
     if (Test-RunStep -Id 'relay.rollback.permission.EX16-01.relay-apps-ex16-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Apps EX16-01''') {
+        Write-Host '    Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-01\Relay Apps is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Apps EX16-01'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX10-01\Relay Apps'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.20', '2001:db8:10:1::20')
+            Successors = @('EX10-01\Relay Apps')
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-03.relay-legacy-crm, relay.rollback.nat-verify.fw-lon-smtp-in
     # Verification: the script reads the permissions back and checks the grant is gone; rollback: run relay.permission.EX16-01.relay-legacy-crm-ex16-01 again
     if (Test-RunStep -Id 'relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX16-01''') {
+        Write-Host '    Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-03\Relay Legacy CRM is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Legacy CRM EX16-01'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.20', '2001:db8:10:1::20')
+            Successors = @('EX10-03\Relay Legacy CRM')
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-apps-ex16-01; target: EX16-01\Relay Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com
+    # region STEP relay.rollback.remove.EX16-01.relay-apps-ex16-01; target: EX16-01\Relay Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-01.relay-apps, relay.rollback.nat-verify.fw-lon-smtp-in
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-apps-ex16-01' -Title 'Remove receive connector ''Relay Apps EX16-01'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com).'
-        $step = @{ Server = 'EX16-01'; Name = 'Relay Apps EX16-01'; Comment = 'Created by migrator from EX10-01\Relay Apps' }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-01\Relay Apps is missing or disabled (they would be refused relay, 550 5.7.54).'
+        $step = @{
+            Server = 'EX16-01'; Name = 'Relay Apps EX16-01'
+            Comment = 'Created by migrator from EX10-01\Relay Apps'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.20', '2001:db8:10:1::20')
+            Successors = @('EX10-01\Relay Apps')
+        }
+        Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com
+    # region STEP relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-03.relay-legacy-crm, relay.rollback.nat-verify.fw-lon-smtp-in
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01' -Title 'Remove receive connector ''Relay Legacy CRM EX16-01'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com).'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-03\Relay Legacy CRM is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay Legacy CRM EX16-01'
             Comment = 'Created by migrator from EX10-03\Relay Legacy CRM'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.20', '2001:db8:10:1::20')
+            Successors = @('EX10-03\Relay Legacy CRM')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-mfp-scanners; target: EX16-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com
+    # region STEP relay.rollback.remove.EX16-01.relay-mfp-scanners; target: EX16-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-01.relay-scanners, relay.rollback.nat-verify.fw-lon-smtp-in
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-mfp-scanners' -Title 'Remove receive connector ''Relay MFP Scanners'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com).'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-01\Relay Scanners is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX16-01'; Name = 'Relay MFP Scanners'
             Comment = 'Created by migrator from EX10-01\Relay Scanners'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.20', '2001:db8:10:1::20')
+            Successors = @('EX10-01\Relay Scanners')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01; target: EX16-01\Internal Mail Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.remove.EX16-01.relay-apps-ex16-01, relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01, relay.rollback.remove.EX16-01.relay-mfp-scanners
+    # region STEP relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01; target: EX16-01\Internal Mail Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.remove.EX16-01.relay-apps-ex16-01, relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01, relay.rollback.remove.EX16-01.relay-mfp-scanners, relay.rollback.nat-verify.fw-lon-smtp-in
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01' -Title 'Remove receive connector ''Internal Mail Apps EX16-01'' from EX16-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2010 servers first. It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first; the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-03\Internal Mail Apps is missing or disabled (they would be refused relay, 550 5.7.54). It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'
         $step = @{
             Server = 'EX16-01'; Name = 'Internal Mail Apps EX16-01'
             Comment = 'Created by migrator from EX10-03\Internal Mail Apps'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.20', '2001:db8:10:1::20')
+            Successors = @('EX10-03\Internal Mail Apps')
             GoneFirst = @('Relay Apps EX16-01', 'Relay Legacy CRM EX16-01', 'Relay MFP Scanners')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
 } finally { Stop-Transcript }

@@ -15,7 +15,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'smtp-contoso-com-rollback' -Steps @('relay.rollback.repoint.smtp-contoso-com', 'relay.rollback.verify-alias.smtp-contoso-com') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP relay.rollback.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: none
+    # region STEP relay.rollback.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: relay.rollback.enable-old.EX10-01.relay-apps, relay.rollback.enable-old.EX10-01.relay-scanners, relay.rollback.enable-old.EX10-03.relay-legacy-crm
     # Verification: relay.rollback.verify-alias.smtp-contoso-com compares the records; rollback: run relay.repoint.smtp-contoso-com again
     if (Test-RunStep -Id 'relay.rollback.repoint.smtp-contoso-com' -Title 'Point DNS alias smtp.contoso.com back at the old servers (EX10-01, EX10-03)') {
         Write-Host '    Before any new connector is removed: make the records of smtp.contoso.com exactly A 10.1.1.10, 10.2.1.10; no AAAA record (the old servers EX10-01, EX10-03, from the inventory) and delete the new servers'' records.'

@@ -15,65 +15,79 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'EX-SE-01-rollback' -Steps @('onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01', 'onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01', 'onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01', 'onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01', 'onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners', 'onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01; target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01; target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com, onward.relay.rollback.enable-old.EX16-01.relay-apps-ex16-01, onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02
     # Verification: the script reads the permissions back and checks the grant is gone; rollback: run onward.relay.permission.EX-SE-01.relay-apps-ex-se-01 again
     if (Test-RunStep -Id 'onward.relay.rollback.permission.EX-SE-01.relay-apps-ex-se-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Apps EX-SE-01''') {
+        Write-Host '    Repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX-SE-01 or while EX16-01\Relay Apps EX16-01, EX16-02\Relay Apps EX16-02 is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay Apps EX-SE-01'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX16-01\Relay Apps EX16-01'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.30', '2001:db8:10:1::30')
+            Successors = @('EX16-01\Relay Apps EX16-01', 'EX16-02\Relay Apps EX16-02')
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01; target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: none
+    # region STEP onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01; target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com, onward.relay.rollback.enable-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.rollback.enable-old.EX16-02.relay-legacy-crm-ex16-02
     # Verification: the script reads the permissions back and checks the grant is gone; rollback: run onward.relay.permission.EX-SE-01.relay-legacy-crm-ex-se-01 again
     if (Test-RunStep -Id 'onward.relay.rollback.permission.EX-SE-01.relay-legacy-crm-ex-se-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX-SE-01''') {
+        Write-Host '    Repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX-SE-01 or while EX16-01\Relay Legacy CRM EX16-01, EX16-02\Relay Legacy CRM EX16-02 is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay Legacy CRM EX-SE-01'
             User = 'NT AUTHORITY\ANONYMOUS LOGON'; ExtendedRight = 'Ms-Exch-SMTP-Accept-Any-Recipient'
             Comment = 'Created by migrator from EX16-01\Relay Legacy CRM EX16-01'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.30', '2001:db8:10:1::30')
+            Successors = @('EX16-01\Relay Legacy CRM EX16-01', 'EX16-02\Relay Legacy CRM EX16-02')
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01; target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com
+    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01; target: EX-SE-01\Relay Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com, onward.relay.rollback.enable-old.EX16-01.relay-apps-ex16-01, onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01' -Title 'Remove receive connector ''Relay Apps EX-SE-01'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com).'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX-SE-01 or while EX16-01\Relay Apps EX16-01, EX16-02\Relay Apps EX16-02 is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay Apps EX-SE-01'
             Comment = 'Created by migrator from EX16-01\Relay Apps EX16-01'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.30', '2001:db8:10:1::30')
+            Successors = @('EX16-01\Relay Apps EX16-01', 'EX16-02\Relay Apps EX16-02')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01; target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com
+    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01; target: EX-SE-01\Relay Legacy CRM EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com, onward.relay.rollback.enable-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.rollback.enable-old.EX16-02.relay-legacy-crm-ex16-02
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01' -Title 'Remove receive connector ''Relay Legacy CRM EX-SE-01'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com).'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX-SE-01 or while EX16-01\Relay Legacy CRM EX16-01, EX16-02\Relay Legacy CRM EX16-02 is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay Legacy CRM EX-SE-01'
             Comment = 'Created by migrator from EX16-01\Relay Legacy CRM EX16-01'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.30', '2001:db8:10:1::30')
+            Successors = @('EX16-01\Relay Legacy CRM EX16-01', 'EX16-02\Relay Legacy CRM EX16-02')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners; target: EX-SE-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com
+    # region STEP onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners; target: EX-SE-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.verify-alias.smtp-contoso-com, onward.relay.rollback.enable-old.EX16-01.relay-mfp-scanners, onward.relay.rollback.enable-old.EX16-02.relay-mfp-scanners
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners' -Title 'Remove receive connector ''Relay MFP Scanners'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com).'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2016 servers first (onward.relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX-SE-01 or while EX16-01\Relay MFP Scanners, EX16-02\Relay MFP Scanners is missing or disabled (they would be refused relay, 550 5.7.54).'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Relay MFP Scanners'
             Comment = 'Created by migrator from EX16-01\Relay MFP Scanners'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.30', '2001:db8:10:1::30')
+            Successors = @('EX16-01\Relay MFP Scanners', 'EX16-02\Relay MFP Scanners')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
     # region STEP onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01; target: EX-SE-01\Internal Mail Apps EX-SE-01; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.remove.EX-SE-01.relay-apps-ex-se-01, onward.relay.rollback.remove.EX-SE-01.relay-legacy-crm-ex-se-01, onward.relay.rollback.remove.EX-SE-01.relay-mfp-scanners
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.relay.rollback.remove.EX-SE-01.internal-mail-apps-ex-se-01' -Title 'Remove receive connector ''Internal Mail Apps EX-SE-01'' from EX-SE-01') {
-        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker; repoint clients back to the 2016 servers first. It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'
+        Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2016 servers first; the script refuses while a DNS alias of these clients still resolves to EX-SE-01 or while EX16-01\Internal Mail Apps EX16-01, EX16-02\Internal Mail Apps EX16-02 is missing or disabled (they would be refused relay, 550 5.7.54). It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'
         $step = @{
             Server = 'EX-SE-01'; Name = 'Internal Mail Apps EX-SE-01'
             Comment = 'Created by migrator from EX16-01\Internal Mail Apps EX16-01'
+            Aliases = @('smtp.contoso.com'); Addresses = @('10.1.1.30', '2001:db8:10:1::30')
+            Successors = @('EX16-01\Internal Mail Apps EX16-01', 'EX16-02\Internal Mail Apps EX16-02')
             GoneFirst = @('Relay Apps EX-SE-01', 'Relay Legacy CRM EX-SE-01', 'Relay MFP Scanners')
         }
-        Remove-RelayConnector @step -DomainController $DomainController
+        Undo-RelayConnector @step -DomainController $DomainController
     }
 } finally { Stop-Transcript }

@@ -15,20 +15,16 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'smtp-contoso-com-rollback' -Steps @('onward.relay.rollback.repoint.smtp-contoso-com', 'onward.relay.rollback.verify-alias.smtp-contoso-com') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP onward.relay.rollback.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: none
+    # region STEP onward.relay.rollback.repoint.smtp-contoso-com; target: smtp.contoso.com; owner: DNS admin; runs in: DNS console; after: onward.relay.rollback.enable-old.EX16-01.relay-apps-ex16-01, onward.relay.rollback.enable-old.EX16-01.relay-legacy-crm-ex16-01, onward.relay.rollback.enable-old.EX16-01.relay-mfp-scanners, onward.relay.rollback.enable-old.EX16-02.relay-apps-ex16-02, onward.relay.rollback.enable-old.EX16-02.relay-legacy-crm-ex16-02, onward.relay.rollback.enable-old.EX16-02.relay-mfp-scanners
     # Verification: onward.relay.rollback.verify-alias.smtp-contoso-com compares the records; rollback: run onward.relay.repoint.smtp-contoso-com again
     if (Test-RunStep -Id 'onward.relay.rollback.repoint.smtp-contoso-com' -Title 'Point DNS alias smtp.contoso.com back at the old servers (EX16-01, EX16-02)') {
-        Write-Host '    Before any new connector is removed: make the records of smtp.contoso.com exactly A 10.1.1.20, 10.2.1.20; AAAA 2001:db8:10:1::20 (the old servers EX16-01, EX16-02, from the inventory) and delete the new servers'' records.'
+        Write-Host '    Before any new connector is removed: make the records of smtp.contoso.com exactly A 10.1.1.20, 10.2.1.20; no AAAA record (the old servers EX16-01, EX16-02, from the inventory) and delete the new servers'' records.'
         Stop-AtManualStep -Id 'onward.relay.rollback.repoint.smtp-contoso-com' -Next 'onward.relay.rollback.verify-alias.smtp-contoso-com'
     }
     # region STEP onward.relay.rollback.verify-alias.smtp-contoso-com; target: smtp.contoso.com; owner: Exchange admin; runs in: EMS on the new servers; after: onward.relay.rollback.repoint.smtp-contoso-com
-    # Verification: Resolve-DnsName smtp.contoso.com -Type A and -Type AAAA return exactly A 10.1.1.20, 10.2.1.20; AAAA 2001:db8:10:1::20; rollback: nothing to undo (read only)
+    # Verification: Resolve-DnsName smtp.contoso.com -Type A and -Type AAAA return exactly A 10.1.1.20, 10.2.1.20; no AAAA record; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'onward.relay.rollback.verify-alias.smtp-contoso-com' -Title 'Check that smtp.contoso.com resolves to exactly the old servers again (A and AAAA)') {
-        $step = @{
-            Alias = 'smtp.contoso.com'
-            IPv4 = @('10.1.1.20', '10.2.1.20'); IPv6 = @('2001:db8:10:1::20')
-            Servers = @('EX16-01', 'EX16-02')
-        }
+        $step = @{ Alias = 'smtp.contoso.com'; IPv4 = @('10.1.1.20', '10.2.1.20'); Servers = @('EX16-01', 'EX16-02') }
         Assert-AliasRecord @step
     }
 } finally { Stop-Transcript }
