@@ -31,7 +31,7 @@ from migrator.logs.client_evidence import ClientEvidence, load_client_evidence
 from migrator.logs.evidence import Evidence, load_evidence
 from migrator.memory import kept_alive
 from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
-from migrator.plan.client_access import client_access_findings
+from migrator.plan.client_access import client_access_findings, no_evidence_findings
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
@@ -169,6 +169,8 @@ def analyse(
         findings += moves.findings
     if client_evidence is not None:
         findings += client_access_findings(inventory, client_evidence, moves)
+    else:
+        findings += no_evidence_findings(inventory)
     unique = sorted(set(findings), key=Finding.sort_key)
     return Analysis(
         inventory,
