@@ -24,13 +24,14 @@ from migrator.checks.inventory import check_inventory_basics
 from migrator.checks.public_folders import check_public_folders
 from migrator.errors import InventoryError, MigratorError, Problem
 from migrator.fileio import atomic_write_bytes, not_a_file
+from migrator.folder_lock import plan_lock
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
 from migrator.logs.client_evidence import ClientEvidence, load_client_evidence
 from migrator.logs.evidence import Evidence, load_evidence
 from migrator.memory import kept_alive
 from migrator.model import Finding, Inventory, Lifecycle, Severity, Tenant
-from migrator.plan.client_access import client_access_findings
+from migrator.plan.client_access import client_access_findings, no_evidence_findings
 from migrator.plan.identity import IdentityMatch, match_identities
 from migrator.plan.identity_steps import identity_steps
 from migrator.plan.moves import MovePlan, override_problems, plan_moves
@@ -170,6 +171,8 @@ def analyse(
     findings += public_folder_hybrid_findings(inventory, moves)
     if client_evidence is not None:
         findings += client_access_findings(inventory, client_evidence, moves)
+    else:
+        findings += no_evidence_findings(inventory)
     unique = sorted(set(findings), key=Finding.sort_key)
     return Analysis(
         inventory,
@@ -334,9 +337,35 @@ def plan_folder(
 
     With an error-level finding nothing is written and ``plan`` is None.
     ``keep_status`` names a workbook whose tracking is carried over; without
-    it, the one already in ``out_dir`` is.
+    it, the one already in ``out_dir`` is. One run at a time per folder: while
+    another holds ``.OUT.lock`` beside it, :class:`~migrator.folder_lock.FolderLockedError` names that
+    run (:mod:`migrator.folder_lock`).
     """
-    existing = outdir.output_folder(out_dir) / CHECKLIST
+    target = outdir.output_folder(out_dir)
+    with plan_lock(target):  # before the team's workbook is read: one run at a time per folder
+        return _plan_folder(
+            path,
+            out_dir,
+            target,
+            start,
+            keep_status,
+            evidence_path,
+            throughput,
+            client_evidence_path,
+        )
+
+
+def _plan_folder(
+    path: Path,
+    out_dir: Path,
+    target: Path,
+    start: dt.date | None,
+    keep_status: Path | None,
+    evidence_path: Path | None,
+    throughput: Mapping[str, float] | None,
+    client_evidence_path: Path | None,
+) -> PlanOutput:
+    existing = target / CHECKLIST
     source = keep_status if keep_status is not None else (existing if existing.is_file() else None)
     sheet = read_mailbox_sheet(source) if source is not None else None
     analysis = check_path(path, evidence_path, sheet, throughput, client_evidence_path)
@@ -380,6 +409,17 @@ def write_outputs(
     or the new one, never a mix; a failure leaves ``out_dir`` as it was.
     """
     target = outdir.output_folder(out_dir)
+    with plan_lock(target):
+        return _write_outputs(analysis, plan, out_dir, target, keep_status)
+
+
+def _write_outputs(
+    analysis: Analysis,
+    plan: MigrationPlan,
+    out_dir: Path,
+    target: Path,
+    keep_status: Path | None,
+) -> PlanOutput:
     try:
         staging = outdir.staging_folder(target)
     except OSError as exc:

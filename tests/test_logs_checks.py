@@ -107,12 +107,37 @@ def test_window_shorter_than_wanted_names_the_server(evidence: Evidence) -> None
 
 
 def test_unused_range_is_a_candidate_never_dropped(evidence: Evidence) -> None:
-    got = codes(evidence_findings(inventory(), evidence), "evidence.range-unused")
+    enough = inventory(policy=Policy(log_days_wanted=4))
+    got = [
+        (f.severity, f.where, f.message, f.fix)
+        for f in evidence_findings(enough, evidence)
+        if f.code == "evidence.range-unused"
+    ]
     assert got == [
         (
             Severity.WARNING,
             "EX10-01\\Relay Apps",
             "no client from '10.1.1.99' used 'EX10-01\\Relay Apps' in 4 days of logs; candidate to drop",
+            "confirm with the application owners, then remove it with a relay override"
+            " (remove_ranges); the plan keeps it until you do",
+        )
+    ]
+
+
+def test_unused_range_in_a_short_window_is_no_candidate_yet(evidence: Evidence) -> None:
+    """evidence.window-short warns that monthly clients may be missing: no drop is suggested then."""
+    got = [
+        (f.severity, f.where, f.message, f.fix)
+        for f in evidence_findings(inventory(), evidence)
+        if f.code == "evidence.range-unused"
+    ]
+    assert got == [
+        (
+            Severity.WARNING,
+            "EX10-01\\Relay Apps",
+            "no client from '10.1.1.99' used 'EX10-01\\Relay Apps' in 4 days of logs, fewer than"
+            " the 30 wanted: not a candidate to drop yet (clients that send monthly may be missing)",
+            "scan 30 days of logs before deciding (evidence.window-short); the plan keeps the range",
         )
     ]
 
@@ -192,6 +217,21 @@ def test_internal_only_client_could_use_default_frontend() -> None:
     ev = _one_connector(_client("10.1.1.50", 3, (DomainCount("hr.contoso.com", 5, 0, 0, 0, None),)))
     (f,) = codes(evidence_findings(inventory(), ev), "evidence.internal-only")
     assert f[0] is Severity.INFO and f[1] == "EX10-01\\Relay Apps, client 10.1.1.50"
+    # The logs cover 4 days of the 30 wanted: the advice waits for the whole window.
+    fixes = {
+        days: next(
+            x.fix
+            for x in evidence_findings(inventory(policy=Policy(log_days_wanted=days)), ev)
+            if x.code == "evidence.internal-only"
+        )
+        for days in (4, 30)
+    }
+    assert fixes == {
+        4: "it can use Default Frontend on the new servers and needs no relay rights",
+        30: "it can use Default Frontend on the new servers and needs no relay rights; but the"
+        " logs cover 4 days, fewer than the 30 wanted: confirm over 30 days before dropping"
+        " anything",
+    }
 
 
 def test_one_address_with_most_sessions_suggests_snat() -> None:

@@ -62,8 +62,13 @@ def test_a_server_with_clients_left_is_not_removed() -> None:
     assert remove.instructions.startswith("BLOCKED, do not run")
 
 
+def one_day_is_enough(inv: Inventory) -> Inventory:
+    """The fixture logs cover one day per server: want only that (the default wants 30)."""
+    return replace(inv, policy=replace(inv.policy, log_days_wanted=1))
+
+
 def test_a_server_with_only_monitoring_left_is_clear() -> None:
-    inv = contoso()
+    inv = one_day_is_enough(contoso())
     plan = plan_with(inv, evidence(inv))
     gate = step(plan, "decommission.client-access.EX10-03")
     assert "show none left" in gate.title
@@ -94,6 +99,7 @@ def test_every_client_accepted_by_an_override_clears_the_gate() -> None:
         ),
     )
     inv = replace(inv, policy=replace(inv.policy, remaining_client_access=accepted))
+    inv = one_day_is_enough(inv)
     plan = plan_with(inv, evidence(inv))
     gate = step(plan, "decommission.client-access.EX10-01")
     assert "show none left" in gate.title
@@ -101,6 +107,90 @@ def test_every_client_accepted_by_an_override_clears_the_gate() -> None:
     assert not step(plan, "decommission.remove.EX10-01").instructions.startswith("BLOCKED")
     codes = {f.code for f in analyse(inv, client_evidence=evidence(inv)).findings}
     assert "client-access.clients-left" not in codes
+
+
+def test_logs_shorter_than_wanted_never_clear_the_gate() -> None:
+    """evidence.window-short warns that monthly clients may be missing: no removal on such logs."""
+    inv = (
+        contoso()
+    )  # log_days_wanted 30; the fixture logs of EX10-03 cover one day, monitoring only
+    plan = plan_with(inv, evidence(inv))
+    gate = step(plan, "decommission.client-access.EX10-03")
+    remove = step(plan, "decommission.remove.EX10-03")
+    assert gate.title == (
+        "prove no client uses EX10-03: the client-access logs cover fewer than 30 days, "
+        "do not remove it"
+    )
+    assert gate.instructions.startswith(
+        "The scanned logs of EX10-03 cover 1 day (2023-01-06 to 2023-01-06): clients that "
+        "connect monthly may be missing, so they cannot clear EX10-03. Keep 30 days of its logs"
+    )
+    assert remove.title.endswith("(blocked by decommission.client-access.EX10-03)")
+    assert remove.instructions.startswith(
+        "BLOCKED, do not run: the client-access logs of EX10-03 cover 1 day (2023-01-06 to "
+        "2023-01-06), fewer than the 30 days wanted (decommission.client-access.EX10-03). "
+    )
+    short = [
+        (f.severity.value, f.where, f.message, f.fix)
+        for f in analyse(inv, client_evidence=evidence(inv)).findings
+        if f.code == "client-access.window-short"
+    ]
+    assert short == [
+        (
+            "warning",
+            "EX10-01",
+            "the client-access logs of EX10-01 cover 1 day (2023-01-05 to 2023-01-05); 30 days"
+            " are wanted before its removal: clients that connect monthly may be missing, so the"
+            " plan does not remove it on this evidence (decommission.client-access.EX10-01"
+            " blocks the removal)",
+            "keep 30 days of its IIS and RPC Client Access logs (and the 2016 HttpProxy logs),"
+            " scan them with 'migrator logs scan' and re-plan",
+        ),
+        (
+            "warning",
+            "EX10-03",
+            "the client-access logs of EX10-03 cover 1 day (2023-01-06 to 2023-01-06); 30 days"
+            " are wanted before its removal: clients that connect monthly may be missing, so the"
+            " plan does not remove it on this evidence (decommission.client-access.EX10-03"
+            " blocks the removal)",
+            "keep 30 days of its IIS and RPC Client Access logs (and the 2016 HttpProxy logs),"
+            " scan them with 'migrator logs scan' and re-plan",
+        ),
+    ]
+    # Enough days: the same evidence clears EX10-03 and no window finding is left.
+    enough = one_day_is_enough(inv)
+    removal = step(plan_with(enough, evidence(enough)), "decommission.remove.EX10-03")
+    assert not removal.instructions.startswith("BLOCKED")
+    codes = {f.code for f in analyse(enough, client_evidence=evidence(enough)).findings}
+    assert "client-access.window-short" not in codes
+
+
+def test_a_server_missing_from_the_evidence_is_not_cleared() -> None:
+    inv = one_day_is_enough(contoso())
+    ev = evidence(inv)
+    ev = replace(ev, servers=tuple(s for s in ev.servers if s.server != "EX10-03"))
+    remove = step(plan_with(inv, ev), "decommission.remove.EX10-03")
+    assert remove.instructions.startswith(
+        "BLOCKED, do not run: the client-access logs of EX10-03 cover no day (the evidence has "
+        "no record of the server), fewer than the 1 days wanted"
+    )
+
+
+def test_the_receive_log_observation_before_a_removal_reads_the_wanted_days() -> None:
+    """observation_days 14 < log_days_wanted 30: decommission.observe-clients reads 30 days."""
+    inv = contoso()
+    assert (inv.policy.observation_days, inv.policy.log_days_wanted) == (14, 30)
+    plan = plan_with(inv, None)
+    observe = step(plan, "decommission.observe-clients.EX10-01")
+    assert observe.action is not None and observe.action.params["observation_days"] == 30
+    assert observe.title.endswith("(30 days)")
+    assert observe.wait_minutes == 30 * 24 * 60
+    gate = step(plan, "decommission.client-access.EX10-01")
+    assert gate.verification.startswith("client-evidence.json of a scan of the last 30 days")
+    # A relay connector is never removed after a soak shorter than the evidence window either.
+    short_soak = replace(inv, policy=replace(inv.policy, soak_days=7))
+    soak = [s for s in plan_with(short_soak, None).steps if s.id.startswith("relay.soak.")]
+    assert soak and all(s.action is not None and s.action.params["soak_days"] == 30 for s in soak)
 
 
 def test_findings_name_clients_left_and_old_outlook_with_the_wave() -> None:
@@ -189,7 +279,42 @@ def test_the_scan_finds_what_the_evidence_objects_find(accept: bool) -> None:
     found, _, _ = classify(discover([str(LOGS)])[0])
     moves = plan_moves(inv)
     with read_client_access(found, servers) as result:
-        rows = findings_of(inv, result.real_clients, result.old_outlook, result.minimum, moves)
+        spans = {
+            s.server.lower(): (s.first_seen, s.last_seen)
+            for s in result.summary(top=None, listed=1).servers
+        }
+        rows = findings_of(
+            inv,
+            result.real_clients,
+            result.old_outlook,
+            result.minimum,
+            moves,
+            lambda name: spans.get(name.lower()),
+        )
         objects = client_access_findings(inv, result.evidence(), moves)
     assert rows == objects
+    assert any(f.code == "client-access.window-short" for f in rows)
     assert any(f.code == "client-access.clients-left" for f in rows)
+
+
+def test_findings_txt_says_the_gate_has_no_evidence_without_a_scan(tmp_path: Path) -> None:
+    """Review 3, F9: no client-evidence.json -> a warning naming the gate and the command."""
+    from migrator.pipeline import plan_folder
+    from migrator.render.findings import FINDINGS_FILE
+
+    result = plan_folder(CONTOSO, tmp_path / "plan")
+    assert result.plan is not None
+    lines = (tmp_path / "plan" / FINDINGS_FILE).read_text("utf-8").splitlines()
+    assert [x for x in lines if "client-access.no-evidence" in x] == [
+        f"warning: client-access.no-evidence {CONTOSO}: no client-evidence.json was given, so the"
+        " 2010 client-access decommission gate has no log evidence: the removal of EX10-01,"
+        " EX10-03 stays blocked (decommission.client-access.<server>) until a scan shows no"
+        " client left (fix: copy the IIS logs (W3SVC1) and the RPC Client Access logs of each"
+        " 2010 Client Access server and the HttpProxy logs of the 2016 servers, run 'migrator"
+        " logs scan LOGDIR... --inventory INVENTORY -o INVENTORY' (client-evidence.json beside"
+        " the inventory is read; or pass --client-evidence FILE) and plan again)"
+    ]
+    # With the evidence the warning is gone (the gate has its evidence, judged on its own).
+    inv = contoso()
+    codes = {f.code for f in analyse(inv, client_evidence=evidence(inv)).findings}
+    assert "client-access.no-evidence" not in codes

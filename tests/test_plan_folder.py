@@ -24,6 +24,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from migrator import outdir
+from migrator.folder_lock import lock_path, plan_lock
 from migrator.outdir import OutputFolderError
 from migrator.pipeline import CHECKLIST, MANIFEST, plan_folder
 
@@ -84,6 +85,12 @@ def _state(folder: Path, refs: dict[str, Path]) -> str:
             )
         )[:400]
     )
+
+
+def _next_run_recovers(out: Path) -> None:
+    """What the next ``migrator plan`` into ``out`` does first: take the lock, then recover."""
+    with plan_lock(out):
+        outdir.recover(out)
 
 
 def _leftovers(parent: Path) -> list[str]:
@@ -271,8 +278,9 @@ def test_kill_at_each_point_of_the_switch_leaves_one_whole_plan(
     child = _replan(out, env)
     assert child.wait(timeout=300) == -signal.SIGKILL
     assert _state(out, refs) == expected
-    # The next run cleans up (and finishes a fallback switch cut in its window).
-    outdir.recover(out)
+    assert lock_path(out).is_file()  # the killed run's lock (migrator/folder_lock.py)
+    # The next run takes the stale lock over and cleans up (and finishes a fallback switch).
+    _next_run_recovers(out)
     assert _state(out, refs) in {"a", "ba"}
     assert _leftovers(tmp_path) == []
 
@@ -296,7 +304,7 @@ def test_kills_at_random_moments_never_leave_a_mix(refs: dict[str, Path], tmp_pa
         state = _state(out, refs)
         seen.append(state)
         assert state in {"a", "ba"}, seen
-        outdir.recover(out)
+        _next_run_recovers(out)
         assert _leftovers(tmp_path) == []
     print("states after random kills:", seen)
 

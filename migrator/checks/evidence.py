@@ -173,10 +173,12 @@ def evidence_findings(
                 )
             )
 
+    wanted = inventory.policy.log_days_wanted
     for rc in relay:
         ev = evidence.connector(rc.identity)
         window = evidence.window(rc.server)
         days = f"{window.days_covered} days of logs" if window else "the logs scanned"
+        short = window is None or window.days_covered < wanted
         if ev is None or ev.sessions == 0:
             logging = (
                 "; its ProtocolLoggingLevel is not Verbose, so no evidence could be written"
@@ -201,8 +203,15 @@ def evidence_findings(
                         Severity.WARNING,
                         "evidence.range-unused",
                         rc.identity,
-                        f"no client from '{rng}' used '{rc.identity}' in {days}; candidate to drop",
-                        "confirm with the application owners, then remove it with a relay"
+                        f"no client from '{rng}' used '{rc.identity}' in {days}, fewer than the"
+                        f" {wanted} wanted: not a candidate to drop yet (clients that send monthly"
+                        " may be missing)"
+                        if short
+                        else f"no client from '{rng}' used '{rc.identity}' in {days}; candidate to drop",
+                        f"scan {wanted} days of logs before deciding (evidence.window-short);"
+                        " the plan keeps the range"
+                        if short
+                        else "confirm with the application owners, then remove it with a relay"
                         " override (remove_ranges); the plan keeps it until you do",
                     )
                 )
@@ -211,6 +220,13 @@ def evidence_findings(
         if ce.server.lower() not in legacy_servers:
             continue
         source = relay_ids.get(ce.connector.lower())
+        seen = evidence.window(ce.server)
+        caveat = (
+            f"; but the logs cover {seen.days_covered if seen else 0} days, fewer than the"
+            f" {wanted} wanted: confirm over {wanted} days before dropping anything"
+            if seen is None or seen.days_covered < wanted
+            else ""
+        )
         if ce.connector.lower() in planned:
             allowed: tuple[IPRange, ...] = planned[ce.connector.lower()]
         elif planned_relay_ranges_by_source is not None or source is None:
@@ -249,7 +265,7 @@ def evidence_findings(
                         " authenticated relay",
                         "point it at Client Frontend on port 587 (SMTP AUTH with STARTTLS) on the"
                         " new servers; it needs no custom relay connector, and its address can then"
-                        " be dropped from the relay ranges (relay override remove_ranges)",
+                        " be dropped from the relay ranges (relay override remove_ranges)" + caveat,
                     )
                 )
             elif (
@@ -264,7 +280,8 @@ def evidence_findings(
                         f"{ce.connector}, client {cl.address}",
                         f"'{cl.address}' sent only to accepted domains through relay connector"
                         f" '{ce.connector}' ({cl.sessions} sessions)",
-                        "it can use Default Frontend on the new servers and needs no relay rights",
+                        "it can use Default Frontend on the new servers and needs no relay rights"
+                        + caveat,
                     )
                 )
             refused = cl.relay_refused_5_7_54 + cl.relay_refused_5_7_1

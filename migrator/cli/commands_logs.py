@@ -254,9 +254,18 @@ def _scan_client_access(
         if inv is not None:
             from migrator.plan.client_access import findings_of
 
+            spans = {s.server.lower(): (s.first_seen, s.last_seen) for s in summary.servers}
+
             print_findings(
                 tuple(
-                    findings_of(inv, result.real_clients, result.old_outlook, result.minimum, moves)
+                    findings_of(
+                        inv,
+                        result.real_clients,
+                        result.old_outlook,
+                        result.minimum,
+                        moves,
+                        lambda name: spans.get(name.lower()),
+                    )
                 )
             )
     out.print(

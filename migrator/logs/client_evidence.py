@@ -12,13 +12,14 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import InventoryError, Problem
 from migrator.fileio import temp_file_beside
+from migrator.json_stream import JsonStream
 from migrator.logs.evidence import SkippedFile
 from migrator.logs.sources import sql_text
 
@@ -53,7 +54,7 @@ def below_minimum(build: str, minimum: str = OUTLOOK_MINIMUM) -> bool:
     return have is not None and want is not None and have < want
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientSeen:
     """One client of one protocol of a 2010 server: a user from an address with an agent."""
 
@@ -444,10 +445,15 @@ def write_client_evidence(evidence: ClientEvidence, path: Path) -> None:
 
 
 def load_client_evidence(path: Path) -> ClientEvidence:
-    """Read ``client-evidence.json`` back; every problem is reported at once (InventoryError)."""
-    problems: list[Problem] = []
+    """Read ``client-evidence.json`` back; every problem is reported at once (InventoryError).
+
+    The file is read piece by piece (:class:`migrator.json_stream.JsonStream`): one
+    client at a time becomes a :class:`ClientSeen` (its repeated texts shared), so
+    hundreds of thousands of clients never exist as dicts and a whole text at once.
+    """
     try:
-        data = json.loads(path.read_text("utf-8"))
+        with path.open("r", encoding="utf-8") as handle:
+            return _read_client_evidence(path, JsonStream(handle))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InventoryError(
             [
@@ -457,10 +463,22 @@ def load_client_evidence(path: Path) -> ClientEvidence:
                 )
             ]
         ) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InventoryError(
-            [Problem(str(path), f"is not a client-evidence file; expected 'format': '{FORMAT}'")]
-        )
+
+
+def _read_client_evidence(path: Path, doc: JsonStream) -> ClientEvidence:
+    problems: list[Problem] = []
+    not_evidence = InventoryError(
+        [Problem(str(path), f"is not a client-evidence file; expected 'format': '{FORMAT}'")]
+    )
+    if doc.peek() != "{":
+        doc.value()  # a JSON error is said as such
+        doc.end()
+        raise not_evidence
+    shared: dict[str, str] = {}
+
+    def same(v: str) -> str:
+        # Agents, builds, proxies, users and addresses repeat across clients: keep one copy.
+        return shared.setdefault(v, v)
 
     def text(obj: dict[str, Any], key: str, where: str) -> str:
         v = obj.get(key, "")
@@ -483,43 +501,111 @@ def load_client_evidence(path: Path) -> ClientEvidence:
             return []
         return v
 
-    servers: list[ServerClients] = []
-    for i, s in enumerate(items(data, "servers", "")):
-        sw = f"servers[{i}]"
-        protocols = []
-        for j, p in enumerate(items(s, "protocols", sw)):
-            pw = f"{sw}.protocols[{j}]"
-            clients = tuple(
-                ClientSeen(
-                    user=text(c, "user", f"{pw}.clients[{k}]"),
-                    client_ip=text(c, "client_ip", f"{pw}.clients[{k}]"),
-                    user_agent=text(c, "user_agent", f"{pw}.clients[{k}]"),
-                    outlook_build=text(c, "outlook_build", f"{pw}.clients[{k}]"),
-                    via=text(c, "via", f"{pw}.clients[{k}]"),
-                    log=text(c, "log", f"{pw}.clients[{k}]"),
-                    requests=whole(c, "requests", f"{pw}.clients[{k}]"),
-                    first_seen=text(c, "first_seen", f"{pw}.clients[{k}]"),
-                    last_seen=text(c, "last_seen", f"{pw}.clients[{k}]"),
-                    monitoring=bool(c.get("monitoring", False)),
-                )
-                for k, c in enumerate(items(p, "clients", pw))
+    def objects(key: str, where: str) -> Iterator[int]:
+        """The objects of the list at the cursor, read one by one (anything else: a problem)."""
+        if doc.peek() != "[":
+            doc.value()
+            problems.append(Problem(str(path), f"key '{where}.{key}': expected a list of objects"))
+            return
+        said = False
+        for i in doc.items():
+            if doc.peek() == "{":
+                yield i
+            else:
+                doc.value()
+                if not said:
+                    problems.append(
+                        Problem(str(path), f"key '{where}.{key}': expected a list of objects")
+                    )
+                    said = True
+
+    def client(c: dict[str, Any], pw: str, k: int) -> ClientSeen:
+        get, one = c.get, shared.setdefault
+        user, ip, agent, build = (
+            get("user", ""),
+            get("client_ip", ""),
+            get("user_agent", ""),
+            get("outlook_build", ""),
+        )
+        via, log, first, last = (
+            get("via", ""),
+            get("log", ""),
+            get("first_seen", ""),
+            get("last_seen", ""),
+        )
+        requests = get("requests", 0)
+        if (
+            type(requests) is int
+            and requests >= 0
+            and all(type(v) is str for v in (user, ip, agent, build, via, log, first, last))
+        ):  # the file as the scan writes it: no check below can fail
+            return ClientSeen(
+                one(user, user),
+                one(ip, ip),
+                one(agent, agent),
+                one(build, build),
+                one(via, via),
+                one(log, log),
+                requests,
+                first,
+                last,
+                bool(get("monitoring", False)),
             )
-            protocols.append(
-                ProtocolClients(
-                    text(p, "protocol", pw),
-                    whole(p, "requests", pw),
-                    text(p, "last_seen", pw),
-                    clients,
-                )
-            )
-        name = text(s, "server", sw)
+        where = f"{pw}.clients[{k}]"
+        return ClientSeen(
+            user=same(text(c, "user", where)),
+            client_ip=same(text(c, "client_ip", where)),
+            user_agent=same(text(c, "user_agent", where)),
+            outlook_build=same(text(c, "outlook_build", where)),
+            via=same(text(c, "via", where)),
+            log=same(text(c, "log", where)),
+            requests=whole(c, "requests", where),
+            first_seen=text(c, "first_seen", where),
+            last_seen=text(c, "last_seen", where),
+            monitoring=bool(c.get("monitoring", False)),
+        )
+
+    def protocol(pw: str) -> ProtocolClients:
+        fields: dict[str, Any] = {}
+        clients: list[ClientSeen] = []
+        for key in doc.members():
+            if key == "clients":
+                for k in objects("clients", pw):
+                    clients.append(client(doc.value(), pw, k))
+            else:
+                fields[key] = doc.value()
+        return ProtocolClients(
+            same(text(fields, "protocol", pw)),
+            whole(fields, "requests", pw),
+            text(fields, "last_seen", pw),
+            tuple(clients),
+        )
+
+    def server(sw: str) -> ServerClients:
+        fields: dict[str, Any] = {}
+        protocols: list[ProtocolClients] = []
+        for key in doc.members():
+            if key == "protocols":
+                protocols.extend(protocol(f"{sw}.protocols[{j}]") for j in objects(key, sw))
+            else:
+                fields[key] = doc.value()
+        name = text(fields, "server", sw)
         if not name:
             problems.append(Problem(str(path), f"key '{sw}.server': the server name is missing"))
-        servers.append(
-            ServerClients(
-                name, text(s, "first_seen", sw), text(s, "last_seen", sw), tuple(protocols)
-            )
+        return ServerClients(
+            name, text(fields, "first_seen", sw), text(fields, "last_seen", sw), tuple(protocols)
         )
+
+    data: dict[str, Any] = {}
+    servers: list[ServerClients] = []
+    for key in doc.members():
+        if key == "servers":
+            servers.extend(server(f"servers[{i}]") for i in objects(key, ""))
+        else:
+            data[key] = doc.value()
+    doc.end()
+    if data.get("format") != FORMAT:
+        raise not_evidence
     scan = data.get("scan", {})
     if not isinstance(scan, dict):
         problems.append(Problem(str(path), "key 'scan': expected an object"))

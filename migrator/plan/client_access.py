@@ -6,15 +6,24 @@
   (:mod:`migrator.plan.phases.decommission`).
 - :func:`client_access_findings`: ``client-access.clients-left`` per server and
   ``client-access.outlook-too-old`` per user (with the user's mailbox move wave
-  where the waves are known).
+  where the waves are known), and ``client-access.window-short`` per server whose
+  logs cover fewer days than ``plan.log_days_wanted``: such evidence never clears
+  the gate (clients that connect monthly may be missing).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 
-from migrator.logs.client_evidence import ClientEvidence, ClientSeen, OldOutlook, user_key
+from migrator.logs.client_evidence import (
+    ClientEvidence,
+    ClientSeen,
+    OldOutlook,
+    ServerClients,
+    user_key,
+)
 from migrator.model import (
     ExchangeVersion,
     Finding,
@@ -29,6 +38,51 @@ from migrator.plan.moves import MovePlan
 
 LISTED_CLIENTS = 20
 """Clients named in a decommission step; the rest are counted."""
+
+
+def days_wanted(inv: Inventory) -> int:
+    """Days of logs every observation before a 2010 server's removal reads, at the least.
+
+    ``plan.observation_days``, but never fewer than ``plan.log_days_wanted``: the
+    evidence rule (``evidence.window-short``) warns that fewer days may miss the
+    clients that connect monthly, so no removal is planned on fewer.
+    """
+    return max(inv.policy.observation_days, inv.policy.log_days_wanted)
+
+
+Span = tuple[str, str] | None
+"""(first, last) request of a server in the evidence (the logs' own text), or None: no record."""
+
+
+def span_of(seen: ServerClients | None) -> Span:
+    """The :data:`Span` of one server's evidence."""
+    return None if seen is None else (seen.first_seen, seen.last_seen)
+
+
+def days_covered(span: Span) -> int:
+    """Calendar days from the first to the last request, both included (0: no record, or unreadable)."""
+    if span is None:
+        return 0
+    try:
+        first = dt.date.fromisoformat(span[0][:10])
+        last = dt.date.fromisoformat(span[1][:10])
+    except ValueError:
+        return 0
+    return max(0, (last - first).days + 1)
+
+
+def window_short(inv: Inventory, span: Span) -> bool:
+    """Whether a server's client-access logs cover fewer days than ``plan.log_days_wanted``
+    (the same evidence rule as the SMTP logs' ``evidence.window-short``)."""
+    return days_covered(span) < inv.policy.log_days_wanted
+
+
+def window_text(span: Span) -> str:
+    """``3 days (2023-01-05 to 2023-01-07)``, or that the evidence has no record of the server."""
+    if span is None:
+        return "no day (the evidence has no record of the server)"
+    days = days_covered(span)
+    return f"{days} day{'s' if days != 1 else ''} ({span[0][:10] or '?'} to {span[1][:10] or '?'})"
 
 
 def serves_clients(server: Server) -> bool:
@@ -124,6 +178,32 @@ def legacy_client_servers(inv: Inventory) -> tuple[Server, ...]:
     )
 
 
+def no_evidence_findings(inv: Inventory) -> list[Finding]:
+    """Without ``client-evidence.json``: the client-access gate of each 2010 server has no log evidence.
+
+    The plan still builds (the gate steps are marked blocked and ask for the scan);
+    findings.txt says so, with the command that makes the evidence (review 3, F9).
+    """
+    servers = legacy_client_servers(inv)
+    if not servers:
+        return []
+    names = ", ".join(s.name for s in servers)
+    return [
+        Finding(
+            Severity.WARNING,
+            "client-access.no-evidence",
+            inv.root,
+            f"no client-evidence.json was given, so the 2010 client-access decommission gate"
+            f" has no log evidence: the removal of {names} stays blocked"
+            f" (decommission.client-access.<server>) until a scan shows no client left",
+            "copy the IIS logs (W3SVC1) and the RPC Client Access logs of each 2010 Client Access"
+            " server and the HttpProxy logs of the 2016 servers, run 'migrator logs scan LOGDIR..."
+            " --inventory INVENTORY -o INVENTORY' (client-evidence.json beside the inventory is"
+            " read; or pass --client-evidence FILE) and plan again",
+        )
+    ]
+
+
 RealClients = Callable[[str], tuple[str, Iterable[tuple[str, str, str, str]]] | None]
 """server name -> (its name in the evidence, (protocol, user, address, last seen) of every client
 that is no monitoring account), or None when the evidence has no such server."""
@@ -142,7 +222,14 @@ def client_access_findings(
             (p, c.user, c.client_ip, c.last_seen) for p, c in seen.clients() if not c.monitoring
         )
 
-    return findings_of(inv, real, evidence.old_outlook, evidence.outlook_minimum, moves)
+    return findings_of(
+        inv,
+        real,
+        evidence.old_outlook,
+        evidence.outlook_minimum,
+        moves,
+        lambda name: span_of(evidence.server(name)),
+    )
 
 
 def findings_of(
@@ -151,12 +238,37 @@ def findings_of(
     old_outlook: Iterable[OldOutlook],
     minimum: str,
     moves: MovePlan | None = None,
+    span: Callable[[str], Span] | None = None,
 ) -> list[Finding]:
     """:func:`client_access_findings` from the clients of each server as rows (the scan reads
-    them from DuckDB without building every client)."""
+    them from DuckDB without building every client).
+
+    ``span`` gives a server's first and last request (None: no record); with it, each 2010
+    Client Access server whose logs cover fewer days than ``plan.log_days_wanted`` is a
+    ``client-access.window-short`` warning (its removal stays blocked).
+    """
     findings: list[Finding] = []
     rules = inv.policy.remaining_client_access
     keys: dict[str, str] = {}
+    wanted = inv.policy.log_days_wanted
+    for server in legacy_client_servers(inv):
+        if span is None:
+            break
+        seen = span(server.name)
+        if window_short(inv, seen):
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "client-access.window-short",
+                    server.name,
+                    f"the client-access logs of {server.name} cover {window_text(seen)};"
+                    f" {wanted} days are wanted before its removal: clients that connect monthly"
+                    f" may be missing, so the plan does not remove it on this evidence"
+                    f" (decommission.client-access.{server.name} blocks the removal)",
+                    f"keep {wanted} days of its IIS and RPC Client Access logs (and the 2016"
+                    " HttpProxy logs), scan them with 'migrator logs scan' and re-plan",
+                )
+            )
     for server in legacy_client_servers(inv):
         found = real(server.name)
         if found is None:

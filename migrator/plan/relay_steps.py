@@ -513,7 +513,9 @@ def relay_steps(
                 runbook=runbook,
             )
         )
-        soak = inventory.policy.soak_days
+        # Never shorter than the evidence window: evidence.window-short warns that fewer days
+        # of logs may miss the clients that send monthly, so no removal follows a shorter soak.
+        soak = max(inventory.policy.soak_days, inventory.policy.log_days_wanted)
         soak_id = f"{pre}.soak.{_safe(legacy_server)}"
         after_soak = _after_soak_runbook(legacy_server, phase)
         disables: list[str] = []

@@ -9,8 +9,12 @@ from migrator.plan.client_access import (
     LISTED_CLIENTS,
     accepted_by,
     clients_left,
+    days_wanted,
     describe,
     serves_clients,
+    span_of,
+    window_short,
+    window_text,
 )
 from migrator.plan.phases._common import Estate, is_hub, runbook, step_id
 from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
@@ -154,9 +158,11 @@ def _observe_clients(inv: Inventory, server: Server) -> Step:
     ``observation_days`` on all of them (Default and internal-only ones too,
     not only relay connectors), leaves out Exchange servers' own addresses and
     the clients ``plan.remaining_clients`` accepts, and stops while anyone is
-    left: removing the server would cut that client off silently.
+    left: removing the server would cut that client off silently. It never reads
+    fewer days than ``plan.log_days_wanted`` (:func:`days_wanted`): the evidence
+    rule warns that fewer may miss the clients that send monthly.
     """
-    days = inv.policy.observation_days
+    days = days_wanted(inv)
     own = merge_ranges(IPRange.parse(str(a)) for s in inv.servers for a in s.ip_addresses)
     accepted = [
         rc
@@ -262,7 +268,23 @@ def _client_access(
     else:
         seen = evidence.server(name)
         left = clients_left(inv, evidence, name)
-        if left:
+        wanted = days_wanted(inv)
+        if not left and window_short(inv, span_of(seen)):
+            needed = inv.policy.log_days_wanted
+            title = (
+                f"prove no client uses {name}: the client-access logs cover fewer than "
+                f"{needed} days, do not remove it"
+            )
+            blocked = (
+                f"the client-access logs of {name} cover {window_text(span_of(seen))}, fewer than the "
+                f"{needed} days wanted (decommission.client-access.{name})."
+            )
+            text = (
+                f"The scanned logs of {name} cover {window_text(span_of(seen))}: clients that connect "
+                f"monthly may be missing, so they cannot clear {name}. Keep {needed} days of its "
+                f"logs, then {scan}." + accepted_text
+            )
+        elif left:
             users = {user_key(c.user) or c.client_ip for _, c in left}
             title = f"clients still connect to {name}: {len(users)} left, do not remove it"
             listed = "; ".join(describe(p, c) for p, c in left[:LISTED_CLIENTS])
@@ -302,7 +324,7 @@ def _client_access(
                 + (f" ({monitoring} monitoring accounts left out" if monitoring else "")
                 + (f"{'; ' if monitoring else ' ('}{kept} accepted" if kept else "")
                 + (")" if monitoring or kept else "")
-                + f". Just before the removal, scan the last {inv.policy.observation_days} days "
+                + f". Just before the removal, scan the last {wanted} days "
                 f"again the same way ({scan}) and continue only if it still shows none."
                 + accepted_text
             )
@@ -318,7 +340,7 @@ def _client_access(
         rollback="nothing to undo (read only)",
         instructions=text,
         verification=(
-            f"client-evidence.json of a scan of the last {inv.policy.observation_days} days lists "
+            f"client-evidence.json of a scan of the last {days_wanted(inv)} days lists "
             f"no client of {name} that is neither monitoring nor accepted"
         ),
         prerequisites=ORG_WIDE,

@@ -6,7 +6,7 @@
 #     Days of receive protocol logs the observe step reads.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [int]$ObservationDays = 14)
+    [int]$ObservationDays = 30)
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
@@ -19,7 +19,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'EX10-03' -Steps @('decommission.client-access.EX10-03', 'decommission.databases.EX10-03', 'decommission.observe-clients.EX10-03', 'decommission.remove.EX10-03') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.client-access.EX10-03; target: EX10-03; owner: Exchange admin; runs in: manual; after: servers.namespace-verify, moves.complete.wave-007, public-folders.local, public-folders.hybrid.modern, decommission.arbitration-mailboxes, decommission.oab-generation
-    # Verification: client-evidence.json of a scan of the last 14 days lists no client of EX10-03 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
+    # Verification: client-evidence.json of a scan of the last 30 days lists no client of EX10-03 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.client-access.EX10-03' -Title 'prove no client uses EX10-03: no client-access evidence was scanned') {
         Write-Host '    No client-access evidence was given: copy the IIS logs (W3SVC1) and the RPC Client Access logs of EX10-03, and the HttpProxy logs of the 2016 servers, run ''migrator logs scan'' on them with --inventory, put client-evidence.json beside the inventory and plan again. Do not remove EX10-03 before it shows no client left.'
         Stop-AtManualStep -Id 'decommission.client-access.EX10-03' -Next 'decommission.databases.EX10-03'
@@ -32,8 +32,8 @@ try {
     }
     # region STEP decommission.observe-clients.EX10-03; target: EX10-03; owner: Exchange admin; runs in: EMS on 2010; after: decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: no session from a non-Exchange address on any receive connector of the server in the observation period; rollback: nothing to undo (read only)
-    if (Test-RunStep -Id 'decommission.observe-clients.EX10-03' -Title 'check the receive logs of EX10-03: no non-Exchange SMTP client left (14 days)') {
-        Write-Host '    Run it 14 days after the last relay, hybrid and MX move: it reads the receive protocol logs of every connector of EX10-03 and lists each client that is not an Exchange server; it stops while any is left. Point each one at the new servers (or accept it in plan.remaining_clients with a reason) before the server is removed.'
+    if (Test-RunStep -Id 'decommission.observe-clients.EX10-03' -Title 'check the receive logs of EX10-03: no non-Exchange SMTP client left (30 days)') {
+        Write-Host '    Run it 30 days after the last relay, hybrid and MX move: it reads the receive protocol logs of every connector of EX10-03 and lists each client that is not an Exchange server; it stops while any is left. Point each one at the new servers (or accept it in plan.remaining_clients with a reason) before the server is removed.'
         $step = @{
             Server = 'EX10-03'
             Skip = @(
