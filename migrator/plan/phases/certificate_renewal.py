@@ -81,10 +81,13 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
         mine = [s for s in servers if s.lower() in hop]
         if not mine:
             continue
-        # After the cut-overs that come before NotAfter, so the renewal takes no window of theirs.
+        # After the first hop's cut-overs that come before NotAfter, so the renewal takes no
+        # window of theirs; the onward phase's come after it (its servers take the renewed one).
         expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
         cutovers = sorted(
-            s.id for s in plan.steps if s.cutover and plan.schedule[s.id].start < expiry
+            s.id
+            for s in plan.steps
+            if s.cutover and s.phase is not Phase.ONWARD and plan.schedule[s.id].start < expiry
         )
         first = next(s for s in inv.target_servers if s.name == mine[0])
         names = list(certificate_need(inv, first).names)
@@ -147,7 +150,9 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                     ),
                     prerequisites=(request.id, *cutovers, *previous),
                     runbook=RENEWAL_RUNBOOK,
-                    cutover=CUTOVER_CERTIFICATE,
+                    # A class per server: the next server's renewal follows a business day of
+                    # this one in production (review 3, F4), and no other cut-over shares it.
+                    cutover=f"{CUTOVER_CERTIFICATE} {server}",
                     window_share=(CUTOVER_CERTIFICATE, 1),
                 )
             )
