@@ -144,7 +144,7 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
             MAIL_SYNC_MODERN,
             "sync the migrated mail-enabled public folders (Sync-ModernMailPublicFolders.ps1)",
             RunsIn.EMS_NEW,
-            "go-live",
+            "finalise",  # right after the unlock, in its runbook and shell (review 3, F8)
             action=Action(
                 f"{P.value}.mail-sync",
                 {"summary_csv": SUMMARY_CSV, "runbook_parameters": [WORK_FOLDER]},

@@ -2047,7 +2047,8 @@ function Assert-LegacyPublicFolderDatabase {
     $path = Get-PublicFolderMapFile -Folder $Folder -Name $Record
     $found = @()
     foreach ($name in $Server) {
-        $db = @(Get-PublicFolderDatabase -Server $name -DomainController $DomainController -ErrorAction SilentlyContinue)
+        # A server removed from AD is an error here: the same answer, no database behind its proxy.
+        try { $db = @(Get-PublicFolderDatabase -Server $name -DomainController $DomainController -ErrorAction Stop) } catch { $db = @() }
         if ($db.Count -eq 0) {
             throw ('No 2010 public folder database on ' + $name + ' (Get-PublicFolderDatabase): the 2016 public folder mailboxes are the only copy now; rollback 5 must not run, fix forward')
         }

@@ -9,13 +9,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'complete-2010' -Steps @('public-folders.complete-2010') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP public-folders.complete-2010; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.unlock
+    # region STEP public-folders.complete-2010; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.unlock, public-folders.hybrid.modern
     # Verification: Get-OrganizationConfig shows PublicFolderMigrationComplete True; rollback: rollback runbooks
     if (Test-RunStep -Id 'public-folders.complete-2010' -Title 'mark the public folder migration complete on 2010') {
         $step = @{ Flag = 'PublicFolderMigrationComplete'; Value = $true }

@@ -12,16 +12,16 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'go-live-exchange-online' -Steps @('public-folders.hybrid.modern') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP public-folders.hybrid.modern; target: Exchange Online public folder access; owner: Exchange admin; runs in: Exchange Online PowerShell; after: public-folders.hybrid.mail-sync-modern
-    # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Remote and the 2016 public folder mailboxes; rollback: rollback-5-hybrid-legacy.ps1 (back to PFProxy-EX10-02, PFProxy-EX10-03 while they exist)
+    # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Remote and the 2016 public folder mailboxes; rollback: rollback-5-check-2010-databases.ps1 in the 2016 Management Shell, then rollback-5-hybrid-legacy.ps1 (back to PFProxy-EX10-02, PFProxy-EX10-03; both refuse once the 2010 public folder databases are gone)
     if (Test-RunStep -Id 'public-folders.hybrid.modern' -Title 'switch Exchange Online users to the 2016 public folder mailboxes') {
-        Write-Host '    The 2016 public folder mailboxes are the TargetMailbox names of Microsoft''s map (FolderToMailbox.csv); each must be synced as a MailUser first.'
+        Write-Host '    Right after the unlock, before 2010 is marked complete: Exchange Online users have had no public folders since the lock, and from here on they work on the 2016 copy. The 2016 public folder mailboxes are the TargetMailbox names of Microsoft''s map (FolderToMailbox.csv); each must be synced as a MailUser first.'
         $step = @{ MapCsv = 'FolderToMailbox.csv'; Address = @('sales@contoso.com') }
         Set-CloudPublicFolderAccess @step -Folder $PFMigrationFolder
     }

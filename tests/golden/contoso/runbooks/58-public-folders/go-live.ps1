@@ -12,12 +12,18 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'go-live' -Steps @('public-folders.local', 'public-folders.mail-enabled', 'public-folders.hybrid.mail-sync-modern') -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'go-live' -Steps @('public-folders.hybrid.mail-sync-modern', 'public-folders.local', 'public-folders.mail-enabled') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
+    # region STEP public-folders.hybrid.mail-sync-modern; target: Exchange Online public folder access; owner: Exchange admin; runs in: EMS on the new servers; after: public-folders.unlock
+    # Verification: sync_summary.csv written; the next step finds each address in Exchange Online; rollback: the legacy script, run again, puts the 2010 objects back
+    if (Test-RunStep -Id 'public-folders.hybrid.mail-sync-modern' -Title 'sync the migrated mail-enabled public folders (Sync-ModernMailPublicFolders.ps1)') {
+        Write-Host '    Needs the Exchange Online PowerShell module on this server (Microsoft''s script connects to Exchange Online; a tenant administrator signs in when asked). Then disable the daily task that ran Sync-MailPublicFolders.ps1 and schedule Sync-ModernMailPublicFolders.ps1 daily instead.'
+        Invoke-ModernMailPublicFolderSync -SummaryCsv 'sync_summary.csv' -Folder $PFMigrationFolder
+    }
     # region STEP public-folders.local; target: public folders; owner: Exchange admin; runs in: EMS on the new servers; after: public-folders.complete-2010
     # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Local; rollback: Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes PFProxy-EX10-02,PFProxy-EX10-03
     if (Test-RunStep -Id 'public-folders.local' -Title 'serve public folders from 2016 (PublicFoldersEnabled Local)') {
@@ -28,12 +34,6 @@ try {
     # Verification: a message from outside reaches each folder; rollback: Remove-PublicFolderClientPermission -User Anonymous
     if (Test-RunStep -Id 'public-folders.mail-enabled' -Title 'let external senders post to the mail-enabled public folders') {
         Write-Host '    In 2016 EMS, for each mail-enabled folder: Add-PublicFolderClientPermission -Identity <folder> -User Anonymous -AccessRights CreateItems (''\Sales\Sales Enquiries''). Manual: the cmdlet is not in migrator''s cmdlet reference.'
-        Stop-AtManualStep -Id 'public-folders.mail-enabled' -Next 'public-folders.hybrid.mail-sync-modern'
-    }
-    # region STEP public-folders.hybrid.mail-sync-modern; target: Exchange Online public folder access; owner: Exchange admin; runs in: EMS on the new servers; after: public-folders.local, public-folders.mail-enabled
-    # Verification: sync_summary.csv written; the next step finds each address in Exchange Online; rollback: the legacy script, run again, puts the 2010 objects back
-    if (Test-RunStep -Id 'public-folders.hybrid.mail-sync-modern' -Title 'sync the migrated mail-enabled public folders (Sync-ModernMailPublicFolders.ps1)') {
-        Write-Host '    Needs the Exchange Online PowerShell module on this server (Microsoft''s script connects to Exchange Online; a tenant administrator signs in when asked). Then disable the daily task that ran Sync-MailPublicFolders.ps1 and schedule Sync-ModernMailPublicFolders.ps1 daily instead.'
-        Invoke-ModernMailPublicFolderSync -SummaryCsv 'sync_summary.csv' -Folder $PFMigrationFolder
+        Stop-AtManualStep -Id 'public-folders.mail-enabled' -Next ''
     }
 } finally { Stop-Transcript }

@@ -9,13 +9,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '7') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '7' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'remove-2010' -Steps @('public-folders.remove-databases', 'public-folders.verify-removed') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP public-folders.remove-databases; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.mail-enabled, public-folders.hybrid.modern
+    # region STEP public-folders.remove-databases; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.hybrid.modern, public-folders.mail-enabled
     # Verification: Get-PublicFolderDatabase returns nothing (the next step checks it); rollback: none: not reversible
     if (Test-RunStep -Id 'public-folders.remove-databases' -Title 'remove the proxy mailboxes and the 2010 public folder databases') {
         Write-Host '    In EMS 2010: Remove-Mailbox PFProxy-EX10-02, PFProxy-EX10-03 and their databases; then Remove-PublicFolderDatabase PFDB-EX10-02, PFDB-EX10-03 (remove replicas first where it refuses). Manual: these cmdlets are not in migrator''s cmdlet reference.'
