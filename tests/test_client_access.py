@@ -393,7 +393,7 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Pa
     assert late[0].severity is Severity.INFO
     assert late[0].where.endswith("ExchangeCertificates.csv, row 2")
     assert "expires on 2027-03-24 while" in late[0].message
-    assert "onward.relay.soak.EX16-01" in late[0].message
+    assert "onward.relay.disable-old.EX16-01.relay-apps-ex16-01" in late[0].message
     assert "the plan renews it first" in late[0].message
     expiry = dt.datetime(2027, 3, 24)
     for server in ("EX16-01", "EX16-02"):

@@ -307,9 +307,10 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
         for name in (
             "hybrid-legacy.ps1",
             "go-live-exchange-online.ps1",
-            "rollback-5-check-2010-databases.ps1",
+            "rollback-5-check-legacy-databases.ps1",
             "rollback-5-hybrid-legacy.ps1",
             "go-live.ps1",
+            "finalise.ps1",
             "prepare-2010.ps1",
             "rollback-2-remove-mailboxes.ps1",
         )
@@ -331,7 +332,7 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
     assert (
         "$step = @{ Server = @('EX10-02', 'EX10-03'); Record = 'legacy-databases.xml' }\n"
         "        Assert-LegacyPublicFolderDatabase @step -Folder $PFMigrationFolder"
-        in texts["rollback-5-check-2010-databases.ps1"]
+        in texts["rollback-5-check-legacy-databases.ps1"]
     )
     assert "LegacyRecord = 'legacy-databases.xml'" in texts["rollback-5-hybrid-legacy.ps1"]
     assert (
@@ -339,7 +340,7 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
         in texts["rollback-5-hybrid-legacy.ps1"]
     )
     assert (
-        "Invoke-ModernMailPublicFolderSync -SummaryCsv 'sync_summary.csv'" in texts["go-live.ps1"]
+        "Invoke-ModernMailPublicFolderSync -SummaryCsv 'sync_summary.csv'" in texts["finalise.ps1"]
     )
     assert "Export-PublicFolderSnapshot -Server 'EX10-02'" in texts["prepare-2010.ps1"]
     assert "Assert-PublicFolderReplicas @step" in texts["prepare-2010.ps1"]

@@ -44,7 +44,7 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 4820
+MAX_PLAN_RUNBOOK_LINES = 4840
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -54,7 +54,11 @@ switch in Exchange Online 28, its rollback 24, each with its ~20-line preamble; 
 the replica check before the map, the modern mail-enabled folder sync at go-live, the rollback's batch
 removal); client access (M3, M4, M6, M10): +107 (10-servers 542 -> 625 for the RPC over HTTP Proxy
 check, the /rpc probes, the namespace rollback guard and the certificate renewal runbook;
-60-decommission 208 -> 232 for the CAS array name retirement)."""
+60-decommission 208 -> 232 for the CAS array name retirement).
+Raised 4,820 -> 4,840 for review 3, F8 (4,800 -> 4,834): rollback 5 refuses once the 2010 public folder
+databases are gone, and only the 2016 shell can read them back, so that read-back is a runbook of its own
+(rollback-5-check-legacy-databases.ps1, 28 lines, most of them the preamble), plus the Exchange Online step's
+record check and work-folder parameter (+8)."""
 MAX_HELPER_LINES = 500
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20

@@ -49,7 +49,7 @@ MAIL_SYNC_MODERN = step_id("hybrid", "mail-sync-modern")
 MODERN = step_id("hybrid", "modern")
 ROLLBACK_MODERN = step_id("rollback", "hybrid-legacy")
 ROLLBACK_CHECK = step_id("rollback", "hybrid-legacy-check")
-ROLLBACK_CHECK_RUNBOOK = "rollback-5-check-2010-databases"
+ROLLBACK_CHECK_RUNBOOK = "rollback-5-check-legacy-databases"
 LEGACY_RECORD = "legacy-databases.xml"
 """Rollback 5's read-back of the 2010 public folder databases, handed from the 2016 shell to Exchange Online's."""
 SUMMARY_CSV = "sync_summary.csv"

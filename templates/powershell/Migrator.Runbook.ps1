@@ -2006,7 +2006,7 @@ function Set-CloudPublicFolderAccess {
         $seen = Import-Clixml -Path $record -ErrorAction Stop
         $age = (Get-Date).ToUniversalTime() - [datetime]$seen.CheckedUtc
         if ($age.TotalMinutes -gt 60 -or $age.TotalMinutes -lt -5) {
-            throw ($record + ' was written ' + [string][int]$age.TotalMinutes + ' minutes ago: run rollback-5-check-2010-databases.ps1 in the 2016 Management Shell again first')
+            throw ($record + ' was written ' + [string][int]$age.TotalMinutes + ' minutes ago: run rollback-5-check-legacy-databases.ps1 in the 2016 Management Shell again first')
         }
         if (@($seen.Databases).Count -eq 0) { throw ($record + ' lists no 2010 public folder database: there is nothing to go back to') }
         Write-Host ('    2010 public folder databases read back at ' + [string]$seen.CheckedUtc + ' UTC: ' + (@($seen.Databases) -join ', '))

@@ -21,7 +21,7 @@ try {
     # region STEP public-folders.rollback.hybrid-legacy; target: Exchange Online public folder access; owner: Exchange admin; runs in: Exchange Online PowerShell; after: none
     # Verification: PublicFoldersEnabled Remote with the proxy mailboxes; rollback: none: not reversible
     if (Test-RunStep -Id 'public-folders.rollback.hybrid-legacy' -Title 'rollback 5 (Exchange Online users): back to the 2010 public folders') {
-        Write-Host '    Refuses without legacy-databases.xml from rollback-5-check-2010-databases.ps1, written less than an hour ago (copy it from the public folder work folder if this shell runs elsewhere).'
+        Write-Host '    Refuses without legacy-databases.xml from rollback-5-check-legacy-databases.ps1, written less than an hour ago (copy it from the public folder work folder if this shell runs elsewhere).'
         $step = @{
             RemoteMailbox = @('PFProxy-EX10-02', 'PFProxy-EX10-03'); LegacyRecord = 'legacy-databases.xml'
             Address = @('sales@contoso.com')
