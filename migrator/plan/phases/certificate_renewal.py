@@ -16,6 +16,7 @@ import datetime as dt
 from migrator.checks.certificates import certificate_need
 from migrator.model import Certificate, Finding, Inventory, Severity
 from migrator.plan.phases._common import estate, runbook, step_id
+from migrator.plan.phases.cutover import CUTOVER_PUBLIC_FOLDERS, CUTOVER_WAVE
 from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
@@ -83,11 +84,17 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
             continue
         # After the first hop's cut-overs that come before NotAfter, so the renewal takes no
         # window of theirs; the onward phase's come after it (its servers take the renewed one).
+        # Not after every wave completion and the public folder go-live: waiting for those made
+        # a later start miss NotAfter; the scheduler's soak rule keeps the renewal out of their
+        # nights anyway (review 3, F4).
         expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
         cutovers = sorted(
             s.id
             for s in plan.steps
-            if s.cutover and s.phase is not Phase.ONWARD and plan.schedule[s.id].start < expiry
+            if s.cutover
+            and s.phase is not Phase.ONWARD
+            and s.cutover not in (CUTOVER_WAVE, CUTOVER_PUBLIC_FOLDERS)
+            and plan.schedule[s.id].start < expiry
         )
         first = next(s for s in inv.target_servers if s.name == mine[0])
         names = list(certificate_need(inv, first).names)
