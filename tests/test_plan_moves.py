@@ -445,8 +445,9 @@ def test_waves_per_window_caps_the_completions_started_in_one_window(per_window:
 def test_a_wave_completes_only_after_its_copy_and_a_slow_copy_pushes_it_to_a_later_window() -> None:
     fast = build_plan(_contoso_with(throughput_gb_per_hour=1000.0))
     # slow enough that the pilot's copy outlasts the window its completion gets in the fast plan
-    # (that window is after the namespace, alias and MX cut-over windows: one risky change each)
-    slow_inv = _contoso_with(throughput_gb_per_hour=0.02)
+    # (that window is after the namespace, mail-flow, NAT, alias and MX cut-over nights, each a
+    # business day from the next: review 3, F3)
+    slow_inv = _contoso_with(throughput_gb_per_hour=0.008)
     slow = build_plan(slow_inv)
     mp = plan_moves(slow_inv)
     for w in mp.waves[1:]:

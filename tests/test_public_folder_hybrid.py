@@ -141,13 +141,25 @@ def test_the_downtime_from_lock_to_unlock_sits_in_one_window(plan: MigrationPlan
     assert len(slots) == 1
 
 
-def test_modern_hybrid_inside_the_go_live_change(plan: MigrationPlan) -> None:
-    assert {"public-folders.local", "public-folders.mail-enabled"} <= set(
-        plan.prerequisites(MAIL_SYNC_MODERN)
-    )
+def test_modern_hybrid_right_after_the_unlock_before_2010_completes(plan: MigrationPlan) -> None:
+    """Review 3, F8: Exchange Online users leave the 2010 proxies as soon as 2016 serves the
+    hierarchy, before 2010 is marked complete (the old plan switched them after
+    ``public-folders.local``, an hour of writes to the stale 2010 copy after the unlock)."""
+    assert "public-folders.unlock" in plan.prerequisites(MAIL_SYNC_MODERN)
     assert MAIL_SYNC_MODERN in plan.prerequisites(MODERN)
-    assert _slot(plan, MODERN) == _slot(plan, "public-folders.local")
+    assert MODERN in plan.prerequisites("public-folders.complete-2010")
+    s = plan.schedule
+    assert s["public-folders.unlock"].finish <= s[MAIL_SYNC_MODERN].start
+    assert s[MODERN].finish <= s["public-folders.complete-2010"].start
+    assert s[MODERN].finish <= s["public-folders.local"].start
+    # the whole go-live, lock to the Exchange Online switch, in the lock's window occurrence
+    assert _slot(plan, MODERN) == _slot(plan, LOCK) == _slot(plan, "public-folders.local")
     assert plan.step(MODERN).maintenance_window and plan.step(MAIL_SYNC_MODERN).maintenance_window
+
+
+def test_the_lock_tells_exchange_online_users_of_the_outage(plan: MigrationPlan) -> None:
+    text = plan.step(LOCK).instructions
+    assert f"Users in Exchange Online ({EXO_WAVE})" in text and MODERN in text
 
 
 def test_the_proxy_mailboxes_stay_until_the_modern_switch(plan: MigrationPlan) -> None:
@@ -196,7 +208,14 @@ def test_window_minutes_keeps_a_chain_in_one_occurrence() -> None:
 
 
 def test_the_lock_needs_the_whole_downtime_in_one_window(plan: MigrationPlan) -> None:
-    chain = [LOCK, "public-folders.finalise", "public-folders.verify", "public-folders.unlock"]
+    chain = [
+        LOCK,
+        "public-folders.finalise",
+        "public-folders.verify",
+        "public-folders.unlock",
+        MAIL_SYNC_MODERN,  # with Exchange Online users, their switch too (review 3, F8)
+        MODERN,
+    ]
     lock = plan.step(LOCK)
     assert lock.fresh_window
     assert lock.window_minutes == sum(
@@ -289,8 +308,10 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
         for name in (
             "hybrid-legacy.ps1",
             "go-live-exchange-online.ps1",
+            "rollback-5-check-legacy-databases.ps1",
             "rollback-5-hybrid-legacy.ps1",
             "go-live.ps1",
+            "finalise.ps1",
             "prepare-2010.ps1",
             "rollback-2-remove-mailboxes.ps1",
         )
@@ -307,9 +328,20 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
         "Set-CloudPublicFolderAccess @step -Folder $PFMigrationFolder"
         in texts["go-live-exchange-online.ps1"]
     )
-    assert "Set-CloudPublicFolderAccess @step\n" in texts["rollback-5-hybrid-legacy.ps1"]
+    # Review 3, F8: rollback 5 refuses once no 2010 public folder database exists: the 2016 shell
+    # reads them back (and throws when one is gone), the Exchange Online step requires that record.
     assert (
-        "Invoke-ModernMailPublicFolderSync -SummaryCsv 'sync_summary.csv'" in texts["go-live.ps1"]
+        "$step = @{ Server = @('EX10-02', 'EX10-03'); Record = 'legacy-databases.xml' }\n"
+        "        Assert-LegacyPublicFolderDatabase @step -Folder $PFMigrationFolder"
+        in texts["rollback-5-check-legacy-databases.ps1"]
+    )
+    assert "LegacyRecord = 'legacy-databases.xml'" in texts["rollback-5-hybrid-legacy.ps1"]
+    assert (
+        "Set-CloudPublicFolderAccess @step -Folder $PFMigrationFolder\n"
+        in texts["rollback-5-hybrid-legacy.ps1"]
+    )
+    assert (
+        "Invoke-ModernMailPublicFolderSync -SummaryCsv 'sync_summary.csv'" in texts["finalise.ps1"]
     )
     assert "Export-PublicFolderSnapshot -Server 'EX10-02'" in texts["prepare-2010.ps1"]
     assert "Assert-PublicFolderReplicas @step" in texts["prepare-2010.ps1"]
@@ -318,11 +350,21 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
         "Remove-PublicFolderBatch -BatchName 'PFMigration'"
         in texts["rollback-2-remove-mailboxes.ps1"]
     )
-    helper = (folder / "Migrator.Runbook.ps1").read_bytes().decode("utf-8-sig")
+    helper = (
+        (folder / "Migrator.Runbook.ps1").read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    )
     # The snapshot's statistics name the server (2010's parameter; the default is the local one).
     assert "Get-PublicFolderStatistics -Server $Server -ResultSize Unlimited" in helper
     # Microsoft's modern script runs from the work folder, checked to be there, behind ShouldProcess.
     assert "'Sync-ModernMailPublicFolders.ps1' -Exists" in helper
     assert "Remove-MigrationBatch -Identity $BatchName -Confirm:$false" in helper
+    guard = helper[helper.index("function Assert-LegacyPublicFolderDatabase") :]
+    guard = guard[: guard.index("\n}\n")]
+    assert "Get-PublicFolderDatabase -Server $name" in guard
+    assert "if ($db.Count -eq 0) {" in guard and "rollback 5 must not run" in guard
+    cloud = helper[helper.index("function Set-CloudPublicFolderAccess") :]
+    cloud = cloud[: cloud.index("Set-OrganizationConfig")]
+    assert "$age.TotalMinutes -gt 60" in cloud
+    assert "if (@($seen.Databases).Count -eq 0) { throw" in cloud
     rollback = [s for s in out.plan.steps if s.id == ROLLBACK_MODERN]
     assert rollback == []  # a rollback runbook, not a step of the plan's graph

@@ -414,11 +414,12 @@ def test_steps_follow_microsofts_order(plan: MigrationPlan) -> None:
         FINALISE,
         "public-folders.verify",
         "public-folders.unlock",
+        # review 3, F8: Exchange Online users switch right after the unlock, before 2010 completes
+        "public-folders.hybrid.mail-sync-modern",
+        "public-folders.hybrid.modern",
         "public-folders.complete-2010",
         "public-folders.local",
         "public-folders.mail-enabled",
-        "public-folders.hybrid.mail-sync-modern",
-        "public-folders.hybrid.modern",
         "public-folders.remove-databases",
         VERIFY_REMOVED,
     ]
@@ -525,6 +526,7 @@ def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
         "rollback-2-remove-mailboxes.ps1",
         "rollback-3-complete-2010.ps1",
         "rollback-4-remote-access.ps1",
+        "rollback-5-check-legacy-databases.ps1",
         "rollback-5-hybrid-legacy.ps1",
     ]
     for p in runbooks:

@@ -63,7 +63,11 @@ read-back that no database names the CAS array before its DNS name goes).
 Raised 4820 -> 4960 for the review-4 relay fixes (branch issue-relayrev, measured 4800 -> 4944): the observe
 wait step per old server (+6 each, 4 servers), the rollback guards' data (aliases, addresses, successors:
 +2 per rollback step of the new servers), the NAT rollback runbook network-rollback.ps1 (31) and the
-onward network.ps1 (load balancer and NAT greeting, 35)."""
+onward network.ps1 (load balancer and NAT greeting, 35).
+Review 3, F8 (issue-cutover) (4,800 -> 4,834): rollback 5 refuses once the 2010 public folder
+databases are gone, and only the 2016 shell can read them back, so that read-back is a runbook of its own
+(rollback-5-check-legacy-databases.ps1, 28 lines, most of them the preamble), plus the Exchange Online step's
+record check and work-folder parameter (+8)."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrator.model import MaintenanceWindow
-from migrator.plan.schedule import schedule_steps
+from migrator.plan.schedule import schedule_steps, soak_end
 from migrator.plan.steps import Owner, Phase, RunsIn, Step
 
 WINDOWS = (
@@ -116,3 +117,86 @@ def test_cutover_kinds_and_shares_hold_together(kinds: list[str], share: int) ->
     assert all(len(v) == 1 for v in by_wave.values())
     shared = Counter(plan[s.id].wave for s in steps if s.window_share is not None)
     assert not shared or max(shared.values()) <= share
+
+
+# --------------------------------------------------------------------------- soak between classes (review 3, F3)
+
+SUN = MaintenanceWindow(6, dt.time(6, 0), dt.time(12, 0))
+
+
+def test_soak_end_is_the_end_of_the_next_whole_business_day() -> None:
+    d = dt.datetime
+    assert soak_end(d(2026, 12, 16, 21, 30)) == d(
+        2026, 12, 17, 18, 0
+    )  # Wednesday night -> Thursday
+    assert soak_end(d(2026, 12, 19, 23, 0)) == d(2026, 12, 21, 18, 0)  # Saturday -> Monday
+    assert soak_end(d(2026, 12, 20, 6, 15)) == d(2026, 12, 21, 18, 0)  # Sunday -> Monday
+    assert soak_end(d(2026, 12, 18, 8, 1)) == d(2026, 12, 21, 18, 0)  # Friday, day begun -> Monday
+    assert soak_end(d(2026, 12, 14, 7, 0)) == d(2026, 12, 14, 18, 0)  # Monday before work: that day
+
+
+def test_a_cutover_of_another_class_waits_a_business_day() -> None:
+    """Saturday's cut-over is not followed by another class on Sunday (no working day between)."""
+    steps = [_cutover("mail-flow", "mail flow"), _cutover("nat", "inbound SMTP")]
+    plan = schedule_steps(steps, dt.date(2026, 12, 10), (*WINDOWS, SUN))  # Thursday
+    assert plan["servers.mail-flow"].start == dt.datetime(2026, 12, 12, 20, 0)  # Saturday
+    assert plan["servers.nat"].start == dt.datetime(2026, 12, 16, 21, 0)  # Wednesday, not Sunday
+
+
+def test_the_same_class_may_follow_the_next_morning() -> None:
+    a = _cutover("wave-a", "wave completion", ("moves.complete", 1))
+    b = _cutover("wave-b", "wave completion", ("moves.complete", 1))
+    plan = schedule_steps([a, b], dt.date(2026, 12, 10), (*WINDOWS, SUN))
+    assert plan[b.id].start == dt.datetime(2026, 12, 13, 6, 0)  # Sunday after Saturday
+
+
+def _gate(sid: str, minutes: int) -> Step:
+    """A step outside windows that holds its dependents back ``minutes`` from the start."""
+    return replace(_cutover(sid, ""), duration_minutes=minutes, maintenance_window=False)
+
+
+def test_a_step_placed_before_an_earlier_scheduled_one_keeps_the_soak() -> None:
+    """Run order is not time order: Sunday's cut-over is placed first, and a cut-over of another
+    class ready on Saturday may not take Saturday night (no working day before Sunday)."""
+    sunday = replace(_cutover("sunday", "SMTP alias"), prerequisites=("servers.gate-sun",))
+    saturday = replace(
+        _cutover("saturday", "client namespace"), prerequisites=("servers.gate-sat",)
+    )
+    steps = [_gate("gate-sun", 69 * 60), sunday, _gate("gate-sat", 58 * 60), saturday]
+    plan = schedule_steps(steps, dt.date(2026, 12, 10), (*WINDOWS, SUN))  # Thursday 08:00
+    assert plan[sunday.id].start == dt.datetime(2026, 12, 13, 6, 0)
+    assert plan["servers.gate-sat"].finish == dt.datetime(2026, 12, 12, 18, 0)
+    assert plan[saturday.id].start == dt.datetime(2026, 12, 16, 21, 0)  # not Saturday 20:00
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "a", "b", "c"]), st.integers(10, 200), st.integers(0, 3000)),
+        min_size=1,
+        max_size=10,
+    ),
+    st.booleans(),
+)
+def test_cutovers_of_two_classes_are_a_business_day_apart(
+    specs: list[tuple[str, int, int]], chained: bool
+) -> None:
+    steps: list[Step] = []
+    for k, (kind, minutes, wait) in enumerate(specs):
+        steps.append(
+            replace(
+                _cutover(f"s{k}", kind),
+                duration_minutes=minutes,
+                wait_minutes=wait,
+                prerequisites=(steps[-1].id,) if chained and steps else (),
+            )
+        )
+    plan = schedule_steps(steps, dt.date(2026, 12, 7), (*WINDOWS, SUN))
+    cut = sorted((plan[s.id].start, plan[s.id].finish, s.cutover) for s in steps if s.cutover)
+    for i, (_s1, f1, k1) in enumerate(cut):
+        for s2, _f2, k2 in cut[i + 1 :]:
+            if k1 != k2:
+                assert s2 >= soak_end(f1)
+    for s in steps:
+        for p in s.prerequisites:
+            assert plan[s.id].start >= plan[p].finish

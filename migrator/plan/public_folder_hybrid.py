@@ -55,6 +55,10 @@ LEGACY = step_id("hybrid", "legacy")
 MAIL_SYNC_MODERN = step_id("hybrid", "mail-sync-modern")
 MODERN = step_id("hybrid", "modern")
 ROLLBACK_MODERN = step_id("rollback", "hybrid-legacy")
+ROLLBACK_CHECK = step_id("rollback", "hybrid-legacy-check")
+ROLLBACK_CHECK_RUNBOOK = "rollback-5-check-legacy-databases"
+LEGACY_RECORD = "legacy-databases.xml"
+"""Rollback 5's read-back of the 2010 public folder databases, handed from the 2016 shell to Exchange Online's."""
 SUMMARY_CSV = "sync_summary.csv"
 """The log Microsoft's sync scripts write (-CsvSummaryFile), in the public folder work folder."""
 
@@ -274,7 +278,12 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
             minutes=15,
             action=Action(
                 f"{P.value}.cloud-access",
-                {"remote_mailboxes": proxies, "map_csv": "", "addresses": addresses},
+                {
+                    "remote_mailboxes": proxies,
+                    "map_csv": "",
+                    "addresses": addresses,
+                    "legacy_record": "",
+                },
             ),
             prerequisites=(
                 MAIL_SYNC_LEGACY,
@@ -305,7 +314,7 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
             MAIL_SYNC_MODERN,
             "sync the migrated mail-enabled public folders (Sync-ModernMailPublicFolders.ps1)",
             RunsIn.EMS_NEW,
-            "go-live",
+            "finalise",  # right after the unlock, in its runbook and shell (review 3, F8)
             action=Action(
                 f"{P.value}.mail-sync",
                 {"summary_csv": SUMMARY_CSV, "runbook_parameters": [WORK_FOLDER]},
@@ -332,27 +341,65 @@ def public_folder_hybrid_steps(inv: Inventory, moves: MovePlan | None) -> list[S
                     "remote_mailboxes": [],
                     "map_csv": MAP_CSV,
                     "addresses": addresses,
+                    "legacy_record": "",
                     "runbook_parameters": [WORK_FOLDER],
                 },
             ),
             prerequisites=(MAIL_SYNC_MODERN,),
             maintenance_window=True,
             instructions=(
-                "The 2016 public folder mailboxes are the TargetMailbox names of Microsoft's "
-                f"map ({MAP_CSV}); each must be synced as a MailUser first."
+                "Right after the unlock, before 2010 is marked complete: Exchange Online users "
+                "have had no public folders since the lock, and from here on they work on the "
+                "2016 copy. The 2016 public folder mailboxes are the TargetMailbox names of "
+                f"Microsoft's map ({MAP_CSV}); each must be synced as a MailUser first."
             ),
             verification="Get-OrganizationConfig shows PublicFoldersEnabled Remote and the 2016 public folder mailboxes",
-            rollback=f"rollback-5-hybrid-legacy.ps1 (back to {', '.join(proxies)} while they exist)",
+            rollback=(
+                f"{ROLLBACK_CHECK_RUNBOOK}.ps1 in the 2016 Management Shell, then "
+                f"rollback-5-hybrid-legacy.ps1 (back to {', '.join(proxies)}; both refuse once "
+                "the 2010 public folder databases are gone)"
+            ),
         ),
     ]
 
 
 def public_folder_hybrid_rollback_steps(inv: Inventory, moves: MovePlan | None) -> list[Step]:
-    """Exchange Online back to the 2010 proxy mailboxes (after Microsoft's rollback 1-4)."""
+    """Exchange Online back to the 2010 proxy mailboxes (after Microsoft's rollback 1-4), guarded.
+
+    The switch back runs in Exchange Online PowerShell, which cannot see the 2010 databases: a
+    step in the 2016 Management Shell first reads back ``Get-PublicFolderDatabase`` for each
+    2010 public folder server and records it in the work folder; the Exchange Online step
+    refuses without a record less than an hour old that lists them (review 3, F8). Once
+    ``public-folders.remove-databases`` has run, the check throws and nothing points Exchange
+    Online users at proxies with no database behind them.
+    """
     if not inv.public_folder_databases or not exo_waves(moves):
         return []
+    servers = pf_servers(inv)
     proxies = cloud_proxies(inv).proxies
     return [
+        _step(
+            ROLLBACK_CHECK,
+            "rollback 5, first: the 2010 public folder databases still exist (read back)",
+            RunsIn.EMS_NEW,
+            ROLLBACK_CHECK_RUNBOOK,
+            minutes=5,
+            reversible=False,
+            action=Action(
+                f"{P.value}.legacy-databases",
+                {
+                    "servers": list(servers),
+                    "record": LEGACY_RECORD,
+                    "runbook_parameters": [WORK_FOLDER],
+                },
+            ),
+            instructions=(
+                "In the 2016 Management Shell, before rollback-5-hybrid-legacy.ps1: it refuses "
+                "when a 2010 public folder server has no database left (the 2016 mailboxes are "
+                "then the only copy: fix forward), else records what it read for the next step."
+            ),
+            verification=f"Get-PublicFolderDatabase -Server lists a database on {', '.join(servers)}",
+        ),
         _step(
             ROLLBACK_MODERN,
             "rollback 5 (Exchange Online users): back to the 2010 public folders",
@@ -361,10 +408,21 @@ def public_folder_hybrid_rollback_steps(inv: Inventory, moves: MovePlan | None) 
             reversible=False,
             action=Action(
                 f"{P.value}.cloud-access",
-                {"remote_mailboxes": proxies, "map_csv": "", "addresses": _addresses(inv)},
+                {
+                    "remote_mailboxes": proxies,
+                    "map_csv": "",
+                    "addresses": _addresses(inv),
+                    "legacy_record": LEGACY_RECORD,
+                    "runbook_parameters": [WORK_FOLDER],
+                },
+            ),
+            instructions=(
+                f"Refuses without {LEGACY_RECORD} from {ROLLBACK_CHECK_RUNBOOK}.ps1, written "
+                "less than an hour ago (copy it from the public folder work folder if this "
+                "shell runs elsewhere)."
             ),
             verification="PublicFoldersEnabled Remote with the proxy mailboxes",
-        )
+        ),
     ]
 
 
@@ -431,8 +489,9 @@ def hybrid_links(
     - legacy access before the first Exchange Online wave starts;
     - the PF lock after every Exchange Online wave's completion (none completes in the lock
       window; the lock also starts a window of its own, :attr:`Step.fresh_window`);
-    - the modern switch inside the go-live change, after PublicFoldersEnabled Local and the
-      mail-enabled folders' permissions;
+    - the modern switch inside the go-live change, right after the unlock and before
+      ``public-folders.complete-2010`` (the lock window's length includes it:
+      :func:`go_live_changes`);
     - the proxy mailboxes removed only after the modern switch.
     """
     ids = {s.id for s in steps}
@@ -449,9 +508,49 @@ def hybrid_links(
     add(LEGACY, *(step_id("proxy-mailbox", s) for s in pf_servers(inv)), *cloud_after)
     add(f"{Phase.MOVES.value}.copy.{waves[0]}", LEGACY)
     add(LOCK, *(f"{Phase.MOVES.value}.complete.{w}" for w in waves))
-    add(MAIL_SYNC_MODERN, step_id("local"), step_id("mail-enabled"))
+    # The go-live order for Exchange Online users (review 3, F8): right after the unlock (the
+    # 2016 mailboxes serve the hierarchy) and before 2010 is marked complete, so they never work
+    # on the stale 2010 copy after the migration, and their outage ends with everyone's.
+    add(MAIL_SYNC_MODERN, step_id("unlock"))
+    add(step_id("complete-2010"), MODERN)
     add(step_id("remove-databases"), MODERN)
     return out
+
+
+def go_live_changes(steps: Sequence[Step]) -> dict[str, dict[str, object]]:
+    """Step id -> fields to replace once the Exchange Online switch joins the lock window.
+
+    The lock's window holds the downtime, lock to unlock; with Exchange Online users it also
+    holds their switch to the 2016 mailboxes (``mail-sync-modern``, ``modern``), which follows
+    the unlock in the same night (review 3, F8): its ``window_minutes`` grow by those steps,
+    and its instructions tell the Exchange Online users of the outage too. Empty without
+    that switch.
+    """
+    by_id = {s.id: s for s in steps}
+    if LOCK not in by_id or MODERN not in by_id or MAIL_SYNC_MODERN not in by_id:
+        return {}
+    lock = by_id[LOCK]
+    more = sum(
+        by_id[i].duration_minutes + by_id[i].wait_minutes for i in (MAIL_SYNC_MODERN, MODERN)
+    )
+    copy = f"{Phase.MOVES.value}.copy."
+    waves = sorted(
+        s.id.removeprefix(copy)
+        for s in steps
+        if s.id.startswith(copy) and s.runs_in is RunsIn.EXCHANGE_ONLINE
+    )
+    notice = (
+        f" Users in Exchange Online ({', '.join(waves) or 'the Exchange Online waves'}) lose "
+        f"public folder access too, from this lock until {MODERN} switches them to the 2016 "
+        "public folder mailboxes later in this window: announce the outage to them with the "
+        "others."
+    )
+    return {
+        LOCK: {
+            "window_minutes": lock.window_minutes + more,
+            "instructions": lock.instructions + notice,
+        }
+    }
 
 
 __all__ = [
@@ -460,6 +559,7 @@ __all__ = [
     "CloudProxies",
     "cloud_proxies",
     "exo_waves",
+    "go_live_changes",
     "hybrid_links",
     "public_folder_hybrid_findings",
     "public_folder_hybrid_rollback_steps",

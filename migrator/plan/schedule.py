@@ -6,6 +6,7 @@ Resources are not modelled: independent steps may run at the same time.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +16,12 @@ from migrator.plan.steps import Owner, ScheduledStep, Step
 
 DAY_START = dt.time(8, 0)
 """Time of day the plan starts on its first date (steps outside windows are not held to hours)."""
+
+BUSINESS_DAY = (dt.time(8, 0), dt.time(18, 0))
+"""A business day: Monday to Friday, 08:00 to 18:00 in the windows' local time (public holidays are not known)."""
+
+_SOAK_REACH = dt.timedelta(days=4)
+"""Longer than the gap from any moment to the end of the next business day (Friday 08:01 -> Monday 18:00)."""
 
 _WINDOWED_OWNERS = frozenset({Owner.EXCHANGE_ADMIN, Owner.DNS_ADMIN, Owner.NETWORK_ADMIN})
 
@@ -91,18 +98,58 @@ def _occurrence_end(begin: dt.datetime, windows: Sequence[MaintenanceWindow]) ->
     raise AssertionError(f"no window occurrence starts at {begin}")  # pragma: no cover
 
 
+def soak_end(t: dt.datetime) -> dt.datetime:
+    """End of the first whole business day after ``t``: the earliest start of a cut-over of another class.
+
+    Wednesday 21:30 gives Thursday 18:00; Saturday 23:00 and Sunday 06:15 give Monday 18:00.
+    """
+    day = t.date() if t.time() <= BUSINESS_DAY[0] else t.date() + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, BUSINESS_DAY[1])
+
+
+class _Cutovers:
+    """Cut-overs scheduled so far, as (start, end, class) sorted by start, for the soak rule."""
+
+    def __init__(self) -> None:
+        self.starts: list[dt.datetime] = []
+        self.spans: list[tuple[dt.datetime, dt.datetime, str]] = []
+        self.longest = dt.timedelta()
+
+    def clear(self, kind: str, begin: dt.datetime, end: dt.datetime) -> bool:
+        """Whether a cut-over of ``kind`` from ``begin`` to ``end`` keeps a business day from every other class.
+
+        Both ways: no cut-over of another class ends less than a business day before it
+        starts (``soak_end``), and none starts before a business day after it ends (steps
+        are placed in run order, not in time order, so a later one may fall in front).
+        """
+        lo = bisect.bisect_left(self.starts, begin - _SOAK_REACH - self.longest)
+        hi = bisect.bisect_left(self.starts, soak_end(end))
+        return all(k == kind or begin >= soak_end(e) for _s, e, k in self.spans[lo:hi])
+
+    def add(self, kind: str, begin: dt.datetime, end: dt.datetime) -> None:
+        at = bisect.bisect_right(self.starts, begin)
+        self.starts.insert(at, begin)
+        self.spans.insert(at, (begin, end, kind))
+        self.longest = max(self.longest, end - begin)
+
+
 def _fits(
     step: Step,
     slot: dt.datetime,
+    begin: dt.datetime,
+    need: int,
     shared: Mapping[tuple[str, dt.datetime], int],
-    cutover_in: Mapping[dt.datetime, str],
+    cutovers: _Cutovers,
 ) -> bool:
     """Whether the window occurrence starting at ``slot`` can take the step (share and cut-over rules)."""
     if step.window_share is not None:
         name, most = step.window_share
         if shared.get((name, slot), 0) >= most:
             return False
-    return not step.cutover or cutover_in.get(slot, step.cutover) == step.cutover
+    end = begin + dt.timedelta(minutes=need)
+    return not step.cutover or cutovers.clear(step.cutover, begin, end)
 
 
 def critical_path(ordered: Sequence[Step]) -> tuple[str, ...]:
@@ -141,10 +188,13 @@ def schedule_steps(
     passed (waits run in calendar time, windows or not); steps that need a
     window start in the first window occurrence they fit in (with their
     ``window_minutes`` where longer than their duration) that has room for
-    their ``window_share``, holds no production cut-over of another kind
-    (``Step.cutover``: one risky change per window) and, for a
-    ``fresh_window`` step, is none of the occurrences its windowed
-    prerequisites ran in. A wave is the
+    their ``window_share`` and, for a ``fresh_window`` step, is none of the
+    occurrences its windowed prerequisites ran in. A production cut-over
+    (``Step.cutover``, its class) also keeps a whole business day
+    (:data:`BUSINESS_DAY`, :func:`soak_end`) from every cut-over of another
+    class, before and after it: so a window occurrence holds one class only,
+    and a fault found the next working day points at one change (the rule
+    applies with maintenance windows; without them nothing is separated). A wave is the
     window occurrence a step starts in (or its calendar day outside windows),
     numbered from 1 in time order.
     """
@@ -154,7 +204,7 @@ def schedule_steps(
     timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
     shared: dict[tuple[str, dt.datetime], int] = {}
     occ: dict[str, dt.datetime] = {}
-    cutover_in: dict[dt.datetime, str] = {}
+    cutovers = _Cutovers()
     for step in ordered:
         ready = max((done[p] for p in step.prerequisites), default=origin)
         slot: dt.datetime | None
@@ -163,8 +213,10 @@ def schedule_steps(
             # Occurrences a prerequisite ran in (``fresh_window``: a change of its own night).
             taken = {occ[p] for p in step.prerequisites if p in occ} if step.fresh_window else set()
             begin, slot = fit_window(ready, need, windows)
-            while slot is not None and (slot in taken or not _fits(step, slot, shared, cutover_in)):
-                # That occurrence is full, taken, or holds a cut-over of another kind: the first one after it.
+            while slot is not None and (
+                slot in taken or not _fits(step, slot, begin, need, shared, cutovers)
+            ):
+                # That occurrence is full, taken, or too close to a cut-over of another class: the next one.
                 ready = max(ready, _occurrence_end(slot, windows))
                 begin, slot = fit_window(ready, need, windows)
             if slot is not None:
@@ -173,7 +225,7 @@ def schedule_steps(
                     name = step.window_share[0]
                     shared[(name, slot)] = shared.get((name, slot), 0) + 1
                 if step.cutover:
-                    cutover_in[slot] = step.cutover
+                    cutovers.add(step.cutover, begin, begin + dt.timedelta(minutes=need))
         else:
             begin = ready
             slot = _containing(begin, windows) if windows else None

@@ -2237,8 +2237,22 @@ function Set-CloudPublicFolderAccess {
     # public-folders.hybrid.* (Exchange Online PowerShell): Exchange Online users reach the on-premises public folders through
     # -RemoteMailbox (or the TargetMailbox names of Microsoft's map, -MapCsv); each must be a MailUser in Exchange Online
     # and each mail-enabled folder's -Address known there first. PublicFoldersEnabled Remote, read back.
+    # -LegacyRecord (rollback 5): back to the 2010 proxy mailboxes only on a fresh read-back that their public folder
+    # databases still exist (Assert-LegacyPublicFolderDatabase, written less than an hour ago in the 2016 shell).
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string[]]$RemoteMailbox = @(), [string[]]$Address = @(), [string]$Folder = '', [string]$MapCsv = '')
+    param([string[]]$RemoteMailbox = @(), [string[]]$Address = @(), [string]$Folder = '', [string]$MapCsv = '',
+        [string]$LegacyRecord = '')
+    if ($LegacyRecord -ne '') {
+        $record = Get-PublicFolderMapFile -Folder $Folder -Name $LegacyRecord -Exists
+        if (-not $record) { return }
+        $seen = Import-Clixml -Path $record -ErrorAction Stop
+        $age = (Get-Date).ToUniversalTime() - [datetime]$seen.CheckedUtc
+        if ($age.TotalMinutes -gt 60 -or $age.TotalMinutes -lt -5) {
+            throw ($record + ' was written ' + [string][int]$age.TotalMinutes + ' minutes ago: run rollback-5-check-legacy-databases.ps1 in the 2016 Management Shell again first')
+        }
+        if (@($seen.Databases).Count -eq 0) { throw ($record + ' lists no 2010 public folder database: there is nothing to go back to') }
+        Write-Host ('    2010 public folder databases read back at ' + [string]$seen.CheckedUtc + ' UTC: ' + (@($seen.Databases) -join ', '))
+    }
     if ($MapCsv -ne '') {
         $map = Get-PublicFolderMapFile -Folder $Folder -Name $MapCsv -Exists
         if (-not $map) { return }
@@ -2264,6 +2278,27 @@ function Set-CloudPublicFolderAccess {
         Assert-Equal -What 'PublicFoldersEnabled' -Expected 'Remote' -Actual $config.PublicFoldersEnabled
         Assert-Equal -What 'RemotePublicFolderMailboxes' -Expected $wanted -Actual (ConvertTo-SortedList @($config.RemotePublicFolderMailboxes | ForEach-Object { ([string]$_ -split '/')[-1] }))
     }
+}
+
+function Assert-LegacyPublicFolderDatabase {
+    # public-folders.rollback.hybrid-legacy-check (2016 EMS, reads only): each 2010 server behind a proxy mailbox still has
+    # its public folder database, or rollback 5 would point Exchange Online users at proxies with nothing behind them.
+    # The read-back goes to -Record in the work folder for the Exchange Online step (valid one hour).
+    [CmdletBinding()]
+    param([string[]]$Server, [string]$Folder, [string]$Record, [string]$DomainController)
+    $path = Get-PublicFolderMapFile -Folder $Folder -Name $Record
+    $found = @()
+    foreach ($name in $Server) {
+        # A server removed from AD is an error here: the same answer, no database behind its proxy.
+        try { $db = @(Get-PublicFolderDatabase -Server $name -DomainController $DomainController -ErrorAction Stop) } catch { $db = @() }
+        if ($db.Count -eq 0) {
+            throw ('No 2010 public folder database on ' + $name + ' (Get-PublicFolderDatabase): the 2016 public folder mailboxes are the only copy now; rollback 5 must not run, fix forward')
+        }
+        $found += @($db | ForEach-Object { [string]$_.Name })
+    }
+    Write-Host ('    2010 public folder databases: ' + ($found -join ', '))
+    $seen = @{ CheckedUtc = (Get-Date).ToUniversalTime(); Databases = $found }
+    Export-Clixml -InputObject $seen -Path $path -WhatIf:$false -ErrorAction Stop
 }
 
 function Assert-NoPublicFolderDatabase {

@@ -25,7 +25,8 @@ from migrator.plan.moves_steps import moves_links
 from migrator.plan.nat import nat_links
 from migrator.plan.phases._common import LOWERED_TTL_SECONDS, Estate, estate, step_id
 from migrator.plan.phases.certificate_renewal import certificate_renewal_steps, renewal_links
-from migrator.plan.phases.client_access import client_access_links, cutover_kinds
+from migrator.plan.phases.client_access import client_access_links
+from migrator.plan.phases.cutover import cutover_kinds
 from migrator.plan.phases.decommission import ORG_WIDE, decommission_steps
 from migrator.plan.phases.hybrid import hybrid_setup, hybrid_steps
 from migrator.plan.phases.mx import READINESS as MX_READINESS
@@ -33,7 +34,7 @@ from migrator.plan.phases.mx import mx_findings, mx_steps
 from migrator.plan.phases.onward import onward_steps
 from migrator.plan.phases.prepare import prepare_steps
 from migrator.plan.phases.servers import servers_steps
-from migrator.plan.public_folder_hybrid import hybrid_links
+from migrator.plan.public_folder_hybrid import go_live_changes, hybrid_links
 from migrator.plan.public_folder_steps import (
     public_folder_findings,
     public_folder_links,
@@ -176,6 +177,8 @@ def link_phases(
       name, else for the servers go/no-go; relay steps on a 2010 server wait for its
       Verbose logging (every connector of the server); relay steps on the SMTP alias wait for the alias preparation;
     - hybrid needs the servers go/no-go (built in), SPF for Exchange Online waits for the HCW;
+    - the Internet and partner send connectors (``servers.send-connector.*``) and the remote
+      mailboxes wait for the servers go/no-go;
     - the MX go/no-go waits for the last hybrid and identity steps (and the servers
       go/no-go when MX stays on-premises);
     - the org-wide decommission moves wait for the last relay, hybrid, identity and MX steps;
@@ -228,6 +231,10 @@ def link_phases(
         if s.id.startswith("identity.remote-mailbox."):
             # Runs in the Exchange Management Shell of a 2016 server.
             add(s.id, SERVERS_READY)
+        if s.id.startswith(step_id(Phase.SERVERS, "send-connector") + "."):
+            # Outbound Internet and partner mail through the new servers is a production
+            # cut-over (review 3, F3): after the go/no-go like the others.
+            add(s.id, SERVERS_READY)
         if s.phase is Phase.MX and s.id.startswith("mx.spf."):
             add(s.id, step_id(Phase.HYBRID, "hcw-rerun"))
         if s.phase not in (Phase.DECOMMISSION, Phase.ONWARD):
@@ -268,12 +275,15 @@ def link_phases(
         # public folders for Exchange Online users: legacy, then modern hybrid (review 2, M2)
         add(sid, *pre)
     cutover = cutover_kinds(steps)
+    go_live = go_live_changes(steps)
     out = []
     for s in steps:
         more = extra.get(s.id)
         out.append(replace(s, prerequisites=(*s.prerequisites, *more)) if more else s)
         if s.id in cutover:
             out[-1] = replace(out[-1], cutover=cutover[s.id])
+        if s.id in go_live:
+            out[-1] = replace(out[-1], **go_live[s.id])  # type: ignore[arg-type]
     return out
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from migrator.checks.certificates import certificate_need
 from migrator.model import Certificate, Finding, Inventory, Severity
 from migrator.plan.phases._common import estate, runbook, step_id
+from migrator.plan.phases.cutover import CUTOVER_PUBLIC_FOLDERS, CUTOVER_WAVE
 from migrator.plan.phases.hybrid import HybridSetup, hybrid_setup
 from migrator.plan.relay import tls_certificate_name
 from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
@@ -189,10 +190,19 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
     out: list[Step] = []
     for cert, servers, _late in expiring_certificates(inv, plan):
         day = cert.not_after.isoformat() if cert.not_after else ""
-        # After the cut-overs that come before NotAfter, so the renewal takes no window of theirs.
+        # After the first hop's cut-overs that come before NotAfter, so the renewal takes no
+        # window of theirs; the onward phase's come after it (its servers take the renewed one).
+        # Not after every wave completion and the public folder go-live: waiting for those made
+        # a later start miss NotAfter; the scheduler's soak rule keeps the renewal out of their
+        # nights anyway (review 3, F4).
         expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
         cutovers = sorted(
-            s.id for s in plan.steps if s.cutover and plan.schedule[s.id].start < expiry
+            s.id
+            for s in plan.steps
+            if s.cutover
+            and s.phase is not Phase.ONWARD
+            and s.cutover not in (CUTOVER_WAVE, CUTOVER_PUBLIC_FOLDERS)
+            and plan.schedule[s.id].start < expiry
         )
         # A server of the final version installed before the renewal (its install is a
         # prerequisite of a cut-over it waits for) got the old certificate: renewed here too.
@@ -279,7 +289,9 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                     ),
                     prerequisites=(request.id, *cutovers, *previous),
                     runbook=RENEWAL_RUNBOOK,
-                    cutover=CUTOVER_CERTIFICATE,
+                    # A class per server: the next server's renewal follows a business day of
+                    # this one in production (review 3, F4), and no other cut-over shares it.
+                    cutover=f"{CUTOVER_CERTIFICATE} {server}",
                     window_share=(CUTOVER_CERTIFICATE, 1),
                 )
             )

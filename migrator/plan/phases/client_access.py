@@ -48,10 +48,6 @@ NAMESPACE_SETTLE_MINUTES = 24 * 60
 through 2016) before any mailbox move starts, so a client-access fault shows before a wave adds one."""
 OA_APPLY_MINUTES = 15
 """2010 writes Outlook Anywhere to AD; the Service Host applies it to IIS about 15 minutes later."""
-CUTOVER_NAMESPACE = "client namespace"
-CUTOVER_SMTP_ALIAS = "SMTP alias"
-CUTOVER_FIRST_WAVE = "first wave"
-CUTOVER_MX = "MX"
 
 _URL_KINDS = (
     VdirKind.OWA,
@@ -842,32 +838,6 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
     return out
 
 
-def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
-    """Step id -> kind of production cut-over (``Step.cutover``): one risky change per window.
-
-    The namespace change, the SMTP alias repoint, the MX change (its domains together) and the
-    completion of the first on-premises production wave each get their own maintenance window, so a failure that night points at
-    one change (review 2, M3). The namespace also settles a business day before any move
-    starts (:data:`NAMESPACE_SETTLE_MINUTES`).
-    """
-    out = {NAMESPACE: CUTOVER_NAMESPACE}
-    copy = step_id(Phase.MOVES, "copy") + "."
-    onprem = sorted(
-        s.id.removeprefix(copy)
-        for s in steps
-        if s.id.startswith(copy) and s.runs_in is not RunsIn.EXCHANGE_ONLINE
-    )
-    if onprem:
-        out[step_id(Phase.MOVES, "complete", onprem[0])] = CUTOVER_FIRST_WAVE
-    for s in steps:
-        if s.id.startswith(step_id(Phase.RELAY, "repoint") + "."):
-            out[s.id] = CUTOVER_SMTP_ALIAS
-        elif s.id.startswith(step_id(Phase.MX, "change") + "."):
-            out[s.id] = CUTOVER_MX
-    ids = {s.id for s in steps}
-    return {k: v for k, v in out.items() if k in ids}
-
-
 __all__ = [
     "NAMESPACE",
     "NAMESPACE_VERIFY",
@@ -875,7 +845,6 @@ __all__ = [
     "client_access_links",
     "client_access_rollback_steps",
     "client_access_steps",
-    "cutover_kinds",
     "expected_addresses",
     "server_client_access_steps",
 ]

@@ -15,14 +15,14 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'send-connectors' -Steps @('servers.send-connector.Internet', 'servers.send-connector.Partner-Northwind-TLS') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP servers.send-connector.Internet; target: Internet; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.outbound-ip
+    # region STEP servers.send-connector.Internet; target: Internet; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.outbound-ip, servers.readiness
     # Verification: SourceTransportServers read back includes the new servers (checked by the step); a test message to an external address leaves through a new server (message tracking); rollback: Set-SendConnector 'Internet' -SourceTransportServers back to EX10-01, EX10-03
     if (Test-RunStep -Id 'servers.send-connector.Internet' -Title 'add EX16-01, EX16-02 to the source servers of send connector Internet (Internet)') {
         Write-Host '    The new servers send alongside the 2010 ones for now; the decommission phase removes the 2010 servers from this connector.'
         $step = @{ Name = 'Internet'; Add = @('EX16-01', 'EX16-02') }
         Set-SendConnectorSource @step -DomainController $DomainController
     }
-    # region STEP servers.send-connector.Partner-Northwind-TLS; target: Partner Northwind TLS; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.outbound-ip
+    # region STEP servers.send-connector.Partner-Northwind-TLS; target: Partner Northwind TLS; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.outbound-ip, servers.readiness
     # Verification: SourceTransportServers read back includes the new servers (checked by the step); a test message to an external address leaves through a new server (message tracking); rollback: Set-SendConnector 'Partner Northwind TLS' -SourceTransportServers back to EX10-01
     if (Test-RunStep -Id 'servers.send-connector.Partner-Northwind-TLS' -Title 'add EX16-01 to the source servers of send connector Partner Northwind TLS (partner/other)') {
         Write-Host '    The new servers send alongside the 2010 ones for now; the decommission phase removes the 2010 servers from this connector.'

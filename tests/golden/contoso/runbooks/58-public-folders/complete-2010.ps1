@@ -15,7 +15,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'complete-2010' -Steps @('public-folders.complete-2010') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP public-folders.complete-2010; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.unlock
+    # region STEP public-folders.complete-2010; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.unlock, public-folders.hybrid.modern
     # Verification: Get-OrganizationConfig shows PublicFolderMigrationComplete True; rollback: rollback runbooks
     if (Test-RunStep -Id 'public-folders.complete-2010' -Title 'mark the public folder migration complete on 2010') {
         $step = @{ Flag = 'PublicFolderMigrationComplete'; Value = $true }

@@ -18,7 +18,7 @@ try {
     # region STEP public-folders.lock; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: hybrid.send-connector-remove-old, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007, moves.complete.wave-008, public-folders.synced
     # Verification: Get-OrganizationConfig shows PublicFoldersLockedForMigration True; rollback: rollback runbooks (rollback-1-2010.ps1 first)
     if (Test-RunStep -Id 'public-folders.lock' -Title 'lock the 2010 public folders for the migration (downtime starts)') {
-        Write-Host '    Users lose public folder access until the unlock step; mail to mail-enabled folders queues. Several public folder databases: wait until the lock has replicated to all of them.'
+        Write-Host '    Users lose public folder access until the unlock step; mail to mail-enabled folders queues. Several public folder databases: wait until the lock has replicated to all of them. Users in Exchange Online (wave-008) lose public folder access too, from this lock until public-folders.hybrid.modern switches them to the 2016 public folder mailboxes later in this window: announce the outage to them with the others.'
         $step = @{ Flag = 'PublicFoldersLockedForMigration'; Value = $true }
         Set-PublicFolderMigrationFlag @step -DomainController $DomainController
     }

@@ -15,7 +15,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'remove-2010' -Steps @('public-folders.remove-databases', 'public-folders.verify-removed') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP public-folders.remove-databases; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.mail-enabled, public-folders.hybrid.modern
+    # region STEP public-folders.remove-databases; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.hybrid.modern, public-folders.mail-enabled
     # Verification: Get-PublicFolderDatabase returns nothing (the next step checks it); rollback: none: not reversible
     if (Test-RunStep -Id 'public-folders.remove-databases' -Title 'remove the proxy mailboxes and the 2010 public folder databases') {
         Write-Host '    In EMS 2010: Remove-Mailbox PFProxy-EX10-02, PFProxy-EX10-03 and their databases; then Remove-PublicFolderDatabase PFDB-EX10-02, PFDB-EX10-03 (remove replicas first where it refuses). Manual: these cmdlets are not in migrator''s cmdlet reference.'

@@ -1,0 +1,98 @@
+"""Which steps are production cut-overs, and of which class (``Step.cutover``; review 2 M3, review 3 F3/F4).
+
+The scheduler (:func:`migrator.plan.schedule.schedule_steps`) holds the rule: a window
+occurrence holds cut-overs of one class only, and between cut-overs of two classes lies at
+least one business day of production (:func:`migrator.plan.schedule.soak_end`). This module
+only says which step belongs to which class; every class is named here once.
+
+| class | steps |
+|---|---|
+| client namespace | ``servers.namespace`` |
+| SMTP alias | ``relay.repoint.<alias>``, ``onward.relay.repoint.<alias>`` |
+| MX | ``mx.change.<domain>`` (its domains together) |
+| inbound SMTP (NAT) | ``relay.nat.<rule>``: the public SMTP address moves to the new servers, the MX path in practice while the MX host is on-premises and EOP's path to on-premises after it; MX-class, but a night of its own, so a fault in inbound mail points at the NAT or at the MX change, never both |
+| outbound and hybrid mail flow | ``servers.send-connector.<connector>`` (Internet and partner send connectors), the HCW and the hybrid connectors (``hybrid.configure``, ``send-connector-add``, ``receive-path``, ``hcw-rerun``, ``send-connector-remove-old``), ``identity.remote-mailbox.<batch>`` (on-premises mail to those users now routes to Exchange Online), ``onward.send-connectors``, ``onward.hybrid`` |
+| first wave | ``moves.complete.<first on-premises user wave>`` |
+| wave completion | ``moves.complete.<every other user wave>`` (Exchange Online waves too) |
+| public folder go-live | ``public-folders.lock`` (the lock window through the switch of Exchange Online users) |
+| certificate <server> | ``servers.certificate-renew.<server>``: each server its own class (set by :mod:`.certificate_renewal`), so the second server's renewal follows a business day of the first in production |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from migrator.plan.phases._common import step_id
+from migrator.plan.steps import Phase, RunsIn, Step
+
+CUTOVER_NAMESPACE = "client namespace"
+CUTOVER_SMTP_ALIAS = "SMTP alias"
+CUTOVER_MX = "MX"
+CUTOVER_INBOUND_NAT = "inbound SMTP (NAT)"
+CUTOVER_MAIL_FLOW = "outbound and hybrid mail flow"
+CUTOVER_FIRST_WAVE = "first wave"
+CUTOVER_WAVE = "wave completion"
+CUTOVER_PUBLIC_FOLDERS = "public folder go-live"
+
+_NAMESPACE = step_id(Phase.SERVERS, "namespace")
+_PF_LOCK = "public-folders.lock"
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("relay.repoint.", CUTOVER_SMTP_ALIAS),
+    ("onward.relay.repoint.", CUTOVER_SMTP_ALIAS),
+    ("mx.change.", CUTOVER_MX),
+    ("relay.nat.", CUTOVER_INBOUND_NAT),
+    ("servers.send-connector.", CUTOVER_MAIL_FLOW),
+    ("hybrid.configure.", CUTOVER_MAIL_FLOW),
+    ("hybrid.send-connector-add.", CUTOVER_MAIL_FLOW),
+    ("hybrid.receive-path.", CUTOVER_MAIL_FLOW),
+    ("identity.remote-mailbox.", CUTOVER_MAIL_FLOW),
+)
+_EXACT: dict[str, str] = {
+    _NAMESPACE: CUTOVER_NAMESPACE,
+    "hybrid.hcw-rerun": CUTOVER_MAIL_FLOW,
+    "hybrid.send-connector-remove-old": CUTOVER_MAIL_FLOW,
+    "onward.send-connectors": CUTOVER_MAIL_FLOW,
+    "onward.hybrid": CUTOVER_MAIL_FLOW,
+    _PF_LOCK: CUTOVER_PUBLIC_FOLDERS,
+}
+
+
+def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
+    """Step id -> class of production cut-over (``Step.cutover``), for the steps that are one.
+
+    A fault the morning after must point at one change: after a namespace change Outlook and
+    mobile clients fail one way, after an alias repoint relay clients another, after an MX
+    change or a NAT move inbound Internet mail (each its own class), after a send connector or HCW change outbound and hybrid
+    mail, after a wave completion the moved users. The completion of the first on-premises
+    user wave is a class of its own (the pilot in production), the later completions another.
+    """
+    out: dict[str, str] = {}
+    copy = step_id(Phase.MOVES, "copy") + "."
+    waves = sorted(s.id.removeprefix(copy) for s in steps if s.id.startswith(copy))
+    onprem = sorted(
+        s.id.removeprefix(copy)
+        for s in steps
+        if s.id.startswith(copy) and s.runs_in is not RunsIn.EXCHANGE_ONLINE
+    )
+    for wave in waves:
+        first = bool(onprem) and wave == onprem[0]
+        out[step_id(Phase.MOVES, "complete", wave)] = CUTOVER_FIRST_WAVE if first else CUTOVER_WAVE
+    for s in steps:
+        kind = _EXACT.get(s.id) or next((k for p, k in _PREFIXES if s.id.startswith(p)), "")
+        if kind:
+            out[s.id] = kind
+    ids = {s.id for s in steps}
+    return {k: v for k, v in out.items() if k in ids}
+
+
+__all__ = [
+    "CUTOVER_FIRST_WAVE",
+    "CUTOVER_INBOUND_NAT",
+    "CUTOVER_MAIL_FLOW",
+    "CUTOVER_MX",
+    "CUTOVER_NAMESPACE",
+    "CUTOVER_PUBLIC_FOLDERS",
+    "CUTOVER_SMTP_ALIAS",
+    "CUTOVER_WAVE",
+    "cutover_kinds",
+]

@@ -1,0 +1,113 @@
+"""Production cut-over classes on contoso's plan (review 3, F3 and F4).
+
+Each class is named once (:mod:`migrator.plan.phases.cutover`), the rule is the scheduler's
+(:func:`migrator.plan.schedule.schedule_steps`): one class per window occurrence and a whole
+business day between cut-overs of two classes. Every test here fails on the plan review 3 read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migrator.inventory import load_inventory
+from migrator.pipeline import build_plan
+from migrator.plan.phases.cutover import (
+    CUTOVER_FIRST_WAVE,
+    CUTOVER_INBOUND_NAT,
+    CUTOVER_MAIL_FLOW,
+    CUTOVER_MX,
+    CUTOVER_NAMESPACE,
+    CUTOVER_PUBLIC_FOLDERS,
+    CUTOVER_SMTP_ALIAS,
+    CUTOVER_WAVE,
+)
+from migrator.plan.schedule import soak_end
+from migrator.plan.steps import MigrationPlan
+
+CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
+
+
+@pytest.fixture(scope="module")
+def plan() -> MigrationPlan:
+    return build_plan(load_inventory(CONTOSO))
+
+
+def test_each_production_change_has_its_class(plan: MigrationPlan) -> None:
+    kind = {s.id: s.cutover for s in plan.steps}
+    assert kind["servers.namespace"] == CUTOVER_NAMESPACE
+    assert kind["relay.nat.fw-lon-smtp-in"] == CUTOVER_INBOUND_NAT
+    assert kind["mx.change.contoso.com"] == kind["mx.change.fabrikam.com"] == CUTOVER_MX
+    assert kind["relay.repoint.smtp-contoso-com"] == CUTOVER_SMTP_ALIAS
+    for sid in (
+        "servers.send-connector.Internet",
+        "servers.send-connector.Partner-Northwind-TLS",
+        "hybrid.configure.EX16-01",
+        "hybrid.send-connector-add.EX16-01",
+        "hybrid.receive-path.EX16-01",
+        "hybrid.hcw-rerun",
+        "hybrid.send-connector-remove-old",
+        "identity.remote-mailbox.batch-001",
+    ):
+        assert kind[sid] == CUTOVER_MAIL_FLOW, sid
+    assert kind["moves.complete.wave-001"] == CUTOVER_FIRST_WAVE
+    for n in range(2, 9):
+        assert kind[f"moves.complete.wave-{n:03d}"] == CUTOVER_WAVE
+    assert kind["moves.complete.wave-000"] == ""  # the arbitration mailboxes: no users
+    assert kind["public-folders.lock"] == CUTOVER_PUBLIC_FOLDERS
+    assert kind["servers.certificate-renew.EX16-01"] != kind["servers.certificate-renew.EX16-02"]
+
+
+def test_cutovers_of_two_classes_never_share_a_night_and_are_a_business_day_apart(
+    plan: MigrationPlan,
+) -> None:
+    cut = sorted(
+        (plan.schedule[s.id].start, plan.schedule[s.id].finish, s.cutover, s.id)
+        for s in plan.steps
+        if s.cutover
+    )
+    assert len(cut) > 20
+    for i, (_s1, f1, k1, a) in enumerate(cut):
+        for s2, _f2, k2, b in cut[i + 1 :]:
+            if k1 != k2:
+                assert s2 >= soak_end(f1), (a, b)
+
+
+def test_the_namespace_night_holds_no_mail_change(plan: MigrationPlan) -> None:
+    """The 2026-12-16 night of review 3 held the namespace, the NAT, the send connectors, the HCW
+    and a remote-mailbox batch."""
+    night = plan.schedule["servers.namespace"].wave
+    others = {
+        "relay.nat.fw-lon-smtp-in",
+        "servers.send-connector.Internet",
+        "servers.send-connector.Partner-Northwind-TLS",
+        "hybrid.configure.EX16-01",
+        "hybrid.hcw-rerun",
+        "identity.remote-mailbox.batch-001",
+    }
+    assert {sid for sid in others if plan.schedule[sid].wave == night} == set()
+
+
+def test_the_relay_repoint_night_is_the_alias_alone(plan: MigrationPlan) -> None:
+    repoint = plan.schedule["relay.repoint.smtp-contoso-com"]
+    remove_old = plan.schedule["hybrid.send-connector-remove-old"]
+    assert remove_old.wave != repoint.wave
+    for domain in ("contoso.com", "fabrikam.com"):
+        mx = plan.schedule[f"mx.change.{domain}"]
+        # review 3: MX followed the repoint 10 h later, with no working day between
+        assert abs(mx.start - repoint.finish).days >= 1
+        assert mx.start >= soak_end(repoint.finish) or repoint.start >= soak_end(mx.finish)
+
+
+def test_certificate_renewal_shares_no_window_with_a_wave_completion(plan: MigrationPlan) -> None:
+    """Review 3, F4: EX16-01's renewal shared 2026-12-26 20:00 with wave-002's completion."""
+    renew = [plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-01", "EX16-02")]
+    waves = {
+        plan.schedule[s.id].wave for s in plan.steps if s.id.startswith("moves.complete.wave-")
+    }
+    assert {r.wave for r in renew} & waves == set()
+    first, second = renew
+    assert first.wave != second.wave
+    # the second after a business day of the first in production
+    assert second.start >= soak_end(first.finish)
