@@ -132,9 +132,7 @@ def test_runbooks_of_the_whole_plan_within_budget(runbooks: Path) -> None:
 def test_each_helper_within_budget(runbooks: Path) -> None:
     sizes = {p.parent.name: len(_text(p).splitlines()) for p in _helpers(runbooks)}
     assert "20-relay" in sizes and "70-onward" in sizes
-    assert {
-        k: v for k, v in sizes.items() if v > MAX_HELPER_LINES
-    } == {}
+    assert {k: v for k, v in sizes.items() if v > MAX_HELPER_LINES} == {}
 
 
 def test_preamble_at_most_15_lines(runbooks: Path) -> None:

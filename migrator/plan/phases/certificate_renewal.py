@@ -17,15 +17,18 @@ from dataclasses import dataclass, replace
 from migrator.checks.certificates import certificate_need
 from migrator.model import Certificate, Finding, Inventory, Severity
 from migrator.plan.phases._common import estate, runbook, step_id
-from migrator.plan.phases.cutover import CUTOVER_PUBLIC_FOLDERS, CUTOVER_WAVE
+from migrator.plan.phases.cutover import (
+    CUTOVER_CERTIFICATE,
+    CUTOVER_PUBLIC_FOLDERS,
+    CUTOVER_WAVE,
+    certificate_cutover,
+)
 from migrator.plan.phases.hybrid import HybridSetup, hybrid_setup
 from migrator.plan.relay import tls_certificate_name
 from migrator.plan.steps import Action, MigrationPlan, Owner, Phase, RunsIn, Step
 
 P = Phase.SERVERS
 RENEWAL_RUNBOOK = runbook(P, "certificate-renewal")
-CUTOVER_CERTIFICATE = "certificate"
-"""``Step.cutover`` kind of the renewal: its own window, like the other risky changes."""
 
 
 def expiring_certificates(
@@ -172,7 +175,8 @@ def _hybrid_mail_test(hybrid: _HybridNames, server: str, after: str) -> Step:
         ),
         prerequisites=(after,),
         runbook=RENEWAL_RUNBOOK,
-        cutover=CUTOVER_CERTIFICATE,
+        # The renewal's own class: the test runs in the same window, right after it.
+        cutover=certificate_cutover(server),
     )
 
 
@@ -291,7 +295,7 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                     runbook=RENEWAL_RUNBOOK,
                     # A class per server: the next server's renewal follows a business day of
                     # this one in production (review 3, F4), and no other cut-over shares it.
-                    cutover=f"{CUTOVER_CERTIFICATE} {server}",
+                    cutover=certificate_cutover(server),
                     window_share=(CUTOVER_CERTIFICATE, 1),
                 )
             )
@@ -399,7 +403,6 @@ def certificate_expiry_findings(inv: Inventory, plan: MigrationPlan) -> list[Fin
 
 
 __all__ = [
-    "CUTOVER_CERTIFICATE",
     "RENEWAL_RUNBOOK",
     "certificate_expiry_findings",
     "certificate_renewal_steps",

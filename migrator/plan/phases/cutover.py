@@ -33,6 +33,8 @@ CUTOVER_MAIL_FLOW = "outbound and hybrid mail flow"
 CUTOVER_FIRST_WAVE = "first wave"
 CUTOVER_WAVE = "wave completion"
 CUTOVER_PUBLIC_FOLDERS = "public folder go-live"
+CUTOVER_CERTIFICATE = "certificate"
+"""Renewal of the namespace certificate: one class per server (``certificate_cutover``)."""
 
 _NAMESPACE = step_id(Phase.SERVERS, "namespace")
 _PF_LOCK = "public-folders.lock"
@@ -96,3 +98,9 @@ __all__ = [
     "CUTOVER_WAVE",
     "cutover_kinds",
 ]
+
+
+def certificate_cutover(server: str) -> str:
+    """The cut-over class of a certificate renewal on ``server`` and of its checks in the same window:
+    one server per night, the next a business day later (review 3, F4)."""
+    return f"{CUTOVER_CERTIFICATE} {server}"
