@@ -19,7 +19,7 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'go-live-exchange-online' -Steps @('public-folders.hybrid.modern') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP public-folders.hybrid.modern; target: Exchange Online public folder access; owner: Exchange admin; runs in: Exchange Online PowerShell; after: public-folders.hybrid.mail-sync-modern
-    # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Remote and the 2016 public folder mailboxes; rollback: rollback-5-check-legacy-databases.ps1 in the 2016 Management Shell, then rollback-5-hybrid-legacy.ps1 (back to PFProxy-EX10-02, PFProxy-EX10-03; both refuse once the 2010 public folder databases are gone)
+    # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Remote and the 2016 public folder mailboxes; rollback: rollback-5-check-legacy-databases.ps1 in the 2016 Management Shell, then rollback-5-hybrid-legacy.ps1 (back to PFProxy-EX10-03; both refuse once the 2010 public folder databases are gone)
     if (Test-RunStep -Id 'public-folders.hybrid.modern' -Title 'switch Exchange Online users to the 2016 public folder mailboxes') {
         Write-Host '    Right after the unlock, before 2010 is marked complete: Exchange Online users have had no public folders since the lock, and from here on they work on the 2016 copy. The 2016 public folder mailboxes are the TargetMailbox names of Microsoft''s map (FolderToMailbox.csv); each must be synced as a MailUser first.'
         $step = @{ MapCsv = 'FolderToMailbox.csv'; Address = @('sales@contoso.com') }

@@ -23,7 +23,7 @@ try {
     if (Test-RunStep -Id 'public-folders.rollback.hybrid-legacy' -Title 'rollback 5 (Exchange Online users): back to the 2010 public folders') {
         Write-Host '    Refuses without legacy-databases.xml from rollback-5-check-legacy-databases.ps1, written less than an hour ago (copy it from the public folder work folder if this shell runs elsewhere).'
         $step = @{
-            RemoteMailbox = @('PFProxy-EX10-02', 'PFProxy-EX10-03'); LegacyRecord = 'legacy-databases.xml'
+            RemoteMailbox = @('PFProxy-EX10-03'); LegacyRecord = 'legacy-databases.xml'
             Address = @('sales@contoso.com')
         }
         Set-CloudPublicFolderAccess @step -Folder $PFMigrationFolder

@@ -6,7 +6,7 @@
 #     Days of receive protocol logs the observe step reads.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [int]$ObservationDays = 14)
+    [int]$ObservationDays = 30)
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
@@ -19,15 +19,15 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'EX10-01' -Steps @('decommission.client-access.EX10-01', 'decommission.observe-clients.EX10-01', 'decommission.remove.EX10-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.client-access.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: servers.namespace-verify, moves.complete.wave-007, public-folders.hybrid.modern, public-folders.local, decommission.arbitration-mailboxes, decommission.oab-generation
-    # Verification: client-evidence.json of a scan of the last 14 days lists no client of EX10-01 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
+    # Verification: client-evidence.json of a scan of the last 30 days lists no client of EX10-01 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.client-access.EX10-01' -Title 'prove no client uses EX10-01: no client-access evidence was scanned') {
         Write-Host '    No client-access evidence was given: copy the IIS logs (W3SVC1) and the RPC Client Access logs of EX10-01, and the HttpProxy logs of the 2016 servers, run ''migrator logs scan'' on them with --inventory, put client-evidence.json beside the inventory and plan again. Do not remove EX10-01 before it shows no client left.'
         Stop-AtManualStep -Id 'decommission.client-access.EX10-01' -Next 'decommission.observe-clients.EX10-01'
     }
     # region STEP decommission.observe-clients.EX10-01; target: EX10-01; owner: Exchange admin; runs in: EMS on 2010; after: decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: no session from a non-Exchange address on any receive connector of the server in the observation period; rollback: nothing to undo (read only)
-    if (Test-RunStep -Id 'decommission.observe-clients.EX10-01' -Title 'check the receive logs of EX10-01: no non-Exchange SMTP client left (14 days)') {
-        Write-Host '    Run it 14 days after the last relay, hybrid and MX move: it reads the receive protocol logs of every connector of EX10-01 and lists each client that is not an Exchange server; it stops while any is left. Point each one at the new servers (or accept it in plan.remaining_clients with a reason) before the server is removed.'
+    if (Test-RunStep -Id 'decommission.observe-clients.EX10-01' -Title 'check the receive logs of EX10-01: no non-Exchange SMTP client left (30 days)') {
+        Write-Host '    Run it 30 days after the last relay, hybrid and MX move: it reads the receive protocol logs of every connector of EX10-01 and lists each client that is not an Exchange server; it stops while any is left. Point each one at the new servers (or accept it in plan.remaining_clients with a reason) before the server is removed.'
         $step = @{
             Server = 'EX10-01'
             Skip = @(
@@ -44,7 +44,7 @@ try {
         }
         Assert-NoClientLeft @step -ObservationDays $ObservationDays -DomainController $DomainController
     }
-    # region STEP decommission.remove.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, servers.outlook-anywhere.EX10-01, servers.outlook-anywhere-verify.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.client-access.EX10-01, decommission.cas-array-name.CAS-LON, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
+    # region STEP decommission.remove.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-01, prepare.protocol-log-limits.EX10-01, prepare.protocol-logging.EX10-01, servers.outlook-anywhere.EX10-01, servers.outlook-anywhere-verify.EX10-01, relay.nat-verify.fw-lon-smtp-in, relay.observe-wait.EX10-01, relay.observe.EX10-01, relay.disable-old.EX10-01.relay-apps, relay.disable-old.EX10-01.relay-scanners, relay.soak.EX10-01, relay.remove-old.EX10-01.relay-apps, relay.remove-old.EX10-01.relay-scanners, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.client-access.EX10-01, decommission.cas-array-name.CAS-LON, decommission.observe-clients.EX10-01, decommission.send-connector.Internet, decommission.remove.EX10-03, decommission.send-connector.Partner-Northwind-TLS
     # Verification: Get-ExchangeServer no longer lists EX10-01; rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-01' -Title 'uninstall Exchange 2010 from EX10-01 (blocked by decommission.client-access.EX10-01)') {
         Write-Host '    BLOCKED, do not run: no client-access evidence of EX10-01 was scanned. Uninstall Exchange 2010 from EX10-01 (Programs and Features, or Setup.com /mode:uninstall) once every step before this one is done: the logs, not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG membership remain.'

@@ -6,7 +6,7 @@
 #     Days of receive protocol logs the observe step reads.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [int]$ObservationDays = 14)
+    [int]$ObservationDays = 30)
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
@@ -19,9 +19,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'EX10-03' -Steps @('decommission.client-access.EX10-03', 'decommission.databases.EX10-03', 'decommission.observe-clients.EX10-03', 'decommission.remove.EX10-03') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP decommission.client-access.EX10-03; target: EX10-03; owner: Exchange admin; runs in: manual; after: servers.namespace-verify, moves.complete.wave-007, public-folders.hybrid.modern, public-folders.local, decommission.arbitration-mailboxes, decommission.oab-generation
-    # Verification: client-evidence.json of a scan of the last 14 days lists no client of EX10-03 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
+    # Verification: client-evidence.json of a scan of the last 30 days lists no client of EX10-03 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.client-access.EX10-03' -Title 'prove no client uses EX10-03: no client-access evidence was scanned') {
         Write-Host '    No client-access evidence was given: copy the IIS logs (W3SVC1) and the RPC Client Access logs of EX10-03, and the HttpProxy logs of the 2016 servers, run ''migrator logs scan'' on them with --inventory, put client-evidence.json beside the inventory and plan again. Do not remove EX10-03 before it shows no client left.'
+        Write-Host '    Before -From decommission.databases.EX10-03: it also waits for moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005 and 6 more (plan.json) (other runbooks); make sure they are done.'
         Stop-AtManualStep -Id 'decommission.client-access.EX10-03' -Next 'decommission.databases.EX10-03'
     }
     # region STEP decommission.databases.EX10-03; target: EX10-03; owner: Exchange admin; runs in: EMS on 2010; after: moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation
@@ -32,8 +33,8 @@ try {
     }
     # region STEP decommission.observe-clients.EX10-03; target: EX10-03; owner: Exchange admin; runs in: EMS on 2010; after: decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: no session from a non-Exchange address on any receive connector of the server in the observation period; rollback: nothing to undo (read only)
-    if (Test-RunStep -Id 'decommission.observe-clients.EX10-03' -Title 'check the receive logs of EX10-03: no non-Exchange SMTP client left (14 days)') {
-        Write-Host '    Run it 14 days after the last relay, hybrid and MX move: it reads the receive protocol logs of every connector of EX10-03 and lists each client that is not an Exchange server; it stops while any is left. Point each one at the new servers (or accept it in plan.remaining_clients with a reason) before the server is removed.'
+    if (Test-RunStep -Id 'decommission.observe-clients.EX10-03' -Title 'check the receive logs of EX10-03: no non-Exchange SMTP client left (30 days)') {
+        Write-Host '    Run it 30 days after the last relay, hybrid and MX move: it reads the receive protocol logs of every connector of EX10-03 and lists each client that is not an Exchange server; it stops while any is left. Point each one at the new servers (or accept it in plan.remaining_clients with a reason) before the server is removed.'
         $step = @{
             Server = 'EX10-03'
             Skip = @(
@@ -50,7 +51,7 @@ try {
         }
         Assert-NoClientLeft @step -ObservationDays $ObservationDays -DomainController $DomainController
     }
-    # region STEP decommission.remove.EX10-03; target: EX10-03; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-03, prepare.protocol-log-limits.EX10-03, prepare.protocol-logging.EX10-03, servers.rpc-over-http.EX10-03, servers.outlook-anywhere.EX10-03, servers.outlook-anywhere-verify.EX10-03, relay.observe.EX10-03, relay.disable-old.EX10-03.relay-legacy-crm, relay.soak.EX10-03, relay.remove-old.EX10-03.relay-legacy-crm, public-folders.proxy-mailbox.EX10-03, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.client-access.EX10-03, decommission.databases.EX10-03, decommission.observe-clients.EX10-03, decommission.remove.EX10-02, decommission.send-connector.Internet
+    # region STEP decommission.remove.EX10-03; target: EX10-03; owner: Exchange admin; runs in: manual; after: prepare.coexistence.EX10-03, prepare.protocol-log-limits.EX10-03, prepare.protocol-logging.EX10-03, servers.rpc-over-http.EX10-03, servers.outlook-anywhere.EX10-03, servers.outlook-anywhere-verify.EX10-03, relay.observe-wait.EX10-03, relay.observe.EX10-03, relay.disable-old.EX10-03.relay-legacy-crm, relay.soak.EX10-03, relay.remove-old.EX10-03.relay-legacy-crm, public-folders.hybrid.add-replicas.EX10-03, public-folders.hybrid.replicas.EX10-03, public-folders.proxy-mailbox.EX10-03, moves.complete.wave-002, moves.cleanup.wave-002, moves.complete.wave-005, moves.cleanup.wave-005, moves.complete.wave-006, moves.cleanup.wave-006, moves.complete.wave-008, moves.cleanup.wave-008, public-folders.verify-removed, decommission.arbitration-mailboxes, decommission.oab-generation, decommission.client-access.EX10-03, decommission.databases.EX10-03, decommission.observe-clients.EX10-03, decommission.remove.EX10-02, decommission.send-connector.Internet
     # Verification: Get-ExchangeServer no longer lists EX10-03; rollback: none: not reversible
     if (Test-RunStep -Id 'decommission.remove.EX10-03' -Title 'uninstall Exchange 2010 from EX10-03 (blocked by decommission.client-access.EX10-03)') {
         Write-Host '    BLOCKED, do not run: no client-access evidence of EX10-03 was scanned. Uninstall Exchange 2010 from EX10-03 (Programs and Features, or Setup.com /mode:uninstall) once every step before this one is done: the logs, not a shutdown, prove it unused. Setup refuses while mailboxes, connectors or DAG membership remain.'
