@@ -813,7 +813,7 @@ def _onprem_users(table: RawTable, out: Converted) -> None:
         for row, value in enumerate(guid):
             if not value and not c.failed[row]:
                 c.fail(row, "objectguid", "empty value; expected the user's objectGUID")
-    columns = {
+    columns: dict[str, Sequence[Any]] = {
         "sam_account_name": c.required("samaccountname"),
         "consistency_guid": c.guids("ms-ds-consistencyguid"),
         "exchange_guid": c.guids("msexchmailboxguid"),
@@ -831,7 +831,7 @@ def _onprem_users(table: RawTable, out: Converted) -> None:
 
 def _cloud_users(table: RawTable, out: Converted) -> None:
     c = _Columns(table, out.problems)
-    columns = {
+    columns: dict[str, Sequence[Any]] = {
         "id": c.required("id"),
         "user_principal_name": c.required("userprincipalname"),
         "on_premises_sync_enabled": c.booleans("onpremisessyncenabled", False),
