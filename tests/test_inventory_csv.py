@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from migrator.checks.inventory import check_inventory_basics
 from migrator.inventory import load_inventory
 from migrator.inventory.powershell_csv import _lines, read_csv
-from migrator.inventory.tables import parse_guid, parse_size, split_address_spaces, split_multi
+from migrator.inventory.tables import (
+    _CANONICAL_GUID,
+    _canonical_guids,
+    parse_guid,
+    parse_size,
+    split_address_spaces,
+    split_multi,
+)
 
 RC_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.ReceiveConnector"
 HEADER = ["Identity", "Bindings", "RemoteIPRanges", "AuthMechanism", "PermissionGroups", "Enabled"]
@@ -361,3 +368,27 @@ def test_type_lines_are_split_at_the_first_line_feed() -> None:
     assert [(r.row, r.cells) for r in utf16.tables[0].records] == [
         (2, {"identity": "a\\b", "bindings": "0.0.0.0:25", "remoteipranges": "1.2.3.4"})
     ]
+
+
+_GUID_PARTS = st.sampled_from(
+    [
+        "3ab39606-c642-489b-84b6-58c038d3ef39",
+        "3AB39606-C642-489B-84B6-58C038D3EF39",
+        "3ab39606-c642-489b-84b6-58c038d3ef3",  # one digit short
+        "3ab39606-c642-489b-84b6-58c038d3ef3g",
+        "3ab39606c642-489b-84b6-58c038d3ef39-",
+        "{3ab39606-c642-489b-84b6-58c038d3ef39}",
+        "3ab39606-c642-489b-84b6-58c038d3ef3\u0669",  # an Arabic-Indic digit
+        "3ab39606-c642-489b-84b6-58c038d3ef39\n3ab39606-c642-489b-84b6-58c038d3ef39",
+        "",
+    ]
+)
+
+
+@given(st.lists(_GUID_PARTS, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_a_column_of_canonical_guids_is_checked_at_once_by_the_rule_of_parse_guid(
+    column: list[str],
+) -> None:
+    """tables._canonical_guids: the whole column at once, parse_guid's first rule per cell."""
+    assert _canonical_guids(column) == all(not v or _CANONICAL_GUID.fullmatch(v) for v in column)

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import datetime as dt
 import functools
 import ipaddress
 import re
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from typing import Any, TypeVar
+from typing import Any
+
+import numpy as np
 
 from migrator.client_access import (
     AutodiscoverScp,
@@ -33,7 +32,7 @@ from migrator.client_access import (
 from migrator.errors import Problem
 from migrator.inventory.kinds import TableKind
 from migrator.inventory.powershell_csv import is_leftover
-from migrator.inventory.records import Cell, RawTable, Record
+from migrator.inventory.records import Cell, RawTable, Record, from_columns
 from migrator.iprange import IPRange, IPRangeError
 from migrator.mailboxes import (
     RECIPIENT_TYPES,
@@ -79,10 +78,7 @@ _UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
 _VERSION = re.compile(r"(\d+)\.(\d+)\D+?(\d+)(?:\.(\d+))?")
 _GUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _CANONICAL_GUID = re.compile(rf"^{_GUID_TEXT}$")
-# A whole column of canonical GUIDs or empty cells, one per line: parse_guid's first rule at once.
-_CANONICAL_GUID_LINES = re.compile(rf"(?:{_GUID_TEXT})?(?:\n(?:{_GUID_TEXT})?)*")
 _NO_GUID = "00000000-0000-0000-0000-000000000000"
-_T = TypeVar("_T")
 _SE_FIRST_BUILD = 2562  # Exchange Server SE RTM is 15.2.2562.17; earlier 15.2 builds are 2019
 
 
@@ -477,13 +473,11 @@ class _Columns:
     def guids(self, key: str) -> list[str]:
         """:func:`parse_guid` of every non-empty cell, '' for an empty or a bad one (a problem)."""
         column = self.text(key)
-        if not column:
-            return []
-        lines = "\n".join(column)
-        if _CANONICAL_GUID_LINES.fullmatch(lines):
-            parsed = lines.lower().split("\n")
-            if len(parsed) == len(column):
-                return parsed
+        if _canonical_guids(column):
+            joined = "".join(column)
+            if joined == joined.lower():
+                return column  # the GUIDs as written (lower case already)
+            return list(map(str.lower, column))
         out: list[str] = []
         for row, value in enumerate(column):
             try:
@@ -510,6 +504,28 @@ class _Columns:
                     known = default
             out.append(known)
         return out
+
+
+_HEX_DIGIT = np.zeros(256, dtype=bool)
+_HEX_DIGIT[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = True
+_GUID_HYPHENS = [8, 13, 18, 23]
+_GUID_HEX = [k for k in range(36) if k not in _GUID_HYPHENS]
+
+
+def _canonical_guids(column: Sequence[str]) -> bool:
+    """Whether every value is empty or a canonical GUID (``_CANONICAL_GUID``: 8-4-4-4-12
+    hexadecimal digits, parse_guid's first rule), checked over the whole column at once: 36
+    ASCII characters each, hyphens where the form has them, hexadecimal digits elsewhere."""
+    lengths = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
+    if not ((lengths == 0) | (lengths == 36)).all():
+        return False
+    joined = "".join(column)
+    if not joined.isascii():
+        return False
+    chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, 36)
+    return bool(
+        (chars[:, _GUID_HYPHENS] == ord("-")).all() and _HEX_DIGIT[chars[:, _GUID_HEX]].all()
+    )
 
 
 def _receive_connectors(table: RawTable, out: Converted) -> None:
@@ -784,28 +800,6 @@ def _guid_or_fail(r: _Reader, key: str) -> str:
         return ""
 
 
-def _build(cls: type[_T], columns: dict[str, Sequence[Any]], failed: bytearray) -> list[_T]:
-    """One ``cls`` per row whose ``failed`` is 0, its fields from ``columns`` (every field of the
-    frozen, slotted dataclass ``cls``, by name), as ``cls(**fields)`` makes it.
-
-    The fields are set column by column through the class's slots, the way the dataclass's own
-    ``__init__`` sets them (``object.__setattr__``), in C: the generated ``__init__`` is a Python
-    call per object, a third of converting 300,000 users.
-    """
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    if set(columns) != names or "__slots__" not in vars(cls) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} is not built from the columns {sorted(columns)}")
-    for name, column in columns.items():
-        if len(column) != len(failed):
-            raise ValueError(f"column {name} has {len(column)} values for {len(failed)} rows")
-    keep = [not f for f in failed] if 1 in failed else None
-    objects = list(map(object.__new__, repeat(cls, len(failed) - sum(failed))))
-    for name, column in columns.items():
-        values = column if keep is None else compress(column, keep)
-        deque(map(getattr(cls, name).__set__, objects, values), maxlen=0)
-    return objects
-
-
 def _onprem_users(table: RawTable, out: Converted) -> None:
     c = _Columns(table, out.problems)
     guid = c.guids("objectguid")
@@ -826,7 +820,7 @@ def _onprem_users(table: RawTable, out: Converted) -> None:
         "target_address": c.text("targetaddress"),
     }
     columns.update(object_guid=guid, source=table.locations())
-    out.onprem_users.extend(_build(OnPremUser, columns, c.failed))
+    out.onprem_users.extend(from_columns(OnPremUser, columns, c.failed))
 
 
 def _cloud_users(table: RawTable, out: Converted) -> None:
@@ -847,7 +841,7 @@ def _cloud_users(table: RawTable, out: Converted) -> None:
         "mailbox_type": c.text("mailboxtype"),
         "source": table.locations(),
     }
-    out.cloud_users.extend(_build(CloudUser, columns, c.failed))
+    out.cloud_users.extend(from_columns(CloudUser, columns, c.failed))
 
 
 def _recipients(table: RawTable, out: Converted) -> None:
