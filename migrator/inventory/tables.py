@@ -1290,9 +1290,9 @@ _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
 }
 
 
-def convert(tables: list[RawTable]) -> Converted:
-    """Convert every table; problems for every bad cell."""
-    out = Converted()
+def convert(tables: list[RawTable], out: Converted | None = None) -> Converted:
+    """Convert every table; problems for every bad cell (into ``out``, where given)."""
+    out = out if out is not None else Converted()
     for table in tables:
         _CONVERTERS[table.kind](table, out)
     return out
