@@ -433,7 +433,7 @@ class _Columns:
     :class:`_Reader` (the same parse functions), and notes which rows failed.
 
     The common case of a column costs one pass in C (a strip of every cell, a
-    dictionary lookup of every boolean, one regular expression over a column of
+    dictionary lookup of every boolean, one numpy check of a column of canonical
     GUIDs); a cell that needs more goes through the parse function of its rule.
     """
 

@@ -11,9 +11,10 @@ Matching is written once, as joins over tables (pandas): one row per user and
 per SMTP address on each side. The joins give every cloud user's candidates,
 the on-premises object it would be joined to, who else claims that object and
 which of its values another object holds. ``_decide`` then works over those
-columns too: each case is a mask of cloud users adding its part of the reason
-and the fix (made from those users' values), and the results are made from the
-columns, one named tuple per cloud user.
+columns too: each case is a mask of cloud users. The decision is kept as those
+columns (``_Decided``); the results, one named tuple per cloud user with the
+reason and fix each case adds (made from those users' values), are made the
+first time something asks for them: ``check`` needs only the batches' users.
 """
 
 from __future__ import annotations
