@@ -485,8 +485,9 @@ class _Facts(NamedTuple):
     """Whether the chosen candidate is outside the sync scope OU."""
     held_back: Mask
     """Whether the chosen candidate's attributes would break its sync (identity findings)."""
-    lists: Callable[[], _Lists]
-    """The lists only the results show (a function: made when they are asked for)."""
+    lists: list[Callable[[], _Lists]]
+    """The lists only the results show: the function that makes them, called once when the
+    results are made and then dropped (with the join tables it holds)."""
 
 
 class _Lists(NamedTuple):
@@ -681,7 +682,7 @@ def _facts(
         if scope
         else np.zeros(n_cloud, dtype=bool),
         chosen_flag(map(held_back.__contains__, dn_lows)),
-        lists,
+        [lists],
     )
 
 
@@ -950,7 +951,7 @@ def _results(m: _Decided) -> list[MatchResult]:
     """Every cloud user's result: the decision with its reason and fix, each case adding its
     part (in this order) for its users, made from their values."""
     f, tenant, policy = m.facts, m.tenant, m.policy
-    lists = f.lists()
+    lists = f.lists.pop()()  # (once: _Decided.results is cached)
     n = len(f.cloud)
     anchor_name = tenant.source_anchor.value
     go, set_id, blocked = m.go, m.set_id, m.blocked
