@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrator.checks.inventory import check_inventory_basics
 from migrator.inventory import load_inventory
-from migrator.inventory.tables import parse_guid, parse_size, split_address_spaces, split_multi
+from migrator.inventory.powershell_csv import _lines, read_csv
+from migrator.inventory.tables import (
+    _CANONICAL_GUID,
+    _canonical_guids,
+    parse_guid,
+    parse_size,
+    split_address_spaces,
+    split_multi,
+)
 
 RC_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.ReceiveConnector"
 HEADER = ["Identity", "Bindings", "RemoteIPRanges", "AuthMechanism", "PermissionGroups", "Enabled"]
@@ -303,3 +314,81 @@ def test_exsetup_file_version_with_zero_padding_is_normalised() -> None:
     # FileVersionInfo.FileVersion of ExSetup.exe pads each field with zeros.
     assert version_of("14.03.0513.000") == (ExchangeVersion.EX2010, "14.3.513.0")
     assert version_of("15.01.2507.055") == (ExchangeVersion.EX2016, "15.1.2507.55")
+
+
+# --------------------------------------------------------------------------- lines for the reader
+
+_LINE_CHARS = [
+    "a",
+    ",",
+    '"',
+    "\r",
+    "\n",
+    "\r\n",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x85",
+    "\u2028",
+    "é",
+    " ",
+]
+
+
+@given(
+    st.lists(st.sampled_from(_LINE_CHARS), max_size=40),
+    st.booleans(),
+)
+@settings(max_examples=400, deadline=None)
+def test_reader_lines_are_the_lines_stringio_gives(parts: list[str], typed: bool) -> None:
+    """read_csv hands the reader the lines of the text after the #TYPE line as io.StringIO
+    (newline="") would, without copying the text (powershell_csv._lines)."""
+    text = ("#TYPE X\r\n" if typed else "") + "".join(parts)
+    start = text.find("\n") + 1 if typed else 0
+    assert list(_lines(text, start)) == list(io.StringIO(text[start:], newline=""))
+
+
+def test_type_lines_are_split_at_the_first_line_feed() -> None:
+    """The #TYPE line ends at the first "\\n" (a lone "\\r" does not end it), as before the reader
+    got its lines without a copy of the text."""
+    rc = "Microsoft.Exchange.Data.Directory.SystemConfiguration.ReceiveConnector"
+    alone = read_csv(f"#TYPE {rc}".encode(), "x.csv")
+    assert not alone.tables
+    assert [p.message.split(";")[0] for p in alone.problems] == [
+        f"column '{c}' is missing" for c in ("Identity", "Bindings", "RemoteIPRanges")
+    ]
+    lone_cr = read_csv(b"#TYPE X\rIdentity,Bindings\r\n", "x.csv")
+    assert [p.message for p in lone_cr.problems] == [
+        "not a recognised export (type 'X\rIdentity,Bindings'); expected an Export-Csv or "
+        "Export-Clixml file of one of the tables in docs/inventory.md"
+    ]
+    text = '#TYPE X\r\nIdentity,Bindings,RemoteIPRanges\r\n"a\\b","0.0.0.0:25","1.2.3.4"\r\n\r\n'
+    utf16 = read_csv(b"\xff\xfe" + text.encode("utf-16-le"), "x.csv")
+    assert not utf16.problems
+    assert [(r.row, r.cells) for r in utf16.tables[0].records] == [
+        (2, {"identity": "a\\b", "bindings": "0.0.0.0:25", "remoteipranges": "1.2.3.4"})
+    ]
+
+
+_GUID_PARTS = st.sampled_from(
+    [
+        "3ab39606-c642-489b-84b6-58c038d3ef39",
+        "3AB39606-C642-489B-84B6-58C038D3EF39",
+        "3ab39606-c642-489b-84b6-58c038d3ef3",  # one digit short
+        "3ab39606-c642-489b-84b6-58c038d3ef3g",
+        "3ab39606c642-489b-84b6-58c038d3ef39-",
+        "{3ab39606-c642-489b-84b6-58c038d3ef39}",
+        "3ab39606-c642-489b-84b6-58c038d3ef3\u0669",  # an Arabic-Indic digit
+        "3ab39606-c642-489b-84b6-58c038d3ef39\n3ab39606-c642-489b-84b6-58c038d3ef39",
+        "",
+    ]
+)
+
+
+@given(st.lists(_GUID_PARTS, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_a_column_of_canonical_guids_is_checked_at_once_by_the_rule_of_parse_guid(
+    column: list[str],
+) -> None:
+    """tables._canonical_guids: the whole column at once, parse_guid's first rule per cell."""
+    assert _canonical_guids(column) == all(not v or _CANONICAL_GUID.fullmatch(v) for v in column)

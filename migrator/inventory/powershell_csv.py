@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
+from itertools import islice
 
 from migrator.inventory.kinds import (
     SPEC_BY_KIND,
@@ -47,12 +49,14 @@ def decode(data: bytes, errors: str = "strict") -> tuple[str, str]:
     Raises UnicodeDecodeError (``errors="strict"``) where the bytes break the
     encoding the BOM announces; :func:`decode_problem` words it for the user.
     """
+    # (the bytes after the byte order mark are decoded where they are: a slice of the bytes
+    # would copy the whole file first)
     if data.startswith(b"\xff\xfe"):
-        return data[2:].decode("utf-16-le", errors), "Unicode"
+        return str(memoryview(data)[2:], "utf-16-le", errors), "Unicode"
     if data.startswith(b"\xfe\xff"):
-        return data[2:].decode("utf-16-be", errors), "BigEndianUnicode"
+        return str(memoryview(data)[2:], "utf-16-be", errors), "BigEndianUnicode"
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors), "UTF8"
+        return str(memoryview(data)[3:], "utf-8", errors), "UTF8"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -88,6 +92,29 @@ def split_type_line(text: str) -> tuple[str, str]:
     return "", text
 
 
+_OTHER_LINE_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+"""What ``str.splitlines`` breaks lines at besides ``\\r`` and ``\\n`` (ASCII ones first)."""
+
+
+def _lines(text: str, start: int) -> Iterable[str]:
+    """The lines of ``text[start:]`` with their ends, exactly as ``io.StringIO(text[start:],
+    newline="")`` gives them to the CSV reader (a line ends at ``\\r\\n``, ``\\r`` or ``\\n``).
+
+    ``start`` is 0 or just after a ``\\n``. ``str.splitlines`` makes the same lines in one pass
+    without a copy of the text (``StringIO`` holds four bytes per character) unless the text
+    holds one of the other characters it breaks lines at: then ``StringIO`` reads it.
+    """
+    others = _OTHER_LINE_BREAKS[:5] if text.isascii() else _OTHER_LINE_BREAKS
+    if any(other in text for other in others):
+        return io.StringIO(text[start:], newline="")
+    lines = text.splitlines(keepends=True)
+    skip = 0
+    while start > 0:  # the lines before start (it is a line end: a "\n" precedes it)
+        start -= len(lines[skip])
+        skip += 1
+    return islice(lines, skip, None)
+
+
 def read_csv(data: bytes, label: str) -> ReadResult:
     """Read one CSV export into a table, with problems and findings."""
     result = ReadResult()
@@ -104,8 +131,14 @@ def read_csv(data: bytes, label: str) -> ReadResult:
             )
         )
         return result
-    type_name, body = split_type_line(text)
-    reader = csv.reader(io.StringIO(body, newline=""))
+    # The #TYPE line as split_type_line splits it, the rest read where it is (no copy).
+    type_name, start = "", 0
+    if text.startswith("#TYPE"):
+        end = text.find("\n")
+        type_name, start = text[5 : end if end >= 0 else len(text)].strip(), len(text)
+        if end >= 0:
+            start = end + 1
+    reader = csv.reader(_lines(text, start))
     try:
         header = next(reader)
     except StopIteration:
@@ -153,7 +186,7 @@ def read_csv(data: bytes, label: str) -> ReadResult:
         rows, numbers = _even_rows(rows, width)
     table = RawTable.from_rows(kind, label, columns, keys, rows, numbers)
     result.tables.append(table)
-    _scan(table, encoding, body, result)
+    _scan(table, encoding, text, start, result)
     return result
 
 
@@ -220,11 +253,15 @@ def scan_leftovers(table: RawTable, result: ReadResult) -> None:
                 break
 
 
-def _scan(table: RawTable, encoding: str, body: str, result: ReadResult) -> None:
-    # (the cell by cell searches run only where the file's text holds what they look for)
-    if ("Microsoft." in body or "System." in body) and any(text in body for text in _LEFTOVER_TEXT):
+def _scan(table: RawTable, encoding: str, text: str, start: int, result: ReadResult) -> None:
+    # (the cell by cell searches run only where the file's text after the #TYPE line, from
+    # start, holds what they look for)
+    def holds(part: str) -> bool:
+        return text.find(part, start) >= 0
+
+    if (holds("Microsoft.") or holds("System.")) and any(map(holds, _LEFTOVER_TEXT)):
         scan_leftovers(table, result)
-    if encoding != "ASCII" or "?" not in body:
+    if encoding != "ASCII" or not holds("?"):
         return
     for rec in table.records:
         for key, value in rec.cells.items():

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from typing import Any, TypeVar
 
 from migrator.errors import Problem
 from migrator.inventory.kinds import TableKind
 from migrator.model import Finding, Location
+
+_T = TypeVar("_T")
 
 Cell = str | tuple[str, ...]
 """A cell: text as PowerShell wrote it, or the items of a multi-valued property (CliXML)."""
@@ -103,7 +109,14 @@ class RawTable:
         """Every record's location (:meth:`Record.where`)."""
         if self._rows is None:
             return [rec.where() for rec in self._records]
-        return [Location(self.file, n, None, None) for n in self._numbers]
+        n = len(self._numbers)
+        columns = {
+            "file": (self.file,) * n,
+            "row": self._numbers,
+            "column": (None,) * n,
+            "element": (None,) * n,
+        }
+        return from_columns(Location, columns)
 
     @property
     def text_only(self) -> bool:
@@ -130,6 +143,33 @@ class ReadResult:
         self.tables.extend(other.tables)
         self.problems.extend(other.problems)
         self.findings.extend(other.findings)
+
+
+def from_columns(
+    cls: type[_T], columns: dict[str, Sequence[Any]], failed: bytes | bytearray | None = None
+) -> list[_T]:
+    """One ``cls`` per row (each row whose ``failed`` is 0, where given), its fields from
+    ``columns`` (every field of the frozen, slotted dataclass ``cls``, by name), as
+    ``cls(**fields)`` makes it.
+
+    The fields are set column by column through the class's slots, the way the dataclass's own
+    ``__init__`` sets them (``object.__setattr__``), in C: the generated ``__init__`` is a Python
+    call per object, a third of converting 300,000 users.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    if set(columns) != names or "__slots__" not in vars(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} is not built from the columns {sorted(columns)}")
+    if failed is None:
+        failed = bytes(len(next(iter(columns.values()))))
+    for name, column in columns.items():
+        if len(column) != len(failed):
+            raise ValueError(f"column {name} has {len(column)} values for {len(failed)} rows")
+    keep = [not f for f in failed] if 1 in failed else None
+    objects = list(map(object.__new__, repeat(cls, len(failed) - sum(failed))))
+    for name, column in columns.items():
+        values = column if keep is None else compress(column, keep)
+        deque(map(getattr(cls, name).__set__, objects, values), maxlen=0)
+    return objects
 
 
 def problem(where: Location | str, message: str) -> Problem:

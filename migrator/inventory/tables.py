@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from migrator.client_access import (
     AutodiscoverScp,
     ClientAccessArray,
@@ -30,7 +32,7 @@ from migrator.client_access import (
 from migrator.errors import Problem
 from migrator.inventory.kinds import TableKind
 from migrator.inventory.powershell_csv import is_leftover
-from migrator.inventory.records import Cell, RawTable, Record
+from migrator.inventory.records import Cell, RawTable, Record, from_columns
 from migrator.iprange import IPRange, IPRangeError
 from migrator.mailboxes import (
     RECIPIENT_TYPES,
@@ -76,8 +78,6 @@ _UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
 _VERSION = re.compile(r"(\d+)\.(\d+)\D+?(\d+)(?:\.(\d+))?")
 _GUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _CANONICAL_GUID = re.compile(rf"^{_GUID_TEXT}$")
-# A whole column of canonical GUIDs or empty cells, one per line: parse_guid's first rule at once.
-_CANONICAL_GUID_LINES = re.compile(rf"(?:{_GUID_TEXT})?(?:\n(?:{_GUID_TEXT})?)*")
 _NO_GUID = "00000000-0000-0000-0000-000000000000"
 _SE_FIRST_BUILD = 2562  # Exchange Server SE RTM is 15.2.2562.17; earlier 15.2 builds are 2019
 
@@ -433,7 +433,7 @@ class _Columns:
     :class:`_Reader` (the same parse functions), and notes which rows failed.
 
     The common case of a column costs one pass in C (a strip of every cell, a
-    dictionary lookup of every boolean, one regular expression over a column of
+    dictionary lookup of every boolean, one numpy check of a column of canonical
     GUIDs); a cell that needs more goes through the parse function of its rule.
     """
 
@@ -473,13 +473,11 @@ class _Columns:
     def guids(self, key: str) -> list[str]:
         """:func:`parse_guid` of every non-empty cell, '' for an empty or a bad one (a problem)."""
         column = self.text(key)
-        if not column:
-            return []
-        lines = "\n".join(column)
-        if _CANONICAL_GUID_LINES.fullmatch(lines):
-            parsed = lines.lower().split("\n")
-            if len(parsed) == len(column):
-                return parsed
+        if _canonical_guids(column):
+            joined = "".join(column)
+            if joined == joined.lower():
+                return column  # the GUIDs as written (lower case already)
+            return list(map(str.lower, column))
         out: list[str] = []
         for row, value in enumerate(column):
             try:
@@ -506,6 +504,28 @@ class _Columns:
                     known = default
             out.append(known)
         return out
+
+
+_HEX_DIGIT = np.zeros(256, dtype=bool)
+_HEX_DIGIT[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = True
+_GUID_HYPHENS = [8, 13, 18, 23]
+_GUID_HEX = [k for k in range(36) if k not in _GUID_HYPHENS]
+
+
+def _canonical_guids(column: Sequence[str]) -> bool:
+    """Whether every value is empty or a canonical GUID (``_CANONICAL_GUID``: 8-4-4-4-12
+    hexadecimal digits, parse_guid's first rule), checked over the whole column at once: 36
+    ASCII characters each, hyphens where the form has them, hexadecimal digits elsewhere."""
+    lengths = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
+    if not ((lengths == 0) | (lengths == 36)).all():
+        return False
+    joined = "".join(column)
+    if not joined.isascii():
+        return False
+    chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, 36)
+    return bool(
+        (chars[:, _GUID_HYPHENS] == ord("-")).all() and _HEX_DIGIT[chars[:, _GUID_HEX]].all()
+    )
 
 
 def _receive_connectors(table: RawTable, out: Converted) -> None:
@@ -787,89 +807,41 @@ def _onprem_users(table: RawTable, out: Converted) -> None:
         for row, value in enumerate(guid):
             if not value and not c.failed[row]:
                 c.fail(row, "objectguid", "empty value; expected the user's objectGUID")
-    sam = c.required("samaccountname")
-    consistency = c.guids("ms-ds-consistencyguid")
-    mailbox_guid = c.guids("msexchmailboxguid")
-    enabled = c.booleans("enabled", True)
-    out.onprem_users.extend(
-        OnPremUser(
-            distinguished_name=dn,
-            sam_account_name=s,
-            object_guid=g,
-            user_principal_name=upn,
-            mail=mail,
-            proxy_addresses=proxies,
-            consistency_guid=cg,
-            recipient_type_details=rtd,
-            exchange_guid=mg,
-            target_address=target,
-            enabled=e,
-            source=where,
-        )
-        for failed, where, g, s, cg, mg, e, dn, upn, mail, proxies, rtd, target in zip(
-            c.failed,
-            table.locations(),
-            guid,
-            sam,
-            consistency,
-            mailbox_guid,
-            enabled,
-            c.text("distinguishedname"),
-            c.text("userprincipalname"),
-            c.text("mail"),
-            c.multi("proxyaddresses"),
-            c.text("msexchrecipienttypedetails"),
-            c.text("targetaddress"),
-            strict=True,
-        )
-        if not failed
-    )
+    columns: dict[str, Sequence[Any]] = {
+        "sam_account_name": c.required("samaccountname"),
+        "consistency_guid": c.guids("ms-ds-consistencyguid"),
+        "exchange_guid": c.guids("msexchmailboxguid"),
+        "enabled": c.booleans("enabled", True),
+        "distinguished_name": c.text("distinguishedname"),
+        "user_principal_name": c.text("userprincipalname"),
+        "mail": c.text("mail"),
+        "proxy_addresses": c.multi("proxyaddresses"),
+        "recipient_type_details": c.text("msexchrecipienttypedetails"),
+        "target_address": c.text("targetaddress"),
+    }
+    columns.update(object_guid=guid, source=table.locations())
+    out.onprem_users.extend(from_columns(OnPremUser, columns, c.failed))
 
 
 def _cloud_users(table: RawTable, out: Converted) -> None:
     c = _Columns(table, out.problems)
-    uid = c.required("id")
-    upn = c.required("userprincipalname")
-    sync = c.booleans("onpremisessyncenabled", False)
-    has_mailbox = c.booleans("hasmailbox", False)
-    exchange_guid = c.guids("exchangeguid")
-    # Exchange Online shows the empty GUID where there is no archive
-    archive_guid = ["" if g == _NO_GUID else g for g in c.guids("archiveguid")]
-    out.cloud_users.extend(
-        CloudUser(
-            id=i,
-            user_principal_name=u,
-            mail=mail,
-            proxy_addresses=proxies,
-            immutable_id=immutable,
-            on_premises_sync_enabled=sy,
-            admin_roles=roles,
-            has_mailbox=hm,
-            exchange_guid=eg,
-            archive_guid=ag,
-            legacy_exchange_dn=dn,
-            mailbox_type=mtype,
-            source=where,
-        )
-        for failed, where, i, u, sy, hm, eg, ag, mail, proxies, immutable, roles, dn, mtype in zip(
-            c.failed,
-            table.locations(),
-            uid,
-            upn,
-            sync,
-            has_mailbox,
-            exchange_guid,
-            archive_guid,
-            c.text("mail"),
-            c.multi("proxyaddresses"),
-            c.text("onpremisesimmutableid"),
-            c.multi("adminroles"),
-            c.text("legacyexchangedn"),
-            c.text("mailboxtype"),
-            strict=True,
-        )
-        if not failed
-    )
+    columns: dict[str, Sequence[Any]] = {
+        "id": c.required("id"),
+        "user_principal_name": c.required("userprincipalname"),
+        "on_premises_sync_enabled": c.booleans("onpremisessyncenabled", False),
+        "has_mailbox": c.booleans("hasmailbox", False),
+        "exchange_guid": c.guids("exchangeguid"),
+        # Exchange Online shows the empty GUID where there is no archive
+        "archive_guid": ["" if g == _NO_GUID else g for g in c.guids("archiveguid")],
+        "mail": c.text("mail"),
+        "proxy_addresses": c.multi("proxyaddresses"),
+        "immutable_id": c.text("onpremisesimmutableid"),
+        "admin_roles": c.multi("adminroles"),
+        "legacy_exchange_dn": c.text("legacyexchangedn"),
+        "mailbox_type": c.text("mailboxtype"),
+        "source": table.locations(),
+    }
+    out.cloud_users.extend(from_columns(CloudUser, columns, c.failed))
 
 
 def _recipients(table: RawTable, out: Converted) -> None:
@@ -1318,9 +1290,9 @@ _CONVERTERS: dict[TableKind, Callable[[RawTable, Converted], None]] = {
 }
 
 
-def convert(tables: list[RawTable]) -> Converted:
-    """Convert every table; problems for every bad cell."""
-    out = Converted()
+def convert(tables: list[RawTable], out: Converted | None = None) -> Converted:
+    """Convert every table; problems for every bad cell (into ``out``, where given)."""
+    out = out if out is not None else Converted()
     for table in tables:
         _CONVERTERS[table.kind](table, out)
     return out

@@ -11,17 +11,19 @@ Matching is written once, as joins over tables (pandas): one row per user and
 per SMTP address on each side. The joins give every cloud user's candidates,
 the on-premises object it would be joined to, who else claims that object and
 which of its values another object holds. ``_decide`` then works over those
-columns too: each case is a mask of cloud users adding its part of the reason
-and the fix (made from those users' values), and the results are made from the
-columns, one named tuple per cloud user.
+columns too: each case is a mask of cloud users. The decision is kept as those
+columns (``_Decided``); the results, one named tuple per cloud user with the
+reason and fix each case adds (made from those users' values), are made the
+first time something asks for them: ``check`` needs only the batches' users.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain, compress, product, repeat
 from operator import attrgetter, is_not, itemgetter, methodcaller, not_
 from typing import Any, NamedTuple, cast
@@ -166,37 +168,97 @@ class MatchResult(NamedTuple):
         return self.onprem.user_principal_name if self.onprem else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IdentityBatch:
     """Users handled together: prepared, synced and verified as one group."""
 
     number: int
     """1-based batch number."""
-    results: tuple[MatchResult, ...]
-    """The users in the batch, in report order."""
+    decided: _Decided = field(repr=False)
+    """The decisions of every cloud user (the match's columns)."""
+    rows: Rows = field(repr=False)
+    """The batch's users: their rows in the decisions, in report order."""
 
     @property
     def name(self) -> str:
         """``batch-001``: the CSV name and the step id suffix."""
         return f"batch-{self.number:03d}"
 
+    @cached_property
+    def results(self) -> tuple[MatchResult, ...]:
+        """The users in the batch, in report order."""
+        return tuple(map(self.decided.results.__getitem__, self.rows.tolist()))
 
-@dataclass(frozen=True)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IdentityBatch):
+            return NotImplemented
+        return (self.number, self.results) == (other.number, other.results)
+
+    def __hash__(self) -> int:
+        return hash(self.number)
+
+    @property
+    def onprem_users(self) -> list[OnPremUser]:
+        """The on-premises user each user is matched to, in report order (from the columns: no
+        result is made; a batched user always has one)."""
+        onprem = cast(list[OnPremUser], self.decided.facts.onprem)
+        return list(map(onprem.__getitem__, self.rows.tolist()))
+
+    @property
+    def pairs(self) -> list[tuple[CloudUser, OnPremUser]]:
+        """Each user's cloud user and the on-premises user it is matched to, in report order
+        (from the columns: no result is made)."""
+        cloud = self.decided.facts.cloud
+        at = self.rows.tolist()
+        return list(zip(map(cloud.__getitem__, at), self.onprem_users, strict=True))
+
+
+@dataclass(frozen=True, eq=False)
 class IdentityMatch:
-    """Every cloud user's decision and the batches, for one inventory."""
+    """Every cloud user's decision and the batches, for one inventory.
 
-    results: tuple[MatchResult, ...]
-    """One result per cloud user, sorted by UPN then id."""
-    batches: tuple[IdentityBatch, ...]
-    """Batches of batchable users, in order."""
+    The decisions are kept as columns (``_Decided``): the results, with their reasons and
+    fixes, are made the first time something asks for them (the reports and runbooks of
+    ``plan``), not by ``check``, which needs only the batches' users.
+    """
+
+    decided: _Decided = field(repr=False)
+    """Every cloud user's decision, as columns."""
     source_anchor: SourceAnchor = SourceAnchor.CONSISTENCY_GUID
     """sourceAnchor attribute of the Entra Connect installation."""
     sync_scope_ou: str = ""
     """OU the AD runbook moves users into (empty: scope managed otherwise)."""
 
+    @property
+    def results(self) -> tuple[MatchResult, ...]:
+        """One result per cloud user, sorted by UPN then id."""
+        return self.decided.results
+
+    @cached_property
+    def batches(self) -> tuple[IdentityBatch, ...]:
+        """Batches of batchable users, in order."""
+        rows = np.flatnonzero(self.decided.batchable)
+        size = self.decided.policy.identity_batch_size
+        return tuple(
+            IdentityBatch(n + 1, self.decided, rows[k : k + size])
+            for n, k in enumerate(range(0, len(rows), size))
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """The same results, batches, sourceAnchor and sync scope (made to compare)."""
+        if not isinstance(other, IdentityMatch):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash((self.source_anchor, self.sync_scope_ou))
+
+    def _compared(self) -> tuple[object, ...]:
+        return (self.results, self.batches, self.source_anchor, self.sync_scope_ou)
+
     def counts(self) -> dict[MatchOutcome, int]:
         """Number of users per outcome, every outcome present."""
-        c = Counter(r.outcome for r in self.results)
+        c = Counter(self.decided.outcome.tolist())
         return {o: c.get(o, 0) for o in MatchOutcome}
 
 
@@ -275,6 +337,7 @@ def _lows(values: Iterable[str]) -> list[str]:
 
 Codes = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
+Rows = npt.NDArray[np.intp]
 
 
 def _flags(values: Iterable[object], n: int) -> Mask:
@@ -405,10 +468,8 @@ class _Facts(NamedTuple):
     """``_HARD | _SMTP | _UPN`` bits of that candidate."""
     anchor: list[str]
     """That candidate's sourceAnchor (ImmutableId form), empty where its GUID is unusable."""
-    candidates: list[tuple[str, ...]]
-    """DistinguishedNames of every candidate, sorted."""
-    hard_dns: list[tuple[str, ...]]
-    """DistinguishedNames of the candidates whose sourceAnchor is its ImmutableId, sorted."""
+    has_candidates: Mask
+    """Whether any on-premises user is a candidate."""
     other_claims: list[tuple[str, ...]]
     """UPNs of the other cloud users the chosen candidate would be joined to."""
     duplicates: list[tuple[str, ...]]
@@ -420,12 +481,24 @@ class _Facts(NamedTuple):
     cloud_upn_free: Mask
     """Whether the on-premises user can take the cloud UPN (verified, not onmicrosoft.com,
     no on-premises user holds it)."""
-    add: list[tuple[str, ...]]
-    """Cloud addresses the AD runbook adds on-premises (``smtp:...``)."""
     move: Mask
     """Whether the chosen candidate is outside the sync scope OU."""
     held_back: Mask
     """Whether the chosen candidate's attributes would break its sync (identity findings)."""
+    lists: list[Callable[[], _Lists]]
+    """The lists only the results show: the function that makes them, called once when the
+    results are made and then dropped (with the join tables it holds)."""
+
+
+class _Lists(NamedTuple):
+    """What the joins found that only the results show, one row per cloud user."""
+
+    candidates: list[tuple[str, ...]]
+    """DistinguishedNames of every candidate, sorted."""
+    hard_dns: list[tuple[str, ...]]
+    """DistinguishedNames of the candidates whose sourceAnchor is its ImmutableId, sorted."""
+    add: list[tuple[str, ...]]
+    """Cloud addresses the AD runbook adds on-premises (``smtp:...``)."""
 
 
 def _facts(
@@ -479,9 +552,7 @@ def _facts(
     hard = (pairs["via"].to_numpy() & _HARD) != 0
     n_all = np.bincount(pair_j, minlength=n_cloud)
     n_hard = np.bincount(pair_j[hard], minlength=n_cloud)
-    candidates = _groups(pair_j, list(map(dns.__getitem__, pairs["i"].tolist())), n_cloud)
-    hard_i = pairs["i"].to_numpy()[hard].tolist()
-    hard_dns = _groups(pair_j[hard], list(map(dns.__getitem__, hard_i)), n_cloud)
+    pair_i = pairs["i"].to_numpy()
 
     # The candidate each user would be joined to: a hard match wins over soft ones, and only a
     # single one is chosen (several are a conflict); a user already synced is joined to its
@@ -554,19 +625,27 @@ def _facts(
         np.array([r[0] for r in rows], dtype=np.int64), [r[2] for r in rows], n_cloud
     )
 
-    # ---- cloud addresses the on-premises user lacks: no on-premises object has them, in a
-    # verified domain other than onmicrosoft.com
+    # ---- cloud addresses the on-premises user lacks: no on-premises object has them
     missing = np.flatnonzero(addr_owners[cl_addr] == 0)
-    adds = list(map(cl_addrs.__getitem__, cl_addr_row[missing].tolist()))
-    wanted = [
-        not a.endswith(".onmicrosoft.com") and d in verified
-        for a, d in zip(adds, _domains(adds), strict=True)
-    ]
-    add = _groups(
-        cl_addr_owner[missing[np.array(wanted, dtype=bool)]],
-        [f"smtp:{a}" for a in compress(adds, wanted)],
-        n_cloud,
-    )
+    missing_owner, missing_row = cl_addr_owner[missing], cl_addr_row[missing]
+
+    def lists() -> _Lists:
+        """The lists only the results show, made when they are asked for."""
+        candidates = _groups(pair_j, list(map(dns.__getitem__, pair_i.tolist())), n_cloud)
+        hard_dns = _groups(pair_j[hard], list(map(dns.__getitem__, pair_i[hard].tolist())), n_cloud)
+        # the cloud addresses the on-premises user lacks in a verified domain other than
+        # onmicrosoft.com
+        adds = list(map(cl_addrs.__getitem__, missing_row.tolist()))
+        wanted = [
+            not a.endswith(".onmicrosoft.com") and d in verified
+            for a, d in zip(adds, _domains(adds), strict=True)
+        ]
+        add = _groups(
+            missing_owner[np.array(wanted, dtype=bool)],
+            [f"smtp:{a}" for a in compress(adds, wanted)],
+            n_cloud,
+        )
+        return _Lists(candidates, hard_dns, add)
 
     # ---- the rest, per user
     cloud_domain = _domains(cloud_upns)
@@ -593,18 +672,17 @@ def _facts(
         chosen(onprem, None),
         via,
         chosen(anchors, ""),
-        candidates,
-        hard_dns,
+        n_all > 0,
         other_claims,
         duplicates,
         chosen_flag(map(verified.__contains__, _domains(on_upns))),
         _flags(map(federated.__contains__, cloud_domain), n_cloud),
         cloud_upn_free,
-        add,
         chosen_flag(map(not_, map(str.endswith, dn_lows, repeat(scope))))
         if scope
         else np.zeros(n_cloud, dtype=bool),
         chosen_flag(map(held_back.__contains__, dn_lows)),
+        [lists],
     )
 
 
@@ -635,16 +713,10 @@ def match_identities(
     ids = list(map(attrgetter("id"), users))
     order = sorted(sorted(range(len(users)), key=ids.__getitem__), key=upns.__getitem__)
     cloud = list(map(users.__getitem__, order))
-    results = _decide(
+    decided = _decide(
         _facts(inventory.onprem_users, cloud, tenant, policy, held_back), tenant, policy
     )
-    batchable = [r for r in results if r.batchable]
-    size = policy.identity_batch_size
-    batches = tuple(
-        IdentityBatch(n + 1, tuple(batchable[k : k + size]))
-        for n, k in enumerate(range(0, len(batchable), size))
-    )
-    return IdentityMatch(tuple(results), batches, tenant.source_anchor, policy.sync_scope_ou)
+    return IdentityMatch(decided, tenant.source_anchor, policy.sync_scope_ou)
 
 
 class _Text:
@@ -703,77 +775,79 @@ _REMOTE_MAILBOX_FIRST = (
 )
 
 
-def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
-    """Every cloud user's outcome, reason and fix from what the joins found.
+@dataclass(frozen=True, eq=False)
+class _Decided:
+    """Every cloud user's decision as columns, one row per cloud user (results order): the
+    facts, the outcome and method, and the mask of each case ``_decide`` tells apart. The
+    results, with the reasons and fixes those cases add, are made from them when asked for."""
 
-    Decided over the columns: each case is a mask of users, adding its part of the reason
-    and of the fix, made from those users' values.
+    facts: _Facts
+    tenant: Tenant
+    policy: Policy
+    outcome: npt.NDArray[np.object_]
+    method: npt.NDArray[np.object_]
+    known: Mask
+    outside: Mask
+    alone: Mask
+    several: Mask
+    one: Mask
+    hard: Mask
+    by_smtp: Mask
+    by_upn: Mask
+    claimed: Mask
+    no_anchor: Mask
+    duplicated: Mask
+    mailboxes: Mask
+    go: Mask
+    remote_mailbox: Mask
+    has_roles: Mask
+    has_id: Mask
+    soft_blocked: Mask
+    preferred: Mask
+    set_id: Mask
+    takeover_hard: Mask
+    takeover_set: Mask
+    federated: Mask
+    role_only: Mask
+    blocked: Mask
+    unverified: Mask
+    take: Mask
+    keep: Mask
+    batchable: Mask
+
+    @cached_property
+    def results(self) -> tuple[MatchResult, ...]:
+        """One result per cloud user (made once, the first time they are asked for)."""
+        return tuple(_results(self))
+
+
+def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> _Decided:
+    """Every cloud user's outcome from what the joins found.
+
+    Decided over the columns: each case is a mask of users. ``_results`` adds each case's
+    part of the reason and of the fix, made from those users' values.
     """
     n = len(f.cloud)
-    anchor_name = tenant.source_anchor.value
     takeover_blocked = tenant.block_hard_match_takeover
 
-    def pick(column: Sequence[Any], mask: Mask) -> list[Any]:
-        return list(map(column.__getitem__, np.flatnonzero(mask).tolist()))
-
     def attr(objects: Sequence[Any], name: str, mask: Mask) -> list[Any]:
-        return list(map(attrgetter(name), pick(objects, mask)))
+        return list(map(attrgetter(name), map(objects.__getitem__, np.flatnonzero(mask).tolist())))
 
-    cloud_ids = list(map(attrgetter("immutable_id"), f.cloud))
-    roles = list(map(attrgetter("admin_roles"), f.cloud))
-    has_u = _flags(map(is_not, f.onprem, repeat(None)), n)
-    dn = np.full(n, "", dtype=object)
-    dn[has_u] = _objects(attr(f.onprem, "distinguished_name", has_u))
-    reason, fix = _Text(n, "; "), _Text(n, "; ")
     outcome = np.full(n, MatchOutcome.SOFT_MATCH, dtype=object)
     method = np.full(n, None, dtype=object)
+    has_u = _flags(map(is_not, f.onprem, repeat(None)), n)
 
     # ---- already synced: joined to its hard match, if the inventory holds it
     synced = f.synced
     known = synced & has_u
-    reason.add(
-        known,
-        [
-            f"OnPremisesSyncEnabled is true and its ImmutableId is the sourceAnchor of '{d}'"
-            for d in dn[known]
-        ],
-    )
     outside = synced & ~has_u
-    reason.add(
-        outside,
-        [
-            f"OnPremisesSyncEnabled is true; no user in the inventory has its ImmutableId "
-            f"'{i}' as sourceAnchor (synced from outside the exported scope)"
-            for i in pick(cloud_ids, outside)
-        ],
-    )
     outcome[synced] = MatchOutcome.ALREADY_SYNCED
     method[known] = MatchMethod.HARD
 
     # ---- no candidate, or several
-    has_candidates = _flags(f.candidates, n)
-    alone = ~synced & ~has_candidates
-    texts = [_no_candidate(c, tenant) for c in pick(f.cloud, alone)]
-    reason.add(alone, list(map(itemgetter(0), texts)))
-    fix.add(alone, list(map(itemgetter(1), texts)))
+    alone = ~synced & ~f.has_candidates
     outcome[alone] = MatchOutcome.NO_CANDIDATE
-    several = ~synced & has_candidates & ~has_u
-    reason.add(
-        several,
-        [
-            "several on-premises users "
-            f"{'have its ImmutableId as sourceAnchor' if hard else 'soft-match it'}: "
-            f"{_join(hard or candidates)}"
-            for hard, candidates in zip(
-                pick(f.hard_dns, several), pick(f.candidates, several), strict=True
-            )
-        ],
-    )
-    fix.add(
-        several,
-        "keep exactly one candidate: change the primary SMTP address or UPN of the "
-        "others (or remove them from sync scope), then plan again",
-    )
+    several = ~synced & f.has_candidates & ~has_u
     outcome[several] = MatchOutcome.CONFLICT
 
     # ---- one candidate: how it will be joined
@@ -787,54 +861,24 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
 
     # ---- conflicts: the data must change before anything can match
     claimed = one & _flags(f.other_claims, n)
-    reason.add(
-        claimed,
-        [
-            f"candidate '{d}' is also the match of cloud user(s) {_join(others)}"
-            for d, others in zip(dn[claimed], pick(f.other_claims, claimed), strict=True)
-        ],
-    )
-    fix.add(claimed, _TWO_CLAIMS_FIX)
     no_anchor = one & ~_flags(f.anchor, n)
-    reason.add(
-        no_anchor,
-        [
-            f"candidate '{d}' has no usable {anchor_name} ('{guid}')"
-            for d, guid in zip(dn[no_anchor], attr(f.onprem, "object_guid", no_anchor), strict=True)
-        ],
-    )
-    fix.add(no_anchor, "re-export the user; its GUID must be a GUID")
     duplicated = one & _flags(f.duplicates, n)
-    reason.add(duplicated, [_DUPLICATE + "; ".join(d) for d in pick(f.duplicates, duplicated)])
-    fix.add(
-        duplicated,
-        "remove the duplicate value from one of the two objects (IdFix shows them), then plan again",
-    )
     mailboxes = one & _flags(map(attrgetter("has_mailbox"), f.cloud), n)
     mailboxes[mailboxes] = _flags(attr(f.onprem, "has_mailbox", mailboxes), int(mailboxes.sum()))
-    reason.add(
-        mailboxes,
-        [
-            f"'{d}' has an on-premises mailbox ({_RECIPIENT_TYPES.get(kind, kind)}) "
-            "and the cloud user has an Exchange Online mailbox: two mailboxes for one person"
-            for d, kind in zip(
-                dn[mailboxes], attr(f.onprem, "recipient_type_details", mailboxes), strict=True
-            )
-        ],
-    )
-    fix.add(mailboxes, _TWO_MAILBOXES_FIX)
     conflict = claimed | no_anchor | duplicated | mailboxes
     outcome[conflict] = MatchOutcome.CONFLICT
 
     # ---- the others: hard or soft, and what blocks it
     go = one & ~conflict
+    rows = np.flatnonzero(go).tolist()
     remote_mailbox = np.zeros(n, dtype=bool)
     remote_mailbox[go] = _flags(
-        map(needs_remote_mailbox, pick(f.cloud, go), pick(f.onprem, go)), int(go.sum())
+        map(needs_remote_mailbox, map(f.cloud.__getitem__, rows), map(f.onprem.__getitem__, rows)),
+        len(rows),
     )
-    has_roles = _flags(roles, n)
+    has_roles = _flags(map(attrgetter("admin_roles"), f.cloud), n)
     soft = go & ~hard
-    has_id = soft & _flags(cloud_ids, n)
+    has_id = soft & _flags(map(attrgetter("immutable_id"), f.cloud), n)
     soft_blocked = soft & ~has_id & tenant.block_soft_match
     preferred = (
         soft
@@ -848,22 +892,181 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
     )
     set_id = has_id | soft_blocked | preferred
     method[set_id] = MatchMethod.HARD
+    takeover_hard = go & hard & takeover_blocked
+    takeover_set = set_id & takeover_blocked
+    federated = set_id & f.cloud_upn_federated
+    blocked = takeover_hard | takeover_set | federated
+    role_only = go & ~blocked & has_roles
+    blocked |= go & has_roles
+
+    # ---- the on-premises UPN: a suffix that is not verified
+    unverified = go & ~f.onprem_upn_verified
+    take = unverified & f.cloud_upn_free
+    keep = unverified & ~f.cloud_upn_free
+
+    outcome[go] = MatchOutcome.SOFT_MATCH
+    outcome[go & hard] = MatchOutcome.CLEAN_HARD_MATCH
+    outcome[set_id] = MatchOutcome.HARD_MATCH
+    outcome[unverified] = MatchOutcome.WARNING
+    outcome[go & blocked] = MatchOutcome.BLOCKED
+    batchable = role_only | (go & ~blocked)
+    return _Decided(
+        f,
+        tenant,
+        policy,
+        outcome,
+        method,
+        known,
+        outside,
+        alone,
+        several,
+        one,
+        hard,
+        by_smtp,
+        by_upn,
+        claimed,
+        no_anchor,
+        duplicated,
+        mailboxes,
+        go,
+        remote_mailbox,
+        has_roles,
+        has_id,
+        soft_blocked,
+        preferred,
+        set_id,
+        takeover_hard,
+        takeover_set,
+        federated,
+        role_only,
+        blocked,
+        unverified,
+        take,
+        keep,
+        batchable & ~f.held_back,
+    )
+
+
+def _results(m: _Decided) -> list[MatchResult]:
+    """Every cloud user's result: the decision with its reason and fix, each case adding its
+    part (in this order) for its users, made from their values."""
+    f, tenant, policy = m.facts, m.tenant, m.policy
+    lists = f.lists.pop()()  # (once: _Decided.results is cached)
+    n = len(f.cloud)
+    anchor_name = tenant.source_anchor.value
+    go, set_id, blocked = m.go, m.set_id, m.blocked
+
+    def pick(column: Sequence[Any], mask: Mask) -> list[Any]:
+        return list(map(column.__getitem__, np.flatnonzero(mask).tolist()))
+
+    def attr(objects: Sequence[Any], name: str, mask: Mask) -> list[Any]:
+        return list(map(attrgetter(name), pick(objects, mask)))
+
+    cloud_ids = list(map(attrgetter("immutable_id"), f.cloud))
+    roles = list(map(attrgetter("admin_roles"), f.cloud))
+    has_u = m.known | m.one
+    dn = np.full(n, "", dtype=object)
+    dn[has_u] = _objects(attr(f.onprem, "distinguished_name", has_u))
+    reason, fix = _Text(n, "; "), _Text(n, "; ")
+
+    # ---- already synced
+    known = m.known
+    reason.add(
+        known,
+        [
+            f"OnPremisesSyncEnabled is true and its ImmutableId is the sourceAnchor of '{d}'"
+            for d in dn[known]
+        ],
+    )
+    outside = m.outside
+    reason.add(
+        outside,
+        [
+            f"OnPremisesSyncEnabled is true; no user in the inventory has its ImmutableId "
+            f"'{i}' as sourceAnchor (synced from outside the exported scope)"
+            for i in pick(cloud_ids, outside)
+        ],
+    )
+
+    # ---- no candidate, or several
+    alone = m.alone
+    texts = [_no_candidate(c, tenant) for c in pick(f.cloud, alone)]
+    reason.add(alone, list(map(itemgetter(0), texts)))
+    fix.add(alone, list(map(itemgetter(1), texts)))
+    several = m.several
+    reason.add(
+        several,
+        [
+            "several on-premises users "
+            f"{'have its ImmutableId as sourceAnchor' if hard else 'soft-match it'}: "
+            f"{_join(hard or candidates)}"
+            for hard, candidates in zip(
+                pick(lists.hard_dns, several), pick(lists.candidates, several), strict=True
+            )
+        ],
+    )
+    fix.add(
+        several,
+        "keep exactly one candidate: change the primary SMTP address or UPN of the "
+        "others (or remove them from sync scope), then plan again",
+    )
+
+    # ---- conflicts
+    claimed = m.claimed
+    reason.add(
+        claimed,
+        [
+            f"candidate '{d}' is also the match of cloud user(s) {_join(others)}"
+            for d, others in zip(dn[claimed], pick(f.other_claims, claimed), strict=True)
+        ],
+    )
+    fix.add(claimed, _TWO_CLAIMS_FIX)
+    no_anchor = m.no_anchor
+    reason.add(
+        no_anchor,
+        [
+            f"candidate '{d}' has no usable {anchor_name} ('{guid}')"
+            for d, guid in zip(dn[no_anchor], attr(f.onprem, "object_guid", no_anchor), strict=True)
+        ],
+    )
+    fix.add(no_anchor, "re-export the user; its GUID must be a GUID")
+    duplicated = m.duplicated
+    reason.add(duplicated, [_DUPLICATE + "; ".join(d) for d in pick(f.duplicates, duplicated)])
+    fix.add(
+        duplicated,
+        "remove the duplicate value from one of the two objects (IdFix shows them), then plan again",
+    )
+    mailboxes = m.mailboxes
+    reason.add(
+        mailboxes,
+        [
+            f"'{d}' has an on-premises mailbox ({_RECIPIENT_TYPES.get(kind, kind)}) "
+            "and the cloud user has an Exchange Online mailbox: two mailboxes for one person"
+            for d, kind in zip(
+                dn[mailboxes], attr(f.onprem, "recipient_type_details", mailboxes), strict=True
+            )
+        ],
+    )
+    fix.add(mailboxes, _TWO_MAILBOXES_FIX)
+
+    # ---- the others: how it will be joined, and what blocks it
+    hard = m.hard
     how = np.full(n, "", dtype=object)
     how[go & hard] = _objects(
         [f"ImmutableId already equals the {anchor_name} of '{d}'" for d in dn[go & hard]]
     )
-    for mask, how_soft in ((by_smtp, MatchMethod.SOFT_SMTP), (by_upn, MatchMethod.SOFT_UPN)):
+    for mask, how_soft in ((m.by_smtp, MatchMethod.SOFT_SMTP), (m.by_upn, MatchMethod.SOFT_UPN)):
         rows = go & mask & ~set_id
         how[rows] = _objects([f"{how_soft.value} with '{d}'" for d in dn[rows]])
     needs_hard = np.full(n, "", dtype=object)
-    needs_hard[has_id] = _objects(
+    needs_hard[m.has_id] = _objects(
         [
             f"the cloud user already has ImmutableId '{i}', so soft match will not join it"
-            for i in pick(cloud_ids, has_id)
+            for i in pick(cloud_ids, m.has_id)
         ]
     )
-    needs_hard[soft_blocked] = "the tenant has BlockSoftMatchEnabled"
-    needs_hard[preferred] = (
+    needs_hard[m.soft_blocked] = "the tenant has BlockSoftMatchEnabled"
+    needs_hard[m.preferred] = (
         "hard match preferred (a failed soft match would create a second cloud user)"
     )
     how[set_id] = _objects(
@@ -874,29 +1077,27 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
             )
         ]
     )
-    takeover_hard = go & hard & takeover_blocked
     reason.add(
-        takeover_hard,
+        m.takeover_hard,
         "the tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled: the hard "
         "match would fail with InvalidHardMatch",
     )
     fix.add(
-        takeover_hard,
+        m.takeover_hard,
         "turn BlockCloudObjectTakeoverThroughHardMatchEnabled off with "
         "Update-MgDirectoryOnPremiseSynchronization for the migration, on again after",
     )
-    takeover_set = set_id & takeover_blocked
     reason.add(
-        takeover_set,
+        m.takeover_set,
         "soft match is unavailable and the tenant has "
         "BlockCloudObjectTakeoverThroughHardMatchEnabled, so hard match fails too",
     )
     fix.add(
-        takeover_set,
+        m.takeover_set,
         "turn BlockSoftMatchEnabled or BlockCloudObjectTakeoverThroughHardMatchEnabled "
         "off with Update-MgDirectoryOnPremiseSynchronization for the migration",
     )
-    federated = set_id & f.cloud_upn_federated
+    federated = m.federated
     federated_upns = attr(f.cloud, "user_principal_name", federated)
     reason.add(
         federated,
@@ -913,9 +1114,7 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
             for upn in federated_upns
         ],
     )
-    blocked = takeover_hard | takeover_set | federated
-    role_only = go & ~blocked & has_roles
-    with_roles = go & has_roles
+    with_roles = go & m.has_roles
     reason.add(
         with_roles,
         [
@@ -928,13 +1127,11 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
         "remove the role(s) before the user syncs and restore them after the match is verified "
         "(manual steps of the batch)",
     )
-    blocked |= with_roles
     reason.add(go & blocked, ["once unblocked: " + h for h in how[go & blocked]])
     reason.add(go & ~blocked, how[go & ~blocked].tolist())
 
     # ---- the on-premises UPN: a suffix that is not verified
-    unverified = go & ~f.onprem_upn_verified
-    take = unverified & f.cloud_upn_free
+    take = m.take
     target_upn = np.full(n, "", dtype=object)
     target_upn[take] = _objects(attr(f.cloud, "user_principal_name", take))
     reason.add(
@@ -947,10 +1144,9 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
             )
         ],
     )
-    keep = unverified & ~f.cloud_upn_free
-    keep_upns = attr(f.onprem, "user_principal_name", keep)
+    keep_upns = attr(f.onprem, "user_principal_name", m.keep)
     reason.add(
-        keep,
+        m.keep,
         [
             f"on-premises UPN suffix '{d}' is not a verified domain: matching works but "
             f"the cloud UPN becomes '{_onmicrosoft_upn(upn, tenant)}'"
@@ -960,50 +1156,41 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
 
     # ---- what the prepare step changes on-premises
     actions = _Text(n, ", ")
-    adds = go & _flags(f.add, n)
+    adds = go & _flags(lists.add, n)
     actions.add(
         adds,
         [
             f"adds {_join(a)} on-premises so the cloud addresses survive the match"
-            for a in pick(f.add, adds)
+            for a in pick(lists.add, adds)
         ],
     )
-    moves = go & f.move
-    actions.add(moves, f"moves the user into '{policy.sync_scope_ou}'")
+    actions.add(go & f.move, f"moves the user into '{policy.sync_scope_ou}'")
     actions.add(set_id, "sets the cloud ImmutableId first")
-    actions.add(go & remote_mailbox & ~f.held_back, _REMOTE_MAILBOX_FIRST)
+    actions.add(go & m.remote_mailbox & ~f.held_back, _REMOTE_MAILBOX_FIRST)
     with_actions = actions.which > 0
     plan_text = actions.texts("the batch ")
-    planned = with_actions & (role_only | (go & ~blocked))
+    planned = with_actions & (m.role_only | (go & ~blocked))
     fix.add(planned, pick(plan_text, planned))
     fix.add(
-        unverified & ~blocked & ~with_actions,
+        m.unverified & ~blocked & ~with_actions,
         "none needed to match; fix the UPN suffix to keep a verified UPN",
     )
-
-    outcome[go] = MatchOutcome.SOFT_MATCH
-    outcome[go & hard] = MatchOutcome.CLEAN_HARD_MATCH
-    outcome[set_id] = MatchOutcome.HARD_MATCH
-    outcome[unverified] = MatchOutcome.WARNING
-    outcome[go & blocked] = MatchOutcome.BLOCKED
-    batchable = role_only | (go & ~blocked)
-    reason.add(batchable & f.held_back, _HELD_BACK)
-    batchable &= ~f.held_back
+    reason.add((m.role_only | (go & ~blocked)) & f.held_back, _HELD_BACK)
 
     # ---- the results
-    candidates = list(f.candidates)
+    candidates = list(lists.candidates)
     for row in np.flatnonzero(outside).tolist():
         candidates[row] = ()  # synced from outside the inventory: none listed
     source_anchor = np.full(n, "", dtype=object)
-    source_anchor[synced] = _objects(pick(cloud_ids, synced))
-    source_anchor[one] = _objects(pick(f.anchor, one))
-    add = [a if g else () for a, g in zip(f.add, go.tolist(), strict=True)]
+    source_anchor[f.synced] = _objects(pick(cloud_ids, f.synced))
+    source_anchor[m.one] = _objects(pick(f.anchor, m.one))
+    add = [a if g else () for a, g in zip(lists.add, go.tolist(), strict=True)]
     columns = (
         f.cloud,
-        outcome.tolist(),
+        m.outcome.tolist(),
         reason.texts(),
         fix.texts(),
-        method.tolist(),
+        m.method.tolist(),
         f.onprem,
         candidates,
         source_anchor.tolist(),
@@ -1011,7 +1198,7 @@ def _decide(f: _Facts, tenant: Tenant, policy: Policy) -> list[MatchResult]:
         target_upn.tolist(),
         add,
         (go & f.move).tolist(),
-        batchable.tolist(),
+        m.batchable.tolist(),
     )
     # MatchResult._make for each row, called in C
     return cast(

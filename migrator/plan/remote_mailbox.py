@@ -114,10 +114,9 @@ def remote_mailbox_findings(match: IdentityMatch | None) -> list[Finding]:
         return []
     out: list[Finding] = []
     for batch in match.batches:
-        for r in batch.results:
-            if not needs_remote_mailbox(r.cloud, r.onprem):
+        for c, onprem in batch.pairs:  # (the users, not the results: check makes no result)
+            if not needs_remote_mailbox(c, onprem):
                 continue
-            c = r.cloud
             if not c.exchange_guid:
                 out.append(
                     Finding(
@@ -125,7 +124,7 @@ def remote_mailbox_findings(match: IdentityMatch | None) -> list[Finding]:
                         "identity.remote-mailbox-no-guid",
                         c.user_principal_name,
                         f"the cloud mailbox of '{c.user_principal_name}' has no ExchangeGuid in the "
-                        f"inventory: the on-premises remote mailbox of '{r.onprem_dn}' cannot be "
+                        f"inventory: the on-premises remote mailbox of '{onprem.distinguished_name}' cannot be "
                         "given it (Set-RemoteMailbox -ExchangeGuid) before the user syncs",
                         fix="export CloudUsers.csv again with Exchange Online PowerShell connected "
                         "(Export-MigratorCloudInventory.ps1 fills ExchangeGuid from Get-EXOMailbox)",

@@ -88,7 +88,9 @@ def batch_of(identity: IdentityMatch | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for batch in identity.batches:
         name = batch.name  # (a property: once per batch, not once per user)
-        out.update((dn.lower(), name) for dn in (r.onprem_dn for r in batch.results) if dn)
+        # (the batch's on-premises users, not its results: check makes no result)
+        dns = (u.distinguished_name for u in batch.onprem_users)
+        out.update((dn.lower(), name) for dn in dns if dn)
     return out
 
 
