@@ -119,6 +119,15 @@ def ps_splat(lines: Iterable[Iterable[tuple[str, object]]], name: str = "step") 
     return f"${name} = @{{\n{body}\n}}"
 
 
+def ps_block(text: str, spaces: int = 8) -> str:
+    """A block of script lines indented by ``spaces`` (a step's body inside its ``if``).
+
+    Leading and trailing newlines go; a line of only whitespace becomes empty.
+    """
+    pad = " " * spaces
+    return "\n".join((pad + line) if line.strip() else "" for line in text.strip("\n").splitlines())
+
+
 def _to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -174,6 +183,7 @@ def environment() -> jinja2.Environment:
     env.filters["psint"] = ps_int
     env.filters["pscomment"] = ps_comment
     env.filters["pssplat"] = ps_splat
+    env.filters["psblock"] = ps_block
     env.filters["tojson_sorted"] = _to_json
     return env
 
