@@ -27,6 +27,7 @@ from migrator.plan.immutable_id import (
 from migrator.render.identity_report import _md, _md_many, _quoted_csv
 from migrator.render.plan_json import _indented
 from migrator.render.runbooks import _calls_in, helper_functions
+from migrator.render.templating import ps_comment
 from migrator.render.workbook import _Cells, _Column, _RowStream
 
 _ANCHOR_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n*"
@@ -157,6 +158,13 @@ def test_workbook_rows_written_column_by_column_are_what_each_cell_writes(
         stream.flush()
         stream.file.seek(0)
     assert at_once.file.read() == one_by_one.file.read()
+
+
+@settings(deadline=None)  # a shared, loaded machine
+@given(st.text(alphabet="a #<>\t\n\r\x0b\x1c\x85\xa0\u2028\u3000\u200b\x00\u00e9", max_size=12))
+def test_ps_comment_fast_path_gives_what_splitting_gives(text: str) -> None:
+    plain = " ".join(text.split()).replace("#>", "# >").replace("<#", "< #")
+    assert ps_comment(text) == plain
 
 
 _WORD = re.compile(r"(?<![\w-])[A-Za-z]+-[A-Za-z0-9]+(?![\w-])")
