@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -26,6 +27,7 @@ from migrator.plan.immutable_id import (
 from migrator.render.identity_report import _md, _md_many, _quoted_csv
 from migrator.render.plan_json import _indented
 from migrator.render.runbooks import _calls_in, helper_functions
+from migrator.render.templating import ps_comment
 from migrator.render.workbook import _Cells, _Column, _RowStream
 
 _ANCHOR_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n*"
@@ -119,6 +121,50 @@ def test_workbook_text_cells_fast_path_writes_what_the_general_path_writes(
     fast.append(values)
     general.append([_Text(v) if v else v for v in values])
     assert fast._buffer == general._buffer
+
+
+_CELL = st.one_of(
+    st.none(),
+    st.text(alphabet="ab <>&\"' \t\r\n\x01\u00e9%", max_size=6),
+    st.sampled_from(["a", "ab", "a b", "x&y", "%s", "100%"]),
+    st.integers(-5, 5),
+    st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2026, 12, 31)),
+)
+
+
+@settings(deadline=None)  # a shared, loaded machine
+@given(
+    st.lists(st.booleans(), min_size=1, max_size=4).flatmap(
+        lambda keep: st.tuples(
+            st.just(keep),
+            st.lists(st.tuples(*(_CELL for _ in keep)), min_size=1, max_size=40),
+        )
+    )
+)
+def test_workbook_rows_written_column_by_column_are_what_each_cell_writes(
+    case: tuple[list[bool], list[tuple[object, ...]]],
+) -> None:
+    """Rows written at once (a ``%`` template per block, plain text columns escaped joined) give
+    the XML that writing each cell by the general path gives."""
+    keep, rows = case
+    ws = Workbook(write_only=True).create_sheet("s")
+    columns = [_Column(keep=k) for k in keep]
+    at_once = _RowStream(_Cells(ws), columns)
+    one_by_one = _RowStream(_Cells(ws), columns)
+    at_once.extend(rows)
+    for row in rows:
+        one_by_one.append([_Text(v) if isinstance(v, str) and v else v for v in row])
+    for stream in (at_once, one_by_one):
+        stream.flush()
+        stream.file.seek(0)
+    assert at_once.file.read() == one_by_one.file.read()
+
+
+@settings(deadline=None)  # a shared, loaded machine
+@given(st.text(alphabet="a #<>\t\n\r\x0b\x1c\x85\xa0\u2028\u3000\u200b\x00\u00e9", max_size=12))
+def test_ps_comment_fast_path_gives_what_splitting_gives(text: str) -> None:
+    plain = " ".join(text.split()).replace("#>", "# >").replace("<#", "< #")
+    assert ps_comment(text) == plain
 
 
 _WORD = re.compile(r"(?<![\w-])[A-Za-z]+-[A-Za-z0-9]+(?![\w-])")

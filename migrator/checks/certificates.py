@@ -17,6 +17,7 @@ it stops to ask whether to replace the default SMTP certificate).
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -136,9 +137,26 @@ def _usable(c: Certificate, names: Sequence[str], day: dt.date | None) -> bool:
     return not _problems(c, names, day)
 
 
+_NAMES_OF: list[tuple[weakref.ref[Inventory], tuple[str, ...]]] = []
+"""The last inventory asked about and its :func:`required_names` (see :func:`_names_of`)."""
+
+
+def _names_of(inv: Inventory) -> tuple[str, ...]:
+    """:func:`required_names` of ``inv``, made once per inventory (an inventory is immutable).
+
+    Every new server asks, in the server steps, the renewal rule and its finding; each time
+    it walked every receive connector (2,000 relay connectors at 300,000 users).
+    """
+    if _NAMES_OF and _NAMES_OF[0][0]() is inv:
+        return _NAMES_OF[0][1]
+    names = tuple(required_names(inv))
+    _NAMES_OF[:] = [(weakref.ref(inv), names)]
+    return names
+
+
 def certificate_need(inv: Inventory, server: Server) -> CertificateNeed:
     """The certificate the server should serve the namespace with, and what is missing for it."""
-    names = tuple(required_names(inv))
+    names = _names_of(inv)
     day = inv.policy.start_date
     low = server.name.lower()
     own = [c for c in inv.certificates if c.server.lower() == low]

@@ -3,10 +3,10 @@
 A runbook is a frame (``templates/powershell/runbook.ps1.j2``: CmdletBinding
 with SupportsShouldProcess, strict mode, the helper's version and SHA-256
 check, dot-sourcing of the helper, ``-From``/``-Only``) and one section per
-step (``step.ps1.j2``): its region comment and, from the action's own template
-``templates/powershell/steps/<kind>.ps1.j2``, a hashtable of its data and one
-call of a helper function. Steps without an action are manual: the section
-prints the instructions and stops the script.
+step (``steps.ps1.j2``, one render for all the sections of a runbook): its region
+comment and, from the action's own template ``templates/powershell/steps/<kind>.ps1.j2``
+(included), a hashtable of its data and one call of a helper function. Steps
+without an action are manual: the section prints the instructions and stops the script.
 
 The helper functions are written once, in ``templates/powershell/Migrator.Runbook.ps1``.
 Each runbook folder (``runbooks/20-relay/`` ...) gets its own
@@ -206,24 +206,6 @@ class RunbookContext:
     """Default for the ``-DomainController`` parameter."""
 
 
-def _indent(text: str, spaces: int = 8) -> str:
-    pad = " " * spaces
-    return "\n".join((pad + line) if line.strip() else "" for line in text.strip("\n").splitlines())
-
-
-def render_step_body(step: Step) -> str:
-    """The PowerShell body of one step's action (empty for manual steps)."""
-    if step.action is None:
-        return ""
-    body = render(
-        f"powershell/steps/{step.action.kind}.ps1.j2",
-        step=step,
-        p=step.action.params,
-        powershell2=step.runs_in.powershell_2,
-    )
-    return _indent(body)
-
-
 _PARAMETER_TYPES = {"int": "int", "string": "string", "switch": "switch"}
 
 
@@ -257,21 +239,20 @@ def runbook_parameters(steps: Sequence[Step]) -> list[dict[str, Any]]:
 _FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
 
 
-def _sections(steps: Sequence[Step]) -> list[str]:
+def _sections(steps: Sequence[Step]) -> str:
+    """The step sections of a runbook in run order, each ending in a newline but the last.
+
+    One render for the whole runbook (the action templates are included per step):
+    a render per step cost a Jinja context each, twice per step (issue 18).
+    """
+    if not steps:
+        return ""
     here = {s.id for s in steps}
-    sections = []
-    for i, step in enumerate(steps):
-        following = steps[i + 1] if i + 1 < len(steps) else None
-        sections.append(
-            render(
-                "powershell/step.ps1.j2",
-                step=step,
-                body=render_step_body(step),
-                next_id=following.id if following else "",
-                first=_done_elsewhere(step, following, here),
-            ).rstrip("\n")
-        )
-    return sections
+    firsts = [
+        _done_elsewhere(step, steps[i + 1] if i + 1 < len(steps) else None, here)
+        for i, step in enumerate(steps)
+    ]
+    return render("powershell/steps.ps1.j2", steps=steps, firsts=firsts).removesuffix("\n")
 
 
 def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
@@ -290,8 +271,8 @@ _FRAME_CALLS = ("Start-Runbook",)
 """Helper functions the frame calls besides those of the steps."""
 
 
-def _called(sections: Sequence[str]) -> frozenset[str]:
-    return _calls_in("\n".join(sections), helper_functions()) | frozenset(_FRAME_CALLS)
+def _called(sections: str) -> frozenset[str]:
+    return _calls_in(sections, helper_functions()) | frozenset(_FRAME_CALLS)
 
 
 def render_runbook(
@@ -319,7 +300,7 @@ def _frame(
     steps: Sequence[Step],
     context: RunbookContext,
     log_name: str,
-    sections: Sequence[str],
+    sections: str,
     info: Helper,
 ) -> str:
     runs_in = sorted({s.runs_in.value for s in steps})
@@ -369,7 +350,7 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
     pinned hash this call would break) is an error, and nothing is written.
     """
     groups = sorted(group_by_runbook(steps).items())
-    sections: dict[str, list[str]] = {}
+    sections: dict[str, str] = {}
     called: dict[str, set[str]] = {}
     for rel, group in groups:
         if not rel.startswith(RUNBOOKS_FOLDER + "/"):

@@ -66,7 +66,13 @@ def ps_int(value: object) -> str:
 
 def ps_comment(value: object) -> str:
     """Text safe inside a ``#`` line comment: one line, no block-comment delimiters."""
-    text = " ".join(str(value).split())
+    text = str(value)
+    # Printable text has no whitespace but the space; without a space at either end or two
+    # in a row, splitting and joining gives it back as it is (the common case, skipped).
+    if not (text.isprintable() and text[:1] != " " and text[-1:] != " " and "  " not in text):
+        text = " ".join(text.split())
+    if "#" not in text:
+        return text
     return text.replace("#>", "# >").replace("<#", "< #")
 
 
@@ -80,6 +86,8 @@ def ps_value(value: object, indent: str = "") -> str:
     a list or tuple -> ``@(...)`` (always an array, even of one element), a
     ``dict`` -> a one-line hashtable; a list of dicts puts each on its own line.
     """
+    if type(value) is str:  # the common case first (a str is no bool nor int)
+        return ps_quote(value)
     if isinstance(value, bool):
         return ps_bool(value)
     if isinstance(value, int):
@@ -97,9 +105,16 @@ def ps_value(value: object, indent: str = "") -> str:
     raise TypeError(f"no PowerShell literal for {value!r}")
 
 
+_KEYS: set[str] = set()
+"""Hashtable keys found to be PowerShell identifiers (the templates' few names, checked once each)."""
+
+
 def _entry(key: object, value: object, indent: str) -> str:
-    if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
-        raise ValueError(f"hashtable key {key!r} is not a PowerShell identifier")
+    if not (type(key) is str and key in _KEYS):
+        if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
+            raise ValueError(f"hashtable key {key!r} is not a PowerShell identifier")
+        if type(key) is str:
+            _KEYS.add(key)
     return f"{key} = {ps_value(value, indent)}"
 
 
@@ -117,6 +132,15 @@ def ps_splat(lines: Iterable[Iterable[tuple[str, object]]], name: str = "step") 
         return one
     body = "\n".join("    " + "; ".join(g) for g in groups)
     return f"${name} = @{{\n{body}\n}}"
+
+
+def ps_block(text: str, spaces: int = 8) -> str:
+    """A block of script lines indented by ``spaces`` (a step's body inside its ``if``).
+
+    Leading and trailing newlines go; a line of only whitespace becomes empty.
+    """
+    pad = " " * spaces
+    return "\n".join((pad + line) if line.strip() else "" for line in text.strip("\n").splitlines())
 
 
 def _to_json(value: Any) -> str:
@@ -174,6 +198,7 @@ def environment() -> jinja2.Environment:
     env.filters["psint"] = ps_int
     env.filters["pscomment"] = ps_comment
     env.filters["pssplat"] = ps_splat
+    env.filters["psblock"] = ps_block
     env.filters["tojson_sorted"] = _to_json
     return env
 

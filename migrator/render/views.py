@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from migrator.model import Finding
 from migrator.plan.steps import MigrationPlan
@@ -55,9 +56,12 @@ class RelayClientRow:
     """Anything else to know (e.g. not seen in logs: candidate to drop)."""
 
 
-@dataclass(frozen=True)
-class IdentityRow:
-    """Soft/hard match outcome for one user."""
+class IdentityRow(NamedTuple):
+    """Soft/hard match outcome for one user.
+
+    A named tuple, not a dataclass: one is made per user (300,000 in a large estate), and a
+    frozen dataclass costs several times a tuple to make (issue 18).
+    """
 
     user: str
     """User principal name (or the best identifier known)."""

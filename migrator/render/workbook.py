@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from copy import copy
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
@@ -118,6 +119,14 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MAX_CELL = MAX_CELL_CHARS
 _MAX_DATA_ROWS = MAX_SHEET_ROWS - 1
 _PRESERVE = ' xml:space="preserve"'
+_BLOCK_ROWS = 2048
+"""Rows made at once, column by column (``_RowStream.extend``)."""
+_BLOCKS_BUFFERED = 4
+"""Blocks of rows held before they go to the temporary file."""
+ZIP_LEVEL = 3
+"""zlib level of every part of the workbook. The sheets of a large plan are hundreds of MB
+of XML: level 3 deflates them in a quarter of the default level's (6) time for a file about a
+tenth larger (300,000 users: 0.43 s and 13.5 MB against 1.63 s and 12.1 MB)."""
 
 
 def cell_text(value: str) -> str:
@@ -236,6 +245,8 @@ class _RowStream:
         self._styles: dict[tuple[int, str], int] = {}
         self._plain: list[int | None] = [None] * len(self._columns)
         """Each column's style id for text (the common case), once known."""
+        self._serials: dict[dt.datetime, str] = {}
+        """Excel serial (as written) of each naive date and time met."""
 
     def _sid(self, col: int, value_type: str) -> int:
         key = (col, value_type)
@@ -248,38 +259,107 @@ class _RowStream:
 
     def append(self, values: Sequence[CellValue | None]) -> None:
         """Write one row (``values`` in column order; None or "" for an empty cell)."""
-        r = self._row
-        self._row += 1
-        parts = [f'<row r="{r}">']
-        letters = self._letters
-        plain = self._plain
-        for i, value in enumerate(values):
-            if value is None or value == "":
-                if self._columns[i].keep:
-                    parts.append(f'<c r="{letters[i]}{r}" s="{self._sid(i, "")}"/>')
-            elif type(value) is str:
-                sid = plain[i]
-                if sid is None:
-                    sid = plain[i] = self._sid(i, "")
-                if value.isascii() and value.isprintable() and len(value) <= _MAX_CELL:
-                    # the common case: nothing to replace or cut (cell_text would return it as is)
-                    text = value
-                    space = text[0] == " " or text[-1] == " "
+        self.extend((values,))
+
+    def extend(self, rows: Iterable[Sequence[CellValue | None]]) -> None:
+        """Write rows in order (each as :meth:`append` does), a block of rows at a time."""
+        it = iter(rows)
+        while block := list(islice(it, _BLOCK_ROWS)):
+            self._block(block)
+
+    def _block(self, rows: Sequence[Sequence[CellValue | None]]) -> None:
+        """Rows as one ``%`` template each, made per column for the block.
+
+        A column whose values in the block are all plain text (non-empty printable
+        ASCII within the cell limit, no space at either end: the common case) is tested
+        and escaped at once and goes into the template as its cell; any other column's
+        cells are made one by one (:meth:`_cell`) and go in whole. Both give the same
+        XML for a value.
+        """
+        first = self._row
+        self._row += len(rows)
+        numbers = [str(r) for r in range(first, first + len(rows))]
+        # rows of unequal length (none of this module's sheets): cell by cell
+        columns = list(zip(*rows, strict=True)) if len(set(map(len, rows))) == 1 else None
+        template = ['<row r="%s">']
+        args: list[Sequence[str]] = [numbers]
+        if columns is None:
+            template.append("%s")
+            args.append(
+                [
+                    "".join([self._cell(i, r, v) for i, v in enumerate(row)])
+                    for r, row in zip(numbers, rows, strict=True)
+                ]
+            )
+        else:
+            for i, values in enumerate(columns):
+                texts = self._plain_texts(values)
+                if texts is None:
+                    template.append("%s")
+                    if self._columns[i].keep:
+                        cells = [self._cell(i, r, v) for r, v in zip(numbers, values, strict=True)]
+                    else:  # an empty value is no cell
+                        cells = [
+                            "" if v is None or v == "" else self._cell(i, r, v)
+                            for r, v in zip(numbers, values, strict=True)
+                        ]
+                    args.append(cells)
                 else:
-                    text = cell_text(value)
-                    space = text != text.strip()
-                if "&" in text or "<" in text or ">" in text:
-                    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                parts.append(
-                    f'<c r="{letters[i]}{r}" s="{sid}" t="inlineStr"><is><t'
-                    f"{_PRESERVE if space else ''}>{text}</t></is></c>"
-                )
-            else:
-                parts.append(self._other(i, f"{letters[i]}{r}", value))
-        parts.append("</row>")
-        self._buffer.append("".join(parts))
-        if len(self._buffer) >= 2000:
+                    ref = f"{self._letters[i]}%s"
+                    template.append(
+                        f'<c r="{ref}" s="{self._text_sid(i)}" t="inlineStr"><is><t>%s</t></is></c>'
+                    )
+                    args += [numbers, texts]
+        template.append("</row>")
+        row = "".join(template)
+        self._buffer.append("".join([row % values for values in zip(*args, strict=True)]))
+        if len(self._buffer) >= _BLOCKS_BUFFERED:
             self.flush()
+
+    @staticmethod
+    def _plain_texts(values: Sequence[CellValue | None]) -> list[str] | None:
+        """The values XML-escaped, where every one is plain text (see :meth:`_block`); else None."""
+        if set(map(type, values)) != {str} or "" in values:
+            return None
+        texts: Sequence[str] = values  # type: ignore[assignment]
+        flat = "".join(texts)
+        if not (flat.isascii() and flat.isprintable()) or max(map(len, texts)) > _MAX_CELL:
+            return None
+        lines = "\n".join(texts)  # printable ASCII holds no line end: "\n" parts the values
+        if lines[:1] == " " or lines[-1:] == " " or "\n " in lines or " \n" in lines:
+            return None  # a space at either end of a value: that cell says xml:space="preserve"
+        if "&" in flat or "<" in flat or ">" in flat:
+            lines = lines.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return lines.split("\n")
+
+    def _text_sid(self, i: int) -> int:
+        sid = self._plain[i]
+        if sid is None:
+            sid = self._plain[i] = self._sid(i, "")
+        return sid
+
+    def _cell(self, i: int, r: str, value: CellValue | None) -> str:
+        """The cell of ``value`` in column ``i`` of row ``r`` (an empty string for no cell)."""
+        if value is None or value == "":
+            if self._columns[i].keep:
+                return f'<c r="{self._letters[i]}{r}" s="{self._sid(i, "")}"/>'
+            return ""
+        if type(value) is not str:
+            return self._other(i, f"{self._letters[i]}{r}", value)
+        sid = self._text_sid(i)
+        if value.isascii() and value.isprintable() and len(value) <= _MAX_CELL:
+            # the common case: nothing to replace or cut (cell_text would return it as is)
+            text = value
+            space = text[0] == " " or text[-1] == " "
+        else:
+            text = cell_text(value)
+            space = text != text.strip()
+        if "&" in text or "<" in text or ">" in text:
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return (
+            f'<c r="{self._letters[i]}{r}" s="{sid}" t="inlineStr"><is><t'
+            f"{_PRESERVE if space else ''}>{text}</t></is></c>"
+        )
 
     def _other(self, i: int, ref: str, value: CellValue) -> str:
         """The cell of a value that is not a non-empty ``str``."""
@@ -293,8 +373,13 @@ class _RowStream:
         if isinstance(value, bool):
             return f'<c r="{ref}" s="{self._sid(i, "")}" t="b"><v>{int(value)}</v></c>'
         if isinstance(value, dt.datetime):
-            serial = to_excel(value.replace(tzinfo=None))
-            return f'<c r="{ref}" s="{self._sid(i, "datetime")}"><v>{serial!r}</v></c>'
+            if value.tzinfo is None:  # a plan's times: many steps share one, made once
+                serial = self._serials.get(value)
+                if serial is None:
+                    serial = self._serials[value] = repr(to_excel(value))
+            else:
+                serial = repr(to_excel(value.replace(tzinfo=None)))
+            return f'<c r="{ref}" s="{self._sid(i, "datetime")}"><v>{serial}</v></c>'
         if isinstance(value, dt.date):
             return f'<c r="{ref}" s="{self._sid(i, "date")}"><v>{to_excel(value)!r}</v></c>'
         if isinstance(value, int) or math.isfinite(value):
@@ -384,8 +469,7 @@ def _table_sheet(
         cells = _Cells(sheet)
         sheet.append([cells.value(c[0], "bold") for c in columns])
         stream = book.stream(sheet, cells, [_Column("wrap" if c[2] else "top") for c in columns])
-        for row in chunk:
-            stream.append(row)
+        stream.extend(chunk)
         ws = ws or sheet
     assert ws is not None
     return ws
@@ -707,37 +791,42 @@ def _write_steps(book: _Book, data: WorkbookData) -> None:
             *(wrap for _ in extra_columns),
         ],
     )
+    stream.extend(_step_rows(data, extra_columns, book.long_prerequisites))
+
+
+def _step_rows(
+    data: WorkbookData, extra_columns: Sequence[str], edges: list[tuple[str, str]]
+) -> Iterable[list[CellValue | None]]:
+    """The Steps sheet's rows in run order (a long prerequisite list goes to ``edges``)."""
+    carry = data.carry
     kept = carry.kept if carry else {}
     new_ids = set(carry.new_step_ids) if carry else set()
     not_started = Status.NOT_STARTED.value
-    edges = book.long_prerequisites
     for step in data.plan.steps:
         sched = data.plan.schedule.get(step.id)
         old = kept.get(step.id)
         extras = dict(old.extra) if old else {}
-        stream.append(
-            [
-                step.id,
-                step.phase.value,
-                sched.wave if sched else None,
-                step.title,
-                step.target,
-                step.owner.value,
-                step.runs_in.value,
-                step.runbook,
-                f"region STEP {step.id}" if step.runbook else "",
-                _prerequisites_cell(step.id, step.prerequisites, edges),
-                sched.start if sched else None,
-                sched.finish if sched else None,
-                "yes" if sched and sched.critical else "",
-                old.status.value if old else not_started,
-                old.done_date if old else None,
-                old.done_by if old else "",
-                old.notes if old else "",
-                NEW_MARK if step.id in new_ids else "",
-                *(extras.get(name) for name in extra_columns),
-            ]
-        )
+        yield [
+            step.id,
+            step.phase.value,
+            sched.wave if sched else None,
+            step.title,
+            step.target,
+            step.owner.value,
+            step.runs_in.value,
+            step.runbook,
+            f"region STEP {step.id}" if step.runbook else "",
+            _prerequisites_cell(step.id, step.prerequisites, edges),
+            sched.start if sched else None,
+            sched.finish if sched else None,
+            "yes" if sched and sched.critical else "",
+            old.status.value if old else not_started,
+            old.done_date if old else None,
+            old.done_by if old else "",
+            old.notes if old else "",
+            NEW_MARK if step.id in new_ids else "",
+            *(extras.get(name) for name in extra_columns),
+        ]
 
 
 def _write_removed(book: _Book, carry: CarryOver) -> None:
@@ -916,6 +1005,8 @@ class _FixedTimeZip(zipfile.ZipFile):
     def _info(self, name: str) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=self.date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
+        # (``compress_level`` from Python 3.13; ``_compresslevel`` is its name before and an alias after)
+        info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
         info.external_attr = 0o644 << 16
         return info
 

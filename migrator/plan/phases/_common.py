@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,8 +27,13 @@ LOWERED_TTL_SECONDS = 300
 """TTL the MX records are lowered to before the cut-over."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def slug(text: str) -> str:
-    """A step-id or file-name part: letters, digits, dot, underscore, hyphen; others become ``-``."""
+    """A step-id or file-name part: letters, digits, dot, underscore, hyphen; others become ``-``.
+
+    Cached: the same server and connector names come back in most of a plan's step ids
+    (400,000 ids at 300,000 users).
+    """
     return _UNSAFE.sub("-", text.strip()).strip("-") or "unnamed"
 
 
