@@ -592,3 +592,20 @@ def test_a_proxy_on_a_mailbox_only_server_names_a_client_access_server(plan: Mig
         "<the CAS array of its site, or EX10-03>"
         in steps["public-folders.proxy-mailbox.EX10-03"].instructions
     )
+
+
+def test_rollback_2_reads_the_2010_databases_back_before_it_deletes_anything(
+    contoso: Inventory,
+) -> None:
+    """Found by the cut-over branch: rollback 2 removed the 2016 public folder mailboxes permanently even
+    after the 2010 databases were gone, deleting the only copy. Its runbook now starts with the read-back
+    that refuses then (the same helper function as rollback 5's guard)."""
+    steps = [s for s in public_folder_rollback_steps(contoso) if "rollback-2-" in s.runbook]
+    assert [s.id for s in steps] == [
+        "public-folders.rollback.check-legacy-databases",
+        "public-folders.rollback.remove-mailboxes",
+        "public-folders.rollback.remove-batch",
+    ]
+    check = steps[0]
+    assert check.action is not None and check.action.kind == "public-folders.legacy-databases"
+    assert check.action.params["servers"] == ["EX10-02", "EX10-03"]

@@ -39,6 +39,7 @@ from migrator.model import ExchangeVersion, Finding, Inventory, ServerRole, Seve
 from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan
 from migrator.plan.public_folder_steps import (
     FOLDER,
+    LEGACY_RECORD,
     LOCK,
     MAP_CSV,
     WORK_FOLDER,
@@ -57,8 +58,6 @@ MODERN = step_id("hybrid", "modern")
 ROLLBACK_MODERN = step_id("rollback", "hybrid-legacy")
 ROLLBACK_CHECK = step_id("rollback", "hybrid-legacy-check")
 ROLLBACK_CHECK_RUNBOOK = "rollback-5-check-legacy-databases"
-LEGACY_RECORD = "legacy-databases.xml"
-"""Rollback 5's read-back of the 2010 public folder databases, handed from the 2016 shell to Exchange Online's."""
 SUMMARY_CSV = "sync_summary.csv"
 """The log Microsoft's sync scripts write (-CsvSummaryFile), in the public folder work folder."""
 

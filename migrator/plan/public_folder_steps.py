@@ -51,6 +51,9 @@ MAX_MAILBOXES = 1_000
 """Public folder mailboxes an organisation may have."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
+LEGACY_RECORD = "legacy-databases.xml"
+"""The read-back of the 2010 public folder databases (``Assert-LegacyPublicFolderDatabase``): rollback 5
+hands it from the 2016 shell to Exchange Online's; rollback 2 reads it before anything is deleted."""
 WORK_FOLDER = {
     "name": "PFMigrationFolder",
     "type": "string",
@@ -618,6 +621,29 @@ def public_folder_rollback_steps(inv: Inventory) -> list[Step]:
                 f"{P.value}.org-flag", {"flag": "PublicFoldersLockedForMigration", "value": False}
             ),
             verification="PublicFoldersLockedForMigration False",
+        ),
+        replace(
+            step(
+                2,
+                "check-legacy-databases",
+                "rollback 2/4, first: the 2010 public folder databases still exist (read back)",
+                RunsIn.EMS_NEW,
+                action=Action(
+                    f"{P.value}.legacy-databases",
+                    {
+                        "servers": list(pf_servers(inv)),
+                        "record": LEGACY_RECORD,
+                        "runbook_parameters": [WORK_FOLDER],
+                    },
+                ),
+                instructions=(
+                    "Before any 2016 public folder mailbox is removed: once the 2010 public folder "
+                    "databases are gone, the 2016 mailboxes hold the only copy and the rollback "
+                    "must not go on (fix forward). Reads only."
+                ),
+                verification="Get-PublicFolderDatabase -Server lists a database on each 2010 public folder server",
+            ),
+            runbook=_rb("rollback-2-remove-mailboxes"),
         ),
         step(
             2,

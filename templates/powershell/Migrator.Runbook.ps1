@@ -2281,9 +2281,9 @@ function Set-CloudPublicFolderAccess {
 }
 
 function Assert-LegacyPublicFolderDatabase {
-    # public-folders.rollback.hybrid-legacy-check (2016 EMS, reads only): each 2010 server behind a proxy mailbox still has
-    # its public folder database, or rollback 5 would point Exchange Online users at proxies with nothing behind them.
-    # The read-back goes to -Record in the work folder for the Exchange Online step (valid one hour).
+    # public-folders.rollback.hybrid-legacy-check / .check-legacy-databases (2016 EMS, reads only): each 2010 public folder
+    # server still has its database, or rollback 5 would point Exchange Online users at proxies with nothing behind them
+    # and rollback 2 would delete the only copy. The read-back goes to -Record (the Exchange Online step: one hour).
     [CmdletBinding()]
     param([string[]]$Server, [string]$Folder, [string]$Record, [string]$DomainController)
     $path = Get-PublicFolderMapFile -Folder $Folder -Name $Record
@@ -2292,7 +2292,7 @@ function Assert-LegacyPublicFolderDatabase {
         # A server removed from AD is an error here: the same answer, no database behind its proxy.
         try { $db = @(Get-PublicFolderDatabase -Server $name -DomainController $DomainController -ErrorAction Stop) } catch { $db = @() }
         if ($db.Count -eq 0) {
-            throw ('No 2010 public folder database on ' + $name + ' (Get-PublicFolderDatabase): the 2016 public folder mailboxes are the only copy now; rollback 5 must not run, fix forward')
+            throw ('No 2010 public folder database on ' + $name + ' (Get-PublicFolderDatabase): the 2016 public folder mailboxes are the only copy now; do not roll back, fix forward')
         }
         $found += @($db | ForEach-Object { [string]$_.Name })
     }
