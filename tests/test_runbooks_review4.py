@@ -103,7 +103,16 @@ def test_no_user_moves_into_sync_scope_before_its_remote_mailbox_is_read_back(ou
     body = _helper_function("Set-BatchUser")
     assert body.index("Assert-RemoteMailboxReady") < body.index("foreach ($row in $all)")
     ready = _helper_function("Assert-RemoteMailboxReady")
-    assert "'2147483648'" in ready and "msExchMailboxGuid" in ready and "$row.ExchangeGuid" in ready
+    assert "msExchMailboxGuid" in ready and "$row.ExchangeGuid" in ready
+    # Each MailboxType the remote-mailbox CSV can hold has its RecipientTypeDetails (review 5, n1).
+    for kind, value in (
+        ("Regular", "2147483648"),
+        ("Shared", "34359738368"),
+        ("Room", "8589934592"),
+        ("Equipment", "17179869184"),
+    ):
+        assert f"'{kind}' = '{value}'" in ready
+    assert "-ne $types[[string]$row.MailboxType]" in ready
     assert "if ($WhatIfPreference) { Write-Warning $text } else { throw $text }" in ready
 
 

@@ -448,6 +448,12 @@ def with_nat_rollback(
                 f" back to {rule.inside_address} ({rt.old.name}), port {rule.port}, before any"
                 f" relay connector of {', '.join(s.name for s in rt.servers)} loses its right or"
                 " goes: a client that reaches them through the rule would be refused relay."
+                f" Mind what else the rule carries: after the MX change and the hybrid"
+                f" configuration it is also the path of all mail Exchange Online (and the"
+                f" Internet) delivers to on-premises recipients, which then goes to {rt.old.name}"
+                f" too. Roll it back only while {rt.old.name} still receives Internet mail (its"
+                " Default receive connector enabled, its certificate valid for STARTTLS), and"
+                " send a test message from Exchange Online afterwards; otherwise fix forward."
             ),
             prerequisites=tuple(enables),
             runbook=ROLLBACK_RUNBOOK,

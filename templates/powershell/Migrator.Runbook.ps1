@@ -1067,16 +1067,17 @@ function Get-ExpectedImmutableId {
 }
 
 function Assert-RemoteMailboxReady {
-    # identity.prepare: before any user moves into sync scope, every user of the batch's remote-mailbox CSV is a
-    # RemoteUserMailbox (msExchRecipientTypeDetails 2147483648) with the CSV's ExchangeGuid, read on the same DC;
+    # identity.prepare: before any user moves into sync scope, every user of the batch's remote-mailbox CSV is a remote
+    # mailbox of its MailboxType (msExchRecipientTypeDetails) with the CSV's ExchangeGuid, read on the same DC;
     # otherwise the first sync would replace the cloud addresses with empty on-premises values. Lists all at once.
     param([string]$Folder, [string]$Csv, [int]$Rows, [hashtable]$Ad)
+    $types = @{ 'Regular' = '2147483648'; 'Shared' = '34359738368'; 'Room' = '8589934592'; 'Equipment' = '17179869184' }
     $missing = @()
     foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)) {
         $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties @('msExchRecipientTypeDetails', 'msExchMailboxGuid') @Ad -ErrorAction Stop
         $guid = ''
         if ($user.msExchMailboxGuid) { $guid = [string](New-Object -TypeName System.Guid -ArgumentList (, [byte[]]$user.msExchMailboxGuid)) }
-        if ([string]$user.msExchRecipientTypeDetails -ne '2147483648' -or ([string]$row.ExchangeGuid -ne '' -and $guid -ne [string]$row.ExchangeGuid)) {
+        if ([string]$user.msExchRecipientTypeDetails -ne $types[[string]$row.MailboxType] -or ([string]$row.ExchangeGuid -ne '' -and $guid -ne [string]$row.ExchangeGuid)) {
             $missing += ([string]$row.PrimarySmtpAddress + ' (type ' + [string]$user.msExchRecipientTypeDetails + ', ExchangeGuid ''' + $guid + ''')')
         }
     }
