@@ -271,7 +271,9 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
                     ),
                     rollback=(
                         f"Enable-ExchangeCertificate {cert.thumbprint} -Services IIS,SMTP -Force "
-                        "(the old one, while it is still valid)"
+                        "(the old one, while it is still valid), then Remove-ExchangeCertificate the"
+                        " renewed one (keep its PFX): with the same names transport would keep"
+                        " offering the newer certificate"
                         + (
                             f"; Set-ReceiveConnector '{server}\\Default Frontend {server}' and "
                             f"Set-SendConnector '{hybrid.send_connector}' -TlsCertificateName "
