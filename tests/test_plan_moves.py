@@ -17,8 +17,15 @@ from migrator.inventory import load_inventory
 from migrator.mailboxes import Mailbox, MailboxKind, MailboxLink, MovesPolicy, OnlineRule, Right
 from migrator.model import Inventory
 from migrator.pipeline import build_plan
-from migrator.plan.moves import ARBITRATION_WAVE, EXCHANGE_ONLINE, GB, MovePlan, plan_moves
-from migrator.plan.moves import migration_database, wave_log_load
+from migrator.plan.moves import (
+    ARBITRATION_WAVE,
+    EXCHANGE_ONLINE,
+    GB,
+    MovePlan,
+    migration_database,
+    plan_moves,
+    wave_log_load,
+)
 from migrator.plan.moves_steps import cleanup_id, complete_id
 from migrator.render.moves_output import DOCUMENTED_COLUMNS, wave_csv_text
 

@@ -317,8 +317,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                     f"New-MoveRequest per row of {csv} with -BatchName {w.name} and -CompleteAfter "
                     f"(the window start, UTC): the copy runs ahead (about {w.copy_hours:g} h at the "
                     "assumed throughput), completion happens by itself after that time. Archives "
-                    "move with their primary mailbox, never ahead of it."
-                    + _backup_note(w, before)
+                    "move with their primary mailbox, never ahead of it." + _backup_note(w, before)
                 ),
                 verification="Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended",
                 rollback="Remove-MoveRequest of a request that has not completed cancels it",
