@@ -17,7 +17,15 @@ from migrator.inventory import load_inventory
 from migrator.mailboxes import Mailbox, MailboxKind, MailboxLink, MovesPolicy, OnlineRule, Right
 from migrator.model import Inventory
 from migrator.pipeline import build_plan
-from migrator.plan.moves import ARBITRATION_WAVE, EXCHANGE_ONLINE, GB, MovePlan, plan_moves
+from migrator.plan.moves import (
+    ARBITRATION_WAVE,
+    EXCHANGE_ONLINE,
+    GB,
+    MovePlan,
+    migration_database,
+    plan_moves,
+    wave_log_load,
+)
 from migrator.plan.moves_steps import cleanup_id, complete_id
 from migrator.render.moves_output import DOCUMENTED_COLUMNS, wave_csv_text
 
@@ -460,6 +468,37 @@ def test_a_wave_completes_only_after_its_copy_and_a_slow_copy_pushes_it_to_a_lat
     assert copy_finish > fast.schedule[complete_id(pilot)].start
     assert slow.schedule[complete_id(pilot)].start >= copy_finish  # pushed to a later window
     assert slow.schedule[complete_id(pilot)].start - copy_finish < dt.timedelta(days=7)
+
+
+def test_n6_copies_into_one_database_never_overlap_and_leave_a_gap_for_the_backup() -> None:
+    # Review 5, N6: the log forecast (moves.log-space) is per wave with a full backup between
+    # waves; all copies used to run back to back within 24 hours.
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    plan = build_plan(inv)
+    migration = migration_database(mp.assignments)
+    users = [w for w in mp.waves if not w.arbitration]
+    pairs = 0
+    for i, later in enumerate(users):
+        dbs = set(wave_log_load(later, migration))
+        copy = plan.schedule[f"moves.copy.{later.name}"]
+        for earlier in users[:i]:
+            if dbs & set(wave_log_load(earlier, migration)):
+                pairs += 1
+                # the earlier wave completed, settled and its requests were removed
+                assert copy.start >= plan.schedule[cleanup_id(earlier)].finish, (earlier, later)
+                assert copy.start >= plan.schedule[complete_id(earlier)].finish + dt.timedelta(
+                    hours=12
+                )
+        step = plan.step(f"moves.copy.{later.name}")
+        if later is not users[0]:
+            assert "LastFullBackup" in step.instructions, later.name
+    assert pairs
+    # after the pilot (whose window follows the cut-over nights), each copy starts within
+    # about a week and a half of its own completion, not weeks ahead of it
+    for w in users[1:]:
+        gap = plan.schedule[complete_id(w)].start - plan.schedule[f"moves.copy.{w.name}"].start
+        assert gap < dt.timedelta(days=11), w.name
 
 
 def test_batches_add_log_load_on_the_database_holding_the_migration_mailbox() -> None:

@@ -26,6 +26,7 @@ from migrator.plan.public_folder_steps import (
     FINALISE,
     LOCK,
     REMOTE_ACCESS,
+    ROLLBACK_DAYS,
     VERIFY_REMOVED,
     public_folder_rollback_steps,
 )
@@ -491,6 +492,28 @@ def test_f12_no_2010_server_goes_before_the_public_folder_databases(plan: Migrat
         assert VERIFY_REMOVED in plan.prerequisites(f"decommission.remove.{srv}"), srv
     for srv in ("EX10-02", "EX10-03"):
         assert VERIFY_REMOVED in plan.prerequisites(f"decommission.databases.{srv}"), srv
+
+
+def test_n5_the_2010_databases_stay_for_a_rollback_period_of_business_days(
+    plan: MigrationPlan,
+) -> None:
+    # Review 5, N5: every rollback needs the 2010 public folder databases; they used to go
+    # 1 h 45 min after the go-live, before the first business day on 2016.
+    live = plan.schedule["public-folders.local"].finish
+    gone = plan.schedule["public-folders.remove-databases"].start
+    assert gone - live >= dt.timedelta(days=ROLLBACK_DAYS)
+    days = (gone.date() - live.date()).days
+    between = [live.date() + dt.timedelta(days=n) for n in range(1, days)]
+    assert sum(d.weekday() < 5 for d in between) >= 5  # five whole business days of real use
+    # what needs the removal follows it, so the whole decommission chain waits too
+    for sid in plan.step("public-folders.remove-databases").prerequisites:
+        assert plan.schedule[sid].finish <= gone
+    for srv in ("EX10-02", "EX10-03"):
+        assert plan.schedule[f"decommission.databases.{srv}"].start >= gone
+    assert plan.schedule["decommission.cas-array-unused.CAS-LON"].start >= gone
+    # the go-live runbook says what a rollback costs (MCA E)
+    local = plan.step("public-folders.local")
+    assert "lost" in local.rollback and "since the go-live" in local.instructions
 
 
 def test_the_lock_window_steps_run_in_maintenance_windows(plan: MigrationPlan) -> None:

@@ -735,8 +735,7 @@ def plan_moves(
                     broken.get(i, ()),
                 )
             )
-    migration = next((a.target_database for a in assignments if a.mailbox.is_migration_mailbox), "")
-    logs = _log_forecast(inv, out_waves, migration)
+    logs = _log_forecast(inv, out_waves, migration_database(assignments))
     for lf in logs:
         if lf.free_bytes is not None and lf.largest_wave_bytes > lf.free_bytes * 0.8:
             findings.append(
@@ -806,6 +805,27 @@ def _wave_order(waves: Mapping[int, _Wave]) -> list[int]:
     return sorted((n for n, w in waves.items() if w.members), key=rank)
 
 
+def migration_database(assignments: Iterable[MoveAssignment]) -> str:
+    """The 2016 database wave 0 moves the Migration arbitration mailbox to ("" if none)."""
+    return next((a.target_database for a in assignments if a.mailbox.is_migration_mailbox), "")
+
+
+def wave_log_load(w: MoveWave, migration_database: str) -> dict[str, int]:
+    """Bytes of transaction logs one wave writes per 2016 database (before DAG copies).
+
+    Its target databases, and for a migration batch (Exchange Online wave) also the database
+    holding the Migration arbitration mailbox (how much is not documented: the bytes moved
+    again, the safe side). The log forecast sums these; the schedule keeps the copies of two
+    waves that write to one database apart (``moves_steps``).
+    """
+    load: dict[str, int] = defaultdict(int)
+    for db, b in w.bytes_by_target:
+        load[db] += b
+    if w.target == EXCHANGE_ONLINE and migration_database:
+        load[migration_database] += w.size_bytes
+    return load
+
+
 def _log_forecast(
     inv: Inventory, waves: Sequence[MoveWave], migration_database: str
 ) -> list[LogForecast]:
@@ -820,11 +840,8 @@ def _log_forecast(
     per_wave: list[dict[str, int]] = []
     batch: dict[str, int] = defaultdict(int)
     for w in waves:
-        load: dict[str, int] = defaultdict(int)
-        for db, b in w.bytes_by_target:
-            load[db] += b
+        load = wave_log_load(w, migration_database)
         if w.target == EXCHANGE_ONLINE and migration_database:
-            load[migration_database] += w.size_bytes
             batch[migration_database] += w.size_bytes
         per_wave.append(load)
     largest: dict[str, int] = defaultdict(int)

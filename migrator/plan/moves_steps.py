@@ -8,7 +8,9 @@ Exchange Online waves are migration batches in Exchange Online PowerShell,
 after hybrid, MRSProxy and the identity batches.
 
 Order (MOVES-AND-CLIENT-ACCESS.md section F), added by :func:`moves_links`:
-the first wave waits for the servers go/no-go (client access ready); each 2010 server's
+the first wave waits for the servers go/no-go (client access ready); a wave's copy waits for
+the previous wave's copy and for the removed requests of the last earlier wave that writes logs
+to one of its 2016 databases (:func:`log_predecessors`); each 2010 server's
 database removal waits for every wave that moves mailboxes off it and the
 removal of their requests.
 """
@@ -20,7 +22,13 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from migrator.model import Inventory
-from migrator.plan.moves import EXCHANGE_ONLINE, MovePlan, MoveWave
+from migrator.plan.moves import (
+    EXCHANGE_ONLINE,
+    MovePlan,
+    MoveWave,
+    migration_database,
+    wave_log_load,
+)
 from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.MOVES
@@ -84,6 +92,40 @@ def cleanup_id(wave: MoveWave) -> str:
     return step_id(P, "cleanup", wave.name)
 
 
+def log_predecessors(mp: MovePlan) -> dict[str, MoveWave]:
+    """Wave name -> the last earlier wave writing transaction logs to one of its 2016 databases.
+
+    Its copy waits for that wave's completion and the removal of its requests (12 hours after
+    the completion with one wave per window): the copies of two waves never write to one
+    database at once, and there is a gap for the full backup that truncates the logs, the
+    mitigation of the ``moves.log-space`` finding (whose forecast is per wave). The databases
+    are those of :func:`~migrator.plan.moves.wave_log_load` (for a migration batch also the one
+    holding the Migration mailbox). Review 5, N6: all copies used to run within one day.
+    """
+    migration = migration_database(mp.assignments)
+    last: dict[str, MoveWave] = {}
+    out: dict[str, MoveWave] = {}
+    for w in mp.waves:
+        dbs = sorted(db.lower() for db in wave_log_load(w, migration))
+        before = [last[db] for db in dbs if db in last]
+        if before:
+            out[w.name] = max(before, key=mp.waves.index)
+        for db in dbs:
+            last[db] = w
+    return out
+
+
+def _backup_note(w: MoveWave, before: MoveWave | None) -> str:
+    if before is None:
+        return ""
+    return (
+        f" Starts after {before.name} completed and its requests were removed (the same 2016 "
+        "database): first a full backup of that database must have truncated the logs "
+        "(Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log "
+        "volume has room for this wave; moves-report.md has the forecast)."
+    )
+
+
 def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
     """Steps of every wave, in run order, chained wave after wave."""
     steps: list[Step] = []
@@ -98,6 +140,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
     # At most moves.waves_per_window completions start in one window occurrence.
     share = ("moves.complete", mp.policy.waves_per_window)
     arb_done = ""
+    logs_before = log_predecessors(mp)
     if any(w.target == EXCHANGE_ONLINE for w in mp.waves):
         steps.append(
             Step(
@@ -185,6 +228,11 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
             arb_done = complete.id
             continue
         first = (servers_ready, arb_done) if arb_done else (servers_ready,)
+        before = logs_before.get(w.name)
+        if before is not None and not before.arbitration:
+            first = (*first, cleanup_id(before))
+        else:
+            before = None
         if w.target == EXCHANGE_ONLINE:
             create = Step(
                 id=step_id(P, "copy", w.name),
@@ -199,6 +247,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                     f"Creates migration batch {w.name} from {csv} (New-MigrationBatch -CSVData, "
                     "remote move through MRSProxy) with -CompleteAfter the window start in UTC. "
                     "Linked mailboxes move together: cross-premises rights with a 2010 side do not work."
+                    + _backup_note(w, before)
                 ),
                 verification="Get-MigrationUserStatistics -BatchId shows every user Synced before the window",
                 rollback=f"Remove-MigrationBatch {w.name} before completion; after it, the wave's rollback runbook (offboarding)",
@@ -268,7 +317,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                     f"New-MoveRequest per row of {csv} with -BatchName {w.name} and -CompleteAfter "
                     f"(the window start, UTC): the copy runs ahead (about {w.copy_hours:g} h at the "
                     "assumed throughput), completion happens by itself after that time. Archives "
-                    "move with their primary mailbox, never ahead of it."
+                    "move with their primary mailbox, never ahead of it." + _backup_note(w, before)
                 ),
                 verification="Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended",
                 rollback="Remove-MoveRequest of a request that has not completed cancels it",

@@ -85,6 +85,12 @@ BATCH = step_id("batch")
 LOCK = step_id("lock")
 FINALISE = step_id("finalise")
 VERIFY_REMOVED = step_id("verify-removed")
+ROLLBACK_DAYS = 7
+"""Days between the go-live (``local``) and ``remove-databases``: the rollback period.
+
+Every rollback runbook needs the 2010 public folder databases, so they stay until users have
+worked on 2016 public folders for a whole week: any 7 calendar days hold 5 business days of
+real use, whatever the weekday of the go-live (public holidays are not known)."""
 
 
 def _rb(name: str) -> str:
@@ -529,8 +535,15 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
         params={"enabled": "Local", "remote_mailboxes": []},
         after=(last,),
         window=True,
+        instructions=(
+            "Go-live: users now write to the 2016 public folders. A rollback (the rollback "
+            "runbooks, while the 2010 public folder databases exist: remove-databases waits "
+            f"{ROLLBACK_DAYS} days) loses everything written on 2016 since the go-live: users "
+            "must be told and re-post it."
+        ),
         verification="Get-OrganizationConfig shows PublicFoldersEnabled Local",
-        rollback="Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes "
+        rollback="content written on 2016 since the go-live is lost; "
+        "Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes "
         + ",".join(proxies),
     )
     mail_paths = [f.path for f in inv.public_folders if f.mail_enabled]
@@ -557,7 +570,10 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
     steps[at] = replace(
         chain[0], window_minutes=sum(s.duration_minutes + s.wait_minutes for s in chain)
     )
-    # 4. Remove the 2010 public folder databases: every 2010 server removal waits for it.
+    # 4. Remove the 2010 public folder databases: every 2010 server removal waits for it. Not
+    # before the rollback period is over: the last go-live step waits ROLLBACK_DAYS.
+    go_live = next(i for i, s in enumerate(steps) if s.id == last)
+    steps[go_live] = replace(steps[go_live], wait_minutes=ROLLBACK_DAYS * 24 * 60)
     remove = _rb("remove-2010")
     last = add(
         step_id("remove-databases"),
@@ -573,7 +589,8 @@ def public_folder_steps(inv: Inventory, servers_ready: str) -> list[Step]:
             + " and their databases; then Remove-PublicFolderDatabase "
             + ", ".join(d.name for d in inv.public_folder_databases)
             + " (remove replicas first where it refuses). Manual: these cmdlets are not in "
-            "migrator's cmdlet reference."
+            f"migrator's cmdlet reference. Only after the {ROLLBACK_DAYS}-day rollback period "
+            "of the go-live: afterwards no public folder rollback is possible."
         ),
         verification="Get-PublicFolderDatabase returns nothing (the next step checks it)",
     )

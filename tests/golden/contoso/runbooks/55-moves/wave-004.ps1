@@ -20,10 +20,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'wave-004' -Steps @('moves.copy.wave-004', 'moves.complete.wave-004', 'moves.cleanup.wave-004') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP moves.copy.wave-004; target: wave-004; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-003
+    # region STEP moves.copy.wave-004; target: wave-004; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.cleanup.wave-002, moves.copy.wave-003
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended; rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-004' -Title 'create the move requests of wave-004 (1 mailboxes, 75.0 GB)') {
-        Write-Host '    New-MoveRequest per row of moves/wave-004.csv with -BatchName wave-004 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 7.5 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it.'
+        Write-Host '    New-MoveRequest per row of moves/wave-004.csv with -BatchName wave-004 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 7.5 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it. Starts after wave-002 completed and its requests were removed (the same 2016 database): first a full backup of that database must have truncated the logs (Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log volume has room for this wave; moves-report.md has the forecast).'
         $step = @{ Csv = '..\..\moves\wave-004.csv'; Rows = 1; BatchName = 'wave-004'; BadItemLimit = 10 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }

@@ -20,10 +20,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'wave-005' -Steps @('moves.copy.wave-005', 'moves.complete.wave-005', 'moves.cleanup.wave-005') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP moves.copy.wave-005; target: wave-005; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-004
+    # region STEP moves.copy.wave-005; target: wave-005; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-004, moves.cleanup.wave-004
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended; rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-005' -Title 'create the move requests of wave-005 (12 mailboxes, 39.4 GB)') {
-        Write-Host '    New-MoveRequest per row of moves/wave-005.csv with -BatchName wave-005 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 2.8 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it.'
+        Write-Host '    New-MoveRequest per row of moves/wave-005.csv with -BatchName wave-005 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 2.8 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it. Starts after wave-004 completed and its requests were removed (the same 2016 database): first a full backup of that database must have truncated the logs (Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log volume has room for this wave; moves-report.md has the forecast).'
         $step = @{ Csv = '..\..\moves\wave-005.csv'; Rows = 12; BatchName = 'wave-005'; BadItemLimit = 10 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }

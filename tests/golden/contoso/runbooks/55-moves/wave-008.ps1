@@ -18,10 +18,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'wave-008' -Steps @('moves.copy.wave-008', 'moves.complete.wave-008', 'moves.cleanup.wave-008') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP moves.copy.wave-008; target: wave-008; owner: Exchange admin; runs in: Exchange Online PowerShell; after: servers.readiness, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, moves.complete.wave-000, moves.mrsproxy, moves.routing-address.wave-008, public-folders.hybrid.legacy, moves.copy.wave-007
+    # region STEP moves.copy.wave-008; target: wave-008; owner: Exchange admin; runs in: Exchange Online PowerShell; after: servers.readiness, hybrid.send-connector-remove-old, identity.restore-roles.batch-001, moves.complete.wave-000, moves.mrsproxy, moves.routing-address.wave-008, public-folders.hybrid.legacy, moves.copy.wave-007, moves.cleanup.wave-007
     # Verification: Get-MigrationUserStatistics -BatchId shows every user Synced before the window; rollback: Remove-MigrationBatch wave-008 before completion; after it, the wave's rollback runbook (offboarding)
     if (Test-RunStep -Id 'moves.copy.wave-008' -Title 'start the Exchange Online migration batch wave-008 (4 mailboxes, 11.5 GB)') {
-        Write-Host '    Creates migration batch wave-008 from moves/wave-008.csv (New-MigrationBatch -CSVData, remote move through MRSProxy) with -CompleteAfter the window start in UTC. Linked mailboxes move together: cross-premises rights with a 2010 side do not work.'
+        Write-Host '    Creates migration batch wave-008 from moves/wave-008.csv (New-MigrationBatch -CSVData, remote move through MRSProxy) with -CompleteAfter the window start in UTC. Linked mailboxes move together: cross-premises rights with a 2010 side do not work. Starts after wave-007 completed and its requests were removed (the same 2016 database): first a full backup of that database must have truncated the logs (Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log volume has room for this wave; moves-report.md has the forecast).'
         $step = @{
             Csv = '..\..\moves\wave-008.csv'; Rows = 4
             BatchName = 'wave-008'; Endpoint = 'Hybrid Contoso Ltd'

@@ -16,8 +16,9 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'go-live' -Steps @('public-folders.local', 'public-folders.mail-enabled') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP public-folders.local; target: public folders; owner: Exchange admin; runs in: EMS on the new servers; after: public-folders.complete-2010
-    # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Local; rollback: Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes PFProxy-EX10-02,PFProxy-EX10-03
+    # Verification: Get-OrganizationConfig shows PublicFoldersEnabled Local; rollback: content written on 2016 since the go-live is lost; Set-OrganizationConfig -PublicFoldersEnabled Remote -RemotePublicFolderMailboxes PFProxy-EX10-02,PFProxy-EX10-03
     if (Test-RunStep -Id 'public-folders.local' -Title 'serve public folders from 2016 (PublicFoldersEnabled Local)') {
+        Write-Host '    Go-live: users now write to the 2016 public folders. A rollback (the rollback runbooks, while the 2010 public folder databases exist: remove-databases waits 7 days) loses everything written on 2016 since the go-live: users must be told and re-post it.'
         $step = @{ Enabled = 'Local' }
         Set-PublicFolderAccess @step -DomainController $DomainController
     }

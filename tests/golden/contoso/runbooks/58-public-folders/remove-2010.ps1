@@ -18,7 +18,7 @@ try {
     # region STEP public-folders.remove-databases; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.hybrid.modern, public-folders.mail-enabled
     # Verification: Get-PublicFolderDatabase returns nothing (the next step checks it); rollback: none: not reversible
     if (Test-RunStep -Id 'public-folders.remove-databases' -Title 'remove the proxy mailboxes and the 2010 public folder databases') {
-        Write-Host '    In EMS 2010: Remove-Mailbox PFProxy-EX10-02, PFProxy-EX10-03 and their databases; then Remove-PublicFolderDatabase PFDB-EX10-02, PFDB-EX10-03 (remove replicas first where it refuses). Manual: these cmdlets are not in migrator''s cmdlet reference.'
+        Write-Host '    In EMS 2010: Remove-Mailbox PFProxy-EX10-02, PFProxy-EX10-03 and their databases; then Remove-PublicFolderDatabase PFDB-EX10-02, PFDB-EX10-03 (remove replicas first where it refuses). Manual: these cmdlets are not in migrator''s cmdlet reference. Only after the 7-day rollback period of the go-live: afterwards no public folder rollback is possible.'
         Stop-AtManualStep -Id 'public-folders.remove-databases' -Next 'public-folders.verify-removed'
     }
     # region STEP public-folders.verify-removed; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: public-folders.remove-databases
