@@ -361,7 +361,7 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
     guard = helper[helper.index("function Assert-LegacyPublicFolderDatabase") :]
     guard = guard[: guard.index("\n}\n")]
     assert "Get-PublicFolderDatabase -Server $name" in guard
-    assert "if ($db.Count -eq 0) {" in guard and "rollback 5 must not run" in guard
+    assert "if ($db.Count -eq 0) {" in guard and "do not roll back, fix forward" in guard
     cloud = helper[helper.index("function Set-CloudPublicFolderAccess") :]
     cloud = cloud[: cloud.index("Set-OrganizationConfig")]
     assert "$age.TotalMinutes -gt 60" in cloud
