@@ -393,8 +393,8 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Pa
     assert late[0].severity is Severity.INFO
     assert late[0].where.endswith("ExchangeCertificates.csv, row 2")
     assert "expires on 2027-03-24 while" in late[0].message
-    # (the 2010 removal observes 30 days, log_days_wanted: the onward disables now come first)
-    assert "onward.relay.disable-old.EX16-01.relay-apps-ex16-01" in late[0].message
+    # (the onward phase's steps: its mail-flow night 2027-03-24 is NotAfter's day)
+    assert "onward.send-connectors" in late[0].message
     assert "the plan renews it first" in late[0].message
     expiry = dt.datetime(2027, 3, 24)
     for server in ("EX16-01", "EX16-02"):

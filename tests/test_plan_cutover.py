@@ -20,6 +20,7 @@ from migrator.plan.phases.cutover import (
     CUTOVER_MX,
     CUTOVER_NAMESPACE,
     CUTOVER_PUBLIC_FOLDERS,
+    CUTOVER_RELAY_DISABLE,
     CUTOVER_SMTP_ALIAS,
     CUTOVER_WAVE,
 )
@@ -111,3 +112,64 @@ def test_certificate_renewal_shares_no_window_with_a_wave_completion(plan: Migra
     assert first.wave != second.wave
     # the second after a business day of the first in production
     assert second.start >= soak_end(first.finish)
+
+
+# --------------------------------------------------------------------------- review 5, N1-N3
+
+
+def test_relay_disable_and_onward_inbound_path_have_their_classes(plan: MigrationPlan) -> None:
+    """Review 5, N2/N3: the disable of the old relay connectors is a class of its own, the onward
+    load-balancer move the inbound SMTP path's; read-only checks stay unclassed."""
+    kind = {s.id: s.cutover for s in plan.steps}
+    disables = [
+        sid for sid in kind if sid.startswith(("relay.disable-old.", "onward.relay.disable-old."))
+    ]
+    assert {sid.split(".")[0] for sid in disables} == {"relay", "onward"}
+    for sid in disables:
+        assert kind[sid] == CUTOVER_RELAY_DISABLE, sid
+    assert kind["onward.load-balancer.LB-LON-SMTP"] == CUTOVER_INBOUND_NAT
+    for sid in (
+        "onward.nat-verify.fw-lon-smtp-in",
+        "relay.nat-verify.fw-lon-smtp-in",
+        "relay.observe.EX10-01",
+        "onward.relay.verify-alias.smtp-contoso-com",
+        "onward.relay.test-alias.smtp-contoso-com.from-admin-host",
+    ):
+        assert kind[sid] == "", sid
+
+
+def test_no_window_occurrence_holds_two_classes(plan: MigrationPlan) -> None:
+    """Review 5, N2: 2027-01-09 held EX16-02's certificate renewal and the 2010 relay disable;
+    N3: 2027-03-21 held the onward load-balancer change and the alias repoint."""
+    by_wave: dict[int, set[str]] = {}
+    for s in plan.steps:
+        if s.cutover:
+            by_wave.setdefault(plan.schedule[s.id].wave, set()).add(s.cutover)
+    assert {w: k for w, k in by_wave.items() if len(k) > 1} == {}
+    disable = plan.schedule["relay.disable-old.EX10-01.relay-apps"].wave
+    for server in ("EX16-01", "EX16-02"):
+        assert plan.schedule[f"servers.certificate-renew.{server}"].wave != disable
+    lb = plan.schedule["onward.load-balancer.LB-LON-SMTP"]
+    repoint = plan.schedule["onward.relay.repoint.smtp-contoso-com"]
+    assert lb.wave != repoint.wave
+    assert lb.start >= soak_end(repoint.finish) or repoint.start >= soak_end(lb.finish)
+
+
+def test_onward_hybrid_precedes_the_inbound_path_move(plan: MigrationPlan) -> None:
+    """Review 5, N1 (ER "Replacing a hybrid server"): configure the new server, rerun the HCW, then
+    take the old one out of Exchange Online's inbound path."""
+    steps = {s.id: s for s in plan.steps}
+    hybrid = steps["onward.hybrid"]
+    for sid in ("onward.load-balancer.LB-LON-SMTP", "onward.nat-verify.fw-lon-smtp-in"):
+        assert hybrid.id in steps[sid].prerequisites, sid
+        assert plan.schedule[sid].start >= plan.schedule[hybrid.id].finish, sid
+    # no cycle: the HCW rerun does not wait for the path it comes before
+    assert not any(
+        p.startswith(("onward.load-balancer.", "onward.nat")) for p in hybrid.prerequisites
+    )
+    # the SE server's Default Frontend gets the certificate like hybrid.configure.EX16-01 did for 2016
+    assert "TlsCertificateName of 'Default Frontend EX-SE-01'" in hybrid.instructions
+    assert "hybrid.configure.EX16-01" in hybrid.instructions
+    assert "mail.contoso.com" in hybrid.instructions
+    assert "AcceptCloudServicesMail" in hybrid.verification
+    assert "only after onward.hybrid" in steps["onward.install.EX-SE-01"].instructions

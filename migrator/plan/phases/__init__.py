@@ -142,7 +142,9 @@ def phase_steps(
     steps += decommission_steps(inv, est, moved, client_evidence)
     if onward_relay is None:
         onward_relay = plan_onward_relay(inv, plan_relay(inv))
-    steps += onward_steps(inv, est, setup.new.name if setup else "", onward_relay)
+    steps += onward_steps(
+        inv, est, setup.new.name if setup else "", onward_relay, setup.tls_name if setup else ""
+    )
     return steps
 
 

@@ -20,6 +20,7 @@ from migrator.plan.phases._common import estate, runbook, step_id
 from migrator.plan.phases.cutover import (
     CUTOVER_CERTIFICATE,
     CUTOVER_PUBLIC_FOLDERS,
+    CUTOVER_RELAY_DISABLE,
     CUTOVER_WAVE,
     certificate_cutover,
 )
@@ -198,14 +199,15 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
         # window of theirs; the onward phase's come after it (its servers take the renewed one).
         # Not after every wave completion and the public folder go-live: waiting for those made
         # a later start miss NotAfter; the scheduler's soak rule keeps the renewal out of their
-        # nights anyway (review 3, F4).
+        # nights anyway (review 3, F4). Nor after the relay disable, which follows the
+        # observation period (review 5, N2).
         expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
         cutovers = sorted(
             s.id
             for s in plan.steps
             if s.cutover
             and s.phase is not Phase.ONWARD
-            and s.cutover not in (CUTOVER_WAVE, CUTOVER_PUBLIC_FOLDERS)
+            and s.cutover not in (CUTOVER_WAVE, CUTOVER_PUBLIC_FOLDERS, CUTOVER_RELAY_DISABLE)
             and plan.schedule[s.id].start < expiry
         )
         # A server of the final version installed before the renewal (its install is a

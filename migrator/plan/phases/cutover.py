@@ -9,8 +9,9 @@ only says which step belongs to which class; every class is named here once.
 |---|---|
 | client namespace | ``servers.namespace`` |
 | SMTP alias | ``relay.repoint.<alias>``, ``onward.relay.repoint.<alias>`` |
+| relay disable | ``relay.disable-old.<server>.<connector>``, ``onward.relay.disable-old.<server>.<connector>``: the old servers' relay connectors stop, the moment a forgotten relay client fails (review 5, N2); a class of its own, not the alias's, because it follows the observation period, not the plan's cut-over chain, and so the certificate renewal need not wait for it |
 | MX | ``mx.change.<domain>`` (its domains together) |
-| inbound SMTP (NAT) | ``relay.nat.<rule>``: the public SMTP address moves to the new servers, the MX path in practice while the MX host is on-premises and EOP's path to on-premises after it; MX-class, but a night of its own, so a fault in inbound mail points at the NAT or at the MX change, never both |
+| inbound SMTP (NAT) | ``relay.nat.<rule>``: the public SMTP address moves to the new servers, the MX path in practice while the MX host is on-premises and EOP's path to on-premises after it; MX-class, but a night of its own, so a fault in inbound mail points at the NAT or at the MX change, never both; in the onward phase ``onward.load-balancer.<lb>`` (the pool behind the public address takes the final-version servers and drops the 2016 ones) and ``onward.nat.<rule>`` (review 5, N3) |
 | outbound and hybrid mail flow | ``servers.send-connector.<connector>`` (Internet and partner send connectors), the HCW and the hybrid connectors (``hybrid.configure``, ``send-connector-add``, ``receive-path``, ``hcw-rerun``, ``send-connector-remove-old``), ``identity.remote-mailbox.<batch>`` (on-premises mail to those users now routes to Exchange Online), ``onward.send-connectors``, ``onward.hybrid`` |
 | first wave | ``moves.complete.<first on-premises user wave>`` |
 | wave completion | ``moves.complete.<every other user wave>`` (Exchange Online waves too) |
@@ -27,6 +28,7 @@ from migrator.plan.steps import Phase, RunsIn, Step
 
 CUTOVER_NAMESPACE = "client namespace"
 CUTOVER_SMTP_ALIAS = "SMTP alias"
+CUTOVER_RELAY_DISABLE = "relay disable"
 CUTOVER_MX = "MX"
 CUTOVER_INBOUND_NAT = "inbound SMTP (NAT)"
 CUTOVER_MAIL_FLOW = "outbound and hybrid mail flow"
@@ -43,6 +45,10 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("onward.relay.repoint.", CUTOVER_SMTP_ALIAS),
     ("mx.change.", CUTOVER_MX),
     ("relay.nat.", CUTOVER_INBOUND_NAT),
+    ("onward.load-balancer.", CUTOVER_INBOUND_NAT),
+    ("onward.nat.", CUTOVER_INBOUND_NAT),
+    ("relay.disable-old.", CUTOVER_RELAY_DISABLE),
+    ("onward.relay.disable-old.", CUTOVER_RELAY_DISABLE),
     ("servers.send-connector.", CUTOVER_MAIL_FLOW),
     ("hybrid.configure.", CUTOVER_MAIL_FLOW),
     ("hybrid.send-connector-add.", CUTOVER_MAIL_FLOW),
@@ -65,7 +71,7 @@ def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
     A fault the morning after must point at one change: after a namespace change Outlook and
     mobile clients fail one way, after an alias repoint relay clients another, after an MX
     change or a NAT move inbound Internet mail (each its own class), after a send connector or HCW change outbound and hybrid
-    mail, after a wave completion the moved users. The completion of the first on-premises
+    mail, after the old relay connectors' disable a forgotten relay client, after a wave completion the moved users. The completion of the first on-premises
     user wave is a class of its own (the pilot in production), the later completions another.
     """
     out: dict[str, str] = {}
@@ -94,6 +100,7 @@ __all__ = [
     "CUTOVER_MX",
     "CUTOVER_NAMESPACE",
     "CUTOVER_PUBLIC_FOLDERS",
+    "CUTOVER_RELAY_DISABLE",
     "CUTOVER_SMTP_ALIAS",
     "CUTOVER_WAVE",
     "cutover_kinds",

@@ -53,7 +53,10 @@ def onward_relay_steps(
 
 
 def onward_network_steps(
-    inv: Inventory, onward_relay: RelayPlan, install_ids: dict[str, str]
+    inv: Inventory,
+    onward_relay: RelayPlan,
+    install_ids: dict[str, str],
+    after: tuple[str, ...] = (),
 ) -> tuple[list[Step], dict[str, list[str]]]:
     """The inbound SMTP path from the hop's servers to the final version (review 4, R5), with the first
     hop's builders: per load balancer whose pool holds hop servers, ``onward.load-balancer.<lb>`` (add the
@@ -63,6 +66,9 @@ def onward_network_steps(
 
     Returns the steps and, per hop server (lower case), the steps that must be done before its relay
     connectors are disabled and it is removed. ``install_ids``: server name lower-case -> install step.
+    ``after``: steps every one of them waits for besides (``onward.hybrid``: since the MX change Exchange
+    Online's inbound mail comes through this path, so the old server leaves it only after the HCW made a
+    new one the hybrid receive server; ER "Replacing a hybrid server", review 5 N1).
     """
     final = frozenset({inv.policy.final_version})
     probes: dict[str, list[str]] = {}
@@ -81,7 +87,7 @@ def onward_network_steps(
             | {p for s in new for p in probes.get(s.name.lower(), [])}
         )
         step = load_balancer_step(
-            inv, lb.name, new, lb.source_nat, P, replaces=old, prerequisites=tuple(ready)
+            inv, lb.name, new, lb.source_nat, P, replaces=old, prerequisites=(*ready, *after)
         )
         steps.append(step)
         lb_ids[lb.name.lower()] = step.id
@@ -102,7 +108,7 @@ def onward_network_steps(
                     else set()
                 )
             )
-        made = retarget_steps(rt, P, ready, change=not same)
+        made = retarget_steps(rt, P, [*ready, *after], change=not same)
         steps.extend(made)
         if made:
             for s in rt.old_servers:
@@ -121,14 +127,20 @@ def _after_path(step: Step, path_before: dict[str, list[str]]) -> Step:
 
 
 def onward_steps(
-    inv: Inventory, est: Estate, hybrid_name: str, onward_relay: RelayPlan | None = None
+    inv: Inventory,
+    est: Estate,
+    hybrid_name: str,
+    onward_relay: RelayPlan | None = None,
+    tls_name: str = "",
 ) -> list[Step]:
     """Install the final version, carry relay/hybrid/send connectors over, remove 2016.
 
     Where the inventory lists servers of the final version, the relay connectors
     are carried by the steps of ``onward_relay`` (:func:`onward_relay_steps`);
     where it lists none, one manual step per 2016 server says how (suggested
-    server names are placeholders, never a scripted step's target).
+    server names are placeholders, never a scripted step's target). ``hybrid_name``: the
+    first hop's hybrid server ("" without hybrid); ``tls_name``: the hybrid mail name its
+    transport certificate carries.
     """
     final = inv.policy.final_version
     if final not in (ExchangeVersion.SE, ExchangeVersion.EX2019) or not est.hop:
@@ -138,6 +150,7 @@ def onward_steps(
     if not new:
         return []
     names = [n for n, _ in new]
+    hybrid_id = step_id(P, "hybrid") if hybrid_name else ""
     steps: list[Step] = []
     install_ids = []
     for name, server in new:
@@ -164,8 +177,14 @@ def onward_steps(
                     f"{label} joins only once no Exchange 2010 server remains. Install it on Windows "
                     "Server 2019, 2022 or 2025 with the newest CU and update that still coexists with "
                     "2016 (field reports: SE CU2 blocks coexistence with 2016/2019, so use SE RTM/CU1 "
-                    "for the hop), then the certificate, virtual directory URLs and load balancer pool "
-                    "as for the 2016 servers."
+                    "for the hop), then the certificate and virtual directory URLs as for the 2016 "
+                    "servers"
+                    + (
+                        f"; the load balancer pools take it only after {hybrid_id}, which configures "
+                        "its Default Frontend for Exchange Online's mail."
+                        if hybrid_id
+                        else ", and the load balancer pools."
+                    )
                 ),
                 verification=f"Get-ExchangeServer {name} shows version 15.2; Test-ServiceHealth passes",
                 rollback=f"uninstall {label} from {name} before mail flows through it",
@@ -186,6 +205,7 @@ def onward_steps(
             inv,
             onward_relay if onward_relay is not None else RelayPlan((), (), ()),
             {n.lower(): i for (n, _s), i in zip(new, install_ids, strict=True)},
+            (hybrid_id,) if hybrid_id else (),
         )
         # a 2016 server's relay connectors are observed and disabled only once no NAT/load-balancer path
         # leads there any more (clients reaching it that way would still use them)
@@ -247,9 +267,10 @@ def onward_steps(
     )
     steps.append(send)
     hybrid_ids: list[str] = []
-    if hybrid_name:
+    if hybrid_id:
+        cert = f"CN/SAN {tls_name}, " if tls_name else ""
         hybrid = Step(
-            id=step_id(P, "hybrid"),
+            id=hybrid_id,
             phase=P,
             title=f"move the hybrid role from {hybrid_name} to {names[0]}",
             target="hybrid configuration",
@@ -257,13 +278,33 @@ def onward_steps(
             runs_in=RunsIn.MANUAL,
             duration_minutes=90,
             instructions=(
-                f"Repeat the hybrid server replacement for {names[0]}: third-party certificate, publish "
-                "EWS/Autodiscover, dedicated hybrid application, add it to the hybrid send connector "
-                "and receive path, rerun the HCW, check the Exchange Online connectors, then remove "
-                f"{hybrid_name} from the hybrid send connector."
+                f"Repeat the hybrid server replacement for {names[0]} as "
+                f"{step_id(Phase.HYBRID, 'configure', hybrid_name)} and "
+                f"{step_id(Phase.HYBRID, 'hcw-rerun')} did for {hybrid_name}: enable the third-party "
+                f"transport certificate ({cert}the renewed one the install put on it) for SMTP on "
+                f"{names[0]} and set TlsCertificateName of 'Default Frontend {names[0]}' to "
+                "<I>issuer<S>subject of that certificate, keeping the [::]:25 binding (HCW8010); do "
+                "the same on every other new server a load balancer or NAT rule will send Internet "
+                "mail to. Publish EWS/Autodiscover, dedicated hybrid application, add it to the hybrid "
+                f"send connector, rerun the HCW with {names[0]} and {hybrid_name} for the receive "
+                f"connector configuration ({hybrid_name} still takes Exchange Online's mail until the "
+                "inbound path moves, after this step) and the certificate, check the Exchange Online "
+                f"connectors, then remove {hybrid_name} from the hybrid send connector. The load "
+                f"balancer and NAT steps of this phase move the inbound SMTP path to {names[0]} and "
+                f"take {hybrid_name} out only after this step: configure, rerun the HCW, then take the "
+                "old server out."
             ),
-            verification="the HCW completes; Exchange Online connectors name the certificate; mail flows both ways",
-            rollback=f"rerun the HCW with {hybrid_name}",
+            verification=(
+                f"the HCW completes; Get-ReceiveConnector 'Default Frontend {names[0]}' shows the "
+                "TlsCertificateName and TlsDomainCapabilities mail.protection.outlook.com:"
+                "AcceptCloudServicesMail; Exchange Online connectors name the certificate; mail "
+                "flows both ways"
+            ),
+            rollback=(
+                f"rerun the HCW with {hybrid_name}; once the inbound path moved (the load balancer "
+                f"and NAT steps after this one), roll those back first so {hybrid_name} takes "
+                "Exchange Online's mail again"
+            ),
             prerequisites=(*install_ids, send.id),
             runbook=runbook(P, "hybrid"),
         )
