@@ -55,7 +55,16 @@ def test_a_test_message_each_way_follows_the_renewal_of_the_hybrid_server() -> N
     plan = contoso_plan()
     test = plan.step("servers.certificate-hybrid-mail.EX16-01")
     assert test.prerequisites == ("servers.certificate-renew.EX16-01",)
-    assert test.action is None and test.cutover == "certificate"
+    # The renewal's own class: the test runs in its window, right after it (it ran three days later with a
+    # class of its own).
+    assert (
+        test.action is None
+        and test.cutover == plan.step("servers.certificate-renew.EX16-01").cutover
+    )
+    assert (
+        plan.schedule[test.id].start.date()
+        == plan.schedule["servers.certificate-renew.EX16-01"].start.date()
+    )
     assert "X-MS-Exchange-Organization-AuthAs is Internal" in test.instructions
     assert "contoso.mail.onmicrosoft.com" in test.instructions
     # EX16-02 is not on the hybrid mail path: no second test

@@ -44,7 +44,7 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 5000
+MAX_PLAN_RUNBOOK_LINES = 5060
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -67,7 +67,10 @@ onward network.ps1 (load balancer and NAT greeting, 35).
 Review 3, F8 (issue-cutover) (4,800 -> 4,834): rollback 5 refuses once the 2010 public folder
 databases are gone, and only the 2016 shell can read them back, so that read-back is a runbook of its own
 (rollback-5-check-legacy-databases.ps1, 28 lines, most of them the preamble), plus the Exchange Online step's
-record check and work-folder parameter (+8)."""
+record check and work-folder parameter (+8).
+Set to 5,060 when the branches of stop 15 were merged (measured 5,036: the raises above plus review 4's moves and
+identity fixes, 13 lines: a manual step's line naming other runbooks' prerequisites, the remote-mailbox CSV in two
+splats; rollback 2's read-back of the 2010 public folder databases, 8; review 5's go-live warning, 1)."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard
