@@ -40,9 +40,9 @@ try {
         Stop-AtManualStep -Id 'hybrid.publish-ews.EX16-01' -Next 'hybrid.receive-path.EX16-01'
     }
     # region STEP hybrid.receive-path.EX16-01; target: EX16-01; owner: Network/load-balancer admin; runs in: manual; after: hybrid.configure.EX16-01
-    # Verification: Test-NetConnection from outside (or the Remote Connectivity Analyzer inbound SMTP test) reaches EX16-01 on port 25 with STARTTLS; rollback: point the rule back at the old hybrid server
-    if (Test-RunStep -Id 'hybrid.receive-path.EX16-01' -Title 'route inbound mail from Exchange Online (port 25) to EX16-01') {
-        Write-Host '    Change the firewall/NAT rule that delivers Exchange Online''s SMTP (port 25, the Exchange Online Protection address ranges) to EX16-01, keeping TLS intact (no SMTP inspection that strips STARTTLS).'
+    # Verification: the firewall shows no rule for Exchange Online's ranges besides the Internet SMTP rule; STARTTLS passes; rollback: none needed: nothing is changed
+    if (Test-RunStep -Id 'hybrid.receive-path.EX16-01' -Title 'confirm the inbound path from Exchange Online (port 25) for EX16-01') {
+        Write-Host '    Exchange Online delivers to on-premises through NAT rule FW-LON-SMTP-IN (203.0.113.25), the Internet SMTP path. Do not add or change a rule here: relay.nat.<rule> moves it to the new servers on its own night (until then Exchange Online keeps delivering to the server behind it, as today), and a separate rule for Exchange Online''s ranges would bypass that move and the later one to the final version. Confirm only that FW-LON-SMTP-IN (203.0.113.25) keeps TLS intact (no SMTP inspection that strips STARTTLS) and that no other rule sends Exchange Online Protection''s ranges elsewhere.'
         Stop-AtManualStep -Id 'hybrid.receive-path.EX16-01' -Next 'hybrid.send-connector-add.EX16-01'
     }
     # region STEP hybrid.send-connector-add.EX16-01; target: Outbound to Office 365; owner: Exchange admin; runs in: EMS on the new servers; after: hybrid.configure.EX16-01
