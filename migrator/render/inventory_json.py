@@ -198,10 +198,11 @@ def inventory_dict(inv: Inventory) -> dict[str, Any]:
     }
 
 
-_STRING: Callable[[str], str] = (
+JSON_STRING: Callable[[str], str] = (
     getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 )
 """A JSON string literal, non-ASCII characters kept (``ensure_ascii=False``), in C where it exists."""
+_STRING = JSON_STRING
 
 _COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 """The encoder of one record per line (nested values included)."""
@@ -212,8 +213,9 @@ _BLOCK = 4096
 _LITERALS = {True: "true", False: "false", None: "null"}
 
 
-def _column_json(values: list[Any], strings: bool) -> list[str]:
-    """Each value as the JSON text the record encoder gives it (``strings``: tuples of text)."""
+def scalar_column_json(values: list[Any]) -> list[str] | None:
+    """Each value of a column of text, booleans/None or integers as its JSON text, or None for any
+    other column (the one rule plan.json and inventory.json share for their fast paths)."""
     kinds = set(map(type, values))
     if kinds == {str}:
         return list(map(_STRING, values))
@@ -221,6 +223,15 @@ def _column_json(values: list[Any], strings: bool) -> list[str]:
         return list(map(_LITERALS.__getitem__, values))
     if kinds == {int}:
         return list(map(int.__repr__, values))
+    return None
+
+
+def _column_json(values: list[Any], strings: bool) -> list[str]:
+    """Each value as the JSON text the record encoder gives it (``strings``: tuples of text)."""
+    scalar = scalar_column_json(values)
+    if scalar is not None:
+        return scalar
+    kinds = set(map(type, values))
     if strings and kinds <= {tuple, list} and set(map(type, chain.from_iterable(values))) <= {str}:
         if set(map(len, values)) == {1}:  # the common case: one value each
             return list(map("[{}]".format, map(_STRING, map(itemgetter(0), values))))

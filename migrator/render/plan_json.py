@@ -16,6 +16,8 @@ from typing import Any
 from migrator.fileio import write_text
 from migrator.plan.schedule import needs_window
 from migrator.plan.steps import MigrationPlan, Step
+from migrator.render.inventory_json import JSON_STRING as _STRING
+from migrator.render.inventory_json import scalar_column_json
 
 FORMAT_VERSION = 2
 """Bumped when a field changes meaning or disappears (adding fields keeps it)."""
@@ -92,12 +94,6 @@ def render_plan_json(plan: MigrationPlan, extra: dict[str, Any] | None = None) -
     return "".join(pieces)  # the only copy of the whole text
 
 
-_STRING: Any = (
-    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
-)
-"""A JSON string literal, non-ASCII characters kept (``ensure_ascii=False``), in C where it exists."""
-
-
 def _indented(value: Any, pad: str) -> str:
     """``json.dumps(value, indent=2, ensure_ascii=False)`` for a value whose line starts at ``pad``."""
     if type(value) is str:
@@ -129,18 +125,12 @@ def _indented(value: Any, pad: str) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad)
 
 
-_LITERALS = {True: "true", False: "false", None: "null"}
-
-
 def _column_text(values: list[Any], pad: str) -> list[str]:
     """:func:`_indented` of each value, the common kinds a whole column at a time."""
+    scalar = scalar_column_json(values)
+    if scalar is not None:
+        return scalar
     kinds = set(map(type, values))
-    if kinds == {str}:
-        return list(map(_STRING, values))
-    if kinds <= {bool, type(None)}:
-        return list(map(_LITERALS.__getitem__, values))
-    if kinds == {int}:
-        return list(map(int.__repr__, values))
     if kinds == {list} and set(map(type, chain.from_iterable(values))) <= {str}:
         inner = ",\n" + pad + "  "
         head, tail = "[" + inner[1:], "\n" + pad + "]"

@@ -178,54 +178,50 @@ def hybrid_steps(inv: Inventory, setup: HybridSetup) -> list[Step]:
         steps.append(add)
         add_ids.append(add.id)
     smtp_rules = [r for r in inv.nat_rules if r.port == 25]
-    if smtp_rules:
-        # Exchange Online comes in through the Internet SMTP rule(s) like any sender: the relay
-        # phase's nat.<rule> moves them on a night of their own (review 5, N4); nothing to change here.
-        names = ", ".join(
-            r.name + (f" ({r.public_address})" if r.public_address else "") for r in smtp_rules
-        )
-        receive = Step(
-            id=step_id(P, "receive-path", new),
-            phase=P,
-            title=f"confirm the inbound path from Exchange Online (port 25) for {new}",
-            target=new,
-            owner=Owner.NETWORK_ADMIN,
-            runs_in=RunsIn.MANUAL,
-            duration_minutes=30,
-            reversible=False,
-            instructions=(
-                f"Exchange Online delivers to on-premises through NAT rule {names}, the Internet SMTP "
-                "path. Do not add or change a rule here: relay.nat.<rule> moves it to the new servers "
-                "on its own night (until then Exchange Online keeps delivering to the server behind it, "
-                "as today), and a separate rule for Exchange Online's ranges would bypass that move and "
-                f"the later one to the final version. Confirm only that {names} keeps TLS intact (no "
-                "SMTP inspection that strips STARTTLS) and that no other rule sends Exchange Online "
-                "Protection's ranges elsewhere."
-            ),
-            verification="the firewall shows no rule for Exchange Online's ranges besides the Internet SMTP rule; STARTTLS passes",
-            rollback="none needed: nothing is changed",
-            prerequisites=(configure.id,),
-            runbook=rb,
-        )
-    else:
-        receive = Step(
-            id=step_id(P, "receive-path", new),
-            phase=P,
-            title=f"route inbound mail from Exchange Online (port 25) to {new}",
-            target=new,
-            owner=Owner.NETWORK_ADMIN,
-            runs_in=RunsIn.MANUAL,
-            duration_minutes=45,
-            instructions=(
-                "Change the firewall/NAT rule that delivers Exchange Online's SMTP (port 25, the "
-                f"Exchange Online Protection address ranges) to {new}, keeping TLS intact (no SMTP "
-                "inspection that strips STARTTLS)."
-            ),
-            verification=f"Test-NetConnection from outside (or the Remote Connectivity Analyzer inbound SMTP test) reaches {new} on port 25 with STARTTLS",
-            rollback="point the rule back at the old hybrid server",
-            prerequisites=(configure.id,),
-            runbook=rb,
-        )
+    names = ", ".join(
+        r.name + (f" ({r.public_address})" if r.public_address else "") for r in smtp_rules
+    )
+    # Where an Internet SMTP NAT rule exists, Exchange Online comes in through it like any sender: the
+    # relay phase's nat.<rule> moves it on a night of its own (review 5, N4); nothing to change here.
+    receive = Step(
+        id=step_id(P, "receive-path", new),
+        phase=P,
+        title=(
+            f"confirm the inbound path from Exchange Online (port 25) for {new}"
+            if smtp_rules
+            else f"route inbound mail from Exchange Online (port 25) to {new}"
+        ),
+        target=new,
+        owner=Owner.NETWORK_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=30 if smtp_rules else 45,
+        reversible=not smtp_rules,
+        instructions=(
+            f"Exchange Online delivers to on-premises through NAT rule {names}, the Internet SMTP "
+            "path. Do not add or change a rule here: relay.nat.<rule> moves it to the new servers "
+            "on its own night (until then Exchange Online keeps delivering to the server behind it, "
+            "as today), and a separate rule for Exchange Online's ranges would bypass that move and "
+            f"the later one to the final version. Confirm only that {names} keeps TLS intact (no "
+            "SMTP inspection that strips STARTTLS) and that no other rule sends Exchange Online "
+            "Protection's ranges elsewhere."
+            if smtp_rules
+            else "Change the firewall/NAT rule that delivers Exchange Online's SMTP (port 25, the "
+            f"Exchange Online Protection address ranges) to {new}, keeping TLS intact (no SMTP "
+            "inspection that strips STARTTLS)."
+        ),
+        verification=(
+            "the firewall shows no rule for Exchange Online's ranges besides the Internet SMTP rule; STARTTLS passes"
+            if smtp_rules
+            else f"Test-NetConnection from outside (or the Remote Connectivity Analyzer inbound SMTP test) reaches {new} on port 25 with STARTTLS"
+        ),
+        rollback=(
+            "none needed: nothing is changed"
+            if smtp_rules
+            else "point the rule back at the old hybrid server"
+        ),
+        prerequisites=(configure.id,),
+        runbook=rb,
+    )
     steps.append(receive)
     hcw = Step(
         id=step_id(P, "hcw-rerun"),
