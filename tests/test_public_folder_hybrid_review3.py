@@ -76,7 +76,8 @@ def test_the_replicas_are_added_and_read_back_before_exchange_online_is_pointed_
     assert legacy.action.params["remote_mailboxes"] == ["PFProxy-EX10-03"]
     assert "not those of EX10-02" in legacy.instructions
     # rollback 5 points Exchange Online back at the same proxies, never at EX10-02's
-    (rollback,) = public_folder_hybrid_rollback_steps(contoso, analyse(contoso).moves)
+    # (the last step: the first reads the 2010 databases back, review 3 F8)
+    rollback = public_folder_hybrid_rollback_steps(contoso, analyse(contoso).moves)[-1]
     assert rollback.id == ROLLBACK_MODERN and rollback.action is not None
     assert rollback.action.params["remote_mailboxes"] == ["PFProxy-EX10-03"]
 
@@ -130,7 +131,7 @@ def test_no_public_folder_server_with_client_access_is_an_error(contoso: Invento
     ]
     assert "install the Client Access role" in found[0].fix
     assert (
-        public_folder_hybrid_rollback_steps(none, moves)[0].action.params["remote_mailboxes"] == []
+        public_folder_hybrid_rollback_steps(none, moves)[-1].action.params["remote_mailboxes"] == []
     )  # type: ignore[union-attr]
 
 
