@@ -2290,8 +2290,9 @@ function Assert-LegacyPublicFolderDatabase {
     $path = Get-PublicFolderMapFile -Folder $Folder -Name $Record
     $found = @()
     foreach ($name in $Server) {
-        # A server removed from AD is an error here: the same answer, no database behind its proxy.
-        try { $db = @(Get-PublicFolderDatabase -Server $name -DomainController $DomainController -ErrorAction Stop) } catch { $db = @() }
+        # A server removed from AD (not found) is the same answer: no database behind its proxy. Any other error
+        # (rights, a domain controller timing out) is not an answer at all: it stops the step as it is.
+        try { $db = @(Get-PublicFolderDatabase -Server $name -DomainController $DomainController -ErrorAction Stop) } catch { if ($_.Exception.GetType().Name -notmatch 'NotFound') { throw }; $db = @() }
         if ($db.Count -eq 0) {
             throw ('No 2010 public folder database on ' + $name + ' (Get-PublicFolderDatabase): the 2016 public folder mailboxes are the only copy now; do not roll back, fix forward')
         }
