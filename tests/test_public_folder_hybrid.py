@@ -363,7 +363,10 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
     assert "Get-PublicFolderDatabase -Server $name" in guard
     assert "if ($db.Count -eq 0) {" in guard and "do not roll back, fix forward" in guard
     # only "not found" means no database; any other error stops the step instead (review 5, n4)
-    assert "catch { if ($_.Exception.GetType().Name -notmatch 'NotFound') { throw }; $db = @() }" in guard
+    assert (
+        "catch { if ($_.Exception.GetType().Name -notmatch 'NotFound') { throw }; $db = @() }"
+        in guard
+    )
     cloud = helper[helper.index("function Set-CloudPublicFolderAccess") :]
     cloud = cloud[: cloud.index("Set-OrganizationConfig")]
     assert "$age.TotalMinutes -gt 60" in cloud
