@@ -14,6 +14,7 @@ from collections import Counter
 
 from migrator.model import ExchangeVersion, Finding, Inventory, Lifecycle, Severity
 from migrator.public_folders import ROOT, map_source, missing_replicas, needs_rename, safe_name
+from migrator.wording import examples
 
 MAX_FOLDERS_2010_BATCH = 500_000
 """Folders a batch migration from Exchange 2010 supports."""
@@ -67,8 +68,7 @@ def check_public_folders(inv: Inventory) -> list[Finding]:
     source = map_source(inv.public_folder_databases, folders)
     missing = missing_replicas(source.name, folders) if source is not None else []
     if source is not None and missing:
-        shown = ", ".join(f"'{f.path}'" for f in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        shown = examples([f.path for f in missing], 5)
         out.append(
             Finding(
                 Severity.WARNING,
@@ -76,7 +76,7 @@ def check_public_folders(inv: Inventory) -> list[Finding]:
                 str(missing[0].source),
                 f"{len(missing)} public folder(s) have no replica on '{source.name}' "
                 f"({source.server}), the database that holds the most and that the map and the "
-                f"batch read from: {shown}{more}; the runbook step public-folders.replicas "
+                f"batch read from: {shown}; the runbook step public-folders.replicas "
                 "stops until each has one",
                 f"add a replica on '{source.name}' to each (Set-PublicFolder -Replicas, keeping "
                 "the existing ones, in EMS 2010) and wait for replication before the migration",

@@ -10,15 +10,14 @@ from collections.abc import Sequence
 
 from migrator.model import ExchangeVersion, Finding, Inventory, Lifecycle, Severity
 from migrator.versions import MIN_2010_BUILD, MIN_2010_LABEL, parse_build
+from migrator.wording import examples
 
 EXAMPLES = 3
 """How many server names a finding lists before saying "and N more"."""
 
 
 def _examples(items: Sequence[object], limit: int = EXAMPLES) -> str:
-    shown = ", ".join(f"'{x}'" for x in items[:limit])
-    more = len(items) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+    return examples(items, limit)
 
 
 def check_versions(inventory: Inventory) -> list[Finding]:

@@ -54,6 +54,7 @@ from migrator.plan.relay import (
     onward_servers,
     subtract,
 )
+from migrator.wording import examples
 
 RELAY_KINDS = (ConnectorKind.ANONYMOUS_RELAY, ConnectorKind.EXTERNALLY_SECURED)
 FORBIDDEN_RELAY_PORTS = (2525, 465, 587, 717)
@@ -140,9 +141,7 @@ def _more(items: Sequence[object], limit: int = EXAMPLES) -> str:
 
 
 def _examples(items: Sequence[object], limit: int = EXAMPLES) -> str:
-    shown = ", ".join(f"'{x}'" for x in items[:limit])
-    more = len(items) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+    return examples(items, limit)
 
 
 # --------------------------------------------------------------------------- context

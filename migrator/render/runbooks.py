@@ -32,6 +32,7 @@ from migrator import __version__
 from migrator.fileio import atomic_write_bytes, windows_text, write_windows_text
 from migrator.plan.steps import RunsIn, Step
 from migrator.render.templating import render, templates_dir
+from migrator.wording import examples
 
 HELPER_NAME = "Migrator.Runbook.ps1"
 """File name of the helper source (templates/powershell) and of each runbook folder's helper."""
@@ -262,9 +263,7 @@ def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
     if following is None:
         return ""
     ids = [p for p in following.prerequisites if p not in here and p not in step.prerequisites]
-    if len(ids) > 3:
-        return ", ".join(ids[:3]) + f" and {len(ids) - 3} more (plan.json)"
-    return ", ".join(ids)
+    return examples(ids, 3, quoted=False) + (" (plan.json)" if len(ids) > 3 else "")
 
 
 _FRAME_CALLS = ("Start-Runbook",)
