@@ -16,6 +16,7 @@ from migrator.plan.identity_steps import SYNC_CYCLE_WAIT_MINUTES, identity_steps
 from migrator.plan.steps import Phase, RunsIn, Step
 from migrator.render.identity_report import (
     CSV_COLUMNS,
+    USERS_PATH,
     identity_report_markdown,
     write_identity_batches,
     write_identity_report,
@@ -148,6 +149,7 @@ def _write_all(planned: tuple[Inventory, IdentityMatch, list[Step]], out: Path) 
     paths = write_runbooks(steps, out, ctx)
     paths += write_identity_batches(result, out)
     paths.append(write_identity_report(result, out, inv.organisation))
+    paths.append(out / USERS_PATH)  # written with the report
     return paths
 
 
@@ -160,6 +162,7 @@ def test_golden_outputs(
         "identity/batch-001.csv",
         "identity/batch-002.csv",
         "identity/identity-report.md",
+        "identity/identity-users.csv",
         "runbooks/40-identity/ad.ps1",
         "runbooks/40-identity/adsync.ps1",
         "runbooks/40-identity/graph.ps1",

@@ -24,7 +24,8 @@ from migrator.plan.immutable_id import (
     guid_from_immutable_id,
     guids_from_immutable_ids,
 )
-from migrator.render.identity_report import _md, _md_many, _quoted_csv
+from migrator.fileio import windows_text
+from migrator.render.identity_report import _md, _md_many, windows_csv_pieces
 from migrator.render.plan_json import _indented
 from migrator.render.runbooks import _calls_in, helper_functions
 from migrator.render.templating import ps_comment
@@ -75,9 +76,17 @@ _CSV_TEXT = st.text(alphabet='ab",\n\r\x1e\x1f\u00e9 ', max_size=5)
 
 
 @settings(deadline=None)  # a shared, loaded machine
-@given(st.lists(st.lists(_CSV_TEXT, max_size=4), max_size=4))
-def test_identity_csv_quoting_is_the_csv_modules(rows: list[list[str]]) -> None:
-    assert _quoted_csv(rows) == _csv_module(rows)
+@given(
+    st.integers(min_value=1, max_value=4).flatmap(
+        lambda width: st.lists(st.lists(_CSV_TEXT, min_size=width, max_size=width), max_size=4)
+    )
+)
+def test_identity_csv_is_the_csv_modules_made_windows_text(rows: list[list[str]]) -> None:
+    # column by column, in pieces: the csv module's rows with windows_text's line ends
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else []
+    pieces = windows_csv_pieces(columns) if rows else []
+    assert "".join(pieces).encode("utf-8") == windows_text(_csv_module(rows))[3:]  # no BOM
+    assert len(pieces) == len(rows) * (2 * len(columns) + 1)
 
 
 @settings(deadline=None)  # a shared, loaded machine

@@ -47,10 +47,8 @@ def match_table(result: IdentityMatch, limit: int) -> Table:
     table = Table(title="Identity matching", show_lines=False)
     for column in ("Cloud user", "Outcome", "Method", "On-premises user", "Reason"):
         table.add_column(column, overflow="fold")
-    ordered = sorted(
-        result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
-    )
-    for r in ordered[:limit]:
+    results = result.results
+    for r in map(results.__getitem__, result.report_order()[:limit]):
         # Text(), not str: inventory values such as '[admin]' must not be read as rich markup.
         table.add_row(
             Text(r.cloud_upn),

@@ -261,6 +261,28 @@ class IdentityMatch:
         c = Counter(self.decided.outcome.tolist())
         return {o: c.get(o, 0) for o in MatchOutcome}
 
+    def by_outcome(self) -> dict[MatchOutcome, list[int]]:
+        """Positions in :attr:`results` of each outcome's users, the outcomes that need
+        attention first (by rank), every outcome present; within one, the results' order."""
+        outcome = self.decided.outcome
+        return {
+            o: np.flatnonzero(outcome == o).tolist()
+            for o in sorted(MatchOutcome, key=attrgetter("rank"))
+        }
+
+    def report_order(self) -> list[int]:
+        """Positions in :attr:`results` in the order reports list the users: by outcome rank,
+        then UPN (lower case) and id (the results are sorted so)."""
+        return list(chain.from_iterable(self.by_outcome().values()))
+
+    def batch_names(self) -> list[str]:
+        """Each result's batch name (``batch-001``), empty for a user in no batch."""
+        names = np.full(len(self.decided.outcome), "", dtype=object)
+        for batch in self.batches:
+            names[batch.rows] = batch.name
+        out: list[str] = names.tolist()
+        return out
+
 
 # --------------------------------------------------------------------------- helpers
 

@@ -9,18 +9,20 @@ could take for a formula.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
-from itertools import repeat
+from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import attrgetter, is_not
 from pathlib import Path
+from typing import Any
 
 from migrator import __version__
-from migrator.fileio import write_text, write_windows_text
+from migrator.fileio import BOM, atomic_write_bytes, write_text
 from migrator.model import Finding
-from migrator.plan.identity import IdentityBatch, IdentityMatch, MatchResult
+from migrator.plan.identity import IdentityBatch, IdentityMatch, MatchMethod, MatchOutcome
 from migrator.plan.identity_steps import batch_csv_path
 from migrator.plan.immutable_id import guids_from_immutable_ids
+from migrator.render.findings import FINDINGS_FILE, SHOWN_PER_CODE, group_by_code
 from migrator.render.templating import render
 
 CSV_COLUMNS = (
@@ -46,62 +48,108 @@ REPORT_PATH = "identity/identity-report.md"
 """Where the report is written, relative to the output folder."""
 
 
-def _csv_row(batch: IdentityBatch, r: MatchResult, anchor_guid: str) -> list[str]:
+# Looked up by id(): an enum's own hash is a Python-level call, an int's is not.
+_OUTCOME_TEXT = {id(o): o.value for o in MatchOutcome}
+_METHOD_TEXT = {id(None): "", **{id(m): m.value for m in MatchMethod}}
+_FLAG_TEXT = {True: "True", False: "False"}
+
+
+def _of(objects: Sequence[Any], name: str) -> list[str]:
+    """Attribute ``name`` of each object, empty text where the object is None."""
+    if all(map(is_not, objects, repeat(None))):
+        return list(map(attrgetter(name), objects))
+    return [getattr(o, name) if o is not None else "" for o in objects]
+
+
+def _texts(table: dict[int, str], values: Iterable[object]) -> list[str]:
+    """Each enum member (or None) of ``values`` as its text in ``table``."""
+    return list(map(table.__getitem__, map(id, values)))
+
+
+def _batch_columns(batches: Sequence[IdentityBatch]) -> list[list[str]]:
+    """The :data:`CSV_COLUMNS` of every user of ``batches``, in order: one list per column."""
+    results = list(chain.from_iterable(b.results for b in batches))
+    cloud = list(map(attrgetter("cloud"), results))
+    onprem = list(map(attrgetter("onprem"), results))
     return [
-        batch.name,
-        r.cloud_id,
-        r.cloud_upn,
-        r.onprem_guid,
-        r.onprem_dn,
-        r.onprem_sam,
-        r.outcome.value,
-        r.method.value if r.method else "",
-        anchor_guid,
-        "True" if r.set_immutable_id else "False",
-        r.onprem_upn,
-        r.target_upn,
-        ";".join(r.add_proxy_addresses),
-        "True" if r.move_to_ou else "False",
-        ";".join(r.admin_roles),
+        list(chain.from_iterable(repeat(b.name, len(b.results)) for b in batches)),
+        list(map(attrgetter("id"), cloud)),
+        list(map(attrgetter("user_principal_name"), cloud)),
+        _of(onprem, "object_guid"),
+        _of(onprem, "distinguished_name"),
+        _of(onprem, "sam_account_name"),
+        _texts(_OUTCOME_TEXT, map(attrgetter("outcome"), results)),
+        _texts(_METHOD_TEXT, map(attrgetter("method"), results)),
+        # every anchor at once; one that is not a GUID's ImmutableId gives an empty cell
+        guids_from_immutable_ids(list(map(attrgetter("source_anchor"), results))),
+        list(map(_FLAG_TEXT.__getitem__, map(attrgetter("set_immutable_id"), results))),
+        _of(onprem, "user_principal_name"),
+        list(map(attrgetter("target_upn"), results)),
+        list(map(";".join, map(attrgetter("add_proxy_addresses"), results))),
+        list(map(_FLAG_TEXT.__getitem__, map(attrgetter("move_to_ou"), results))),
+        list(map(";".join, map(attrgetter("admin_roles"), cloud))),
     ]
 
 
 def batch_csv_text(batch: IdentityBatch) -> str:
-    """The CSV text of one batch (LF line ends; the writer makes them CRLF)."""
-    # every anchor at once; one that is not a GUID's ImmutableId gives an empty cell
-    anchors = guids_from_immutable_ids([r.source_anchor for r in batch.results])
-    rows = [CSV_COLUMNS, *map(_csv_row, repeat(batch), batch.results, anchors)]
-    return _quoted_csv(rows)
+    """The CSV text of one batch as written (CRLF line ends), without the BOM."""
+    header = windows_csv_pieces([[name] for name in CSV_COLUMNS])
+    return "".join(header + windows_csv_pieces(_batch_columns([batch])))
 
 
-def _quoted_csv(rows: Sequence[Sequence[str]]) -> str:
-    """What ``csv.writer(quoting=QUOTE_ALL, lineterminator="\\n")`` writes for rows of text.
+def _windows_values(column: Sequence[str]) -> Sequence[str]:
+    """Each value as it sits between its quotes in a Windows CSV: quotes doubled, every line
+    end (CR LF, CR or LF) made CR LF, as ``windows_text`` makes the line ends of a text."""
+    joined = "".join(column)
+    if '"' not in joined and "\r" not in joined and "\n" not in joined:
+        return column
+    return [
+        v.replace('"', '""').replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+        for v in column
+    ]
 
-    Made as one text: fields joined by U+001F and rows by U+001E, every quote doubled in
-    one pass, then the separators become ``","`` and ``"\\n"``. Where a value holds one of
-    those separators itself, the csv module writes the rows.
+
+def windows_csv_pieces(columns: Sequence[Sequence[str]]) -> list[str]:
+    """The rows given as ``columns`` (one list per column, all as long) as a Windows CSV's text:
+    what ``csv.writer(quoting=QUOTE_ALL)`` writes with LF line ends, made CRLF by
+    ``windows_text``, in ``2 * len(columns) + 1`` pieces per row (``"`` or ``","``, then a
+    value, per column; ``"`` CR LF last), so that rows can be cut out of it by position.
+
+    Made column by column (one check of a whole column for quotes and line ends), never
+    row by row.
     """
-    text = "\x1e".join(map("\x1f".join, rows))
-    fields = sum(map(len, rows))
-    if (
-        not all(rows)
-        or text.count("\x1f") != fields - len(rows)
-        or text.count("\x1e") != max(len(rows) - 1, 0)
-    ):
-        buf = io.StringIO()
-        csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
-        return buf.getvalue()
-    text = text.replace('"', '""').replace("\x1f", '","').replace("\x1e", '"\n"')
-    return '"' + text + '"\n' if rows else ""
+    count = len(columns[0])
+    width = 2 * len(columns) + 1
+    pieces = [""] * (count * width)
+    for k, column in enumerate(columns):
+        pieces[2 * k :: width] = ['"' if k == 0 else '","'] * count
+        pieces[2 * k + 1 :: width] = _windows_values(column)
+    pieces[width - 1 :: width] = ['"\r\n'] * count
+    return pieces
+
+
+def _windows_csv(header: Sequence[str], pieces: Sequence[str]) -> bytes:
+    """The bytes of a CSV the runbooks read: UTF-8 with BOM, ``header``, then ``pieces``."""
+    head = windows_csv_pieces([[name] for name in header])
+    return (BOM + "".join(head) + "".join(pieces)).encode("utf-8")
 
 
 def write_identity_batches(result: IdentityMatch, out_dir: Path) -> list[Path]:
-    """Write ``identity/batch-001.csv`` ... below ``out_dir``; return the paths in order."""
+    """Write ``identity/batch-001.csv`` ... below ``out_dir``; return the paths in order.
+
+    Every batch's rows are made at once, column by column, then cut into the files.
+    """
+    batches = result.batches
+    pieces = windows_csv_pieces(_batch_columns(batches)) if batches else []
+    width = 2 * len(CSV_COLUMNS) + 1
     paths: list[Path] = []
-    for batch in result.batches:
+    start = 0
+    for batch in batches:
+        end = start + len(batch.results) * width
         path = out_dir / batch_csv_path(batch)
-        write_windows_text(path, batch_csv_text(batch))
+        atomic_write_bytes(path, _windows_csv(CSV_COLUMNS, pieces[start:end]))
         paths.append(path)
+        start = end
     return paths
 
 
@@ -129,27 +177,89 @@ def _md_many(values: Iterable[str]) -> list[str]:
     return joined.split("\0") if texts else []
 
 
+USERS_PATH = "identity/identity-users.csv"
+"""Every cloud user with the report's columns (data for scripts), relative to the output folder."""
+
+USERS_COLUMNS = (
+    "CloudUserPrincipalName",
+    "CloudUserId",
+    "Outcome",
+    "Method",
+    "OnPremUser",
+    "SourceAnchorGuid",
+    "CurrentImmutableIdGuid",
+    "Batch",
+    "Reason",
+    "Fix",
+)
+"""Columns of :data:`USERS_PATH`, in order (users in report order)."""
+
+USERS_LISTED_UP_TO = 1000
+"""Above this many cloud users the report groups its users by outcome (the CSV lists every one)."""
+
+SHOWN_PER_OUTCOME = 20
+"""Users shown per outcome where the report groups them."""
+
+FINDINGS_LISTED_UP_TO = 1000
+"""Above this many findings the report groups them by code (as report.html does)."""
+
+
+@dataclass(frozen=True)
+class _UserGroup:
+    """The users of one outcome where the report groups them: the first few, and a count."""
+
+    outcome: str
+    count: int
+    rows: list[tuple[str, ...]]
+
+    @property
+    def hidden(self) -> int:
+        return self.count - len(self.rows)
+
+
+def _user_cells(
+    result: IdentityMatch, at: list[int], batch_names: list[str]
+) -> list[tuple[str, ...]]:
+    """The report's nine cells (escaped for Markdown) of the users at ``at``, in order."""
+    results = result.results
+    chosen = list(map(results.__getitem__, at))
+    columns = [
+        _md_many(r.cloud_upn for r in chosen),
+        _md_many(r.outcome.value for r in chosen),
+        _md_many(r.method.value if r.method else "" for r in chosen),
+        _md_many(r.onprem_dn or "; ".join(r.candidates) for r in chosen),
+        _md_many(r.source_anchor for r in chosen),
+        _md_many(r.current_immutable_id for r in chosen),
+        _md_many(map(batch_names.__getitem__, at)),
+        _md_many(r.reason for r in chosen),
+        _md_many(r.fix for r in chosen),
+    ]
+    return list(zip(*columns, strict=True))
+
+
 def identity_report_markdown(
     result: IdentityMatch, organisation: str, findings: Sequence[Finding] = ()
 ) -> str:
-    """The Markdown identity report: summary, batches, IdFix findings and every user."""
-    batch_of = {r.cloud_id: b.name for b in result.batches for r in b.results}
-    ordered = sorted(
-        result.results, key=lambda r: (r.outcome.rank, r.cloud_upn.lower(), r.cloud_id)
-    )
-    # each column escaped all at once; a row is its cells in the template's column order
-    columns = [
-        _md_many(r.cloud_upn for r in ordered),
-        _md_many(r.outcome.value for r in ordered),
-        _md_many(r.method.value if r.method else "" for r in ordered),
-        _md_many(r.onprem_dn or "; ".join(r.candidates) for r in ordered),
-        _md_many(r.source_anchor for r in ordered),
-        _md_many(r.current_immutable_id for r in ordered),
-        _md_many(batch_of.get(r.cloud_id, "") for r in ordered),
-        _md_many(r.reason for r in ordered),
-        _md_many(r.fix for r in ordered),
-    ]
-    rows = list(zip(*columns, strict=True))
+    """The Markdown identity report: summary, batches, IdFix findings and the users.
+
+    Up to :data:`USERS_LISTED_UP_TO` cloud users, every user is a row; above it, each
+    outcome shows its count and its first :data:`SHOWN_PER_OUTCOME` users, and
+    :data:`USERS_PATH` lists every one. Findings are grouped by code the same way above
+    :data:`FINDINGS_LISTED_UP_TO`.
+    """
+    batch_names = result.batch_names()
+    order = result.report_order()
+    groups: list[_UserGroup] | None = None
+    rows: list[tuple[str, ...]] = []
+    if len(order) > USERS_LISTED_UP_TO:
+        groups = []
+        by_outcome = result.by_outcome()
+        for outcome, at in by_outcome.items():
+            if at:
+                shown = _user_cells(result, at[:SHOWN_PER_OUTCOME], batch_names)
+                groups.append(_UserGroup(outcome.value, len(at), shown))
+    else:
+        rows = _user_cells(result, order, batch_names)
     counts = [(o.value, n) for o, n in result.counts().items()]
     batches = [
         {
@@ -161,16 +271,19 @@ def identity_report_markdown(
         }
         for b in result.batches
     ]
-    shown = [
-        {
-            "severity": f.severity.value,
-            "code": _md(f.code),
-            "where": _md(f.where),
-            "message": _md(f.message),
-            "fix": _md(f.fix),
-        }
-        for f in sorted(findings, key=Finding.sort_key)
-    ]
+    ordered_findings = sorted(findings, key=Finding.sort_key)
+    finding_groups = None
+    if len(ordered_findings) > FINDINGS_LISTED_UP_TO:
+        finding_groups = [
+            {
+                "severity": g.severity.value,
+                "code": _md(g.code),
+                "count": len(g.findings),
+                "shown": [_finding_cells(f) for f in g.shown],
+                "hidden": g.hidden,
+            }
+            for g in group_by_code(ordered_findings)
+        ]
     return render(
         "reports/identity.md.j2",
         organisation=_md(organisation),
@@ -178,27 +291,83 @@ def identity_report_markdown(
         source_anchor=result.source_anchor.value,
         sync_scope_ou=_md(result.sync_scope_ou),
         counts=counts,
-        total=len(result.results),
+        total=len(order),
         batches=batches,
-        findings=shown,
+        findings=[] if finding_groups is not None else list(map(_finding_cells, ordered_findings)),
+        finding_count=len(ordered_findings),
+        finding_groups=finding_groups,
+        findings_file=FINDINGS_FILE,
+        shown_per_code=SHOWN_PER_CODE,
         rows=rows,
+        groups=groups,
+        shown_per_outcome=SHOWN_PER_OUTCOME,
+        users_csv=USERS_PATH,
     )
+
+
+def _finding_cells(f: Finding) -> dict[str, str]:
+    return {
+        "severity": f.severity.value,
+        "code": _md(f.code),
+        "where": _md(f.where),
+        "message": _md(f.message),
+        "fix": _md(f.fix),
+    }
+
+
+def identity_users_csv(result: IdentityMatch) -> bytes:
+    """The CSV of every cloud user (:data:`USERS_COLUMNS`, report order), as written: UTF-8
+    with BOM, CRLF.
+
+    Values are as planned, not escaped; the ImmutableIds are given as the GUIDs they encode
+    (empty where one is not a GUID's: the reason then quotes it), as in the batch CSVs.
+    """
+    results = result.results
+    order = result.report_order()
+    chosen = list(map(results.__getitem__, order))
+    cloud = list(map(attrgetter("cloud"), chosen))
+    onprem = list(map(attrgetter("onprem"), chosen))
+    dns = _of(onprem, "distinguished_name")
+    candidates = list(map(attrgetter("candidates"), chosen))
+    batch_names = result.batch_names()
+    columns = [
+        list(map(attrgetter("user_principal_name"), cloud)),
+        list(map(attrgetter("id"), cloud)),
+        _texts(_OUTCOME_TEXT, map(attrgetter("outcome"), chosen)),
+        _texts(_METHOD_TEXT, map(attrgetter("method"), chosen)),
+        [d or "; ".join(c) for d, c in zip(dns, candidates, strict=True)],
+        guids_from_immutable_ids(list(map(attrgetter("source_anchor"), chosen))),
+        guids_from_immutable_ids(list(map(attrgetter("immutable_id"), cloud))),
+        list(map(batch_names.__getitem__, order)),
+        list(map(attrgetter("reason"), chosen)),
+        list(map(attrgetter("fix"), chosen)),
+    ]
+    return _windows_csv(USERS_COLUMNS, windows_csv_pieces(columns) if chosen else [])
 
 
 def write_identity_report(
     result: IdentityMatch, out_dir: Path, organisation: str, findings: Sequence[Finding] = ()
 ) -> Path:
-    """Write the report to ``identity/identity-report.md`` below ``out_dir``."""
+    """Write the report to ``identity/identity-report.md`` below ``out_dir``, and every user to
+    ``identity/identity-users.csv`` (UTF-8 with BOM, CRLF, as the batch CSVs)."""
     path = out_dir / REPORT_PATH
     write_text(path, identity_report_markdown(result, organisation, findings))
+    atomic_write_bytes(out_dir / USERS_PATH, identity_users_csv(result))
     return path
 
 
 __all__ = [
     "CSV_COLUMNS",
+    "FINDINGS_LISTED_UP_TO",
     "REPORT_PATH",
+    "SHOWN_PER_OUTCOME",
+    "USERS_COLUMNS",
+    "USERS_LISTED_UP_TO",
+    "USERS_PATH",
     "batch_csv_text",
     "identity_report_markdown",
+    "identity_users_csv",
+    "windows_csv_pieces",
     "write_identity_batches",
     "write_identity_report",
 ]
