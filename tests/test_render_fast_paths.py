@@ -19,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from migrator.fileio import windows_text
 from migrator.plan.immutable_id import (
     IdentifierError,
     guid_from_immutable_id,
     guids_from_immutable_ids,
 )
-from migrator.fileio import windows_text
 from migrator.render.identity_report import _md, _md_many, windows_csv_pieces
 from migrator.render.plan_json import _indented
 from migrator.render.runbooks import _calls_in, helper_functions
