@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +36,45 @@ def temp_file_beside(path: Path) -> tuple[int, str]:
     return fd, tmp
 
 
+_STAGED: contextvars.ContextVar[Path | None] = contextvars.ContextVar("_STAGED", default=None)
+"""The folder :func:`staged_writes` writes straight into, if any."""
+
+
+@contextlib.contextmanager
+def staged_writes(folder: Path) -> Iterator[None]:
+    """Within it, :func:`atomic_write_bytes` and :func:`atomic_write_chunks` write the files
+    below ``folder`` straight to their place, with no temporary file and no fsync each.
+
+    Only for a folder that is itself replaced whole (the plan's staging folder,
+    :mod:`migrator.outdir`): a failure or a kill discards the folder, so no reader ever
+    sees half a file, and :func:`migrator.outdir.seal` makes every file durable at once
+    before the folder is switched in (one ``syncfs`` where Linux has it, else an fsync per
+    file). Files elsewhere are written as always.
+    """
+    token = _STAGED.set(Path(os.path.abspath(folder)))
+    try:
+        yield
+    finally:
+        _STAGED.reset(token)
+
+
+def _staged(path: Path) -> bool:
+    """Whether ``path`` lies below the folder of :func:`staged_writes` (never the folder)."""
+    folder = _STAGED.get()
+    return folder is not None and Path(os.path.abspath(path)).is_relative_to(folder)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     A failure part-way leaves the old file (or no file) in place, never half
-    a file.
+    a file. Below the folder of :func:`staged_writes`, written straight to ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if _staged(path):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
     fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -61,28 +95,37 @@ def atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
     """Write UTF-8 text given in pieces to ``path`` through a temporary file and a rename.
 
     For files too big to hold whole in memory (``inventory.json`` at 300,000
-    users); like :func:`atomic_write_bytes`, a failure never leaves half a file.
+    users); like :func:`atomic_write_bytes`, a failure never leaves half a file
+    (below the folder of :func:`staged_writes`, written straight to ``path``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if _staged(path):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            _write_chunks(fh, chunks)
+        return
     fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            buffer: list[str] = []
-            size = 0
-            for chunk in chunks:
-                buffer.append(chunk)
-                size += len(chunk)
-                if size >= _CHUNK_BUFFER or len(buffer) >= 4096:  # small pieces or big ones
-                    fh.write("".join(buffer))
-                    buffer.clear()
-                    size = 0
-            fh.write("".join(buffer))
+            _write_chunks(fh, chunks)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_chunks(fh: Any, chunks: Iterable[str]) -> None:
+    buffer: list[str] = []
+    size = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        size += len(chunk)
+        if size >= _CHUNK_BUFFER or len(buffer) >= 4096:  # small pieces or big ones
+            fh.write("".join(buffer))
+            buffer.clear()
+            size = 0
+    fh.write("".join(buffer))
 
 
 def windows_text(text: str) -> bytes:

@@ -269,9 +269,51 @@ def _carry(source: Path, dest: Path) -> None:
 
 
 def seal(staging: Path) -> None:
-    """Mark ``staging`` complete and flush it to disk (the marker is written last)."""
+    """Mark ``staging`` complete and flush it to disk (the marker is written last).
+
+    Every file is made durable here, not only the folders: the plan's files are written
+    straight into the staging folder without an fsync each
+    (:func:`migrator.fileio.staged_writes`).
+    """
     (staging / COMPLETE).write_bytes(b"")
+    if not _syncfs(staging):
+        _fsync_files(staging)
     _fsync_tree(staging)
+
+
+def _syncfs(folder: Path) -> bool:
+    """Flush the file system holding ``folder`` in one call (Linux ``syncfs``): every file
+    written below it is on disk after it. False where the call is not there or fails."""
+    if os.environ.get("MIGRATOR_NO_SYNCFS") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    syncfs.argtypes = [ctypes.c_int]
+    syncfs.restype = ctypes.c_int
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+def _fsync_files(root: Path) -> None:
+    """fsync every regular file below ``root`` (where one ``syncfs`` is not available)."""
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if kind(Path(path)) != "file":
+                continue  # a carried-over symbolic link: its target is not ours to flush
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                os.fsync(fd)  # a failure here is a failure to write the plan: nothing switches
+            finally:
+                os.close(fd)
 
 
 def _fsync_tree(root: Path) -> None:

@@ -23,7 +23,7 @@ from migrator.checks.identity import check_identity, held_back
 from migrator.checks.inventory import check_inventory_basics
 from migrator.checks.public_folders import check_public_folders
 from migrator.errors import InventoryError, MigratorError, Problem
-from migrator.fileio import atomic_write_bytes, not_a_file
+from migrator.fileio import atomic_write_bytes, not_a_file, staged_writes
 from migrator.folder_lock import plan_lock
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
@@ -429,7 +429,9 @@ def _write_outputs(
         source = (
             keep_status if keep_status is not None else (existing if existing.is_file() else None)
         )
-        checklist = _render_all(analysis, plan, staging, source)
+        # straight into the staging folder: seal() makes every file durable at once
+        with staged_writes(staging):
+            checklist = _render_all(analysis, plan, staging, source)
         written = _stage_and_switch(staging, target)
     except OSError as exc:
         raise _write_error(exc, out_dir) from exc

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from migrator.fileio import atomic_write_bytes, atomic_write_chunks
+from migrator import outdir
+from migrator.fileio import atomic_write_bytes, atomic_write_chunks, staged_writes
 
 
 @pytest.fixture
@@ -29,3 +33,63 @@ def test_written_files_are_readable_by_colleagues_under_the_umask(
     atomic_write_chunks(tmp_path / "inventory.json", iter(["{", "}"]))
     for name in ("plan.json", "inventory.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+
+
+def test_staged_writes_go_straight_to_their_files_without_an_fsync_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_022: None
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    made: list[str] = []
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        fd, name = real_mkstemp(*args, **kwargs)
+        made.append(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    staging, elsewhere = tmp_path / "staging", tmp_path / "elsewhere"
+    with staged_writes(staging):
+        atomic_write_bytes(staging / "a" / "plan.json", b"{}")
+        atomic_write_chunks(staging / "inventory.json", iter(["{", "}"]))
+        atomic_write_bytes(elsewhere / "other.json", b"[]")  # not below it: as always
+    assert (staging / "a" / "plan.json").read_bytes() == b"{}"
+    assert (staging / "inventory.json").read_text(encoding="utf-8") == "{}"
+    assert stat.S_IMODE((staging / "inventory.json").stat().st_mode) == 0o644
+    assert len(synced) == 1 and [Path(m).parent for m in made] == [elsewhere]
+    atomic_write_bytes(staging / "after.json", b"1")  # the context is over: atomic again
+    assert len(synced) == 2
+
+
+@pytest.mark.skipif(os.name == "nt", reason="folders are not opened for fsync on Windows")
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])
+def test_seal_makes_every_staged_file_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    """Without the per-file fsync, seal() flushes the files: one syncfs, else an fsync each."""
+    staging = tmp_path / "staging"
+    with staged_writes(staging):
+        atomic_write_bytes(staging / "a" / "one.csv", b"1")
+        atomic_write_bytes(staging / "two.csv", b"2")
+    if not syncfs:
+        monkeypatch.setenv("MIGRATOR_NO_SYNCFS", "1")
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}") if Path("/proc/self/fd").is_dir() else "")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    outdir.seal(staging)
+    files = {
+        str(staging / "a" / "one.csv"),
+        str(staging / "two.csv"),
+        str(staging / outdir.COMPLETE),
+    }
+    if syncfs and sys.platform.startswith("linux"):
+        assert not files & set(flushed)  # one syncfs for the whole file system
+    elif Path("/proc/self/fd").is_dir():
+        assert files <= set(flushed)
+    assert {str(staging), str(staging / "a")} <= set(flushed) or not Path("/proc/self/fd").is_dir()
