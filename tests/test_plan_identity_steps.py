@@ -10,12 +10,14 @@ import pytest
 from golden_files import check_golden
 from powershell_check import check_script, unknown_commands
 
-from migrator.model import CloudUser, Inventory, OnPremUser, Policy, Tenant
+from migrator.model import CloudUser, Finding, Inventory, OnPremUser, Policy, Severity, Tenant
 from migrator.plan.identity import IdentityMatch, MatchOutcome, match_identities
 from migrator.plan.identity_steps import SYNC_CYCLE_WAIT_MINUTES, identity_steps
 from migrator.plan.steps import Phase, RunsIn, Step
+from migrator.render import identity_report
 from migrator.render.identity_report import (
     CSV_COLUMNS,
+    USERS_COLUMNS,
     USERS_PATH,
     identity_report_markdown,
     write_identity_batches,
@@ -258,3 +260,69 @@ def test_report_lists_every_user_with_reason_and_fix(
     ]
     assert len(lines) == 4
     assert all(line.count(" | ") == 8 for line in lines)  # pipes inside values are escaped
+
+
+def test_users_csv_lists_every_user_in_report_order_with_reason_and_fix(
+    planned: tuple[Inventory, IdentityMatch, list[Step]], tmp_path: Path
+) -> None:
+    inv, result, _ = planned
+    write_identity_report(result, tmp_path, inv.organisation)
+    raw = (tmp_path / USERS_PATH).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\n" not in raw.replace(b"\r\n", b"")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == USERS_COLUMNS
+    by_id = {r.cloud_id: r for r in result.results}
+    # attention-needing outcomes first, as the report lists them
+    assert [row["CloudUserId"] for row in rows] == ["id-bob", "id-dan", "id-ann", "id-cat"]
+    for row in rows:
+        r = by_id[row["CloudUserId"]]
+        assert (row["Outcome"], row["Reason"], row["Fix"]) == (r.outcome.value, r.reason, r.fix)
+    bob = rows[0]
+    assert bob["Batch"] == "batch-001"
+    assert bob["SourceAnchorGuid"] == "53e32701-9863-de11-bd66-0015178a5e3c"
+    # the rollback value as the GUID it encodes (no base64 that may begin with '+' in a cell)
+    assert bob["CurrentImmutableIdGuid"] == "6010e2fa-a54e-40e2-8980-92f9cb9af592"
+    assert not any(v.startswith("+") for row in rows for v in row.values())
+    assert rows[1]["Batch"] == "" and rows[1]["OnPremUser"] == ""
+
+
+def test_report_groups_users_by_outcome_above_the_limit(
+    planned: tuple[Inventory, IdentityMatch, list[Step]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above USERS_LISTED_UP_TO users: per outcome a count and the first few, the CSV named."""
+    _, result, _ = planned
+    monkeypatch.setattr(identity_report, "USERS_LISTED_UP_TO", 3)
+    monkeypatch.setattr(identity_report, "SHOWN_PER_OUTCOME", 1)
+    text = identity_report_markdown(result, "Contoso")
+    assert "4 cloud users: too many to list one by one here" in text
+    for outcome in ("blocked", "no candidate", "warning", "clean soft match"):
+        assert f"### {outcome}: 1 user\n" in text
+    assert "identity/identity-users.csv" in text
+    rows = [
+        line for line in text.splitlines() if line.startswith("| ") and "@contoso.com |" in line
+    ]
+    assert len(rows) == 4 and all(line.count(" | ") == 8 for line in rows)
+    assert "more" not in text.split("## Users")[1]  # one user per outcome: nothing hidden
+    monkeypatch.setattr(identity_report, "USERS_LISTED_UP_TO", 0)
+    monkeypatch.setattr(identity_report, "SHOWN_PER_OUTCOME", 0)
+    hidden = identity_report_markdown(result, "Contoso").split("## Users")[1]
+    assert "… and 1 more blocked (in `identity/identity-users.csv`)." in hidden
+    assert "@contoso.com" not in hidden
+
+
+def test_report_groups_findings_by_code_above_the_limit(
+    planned: tuple[Inventory, IdentityMatch, list[Step]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, result, _ = planned
+    findings = [
+        Finding(Severity.WARNING, "identity.upn-suffix-local", f"CN=U{i}", f"problem {i}", "fix")
+        for i in range(7)
+    ]
+    listed = identity_report_markdown(result, "Contoso", findings)
+    assert all(f"| CN=U{i} |" in listed for i in range(7))
+    monkeypatch.setattr(identity_report, "FINDINGS_LISTED_UP_TO", 6)
+    grouped = identity_report_markdown(result, "Contoso", findings)
+    assert "7 findings in 1 codes" in grouped
+    assert "**7 findings**" in grouped
+    assert sum(f"| CN=U{i} |" in grouped for i in range(7)) == 5  # SHOWN_PER_CODE
+    assert "… and 2 more (in `findings.txt`)" in grouped
