@@ -15,8 +15,12 @@ from migrator.render.inventory_json import (
     _COMPACT,
     _record_lines,
     _records,
+    _Table,
+    _table_lines,
     inventory_dict,
     inventory_json,
+    read_inventory_json,
+    table_records,
     write_inventory_json,
 )
 
@@ -30,14 +34,28 @@ def test_written_file_is_the_inventory_for_json_load(tmp_path: Path) -> None:
     text = path.read_text("utf-8")
     assert text == inventory_json(inv)
     data = json.loads(text)
-    assert data == inventory_dict(inv)
-    assert data["format_version"] == 1
-    assert len(data["onprem_users"]) == len(inv.onprem_users)
-    # One record per line: each user's line is a whole JSON object.
+    assert data["format_version"] == 2
+    # read back through the one reader: every table as its list of objects
+    assert read_inventory_json(path) == inventory_dict(inv)
+    # the big lists are tables: the columns once, one row per line
+    users = data["onprem_users"]
+    assert set(users) == {"columns", "rows"} and len(users["rows"]) == len(inv.onprem_users)
+    assert users["columns"] == sorted(users["columns"]) and "source" in users["columns"]
     lines = text.splitlines()
-    start = lines.index('  "onprem_users": [')
-    users = lines[start + 1 : start + 1 + len(inv.onprem_users)]
-    assert [json.loads(line.strip().rstrip(",")) for line in users] == data["onprem_users"]
+    start = lines.index('    "rows": [', lines.index('  "onprem_users": {'))
+    rows = lines[start + 1 : start + 1 + len(inv.onprem_users)]
+    assert [json.loads(line.strip().rstrip(",")) for line in rows] == users["rows"]
+    # the other lists stay one object per line
+    servers = lines[lines.index('  "servers": [') + 1]
+    assert json.loads(servers.strip().rstrip(",")) == data["servers"][0]
+
+
+def test_table_records_reads_format_1_and_empty_tables() -> None:
+    records = [{"a": 1, "source": "x.csv, row 2"}, {"a": 2}]
+    assert table_records(records) is records  # format_version 1: objects as they are
+    table = {"columns": ["a", "source"], "rows": [[1, "x.csv, row 2"], [2, None]]}
+    assert table_records(table) == records
+    assert table_records({"columns": [], "rows": []}) == []
 
 
 _TEXT = st.text(alphabet=st.sampled_from('ab"\\\x00\x1f\n\t é€😀%,u0'), max_size=6)
@@ -83,3 +101,22 @@ def test_records_written_column_wise_are_the_per_record_encoders_lines(
     )
     with patch("migrator.render.inventory_json._BLOCK", block):
         assert "".join(_record_lines(items, found.encoder)) == expected
+
+
+@settings(deadline=None, max_examples=300)  # a shared, loaded machine
+@given(st.one_of(st.lists(_USER, max_size=9), st.lists(_CLOUD, max_size=9)), st.integers(1, 4))
+def test_table_rows_read_back_as_the_per_record_encoders_objects(
+    records: list[object], block: int
+) -> None:
+    if not records:
+        return
+    items = tuple(records)
+    found = _records(items)
+    assert found.encoder is not None
+    columns = _Table(found).columns
+    with patch("migrator.render.inventory_json._BLOCK", block):
+        text = "".join(_table_lines(items, found.encoder, columns))
+    lines = text.splitlines()
+    assert len(lines) == len(items) and all(line.startswith("      [") for line in lines)
+    rows = json.loads("[" + text + "]")
+    assert table_records({"columns": columns, "rows": rows}) == [found.encode(r) for r in items]

@@ -265,8 +265,8 @@ def identity_report_markdown(
         {
             "name": b.name,
             "users": len(b.results),
-            "hard": sum(1 for r in b.results if r.set_immutable_id),
-            "admins": sum(1 for r in b.results if r.admin_roles),
+            "hard": sum(map(attrgetter("set_immutable_id"), b.results)),
+            "admins": sum(map(bool, map(attrgetter("cloud.admin_roles"), b.results))),
             "csv": _md(batch_csv_path(b)),
         }
         for b in result.batches

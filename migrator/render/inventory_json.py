@@ -2,25 +2,40 @@
 
 Sorted keys, deterministic, readable by ``json.load``. Written by a direct
 encoder: each model type's fields are looked up once, and every record of a
-list (a user, a connector, a permission) is one line of compact JSON written
+list (a server, a connector, a permission) is one line of compact JSON written
 by the standard library's C encoder and streamed to the file
 (:func:`write_inventory_json`), so 300,000 users cost seconds, not minutes,
-the whole text is never in memory, and the file is about a sixth smaller
-than an indented one::
+and the whole text is never in memory.
+
+The big lists, one entry per user or mailbox (:data:`TABLES`: ``onprem_users``,
+``cloud_users``, ``mailboxes``), are tables since format_version 2: their field
+names once, then one JSON array per row (about half the bytes of one object
+per user)::
 
     {
-      "cloud_users": [
-        {"admin_roles": [], "id": "...", ...},
+      "cloud_users": {
+        "columns": ["admin_roles", "archive_guid", ..., "source", "user_principal_name"],
+        "rows": [
+          [[], "", ..., "CloudUsers.csv, row 2", "ann@contoso.com"],
+          ...
+        ]
+      },
+      "format_version": 2,
+      "servers": [
+        {"build": "...", "name": "EX10-01", ...},
         ...
       ],
-      "format_version": 1,
       ...
     }
 
-Lists of records are one record per line; the other values are indented.
-Records of one type are encoded a block at a time, column by column
-(:func:`_record_lines`): each field's values become JSON text together (the C
-string encoder over a whole column) and each line is one ``%`` of a template;
+``source`` is null in a row where it is unset (an object leaves it out). An empty
+table has no columns. :func:`read_inventory_json` reads the file back with every
+table as a list of objects (what :func:`inventory_dict` gives): the one reader.
+
+Lists of records are one record (or row) per line; the other values are
+indented. Records of one type are encoded a block at a time, column by column
+(:func:`_record_lines`, :func:`_table_lines`): each field's values become JSON text
+together (the C string encoder over a whole column) and a block is one join;
 the bytes are those of the per-record encoder, which the tests compare.
 """
 
@@ -36,13 +51,17 @@ from dataclasses import dataclass, fields, is_dataclass
 from itertools import chain
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from migrator.fileio import atomic_write_chunks
+from migrator.fileio import atomic_write_chunks, loads_json
 from migrator.iprange import IPRange
 from migrator.model import Binding, Inventory, Location, ReceiveConnector
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the lists of :data:`TABLES` are tables (columns, then rows); 1 wrote them as objects."""
+
+TABLES = ("cloud_users", "mailboxes", "onprem_users")
+"""The lists written as tables: one entry per user or mailbox, hundreds of thousands at scale."""
 
 
 def _range_text(r: IPRange) -> str:
@@ -170,12 +189,35 @@ class _Records:
     """The records' type's encoder, where they share one type (then written column-wise)."""
 
 
+@dataclass(frozen=True)
+class _Table:
+    """A list of :data:`TABLES`, written as columns and rows (its records share one type)."""
+
+    records: _Records
+    """The records (``encoder`` None only where there are none)."""
+
+    @property
+    def columns(self) -> list[str]:
+        """The field names, sorted (``source`` among them where the type has one)."""
+        encoder = self.records.encoder
+        if encoder is None:
+            return []
+        names = [*encoder.scalars, *encoder.strings, *encoder.others]
+        return sorted([*names, "source"] if encoder.has_source else names)
+
+
 def _sections(inv: Inventory) -> dict[str, Any]:
     """The top-level keys; lists of records stay records until they are written."""
     out: dict[str, Any] = {"format_version": FORMAT_VERSION}
     for f in fields(inv):
         value = getattr(inv, f.name)
-        if f.name == "receive_connectors":
+        if f.name in TABLES:
+            records = _records(value) if value else _Records((), _plain)
+            if records.encoder is None and value:  # never today: a table's records share a type
+                out[f.name] = records
+            else:
+                out[f.name] = _Table(records)
+        elif f.name == "receive_connectors":
             out[f.name] = _Records(value, connector_dict)
         elif f.name == "mx_hosts":
             out[f.name] = dict(value)
@@ -191,11 +233,46 @@ def _sections(inv: Inventory) -> dict[str, Any]:
 
 
 def inventory_dict(inv: Inventory) -> dict[str, Any]:
-    """The whole inventory as plain JSON-ready data."""
-    return {
-        key: [value.encode(item) for item in value.items] if isinstance(value, _Records) else value
-        for key, value in _sections(inv).items()
-    }
+    """The whole inventory as plain JSON-ready data, every list of records (tables included)
+    as a list of objects: what :func:`read_inventory_json` reads back from the file."""
+    out: dict[str, Any] = {}
+    for key, value in _sections(inv).items():
+        records = value.records if isinstance(value, _Table) else value
+        if isinstance(records, _Records):
+            out[key] = [records.encode(item) for item in records.items]
+        else:
+            out[key] = value
+    return out
+
+
+def table_records(value: Any) -> Any:
+    """A list of ``inventory.json`` as a list of objects: a table (``{"columns": [...],
+    "rows": [[...], ...]}``, format_version 2) becomes one object per row, a null
+    ``source`` left out (as a record leaves it out); anything else is returned as it is."""
+    if not (isinstance(value, dict) and set(value) == {"columns", "rows"}):
+        return value
+    columns = value["columns"]
+    out = [dict(zip(columns, row, strict=True)) for row in value["rows"]]
+    if "source" in columns:
+        for record in out:
+            if record["source"] is None:
+                del record["source"]
+    return out
+
+
+def read_inventory_json(path: Path) -> dict[str, Any]:
+    """Read an ``inventory.json`` (format_version 1 or 2) with every list as a list of objects.
+
+    The one reader of the file: a table of format_version 2 (:data:`TABLES`) is given
+    as the list of objects format_version 1 wrote. Raises what ``json.loads`` and
+    reading the file raise (``OSError``, ``ValueError``).
+    """
+    doc = loads_json(path.read_bytes())
+    if isinstance(doc, dict):
+        for key in TABLES:
+            if key in doc:
+                doc[key] = table_records(doc[key])
+    return cast(dict[str, Any], doc)
 
 
 JSON_STRING: Callable[[str], str] = (
@@ -294,6 +371,46 @@ def _record_lines(items: tuple[Any, ...], encoder: _Encoder) -> Iterator[str]:
         yield "".join(flat)
 
 
+def _table_lines(items: tuple[Any, ...], encoder: _Encoder, columns: list[str]) -> Iterator[str]:
+    """The rows of a table (:data:`TABLES`), one JSON array per line, a block at a time.
+
+    Each row holds the values :func:`_record_lines` writes for the record, in ``columns``
+    order (``source`` null where unset); made column by column as there.
+    """
+    strings = set(encoder.strings)
+    width = 2 * len(columns) + 1
+    last = len(items) - 1
+    for start in range(0, len(items), _BLOCK):
+        block = items[start : start + _BLOCK]
+        parts: list[_Column] = []
+        for n, key in enumerate(columns):
+            sep = "      [" if n == 0 else ", "
+            if key == "source" and encoder.has_source:
+                before, values, tail = _source_column([item.source for item in block])
+                if before:  # the common form: ', "source": "<file>, row ' + N + '"'
+                    parts.append(
+                        (sep + before[len(", " + _STRING("source") + ": ") :], values, tail)
+                    )
+                else:
+                    head = ", " + _STRING("source") + ": "
+                    parts.append((sep, [v[len(head) :] if v else "null" for v in values], ""))
+            else:
+                parts.append(
+                    (sep, _column_json(list(map(attrgetter(key), block)), key in strings), "")
+                )
+        count = len(block)
+        flat: list[str] = [""] * (width * count)
+        after = ""
+        for n, (before, values, tail) in enumerate(parts):
+            flat[2 * n :: width] = [after + before] * count
+            flat[2 * n + 1 :: width] = values
+            after = tail
+        flat[width - 1 :: width] = [after + "],\n"] * count
+        if start + _BLOCK > last:
+            flat[-1] = after + "]\n"
+        yield "".join(flat)
+
+
 def inventory_json_chunks(inv: Inventory) -> Iterator[str]:
     """The text of :func:`inventory_json` in pieces (a list's records encoded as they are written)."""
     compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
@@ -304,7 +421,19 @@ def inventory_json_chunks(inv: Inventory) -> Iterator[str]:
         value = sections[key]
         comma = "," if n < len(keys) - 1 else ""
         head = f"  {compact.encode(key)}: "
-        if isinstance(value, _Records) and value.items:
+        if isinstance(value, _Table):
+            columns = value.columns
+            encoder = value.records.encoder
+            yield head + "{\n"
+            yield f"    {_STRING('columns')}: {compact.encode(columns)},\n"
+            if encoder is not None and value.records.items:
+                yield f"    {_STRING('rows')}: [\n"
+                yield from _table_lines(value.records.items, encoder, columns)
+                yield "    ]\n"
+            else:
+                yield f"    {_STRING('rows')}: []\n"
+            yield f"  }}{comma}\n"
+        elif isinstance(value, _Records) and value.items:
             # One record per line, by the C encoder (json.dumps with indent= is pure Python).
             yield head + "[\n"
             if value.encoder is not None:
