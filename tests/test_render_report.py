@@ -199,9 +199,12 @@ def test_contoso_report_opens_in_headless_chromium(
         )
         scripts = page.evaluate("document.querySelectorAll('script').length")
         width = page.evaluate("document.body.scrollWidth")
-        # The screenshot is an artifact, not a timing check: a full-page shot of the ~26,000 px
-        # contoso report took 53 s on two loaded cores (Playwright's default limit is 30 s).
-        page.screenshot(path=str(artifacts / "contoso-report.png"), full_page=True, timeout=180_000)
+        # The screenshot is an artifact for a reader, not a check (nothing asserts on it): the first
+        # screen by default. MIGRATOR_FULL_SCREENSHOT=1 shoots the whole ~26,000 px page, which
+        # took 53-83 s of Chromium on two loaded cores (0.2 s for the first screen), most of this
+        # test's time (Playwright's default limit is 30 s).
+        full = os.environ.get("MIGRATOR_FULL_SCREENSHOT") == "1"
+        page.screenshot(path=str(artifacts / "contoso-report.png"), full_page=full, timeout=180_000)
         ctx.close()
     assert console == []
     assert requests == [report.as_uri()]  # nothing fetched from anywhere else
