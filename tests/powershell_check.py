@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import tree_sitter_powershell as tsp
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Tree
 
 CMDLETS_JSON = Path(__file__).parent / "data" / "cmdlets.json"
 HELPER_NAME = "Migrator.Runbook.ps1"
@@ -229,8 +229,20 @@ def _parser() -> Parser:
 
 def parse(text: str) -> tuple[Node, bytes]:
     """Parse a script; return the root node and the bytes it indexes."""
+    tree, src = _parsed(text)
+    return tree.root_node, src
+
+
+# The checks below parse the same script several times (check_script: parse errors, parameters,
+# versions, safety) and every script that dot-sources the helper parses the whole helper source
+# again; trees and what is read from them are immutable, so each text is parsed and read once.
+_CACHE = 64
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _parsed(text: str) -> tuple[Tree, bytes]:
     src = text.lstrip("\ufeff").encode("utf-8")
-    return _parser().parse(src).root_node, src
+    return _parser().parse(src), src
 
 
 def _text(node: Node, src: bytes) -> str:
@@ -242,11 +254,17 @@ def _line(node: Node) -> int:
 
 
 def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
+    """``node`` and every node below it, depth first in source order (a tree cursor: no child lists)."""
+    cursor = node.walk()
+    while True:
+        n = cursor.node
+        assert n is not None
         yield n
-        stack.extend(reversed(n.children))
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
 
 
 def parse_errors(text: str) -> list[str]:
@@ -326,8 +344,13 @@ def _is_switch(cmd: str, param: str, functions: dict[str, set[str]]) -> bool:
 
 def command_calls(text: str) -> list[CommandCall]:
     """Every command call in the script (inside script blocks too), in source order."""
+    return list(_command_calls(text))
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _command_calls(text: str) -> tuple[CommandCall, ...]:
     root, src = parse(text)
-    functions = _functions(root, src)
+    functions = _functions(text)
     calls = []
     for n in _walk(root):
         if n.type != "command":
@@ -368,7 +391,7 @@ def command_calls(text: str) -> list[CommandCall]:
                         call.positional.append(node)
                 i += 1
         calls.append(call)
-    return calls
+    return tuple(calls)
 
 
 def _canonical_name(name: str) -> str:
@@ -392,6 +415,11 @@ class Function:
 
 def function_definitions(text: str) -> dict[str, Function]:
     """Functions the script defines, by lower-case name."""
+    return dict(_function_definitions(text))
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _function_definitions(text: str) -> dict[str, Function]:
     root, src = parse(text)
     return _function_defs(root, src)
 
@@ -433,9 +461,9 @@ def _function_defs(root: Node, src: bytes) -> dict[str, Function]:
     return out
 
 
-def _functions(root: Node, src: bytes) -> dict[str, set[str]]:
+def _functions(text: str) -> dict[str, set[str]]:
     """Functions the script defines -> names of their parameters (lower case)."""
-    return {k: set(f.params) for k, f in _function_defs(root, src).items()}
+    return {k: set(f.params) for k, f in _function_definitions(text).items()}
 
 
 def helper_text(text: str) -> str | None:
@@ -740,8 +768,7 @@ def unknown_commands(text: str, helper: str | None = None) -> list[str]:
 
     Dot-sourcing a file (``. $helper``) is not a command call.
     """
-    root, src = parse(text)
-    functions = _functions(root, src)
+    functions = _functions(text)
     known = _helper_functions(text, helper)
     ref = reference()
     names = set()
@@ -761,7 +788,7 @@ def check_parameters(text: str, *, ps2: bool, helper: str | None = None) -> list
     script names it) are checked against the helper functions' parameters.
     """
     root, src = parse(text)
-    functions = _functions(root, src)
+    functions = _functions(text)
     known = _helper_functions(text, helper)
     splats = _splats(root, src)
     problems = []
@@ -928,7 +955,7 @@ def check_helper(text: str, *, ps2_functions: set[str] | frozenset[str] = frozen
     if errors:
         return errors
     root, src = parse(text)
-    defs = _function_defs(root, src)
+    defs = _function_definitions(text)
     calls = command_calls(text)
     # Close the set of 2.0 functions over the helper functions they call.
     ps2_set = {f.lower() for f in ps2_functions}

@@ -14,7 +14,7 @@ from migrator.checks.client_access import check_client_access
 from migrator.client_access import ClientAccessArray, VdirKind, namespace_of
 from migrator.inventory import load_inventory
 from migrator.model import Inventory, Severity
-from migrator.pipeline import build_plan, plan_folder
+from migrator.pipeline import PlanOutput, build_plan, plan_folder
 from migrator.plan.phases._common import estate
 from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.steps import MigrationPlan
@@ -384,9 +384,11 @@ def test_helper_functions_gate_every_change() -> None:
 # --------------------------------------------------------------------------- certificate expiry (M10), plan.namespace
 
 
-def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Path) -> None:
+def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(
+    contoso_plan: Path, contoso_output: PlanOutput
+) -> None:
     """Review 2, M10: no warning followed by a plan that runs on the expired certificate."""
-    out = plan_folder(CONTOSO, tmp_path / "out")
+    out = contoso_output  # contoso planned once for the session (conftest)
     assert out.plan is not None
     late = [f for f in out.analysis.findings if f.code.startswith("servers.certificate-re")]
     assert [f.code for f in late] == ["servers.certificate-renewal"]
@@ -413,10 +415,10 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(tmp_path: Pa
     )
     request = out.plan.step("servers.certificate-request.3F8A1C5D")
     assert request.action is None and "have the CA issue it (manual" in request.instructions
-    assert "servers.certificate-renewal" in (tmp_path / "out" / "findings.txt").read_text(
+    assert "servers.certificate-renewal" in (contoso_plan / "findings.txt").read_text(
         encoding="utf-8"
     )
-    text = (tmp_path / "out" / "runbooks/10-servers/certificate-renewal.ps1").read_bytes()
+    text = (contoso_plan / "runbooks/10-servers/certificate-renewal.ps1").read_bytes()
     assert b"Import-RenewedCertificate @step -Path $RenewedCertificatePath" in text
 
 

@@ -6,7 +6,6 @@ Golden files of the contoso plan live in ``tests/golden/contoso/``; regenerate t
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -33,24 +32,6 @@ GOLDEN_GLOBS = (
     "plan.json",
 )
 PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
-
-
-@pytest.fixture(scope="module")
-def contoso_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """contoso planned as the README does it: from the repository, naming inventories/contoso.
-
-    Finding locations name files as the user named them, so the outputs are the
-    same bytes wherever the repository is checked out.
-    """
-    out = tmp_path_factory.mktemp("contoso") / "plan"
-    here = Path.cwd()
-    os.chdir(ROOT)
-    try:
-        result = plan_folder(Path("inventories/contoso"), out)
-    finally:
-        os.chdir(here)
-    assert result.plan is not None, [str(f.message) for f in result.analysis.errors]
-    return out
 
 
 @pytest.mark.parametrize("inventory", EXAMPLES, ids=lambda p: p.name)

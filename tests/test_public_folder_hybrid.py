@@ -18,7 +18,7 @@ from powershell_check import check_script, unknown_commands
 from migrator.checks.public_folders import check_public_folders
 from migrator.inventory import load_inventory
 from migrator.model import Inventory, Location, MaintenanceWindow, Severity
-from migrator.pipeline import analyse, build_plan, plan_folder
+from migrator.pipeline import PlanOutput, analyse, build_plan
 from migrator.plan.moves import EXCHANGE_ONLINE
 from migrator.plan.public_folder_hybrid import (
     LEGACY,
@@ -299,10 +299,13 @@ def test_replicas_that_differ_at_export_are_a_warning(contoso: Inventory) -> Non
 # --------------------------------------------------------------------------- runbooks
 
 
-def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
-    out = plan_folder(CONTOSO, tmp_path / "plan", start=dt.date(2026, 12, 7))
-    assert out.plan is not None
-    folder = tmp_path / "plan" / "runbooks" / "58-public-folders"
+def test_the_hybrid_runbooks_pass_the_checks(
+    contoso_plan: Path, contoso_output: PlanOutput
+) -> None:
+    # contoso planned once for the session (conftest), from the start its inventory.yaml names.
+    assert contoso_output.plan is not None
+    assert contoso_output.plan.plan_date == dt.date(2026, 12, 7)
+    folder = contoso_plan / "runbooks" / "58-public-folders"
     texts = {
         name: (folder / name).read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
         for name in (
@@ -371,5 +374,5 @@ def test_the_hybrid_runbooks_pass_the_checks(tmp_path: Path) -> None:
     cloud = cloud[: cloud.index("Set-OrganizationConfig")]
     assert "$age.TotalMinutes -gt 60" in cloud
     assert "if (@($seen.Databases).Count -eq 0) { throw" in cloud
-    rollback = [s for s in out.plan.steps if s.id == ROLLBACK_MODERN]
+    rollback = [s for s in contoso_output.plan.steps if s.id == ROLLBACK_MODERN]
     assert rollback == []  # a rollback runbook, not a step of the plan's graph

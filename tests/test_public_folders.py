@@ -17,7 +17,7 @@ from migrator.inventory import load_inventory
 from migrator.inventory.kinds import TableKind, kind_of_columns
 from migrator.inventory.public_folder_inventory import tree_order
 from migrator.model import ExchangeVersion, Inventory, Lifecycle, Location, Server, Severity
-from migrator.pipeline import analyse, build_plan, plan_folder
+from migrator.pipeline import PlanOutput, analyse, build_plan
 from migrator.plan.public_folder_map import forecast_map
 from migrator.plan.public_folder_steps import (
     BATCH,
@@ -525,10 +525,13 @@ def test_the_lock_window_steps_run_in_maintenance_windows(plan: MigrationPlan) -
 # --------------------------------------------------------------------------- output
 
 
-def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
-    out = plan_folder(CONTOSO, tmp_path / "plan", start=dt.date(2026, 12, 7))
-    assert out.plan is not None
-    folder = tmp_path / "plan" / "runbooks" / "58-public-folders"
+def test_plan_folder_writes_runbooks_and_the_forecast(
+    contoso_plan: Path, contoso_output: PlanOutput
+) -> None:
+    # contoso planned once for the session (conftest), from the start its inventory.yaml names.
+    assert contoso_output.plan is not None
+    assert contoso_output.plan.plan_date == dt.date(2026, 12, 7)
+    folder = contoso_plan / "runbooks" / "58-public-folders"
     # The folder's helper beside its runbooks (docs/runbooks.md), checked in test_runbook_size.
     assert (folder / "Migrator.Runbook.ps1").is_file()
     runbooks = [p for p in folder.glob("*.ps1") if p.name != "Migrator.Runbook.ps1"]
@@ -560,7 +563,7 @@ def test_plan_folder_writes_runbooks_and_the_forecast(tmp_path: Path) -> None:
         assert ps2 == ("2010" in p.name), p.name
         assert check_script(text, ps2=ps2) == [], p.name
         assert unknown_commands(text) == [], p.name
-    data = (tmp_path / "plan" / "public-folders" / "map-forecast.csv").read_bytes()
+    data = (contoso_plan / "public-folders" / "map-forecast.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").split("\r\n")
     assert lines[0] == '"FolderPath","TargetMailbox","Bytes"'

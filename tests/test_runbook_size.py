@@ -20,7 +20,6 @@ runbook makes through it is gated by ShouldProcess.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from powershell_check import check_helper, function_definitions, helper_calls
 from relay_sample import sample_inventory, sample_plan
 from runbook_changes import changes
 
-from migrator.pipeline import plan_folder
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.render.runbooks import (
     HELPER_NAME,
@@ -85,16 +83,9 @@ PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
 
 
 @pytest.fixture(scope="module")
-def runbooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """contoso planned as the README does it (from the repository), as in test_pipeline."""
-    out = tmp_path_factory.mktemp("contoso") / "plan"
-    here = Path.cwd()
-    os.chdir(Path(__file__).resolve().parent.parent)
-    try:
-        assert plan_folder(Path("inventories/contoso"), out).plan is not None
-    finally:
-        os.chdir(here)
-    return out / "runbooks"
+def runbooks(contoso_plan: Path) -> Path:
+    """contoso planned as the README does it (from the repository): the session's plan (conftest)."""
+    return contoso_plan / "runbooks"
 
 
 def _text(path: Path) -> str:

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator.pipeline import plan_folder
 from migrator.render.runbooks import helper
-
-CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
 
 
 @functools.cache
@@ -28,10 +25,9 @@ def _helper_function(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("review4") / "plan"
-    assert plan_folder(CONTOSO, folder).plan is not None
-    return folder
+def out(contoso_plan: Path) -> Path:
+    """contoso's plan folder, planned once for the session (conftest; read-only)."""
+    return contoso_plan
 
 
 def _read(path: Path) -> str:

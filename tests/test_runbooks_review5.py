@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from migrator.inventory import load_inventory
-from migrator.pipeline import build_plan, plan_folder
+from migrator.pipeline import build_plan
 from migrator.plan.steps import MigrationPlan
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
@@ -34,12 +34,11 @@ def test_the_hybrid_receive_path_changes_no_rule_when_the_internet_smtp_rule_car
     assert any(s.id == "relay.nat.fw-lon-smtp-in" for s in _plan().steps)
 
 
-def test_the_nat_rollback_says_it_moves_exchange_online_s_inbound_mail_too(tmp_path: Path) -> None:
+def test_the_nat_rollback_says_it_moves_exchange_online_s_inbound_mail_too(
+    contoso_plan: Path,
+) -> None:
     """Before: pointing FW-LON-SMTP-IN back at EX10-01 (review 4, R2) said nothing of the inbound mail it carries."""
-    assert plan_folder(CONTOSO, tmp_path / "plan").plan is not None
-    text = (tmp_path / "plan" / "runbooks" / "20-relay" / "network-rollback.ps1").read_text(
-        "utf-8-sig"
-    )
+    text = (contoso_plan / "runbooks" / "20-relay" / "network-rollback.ps1").read_text("utf-8-sig")
     region = text[text.index("# region STEP relay.rollback.nat.fw-lon-smtp-in;") :]
     assert (
         "all mail Exchange Online (and the Internet) delivers to on-premises recipients" in region

@@ -46,11 +46,20 @@ def _soffice() -> str:
     return found
 
 
-def _convert(xlsx: Path, tmp_path: Path) -> dict[str, list[list[str]]]:
+@pytest.fixture(scope="module")
+def lo_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One LibreOffice user profile for this module's runs: made by the first, reused by the next.
+
+    Per worker under ``pytest -n`` (tmp_path_factory), and the runs of one module are sequential,
+    so two soffice processes never share it.
+    """
+    return tmp_path_factory.mktemp("lo") / "profile"
+
+
+def _convert(xlsx: Path, tmp_path: Path, profile: Path) -> dict[str, list[list[str]]]:
     """Sheet name -> rows, as LibreOffice computes and shows them."""
     out = tmp_path / "csv"
     out.mkdir()
-    profile = tmp_path / "lo-profile"
     result = subprocess.run(
         [
             _soffice(),
@@ -149,7 +158,9 @@ def _expected(steps: list[list[str]], key: str) -> dict[str, list[str]]:
     return out
 
 
-def test_converts_and_overview_counts_follow_the_steps_sheet(tmp_path: Path) -> None:
+def test_converts_and_overview_counts_follow_the_steps_sheet(
+    tmp_path: Path, lo_profile: Path
+) -> None:
     path = _workbook(tmp_path)
     _mark(
         path,
@@ -162,7 +173,7 @@ def test_converts_and_overview_counts_follow_the_steps_sheet(tmp_path: Path) -> 
             "decommission.EX10-01": "",  # cleared by the user: counts as not started
         },
     )
-    sheets = _convert(path, tmp_path)
+    sheets = _convert(path, tmp_path, lo_profile)
     assert set(sheets) == {
         "Overview",
         "Steps",
@@ -185,8 +196,8 @@ def test_converts_and_overview_counts_follow_the_steps_sheet(tmp_path: Path) -> 
     assert facts["Organisation"][0] == HOSTILE[1]
 
 
-def test_hostile_strings_are_text_in_libreoffice(tmp_path: Path) -> None:
-    sheets = _convert(_workbook(tmp_path), tmp_path)
+def test_hostile_strings_are_text_in_libreoffice(tmp_path: Path, lo_profile: Path) -> None:
+    sheets = _convert(_workbook(tmp_path), tmp_path, lo_profile)
     relay = sheets["Relay"]
     assert [r[0] for r in relay[1:]] == [cell_text(h) for h in HOSTILE]
     assert [r[3] for r in relay[1:]] == list(HOSTILE)
@@ -200,11 +211,10 @@ def test_hostile_strings_are_text_in_libreoffice(tmp_path: Path) -> None:
     assert "click" not in flat and "1" not in flat and "2" not in flat
 
 
-def _save_in_libreoffice(xlsx: Path, tmp_path: Path) -> Path:
+def _save_in_libreoffice(xlsx: Path, tmp_path: Path, profile: Path) -> Path:
     """Open ``xlsx`` in LibreOffice and save it again as .xlsx, as a team member would."""
     out = tmp_path / "saved"
     out.mkdir()
-    profile = tmp_path / "lo-profile-save"
     result = subprocess.run(
         [
             _soffice(),
@@ -228,7 +238,9 @@ def _save_in_libreoffice(xlsx: Path, tmp_path: Path) -> Path:
     return saved
 
 
-def test_100k_steps_open_in_libreoffice_then_status_and_re_plan(tmp_path: Path) -> None:
+def test_100k_steps_open_in_libreoffice_then_status_and_re_plan(
+    tmp_path: Path, lo_profile: Path
+) -> None:
     """Issue 18: at 100,000 steps no cell passes Excel's limits, and the file LibreOffice
     saves back is read by ``status`` and carried over by a re-plan into the same folder."""
     from migrator.cli.commands_status import render_progress
@@ -245,7 +257,7 @@ def test_100k_steps_open_in_libreoffice_then_status_and_re_plan(tmp_path: Path) 
     checklist = folder / "checklist.xlsx"
     write_checklist(checklist, WorkbookData(plan=plan))
 
-    saved = _save_in_libreoffice(checklist, tmp_path)
+    saved = _save_in_libreoffice(checklist, tmp_path, lo_profile)
     shutil.copy2(saved, checklist)
 
     # What `migrator status` does, on the file LibreOffice wrote.
