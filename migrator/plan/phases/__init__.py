@@ -19,7 +19,7 @@ from migrator.checks.certificates import check_certificates
 from migrator.errors import PlanError
 from migrator.logs.client_evidence import ClientEvidence
 from migrator.model import ExchangeVersion, Finding, Inventory, Severity
-from migrator.plan.graph import make_plan
+from migrator.plan.graph import draft_plan
 from migrator.plan.identity import IdentityMatch
 from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
@@ -334,12 +334,14 @@ def assemble_plan(
     )
     check_final_after_2010(inventory, estate(inventory), steps)
     windows = inventory.policy.maintenance_windows
-    plan = make_plan(inventory.organisation, steps, day, windows)
+    first = draft_plan(inventory.organisation, steps, day, windows)
     # A certificate that expires while steps remain: its renewal joins the plan (review 2, M10).
-    renew = certificate_renewal_steps(inventory, plan)
+    renew = certificate_renewal_steps(inventory, first.plan)
     if not renew:
-        return plan
-    return make_plan(inventory.organisation, [*renewal_links(steps, renew), *renew], day, windows)
+        return first.plan
+    # One scheduling pass: the run order's head that the renewal leaves as it was keeps its schedule.
+    more = [*renewal_links(steps, renew), *renew]
+    return draft_plan(inventory.organisation, more, day, windows, earlier=first).plan
 
 
 __all__ = [
