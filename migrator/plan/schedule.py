@@ -111,12 +111,10 @@ def soak_end(t: dt.datetime) -> dt.datetime:
 
 
 class _Cutovers:
-    """Cut-overs scheduled so far, as (start, end, class) sorted by start, for the soak rule."""
+    """Cut-overs scheduled so far, per class as (start, end) sorted by start, for the soak rule."""
 
     def __init__(self) -> None:
-        self.starts: list[dt.datetime] = []
-        self.spans: list[tuple[dt.datetime, dt.datetime, str]] = []
-        self.longest = dt.timedelta()
+        self.kinds: dict[str, tuple[list[dt.datetime], list[dt.datetime], list[dt.timedelta]]] = {}
 
     def clear(self, kind: str, begin: dt.datetime, end: dt.datetime) -> bool:
         """Whether a cut-over of ``kind`` from ``begin`` to ``end`` keeps a business day from every other class.
@@ -124,16 +122,25 @@ class _Cutovers:
         Both ways: no cut-over of another class ends less than a business day before it
         starts (``soak_end``), and none starts before a business day after it ends (steps
         are placed in run order, not in time order, so a later one may fall in front).
+        Only the cut-overs that start between ``begin`` less the reach of a soak and the
+        longest cut-over of their class, and the end of this one's soak, can be too close.
         """
-        lo = bisect.bisect_left(self.starts, begin - _SOAK_REACH - self.longest)
-        hi = bisect.bisect_left(self.starts, soak_end(end))
-        return all(k == kind or begin >= soak_end(e) for _s, e, k in self.spans[lo:hi])
+        until = soak_end(end)
+        for other, (starts, ends, longest) in self.kinds.items():
+            if other == kind:
+                continue
+            lo = bisect.bisect_left(starts, begin - _SOAK_REACH - longest[0])
+            hi = bisect.bisect_left(starts, until)
+            if any(begin < soak_end(e) for e in ends[lo:hi]):
+                return False
+        return True
 
     def add(self, kind: str, begin: dt.datetime, end: dt.datetime) -> None:
-        at = bisect.bisect_right(self.starts, begin)
-        self.starts.insert(at, begin)
-        self.spans.insert(at, (begin, end, kind))
-        self.longest = max(self.longest, end - begin)
+        starts, ends, longest = self.kinds.setdefault(kind, ([], [], [dt.timedelta()]))
+        at = bisect.bisect_right(starts, begin)
+        starts.insert(at, begin)
+        ends.insert(at, end)
+        longest[0] = max(longest[0], end - begin)
 
 
 def _fits(

@@ -227,6 +227,7 @@ def link_phases(
     hybrid_sinks = _sinks(steps, Phase.HYBRID, needed)
     mx_sinks = _sinks(steps, Phase.MX, needed)
     uses_old: dict[str, list[str]] = {}
+    send_connector = step_id(Phase.SERVERS, "send-connector") + "."
     for s in steps:
         if s.phase is Phase.RELAY:
             server_new = _server_of(s.target, new)
@@ -247,7 +248,7 @@ def link_phases(
         if s.id.startswith("identity.remote-mailbox."):
             # Runs in the Exchange Management Shell of a 2016 server.
             add(s.id, SERVERS_READY)
-        if s.id.startswith(step_id(Phase.SERVERS, "send-connector") + "."):
+        if s.id.startswith(send_connector):
             # Outbound Internet and partner mail through the new servers is a production
             # cut-over (review 3, F3): after the go/no-go like the others.
             add(s.id, SERVERS_READY)
@@ -294,12 +295,15 @@ def link_phases(
     go_live = go_live_changes(steps)
     out = []
     for s in steps:
+        changes: dict[str, object] = {}  # (one copy of the step for all its changes)
         more = extra.get(s.id)
-        out.append(replace(s, prerequisites=(*s.prerequisites, *more)) if more else s)
+        if more:
+            changes["prerequisites"] = (*s.prerequisites, *more)
         if s.id in cutover:
-            out[-1] = replace(out[-1], cutover=cutover[s.id])
+            changes["cutover"] = cutover[s.id]
         if s.id in go_live:
-            out[-1] = replace(out[-1], **go_live[s.id])  # type: ignore[arg-type]
+            changes.update(go_live[s.id])
+        out.append(replace(s, **changes) if changes else s)  # type: ignore[arg-type]
     return out
 
 
