@@ -274,8 +274,8 @@ class Timeline:
             shares = step.window_share is not None or bool(step.cutover)
             if was is None or not (was.step is step or was.step == step):
                 if head < 0 or shares or was is not None:
-                    head = -1  # the orders part here
-                out.place(step)  # new or changed: placed anew (nothing before it waits for it)
+                    head = -1  # the orders part here (a new step that is neither does not count)
+                out.place(step)  # new or changed: placed anew, and so is what waits for it
                 moved.add(step.id)
                 continue
             if head >= 0 and old[head] is was:
