@@ -246,11 +246,13 @@ class Binding:
         return int(self.address) == 0
 
     def __str__(self) -> str:
-        return (
-            f"[{self.address}]:{self.port}"
-            if self.address.version == 6
-            else f"{self.address}:{self.port}"
-        )
+        return _binding_text(self.address, self.port)
+
+
+@functools.lru_cache(maxsize=1024)
+def _binding_text(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str:
+    """:meth:`Binding.__str__` (cached: every planned connector binds the same few, 30,000 times at the largest)."""
+    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

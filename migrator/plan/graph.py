@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from migrator.errors import PlanError
 from migrator.model import MaintenanceWindow
-from migrator.plan.schedule import critical_path, schedule_steps
+from migrator.plan.schedule import Timeline, critical_path
 from migrator.plan.steps import MigrationPlan, Step
 
 if TYPE_CHECKING:
@@ -151,6 +151,27 @@ def make_plan(
     Prerequisites of each step come back de-duplicated and in run order;
     ``dependents_of`` is filled from the same graph.
     """
+    return draft_plan(organisation, steps, start, windows).plan
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A plan and the timeline it was scheduled on (:func:`draft_plan` can continue it)."""
+
+    plan: MigrationPlan
+    timeline: Timeline
+
+
+def draft_plan(
+    organisation: str,
+    steps: Sequence[Step],
+    start: dt.date,
+    windows: Sequence[MaintenanceWindow] = (),
+    earlier: Draft | None = None,
+) -> Draft:
+    """:func:`make_plan`, keeping its timeline; with ``earlier`` (a draft of some of these steps),
+    the head of the run order they share keeps its schedule (:class:`Timeline`): the same plan
+    as :func:`make_plan` gives, in one scheduling pass."""
     by_id = _index(steps)
     ordered_ids, before, after = _run_order(by_id)
     position = {step_id: n for n, step_id in enumerate(ordered_ids)}
@@ -161,15 +182,18 @@ def make_plan(
     ordered = [_with_prerequisites(by_id[i], in_order(before[i])) for i in ordered_ids]
     dependents = {i: in_order(after[i]) for i in ordered_ids}
     path = critical_path(ordered)
-    schedule = schedule_steps(ordered, start, windows, frozenset(path))
-    return MigrationPlan(
+    timeline = Timeline.of(
+        ordered, start, windows, earlier.timeline if earlier is not None else None
+    )
+    plan = MigrationPlan(
         organisation=organisation,
         plan_date=start,
         steps=tuple(ordered),
-        schedule=schedule,
+        schedule=timeline.scheduled(frozenset(path)),
         critical_path=path,
         dependents_of={k: v for k, v in dependents.items() if v},
     )
+    return Draft(plan, timeline)
 
 
 def _with_prerequisites(step: Step, prerequisites: tuple[str, ...]) -> Step:

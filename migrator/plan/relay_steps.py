@@ -26,6 +26,7 @@ the new servers (not the 2010 shell), reading the Front End receive logs.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -72,12 +73,16 @@ _FRONTEND_LOG_PATH: dict[str, Any] = {
 """Runbook parameter of the onward steps that read the 2016 servers' Front End receive logs."""
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def slug(text: str) -> str:
-    """A readable id fragment: lower case, runs of other characters become one ``-``."""
+    """A readable id fragment: lower case, runs of other characters become one ``-``.
+
+    Cached (a pure function of its text): connector and server names come back in many ids."""
     out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return out or "x"
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def _safe(server: str) -> str:
     """A server name as an id part and file name (NetBIOS names already are; anything else becomes ``-``)."""
     return re.sub(r"[^A-Za-z0-9-]+", "-", server).strip("-") or "server"
@@ -436,6 +441,7 @@ def relay_steps(
             by_legacy.setdefault(legacy_server, set()).add(old_name)
     days = inventory.policy.observation_days
     old_runs_in = _old_runs_in(phase)
+    by_identity = _old_connectors(inventory, relay_plan)
     for legacy_server in sorted(by_legacy, key=str.lower):
         label = _old_label(inventory, phase, legacy_server)
         sources = sorted(by_legacy[legacy_server], key=str.lower)
@@ -559,7 +565,7 @@ def relay_steps(
                     runbook=runbook,
                 )
             )
-        ranges = _old_ranges(inventory, relay_plan, legacy_server, sources)
+        ranges = _old_ranges(by_identity, legacy_server, sources)
         steps.append(
             Step(
                 id=soak_id,
@@ -664,18 +670,27 @@ def relay_steps(
     return steps
 
 
+def _old_connectors(
+    inventory: Inventory, relay_plan: RelayPlan
+) -> dict[str, list[tuple[int, ReceiveConnector]]]:
+    """Lower-cased identity -> (position, connector) of the inventory's receive connectors, then the
+    plan's classifications' (made once per plan, not once per server: 2,000 connectors at the largest)."""
+    out: dict[str, list[tuple[int, ReceiveConnector]]] = {}
+    every = (*inventory.receive_connectors, *(cl.connector for cl in relay_plan.classifications))
+    for n, c in enumerate(every):
+        out.setdefault(c.identity.lower(), []).append((n, c))
+    return out
+
+
 def _old_ranges(
-    inventory: Inventory, relay_plan: RelayPlan, server: str, names: Iterable[str]
+    connectors: dict[str, list[tuple[int, ReceiveConnector]]], server: str, names: Iterable[str]
 ) -> list[IPRange]:
-    """RemoteIPRanges of the old connectors being removed (from the inventory or the plan's classifications)."""
+    """RemoteIPRanges of the old connectors being removed (from the inventory or the plan's classifications),
+    found in :func:`_old_connectors` and taken in its order (merging keeps the first of equal ranges)."""
     wanted = {f"{server}\\{n}".lower() for n in names}
     found: list[IPRange] = []
-    for c in (
-        *inventory.receive_connectors,
-        *(cl.connector for cl in relay_plan.classifications),
-    ):
-        if c.identity.lower() in wanted:
-            found.extend(r for r in c.remote_ip_ranges if not r.zone)
+    for _n, c in sorted(x for w in wanted for x in connectors.get(w, ())):
+        found.extend(r for r in c.remote_ip_ranges if not r.zone)
     return merge_ranges(found)
 
 
@@ -769,7 +784,12 @@ def _unpublished_ipv6(servers: Iterable[Server | str], families: frozenset[int])
 
 
 def _sorted_addresses(values: Iterable[str]) -> list[str]:
-    return sorted(values, key=lambda t: (ipaddress.ip_address(t).version, ipaddress.ip_address(t)))
+    return sorted(values, key=_address_key)
+
+
+def _address_key(text: str) -> tuple[int, ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    address = ipaddress.ip_address(text)  # (parsed once per value)
+    return address.version, address
 
 
 def _records_text(a: list[str], aaaa: list[str]) -> str:

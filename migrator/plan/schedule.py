@@ -10,6 +10,7 @@ import bisect
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from migrator.model import MaintenanceWindow
 from migrator.plan.steps import Owner, ScheduledStep, Step
@@ -110,12 +111,10 @@ def soak_end(t: dt.datetime) -> dt.datetime:
 
 
 class _Cutovers:
-    """Cut-overs scheduled so far, as (start, end, class) sorted by start, for the soak rule."""
+    """Cut-overs scheduled so far, per class as (start, end) sorted by start, for the soak rule."""
 
     def __init__(self) -> None:
-        self.starts: list[dt.datetime] = []
-        self.spans: list[tuple[dt.datetime, dt.datetime, str]] = []
-        self.longest = dt.timedelta()
+        self.kinds: dict[str, tuple[list[dt.datetime], list[dt.datetime], list[dt.timedelta]]] = {}
 
     def clear(self, kind: str, begin: dt.datetime, end: dt.datetime) -> bool:
         """Whether a cut-over of ``kind`` from ``begin`` to ``end`` keeps a business day from every other class.
@@ -123,16 +122,25 @@ class _Cutovers:
         Both ways: no cut-over of another class ends less than a business day before it
         starts (``soak_end``), and none starts before a business day after it ends (steps
         are placed in run order, not in time order, so a later one may fall in front).
+        Only the cut-overs that start between ``begin`` less the reach of a soak and the
+        longest cut-over of their class, and the end of this one's soak, can be too close.
         """
-        lo = bisect.bisect_left(self.starts, begin - _SOAK_REACH - self.longest)
-        hi = bisect.bisect_left(self.starts, soak_end(end))
-        return all(k == kind or begin >= soak_end(e) for _s, e, k in self.spans[lo:hi])
+        until = soak_end(end)
+        for other, (starts, ends, longest) in self.kinds.items():
+            if other == kind:
+                continue
+            lo = bisect.bisect_left(starts, begin - _SOAK_REACH - longest[0])
+            hi = bisect.bisect_left(starts, until)
+            if any(begin < soak_end(e) for e in ends[lo:hi]):
+                return False
+        return True
 
     def add(self, kind: str, begin: dt.datetime, end: dt.datetime) -> None:
-        at = bisect.bisect_right(self.starts, begin)
-        self.starts.insert(at, begin)
-        self.spans.insert(at, (begin, end, kind))
-        self.longest = max(self.longest, end - begin)
+        starts, ends, longest = self.kinds.setdefault(kind, ([], [], [dt.timedelta()]))
+        at = bisect.bisect_right(starts, begin)
+        starts.insert(at, begin)
+        ends.insert(at, end)
+        longest[0] = max(longest[0], end - begin)
 
 
 def _fits(
@@ -196,52 +204,148 @@ def schedule_steps(
     and a fault found the next working day points at one change (the rule
     applies with maintenance windows; without them nothing is separated). A wave is the
     window occurrence a step starts in (or its calendar day outside windows),
-    numbered from 1 in time order.
+    numbered from 1 in time order. (:class:`Timeline` places the steps.)
     """
-    on_path = frozenset(critical)
-    origin = dt.datetime.combine(start, DAY_START)
-    done: dict[str, dt.datetime] = {}
-    timing: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]] = {}
-    shared: dict[tuple[str, dt.datetime], int] = {}
-    occ: dict[str, dt.datetime] = {}
-    cutovers = _Cutovers()
-    for step in ordered:
-        ready = max((done[p] for p in step.prerequisites), default=origin)
+    return Timeline.of(ordered, start, windows).scheduled(critical)
+
+
+class _Placed(NamedTuple):
+    """Where :meth:`Timeline.place` put one step, and what it took (enough to replay it)."""
+
+    step: Step
+    begin: dt.datetime
+    finish: dt.datetime
+    slot: dt.datetime
+    """The window occurrence it starts in, or the midnight of its day (its wave)."""
+    occurrence: dt.datetime | None
+    """The window occurrence it took (a windowed step placed in a window), else None."""
+    need: int
+    """Minutes it holds its window (duration or ``window_minutes``)."""
+
+
+class Timeline:
+    """Steps placed one by one in run order (the scheduling rule of :func:`schedule_steps`).
+
+    It can continue an earlier timeline (:meth:`of` with ``earlier``) after steps were added
+    or changed: a step is placed again only where its place may differ, otherwise the
+    earlier placement is copied (the result is the one a full pass gives). A step's place
+    depends on its prerequisites' places and, for a cut-over or a step with a
+    ``window_share``, on the cut-overs and shares placed before it. So while the run order
+    repeats the earlier one (new steps that are neither do not count), every placement
+    is copied; after that, a step that is neither keeps its earlier place when it is
+    unchanged and no prerequisite moved. The certificate renewal
+    (:func:`migrator.plan.phases.assemble_plan`) is scheduled this way: one scheduling
+    pass, not two.
+    """
+
+    def __init__(self, start: dt.date, windows: Sequence[MaintenanceWindow] = ()) -> None:
+        self.start = start
+        self.windows = tuple(windows)
+        self._origin = dt.datetime.combine(start, DAY_START)
+        self.placed: list[_Placed] = []
+        self.copied = 0
+        """How many placements were copied from an earlier timeline."""
+        self._done: dict[str, dt.datetime] = {}
+        self._shared: dict[tuple[str, dt.datetime], int] = {}
+        self._occ: dict[str, dt.datetime] = {}
+        self._cutovers = _Cutovers()
+
+    @classmethod
+    def of(
+        cls,
+        ordered: Sequence[Step],
+        start: dt.date,
+        windows: Sequence[MaintenanceWindow] = (),
+        earlier: Timeline | None = None,
+    ) -> Timeline:
+        """``ordered`` placed in turn, copying from ``earlier`` (same start and windows) what
+        cannot have moved."""
+        out = cls(start, windows)
+        if earlier is None or (earlier.start, earlier.windows) != (start, out.windows):
+            for step in ordered:
+                out.place(step)
+            return out
+        old = earlier.placed
+        was_at = {p.step.id: p for p in old}
+        moved: set[str] = set()  # ids placed anew whose place is new or differs
+        head = 0  # the run order repeats the earlier one up to here (-1: no longer)
+        for step in ordered:
+            was = was_at.get(step.id)
+            shares = step.window_share is not None or bool(step.cutover)
+            if was is None or not (was.step is step or was.step == step):
+                if head < 0 or shares or was is not None:
+                    head = -1  # the orders part here (a new step that is neither does not count)
+                out.place(step)  # new or changed: placed anew, and so is what waits for it
+                moved.add(step.id)
+                continue
+            if head >= 0 and old[head] is was:
+                out._keep(was)
+                out.copied += 1
+                head += 1
+                continue
+            head = -1
+            if not shares and moved.isdisjoint(step.prerequisites):
+                out._keep(was)
+                out.copied += 1
+                continue
+            out.place(step)
+            if out.placed[-1][1:] != was[1:]:
+                moved.add(step.id)
+        return out
+
+    def place(self, step: Step) -> None:
+        """Place the next step in run order (its prerequisites are placed)."""
+        done = self._done
+        ready = max((done[p] for p in step.prerequisites), default=self._origin)
+        windows = self.windows
         slot: dt.datetime | None
+        need = 0
         if needs_window(step):
             need = max(step.duration_minutes, step.window_minutes)
             # Occurrences a prerequisite ran in (``fresh_window``: a change of its own night).
+            occ = self._occ
             taken = {occ[p] for p in step.prerequisites if p in occ} if step.fresh_window else set()
             begin, slot = fit_window(ready, need, windows)
             while slot is not None and (
-                slot in taken or not _fits(step, slot, begin, need, shared, cutovers)
+                slot in taken or not _fits(step, slot, begin, need, self._shared, self._cutovers)
             ):
                 # That occurrence is full, taken, or too close to a cut-over of another class: the next one.
                 ready = max(ready, _occurrence_end(slot, windows))
                 begin, slot = fit_window(ready, need, windows)
-            if slot is not None:
-                occ[step.id] = slot
-                if step.window_share is not None:
-                    name = step.window_share[0]
-                    shared[(name, slot)] = shared.get((name, slot), 0) + 1
-                if step.cutover:
-                    cutovers.add(step.cutover, begin, begin + dt.timedelta(minutes=need))
+            occurrence = slot
         else:
             begin = ready
             slot = _containing(begin, windows) if windows else None
+            occurrence = None
         finish = begin + dt.timedelta(minutes=step.duration_minutes)
-        done[step.id] = finish + dt.timedelta(minutes=step.wait_minutes)
         slot_key = slot if slot is not None else dt.datetime.combine(begin.date(), dt.time())
-        timing[step.id] = (begin, finish, slot_key)
-    slots = sorted({t[2] for t in timing.values()})
-    wave_of = {s: n for n, s in enumerate(slots, start=1)}
-    return {
-        step.id: ScheduledStep(
-            step_id=step.id,
-            wave=wave_of[timing[step.id][2]],
-            start=timing[step.id][0],
-            finish=timing[step.id][1],
-            critical=step.id in on_path,
-        )
-        for step in ordered
-    }
+        self._keep(_Placed(step, begin, finish, slot_key, occurrence, need))
+
+    def _keep(self, placed: _Placed) -> None:
+        step, occurrence = placed.step, placed.occurrence
+        self.placed.append(placed)
+        self._done[step.id] = placed.finish + dt.timedelta(minutes=step.wait_minutes)
+        if occurrence is not None:
+            self._occ[step.id] = occurrence
+            if step.window_share is not None:
+                key = (step.window_share[0], occurrence)
+                self._shared[key] = self._shared.get(key, 0) + 1
+            if step.cutover:
+                end = placed.begin + dt.timedelta(minutes=placed.need)
+                self._cutovers.add(step.cutover, placed.begin, end)
+
+    def scheduled(self, critical: Iterable[str] = ()) -> dict[str, ScheduledStep]:
+        """Each placed step's schedule (waves numbered from 1 in time order)."""
+        on_path = frozenset(critical)
+        slots = sorted({p.slot for p in self.placed})
+        wave_of = {s: n for n, s in enumerate(slots, start=1)}
+        return {
+            p.step.id: ScheduledStep(
+                step_id=p.step.id,
+                wave=wave_of[p.slot],
+                start=p.begin,
+                finish=p.finish,
+                critical=p.step.id in on_path,
+            )
+            for p in self.placed
+        }

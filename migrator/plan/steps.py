@@ -32,13 +32,16 @@ class Phase(enum.Enum):
     @property
     def order(self) -> int:
         """Position of the phase (0 = prepare)."""
-        return list(Phase).index(self)
+        return _ORDERS[self]
 
     @property
     def number(self) -> str:
         """Two-digit runbook folder prefix: ``00`` prepare, ``10`` servers, ... ``55`` moves, ``58`` public folders, ``60`` decommission."""
         return _NUMBERS[self]
 
+
+_ORDERS = {phase: n for n, phase in enumerate(Phase)}
+"""Each phase's position (asked once per step when ordering: a look-up, not a search)."""
 
 _NUMBERS = {
     Phase.PREPARE: "00",

@@ -19,7 +19,7 @@ from migrator.checks.certificates import check_certificates
 from migrator.errors import PlanError
 from migrator.logs.client_evidence import ClientEvidence
 from migrator.model import ExchangeVersion, Finding, Inventory, Severity
-from migrator.plan.graph import make_plan
+from migrator.plan.graph import draft_plan
 from migrator.plan.identity import IdentityMatch
 from migrator.plan.moves import MovePlan
 from migrator.plan.moves_steps import moves_links
@@ -227,6 +227,7 @@ def link_phases(
     hybrid_sinks = _sinks(steps, Phase.HYBRID, needed)
     mx_sinks = _sinks(steps, Phase.MX, needed)
     uses_old: dict[str, list[str]] = {}
+    send_connector = step_id(Phase.SERVERS, "send-connector") + "."
     for s in steps:
         if s.phase is Phase.RELAY:
             server_new = _server_of(s.target, new)
@@ -247,7 +248,7 @@ def link_phases(
         if s.id.startswith("identity.remote-mailbox."):
             # Runs in the Exchange Management Shell of a 2016 server.
             add(s.id, SERVERS_READY)
-        if s.id.startswith(step_id(Phase.SERVERS, "send-connector") + "."):
+        if s.id.startswith(send_connector):
             # Outbound Internet and partner mail through the new servers is a production
             # cut-over (review 3, F3): after the go/no-go like the others.
             add(s.id, SERVERS_READY)
@@ -294,12 +295,15 @@ def link_phases(
     go_live = go_live_changes(steps)
     out = []
     for s in steps:
+        changes: dict[str, object] = {}  # (one copy of the step for all its changes)
         more = extra.get(s.id)
-        out.append(replace(s, prerequisites=(*s.prerequisites, *more)) if more else s)
+        if more:
+            changes["prerequisites"] = (*s.prerequisites, *more)
         if s.id in cutover:
-            out[-1] = replace(out[-1], cutover=cutover[s.id])
+            changes["cutover"] = cutover[s.id]
         if s.id in go_live:
-            out[-1] = replace(out[-1], **go_live[s.id])  # type: ignore[arg-type]
+            changes.update(go_live[s.id])
+        out.append(replace(s, **changes) if changes else s)  # type: ignore[arg-type]
     return out
 
 
@@ -334,12 +338,14 @@ def assemble_plan(
     )
     check_final_after_2010(inventory, estate(inventory), steps)
     windows = inventory.policy.maintenance_windows
-    plan = make_plan(inventory.organisation, steps, day, windows)
+    first = draft_plan(inventory.organisation, steps, day, windows)
     # A certificate that expires while steps remain: its renewal joins the plan (review 2, M10).
-    renew = certificate_renewal_steps(inventory, plan)
+    renew = certificate_renewal_steps(inventory, first.plan)
     if not renew:
-        return plan
-    return make_plan(inventory.organisation, [*renewal_links(steps, renew), *renew], day, windows)
+        return first.plan
+    # One scheduling pass: the run order's head that the renewal leaves as it was keeps its schedule.
+    more = [*renewal_links(steps, renew), *renew]
+    return draft_plan(inventory.organisation, more, day, windows, earlier=first).plan
 
 
 __all__ = [

@@ -37,9 +37,13 @@ def slug(text: str) -> str:
     return _UNSAFE.sub("-", text.strip()).strip("-") or "unnamed"
 
 
+_PHASE_PARTS = {phase: phase.value for phase in Phase}
+"""Each phase's id part (a look-up: an enum's ``value`` is a property, and ids are made 400,000 times)."""
+
+
 def step_id(phase: Phase, *parts: str) -> str:
     """``<phase>.<part>.<part>`` with each part made safe."""
-    return ".".join([phase.value, *(slug(p) for p in parts)])
+    return ".".join([_PHASE_PARTS[phase], *map(slug, parts)])
 
 
 def runbook(phase: Phase, topic: str) -> str:

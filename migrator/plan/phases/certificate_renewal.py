@@ -4,7 +4,8 @@ The certificate the plan puts behind the namespace (:func:`certificate_need` of 
 server) is checked against the schedule. Where steps start on or after its NotAfter day,
 :func:`migrator.plan.phases.assemble_plan` adds :func:`certificate_renewal_steps` (the CA's
 issuance by hand, then a scripted import and enable on each 2016 server, in a window of its
-own after the cut-overs) and schedules again; :func:`certificate_expiry_findings` then
+own after the cut-overs) and schedules them, continuing the first schedule (one pass:
+:class:`migrator.plan.schedule.Timeline`); :func:`certificate_expiry_findings` then
 reports the renewal (info) or, where it cannot run before NotAfter, an error that stops
 ``plan``: never a warning followed by a plan that runs on an expired certificate.
 """

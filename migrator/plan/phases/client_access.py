@@ -753,18 +753,18 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
     certificates of every 2016 server before any mailbox reaches 2016, arbitration first.
     """
     ids = {s.id for s in steps}
-    est_new = [s.target for s in steps if s.id.startswith(step_id(P, "virtual-directories") + ".")]
+    # (each id prefix made once, not once per step)
+    vdirs = step_id(P, "virtual-directories") + "."
+    copy = step_id(Phase.MOVES, "copy") + "."
+    est_new = [s.target for s in steps if s.id.startswith(vdirs)]
     out: dict[str, list[str]] = {}
+    online = RunsIn.EXCHANGE_ONLINE
     onprem = sorted(
-        s.id.removeprefix(step_id(Phase.MOVES, "copy") + ".")
-        for s in steps
-        if s.id.startswith(step_id(Phase.MOVES, "copy") + ".")
-        and s.runs_in is not RunsIn.EXCHANGE_ONLINE
+        s.id.removeprefix(copy) for s in steps if s.id.startswith(copy) and s.runs_in is not online
     )
     last_wave = step_id(Phase.MOVES, "complete", onprem[-1]) if onprem else ""
-    gates = sorted(
-        s.id for s in steps if s.id.startswith(step_id(Phase.DECOMMISSION, "client-access") + ".")
-    )
+    gate = step_id(Phase.DECOMMISSION, "client-access") + "."
+    gates = sorted(s.id for s in steps if s.id.startswith(gate))
     # M6: the client-access gate of a 2010 server needs the namespace on 2016, public folders
     # live on 2016 (where there are any), the last on-premises wave and (review 3, F9) Exchange
     # Online users off the 2010 proxy mailboxes (the modern hybrid switch, after every EXO wave).
@@ -772,11 +772,8 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
         out.setdefault(gate, []).extend(
             p for p in (NAMESPACE_VERIFY, PF_GO_LIVE, PF_HYBRID_MODERN, last_wave) if p in ids
         )
-    legacy = {
-        s.target.lower(): s.target
-        for s in steps
-        if s.id.startswith(step_id(P, "outlook-anywhere") + ".")
-    }
+    outlook_anywhere = step_id(P, "outlook-anywhere") + "."
+    legacy = {s.target.lower(): s.target for s in steps if s.id.startswith(outlook_anywhere)}
     pf_removed = pf_step_id("remove-databases")
     for array in sorted(inv.client_access_arrays, key=lambda a: a.name.lower()):
         retire = step_id(Phase.DECOMMISSION, "cas-array-name", array.name)
@@ -817,13 +814,12 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
         if step in ids:
             out.setdefault(step, []).extend(p for p in pre if p in ids and p != step)
 
+    install = step_id(P, "install") + "."
+    arbitration = step_id(Phase.MOVES, "arbitration")
     for s in steps:
-        if s.id.startswith(step_id(P, "install") + "."):
+        if s.id.startswith(install):
             add(s.id, OAB_STEP)
-        first_2016 = s.id == step_id(Phase.MOVES, "arbitration") or (
-            s.id.startswith(step_id(Phase.MOVES, "copy") + ".")
-            and s.runs_in is not RunsIn.EXCHANGE_ONLINE
-        )
+        first_2016 = s.id == arbitration or (s.id.startswith(copy) and s.runs_in is not online)
         if first_2016:
             add(
                 s.id,
@@ -833,7 +829,7 @@ def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list
                     for what in ("certificate", "virtual-directories")
                 ),
             )
-            if s.id != step_id(Phase.MOVES, "arbitration"):
+            if s.id != arbitration:
                 add(s.id, NAMESPACE_VERIFY if NAMESPACE_VERIFY in ids else NAMESPACE)
     return out
 

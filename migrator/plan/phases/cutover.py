@@ -85,8 +85,13 @@ def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
     for wave in waves:
         first = bool(onprem) and wave == onprem[0]
         out[step_id(Phase.MOVES, "complete", wave)] = CUTOVER_FIRST_WAVE if first else CUTOVER_WAVE
+    starts = tuple(p for p, _k in _PREFIXES)  # (most steps start with none: one test for them)
     for s in steps:
-        kind = _EXACT.get(s.id) or next((k for p, k in _PREFIXES if s.id.startswith(p)), "")
+        kind = _EXACT.get(s.id) or (
+            next((k for p, k in _PREFIXES if s.id.startswith(p)), "")
+            if s.id.startswith(starts)
+            else ""
+        )
         if kind:
             out[s.id] = kind
     ids = {s.id for s in steps}
