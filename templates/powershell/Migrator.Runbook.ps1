@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 8
+# Version: 9
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -1483,12 +1483,47 @@ function Assert-ArbitrationMoved {
     if ($left.Count -gt 0 -and -not $WhatIfPreference) { throw ([string]$left.Count + ' arbitration mailbox(es) are still on a 2010 database; run this step again when the requests show Completed') }
 }
 
+function Assert-LogVolumeRoom {
+    # moves.create (2016 EMS), before the first request, also under -WhatIf (it only reads): the logs a wave writes
+    # into each database ($LogBytes, from the plan) must fit in $LogSharePercent of the free space of the log volume
+    # on every server holding a copy (each copy writes them all). A full log volume dismounts the database.
+    [CmdletBinding()]
+    param([string[]]$LogDatabase, [long[]]$LogBytes, [int]$LogSharePercent, [string]$DomainController)
+    # -IncludePreExchange2013 (splatted, see Test-Legacy2010Target): a rollback moves back into 2010 databases
+    $legacy = @{ 'IncludePreExchange2013' = $true }
+    $short = @()
+    for ($i = 0; $i -lt @($LogDatabase).Count; $i++) {
+        $need = [double]$LogBytes[$i]
+        $database = Get-MailboxDatabase -Identity $LogDatabase[$i] -DomainController $DomainController @legacy -ErrorAction Stop
+        $path = ([string]$database.LogFolderPath).TrimEnd('\') + '\'
+        foreach ($server in @($database.Servers)) {
+            $computer = [string]$server
+            try {
+                $volumes = @(Get-WmiObject -Class Win32_Volume -ComputerName $computer -Filter 'DriveType = 3' -ErrorAction Stop)
+            } catch {
+                throw ('cannot read the volumes of ' + $computer + ' (WMI): ' + $_.Exception.Message + '; check the free space of ' + $path + ' there by hand, then run this step again when WMI answers')
+            }
+            $volume = $null
+            foreach ($candidate in $volumes) {
+                $root = [string]$candidate.Name
+                if ($root -and $path.StartsWith($root, [System.StringComparison]::OrdinalIgnoreCase) -and (-not $volume -or $root.Length -gt ([string]$volume.Name).Length)) { $volume = $candidate }
+            }
+            if (-not $volume) { throw ('no volume of ' + $computer + ' holds the log folder ' + $path) }
+            $free = [double]$volume.FreeSpace
+            Write-Host ('    ' + $LogDatabase[$i] + ' on ' + $computer + ': about ' + [math]::Round($need / 1GB, 1) + ' GB of logs, ' + [math]::Round($free / 1GB, 1) + ' GB free on ' + [string]$volume.Name)
+            if ($need * 100 -gt $free * $LogSharePercent) { $short += ($LogDatabase[$i] + ' on ' + $computer + ' (' + [math]::Round($need / 1GB, 1) + ' GB of logs, ' + [math]::Round($free / 1GB, 1) + ' GB free)') }
+        }
+    }
+    if ($short.Count -gt 0) { throw ('not enough free log space for this wave (at most ' + $LogSharePercent + '% of the free space): ' + ($short -join '; ') + '. Run a full backup of the database (it truncates the logs) or add log space, then run this step again') }
+}
+
 function New-MoveWave {
     # moves.create (2016 EMS): one New-MoveRequest per CSV row, -BatchName the wave, -CompleteAfter a UTC DateTime
     # (or -SuspendWhenReadyToComplete, the fallback); the archive moves with its primary, never ahead of it.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [int]$BadItemLimit, [string]$CompleteAfterUtc, [switch]$SuspendWhenReadyToComplete, [string]$DomainController)
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [int]$BadItemLimit, [string[]]$LogDatabase = @(), [long[]]$LogBytes = @(), [int]$LogSharePercent, [string]$CompleteAfterUtc, [switch]$SuspendWhenReadyToComplete, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    Assert-LogVolumeRoom -LogDatabase $LogDatabase -LogBytes $LogBytes -LogSharePercent $LogSharePercent -DomainController $DomainController
     $when = $null
     if (-not $SuspendWhenReadyToComplete) {
         $when = ConvertFrom-UtcText -Text $CompleteAfterUtc
