@@ -1491,6 +1491,7 @@ function Assert-LogVolumeRoom {
     param([string[]]$LogDatabase, [long[]]$LogBytes, [int]$LogSharePercent, [string]$DomainController)
     # -IncludePreExchange2013 (splatted, see Test-Legacy2010Target): a rollback moves back into 2010 databases
     $legacy = @{ 'IncludePreExchange2013' = $true }
+    $gb = [double]1073741824
     $short = @()
     for ($i = 0; $i -lt @($LogDatabase).Count; $i++) {
         $need = [double]$LogBytes[$i]
@@ -1510,8 +1511,8 @@ function Assert-LogVolumeRoom {
             }
             if (-not $volume) { throw ('no volume of ' + $computer + ' holds the log folder ' + $path) }
             $free = [double]$volume.FreeSpace
-            Write-Host ('    ' + $LogDatabase[$i] + ' on ' + $computer + ': about ' + [math]::Round($need / 1GB, 1) + ' GB of logs, ' + [math]::Round($free / 1GB, 1) + ' GB free on ' + [string]$volume.Name)
-            if ($need * 100 -gt $free * $LogSharePercent) { $short += ($LogDatabase[$i] + ' on ' + $computer + ' (' + [math]::Round($need / 1GB, 1) + ' GB of logs, ' + [math]::Round($free / 1GB, 1) + ' GB free)') }
+            Write-Host ('    ' + $LogDatabase[$i] + ' on ' + $computer + ': about ' + [math]::Round($need / $gb, 1) + ' GB of logs, ' + [math]::Round($free / $gb, 1) + ' GB free on ' + [string]$volume.Name)
+            if ($need * 100 -gt $free * $LogSharePercent) { $short += ($LogDatabase[$i] + ' on ' + $computer + ' (' + [math]::Round($need / $gb, 1) + ' GB of logs, ' + [math]::Round($free / $gb, 1) + ' GB free)') }
         }
     }
     if ($short.Count -gt 0) { throw ('not enough free log space for this wave (at most ' + $LogSharePercent + '% of the free space): ' + ($short -join '; ') + '. Run a full backup of the database (it truncates the logs) or add log space, then run this step again') }

@@ -14,7 +14,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -24,7 +24,11 @@ try {
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended; rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-001' -Title 'create the move requests of wave-001 (2 mailboxes, 5.0 GB) - pilot') {
         Write-Host '    New-MoveRequest per row of moves/wave-001.csv with -BatchName wave-001 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 0.5 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it.'
-        $step = @{ Csv = '..\..\moves\wave-001.csv'; Rows = 2; BatchName = 'wave-001'; BadItemLimit = 10 }
+        $step = @{
+            Csv = '..\..\moves\wave-001.csv'; Rows = 2
+            BatchName = 'wave-001'; BadItemLimit = 10
+            LogDatabase = @('DB16-LON-02'); LogBytes = @(5368709120); LogSharePercent = 80
+        }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
     # region STEP moves.complete.wave-001; target: wave-001; owner: Exchange admin; runs in: EMS on the new servers; after: moves.copy.wave-001

@@ -14,7 +14,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -24,7 +24,11 @@ try {
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended; rollback: Remove-MoveRequest of a request that has not completed cancels it
     if (Test-RunStep -Id 'moves.copy.wave-003' -Title 'create the move requests of wave-003 (1 mailboxes, 68.5 GB)') {
         Write-Host '    New-MoveRequest per row of moves/wave-003.csv with -BatchName wave-003 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 6.9 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it. Starts after wave-002 completed and its requests were removed (the same 2016 database): first a full backup of that database must have truncated the logs (Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log volume has room for this wave; moves-report.md has the forecast).'
-        $step = @{ Csv = '..\..\moves\wave-003.csv'; Rows = 1; BatchName = 'wave-003'; BadItemLimit = 10 }
+        $step = @{
+            Csv = '..\..\moves\wave-003.csv'; Rows = 1
+            BatchName = 'wave-003'; BadItemLimit = 10
+            LogDatabase = @('DB16-LON-01'); LogBytes = @(73551314944); LogSharePercent = 80
+        }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
     # region STEP moves.complete.wave-003; target: wave-003; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-002, moves.copy.wave-003
