@@ -516,6 +516,7 @@ def test_batches_add_log_load_on_the_database_holding_the_migration_mailbox() ->
     moved_in = sum(b for w in mp.waves for db, b in w.bytes_by_target if db == lf.database)
     assert lf.total_bytes == (moved_in * lf.copies) + lf.batch_bytes
     assert all(o.batch_bytes == 0 for o in mp.logs if o is not lf)
+
     # Free space below the batch load: the batches are cut smaller (planned around, no finding);
     # when one mailbox alone is over the room, a warning naming the Migration mailbox; when it is
     # over the whole free space, an error (review 6, B1).

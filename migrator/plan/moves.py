@@ -339,9 +339,9 @@ class _Packer:
         if not all(w.targets[d] + n <= p.max_per_target_database for d, n in tgt.items()):
             return False
         # The logs of one wave stay within LOG_SHARE_PERCENT of each log volume's free space.
-        if w.target == EXCHANGE_ONLINE and self.batch_room is not None:
-            if w.bytes + total > self.batch_room:
-                return False
+        batch = self.batch_room
+        if w.target == EXCHANGE_ONLINE and batch is not None and w.bytes + total > batch:
+            return False
         room = self.room
         return all(d not in room or w.log_bytes[d] + b <= room[d] for d, b in logs.items())
 
@@ -812,7 +812,10 @@ def plan_moves(
             )
     logs = _log_forecast(inv, out_waves, migration_database(assignments))
     for lf in logs:
-        if lf.free_bytes is None or lf.largest_wave_bytes * 100 <= lf.free_bytes * LOG_SHARE_PERCENT:
+        if (
+            lf.free_bytes is None
+            or lf.largest_wave_bytes * 100 <= lf.free_bytes * LOG_SHARE_PERCENT
+        ):
             continue
         full = lf.largest_wave_bytes > lf.free_bytes
         findings.append(
