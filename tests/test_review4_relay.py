@@ -191,6 +191,15 @@ def test_frontend_observe_and_soak_need_a_line_of_a_frontend_connector() -> None
     assert "if ($FrontEndOnly) { $control = @(Get-FrontEndConnectorId" in soak
 
 
+def test_observations_count_only_the_lines_of_their_period() -> None:
+    """Review 6, M3: 2010 starts a receive log a day, so a file written after the repoint also holds
+    the sessions before it; the files are chosen by LastWriteTime, each line by its own time."""
+    for name in ("Assert-NoRelaySession", "Assert-NoClientLeft", "Assert-NoRefusal"):
+        body = _function(name)
+        assert "$_.LastWriteTime -ge $since" in body, name
+        assert "[datetime]$_.DateTime -ge $since" in body, name
+
+
 def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: MigrationPlan) -> None:
     for s in plan.steps:
         if s.id.startswith(

@@ -494,7 +494,8 @@ function Assert-ConnectorLogging {
 }
 
 function Assert-NoRelaySession {
-    # Count the sessions of the observation period per connector and client in the RECV*.LOG files; throw if any.
+    # Count the sessions of the observation period per connector and client in the RECV*.LOG files (lines of the
+    # period only: 2010 starts a file a day); throw if any.
     # -Control: connectors of which at least one line must be in the files read (Get-FrontEndConnectorId).
     param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string[]]$Control = @(), [string]$Hint = '')
     $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
@@ -506,7 +507,8 @@ function Assert-NoRelaySession {
     foreach ($file in $files) {
         Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | ForEach-Object {
             if ($Control -contains $_.ConnectorId) { $seen = $seen + 1 }
-            if (($identities -contains $_.ConnectorId) -and ($_.Event -eq '+')) {
+            # Only sessions of the period: a file written since then also holds older lines (review 6, M3).
+            if (($identities -contains $_.ConnectorId) -and ($_.Event -eq '+') -and ([datetime]$_.DateTime -ge $since)) {
                 $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
                 if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
             }
@@ -536,7 +538,7 @@ function Assert-NoClientLeft {
     $prefix = $Server + '\'
     $clients = @{}
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ([string]$_.ConnectorId).StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -and ($_.Event -eq '+') } | ForEach-Object {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ([string]$_.ConnectorId).StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -and ($_.Event -eq '+') -and ([datetime]$_.DateTime -ge $since) } | ForEach-Object {
             $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
             $parsed = $null
             $known = $false
