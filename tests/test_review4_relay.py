@@ -5,6 +5,7 @@ m6 (onward Front End log path), m7 (the wait before the observe steps)."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from powershell_check import check_script
 from migrator import build_plan
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
-from migrator.model import Inventory
+from migrator.model import Inventory, NatRule
 from migrator.plan.relay import plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import alias_families, relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase, Step
@@ -211,6 +212,31 @@ def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: Migrat
 # --------------------------------------------------------------------------- R2: rollback order on the new servers
 
 
+@pytest.mark.parametrize(
+    ("ranges", "source_nat", "expected"),
+    [
+        (["10.2.50.0/24", "192.168.7.9", "172.20.0.1-172.20.0.9"], False, False),
+        (["10.0.0.0/7"], False, True),  # wider than RFC 1918's 10/8: holds public addresses
+        (["203.0.113.10"], False, True),  # a documentation block stands for a public address
+        (["fd00::/64", "fe80::1"], False, False),
+        (["2001:db8::1"], False, True),
+        (
+            ["10.1.1.1"],
+            True,
+            True,
+        ),  # the rule's inside address: every Internet sender appears as it
+        (["10.1.1.1"], False, False),
+    ],
+)
+def test_which_relay_clients_can_come_through_a_nat_rule(
+    ranges: list[str], source_nat: bool, expected: bool
+) -> None:
+    from migrator.plan.nat import reachable_through
+
+    rule = NatRule("fw", None, ipaddress.ip_address("10.1.1.1"), source_nat)
+    assert reachable_through(rule, [IPRange.parse(r) for r in ranges]) is expected
+
+
 def _relay_rollback(inv: Inventory) -> dict[str, Step]:
     from migrator.plan.nat import with_nat_rollback
 
@@ -229,6 +255,17 @@ def test_revoke_waits_for_the_alias_the_nat_rule_and_the_old_connectors(inv: Inv
         assert "relay.rollback.verify-alias.smtp-contoso-com" in step.prerequisites, step.id
         assert "relay.rollback.nat-verify.fw-lon-smtp-in" in step.prerequisites, step.id
         assert "relay.rollback.enable-old.EX10-01.relay-apps" in step.prerequisites, step.id
+    # Only connectors whose clients can come through the rule wait for its rollback (review 6, M4): the
+    # rule also carries Exchange Online's inbound mail after the MX change. Relay Apps holds the public
+    # 203.0.113.10; the CRM and scanner ranges are private and cannot arrive through it.
+    for step_id, through in (
+        ("relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01", False),
+        ("relay.rollback.remove.EX16-01.relay-mfp-scanners", False),
+        ("relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01", False),
+        ("relay.rollback.remove.EX16-01.relay-apps-ex16-01", True),
+    ):
+        nat = "relay.rollback.nat-verify.fw-lon-smtp-in" in steps[step_id].prerequisites
+        assert nat is through, step_id
     # EX16-02 is behind no NAT rule: it waits for the alias only
     other = steps["relay.rollback.permission.EX16-02.relay-apps-ex16-02"]
     assert "relay.rollback.nat-verify.fw-lon-smtp-in" not in other.prerequisites
