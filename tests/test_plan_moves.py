@@ -706,3 +706,25 @@ def test_forecast_reads_the_move_waves_of_both_plan_json_formats() -> None:
     assert move_waves({"format_version": 2, "waves": [wave], "step_waves": {"1": ["x"]}}) == [wave]
     assert move_waves({"format_version": 1, "waves": {"1": ["x"]}, "move_waves": [wave]}) == [wave]
     assert move_waves({"format_version": 2}) == []
+
+
+def test_a_late_wave_can_be_deferred_to_the_next_window() -> None:
+    """Review 6, M1: past -CompleteAfter a request completes by itself whenever its copy catches up; the
+    completion step can give the late ones the next window's start (Set-MoveRequest -CompleteAfter, read back)."""
+    helper = (ROOT / "templates" / "powershell" / "Migrator.Runbook.ps1").read_text(
+        encoding="utf-8"
+    )
+    body = helper.split("function Complete-MoveWave {")[1].split("\nfunction ")[0]
+    assert "[string]$DeferToUtc = ''" in body
+    assert "Set-MoveRequest -Identity $address -CompleteAfter $defer" in body
+    assert body.index("ShouldProcess($address, 'Set-MoveRequest") < body.index(
+        "Set-MoveRequest -Identity"
+    )
+    assert "business hours or not" in body and "-DeferToUtc <its start" in body
+    inv = load_inventory(CONTOSO)
+    plan = build_plan(inv)
+    for w in plan_moves(inv).waves:
+        if w.arbitration or w.target == EXCHANGE_ONLINE:
+            continue
+        params = plan.step(f"moves.complete.{w.name}").action.params  # type: ignore[union-attr]
+        assert [p["name"] for p in params["runbook_parameters"]] == ["DeferToUtc"]

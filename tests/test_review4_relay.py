@@ -362,3 +362,16 @@ def test_onward_nat_rule_to_a_server_gets_a_change_step(inv: Inventory) -> None:
     change = made["onward.nat.fw-lon-smtp-in"]
     assert "from 10.1.1.20 (EX16-01, Exchange 2016) to EX-SE-01 (10.1.1.30)" in change.instructions
     assert made["onward.nat-verify.fw-lon-smtp-in"].prerequisites == (change.id,)
+
+
+def test_an_inherited_relay_grant_is_never_taken_as_already_granted() -> None:
+    """Review 6, m9: an inherited Accept-Any-Recipient for ANONYMOUS LOGON comes from a container and applies to
+    every receive connector below it (Default Frontend too): the step stops instead of printing "already has"."""
+    body = _function("Grant-RelayPermission")
+    explicit = body.index("$explicit = Test-RelayPermission")
+    inherited = body.index("only by inheritance")
+    grant = body.index("Add-ADPermission -Identity $dn")
+    assert "-Explicit" in body[explicit : body.index("\n", explicit)]
+    assert explicit < inherited < grant
+    readback = body[body.index("Verification failed") - 200 :]
+    assert "-Explicit" in readback.split("Verification failed")[0]

@@ -63,6 +63,16 @@ _SUSPEND = {
         "complete step resumes them (Resume-MoveRequest) in the window."
     ),
 }
+_DEFER = {
+    "name": "DeferToUtc",
+    "type": "string",
+    "default": "",
+    "help": (
+        "Start of the NEXT completion window in UTC (yyyy-MM-ddTHH:mm:ssZ): requests of the wave that "
+        "have not completed get it as their new -CompleteAfter (Set-MoveRequest, read back), so they "
+        "do not complete by themselves during business hours once their copy catches up."
+    ),
+}
 
 
 def wave_csv(wave: MoveWave) -> str:
@@ -355,7 +365,13 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 verification="every request Completed and Get-Mailbox shows the CSV's TargetDatabase",
                 rollback=f"runbooks/{P.number}-{P.value}/{w.name}-rollback.ps1 moves them back",
                 action=Action(
-                    "moves.complete", {"csv": _rel(rb, csv), "rows": n, "batch_name": w.name}
+                    "moves.complete",
+                    {
+                        "csv": _rel(rb, csv),
+                        "rows": n,
+                        "batch_name": w.name,
+                        "runbook_parameters": [_DEFER],
+                    },
                 ),
                 prerequisites=tuple(p for p in (create.id, prev_complete) if p),
                 runbook=rb,

@@ -150,7 +150,13 @@ function Grant-RelayPermission {
     if ($WhatIfPreference -and $found.Count -eq 0) { Write-Host ('    What if: ' + $identity + ' does not exist yet (created by the previous step); would grant ' + $ExtendedRight + ' to ' + $User); return }
     Assert-OneConnector -Identity $identity -Found $found
     $dn = [string]$found[0].DistinguishedName
-    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
+    $explicit = Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController
+    if ((-not $explicit) -and (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
+        # Inherited from a container above (server, protocols, organisation): it applies to every receive connector
+        # there, Default Frontend too, which then relays for that user (review 6, m9). Never taken as "already has".
+        throw ($User + ' holds ' + $ExtendedRight + ' on ' + $identity + ' only by inheritance: it applies to every receive connector below the container that sets it (Default Frontend too: an open relay). Find it with Get-ADPermission -Identity <container> -User ''' + $User + ''' (IsInherited False there), remove it, then run this step again')
+    }
+    if (-not $explicit) {
         if ($PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
             Add-ADPermission -Identity $dn -User $User -ExtendedRights $ExtendedRight -DomainController $DomainController -ErrorAction Stop | Out-Null
         }
@@ -158,7 +164,7 @@ function Grant-RelayPermission {
         Write-Host ('    ' + $User + ' already has ' + $ExtendedRight + ' on ' + $identity)
     }
     if ($WhatIfPreference) { return }
-    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
+    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
     Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
 }
 
@@ -1560,8 +1566,10 @@ function Complete-MoveWave {
     # moves.complete (2016 EMS, in the window): resumes requests held at -SuspendWhenReadyToComplete, shows
     # Get-MoveRequestStatistics, then requires every request Completed and each mailbox on the CSV's TargetDatabase.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [string]$DomainController)
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [string]$DeferToUtc = '', [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    $defer = $null
+    if ($DeferToUtc -ne '') { $defer = ConvertFrom-UtcText -Text $DeferToUtc }
     $pending = @()
     foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)) {
         $address = [string]$row.EmailAddress
@@ -1575,13 +1583,31 @@ function Complete-MoveWave {
             continue
         }
         if (-not (Test-MoveRequestDone -Status ([string]$stats.Status))) {
+            if ($defer) {
+                # Review 6, M1: past -CompleteAfter a request completes by itself as soon as its copy catches up,
+                # business hours or not; the next window's start keeps it from doing so before then.
+                if ($PSCmdlet.ShouldProcess($address, 'Set-MoveRequest -CompleteAfter ' + $DeferToUtc)) {
+                    Set-MoveRequest -Identity $address -CompleteAfter $defer -DomainController $DomainController -ErrorAction Stop
+                    if (-not $WhatIfPreference) {
+                        $after = Get-MoveRequestStatistics -Identity $address -DomainController $DomainController -ErrorAction Stop
+                        if ($null -eq $after.CompleteAfter) {
+                            Write-Warning ('    ' + $address + ': CompleteAfter is not shown by Get-MoveRequestStatistics here; check it by hand before the window ends')
+                        } elseif (-not (Test-MoveRequestDone -Status ([string]$after.Status))) {
+                            Assert-Equal -What ('CompleteAfter of ' + $address) -Expected $defer.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm') -Actual ([datetime]$after.CompleteAfter).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+                        }
+                    }
+                }
+            }
             $pending += $address
             continue
         }
         $mailbox = Get-Mailbox -Identity $address -DomainController $DomainController -ErrorAction Stop
         Assert-Equal -What ('database of ' + $address) -Expected ([string]$row.TargetDatabase) -Actual ([string]$mailbox.Database)
     }
-    if ($pending.Count -gt 0 -and -not $WhatIfPreference) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet: run this step again later (-Only moves.complete.' + $BatchName + ')') }
+    if ($pending.Count -gt 0 -and -not $WhatIfPreference) {
+        if ($defer) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed: deferred to ' + $DeferToUtc + ' (UTC); run this step again in that window') }
+        throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet. They complete by themselves as soon as their copy ends, business hours or not: run this step again before the window ends, or defer them to the next window with -Only moves.complete.' + $BatchName + ' -DeferToUtc <its start, yyyy-MM-ddTHH:mm:ssZ>')
+    }
 }
 
 function Remove-MoveWaveRequest {
