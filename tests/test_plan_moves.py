@@ -728,3 +728,19 @@ def test_a_late_wave_can_be_deferred_to_the_next_window() -> None:
             continue
         params = plan.step(f"moves.complete.{w.name}").action.params  # type: ignore[union-attr]
         assert [p["name"] for p in params["runbook_parameters"]] == ["DeferToUtc"]
+
+
+def test_the_copy_reads_each_rows_bad_item_limit_and_the_completion_checks_the_archive() -> None:
+    """Review 6, m1 and m2: the CSV's BadItemLimit and MailboxType were written but never read, and the
+    completion checked only the primary database."""
+    helper = (ROOT / "templates" / "powershell" / "Migrator.Runbook.ps1").read_text(
+        encoding="utf-8"
+    )
+    create = helper.split("function New-MoveWave {")[1].split("\nfunction ")[0]
+    assert "if ([string]$row.BadItemLimit -ne '') { $limit = [int]$row.BadItemLimit }" in create
+    assert "if ($limit -gt 50) { $archive['AcceptLargeDataLoss'] = $true }" in create
+    assert create.count("-BadItemLimit $limit") == 2 and "-BadItemLimit $BadItemLimit" not in create
+    assert "-notcontains [string]$row.MailboxType" in create
+    complete = helper.split("function Complete-MoveWave {")[1].split("\nfunction ")[0]
+    assert "Assert-Equal -What ('archive database of ' + $address)" in complete
+    assert "[string]$mailbox.ArchiveDatabase" in complete

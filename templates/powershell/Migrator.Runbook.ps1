@@ -1547,11 +1547,17 @@ function New-MoveWave {
         if ([string]$row.TargetArchiveDatabase -ne '' -and [string]$row.TargetArchiveDatabase -ne [string]$row.TargetDatabase) {
             $archive['ArchiveTargetDatabase'] = [string]$row.TargetArchiveDatabase
         }
+        # The row's BadItemLimit wins (raised for one mailbox after a failed request; over 50 needs
+        # -AcceptLargeDataLoss); the archive always moves with its primary (review 6, m1).
+        if (@('', 'PrimaryOnly', 'PrimaryAndArchive') -notcontains [string]$row.MailboxType) { throw ($address + ': MailboxType ' + [string]$row.MailboxType + ' is not moved by this step (PrimaryOnly or PrimaryAndArchive: the archive moves with its primary, never ahead of it)') }
+        $limit = $BadItemLimit
+        if ([string]$row.BadItemLimit -ne '') { $limit = [int]$row.BadItemLimit }
+        if ($limit -gt 50) { $archive['AcceptLargeDataLoss'] = $true }
         if ($PSCmdlet.ShouldProcess($address, 'New-MoveRequest -TargetDatabase ' + [string]$row.TargetDatabase + ' -BatchName ' + $BatchName)) {
             if ($SuspendWhenReadyToComplete) {
-                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $BadItemLimit -SuspendWhenReadyToComplete -DomainController $DomainController @archive -ErrorAction Stop
+                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $limit -SuspendWhenReadyToComplete -DomainController $DomainController @archive -ErrorAction Stop
             } else {
-                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $BadItemLimit -CompleteAfter $when -DomainController $DomainController @archive -ErrorAction Stop
+                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $limit -CompleteAfter $when -DomainController $DomainController @archive -ErrorAction Stop
             }
             if (-not $WhatIfPreference) {
                 $after = Get-MoveRequest -Identity $address -DomainController $DomainController -ErrorAction Stop
@@ -1603,6 +1609,11 @@ function Complete-MoveWave {
         }
         $mailbox = Get-Mailbox -Identity $address -DomainController $DomainController -ErrorAction Stop
         Assert-Equal -What ('database of ' + $address) -Expected ([string]$row.TargetDatabase) -Actual ([string]$mailbox.Database)
+        if ([string]$row.MailboxType -eq 'PrimaryAndArchive') {
+            $archiveTarget = [string]$row.TargetArchiveDatabase
+            if ($archiveTarget -eq '') { $archiveTarget = [string]$row.TargetDatabase }
+            Assert-Equal -What ('archive database of ' + $address) -Expected $archiveTarget -Actual ([string]$mailbox.ArchiveDatabase)
+        }
     }
     if ($pending.Count -gt 0 -and -not $WhatIfPreference) {
         if ($defer) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed: deferred to ' + $DeferToUtc + ' (UTC); run this step again in that window') }
