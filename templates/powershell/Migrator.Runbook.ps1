@@ -1599,7 +1599,9 @@ function Complete-MoveWave {
                         if ($null -eq $after.CompleteAfter) {
                             Write-Warning ('    ' + $address + ': CompleteAfter is not shown by Get-MoveRequestStatistics here; check it by hand before the window ends')
                         } elseif (-not (Test-MoveRequestDone -Status ([string]$after.Status))) {
-                            Assert-Equal -What ('CompleteAfter of ' + $address) -Expected $defer.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm') -Actual ([datetime]$after.CompleteAfter).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+                            $expected = $defer.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+                            $actual = ([datetime]$after.CompleteAfter).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+                            Assert-Equal -What ('CompleteAfter of ' + $address) -Expected $expected -Actual $actual
                         }
                     }
                 }

@@ -6,9 +6,11 @@
 #     Start of the wave's completion window in UTC, as yyyy-MM-ddTHH:mm:ssZ (moves-report.md lists it per wave): the requests copy now and complete by themselves after it (New-MoveRequest -CompleteAfter, a UTC DateTime).
 # .PARAMETER SuspendWhenReadyToComplete
 #     Fallback: the requests stop at about 95% instead of completing after a time; the complete step resumes them (Resume-MoveRequest) in the window.
+# .PARAMETER DeferToUtc
+#     Start of the NEXT completion window in UTC (yyyy-MM-ddTHH:mm:ssZ): requests of the wave that have not completed get it as their new -CompleteAfter (Set-MoveRequest, read back), so they do not complete by themselves during business hours once their copy catches up.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete)
+    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete, [string]$DeferToUtc = '')
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
@@ -36,7 +38,7 @@ try {
     if (Test-RunStep -Id 'moves.complete.wave-003' -Title 'complete wave-003 in the window and verify each mailbox''s new database') {
         Write-Host '    Outlook asks users to restart after the move; OWA may fail for about 30 minutes, free/busy may lag up to 12 hours.'
         $step = @{ Csv = '..\..\moves\wave-003.csv'; Rows = 1; BatchName = 'wave-003' }
-        Complete-MoveWave @step -Folder $RunbookFolder -DomainController $DomainController
+        Complete-MoveWave @step -Folder $RunbookFolder -DeferToUtc $DeferToUtc -DomainController $DomainController
     }
     # region STEP moves.cleanup.wave-003; target: wave-003; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-003
     # Verification: Get-MoveRequest -BatchName returns nothing; rollback: none: not reversible
