@@ -15,21 +15,24 @@ from hypothesis import strategies as st
 
 from migrator.inventory import load_inventory
 from migrator.mailboxes import Mailbox, MailboxKind, MailboxLink, MovesPolicy, OnlineRule, Right
-from migrator.model import Inventory
+from migrator.model import Finding, Inventory, Severity
 from migrator.pipeline import build_plan
 from migrator.plan.moves import (
     ARBITRATION_WAVE,
     EXCHANGE_ONLINE,
     GB,
+    LOG_SHARE_PERCENT,
     MovePlan,
+    log_room,
     migration_database,
     plan_moves,
     wave_log_load,
 )
-from migrator.plan.moves_steps import cleanup_id, complete_id
+from migrator.plan.moves_steps import cleanup_id, complete_id, moves_rollback_steps
 from migrator.render.moves_output import DOCUMENTED_COLUMNS, wave_csv_text
 
-CONTOSO = Path(__file__).parent.parent / "inventories" / "contoso"
+ROOT = Path(__file__).parent.parent
+CONTOSO = ROOT / "inventories" / "contoso"
 SERVERS = ("EX1", "EX2", "EX3")
 TARGETS = {"EX1": ("T1", "T2"), "EX2": ("T3",), "EX3": ("T4", "T5")}
 
@@ -513,18 +516,76 @@ def test_batches_add_log_load_on_the_database_holding_the_migration_mailbox() ->
     moved_in = sum(b for w in mp.waves for db, b in w.bytes_by_target if db == lf.database)
     assert lf.total_bytes == (moved_in * lf.copies) + lf.batch_bytes
     assert all(o.batch_bytes == 0 for o in mp.logs if o is not lf)
-    # Free space below the batch load: a warning naming the Migration mailbox.
-    dbs = tuple(
-        dataclasses.replace(d, free_bytes=lf.largest_wave_bytes // 2)
-        if d.name == lf.database
-        else d
-        for d in inv.mailbox_databases
+
+    # Free space below the batch load: the batches are cut smaller (planned around, no finding);
+    # when one mailbox alone is over the room, a warning naming the Migration mailbox; when it is
+    # over the whole free space, an error (review 6, B1).
+    def shrunk(factor: int) -> MovePlan:
+        dbs = tuple(
+            dataclasses.replace(d, free_bytes=lf.largest_wave_bytes // factor)
+            if d.name == lf.database
+            else d
+            for d in inv.mailbox_databases
+        )
+        return plan_moves(dataclasses.replace(inv, mailbox_databases=dbs))
+
+    def log_findings(p: MovePlan) -> list[Finding]:
+        return [f for f in p.findings if f.code == "moves.log-space"]
+
+    half = shrunk(2)
+    slf = {o.database: o for o in half.logs}[lf.database]
+    assert slf.free_bytes is not None
+    assert slf.largest_wave_bytes * 100 <= slf.free_bytes * LOG_SHARE_PERCENT
+    assert log_findings(half) == []
+    assert len([w for w in half.waves if w.target == EXCHANGE_ONLINE]) > len(cloud)
+    (warning,) = log_findings(shrunk(5))
+    assert warning.severity is Severity.WARNING and lf.database in warning.where
+    assert "Migration mailbox" in warning.message and "copy step reads" in warning.message
+    (error,) = log_findings(shrunk(20))
+    assert error.severity is Severity.ERROR and "dismounts the database" in error.message
+
+
+def test_no_wave_writes_more_logs_than_its_databases_log_room() -> None:
+    """Review 6, B1: a 68.5 GB mailbox went to the database with 60 GB of log space."""
+    inv = load_inventory(CONTOSO)
+    mp = plan_moves(inv)
+    room = log_room(inv)
+    db_of = {a.mailbox.primary_smtp: a.target_database for a in mp.assignments}
+    assert db_of["grace.hopper@contoso.com"] == "DB16-LON-01"  # 400 GB free, not LON-02's 60
+    for w in mp.waves:
+        for db, moved in w.bytes_by_target:
+            fits = moved <= room.get(db.lower(), moved)
+            assert fits or len(w.mailboxes) == 1, (w.name, db)
+    for lf in mp.logs:
+        assert lf.free_bytes is None or lf.largest_wave_bytes <= lf.free_bytes
+    assert not [f for f in mp.findings if f.code == "moves.log-space"]
+
+
+def test_the_copy_step_reads_each_copys_log_volume_before_the_first_request() -> None:
+    inv = load_inventory(CONTOSO)
+    plan = build_plan(inv)
+    mp = plan_moves(inv)  # the same waves as the plan's (deterministic)
+    rollbacks = {s.target: s for s in moves_rollback_steps(mp)}
+    for w in mp.waves:
+        if w.arbitration or w.target == EXCHANGE_ONLINE:
+            continue
+        data = plan.step(f"moves.copy.{w.name}").action.params  # type: ignore[union-attr]
+        assert list(zip(data["log_databases"], data["log_bytes"], strict=True)) == sorted(
+            w.bytes_by_target
+        )
+        assert data["log_share_percent"] == LOG_SHARE_PERCENT
+        back = rollbacks[w.name].action.params  # type: ignore[union-attr]
+        assert all(db.startswith("DB10-") for db in back["log_databases"]), w.name
+        assert sum(back["log_bytes"]) == w.size_bytes
+    helper = (ROOT / "templates" / "powershell" / "Migrator.Runbook.ps1").read_text(
+        encoding="utf-8"
     )
-    short = plan_moves(dataclasses.replace(inv, mailbox_databases=dbs))
-    assert any(
-        f.code == "moves.log-space" and lf.database in f.where and "Migration mailbox" in f.message
-        for f in short.findings
-    )
+    body = helper.split("function New-MoveWave {")[1].split("\nfunction ")[0]
+    first = body.index("Assert-LogVolumeRoom")
+    assert first < body.index("New-MoveRequest -Identity")  # before any request, under -WhatIf too
+    check = helper.split("function Assert-LogVolumeRoom {")[1].split("\nfunction ")[0]
+    assert "WhatIfPreference" not in check  # it only reads: it runs under -WhatIf too
+    assert "Win32_Volume" in check and "$database.Servers" in check
 
 
 def test_forecast_fits_per_database_where_enough_moves_came_from_it(tmp_path: Path) -> None:
@@ -645,3 +706,41 @@ def test_forecast_reads_the_move_waves_of_both_plan_json_formats() -> None:
     assert move_waves({"format_version": 2, "waves": [wave], "step_waves": {"1": ["x"]}}) == [wave]
     assert move_waves({"format_version": 1, "waves": {"1": ["x"]}, "move_waves": [wave]}) == [wave]
     assert move_waves({"format_version": 2}) == []
+
+
+def test_a_late_wave_can_be_deferred_to_the_next_window() -> None:
+    """Review 6, M1: past -CompleteAfter a request completes by itself whenever its copy catches up; the
+    completion step can give the late ones the next window's start (Set-MoveRequest -CompleteAfter, read back)."""
+    helper = (ROOT / "templates" / "powershell" / "Migrator.Runbook.ps1").read_text(
+        encoding="utf-8"
+    )
+    body = helper.split("function Complete-MoveWave {")[1].split("\nfunction ")[0]
+    assert "[string]$DeferToUtc = ''" in body
+    assert "Set-MoveRequest -Identity $address -CompleteAfter $defer" in body
+    assert body.index("ShouldProcess($address, 'Set-MoveRequest") < body.index(
+        "Set-MoveRequest -Identity"
+    )
+    assert "business hours or not" in body and "-DeferToUtc <its start" in body
+    inv = load_inventory(CONTOSO)
+    plan = build_plan(inv)
+    for w in plan_moves(inv).waves:
+        if w.arbitration or w.target == EXCHANGE_ONLINE:
+            continue
+        params = plan.step(f"moves.complete.{w.name}").action.params  # type: ignore[union-attr]
+        assert [p["name"] for p in params["runbook_parameters"]] == ["DeferToUtc"]
+
+
+def test_the_copy_reads_each_rows_bad_item_limit_and_the_completion_checks_the_archive() -> None:
+    """Review 6, m1 and m2: the CSV's BadItemLimit and MailboxType were written but never read, and the
+    completion checked only the primary database."""
+    helper = (ROOT / "templates" / "powershell" / "Migrator.Runbook.ps1").read_text(
+        encoding="utf-8"
+    )
+    create = helper.split("function New-MoveWave {")[1].split("\nfunction ")[0]
+    assert "if ([string]$row.BadItemLimit -ne '') { $limit = [int]$row.BadItemLimit }" in create
+    assert "if ($limit -gt 50) { $archive['AcceptLargeDataLoss'] = $true }" in create
+    assert create.count("-BadItemLimit $limit") == 2 and "-BadItemLimit $BadItemLimit" not in create
+    assert "-notcontains [string]$row.MailboxType" in create
+    complete = helper.split("function Complete-MoveWave {")[1].split("\nfunction ")[0]
+    assert "Assert-Equal -What ('archive database of ' + $address)" in complete
+    assert "[string]$mailbox.ArchiveDatabase" in complete

@@ -5,6 +5,7 @@ m6 (onward Front End log path), m7 (the wait before the observe steps)."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from powershell_check import check_script
 from migrator import build_plan
 from migrator.inventory import load_inventory
 from migrator.iprange import IPRange
-from migrator.model import Inventory
+from migrator.model import Inventory, NatRule
 from migrator.plan.relay import plan_onward_relay, plan_relay
 from migrator.plan.relay_steps import alias_families, relay_rollback_steps, relay_steps
 from migrator.plan.steps import MigrationPlan, Phase, Step
@@ -191,6 +192,15 @@ def test_frontend_observe_and_soak_need_a_line_of_a_frontend_connector() -> None
     assert "if ($FrontEndOnly) { $control = @(Get-FrontEndConnectorId" in soak
 
 
+def test_observations_count_only_the_lines_of_their_period() -> None:
+    """Review 6, M3: 2010 starts a receive log a day, so a file written after the repoint also holds
+    the sessions before it; the files are chosen by LastWriteTime, each line by its own time."""
+    for name in ("Assert-NoRelaySession", "Assert-NoClientLeft", "Assert-NoRefusal"):
+        body = _function(name)
+        assert "$_.LastWriteTime -ge $since" in body, name
+        assert "[datetime]$_.DateTime -ge $since" in body, name
+
+
 def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: MigrationPlan) -> None:
     for s in plan.steps:
         if s.id.startswith(
@@ -200,6 +210,31 @@ def test_onward_observe_and_soak_runbooks_pass_the_powershell_check(plan: Migrat
 
 
 # --------------------------------------------------------------------------- R2: rollback order on the new servers
+
+
+@pytest.mark.parametrize(
+    ("ranges", "source_nat", "expected"),
+    [
+        (["10.2.50.0/24", "192.168.7.9", "172.20.0.1-172.20.0.9"], False, False),
+        (["10.0.0.0/7"], False, True),  # wider than RFC 1918's 10/8: holds public addresses
+        (["203.0.113.10"], False, True),  # a documentation block stands for a public address
+        (["fd00::/64", "fe80::1"], False, False),
+        (["2001:db8::1"], False, True),
+        (
+            ["10.1.1.1"],
+            True,
+            True,
+        ),  # the rule's inside address: every Internet sender appears as it
+        (["10.1.1.1"], False, False),
+    ],
+)
+def test_which_relay_clients_can_come_through_a_nat_rule(
+    ranges: list[str], source_nat: bool, expected: bool
+) -> None:
+    from migrator.plan.nat import reachable_through
+
+    rule = NatRule("fw", None, ipaddress.ip_address("10.1.1.1"), source_nat)
+    assert reachable_through(rule, [IPRange.parse(r) for r in ranges]) is expected
 
 
 def _relay_rollback(inv: Inventory) -> dict[str, Step]:
@@ -220,6 +255,17 @@ def test_revoke_waits_for_the_alias_the_nat_rule_and_the_old_connectors(inv: Inv
         assert "relay.rollback.verify-alias.smtp-contoso-com" in step.prerequisites, step.id
         assert "relay.rollback.nat-verify.fw-lon-smtp-in" in step.prerequisites, step.id
         assert "relay.rollback.enable-old.EX10-01.relay-apps" in step.prerequisites, step.id
+    # Only connectors whose clients can come through the rule wait for its rollback (review 6, M4): the
+    # rule also carries Exchange Online's inbound mail after the MX change. Relay Apps holds the public
+    # 203.0.113.10; the CRM and scanner ranges are private and cannot arrive through it.
+    for step_id, through in (
+        ("relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01", False),
+        ("relay.rollback.remove.EX16-01.relay-mfp-scanners", False),
+        ("relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01", False),
+        ("relay.rollback.remove.EX16-01.relay-apps-ex16-01", True),
+    ):
+        nat = "relay.rollback.nat-verify.fw-lon-smtp-in" in steps[step_id].prerequisites
+        assert nat is through, step_id
     # EX16-02 is behind no NAT rule: it waits for the alias only
     other = steps["relay.rollback.permission.EX16-02.relay-apps-ex16-02"]
     assert "relay.rollback.nat-verify.fw-lon-smtp-in" not in other.prerequisites
@@ -316,3 +362,16 @@ def test_onward_nat_rule_to_a_server_gets_a_change_step(inv: Inventory) -> None:
     change = made["onward.nat.fw-lon-smtp-in"]
     assert "from 10.1.1.20 (EX16-01, Exchange 2016) to EX-SE-01 (10.1.1.30)" in change.instructions
     assert made["onward.nat-verify.fw-lon-smtp-in"].prerequisites == (change.id,)
+
+
+def test_an_inherited_relay_grant_is_never_taken_as_already_granted() -> None:
+    """Review 6, m9: an inherited Accept-Any-Recipient for ANONYMOUS LOGON comes from a container and applies to
+    every receive connector below it (Default Frontend too): the step stops instead of printing "already has"."""
+    body = _function("Grant-RelayPermission")
+    explicit = body.index("$explicit = Test-RelayPermission")
+    inherited = body.index("only by inheritance")
+    grant = body.index("Add-ADPermission -Identity $dn")
+    assert "-Explicit" in body[explicit : body.index("\n", explicit)]
+    assert explicit < inherited < grant
+    readback = body[body.index("Verification failed") - 200 :]
+    assert "-Explicit" in readback.split("Verification failed")[0]

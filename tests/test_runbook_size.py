@@ -42,7 +42,7 @@ MAX_RUNBOOK_LINES = 4000
 """Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 5060
+MAX_PLAN_RUNBOOK_LINES = 5195
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -68,7 +68,11 @@ databases are gone, and only the 2016 shell can read them back, so that read-bac
 record check and work-folder parameter (+8).
 Set to 5,060 when the branches of stop 15 were merged (measured 5,036: the raises above plus review 4's moves and
 identity fixes, 13 lines: a manual step's line naming other runbooks' prerequisites, the remote-mailbox CSV in two
-splats; rollback 2's read-back of the 2010 public folder databases, 8; review 5's go-live warning, 1)."""
+splats; rollback 2's read-back of the 2010 public folder databases, 8; review 5's go-live warning, 1).
+Raised for review 6, B1 (issue-r6lead), measured 5,036 -> 5,174: the log room now splits contoso's waves
+into one more (wave-009 and its rollback runbook: +~120 lines in 55-moves), and each copy step and its
+rollback carry the databases and bytes the log volume check reads (+1 line each, 18); M1: the -DeferToUtc
+parameter of each wave runbook (+16, 5,190)."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard

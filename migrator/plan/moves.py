@@ -44,6 +44,14 @@ GB = 1024**3
 ON_PREMISES = "on-premises"
 EXCHANGE_ONLINE = "exchange-online"
 ARBITRATION_WAVE = 0
+LOG_SHARE_PERCENT = 80
+"""Share of a log volume's free space the logs of one wave may fill (percent).
+
+The planner packs waves under it (per database: the bytes moved in times its DAG copies, against
+the exported free space), ``moves.log-space`` is an error above the whole free space, and the
+copy step reads each copy's log volume again before the first request (``Assert-LogVolumeRoom``).
+A full log volume dismounts the database: mail stops for every mailbox on it.
+"""
 _RIGHTS = tuple(Right)
 _RIGHT_ORDER = np.array([sorted(r.value for r in _RIGHTS).index(r.value) for r in _RIGHTS])
 """Rank of each right's name (broken links are listed by address, then right)."""
@@ -188,6 +196,19 @@ def _in_pilot(m: Mailbox, policy: MovesPolicy) -> bool:
     return bool(policy.pilot_ous) and m.distinguished_name.lower().endswith(policy.pilot_ous)
 
 
+def log_room(inv: Inventory) -> dict[str, int]:
+    """Bytes one wave may move into each database (lower-case name) whose log free space is known.
+
+    :data:`LOG_SHARE_PERCENT` of the free space, divided by the DAG copies (MOVES-AND-CLIENT-ACCESS
+    G: the log forecast multiplies by the copies).
+    """
+    return {
+        d.name.lower(): d.free_bytes * LOG_SHARE_PERCENT // 100 // max(d.copies, 1)
+        for d in inv.mailbox_databases
+        if d.free_bytes is not None
+    }
+
+
 class _Targets:
     """Target databases per 2010 server, least-filled first (bytes), deterministic."""
 
@@ -203,6 +224,12 @@ class _Targets:
         self.site_of = site_of
         self.load: dict[str, int] = defaultdict(int)
         self.options: dict[str, list[str] | None] = {}
+        self.room = log_room(inv)
+
+    def fits(self, db: str, size: int) -> bool:
+        """Whether one mailbox's logs fit in the database's log room (unknown room: yes)."""
+        room = self.room.get(db.lower())
+        return room is None or size <= room
 
     def choose(self, m: Mailbox) -> str:
         options = self.options.get(m.server)
@@ -214,7 +241,10 @@ class _Targets:
             self.options[m.server] = options
         if not options:
             return ""
-        best = min(options, key=self.load.__getitem__)  # the first of equals
+        # Least-filled first among the databases whose log volume has room for this mailbox;
+        # when none has, the least-filled (moves.log-space reports it as an error).
+        roomy = [d for d in options if self.fits(d, m.total_bytes)] or options
+        best = min(roomy, key=self.load.__getitem__)  # the first of equals
         self.load[best] += m.total_bytes
         return best
 
@@ -223,7 +253,17 @@ class _Targets:
 
 
 class _Wave:
-    __slots__ = ("bytes", "count", "members", "number", "pilot", "sources", "target", "targets")
+    __slots__ = (
+        "bytes",
+        "count",
+        "log_bytes",
+        "members",
+        "number",
+        "pilot",
+        "sources",
+        "target",
+        "targets",
+    )
 
     def __init__(self, number: int, target: str, pilot: bool = False) -> None:
         self.number = number
@@ -234,6 +274,8 @@ class _Wave:
         self.bytes = 0
         self.sources: dict[str, int] = defaultdict(int)
         self.targets: dict[str, int] = defaultdict(int)
+        self.log_bytes: dict[str, int] = defaultdict(int)
+        """Bytes moved into each target database (lower-case), for the log room."""
 
 
 class _Packer:
@@ -248,7 +290,12 @@ class _Packer:
         sources: Sequence[str],
         dbs: Sequence[str],
         waves: dict[int, _Wave],
+        room: Mapping[str, int] | None = None,
+        batch_room: int | None = None,
     ) -> None:
+        self.room = room or {}
+        self.batch_room = batch_room
+        """Log room of the database holding the Migration mailbox (Exchange Online waves log there)."""
         self.p = policy
         self.max_bytes = int(policy.max_gb * GB)
         self.sizes = sizes
@@ -258,20 +305,30 @@ class _Packer:
         self.open: list[_Wave] = []
         self.next_free = 1
 
-    def _load(self, group: Sequence[int]) -> tuple[int, dict[str, int], dict[str, int]]:
-        """Bytes, mailboxes per source server and per target database of a group."""
+    def _load(
+        self, group: Sequence[int]
+    ) -> tuple[int, dict[str, int], dict[str, int], dict[str, int]]:
+        """Bytes, mailboxes per source server and per target database, bytes per database."""
         src: dict[str, int] = defaultdict(int)
         tgt: dict[str, int] = defaultdict(int)
+        logs: dict[str, int] = defaultdict(int)
         total = 0
         for i in group:
             total += self.sizes[i]
             src[self.sources[i]] += 1
             if self.dbs[i]:
                 tgt[self.dbs[i]] += 1
-        return total, src, tgt
+                logs[self.dbs[i].lower()] += self.sizes[i]
+        return total, src, tgt, logs
 
     def _fits(
-        self, w: _Wave, count: int, total: int, src: dict[str, int], tgt: dict[str, int]
+        self,
+        w: _Wave,
+        count: int,
+        total: int,
+        src: dict[str, int],
+        tgt: dict[str, int],
+        logs: dict[str, int],
     ) -> bool:
         p = self.p
         if w.count + count > p.max_mailboxes or w.bytes + total > self.max_bytes:
@@ -279,7 +336,14 @@ class _Packer:
         for s, n in src.items():
             if w.sources[s] + n > p.max_per_source_server:
                 return False
-        return all(w.targets[d] + n <= p.max_per_target_database for d, n in tgt.items())
+        if not all(w.targets[d] + n <= p.max_per_target_database for d, n in tgt.items()):
+            return False
+        # The logs of one wave stay within LOG_SHARE_PERCENT of each log volume's free space.
+        batch = self.batch_room
+        if w.target == EXCHANGE_ONLINE and batch is not None and w.bytes + total > batch:
+            return False
+        room = self.room
+        return all(d not in room or w.log_bytes[d] + b <= room[d] for d, b in logs.items())
 
     def put(self, w: _Wave, group: Sequence[int]) -> None:
         for i in group:
@@ -288,6 +352,7 @@ class _Packer:
             w.sources[self.sources[i]] += 1
             if self.dbs[i]:
                 w.targets[self.dbs[i]] += 1
+                w.log_bytes[self.dbs[i].lower()] += self.sizes[i]
         w.count += len(group)
 
     def new_wave(self, target: str, pilot: bool) -> _Wave:
@@ -563,9 +628,15 @@ def plan_moves(
         w.sources[sources[i]] += 1
         if dbs[i]:
             w.targets[dbs[i]] += 1
+            w.log_bytes[dbs[i].lower()] += sizes[i]
         wave_of[i] = number
         pinned.add(i)
-    packer = _Packer(policy, sizes, sources, dbs, waves)
+    batch_db = next(
+        (dbs[i] for i in arbitration if mailboxes[i].is_migration_mailbox and dbs[i]), ""
+    )
+    packer = _Packer(
+        policy, sizes, sources, dbs, waves, targets.room, targets.room.get(batch_db.lower())
+    )
     if policy.pilot or policy.pilot_ous:
         pilot = [i for i, m in enumerate(mailboxes) if wave_of[i] < 0 and _in_pilot(m, policy)]
         for i in pilot:
@@ -623,7 +694,11 @@ def plan_moves(
             piece_list = pieces.tolist()
             cuts = starts.tolist()
             for k in range(len(cuts) - 1):
-                packer.pack(piece_list[cuts[k] : cuts[k + 1]], target)
+                piece = piece_list[cuts[k] : cuts[k + 1]]
+                if not packer.pack(piece, target):
+                    # Over the log room (the split knows the other caps only): one by one.
+                    for i in piece:
+                        packer.pack([i], target)
         packer.close()
         _mark(waves, wave_of)
 
@@ -737,24 +812,39 @@ def plan_moves(
             )
     logs = _log_forecast(inv, out_waves, migration_database(assignments))
     for lf in logs:
-        if lf.free_bytes is not None and lf.largest_wave_bytes > lf.free_bytes * 0.8:
-            findings.append(
-                Finding(
-                    Severity.WARNING,
-                    "moves.log-space",
-                    lf.database,
-                    f"database '{lf.database}' writes about {lf.largest_wave_bytes / GB:.0f} GB of "
-                    f"transaction logs in its largest wave ({lf.copies} DAG copies"
-                    + (
-                        "; it also logs for the migration batches: it holds the Migration mailbox"
-                        if lf.batch_bytes
-                        else ""
-                    )
-                    + f"), more than 80% of the {lf.free_bytes / GB:.0f} GB free on its log volume",
-                    "run a full backup between waves (it truncates the logs), add log space or "
-                    "lower moves.max_gb",
+        if (
+            lf.free_bytes is None
+            or lf.largest_wave_bytes * 100 <= lf.free_bytes * LOG_SHARE_PERCENT
+        ):
+            continue
+        full = lf.largest_wave_bytes > lf.free_bytes
+        findings.append(
+            Finding(
+                Severity.ERROR if full else Severity.WARNING,
+                "moves.log-space",
+                lf.database,
+                f"database '{lf.database}' writes about {lf.largest_wave_bytes / GB:.0f} GB of "
+                f"transaction logs in its largest wave ({lf.copies} DAG copies"
+                + (
+                    "; it also logs for the migration batches: it holds the Migration mailbox"
+                    if lf.batch_bytes
+                    else ""
                 )
+                + (
+                    f"), more than the {lf.free_bytes / GB:.0f} GB free on its log volume: a full "
+                    "log volume dismounts the database and mail stops for every mailbox on it"
+                    if full
+                    else f"), more than {LOG_SHARE_PERCENT}% of the {lf.free_bytes / GB:.0f} GB "
+                    "free on its log volume; the copy step reads each copy's log volume before "
+                    "the first request and stops when the wave does not fit"
+                ),
+                "add log space, list a database with room for its largest mailbox in "
+                "moves.target_databases, or lower moves.max_gb"
+                if full
+                else "run a full backup between waves (it truncates the logs), add log space or "
+                "lower moves.max_gb",
             )
+        )
     return MovePlan(
         tuple(assignments),
         tuple(out_waves),

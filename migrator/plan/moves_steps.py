@@ -18,12 +18,14 @@ removal of their requests.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from migrator.model import Inventory
 from migrator.plan.moves import (
+    ARBITRATION_WAVE,
     EXCHANGE_ONLINE,
+    LOG_SHARE_PERCENT,
     MovePlan,
     MoveWave,
     migration_database,
@@ -59,6 +61,16 @@ _SUSPEND = {
     "help": (
         "Fallback: the requests stop at about 95% instead of completing after a time; the "
         "complete step resumes them (Resume-MoveRequest) in the window."
+    ),
+}
+_DEFER = {
+    "name": "DeferToUtc",
+    "type": "string",
+    "default": "",
+    "help": (
+        "Start of the NEXT completion window in UTC (yyyy-MM-ddTHH:mm:ssZ): requests of the wave that "
+        "have not completed get it as their new -CompleteAfter (Set-MoveRequest, read back), so they "
+        "do not complete by themselves during business hours once their copy catches up."
     ),
 }
 
@@ -328,6 +340,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                         "rows": n,
                         "batch_name": w.name,
                         "bad_item_limit": mp.policy.bad_item_limit,
+                        **_log_room_data(w.bytes_by_target),
                         "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
                     },
                 ),
@@ -352,7 +365,13 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                 verification="every request Completed and Get-Mailbox shows the CSV's TargetDatabase",
                 rollback=f"runbooks/{P.number}-{P.value}/{w.name}-rollback.ps1 moves them back",
                 action=Action(
-                    "moves.complete", {"csv": _rel(rb, csv), "rows": n, "batch_name": w.name}
+                    "moves.complete",
+                    {
+                        "csv": _rel(rb, csv),
+                        "rows": n,
+                        "batch_name": w.name,
+                        "runbook_parameters": [_DEFER],
+                    },
                 ),
                 prerequisites=tuple(p for p in (create.id, prev_complete) if p),
                 runbook=rb,
@@ -385,9 +404,24 @@ def _cleanup(w: MoveWave, rb: str, after: str, rows: int, csv: str) -> Step:
     )
 
 
+def _log_room_data(bytes_by_database: Iterable[tuple[str, int]]) -> dict[str, object]:
+    """The copy step's data for ``Assert-LogVolumeRoom``: bytes moved into each database."""
+    pairs = sorted(bytes_by_database)
+    return {
+        "log_databases": [db for db, _ in pairs],
+        "log_bytes": [b for _, b in pairs],
+        "log_share_percent": LOG_SHARE_PERCENT,
+    }
+
+
 def moves_rollback_steps(mp: MovePlan) -> list[Step]:
     """One rollback runbook per on-premises wave: move the wave's mailboxes back to 2010."""
     out = []
+    back: dict[int, dict[str, int]] = {}  # wave -> 2010 database -> bytes moved back into it
+    for a in mp.assignments:
+        if a.target != EXCHANGE_ONLINE and a.wave != ARBITRATION_WAVE:
+            into = back.setdefault(a.wave, {})
+            into[a.mailbox.database] = into.get(a.mailbox.database, 0) + a.mailbox.total_bytes
     for w in mp.waves:
         if w.arbitration or w.target == EXCHANGE_ONLINE:
             continue
@@ -417,6 +451,7 @@ def moves_rollback_steps(mp: MovePlan) -> list[Step]:
                         "rows": len(w.mailboxes),
                         "batch_name": f"{w.name}-rollback",
                         "bad_item_limit": mp.policy.bad_item_limit,
+                        **_log_room_data(back.get(w.number, {}).items()),
                         "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
                     },
                 ),

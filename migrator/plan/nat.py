@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from migrator.iprange import IPRange
 from migrator.model import (
     ExchangeVersion,
     Finding,
@@ -34,7 +35,7 @@ from migrator.model import (
     Severity,
 )
 from migrator.plan.relay import RelayPlan, load_balancer_pool
-from migrator.plan.relay_steps import probe_id, slug
+from migrator.plan.relay_steps import connector_key, probe_id, slug
 from migrator.plan.steps import Action, Owner, Phase, RunsIn, Step
 
 P = Phase.RELAY
@@ -408,6 +409,36 @@ def nat_rollback_verify_id(rule: NatRule) -> str:
     return f"{P.value}.rollback.nat-verify.{slug(rule.name)}"
 
 
+NOT_FROM_THE_INTERNET = tuple(
+    IPRange.from_network(n)
+    for n in (
+        "10.0.0.0/8",  # RFC 1918
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",  # RFC 6598, carrier-grade NAT
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "fc00::/7",  # unique local
+        "fe80::/10",
+        "::1/128",
+    )
+)
+"""Blocks no Internet sender comes from (a firewall does not route them in); documentation blocks such as
+203.0.113.0/24 count as Internet addresses here, as they stand for public ones in examples."""
+
+
+def reachable_through(rule: NatRule, ranges: Sequence[IPRange]) -> bool:
+    """Whether a client in one of ``ranges`` can reach the server through the NAT rule: the range holds an
+    Internet address (outside :data:`NOT_FROM_THE_INTERNET`), or, with source NAT, the rule's inside address
+    (every Internet sender appears as it)."""
+    for r in ranges:
+        if rule.source_nat and r.contains_address(rule.inside_address):
+            return True
+        if not any(b.contains(r) for b in NOT_FROM_THE_INTERNET):
+            return True
+    return False
+
+
 def with_nat_rollback(
     inventory: Inventory, plan: RelayPlan, rollback: Sequence[Step]
 ) -> list[Step]:
@@ -492,13 +523,20 @@ def with_nat_rollback(
             out.append(verify)
             done = verify.id
         behind = {s.name.lower() for s in rt.servers}
+        # Only connectors whose clients can come through the rule wait for it (review 6, M4): rolling the
+        # rule back also sends Exchange Online's and the Internet's mail to the old server.
+        through = {
+            connector_key(pc)
+            for pc in (*plan.connectors, *plan.internal)
+            if pc.server.lower() in behind and reachable_through(rule, pc.remote_ip_ranges)
+        }
         for s in rollback:
             head = s.id.split(".", 3)
             if (
                 len(head) == 4
                 and head[:2] == [P.value, "rollback"]
                 and head[2] in ("permission", "remove")
-                and head[3].split(".", 1)[0].lower() in behind
+                and head[3] in through
             ):
                 extra.setdefault(s.id, []).append(done)
     linked = [

@@ -142,13 +142,14 @@ def _sources(pc: PlannedConnector) -> tuple[str, ...]:
     return (pc.source_identity, *pc.merged_from)
 
 
-def _key(pc: PlannedConnector) -> str:
+def connector_key(pc: PlannedConnector) -> str:
+    """``<server>.<connector slug>``: the part of a planned connector's step ids after the kind."""
     return f"{_safe(pc.server)}.{slug(pc.name)}"
 
 
 def probe_id(pc: PlannedConnector, phase: Phase = Phase.RELAY) -> str:
     """``relay.test.<server>.<connector>.from-admin-host``: the scripted SMTP test of a planned connector."""
-    return f"{_prefix(phase)}.test.{_key(pc)}.from-admin-host"
+    return f"{_prefix(phase)}.test.{connector_key(pc)}.from-admin-host"
 
 
 def _range_slugs(ranges: Iterable[IPRange]) -> list[tuple[IPRange, str]]:
@@ -242,7 +243,7 @@ def relay_steps(
     connectors = sorted(relay_plan.connectors, key=lambda c: (c.server.lower(), c.name.lower()))
     _refuse_open(connectors)
     for pc in connectors:
-        key = _key(pc)
+        key = connector_key(pc)
         params = _connector_params(inventory, pc)
         runbook = _server_runbook(pc.server, phase)
         anonymous = pc.method is RelayMethod.ANONYMOUS
@@ -698,7 +699,7 @@ def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase
     """Create an internal-only connector carried over (no relay: AnonymousUsers only)."""
     params = _connector_params(inventory, pc)
     return Step(
-        id=f"{pre}.create.{_key(pc)}",
+        id=f"{pre}.create.{connector_key(pc)}",
         phase=phase,
         title=(
             f"Create internal-only receive connector '{pc.name}' on {pc.server}"
@@ -725,7 +726,9 @@ def _internal_create(inventory: Inventory, pc: PlannedConnector, pre: str, phase
 
 def _repoint_prerequisites(pre: str, tests: list[str], relay_plan: RelayPlan) -> tuple[str, ...]:
     """Every relay test of the new connectors, and every internal-only connector carried over."""
-    return tuple(sorted([*tests, *(f"{pre}.create.{_key(pc)}" for pc in relay_plan.internal)]))
+    return tuple(
+        sorted([*tests, *(f"{pre}.create.{connector_key(pc)}" for pc in relay_plan.internal)])
+    )
 
 
 def alias_families(connectors: Iterable[PlannedConnector]) -> frozenset[int]:
@@ -1231,7 +1234,7 @@ def _rollback_permission(
 ) -> Step:
     """Rollback of ``permission``: remove the Accept-Any-Recipient grant migrator made, once the clients
     are back on the old connectors (the same prerequisites and checks as the removal)."""
-    key = _key(pc)
+    key = connector_key(pc)
     params = _connector_params(inventory, pc)
     guard = dict((guards or {}).get(id(pc), {}))
     return Step(
@@ -1300,10 +1303,10 @@ def _rollback_remove(
     after = (
         *alias_back,
         *guard.get("enable_ids", ()),
-        *(f"{pre}.rollback.remove.{_key(r)}" for r in gone_first),
+        *(f"{pre}.rollback.remove.{connector_key(r)}" for r in gone_first),
     )
     return Step(
-        id=f"{pre}.rollback.remove.{_key(pc)}",
+        id=f"{pre}.rollback.remove.{connector_key(pc)}",
         phase=phase,
         title=f"Remove receive connector '{pc.name}' from {pc.server}",
         target=pc.identity,

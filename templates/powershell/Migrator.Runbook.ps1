@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 8
+# Version: 9
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -150,7 +150,13 @@ function Grant-RelayPermission {
     if ($WhatIfPreference -and $found.Count -eq 0) { Write-Host ('    What if: ' + $identity + ' does not exist yet (created by the previous step); would grant ' + $ExtendedRight + ' to ' + $User); return }
     Assert-OneConnector -Identity $identity -Found $found
     $dn = [string]$found[0].DistinguishedName
-    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
+    $explicit = Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController
+    if ((-not $explicit) -and (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) {
+        # Inherited from a container above (server, protocols, organisation): it applies to every receive connector
+        # there, Default Frontend too, which then relays for that user (review 6, m9). Never taken as "already has".
+        throw ($User + ' holds ' + $ExtendedRight + ' on ' + $identity + ' only by inheritance: it applies to every receive connector below the container that sets it (Default Frontend too: an open relay). Find it with Get-ADPermission -Identity <container> -User ''' + $User + ''' (IsInherited False there), remove it, then run this step again')
+    }
+    if (-not $explicit) {
         if ($PSCmdlet.ShouldProcess($identity, 'Add-ADPermission ' + $ExtendedRight + ' for ' + $User)) {
             Add-ADPermission -Identity $dn -User $User -ExtendedRights $ExtendedRight -DomainController $DomainController -ErrorAction Stop | Out-Null
         }
@@ -158,7 +164,7 @@ function Grant-RelayPermission {
         Write-Host ('    ' + $User + ' already has ' + $ExtendedRight + ' on ' + $identity)
     }
     if ($WhatIfPreference) { return }
-    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
+    if (-not (Test-RelayPermission -Dn $dn -User $User -ExtendedRight $ExtendedRight -Explicit -DomainController $DomainController)) { throw ('Verification failed: ' + $User + ' has no ' + $ExtendedRight + ' on ' + $identity + ' (read from ' + $DomainController + ')') }
     Write-Host ('    verified ' + $ExtendedRight + ' for ' + $User + ' on ' + $identity)
 }
 
@@ -494,7 +500,8 @@ function Assert-ConnectorLogging {
 }
 
 function Assert-NoRelaySession {
-    # Count the sessions of the observation period per connector and client in the RECV*.LOG files; throw if any.
+    # Count the sessions of the observation period per connector and client in the RECV*.LOG files (lines of the
+    # period only: 2010 starts a file a day); throw if any.
     # -Control: connectors of which at least one line must be in the files read (Get-FrontEndConnectorId).
     param([string]$Server, [string[]]$Names, [string]$LogPath, [int]$ObservationDays, [string[]]$Control = @(), [string]$Hint = '')
     $identities = @($Names | ForEach-Object { $Server + '\' + $_ })
@@ -506,7 +513,8 @@ function Assert-NoRelaySession {
     foreach ($file in $files) {
         Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | ForEach-Object {
             if ($Control -contains $_.ConnectorId) { $seen = $seen + 1 }
-            if (($identities -contains $_.ConnectorId) -and ($_.Event -eq '+')) {
+            # Only sessions of the period: a file written since then also holds older lines (review 6, M3).
+            if (($identities -contains $_.ConnectorId) -and ($_.Event -eq '+') -and ([datetime]$_.DateTime -ge $since)) {
                 $key = $_.ConnectorId + ' <- ' + ($_.Remote -replace ':[0-9]+$', '')
                 if ($clients.ContainsKey($key)) { $clients[$key] = $clients[$key] + 1 } else { $clients[$key] = 1 }
             }
@@ -536,7 +544,7 @@ function Assert-NoClientLeft {
     $prefix = $Server + '\'
     $clients = @{}
     foreach ($file in $files) {
-        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ([string]$_.ConnectorId).StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -and ($_.Event -eq '+') } | ForEach-Object {
+        Get-Content -Path $file.FullName | Where-Object { -not $_.StartsWith('#') } | ConvertFrom-Csv -Header 'DateTime', 'ConnectorId', 'SessionId', 'Sequence', 'Local', 'Remote', 'Event', 'Data', 'Context' | Where-Object { ([string]$_.ConnectorId).StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -and ($_.Event -eq '+') -and ([datetime]$_.DateTime -ge $since) } | ForEach-Object {
             $address = ConvertTo-AddressText -Endpoint ([string]$_.Remote)
             $parsed = $null
             $known = $false
@@ -1483,12 +1491,48 @@ function Assert-ArbitrationMoved {
     if ($left.Count -gt 0 -and -not $WhatIfPreference) { throw ([string]$left.Count + ' arbitration mailbox(es) are still on a 2010 database; run this step again when the requests show Completed') }
 }
 
+function Assert-LogVolumeRoom {
+    # moves.create (2016 EMS), before the first request, also under -WhatIf (it only reads): the logs a wave writes
+    # into each database ($LogBytes, from the plan) must fit in $LogSharePercent of the free space of the log volume
+    # on every server holding a copy (each copy writes them all). A full log volume dismounts the database.
+    [CmdletBinding()]
+    param([string[]]$LogDatabase, [long[]]$LogBytes, [int]$LogSharePercent, [string]$DomainController)
+    # -IncludePreExchange2013 (splatted, see Test-Legacy2010Target): a rollback moves back into 2010 databases
+    $legacy = @{ 'IncludePreExchange2013' = $true }
+    $gb = [double]1073741824
+    $short = @()
+    for ($i = 0; $i -lt @($LogDatabase).Count; $i++) {
+        $need = [double]$LogBytes[$i]
+        $database = Get-MailboxDatabase -Identity $LogDatabase[$i] -DomainController $DomainController @legacy -ErrorAction Stop
+        $path = ([string]$database.LogFolderPath).TrimEnd('\') + '\'
+        foreach ($server in @($database.Servers)) {
+            $computer = [string]$server
+            try {
+                $volumes = @(Get-WmiObject -Class Win32_Volume -ComputerName $computer -Filter 'DriveType = 3' -ErrorAction Stop)
+            } catch {
+                throw ('cannot read the volumes of ' + $computer + ' (WMI): ' + $_.Exception.Message + '; check the free space of ' + $path + ' there by hand, then run this step again when WMI answers')
+            }
+            $volume = $null
+            foreach ($candidate in $volumes) {
+                $root = [string]$candidate.Name
+                if ($root -and $path.StartsWith($root, [System.StringComparison]::OrdinalIgnoreCase) -and (-not $volume -or $root.Length -gt ([string]$volume.Name).Length)) { $volume = $candidate }
+            }
+            if (-not $volume) { throw ('no volume of ' + $computer + ' holds the log folder ' + $path) }
+            $free = [double]$volume.FreeSpace
+            Write-Host ('    ' + $LogDatabase[$i] + ' on ' + $computer + ': about ' + [math]::Round($need / $gb, 1) + ' GB of logs, ' + [math]::Round($free / $gb, 1) + ' GB free on ' + [string]$volume.Name)
+            if ($need * 100 -gt $free * $LogSharePercent) { $short += ($LogDatabase[$i] + ' on ' + $computer + ' (' + [math]::Round($need / $gb, 1) + ' GB of logs, ' + [math]::Round($free / $gb, 1) + ' GB free)') }
+        }
+    }
+    if ($short.Count -gt 0) { throw ('not enough free log space for this wave (at most ' + $LogSharePercent + '% of the free space): ' + ($short -join '; ') + '. Run a full backup of the database (it truncates the logs) or add log space, then run this step again') }
+}
+
 function New-MoveWave {
     # moves.create (2016 EMS): one New-MoveRequest per CSV row, -BatchName the wave, -CompleteAfter a UTC DateTime
     # (or -SuspendWhenReadyToComplete, the fallback); the archive moves with its primary, never ahead of it.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [int]$BadItemLimit, [string]$CompleteAfterUtc, [switch]$SuspendWhenReadyToComplete, [string]$DomainController)
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [int]$BadItemLimit, [string[]]$LogDatabase = @(), [long[]]$LogBytes = @(), [int]$LogSharePercent, [string]$CompleteAfterUtc, [switch]$SuspendWhenReadyToComplete, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    Assert-LogVolumeRoom -LogDatabase $LogDatabase -LogBytes $LogBytes -LogSharePercent $LogSharePercent -DomainController $DomainController
     $when = $null
     if (-not $SuspendWhenReadyToComplete) {
         $when = ConvertFrom-UtcText -Text $CompleteAfterUtc
@@ -1503,11 +1547,17 @@ function New-MoveWave {
         if ([string]$row.TargetArchiveDatabase -ne '' -and [string]$row.TargetArchiveDatabase -ne [string]$row.TargetDatabase) {
             $archive['ArchiveTargetDatabase'] = [string]$row.TargetArchiveDatabase
         }
+        # The row's BadItemLimit wins (raised for one mailbox after a failed request; over 50 needs
+        # -AcceptLargeDataLoss); the archive always moves with its primary (review 6, m1).
+        if (@('', 'PrimaryOnly', 'PrimaryAndArchive') -notcontains [string]$row.MailboxType) { throw ($address + ': MailboxType ' + [string]$row.MailboxType + ' is not moved by this step (PrimaryOnly or PrimaryAndArchive: the archive moves with its primary, never ahead of it)') }
+        $limit = $BadItemLimit
+        if ([string]$row.BadItemLimit -ne '') { $limit = [int]$row.BadItemLimit }
+        if ($limit -gt 50) { $archive['AcceptLargeDataLoss'] = $true }
         if ($PSCmdlet.ShouldProcess($address, 'New-MoveRequest -TargetDatabase ' + [string]$row.TargetDatabase + ' -BatchName ' + $BatchName)) {
             if ($SuspendWhenReadyToComplete) {
-                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $BadItemLimit -SuspendWhenReadyToComplete -DomainController $DomainController @archive -ErrorAction Stop
+                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $limit -SuspendWhenReadyToComplete -DomainController $DomainController @archive -ErrorAction Stop
             } else {
-                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $BadItemLimit -CompleteAfter $when -DomainController $DomainController @archive -ErrorAction Stop
+                $null = New-MoveRequest -Identity $address -TargetDatabase ([string]$row.TargetDatabase) -BatchName $BatchName -BadItemLimit $limit -CompleteAfter $when -DomainController $DomainController @archive -ErrorAction Stop
             }
             if (-not $WhatIfPreference) {
                 $after = Get-MoveRequest -Identity $address -DomainController $DomainController -ErrorAction Stop
@@ -1522,8 +1572,10 @@ function Complete-MoveWave {
     # moves.complete (2016 EMS, in the window): resumes requests held at -SuspendWhenReadyToComplete, shows
     # Get-MoveRequestStatistics, then requires every request Completed and each mailbox on the CSV's TargetDatabase.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [string]$DomainController)
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [string]$DeferToUtc = '', [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
+    $defer = $null
+    if ($DeferToUtc -ne '') { $defer = ConvertFrom-UtcText -Text $DeferToUtc }
     $pending = @()
     foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)) {
         $address = [string]$row.EmailAddress
@@ -1537,13 +1589,38 @@ function Complete-MoveWave {
             continue
         }
         if (-not (Test-MoveRequestDone -Status ([string]$stats.Status))) {
+            if ($defer) {
+                # Review 6, M1: past -CompleteAfter a request completes by itself as soon as its copy catches up,
+                # business hours or not; the next window's start keeps it from doing so before then.
+                if ($PSCmdlet.ShouldProcess($address, 'Set-MoveRequest -CompleteAfter ' + $DeferToUtc)) {
+                    Set-MoveRequest -Identity $address -CompleteAfter $defer -DomainController $DomainController -ErrorAction Stop
+                    if (-not $WhatIfPreference) {
+                        $after = Get-MoveRequestStatistics -Identity $address -DomainController $DomainController -ErrorAction Stop
+                        if ($null -eq $after.CompleteAfter) {
+                            Write-Warning ('    ' + $address + ': CompleteAfter is not shown by Get-MoveRequestStatistics here; check it by hand before the window ends')
+                        } elseif (-not (Test-MoveRequestDone -Status ([string]$after.Status))) {
+                            $expected = $defer.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+                            $actual = ([datetime]$after.CompleteAfter).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+                            Assert-Equal -What ('CompleteAfter of ' + $address) -Expected $expected -Actual $actual
+                        }
+                    }
+                }
+            }
             $pending += $address
             continue
         }
         $mailbox = Get-Mailbox -Identity $address -DomainController $DomainController -ErrorAction Stop
         Assert-Equal -What ('database of ' + $address) -Expected ([string]$row.TargetDatabase) -Actual ([string]$mailbox.Database)
+        if ([string]$row.MailboxType -eq 'PrimaryAndArchive') {
+            $archiveTarget = [string]$row.TargetArchiveDatabase
+            if ($archiveTarget -eq '') { $archiveTarget = [string]$row.TargetDatabase }
+            Assert-Equal -What ('archive database of ' + $address) -Expected $archiveTarget -Actual ([string]$mailbox.ArchiveDatabase)
+        }
     }
-    if ($pending.Count -gt 0 -and -not $WhatIfPreference) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet: run this step again later (-Only moves.complete.' + $BatchName + ')') }
+    if ($pending.Count -gt 0 -and -not $WhatIfPreference) {
+        if ($defer) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed: deferred to ' + $DeferToUtc + ' (UTC); run this step again in that window') }
+        throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet. They complete by themselves as soon as their copy ends, business hours or not: run this step again before the window ends, or defer them to the next window with -Only moves.complete.' + $BatchName + ' -DeferToUtc <its start, yyyy-MM-ddTHH:mm:ssZ>')
+    }
 }
 
 function Remove-MoveWaveRequest {

@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -28,7 +28,7 @@ try {
         }
         Revoke-RelayPermission @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-03.relay-legacy-crm, relay.rollback.nat-verify.fw-lon-smtp-in
+    # region STEP relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-03.relay-legacy-crm
     # Verification: the script reads the permissions back and checks the grant is gone; rollback: run relay.permission.EX16-01.relay-legacy-crm-ex16-01 again
     if (Test-RunStep -Id 'relay.rollback.permission.EX16-01.relay-legacy-crm-ex16-01' -Title 'Remove Ms-Exch-SMTP-Accept-Any-Recipient for ANONYMOUS LOGON from ''Relay Legacy CRM EX16-01''') {
         Write-Host '    Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-03\Relay Legacy CRM is missing or disabled (they would be refused relay, 550 5.7.54).'
@@ -53,7 +53,7 @@ try {
         }
         Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-03.relay-legacy-crm, relay.rollback.nat-verify.fw-lon-smtp-in
+    # region STEP relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01; target: EX16-01\Relay Legacy CRM EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-03.relay-legacy-crm
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01' -Title 'Remove receive connector ''Relay Legacy CRM EX16-01'' from EX16-01') {
         Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-03\Relay Legacy CRM is missing or disabled (they would be refused relay, 550 5.7.54).'
@@ -65,7 +65,7 @@ try {
         }
         Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.relay-mfp-scanners; target: EX16-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-01.relay-scanners, relay.rollback.nat-verify.fw-lon-smtp-in
+    # region STEP relay.rollback.remove.EX16-01.relay-mfp-scanners; target: EX16-01\Relay MFP Scanners; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.verify-alias.smtp-contoso-com, relay.rollback.enable-old.EX10-01.relay-scanners
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.relay-mfp-scanners' -Title 'Remove receive connector ''Relay MFP Scanners'' from EX16-01') {
         Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first (relay.rollback.verify-alias.smtp-contoso-com); the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-01\Relay Scanners is missing or disabled (they would be refused relay, 550 5.7.54).'
@@ -77,7 +77,7 @@ try {
         }
         Undo-RelayConnector @step -DomainController $DomainController
     }
-    # region STEP relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01; target: EX16-01\Internal Mail Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.remove.EX16-01.relay-apps-ex16-01, relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01, relay.rollback.remove.EX16-01.relay-mfp-scanners, relay.rollback.nat-verify.fw-lon-smtp-in
+    # region STEP relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01; target: EX16-01\Internal Mail Apps EX16-01; owner: Exchange admin; runs in: EMS on the new servers; after: relay.rollback.remove.EX16-01.relay-apps-ex16-01, relay.rollback.remove.EX16-01.relay-legacy-crm-ex16-01, relay.rollback.remove.EX16-01.relay-mfp-scanners
     # Verification: the script checks the connector is gone on the pinned domain controller; rollback: none: not reversible
     if (Test-RunStep -Id 'relay.rollback.remove.EX16-01.internal-mail-apps-ex16-01' -Title 'Remove receive connector ''Internal Mail Apps EX16-01'' from EX16-01') {
         Write-Host '    Removes the connector only if it still carries migrator''s Comment marker. Repoint clients back to the 2010 servers first; the script refuses while a DNS alias of these clients still resolves to EX16-01 or while EX10-03\Internal Mail Apps is missing or disabled (they would be refused relay, 550 5.7.54). It goes last: its clients sit inside a relay connector''s range, which must be gone before they can land on it.'

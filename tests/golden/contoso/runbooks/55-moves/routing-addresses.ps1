@@ -9,17 +9,17 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
-Start-Runbook -Name 'routing-addresses' -Steps @('moves.routing-address.wave-008') -From $From -Only $Only -LogDirectory $LogDirectory
+Start-Runbook -Name 'routing-addresses' -Steps @('moves.routing-address.wave-009') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP moves.routing-address.wave-008; target: wave-008; owner: Exchange admin; runs in: EMS on the new servers; after: servers.readiness, hybrid.send-connector-remove-old
+    # region STEP moves.routing-address.wave-009; target: wave-009; owner: Exchange admin; runs in: EMS on the new servers; after: servers.readiness, hybrid.send-connector-remove-old
     # Verification: the script reads each mailbox back: it holds an address @contoso.mail.onmicrosoft.com (Get-Mailbox EmailAddresses); rollback: leave it: the move needs it, and the remote mailbox keeps it as its routing address (Set-Mailbox -EmailAddresses @{Remove=...} only for a mailbox taken out of the wave)
-    if (Test-RunStep -Id 'moves.routing-address.wave-008' -Title 'give the 4 mailbox(es) of wave-008 their contoso.mail.onmicrosoft.com routing address before the move') {
-        Write-Host '    For every mailbox of moves/wave-008.csv without an address @contoso.mail.onmicrosoft.com, adds smtp:<alias>@contoso.mail.onmicrosoft.com (Set-Mailbox -EmailAddresses @{Add=...}): the email address policy stamps it only where the policy applies (EmailAddressPolicyEnabled false leaves it out) and the Exchange Online move needs it as the target delivery address. Then wait one Entra Connect sync cycle.'
-        $step = @{ Csv = '..\..\moves\wave-008.csv'; Rows = 4; Domain = 'contoso.mail.onmicrosoft.com' }
+    if (Test-RunStep -Id 'moves.routing-address.wave-009' -Title 'give the 4 mailbox(es) of wave-009 their contoso.mail.onmicrosoft.com routing address before the move') {
+        Write-Host '    For every mailbox of moves/wave-009.csv without an address @contoso.mail.onmicrosoft.com, adds smtp:<alias>@contoso.mail.onmicrosoft.com (Set-Mailbox -EmailAddresses @{Add=...}): the email address policy stamps it only where the policy applies (EmailAddressPolicyEnabled false leaves it out) and the Exchange Online move needs it as the target delivery address. Then wait one Entra Connect sync cycle.'
+        $step = @{ Csv = '..\..\moves\wave-009.csv'; Rows = 4; Domain = 'contoso.mail.onmicrosoft.com' }
         Add-CloudRoutingAddress @step -Folder $RunbookFolder -DomainController $DomainController
     }
 } finally { Stop-Transcript }

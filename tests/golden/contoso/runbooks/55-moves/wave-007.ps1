@@ -6,15 +6,17 @@
 #     Start of the wave's completion window in UTC, as yyyy-MM-ddTHH:mm:ssZ (moves-report.md lists it per wave): the requests copy now and complete by themselves after it (New-MoveRequest -CompleteAfter, a UTC DateTime).
 # .PARAMETER SuspendWhenReadyToComplete
 #     Fallback: the requests stop at about 95% instead of completing after a time; the complete step resumes them (Resume-MoveRequest) in the window.
+# .PARAMETER DeferToUtc
+#     Start of the NEXT completion window in UTC (yyyy-MM-ddTHH:mm:ssZ): requests of the wave that have not completed get it as their new -CompleteAfter (Set-MoveRequest, read back), so they do not complete by themselves during business hours once their copy catches up.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete)
+    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete, [string]$DeferToUtc = '')
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -22,17 +24,21 @@ Start-Runbook -Name 'wave-007' -Steps @('moves.copy.wave-007', 'moves.complete.w
 try {
     # region STEP moves.copy.wave-007; target: wave-007; owner: Exchange admin; runs in: EMS on the new servers; after: servers.certificate.EX16-01, servers.certificate.EX16-02, servers.virtual-directories.EX16-01, servers.virtual-directories.EX16-02, servers.readiness, servers.namespace-verify, moves.complete.wave-000, moves.copy.wave-006, moves.cleanup.wave-006
     # Verification: Get-MoveRequest -BatchName shows every request InProgress or AutoSuspended; rollback: Remove-MoveRequest of a request that has not completed cancels it
-    if (Test-RunStep -Id 'moves.copy.wave-007' -Title 'create the move requests of wave-007 (5 mailboxes, 3.7 GB)') {
-        Write-Host '    New-MoveRequest per row of moves/wave-007.csv with -BatchName wave-007 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 0.4 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it. Starts after wave-006 completed and its requests were removed (the same 2016 database): first a full backup of that database must have truncated the logs (Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log volume has room for this wave; moves-report.md has the forecast).'
-        $step = @{ Csv = '..\..\moves\wave-007.csv'; Rows = 5; BatchName = 'wave-007'; BadItemLimit = 10 }
+    if (Test-RunStep -Id 'moves.copy.wave-007' -Title 'create the move requests of wave-007 (6 mailboxes, 9.2 GB)') {
+        Write-Host '    New-MoveRequest per row of moves/wave-007.csv with -BatchName wave-007 and -CompleteAfter (the window start, UTC): the copy runs ahead (about 1 h at the assumed throughput), completion happens by itself after that time. Archives move with their primary mailbox, never ahead of it. Starts after wave-006 completed and its requests were removed (the same 2016 database): first a full backup of that database must have truncated the logs (Get-MailboxDatabase -Status shows LastFullBackup after that completion, and the log volume has room for this wave; moves-report.md has the forecast).'
+        $step = @{
+            Csv = '..\..\moves\wave-007.csv'; Rows = 6
+            BatchName = 'wave-007'; BadItemLimit = 10
+            LogDatabase = @('DB16-LON-02'); LogBytes = @(9878424777); LogSharePercent = 80
+        }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
     # region STEP moves.complete.wave-007; target: wave-007; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-006, moves.copy.wave-007
     # Verification: every request Completed and Get-Mailbox shows the CSV's TargetDatabase; rollback: runbooks/55-moves/wave-007-rollback.ps1 moves them back
     if (Test-RunStep -Id 'moves.complete.wave-007' -Title 'complete wave-007 in the window and verify each mailbox''s new database') {
         Write-Host '    Outlook asks users to restart after the move; OWA may fail for about 30 minutes, free/busy may lag up to 12 hours.'
-        $step = @{ Csv = '..\..\moves\wave-007.csv'; Rows = 5; BatchName = 'wave-007' }
-        Complete-MoveWave @step -Folder $RunbookFolder -DomainController $DomainController
+        $step = @{ Csv = '..\..\moves\wave-007.csv'; Rows = 6; BatchName = 'wave-007' }
+        Complete-MoveWave @step -Folder $RunbookFolder -DeferToUtc $DeferToUtc -DomainController $DomainController
     }
     # region STEP moves.cleanup.wave-007; target: wave-007; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-007
     # Verification: Get-MoveRequest -BatchName returns nothing; rollback: none: not reversible

@@ -9,16 +9,16 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'lock-2010' -Steps @('public-folders.lock') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP public-folders.lock; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: hybrid.send-connector-remove-old, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007, moves.complete.wave-008, public-folders.synced
+    # region STEP public-folders.lock; target: public folders; owner: Exchange admin; runs in: EMS on 2010; after: hybrid.send-connector-remove-old, mx.restore-ttl.contoso.com, mx.restore-ttl.fabrikam.com, moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007, moves.complete.wave-008, moves.complete.wave-009, public-folders.synced
     # Verification: Get-OrganizationConfig shows PublicFoldersLockedForMigration True; rollback: rollback runbooks (rollback-1-2010.ps1 first)
     if (Test-RunStep -Id 'public-folders.lock' -Title 'lock the 2010 public folders for the migration (downtime starts)') {
-        Write-Host '    Users lose public folder access until the unlock step; mail to mail-enabled folders queues. Several public folder databases: wait until the lock has replicated to all of them. Users in Exchange Online (wave-008) lose public folder access too, from this lock until public-folders.hybrid.modern switches them to the 2016 public folder mailboxes later in this window: announce the outage to them with the others.'
+        Write-Host '    Users lose public folder access until the unlock step; mail to mail-enabled folders queues. Several public folder databases: wait until the lock has replicated to all of them. Users in Exchange Online (wave-009) lose public folder access too, from this lock until public-folders.hybrid.modern switches them to the 2016 public folder mailboxes later in this window: announce the outage to them with the others.'
         $step = @{ Flag = 'PublicFoldersLockedForMigration'; Value = $true }
         Set-PublicFolderMigrationFlag @step -DomainController $DomainController
     }

@@ -12,13 +12,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'prepare-2010' -Steps @('public-folders.rename.IT-Hardware-Software', 'public-folders.check-2010', 'public-folders.replicas', 'public-folders.snapshot', 'public-folders.map', 'public-folders.compare-map') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP public-folders.rename.IT-Hardware-Software; target: \IT\Hardware/Software; owner: Exchange admin; runs in: EMS on 2010; after: moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007
+    # region STEP public-folders.rename.IT-Hardware-Software; target: \IT\Hardware/Software; owner: Exchange admin; runs in: EMS on 2010; after: moves.complete.wave-001, moves.complete.wave-002, moves.complete.wave-003, moves.complete.wave-004, moves.complete.wave-005, moves.complete.wave-006, moves.complete.wave-007, moves.complete.wave-008
     # Verification: the next step finds no folder name with \ or /; rollback: Set-PublicFolder -Name 'Hardware/Software' on the renamed folder
     if (Test-RunStep -Id 'public-folders.rename.IT-Hardware-Software' -Title 'rename the public folder ''\IT\Hardware/Software'' to ''Hardware-Software''') {
         Write-Host '    In EMS 2010: Set-PublicFolder -Identity ''\IT\Hardware/Software'' -Name ''Hardware-Software'' (the batch migration refuses \ and / in names; agree the name with the owners). Manual: Set-PublicFolder is not in migrator''s cmdlet reference.'

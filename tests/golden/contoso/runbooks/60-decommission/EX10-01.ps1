@@ -12,13 +12,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'EX10-01' -Steps @('decommission.client-access.EX10-01', 'decommission.observe-clients.EX10-01', 'decommission.remove.EX10-01') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP decommission.client-access.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: servers.namespace-verify, moves.complete.wave-007, public-folders.hybrid.modern, public-folders.local, decommission.arbitration-mailboxes, decommission.oab-generation
+    # region STEP decommission.client-access.EX10-01; target: EX10-01; owner: Exchange admin; runs in: manual; after: servers.namespace-verify, moves.complete.wave-008, public-folders.hybrid.modern, public-folders.local, decommission.arbitration-mailboxes, decommission.oab-generation
     # Verification: client-evidence.json of a scan of the last 30 days lists no client of EX10-01 that is neither monitoring nor accepted; rollback: nothing to undo (read only)
     if (Test-RunStep -Id 'decommission.client-access.EX10-01' -Title 'prove no client uses EX10-01: no client-access evidence was scanned') {
         Write-Host '    No client-access evidence was given: copy the IIS logs (W3SVC1) and the RPC Client Access logs of EX10-01, and the HttpProxy logs of the 2016 servers, run ''migrator logs scan'' on them with --inventory, put client-evidence.json beside the inventory and plan again. Do not remove EX10-01 before it shows no client left.'

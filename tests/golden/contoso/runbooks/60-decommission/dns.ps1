@@ -9,13 +9,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'dns' -Steps @('decommission.cas-array-unused.CAS-LON', 'decommission.cas-array-name.CAS-LON') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP decommission.cas-array-unused.CAS-LON; target: outlook.contoso.com; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-007, public-folders.hybrid.modern, public-folders.remove-databases, decommission.client-access.EX10-01, decommission.databases.EX10-02
+    # region STEP decommission.cas-array-unused.CAS-LON; target: outlook.contoso.com; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-008, public-folders.hybrid.modern, public-folders.remove-databases, decommission.client-access.EX10-01, decommission.databases.EX10-02
     # Verification: no database has RpcClientAccessServer outlook.contoso.com (read back by the step); rollback: nothing to undo: reads only
     if (Test-RunStep -Id 'decommission.cas-array-unused.CAS-LON' -Title 'check no mailbox database still names outlook.contoso.com as its RpcClientAccessServer') {
         Write-Host '    Reads every mailbox database of the organisation, the 2010 ones and the public folder proxy mailboxes'' PFProxy-* databases included (Get-MailboxDatabase -IncludePreExchange2013), and stops while one has RpcClientAccessServer outlook.contoso.com: Outlook would still be sent to the name the next step removes.'
