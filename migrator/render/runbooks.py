@@ -30,8 +30,8 @@ from typing import Any
 
 from migrator import __version__
 from migrator.fileio import atomic_write_bytes, windows_text, write_windows_text
-from migrator.plan.steps import RunsIn, Step
-from migrator.render.templating import render, templates_dir
+from migrator.plan.steps import Owner, RunsIn, Step
+from migrator.render.templating import environment, render, templates_dir
 from migrator.wording import examples
 
 HELPER_NAME = "Migrator.Runbook.ps1"
@@ -248,12 +248,49 @@ def _sections(steps: Sequence[Step]) -> str:
     """
     if not steps:
         return ""
+    return render("powershell/steps.ps1.j2", rows=_rows(steps)).removesuffix("\n")
+
+
+@functools.cache
+def _action_template(kind: str) -> Any:
+    """The template of an action kind (steps.ps1.j2 includes the object: no name to look up per step)."""
+    return environment().get_template(f"powershell/steps/{kind}.ps1.j2")
+
+
+_OWNERS = {o: o.value for o in Owner}
+_RUNS_IN = {r: (r.value, r.powershell_2) for r in RunsIn}
+
+
+def _rows(steps: Sequence[Step]) -> list[tuple[Any, ...]]:
+    """What steps.ps1.j2 shows of each step, as the tuple it unpacks (its names, in order)."""
     here = {s.id for s in steps}
-    firsts = [
-        _done_elsewhere(step, steps[i + 1] if i + 1 < len(steps) else None, here)
-        for i, step in enumerate(steps)
-    ]
-    return render("powershell/steps.ps1.j2", steps=steps, firsts=firsts).removesuffix("\n")
+    rows = []
+    last = len(steps) - 1
+    for i, step in enumerate(steps):
+        following = steps[i + 1] if i < last else None
+        action = step.action
+        runs_in, powershell2 = _RUNS_IN[step.runs_in]
+        rows.append(
+            (
+                step,
+                step.id,
+                step.title,
+                step.target,
+                _OWNERS[step.owner],
+                runs_in,
+                ", ".join(step.prerequisites),
+                step.verification,
+                step.rollback,
+                step.reversible,
+                step.instructions.splitlines(),
+                "" if action is None else _action_template(action.kind),
+                None if action is None else action.params,
+                powershell2,
+                "" if following is None else following.id,
+                _done_elsewhere(step, following, here),
+            )
+        )
+    return rows
 
 
 def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
@@ -262,7 +299,10 @@ def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
     -From right away would otherwise skip a check another runbook holds)."""
     if following is None:
         return ""
-    ids = [p for p in following.prerequisites if p not in here and p not in step.prerequisites]
+    ids = [p for p in following.prerequisites if p not in here]
+    if ids and step.prerequisites:  # a set: both lists can run to hundreds of ids
+        mine = set(step.prerequisites)
+        ids = [p for p in ids if p not in mine]
     return examples(ids, 3, quoted=False) + (" (plan.json)" if len(ids) > 3 else "")
 
 
