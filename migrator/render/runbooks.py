@@ -31,7 +31,7 @@ from typing import Any
 from migrator import __version__
 from migrator.fileio import atomic_write_bytes, windows_text, write_windows_text
 from migrator.plan.steps import Owner, RunsIn, Step
-from migrator.render.templating import environment, render, templates_dir
+from migrator.render.templating import ps_block, render, render_plain, templates_dir
 from migrator.wording import examples
 
 HELPER_NAME = "Migrator.Runbook.ps1"
@@ -240,39 +240,49 @@ def runbook_parameters(steps: Sequence[Step]) -> list[dict[str, Any]]:
 _FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
 
 
-def _sections(steps: Sequence[Step]) -> str:
-    """The step sections of a runbook in run order, each ending in a newline but the last.
+def _sections(steps: Sequence[Step]) -> tuple[str, frozenset[str]]:
+    """The step sections of a runbook in run order, each ending in a newline but the last, and the
+    helper functions the runbook calls (:func:`_frame_calls` and the names its step bodies write).
 
-    One render for the whole runbook (the action templates are included per step):
-    a render per step cost a Jinja context each, twice per step (issue 18).
+    One render frames all the sections; each step's body is its action template's
+    render (or the manual stop's). Only the bodies are searched for helper names: they
+    are a sixth of the text (the comments, titles and instructions are the rest), and
+    searching all of it took a second at 300,000 users (issue 18).
     """
     if not steps:
-        return ""
-    return render("powershell/steps.ps1.j2", rows=_rows(steps)).removesuffix("\n")
-
-
-@functools.cache
-def _action_template(kind: str) -> Any:
-    """The template of an action kind (steps.ps1.j2 includes the object: no name to look up per step)."""
-    return environment().get_template(f"powershell/steps/{kind}.ps1.j2")
+        return "", _frame_calls(steps)
+    rows, bodies = _rows(steps)
+    text = render("powershell/steps.ps1.j2", rows=rows).removesuffix("\n")
+    return text, _calls_in("\n".join(bodies), helper_functions()) | _frame_calls(steps)
 
 
 _OWNERS = {o: o.value for o in Owner}
 _RUNS_IN = {r: (r.value, r.powershell_2) for r in RunsIn}
 
 
-def _rows(steps: Sequence[Step]) -> list[tuple[Any, ...]]:
-    """What steps.ps1.j2 shows of each step, as the tuple it unpacks (its names, in order)."""
+def _rows(steps: Sequence[Step]) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """What steps.ps1.j2 shows of each step, as the tuple it unpacks (its names, in order), and the
+    steps' bodies: the action template's render indented into the step's ``if`` (``psblock``), or,
+    for a step without an action or whose action writes nothing, the manual stop's."""
     here = {s.id for s in steps}
     rows = []
+    bodies = []
     last = len(steps) - 1
     for i, step in enumerate(steps):
         following = steps[i + 1] if i < last else None
         action = step.action
         runs_in, powershell2 = _RUNS_IN[step.runs_in]
+        body = ""
+        if action is not None:
+            template = f"powershell/steps/{action.kind}.ps1.j2"
+            body = ps_block(render_plain(template, p=action.params, step=step, powershell2=powershell2))
+        if not body:
+            next_id = "" if following is None else following.id
+            first = _done_elsewhere(step, following, here)
+            body = ps_block(render_plain(_MANUAL_STOP, id=step.id, next_id=next_id, first=first))
+        bodies.append(body)
         rows.append(
             (
-                step,
                 step.id,
                 step.title,
                 step.target,
@@ -283,14 +293,13 @@ def _rows(steps: Sequence[Step]) -> list[tuple[Any, ...]]:
                 step.rollback,
                 step.reversible,
                 step.instructions.splitlines(),
-                "" if action is None else _action_template(action.kind),
-                None if action is None else action.params,
-                powershell2,
-                "" if following is None else following.id,
-                _done_elsewhere(step, following, here),
+                body,
             )
         )
-    return rows
+    return rows, bodies
+
+
+_MANUAL_STOP = "powershell/manual-stop.ps1.j2"
 
 
 def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
@@ -306,12 +315,13 @@ def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
     return examples(ids, 3, quoted=False) + (" (plan.json)" if len(ids) > 3 else "")
 
 
-_FRAME_CALLS = ("Start-Runbook",)
-"""Helper functions the frame calls besides those of the steps."""
+_FRAME_CALLS = ("Start-Runbook", "Test-RunStep")
+"""Helper functions the frame calls (runbook.ps1.j2 and steps.ps1.j2, outside the step bodies): Start-Runbook
+once, Test-RunStep once per step. A test holds this list to the frame templates' text."""
 
 
-def _called(sections: str) -> frozenset[str]:
-    return _calls_in(sections, helper_functions()) | frozenset(_FRAME_CALLS)
+def _frame_calls(steps: Sequence[Step]) -> frozenset[str]:
+    return frozenset(_FRAME_CALLS if steps else _FRAME_CALLS[:1])
 
 
 def render_runbook(
@@ -328,10 +338,8 @@ def render_runbook(
     step's). ``helper_file`` is the helper of its folder, whose version and
     hash it checks (default: the helper of this runbook alone).
     """
-    sections = _sections(steps)
-    return _frame(
-        title, steps, context, log_name, sections, helper_file or folder_helper(_called(sections))
-    )
+    sections, called = _sections(steps)
+    return _frame(title, steps, context, log_name, sections, helper_file or folder_helper(called))
 
 
 def _frame(
@@ -396,8 +404,8 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
             raise ValueError(f"runbook path '{rel}' is not below {RUNBOOKS_FOLDER}/")
         if Path(rel).name == HELPER_NAME:
             raise ValueError(f"runbook path '{rel}' is the name of the helper file")
-        sections[rel] = _sections(group)
-        called.setdefault(posixpath.dirname(rel), set()).update(_called(sections[rel]))
+        sections[rel], calls = _sections(group)
+        called.setdefault(posixpath.dirname(rel), set()).update(calls)
     helpers = {folder: folder_helper(names) for folder, names in called.items()}
     for folder, info in sorted(helpers.items()):
         there = out_dir / folder / HELPER_NAME

@@ -127,7 +127,18 @@ def ps_splat(lines: Iterable[Iterable[tuple[str, object]]], name: str = "step") 
     entry whose value is None is left out (the function's default applies).
     The whole table stays on one line when it fits in 120 characters; otherwise one line per group.
     """
-    groups = [g for g in [[_entry(k, v, "    ") for k, v in line if v is not None] for line in lines] if g]
+    groups = []
+    for line in lines:
+        group = []
+        for k, v in line:
+            if v is None:
+                continue
+            if type(v) is str and type(k) is str and k in _KEYS:  # _entry's common case, inline
+                group.append(k + " = " + ps_quote(v))
+            else:
+                group.append(_entry(k, v, "    "))
+        if group:
+            groups.append(group)
     one = f"${name} = @{{ " + "; ".join(e for g in groups for e in g) + " }"
     if len(one) <= 120 and "\n" not in one:
         return one
@@ -210,3 +221,17 @@ def environment() -> jinja2.Environment:
 def render(template: str, **context: Any) -> str:
     """Render one template file (path relative to ``templates/``)."""
     return environment().get_template(template).render(**context)
+
+
+def render_plain(template: str, **context: Any) -> str:
+    """:func:`render` for a template that reads only the names it is given (no Jinja globals
+    such as ``range``): the context is not merged with the globals, as for an ``{% include %}``.
+
+    For the ~60,000 step bodies of a 300,000-user plan, where merging the globals into each
+    context was a tenth of their time (issue 18).
+    """
+    compiled = environment().get_template(template)
+    try:
+        return "".join(compiled.root_render_func(compiled.new_context(context, shared=True)))
+    except Exception:
+        return compiled.environment.handle_exception()
