@@ -23,13 +23,13 @@ import functools
 import hashlib
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from migrator import __version__
-from migrator.fileio import atomic_write_bytes, windows_text, write_windows_text
+from migrator.fileio import atomic_write_bytes, atomic_write_many, windows_text
 from migrator.plan.steps import Owner, RunsIn, Step
 from migrator.render.templating import ps_block, render, render_plain, templates_dir
 from migrator.wording import examples
@@ -275,7 +275,9 @@ def _rows(steps: Sequence[Step]) -> tuple[list[tuple[Any, ...]], list[str]]:
         body = ""
         if action is not None:
             template = f"powershell/steps/{action.kind}.ps1.j2"
-            body = ps_block(render_plain(template, p=action.params, step=step, powershell2=powershell2))
+            body = ps_block(
+                render_plain(template, p=action.params, step=step, powershell2=powershell2)
+            )
         if not body:
             next_id = "" if following is None else following.id
             first = _done_elsewhere(step, following, here)
@@ -414,14 +416,18 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
                 f"{folder}/{HELPER_NAME} was written by an earlier call for other runbooks: "
                 "write every runbook of a folder in one call (their helper holds what all of them call)"
             )
-    written: list[Path] = []
-    for rel, group in groups:
-        path = out_dir / rel
-        title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
-        info = helpers[posixpath.dirname(rel)]
-        text = _frame(title, group, context, Path(rel).stem, sections[rel], info)
-        write_windows_text(path, text)
-        written.append(path)
+    written = [out_dir / rel for rel, _group in groups]
+
+    def files() -> Iterator[
+        tuple[Path, bytes]
+    ]:  # made as written: a group of files in memory at a time
+        for rel, group in groups:
+            title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
+            info = helpers[posixpath.dirname(rel)]
+            text = _frame(title, group, context, Path(rel).stem, sections.pop(rel), info)
+            yield out_dir / rel, windows_text(text)
+
+    atomic_write_many(files())
     for folder, info in sorted(helpers.items()):
         write_helper(out_dir / folder, info)
     return written
