@@ -4,14 +4,16 @@ A runbook is a frame (``templates/powershell/runbook.ps1.j2``: CmdletBinding
 with SupportsShouldProcess, strict mode, the helper's version and SHA-256
 check, dot-sourcing of the helper, ``-From``/``-Only``) and one section per
 step (``steps.ps1.j2``, one render for all the sections of a runbook): its region
-comment and, from the action's own template ``templates/powershell/steps/<kind>.ps1.j2``
-(included), a hashtable of its data and one call of a helper function. Steps
-without an action are manual: the section prints the instructions and stops the script.
+comment and its body, rendered by the action's own template
+``templates/powershell/steps/<kind>.ps1.j2``: a hashtable of its data and one call
+of a helper function. Steps without an action are manual: the section prints the
+instructions and stops the script (``manual-stop.ps1.j2``).
 
 The helper functions are written once, in ``templates/powershell/Migrator.Runbook.ps1``.
 Each runbook folder (``runbooks/20-relay/`` ...) gets its own
 ``Migrator.Runbook.ps1``: that file's header and the functions the folder's
-runbooks call, with every function those call, in the source's order
+runbooks call (the frame's, :data:`_FRAME_CALLS`, and those named in the step
+bodies), with every function those call, in the source's order
 (:func:`folder_helper`). So a folder's helper holds only what its runbooks can
 run, and an admin reviews the few hundred lines that matter to a phase;
 docs/runbooks.md describes it.
@@ -418,9 +420,8 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
             )
     written = [out_dir / rel for rel, _group in groups]
 
-    def files() -> Iterator[
-        tuple[Path, bytes]
-    ]:  # made as written: a group of files in memory at a time
+    def files() -> Iterator[tuple[Path, bytes]]:
+        # Each file is made when its group is written: a group's bytes in memory at a time.
         for rel, group in groups:
             title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
             info = helpers[posixpath.dirname(rel)]
