@@ -87,6 +87,62 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+_MANY_AT_ONCE = 256
+"""Files :func:`atomic_write_many` holds open at a time (far below the usual limit of 1,024)."""
+
+
+def atomic_write_many(files: Iterable[tuple[Path, bytes]]) -> None:
+    """:func:`atomic_write_bytes` for many files, with the same guarantee for each.
+
+    The files are written in groups: every temporary file of a group is written,
+    then each is flushed to disk (``fsync``) and closed, then each is renamed. The
+    flushes of a group come after all its writes, so the disk takes the data in a few
+    large commits rather than one per file: for the 1,178 runbooks of a 300,000-user
+    plan, about half the CPU time and a third of the wall time (issue 18). A failure
+    part-way leaves each file whole (old or new), never half a file. Below the folder
+    of :func:`staged_writes`, each is written straight to its file, as there.
+    """
+    batch: list[tuple[Path, bytes]] = []
+    for item in files:
+        if _staged(
+            item[0]
+        ):  # below staged_writes' folder: straight to the file, synced when sealed
+            atomic_write_bytes(*item)
+            continue
+        batch.append(item)
+        if len(batch) == _MANY_AT_ONCE:
+            _write_group(batch)
+            batch = []
+    if batch:
+        _write_group(batch)
+
+
+def _write_group(files: list[tuple[Path, bytes]]) -> None:
+    open_files: list[tuple[int, str, Path]] = []
+    done = 0
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = temp_file_beside(path)
+            open_files.append((fd, tmp, path))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        for i, (fd, _tmp, _path) in enumerate(open_files):
+            os.fsync(fd)
+            os.close(fd)
+            open_files[i] = (-1, _tmp, _path)
+        for _fd, tmp, path in open_files:
+            os.replace(tmp, path)
+            done += 1
+    except BaseException:
+        for fd, tmp, _path in open_files[done:]:
+            if fd >= 0:
+                os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 _CHUNK_BUFFER = 1 << 20
 """Characters :func:`atomic_write_chunks` gathers before one write (pieces may be big or small)."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from migrator import outdir
+from migrator import fileio, outdir
 from migrator.fileio import atomic_write_bytes, atomic_write_chunks, staged_writes
 
 
@@ -93,3 +93,46 @@ def test_seal_makes_every_staged_file_durable(
     elif Path("/proc/self/fd").is_dir():
         assert files <= set(flushed)
     assert {str(staging), str(staging / "a")} <= set(flushed) or not Path("/proc/self/fd").is_dir()
+
+
+def test_many_files_are_written_whole_in_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fileio, "_MANY_AT_ONCE", 2)  # three groups of two and one
+    files = [(tmp_path / "a" / f"{i}.ps1", bytes([65 + i]) * (i + 1)) for i in range(7)]
+    fileio.atomic_write_many(iter(files))
+    for path, data in files:
+        assert path.read_bytes() == data
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [f"{i}.ps1" for i in range(7)]
+
+
+def test_a_failure_in_a_group_leaves_no_temporary_file_and_the_old_files_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "old.ps1"
+    old.write_bytes(b"old")
+    calls = []
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space"):
+        fileio.atomic_write_many([(tmp_path / "new.ps1", b"new"), (old, b"changed")])
+    assert old.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.ps1"]
+
+
+def test_many_files_below_the_staging_folder_are_written_straight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(fileio.os, "fsync", synced.append)
+    with staged_writes(tmp_path):
+        fileio.atomic_write_many([(tmp_path / "r" / "a.ps1", b"a"), (tmp_path / "b.ps1", b"b")])
+    assert (tmp_path / "r" / "a.ps1").read_bytes() == b"a"
+    assert (tmp_path / "b.ps1").read_bytes() == b"b"
+    assert synced == []  # made durable when the staging folder is sealed
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.ps1", "b.ps1", "r"]

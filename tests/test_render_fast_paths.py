@@ -28,7 +28,7 @@ from migrator.plan.immutable_id import (
 from migrator.render.identity_report import _md, _md_many, windows_csv_pieces
 from migrator.render.plan_json import _indented
 from migrator.render.runbooks import _calls_in, helper_functions
-from migrator.render.templating import ps_comment
+from migrator.render.templating import _entry, ps_block, ps_comment, ps_splat
 from migrator.render.workbook import _Cells, _Column, _RowStream
 
 _ANCHOR_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n*"
@@ -205,3 +205,46 @@ def test_helper_calls_are_the_words_the_regex_finds(parts: list[str]) -> None:
     names = helper_functions()
     words = set(_WORD.findall(text))
     assert _calls_in(text, names) == frozenset(n for n in names if n in words)
+
+
+@settings(deadline=None)  # a shared, loaded machine
+@given(st.text(alphabet=" \t\n\r\x0b\x85\u2028ab'", max_size=20))
+def test_ps_block_fast_path_gives_what_line_by_line_gives(text: str) -> None:
+    lines = text.strip("\n").splitlines()
+    assert ps_block(text) == "\n".join(
+        ("        " + line) if line.strip() else "" for line in lines
+    )
+
+
+@settings(deadline=None)  # a shared, loaded machine
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["Server", "Name", "Ranges", "N"]),
+                st.none()
+                | st.text(alphabet="a'\u2019 ", max_size=4)
+                | st.integers()
+                | st.booleans()
+                | st.lists(st.text(alphabet="a'", max_size=2), max_size=3)
+                | st.lists(
+                    st.dictionaries(st.sampled_from(["A", "B"]), st.text(max_size=2)), max_size=2
+                ),
+            ),
+            max_size=3,
+        ),
+        max_size=3,
+    )
+)
+def test_ps_splat_inline_entries_are_the_entry_function(
+    lines: list[list[tuple[str, object]]],
+) -> None:
+    groups = [[_entry(k, v, "    ") for k, v in line if v is not None] for line in lines]
+    groups = [g for g in groups if g]
+    one = "$step = @{ " + "; ".join(e for g in groups for e in g) + " }"
+    expected = (
+        one
+        if len(one) <= 120 and "\n" not in one
+        else "$step = @{\n" + "\n".join("    " + "; ".join(g) for g in groups) + "\n}"
+    )
+    assert ps_splat(lines) == expected

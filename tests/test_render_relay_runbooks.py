@@ -26,10 +26,14 @@ from relay_sample import sample_inventory, sample_plan
 
 from migrator.model import RelayMethod
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
+from migrator.plan.steps import Owner, Phase, RunsIn, Step
 from migrator.render.runbooks import (
+    _FRAME_CALLS,
     HELPER_NAME,
     RunbookContext,
+    _calls_in,
     helper,
+    helper_functions,
     helper_path,
     write_runbooks,
 )
@@ -342,6 +346,40 @@ def test_every_helper_function_is_called_by_a_step_template_or_another_function(
         others = (raw[: f.node.start_byte] + raw[f.node.end_byte :]).decode("utf-8")
         pattern = re.compile(r"(?<![\w-])" + re.escape(f.name) + r"(?![\w-])", re.I)
         assert pattern.search(callers) or pattern.search(others), f"{f.name} is never called"
+
+
+def test_the_frame_templates_call_only_the_helper_functions_declared_for_them() -> None:
+    """A runbook's helper holds _FRAME_CALLS and the functions its step bodies write (issue 18): a call
+    added to the frame (runbook.ps1.j2, steps.ps1.j2) must be declared there, or its helper would miss it."""
+    templates = Path(__file__).resolve().parent.parent / "templates" / "powershell"
+    found: set[str] = set()
+    for name in ("runbook.ps1.j2", "steps.ps1.j2"):
+        text = re.sub(r"\{#.*?#\}", "", (templates / name).read_text("utf-8"), flags=re.S)
+        found |= _calls_in(text, helper_functions())
+    assert found == set(_FRAME_CALLS)
+
+
+def test_a_function_only_named_in_a_comment_or_instruction_is_not_in_the_helper(
+    tmp_path: Path,
+) -> None:
+    """Only what the step bodies write calls a function: a title, an instruction or a comment naming one
+    does not put it in the folder's helper (issue 18); a manual step's stop does."""
+    step = Step(
+        id="relay.note.x",
+        phase=Phase.RELAY,
+        title="Run Set-RelayConnector by hand",
+        target="EX16-01",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=5,
+        verification="Set-RelayConnector read it back",
+        instructions="Call Set-RelayConnector yourself.",
+        runbook="runbooks/20-relay/x.ps1",
+    )
+    write_runbooks([step], tmp_path, RunbookContext("Contoso", "2026-01-01"))
+    text = (tmp_path / "runbooks" / "20-relay" / HELPER_NAME).read_text("utf-8-sig")
+    assert "function Stop-AtManualStep {" in text and "function Test-RunStep {" in text
+    assert "function Set-RelayConnector {" not in text
 
 
 def test_enabling_a_connector_the_rollback_recreates_works_under_whatif() -> None:

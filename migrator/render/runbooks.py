@@ -4,14 +4,16 @@ A runbook is a frame (``templates/powershell/runbook.ps1.j2``: CmdletBinding
 with SupportsShouldProcess, strict mode, the helper's version and SHA-256
 check, dot-sourcing of the helper, ``-From``/``-Only``) and one section per
 step (``steps.ps1.j2``, one render for all the sections of a runbook): its region
-comment and, from the action's own template ``templates/powershell/steps/<kind>.ps1.j2``
-(included), a hashtable of its data and one call of a helper function. Steps
-without an action are manual: the section prints the instructions and stops the script.
+comment and its body, rendered by the action's own template
+``templates/powershell/steps/<kind>.ps1.j2``: a hashtable of its data and one call
+of a helper function. Steps without an action are manual: the section prints the
+instructions and stops the script (``manual-stop.ps1.j2``).
 
 The helper functions are written once, in ``templates/powershell/Migrator.Runbook.ps1``.
 Each runbook folder (``runbooks/20-relay/`` ...) gets its own
 ``Migrator.Runbook.ps1``: that file's header and the functions the folder's
-runbooks call, with every function those call, in the source's order
+runbooks call (the frame's, :data:`_FRAME_CALLS`, and those named in the step
+bodies), with every function those call, in the source's order
 (:func:`folder_helper`). So a folder's helper holds only what its runbooks can
 run, and an admin reviews the few hundred lines that matter to a phase;
 docs/runbooks.md describes it.
@@ -23,15 +25,15 @@ import functools
 import hashlib
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from migrator import __version__
-from migrator.fileio import atomic_write_bytes, windows_text, write_windows_text
-from migrator.plan.steps import RunsIn, Step
-from migrator.render.templating import render, templates_dir
+from migrator.fileio import atomic_write_bytes, atomic_write_many, windows_text
+from migrator.plan.steps import Owner, RunsIn, Step
+from migrator.render.templating import ps_block, render, render_plain, templates_dir
 from migrator.wording import examples
 
 HELPER_NAME = "Migrator.Runbook.ps1"
@@ -240,20 +242,68 @@ def runbook_parameters(steps: Sequence[Step]) -> list[dict[str, Any]]:
 _FRAME_PARAMETERS = {"domaincontroller", "from", "only", "logdirectory"}
 
 
-def _sections(steps: Sequence[Step]) -> str:
-    """The step sections of a runbook in run order, each ending in a newline but the last.
+def _sections(steps: Sequence[Step]) -> tuple[str, frozenset[str]]:
+    """The step sections of a runbook in run order, each ending in a newline but the last, and the
+    helper functions the runbook calls (:func:`_frame_calls` and the names its step bodies write).
 
-    One render for the whole runbook (the action templates are included per step):
-    a render per step cost a Jinja context each, twice per step (issue 18).
+    One render frames all the sections; each step's body is its action template's
+    render (or the manual stop's). Only the bodies are searched for helper names: they
+    are a sixth of the text (the comments, titles and instructions are the rest), and
+    searching all of it took a second at 300,000 users (issue 18).
     """
     if not steps:
-        return ""
+        return "", _frame_calls(steps)
+    rows, bodies = _rows(steps)
+    text = render("powershell/steps.ps1.j2", rows=rows).removesuffix("\n")
+    return text, _calls_in("\n".join(bodies), helper_functions()) | _frame_calls(steps)
+
+
+_OWNERS = {o: o.value for o in Owner}
+_RUNS_IN = {r: (r.value, r.powershell_2) for r in RunsIn}
+
+
+def _rows(steps: Sequence[Step]) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """What steps.ps1.j2 shows of each step, as the tuple it unpacks (its names, in order), and the
+    steps' bodies: the action template's render indented into the step's ``if`` (``psblock``), or,
+    for a step without an action or whose action writes nothing, the manual stop's."""
     here = {s.id for s in steps}
-    firsts = [
-        _done_elsewhere(step, steps[i + 1] if i + 1 < len(steps) else None, here)
-        for i, step in enumerate(steps)
-    ]
-    return render("powershell/steps.ps1.j2", steps=steps, firsts=firsts).removesuffix("\n")
+    rows = []
+    bodies = []
+    last = len(steps) - 1
+    for i, step in enumerate(steps):
+        following = steps[i + 1] if i < last else None
+        action = step.action
+        runs_in, powershell2 = _RUNS_IN[step.runs_in]
+        body = ""
+        if action is not None:
+            template = f"powershell/steps/{action.kind}.ps1.j2"
+            body = ps_block(
+                render_plain(template, p=action.params, step=step, powershell2=powershell2)
+            )
+        if not body:
+            next_id = "" if following is None else following.id
+            first = _done_elsewhere(step, following, here)
+            body = ps_block(render_plain(_MANUAL_STOP, id=step.id, next_id=next_id, first=first))
+        bodies.append(body)
+        rows.append(
+            (
+                step.id,
+                step.title,
+                step.target,
+                _OWNERS[step.owner],
+                runs_in,
+                ", ".join(step.prerequisites),
+                step.verification,
+                step.rollback,
+                step.reversible,
+                step.instructions.splitlines(),
+                body,
+            )
+        )
+    return rows, bodies
+
+
+_MANUAL_STOP = "powershell/manual-stop.ps1.j2"
 
 
 def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
@@ -262,16 +312,20 @@ def _done_elsewhere(step: Step, following: Step | None, here: set[str]) -> str:
     -From right away would otherwise skip a check another runbook holds)."""
     if following is None:
         return ""
-    ids = [p for p in following.prerequisites if p not in here and p not in step.prerequisites]
+    ids = [p for p in following.prerequisites if p not in here]
+    if ids and step.prerequisites:  # a set: both lists can run to hundreds of ids
+        mine = set(step.prerequisites)
+        ids = [p for p in ids if p not in mine]
     return examples(ids, 3, quoted=False) + (" (plan.json)" if len(ids) > 3 else "")
 
 
-_FRAME_CALLS = ("Start-Runbook",)
-"""Helper functions the frame calls besides those of the steps."""
+_FRAME_CALLS = ("Start-Runbook", "Test-RunStep")
+"""Helper functions the frame calls (runbook.ps1.j2 and steps.ps1.j2, outside the step bodies): Start-Runbook
+once, Test-RunStep once per step. A test holds this list to the frame templates' text."""
 
 
-def _called(sections: str) -> frozenset[str]:
-    return _calls_in(sections, helper_functions()) | frozenset(_FRAME_CALLS)
+def _frame_calls(steps: Sequence[Step]) -> frozenset[str]:
+    return frozenset(_FRAME_CALLS if steps else _FRAME_CALLS[:1])
 
 
 def render_runbook(
@@ -288,10 +342,8 @@ def render_runbook(
     step's). ``helper_file`` is the helper of its folder, whose version and
     hash it checks (default: the helper of this runbook alone).
     """
-    sections = _sections(steps)
-    return _frame(
-        title, steps, context, log_name, sections, helper_file or folder_helper(_called(sections))
-    )
+    sections, called = _sections(steps)
+    return _frame(title, steps, context, log_name, sections, helper_file or folder_helper(called))
 
 
 def _frame(
@@ -356,8 +408,8 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
             raise ValueError(f"runbook path '{rel}' is not below {RUNBOOKS_FOLDER}/")
         if Path(rel).name == HELPER_NAME:
             raise ValueError(f"runbook path '{rel}' is the name of the helper file")
-        sections[rel] = _sections(group)
-        called.setdefault(posixpath.dirname(rel), set()).update(_called(sections[rel]))
+        sections[rel], calls = _sections(group)
+        called.setdefault(posixpath.dirname(rel), set()).update(calls)
     helpers = {folder: folder_helper(names) for folder, names in called.items()}
     for folder, info in sorted(helpers.items()):
         there = out_dir / folder / HELPER_NAME
@@ -366,14 +418,17 @@ def write_runbooks(steps: Sequence[Step], out_dir: Path, context: RunbookContext
                 f"{folder}/{HELPER_NAME} was written by an earlier call for other runbooks: "
                 "write every runbook of a folder in one call (their helper holds what all of them call)"
             )
-    written: list[Path] = []
-    for rel, group in groups:
-        path = out_dir / rel
-        title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
-        info = helpers[posixpath.dirname(rel)]
-        text = _frame(title, group, context, Path(rel).stem, sections[rel], info)
-        write_windows_text(path, text)
-        written.append(path)
+    written = [out_dir / rel for rel, _group in groups]
+
+    def files() -> Iterator[tuple[Path, bytes]]:
+        # Each file is made when its group is written: a group's bytes in memory at a time.
+        for rel, group in groups:
+            title = f"{Path(rel).stem}: {len(group)} step(s) of the {group[0].phase.value} phase"
+            info = helpers[posixpath.dirname(rel)]
+            text = _frame(title, group, context, Path(rel).stem, sections.pop(rel), info)
+            yield out_dir / rel, windows_text(text)
+
+    atomic_write_many(files())
     for folder, info in sorted(helpers.items()):
         write_helper(out_dir / folder, info)
     return written
