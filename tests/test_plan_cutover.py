@@ -14,7 +14,9 @@ import pytest
 from migrator.inventory import load_inventory
 from migrator.pipeline import build_plan
 from migrator.plan.phases.cutover import (
+    CUTOVER_DECOMMISSION,
     CUTOVER_FIRST_WAVE,
+    CUTOVER_IDENTITY,
     CUTOVER_INBOUND_NAT,
     CUTOVER_MAIL_FLOW,
     CUTOVER_MX,
@@ -49,9 +51,9 @@ def test_each_production_change_has_its_class(plan: MigrationPlan) -> None:
         "hybrid.receive-path.EX16-01",
         "hybrid.hcw-rerun",
         "hybrid.send-connector-remove-old",
-        "identity.remote-mailbox.batch-001",
     ):
         assert kind[sid] == CUTOVER_MAIL_FLOW, sid
+    assert kind["identity.remote-mailbox.batch-001"] == CUTOVER_IDENTITY
     assert kind["moves.complete.wave-001"] == CUTOVER_FIRST_WAVE
     for n in range(2, 9):
         assert kind[f"moves.complete.wave-{n:03d}"] == CUTOVER_WAVE
@@ -103,7 +105,8 @@ def test_the_relay_repoint_night_is_the_alias_alone(plan: MigrationPlan) -> None
 
 def test_certificate_renewal_shares_no_window_with_a_wave_completion(plan: MigrationPlan) -> None:
     """Review 3, F4: EX16-01's renewal shared 2026-12-26 20:00 with wave-002's completion."""
-    renew = [plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-01", "EX16-02")]
+    # EX16-02 first, the hybrid server EX16-01 last (review 5, n3)
+    renew = [plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-02", "EX16-01")]
     waves = {
         plan.schedule[s.id].wave for s in plan.steps if s.id.startswith("moves.complete.wave-")
     }
@@ -173,3 +176,81 @@ def test_onward_hybrid_precedes_the_inbound_path_move(plan: MigrationPlan) -> No
     assert "mail.contoso.com" in hybrid.instructions
     assert "AcceptCloudServicesMail" in hybrid.verification
     assert "only after onward.hybrid" in steps["onward.install.EX-SE-01"].instructions
+
+
+# --------------------------------------------------------------------------- review 5, minors
+
+
+def test_identity_match_is_a_night_of_its_own_with_the_roles_off_for_minutes(
+    plan: MigrationPlan,
+) -> None:
+    """Review 5, n6: the identity match shared the mail-flow night (HCW, send connectors); n7: the
+    admin roles came off on the plan's first day, 12 days before the sync, and the tenant's
+    matching switches were read as long before it."""
+    remote = plan.schedule["identity.remote-mailbox.batch-001"]
+    hcw = plan.schedule["hybrid.hcw-rerun"]
+    assert remote.wave != hcw.wave
+    assert remote.start >= soak_end(hcw.finish) or hcw.start >= soak_end(remote.finish)
+    off = plan.schedule["identity.remove-roles.batch-001"]
+    back = plan.schedule["identity.restore-roles.batch-001"]
+    immutable = plan.schedule["identity.set-immutable-id.batch-001"]
+    sync = plan.schedule["identity.sync.batch-001"]
+    assert off.start >= remote.finish
+    assert (back.finish - off.start).total_seconds() <= 3 * 3600
+    assert immutable.start >= off.finish and (sync.start - immutable.finish).total_seconds() <= 3600
+
+
+def test_decommission_is_a_class_apart_from_the_next_phase(plan: MigrationPlan) -> None:
+    """Lead's note (review 5 follow-up): the 2010 removals had no class, so the last uninstall
+    (Saturday) and the onward alias repoint (Sunday) shared one business day of evidence."""
+    kind = {s.id: s.cutover for s in plan.steps}
+    for sid in (
+        "decommission.arbitration-mailboxes",
+        "decommission.oab-generation",
+        "decommission.send-connector.Internet",
+        "decommission.databases.EX10-02",
+        "decommission.cas-array-name.CAS-LON",
+        "decommission.remove.EX10-01",
+        "onward.remove-2016.EX16-01",
+    ):
+        assert kind[sid] == CUTOVER_DECOMMISSION, sid
+    for sid in ("decommission.cas-array-unused.CAS-LON", "decommission.verify-no-2010"):
+        assert kind[sid] == "", sid  # reads only
+    last = plan.schedule["decommission.remove.EX10-01"]
+    repoint = plan.schedule["onward.relay.repoint.smtp-contoso-com"]
+    assert repoint.start >= soak_end(last.finish)
+
+
+@pytest.mark.parametrize("pre", ["relay", "onward.relay"])
+def test_alias_tests_run_right_after_the_repoint(plan: MigrationPlan, pre: str) -> None:
+    """Review 5, N3 (rest): the onward alias tests waited 3 days for the next window while relay
+    clients already used the new servers; the probe reads only, so it runs when the alias
+    resolves to them, in both hops."""
+    repoint = plan.schedule[f"{pre}.repoint.smtp-contoso-com"]
+    tests = [
+        plan.schedule[s.id]
+        for s in plan.steps
+        if s.id.startswith(f"{pre}.test-alias.smtp-contoso-com.")
+    ]
+    assert len(tests) == 4
+    for t in tests:
+        assert (t.finish - repoint.finish).total_seconds() <= 3 * 3600, t.step_id
+
+
+def test_the_hybrid_server_renews_last(plan: MigrationPlan) -> None:
+    """Review 5, n3 (review 3, F4): EX16-01 is the hybrid server and the only SMTP pool member; a
+    bad PFX must show on EX16-02 a business day before it reaches the hybrid path."""
+    first = plan.schedule["servers.certificate-renew.EX16-02"]
+    hybrid = plan.schedule["servers.certificate-renew.EX16-01"]
+    steps = {s.id: s for s in plan.steps}
+    assert (
+        "servers.certificate-renew.EX16-02"
+        in steps["servers.certificate-renew.EX16-01"].prerequisites
+    )
+    assert hybrid.start >= soak_end(first.finish)
+    # the hybrid mail test follows the hybrid server's renewal, the send connector changes with the last
+    test = steps["servers.certificate-hybrid-mail.EX16-01"]
+    assert test.prerequisites == ("servers.certificate-renew.EX16-01",)
+    params = steps["servers.certificate-renew.EX16-01"].action.params  # type: ignore[union-attr]
+    assert params["last"] is True
+    assert steps["servers.certificate-renew.EX16-02"].action.params["last"] is False  # type: ignore[union-attr]
