@@ -40,6 +40,7 @@ from migrator.plan.nat import nat_steps, with_nat_rollback
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
 from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
+from migrator.plan.schedule import holiday_soak_findings
 from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.public_folder_hybrid import (
@@ -386,6 +387,7 @@ def _plan_folder(
     with kept_alive():  # the inventory and the analysis live to the end (migrator.memory)
         plan = build_plan(analysis, start)
         late = certificate_expiry_findings(analysis.inventory, plan)  # needs the schedule
+        late += holiday_soak_findings(plan, analysis.inventory.policy.holidays)
         if late:
             analysis = replace(
                 analysis,

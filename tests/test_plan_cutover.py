@@ -7,6 +7,8 @@ business day between cut-overs of two classes. Every test here fails on the plan
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,8 @@ from migrator.plan.phases.cutover import (
     CUTOVER_SMTP_ALIAS,
     CUTOVER_WAVE,
 )
-from migrator.plan.schedule import soak_end
+from migrator.plan.phases import plan_findings
+from migrator.plan.schedule import holiday_soak_findings, soak_end
 from migrator.plan.steps import MigrationPlan
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
@@ -254,3 +257,55 @@ def test_the_hybrid_server_renews_last(plan: MigrationPlan) -> None:
     params = steps["servers.certificate-renew.EX16-01"].action.params  # type: ignore[union-attr]
     assert params["last"] is True
     assert steps["servers.certificate-renew.EX16-02"].action.params["last"] is False  # type: ignore[union-attr]
+
+
+def test_without_holidays_a_soak_only_over_christmas_is_reported(plan: MigrationPlan) -> None:
+    """Review 5, n5: the soak between the NAT (12-23) and the alias (12-26) was Christmas Eve and
+    Christmas Day, and nothing in findings.txt or report.html said so."""
+    found = holiday_soak_findings(plan, ())
+    assert {f.code for f in found} == {"schedule.holiday-soak"}
+    alias = next(f for f in found if f.where == "relay.repoint.smtp-contoso-com")
+    assert alias.message.startswith(
+        "the only business day(s) between relay.nat.fw-lon-smtp-in (inbound SMTP (NAT), 2026-12-23)"
+        " and relay.repoint.smtp-contoso-com (SMTP alias, 2026-12-26) are Thu 2026-12-24, "
+        "Fri 2026-12-25, between 24 December and 1 January"
+    )
+    assert "plan.holidays" in alias.fix
+    assert holiday_soak_findings(plan, (dt.date(2026, 12, 25),)) == []  # the admin's list rules
+    info = [f for f in plan_findings(load_inventory(CONTOSO)) if f.code == "schedule.no-holidays"]
+    assert len(info) == 1 and info[0].where == "policy.holidays"
+
+
+def test_listed_holidays_are_kept_out_of_every_soak(tmp_path: Path) -> None:
+    """plan.holidays in inventory.yaml: the business day between cut-overs of two classes is never one."""
+    inv = tmp_path / "contoso"
+    shutil.copytree(CONTOSO, inv)
+    text = (inv / "inventory.yaml").read_text("utf-8")
+    text = text.replace(
+        "  maintenance_windows:\n",
+        "  holidays: [2026-12-24, 2026-12-25, 2026-12-28, 2026-12-31, 2027-01-01]\n"
+        "  maintenance_windows:\n",
+        1,
+    )
+    (inv / "inventory.yaml").write_text(text, "utf-8")
+    inventory = load_inventory(inv)
+    off = inventory.policy.holidays
+    assert off == tuple(
+        dt.date(*d)
+        for d in ((2026, 12, 24), (2026, 12, 25), (2026, 12, 28), (2026, 12, 31), (2027, 1, 1))
+    )
+    plan = build_plan(inventory)
+    cut = sorted(
+        (plan.schedule[s.id].start, plan.schedule[s.id].finish, s.cutover)
+        for s in plan.steps
+        if s.cutover
+    )
+    for i, (_s1, f1, k1) in enumerate(cut):
+        for s2, _f2, k2 in cut[i + 1 :]:
+            if k1 != k2:
+                assert s2 >= soak_end(f1, off)
+    # the alias no longer follows the NAT over Christmas alone
+    nat = plan.schedule["relay.nat.fw-lon-smtp-in"]
+    alias = plan.schedule["relay.repoint.smtp-contoso-com"]
+    assert alias.start >= soak_end(nat.finish, off) > soak_end(nat.finish)
+    assert not any(f.code == "schedule.no-holidays" for f in plan_findings(inventory))

@@ -487,6 +487,10 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
     kwargs: dict[str, Any] = {}
     if "start" in plan:
         kwargs["start_date"] = dt.date.fromisoformat(plan["start"])
+    if "holidays" in plan:  # dates checked by the schema (format "date")
+        kwargs["holidays"] = tuple(
+            sorted({dt.date.fromisoformat(str(d)) for d in plan["holidays"]})
+        )
     if "final_version" in plan:
         kwargs["final_version"] = ExchangeVersion(str(plan["final_version"]))
     if "mail_flow_target" in plan:

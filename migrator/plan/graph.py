@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -145,6 +145,7 @@ def make_plan(
     steps: Sequence[Step],
     start: dt.date,
     windows: Sequence[MaintenanceWindow] = (),
+    holidays: Collection[dt.date] = (),
 ) -> MigrationPlan:
     """Validate, order and schedule ``steps`` into a :class:`MigrationPlan`.
 
@@ -161,7 +162,7 @@ def make_plan(
     ordered = [_with_prerequisites(by_id[i], in_order(before[i])) for i in ordered_ids]
     dependents = {i: in_order(after[i]) for i in ordered_ids}
     path = critical_path(ordered)
-    schedule = schedule_steps(ordered, start, windows, frozenset(path))
+    schedule = schedule_steps(ordered, start, windows, frozenset(path), holidays)
     return MigrationPlan(
         organisation=organisation,
         plan_date=start,
