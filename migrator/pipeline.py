@@ -40,7 +40,6 @@ from migrator.plan.nat import nat_steps, with_nat_rollback
 from migrator.plan.phases import LOWERED_TTL_SECONDS, SERVERS_READY, assemble_plan, plan_findings
 from migrator.plan.phases._common import estate
 from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
-from migrator.plan.schedule import holiday_soak_findings
 from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
 from migrator.plan.public_folder_hybrid import (
@@ -53,6 +52,7 @@ from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.routing_addresses import routing_address_steps
+from migrator.plan.schedule import holiday_soak_findings
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist

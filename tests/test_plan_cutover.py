@@ -15,6 +15,7 @@ import pytest
 
 from migrator.inventory import load_inventory
 from migrator.pipeline import build_plan
+from migrator.plan.phases import plan_findings
 from migrator.plan.phases.cutover import (
     CUTOVER_DECOMMISSION,
     CUTOVER_FIRST_WAVE,
@@ -28,7 +29,6 @@ from migrator.plan.phases.cutover import (
     CUTOVER_SMTP_ALIAS,
     CUTOVER_WAVE,
 )
-from migrator.plan.phases import plan_findings
 from migrator.plan.schedule import holiday_soak_findings, soak_end
 from migrator.plan.steps import MigrationPlan
 
