@@ -14,7 +14,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -23,7 +23,7 @@ try {
     # region STEP moves.rollback.wave-004; target: wave-004; owner: Exchange admin; runs in: EMS on the new servers; after: none
     # Verification: Get-Mailbox shows each mailbox on its 2010 database again; rollback: none: not reversible
     if (Test-RunStep -Id 'moves.rollback.wave-004' -Title 'move the mailboxes of wave-004 back to their 2010 databases') {
-        Write-Host '    New-MoveRequest per row of moves/wave-004-rollback.csv back to the 2010 database it came from (a move like any other: it copies, then completes). A mailbox holds one move request: the wave''s Completed request is removed first; a request still running stops the step. Moving back from 2016 to 2010 is not verified for every CU: rehearse it with the pilot.'
+        Write-Host '    New-MoveRequest per row of moves/wave-004-rollback.csv back to the 2010 database it came from (a move like any other: it copies, then completes). A mailbox holds one move request: the wave''s Completed request is removed first; a request still running stops the step. Moving back from 2016 to 2010 is not verified for every CU: rehearse it with the pilot. To run the wave again later, its copy step stops at each Completed wave-004-rollback request (its target is on 2010, where migrator never runs Remove-MoveRequest; the request expires 30 days after completion): it checks the mailbox is on that 2010 database and prints the Remove-MoveRequest command to run by hand in the 2016 shell (not verified for a 2016 to 2010 request: Exchange documents the risk for moves between 2010 databases only).'
         $step = @{ Csv = '..\..\moves\wave-004-rollback.csv'; Rows = 1; BatchName = 'wave-004-rollback'; BadItemLimit = 10 }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
