@@ -132,7 +132,9 @@ CASES = [
 
 def test_holidays_are_read_sorted(tmp_path: Path) -> None:
     """plan.holidays (review 5, n5): public holidays, no business days for the soak between cut-overs."""
-    text = YAML.replace("  final_version: SE", "  final_version: SE\n  holidays: [2027-01-01, 2026-12-25]")
+    text = YAML.replace(
+        "  final_version: SE", "  final_version: SE\n  holidays: [2027-01-01, 2026-12-25]"
+    )
     inv = load_inventory(_write(tmp_path, text))
     assert [d.isoformat() for d in inv.policy.holidays] == ["2026-12-25", "2027-01-01"]
 
