@@ -122,6 +122,19 @@ def soak_end(t: dt.datetime, holidays: Collection[dt.date] = ()) -> dt.datetime:
     return dt.datetime.combine(day, BUSINESS_DAY[1])
 
 
+def _longest_break(holidays: frozenset[dt.date]) -> int:
+    """Most consecutive days without a business day that include a listed holiday (0 without any)."""
+    longest = 0
+    for day in holidays:
+        first = last = day
+        while not is_business_day(first - dt.timedelta(days=1), holidays):
+            first -= dt.timedelta(days=1)
+        while not is_business_day(last + dt.timedelta(days=1), holidays):
+            last += dt.timedelta(days=1)
+        longest = max(longest, (last - first).days + 1)
+    return longest
+
+
 class _Cutovers:
     """Cut-overs scheduled so far, as (start, end, class) sorted by start, for the soak rule."""
 
@@ -130,8 +143,8 @@ class _Cutovers:
         self.spans: list[tuple[dt.datetime, dt.datetime, str]] = []
         self.longest = dt.timedelta()
         self.holidays = frozenset(holidays)
-        # a run of holidays lengthens the farthest a soak reaches back (at most all of them)
-        self.reach = _SOAK_REACH + dt.timedelta(days=len(self.holidays))
+        # a run of holidays (with the weekends next to it) lengthens the farthest a soak reaches
+        self.reach = max(_SOAK_REACH, dt.timedelta(days=_longest_break(self.holidays) + 3))
 
     def clear(self, kind: str, begin: dt.datetime, end: dt.datetime) -> bool:
         """Whether a cut-over of ``kind`` from ``begin`` to ``end`` keeps a business day from every other class.
