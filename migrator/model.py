@@ -793,6 +793,9 @@ class Policy:
     migrator's choice, a tenth of the 100 GB limit per public folder mailbox, room to grow."""
     remaining_client_access: tuple[RemainingClientAccess, ...] = ()
     """Client-access clients accepted at a 2010 server's removal (``plan.remaining_client_access``)."""
+    holidays: tuple[dt.date, ...] = ()
+    """Public holidays (``plan.holidays``, sorted): no business days, so the day the scheduler keeps
+    between cut-overs of two classes is never one of them (review 5, n5)."""
 
     def smtp_alias_for(self, site: str) -> str:
         """The DNS alias the relay clients of ``site`` use: the org-wide one, the site's own, or ''."""

@@ -52,6 +52,7 @@ from migrator.plan.relay import RelayPlan, plan_onward_relay, plan_relay
 from migrator.plan.relay_checks import check_onward_relay, check_relay
 from migrator.plan.relay_steps import relay_rollback_steps, relay_steps
 from migrator.plan.routing_addresses import routing_address_steps
+from migrator.plan.schedule import holiday_soak_findings
 from migrator.plan.steps import MigrationPlan, Phase
 from migrator.progress import stage
 from migrator.render.checklist import ChecklistResult, backup_path, write_checklist
@@ -386,6 +387,7 @@ def _plan_folder(
     with kept_alive():  # the inventory and the analysis live to the end (migrator.memory)
         plan = build_plan(analysis, start)
         late = certificate_expiry_findings(analysis.inventory, plan)  # needs the schedule
+        late += holiday_soak_findings(plan, analysis.inventory.policy.holidays)
         if late:
             analysis = replace(
                 analysis,

@@ -46,8 +46,8 @@ def test_renewal_keeps_the_hybrid_connectors_naming_the_certificate() -> None:
         assert "TlsCertificateName" in step.verification
         assert "Set-SendConnector 'Outbound to Office 365' -TlsCertificateName" in step.rollback
     # the send connector is set once every source server holds the renewed certificate; the last
-    # renewal stops where one lacks it
-    assert first.action.params["last"] is False and second.action.params["last"] is True
+    # renewal stops where one lacks it; the hybrid server EX16-01 renews last (review 5, n3)
+    assert first.action.params["last"] is True and second.action.params["last"] is False
     assert "Hybrid Configuration Wizard need not run again" in first.instructions
 
 
@@ -77,12 +77,12 @@ def test_the_onward_install_takes_the_renewed_certificate() -> None:
     plan = contoso_plan()
     for name in ("EX-SE-01", "EX-SE-02"):
         install = plan.step(f"onward.install.{name}")
-        assert "servers.certificate-renew.EX16-02" in install.prerequisites
+        assert "servers.certificate-renew.EX16-01" in install.prerequisites
         assert "The certificate is the renewed one" in install.instructions
         assert "not 3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283" in install.instructions
         assert (
             plan.schedule[install.id].start
-            >= plan.schedule["servers.certificate-renew.EX16-02"].finish
+            >= plan.schedule["servers.certificate-renew.EX16-01"].finish
         )
 
 

@@ -395,8 +395,8 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(
     assert late[0].severity is Severity.INFO
     assert late[0].where.endswith("ExchangeCertificates.csv, row 2")
     assert "expires on 2027-03-24 while" in late[0].message
-    # (the onward phase's steps: its mail-flow night 2027-03-24 is NotAfter's day)
-    assert "onward.send-connectors" in late[0].message
+    # (the onward phase's steps: its alias repoint night 2027-03-24 is NotAfter's day)
+    assert "onward.relay.repoint.smtp-contoso-com" in late[0].message
     assert "the plan renews it first" in late[0].message
     expiry = dt.datetime(2027, 3, 24)
     for server in ("EX16-01", "EX16-02"):
@@ -404,14 +404,15 @@ def test_certificate_expiring_mid_plan_is_renewed_before_it_expires(
         assert out.plan.schedule[renew.id].start < expiry
         assert "servers.certificate-request.3F8A1C5D" in renew.prerequisites
         assert renew.action is not None and renew.action.params["after"] == "2027-03-24"
-    # review 3, F4: one server per window, the second after the first
+    # review 3, F4: one server per window, the second after the first; the hybrid server EX16-01
+    # last (review 5, n3)
     first, second = (
-        out.plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-01", "EX16-02")
+        out.plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-02", "EX16-01")
     )
     assert first.wave != second.wave and first.finish <= second.start
     assert (
-        "servers.certificate-renew.EX16-01"
-        in out.plan.step("servers.certificate-renew.EX16-02").prerequisites
+        "servers.certificate-renew.EX16-02"
+        in out.plan.step("servers.certificate-renew.EX16-01").prerequisites
     )
     request = out.plan.step("servers.certificate-request.3F8A1C5D")
     assert request.action is None and "have the CA issue it (manual" in request.instructions

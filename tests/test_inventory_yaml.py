@@ -116,7 +116,27 @@ CASES = [
         "organization: Contoso Ltd",
         "inventory.yaml, key 'organisation': required key is missing",
     ),
+    # a date that is none stopped PyYAML with a traceback (plan.start too)
+    (
+        "  start: 2026-12-07",
+        "  start: 2026-12-32",
+        "inventory.yaml, key 'plan.start': '2026-12-32' is not a date; expected yyyy-mm-dd",
+    ),
+    (
+        "  final_version: SE",
+        "  final_version: SE\n  holidays: [2026-12-25, 2026-02-30]",
+        "inventory.yaml, key 'plan.holidays[1]': '2026-02-30' is not a date; expected yyyy-mm-dd",
+    ),
 ]
+
+
+def test_holidays_are_read_sorted(tmp_path: Path) -> None:
+    """plan.holidays (review 5, n5): public holidays, no business days for the soak between cut-overs."""
+    text = YAML.replace(
+        "  final_version: SE", "  final_version: SE\n  holidays: [2027-01-01, 2026-12-25]"
+    )
+    inv = load_inventory(_write(tmp_path, text))
+    assert [d.isoformat() for d in inv.policy.holidays] == ["2026-12-25", "2027-01-01"]
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), CASES)

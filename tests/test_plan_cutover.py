@@ -7,14 +7,19 @@ business day between cut-overs of two classes. Every test here fails on the plan
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 
 from migrator.inventory import load_inventory
 from migrator.pipeline import build_plan
+from migrator.plan.phases import plan_findings
 from migrator.plan.phases.cutover import (
+    CUTOVER_DECOMMISSION,
     CUTOVER_FIRST_WAVE,
+    CUTOVER_IDENTITY,
     CUTOVER_INBOUND_NAT,
     CUTOVER_MAIL_FLOW,
     CUTOVER_MX,
@@ -24,7 +29,7 @@ from migrator.plan.phases.cutover import (
     CUTOVER_SMTP_ALIAS,
     CUTOVER_WAVE,
 )
-from migrator.plan.schedule import soak_end
+from migrator.plan.schedule import holiday_soak_findings, soak_end
 from migrator.plan.steps import MigrationPlan
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
@@ -49,9 +54,9 @@ def test_each_production_change_has_its_class(plan: MigrationPlan) -> None:
         "hybrid.receive-path.EX16-01",
         "hybrid.hcw-rerun",
         "hybrid.send-connector-remove-old",
-        "identity.remote-mailbox.batch-001",
     ):
         assert kind[sid] == CUTOVER_MAIL_FLOW, sid
+    assert kind["identity.remote-mailbox.batch-001"] == CUTOVER_IDENTITY
     assert kind["moves.complete.wave-001"] == CUTOVER_FIRST_WAVE
     for n in range(2, 9):
         assert kind[f"moves.complete.wave-{n:03d}"] == CUTOVER_WAVE
@@ -103,7 +108,8 @@ def test_the_relay_repoint_night_is_the_alias_alone(plan: MigrationPlan) -> None
 
 def test_certificate_renewal_shares_no_window_with_a_wave_completion(plan: MigrationPlan) -> None:
     """Review 3, F4: EX16-01's renewal shared 2026-12-26 20:00 with wave-002's completion."""
-    renew = [plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-01", "EX16-02")]
+    # EX16-02 first, the hybrid server EX16-01 last (review 5, n3)
+    renew = [plan.schedule[f"servers.certificate-renew.{s}"] for s in ("EX16-02", "EX16-01")]
     waves = {
         plan.schedule[s.id].wave for s in plan.steps if s.id.startswith("moves.complete.wave-")
     }
@@ -173,3 +179,133 @@ def test_onward_hybrid_precedes_the_inbound_path_move(plan: MigrationPlan) -> No
     assert "mail.contoso.com" in hybrid.instructions
     assert "AcceptCloudServicesMail" in hybrid.verification
     assert "only after onward.hybrid" in steps["onward.install.EX-SE-01"].instructions
+
+
+# --------------------------------------------------------------------------- review 5, minors
+
+
+def test_identity_match_is_a_night_of_its_own_with_the_roles_off_for_minutes(
+    plan: MigrationPlan,
+) -> None:
+    """Review 5, n6: the identity match shared the mail-flow night (HCW, send connectors); n7: the
+    admin roles came off on the plan's first day, 12 days before the sync, and the tenant's
+    matching switches were read as long before it."""
+    remote = plan.schedule["identity.remote-mailbox.batch-001"]
+    hcw = plan.schedule["hybrid.hcw-rerun"]
+    assert remote.wave != hcw.wave
+    assert remote.start >= soak_end(hcw.finish) or hcw.start >= soak_end(remote.finish)
+    off = plan.schedule["identity.remove-roles.batch-001"]
+    back = plan.schedule["identity.restore-roles.batch-001"]
+    immutable = plan.schedule["identity.set-immutable-id.batch-001"]
+    sync = plan.schedule["identity.sync.batch-001"]
+    assert off.start >= remote.finish
+    assert (back.finish - off.start).total_seconds() <= 3 * 3600
+    assert immutable.start >= off.finish and (sync.start - immutable.finish).total_seconds() <= 3600
+
+
+def test_decommission_is_a_class_apart_from_the_next_phase(plan: MigrationPlan) -> None:
+    """Lead's note (review 5 follow-up): the 2010 removals had no class, so the last uninstall
+    (Saturday) and the onward alias repoint (Sunday) shared one business day of evidence."""
+    kind = {s.id: s.cutover for s in plan.steps}
+    for sid in (
+        "decommission.arbitration-mailboxes",
+        "decommission.oab-generation",
+        "decommission.send-connector.Internet",
+        "decommission.databases.EX10-02",
+        "decommission.cas-array-name.CAS-LON",
+        "decommission.remove.EX10-01",
+        "onward.remove-2016.EX16-01",
+    ):
+        assert kind[sid] == CUTOVER_DECOMMISSION, sid
+    for sid in ("decommission.cas-array-unused.CAS-LON", "decommission.verify-no-2010"):
+        assert kind[sid] == "", sid  # reads only
+    last = plan.schedule["decommission.remove.EX10-01"]
+    repoint = plan.schedule["onward.relay.repoint.smtp-contoso-com"]
+    assert repoint.start >= soak_end(last.finish)
+
+
+@pytest.mark.parametrize("pre", ["relay", "onward.relay"])
+def test_alias_tests_run_right_after_the_repoint(plan: MigrationPlan, pre: str) -> None:
+    """Review 5, N3 (rest): the onward alias tests waited 3 days for the next window while relay
+    clients already used the new servers; the probe reads only, so it runs when the alias
+    resolves to them, in both hops."""
+    repoint = plan.schedule[f"{pre}.repoint.smtp-contoso-com"]
+    tests = [
+        plan.schedule[s.id]
+        for s in plan.steps
+        if s.id.startswith(f"{pre}.test-alias.smtp-contoso-com.")
+    ]
+    assert len(tests) == 4
+    for t in tests:
+        assert (t.finish - repoint.finish).total_seconds() <= 3 * 3600, t.step_id
+
+
+def test_the_hybrid_server_renews_last(plan: MigrationPlan) -> None:
+    """Review 5, n3 (review 3, F4): EX16-01 is the hybrid server and the only SMTP pool member; a
+    bad PFX must show on EX16-02 a business day before it reaches the hybrid path."""
+    first = plan.schedule["servers.certificate-renew.EX16-02"]
+    hybrid = plan.schedule["servers.certificate-renew.EX16-01"]
+    steps = {s.id: s for s in plan.steps}
+    assert (
+        "servers.certificate-renew.EX16-02"
+        in steps["servers.certificate-renew.EX16-01"].prerequisites
+    )
+    assert hybrid.start >= soak_end(first.finish)
+    # the hybrid mail test follows the hybrid server's renewal, the send connector changes with the last
+    test = steps["servers.certificate-hybrid-mail.EX16-01"]
+    assert test.prerequisites == ("servers.certificate-renew.EX16-01",)
+    params = steps["servers.certificate-renew.EX16-01"].action.params  # type: ignore[union-attr]
+    assert params["last"] is True
+    assert steps["servers.certificate-renew.EX16-02"].action.params["last"] is False  # type: ignore[union-attr]
+
+
+def test_without_holidays_a_soak_only_over_christmas_is_reported(plan: MigrationPlan) -> None:
+    """Review 5, n5: the soak between the NAT (12-23) and the alias (12-26) was Christmas Eve and
+    Christmas Day, and nothing in findings.txt or report.html said so."""
+    found = holiday_soak_findings(plan, ())
+    assert {f.code for f in found} == {"schedule.holiday-soak"}
+    alias = next(f for f in found if f.where == "relay.repoint.smtp-contoso-com")
+    assert alias.message.startswith(
+        "the only business day(s) between relay.nat.fw-lon-smtp-in (inbound SMTP (NAT), 2026-12-23)"
+        " and relay.repoint.smtp-contoso-com (SMTP alias, 2026-12-26) are Thu 2026-12-24, "
+        "Fri 2026-12-25, between 24 December and 1 January"
+    )
+    assert "plan.holidays" in alias.fix
+    assert holiday_soak_findings(plan, (dt.date(2026, 12, 25),)) == []  # the admin's list rules
+    info = [f for f in plan_findings(load_inventory(CONTOSO)) if f.code == "schedule.no-holidays"]
+    assert len(info) == 1 and info[0].where == "policy.holidays"
+
+
+def test_listed_holidays_are_kept_out_of_every_soak(tmp_path: Path) -> None:
+    """plan.holidays in inventory.yaml: the business day between cut-overs of two classes is never one."""
+    inv = tmp_path / "contoso"
+    shutil.copytree(CONTOSO, inv)
+    text = (inv / "inventory.yaml").read_text("utf-8")
+    text = text.replace(
+        "  maintenance_windows:\n",
+        "  holidays: [2026-12-24, 2026-12-25, 2026-12-28, 2026-12-31, 2027-01-01]\n"
+        "  maintenance_windows:\n",
+        1,
+    )
+    (inv / "inventory.yaml").write_text(text, "utf-8")
+    inventory = load_inventory(inv)
+    off = inventory.policy.holidays
+    assert off == tuple(
+        dt.date(*d)
+        for d in ((2026, 12, 24), (2026, 12, 25), (2026, 12, 28), (2026, 12, 31), (2027, 1, 1))
+    )
+    plan = build_plan(inventory)
+    cut = sorted(
+        (plan.schedule[s.id].start, plan.schedule[s.id].finish, s.cutover)
+        for s in plan.steps
+        if s.cutover
+    )
+    for i, (_s1, f1, k1) in enumerate(cut):
+        for s2, _f2, k2 in cut[i + 1 :]:
+            if k1 != k2:
+                assert s2 >= soak_end(f1, off)
+    # the alias no longer follows the NAT over Christmas alone
+    nat = plan.schedule["relay.nat.fw-lon-smtp-in"]
+    alias = plan.schedule["relay.repoint.smtp-contoso-com"]
+    assert alias.start >= soak_end(nat.finish, off) > soak_end(nat.finish)
+    assert not any(f.code == "schedule.no-holidays" for f in plan_findings(inventory))

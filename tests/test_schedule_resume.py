@@ -99,10 +99,10 @@ def test_contoso_renewal_is_scheduled_once_and_as_two_passes_scheduled_it(monkey
     seen: list[tuple[Draft, Draft]] = []
     real = phases.draft_plan
 
-    def spy(org, steps, day, windows=(), earlier=None):  # type: ignore[no-untyped-def]
-        got = real(org, steps, day, windows, earlier)
+    def spy(org, steps, day, windows=(), earlier=None, holidays=()):  # type: ignore[no-untyped-def]
+        got = real(org, steps, day, windows, earlier, holidays)
         if earlier is not None:
-            seen.append((got, real(org, steps, day, windows)))
+            seen.append((got, real(org, steps, day, windows, holidays=holidays)))
         return got
 
     monkeypatch.setattr(phases, "draft_plan", spy)

@@ -200,3 +200,49 @@ def test_cutovers_of_two_classes_are_a_business_day_apart(
     for s in steps:
         for p in s.prerequisites:
             assert plan[s.id].start >= plan[p].finish
+
+
+# --------------------------------------------------------------------------- public holidays (review 5, n5)
+
+
+def test_a_listed_holiday_is_no_business_day() -> None:
+    d = dt.datetime
+    christmas = {dt.date(2026, 12, 24), dt.date(2026, 12, 25)}
+    # Wednesday night before Christmas Eve and Christmas Day: the next business day is Monday
+    assert soak_end(d(2026, 12, 23, 21, 30), christmas) == d(2026, 12, 28, 18, 0)
+    assert soak_end(d(2026, 12, 23, 21, 30)) == d(2026, 12, 24, 18, 0)  # unlisted: a business day
+    assert soak_end(d(2026, 12, 26, 23, 0), {dt.date(2026, 12, 28)}) == d(2026, 12, 29, 18, 0)
+
+
+def test_a_cutover_of_another_class_waits_past_the_holidays() -> None:
+    steps = [_cutover("mail-flow", "mail flow"), _cutover("nat", "inbound SMTP")]
+    off = {dt.date(2026, 12, 14), dt.date(2026, 12, 15), dt.date(2026, 12, 16)}
+    plan = schedule_steps(steps, dt.date(2026, 12, 10), (*WINDOWS, SUN), holidays=off)
+    assert plan["servers.mail-flow"].start == dt.datetime(2026, 12, 12, 20, 0)  # Saturday
+    # Monday to Wednesday are holidays: Thursday is the business day, Saturday the next window
+    assert plan["servers.nat"].start == dt.datetime(2026, 12, 19, 20, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "a", "b"]), st.integers(10, 200), st.integers(0, 3000)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sets(st.integers(0, 40), max_size=12),
+)
+def test_cutovers_of_two_classes_keep_a_business_day_that_is_no_holiday(
+    specs: list[tuple[str, int, int]], offsets: set[int]
+) -> None:
+    holidays = {dt.date(2026, 12, 7) + dt.timedelta(days=n) for n in offsets}
+    steps = [
+        replace(_cutover(f"s{k}", kind), duration_minutes=minutes, wait_minutes=wait)
+        for k, (kind, minutes, wait) in enumerate(specs)
+    ]
+    plan = schedule_steps(steps, dt.date(2026, 12, 7), (*WINDOWS, SUN), holidays=holidays)
+    cut = sorted((plan[s.id].start, plan[s.id].finish, s.cutover) for s in steps if s.cutover)
+    for i, (_s1, f1, k1) in enumerate(cut):
+        for s2, _f2, k2 in cut[i + 1 :]:
+            if k1 != k2:
+                assert s2 >= soak_end(f1, holidays)

@@ -122,9 +122,20 @@ def plan(
     p = result.plan
     first = min((p.schedule[s.id].start for s in p.steps), default=None)
     total = (p.finish - first) if first and p.finish else dt.timedelta(0)
+    # p.waves are the schedule's groups (window occurrences, or days outside windows), not
+    # mailbox move waves: say which is which (review 5 follow-up).
+    moves = result.analysis.moves
+    users = [w.name for w in moves.waves if not w.arbitration] if moves else []
     out.print(
         f"{p.organisation}: {len(p.steps)} steps in {len({s.phase for s in p.steps})} phases, "
-        f"{len(p.waves)} waves; {warnings} warnings",
+        f"scheduled in {len(p.waves)} maintenance windows or days"
+        + (
+            f"; {len(users)} mailbox move wave{'s' if len(users) != 1 else ''} "
+            f"({users[0]}{f' to {users[-1]}' if len(users) > 1 else ''})"
+            if users
+            else ""
+        )
+        + f"; {warnings} warnings",
         markup=False,
     )
     if first and p.finish:

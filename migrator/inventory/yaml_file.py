@@ -263,6 +263,18 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _timestamp(loader: _StrictLoader, node: yaml.Node) -> object:
+    """A YAML date or time, or its text where it is none (``2026-12-32``): the schema's ``date``
+    format then names the value and its place, where PyYAML would stop with a traceback."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
+    except ValueError:
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def _load(data: bytes, label: str) -> tuple[Any, list[Problem]]:
     """One YAML document with the strict loader, or the problems that stop it."""
     try:
@@ -487,6 +499,10 @@ def _policy(doc: dict[str, Any], label: str, problems: list[Problem]) -> Policy:
     kwargs: dict[str, Any] = {}
     if "start" in plan:
         kwargs["start_date"] = dt.date.fromisoformat(plan["start"])
+    if "holidays" in plan:  # dates checked by the schema (format "date")
+        kwargs["holidays"] = tuple(
+            sorted({dt.date.fromisoformat(str(d)) for d in plan["holidays"]})
+        )
     if "final_version" in plan:
         kwargs["final_version"] = ExchangeVersion(str(plan["final_version"]))
     if "mail_flow_target" in plan:

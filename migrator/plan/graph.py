@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -145,13 +145,14 @@ def make_plan(
     steps: Sequence[Step],
     start: dt.date,
     windows: Sequence[MaintenanceWindow] = (),
+    holidays: Collection[dt.date] = (),
 ) -> MigrationPlan:
     """Validate, order and schedule ``steps`` into a :class:`MigrationPlan`.
 
     Prerequisites of each step come back de-duplicated and in run order;
     ``dependents_of`` is filled from the same graph.
     """
-    return draft_plan(organisation, steps, start, windows).plan
+    return draft_plan(organisation, steps, start, windows, holidays=holidays).plan
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def draft_plan(
     start: dt.date,
     windows: Sequence[MaintenanceWindow] = (),
     earlier: Draft | None = None,
+    holidays: Collection[dt.date] = (),
 ) -> Draft:
     """:func:`make_plan`, keeping its timeline; with ``earlier`` (a draft of some of these steps),
     the head of the run order they share keeps its schedule (:class:`Timeline`): the same plan
@@ -183,7 +185,7 @@ def draft_plan(
     dependents = {i: in_order(after[i]) for i in ordered_ids}
     path = critical_path(ordered)
     timeline = Timeline.of(
-        ordered, start, windows, earlier.timeline if earlier is not None else None
+        ordered, start, windows, earlier.timeline if earlier is not None else None, holidays
     )
     plan = MigrationPlan(
         organisation=organisation,

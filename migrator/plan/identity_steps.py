@@ -66,6 +66,7 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
             for r in sorted(admins, key=lambda r: r.cloud_upn.lower())
         )
 
+        remote = remote_mailbox_rows(batch, inventory.tenant or Tenant())
         if admins:
             steps.append(
                 Step(
@@ -86,6 +87,11 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                         "after the match is verified):\n" + listed
                     ),
                     runbook=GRAPH_RUNBOOK,
+                    # In the identity night, right after the remote mailboxes (which wait for a
+                    # window), not on the plan's first day: 12 days without Exchange
+                    # Administrator otherwise (review 5, n7). The ImmutableId and the tenant's
+                    # matching switches (read at set-immutable-id) follow, minutes before the sync.
+                    prerequisites=(f"identity.remote-mailbox.{b}",) if remote else (),
                 )
             )
             prepare_prereqs.append(f"identity.remove-roles.{b}")
@@ -114,13 +120,17 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                     action=Action(
                         "identity.set-immutable-id", {"csv": rel, "csv_name": csv, "rows": n}
                     ),
-                    prerequisites=tuple(prepare_prereqs),
+                    # The tenant's matching switches are read here: in the identity night too,
+                    # not days before the sync (review 5, n7).
+                    prerequisites=(
+                        *prepare_prereqs,
+                        *((f"identity.remote-mailbox.{b}",) if remote else ()),
+                    ),
                     runbook=GRAPH_RUNBOOK,
                 )
             )
             prepare_prereqs.append(f"identity.set-immutable-id.{b}")
 
-        remote = remote_mailbox_rows(batch, inventory.tenant or Tenant())
         remote_ready: dict[str, object] = {"remote_mailbox_csv": "", "remote_mailbox_rows": 0}
         remote_verify = dict(remote_ready)
         if remote:

@@ -441,7 +441,13 @@ def moves_rollback_steps(mp: MovePlan) -> list[Step]:
                     "came from (a move like any other: it copies, then completes). A mailbox holds "
                     "one move request: the wave's Completed request is removed first; a request "
                     "still running stops the step. Moving back from 2016 to 2010 is not verified "
-                    "for every CU: rehearse it with the pilot."
+                    "for every CU: rehearse it with the pilot. To run the wave again later, its "
+                    f"copy step stops at each Completed {w.name}-rollback request (its target is on "
+                    "2010, where migrator never runs Remove-MoveRequest; the request expires 30 days "
+                    "after completion): it checks the mailbox is on that 2010 database and prints the "
+                    "Remove-MoveRequest command to run by hand in the 2016 shell (not verified for a "
+                    "2016 to 2010 request: Exchange documents the risk for moves between 2010 "
+                    "databases only)."
                 ),
                 verification="Get-Mailbox shows each mailbox on its 2010 database again",
                 action=Action(

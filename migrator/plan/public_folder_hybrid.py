@@ -389,15 +389,23 @@ def public_folder_hybrid_rollback_steps(inv: Inventory, moves: MovePlan | None) 
                 {
                     "servers": list(servers),
                     "record": LEGACY_RECORD,
+                    "rolled_back": True,
                     "runbook_parameters": [WORK_FOLDER],
                 },
             ),
             instructions=(
-                "In the 2016 Management Shell, before rollback-5-hybrid-legacy.ps1: it refuses "
-                "when a 2010 public folder server has no database left (the 2016 mailboxes are "
-                "then the only copy: fix forward), else records what it read for the next step."
+                "In the 2016 Management Shell, before rollback-5-hybrid-legacy.ps1 and after "
+                "rollbacks 1-4: it refuses while PublicFoldersLockedForMigration or "
+                "PublicFolderMigrationComplete is not False or PublicFoldersEnabled is not Remote "
+                "(rollbacks 1-4 not run: Exchange Online users would reach locked or stale 2010 "
+                "folders), and when a 2010 public folder server has no database left (the 2016 "
+                "mailboxes are then the only copy: fix forward); else records what it read for "
+                "the next step."
             ),
-            verification=f"Get-PublicFolderDatabase -Server lists a database on {', '.join(servers)}",
+            verification=(
+                "Get-OrganizationConfig shows both migration flags False and PublicFoldersEnabled "
+                f"Remote; Get-PublicFolderDatabase -Server lists a database on {', '.join(servers)}"
+            ),
         ),
         _step(
             ROLLBACK_MODERN,

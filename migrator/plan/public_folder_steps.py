@@ -650,6 +650,7 @@ def public_folder_rollback_steps(inv: Inventory) -> list[Step]:
                     {
                         "servers": list(pf_servers(inv)),
                         "record": LEGACY_RECORD,
+                        "rolled_back": False,
                         "runbook_parameters": [WORK_FOLDER],
                     },
                 ),

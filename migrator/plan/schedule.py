@@ -9,20 +9,26 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from migrator.model import MaintenanceWindow
-from migrator.plan.steps import Owner, ScheduledStep, Step
+from migrator.model import Finding, MaintenanceWindow, Severity
+from migrator.plan.steps import MigrationPlan, Owner, ScheduledStep, Step
 
 DAY_START = dt.time(8, 0)
 """Time of day the plan starts on its first date (steps outside windows are not held to hours)."""
 
 BUSINESS_DAY = (dt.time(8, 0), dt.time(18, 0))
-"""A business day: Monday to Friday, 08:00 to 18:00 in the windows' local time (public holidays are not known)."""
+"""A business day: Monday to Friday, 08:00 to 18:00 in the windows' local time, except the public
+holidays the inventory lists (``plan.holidays``; none known otherwise)."""
 
 _SOAK_REACH = dt.timedelta(days=4)
-"""Longer than the gap from any moment to the end of the next business day (Friday 08:01 -> Monday 18:00)."""
+"""Longer than the gap from any moment to the end of the next business day (Friday 08:01 -> Monday 18:00),
+without holidays; each holiday adds a day (``_Cutovers``)."""
+
+HOLIDAY_SEASON = ((12, 24), (1, 1))
+"""24 December to 1 January: holidays or thin staffing in most countries. Without ``plan.holidays``, a
+soak whose business days all fall here is reported (:func:`holiday_soak_findings`)."""
 
 _WINDOWED_OWNERS = frozenset({Owner.EXCHANGE_ADMIN, Owner.DNS_ADMIN, Owner.NETWORK_ADMIN})
 
@@ -99,22 +105,45 @@ def _occurrence_end(begin: dt.datetime, windows: Sequence[MaintenanceWindow]) ->
     raise AssertionError(f"no window occurrence starts at {begin}")  # pragma: no cover
 
 
-def soak_end(t: dt.datetime) -> dt.datetime:
+def is_business_day(day: dt.date, holidays: Collection[dt.date] = ()) -> bool:
+    """Monday to Friday and not a listed public holiday."""
+    return day.weekday() < 5 and day not in holidays
+
+
+def soak_end(t: dt.datetime, holidays: Collection[dt.date] = ()) -> dt.datetime:
     """End of the first whole business day after ``t``: the earliest start of a cut-over of another class.
 
-    Wednesday 21:30 gives Thursday 18:00; Saturday 23:00 and Sunday 06:15 give Monday 18:00.
+    Wednesday 21:30 gives Thursday 18:00; Saturday 23:00 and Sunday 06:15 give Monday 18:00; a
+    listed public holiday is skipped like a weekend day (Wednesday 21:30 before a Thursday
+    holiday gives Friday 18:00).
     """
     day = t.date() if t.time() <= BUSINESS_DAY[0] else t.date() + dt.timedelta(days=1)
-    while day.weekday() >= 5:
+    while not is_business_day(day, holidays):
         day += dt.timedelta(days=1)
     return dt.datetime.combine(day, BUSINESS_DAY[1])
+
+
+def _longest_break(holidays: frozenset[dt.date]) -> int:
+    """Most consecutive days without a business day that include a listed holiday (0 without any)."""
+    longest = 0
+    for day in holidays:
+        first = last = day
+        while not is_business_day(first - dt.timedelta(days=1), holidays):
+            first -= dt.timedelta(days=1)
+        while not is_business_day(last + dt.timedelta(days=1), holidays):
+            last += dt.timedelta(days=1)
+        longest = max(longest, (last - first).days + 1)
+    return longest
 
 
 class _Cutovers:
     """Cut-overs scheduled so far, per class as (start, end) sorted by start, for the soak rule."""
 
-    def __init__(self) -> None:
+    def __init__(self, holidays: Collection[dt.date] = ()) -> None:
         self.kinds: dict[str, tuple[list[dt.datetime], list[dt.datetime], list[dt.timedelta]]] = {}
+        self.holidays = frozenset(holidays)
+        # a run of holidays (with the weekends next to it) lengthens the farthest a soak reaches
+        self.reach = max(_SOAK_REACH, dt.timedelta(days=_longest_break(self.holidays) + 3))
 
     def clear(self, kind: str, begin: dt.datetime, end: dt.datetime) -> bool:
         """Whether a cut-over of ``kind`` from ``begin`` to ``end`` keeps a business day from every other class.
@@ -125,13 +154,13 @@ class _Cutovers:
         Only the cut-overs that start between ``begin`` less the reach of a soak and the
         longest cut-over of their class, and the end of this one's soak, can be too close.
         """
-        until = soak_end(end)
+        until = soak_end(end, self.holidays)
         for other, (starts, ends, longest) in self.kinds.items():
             if other == kind:
                 continue
-            lo = bisect.bisect_left(starts, begin - _SOAK_REACH - longest[0])
+            lo = bisect.bisect_left(starts, begin - self.reach - longest[0])
             hi = bisect.bisect_left(starts, until)
-            if any(begin < soak_end(e) for e in ends[lo:hi]):
+            if any(begin < soak_end(e, self.holidays) for e in ends[lo:hi]):
                 return False
         return True
 
@@ -189,6 +218,7 @@ def schedule_steps(
     start: dt.date,
     windows: Sequence[MaintenanceWindow] = (),
     critical: Iterable[str] = (),
+    holidays: Collection[dt.date] = (),
 ) -> Mapping[str, ScheduledStep]:
     """Earliest start and finish of each step (in run order), and its wave.
 
@@ -202,11 +232,12 @@ def schedule_steps(
     (:data:`BUSINESS_DAY`, :func:`soak_end`) from every cut-over of another
     class, before and after it: so a window occurrence holds one class only,
     and a fault found the next working day points at one change (the rule
-    applies with maintenance windows; without them nothing is separated). A wave is the
+    applies with maintenance windows; without them nothing is separated; ``holidays``
+    are no business days). A wave is the
     window occurrence a step starts in (or its calendar day outside windows),
     numbered from 1 in time order. (:class:`Timeline` places the steps.)
     """
-    return Timeline.of(ordered, start, windows).scheduled(critical)
+    return Timeline.of(ordered, start, windows, holidays=holidays).scheduled(critical)
 
 
 class _Placed(NamedTuple):
@@ -238,9 +269,15 @@ class Timeline:
     pass, not two.
     """
 
-    def __init__(self, start: dt.date, windows: Sequence[MaintenanceWindow] = ()) -> None:
+    def __init__(
+        self,
+        start: dt.date,
+        windows: Sequence[MaintenanceWindow] = (),
+        holidays: Collection[dt.date] = (),
+    ) -> None:
         self.start = start
         self.windows = tuple(windows)
+        self.holidays = frozenset(holidays)
         self._origin = dt.datetime.combine(start, DAY_START)
         self.placed: list[_Placed] = []
         self.copied = 0
@@ -248,7 +285,7 @@ class Timeline:
         self._done: dict[str, dt.datetime] = {}
         self._shared: dict[tuple[str, dt.datetime], int] = {}
         self._occ: dict[str, dt.datetime] = {}
-        self._cutovers = _Cutovers()
+        self._cutovers = _Cutovers(self.holidays)
 
     @classmethod
     def of(
@@ -257,11 +294,13 @@ class Timeline:
         start: dt.date,
         windows: Sequence[MaintenanceWindow] = (),
         earlier: Timeline | None = None,
+        holidays: Collection[dt.date] = (),
     ) -> Timeline:
         """``ordered`` placed in turn, copying from ``earlier`` (same start and windows) what
         cannot have moved."""
-        out = cls(start, windows)
-        if earlier is None or (earlier.start, earlier.windows) != (start, out.windows):
+        out = cls(start, windows, holidays)
+        same = (start, out.windows, out.holidays)
+        if earlier is None or (earlier.start, earlier.windows, earlier.holidays) != same:
             for step in ordered:
                 out.place(step)
             return out
@@ -349,3 +388,61 @@ class Timeline:
             )
             for p in self.placed
         }
+
+
+def _in_season(day: dt.date) -> bool:
+    (m1, d1), (m2, d2) = HOLIDAY_SEASON
+    return (day.month, day.day) >= (m1, d1) or (day.month, day.day) <= (m2, d2)
+
+
+def holiday_soak_findings(plan: MigrationPlan, holidays: Collection[dt.date]) -> list[Finding]:
+    """Warnings where the business day kept between two cut-overs of different classes falls only on
+    24 December to 1 January, and no ``plan.holidays`` are listed (review 5, n5).
+
+    The scheduler counts those days as business days when it is not told otherwise; users off
+    on holiday find nothing, and a fault of the first change surfaces after the second.
+    """
+    if holidays:
+        return []
+    cutovers = sorted(
+        (plan.schedule[s.id].start, plan.schedule[s.id].finish, s.cutover, s.id)
+        for s in plan.steps
+        if s.cutover and s.id in plan.schedule
+    )
+    out: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    last: dict[str, tuple[dt.datetime, str]] = {}  # class -> latest (finish, step id) so far
+    for start, end, kind, sid in cutovers:
+        before = [(f, i, k) for k, (f, i) in last.items() if k != kind and f <= start]
+        last[kind] = max(last.get(kind, (end, sid)), (end, sid))
+        if not before:
+            continue
+        finish, first, other = max(before)
+        day = finish.date() if finish.time() <= BUSINESS_DAY[0] else finish.date() + dt.timedelta(1)
+        soak = []
+        while dt.datetime.combine(day, BUSINESS_DAY[1]) <= start:
+            if is_business_day(day):
+                soak.append(day)
+            day += dt.timedelta(days=1)
+        if not soak or not all(_in_season(d) for d in soak) or (other, kind) in seen:
+            continue
+        seen.add((other, kind))
+        days = ", ".join(f"{d:%a %Y-%m-%d}" for d in soak)
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "schedule.holiday-soak",
+                sid,
+                f"the only business day(s) between {first} ({other}, {finish:%Y-%m-%d}) and "
+                f"{sid} ({kind}, {start:%Y-%m-%d}) are {days}, between 24 December and 1 "
+                "January: with users away a fault of the first change may show only after the "
+                "second; plan.holidays lists no public holiday, so the plan counted them as "
+                "working days",
+                fix=(
+                    "list the public holidays of your sites under plan.holidays in inventory.yaml "
+                    "(dates, YYYY-MM-DD) and plan again: the plan then keeps an ordinary business "
+                    "day between the two"
+                ),
+            )
+        )
+    return out

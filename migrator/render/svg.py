@@ -208,7 +208,7 @@ def _summary_picture(plan: MigrationPlan) -> GraphPicture:
     nodes = tuple(
         Node(
             key=f"{k[0].value}/wave-{k[1]}",
-            label=f"{k[0].value}, wave {k[1]}",
+            label=f"{k[0].value}, window/day {k[1]}",
             sublabel=f"{len(ids)} steps",
             x=pos[k][0],
             y=pos[k][1],
@@ -332,7 +332,7 @@ def gantt_picture(
             rows.append(
                 (
                     f"{phase.value}/wave-{wave}",
-                    f"{phase.value}, wave {wave} ({len(ids)} steps)",
+                    f"{phase.value}, window/day {wave} ({len(ids)} steps)",
                     min(plan.schedule[i].start for i in ids),
                     max(plan.schedule[i].finish for i in ids),
                     any(i in critical for i in ids),

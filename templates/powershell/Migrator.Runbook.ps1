@@ -1424,7 +1424,14 @@ function Clear-OtherMoveRequest {
     }
     $what = $Name + ' has a move request of batch ''' + $other + ''' (' + $status + ', target ' + [string]$Existing.TargetDatabase + ')'
     if (-not (Test-MoveRequestDone -Status $status)) { throw ($what + ': wait until it completes or remove it, then run this step again') }
-    if (Test-Legacy2010Target -Request $Existing -DomainController $DomainController) { throw ($what + ': its target is on Exchange 2010, where Remove-MoveRequest is not used; it expires 30 days after completion') }
+    if (Test-Legacy2010Target -Request $Existing -DomainController $DomainController) {
+        $why = $what + ': its target is on Exchange 2010, where migrator never runs Remove-MoveRequest (unsafe between 2010 databases; for a completed 2016-to-2010 request not verified)'
+        if ($other -ne ($BatchName + '-rollback')) { throw ($why + '; it expires 30 days after completion') }
+        # The wave's own rollback, completed (review 5, n2): the admin may remove it by hand to run the wave again.
+        $on = [string](Get-Mailbox -Identity ([string]$Existing.Identity) -DomainController $DomainController -ErrorAction Stop).Database
+        if ($on -ne [string]$Existing.TargetDatabase) { throw ($why + '; the mailbox is on ' + $on + ', not where the rollback moved it: find out why before anything else') }
+        throw ($why + '. The mailbox is on ' + $on + ', where the rollback left it. To run ' + $BatchName + ' again before the request expires (30 days after completion), remove it by hand in this 2016 shell, then run this step again: Remove-MoveRequest -Identity ''' + ([string]$Existing.Identity).Replace("'", "''") + ''' -DomainController ' + $DomainController)
+    }
     if ($PSCmdlet.ShouldProcess($Name, 'Remove-MoveRequest (completed, batch ' + $other + ')')) {
         Remove-MoveRequest -Identity ([string]$Existing.Identity) -DomainController $DomainController -Confirm:$false -ErrorAction Stop
     }
@@ -2329,6 +2336,7 @@ function Set-CloudPublicFolderAccess {
             throw ($record + ' was written ' + [string][int]$age.TotalMinutes + ' minutes ago: run rollback-5-check-legacy-databases.ps1 in the 2016 Management Shell again first')
         }
         if (@($seen.Databases).Count -eq 0) { throw ($record + ' lists no 2010 public folder database: there is nothing to go back to') }
+        if (-not $seen.RolledBack) { throw ($record + ' was not written by rollback-5-check-legacy-databases.ps1 (which also checks that rollbacks 1-4 ran): run it first') }
         Write-Host ('    2010 public folder databases read back at ' + [string]$seen.CheckedUtc + ' UTC: ' + (@($seen.Databases) -join ', '))
     }
     if ($MapCsv -ne '') {
@@ -2362,9 +2370,22 @@ function Assert-LegacyPublicFolderDatabase {
     # public-folders.rollback.hybrid-legacy-check / .check-legacy-databases (2016 EMS, reads only): each 2010 public folder
     # server still has its database, or rollback 5 would point Exchange Online users at proxies with nothing behind them
     # and rollback 2 would delete the only copy. The read-back goes to -Record (the Exchange Online step: one hour).
+    # -RolledBack (rollback 5): on-premises must be back first (rollbacks 1-4: unlocked, migration not complete, 2016
+    # users Remote), or Exchange Online users would reach locked or stale 2010 folders (review 5, n4).
     [CmdletBinding()]
-    param([string[]]$Server, [string]$Folder, [string]$Record, [string]$DomainController)
+    param([string[]]$Server, [string]$Folder, [string]$Record, [string]$DomainController, [switch]$RolledBack)
     $path = Get-PublicFolderMapFile -Folder $Folder -Name $Record
+    if ($RolledBack) {
+        $config = Get-OrganizationConfig -DomainController $DomainController -ErrorAction Stop
+        $wrong = @()
+        foreach ($flag in @('PublicFoldersLockedForMigration', 'PublicFolderMigrationComplete')) {
+            if ([string]$config.$flag -ne 'False') { $wrong += ($flag + ' is ' + [string]$config.$flag) }
+        }
+        if ([string]$config.PublicFoldersEnabled -ne 'Remote') { $wrong += ('PublicFoldersEnabled is ' + [string]$config.PublicFoldersEnabled) }
+        if ($wrong.Count -gt 0) {
+            throw (($wrong -join '; ') + ': run rollback-1-unlock-2010.ps1 to rollback-4-remote-access.ps1 first (wait for the 2010 flags to replicate), then this step again')
+        }
+    }
     $found = @()
     foreach ($name in $Server) {
         # A server removed from AD (not found) is the same answer: no database behind its proxy. Any other error
@@ -2376,7 +2397,7 @@ function Assert-LegacyPublicFolderDatabase {
         $found += @($db | ForEach-Object { [string]$_.Name })
     }
     Write-Host ('    2010 public folder databases: ' + ($found -join ', '))
-    $seen = @{ CheckedUtc = (Get-Date).ToUniversalTime(); Databases = $found }
+    $seen = @{ CheckedUtc = (Get-Date).ToUniversalTime(); Databases = $found; RolledBack = [bool]$RolledBack }
     Export-Clixml -InputObject $seen -Path $path -WhatIf:$false -ErrorAction Stop
 }
 

@@ -155,6 +155,20 @@ def plan_findings(inv: Inventory, identity: IdentityMatch | None = None) -> list
     out += public_folder_findings(inv)
     out += remote_mailbox_findings(identity)
     out += check_certificates(inv, estate(inv).hop_mailbox)
+    if inv.policy.maintenance_windows and not inv.policy.holidays:
+        out.append(
+            Finding(
+                Severity.INFO,
+                "schedule.no-holidays",
+                "policy.holidays",
+                "plan.holidays lists no public holiday: the whole business day the plan keeps "
+                "between production cut-overs of two classes counts Monday to Friday, public "
+                "holidays included (the plan warns where such a day falls only between 24 December "
+                "and 1 January)",
+                fix="list the public holidays of your sites under plan.holidays in inventory.yaml "
+                "(YYYY-MM-DD)",
+            )
+        )
     if inv.policy.final_version is ExchangeVersion.EX2016:
         out.append(
             Finding(
@@ -338,14 +352,17 @@ def assemble_plan(
     )
     check_final_after_2010(inventory, estate(inventory), steps)
     windows = inventory.policy.maintenance_windows
-    first = draft_plan(inventory.organisation, steps, day, windows)
+    holidays = inventory.policy.holidays
+    first = draft_plan(inventory.organisation, steps, day, windows, holidays=holidays)
     # A certificate that expires while steps remain: its renewal joins the plan (review 2, M10).
     renew = certificate_renewal_steps(inventory, first.plan)
     if not renew:
         return first.plan
     # One scheduling pass: the run order's head that the renewal leaves as it was keeps its schedule.
     more = [*renewal_links(steps, renew), *renew]
-    return draft_plan(inventory.organisation, more, day, windows, earlier=first).plan
+    return draft_plan(
+        inventory.organisation, more, day, windows, earlier=first, holidays=holidays
+    ).plan
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from migrator.model import Certificate, Finding, Inventory, Severity
 from migrator.plan.phases._common import estate, runbook, step_id
 from migrator.plan.phases.cutover import (
     CUTOVER_CERTIFICATE,
+    CUTOVER_DECOMMISSION,
     CUTOVER_PUBLIC_FOLDERS,
     CUTOVER_RELAY_DISABLE,
     CUTOVER_WAVE,
@@ -201,14 +202,21 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
         # Not after every wave completion and the public folder go-live: waiting for those made
         # a later start miss NotAfter; the scheduler's soak rule keeps the renewal out of their
         # nights anyway (review 3, F4). Nor after the relay disable, which follows the
-        # observation period (review 5, N2).
+        # observation period (review 5, N2), nor after the decommission, which follows the
+        # last wave.
         expiry = dt.datetime.combine(cert.not_after or dt.date.max, dt.time())
         cutovers = sorted(
             s.id
             for s in plan.steps
             if s.cutover
             and s.phase is not Phase.ONWARD
-            and s.cutover not in (CUTOVER_WAVE, CUTOVER_PUBLIC_FOLDERS, CUTOVER_RELAY_DISABLE)
+            and s.cutover
+            not in (
+                CUTOVER_WAVE,
+                CUTOVER_PUBLIC_FOLDERS,
+                CUTOVER_RELAY_DISABLE,
+                CUTOVER_DECOMMISSION,
+            )
             and plan.schedule[s.id].start < expiry
         )
         # A server of the final version installed before the renewal (its install is a
@@ -220,6 +228,7 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
         ]
         if not mine:
             continue
+        mine = _hybrid_last(setup, mine)
         first = next(s for s in inv.target_servers if s.name == mine[0])
         names = list(certificate_need(inv, first).names)
         request = Step(
@@ -308,6 +317,24 @@ def certificate_renewal_steps(inv: Inventory, plan: MigrationPlan) -> list[Step]
             if hybrid and server.lower() in hybrid.mail_path:
                 out.append(_hybrid_mail_test(hybrid, server, out[-1].id))
     return out
+
+
+def _hybrid_last(setup: HybridSetup | None, servers: list[str]) -> list[str]:
+    """``servers`` in renewal order: the ones hybrid mail passes through last (review 5, n3).
+
+    The hybrid server (the HCW's, usually also the namespace and inbound SMTP server) and the
+    hybrid send connector's source servers carry Exchange Online's mail: a bad PFX (a missing
+    intermediate, say) shows on another server first, a business day before the hybrid path is
+    touched. Otherwise the inventory's order.
+    """
+    if setup is None:
+        return servers
+    hybrid = {setup.new.name.lower()}
+    sources = {
+        s.lower()
+        for s in (setup.send_connector.source_transport_servers if setup.send_connector else ())
+    }
+    return sorted(servers, key=lambda s: (s.lower() in hybrid, s.lower() in sources))
 
 
 def _ancestors(plan: MigrationPlan, ids: list[str]) -> set[str]:

@@ -12,10 +12,12 @@ only says which step belongs to which class; every class is named here once.
 | relay disable | ``relay.disable-old.<server>.<connector>``, ``onward.relay.disable-old.<server>.<connector>``: the old servers' relay connectors stop, the moment a forgotten relay client fails (review 5, N2); a class of its own, not the alias's, because it follows the observation period, not the plan's cut-over chain, and so the certificate renewal need not wait for it |
 | MX | ``mx.change.<domain>`` (its domains together) |
 | inbound SMTP (NAT) | ``relay.nat.<rule>``: the public SMTP address moves to the new servers, the MX path in practice while the MX host is on-premises and EOP's path to on-premises after it; MX-class, but a night of its own, so a fault in inbound mail points at the NAT or at the MX change, never both; in the onward phase ``onward.load-balancer.<lb>`` (the pool behind the public address takes the final-version servers and drops the 2016 ones) and ``onward.nat.<rule>`` (review 5, N3) |
-| outbound and hybrid mail flow | ``servers.send-connector.<connector>`` (Internet and partner send connectors), the HCW and the hybrid connectors (``hybrid.configure``, ``send-connector-add``, ``receive-path``, ``hcw-rerun``, ``send-connector-remove-old``), ``identity.remote-mailbox.<batch>`` (on-premises mail to those users now routes to Exchange Online), ``onward.send-connectors``, ``onward.hybrid`` |
+| outbound and hybrid mail flow | ``servers.send-connector.<connector>`` (Internet and partner send connectors), the HCW and the hybrid connectors (``hybrid.configure``, ``send-connector-add``, ``receive-path``, ``hcw-rerun``, ``send-connector-remove-old``), ``onward.send-connectors``, ``onward.hybrid`` |
+| identity match | ``identity.remote-mailbox.<batch>`` (on-premises mail to those users now routes to Exchange Online); the match itself (roles off, ImmutableId, move into sync scope, sync, verify, roles back) follows it in the same night without a window of its own: a Monday complaint of a matched user (sign-in, address, GAL, mail to them) points at the identity rollback, a hybrid mail fault at the mail-flow one (review 5, n6) |
 | first wave | ``moves.complete.<first on-premises user wave>`` |
 | wave completion | ``moves.complete.<every other user wave>`` (Exchange Online waves too) |
 | public folder go-live | ``public-folders.lock`` (the lock window through the switch of Exchange Online users) |
+| decommission | ``decommission.arbitration-mailboxes``, ``.oab-generation``, ``.send-connector.<connector>`` (the 2010 servers leave the send connectors), ``.databases.<server>``, ``.cas-array-name.<array>`` (the RPC/TCP name leaves DNS), ``.remove.<server>``, and ``onward.remove-2016.<server>``: what the old servers still did stops; the checks before them (observation, client-access evidence) say nothing uses it, and a fault the next day points at the removal, not at a cut-over of the next phase |
 | certificate <server> | ``servers.certificate-renew.<server>``: each server its own class (set by :mod:`.certificate_renewal`), so the second server's renewal follows a business day of the first in production |
 """
 
@@ -35,6 +37,8 @@ CUTOVER_MAIL_FLOW = "outbound and hybrid mail flow"
 CUTOVER_FIRST_WAVE = "first wave"
 CUTOVER_WAVE = "wave completion"
 CUTOVER_PUBLIC_FOLDERS = "public folder go-live"
+CUTOVER_IDENTITY = "identity match"
+CUTOVER_DECOMMISSION = "decommission"
 CUTOVER_CERTIFICATE = "certificate"
 """Renewal of the namespace certificate: one class per server (``certificate_cutover``)."""
 
@@ -53,7 +57,12 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("hybrid.configure.", CUTOVER_MAIL_FLOW),
     ("hybrid.send-connector-add.", CUTOVER_MAIL_FLOW),
     ("hybrid.receive-path.", CUTOVER_MAIL_FLOW),
-    ("identity.remote-mailbox.", CUTOVER_MAIL_FLOW),
+    ("identity.remote-mailbox.", CUTOVER_IDENTITY),
+    ("decommission.send-connector.", CUTOVER_DECOMMISSION),
+    ("decommission.databases.", CUTOVER_DECOMMISSION),
+    ("decommission.cas-array-name.", CUTOVER_DECOMMISSION),
+    ("decommission.remove.", CUTOVER_DECOMMISSION),
+    ("onward.remove-2016.", CUTOVER_DECOMMISSION),
 )
 _EXACT: dict[str, str] = {
     _NAMESPACE: CUTOVER_NAMESPACE,
@@ -62,6 +71,8 @@ _EXACT: dict[str, str] = {
     "onward.send-connectors": CUTOVER_MAIL_FLOW,
     "onward.hybrid": CUTOVER_MAIL_FLOW,
     _PF_LOCK: CUTOVER_PUBLIC_FOLDERS,
+    "decommission.arbitration-mailboxes": CUTOVER_DECOMMISSION,
+    "decommission.oab-generation": CUTOVER_DECOMMISSION,
 }
 
 
@@ -99,7 +110,9 @@ def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
 
 
 __all__ = [
+    "CUTOVER_DECOMMISSION",
     "CUTOVER_FIRST_WAVE",
+    "CUTOVER_IDENTITY",
     "CUTOVER_INBOUND_NAT",
     "CUTOVER_MAIL_FLOW",
     "CUTOVER_MX",

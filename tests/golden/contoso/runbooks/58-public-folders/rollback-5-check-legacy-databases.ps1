@@ -19,10 +19,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 Start-Runbook -Name 'rollback-5-check-legacy-databases' -Steps @('public-folders.rollback.hybrid-legacy-check') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
     # region STEP public-folders.rollback.hybrid-legacy-check; target: Exchange Online public folder access; owner: Exchange admin; runs in: EMS on the new servers; after: none
-    # Verification: Get-PublicFolderDatabase -Server lists a database on EX10-02, EX10-03; rollback: none: not reversible
+    # Verification: Get-OrganizationConfig shows both migration flags False and PublicFoldersEnabled Remote; Get-PublicFolderDatabase -Server lists a database on EX10-02, EX10-03; rollback: none: not reversible
     if (Test-RunStep -Id 'public-folders.rollback.hybrid-legacy-check' -Title 'rollback 5, first: the 2010 public folder databases still exist (read back)') {
-        Write-Host '    In the 2016 Management Shell, before rollback-5-hybrid-legacy.ps1: it refuses when a 2010 public folder server has no database left (the 2016 mailboxes are then the only copy: fix forward), else records what it read for the next step.'
+        Write-Host '    In the 2016 Management Shell, before rollback-5-hybrid-legacy.ps1 and after rollbacks 1-4: it refuses while PublicFoldersLockedForMigration or PublicFolderMigrationComplete is not False or PublicFoldersEnabled is not Remote (rollbacks 1-4 not run: Exchange Online users would reach locked or stale 2010 folders), and when a 2010 public folder server has no database left (the 2016 mailboxes are then the only copy: fix forward); else records what it read for the next step.'
         $step = @{ Server = @('EX10-02', 'EX10-03'); Record = 'legacy-databases.xml' }
-        Assert-LegacyPublicFolderDatabase @step -Folder $PFMigrationFolder -DomainController $DomainController
+        Assert-LegacyPublicFolderDatabase @step -Folder $PFMigrationFolder -DomainController $DomainController -RolledBack
     }
 } finally { Stop-Transcript }
