@@ -100,24 +100,19 @@ def _load(path: Path | str) -> Inventory:
         files.append((p, given, ""))
 
     result = ReadResult()
-    converted = Converted()
     for file_path, label, _key in files:
         try:
             data = file_path.read_bytes()
         except OSError as exc:
             problems.append(Problem(label, cannot_read(exc)))
             continue
-        read = read_export(data, label)
-        del data
-        tables, read.tables = read.tables, []
-        result.extend(read)
-        # each file's tables are converted (in file order, as all would be after reading) and
-        # their rows freed before the next file is read: hundreds of MB at 300k users, which
-        # the next file then reuses instead of touching new memory
-        while tables:
-            convert([tables.pop(0)], converted)
+        result.extend(read_export(data, label))
     problems.extend(result.problems)
     findings.extend(result.findings)
+    converted = Converted()
+    tables, result.tables = result.tables, []
+    while tables:  # each table's rows are freed once it is converted (hundreds of MB at 300k users)
+        convert([tables.pop(0)], converted)
     problems.extend(converted.problems)
     findings.extend(converted.findings)
 
