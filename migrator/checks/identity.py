@@ -206,7 +206,9 @@ class _Column:
 
 def _check(users: Sequence[OnPremUser]) -> list[Finding]:
     out: list[Finding] = []
-    wheres = [u.distinguished_name or u.sam_account_name or u.object_guid for u in users]
+    wheres = list(map(attrgetter("distinguished_name"), users))
+    if "" in wheres:  # (rare: the first of these three that is set)
+        wheres = [u.distinguished_name or u.sam_account_name or u.object_guid for u in users]
     upns = list(map(str.strip, map(attrgetter("user_principal_name"), users)))
     mails = list(map(str.strip, map(attrgetter("mail"), users)))
     proxies = list(map(attrgetter("proxy_addresses"), users))

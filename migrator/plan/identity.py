@@ -204,12 +204,14 @@ class IdentityBatch:
         return list(map(onprem.__getitem__, self.rows.tolist()))
 
     @property
-    def pairs(self) -> list[tuple[CloudUser, OnPremUser]]:
-        """Each user's cloud user and the on-premises user it is matched to, in report order
-        (from the columns: no result is made)."""
+    def remote_mailbox_pairs(self) -> list[tuple[CloudUser, OnPremUser]]:
+        """Each user that needs an on-premises remote mailbox (:func:`needs_remote_mailbox`, asked
+        once per matched user when deciding): its cloud user and the on-premises user it is
+        matched to, in report order (from the columns: no result is made)."""
         cloud = self.decided.facts.cloud
-        at = self.rows.tolist()
-        return list(zip(map(cloud.__getitem__, at), self.onprem_users, strict=True))
+        onprem = cast(list[OnPremUser], self.decided.facts.onprem)
+        at = self.rows[self.decided.remote_mailbox[self.rows]].tolist()
+        return list(zip(map(cloud.__getitem__, at), map(onprem.__getitem__, at), strict=True))
 
 
 @dataclass(frozen=True, eq=False)

@@ -114,9 +114,8 @@ def remote_mailbox_findings(match: IdentityMatch | None) -> list[Finding]:
         return []
     out: list[Finding] = []
     for batch in match.batches:
-        for c, onprem in batch.pairs:  # (the users, not the results: check makes no result)
-            if not needs_remote_mailbox(c, onprem):
-                continue
+        # (the users, not the results: check makes no result)
+        for c, onprem in batch.remote_mailbox_pairs:
             if not c.exchange_guid:
                 out.append(
                     Finding(
