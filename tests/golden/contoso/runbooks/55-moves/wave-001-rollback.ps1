@@ -24,7 +24,11 @@ try {
     # Verification: Get-Mailbox shows each mailbox on its 2010 database again; rollback: none: not reversible
     if (Test-RunStep -Id 'moves.rollback.wave-001' -Title 'move the mailboxes of wave-001 back to their 2010 databases') {
         Write-Host '    New-MoveRequest per row of moves/wave-001-rollback.csv back to the 2010 database it came from (a move like any other: it copies, then completes). A mailbox holds one move request: the wave''s Completed request is removed first; a request still running stops the step. Moving back from 2016 to 2010 is not verified for every CU: rehearse it with the pilot. To run the wave again later, its copy step stops at each Completed wave-001-rollback request (its target is on 2010, where migrator never runs Remove-MoveRequest; the request expires 30 days after completion): it checks the mailbox is on that 2010 database and prints the Remove-MoveRequest command to run by hand in the 2016 shell (not verified for a 2016 to 2010 request: Exchange documents the risk for moves between 2010 databases only).'
-        $step = @{ Csv = '..\..\moves\wave-001-rollback.csv'; Rows = 2; BatchName = 'wave-001-rollback'; BadItemLimit = 10 }
+        $step = @{
+            Csv = '..\..\moves\wave-001-rollback.csv'; Rows = 2
+            BatchName = 'wave-001-rollback'; BadItemLimit = 10
+            LogDatabase = @('DB10-LON-01'); LogBytes = @(5368709120); LogSharePercent = 80
+        }
         New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
 } finally { Stop-Transcript }
