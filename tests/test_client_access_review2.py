@@ -202,8 +202,8 @@ def test_client_access_gate_needs_namespace_public_folders_and_the_last_wave() -
     plan = contoso_plan()
     for server in ("EX10-01", "EX10-03"):
         pre = plan.prerequisites(f"decommission.client-access.{server}")
-        # wave-008 goes to Exchange Online: wave-007 is the last on-premises wave
-        for need in ("servers.namespace-verify", "public-folders.local", "moves.complete.wave-007"):
+        # wave-009 goes to Exchange Online: wave-008 is the last on-premises wave
+        for need in ("servers.namespace-verify", "public-folders.local", "moves.complete.wave-008"):
             assert need in pre, (server, need)
 
 
@@ -225,7 +225,7 @@ def test_the_cas_array_name_leaves_dns_after_the_last_rpc_client_before_2010_goe
     assert retire.prerequisites == ("decommission.cas-array-unused.CAS-LON",)
     assert set(plan.prerequisites("decommission.cas-array-unused.CAS-LON")) >= {
         "decommission.client-access.EX10-01",
-        "moves.complete.wave-007",
+        "moves.complete.wave-008",
     }
     assert retire.id in plan.prerequisites("decommission.remove.EX10-01")
     assert "10.1.1.10" in retire.rollback and "outlook.contoso.com" in retire.rollback
@@ -261,7 +261,7 @@ def test_the_gate_and_the_array_name_wait_for_exchange_online_users_to_leave_the
             if pre not in seen:
                 seen.add(pre)
                 todo.append(pre)
-    assert "moves.complete.wave-008" in seen
+    assert "moves.complete.wave-009" in seen
     for sid in ("decommission.client-access.EX10-01", "decommission.cas-array-unused.CAS-LON"):
         assert modern in plan.prerequisites(sid), sid
     assert plan.prerequisites("decommission.cas-array-name.CAS-LON") == (

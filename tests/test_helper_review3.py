@@ -56,7 +56,7 @@ def test_a_whatif_run_never_writes_the_rollback_baseline() -> None:
 def test_the_routing_addresses_wait_for_the_hybrid_configuration() -> None:
     """m4: the HCW's email address policy stamps the address first where it applies."""
     plan = contoso_plan()
-    routing = plan.step("moves.routing-address.wave-008")
+    routing = plan.step("moves.routing-address.wave-009")
     # the hybrid phase's last step (after the HCW rerun and the Exchange Online connector check)
     assert "hybrid.send-connector-remove-old" in routing.prerequisites
     assert plan.schedule["hybrid.hcw-rerun"].finish <= plan.schedule[routing.id].start

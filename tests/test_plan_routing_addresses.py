@@ -29,14 +29,14 @@ def test_each_exchange_online_wave_waits_for_its_routing_addresses() -> None:
         for s in plan.steps
         if s.action is not None and s.action.kind == "moves.exo-batch"
     )
-    assert cloud_waves == ["wave-008"]
-    step = plan.step("moves.routing-address.wave-008")
-    assert step.id in plan.step("moves.copy.wave-008").prerequisites
+    assert cloud_waves == ["wave-009"]
+    step = plan.step("moves.routing-address.wave-009")
+    assert step.id in plan.step("moves.copy.wave-009").prerequisites
     assert step.runs_in is RunsIn.EMS_NEW and step.wait_minutes >= 30  # a sync cycle
     assert step.runbook == "runbooks/55-moves/routing-addresses.ps1"
     assert step.action is not None
     assert step.action.params == {
-        "csv": "..\\..\\moves\\wave-008.csv",
+        "csv": "..\\..\\moves\\wave-009.csv",
         "rows": 4,
         "domain": "contoso.mail.onmicrosoft.com",
     }
@@ -45,7 +45,7 @@ def test_each_exchange_online_wave_waits_for_its_routing_addresses() -> None:
 
 
 def test_the_runbook_adds_the_address_and_reads_it_back() -> None:
-    step = contoso().step("moves.routing-address.wave-008")
+    step = contoso().step("moves.routing-address.wave-009")
     text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
     assert check_script(text, ps2=False) == []
     assert "Add-CloudRoutingAddress @step -Folder $RunbookFolder" in text

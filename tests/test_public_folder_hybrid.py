@@ -41,7 +41,7 @@ from migrator.public_folders import (
 )
 
 CONTOSO = Path(__file__).resolve().parent.parent / "inventories" / "contoso"
-EXO_WAVE = "wave-008"
+EXO_WAVE = "wave-009"
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_the_lock_waits_for_every_exchange_online_wave(plan: MigrationPlan) -> N
 
 
 def test_no_exchange_online_wave_completes_in_the_lock_window(plan: MigrationPlan) -> None:
-    # Review 2, M2: wave-008 completed the night of the lock.
+    # Review 2, M2: the Exchange Online wave completed the night of the lock.
     lock_window = {
         _slot(plan, s)
         for s in (LOCK, "public-folders.finalise", "public-folders.verify", "public-folders.unlock")

@@ -77,7 +77,7 @@ def test_the_rollback_moves_back_with_the_forward_bad_item_limit(out: Path) -> N
     (limit,) = {int(r["BadItemLimit"]) for r in forward}
     assert limit > 0
     text = _read(out / "runbooks" / "55-moves" / "wave-001-rollback.ps1")
-    assert f"BadItemLimit = {limit} }}" in text
+    assert f"BadItemLimit = {limit}" in text
     rows = list(csv.DictReader(io.StringIO(_read(out / "moves" / "wave-001-rollback.csv"))))
     assert rows and {r["BadItemLimit"] for r in rows} == {str(limit)}
 

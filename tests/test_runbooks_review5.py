@@ -57,16 +57,7 @@ def _helper_function(name: str) -> str:
     return body[: body.index("\n}\n")]
 
 
-@functools.cache
-def _runbooks() -> Path:
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="review5-minors-")) / "plan"
-    assert plan_folder(CONTOSO, folder).plan is not None
-    return folder / "runbooks"
-
-
-def test_a_completed_wave_rollback_names_the_way_to_run_the_wave_again() -> None:
+def test_a_completed_wave_rollback_names_the_way_to_run_the_wave_again(contoso_plan: Path) -> None:
     """Review 5, n2: after wave-001's rollback completed, running wave-001 again stopped with "it
     expires 30 days after completion" and nothing else. Remove-MoveRequest on a request whose target
     is on 2010 stays manual (not verified for 2016 -> 2010): the step names the exact command, only
@@ -88,11 +79,11 @@ def test_a_completed_wave_rollback_names_the_way_to_run_the_wave_again() -> None
     # never run by the helper: every path of the 2010 branch throws before the ShouldProcess
     assert "ShouldProcess" not in legacy
     assert legacy.count("throw (") == 3
-    text = (_runbooks() / "55-moves" / "wave-001-rollback.ps1").read_text("utf-8-sig")
+    text = (contoso_plan / "runbooks" / "55-moves" / "wave-001-rollback.ps1").read_text("utf-8-sig")
     assert "To run the wave again later" in text and "Remove-MoveRequest command" in text
 
 
-def test_rollback_5_requires_rollbacks_1_to_4() -> None:
+def test_rollback_5_requires_rollbacks_1_to_4(contoso_plan: Path) -> None:
     """Review 5, n4: rollback 5 checked only that the 2010 databases exist; run alone after the go-live
     it pointed Exchange Online users at locked or stale 2010 public folders."""
     guard = _helper_function("Assert-LegacyPublicFolderDatabase")
@@ -109,7 +100,7 @@ def test_rollback_5_requires_rollbacks_1_to_4() -> None:
     assert "RolledBack = [bool]$RolledBack" in guard
     cloud = _helper_function("Set-CloudPublicFolderAccess")
     assert "if (-not $seen.RolledBack) { throw" in cloud
-    folder = _runbooks() / "58-public-folders"
+    folder = contoso_plan / "runbooks" / "58-public-folders"
     five = (folder / "rollback-5-check-legacy-databases.ps1").read_text("utf-8-sig")
     two = (folder / "rollback-2-remove-mailboxes.ps1").read_text("utf-8-sig")
     assert "-DomainController $DomainController -RolledBack\n" in five
