@@ -487,6 +487,9 @@ def relay_steps(
                 owner=Owner.EXCHANGE_ADMIN,
                 runs_in=old_runs_in,
                 duration_minutes=30,
+                # Room for the disables (5 min) after it in the same window occurrence: what it read
+                # must be that night's logs, not those of three days before the disable.
+                window_minutes=35,
                 reversible=True,
                 rollback="nothing to undo (read only)",
                 verification="no client session on the old relay connectors during the observation period",
