@@ -1,5 +1,5 @@
 # Migrator.Runbook.ps1: the helper functions of the runbooks in this folder (docs/runbooks.md); do not edit.
-# Version: 8
+# Version: 9
 # Each runbook checks this file's version and SHA-256, then dot-sources it (never Import-Module: -WhatIf and -Confirm
 # reach every ShouldProcess here). PowerShell 2.0 syntax. Every change is gated by ShouldProcess, passes -ErrorAction
 # Stop, and is read back from the pinned domain controller (except under -WhatIf).
@@ -1891,6 +1891,34 @@ function Assert-No2016Mailbox {
     foreach ($test in @($all | Where-Object { $Exclude -contains [string]$_.PrimarySmtpAddress })) { Write-Host ('    ' + [string]$test.PrimarySmtpAddress + ': the namespace test mailbox, not counted') }
     if ($found.Count -gt 0) { throw ([string]$found.Count + ' production mailbox(es) are on ' + ($Server -join ', ') + ' (' + ((@($found | Select-Object -First 5 | ForEach-Object { [string]$_.PrimarySmtpAddress })) -join ', ') + ', ...): pointing the namespace back at 2010 would cut them off. Do not roll back: fix forward on 2016 (namespace-verify names what fails), or first move those mailboxes back to 2010 (the waves'' rollback runbooks), then run this again') }
     Write-Host ('    no production mailbox on ' + ($Server -join ', ') + ': the namespace may go back to 2010')
+}
+
+function Assert-NoMailboxOnServer {
+    # onward.mailboxes-gone (reads only): before an Exchange server is removed, no mailbox of any type is left on a
+    # database with a copy on it: user, shared, room, equipment, discovery, arbitration (the OAB generation and
+    # Migration mailboxes among them), public folder, audit log; nor an archive. Monitoring mailboxes are listed, not
+    # counted: the Health Manager recreates them while the server runs and Setup removes them (not verified).
+    [CmdletBinding()]
+    param([string]$Server, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    $databases = @(Get-MailboxDatabase -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    $left = @()
+    foreach ($database in $databases) {
+        $left += @(Get-Mailbox -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -Arbitration -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -PublicFolder -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -AuditLog -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -AuxAuditLog -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        foreach ($health in @(Get-Mailbox -Monitoring -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)) {
+            Write-Host ('    ' + [string]$health.Name + ': a monitoring mailbox on ' + $database + ', not counted')
+        }
+    }
+    $left += @(Get-Mailbox -Archive -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Where-Object { $databases -contains [string]$_.ArchiveDatabase })
+    foreach ($mailbox in @($left | Select-Object -First 20)) {
+        Write-Host ('    still there: ' + [string]$mailbox.Name + ' (' + [string]$mailbox.RecipientTypeDetails + ', ' + [string]$mailbox.Database + ', archive ' + [string]$mailbox.ArchiveDatabase + ')')
+    }
+    if ($left.Count -gt 0) { throw ([string]$left.Count + ' mailbox(es) or archive(s) are still on the databases of ' + $Server + ' (' + ($databases -join ', ') + '): move them (the onward phase''s move steps), then run this again') }
+    Write-Host ('    no mailbox of any type on ' + $Server + ' (' + ($databases -join ', ') + ')')
 }
 
 
