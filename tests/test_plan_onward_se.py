@@ -49,9 +49,7 @@ def with_se_databases(inv: Inventory) -> MigrationPlan:
         MailboxDatabase("DBSE-LON-01", "EX-SE-01", "DAGSE", 2, 400 * 1024**3),
         MailboxDatabase("DBSE-DUB-01", "EX-SE-02", "DAGSE", 2, 300 * 1024**3),
     )
-    return build_plan(
-        dataclasses.replace(inv, mailbox_databases=(*inv.mailbox_databases, *extra))
-    )
+    return build_plan(dataclasses.replace(inv, mailbox_databases=(*inv.mailbox_databases, *extra)))
 
 
 def ancestors(plan: MigrationPlan, step_id: str) -> set[str]:
