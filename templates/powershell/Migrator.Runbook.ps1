@@ -1901,7 +1901,8 @@ function Assert-NoMailboxOnServer {
     [CmdletBinding()]
     param([string]$Server, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    $databases = @(Get-MailboxDatabase -Server $Server -DomainController $DomainController -ErrorAction Stop | ForEach-Object { [string]$_.Name })
+    # every database with a copy on the server (Servers), not only those whose active copy it holds
+    $databases = @(Get-MailboxDatabase -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Server -eq $Server -or @($_.Servers | ForEach-Object { [string]$_ }) -contains $Server } | ForEach-Object { [string]$_.Name })
     $left = @()
     foreach ($database in $databases) {
         $left += @(Get-Mailbox -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)

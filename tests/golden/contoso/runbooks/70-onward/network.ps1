@@ -9,13 +9,13 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
 Start-Runbook -Name 'network' -Steps @('onward.load-balancer.LB-LON-SMTP', 'onward.nat-verify.fw-lon-smtp-in') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP onward.load-balancer.LB-LON-SMTP; target: LB-LON-SMTP; owner: Network/load-balancer admin; runs in: manual; after: onward.install.EX-SE-01, onward.relay.test.EX-SE-01.relay-apps-ex-se-01.from-admin-host, onward.relay.test.EX-SE-01.relay-legacy-crm-ex-se-01.from-admin-host, onward.relay.test.EX-SE-01.relay-mfp-scanners.from-admin-host, onward.hybrid
+    # region STEP onward.load-balancer.LB-LON-SMTP; target: LB-LON-SMTP; owner: Network/load-balancer admin; runs in: manual; after: onward.install.EX-SE-01, onward.certificate.EX-SE-01, onward.certificate.EX-SE-02, onward.relay.test.EX-SE-01.relay-apps-ex-se-01.from-admin-host, onward.relay.test.EX-SE-01.relay-legacy-crm-ex-se-01.from-admin-host, onward.relay.test.EX-SE-01.relay-mfp-scanners.from-admin-host, onward.virtual-directories.EX-SE-01, onward.virtual-directories.EX-SE-02, onward.hybrid
     # Verification: LB-LON-SMTP shows every new server healthy on port 25 and 443 and EX16-01 in no SMTP pool; rollback: remove the new servers from the pools of LB-LON-SMTP and put EX16-01 back
     if (Test-RunStep -Id 'onward.load-balancer.LB-LON-SMTP' -Title 'add EX-SE-01 to load balancer LB-LON-SMTP (SMTP 25 and HTTPS), then drain and remove EX16-01') {
         Write-Host '    Add EX-SE-01 to the SMTP (25) and HTTPS pools of LB-LON-SMTP, with health checks; only these servers: they serve the sites of the servers behind it and carry every relay connector its clients need (a server without them answers 550 5.7.54). Keep it transparent (no SNAT) so relay connectors see the real client addresses. Once they are healthy, drain EX16-01 and take it out of the SMTP pool (Internet and Exchange Online mail and NAT relay clients then reach only the new servers), and out of the HTTPS pool no later than its removal; its relay connectors are disabled and the server removed only after this step.'
