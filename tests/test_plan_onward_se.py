@@ -198,3 +198,14 @@ def test_onward_runbooks_are_valid_powershell(plan: MigrationPlan, inv: Inventor
     assert "Assert-NoMailboxOnServer @step" in mailboxes
     namespace = render_runbook("n", groups["runbooks/70-onward/namespace.ps1"], context, "n")
     assert "-Mailbox @($Mailbox2016, $MailboxNew)" in namespace
+
+
+def test_without_listed_se_servers_the_removal_is_still_gated() -> None:
+    """Placeholder SE names: no client access step for them, but no 2016 removal before the check."""
+    from test_plan_onward_relay import _inv
+
+    plan = build_plan(_inv(se=False))
+    ids = {s.id for s in plan.steps}
+    assert not any(i.startswith(("onward.certificate.", "onward.namespace")) for i in ids)
+    assert "onward.mailboxes-gone.EX16-01" in ancestors(plan, "onward.remove-2016.EX16-01")
+    assert plan.step("onward.databases").action is None
