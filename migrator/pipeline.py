@@ -42,6 +42,7 @@ from migrator.plan.phases._common import estate
 from migrator.plan.phases.certificate_renewal import certificate_expiry_findings
 from migrator.plan.phases.client_access import client_access_rollback_steps
 from migrator.plan.phases.mx import spf_with_exchange_online
+from migrator.plan.phases.onward import onward_rollback_steps
 from migrator.plan.public_folder_hybrid import (
     public_folder_hybrid_findings,
     public_folder_hybrid_rollback_steps,
@@ -475,6 +476,7 @@ def _render_all(
         *plan.steps,
         *with_nat_rollback(inv, analysis.relay, relay_rollback_steps(inv, analysis.relay)),
         *client_access_rollback_steps(inv, estate(inv)),
+        *onward_rollback_steps(inv, estate(inv)),
         *public_folder_rollback_steps(inv),
     ]
     if analysis.onward_relay is not None:

@@ -38,11 +38,16 @@ from migrator.render.runbooks import (
     write_runbooks,
 )
 
-MAX_RUNBOOK_LINES = 4000
-"""Issue 16's bar, for the phases contoso had when the issue was filed: every folder except these."""
+MAX_RUNBOOK_LINES = 4050
+"""Issue 16's bar (4,000), for the phases contoso had when the issue was filed: every folder except these.
+Raised 4,000 -> 4,050 for review 6, B2 (issue-onwardse, measured 3,827 -> 4,050, all of it in 70-onward): the onward
+phase's SE client access (certificate, Autodiscover SCP and URLs per SE server, +42 in each EX-SE-0x.ps1, and their
+rollback, +14 in each EX-SE-0x-rollback.ps1), namespace.ps1 (42: the DNS change and the probes), mailboxes.ps1 (69:
+databases, arbitration, OAB generation, user and public folder mailbox moves, the no-mailbox check per 2016 server)
+and the MRSProxy step in hybrid.ps1 (+7). Before it the onward phase removed 2016 with no such step."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 5195
+MAX_PLAN_RUNBOOK_LINES = 5420
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -72,7 +77,9 @@ splats; rollback 2's read-back of the 2010 public folder databases, 8; review 5'
 Raised for review 6, B1 (issue-r6lead), measured 5,036 -> 5,174: the log room now splits contoso's waves
 into one more (wave-009 and its rollback runbook: +~120 lines in 55-moves), and each copy step and its
 rollback carry the databases and bytes the log volume check reads (+1 line each, 18); M1: the -DeferToUtc
-parameter of each wave runbook (+16, 5,190)."""
+parameter of each wave runbook (+16, 5,190).
+Raised 5,060 -> 5,260 for review 6, B2 (issue-onwardse, measured 5,036 -> 5,259): the onward steps listed at
+MAX_RUNBOOK_LINES (+223)."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard
@@ -81,6 +88,12 @@ Assert-ClientsBack with Undo-RelayConnector, and Test-SmtpRelay trying every fam
 certificate's <I>issuer<S>subject compared with Default Frontend and the hybrid send connector, set behind
 ShouldProcess and read back), Test-RollbackExport (m5, 10 lines: no rollback baseline from a -WhatIf run),
 5 more in Import-RenewedCertificate and the two export sites. Issue 16 asked for a helper of "~500" lines."""
+HELPER_BUDGET = {"70-onward": 810}
+"""Folders whose helper may exceed MAX_HELPER_LINES. 70-onward (572 -> 809, review 6, B2, issue-onwardse): its
+runbooks now call the first hop's client access functions as well as the relay ones (Set-ServerCertificate, and
+Import-ServerCertificate where no renewal comes first, Set-ClientAccessUrl with its export, Test-ClientNamespace
+with Invoke-HttpProbe: the same functions as 10-servers, one implementation) and Assert-NoMailboxOnServer (the
+check before a 2016 removal)."""
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20
 PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"
@@ -130,7 +143,7 @@ def test_runbooks_of_the_whole_plan_within_budget(runbooks: Path) -> None:
 def test_each_helper_within_budget(runbooks: Path) -> None:
     sizes = {p.parent.name: len(_text(p).splitlines()) for p in _helpers(runbooks)}
     assert "20-relay" in sizes and "70-onward" in sizes
-    assert {k: v for k, v in sizes.items() if v > MAX_HELPER_LINES} == {}
+    assert {k: v for k, v in sizes.items() if v > HELPER_BUDGET.get(k, MAX_HELPER_LINES)} == {}
 
 
 def test_preamble_at_most_15_lines(runbooks: Path) -> None:

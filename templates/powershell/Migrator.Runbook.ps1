@@ -1977,6 +1977,35 @@ function Assert-No2016Mailbox {
     Write-Host ('    no production mailbox on ' + ($Server -join ', ') + ': the namespace may go back to 2010')
 }
 
+function Assert-NoMailboxOnServer {
+    # onward.mailboxes-gone (reads only): before an Exchange server is removed, no mailbox of any type is left on a
+    # database with a copy on it: user, shared, room, equipment, discovery, arbitration (the OAB generation and
+    # Migration mailboxes among them), public folder, audit log; nor an archive. Monitoring mailboxes are listed, not
+    # counted: the Health Manager recreates them while the server runs and Setup removes them (not verified).
+    [CmdletBinding()]
+    param([string]$Server, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    # every database with a copy on the server (Servers), not only those whose active copy it holds
+    $databases = @(Get-MailboxDatabase -DomainController $DomainController -ErrorAction Stop | Where-Object { [string]$_.Server -eq $Server -or @($_.Servers | ForEach-Object { [string]$_ }) -contains $Server } | ForEach-Object { [string]$_.Name })
+    $left = @()
+    foreach ($database in $databases) {
+        $left += @(Get-Mailbox -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -Arbitration -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -PublicFolder -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -AuditLog -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        $left += @(Get-Mailbox -AuxAuditLog -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)
+        foreach ($health in @(Get-Mailbox -Monitoring -Database $database -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop)) {
+            Write-Host ('    ' + [string]$health.Name + ': a monitoring mailbox on ' + $database + ', not counted')
+        }
+    }
+    $left += @(Get-Mailbox -Archive -ResultSize Unlimited -DomainController $DomainController -ErrorAction Stop | Where-Object { $databases -contains [string]$_.ArchiveDatabase })
+    foreach ($mailbox in @($left | Select-Object -First 20)) {
+        Write-Host ('    still there: ' + [string]$mailbox.Name + ' (' + [string]$mailbox.RecipientTypeDetails + ', ' + [string]$mailbox.Database + ', archive ' + [string]$mailbox.ArchiveDatabase + ')')
+    }
+    if ($left.Count -gt 0) { throw ([string]$left.Count + ' mailbox(es) or archive(s) are still on the databases of ' + $Server + ' (' + ($databases -join ', ') + '): move them (the onward phase''s move steps), then run this again') }
+    Write-Host ('    no mailbox of any type on ' + $Server + ' (' + ($databases -join ', ') + ')')
+}
+
 
 # ----------------------------------------------------------------------------- public folders (docs/public-folders.md)
 

@@ -351,7 +351,8 @@ def _ancestors(plan: MigrationPlan, ids: list[str]) -> set[str]:
 
 
 def renewal_links(steps: list[Step], renew: list[Step]) -> list[Step]:
-    """``steps`` with each install of a final-version server after the renewal (review 3, F5).
+    """``steps`` with each install of a final-version server after the renewal (review 3, F5), and
+    its certificate step (``onward.certificate.<s>``) reading back the renewed certificate.
 
     The onward install copies the certificate of the 2016 servers; once they are renewed that
     is the renewed one, not the expiring one. A server the renewal itself covers (installed
@@ -376,6 +377,37 @@ def renewal_links(steps: list[Step], renew: list[Step]) -> list[Step]:
                 + f" The certificate is the renewed one ({last.id} and the steps before it "
                 f"enabled it on the 2016 servers: export it from {last.target} with its private "
                 f"key), not {', '.join(old)}, which expires.",
+            )
+        elif (
+            s.id.startswith(step_id(Phase.ONWARD, "certificate") + ".")
+            and s.target.lower() not in covered
+            and s.action is not None
+        ):
+            # its thumbprint is the renewal's, unknown when planning: import by hand, the step checks
+            # (review 6, B2)
+            s = replace(
+                s,
+                prerequisites=(*s.prerequisites, last.id),
+                instructions=(
+                    "Every server behind the namespace answers clients with its IIS certificate and "
+                    "Exchange Online with its SMTP certificate. Its certificate is the renewed one, "
+                    "whose thumbprint the plan cannot know: export it with its private key from "
+                    f"{last.target} ({last.id} enabled it there), import it on {s.target} "
+                    "(Import-ExchangeCertificate) and enable it for IIS and SMTP "
+                    "(Enable-ExchangeCertificate -Services IIS,SMTP -Force) by hand, not "
+                    f"{', '.join(old)}, which expires. The step then reads back that a certificate "
+                    f"on {s.target} is not self-signed, unexpired, covers every name and is enabled "
+                    "for IIS and SMTP."
+                ),
+                action=replace(
+                    s.action,
+                    params={
+                        **s.action.params,
+                        "thumbprint": "",
+                        "import_from": "",
+                        "enable": False,
+                    },
+                ),
             )
         out.append(s)
     return out

@@ -127,10 +127,10 @@ def _oab(inv: Inventory, est: Estate) -> Step | None:
     )
 
 
-def _scp(server: Server, ns: Namespace) -> Step:
+def _scp(server: Server, ns: Namespace, phase: Phase = P) -> Step:
     return Step(
-        id=step_id(P, "autodiscover-scp", server.name),
-        phase=P,
+        id=step_id(phase, "autodiscover-scp", server.name),
+        phase=phase,
         title=f"point the Autodiscover SCP of {server.name} at {ns.autodiscover}",
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
@@ -144,7 +144,7 @@ def _scp(server: Server, ns: Namespace) -> Step:
             "next to this runbook before the change."
         ),
         verification="Get-ClientAccessService shows the new AutoDiscoverServiceInternalUri (read back)",
-        rollback=f"{runbook(P, server.name + '-rollback')} sets it back from the exported file",
+        rollback=f"{runbook(phase, server.name + '-rollback')} sets it back from the exported file",
         action=Action(
             "servers.client-access-urls",
             {
@@ -155,15 +155,16 @@ def _scp(server: Server, ns: Namespace) -> Step:
                 "export": export_file(server.name, "scp"),
             },
         ),
-        prerequisites=(step_id(P, "install", server.name),),
-        runbook=runbook(P, server.name),
+        prerequisites=(step_id(phase, "install", server.name),),
+        runbook=runbook(phase, server.name),
     )
 
 
-def _urls(server: Server, ns: Namespace) -> Step:
+def _urls(server: Server, ns: Namespace, phase: Phase = P) -> Step:
+    older, newer = ("2010 Client Access", "2016") if phase is P else ("Exchange 2016", server.name)
     return Step(
-        id=step_id(P, "virtual-directories", server.name),
-        phase=P,
+        id=step_id(phase, "virtual-directories", server.name),
+        phase=phase,
         title=f"set the virtual directory URLs of {server.name} to {ns.mail}",
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
@@ -171,14 +172,14 @@ def _urls(server: Server, ns: Namespace) -> Step:
         duration_minutes=30,
         instructions=(
             f"InternalUrl and ExternalUrl of OWA, ECP, EWS, ActiveSync, OAB and MAPI, and the "
-            f"Outlook Anywhere host names, to {ns.mail} (the name the 2010 Client Access servers "
+            f"Outlook Anywhere host names, to {ns.mail} (the name the {older} servers "
             "publish; OWA and ECP internal URLs match; the Autodiscover directory gets none). "
-            "MAPI over HTTP is on by default when 2016 joins: its URLs must be right before any "
-            "mailbox reaches 2016. The current values are exported to "
+            f"MAPI over HTTP is on by default when {newer} joins: its URLs must be right before any "
+            f"mailbox reaches {newer}. The current values are exported to "
             f"{export_file(server.name, 'urls')} next to this runbook before any change."
         ),
         verification="each URL and host name read back with -ADPropertiesOnly equals the planned one",
-        rollback=f"{runbook(P, server.name + '-rollback')} sets every value back from the exported file",
+        rollback=f"{runbook(phase, server.name + '-rollback')} sets every value back from the exported file",
         action=Action(
             "servers.client-access-urls",
             {
@@ -188,10 +189,10 @@ def _urls(server: Server, ns: Namespace) -> Step:
             },
         ),
         prerequisites=(
-            step_id(P, "certificate", server.name),
-            step_id(P, "autodiscover-scp", server.name),
+            step_id(phase, "certificate", server.name),
+            step_id(phase, "autodiscover-scp", server.name),
         ),
-        runbook=runbook(P, server.name),
+        runbook=runbook(phase, server.name),
     )
 
 
@@ -357,13 +358,25 @@ _EXTERNAL_PUBLISHING = (
 )
 
 
-def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Server]) -> Step:
-    now = ", ".join(expected_addresses(inv, old)) or "the 2010 Client Access servers"
-    then = ", ".join(expected_addresses(inv, new)) or "the 2016 servers"
+def _namespace(
+    inv: Inventory,
+    ns: Namespace,
+    new: list[Server],
+    old: list[Server],
+    phase: Phase = P,
+    prerequisites: Sequence[str] | None = None,
+) -> Step:
+    """Point the namespace at ``new`` (DNS, manual); ``prerequisites`` default to the first hop's (F3, F4)."""
+    first = phase is P
+    now = ", ".join(expected_addresses(inv, old)) or (
+        "the 2010 Client Access servers" if first else "the Exchange 2016 servers"
+    )
+    label = "Exchange 2016" if first else inv.policy.final_version.label
+    then = ", ".join(expected_addresses(inv, new)) or f"the {label} servers"
     return Step(
-        id=NAMESPACE,
-        phase=P,
-        title=f"point {ns.mail} and {ns.autodiscover} at the Exchange 2016 servers",
+        id=step_id(phase, "namespace"),
+        phase=phase,
+        title=f"point {ns.mail} and {ns.autodiscover} at the {label} servers",
         target="client namespace",
         owner=Owner.DNS_ADMIN,
         runs_in=RunsIn.DNS_CONSOLE,
@@ -375,9 +388,13 @@ def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Serve
             "TTL one TTL ahead. The next step waits for internal DNS and probes OWA and "
             "Autodiscover; probe them from outside by hand."
         ),
-        verification=f"{NAMESPACE_VERIFY} (scripted)",
-        rollback=f"{runbook(P, 'namespace-rollback')}: point the records back at {now} and verify",
-        prerequisites=(
+        verification=f"{step_id(phase, 'namespace-verify')} (scripted)",
+        rollback=f"{runbook(phase, 'namespace-rollback')}: point the records back at {now} and verify"
+        if first
+        else f"point the records back at {now} (2016 still serves every mailbox until its removal) and verify",
+        prerequisites=tuple(prerequisites)
+        if prerequisites is not None
+        else (
             *(
                 step_id(P, what, s.name)
                 for s in new
@@ -387,7 +404,7 @@ def _namespace(inv: Inventory, ns: Namespace, new: list[Server], old: list[Serve
             OUTLOOK_CLIENTS,
             step_id(P, "readiness"),
         ),
-        runbook=runbook(P, "namespace"),
+        runbook=runbook(phase, "namespace"),
     )
 
 
@@ -421,12 +438,30 @@ def _verify(
     prereq: str,
     settle: int = 0,
     back: bool = False,
+    phase: Phase = P,
+    mailboxes: Sequence[tuple[str, str]] = (),
 ) -> Step:
-    """The DNS wait and probes; ``back``: after the rollback, the 2010 test mailbox alone."""
-    mailboxes = "-Mailbox2010" if back else "-Mailbox2010 and -Mailbox2016"
+    """The DNS wait and probes; ``back``: after the rollback, the 2010 test mailbox alone.
+
+    ``mailboxes``: (runbook parameter, what it holds) of each test mailbox where not the first
+    hop's ``-Mailbox2010`` and ``-Mailbox2016``.
+    """
+    if mailboxes:
+        said = " and ".join(f"-{name}" for name, _ in mailboxes)
+        parameters = [
+            *(
+                {"name": name, "type": "string", "default": "", "help": text}
+                for name, text in mailboxes
+            ),
+            _PROBE_PARAMETERS[-1],
+        ]
+        extra: dict[str, object] = {"mailboxes": [name for name, _ in mailboxes]}
+    else:
+        said = "-Mailbox2010" if back else "-Mailbox2010 and -Mailbox2016"
+        parameters, extra = _PROBE_PARAMETERS, {}
     return Step(
         id=step,
-        phase=P,
+        phase=phase,
         title=f"wait for DNS and probe {ns.mail} and {ns.autodiscover}",
         target="client namespace",
         owner=Owner.EXCHANGE_ADMIN,
@@ -437,7 +472,7 @@ def _verify(
             f"Waits (up to -WaitMinutes) until {ns.mail} and {ns.autodiscover} resolve to "
             f"{', '.join(expected) or 'the expected addresses'} only, then fetches OWA (200, or 302 "
             "to /owa/auth/), posts an anonymous Autodiscover request (401) and one for "
-            f"{mailboxes} (it asks for credentials; 200 with Outlook settings); a certificate "
+            f"{said} (it asks for credentials; 200 with Outlook settings); a certificate "
             "error or any other answer stops it. Run it on a domain member that uses the internal "
             "DNS; check the external records (the public address the firewall publishes) by hand."
             + (
@@ -448,7 +483,13 @@ def _verify(
             )
         ),
         verification="every name answers with the expected addresses; OWA and Autodiscover answer for "
-        + ("the 2010 mailbox" if back else "both mailboxes"),
+        + (
+            "the 2010 mailbox"
+            if back
+            else "both mailboxes"
+            if not mailboxes
+            else "each test mailbox"
+        ),
         rollback="nothing to undo (reads only)",
         action=Action(
             "servers.namespace-verify",
@@ -457,8 +498,9 @@ def _verify(
                 "expected": expected,
                 "owa_url": ns.url(VdirKind.OWA),
                 "autodiscover_url": f"https://{ns.autodiscover}/Autodiscover/Autodiscover.xml",
-                "runbook_parameters": _PROBE_PARAMETERS,
+                "runbook_parameters": parameters,
                 "back": back,
+                **extra,
             },
         ),
         prerequisites=(prereq,),
@@ -466,11 +508,11 @@ def _verify(
     )
 
 
-def _manual_urls(server: Server) -> Step:
+def _manual_urls(server: Server, phase: Phase = P) -> Step:
     """Without the 2010 URLs in the inventory the step stays a manual one."""
     return Step(
-        id=step_id(P, "virtual-directories", server.name),
-        phase=P,
+        id=step_id(phase, "virtual-directories", server.name),
+        phase=phase,
         title=f"set the virtual directory URLs of {server.name} to the shared namespace",
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
@@ -484,8 +526,8 @@ def _manual_urls(server: Server) -> Step:
         ),
         verification="Get-*VirtualDirectory -Server shows the shared namespace URLs",
         rollback="set the URLs back to the values recorded before the change",
-        prerequisites=(step_id(P, "certificate", server.name),),
-        runbook=runbook(P, server.name),
+        prerequisites=(step_id(phase, "certificate", server.name),),
+        runbook=runbook(phase, server.name),
     )
 
 
@@ -580,12 +622,47 @@ def array_members(array: ClientAccessArray, old: Sequence[Server]) -> list[Serve
     return same or list(old)
 
 
-def server_client_access_steps(inv: Inventory, server: Server) -> list[Step]:
-    """The client access steps of one new Mailbox server (its runbook, after the install)."""
+def server_client_access_steps(inv: Inventory, server: Server, phase: Phase = P) -> list[Step]:
+    """The client access steps of one new Mailbox server (its runbook, after the install): the
+    first hop's 2016 servers, and in the onward phase the final version's (``phase``)."""
     ns = namespace_of(inv)
     if ns is None:
-        return [_manual_urls(server)]
-    return [_scp(server, ns), _urls(server, ns)]
+        return [_manual_urls(server, phase)]
+    return [_scp(server, ns, phase), _urls(server, ns, phase)]
+
+
+def namespace_steps(
+    inv: Inventory, new: list[Server], old: list[Server], phase: Phase, prerequisites: Sequence[str]
+) -> list[Step]:
+    """The namespace move of a later hop (``phase``; the onward phase): ``<phase>.namespace`` (DNS,
+    after ``prerequisites``) and ``<phase>.namespace-verify`` (DNS wait and probes of a mailbox on
+    the old and one on the new servers, then a business day of production before any mailbox
+    moves). None where the inventory does not know the namespace."""
+    ns = namespace_of(inv)
+    if ns is None:
+        return []
+    label = inv.policy.final_version.label
+    move = _namespace(inv, ns, new, old, phase, prerequisites)
+    probe = _verify(
+        ns,
+        expected_addresses(inv, new),
+        step_id(phase, "namespace-verify"),
+        runbook(phase, "namespace"),
+        move.id,
+        NAMESPACE_SETTLE_MINUTES,
+        phase=phase,
+        mailboxes=(
+            (
+                "Mailbox2016",
+                "SMTP address of a test mailbox still on 2016 (Autodiscover and OWA probes)",
+            ),
+            (
+                "MailboxNew",
+                f"SMTP address of a test mailbox on {label} (Autodiscover and OWA probes)",
+            ),
+        ),
+    )
+    return [move, probe]
 
 
 def client_access_steps(inv: Inventory, est: Estate) -> list[Step]:
@@ -648,25 +725,7 @@ def client_access_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
             )
         )
     for server in est.hop_mailbox:
-        for what, label in (("urls", "virtual directory URLs"), ("scp", "Autodiscover SCP")):
-            out.append(
-                Step(
-                    id=step_id(P, "rollback", server.name, what),
-                    phase=P,
-                    title=f"set the {label} of {server.name} back to the exported values",
-                    target=server.name,
-                    owner=Owner.EXCHANGE_ADMIN,
-                    runs_in=RunsIn.EMS_NEW,
-                    duration_minutes=15,
-                    reversible=False,
-                    verification="each value read back equals the exported one",
-                    action=Action(
-                        "servers.client-access-restore",
-                        {"server": server.name, "export": export_file(server.name, what)},
-                    ),
-                    runbook=runbook(P, server.name + "-rollback"),
-                )
-            )
+        out += server_rollback_steps(server)
     for server in by_name(legacy_cas(est)):
         out.append(
             Step(
@@ -741,6 +800,30 @@ def client_access_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
         )
     )
     return out
+
+
+def server_rollback_steps(server: Server, phase: Phase = P) -> list[Step]:
+    """The rollback runbook of one new server's URLs and SCP (``<server>-rollback``): set back from
+    the files :func:`server_client_access_steps` exported (the onward phase's servers by ``phase``)."""
+    return [
+        Step(
+            id=step_id(phase, "rollback", server.name, what),
+            phase=phase,
+            title=f"set the {label} of {server.name} back to the exported values",
+            target=server.name,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=15,
+            reversible=False,
+            verification="each value read back equals the exported one",
+            action=Action(
+                "servers.client-access-restore",
+                {"server": server.name, "export": export_file(server.name, what)},
+            ),
+            runbook=runbook(phase, server.name + "-rollback"),
+        )
+        for what, label in (("urls", "virtual directory URLs"), ("scp", "Autodiscover SCP"))
+    ]
 
 
 def client_access_links(inv: Inventory, steps: Sequence[Step]) -> dict[str, list[str]]:
@@ -842,5 +925,7 @@ __all__ = [
     "client_access_rollback_steps",
     "client_access_steps",
     "expected_addresses",
+    "namespace_steps",
     "server_client_access_steps",
+    "server_rollback_steps",
 ]

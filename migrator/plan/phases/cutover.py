@@ -19,6 +19,9 @@ only says which step belongs to which class; every class is named here once.
 | public folder go-live | ``public-folders.lock`` (the lock window through the switch of Exchange Online users) |
 | decommission | ``decommission.arbitration-mailboxes``, ``.oab-generation``, ``.send-connector.<connector>`` (the 2010 servers leave the send connectors), ``.databases.<server>``, ``.cas-array-name.<array>`` (the RPC/TCP name leaves DNS), ``.remove.<server>``, and ``onward.remove-2016.<server>``: what the old servers still did stops; the checks before them (observation, client-access evidence) say nothing uses it, and a fault the next day points at the removal, not at a cut-over of the next phase |
 | certificate <server> | ``servers.certificate-renew.<server>``: each server its own class (set by :mod:`.certificate_renewal`), so the second server's renewal follows a business day of the first in production |
+| client namespace (onward) | ``onward.namespace``: the namespace moves to the final version, the same class as the first hop's |
+| wave completion (onward) | ``onward.moves-complete`` |
+| server removal <server> | ``onward.remove-2016.<server>``: each 2016 server its own class, so the two removals fall on separate nights with a business day of production between them (review 6, B2) |
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ CUTOVER_PUBLIC_FOLDERS = "public folder go-live"
 CUTOVER_IDENTITY = "identity match"
 CUTOVER_DECOMMISSION = "decommission"
 CUTOVER_CERTIFICATE = "certificate"
+CUTOVER_REMOVAL = "server removal"
+"""Removal of a 2016 server in the onward phase: one class per server (``removal_cutover``)."""
 """Renewal of the namespace certificate: one class per server (``certificate_cutover``)."""
 
 _NAMESPACE = step_id(Phase.SERVERS, "namespace")
@@ -73,7 +78,10 @@ _EXACT: dict[str, str] = {
     _PF_LOCK: CUTOVER_PUBLIC_FOLDERS,
     "decommission.arbitration-mailboxes": CUTOVER_DECOMMISSION,
     "decommission.oab-generation": CUTOVER_DECOMMISSION,
+    step_id(Phase.ONWARD, "namespace"): CUTOVER_NAMESPACE,
+    step_id(Phase.ONWARD, "moves-complete"): CUTOVER_WAVE,
 }
+_REMOVE_2016 = step_id(Phase.ONWARD, "remove-2016") + "."
 
 
 def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
@@ -103,6 +111,8 @@ def cutover_kinds(steps: Sequence[Step]) -> dict[str, str]:
             if s.id.startswith(starts)
             else ""
         )
+        if s.id.startswith(_REMOVE_2016):
+            kind = removal_cutover(s.id.removeprefix(_REMOVE_2016))
         if kind:
             out[s.id] = kind
     ids = {s.id for s in steps}
@@ -119,9 +129,11 @@ __all__ = [
     "CUTOVER_NAMESPACE",
     "CUTOVER_PUBLIC_FOLDERS",
     "CUTOVER_RELAY_DISABLE",
+    "CUTOVER_REMOVAL",
     "CUTOVER_SMTP_ALIAS",
     "CUTOVER_WAVE",
     "cutover_kinds",
+    "removal_cutover",
 ]
 
 
@@ -129,3 +141,9 @@ def certificate_cutover(server: str) -> str:
     """The cut-over class of a certificate renewal on ``server`` and of its checks in the same window:
     one server per night, the next a business day later (review 3, F4)."""
     return f"{CUTOVER_CERTIFICATE} {server}"
+
+
+def removal_cutover(server: str) -> str:
+    """The cut-over class of removing ``server`` (a 2016 server, onward phase): one server per night,
+    the next a business day later (review 6, B2)."""
+    return f"{CUTOVER_REMOVAL} {server}"

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import replace
 
+from migrator.client_access import namespace_of
+from migrator.mailboxes import MailboxDatabase, MailboxKind, MovesPolicy
 from migrator.model import ExchangeVersion, Inventory, Server
 from migrator.plan.nat import onward_retargets, retarget_steps
 from migrator.plan.phases._common import Estate, runbook, step_id
+from migrator.plan.phases.client_access import (
+    namespace_steps,
+    server_client_access_steps,
+    server_rollback_steps,
+)
 from migrator.plan.phases.decommission import VERIFY
-from migrator.plan.phases.servers import load_balancer_step
+from migrator.plan.phases.servers import certificate_step, load_balancer_step
 from migrator.plan.relay import HOP_VERSIONS, RelayPlan, load_balancer_pool, plan_relay
 from migrator.plan.relay_steps import probe_id, relay_steps
-from migrator.plan.steps import Owner, Phase, RunsIn, Step
+from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
 
 P = Phase.ONWARD
 
@@ -195,6 +204,16 @@ def onward_steps(
     relay_ids: list[str] = []
     by_2016: dict[str, list[str]] = {}
     listed = all(server is not None for _n, server in new)
+    se_servers = [server for _n, server in new if server is not None]
+    client, client_ready = (
+        client_access_onward(inv, se_servers, hybrid_name) if listed else ([], [])
+    )
+    steps += client
+    namespace = (
+        namespace_steps(inv, se_servers, list(est.hop_mailbox), P, (*install_ids, *client_ready))
+        if listed
+        else []
+    )
     if listed:
         carried = onward_relay_steps(
             inv,
@@ -210,6 +229,17 @@ def onward_steps(
         # a 2016 server's relay connectors are observed and disabled only once no NAT/load-balancer path
         # leads there any more (clients reaching it that way would still use them)
         carried = [_after_path(s, path_before) for s in carried]
+        # a load balancer sends clients (HTTPS too) to the new servers only once their certificate
+        # and URLs are read back (MCA D, F3; review 6, B2), and the namespace moves after it
+        network = [
+            replace(s, prerequisites=(*s.prerequisites, *client_ready))
+            if s.id.startswith(step_id(P, "load-balancer") + ".")
+            else s
+            for s in network
+        ]
+        if namespace:
+            lbs = [s.id for s in network if s.id.startswith(step_id(P, "load-balancer") + ".")]
+            namespace[0] = replace(namespace[0], prerequisites=(*namespace[0].prerequisites, *lbs))
         steps += carried
         steps += network
         for s in carried:
@@ -266,8 +296,37 @@ def onward_steps(
         runbook=runbook(P, "send-connectors"),
     )
     steps.append(send)
+    steps += namespace
     hybrid_ids: list[str] = []
+    mrsproxy: list[str] = []
     if hybrid_id:
+        proxy = Step(
+            id=step_id(P, "mrsproxy"),
+            phase=P,
+            title=f"enable MRSProxy on {', '.join(names)} and point the migration endpoint at them",
+            target="MRSProxy",
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=60,
+            maintenance_window=False,
+            instructions=(
+                "Moves to and from Exchange Online (onboarding, offboarding) go through MRSProxy on the "
+                "hybrid endpoint's servers (MCA C); once 2016 is gone it must run on "
+                f"{label}: on each of {', '.join(names)}, Set-WebServicesVirtualDirectory "
+                "'<server>\\EWS (Default Web Site)' -MRSProxyEnabled $true and read it back "
+                "(Get-WebServicesVirtualDirectory -ADPropertiesOnly). Where the endpoint's "
+                "RemoteServer name moves with the namespace nothing else changes; otherwise "
+                "Set-MigrationEndpoint -RemoteServer in Exchange Online PowerShell. Then "
+                "Test-MigrationServerAvailability -ExchangeRemoteMove -RemoteServer <hybrid fqdn> "
+                "-Credentials $c."
+            ),
+            verification=f"MRSProxyEnabled True on every EWS directory of {', '.join(names)}; Test-MigrationServerAvailability returns Success",
+            rollback="Set-WebServicesVirtualDirectory -MRSProxyEnabled $false on the new servers",
+            prerequisites=(*install_ids, *client_ready),
+            runbook=runbook(P, "hybrid"),
+        )
+        steps.append(proxy)
+        mrsproxy.append(proxy.id)
         cert = f"CN/SAN {tls_name}, " if tls_name else ""
         hybrid = Step(
             id=hybrid_id,
@@ -305,11 +364,16 @@ def onward_steps(
                 f"and NAT steps after this one), roll those back first so {hybrid_name} takes "
                 "Exchange Online's mail again"
             ),
-            prerequisites=(*install_ids, send.id),
+            prerequisites=(*install_ids, send.id, *mrsproxy),
             runbook=runbook(P, "hybrid"),
         )
         steps.append(hybrid)
         hybrid_ids.append(hybrid.id)
+    verified = [s.id for s in namespace if s.id == step_id(P, "namespace-verify")]
+    moved, gone = mailbox_steps(
+        inv, est, names, install_ids, client_ready, verified[0] if verified else ""
+    )
+    steps += moved
     for server in est.hop:
         steps.append(
             Step(
@@ -322,9 +386,12 @@ def onward_steps(
                 duration_minutes=120,
                 reversible=False,
                 instructions=(
-                    f"Move every mailbox, arbitration mailbox and public folder mailbox off {server.name}, "
-                    "remove its DAG membership and take it out of the load balancer and namespace; "
-                    "then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination)."
+                    f"Only after {step_id(P, 'mailboxes-gone', server.name)} found no mailbox of any "
+                    f"type on it, the namespace and load balancers send no client to it and {label} "
+                    "serves every protocol: remove its database copies and its DAG membership "
+                    "(Remove-DatabaseAvailabilityGroupServer), then its empty databases, then "
+                    "uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination). "
+                    "One 2016 server a night, the next after a business day in production."
                 ),
                 verification=f"Get-ExchangeServer no longer lists {server.name}",
                 prerequisites=(
@@ -332,8 +399,302 @@ def onward_steps(
                     *by_2016.get(server.name.lower(), ()),
                     send.id,
                     *hybrid_ids,
+                    *mrsproxy,
+                    *verified,
+                    *((gone[server.name.lower()],) if server.name.lower() in gone else ()),
                 ),
                 runbook=runbook(P, server.name),
             )
         )
     return steps
+
+
+def _databases(inv: Inventory, servers: Sequence[str]) -> list[MailboxDatabase]:
+    names = {n.lower() for n in servers}
+    return sorted(
+        (d for d in inv.mailbox_databases if d.server.lower() in names),
+        key=lambda d: d.name.lower(),
+    )
+
+
+def client_access_onward(
+    inv: Inventory, new: Sequence[Server], hybrid_name: str
+) -> tuple[list[Step], list[str]]:
+    """Per final-version server, the first hop's builders in the onward phase: ``onward.certificate.<s>``
+    (IIS and SMTP, read back), ``onward.autodiscover-scp.<s>`` and ``onward.virtual-directories.<s>``
+    (URLs on the shared namespace, exported first, read back). Returns the steps and the ids a client
+    may be sent to the server after (certificate and URLs: MCA D, F3, F7)."""
+    steps: list[Step] = []
+    ready: list[str] = []
+    for i, server in enumerate(new):
+        cert = certificate_step(inv, server, bool(hybrid_name) and i == 0, P)
+        urls = server_client_access_steps(inv, server, P)
+        steps += [cert, *urls]
+        ready += [
+            cert.id,
+            *(s.id for s in urls if s.id.startswith(step_id(P, "virtual-directories"))),
+        ]
+    return steps, ready
+
+
+def mailbox_steps(
+    inv: Inventory,
+    est: Estate,
+    names: Sequence[str],
+    install_ids: Sequence[str],
+    client_ready: Sequence[str],
+    namespace_ready: str,
+) -> tuple[list[Step], dict[str, str]]:
+    """Every mailbox off the 2016 servers before they go (ER SE; MCA F13, E, G): the target databases,
+    arbitration (``-Database <2016 database>``, the Migration mailbox first), the OAB generation
+    mailbox, user mailboxes, public folder mailboxes, then per 2016 server ``onward.mailboxes-gone.<s>``
+    (reads only). Returns the steps and, per 2016 server (lower case), its read-only check."""
+    label = inv.policy.final_version.label
+    hop = [s.name for s in est.hop_mailbox]
+    source = _databases(inv, hop)
+    target = _databases(inv, names)
+    steps: list[Step] = []
+    sources = [d.name for d in source]
+    src_text = ", ".join(sources) or f"the databases of {', '.join(hop)}"
+    rb = runbook(P, "mailboxes")
+    ready = (*install_ids, *client_ready)
+    if target:
+        tgt = target[0].name
+        tgt_text = ", ".join(d.name for d in target)
+        base: tuple[str, ...] = ready
+    else:
+        tgt = ""
+        tgt_text = f"the {label} databases"
+        dbs = Step(
+            id=step_id(P, "databases"),
+            phase=P,
+            title=f"create the mailbox databases on {', '.join(names)} and add them to the inventory",
+            target=", ".join(names),
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=240,
+            maintenance_window=False,
+            instructions=(
+                f"The inventory lists no mailbox database on {', '.join(names)}, so migrator names "
+                "none and scripts no move. Create the databases (and the DAG with its copies) on "
+                f"the {label} servers for what {src_text} hold today, with log volumes sized for "
+                "the moves (logs ~ data moved, times the copies), export MailboxDatabases.csv again "
+                "(docs/collect.md) and plan again: the arbitration move is then scripted to them. "
+                "Until then the move steps below name the databases as <target database>."
+            ),
+            verification=f"Get-MailboxDatabase -Server <each {label} server> lists them, mounted, with their copies healthy",
+            rollback="remove the empty databases",
+            prerequisites=ready,
+            runbook=rb,
+        )
+        steps.append(dbs)
+        base = (*ready, dbs.id)
+    migration = next((m.alias for m in inv.mailboxes if m.is_migration_mailbox), "")
+    if target and source:
+        arb = Step(
+            id=step_id(P, "arbitration"),
+            phase=P,
+            title=f"move the arbitration mailboxes of the 2016 databases to {tgt}, the Migration mailbox first",
+            target="arbitration mailboxes",
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=30,
+            maintenance_window=False,
+            instructions=(
+                f"Moves every arbitration mailbox of {src_text} with Get-Mailbox -Arbitration "
+                f"-Database <2016 database> | New-MoveRequest -TargetDatabase {tgt} (without "
+                f"-Database the shell also returns the arbitration mailboxes {label} setup created), "
+                "the Migration mailbox first, the OAB generation mailbox with them. Before any other "
+                "mailbox: left on 2016 they stall moves and batches."
+            ),
+            verification="the next step shows every request Completed and no arbitration mailbox left on a 2016 database",
+            rollback="move them back with New-MoveRequest -TargetDatabase <2016 database>",
+            action=Action(
+                "moves.arbitration",
+                {
+                    "source_databases": sources,
+                    "target_database": tgt,
+                    "batch_name": "onward-arbitration",
+                    "first": migration,
+                },
+            ),
+            prerequisites=base,
+            runbook=rb,
+        )
+        arb_done = Step(
+            id=step_id(P, "arbitration-verify"),
+            phase=P,
+            title=f"verify the arbitration mailboxes are on {label}",
+            rollback=READS_ONLY,
+            target="arbitration mailboxes",
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=30,
+            maintenance_window=False,
+            verification="Get-Mailbox -Arbitration -Database <each 2016 database> returns nothing",
+            action=Action(
+                "moves.arbitration-verify",
+                {"source_databases": sources, "batch_name": "onward-arbitration"},
+            ),
+            prerequisites=(arb.id,),
+            runbook=rb,
+        )
+        steps += [arb, arb_done]
+    else:
+        arb_done = Step(
+            id=step_id(P, "arbitration"),
+            phase=P,
+            title=f"move the arbitration mailboxes of the 2016 databases to {label}, the Migration mailbox first",
+            target="arbitration mailboxes",
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=60,
+            maintenance_window=False,
+            instructions=(
+                f"For each 2016 database ({src_text}): Get-Mailbox -Arbitration -Database <2016 "
+                "database> | New-MoveRequest -TargetDatabase <target database> -BatchName "
+                f"onward-arbitration (never without -Database: it also returns the ones {label} "
+                "setup created), the Migration mailbox"
+                + (f" ({migration})" if migration else "")
+                + " first; wait until Get-MoveRequest -BatchName onward-arbitration shows every "
+                "request Completed."
+            ),
+            verification="Get-Mailbox -Arbitration -Database <each 2016 database> returns nothing",
+            rollback="move them back with New-MoveRequest -TargetDatabase <2016 database>",
+            prerequisites=base,
+            runbook=rb,
+        )
+        steps.append(arb_done)
+    oab = Step(
+        id=step_id(P, "oab-generation"),
+        phase=P,
+        title=f"check the offline address book is generated on {label}",
+        target="offline address book",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=30,
+        maintenance_window=False,
+        instructions=(
+            "The OAB is generated by the arbitration mailbox with the OABGen capability, which the "
+            "arbitration step moved: Get-Mailbox -Arbitration | Where-Object { "
+            "$_.PersistedCapabilities -contains 'OrganizationCapabilityOABGen' } must show a "
+            f"{label} database; run Update-OfflineAddressBook for each OAB and check that "
+            "Get-OfflineAddressBook shows a new LastTouchedTime and that Outlook on a moved mailbox "
+            "downloads it (through the OAB URL the virtual directory step set)."
+        ),
+        verification="the OABGen arbitration mailbox is on a final-version database; the OAB's LastTouchedTime is after the move",
+        rollback="move the OABGen arbitration mailbox back to a 2016 database",
+        prerequisites=(arb_done.id,),
+        runbook=rb,
+    )
+    steps.append(oab)
+    policy = inv.moves or MovesPolicy()
+    users = [m for m in inv.mailboxes if m.kind is not MailboxKind.ARBITRATION]
+    gb = sum(m.total_bytes for m in users) / 1024**3
+    hours = gb / policy.throughput_gb_per_hour if policy.throughput_gb_per_hour else 0.0
+    copy = Step(
+        id=step_id(P, "moves"),
+        phase=P,
+        title=f"copy the mailboxes of the 2016 databases to {tgt_text} (about {len(users)} mailboxes, {gb:.1f} GB)",
+        target="user mailboxes",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=max(60, math.ceil(hours * 60)),
+        maintenance_window=False,
+        instructions=(
+            f"Local moves, as the first hop's waves: per 2016 database ({src_text}), Get-Mailbox "
+            "-Database <2016 database> -ResultSize Unlimited | New-MoveRequest -TargetDatabase "
+            f"<{label} database> -BatchName onward-<2016 database> -BadItemLimit "
+            f"{policy.bad_item_limit} -CompleteAfter <the next step's window, UTC> (archives move "
+            "with their primary), in batches whose logs the target log volumes hold (logs ~ data "
+            "moved, times the copies; a full backup between batches truncates them). The size is "
+            f"the inventory's mailboxes (those Exchange Online waves took are counted too) at "
+            f"{policy.throughput_gb_per_hour:g} GB/h. {label} proxies to 2016 and back, so moved "
+            "and unmoved users keep working while the copies run."
+        ),
+        verification="Get-MoveRequestStatistics -BatchName onward-* shows every request AutoSuspended or Synced, none Failed",
+        rollback="Remove-MoveRequest before completion leaves every mailbox on 2016",
+        prerequisites=(arb_done.id, *((namespace_ready,) if namespace_ready else ())),
+        runbook=rb,
+    )
+    complete = Step(
+        id=step_id(P, "moves-complete"),
+        phase=P,
+        title=f"complete the moves to {label} (Outlook restarts once per user)",
+        target="user mailboxes",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.MANUAL,
+        duration_minutes=120,
+        instructions=(
+            "In the window the copies' -CompleteAfter names: Get-MoveRequest -BatchName onward-* "
+            "shows Completed for every request (Resume-MoveRequest where one is AutoSuspended), then "
+            "Remove-MoveRequest for the completed ones."
+        ),
+        verification="Get-Mailbox -Database <each 2016 database> returns no user, shared, room, equipment or discovery mailbox",
+        rollback="New-MoveRequest -TargetDatabase <2016 database> moves a user back (2016 still serves until its removal)",
+        prerequisites=(copy.id,),
+        runbook=rb,
+    )
+    steps += [copy, complete]
+    done = [complete.id, oab.id]
+    if inv.public_folder_databases:
+        pf = Step(
+            id=step_id(P, "public-folders-move"),
+            phase=P,
+            title=f"move the public folder mailboxes to {tgt_text}, the primary hierarchy mailbox first",
+            target="public folder mailboxes",
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.MANUAL,
+            duration_minutes=120,
+            instructions=(
+                "Public folder mailboxes move like any other (MCA E): Get-Mailbox -PublicFolder "
+                "-Database <2016 database> | New-MoveRequest -TargetDatabase "
+                f"<{label} database> -BatchName onward-public-folders, the primary hierarchy mailbox "
+                "(Get-OrganizationConfig RootPublicFolderMailbox) first, completed in the window: "
+                "folders are briefly unavailable while each completes."
+            ),
+            verification="Get-Mailbox -PublicFolder -Database <each 2016 database> returns nothing; Get-PublicFolder \\ -Recurse works from a moved mailbox",
+            rollback="New-MoveRequest -TargetDatabase <2016 database> moves one back",
+            prerequisites=(arb_done.id,),
+            runbook=rb,
+        )
+        steps.append(pf)
+        done.append(pf.id)
+    gone: dict[str, str] = {}
+    for server in est.hop_mailbox:
+        check = Step(
+            id=step_id(P, "mailboxes-gone", server.name),
+            phase=P,
+            title=f"check no mailbox of any type is left on {server.name}",
+            target=server.name,
+            owner=Owner.EXCHANGE_ADMIN,
+            runs_in=RunsIn.EMS_NEW,
+            duration_minutes=15,
+            maintenance_window=False,
+            instructions=(
+                f"Reads, for every database with a copy on {server.name}, the user, shared, room, "
+                "equipment, discovery, arbitration, public folder and audit log mailboxes "
+                "(Get-Mailbox -Database, -Arbitration, -PublicFolder, -AuditLog, -AuxAuditLog) and "
+                "the archives there (Get-Mailbox -Archive), and stops while any is left. Monitoring "
+                "mailboxes are listed, not counted (Setup removes them; not verified)."
+            ),
+            verification=f"nothing is left on the databases of {server.name} (checked by the step)",
+            rollback=READS_ONLY,
+            action=Action("onward.mailboxes-gone", {"server": server.name}),
+            prerequisites=tuple(done),
+            runbook=rb,
+        )
+        steps.append(check)
+        gone[server.name.lower()] = check.id
+    return steps, gone
+
+
+def onward_rollback_steps(inv: Inventory, est: Estate) -> list[Step]:
+    """The rollback runbooks of the final-version servers' URLs and SCPs (the first hop's builder)."""
+    final = inv.policy.final_version
+    if final not in (ExchangeVersion.SE, ExchangeVersion.EX2019) or namespace_of(inv) is None:
+        return []
+    new = successors(est, final)
+    if not new or any(server is None for _n, server in new):
+        return []
+    return [r for _n, server in new if server is not None for r in server_rollback_steps(server, P)]

@@ -56,7 +56,7 @@ def _install(server: Server, est: Estate) -> Step:
     )
 
 
-def _certificate(inv: Inventory, server: Server, hybrid: bool) -> Step:
+def _certificate(inv: Inventory, server: Server, hybrid: bool, phase: Phase = P) -> Step:
     need = certificate_need(inv, server)
     listed = ", ".join(need.names) if need.names else "(the inventory names none)"
     if need.missing:
@@ -88,8 +88,8 @@ def _certificate(inv: Inventory, server: Server, hybrid: bool) -> Step:
     else:
         doing = f"Certificate {need.thumbprint} is on it and enabled for IIS and SMTP: the step checks it."
     return Step(
-        id=step_id(P, "certificate", server.name),
-        phase=P,
+        id=step_id(phase, "certificate", server.name),
+        phase=phase,
         title=f"install the transport/IIS certificate on {server.name}",
         target=server.name,
         owner=Owner.EXCHANGE_ADMIN,
@@ -125,11 +125,14 @@ def _certificate(inv: Inventory, server: Server, hybrid: bool) -> Step:
                 "third_party": hybrid,
             },
         ),
-        prerequisites=(step_id(P, "install", server.name),),
+        prerequisites=(step_id(phase, "install", server.name),),
         maintenance_window=True,
-        runbook=runbook(P, server.name),
+        runbook=runbook(phase, server.name),
     )
 
+
+certificate_step = _certificate
+"""The certificate step of a new server behind the namespace (the onward phase's too, by ``phase``)."""
 
 FRONTEND_LOG_DIRECTORY_MB_PER_DAY = 100
 """Front End receive protocol log space reserved per day of evidence (assumption, as for 2010)."""
@@ -495,4 +498,10 @@ def servers_steps(inv: Inventory, est: Estate, hybrid_names: set[str]) -> list[S
     return steps
 
 
-__all__ = ["SUPPORTED_2016_OS", "certificate_names", "load_balancer_step", "servers_steps"]
+__all__ = [
+    "SUPPORTED_2016_OS",
+    "certificate_names",
+    "certificate_step",
+    "load_balancer_step",
+    "servers_steps",
+]

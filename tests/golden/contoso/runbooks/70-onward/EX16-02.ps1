@@ -15,10 +15,10 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'EX16-02' -Steps @('onward.remove-2016.EX16-02') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP onward.remove-2016.EX16-02; target: EX16-02; owner: Exchange admin; runs in: manual; after: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-02.relay-apps-ex16-02, onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02, onward.relay.remove-old.EX16-02.relay-mfp-scanners, onward.send-connectors, onward.hybrid
+    # region STEP onward.remove-2016.EX16-02; target: EX16-02; owner: Exchange admin; runs in: manual; after: onward.relay.repoint.smtp-contoso-com, onward.relay.remove-old.EX16-02.relay-apps-ex16-02, onward.relay.remove-old.EX16-02.relay-legacy-crm-ex16-02, onward.relay.remove-old.EX16-02.relay-mfp-scanners, onward.send-connectors, onward.mrsproxy, onward.hybrid, onward.namespace-verify, onward.mailboxes-gone.EX16-02
     # Verification: Get-ExchangeServer no longer lists EX16-02; rollback: none: not reversible
     if (Test-RunStep -Id 'onward.remove-2016.EX16-02' -Title 'remove Exchange 2016 from EX16-02') {
-        Write-Host '    Move every mailbox, arbitration mailbox and public folder mailbox off EX16-02, remove its DAG membership and take it out of the load balancer and namespace; then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination).'
+        Write-Host '    Only after onward.mailboxes-gone.EX16-02 found no mailbox of any type on it, the namespace and load balancers send no client to it and Exchange SE serves every protocol: remove its database copies and its DAG membership (Remove-DatabaseAvailabilityGroupServer), then its empty databases, then uninstall Exchange 2016 (a 2016 landing is a time-boxed hop, not a destination). One 2016 server a night, the next after a business day in production.'
         Stop-AtManualStep -Id 'onward.remove-2016.EX16-02' -Next ''
     }
 } finally { Stop-Transcript }
