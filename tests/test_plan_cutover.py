@@ -28,6 +28,7 @@ from migrator.plan.phases.cutover import (
     CUTOVER_RELAY_DISABLE,
     CUTOVER_SMTP_ALIAS,
     CUTOVER_WAVE,
+    removal_cutover,
 )
 from migrator.plan.schedule import holiday_soak_findings, soak_end
 from migrator.plan.steps import MigrationPlan
@@ -214,9 +215,10 @@ def test_decommission_is_a_class_apart_from_the_next_phase(plan: MigrationPlan) 
         "decommission.databases.EX10-02",
         "decommission.cas-array-name.CAS-LON",
         "decommission.remove.EX10-01",
-        "onward.remove-2016.EX16-01",
     ):
         assert kind[sid] == CUTOVER_DECOMMISSION, sid
+    # each 2016 removal a class of its own (review 6, B2): the two fall on separate nights
+    assert kind["onward.remove-2016.EX16-01"] == removal_cutover("EX16-01")
     for sid in ("decommission.cas-array-unused.CAS-LON", "decommission.verify-no-2010"):
         assert kind[sid] == "", sid  # reads only
     last = plan.schedule["decommission.remove.EX10-01"]
