@@ -79,7 +79,7 @@ into one more (wave-009 and its rollback runbook: +~120 lines in 55-moves), and 
 rollback carry the databases and bytes the log volume check reads (+1 line each, 18); M1: the -DeferToUtc
 parameter of each wave runbook (+16, 5,190).
 Raised 5,060 -> 5,260 for review 6, B2 (issue-onwardse, measured 5,036 -> 5,259): the onward steps listed at
-MAX_RUNBOOK_LINES (+223)."""
+MAX_RUNBOOK_LINES (+223). Both merged: 5,412 (5,036 + 154 + 223 - 1), budget 5,420."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard
