@@ -72,5 +72,5 @@ def test_a_stamped_consistency_guid_other_than_the_object_guid_is_refused() -> N
 def test_the_immutable_id_rollback_says_how_to_send_a_null(out: Path) -> None:
     rollback = str(_steps(out)["identity.set-immutable-id.batch-001"]["rollback"])
     assert "Update-MgUser cannot send a JSON null" in rollback
-    assert 'PATCH https://graph.microsoft.com/v1.0/users/<CloudUserId>' in rollback
+    assert "PATCH https://graph.microsoft.com/v1.0/users/<CloudUserId>" in rollback
     assert '{"onPremisesImmutableId": null}' in rollback
