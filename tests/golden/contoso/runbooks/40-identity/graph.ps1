@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
@@ -23,7 +23,7 @@ try {
         Stop-AtManualStep -Id 'identity.remove-roles.batch-001' -Next 'identity.set-immutable-id.batch-001'
     }
     # region STEP identity.set-immutable-id.batch-001; target: batch-001; owner: Identity admin; runs in: Microsoft Graph PowerShell; after: identity.remove-roles.batch-001
-    # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively; rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report); after the match it cannot be changed
+    # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively; rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report). To clear it (empty before), Update-MgUser cannot send a JSON null: in Graph Explorer (or any Graph client) send PATCH https://graph.microsoft.com/v1.0/users/<CloudUserId> with the body {"onPremisesImmutableId": null}; after the match it cannot be changed
     if (Test-RunStep -Id 'identity.set-immutable-id.batch-001' -Title 'Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match') {
         Write-Host '    Connect first: Connect-MgGraph -Scopes ''User.ReadWrite.All''. Sets the ImmutableId (base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in identity/batch-001.csv'
         $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 11 }

@@ -9,7 +9,7 @@ $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Defi
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
 $helperBytes = [System.IO.File]::ReadAllBytes($helper)
 $helperVersion = [regex]::Match([System.Text.Encoding]::UTF8.GetString($helperBytes), '# Version: (\S+)').Groups[1].Value
-if ($helperVersion -ne '8') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '8' + ': copy the whole runbooks folder of one plan') }
+if ($helperVersion -ne '9') { throw ($helper + ' is version ''' + $helperVersion + ''', this runbook needs version ' + '9' + ': copy the whole runbooks folder of one plan') }
 $helperHash = [System.BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($helperBytes)).Replace('-', '')
 if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' was changed after migrator wrote it (SHA-256 ' + $helperHash + ', expected ' + '<SHA-256 of Migrator.Runbook.ps1>' + '): restore it from the plan output; never edit it') }
 . $helper
