@@ -110,7 +110,10 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                     verification="Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively",
                     rollback=(
                         "before the batch syncs: set OnPremisesImmutableId back to the previous value "
-                        "(identity report); after the match it cannot be changed"
+                        "(identity report). To clear it (empty before), Update-MgUser cannot send a "
+                        "JSON null: in Graph Explorer (or any Graph client) send PATCH "
+                        "https://graph.microsoft.com/v1.0/users/<CloudUserId> with the body "
+                        '{"onPremisesImmutableId": null}; after the match it cannot be changed'
                     ),
                     instructions=(
                         "Connect first: Connect-MgGraph -Scopes 'User.ReadWrite.All'. Sets the ImmutableId "
@@ -211,9 +214,14 @@ def identity_steps(inventory: Inventory, result: IdentityMatch) -> list[Step]:
                     "cloud user, so do not"
                 ),
                 instructions=(
-                    "Runs on an admin host with the ActiveDirectory module; reads "
+                    "Runs on an admin host with the ActiveDirectory module and Microsoft Graph "
+                    "PowerShell (Connect-MgGraph -Scopes 'Directory.Read.All' first); reads "
                     + csv
-                    + ". "
+                    + ". Before a user moves into sync scope it refuses that user (left out, the "
+                    "rest of the batch goes on, the step stops at the end) if its cloud user holds "
+                    "a directory role again (read with Get-MgUserMemberOf) or its "
+                    "mS-DS-ConsistencyGuid is set to other than its objectGUID. PIM eligible "
+                    "role assignments are not read: check them in the Entra admin center. "
                     + (
                         f"Moves users into '{ou}'."
                         if ou

@@ -1094,6 +1094,24 @@ function Assert-RemoteMailboxReady {
     if ($WhatIfPreference) { Write-Warning $text } else { throw $text }
 }
 
+function Get-BatchUserRefusal {
+    # identity.prepare, per row moving into sync scope, before anything of it changes (review 6, M6 and m4): why the
+    # user must stay out, or ''. A cloud user holding a directory role is never matched (the role may be back since
+    # identity.remove-roles; Graph read only). PIM eligible assignments are not read here: check them in the Entra
+    # admin center. An mS-DS-ConsistencyGuid other than the objectGUID (the sourceAnchor) breaks the planned match.
+    param([object]$Row, [object]$User)
+    $why = @()
+    $stamped = $User.'mS-DS-ConsistencyGuid'
+    if ($stamped -and [System.Convert]::ToBase64String([byte[]]$stamped) -cne [System.Convert]::ToBase64String($User.ObjectGUID.ToByteArray())) {
+        $why += ('mS-DS-ConsistencyGuid is ' + [System.Convert]::ToBase64String([byte[]]$stamped) + ', not its objectGUID')
+    }
+    if ([string]$Row.CloudUserId -ne '') {
+        $roles = @(Get-MgUserMemberOf -UserId $Row.CloudUserId -All -ErrorAction Stop | Where-Object { $_.AdditionalProperties['@odata.type'] -eq '#microsoft.graph.directoryRole' } | ForEach-Object { [string]$_.AdditionalProperties['displayName'] })
+        if ($roles.Count -gt 0) { $why += ('its cloud user ' + $Row.CloudUserPrincipalName + ' holds the directory role(s) ' + ($roles -join ', ')) }
+    }
+    return ($why -join '; ')
+}
+
 function Set-BatchUser {
     # identity.prepare (AD module): per row of the batch CSV, fix the on-premises UPN and proxyAddresses and move the
     # user into the sync scope OU; read each change back from the same domain controller.
@@ -1104,10 +1122,14 @@ function Set-BatchUser {
     $ad = @{}
     if ($DomainController -ne '') { $ad['Server'] = $DomainController }
     if ($RemoteMailboxCsv -ne '') { Assert-RemoteMailboxReady -Folder $Folder -Csv $RemoteMailboxCsv -Rows $RemoteMailboxRows -Ad $ad }
-    $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName')
+    $properties = @('userPrincipalName', 'proxyAddresses', 'distinguishedName', 'mS-DS-ConsistencyGuid')
     $changed = 0
+    $refused = @()
     foreach ($row in $all) {
         $user = Get-ADUser -Identity $row.OnPremObjectGuid -Properties $properties @ad -ErrorAction Stop
+        $why = ''
+        if ($row.MoveToSyncScope -eq 'True') { $why = Get-BatchUserRefusal -Row $row -User $user }
+        if ($why -ne '') { $refused += ([string]$user.DistinguishedName + ': ' + $why); continue }
         $setUpn = $false
         $added = @()
         $moved = $false
@@ -1153,6 +1175,9 @@ function Set-BatchUser {
         }
     }
     Write-Host ('    ' + [System.IO.Path]::GetFileName($Csv) + ': ' + $all.Count + ' user(s) checked, ' + $changed + ' change(s)')
+    if ($refused.Count -eq 0) { return }
+    $text = [string]$refused.Count + ' user(s) left out of sync scope, nothing of them changed (every other row was done): ' + ($refused -join '; ') + '. Remove the role (identity.remove-roles) or clear the stamped value, then run this step again'
+    if ($WhatIfPreference) { Write-Warning $text } else { throw $text }
 }
 
 function Enable-BatchRemoteMailbox {

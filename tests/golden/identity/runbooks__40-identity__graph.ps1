@@ -23,7 +23,7 @@ try {
         Stop-AtManualStep -Id 'identity.remove-roles.batch-001' -Next 'identity.set-immutable-id.batch-001'
     }
     # region STEP identity.set-immutable-id.batch-001; target: batch-001; owner: Identity admin; runs in: Microsoft Graph PowerShell; after: identity.remove-roles.batch-001
-    # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively; rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report); after the match it cannot be changed
+    # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively; rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report). To clear it (empty before), Update-MgUser cannot send a JSON null: in Graph Explorer (or any Graph client) send PATCH https://graph.microsoft.com/v1.0/users/<CloudUserId> with the body {"onPremisesImmutableId": null}; after the match it cannot be changed
     if (Test-RunStep -Id 'identity.set-immutable-id.batch-001' -Title 'Set OnPremisesImmutableId on 1 cloud user(s) of batch-001 for hard match') {
         Write-Host '    Connect first: Connect-MgGraph -Scopes ''User.ReadWrite.All''. Sets the ImmutableId (base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in identity/batch-001.csv'
         $step = @{ Csv = '..\..\identity\batch-001.csv'; Rows = 2 }

@@ -18,7 +18,7 @@ try {
     # region STEP identity.prepare.batch-001; target: batch-001; owner: Identity admin; runs in: AD PowerShell on an admin host; after: identity.remote-mailbox.batch-001, identity.remove-roles.batch-001, identity.set-immutable-id.batch-001
     # Verification: Get-ADUser reads each changed user back from the pinned domain controller; rollback: before the sync: set userPrincipalName back to CurrentUserPrincipalName, remove the AddProxyAddresses values and move the user back to the parent of OnPremDistinguishedName (all in identity/batch-001.csv); after the match, moving a user out of sync scope deletes the cloud user, so do not
     if (Test-RunStep -Id 'identity.prepare.batch-001' -Title 'Prepare 11 on-premises user(s) of batch-001: UPN and proxyAddresses fixes, move into sync scope') {
-        Write-Host '    Runs on an admin host with the ActiveDirectory module; reads identity/batch-001.csv. Moves users into ''OU=Synced,OU=Contoso,DC=contoso,DC=com''.'
+        Write-Host '    Runs on an admin host with the ActiveDirectory module and Microsoft Graph PowerShell (Connect-MgGraph -Scopes ''Directory.Read.All'' first); reads identity/batch-001.csv. Before a user moves into sync scope it refuses that user (left out, the rest of the batch goes on, the step stops at the end) if its cloud user holds a directory role again (read with Get-MgUserMemberOf) or its mS-DS-ConsistencyGuid is set to other than its objectGUID. PIM eligible role assignments are not read: check them in the Entra admin center. Moves users into ''OU=Synced,OU=Contoso,DC=contoso,DC=com''.'
         $step = @{
             Csv = '..\..\identity\batch-001.csv'; Rows = 11
             SyncScopeOu = 'OU=Synced,OU=Contoso,DC=contoso,DC=com'
