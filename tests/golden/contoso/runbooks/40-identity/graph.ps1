@@ -15,14 +15,14 @@ if ($helperHash -ne '<SHA-256 of Migrator.Runbook.ps1>') { throw ($helper + ' wa
 . $helper
 Start-Runbook -Name 'graph' -Steps @('identity.remove-roles.batch-001', 'identity.set-immutable-id.batch-001', 'identity.verify.batch-001', 'identity.restore-roles.batch-001') -From $From -Only $Only -LogDirectory $LogDirectory
 try {
-    # region STEP identity.remove-roles.batch-001; target: batch-001; owner: Identity admin; runs in: manual; after: none
+    # region STEP identity.remove-roles.batch-001; target: batch-001; owner: Identity admin; runs in: manual; after: identity.remote-mailbox.batch-001
     # Verification: Entra admin center, Roles and administrators: the users hold none of the roles listed; rollback: assign the roles again (they are listed in the instructions and the identity report)
     if (Test-RunStep -Id 'identity.remove-roles.batch-001' -Title 'Remove admin roles from 1 cloud user(s) of batch-001 before they sync') {
         Write-Host '    Admin roles block both soft and hard match. In the Entra admin center remove these role assignments (write them down: identity.restore-roles.batch-001 restores them after the match is verified):'
         Write-Host '    priya.raman@contoso.com: Exchange Administrator'
         Stop-AtManualStep -Id 'identity.remove-roles.batch-001' -Next 'identity.set-immutable-id.batch-001'
     }
-    # region STEP identity.set-immutable-id.batch-001; target: batch-001; owner: Identity admin; runs in: Microsoft Graph PowerShell; after: identity.remove-roles.batch-001
+    # region STEP identity.set-immutable-id.batch-001; target: batch-001; owner: Identity admin; runs in: Microsoft Graph PowerShell; after: identity.remote-mailbox.batch-001, identity.remove-roles.batch-001
     # Verification: Get-MgUser reads OnPremisesImmutableId back and compares it case-sensitively; rollback: before the batch syncs: set OnPremisesImmutableId back to the previous value (identity report). To clear it (empty before), Update-MgUser cannot send a JSON null: in Graph Explorer (or any Graph client) send PATCH https://graph.microsoft.com/v1.0/users/<CloudUserId> with the body {"onPremisesImmutableId": null}; after the match it cannot be changed
     if (Test-RunStep -Id 'identity.set-immutable-id.batch-001' -Title 'Set OnPremisesImmutableId on 6 cloud user(s) of batch-001 for hard match') {
         Write-Host '    Connect first: Connect-MgGraph -Scopes ''User.ReadWrite.All''. Sets the ImmutableId (base64 of the on-premises sourceAnchor GUID) on the rows with SetImmutableId True in identity/batch-001.csv'
