@@ -716,11 +716,17 @@ def test_a_late_wave_can_be_deferred_to_the_next_window() -> None:
     )
     body = helper.split("function Complete-MoveWave {")[1].split("\nfunction ")[0]
     assert "[string]$DeferToUtc = ''" in body
-    assert "Set-MoveRequest -Identity $address -CompleteAfter $defer" in body
-    assert body.index("ShouldProcess($address, 'Set-MoveRequest") < body.index(
+    # each request on its own (review 7): a failure does not leave the rest undeferred
+    assert "try {\n                    Set-MoveRequestCompleteAfter -Identity $address" in body
+    assert "$failed += ($address" in body and "Suspend-MoveRequest" in body
+    assert "(-not $defer) -and $PSCmdlet.ShouldProcess($address, 'Resume-MoveRequest')" in body
+    assert "$status -ne 'CompletionInProgress'" in body
+    assert "business hours or not" in body and "-DeferToUtc <its start" in body
+    one = helper.split("function Set-MoveRequestCompleteAfter {")[1].split("\nfunction ")[0]
+    assert one.index("if ($PSCmdlet.ShouldProcess($Identity, 'Set-MoveRequest") < one.index(
         "Set-MoveRequest -Identity"
     )
-    assert "business hours or not" in body and "-DeferToUtc <its start" in body
+    assert "PSObject.Properties['CompleteAfter']" in one  # Set-StrictMode safe
     inv = load_inventory(CONTOSO)
     plan = build_plan(inv)
     for w in plan_moves(inv).waves:
@@ -744,3 +750,27 @@ def test_the_copy_reads_each_rows_bad_item_limit_and_the_completion_checks_the_a
     complete = helper.split("function Complete-MoveWave {")[1].split("\nfunction ")[0]
     assert "Assert-Equal -What ('archive database of ' + $address)" in complete
     assert "[string]$mailbox.ArchiveDatabase" in complete
+
+
+def test_a_rollback_over_the_2010_log_room_is_said_before_the_wave() -> None:
+    """Review 7: wave-003's rollback moves 68.5 GB back into DB10-LON-02 (80 GB free): its log check
+    stops it, so the plan says so before the wave (log space is added while there is time)."""
+    mp = plan_moves(load_inventory(CONTOSO))
+    (f,) = [f for f in mp.findings if f.code == "moves.rollback-log-space"]
+    assert f.severity is Severity.WARNING and f.where == "DB10-LON-02"
+    assert f.message.startswith("the rollback of wave-003 moves about 68.5 GB back into")
+
+
+def test_a_blocked_wmi_needs_the_operators_own_check() -> None:
+    """Review 7: with WMI blocked neither the wave nor its rollback could start; WSMan first, then DCOM,
+    then only -LogSpaceCheckedByHand (kept in the transcript) lets the step go on."""
+    helper = (ROOT / "templates" / "powershell" / "Migrator.Runbook.ps1").read_text(
+        encoding="utf-8"
+    )
+    body = helper.split("function Assert-LogVolumeRoom {")[1].split("\nfunction ")[0]
+    assert body.index("Get-CimInstance -ClassName Win32_Volume") < body.index(
+        "Get-WmiObject -Class Win32_Volume"
+    )
+    assert "if (-not $LogSpaceCheckedByHand) { throw" in body
+    wave = helper.split("function New-MoveWave {")[1].split("\nfunction ")[0]
+    assert "-LogSpaceCheckedByHand:$LogSpaceCheckedByHand" in wave

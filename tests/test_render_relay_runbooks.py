@@ -43,10 +43,11 @@ CONTEXT = RunbookContext(
     organisation="Fabrikam", plan_date="2026-01-05", domain_controller="dc01.fabrikam.test"
 )
 # Commands the relay runbooks call that cmdlets.json does not document (all PowerShell 2.0 built-ins;
-# Get-WmiObject: the move waves' log volume check, Assert-LogVolumeRoom).
+# Get-CimInstance, Get-WmiObject: the move waves' log volume check, Assert-LogVolumeRoom).
 EXPECTED_UNDOCUMENTED = {
     "ConvertFrom-Csv",
     "Get-ChildItem",
+    "Get-CimInstance",
     "Get-WmiObject",
     "New-Object",
     "Out-Null",

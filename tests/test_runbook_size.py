@@ -47,7 +47,7 @@ databases, arbitration, OAB generation, user and public folder mailbox moves, th
 and the MRSProxy step in hybrid.ps1 (+7). Before it the onward phase removed 2016 with no such step."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 5420
+MAX_PLAN_RUNBOOK_LINES = 5450
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -79,7 +79,8 @@ into one more (wave-009 and its rollback runbook: +~120 lines in 55-moves), and 
 rollback carry the databases and bytes the log volume check reads (+1 line each, 18); M1: the -DeferToUtc
 parameter of each wave runbook (+16, 5,190).
 Raised 5,060 -> 5,260 for review 6, B2 (issue-onwardse, measured 5,036 -> 5,259): the onward steps listed at
-MAX_RUNBOOK_LINES (+223). Both merged: 5,412 (5,036 + 154 + 223 - 1), budget 5,420."""
+MAX_RUNBOOK_LINES (+223). Both merged: 5,412 (5,036 + 154 + 223 - 1). Review 7: the -LogSpaceCheckedByHand parameter of each
+wave runbook and its rollback (+2 lines each, 16 runbooks): 5,444, budget 5,450."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard

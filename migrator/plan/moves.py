@@ -811,6 +811,7 @@ def plan_moves(
                 )
             )
     logs = _log_forecast(inv, out_waves, migration_database(assignments))
+    findings += _rollback_log_findings(inv, assignments)
     for lf in logs:
         if (
             lf.free_bytes is None
@@ -914,6 +915,38 @@ def wave_log_load(w: MoveWave, migration_database: str) -> dict[str, int]:
     if w.target == EXCHANGE_ONLINE and migration_database:
         load[migration_database] += w.size_bytes
     return load
+
+
+def _rollback_log_findings(
+    inv: Inventory, assignments: Sequence[MoveAssignment]
+) -> list[Finding]:
+    """Waves whose rollback moves more into a 2010 database than its log room holds (review 7).
+
+    The rollback step reads the log volumes and stops (``Assert-LogVolumeRoom``): said before the
+    wave, so that log space is added while there is time, not found during a rollback.
+    """
+    room = log_room(inv)
+    back: dict[tuple[int, str], int] = defaultdict(int)
+    for a in assignments:
+        if a.target == ON_PREMISES and a.wave != ARBITRATION_WAVE:
+            back[(a.wave, a.mailbox.database)] += a.mailbox.total_bytes
+    out = []
+    for (wave, db), moved in sorted(back.items()):
+        free = room.get(db.lower())
+        if free is not None and moved > free:
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "moves.rollback-log-space",
+                    db,
+                    f"the rollback of wave-{wave:03d} moves about {moved / GB:.1f} GB back into "
+                    f"'{db}', more than its log volume's room ({LOG_SHARE_PERCENT}% of the free "
+                    "space, over its DAG copies): that rollback step stops at its log check",
+                    "add log space to that database's log volume before the wave, or plan to roll "
+                    "back its mailboxes one by one",
+                )
+            )
+    return out
 
 
 def _log_forecast(

@@ -63,6 +63,14 @@ _SUSPEND = {
         "complete step resumes them (Resume-MoveRequest) in the window."
     ),
 }
+_LOG_CHECKED = {
+    "name": "LogSpaceCheckedByHand",
+    "type": "switch",
+    "help": (
+        "Only where neither WSMan nor DCOM can read a copy's volumes: you checked by hand that the "
+        "wave's logs fit in the free space of each copy's log volume (the step prints what it needs)."
+    ),
+}
 _DEFER = {
     "name": "DeferToUtc",
     "type": "string",
@@ -341,7 +349,7 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
                         "batch_name": w.name,
                         "bad_item_limit": mp.policy.bad_item_limit,
                         **_log_room_data(w.bytes_by_target),
-                        "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
+                        "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND, _LOG_CHECKED],
                     },
                 ),
                 prerequisites=tuple(p for p in (*first, prev_copy) if p),
@@ -458,7 +466,7 @@ def moves_rollback_steps(mp: MovePlan) -> list[Step]:
                         "batch_name": f"{w.name}-rollback",
                         "bad_item_limit": mp.policy.bad_item_limit,
                         **_log_room_data(back.get(w.number, {}).items()),
-                        "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND],
+                        "runbook_parameters": [_COMPLETE_AFTER, _SUSPEND, _LOG_CHECKED],
                     },
                 ),
                 runbook=rb,

@@ -1527,8 +1527,10 @@ function Assert-LogVolumeRoom {
     # moves.create (2016 EMS), before the first request, also under -WhatIf (it only reads): the logs a wave writes
     # into each database ($LogBytes, from the plan) must fit in $LogSharePercent of the free space of the log volume
     # on every server holding a copy (each copy writes them all). A full log volume dismounts the database.
+    # Volumes are read over WSMan (Get-CimInstance), else DCOM (Get-WmiObject); where neither answers, only
+    # -LogSpaceCheckedByHand (the operator read the free space himself; the transcript keeps it) lets the step go on.
     [CmdletBinding()]
-    param([string[]]$LogDatabase, [long[]]$LogBytes, [int]$LogSharePercent, [string]$DomainController)
+    param([string[]]$LogDatabase, [long[]]$LogBytes, [int]$LogSharePercent, [switch]$LogSpaceCheckedByHand, [string]$DomainController)
     # -IncludePreExchange2013 (splatted, see Test-Legacy2010Target): a rollback moves back into 2010 databases
     $legacy = @{ 'IncludePreExchange2013' = $true }
     $gb = [double]1073741824
@@ -1539,10 +1541,18 @@ function Assert-LogVolumeRoom {
         $path = ([string]$database.LogFolderPath).TrimEnd('\') + '\'
         foreach ($server in @($database.Servers)) {
             $computer = [string]$server
+            $volumes = $null
             try {
-                $volumes = @(Get-WmiObject -Class Win32_Volume -ComputerName $computer -Filter 'DriveType = 3' -ErrorAction Stop)
+                $volumes = @(Get-CimInstance -ClassName Win32_Volume -ComputerName $computer -Filter 'DriveType = 3' -ErrorAction Stop)
             } catch {
-                throw ('cannot read the volumes of ' + $computer + ' (WMI): ' + $_.Exception.Message + '; check the free space of ' + $path + ' there by hand, then run this step again when WMI answers')
+                try {
+                    $volumes = @(Get-WmiObject -Class Win32_Volume -ComputerName $computer -Filter 'DriveType = 3' -ErrorAction Stop)
+                } catch {
+                    $what = 'cannot read the volumes of ' + $computer + ' (WSMan and DCOM): ' + $_.Exception.Message + '; the logs of ' + $LogDatabase[$i] + ' need about ' + [math]::Round($need / $gb, 1) + ' GB in ' + $path + ' there (at most ' + $LogSharePercent + '% of its free space)'
+                    if (-not $LogSpaceCheckedByHand) { throw ($what + ': check it by hand, then run this step again with -LogSpaceCheckedByHand') }
+                    Write-Warning ('    ' + $what + ': checked by hand (-LogSpaceCheckedByHand)')
+                    continue
+                }
             }
             $volume = $null
             foreach ($candidate in $volumes) {
@@ -1562,9 +1572,9 @@ function New-MoveWave {
     # moves.create (2016 EMS): one New-MoveRequest per CSV row, -BatchName the wave, -CompleteAfter a UTC DateTime
     # (or -SuspendWhenReadyToComplete, the fallback); the archive moves with its primary, never ahead of it.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
-    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [int]$BadItemLimit, [string[]]$LogDatabase = @(), [long[]]$LogBytes = @(), [int]$LogSharePercent, [string]$CompleteAfterUtc, [switch]$SuspendWhenReadyToComplete, [string]$DomainController)
+    param([string]$Folder, [string]$Csv, [int]$Rows, [string]$BatchName, [int]$BadItemLimit, [string[]]$LogDatabase = @(), [long[]]$LogBytes = @(), [int]$LogSharePercent, [switch]$LogSpaceCheckedByHand, [string]$CompleteAfterUtc, [switch]$SuspendWhenReadyToComplete, [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
-    Assert-LogVolumeRoom -LogDatabase $LogDatabase -LogBytes $LogBytes -LogSharePercent $LogSharePercent -DomainController $DomainController
+    Assert-LogVolumeRoom -LogDatabase $LogDatabase -LogBytes $LogBytes -LogSharePercent $LogSharePercent -LogSpaceCheckedByHand:$LogSpaceCheckedByHand -DomainController $DomainController
     $when = $null
     if (-not $SuspendWhenReadyToComplete) {
         $when = ConvertFrom-UtcText -Text $CompleteAfterUtc
@@ -1609,33 +1619,29 @@ function Complete-MoveWave {
     $defer = $null
     if ($DeferToUtc -ne '') { $defer = ConvertFrom-UtcText -Text $DeferToUtc }
     $pending = @()
+    $failed = @()
     foreach ($row in @(Import-BatchCsv -Folder $Folder -Csv $Csv -Rows $Rows)) {
         $address = [string]$row.EmailAddress
         $stats = Get-MoveRequestStatistics -Identity $address -DomainController $DomainController -ErrorAction Stop
-        Write-Host ('    ' + $address + ': ' + [string]$stats.Status + ', ' + [string]$stats.PercentComplete + '%')
-        if ([string]$stats.Status -eq 'AutoSuspended') {
-            if ($PSCmdlet.ShouldProcess($address, 'Resume-MoveRequest')) {
+        $status = [string]$stats.Status
+        Write-Host ('    ' + $address + ': ' + $status + ', ' + [string]$stats.PercentComplete + '%')
+        if ($status -eq 'AutoSuspended') {
+            # Deferring: a held request stays held (resumed, it would complete now); it is resumed in that window.
+            if ((-not $defer) -and $PSCmdlet.ShouldProcess($address, 'Resume-MoveRequest')) {
                 Resume-MoveRequest -Identity $address -DomainController $DomainController -ErrorAction Stop
             }
             $pending += $address
             continue
         }
-        if (-not (Test-MoveRequestDone -Status ([string]$stats.Status))) {
-            if ($defer) {
+        if (-not (Test-MoveRequestDone -Status $status)) {
+            if ($defer -and $status -ne 'CompletionInProgress') {
                 # Review 6, M1: past -CompleteAfter a request completes by itself as soon as its copy catches up,
-                # business hours or not; the next window's start keeps it from doing so before then.
-                if ($PSCmdlet.ShouldProcess($address, 'Set-MoveRequest -CompleteAfter ' + $DeferToUtc)) {
-                    Set-MoveRequest -Identity $address -CompleteAfter $defer -DomainController $DomainController -ErrorAction Stop
-                    if (-not $WhatIfPreference) {
-                        $after = Get-MoveRequestStatistics -Identity $address -DomainController $DomainController -ErrorAction Stop
-                        if ($null -eq $after.CompleteAfter) {
-                            Write-Warning ('    ' + $address + ': CompleteAfter is not shown by Get-MoveRequestStatistics here; check it by hand before the window ends')
-                        } elseif (-not (Test-MoveRequestDone -Status ([string]$after.Status))) {
-                            $expected = $defer.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
-                            $actual = ([datetime]$after.CompleteAfter).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
-                            Assert-Equal -What ('CompleteAfter of ' + $address) -Expected $expected -Actual $actual
-                        }
-                    }
+                # business hours or not; the next window's start keeps it from doing so before then. Each request
+                # on its own (review 7): one that cannot be deferred does not leave the rest undeferred.
+                try {
+                    Set-MoveRequestCompleteAfter -Identity $address -When $defer -Text $DeferToUtc -DomainController $DomainController
+                } catch {
+                    $failed += ($address + ' (' + $_.Exception.Message + ')')
                 }
             }
             $pending += $address
@@ -1649,10 +1655,32 @@ function Complete-MoveWave {
             Assert-Equal -What ('archive database of ' + $address) -Expected $archiveTarget -Actual ([string]$mailbox.ArchiveDatabase)
         }
     }
+    if ($failed.Count -gt 0) { throw ('could not defer: ' + ($failed -join '; ') + '. Suspend each with Suspend-MoveRequest -Identity <address> (it then waits until resumed), the others were deferred') }
     if ($pending.Count -gt 0 -and -not $WhatIfPreference) {
-        if ($defer) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed: deferred to ' + $DeferToUtc + ' (UTC); run this step again in that window') }
+        if ($defer) { throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed: deferred to ' + $DeferToUtc + ' (UTC; held ones stay held); run this step again in that window without -DeferToUtc') }
         throw ([string]$pending.Count + ' request(s) of ' + $BatchName + ' are not completed yet. They complete by themselves as soon as their copy ends, business hours or not: run this step again before the window ends, or defer them to the next window with -Only moves.complete.' + $BatchName + ' -DeferToUtc <its start, yyyy-MM-ddTHH:mm:ssZ>')
     }
+}
+
+function Set-MoveRequestCompleteAfter {
+    # moves.complete -DeferToUtc: one request's -CompleteAfter set to the next window start, read back where
+    # Get-MoveRequestStatistics shows it (a warning where it does not: check by hand).
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string]$Identity, [datetime]$When, [string]$Text, [string]$DomainController)
+    if ($PSCmdlet.ShouldProcess($Identity, 'Set-MoveRequest -CompleteAfter ' + $Text)) {
+        Set-MoveRequest -Identity $Identity -CompleteAfter $When -DomainController $DomainController -ErrorAction Stop
+    }
+    if ($WhatIfPreference) { return }
+    $after = Get-MoveRequestStatistics -Identity $Identity -DomainController $DomainController -ErrorAction Stop
+    $shown = $after.PSObject.Properties['CompleteAfter']
+    if (($null -eq $shown) -or ($null -eq $shown.Value)) {
+        Write-Warning ('    ' + $Identity + ': CompleteAfter is not shown by Get-MoveRequestStatistics here; check it by hand before the window ends')
+        return
+    }
+    if (Test-MoveRequestDone -Status ([string]$after.Status)) { return }
+    $expected = $When.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+    $actual = ([datetime]$shown.Value).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm')
+    Assert-Equal -What ('CompleteAfter of ' + $Identity) -Expected $expected -Actual $actual
 }
 
 function Remove-MoveWaveRequest {

@@ -6,9 +6,11 @@
 #     Start of the wave's completion window in UTC, as yyyy-MM-ddTHH:mm:ssZ (moves-report.md lists it per wave): the requests copy now and complete by themselves after it (New-MoveRequest -CompleteAfter, a UTC DateTime).
 # .PARAMETER SuspendWhenReadyToComplete
 #     Fallback: the requests stop at about 95% instead of completing after a time; the complete step resumes them (Resume-MoveRequest) in the window.
+# .PARAMETER LogSpaceCheckedByHand
+#     Only where neither WSMan nor DCOM can read a copy's volumes: you checked by hand that the wave's logs fit in the free space of each copy's log volume (the step prints what it needs).
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete)
+    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete, [switch]$LogSpaceCheckedByHand)
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
@@ -29,6 +31,6 @@ try {
             BatchName = 'wave-003-rollback'; BadItemLimit = 10
             LogDatabase = @('DB10-LON-02'); LogBytes = @(73551314944); LogSharePercent = 80
         }
-        New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
+        New-MoveWave @step -Folder $RunbookFolder -LogSpaceCheckedByHand:$LogSpaceCheckedByHand -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
 } finally { Stop-Transcript }

@@ -6,11 +6,13 @@
 #     Start of the wave's completion window in UTC, as yyyy-MM-ddTHH:mm:ssZ (moves-report.md lists it per wave): the requests copy now and complete by themselves after it (New-MoveRequest -CompleteAfter, a UTC DateTime).
 # .PARAMETER SuspendWhenReadyToComplete
 #     Fallback: the requests stop at about 95% instead of completing after a time; the complete step resumes them (Resume-MoveRequest) in the window.
+# .PARAMETER LogSpaceCheckedByHand
+#     Only where neither WSMan nor DCOM can read a copy's volumes: you checked by hand that the wave's logs fit in the free space of each copy's log volume (the step prints what it needs).
 # .PARAMETER DeferToUtc
 #     Start of the NEXT completion window in UTC (yyyy-MM-ddTHH:mm:ssZ): requests of the wave that have not completed get it as their new -CompleteAfter (Set-MoveRequest, read back), so they do not complete by themselves during business hours once their copy catches up.
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param([string]$DomainController = 'dc01.contoso.com', [string]$From = '', [string[]]$Only = @(), [string]$LogDirectory = '.',
-    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete, [string]$DeferToUtc = '')
+    [string]$CompleteAfterUtc = '', [switch]$SuspendWhenReadyToComplete, [switch]$LogSpaceCheckedByHand, [string]$DeferToUtc = '')
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $RunbookFolder = [System.IO.Path]::GetDirectoryName($MyInvocation.MyCommand.Definition)
 $helper = Join-Path -Path $RunbookFolder -ChildPath 'Migrator.Runbook.ps1'
@@ -31,7 +33,7 @@ try {
             BatchName = 'wave-006'; BadItemLimit = 10
             LogDatabase = @('DB16-LON-02'); LogBytes = @(15891378993); LogSharePercent = 80
         }
-        New-MoveWave @step -Folder $RunbookFolder -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
+        New-MoveWave @step -Folder $RunbookFolder -LogSpaceCheckedByHand:$LogSpaceCheckedByHand -CompleteAfterUtc $CompleteAfterUtc -SuspendWhenReadyToComplete:$SuspendWhenReadyToComplete -DomainController $DomainController
     }
     # region STEP moves.complete.wave-006; target: wave-006; owner: Exchange admin; runs in: EMS on the new servers; after: moves.complete.wave-005, moves.copy.wave-006
     # Verification: every request Completed and Get-Mailbox shows the CSV's TargetDatabase; rollback: runbooks/55-moves/wave-006-rollback.ps1 moves them back
