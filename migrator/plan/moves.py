@@ -917,9 +917,7 @@ def wave_log_load(w: MoveWave, migration_database: str) -> dict[str, int]:
     return load
 
 
-def _rollback_log_findings(
-    inv: Inventory, assignments: Sequence[MoveAssignment]
-) -> list[Finding]:
+def _rollback_log_findings(inv: Inventory, assignments: Sequence[MoveAssignment]) -> list[Finding]:
     """Waves whose rollback moves more into a 2010 database than its log room holds (review 7).
 
     The rollback step reads the log volumes and stops (``Assert-LogVolumeRoom``): said before the
