@@ -209,3 +209,28 @@ def test_without_listed_se_servers_the_removal_is_still_gated() -> None:
     assert not any(i.startswith(("onward.certificate.", "onward.namespace")) for i in ids)
     assert "onward.mailboxes-gone.EX16-01" in ancestors(plan, "onward.remove-2016.EX16-01")
     assert plan.step("onward.databases").action is None
+
+
+def test_the_se_certificate_read_back_never_passes_on_the_expiring_certificate() -> None:
+    """Review 8, M6: without a thumbprint the read-back took the first certificate that qualified, which
+    could be the one the renewal replaces (3F8A1C5D..., expiring three days after the step)."""
+    from migrator.render.runbooks import helper
+
+    plan = build_plan(load_inventory(CONTOSO))
+    renewed = sorted(
+        str(s.action.params["replaces"])
+        for s in plan.steps
+        if s.id.startswith("servers.certificate-renew.") and s.action is not None
+    )
+    assert renewed
+    for server in ("EX-SE-01", "EX-SE-02"):
+        action = plan.step(f"onward.certificate.{server}").action
+        assert action is not None and action.params["thumbprint"] == ""
+        assert sorted(set(action.params["exclude"])) == sorted(set(renewed))
+    first = plan.step("servers.certificate.EX16-01").action
+    assert first is not None and first.params["exclude"] == []
+    text = helper().data.decode("utf-8-sig").replace("\r\n", "\n")
+    body = text[text.index("function Set-ServerCertificate {") :]
+    body = body[: body.index("\n}\n")]
+    assert "[string[]]$Exclude = @()" in body
+    assert "if ($Exclude -contains [string]$item.Thumbprint) { $lacks +=" in body

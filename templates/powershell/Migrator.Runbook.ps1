@@ -828,10 +828,10 @@ function Set-ServerCertificate {
     # servers.certificate: enable the organisation's CA certificate on one server behind the namespace for IIS and
     # SMTP (-Force: otherwise Exchange stops to ask about replacing the default SMTP certificate), then read it back:
     # not self-signed, unexpired, enabled for IIS and SMTP, covering every name. Without -Thumbprint (the inventory
-    # has no usable certificate) it only checks the server.
+    # has no usable certificate) it only checks the server; a certificate in -Exclude never passes.
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
     param([string]$Server, [string[]]$Names, [string]$Thumbprint = '', [switch]$Enable, [switch]$ThirdParty,
-        [string]$DomainController)
+        [string[]]$Exclude = @(), [string]$DomainController)
     Assert-DomainController -DomainController $DomainController
     $readBack = $true
     if ($Thumbprint -ne '') {
@@ -855,6 +855,8 @@ function Set-ServerCertificate {
     $why = @()
     foreach ($item in $all) {
         $lacks = @()
+        # -Exclude: the certificate a renewal replaces; it must not pass for the renewed one (review 8, M6)
+        if ($Exclude -contains [string]$item.Thumbprint) { $lacks += 'is the certificate the renewal replaces' }
         if ([bool]$item.IsSelfSigned) { $lacks += 'is self-signed' }
         if ([datetime]$item.NotAfter -lt (Get-Date)) { $lacks += ('expired on ' + [string]$item.NotAfter) }
         foreach ($service in @('IIS', 'SMTP')) {

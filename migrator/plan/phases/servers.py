@@ -123,6 +123,7 @@ def _certificate(inv: Inventory, server: Server, hybrid: bool, phase: Phase = P)
                 "import_from": need.import_from,
                 "enable": bool(need.enable),
                 "third_party": hybrid,
+                "exclude": [],
             },
         ),
         prerequisites=(step_id(phase, "install", server.name),),

@@ -40,6 +40,7 @@ try {
         $step = @{
             Server = 'EX-SE-01'; ThirdParty = $true
             Names = @('autodiscover.contoso.com', 'mail.contoso.com', 'smtp.contoso.com')
+            Exclude = @('3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283')
         }
         Set-ServerCertificate @step -DomainController $DomainController
     }

@@ -37,7 +37,11 @@ try {
     # Verification: the step reads the certificate back: not self-signed, unexpired, covers every name, enabled for IIS and SMTP; rollback: enable the previous certificate again for IIS and SMTP (Enable-ExchangeCertificate -Force)
     if (Test-RunStep -Id 'onward.certificate.EX-SE-02' -Title 'install the transport/IIS certificate on EX-SE-02') {
         Write-Host '    Every server behind the namespace answers clients with its IIS certificate and Exchange Online with its SMTP certificate. Its certificate is the renewed one, whose thumbprint the plan cannot know: export it with its private key from EX16-01 (servers.certificate-renew.EX16-01 enabled it there), import it on EX-SE-02 (Import-ExchangeCertificate) and enable it for IIS and SMTP (Enable-ExchangeCertificate -Services IIS,SMTP -Force) by hand, not 3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283, which expires. The step then reads back that a certificate on EX-SE-02 is not self-signed, unexpired, covers every name and is enabled for IIS and SMTP.'
-        $step = @{ Server = 'EX-SE-02'; Names = @('autodiscover.contoso.com', 'mail.contoso.com', 'smtp.contoso.com') }
+        $step = @{
+            Server = 'EX-SE-02'
+            Names = @('autodiscover.contoso.com', 'mail.contoso.com', 'smtp.contoso.com')
+            Exclude = @('3F8A1C5D92B7E04A6C1D8F2E5B9A70C4D1E6F283')
+        }
         Set-ServerCertificate @step -DomainController $DomainController
     }
     # region STEP onward.relay.create.EX-SE-02.internal-mail-apps-ex-se-02; target: EX-SE-02\Internal Mail Apps EX-SE-02; owner: Exchange admin; runs in: EMS on the new servers; after: onward.install.EX-SE-02
