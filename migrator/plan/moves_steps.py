@@ -146,6 +146,70 @@ def _backup_note(w: MoveWave, before: MoveWave | None) -> str:
     )
 
 
+def arbitration_move_steps(
+    *,
+    phase: Phase,
+    ids: tuple[str, str],
+    titles: tuple[str, str],
+    instructions: str,
+    versions: tuple[str, str],
+    then: str,
+    sources: Sequence[str],
+    target: str,
+    batch: str,
+    first: str,
+    prerequisites: Sequence[str],
+    runbook: str,
+) -> tuple[Step, Step]:
+    """The move of the arbitration mailboxes of ``sources`` (databases of the ``versions[0]``
+    servers) to ``target``, the Migration mailbox (``first``) first, and its read-only check:
+    the first hop's wave 0 and the onward phase's (``Move-ArbitrationMailbox``,
+    ``Assert-ArbitrationMoved``: -Database keeps out the ones the new version created)."""
+    old, _new = versions
+    move = Step(
+        id=ids[0],
+        phase=phase,
+        title=titles[0],
+        target="arbitration mailboxes",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=30,
+        maintenance_window=False,
+        instructions=instructions,
+        verification=f"{then} shows every request Completed and no arbitration mailbox left on a {old} database",
+        rollback=f"move them back with New-MoveRequest -TargetDatabase <{old} database>",
+        action=Action(
+            "moves.arbitration",
+            {
+                "source_databases": list(sources),
+                "target_database": target,
+                "batch_name": batch,
+                "first": first,
+            },
+        ),
+        prerequisites=tuple(prerequisites),
+        runbook=runbook,
+    )
+    check = Step(
+        id=ids[1],
+        phase=phase,
+        title=titles[1],
+        rollback=READS_ONLY,
+        target="arbitration mailboxes",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=30,
+        maintenance_window=False,
+        verification=f"Get-Mailbox -Arbitration -Database <each {old} database> returns nothing",
+        action=Action(
+            "moves.arbitration-verify", {"source_databases": list(sources), "batch_name": batch}
+        ),
+        prerequisites=(move.id,),
+        runbook=runbook,
+    )
+    return move, check
+
+
 def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
     """Steps of every wave, in run order, chained wave after wave."""
     steps: list[Step] = []
@@ -194,53 +258,26 @@ def moves_steps(inv: Inventory, mp: MovePlan, servers_ready: str) -> list[Step]:
         if w.arbitration:
             sources = sorted({by_db[s] for s in w.mailboxes if s in by_db})
             target_db = next((d for d, _ in w.bytes_by_target), "")
-            create = Step(
-                id=step_id(P, "arbitration"),
+            create, complete = arbitration_move_steps(
                 phase=P,
-                title="move the arbitration mailboxes to 2016, the Migration mailbox first",
-                target="arbitration mailboxes",
-                owner=Owner.EXCHANGE_ADMIN,
-                runs_in=RunsIn.EMS_NEW,
-                duration_minutes=30,
-                maintenance_window=False,
+                ids=(step_id(P, "arbitration"), complete_id(w)),
+                titles=(
+                    "move the arbitration mailboxes to 2016, the Migration mailbox first",
+                    "verify the arbitration mailboxes are on 2016",
+                ),
                 instructions=(
                     "Moves every arbitration mailbox of the 2010 databases with Get-Mailbox "
                     "-Arbitration -Database <2010 database> | New-MoveRequest (without -Database, "
                     "2016 EMS also returns the arbitration mailboxes 2016 created). Before any "
                     "migration batch or public folder migration: left on 2010 they stall moves."
                 ),
-                verification="the complete step shows every request Completed and no arbitration mailbox left on a 2010 database",
-                rollback="move them back with New-MoveRequest -TargetDatabase <2010 database>",
-                action=Action(
-                    "moves.arbitration",
-                    {
-                        "source_databases": sources,
-                        "target_database": target_db,
-                        "batch_name": w.name,
-                        "first": next(
-                            (m.alias for m in inv.mailboxes if m.is_migration_mailbox), ""
-                        ),
-                    },
-                ),
+                versions=("2010", "2016"),
+                then="the complete step",
+                sources=sources,
+                target=target_db,
+                batch=w.name,
+                first=next((m.alias for m in inv.mailboxes if m.is_migration_mailbox), ""),
                 prerequisites=(servers_ready,),
-                runbook=rb,
-            )
-            complete = Step(
-                id=complete_id(w),
-                phase=P,
-                title="verify the arbitration mailboxes are on 2016",
-                rollback=READS_ONLY,
-                target="arbitration mailboxes",
-                owner=Owner.EXCHANGE_ADMIN,
-                runs_in=RunsIn.EMS_NEW,
-                duration_minutes=30,
-                maintenance_window=False,
-                verification="Get-Mailbox -Arbitration -Database <each 2010 database> returns nothing",
-                action=Action(
-                    "moves.arbitration-verify",
-                    {"source_databases": sources, "batch_name": w.name},
-                ),
-                prerequisites=(create.id,),
                 runbook=rb,
             )
             cleanup = _cleanup(w, rb, complete.id, len(w.mailboxes), csv="")

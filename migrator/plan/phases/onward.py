@@ -9,6 +9,7 @@ from dataclasses import replace
 from migrator.client_access import namespace_of
 from migrator.mailboxes import MailboxDatabase, MailboxKind, MovesPolicy
 from migrator.model import ExchangeVersion, Inventory, Server
+from migrator.plan.moves_steps import arbitration_move_steps
 from migrator.plan.nat import onward_retargets, retarget_steps
 from migrator.plan.phases._common import Estate, runbook, step_id
 from migrator.plan.phases.client_access import (
@@ -491,15 +492,13 @@ def mailbox_steps(
         base = (*ready, dbs.id)
     migration = next((m.alias for m in inv.mailboxes if m.is_migration_mailbox), "")
     if target and source:
-        arb = Step(
-            id=step_id(P, "arbitration"),
+        arb, arb_done = arbitration_move_steps(
             phase=P,
-            title=f"move the arbitration mailboxes of the 2016 databases to {tgt}, the Migration mailbox first",
-            target="arbitration mailboxes",
-            owner=Owner.EXCHANGE_ADMIN,
-            runs_in=RunsIn.EMS_NEW,
-            duration_minutes=30,
-            maintenance_window=False,
+            ids=(step_id(P, "arbitration"), step_id(P, "arbitration-verify")),
+            titles=(
+                f"move the arbitration mailboxes of the 2016 databases to {tgt}, the Migration mailbox first",
+                f"verify the arbitration mailboxes are on {label}",
+            ),
             instructions=(
                 f"Moves every arbitration mailbox of {src_text} with Get-Mailbox -Arbitration "
                 f"-Database <2016 database> | New-MoveRequest -TargetDatabase {tgt} (without "
@@ -507,36 +506,13 @@ def mailbox_steps(
                 "the Migration mailbox first, the OAB generation mailbox with them. Before any other "
                 "mailbox: left on 2016 they stall moves and batches."
             ),
-            verification="the next step shows every request Completed and no arbitration mailbox left on a 2016 database",
-            rollback="move them back with New-MoveRequest -TargetDatabase <2016 database>",
-            action=Action(
-                "moves.arbitration",
-                {
-                    "source_databases": sources,
-                    "target_database": tgt,
-                    "batch_name": "onward-arbitration",
-                    "first": migration,
-                },
-            ),
+            versions=("2016", label),
+            then="the next step",
+            sources=sources,
+            target=tgt,
+            batch="onward-arbitration",
+            first=migration,
             prerequisites=base,
-            runbook=rb,
-        )
-        arb_done = Step(
-            id=step_id(P, "arbitration-verify"),
-            phase=P,
-            title=f"verify the arbitration mailboxes are on {label}",
-            rollback=READS_ONLY,
-            target="arbitration mailboxes",
-            owner=Owner.EXCHANGE_ADMIN,
-            runs_in=RunsIn.EMS_NEW,
-            duration_minutes=30,
-            maintenance_window=False,
-            verification="Get-Mailbox -Arbitration -Database <each 2016 database> returns nothing",
-            action=Action(
-                "moves.arbitration-verify",
-                {"source_databases": sources, "batch_name": "onward-arbitration"},
-            ),
-            prerequisites=(arb.id,),
             runbook=rb,
         )
         steps += [arb, arb_done]
