@@ -234,3 +234,30 @@ def test_the_se_certificate_read_back_never_passes_on_the_expiring_certificate()
     body = body[: body.index("\n}\n")]
     assert "[string[]]$Exclude = @()" in body
     assert "if ($Exclude -contains [string]$item.Thumbprint) { $lacks +=" in body
+
+
+def test_no_new_mailbox_lands_on_2016_once_the_final_databases_exist() -> None:
+    """Review 8, M2: nothing excluded the 2016 databases from provisioning, so new hires and offboarded
+    users could land there after the moves (and the no-mailbox check before each removal would find them)."""
+    from migrator.render.runbooks import RunbookContext, helper, render_runbook
+
+    plan = build_plan(load_inventory(CONTOSO))
+    step = plan.step("onward.exclude-provisioning")
+    assert step.action is not None
+    assert step.action.params == {
+        "databases": ["DB16-DUB-01", "DB16-LON-01", "DB16-LON-02"],
+        "excluded": True,
+    }
+    assert "onward.arbitration" in step.prerequisites  # the final version's databases exist by then
+    for gate in (s for s in plan.steps if s.id.startswith("onward.mailboxes-gone.")):
+        assert step.id in gate.prerequisites, gate.id
+    text = render_runbook("t", [step], RunbookContext("c", "d", "dc"), "t")
+    assert check_script(text, ps2=False) == []
+    body = helper().data.decode("utf-8-sig").replace("\r\n", "\n")
+    body = body[body.index("function Set-DatabaseProvisioning {") :]
+    body = body[: body.index("\n}\n")]
+    assert (
+        "if ($PSCmdlet.ShouldProcess($name, 'Set-MailboxDatabase -IsExcludedFromProvisioning '"
+        in body
+    )
+    assert "Assert-Equal -What ('IsExcludedFromProvisioning of ' + $name)" in body

@@ -46,10 +46,10 @@ rollback, +14 in each EX-SE-0x-rollback.ps1), namespace.ps1 (42: the DNS change 
 databases, arbitration, OAB generation, user and public folder mailbox moves, the no-mailbox check per 2016 server)
 and the MRSProxy step in hybrid.ps1 (+7). Before it the onward phase removed 2016 with no such step.
 Review 8, M6: the SE certificate steps name the expiring certificate their read-back must not pass on (+2 each):
-4,054, budget 4,060."""
+4,054; M2 (the 2016 databases excluded from provisioning, +6): 4,060, budget 4,060."""
 NEW_SINCE_ISSUE = {"55-moves", "58-public-folders"}
 """Phases added to contoso after issue 16 (mailbox moves #14, public folders #15)."""
-MAX_PLAN_RUNBOOK_LINES = 5450
+MAX_PLAN_RUNBOOK_LINES = 5460
 """Budget for ALL of contoso's runbooks: 4,589 lines when recorded (issue-time folders 3,542 + moves 652
 + public folders 395), rounded up a little. It is not the issue's 4,000 (set when contoso had fewer
 phases); it makes a regression fail: a change that adds lines here must say why and raise it.
@@ -82,7 +82,8 @@ rollback carry the databases and bytes the log volume check reads (+1 line each,
 parameter of each wave runbook (+16, 5,190).
 Raised 5,060 -> 5,260 for review 6, B2 (issue-onwardse, measured 5,036 -> 5,259): the onward steps listed at
 MAX_RUNBOOK_LINES (+223). Both merged: 5,412 (5,036 + 154 + 223 - 1). Review 7: the -LogSpaceCheckedByHand parameter of each
-wave runbook and its rollback (+2 lines each, 16 runbooks): 5,444; review 8, M6 (+4): 5,448, budget 5,450."""
+wave runbook and its rollback (+2 lines each, 16 runbooks): 5,444; review 8, M6 (+4), M2 (the 2016 databases
+excluded from provisioning, +7 in mailboxes.ps1): 5,455, budget 5,460."""
 MAX_HELPER_LINES = 580
 """500 until reviews 3 and 4. The 20-relay and 70-onward helpers grew to 560 and 572 (issue-relayrev): the Front End
 log positive control (Get-FrontEndConnectorId, Assert-ControlSeen), the soak period print, the rollback guard
@@ -91,13 +92,14 @@ Assert-ClientsBack with Undo-RelayConnector, and Test-SmtpRelay trying every fam
 certificate's <I>issuer<S>subject compared with Default Frontend and the hybrid send connector, set behind
 ShouldProcess and read back), Test-RollbackExport (m5, 10 lines: no rollback baseline from a -WhatIf run),
 5 more in Import-RenewedCertificate and the two export sites. Issue 16 asked for a helper of "~500" lines."""
-HELPER_BUDGET = {"70-onward": 820}
+HELPER_BUDGET = {"70-onward": 845}
 """Folders whose helper may exceed MAX_HELPER_LINES. 70-onward (572 -> 809, review 6, B2, issue-onwardse): its
 runbooks now call the first hop's client access functions as well as the relay ones (Set-ServerCertificate, and
 Import-ServerCertificate where no renewal comes first, Set-ClientAccessUrl with its export, Test-ClientNamespace
 with Invoke-HttpProbe: the same functions as 10-servers, one implementation) and Assert-NoMailboxOnServer (the
 check before a 2016 removal). Merged with review 6, M3/m9 (the observations' per-line time filter, the inherited-grant refusal in
-Grant-RelayPermission, which 70-onward also carries): 817."""
+Grant-RelayPermission, which 70-onward also carries): 817; review 8: Set-DatabaseProvisioning (M2, 21 lines) and the
+certificate read-back's -Exclude (M6, 2): 841."""
 MAX_PREAMBLE_LINES = 15
 MAX_RELAY_CREATE_LINES = 20
 PS2_MARKER = "Exchange 2010 Management Shell runs PowerShell 2.0"

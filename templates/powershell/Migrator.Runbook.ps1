@@ -2032,6 +2032,28 @@ function Assert-No2016Mailbox {
     Write-Host ('    no production mailbox on ' + ($Server -join ', ') + ': the namespace may go back to 2010')
 }
 
+function Set-DatabaseProvisioning {
+    # onward.exclude-provisioning: new mailboxes (new hires, offboarded users) no longer land on these databases
+    # (-Excluded $true) or may again (the rollback, $false); each set only where it differs, then read back.
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
+    param([string[]]$Database, [bool]$Excluded, [string]$DomainController)
+    Assert-DomainController -DomainController $DomainController
+    foreach ($name in $Database) {
+        $now = Get-MailboxDatabase -Identity $name -DomainController $DomainController -ErrorAction Stop
+        if ([bool]$now.IsExcludedFromProvisioning -eq $Excluded) {
+            Write-Host ('    ' + $name + ': IsExcludedFromProvisioning is ' + $Excluded + ' already')
+            continue
+        }
+        if ($PSCmdlet.ShouldProcess($name, 'Set-MailboxDatabase -IsExcludedFromProvisioning ' + $Excluded)) {
+            Set-MailboxDatabase -Identity $name -IsExcludedFromProvisioning $Excluded -DomainController $DomainController -ErrorAction Stop
+        }
+        if (-not $WhatIfPreference) {
+            $after = Get-MailboxDatabase -Identity $name -DomainController $DomainController -ErrorAction Stop
+            Assert-Equal -What ('IsExcludedFromProvisioning of ' + $name) -Expected ([string]$Excluded) -Actual ([string][bool]$after.IsExcludedFromProvisioning)
+        }
+    }
+}
+
 function Assert-NoMailboxOnServer {
     # onward.mailboxes-gone (reads only): before an Exchange server is removed, no mailbox of any type is left on a
     # database with a copy on it: user, shared, room, equipment, discovery, arbitration (the OAB generation and

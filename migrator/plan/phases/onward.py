@@ -564,6 +564,30 @@ def mailbox_steps(
         runbook=rb,
     )
     steps.append(oab)
+    # Review 8, M2: once the final version's databases exist, no new mailbox lands on 2016 (which the
+    # no-mailbox check before each removal would then find).
+    exclude = Step(
+        id=step_id(P, "exclude-provisioning"),
+        phase=P,
+        title="exclude the 2016 databases from mailbox provisioning",
+        target="2016 databases",
+        owner=Owner.EXCHANGE_ADMIN,
+        runs_in=RunsIn.EMS_NEW,
+        duration_minutes=10,
+        maintenance_window=False,
+        instructions=(
+            f"New mailboxes (new hires, users moved back from Exchange Online) go to the {label} "
+            f"databases only: Set-MailboxDatabase -IsExcludedFromProvisioning $true on {src_text}, "
+            "read back. Existing mailboxes are not touched."
+        ),
+        verification="Get-MailboxDatabase shows IsExcludedFromProvisioning True on each 2016 database",
+        rollback="Set-MailboxDatabase -IsExcludedFromProvisioning $false on each of them",
+        action=Action("onward.exclude-provisioning", {"databases": sources, "excluded": True}),
+        prerequisites=(arb_done.id,),
+        runbook=rb,
+    )
+    if sources:
+        steps.append(exclude)
     policy = inv.moves or MovesPolicy()
     users = [m for m in inv.mailboxes if m.kind is not MailboxKind.ARBITRATION]
     gb = sum(m.total_bytes for m in users) / 1024**3
@@ -612,7 +636,7 @@ def mailbox_steps(
         runbook=rb,
     )
     steps += [copy, complete]
-    done = [complete.id, oab.id]
+    done = [complete.id, oab.id, *((exclude.id,) if sources else ())]
     if inv.public_folder_databases:
         pf = Step(
             id=step_id(P, "public-folders-move"),
