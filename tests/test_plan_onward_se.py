@@ -261,3 +261,15 @@ def test_no_new_mailbox_lands_on_2016_once_the_final_databases_exist() -> None:
         in body
     )
     assert "Assert-Equal -What ('IsExcludedFromProvisioning of ' + $name)" in body
+
+
+def test_a_rehearsal_of_the_no_mailbox_check_warns_instead_of_failing() -> None:
+    """Review 8, m3: under -WhatIf before the moves, the read-only gate threw, so every rehearsal looked
+    like a failure; the real run still stops."""
+    from migrator.render.runbooks import helper
+
+    body = helper().data.decode("utf-8-sig").replace("\r\n", "\n")
+    body = body[body.index("function Assert-NoMailboxOnServer {") :]
+    body = body[: body.index("\n}\n")]
+    rehearsal = body.index("if ($WhatIfPreference) { Write-Warning (")
+    assert rehearsal < body.index("throw ($what + ': move them")

@@ -2079,7 +2079,12 @@ function Assert-NoMailboxOnServer {
     foreach ($mailbox in @($left | Select-Object -First 20)) {
         Write-Host ('    still there: ' + [string]$mailbox.Name + ' (' + [string]$mailbox.RecipientTypeDetails + ', ' + [string]$mailbox.Database + ', archive ' + [string]$mailbox.ArchiveDatabase + ')')
     }
-    if ($left.Count -gt 0) { throw ([string]$left.Count + ' mailbox(es) or archive(s) are still on the databases of ' + $Server + ' (' + ($databases -join ', ') + '): move them (the onward phase''s move steps), then run this again') }
+    if ($left.Count -gt 0) {
+        $what = [string]$left.Count + ' mailbox(es) or archive(s) are still on the databases of ' + $Server + ' (' + ($databases -join ', ') + ')'
+        # A rehearsal (-WhatIf) before the moves is told, not failed (review 8, m3); the real run stops.
+        if ($WhatIfPreference) { Write-Warning ('    ' + $what + ': the real run stops here until they are moved'); return }
+        throw ($what + ': move them (the onward phase''s move steps), then run this again')
+    }
     Write-Host ('    no mailbox of any type on ' + $Server + ' (' + ($databases -join ', ') + ')')
 }
 
