@@ -917,6 +917,15 @@ def wave_log_load(w: MoveWave, migration_database: str) -> dict[str, int]:
     return load
 
 
+def rollback_bytes(assignments: Iterable[MoveAssignment]) -> dict[int, dict[str, int]]:
+    """Per on-premises wave, the bytes its rollback moves back into each 2010 database."""
+    back: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for a in assignments:
+        if a.target == ON_PREMISES and a.wave != ARBITRATION_WAVE:
+            back[a.wave][a.mailbox.database] += a.mailbox.total_bytes
+    return {wave: dict(into) for wave, into in back.items()}
+
+
 def _rollback_log_findings(inv: Inventory, assignments: Sequence[MoveAssignment]) -> list[Finding]:
     """Waves whose rollback moves more into a 2010 database than its log room holds (review 7).
 
@@ -924,26 +933,23 @@ def _rollback_log_findings(inv: Inventory, assignments: Sequence[MoveAssignment]
     wave, so that log space is added while there is time, not found during a rollback.
     """
     room = log_room(inv)
-    back: dict[tuple[int, str], int] = defaultdict(int)
-    for a in assignments:
-        if a.target == ON_PREMISES and a.wave != ARBITRATION_WAVE:
-            back[(a.wave, a.mailbox.database)] += a.mailbox.total_bytes
     out = []
-    for (wave, db), moved in sorted(back.items()):
-        free = room.get(db.lower())
-        if free is not None and moved > free:
-            out.append(
-                Finding(
-                    Severity.WARNING,
-                    "moves.rollback-log-space",
-                    db,
-                    f"the rollback of wave-{wave:03d} moves about {moved / GB:.1f} GB back into "
-                    f"'{db}', more than its log volume's room ({LOG_SHARE_PERCENT}% of the free "
-                    "space, over its DAG copies): that rollback step stops at its log check",
-                    "add log space to that database's log volume before the wave, or plan to roll "
-                    "back its mailboxes one by one",
+    for wave, into in sorted(rollback_bytes(assignments).items()):
+        for db, moved in sorted(into.items()):
+            free = room.get(db.lower())
+            if free is not None and moved > free:
+                out.append(
+                    Finding(
+                        Severity.WARNING,
+                        "moves.rollback-log-space",
+                        db,
+                        f"the rollback of wave-{wave:03d} moves about {moved / GB:.1f} GB back into "
+                        f"'{db}', more than its log volume's room ({LOG_SHARE_PERCENT}% of the free "
+                        "space, over its DAG copies): that rollback step stops at its log check",
+                        "add log space to that database's log volume before the wave, or plan to roll "
+                        "back its mailboxes one by one",
+                    )
                 )
-            )
     return out
 
 

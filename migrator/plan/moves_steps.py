@@ -23,12 +23,12 @@ from pathlib import PurePosixPath
 
 from migrator.model import Inventory
 from migrator.plan.moves import (
-    ARBITRATION_WAVE,
     EXCHANGE_ONLINE,
     LOG_SHARE_PERCENT,
     MovePlan,
     MoveWave,
     migration_database,
+    rollback_bytes,
     wave_log_load,
 )
 from migrator.plan.steps import READS_ONLY, Action, Owner, Phase, RunsIn, Step
@@ -462,11 +462,7 @@ def _log_room_data(bytes_by_database: Iterable[tuple[str, int]]) -> dict[str, ob
 def moves_rollback_steps(mp: MovePlan) -> list[Step]:
     """One rollback runbook per on-premises wave: move the wave's mailboxes back to 2010."""
     out = []
-    back: dict[int, dict[str, int]] = {}  # wave -> 2010 database -> bytes moved back into it
-    for a in mp.assignments:
-        if a.target != EXCHANGE_ONLINE and a.wave != ARBITRATION_WAVE:
-            into = back.setdefault(a.wave, {})
-            into[a.mailbox.database] = into.get(a.mailbox.database, 0) + a.mailbox.total_bytes
+    back = rollback_bytes(mp.assignments)
     for w in mp.waves:
         if w.arbitration or w.target == EXCHANGE_ONLINE:
             continue
